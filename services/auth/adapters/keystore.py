@@ -1,0 +1,103 @@
+"""This zone's signing keys in PostgreSQL (sealed), their rotation, and publication of the
+public halves to ``sts.keys``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from services.auth.adapters import repository as repo
+from services.auth.adapters.signer import SigningKey
+from services.auth.settings import AuthSettings
+from shared.events import Envelope, SigningKeyPublished
+from shared.outbox import publish
+from shared.sealing import Keyring
+from shared.topics import STS_KEYS
+
+_AAD = "signing-key:{kid}"
+
+
+class KeyStore:
+    def __init__(self, settings: AuthSettings, keyring: Keyring) -> None:
+        self.settings = settings
+        self.keyring = keyring
+
+    async def signing_keys(self, conn: asyncpg.Connection, now: datetime) -> list[SigningKey]:
+        rows = await conn.fetch(
+            "SELECT kid, sealed, not_before FROM signing_keys "
+            "WHERE retire_at IS NULL OR retire_at > $1 ORDER BY not_before",
+            now,
+        )
+        return [
+            SigningKey.from_private_bytes(
+                r["kid"], self.keyring.open(r["sealed"], _AAD.format(kid=r["kid"])), r["not_before"]
+            )
+            for r in rows
+        ]
+
+    async def ensure_current(self, conn: asyncpg.Connection, now: datetime) -> bool:
+        """Create the first key, or rotate when the newest is older than the rotation period.
+
+        The new key signs only after the publish lead; the old one is retired once every token
+        it could have signed has expired. Returns True when keys changed (publish them)."""
+        newest = await conn.fetchrow(
+            "SELECT kid, not_before FROM signing_keys WHERE retire_at IS NULL "
+            "ORDER BY not_before DESC LIMIT 1"
+        )
+        if newest is not None and now - newest["not_before"] < timedelta(
+            days=self.settings.key_rotation_days
+        ):
+            return False
+        lead = timedelta(seconds=self.settings.key_publish_lead_seconds if newest else 0)
+        key = SigningKey.generate(self.settings.zone, now + lead)
+        await conn.execute(
+            "INSERT INTO signing_keys (kid, sealed, not_before, created_at) VALUES ($1, $2, $3, $4)",
+            key.kid,
+            self.keyring.seal(key.private_bytes(), _AAD.format(kid=key.kid)),
+            key.not_before,
+            now,
+        )
+        if newest is not None:
+            retire_at = key.not_before + timedelta(
+                seconds=self.settings.session_max_seconds + self.settings.leeway_seconds
+            )
+            await conn.execute(
+                "UPDATE signing_keys SET retire_at = $2 WHERE kid = $1", newest["kid"], retire_at
+            )
+        return True
+
+    async def publish_all(self, conn: asyncpg.Connection, now: datetime) -> None:
+        """Announce every live key of this zone (at start, since the broker may be new)."""
+        rows = await conn.fetch(
+            "SELECT kid, sealed, not_before, retire_at, created_at FROM signing_keys "
+            "WHERE retire_at IS NULL OR retire_at > $1",
+            now,
+        )
+        for r in rows:
+            key = SigningKey.from_private_bytes(
+                r["kid"], self.keyring.open(r["sealed"], _AAD.format(kid=r["kid"])), r["not_before"]
+            )
+            body = SigningKeyPublished(
+                kid=key.kid,
+                zone=self.settings.zone,
+                jwk=key.public_jwk(),
+                created_at=r["created_at"],
+                retire_at=r["retire_at"],
+            )
+            await repo.upsert_public_key(
+                conn, body.kid, body.zone, body.jwk, body.created_at, body.retire_at
+            )
+            await publish(
+                conn,
+                self.settings,
+                STS_KEYS,
+                Envelope(
+                    type="sts.key.published",
+                    source=self.settings.source,
+                    practice="*",
+                    subject=key.kid,
+                    time=now,
+                    data=body.model_dump(mode="json"),
+                ),
+            )

@@ -1,0 +1,309 @@
+"""PostgreSQL access of the auth service. Every function takes the caller's connection, so
+the caller decides the transaction (state and outbox rows commit together)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from shared.events import EmployeeUpserted, PasswordCredential, PasswordPolicy, PracticeUpserted
+from services.auth.domain.records import Employee, Practice
+
+_NEWER = "({t}.version, {t}.updated_at, {t}.zone) < (EXCLUDED.version, EXCLUDED.updated_at, EXCLUDED.zone)"
+
+
+async def upsert_practice(conn: asyncpg.Connection, practice: str, ev: PracticeUpserted) -> None:
+    await conn.execute(
+        f"""INSERT INTO practices AS p
+              (id, name, email, two_factor_required, policy, version, updated_at, zone)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email,
+              two_factor_required = EXCLUDED.two_factor_required, policy = EXCLUDED.policy,
+              version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
+            WHERE {_NEWER.format(t="p")}""",
+        practice,
+        ev.name,
+        ev.email,
+        ev.two_factor_required,
+        ev.password_policy.model_dump(),
+        ev.version,
+        ev.updated_at,
+        ev.zone,
+    )
+
+
+async def upsert_employee(conn: asyncpg.Connection, practice: str, ev: EmployeeUpserted) -> None:
+    await conn.execute(
+        f"""INSERT INTO employees AS e (practice, id, username, name, email, rights_group,
+              in_service, version, updated_at, zone)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            ON CONFLICT (practice, id) DO UPDATE SET username = EXCLUDED.username,
+              name = EXCLUDED.name, email = EXCLUDED.email,
+              rights_group = EXCLUDED.rights_group, in_service = EXCLUDED.in_service,
+              version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
+            WHERE {_NEWER.format(t="e")}""",
+        practice,
+        ev.employee,
+        ev.username,
+        ev.name,
+        ev.email,
+        ev.rights_group,
+        ev.in_service,
+        ev.version,
+        ev.updated_at,
+        ev.zone,
+    )
+
+
+async def upsert_credential(conn: asyncpg.Connection, practice: str, ev: PasswordCredential) -> bool:
+    """Apply a credential if it is newer than the one held; True if it was applied."""
+    status: str = await conn.execute(
+        f"""INSERT INTO credentials AS c (practice, employee, sealed, changed_at, must_change,
+              strength, version, updated_at, zone)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            ON CONFLICT (practice, employee) DO UPDATE SET sealed = EXCLUDED.sealed,
+              changed_at = EXCLUDED.changed_at, must_change = EXCLUDED.must_change,
+              strength = EXCLUDED.strength, version = EXCLUDED.version,
+              updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
+            WHERE {_NEWER.format(t="c")}""",
+        practice,
+        ev.employee,
+        ev.sealed,
+        ev.changed_at,
+        ev.must_change,
+        ev.strength,
+        ev.version,
+        ev.updated_at,
+        ev.zone,
+    )
+    return status.endswith(" 1")
+
+
+def _practice(row: asyncpg.Record) -> Practice:
+    return Practice(
+        id=row["id"],
+        name=row["name"],
+        two_factor_required=row["two_factor_required"],
+        policy=PasswordPolicy.model_validate(row["policy"]),
+    )
+
+
+def _employee(row: asyncpg.Record) -> Employee:
+    return Employee(
+        practice=row["practice"],
+        id=row["id"],
+        username=row["username"],
+        name=row["name"],
+        rights_group=row["rights_group"],
+        in_service=row["in_service"],
+    )
+
+
+async def practice(conn: asyncpg.Connection, practice_id: str) -> Practice | None:
+    row = await conn.fetchrow("SELECT * FROM practices WHERE id = $1", practice_id)
+    return _practice(row) if row else None
+
+
+async def employee(conn: asyncpg.Connection, practice_id: str, employee_id: str) -> Employee | None:
+    row = await conn.fetchrow(
+        "SELECT * FROM employees WHERE practice = $1 AND id = $2", practice_id, employee_id
+    )
+    return _employee(row) if row else None
+
+
+async def employee_by_username(
+    conn: asyncpg.Connection, practice_id: str, username: str
+) -> Employee | None:
+    row = await conn.fetchrow(
+        "SELECT * FROM employees WHERE practice = $1 AND lower(username) = lower($2)",
+        practice_id,
+        username,
+    )
+    return _employee(row) if row else None
+
+
+async def credential_row(
+    conn: asyncpg.Connection, practice_id: str, employee_id: str
+) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT * FROM credentials WHERE practice = $1 AND employee = $2", practice_id, employee_id
+    )
+    return row
+
+
+async def failures(
+    conn: asyncpg.Connection, practice_id: str, username: str
+) -> tuple[list[datetime], datetime | None]:
+    reset_at: datetime | None = await conn.fetchval(
+        "SELECT at FROM login_resets WHERE practice = $1 AND username = $2", practice_id, username
+    )
+    rows = await conn.fetch(
+        "SELECT at FROM login_failures WHERE practice = $1 AND username = $2 "
+        "AND at > coalesce($3, '-infinity'::timestamptz) ORDER BY at",
+        practice_id,
+        username,
+        reset_at,
+    )
+    return [r["at"] for r in rows], reset_at
+
+
+async def add_failure(
+    conn: asyncpg.Connection, practice_id: str, username: str, at: datetime, zone: str, event_id: Any
+) -> None:
+    await conn.execute(
+        "INSERT INTO login_failures (practice, username, at, zone, event_id) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        practice_id,
+        username,
+        at,
+        zone,
+        event_id,
+    )
+
+
+async def reset_failures(
+    conn: asyncpg.Connection, practice_id: str, username: str, at: datetime
+) -> None:
+    """A successful login at ``at`` clears every zone's failures up to then."""
+    await conn.execute(
+        """INSERT INTO login_resets (practice, username, at) VALUES ($1, $2, $3)
+           ON CONFLICT (practice, username) DO UPDATE SET at = greatest(login_resets.at, EXCLUDED.at)""",
+        practice_id,
+        username,
+        at,
+    )
+    await conn.execute(
+        "DELETE FROM login_failures WHERE practice = $1 AND username = $2 AND at <= $3",
+        practice_id,
+        username,
+        at,
+    )
+
+
+async def record_login(conn: asyncpg.Connection, practice_id: str, employee_id: str, at: datetime) -> None:
+    await conn.execute(
+        """INSERT INTO last_logins (practice, employee, at) VALUES ($1, $2, $3)
+           ON CONFLICT (practice, employee) DO UPDATE SET at = greatest(last_logins.at, EXCLUDED.at)""",
+        practice_id,
+        employee_id,
+        at,
+    )
+
+
+async def last_login(conn: asyncpg.Connection, practice_id: str, employee_id: str) -> datetime | None:
+    at: datetime | None = await conn.fetchval(
+        "SELECT at FROM last_logins WHERE practice = $1 AND employee = $2", practice_id, employee_id
+    )
+    return at
+
+
+async def create_login(
+    conn: asyncpg.Connection,
+    login_id: str,
+    practice_id: str,
+    employee_id: str,
+    stage: str,
+    now: datetime,
+    expires_at: datetime,
+) -> None:
+    await conn.execute(
+        "INSERT INTO logins (id, practice, employee, stage, created_at, expires_at, done) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $4 = 'done')",
+        login_id,
+        practice_id,
+        employee_id,
+        stage,
+        now,
+        expires_at,
+    )
+
+
+async def take_login(
+    conn: asyncpg.Connection, login_id: str, stage: str, now: datetime
+) -> asyncpg.Record | None:
+    """The open login at ``stage``, locked for this transaction; None if absent or expired."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT * FROM logins WHERE id = $1 AND stage = $2 AND NOT done AND expires_at > $3 "
+        "FOR UPDATE",
+        login_id,
+        stage,
+        now,
+    )
+    return row
+
+
+async def advance_login(
+    conn: asyncpg.Connection, login_id: str, stage: str, expires_at: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE logins SET stage = $2, expires_at = $3, done = ($2 = 'done') WHERE id = $1",
+        login_id,
+        stage,
+        expires_at,
+    )
+
+
+async def session_state(
+    conn: asyncpg.Connection, practice_id: str, employee_id: str, sid: str
+) -> asyncpg.Record | None:
+    """The employee's current rights group and service status, and whether ``sid`` is revoked."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        """SELECT e.rights_group, e.in_service,
+                  EXISTS (SELECT 1 FROM revocations r WHERE r.sid = $3) AS revoked
+           FROM employees e WHERE e.practice = $1 AND e.id = $2""",
+        practice_id,
+        employee_id,
+        sid,
+    )
+    return row
+
+
+async def add_revocation(
+    conn: asyncpg.Connection,
+    sid: str,
+    practice_id: str,
+    employee_id: str,
+    revoked_at: datetime,
+    session_expires_at: datetime,
+) -> bool:
+    status: str = await conn.execute(
+        "INSERT INTO revocations (sid, practice, employee, revoked_at, session_expires_at) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        sid,
+        practice_id,
+        employee_id,
+        revoked_at,
+        session_expires_at,
+    )
+    return status.endswith(" 1")
+
+
+async def upsert_public_key(
+    conn: asyncpg.Connection,
+    kid: str,
+    zone: str,
+    jwk: dict[str, str],
+    created_at: datetime,
+    retire_at: datetime | None,
+) -> None:
+    await conn.execute(
+        """INSERT INTO public_keys (kid, zone, jwk, created_at, retire_at)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (kid) DO UPDATE SET retire_at = EXCLUDED.retire_at""",
+        kid,
+        zone,
+        jwk,
+        created_at,
+        retire_at,
+    )
+
+
+async def public_keys(conn: asyncpg.Connection, now: datetime) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT jwk FROM public_keys WHERE retire_at IS NULL OR retire_at > $1 ORDER BY created_at",
+        now,
+    )
+    return [json.loads(r["jwk"]) if isinstance(r["jwk"], str) else r["jwk"] for r in rows]

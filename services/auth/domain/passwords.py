@@ -1,0 +1,56 @@
+"""Password strength, expiry and policy rules — pure, no I/O.
+
+Strength 0–100 is derived from zxcvbn's estimate of the guesses an attacker needs, with the
+practice's and employee's names as user inputs (so "Fysio Jansen 2024" is weak at Fysio Jansen):
+
+    strength = min(100, round(100 * log10(guesses) / 14))
+
+so 60 ≈ 10^8.4 guesses (zxcvbn score 3, "safely unguessable" against online attacks and
+throttled offline ones) and 100 ≈ 10^14. Only the first 72 characters are scored (zxcvbn's
+limit); a longer password is at least as strong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from zxcvbn import zxcvbn
+
+from shared.events import PasswordPolicy
+
+MAX_PASSWORD_LENGTH = 256
+_SCORED_LENGTH = 72
+_FULL_STRENGTH_LOG10 = 14.0
+
+
+def strength(password: str, user_inputs: Iterable[str] = ()) -> int:
+    inputs = [word for value in user_inputs for word in value.split() if word]
+    result = zxcvbn(password[:_SCORED_LENGTH], user_inputs=inputs)
+    return max(0, min(100, round(100 * float(result["guesses_log10"]) / _FULL_STRENGTH_LOG10)))
+
+
+def is_expired(policy: PasswordPolicy, changed_at: datetime, now: datetime) -> bool:
+    if policy.change_after_days == 0:
+        return False
+    return now >= changed_at + timedelta(days=policy.change_after_days)
+
+
+def expires_at(policy: PasswordPolicy, changed_at: datetime) -> datetime | None:
+    if policy.change_after_days == 0:
+        return None
+    return changed_at + timedelta(days=policy.change_after_days)
+
+
+def must_change(
+    policy: PasswordPolicy, strength_: int, changed_at: datetime, temporary: bool, now: datetime
+) -> bool:
+    """A login must change the password first: temporary, weaker than policy, or expired."""
+    return temporary or strength_ < policy.min_strength or is_expired(policy, changed_at, now)
+
+
+def is_dormant(policy: PasswordPolicy, last_login: datetime | None, now: datetime) -> bool:
+    """Disabled for not logging in during ``disable_after_days`` (0 = never)."""
+    if policy.disable_after_days == 0 or last_login is None:
+        return False
+    return now >= last_login + timedelta(days=policy.disable_after_days)

@@ -1,0 +1,38 @@
+"""The auth service's view of practices, employees and password credentials."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from shared.events import PasswordPolicy
+
+
+@dataclass(frozen=True)
+class Practice:
+    id: str
+    name: str
+    two_factor_required: bool
+    policy: PasswordPolicy
+
+
+@dataclass(frozen=True)
+class Employee:
+    practice: str
+    id: str
+    username: str
+    name: str
+    rights_group: int
+    in_service: bool
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A password: its argon2id hash, earlier hashes (newest first) and when it was set."""
+
+    hash: str
+    history: list[str] = field(default_factory=list)
+    changed_at: datetime | None = None
+    must_change: bool = False
+    strength: int = 0
+    version: int = 0

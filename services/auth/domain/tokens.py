@@ -1,0 +1,106 @@
+"""Token claims, lifetimes and the sliding-window renewal rule — pure, no I/O.
+
+A token is valid X (configurable, at most 24 h); the client renews after X/2. A renewed token is
+valid X from the renewal but never past the session's absolute end: auth_time + the session
+maximum (24 h, or 12 h for the certificate fallback).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+SESSION_SCOPE = "session"
+ENROL_SCOPE = "enrol"
+FALLBACK_ACR = "aal2-fallback"
+FALLBACK_SESSION_MAX = timedelta(hours=12)
+
+
+class SessionEnded(Exception):
+    """The session reached its absolute end: only a full login gives a new token."""
+
+
+@dataclass(frozen=True)
+class Session:
+    sid: str
+    practice: str
+    employee: str
+    rights_group: int
+    amr: tuple[str, ...]
+    acr: str
+    auth_time: datetime
+
+    @classmethod
+    def new(
+        cls,
+        practice: str,
+        employee: str,
+        rights_group: int,
+        amr: tuple[str, ...],
+        acr: str,
+        auth_time: datetime,
+    ) -> Session:
+        auth_time = auth_time.replace(microsecond=0)
+        return cls(uuid.uuid4().hex, practice, employee, rights_group, amr, acr, auth_time)
+
+    @classmethod
+    def from_claims(cls, claims: dict[str, Any]) -> Session:
+        return cls(
+            sid=claims["sid"],
+            practice=claims["practice"],
+            employee=claims["sub"],
+            rights_group=int(claims["rg"]),
+            amr=tuple(claims["amr"]),
+            acr=claims["acr"],
+            auth_time=datetime.fromtimestamp(claims["auth_time"], tz=UTC),
+        )
+
+
+@dataclass(frozen=True)
+class Lifetimes:
+    token: timedelta
+    session_max: timedelta
+
+    def session_end(self, session: Session) -> datetime:
+        cap = FALLBACK_SESSION_MAX if session.acr == FALLBACK_ACR else self.session_max
+        return session.auth_time + min(cap, self.session_max)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What the STS hands out: the claims to sign and the times the client needs."""
+
+    claims: dict[str, Any]
+    expires_at: datetime
+    renew_after: datetime
+    session_expires_at: datetime
+
+
+def grant(
+    session: Session, lifetimes: Lifetimes, issuer: str, zone: str, now: datetime
+) -> Grant:
+    """Claims for a token issued or renewed at ``now``; raises SessionEnded past the cap."""
+    now = now.replace(microsecond=0)
+    session_end = lifetimes.session_end(session)
+    if now >= session_end:
+        raise SessionEnded(session.sid)
+    expires_at = min(now + lifetimes.token, session_end)
+    renew_after = now + (expires_at - now) / 2
+    claims = {
+        "iss": issuer,
+        "sub": session.employee,
+        "practice": session.practice,
+        "rg": session.rights_group,
+        "sid": session.sid,
+        "amr": list(session.amr),
+        "acr": session.acr,
+        "auth_time": int(session.auth_time.timestamp()),
+        "iat": int(now.timestamp()),
+        "exp": int(expires_at.timestamp()),
+        "jti": uuid.uuid4().hex,
+        "zone": zone,
+        "scope": SESSION_SCOPE,
+    }
+    return Grant(claims, expires_at, renew_after, session_end)

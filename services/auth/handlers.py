@@ -1,0 +1,611 @@
+"""Use cases of the auth service: password login, password changes, token issue, renewal,
+revocation and introspection. HTTP and Kafka entry points call these; they call the domain
+rules, the repository, the hasher and the signer."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from services.auth.adapters import repository as repo
+from services.auth.adapters.hasher import Hasher
+from services.auth.adapters.keystore import KeyStore
+from services.auth.adapters.signer import InvalidToken, Signer
+from services.auth.api import LoginResponse, PasswordChanged, TokenResponse
+from services.auth.domain import lockout, passwords, tokens
+from services.auth.domain.login import next_step
+from services.auth.domain.records import Credential, Employee, Practice
+from services.auth.metrics import AuthMetrics
+from services.auth.settings import AuthSettings
+from shared.events import (
+    EmployeeUpserted,
+    Envelope,
+    PasswordCredential,
+    PasswordPolicy,
+    PracticeUpserted,
+    SessionRevoked,
+    utcnow,
+)
+from shared.outbox import publish
+from shared.problems import Problem, forbidden, not_found, unauthorized
+from shared.sealing import Keyring
+from shared.topics import (
+    AUTH_CREDENTIALS,
+    AUTH_EVENTS,
+    DIRECTORY_EMPLOYEES,
+    DIRECTORY_PRACTICES,
+    STS_REVOCATIONS,
+    Topic,
+)
+
+INVALID_CREDENTIALS = Problem(
+    401, "invalid-credentials", "Login failed", "Practice, username or password is not correct."
+)
+
+
+def _credential_aad(practice: str, employee: str) -> str:
+    return f"credential:{practice}:{employee}"
+
+
+@dataclass
+class Auth:
+    settings: AuthSettings
+    pool: asyncpg.Pool
+    hasher: Hasher
+    signer: Signer
+    keyring: Keyring
+    keystore: KeyStore
+    metrics: AuthMetrics
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    @property
+    def lifetimes(self) -> tokens.Lifetimes:
+        return tokens.Lifetimes(
+            token=timedelta(seconds=self.settings.token_lifetime_seconds),
+            session_max=timedelta(seconds=self.settings.session_max_seconds),
+        )
+
+    async def emit(
+        self,
+        conn: asyncpg.Connection,
+        topic: Topic,
+        type_: str,
+        practice: str,
+        subject: str,
+        data: dict[str, Any],
+        now: datetime,
+    ) -> Envelope:
+        event = Envelope(
+            type=type_,
+            source=self.settings.source,
+            time=now,
+            practice=practice,
+            subject=subject,
+            data=data,
+        )
+        await publish(conn, self.settings, topic, event)
+        return event
+
+    def open_credential(self, row: asyncpg.Record) -> Credential:
+        body = json.loads(
+            self.keyring.open(row["sealed"], _credential_aad(row["practice"], row["employee"]))
+        )
+        return Credential(
+            hash=body["hash"],
+            history=body["history"],
+            changed_at=row["changed_at"],
+            must_change=row["must_change"],
+            strength=row["strength"],
+            version=row["version"],
+        )
+
+    # -- password login --------------------------------------------------------------------
+
+    async def login(self, practice_id: str, username: str, password: str) -> LoginResponse:
+        """Check the password. Unknown practice, unknown user and wrong password answer the
+        same, after the same argon2id work, and all count toward the same lockout."""
+        started = time.perf_counter()
+        now = utcnow()
+        key = username.strip().lower()
+        async with self.pool.acquire() as conn:
+            practice = await repo.practice(conn, practice_id)
+            policy = practice.policy if practice else PasswordPolicy()
+            employee = await repo.employee_by_username(conn, practice_id, key) if practice else None
+            row = await repo.credential_row(conn, practice_id, employee.id) if employee else None
+            failures, reset_at = await repo.failures(conn, practice_id, key)
+        state = lockout.lock_state(failures, reset_at, policy, now)
+        if state.locked(now):
+            self.metrics.login("locked", started)
+            raise _locked(state, now)
+        credential = self.open_credential(row) if row else None
+        ok = await self.hasher.verify(credential.hash if credential else None, password)
+        if not ok or practice is None or employee is None or credential is None:
+            await self._record_failure(practice_id, key, policy, now)
+            self.metrics.login("failure", started)
+            raise INVALID_CREDENTIALS
+        await self._check_active(practice, employee, now)
+        response = await self._continue(practice, employee, credential, uuid.uuid4().hex, now)
+        self.metrics.login("success", started)
+        return response
+
+    async def _record_failure(
+        self, practice_id: str, key: str, policy: PasswordPolicy, now: datetime
+    ) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            event = await self.emit(
+                conn,
+                AUTH_EVENTS,
+                "login.failed",
+                practice_id,
+                f"user:{key}",
+                {"username": key, "zone": self.settings.zone},
+                now,
+            )
+            await repo.add_failure(conn, practice_id, key, now, self.settings.zone, event.id)
+            failures, reset_at = await repo.failures(conn, practice_id, key)
+            state = lockout.lock_state(failures, reset_at, policy, now)
+            if state.locked(now) and state.locked_until is not None:
+                self.metrics.lockouts.labels(**self.metrics.base()).inc()
+                await self.emit(
+                    conn,
+                    AUTH_EVENTS,
+                    "account.locked",
+                    practice_id,
+                    f"user:{key}",
+                    {"username": key, "locked_until": state.locked_until.isoformat()},
+                    now,
+                )
+
+    async def _check_active(self, practice: Practice, employee: Employee, now: datetime) -> None:
+        async with self.pool.acquire() as conn:
+            last = await repo.last_login(conn, practice.id, employee.id)
+        if not employee.in_service or passwords.is_dormant(practice.policy, last, now):
+            raise Problem(
+                403,
+                "account-disabled",
+                "Account disabled",
+                "This account is not in service or was not used for too long; "
+                "ask the practice administrator.",
+            )
+
+    async def _continue(
+        self,
+        practice: Practice,
+        employee: Employee,
+        credential: Credential,
+        login_id: str,
+        now: datetime,
+        existing: bool = False,
+    ) -> LoginResponse:
+        """Record where the login goes next and answer with that step."""
+        step = next_step(practice, credential, strong_factors=0, now=now)
+        ttl = (
+            self.settings.enrolment_token_seconds
+            if step == "enrol"
+            else self.settings.login_ttl_seconds
+        )
+        expires_at = now + timedelta(seconds=ttl)
+        response = LoginResponse(login_id=login_id, next=step, factors=[], expires_at=expires_at)
+        async with self.pool.acquire() as conn, conn.transaction():
+            if existing:
+                await repo.advance_login(conn, login_id, step, expires_at)
+            else:
+                await repo.create_login(
+                    conn, login_id, practice.id, employee.id, step, now, expires_at
+                )
+            if step == "done":
+                session = tokens.Session.new(
+                    practice.id, employee.id, employee.rights_group, ("pwd",), "aal1", now
+                )
+                response.token = await self._issue(conn, session, now, "token.issued")
+                await self._login_succeeded(conn, practice.id, employee, now)
+        if step == "enrol":
+            response.enrolment_token = self._enrolment_token(employee, login_id, now, expires_at)
+        warn_at = passwords.expires_at(practice.policy, credential.changed_at or now)
+        if warn_at and warn_at - now <= timedelta(days=practice.policy.warn_before_days):
+            response.password_expires_at = warn_at
+        return response
+
+    async def _login_succeeded(
+        self, conn: asyncpg.Connection, practice_id: str, employee: Employee, now: datetime
+    ) -> None:
+        key = employee.username.lower()
+        await repo.reset_failures(conn, practice_id, key, now)
+        await repo.record_login(conn, practice_id, employee.id, now)
+        await self.emit(
+            conn,
+            AUTH_EVENTS,
+            "login.succeeded",
+            practice_id,
+            employee.id,
+            {"username": key, "employee": employee.id},
+            now,
+        )
+
+    def _enrolment_token(
+        self, employee: Employee, login_id: str, now: datetime, expires_at: datetime
+    ) -> str:
+        claims = {
+            "iss": self.settings.issuer,
+            "sub": employee.id,
+            "practice": employee.practice,
+            "sid": login_id,
+            "lid": login_id,
+            "scope": tokens.ENROL_SCOPE,
+            "iat": int(now.timestamp()),
+            "exp": int(expires_at.timestamp()),
+            "zone": self.settings.zone,
+        }
+        return self.signer.sign(claims, now)
+
+    # -- passwords -------------------------------------------------------------------------
+
+    async def change_password_in_login(self, login_id: str, new_password: str) -> LoginResponse:
+        now = utcnow()
+        async with self.pool.acquire() as conn:
+            row = await repo.take_login(conn, login_id, "change_password", now)
+            if row is None:
+                raise _login_gone()
+            practice, employee, credential = await self._load(conn, row["practice"], row["employee"])
+        await self.store_password(practice, employee, credential, new_password, False, True, now)
+        async with self.pool.acquire() as conn:
+            fresh = await self._load(conn, practice.id, employee.id)
+        return await self._continue(practice, employee, fresh[2], login_id, now, existing=True)
+
+    async def change_own_password(
+        self, claims: dict[str, Any], current_password: str, new_password: str
+    ) -> PasswordChanged:
+        now = utcnow()
+        async with self.pool.acquire() as conn:
+            practice, employee, credential = await self._load(conn, claims["practice"], claims["sub"])
+        if not await self.hasher.verify(credential.hash, current_password):
+            await self._record_failure(practice.id, employee.username.lower(), practice.policy, now)
+            raise INVALID_CREDENTIALS
+        return await self.store_password(
+            practice, employee, credential, new_password, False, True, now
+        )
+
+    async def set_password(
+        self,
+        claims: dict[str, Any],
+        practice_id: str,
+        employee_id: str,
+        password: str,
+        temporary: bool,
+    ) -> PasswordChanged:
+        """An administrator (rights group 1 of the same practice) sets a password; a temporary
+        one must be changed at the next login, so it need not meet the policy."""
+        require_admin(claims, practice_id)
+        now = utcnow()
+        async with self.pool.acquire() as conn:
+            practice = await repo.practice(conn, practice_id)
+            employee = await repo.employee(conn, practice_id, employee_id)
+            row = await repo.credential_row(conn, practice_id, employee_id) if employee else None
+        if practice is None or employee is None:
+            raise not_found("No such employee in this practice.")
+        credential = self.open_credential(row) if row else None
+        return await self.store_password(
+            practice, employee, credential, password, temporary, not temporary, now
+        )
+
+    async def _load(
+        self, conn: asyncpg.Connection, practice_id: str, employee_id: str
+    ) -> tuple[Practice, Employee, Credential]:
+        practice = await repo.practice(conn, practice_id)
+        employee = await repo.employee(conn, practice_id, employee_id)
+        row = await repo.credential_row(conn, practice_id, employee_id)
+        if practice is None or employee is None or row is None:
+            raise unauthorized("This account no longer exists.")
+        return practice, employee, self.open_credential(row)
+
+    async def store_password(
+        self,
+        practice: Practice,
+        employee: Employee,
+        credential: Credential | None,
+        password: str,
+        temporary: bool,
+        enforce_policy: bool,
+        now: datetime,
+    ) -> PasswordChanged:
+        policy = practice.policy
+        score = passwords.strength(password, (practice.name, employee.name, employee.username))
+        if enforce_policy and score < policy.min_strength:
+            raise Problem(
+                422,
+                "password-too-weak",
+                "Password too weak",
+                f"Strength {score} is below the practice's minimum of {policy.min_strength}.",
+                strength=score,
+                min_strength=policy.min_strength,
+            )
+        previous = [credential.hash, *credential.history] if credential else []
+        if enforce_policy and policy.history and await self.hasher.matches_any(
+            previous[: policy.history], password
+        ):
+            raise Problem(
+                422,
+                "password-reused",
+                "Password used before",
+                f"The password may not be one of the last {policy.history}.",
+            )
+        new_hash = await self.hasher.hash(password)
+        history = previous[: max(policy.history - 1, 0)] if policy.history else []
+        sealed = self.keyring.seal(
+            json.dumps({"hash": new_hash, "history": history}).encode(),
+            _credential_aad(practice.id, employee.id),
+        )
+        event = PasswordCredential(
+            employee=employee.id,
+            sealed=sealed,
+            changed_at=now,
+            must_change=temporary,
+            strength=score,
+            version=(credential.version if credential else 0) + 1,
+            updated_at=now,
+            zone=self.settings.zone,
+        )
+        async with self.pool.acquire() as conn, conn.transaction():
+            await repo.upsert_credential(conn, practice.id, event)
+            await self.emit(
+                conn,
+                AUTH_CREDENTIALS,
+                "credential.password",
+                practice.id,
+                employee.id,
+                event.model_dump(mode="json"),
+                now,
+            )
+            await self.emit(
+                conn,
+                AUTH_EVENTS,
+                "password.changed",
+                practice.id,
+                employee.id,
+                {"temporary": temporary, "strength": score},
+                now,
+            )
+        self.metrics.password_changes.labels(**self.metrics.base()).inc()
+        return PasswordChanged(changed_at=now, strength=score, must_change=temporary)
+
+    # -- tokens ----------------------------------------------------------------------------
+
+    async def _issue(
+        self, conn: asyncpg.Connection, session: tokens.Session, now: datetime, kind: str
+    ) -> TokenResponse:
+        started = time.perf_counter()
+        grant = tokens.grant(session, self.lifetimes, self.settings.issuer, self.settings.zone, now)
+        token = self.signer.sign(grant.claims, now)
+        await self.emit(
+            conn,
+            AUTH_EVENTS,
+            kind,
+            session.practice,
+            session.employee,
+            {
+                "sid": session.sid,
+                "jti": grant.claims["jti"],
+                "exp": grant.claims["exp"],
+                "amr": list(session.amr),
+                "acr": session.acr,
+            },
+            now,
+        )
+        self.metrics.tokens(kind, started)
+        return TokenResponse(
+            token=token,
+            expires_at=grant.expires_at,
+            renew_after=grant.renew_after,
+            session_expires_at=grant.session_expires_at,
+        )
+
+    async def verify(self, token: str) -> dict[str, Any]:
+        """Claims of a valid session token (any zone's key); 401 problem otherwise."""
+        try:
+            kid = self.signer.kid_of(token)
+            if not self.signer.knows(kid):
+                await self.refresh_public_keys()
+            claims = self.signer.verify(token, self.settings.issuer, self.settings.leeway_seconds)
+        except InvalidToken as exc:
+            raise unauthorized(f"Token not accepted: {exc}.") from None
+        if claims.get("scope") != tokens.SESSION_SCOPE:
+            raise unauthorized("Token not accepted: not a session token.")
+        return claims
+
+    async def refresh_public_keys(self) -> None:
+        async with self.pool.acquire() as conn:
+            self.signer.set_public_keys(await repo.public_keys(conn, utcnow()))
+
+    async def renew(self, token: str) -> TokenResponse:
+        claims = await self.verify(token)
+        session = tokens.Session.from_claims(claims)
+        now = utcnow()
+        async with self.pool.acquire() as conn, conn.transaction():
+            state = await repo.session_state(conn, session.practice, session.employee, session.sid)
+            if state is None or state["revoked"] or not state["in_service"]:
+                raise Problem(401, "session-revoked", "Session ended", "Log in again.")
+            session = tokens.Session(
+                session.sid,
+                session.practice,
+                session.employee,
+                state["rights_group"],
+                session.amr,
+                session.acr,
+                session.auth_time,
+            )
+            try:
+                return await self._issue(conn, session, now, "token.renewed")
+            except tokens.SessionEnded:
+                raise Problem(
+                    401,
+                    "session-expired",
+                    "Session reached its maximum",
+                    "The session may not be extended further; log in again.",
+                ) from None
+
+    async def revoke(self, token: str, reason: str = "logout") -> None:
+        claims = await self.verify(token)
+        session = tokens.Session.from_claims(claims)
+        now = utcnow()
+        body = SessionRevoked(
+            sid=session.sid,
+            employee=session.employee,
+            revoked_at=now,
+            session_expires_at=self.lifetimes.session_end(session),
+            reason="logout",
+        )
+        async with self.pool.acquire() as conn, conn.transaction():
+            fresh = await repo.add_revocation(
+                conn, session.sid, session.practice, session.employee, now, body.session_expires_at
+            )
+            if not fresh:
+                return
+            await self.emit(
+                conn,
+                STS_REVOCATIONS,
+                "session.revoked",
+                session.practice,
+                session.employee,
+                body.model_dump(mode="json"),
+                now,
+            )
+            await self.emit(
+                conn,
+                AUTH_EVENTS,
+                "token.revoked",
+                session.practice,
+                session.employee,
+                {"sid": session.sid, "reason": reason},
+                now,
+            )
+        self.metrics.tokens("token.revoked", None)
+
+    async def introspect(self, token: str) -> dict[str, Any]:
+        """RFC 7662: ``{"active": false}`` for anything not a live session token."""
+        try:
+            claims = await self.verify(token)
+        except Problem:
+            return {"active": False}
+        async with self.pool.acquire() as conn:
+            state = await repo.session_state(conn, claims["practice"], claims["sub"], claims["sid"])
+        if state is None or state["revoked"] or not state["in_service"]:
+            return {"active": False}
+        return {
+            "active": True,
+            "token_type": "Bearer",
+            "scope": claims["scope"],
+            "username": claims["sub"],
+            **{k: claims[k] for k in ("sub", "iss", "exp", "iat", "jti", "practice", "rg", "sid",
+                                      "amr", "acr", "auth_time", "zone") if k in claims},
+        }
+
+    async def jwks(self) -> dict[str, Any]:
+        async with self.pool.acquire() as conn:
+            return {"keys": await repo.public_keys(conn, utcnow())}
+
+    async def start_keys(self) -> None:
+        """At start: make sure this zone has a current key, announce every live key."""
+        now = utcnow()
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(7510421)")
+            await self.keystore.ensure_current(conn, now)
+            await self.keystore.publish_all(conn, now)
+        await self.load_keys()
+
+    async def rotate_if_due(self) -> None:
+        now = utcnow()
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(7510421)")
+            if await self.keystore.ensure_current(conn, now):
+                await self.keystore.publish_all(conn, now)
+        await self.load_keys()
+
+    async def load_keys(self) -> None:
+        now = utcnow()
+        async with self.pool.acquire() as conn:
+            self.signer.set_signing_keys(await self.keystore.signing_keys(conn, now))
+            self.signer.set_public_keys(await repo.public_keys(conn, now))
+
+
+def require_admin(claims: dict[str, Any], practice_id: str) -> None:
+    """Only rights group 1 administers, and only its own practice."""
+    if claims.get("practice") != practice_id:
+        raise forbidden("This token belongs to another practice.")
+    if claims.get("rg") != 1:
+        raise forbidden("Only the practice administrator (rights group 1) may do this.")
+
+
+def _locked(state: lockout.LockState, now: datetime) -> Problem:
+    until = state.locked_until or now
+    return Problem(
+        429,
+        "account-locked",
+        "Too many failed attempts",
+        "Logging in is blocked for a while after too many failed attempts.",
+        retry_after=max(1, int((until - now).total_seconds()) + 1),
+    )
+
+
+def _login_gone() -> Problem:
+    return Problem(
+        404, "login-not-found", "Login not found", "This login expired or is already complete."
+    )
+
+
+async def bootstrap(
+    auth: Auth,
+    practice_id: str,
+    practice_name: str,
+    username: str,
+    admin_name: str,
+    password: str,
+) -> str:
+    """Create a practice and its first administrator (rights group 1) by publishing through
+    the outbox like any writer; returns the administrator's employee id."""
+    now = utcnow()
+    async with auth.pool.acquire() as conn:
+        if await conn.fetchval("SELECT 1 FROM credentials WHERE practice = $1", practice_id):
+            raise Problem(409, "practice-exists", "Practice already bootstrapped")
+    employee_id = uuid.uuid4().hex[:12]
+    practice_body = PracticeUpserted(
+        name=practice_name, version=1, updated_at=now, zone=auth.settings.zone
+    )
+    employee_body = EmployeeUpserted(
+        employee=employee_id,
+        username=username,
+        name=admin_name,
+        rights_group=1,
+        version=1,
+        updated_at=now,
+        zone=auth.settings.zone,
+    )
+    practice = Practice(practice_id, practice_name, False, practice_body.password_policy)
+    employee = Employee(practice_id, employee_id, username, admin_name, 1, True)
+    async with auth.pool.acquire() as conn, conn.transaction():
+        await auth.emit(
+            conn,
+            DIRECTORY_PRACTICES,
+            "practice.upserted",
+            practice_id,
+            practice_id,
+            practice_body.model_dump(mode="json"),
+            now,
+        )
+        await auth.emit(
+            conn,
+            DIRECTORY_EMPLOYEES,
+            "employee.upserted",
+            practice_id,
+            employee_id,
+            employee_body.model_dump(mode="json"),
+            now,
+        )
+    await auth.store_password(practice, employee, None, password, False, False, now)
+    return employee_id

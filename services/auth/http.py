@@ -1,0 +1,185 @@
+"""The auth service's HTTP API: routes → handlers, problem+json errors."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from services.auth import consumers
+from services.auth.adapters.hasher import Hasher
+from services.auth.adapters.keystore import KeyStore
+from services.auth.adapters.signer import Signer
+from services.auth.api import (
+    ChangePasswordRequest,
+    Introspection,
+    IntrospectRequest,
+    Jwks,
+    LoginRequest,
+    LoginResponse,
+    NewPasswordRequest,
+    PasswordChanged,
+    SetPasswordRequest,
+    TokenResponse,
+)
+from services.auth.handlers import Auth
+from services.auth.metrics import AuthMetrics
+from services.auth.settings import AuthSettings
+from shared.consumer import EventConsumer
+from shared.http import RUNTIME, Route, create_service_app, json_response, parse_body
+from shared.problems import unauthorized
+from shared.sealing import Keyring
+
+log = logging.getLogger(__name__)
+AUTH = web.AppKey("auth", Auth)
+CONSUMER = web.AppKey("consumer", EventConsumer)
+MIGRATIONS = Path(__file__).parent / "migrations"
+KEY_CHECK_SECONDS = 300
+
+
+def bearer(request: web.Request) -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized()
+    return token.strip()
+
+
+async def login(request: web.Request) -> web.Response:
+    body = await parse_body(request, LoginRequest)
+    result = await request.app[AUTH].login(body.practice, body.username, body.password)
+    return json_response(result)
+
+
+async def login_password(request: web.Request) -> web.Response:
+    body = await parse_body(request, NewPasswordRequest)
+    result = await request.app[AUTH].change_password_in_login(
+        request.match_info["id"], body.new_password
+    )
+    return json_response(result)
+
+
+async def renew(request: web.Request) -> web.Response:
+    return json_response(await request.app[AUTH].renew(bearer(request)))
+
+
+async def revoke(request: web.Request) -> web.Response:
+    await request.app[AUTH].revoke(bearer(request))
+    return web.Response(status=204)
+
+
+async def introspect(request: web.Request) -> web.Response:
+    body = await parse_body(request, IntrospectRequest)
+    return json_response(await request.app[AUTH].introspect(body.token))
+
+
+async def jwks(request: web.Request) -> web.Response:
+    response = json_response(await request.app[AUTH].jwks())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+async def set_password(request: web.Request) -> web.Response:
+    auth = request.app[AUTH]
+    claims = await auth.verify(bearer(request))
+    body = await parse_body(request, SetPasswordRequest)
+    result = await auth.set_password(
+        claims, request.match_info["p"], request.match_info["e"], body.password, body.temporary
+    )
+    return json_response(result)
+
+
+async def change_password(request: web.Request) -> web.Response:
+    auth = request.app[AUTH]
+    claims = await auth.verify(bearer(request))
+    body = await parse_body(request, ChangePasswordRequest)
+    result = await auth.change_own_password(claims, body.current_password, body.new_password)
+    return json_response(result)
+
+
+ROUTES = (
+    Route("POST", "/v1/login", login, "Password step of a login", LoginRequest, LoginResponse),
+    Route(
+        "POST",
+        "/v1/login/{id}/password",
+        login_password,
+        "Change a weak, expired or temporary password during login",
+        NewPasswordRequest,
+        LoginResponse,
+    ),
+    Route("POST", "/v1/tokens/renew", renew, "Sliding-window renewal", None, TokenResponse, True),
+    Route("POST", "/v1/tokens/revoke", revoke, "Log out: revoke the session", bearer=True),
+    Route(
+        "POST",
+        "/v1/tokens/introspect",
+        introspect,
+        "RFC 7662 token introspection",
+        IntrospectRequest,
+        Introspection,
+    ),
+    Route("GET", "/.well-known/jwks.json", jwks, "Every zone's public signing keys", None, Jwks),
+    Route(
+        "PUT",
+        "/v1/practices/{p}/employees/{e}/password",
+        set_password,
+        "Administrator sets an employee's password",
+        SetPasswordRequest,
+        PasswordChanged,
+        True,
+    ),
+    Route(
+        "POST",
+        "/v1/password",
+        change_password,
+        "Employee changes their own password",
+        ChangePasswordRequest,
+        PasswordChanged,
+        True,
+    ),
+)
+
+
+def create_app(settings: AuthSettings) -> web.Application:
+    metrics = AuthMetrics(settings.zone)
+    app = create_service_app(settings, ROUTES, MIGRATIONS, metrics)
+
+    async def auth_ctx(app: web.Application) -> AsyncIterator[None]:
+        rt = app[RUNTIME]
+        keyring = Keyring.parse(settings.sealing_keys.get_secret_value())
+        hasher = Hasher(
+            settings.argon2_memory_kib,
+            settings.argon2_time_cost,
+            settings.argon2_parallelism,
+            settings.hash_workers,
+        )
+        signer = Signer()
+        auth = Auth(settings, rt.pool, hasher, signer, keyring, KeyStore(settings, keyring), metrics)
+        await auth.start_keys()
+        app[AUTH] = auth
+        consumer = EventConsumer(
+            settings, rt.pool, metrics, "auth", consumers.handlers(settings, signer)
+        )
+        app[CONSUMER] = consumer
+        rt.spawn(consumer.run(), "auth-consumer")
+        rt.spawn(_key_maintenance(auth), "key-maintenance")
+        try:
+            yield
+        finally:
+            hasher.close()
+
+    app.cleanup_ctx.append(auth_ctx)
+    return app
+
+
+async def _key_maintenance(auth: Auth) -> None:
+    """Rotate this zone's key when due and drop retired keys from the verifier."""
+    while True:
+        await asyncio.sleep(KEY_CHECK_SECONDS)
+        with contextlib.suppress(Exception):
+            await auth.rotate_if_due()
+
+

@@ -1,0 +1,39 @@
+"""Settings of the auth service (login, lockout, password policy, secure token service)."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from shared.settings import Settings
+
+DAY = 24 * 3600
+
+
+class AuthSettings(Settings):
+    service: str = "auth"
+    issuer: str = "https://tweestap.nl"
+    #: Token lifetime X; renew_after is X/2. At most 24 h.
+    token_lifetime_seconds: int = Field(default=8 * 3600, ge=60, le=DAY)
+    #: Absolute end of a session: renewal never extends a token past auth_time + this.
+    session_max_seconds: int = Field(default=DAY, ge=60, le=DAY)
+    #: How long the second step of a login may follow the password step.
+    login_ttl_seconds: int = Field(default=300, ge=30, le=900)
+    enrolment_token_seconds: int = Field(default=900, ge=60, le=3600)
+    # Argon2id, OWASP minimum: m=19 MiB, t=2, p=1.
+    argon2_memory_kib: int = Field(default=19 * 1024, ge=8 * 1024)
+    argon2_time_cost: int = Field(default=2, ge=1)
+    argon2_parallelism: int = Field(default=1, ge=1)
+    #: Threads hashing passwords off the event loop (0 = one per core).
+    hash_workers: int = Field(default=0, ge=0)
+    #: A zone's signing key is replaced after this many days.
+    key_rotation_days: int = Field(default=30, ge=1)
+    #: A new signing key is published this long before it signs, so every zone knows it.
+    key_publish_lead_seconds: int = Field(default=300, ge=0)
+    #: Clock skew tolerated when verifying tokens.
+    leeway_seconds: int = Field(default=30, ge=0, le=300)
+
+    @model_validator(mode="after")
+    def _lifetime_within_session(self) -> AuthSettings:
+        if self.token_lifetime_seconds > self.session_max_seconds:
+            raise ValueError("token_lifetime_seconds may not exceed session_max_seconds")
+        return self

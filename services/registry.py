@@ -1,0 +1,31 @@
+"""The services the ``tweestap`` command can run, and their default ports per zone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from services.auth.http import MIGRATIONS as AUTH_MIGRATIONS
+from services.auth.http import create_app as create_auth
+from services.auth.settings import AuthSettings
+from shared.settings import Settings
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    settings: type[Settings]
+    create_app: Callable[..., web.Application]
+    migrations: Path
+    port_offset: int
+
+    def default_port(self, zone: str) -> int:
+        return (8100 if zone == "a" else 8200) + self.port_offset
+
+
+SERVICES = {
+    "auth": ServiceSpec("auth", AuthSettings, create_auth, AUTH_MIGRATIONS, 1),
+}

@@ -1,0 +1,92 @@
+"""The Kafka bus on aiokafka: topic creation at start, a producer that survives broker
+outages (started lazily, restarted after failures), and a readiness probe."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from shared.settings import Settings
+from shared.topics import ALL, Topic, new_topics
+
+log = logging.getLogger(__name__)
+
+
+async def ensure_topics(settings: Settings, topics: tuple[Topic, ...] = ALL) -> None:
+    """Create the topics that do not exist yet, with their configured partitions and policy."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in new_topics(settings, topics) if t.name not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another process won the race
+    finally:
+        await admin.close()
+
+
+class Bus:
+    """A producer that is (re)started on demand, so a service starts and serves with the
+    broker down, and resumes publishing when it returns."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    async def producer(self) -> AIOKafkaProducer:
+        async with self._lock:
+            if self._producer is None:
+                await ensure_topics(self.settings)
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self.settings.kafka_bootstrap,
+                    acks="all",
+                    enable_idempotence=self.settings.kafka_idempotent_producer,
+                    linger_ms=2,
+                    request_timeout_ms=10_000,
+                )
+                try:
+                    await producer.start()
+                except BaseException:
+                    await producer.stop()
+                    raise
+                self._producer = producer
+            return self._producer
+
+    async def send_batch(self, messages: list[tuple[str, str, bytes]]) -> None:
+        """Send ``(topic, key, value)`` messages and wait until the broker has them all."""
+        producer = await self.producer()
+        futures = [
+            await producer.send(topic, value=value, key=key.encode())
+            for topic, key, value in messages
+        ]
+        await asyncio.gather(*futures)
+
+    async def reset(self) -> None:
+        """Drop the producer after a failure; the next send starts a fresh one."""
+        async with self._lock:
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                await producer.stop()
+            except KafkaError:
+                log.debug("producer stop failed", exc_info=True)
+
+    async def ready(self, timeout: float = 2.0) -> bool:
+        """True when the broker answers a metadata request within ``timeout`` seconds."""
+        try:
+            producer = await asyncio.wait_for(self.producer(), timeout)
+            await asyncio.wait_for(producer.client.fetch_all_metadata(), timeout)
+            return True
+        except (TimeoutError, KafkaError, OSError):
+            return False
+
+    async def close(self) -> None:
+        await self.reset()

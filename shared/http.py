@@ -1,0 +1,233 @@
+"""The aiohttp app factory every service uses: problem+json errors, request ids in the logs,
+``/healthz``, ``/readyz`` (database and broker), ``/metrics``, ``/openapi.json``, and the
+runtime (pool, bus, outbox relay, consumers) opened and closed with the app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ValidationError
+
+from shared import logs
+from shared.bus import Bus
+from shared.db import create_pool, migrate
+from shared.metrics import Metrics
+from shared.outbox import OutboxRelay
+from shared.problems import Problem
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+HandlerFn = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: HandlerFn
+    summary: str
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    bearer: bool = False
+
+
+@dataclass
+class Runtime:
+    """What every service holds while it runs."""
+
+    settings: Settings
+    metrics: Metrics
+    pool: asyncpg.Pool
+    bus: Bus
+    relay: OutboxRelay
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = asyncio.create_task(coro, name=name)
+        self.tasks.append(task)
+        return task
+
+
+RUNTIME = web.AppKey("runtime", Runtime)
+METRICS = web.AppKey("metrics", Metrics)
+
+
+async def parse_body(request: web.Request, model: type[M]) -> M:
+    """Read and validate a JSON body; problem+json for anything else. Values are never echoed,
+    because a rejected body may hold a password."""
+    if request.content_type != "application/json":
+        raise Problem(415, "unsupported-media-type", "Body must be application/json")
+    raw = await request.read()
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise Problem(400, "malformed-json", "Body is not valid JSON") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+        ]
+        raise Problem(422, "invalid-request", "The request is not valid", errors=errors) from None
+
+
+def json_response(model: BaseModel | dict[str, Any], status: int = 200) -> web.Response:
+    text = model.model_dump_json() if isinstance(model, BaseModel) else json.dumps(model)
+    return web.Response(text=text, status=status, content_type="application/json")
+
+
+def _problem_middleware(metrics: Metrics) -> Any:
+    @web.middleware
+    async def middleware(request: web.Request, handler: HandlerFn) -> web.StreamResponse:
+        rid = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        token = logs.request_id.set(rid[:64])
+        started = time.perf_counter()
+        route = "unmatched"
+        if request.match_info.route.resource is not None:
+            route = request.match_info.route.resource.canonical
+        try:
+            try:
+                response = await handler(request)
+            except Problem as problem:
+                response = problem.response(request.path)
+            except web.HTTPRequestEntityTooLarge:
+                response = Problem(413, "payload-too-large", "Request body too large").response()
+            except web.HTTPException as exc:
+                if exc.status < 400:
+                    raise
+                slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status, "http-error")
+                response = Problem(exc.status, slug, exc.reason).response(request.path)
+            except Exception:
+                log.exception("unhandled error")
+                response = Problem(500, "internal-error", "Internal error").response()
+            response.headers["X-Request-Id"] = rid
+            metrics.http_requests.labels(
+                **metrics.base(), route=route, status=str(response.status)
+            ).inc()
+            metrics.http_latency.labels(**metrics.base(), route=route).observe(
+                time.perf_counter() - started
+            )
+            return response
+        finally:
+            logs.request_id.reset(token)
+
+    return middleware
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    rt = request.app[RUNTIME]
+    checks = {"database": False, "broker": False}
+    with contextlib.suppress(OSError, asyncpg.PostgresError, TimeoutError):
+        checks["database"] = await asyncio.wait_for(rt.pool.fetchval("SELECT true"), 2.0)
+    checks["broker"] = await rt.bus.ready()
+    if all(checks.values()):
+        return json_response({"status": "ready", "checks": checks})
+    raise Problem(503, "not-ready", "Not ready", checks=checks)
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def openapi(title: str, routes: Sequence[Route]) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    schemas: dict[str, Any] = {}
+    for r in routes:
+        op: dict[str, Any] = {
+            "summary": r.summary,
+            "responses": {"default": {"description": "problem+json error"}},
+        }
+        if r.body is not None:
+            schemas[r.body.__name__] = r.body.model_json_schema(ref_template="#/components/schemas/{model}")
+            op["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{r.body.__name__}"}}},
+            }
+        if r.response is not None:
+            schemas[r.response.__name__] = r.response.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+            op["responses"]["200"] = {
+                "description": "OK",
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{r.response.__name__}"}}},
+            }
+        if r.bearer:
+            op["security"] = [{"bearer": []}]
+        paths.setdefault(r.path, {})[r.method.lower()] = op
+    for schema in list(schemas.values()):
+        schemas.update(schema.pop("$defs", {}))
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": "1"},
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+    }
+
+
+def create_service_app(
+    settings: Settings,
+    routes: Sequence[Route],
+    migrations: Path,
+    metrics: Metrics | None = None,
+) -> web.Application:
+    """The common part of every service's ``create_app``: middleware, probes and runtime."""
+    metrics = metrics or Metrics(settings.service, settings.zone)
+    app = web.Application(
+        client_max_size=settings.max_request_bytes,
+        middlewares=[_problem_middleware(metrics)],
+    )
+    app[METRICS] = metrics
+    spec = openapi(f"Tweestap {settings.service}", routes)
+
+    async def _openapi(request: web.Request) -> web.Response:
+        return json_response(spec)
+
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
+    app.router.add_get("/metrics", _metrics)
+    app.router.add_get("/openapi.json", _openapi)
+    for r in routes:
+        app.router.add_route(r.method, r.path, r.handler)
+
+    async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
+        await migrate(settings.database_url, settings.service, migrations)
+        pool = await create_pool(
+            settings.database_url, settings.database_pool_min, settings.database_pool_max
+        )
+        bus = Bus(settings)
+        relay = OutboxRelay(settings, pool, bus, metrics)
+        rt = Runtime(settings, metrics, pool, bus, relay)
+        app[RUNTIME] = rt
+        rt.spawn(relay.run(), "outbox-relay")
+        try:
+            yield
+        finally:
+            for task in rt.tasks:
+                task.cancel()
+            await asyncio.gather(*rt.tasks, return_exceptions=True)
+            await bus.close()
+            await pool.close()
+
+    app.cleanup_ctx.append(runtime_ctx)
+    return app

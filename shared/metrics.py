@@ -1,0 +1,57 @@
+"""Prometheus metrics per application: one registry each, labels ``service`` and ``zone``.
+
+A registry per app (not the process-global one) lets tests run both zones in one process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    """Factory of ``tweestap_``-prefixed metrics that carry the service and zone labels."""
+
+    def __init__(self, service: str, zone: str) -> None:
+        self.registry = CollectorRegistry()
+        self.service = service
+        self.zone = zone
+        self.http_requests = self.counter(
+            "http_requests_total", "HTTP requests by route and status", ["route", "status"]
+        )
+        self.http_latency = self.histogram(
+            "http_request_seconds", "HTTP request latency by route", ["route"]
+        )
+        self.outbox_backlog = self.gauge("outbox_backlog", "Outbox rows not yet published")
+        self.outbox_published = self.counter("outbox_published_total", "Outbox rows published")
+        self.consumer_lag = self.gauge(
+            "consumer_lag", "Messages behind the end of the topic", ["topic"]
+        )
+        self.events_consumed = self.counter(
+            "events_consumed_total", "Events consumed by topic and outcome", ["topic", "outcome"]
+        )
+
+    def _labels(self, extra: Sequence[str]) -> list[str]:
+        return ["service", "zone", *extra]
+
+    def counter(self, name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
+        return Counter(f"tweestap_{name}", doc, self._labels(labels), registry=self.registry)
+
+    def gauge(self, name: str, doc: str, labels: Sequence[str] = ()) -> Gauge:
+        return Gauge(f"tweestap_{name}", doc, self._labels(labels), registry=self.registry)
+
+    def histogram(self, name: str, doc: str, labels: Sequence[str] = ()) -> Histogram:
+        return Histogram(
+            f"tweestap_{name}",
+            doc,
+            self._labels(labels),
+            registry=self.registry,
+            buckets=LATENCY_BUCKETS,
+        )
+
+    def base(self) -> dict[str, str]:
+        """The constant labels, to splat into ``.labels(**metrics.base(), ...)``."""
+        return {"service": self.service, "zone": self.zone}

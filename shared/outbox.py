@@ -1,0 +1,112 @@
+"""The transactional outbox and its relay.
+
+Writers call :func:`publish` inside the transaction of their state change. The relay publishes
+rows in commit order and deletes them once the broker has acknowledged them (at-least-once; the
+inbox makes the effect exactly-once). It wakes on ``NOTIFY outbox`` and sweeps periodically, so
+a missed notification only delays an event by one sweep. One relay per database holds an
+advisory lock, which keeps the publication order of one database intact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+
+import asyncpg
+from aiokafka.errors import KafkaError
+
+from shared.bus import Bus
+from shared.events import Envelope
+from shared.metrics import Metrics
+from shared.settings import Settings
+from shared.topics import Topic
+
+log = logging.getLogger(__name__)
+_RELAY_LOCK = 7_510_420
+
+
+async def publish(conn: asyncpg.Connection, settings: Settings, topic: Topic, event: Envelope) -> None:
+    """Queue ``event`` for ``topic`` in the caller's transaction."""
+    await conn.execute(
+        "INSERT INTO outbox (id, topic, key, payload) VALUES ($1, $2, $3, $4)",
+        event.id,
+        settings.topic(topic.name),
+        event.key,
+        event.model_dump(mode="json"),
+    )
+    await conn.execute("NOTIFY outbox")
+
+
+class OutboxRelay:
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, bus: Bus, metrics: Metrics) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.bus = bus
+        self.metrics = metrics
+        self._wake = asyncio.Event()
+
+    async def backlog(self) -> int:
+        count: int = await self.pool.fetchval("SELECT count(*) FROM outbox")
+        self.metrics.outbox_backlog.labels(**self.metrics.base()).set(count)
+        return count
+
+    async def drain(self) -> int:
+        """Publish everything queued; returns how many rows went out."""
+        sent = 0
+        while True:
+            rows = await self.pool.fetch(
+                "SELECT seq, topic, key, payload FROM outbox ORDER BY seq LIMIT $1",
+                self.settings.outbox_batch,
+            )
+            if not rows:
+                break
+            await self.bus.send_batch(
+                [(r["topic"], r["key"], _encode(r["payload"])) for r in rows]
+            )
+            await self.pool.execute(
+                "DELETE FROM outbox WHERE seq = ANY($1::bigint[])", [r["seq"] for r in rows]
+            )
+            sent += len(rows)
+            self.metrics.outbox_published.labels(**self.metrics.base()).inc(len(rows))
+        return sent
+
+    async def run(self) -> None:
+        """Run until cancelled: hold the relay lock, listen, drain, back off on failures."""
+        backoff = 0.2
+        while True:
+            try:
+                await self._serve()
+            except asyncio.CancelledError:
+                raise
+            except (KafkaError, OSError, asyncpg.PostgresError, TimeoutError) as exc:
+                log.warning("outbox relay failed, retrying in %.1fs: %r", backoff, exc)
+                await self.bus.reset()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+            else:
+                backoff = 0.2
+
+    async def _serve(self) -> None:
+        conn: asyncpg.Connection = await asyncpg.connect(self.settings.database_url)
+        try:
+            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LOCK):
+                await asyncio.sleep(self.settings.outbox_sweep_seconds)
+            await conn.add_listener("outbox", self._notified)
+            while True:
+                await self.drain()
+                await self.backlog()
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.settings.outbox_sweep_seconds)
+        finally:
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=2)
+
+    def _notified(self, *_: object) -> None:
+        self._wake.set()
+
+
+def _encode(payload: object) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()

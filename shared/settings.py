@@ -1,0 +1,58 @@
+"""Typed settings read from the environment (prefix ``TWEESTAP_``), one class per service."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Zone = Literal["a", "b"]
+
+
+class TopicSettings(BaseSettings):
+    """How topics are created at start (partitions, replication, retention, compaction)."""
+
+    model_config = SettingsConfigDict(env_prefix="TWEESTAP_TOPIC_", extra="ignore")
+
+    partitions: int = Field(default=6, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    retention_ms: int = Field(default=7 * 24 * 3600 * 1000, ge=-1)
+
+
+class Settings(BaseSettings):
+    """Settings every service shares. Service classes add their own fields."""
+
+    model_config = SettingsConfigDict(env_prefix="TWEESTAP_", extra="ignore")
+
+    service: str = "tweestap"
+    zone: Zone = "a"
+    host: str = "127.0.0.1"
+    port: int = 0
+    database_url: str = "postgresql://postgres@localhost/tweestap"
+    database_pool_min: int = Field(default=2, ge=1)
+    database_pool_max: int = Field(default=10, ge=1)
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    #: Prefix for every topic name, so that tests (and tenants of one cluster) do not collide.
+    topic_prefix: str = ""
+    #: Apache Kafka supports idempotent producers; the embedded dev broker does not.
+    kafka_idempotent_producer: bool = False
+    topics: TopicSettings = Field(default_factory=TopicSettings)
+    #: Sealing keys as ``kid:base64key,kid:base64key``; the first is used to seal new data.
+    sealing_keys: SecretStr = SecretStr("")
+    outbox_sweep_seconds: float = Field(default=2.0, gt=0)
+    outbox_batch: int = Field(default=500, ge=1)
+    max_request_bytes: int = Field(default=64 * 1024, ge=1024)
+    log_level: str = "INFO"
+
+    @property
+    def source(self) -> str:
+        """The envelope ``source`` of events this process writes: ``service@zone``."""
+        return f"{self.service}@{self.zone}"
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    def consumer_group(self, purpose: str) -> str:
+        """A zone-specific consumer group: every zone reads state topics in full."""
+        return f"{self.topic_prefix}{self.service}-{self.zone}-{purpose}"

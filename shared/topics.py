@@ -1,0 +1,67 @@
+"""The topics of Tweestap and how each is created (documented in docs/asyncapi.yaml)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiokafka.admin import NewTopic
+
+from shared.settings import Settings
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    compacted: bool = False
+
+
+DIRECTORY_PRACTICES = Topic("directory.practices", compacted=True)
+DIRECTORY_EMPLOYEES = Topic("directory.employees", compacted=True)
+AUTH_EVENTS = Topic("auth.events")
+AUTH_CREDENTIALS = Topic("auth.credentials", compacted=True)
+ENROLMENT_EVENTS = Topic("enrolment.events")
+FACTORS = Topic("factors", compacted=True)
+NOTIFY_REQUESTS = Topic("notify.requests")
+NOTIFY_RESULTS = Topic("notify.results")
+NOTIFY_DLQ = Topic("notify.dlq")
+CERTS_EVENTS = Topic("certs.events")
+STS_KEYS = Topic("sts.keys", compacted=True)
+STS_REVOCATIONS = Topic("sts.revocations")
+DEAD_LETTERS = Topic("deadletters")
+
+ALL = (
+    DIRECTORY_PRACTICES,
+    DIRECTORY_EMPLOYEES,
+    AUTH_EVENTS,
+    AUTH_CREDENTIALS,
+    ENROLMENT_EVENTS,
+    FACTORS,
+    NOTIFY_REQUESTS,
+    NOTIFY_RESULTS,
+    NOTIFY_DLQ,
+    CERTS_EVENTS,
+    STS_KEYS,
+    STS_REVOCATIONS,
+    DEAD_LETTERS,
+)
+
+
+def new_topics(settings: Settings, topics: tuple[Topic, ...] = ALL) -> list[NewTopic]:
+    """Topic definitions with partitions, replication and retention/compaction from config."""
+    cfg = settings.topics
+    result = []
+    for topic in topics:
+        configs = (
+            {"cleanup.policy": "compact"}
+            if topic.compacted
+            else {"cleanup.policy": "delete", "retention.ms": str(cfg.retention_ms)}
+        )
+        result.append(
+            NewTopic(
+                settings.topic(topic.name),
+                cfg.partitions,
+                cfg.replication_factor,
+                topic_configs=configs,
+            )
+        )
+    return result
