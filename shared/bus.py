@@ -4,6 +4,7 @@ outages (started lazily, restarted after failures), and a readiness probe."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiokafka import AIOKafkaProducer
@@ -24,10 +25,9 @@ async def ensure_topics(settings: Settings, topics: tuple[Topic, ...] = ALL) -> 
         existing = set(await admin.list_topics())
         missing = [t for t in new_topics(settings, topics) if t.name not in existing]
         if missing:
-            try:
+            # Another process may win the race to create a topic: that is fine.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another process won the race
     finally:
         await admin.close()
 
@@ -79,11 +79,11 @@ class Bus:
             except KafkaError:
                 log.debug("producer stop failed", exc_info=True)
 
-    async def ready(self, timeout: float = 2.0) -> bool:
-        """True when the broker answers a metadata request within ``timeout`` seconds."""
+    async def ready(self, wait: float = 2.0) -> bool:
+        """True when the broker answers a metadata request within ``wait`` seconds."""
         try:
-            producer = await asyncio.wait_for(self.producer(), timeout)
-            await asyncio.wait_for(producer.client.fetch_all_metadata(), timeout)
+            producer = await asyncio.wait_for(self.producer(), wait)
+            await asyncio.wait_for(producer.client.fetch_all_metadata(), wait)
             return True
         except (TimeoutError, KafkaError, OSError):
             return False

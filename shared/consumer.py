@@ -113,7 +113,9 @@ class EventConsumer:
                 await self._dead_letter(record, f"{event.type}: {reason}")
                 return
         outcome = "applied" if fresh else "duplicate"
-        self.metrics.events_consumed.labels(**self.metrics.base(), topic=topic, outcome=outcome).inc()
+        self.metrics.events_consumed.labels(
+            **self.metrics.base(), topic=topic, outcome=outcome
+        ).inc()
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
         log.warning("dead letter from %s@%s: %s", record.topic, record.offset, reason)

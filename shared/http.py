@@ -156,10 +156,16 @@ def openapi(title: str, routes: Sequence[Route]) -> dict[str, Any]:
             "responses": {"default": {"description": "problem+json error"}},
         }
         if r.body is not None:
-            schemas[r.body.__name__] = r.body.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas[r.body.__name__] = r.body.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
             op["requestBody"] = {
                 "required": True,
-                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{r.body.__name__}"}}},
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": f"#/components/schemas/{r.body.__name__}"}
+                    }
+                },
             }
         if r.response is not None:
             schemas[r.response.__name__] = r.response.model_json_schema(
@@ -167,7 +173,11 @@ def openapi(title: str, routes: Sequence[Route]) -> dict[str, Any]:
             )
             op["responses"]["200"] = {
                 "description": "OK",
-                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{r.response.__name__}"}}},
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": f"#/components/schemas/{r.response.__name__}"}
+                    }
+                },
             }
         if r.bearer:
             op["security"] = [{"bearer": []}]
@@ -180,7 +190,9 @@ def openapi(title: str, routes: Sequence[Route]) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
         },
     }
 

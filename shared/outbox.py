@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 _RELAY_LOCK = 7_510_420
 
 
-async def publish(conn: asyncpg.Connection, settings: Settings, topic: Topic, event: Envelope) -> None:
+async def publish(
+    conn: asyncpg.Connection, settings: Settings, topic: Topic, event: Envelope
+) -> None:
     """Queue ``event`` for ``topic`` in the caller's transaction."""
     await conn.execute(
         "INSERT INTO outbox (id, topic, key, payload) VALUES ($1, $2, $3, $4)",
@@ -62,9 +64,7 @@ class OutboxRelay:
             )
             if not rows:
                 break
-            await self.bus.send_batch(
-                [(r["topic"], r["key"], _encode(r["payload"])) for r in rows]
-            )
+            await self.bus.send_batch([(r["topic"], r["key"], _encode(r["payload"])) for r in rows])
             await self.pool.execute(
                 "DELETE FROM outbox WHERE seq = ANY($1::bigint[])", [r["seq"] for r in rows]
             )
@@ -91,8 +91,8 @@ class OutboxRelay:
     async def _serve(self) -> None:
         conn: asyncpg.Connection = await asyncpg.connect(self.settings.database_url)
         try:
-            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LOCK):
-                await asyncio.sleep(self.settings.outbox_sweep_seconds)
+            # Session-level lock: one relay per database, released when the connection closes.
+            await conn.execute("SELECT pg_advisory_lock($1)", _RELAY_LOCK)
             await conn.add_listener("outbox", self._notified)
             while True:
                 await self.drain()

@@ -35,7 +35,9 @@ class Problem(Exception):
         if instance:
             body["instance"] = instance
         body.update(self.extra)
-        headers = {"Retry-After": str(self.extra["retry_after"])} if "retry_after" in self.extra else None
+        headers = (
+            {"Retry-After": str(self.extra["retry_after"])} if "retry_after" in self.extra else None
+        )
         return web.Response(
             status=self.status, text=json.dumps(body), content_type=CONTENT_TYPE, headers=headers
         )

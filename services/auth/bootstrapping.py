@@ -24,10 +24,17 @@ async def bootstrap_practice(
     await migrate(settings.database_url, settings.service, MIGRATIONS)
     pool = await create_pool(settings.database_url, 1, 2)
     keyring = Keyring.parse(settings.sealing_keys.get_secret_value())
-    hasher = Hasher(settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism, 1)
+    hasher = Hasher(
+        settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism, 1
+    )
     try:
         auth = Auth(
-            settings, pool, hasher, Signer(), keyring, KeyStore(settings, keyring),
+            settings,
+            pool,
+            hasher,
+            Signer(),
+            keyring,
+            KeyStore(settings, keyring),
             AuthMetrics(settings.zone),
         )
         return await bootstrap(auth, practice, name, username, admin_name, password)

@@ -31,7 +31,9 @@ from shared.topics import (
 
 async def on_practice(conn: asyncpg.Connection, event: Envelope) -> None:
     if event.type == "practice.upserted":
-        await repo.upsert_practice(conn, event.practice, PracticeUpserted.model_validate(event.data))
+        await repo.upsert_practice(
+            conn, event.practice, PracticeUpserted.model_validate(event.data)
+        )
 
 
 async def on_employee(conn: asyncpg.Connection, event: Envelope) -> None:
@@ -46,7 +48,9 @@ async def on_employee(conn: asyncpg.Connection, event: Envelope) -> None:
 
 
 async def on_credential(conn: asyncpg.Connection, event: Envelope) -> None:
-    await repo.upsert_credential(conn, event.practice, PasswordCredential.model_validate(event.data))
+    await repo.upsert_credential(
+        conn, event.practice, PasswordCredential.model_validate(event.data)
+    )
 
 
 async def on_revocation(conn: asyncpg.Connection, event: Envelope) -> None:
@@ -59,7 +63,9 @@ async def on_revocation(conn: asyncpg.Connection, event: Envelope) -> None:
 def handlers(settings: AuthSettings, signer: Signer) -> dict[Topic, Handler]:
     async def on_key(conn: asyncpg.Connection, event: Envelope) -> None:
         body = SigningKeyPublished.model_validate(event.data)
-        await repo.upsert_public_key(conn, body.kid, body.zone, body.jwk, body.created_at, body.retire_at)
+        await repo.upsert_public_key(
+            conn, body.kid, body.zone, body.jwk, body.created_at, body.retire_at
+        )
         signer.add_public_key(body.jwk)
 
     async def on_auth_event(conn: asyncpg.Connection, event: Envelope) -> None:

@@ -253,7 +253,9 @@ class Auth:
             row = await repo.take_login(conn, login_id, "change_password", now)
             if row is None:
                 raise _login_gone()
-            practice, employee, credential = await self._load(conn, row["practice"], row["employee"])
+            practice, employee, credential = await self._load(
+                conn, row["practice"], row["employee"]
+            )
         await self.store_password(practice, employee, credential, new_password, False, True, now)
         async with self.pool.acquire() as conn:
             fresh = await self._load(conn, practice.id, employee.id)
@@ -264,7 +266,9 @@ class Auth:
     ) -> PasswordChanged:
         now = utcnow()
         async with self.pool.acquire() as conn:
-            practice, employee, credential = await self._load(conn, claims["practice"], claims["sub"])
+            practice, employee, credential = await self._load(
+                conn, claims["practice"], claims["sub"]
+            )
         if not await self.hasher.verify(credential.hash, current_password):
             await self._record_failure(practice.id, employee.username.lower(), practice.policy, now)
             raise INVALID_CREDENTIALS
@@ -327,8 +331,10 @@ class Auth:
                 min_strength=policy.min_strength,
             )
         previous = [credential.hash, *credential.history] if credential else []
-        if enforce_policy and policy.history and await self.hasher.matches_any(
-            previous[: policy.history], password
+        if (
+            enforce_policy
+            and policy.history
+            and await self.hasher.matches_any(previous[: policy.history], password)
         ):
             raise Problem(
                 422,
@@ -502,8 +508,24 @@ class Auth:
             "token_type": "Bearer",
             "scope": claims["scope"],
             "username": claims["sub"],
-            **{k: claims[k] for k in ("sub", "iss", "exp", "iat", "jti", "practice", "rg", "sid",
-                                      "amr", "acr", "auth_time", "zone") if k in claims},
+            **{
+                k: claims[k]
+                for k in (
+                    "sub",
+                    "iss",
+                    "exp",
+                    "iat",
+                    "jti",
+                    "practice",
+                    "rg",
+                    "sid",
+                    "amr",
+                    "acr",
+                    "auth_time",
+                    "zone",
+                )
+                if k in claims
+            },
         }
 
     async def jwks(self) -> dict[str, Any]:

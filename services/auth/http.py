@@ -7,7 +7,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
@@ -157,7 +156,9 @@ def create_app(settings: AuthSettings) -> web.Application:
             settings.hash_workers,
         )
         signer = Signer()
-        auth = Auth(settings, rt.pool, hasher, signer, keyring, KeyStore(settings, keyring), metrics)
+        auth = Auth(
+            settings, rt.pool, hasher, signer, keyring, KeyStore(settings, keyring), metrics
+        )
         await auth.start_keys()
         app[AUTH] = auth
         consumer = EventConsumer(
@@ -181,5 +182,3 @@ async def _key_maintenance(auth: Auth) -> None:
         await asyncio.sleep(KEY_CHECK_SECONDS)
         with contextlib.suppress(Exception):
             await auth.rotate_if_due()
-
-

@@ -10,7 +10,9 @@ from shared.metrics import Metrics
 class AuthMetrics(Metrics):
     def __init__(self, zone: str) -> None:
         super().__init__("auth", zone)
-        self.logins = self.counter("logins_total", "Password login attempts by outcome", ["outcome"])
+        self.logins = self.counter(
+            "logins_total", "Password login attempts by outcome", ["outcome"]
+        )
         self.login_latency = self.histogram("login_seconds", "Password login latency", ["outcome"])
         self.lockouts = self.counter("lockouts_total", "Accounts locked after too many failures")
         self.password_changes = self.counter("password_changes_total", "Passwords set or changed")

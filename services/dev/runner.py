@@ -66,7 +66,7 @@ def run(var: str) -> int:
     children: list[subprocess.Popen[bytes]] = []
     try:
         for zone in ZONES:
-            for name, spec in SERVICES.items():
+            for name in SERVICES:
                 dsn = postgres[zone].socket_dsn(name)
                 asyncio.run(ensure_database(dsn))
                 env = {
@@ -112,7 +112,7 @@ def _demo(root: Path, dsn: str, sealing: str) -> dict[str, str]:
         data: dict[str, str] = json.loads(path.read_text())
         return data
     password = secrets.token_urlsafe(15)
-    settings = AuthSettings(zone="a", database_url=dsn, sealing_keys=sealing)  # type: ignore[arg-type]
+    settings = AuthSettings(zone="a", database_url=dsn, sealing_keys=sealing)
     employee = asyncio.run(
         bootstrap_practice(settings, "demo", "Demo Fysiotherapie", "admin", "Demo Admin", password)
     )
@@ -137,7 +137,7 @@ def _banner(demo: dict[str, str], root: Path) -> None:
         f"password '{demo['password']}'",
         "",
         "  curl -s localhost:8101/v1/login -H 'Content-Type: application/json' \\",
-        f"    -d '{{\"practice\":\"demo\",\"username\":\"admin\",\"password\":\"{demo['password']}\"}}'",
+        f'    -d \'{{"practice":"demo","username":"admin","password":"{demo["password"]}"}}\'',
         "",
         "Press Ctrl-C to stop.",
     ]

@@ -17,7 +17,7 @@ class _MailboxHandler:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         name = f"{time.time_ns()}-{uuid.uuid4().hex[:6]}.eml"
         content = envelope.original_content or b""
         (self.folder / name).write_bytes(content)

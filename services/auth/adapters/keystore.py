@@ -52,7 +52,8 @@ class KeyStore:
         lead = timedelta(seconds=self.settings.key_publish_lead_seconds if newest else 0)
         key = SigningKey.generate(self.settings.zone, now + lead)
         await conn.execute(
-            "INSERT INTO signing_keys (kid, sealed, not_before, created_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO signing_keys (kid, sealed, not_before, created_at) "
+            "VALUES ($1, $2, $3, $4)",
             key.kid,
             self.keyring.seal(key.private_bytes(), _AAD.format(kid=key.kid)),
             key.not_before,

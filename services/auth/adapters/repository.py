@@ -9,21 +9,20 @@ from typing import Any
 
 import asyncpg
 
-from shared.events import EmployeeUpserted, PasswordCredential, PasswordPolicy, PracticeUpserted
 from services.auth.domain.records import Employee, Practice
-
-_NEWER = "({t}.version, {t}.updated_at, {t}.zone) < (EXCLUDED.version, EXCLUDED.updated_at, EXCLUDED.zone)"
+from shared.events import EmployeeUpserted, PasswordCredential, PasswordPolicy, PracticeUpserted
 
 
 async def upsert_practice(conn: asyncpg.Connection, practice: str, ev: PracticeUpserted) -> None:
     await conn.execute(
-        f"""INSERT INTO practices AS p
+        """INSERT INTO practices AS p
               (id, name, email, two_factor_required, policy, version, updated_at, zone)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
             ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email,
               two_factor_required = EXCLUDED.two_factor_required, policy = EXCLUDED.policy,
               version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
-            WHERE {_NEWER.format(t="p")}""",
+            WHERE (p.version, p.updated_at, p.zone)
+                < (EXCLUDED.version, EXCLUDED.updated_at, EXCLUDED.zone)""",
         practice,
         ev.name,
         ev.email,
@@ -37,14 +36,15 @@ async def upsert_practice(conn: asyncpg.Connection, practice: str, ev: PracticeU
 
 async def upsert_employee(conn: asyncpg.Connection, practice: str, ev: EmployeeUpserted) -> None:
     await conn.execute(
-        f"""INSERT INTO employees AS e (practice, id, username, name, email, rights_group,
+        """INSERT INTO employees AS e (practice, id, username, name, email, rights_group,
               in_service, version, updated_at, zone)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
             ON CONFLICT (practice, id) DO UPDATE SET username = EXCLUDED.username,
               name = EXCLUDED.name, email = EXCLUDED.email,
               rights_group = EXCLUDED.rights_group, in_service = EXCLUDED.in_service,
               version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
-            WHERE {_NEWER.format(t="e")}""",
+            WHERE (e.version, e.updated_at, e.zone)
+                < (EXCLUDED.version, EXCLUDED.updated_at, EXCLUDED.zone)""",
         practice,
         ev.employee,
         ev.username,
@@ -58,17 +58,20 @@ async def upsert_employee(conn: asyncpg.Connection, practice: str, ev: EmployeeU
     )
 
 
-async def upsert_credential(conn: asyncpg.Connection, practice: str, ev: PasswordCredential) -> bool:
+async def upsert_credential(
+    conn: asyncpg.Connection, practice: str, ev: PasswordCredential
+) -> bool:
     """Apply a credential if it is newer than the one held; True if it was applied."""
     status: str = await conn.execute(
-        f"""INSERT INTO credentials AS c (practice, employee, sealed, changed_at, must_change,
+        """INSERT INTO credentials AS c (practice, employee, sealed, changed_at, must_change,
               strength, version, updated_at, zone)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
             ON CONFLICT (practice, employee) DO UPDATE SET sealed = EXCLUDED.sealed,
               changed_at = EXCLUDED.changed_at, must_change = EXCLUDED.must_change,
               strength = EXCLUDED.strength, version = EXCLUDED.version,
               updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
-            WHERE {_NEWER.format(t="c")}""",
+            WHERE (c.version, c.updated_at, c.zone)
+                < (EXCLUDED.version, EXCLUDED.updated_at, EXCLUDED.zone)""",
         practice,
         ev.employee,
         ev.sealed,
@@ -151,7 +154,12 @@ async def failures(
 
 
 async def add_failure(
-    conn: asyncpg.Connection, practice_id: str, username: str, at: datetime, zone: str, event_id: Any
+    conn: asyncpg.Connection,
+    practice_id: str,
+    username: str,
+    at: datetime,
+    zone: str,
+    event_id: Any,
 ) -> None:
     await conn.execute(
         "INSERT INTO login_failures (practice, username, at, zone, event_id) "
@@ -170,7 +178,8 @@ async def reset_failures(
     """A successful login at ``at`` clears every zone's failures up to then."""
     await conn.execute(
         """INSERT INTO login_resets (practice, username, at) VALUES ($1, $2, $3)
-           ON CONFLICT (practice, username) DO UPDATE SET at = greatest(login_resets.at, EXCLUDED.at)""",
+           ON CONFLICT (practice, username)
+           DO UPDATE SET at = greatest(login_resets.at, EXCLUDED.at)""",
         practice_id,
         username,
         at,
@@ -183,17 +192,22 @@ async def reset_failures(
     )
 
 
-async def record_login(conn: asyncpg.Connection, practice_id: str, employee_id: str, at: datetime) -> None:
+async def record_login(
+    conn: asyncpg.Connection, practice_id: str, employee_id: str, at: datetime
+) -> None:
     await conn.execute(
         """INSERT INTO last_logins (practice, employee, at) VALUES ($1, $2, $3)
-           ON CONFLICT (practice, employee) DO UPDATE SET at = greatest(last_logins.at, EXCLUDED.at)""",
+           ON CONFLICT (practice, employee)
+           DO UPDATE SET at = greatest(last_logins.at, EXCLUDED.at)""",
         practice_id,
         employee_id,
         at,
     )
 
 
-async def last_login(conn: asyncpg.Connection, practice_id: str, employee_id: str) -> datetime | None:
+async def last_login(
+    conn: asyncpg.Connection, practice_id: str, employee_id: str
+) -> datetime | None:
     at: datetime | None = await conn.fetchval(
         "SELECT at FROM last_logins WHERE practice = $1 AND employee = $2", practice_id, employee_id
     )

@@ -1,6 +1,6 @@
 """Password strength, expiry and policy rules — pure, no I/O.
 
-Strength 0–100 is derived from zxcvbn's estimate of the guesses an attacker needs, with the
+Strength 0-100 is derived from zxcvbn's estimate of the guesses an attacker needs, with the
 practice's and employee's names as user inputs (so "Fysio Jansen 2024" is weak at Fysio Jansen):
 
     strength = min(100, round(100 * log10(guesses) / 14))

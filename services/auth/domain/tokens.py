@@ -78,9 +78,7 @@ class Grant:
     session_expires_at: datetime
 
 
-def grant(
-    session: Session, lifetimes: Lifetimes, issuer: str, zone: str, now: datetime
-) -> Grant:
+def grant(session: Session, lifetimes: Lifetimes, issuer: str, zone: str, now: datetime) -> Grant:
     """Claims for a token issued or renewed at ``now``; raises SessionEnded past the cap."""
     now = now.replace(microsecond=0)
     session_end = lifetimes.session_end(session)

@@ -1,0 +1,239 @@
+"""Password login on real PostgreSQL and the real broker: happy path and every error path."""
+
+from __future__ import annotations
+
+import base64
+import json
+import statistics
+import time
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from shared.events import Envelope, PasswordPolicy, PracticeUpserted, utcnow
+from shared.outbox import publish
+from shared.topics import DIRECTORY_EMPLOYEES, DIRECTORY_PRACTICES
+from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
+
+PROBLEM = "application/problem+json"
+
+
+def _b64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def verify_with_jwks(token: str, jwks: dict[str, Any]) -> dict[str, Any]:
+    """Verify an EdDSA JWT with `cryptography` alone: no code shared with the signer."""
+    header_b64, payload_b64, signature_b64 = token.split(".")
+    header = json.loads(_b64(header_b64))
+    assert header["alg"] == "EdDSA"
+    jwk = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
+    assert (jwk["kty"], jwk["crv"]) == ("OKP", "Ed25519")
+    key = Ed25519PublicKey.from_public_bytes(_b64(jwk["x"]))
+    key.verify(_b64(signature_b64), f"{header_b64}.{payload_b64}".encode())
+    claims: dict[str, Any] = json.loads(_b64(payload_b64))
+    return claims
+
+
+async def set_policy(zone: Zone, practice: str, version: int, **policy: Any) -> None:
+    """Publish new practice settings the way the directory's owner does."""
+    body = PracticeUpserted(
+        name="Fysio Jansen",
+        password_policy=PasswordPolicy(**policy),
+        version=version,
+        updated_at=utcnow(),
+        zone=zone.settings.zone,
+        two_factor_required=policy.pop("two_factor_required", False)
+        if "two_factor_required" in policy
+        else False,
+    )
+    async with zone.auth.pool.acquire() as conn, conn.transaction():
+        await publish(
+            conn,
+            zone.settings,
+            DIRECTORY_PRACTICES,
+            Envelope(
+                type="practice.upserted",
+                source="test@a",
+                practice=practice,
+                subject=practice,
+                data=body.model_dump(mode="json"),
+            ),
+        )
+
+    async def applied() -> bool:
+        v = await zone.auth.pool.fetchval("SELECT version FROM practices WHERE id = $1", practice)
+        return v == version
+
+    await wait_for(applied)
+
+
+async def test_login_issues_verifiable_aal1_token(cluster: Cluster) -> None:
+    zone = await cluster.start("a")
+    employee = await cluster.bootstrap(zone)
+    status, body = await login(zone, "fysio", "Admin", ADMIN_PASSWORD)
+    assert status == 200, body
+    assert body["next"] == "done" and body["factors"] == []
+    jwks = await (await zone.client.get("/.well-known/jwks.json")).json()
+    claims = verify_with_jwks(body["token"]["token"], jwks)
+    assert claims["sub"] == employee and claims["practice"] == "fysio" and claims["rg"] == 1
+    assert claims["amr"] == ["pwd"] and claims["acr"] == "aal1" and claims["zone"] == "a"
+    assert claims["exp"] - claims["iat"] == zone.settings.token_lifetime_seconds
+    assert claims["auth_time"] == claims["iat"] and claims["sid"]
+    assert {"iss", "sid", "auth_time"} <= claims.keys()
+
+
+async def test_wrong_password_unknown_user_and_unknown_practice_answer_alike(
+    cluster: Cluster,
+) -> None:
+    zone = await cluster.start("a")
+    await cluster.bootstrap(zone)
+    answers = [
+        await login(zone, "fysio", "admin", "wrong-password"),
+        await login(zone, "fysio", "nobody", ADMIN_PASSWORD),
+        await login(zone, "no-such-practice", "admin", ADMIN_PASSWORD),
+    ]
+    for status, body in answers:
+        assert status == 401
+        assert body["type"].endswith("/invalid-credentials")
+    assert answers[0][1] == answers[1][1] == answers[2][1]
+
+
+async def test_unknown_user_costs_the_same_argon2_work(cluster: Cluster) -> None:
+    zone = await cluster.start("a")
+    await cluster.bootstrap(zone)
+
+    async def timed(username: str, n: int) -> float:
+        times = []
+        for i in range(n):
+            # a different username each time for the unknown user, so lockout never kicks in
+            name = username if username == "admin" else f"{username}{i}"
+            started = time.perf_counter()
+            status, _ = await login(zone, "fysio", name, "wrong" if i % 2 else "also-wrong")
+            times.append(time.perf_counter() - started)
+            assert status == 401
+        return statistics.median(times)
+
+    known = await timed("admin", 4)
+    unknown = await timed("ghost", 4)
+    assert 0.5 < unknown / known < 2.0, (known, unknown)
+
+
+async def test_lockout_known_and_unknown_users_and_its_duration(cluster: Cluster) -> None:
+    zone = await cluster.start("a")
+    await cluster.bootstrap(zone)
+    await set_policy(zone, "fysio", 2, max_attempts=3, lockout_seconds=2)
+    for username in ("admin", "ghost"):
+        for _ in range(3):
+            status, _ = await login(zone, "fysio", username, "wrong")
+            assert status == 401
+        status, body = await login(zone, "fysio", username, ADMIN_PASSWORD)
+        assert status == 429 and body["type"].endswith("/account-locked")
+        assert 1 <= body["retry_after"] <= 3
+    locked = await zone.client.post(
+        "/v1/login", json={"practice": "fysio", "username": "admin", "password": ADMIN_PASSWORD}
+    )
+    assert locked.headers["Retry-After"]
+    await wait_for(lambda: _ok_login(zone), timeout=5, interval=0.5)
+    left = await zone.auth.pool.fetch("SELECT username FROM login_failures")
+    assert {r["username"] for r in left} == {"ghost"}, "a success resets only its own failures"
+
+
+async def _ok_login(zone: Zone) -> bool:
+    status, _ = await login(zone, "fysio", "admin", ADMIN_PASSWORD)
+    return status == 200
+
+
+async def test_out_of_service_employee_cannot_log_in(cluster: Cluster) -> None:
+    zone = await cluster.start("a")
+    employee = await cluster.bootstrap(zone)
+    row = await zone.auth.pool.fetchrow("SELECT * FROM employees WHERE id = $1", employee)
+    data = {
+        "employee": employee,
+        "username": row["username"],
+        "name": row["name"],
+        "rights_group": 1,
+        "in_service": False,
+        "version": 2,
+        "updated_at": utcnow().isoformat(),
+        "zone": "a",
+    }
+    async with zone.auth.pool.acquire() as conn, conn.transaction():
+        await publish(
+            conn,
+            zone.settings,
+            DIRECTORY_EMPLOYEES,
+            Envelope(
+                type="employee.upserted",
+                source="test@a",
+                practice="fysio",
+                subject=employee,
+                data=data,
+            ),
+        )
+
+    async def out() -> bool:
+        return not await zone.auth.pool.fetchval(
+            "SELECT in_service FROM employees WHERE id = $1", employee
+        )
+
+    await wait_for(out)
+    status, body = await login(zone, "fysio", "admin", ADMIN_PASSWORD)
+    assert status == 403 and body["type"].endswith("/account-disabled")
+
+
+async def test_bad_requests_get_problems_and_change_nothing(cluster: Cluster) -> None:
+    zone = await cluster.start("a", max_request_bytes=4096)
+    await cluster.bootstrap(zone)
+    pool = zone.auth.pool
+
+    async def snapshot() -> tuple[int, int, int]:
+        return (
+            await pool.fetchval("SELECT count(*) FROM login_failures"),
+            await pool.fetchval("SELECT count(*) FROM logins"),
+            await pool.fetchval("SELECT count(*) FROM credentials"),
+        )
+
+    before = await snapshot()
+    cases = [
+        (b"{not json", "application/json", 400, "malformed-json"),
+        (b'{"practice": "fysio"}', "application/json", 422, "invalid-request"),
+        (b"practice=fysio", "application/x-www-form-urlencoded", 415, "unsupported-media-type"),
+        (
+            json.dumps({"practice": "fysio", "username": "admin", "password": "x" * 9000}).encode(),
+            "application/json",
+            413,
+            "payload-too-large",
+        ),
+        (
+            json.dumps({"practice": "../etc", "username": "a", "password": "b"}).encode(),
+            "application/json",
+            422,
+            "invalid-request",
+        ),
+        (
+            json.dumps(
+                {"practice": "fysio", "username": "admin", "password": "p", "extra": 1}
+            ).encode(),
+            "application/json",
+            422,
+            "invalid-request",
+        ),
+    ]
+    for raw, content_type, status, slug in cases:
+        response = await zone.client.post(
+            "/v1/login", data=raw, headers={"Content-Type": content_type}
+        )
+        assert response.status == status, (raw[:40], response.status)
+        assert response.content_type == PROBLEM
+        body = await response.json(content_type=None)
+        assert body["type"].endswith(f"/{slug}") and body["status"] == status
+        assert "x" * 100 not in json.dumps(body)
+    secret = await zone.client.post(
+        "/v1/login",
+        json={"practice": "fysio", "username": "admin", "password": 123456789},
+    )
+    assert "123456789" not in await secret.text()
+    missing = await zone.client.get("/v1/nowhere")
+    assert missing.status == 404 and missing.content_type == PROBLEM
+    assert await snapshot() == before
