@@ -35,7 +35,9 @@ def verify_with_jwks(token: str, jwks: dict[str, Any]) -> dict[str, Any]:
     return claims
 
 
-async def set_policy(zone: Zone, practice: str, version: int, **policy: Any) -> None:
+async def set_policy(
+    zone: Zone, practice: str, version: int, two_factor_required: bool = False, **policy: Any
+) -> None:
     """Publish new practice settings the way the directory's owner does."""
     body = PracticeUpserted(
         name="Fysio Jansen",
@@ -43,9 +45,7 @@ async def set_policy(zone: Zone, practice: str, version: int, **policy: Any) -> 
         version=version,
         updated_at=utcnow(),
         zone=zone.settings.zone,
-        two_factor_required=policy.pop("two_factor_required", False)
-        if "two_factor_required" in policy
-        else False,
+        two_factor_required=two_factor_required,
     )
     async with zone.auth.pool.acquire() as conn, conn.transaction():
         await publish(

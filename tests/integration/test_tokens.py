@@ -1,0 +1,140 @@
+"""The secure token service: renewal, its cap, revocation, introspection, JWKS, key rotation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from services.auth.domain import tokens
+from shared.events import utcnow
+from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
+from tests.integration.test_login import verify_with_jwks
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def renew(zone: Zone, token: str) -> tuple[int, dict[str, Any]]:
+    response = await zone.client.post("/v1/tokens/renew", headers=bearer(token))
+    return response.status, await response.json(content_type=None)
+
+
+async def introspect(zone: Zone, token: str) -> dict[str, Any]:
+    response = await zone.client.post("/v1/tokens/introspect", json={"token": token})
+    assert response.status == 200
+    body: dict[str, Any] = await response.json()
+    return body
+
+
+def forge_session(zone: Zone, employee: str, auth_age: timedelta, acr: str = "aal1") -> str:
+    """A token for a session that started ``auth_age`` ago, signed by the zone's own key (as a
+    renewal long after login would be), valid for one more minute."""
+    now = utcnow()
+    session = tokens.Session.new("fysio", employee, 1, ("pwd",), "aal1", now - auth_age)
+    grant = tokens.grant(
+        session,
+        tokens.Lifetimes(timedelta(minutes=1), timedelta(days=2)),
+        zone.settings.issuer,
+        "a",
+        now,
+    )
+    return zone.auth.signer.sign({**grant.claims, "acr": acr}, now)
+
+
+async def test_renewal_gives_fresh_token_valid_x_from_now(cluster: Cluster) -> None:
+    zone = await cluster.start("a", token_lifetime_seconds=3600)
+    await cluster.bootstrap(zone)
+    _, body = await login(zone, "fysio", "admin", ADMIN_PASSWORD)
+    first = body["token"]
+    status, renewed = await renew(zone, first["token"])
+    assert status == 200
+    jwks = await (await zone.client.get("/.well-known/jwks.json")).json()
+    old, new = verify_with_jwks(first["token"], jwks), verify_with_jwks(renewed["token"], jwks)
+    assert new["sid"] == old["sid"] and new["auth_time"] == old["auth_time"]
+    assert new["jti"] != old["jti"] and new["exp"] - new["iat"] == 3600
+    assert renewed["session_expires_at"] == first["session_expires_at"]
+    assert renewed["renew_after"] < renewed["expires_at"]
+
+
+async def test_renewal_never_passes_the_session_maximum(cluster: Cluster) -> None:
+    zone = await cluster.start("a")
+    employee = await cluster.bootstrap(zone)
+    near_end = forge_session(zone, employee, timedelta(hours=24) - timedelta(minutes=10))
+    status, body = await renew(zone, near_end)
+    assert status == 200
+    claims = verify_with_jwks(body["token"], await (await zone.client.get("/.well-known/jwks.json")).json())
+    assert claims["exp"] == claims["auth_time"] + 24 * 3600, "capped at the session's end"
+    past_end = forge_session(zone, employee, timedelta(hours=24, seconds=5))
+    status, body = await renew(zone, past_end)
+    assert status == 401 and body["type"].endswith("/session-expired")
+    fallback = forge_session(zone, employee, timedelta(hours=12, seconds=5), tokens.FALLBACK_ACR)
+    status, body = await renew(zone, fallback)
+    assert status == 401 and body["type"].endswith("/session-expired"), "fallback: 12 h"
+
+
+async def test_revocation_and_introspection(cluster: Cluster) -> None:
+    zone = await cluster.start("a")
+    employee = await cluster.bootstrap(zone)
+    _, body = await login(zone, "fysio", "admin", ADMIN_PASSWORD)
+    token = body["token"]["token"]
+    info = await introspect(zone, token)
+    assert info["active"] is True and info["sub"] == employee and info["token_type"] == "Bearer"
+    assert {"exp", "iat", "iss", "sid", "amr", "acr", "auth_time", "practice"} <= info.keys()
+    response = await zone.client.post("/v1/tokens/revoke", headers=bearer(token))
+    assert response.status == 204
+    assert await introspect(zone, token) == {"active": False}
+    status, problem = await renew(zone, token)
+    assert status == 401 and problem["type"].endswith("/session-revoked")
+    assert await introspect(zone, "garbage") == {"active": False}
+    _, again = await login(zone, "fysio", "admin", ADMIN_PASSWORD)
+    assert (await introspect(zone, again["token"]["token"]))["active"] is True, "new session"
+
+
+async def test_expired_and_foreign_tokens_are_refused(cluster: Cluster) -> None:
+    zone = await cluster.start("a")
+    employee = await cluster.bootstrap(zone)
+    now = utcnow()
+    session = tokens.Session.new("fysio", employee, 1, ("pwd",), "aal1", now - timedelta(hours=2))
+    claims = tokens.grant(
+        session,
+        tokens.Lifetimes(timedelta(minutes=1), timedelta(days=1)),
+        zone.settings.issuer,
+        "a",
+        now - timedelta(hours=1),
+    ).claims
+    expired = zone.auth.signer.sign(claims, now)
+    status, body = await renew(zone, expired)
+    assert status == 401 and "expired" in body["detail"].lower()
+    status, body = await renew(zone, expired[:-4] + "AAAA")
+    assert status == 401
+    response = await zone.client.post("/v1/tokens/renew")
+    assert response.status == 401
+
+
+async def test_key_rotation_keeps_old_tokens_valid(cluster: Cluster) -> None:
+    zone = await cluster.start("a", key_publish_lead_seconds=0)
+    await cluster.bootstrap(zone)
+    _, body = await login(zone, "fysio", "admin", ADMIN_PASSWORD)
+    old_token = body["token"]["token"]
+    old_kid = zone.auth.signer.kid_of(old_token)
+    await zone.auth.pool.execute("UPDATE signing_keys SET not_before = now() - interval '31 days'")
+    await zone.auth.rotate_if_due()
+    status, renewed = await renew(zone, old_token)
+    assert status == 200, renewed
+    new_kid = zone.auth.signer.kid_of(renewed["token"])
+    assert new_kid != old_kid
+    jwks = await (await zone.client.get("/.well-known/jwks.json")).json()
+    assert {old_kid, new_kid} <= {k["kid"] for k in jwks["keys"]}
+    verify_with_jwks(old_token, jwks)
+    verify_with_jwks(renewed["token"], jwks)
+    retire_at = await zone.auth.pool.fetchval(
+        "SELECT retire_at FROM signing_keys WHERE kid = $1", old_kid
+    )
+    assert retire_at >= utcnow() + timedelta(hours=23), "kept until its tokens have expired"
+
+    async def published() -> bool:
+        n = await zone.auth.pool.fetchval("SELECT count(*) FROM public_keys")
+        return bool(n >= 2)
+
+    await wait_for(published)
