@@ -50,7 +50,7 @@ class Bus:
                     acks="all",
                     enable_idempotence=self.settings.kafka_idempotent_producer,
                     linger_ms=2,
-                    request_timeout_ms=10_000,
+                    request_timeout_ms=int(self.settings.kafka_request_timeout_seconds * 1000),
                 )
                 try:
                     await producer.start()
@@ -63,6 +63,13 @@ class Bus:
     async def send_batch(self, messages: list[tuple[str, str, bytes]]) -> None:
         """Send ``(topic, key, value)`` messages and wait until the broker has them all."""
         producer = await self.producer()
+        # Ask the broker before every batch: if it lost its topics (a restarted in-memory dev
+        # broker), create them properly instead of letting a produce request auto-create them.
+        cluster = await asyncio.wait_for(
+            producer.client.fetch_all_metadata(), self.settings.kafka_request_timeout_seconds
+        )
+        if not {topic for topic, _, _ in messages} <= cluster.topics():
+            await ensure_topics(self.settings)
         futures = [
             await producer.send(topic, value=value, key=key.encode())
             for topic, key, value in messages

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     topic_prefix: str = ""
     #: Apache Kafka supports idempotent producers; the embedded dev broker does not.
     kafka_idempotent_producer: bool = False
+    #: How long a produce or metadata request may take before the relay retries it.
+    kafka_request_timeout_seconds: float = Field(default=5.0, gt=0)
     topics: TopicSettings = Field(default_factory=TopicSettings)
     #: Sealing keys as ``kid:base64key,kid:base64key``; the first is used to seal new data.
     sealing_keys: SecretStr = SecretStr("")

@@ -1,0 +1,100 @@
+"""Nothing is lost when the broker goes away or the service restarts: the outbox holds the
+events, the relay publishes them when it can, each exactly once on the topic."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.dev.infra import Broker, Postgres, free_port
+from tests.conftest import ADMIN_PASSWORD, Cluster, login, read_events, wait_for
+from tests.integration.test_tokens import bearer
+
+
+@pytest.fixture
+async def private(postgres: Postgres, tmp_path: Path) -> AsyncIterator[Cluster]:
+    """A cluster with a broker of its own, which the test may stop and start."""
+    broker = Broker(free_port(), tmp_path / "broker.log")
+    broker.start()
+    cluster = Cluster(postgres, broker)
+    try:
+        yield cluster
+    finally:
+        await cluster.close()
+        broker.stop()
+
+
+def _types(events: list[dict[str, Any]]) -> Counter[str]:
+    return Counter(e["type"] for e in events)
+
+
+async def test_logins_during_broker_outage_publish_each_event_once(private: Cluster) -> None:
+    zone = await private.start("a")
+    await private.bootstrap(zone)
+    private.broker.stop()
+    sids = []
+    for _ in range(3):
+        status, body = await login(zone, "fysio", "admin", ADMIN_PASSWORD)
+        assert status == 200, "logins go on without the broker"
+        sids.append(body["token"]["token"])
+    backlog = await zone.auth.pool.fetchval("SELECT count(*) FROM outbox")
+    assert backlog >= 6
+    ready = await zone.client.get("/readyz")
+    assert ready.status == 503 and (await ready.json(content_type=None))["checks"]["broker"] is False
+    private.broker.start()
+
+    async def drained() -> bool:
+        return await zone.auth.pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+    await wait_for(drained, timeout=60, interval=0.5)
+    topic = zone.settings.topic("auth.events")
+    events = await read_events(
+        private.broker, topic, lambda ev: _types(ev)["token.issued"] >= 3, timeout=30
+    )
+    counts = _types(events)
+    assert counts["token.issued"] == 3 and counts["login.succeeded"] == 3
+    ids = Counter(e["id"] for e in events)
+    assert max(ids.values()) == 1, "each event once"
+    assert (await zone.client.get("/readyz")).status == 200
+
+
+async def test_restart_loses_nothing(private: Cluster) -> None:
+    zone = await private.start("a")
+    await private.bootstrap(zone)
+    _, body = await login(zone, "fysio", "admin", ADMIN_PASSWORD)
+    new_password = "Na-De-Herstart-Nog-Steeds-Geldig-42"
+    private.broker.pause()
+    try:
+        response = await zone.client.post(
+            "/v1/password",
+            json={"current_password": ADMIN_PASSWORD, "new_password": new_password},
+            headers=bearer(body["token"]["token"]),
+        )
+        assert response.status == 200
+        pending = await zone.auth.pool.fetchval("SELECT count(*) FROM outbox")
+        assert pending >= 2, "events wait in the outbox"
+        await zone.stop()
+        private.zones.remove(zone)
+    finally:
+        private.broker.resume()
+    restarted = await private.start("a")
+    status, _ = await login(restarted, "fysio", "admin", new_password)
+    assert status == 200, "state survived the restart"
+
+    async def drained() -> bool:
+        return await restarted.auth.pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+    await wait_for(drained, timeout=60, interval=0.5)
+    events = await read_events(
+        private.broker,
+        restarted.settings.topic("auth.events"),
+        lambda ev: _types(ev)["token.issued"] >= 2,
+    )
+    counts = _types(events)
+    assert counts["password.changed"] == 2, "bootstrap's and the change"
+    assert counts["token.issued"] == 2
+    assert max(Counter(e["id"] for e in events).values()) == 1
