@@ -71,8 +71,10 @@ class Keyring:
             raise SealingError("malformed sealed value") from None
         if version != _VERSION or kid not in self._aead:
             raise SealingError("unknown sealing version or key id")
-        raw = _b64d(body)
         try:
+            raw = _b64d(body)
+            if len(raw) < 12 + 16:
+                raise SealingError("sealed value too short")
             return self._aead[kid].decrypt(raw[:12], raw[12:], associated_data.encode())
-        except InvalidTag:
+        except (InvalidTag, ValueError):
             raise SealingError("sealed value does not open with its associated data") from None

@@ -9,10 +9,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import AIOKafkaConsumer
 
@@ -61,10 +61,11 @@ async def wait_for(
 class Zone:
     settings: AuthSettings
     client: TestClient[Any, Any]
+    app: web.Application
 
     @property
     def auth(self) -> Auth:
-        return self.client.server.app[AUTH]
+        return self.app[AUTH]
 
     async def stop(self) -> None:
         await self.client.close()
@@ -96,9 +97,10 @@ class Cluster:
     async def start(self, zone: str = "a", **overrides: Any) -> Zone:
         settings = self.settings(zone, **overrides)
         await ensure_database(settings.database_url)
-        client: TestClient[Any, Any] = TestClient(TestServer(create_app(settings)))
+        app = create_app(settings)
+        client: TestClient[Any, Any] = TestClient(TestServer(app))
         await client.start_server()
-        started = Zone(settings, client)
+        started = Zone(settings, client, app)
         self.zones.append(started)
         return started
 
@@ -171,6 +173,4 @@ async def read_events(
 
 
 def consumer_of(zone: Zone) -> Any:
-    return zone.client.server.app[CONSUMER]
-
-
+    return zone.app[CONSUMER]

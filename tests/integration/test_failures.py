@@ -44,11 +44,13 @@ async def test_logins_during_broker_outage_publish_each_event_once(private: Clus
     backlog = await zone.auth.pool.fetchval("SELECT count(*) FROM outbox")
     assert backlog >= 6
     ready = await zone.client.get("/readyz")
-    assert ready.status == 503 and (await ready.json(content_type=None))["checks"]["broker"] is False
+    assert (
+        ready.status == 503 and (await ready.json(content_type=None))["checks"]["broker"] is False
+    )
     private.broker.start()
 
     async def drained() -> bool:
-        return await zone.auth.pool.fetchval("SELECT count(*) FROM outbox") == 0
+        return bool(await zone.auth.pool.fetchval("SELECT count(*) FROM outbox") == 0)
 
     await wait_for(drained, timeout=60, interval=0.5)
     topic = zone.settings.topic("auth.events")
@@ -86,7 +88,7 @@ async def test_restart_loses_nothing(private: Cluster) -> None:
     assert status == 200, "state survived the restart"
 
     async def drained() -> bool:
-        return await restarted.auth.pool.fetchval("SELECT count(*) FROM outbox") == 0
+        return bool(await restarted.auth.pool.fetchval("SELECT count(*) FROM outbox") == 0)
 
     await wait_for(drained, timeout=60, interval=0.5)
     events = await read_events(

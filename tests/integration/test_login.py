@@ -63,7 +63,7 @@ async def set_policy(
 
     async def applied() -> bool:
         v = await zone.auth.pool.fetchval("SELECT version FROM practices WHERE id = $1", practice)
-        return v == version
+        return bool(v == version)
 
     await wait_for(applied)
 

@@ -46,7 +46,9 @@ async def test_temporary_password_must_change_at_next_login(cluster: Cluster) ->
     done = await zone.client.post(f"/v1/login/{login_id}/password", json={"new_password": STRONG})
     result = await done.json()
     assert done.status == 200 and result["next"] == "done" and result["token"]["token"]
-    again = await zone.client.post(f"/v1/login/{login_id}/password", json={"new_password": STRONGER})
+    again = await zone.client.post(
+        f"/v1/login/{login_id}/password", json={"new_password": STRONGER}
+    )
     assert again.status == 404, "a completed login cannot be reused"
     status, _ = await login(zone, "fysio", "admin", "tijdelijk1")
     assert status == 401

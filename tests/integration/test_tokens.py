@@ -63,7 +63,9 @@ async def test_renewal_never_passes_the_session_maximum(cluster: Cluster) -> Non
     near_end = forge_session(zone, employee, timedelta(hours=24) - timedelta(minutes=10))
     status, body = await renew(zone, near_end)
     assert status == 200
-    claims = verify_with_jwks(body["token"], await (await zone.client.get("/.well-known/jwks.json")).json())
+    claims = verify_with_jwks(
+        body["token"], await (await zone.client.get("/.well-known/jwks.json")).json()
+    )
     assert claims["exp"] == claims["auth_time"] + 24 * 3600, "capped at the session's end"
     past_end = forge_session(zone, employee, timedelta(hours=24, seconds=5))
     status, body = await renew(zone, past_end)

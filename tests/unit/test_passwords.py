@@ -36,14 +36,6 @@ def test_strength_is_within_0_and_100() -> None:
         assert 0 <= passwords.strength(password) <= 100
 
 
-@pytest.mark.xfail(
-    reason=(
-        "strength('') raises IndexError inside zxcvbn's scoring instead of returning 0 "
-        "(the HTTP models require min_length=1, so only direct callers are affected)"
-    ),
-    raises=IndexError,
-    strict=True,
-)
 def test_empty_password_has_strength_zero() -> None:
     assert passwords.strength("") == 0
 
@@ -78,14 +70,6 @@ def test_unrelated_user_inputs_change_nothing() -> None:
     assert passwords.strength("welkom01", ["", "  "]) == passwords.strength("welkom01")
 
 
-@pytest.mark.xfail(
-    reason=(
-        "passwords.py promises that 'Fysio Jansen 2024' is weak at Fysio Jansen, but with "
-        "spaces between the words zxcvbn scores it 91 (10^12.8 guesses) even with the names "
-        "as user inputs, well above a min_strength of 60"
-    ),
-    strict=True,
-)
 def test_practice_name_with_spaces_is_weak_at_that_practice() -> None:
     assert passwords.strength("Fysio Jansen 2024", ["Fysio Jansen"]) < 60
 
