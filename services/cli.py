@@ -14,6 +14,7 @@ from aiohttp import web
 from services.registry import SERVICES
 from shared import logs
 from shared.db import migrate
+from shared.problems import Problem
 from shared.sealing import generate_key
 
 
@@ -50,11 +51,15 @@ def _bootstrap(args: argparse.Namespace) -> int:
 
     settings = AuthSettings(zone=args.zone)
     password = args.password or secrets.token_urlsafe(15)
-    employee = asyncio.run(
-        bootstrap_practice(
-            settings, args.practice, args.name, args.username, args.admin_name, password
+    try:
+        employee = asyncio.run(
+            bootstrap_practice(
+                settings, args.practice, args.name, args.username, args.admin_name, password
+            )
         )
-    )
+    except Problem as problem:
+        print(f"tweestap bootstrap: {problem.title} ({args.practice})", file=sys.stderr)
+        return 2
     print(f"practice {args.practice}: administrator {args.username} (employee {employee})")
     if not args.password:
         print(f"password: {password}")
