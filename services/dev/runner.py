@@ -94,6 +94,7 @@ def run(var: str) -> int:
         _banner(demo, root)
         _wait_for_interrupt()
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut cleanup short
         print("\nstopping …", flush=True)
         for child in children:
             child.send_signal(signal.SIGINT)
