@@ -549,6 +549,18 @@ class Auth:
                 await self.keystore.publish_all(conn, now)
         await self.load_keys()
 
+    async def housekeeping(self) -> None:
+        """Delete finished logins, revocations of sessions past their end, and inbox ids older
+        than the broker's retention (no redelivery can come after that)."""
+        now = utcnow()
+        retention = timedelta(milliseconds=self.settings.topics.retention_ms)
+        async with self.pool.acquire() as conn:
+            await conn.execute("DELETE FROM logins WHERE expires_at < $1", now - timedelta(hours=1))
+            await conn.execute(
+                "DELETE FROM revocations WHERE session_expires_at < $1", now - timedelta(hours=1)
+            )
+            await conn.execute("DELETE FROM inbox WHERE processed_at < $1", now - retention)
+
     async def load_keys(self) -> None:
         now = utcnow()
         async with self.pool.acquire() as conn:

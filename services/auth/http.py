@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 from aiohttp import web
 
 from services.auth import consumers
@@ -166,7 +166,7 @@ def create_app(settings: AuthSettings) -> web.Application:
         )
         app[CONSUMER] = consumer
         rt.spawn(consumer.run(), "auth-consumer")
-        rt.spawn(_key_maintenance(auth), "key-maintenance")
+        rt.spawn(_maintenance(auth), "maintenance")
         try:
             yield
         finally:
@@ -176,9 +176,12 @@ def create_app(settings: AuthSettings) -> web.Application:
     return app
 
 
-async def _key_maintenance(auth: Auth) -> None:
-    """Rotate this zone's key when due and drop retired keys from the verifier."""
+async def _maintenance(auth: Auth) -> None:
+    """Rotate this zone's key when due, drop retired keys, forget what can no longer matter."""
     while True:
         await asyncio.sleep(KEY_CHECK_SECONDS)
-        with contextlib.suppress(Exception):
+        try:
             await auth.rotate_if_due()
+            await auth.housekeeping()
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("maintenance failed, will retry: %r", exc)

@@ -140,3 +140,26 @@ async def test_key_rotation_keeps_old_tokens_valid(cluster: Cluster) -> None:
         return bool(n >= 2)
 
     await wait_for(published)
+
+
+async def test_housekeeping_forgets_only_what_can_no_longer_matter(cluster: Cluster) -> None:
+    zone = await cluster.start("a")
+    await cluster.bootstrap(zone)
+    tokens_ = []
+    for _ in range(2):
+        _, body = await login(zone, "fysio", "admin", ADMIN_PASSWORD)
+        tokens_.append(body["token"]["token"])
+        await zone.client.post("/v1/tokens/revoke", headers=bearer(body["token"]["token"]))
+    pool = zone.auth.pool
+    ended = zone.auth.signer.verify(tokens_[0], zone.settings.issuer, 30)["sid"]
+    await pool.execute(
+        "UPDATE revocations SET session_expires_at = now() - interval '2 hours' WHERE sid = $1",
+        ended,
+    )
+    await pool.execute("UPDATE logins SET expires_at = now() - interval '2 hours'")
+    await zone.auth.housekeeping()
+    left = {r["sid"] for r in await pool.fetch("SELECT sid FROM revocations")}
+    assert ended not in left and len(left) == 1, "a live session's revocation stays"
+    assert await pool.fetchval("SELECT count(*) FROM logins") == 0
+    status, _ = await renew(zone, tokens_[1])
+    assert status == 401
