@@ -1,0 +1,555 @@
+"""What the benchmarks share: a private stack (embedded PostgreSQL, Tansu broker, ONE auth
+server process) in a temporary folder, a closed-loop HTTP load generator running in separate
+client processes, process CPU/RSS sampling and the JSON report."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import http.client
+import json
+import math
+import multiprocessing
+import os
+import platform
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import aiohttp
+import asyncpg
+import psutil
+
+from services.auth.bootstrapping import bootstrap_practice
+from services.auth.settings import AuthSettings
+from services.dev.infra import Broker, Postgres, free_port, with_timeout_terminate
+from shared.db import ensure_database
+from shared.sealing import generate_key
+
+PRACTICE = "bench"
+USERNAME = "admin"
+MB = 1024 * 1024
+READY_TIMEOUT_S = 60.0
+#: Time the parent gives client processes to start before the warm-up and measured window.
+START_SLACK_S = 0.5
+NOTE = (
+    "The load generator, PostgreSQL, the broker and the auth server share this machine's "
+    f"{os.cpu_count()} cores; figures are lower than on a dedicated server. In cpu_s_*, "
+    "'outside' is CPU that other processes on the machine used meanwhile."
+)
+
+
+def log(message: str) -> None:
+    """Progress goes to stderr: stdout carries only the JSON report."""
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def base_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"tweestap bench {prog}", description=description)
+    p.add_argument("--seconds", type=float, default=10.0, help="measured load duration")
+    p.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    p.add_argument("--processes", type=int, default=1, help="client processes")
+    p.add_argument("--warmup", type=float, default=1.0, help="unmeasured load before")
+    return p
+
+
+# --------------------------------------------------------------------------- the stack
+
+
+@dataclass
+class Stack:
+    folder: Path
+    base_url: str
+    server: subprocess.Popen[bytes]
+    server_log: Path
+    postgres_pid: int | None
+    broker_pid: int | None
+    settings: AuthSettings
+    password: str
+    practice: str = PRACTICE
+    username: str = USERNAME
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@contextlib.contextmanager
+def auth_stack() -> Iterator[Stack]:
+    """Start everything in a fresh folder under /tmp; stop and remove it all on the way out,
+    also on Ctrl-C or SIGTERM."""
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    folder = Path(tempfile.mkdtemp(prefix="tweestap-bench-", dir="/tmp"))
+    postgres: Postgres | None = None
+    broker: Broker | None = None
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        log(f"starting PostgreSQL and the broker in {folder}")
+        postgres = Postgres(folder / "pg")
+        broker = Broker(free_port(), folder / "broker.log")
+        broker.start()
+        settings, password, employee = _bootstrap(postgres, broker)
+        port = free_port()
+        server_log = folder / "auth.log"
+        server = _start_server(settings, port, server_log)
+        base_url = f"http://127.0.0.1:{port}"
+        _wait_ready(port, server, server_log)
+        asyncio.run(_wait_materialised(settings.database_url, employee, server_log))
+        yield Stack(
+            folder,
+            base_url,
+            server,
+            server_log,
+            postgres.server.get_pid(),
+            broker.process.pid if broker.process else None,
+            settings,
+            password,
+        )
+    finally:
+        log("stopping")
+        if server is not None:
+            _stop_server(server)
+        if broker is not None:
+            broker.stop()
+        if postgres is not None:
+            postgres.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _bootstrap(postgres: Postgres, broker: Broker) -> tuple[AuthSettings, str, str]:
+    dsn = postgres.socket_dsn("auth")
+    asyncio.run(ensure_database(dsn))
+    password = secrets.token_urlsafe(24)
+    settings = AuthSettings(
+        zone="a",
+        database_url=dsn,
+        kafka_bootstrap=broker.bootstrap,
+        sealing_keys=f"bench:{generate_key()}",
+    )
+    employee = asyncio.run(
+        bootstrap_practice(settings, PRACTICE, "Bench Fysio", USERNAME, "Bench Admin", password)
+    )
+    return settings, password, employee
+
+
+async def _wait_materialised(dsn: str, employee: str, log_file: Path) -> None:
+    """Bootstrapping publishes the practice and administrator through the outbox; the server
+    materialises them from the broker. Polling the database (not logging in) because failed
+    logins count toward the lockout."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    conn = await asyncpg.connect(dsn)
+    try:
+        while not await conn.fetchval(
+            "SELECT 1 FROM practices p JOIN employees e ON e.practice = p.id "
+            "JOIN credentials c ON c.practice = p.id AND c.employee = e.id "
+            "WHERE p.id = $1 AND e.id = $2",
+            PRACTICE,
+            employee,
+        ):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"practice not materialised:\n{_tail(log_file)}")
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+    log("practice materialised")
+
+
+def _start_server(settings: AuthSettings, port: int, log_file: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "TWEESTAP_ZONE": settings.zone,
+        "TWEESTAP_DATABASE_URL": settings.database_url,
+        "TWEESTAP_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "TWEESTAP_SEALING_KEYS": settings.sealing_keys.get_secret_value(),
+        "TWEESTAP_LOG_LEVEL": "WARNING",
+    }
+    command = [sys.executable, "-m", "services.cli", "serve", "auth", "--zone", settings.zone]
+    with log_file.open("ab") as out:
+        return subprocess.Popen(  # noqa: S603 - our own command line
+            [*command, "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _ready(port: int) -> bool:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        conn.request("GET", "/readyz")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()
+
+
+def _wait_ready(port: int, server: subprocess.Popen[bytes], log_file: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while not _ready(port):
+        if server.poll() is not None:
+            raise RuntimeError(f"auth server exited ({server.returncode}):\n{_tail(log_file)}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"auth server not ready in {READY_TIMEOUT_S:.0f} s:\n{_tail(log_file)}"
+            )
+        time.sleep(0.2)
+    log(f"auth server ready (pid {server.pid}, port {port})")
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _stop_server(server: subprocess.Popen[bytes]) -> None:
+    """SIGINT first: aiohttp then shuts down gracefully (pool, Kafka producer)."""
+    if server.poll() is None:
+        server.send_signal(signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.wait(10)
+    with_timeout_terminate(server)
+
+
+def ensure_alive(stack: Stack) -> None:
+    """A server that died during the load makes the figures meaningless."""
+    if stack.server.poll() is not None:
+        code = stack.server.returncode
+        raise RuntimeError(f"auth server exited ({code}):\n{_tail(stack.server_log)}")
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size in MiB."""
+    return round(float(psutil.Process(pid).memory_info().rss) / MB, 1)
+
+
+def _cpu(process: Any) -> float:
+    try:
+        times = process.cpu_times()
+    except psutil.Error:
+        return 0.0
+    return float(times.user) + float(times.system)
+
+
+def _processes(pid: int | None, tree: bool) -> list[Any]:
+    if pid is None:
+        return []
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)] if tree else [root]
+    except psutil.Error:
+        return []
+
+
+class CpuMeter:
+    """CPU seconds (user + system) per group of processes between ``start`` and ``stop``.
+
+    Groups named in ``trees`` count the process and its descendants (PostgreSQL's backends),
+    as found at ``start``; backends that exit meanwhile are not counted.
+    """
+
+    def __init__(
+        self, groups: dict[str, list[int | None]], trees: frozenset[str] = frozenset()
+    ) -> None:
+        self._groups = dict(groups)
+        self._trees = trees
+        self._procs: dict[str, list[Any]] = {}
+        self._start: dict[str, float] = {}
+        self._machine = 0.0
+        self.seconds: dict[str, float] = {}
+
+    def add(self, name: str, pids: list[int | None]) -> None:
+        self._groups[name] = pids
+
+    def start(self) -> None:
+        self._procs = {
+            name: [p for pid in pids for p in _processes(pid, name in self._trees)]
+            for name, pids in self._groups.items()
+        }
+        self._start = {name: sum(map(_cpu, ps)) for name, ps in self._procs.items()}
+        self._machine = _machine_busy()
+
+    def stop(self) -> dict[str, float]:
+        """CPU seconds per group, plus ``outside``: what other processes on this machine used
+        meanwhile (a busy neighbour lowers every figure)."""
+        self.seconds = {
+            name: round(sum(map(_cpu, ps)) - self._start[name], 3)
+            for name, ps in self._procs.items()
+        }
+        machine = _machine_busy() - self._machine
+        self.seconds["outside"] = round(max(0.0, machine - sum(self.seconds.values())), 3)
+        return self.seconds
+
+
+def _machine_busy() -> float:
+    """Busy CPU seconds of the whole machine, all cores (guest time is inside user time)."""
+    t = psutil.cpu_times()
+    idle = float(t.idle) + float(getattr(t, "iowait", 0.0))
+    guest = float(getattr(t, "guest", 0.0)) + float(getattr(t, "guest_nice", 0.0))
+    return float(sum(t)) - idle - guest
+
+
+def stack_meter(stack: Stack, **more: list[int | None]) -> CpuMeter:
+    """A meter over the server, PostgreSQL (all its processes), the broker and ``more``."""
+    groups: dict[str, list[int | None]] = {
+        "server": [stack.server.pid],
+        "postgres": [stack.postgres_pid],
+        "broker": [stack.broker_pid],
+        **more,
+    }
+    return CpuMeter(groups, trees=frozenset({"postgres"}))
+
+
+# --------------------------------------------------------------------------- load
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    """One request, repeated. Success: status 200 and a non-empty ``expect`` (dotted path)."""
+
+    method: str
+    url: str
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    expect: str = "token"
+
+
+@dataclass
+class LoadResult:
+    ok: int = 0
+    errors: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    error_samples: list[str] = field(default_factory=list)
+    late_start_s: float = 0.0
+
+    def merge(self, other: LoadResult) -> None:
+        self.ok += other.ok
+        self.errors += other.errors
+        self.latencies_ms += other.latencies_ms
+        self.late_start_s = max(self.late_start_s, other.late_start_s)
+        for sample in other.error_samples:
+            if len(self.error_samples) < 5 and sample not in self.error_samples:
+                self.error_samples.append(sample)
+
+
+def _dig(data: Any, path: str) -> Any:
+    for key in path.split("."):
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
+
+
+async def _one(session: aiohttp.ClientSession, spec: RequestSpec) -> str | None:
+    """Send the request; None on success, else a short description of the failure."""
+    try:
+        async with session.request(
+            spec.method, spec.url, data=spec.body, headers=spec.headers
+        ) as resp:
+            text = await resp.text()
+            if resp.status != 200:
+                return f"HTTP {resp.status}: {text[:200]}"
+            if not _dig(json.loads(text), spec.expect):
+                return f"no {spec.expect!r} in answer: {text[:200]}"
+            return None
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+async def _worker(
+    session: aiohttp.ClientSession, spec: RequestSpec, start_at: float, end_at: float
+) -> LoadResult:
+    """Closed loop: one request at a time until ``end_at``. Counts the requests that complete
+    inside the measured window [start_at, end_at), the same window the CPU is measured in."""
+    result = LoadResult()
+    while (began := time.monotonic()) < end_at:
+        failure = await _one(session, spec)
+        done = time.monotonic()
+        if not start_at <= done < end_at:
+            continue
+        if failure is None:
+            result.ok += 1
+            result.latencies_ms.append((done - began) * 1000)
+        else:
+            result.errors += 1
+            if len(result.error_samples) < 5:
+                result.error_samples.append(failure)
+    return result
+
+
+async def _client(
+    spec: RequestSpec, concurrency: int, start_at: float, end_at: float
+) -> LoadResult:
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=30)
+    result = LoadResult(late_start_s=max(0.0, time.monotonic() - start_at))
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        parts = await asyncio.gather(
+            *(_worker(session, spec, start_at, end_at) for _ in range(concurrency))
+        )
+    for part in parts:
+        result.merge(part)
+    return result
+
+
+def _client_process(
+    spec: RequestSpec, concurrency: int, start_at: float, end_at: float
+) -> LoadResult:
+    return asyncio.run(_client(spec, concurrency, start_at, end_at))
+
+
+def _client_signals() -> None:
+    """Client processes leave Ctrl-C to the parent, and die quietly when it terminates them
+    (a forked child inherits the parent's SIGTERM handler)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def run_load(
+    spec: RequestSpec,
+    seconds: float,
+    concurrency: int,
+    processes: int,
+    warmup: float,
+    meter: CpuMeter,
+) -> LoadResult:
+    """Closed-loop load from ``processes`` client processes (the parent only waits and
+    measures CPU at the window's edges). time.monotonic() is system-wide on Linux, so the
+    window is the same in every process."""
+    processes = max(1, min(processes, concurrency))
+    shares = [concurrency // processes + (i < concurrency % processes) for i in range(processes)]
+    start_at = time.monotonic() + START_SLACK_S + warmup
+    end_at = start_at + seconds
+    # fork, not spawn: spawn re-imports the caller's __main__, which may start another stack.
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(processes, initializer=_client_signals) as pool:
+        pending = pool.starmap_async(
+            _client_process, [(spec, share, start_at, end_at) for share in shares]
+        )
+        meter.add("clients", [child.pid for child in multiprocessing.active_children()])
+        time.sleep(max(0.0, start_at - time.monotonic()))
+        meter.start()
+        time.sleep(max(0.0, end_at - time.monotonic()))
+        meter.stop()
+        parts = pending.get(timeout=seconds + 120)
+    total = LoadResult()
+    for part in parts:
+        total.merge(part)
+    if total.late_start_s > 0:
+        log(f"a client process started {total.late_start_s:.2f} s into the measured window")
+    return total
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile, ``q`` in (0, 100]."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = min(len(ordered), max(1, math.ceil(q / 100 * len(ordered)))) - 1
+    return round(ordered[rank], 2)
+
+
+def latency_summary(result: LoadResult) -> dict[str, float | None]:
+    return {
+        "p50": percentile(result.latencies_ms, 50),
+        "p99": percentile(result.latencies_ms, 99),
+        "max": percentile(result.latencies_ms, 100),
+    }
+
+
+# --------------------------------------------------------------------------- HTTP helpers
+
+
+async def _login(stack: Stack) -> dict[str, Any]:
+    body = {"practice": stack.practice, "username": stack.username, "password": stack.password}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{stack.base_url}/v1/login", json=body) as resp,
+    ):
+        data: dict[str, Any] = await resp.json()
+        if resp.status != 200 or data.get("next") != "done" or not _dig(data, "token.token"):
+            raise RuntimeError(f"login failed: HTTP {resp.status} {data}")
+        return data
+
+
+def login_once(stack: Stack) -> dict[str, Any]:
+    """One password login; the bootstrapped practice is password-only, so it is complete."""
+    return asyncio.run(_login(stack))
+
+
+def login_body(stack: Stack) -> bytes:
+    return json.dumps(
+        {"practice": stack.practice, "username": stack.username, "password": stack.password}
+    ).encode()
+
+
+# --------------------------------------------------------------------------- report
+
+
+def target(actual: float | None, goal: float, at_least: bool) -> dict[str, Any]:
+    met = actual is not None and (actual >= goal if at_least else actual <= goal)
+    return {"target": f"{'>=' if at_least else '<='} {goal:g}", "actual": actual, "met": met}
+
+
+def revision() -> dict[str, Any]:
+    """The commit measured, and whether tracked files differed from it."""
+    git = shutil.which("git")
+    root = Path(__file__).resolve().parent.parent
+    if git is None:
+        return {}
+    try:
+        commit = _git(git, root, "rev-parse", "--short", "HEAD")
+        dirty = bool(_git(git, root, "status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.CalledProcessError):
+        return {}
+    return {"commit": commit, "dirty": dirty}
+
+
+def _git(git: str, root: Path, *args: str) -> str:
+    done = subprocess.run(  # noqa: S603 - fixed arguments
+        [git, *args], cwd=root, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def report(
+    name: str,
+    parameters: dict[str, Any],
+    results: dict[str, Any],
+    server: dict[str, Any],
+    targets: dict[str, Any],
+) -> None:
+    print(
+        json.dumps(
+            {
+                "name": name,
+                "parameters": parameters,
+                "results": results,
+                "server": server,
+                "revision": revision(),
+                "python": platform.python_version(),
+                "cpu_count": os.cpu_count(),
+                "targets": targets,
+                "note": NOTE,
+            },
+            indent=2,
+        ),
+        flush=True,
+    )
