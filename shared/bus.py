@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -40,6 +41,7 @@ class Bus:
         self.settings = settings
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
+        self._checked_at = float("-inf")
 
     async def producer(self) -> AIOKafkaProducer:
         async with self._lock:
@@ -63,23 +65,31 @@ class Bus:
     async def send_batch(self, messages: list[tuple[str, str, bytes]]) -> None:
         """Send ``(topic, key, value)`` messages and wait until the broker has them all."""
         producer = await self.producer()
-        # Ask the broker before every batch: if it lost its topics (a restarted in-memory dev
-        # broker), create them properly instead of letting a produce request auto-create them.
-        cluster = await asyncio.wait_for(
-            producer.client.fetch_all_metadata(), self.settings.kafka_request_timeout_seconds
-        )
-        if not {topic for topic, _, _ in messages} <= cluster.topics():
-            await ensure_topics(self.settings)
+        await self._check_topics(producer, {topic for topic, _, _ in messages})
         futures = [
             await producer.send(topic, value=value, key=key.encode())
             for topic, key, value in messages
         ]
         await asyncio.gather(*futures)
 
+    async def _check_topics(self, producer: AIOKafkaProducer, topics: set[str]) -> None:
+        """At most once a second, ask the broker whether it still has the topics: a restarted
+        in-memory dev broker loses them, and a produce request would auto-create them wrongly."""
+        now = time.monotonic()
+        if now - self._checked_at < 1.0:
+            return
+        cluster = await asyncio.wait_for(
+            producer.client.fetch_all_metadata(), self.settings.kafka_request_timeout_seconds
+        )
+        if not topics <= cluster.topics():
+            await ensure_topics(self.settings)
+        self._checked_at = now
+
     async def reset(self) -> None:
         """Drop the producer after a failure; the next send starts a fresh one."""
         async with self._lock:
             producer, self._producer = self._producer, None
+            self._checked_at = float("-inf")
         if producer is not None:
             try:
                 await producer.stop()

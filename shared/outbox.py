@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
+from typing import Any
 
 import asyncpg
 from aiokafka.errors import KafkaError
@@ -27,18 +29,24 @@ log = logging.getLogger(__name__)
 _RELAY_LOCK = 7_510_420
 
 
+OutboxRow = tuple[uuid.UUID, str, str, dict[str, Any]]
+INSERT = (
+    "WITH queued AS (INSERT INTO outbox (id, topic, key, payload) VALUES ($1, $2, $3, $4) "
+    "RETURNING 1) SELECT pg_notify('outbox', '') FROM queued"
+)
+
+
+def outbox_row(settings: Settings, topic: Topic, event: Envelope) -> OutboxRow:
+    """``(id, topic, key, payload)`` of an outbox row, for writers that insert it as part of a
+    larger statement."""
+    return event.id, settings.topic(topic.name), event.key, event.model_dump(mode="json")
+
+
 async def publish(
     conn: asyncpg.Connection, settings: Settings, topic: Topic, event: Envelope
 ) -> None:
-    """Queue ``event`` for ``topic`` in the caller's transaction."""
-    await conn.execute(
-        "INSERT INTO outbox (id, topic, key, payload) VALUES ($1, $2, $3, $4)",
-        event.id,
-        settings.topic(topic.name),
-        event.key,
-        event.model_dump(mode="json"),
-    )
-    await conn.execute("NOTIFY outbox")
+    """Queue ``event`` for ``topic`` in the caller's transaction (the relay wakes at commit)."""
+    await conn.execute(INSERT, *outbox_row(settings, topic, event))
 
 
 class OutboxRelay:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +17,7 @@ import asyncpg
 from services.auth.adapters import repository as repo
 from services.auth.adapters.hasher import Hasher
 from services.auth.adapters.keystore import KeyStore
-from services.auth.adapters.signer import InvalidToken, Signer
+from services.auth.adapters.signer import InvalidToken, Signer, UnknownKey
 from services.auth.api import LoginResponse, PasswordChanged, TokenResponse
 from services.auth.domain import lockout, passwords, tokens
 from services.auth.domain.login import next_step
@@ -32,7 +33,7 @@ from shared.events import (
     SessionRevoked,
     utcnow,
 )
-from shared.outbox import publish
+from shared.outbox import outbox_row, publish
 from shared.problems import Problem, forbidden, not_found, unauthorized
 from shared.sealing import Keyring
 from shared.topics import (
@@ -62,6 +63,7 @@ class Auth:
     keyring: Keyring
     keystore: KeyStore
     metrics: AuthMetrics
+    _keys_loaded_at: float = float("-inf")
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -93,7 +95,7 @@ class Auth:
         await publish(conn, self.settings, topic, event)
         return event
 
-    def open_credential(self, row: asyncpg.Record) -> Credential:
+    def open_credential(self, row: Mapping[str, Any]) -> Credential:
         body = json.loads(
             self.keyring.open(row["sealed"], _credential_aad(row["practice"], row["employee"]))
         )
@@ -115,22 +117,20 @@ class Auth:
         now = utcnow()
         key = username.strip().lower()
         async with self.pool.acquire() as conn:
-            practice = await repo.practice(conn, practice_id)
-            policy = practice.policy if practice else PasswordPolicy()
-            employee = await repo.employee_by_username(conn, practice_id, key) if practice else None
-            row = await repo.credential_row(conn, practice_id, employee.id) if employee else None
-            failures, reset_at = await repo.failures(conn, practice_id, key)
-        state = lockout.lock_state(failures, reset_at, policy, now)
+            view = await repo.login_view(conn, practice_id, key)
+        practice, employee = view.practice, view.employee
+        policy = practice.policy if practice else PasswordPolicy()
+        state = lockout.lock_state(view.failures, view.reset_at, policy, now)
         if state.locked(now):
             self.metrics.login("locked", started)
             raise _locked(state, now)
-        credential = self.open_credential(row) if row else None
+        credential = self.open_credential(view.credential) if view.credential else None
         ok = await self.hasher.verify(credential.hash if credential else None, password)
         if not ok or practice is None or employee is None or credential is None:
             await self._record_failure(practice_id, key, policy, now)
             self.metrics.login("failure", started)
             raise INVALID_CREDENTIALS
-        await self._check_active(practice, employee, now)
+        self._check_active(practice, employee, view.last_login, now)
         response = await self._continue(practice, employee, credential, uuid.uuid4().hex, now)
         self.metrics.login("success", started)
         return response
@@ -163,10 +163,10 @@ class Auth:
                     now,
                 )
 
-    async def _check_active(self, practice: Practice, employee: Employee, now: datetime) -> None:
-        async with self.pool.acquire() as conn:
-            last = await repo.last_login(conn, practice.id, employee.id)
-        if not employee.in_service or passwords.is_dormant(practice.policy, last, now):
+    def _check_active(
+        self, practice: Practice, employee: Employee, last_login: datetime | None, now: datetime
+    ) -> None:
+        if not employee.in_service or passwords.is_dormant(practice.policy, last_login, now):
             raise Problem(
                 403,
                 "account-disabled",
@@ -389,20 +389,8 @@ class Auth:
         started = time.perf_counter()
         grant = tokens.grant(session, self.lifetimes, self.settings.issuer, self.settings.zone, now)
         token = self.signer.sign(grant.claims, now)
-        await self.emit(
-            conn,
-            AUTH_EVENTS,
-            kind,
-            session.practice,
-            session.employee,
-            {
-                "sid": session.sid,
-                "jti": grant.claims["jti"],
-                "exp": grant.claims["exp"],
-                "amr": list(session.amr),
-                "acr": session.acr,
-            },
-            now,
+        await publish(
+            conn, self.settings, AUTH_EVENTS, self._token_event(kind, session, grant, now)
         )
         self.metrics.tokens(kind, started)
         return TokenResponse(
@@ -412,13 +400,37 @@ class Auth:
             session_expires_at=grant.session_expires_at,
         )
 
+    def _token_event(
+        self, kind: str, session: tokens.Session, grant: tokens.Grant, now: datetime
+    ) -> Envelope:
+        return Envelope(
+            type=kind,
+            source=self.settings.source,
+            time=now,
+            practice=session.practice,
+            subject=session.employee,
+            data={
+                "sid": session.sid,
+                "jti": grant.claims["jti"],
+                "exp": grant.claims["exp"],
+                "amr": list(session.amr),
+                "acr": session.acr,
+            },
+        )
+
     async def verify(self, token: str) -> dict[str, Any]:
         """Claims of a valid session token (any zone's key); 401 problem otherwise."""
         try:
-            kid = self.signer.kid_of(token)
-            if not self.signer.knows(kid):
+            try:
+                claims = self.signer.verify(
+                    token, self.settings.issuer, self.settings.leeway_seconds
+                )
+            except UnknownKey:
+                # Another zone's new key may have reached the database before this process.
                 await self.refresh_public_keys()
-            claims = self.signer.verify(token, self.settings.issuer, self.settings.leeway_seconds)
+                claims = self.signer.verify(
+                    token, self.settings.issuer, self.settings.leeway_seconds
+                )
         except InvalidToken as exc:
             raise unauthorized(f"Token not accepted: {exc}.") from None
         if claims.get("scope") != tokens.SESSION_SCOPE:
@@ -426,35 +438,48 @@ class Auth:
         return claims
 
     async def refresh_public_keys(self) -> None:
+        # At most once a second, so tokens with made-up key ids cannot load the database.
+        if time.monotonic() - self._keys_loaded_at < 1.0:
+            return
+        self._keys_loaded_at = time.monotonic()
         async with self.pool.acquire() as conn:
             self.signer.set_public_keys(await repo.public_keys(conn, utcnow()))
 
     async def renew(self, token: str) -> TokenResponse:
+        """A new token valid X from now (capped at the session's end), in one round trip."""
+        started = time.perf_counter()
         claims = await self.verify(token)
         session = tokens.Session.from_claims(claims)
         now = utcnow()
-        async with self.pool.acquire() as conn, conn.transaction():
-            state = await repo.session_state(conn, session.practice, session.employee, session.sid)
-            if state is None or state["revoked"] or not state["in_service"]:
-                raise Problem(401, "session-revoked", "Session ended", "Log in again.")
-            session = tokens.Session(
-                session.sid,
-                session.practice,
-                session.employee,
-                state["rights_group"],
-                session.amr,
-                session.acr,
-                session.auth_time,
+        try:
+            grant = tokens.grant(
+                session, self.lifetimes, self.settings.issuer, self.settings.zone, now
             )
-            try:
-                return await self._issue(conn, session, now, "token.renewed")
-            except tokens.SessionEnded:
-                raise Problem(
-                    401,
-                    "session-expired",
-                    "Session reached its maximum",
-                    "The session may not be extended further; log in again.",
-                ) from None
+        except tokens.SessionEnded:
+            raise Problem(
+                401,
+                "session-expired",
+                "Session reached its maximum",
+                "The session may not be extended further; log in again.",
+            ) from None
+        event = self._token_event("token.renewed", session, grant, now)
+        state = await repo.renew_session(
+            self.pool,
+            session.practice,
+            session.employee,
+            session.sid,
+            outbox_row(self.settings, AUTH_EVENTS, event),
+        )
+        if state is None or not state["queued"]:
+            raise Problem(401, "session-revoked", "Session ended", "Log in again.")
+        signed = self.signer.sign({**grant.claims, "rg": state["rights_group"]}, now)
+        self.metrics.tokens("token.renewed", started)
+        return TokenResponse(
+            token=signed,
+            expires_at=grant.expires_at,
+            renew_after=grant.renew_after,
+            session_expires_at=grant.session_expires_at,
+        )
 
     async def revoke(self, token: str, reason: str = "logout") -> None:
         claims = await self.verify(token)

@@ -4,6 +4,8 @@ the caller decides the transaction (state and outbox rows commit together)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +13,7 @@ import asyncpg
 
 from services.auth.domain.records import Employee, Practice
 from shared.events import EmployeeUpserted, PasswordCredential, PasswordPolicy, PracticeUpserted
+from shared.outbox import OutboxRow
 
 
 async def upsert_practice(conn: asyncpg.Connection, practice: str, ev: PracticeUpserted) -> None:
@@ -86,11 +89,14 @@ async def upsert_credential(
 
 
 def _practice(row: asyncpg.Record) -> Practice:
+    policy = row["policy"]
     return Practice(
         id=row["id"],
         name=row["name"],
         two_factor_required=row["two_factor_required"],
-        policy=PasswordPolicy.model_validate(row["policy"]),
+        policy=PasswordPolicy.model_validate(
+            json.loads(policy) if isinstance(policy, str) else policy
+        ),
     )
 
 
@@ -103,6 +109,92 @@ def _employee(row: asyncpg.Record) -> Employee:
         rights_group=row["rights_group"],
         in_service=row["in_service"],
     )
+
+
+@dataclass(frozen=True)
+class LoginView:
+    """Everything the password step reads, fetched in one round trip."""
+
+    practice: Practice | None
+    employee: Employee | None
+    credential: Mapping[str, Any] | None
+    failures: list[datetime]
+    reset_at: datetime | None
+    last_login: datetime | None
+
+
+async def login_view(conn: asyncpg.Connection, practice_id: str, username: str) -> LoginView:
+    row = await conn.fetchrow(
+        """WITH reset AS (SELECT at FROM login_resets WHERE practice = $1 AND username = $2)
+           SELECT p.id, p.name, p.two_factor_required, p.policy,
+                  e.id AS employee_id, e.username, e.name AS employee_name, e.rights_group,
+                  e.in_service, c.sealed, c.changed_at, c.must_change, c.strength, c.version,
+                  l.at AS last_login, (SELECT at FROM reset) AS reset_at,
+                  ARRAY(SELECT f.at FROM login_failures f
+                        WHERE f.practice = $1 AND f.username = $2
+                          AND f.at > coalesce((SELECT at FROM reset), '-infinity')
+                        ORDER BY f.at) AS failures
+           FROM (SELECT 1) AS one
+           LEFT JOIN practices p ON p.id = $1
+           LEFT JOIN employees e ON e.practice = p.id AND lower(e.username) = lower($2)
+           LEFT JOIN credentials c ON c.practice = e.practice AND c.employee = e.id
+           LEFT JOIN last_logins l ON l.practice = e.practice AND l.employee = e.id""",
+        practice_id,
+        username,
+    )
+    practice = _practice(row) if row["id"] is not None else None
+    employee = None
+    if practice is not None and row["employee_id"] is not None:
+        employee = Employee(
+            practice=practice_id,
+            id=row["employee_id"],
+            username=row["username"],
+            name=row["employee_name"],
+            rights_group=row["rights_group"],
+            in_service=row["in_service"],
+        )
+    credential = None
+    if employee is not None and row["sealed"] is not None:
+        credential = {
+            "practice": practice_id,
+            "employee": employee.id,
+            **{k: row[k] for k in ("sealed", "changed_at", "must_change", "strength", "version")},
+        }
+    return LoginView(
+        practice=practice,
+        employee=employee,
+        credential=credential,
+        failures=list(row["failures"]),
+        reset_at=row["reset_at"],
+        last_login=row["last_login"],
+    )
+
+
+async def renew_session(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    practice_id: str,
+    employee_id: str,
+    sid: str,
+    event: OutboxRow,
+) -> asyncpg.Record | None:
+    """One statement, one round trip: the employee's rights group and status, whether the
+    session is revoked, and, if the session may go on, the renewal event queued in the outbox."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        """WITH state AS (
+               SELECT e.rights_group, e.in_service,
+                      EXISTS (SELECT 1 FROM revocations r WHERE r.sid = $3) AS revoked
+               FROM employees e WHERE e.practice = $1 AND e.id = $2),
+           queued AS (
+               INSERT INTO outbox (id, topic, key, payload)
+               SELECT $4, $5, $6, $7 FROM state WHERE in_service AND NOT revoked
+               RETURNING pg_notify('outbox', ''))
+           SELECT s.*, (SELECT count(*) FROM queued) AS queued FROM state s""",
+        practice_id,
+        employee_id,
+        sid,
+        *event,
+    )
+    return row
 
 
 async def practice(conn: asyncpg.Connection, practice_id: str) -> Practice | None:

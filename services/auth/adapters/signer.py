@@ -25,6 +25,10 @@ class InvalidToken(Exception):
     """Signature, key, expiry or form of a token is not acceptable."""
 
 
+class UnknownKey(InvalidToken):
+    """Signed with a key id this process does not know (yet)."""
+
+
 @dataclass(frozen=True)
 class SigningKey:
     kid: str
@@ -103,7 +107,7 @@ class Signer:
         kid = self.kid_of(token)
         key = self._public.get(kid)
         if key is None:
-            raise InvalidToken("unknown signing key")
+            raise UnknownKey("unknown signing key")
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
