@@ -20,9 +20,9 @@ from shared.sealing import generate_key
 
 def _serve(args: argparse.Namespace) -> int:
     spec = SERVICES[args.service]
-    overrides: dict[str, Any] = {"zone": args.zone}
+    overrides: dict[str, Any] = {"zone": args.zone} if args.zone else {}
     settings = spec.settings(**overrides)
-    port = args.port or settings.port or spec.default_port(args.zone)
+    port = args.port or settings.port or spec.default_port(settings.zone)
     logs.configure(settings.source, settings.log_level)
     web.run_app(
         spec.create_app(settings),
@@ -88,7 +88,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run one service of one zone")
     serve.add_argument("service", choices=sorted(SERVICES))
-    serve.add_argument("--zone", choices=["a", "b"], default="a")
+    serve.add_argument("--zone", choices=["a", "b"], help="default: TWEESTAP_ZONE, else a")
     serve.add_argument("--port", type=int, default=0)
     serve.set_defaults(func=_serve)
     mig = sub.add_parser("migrate", help="apply database migrations")

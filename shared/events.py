@@ -104,6 +104,9 @@ class SigningKeyPublished(BaseModel):
     retire_at: datetime | None = None
 
 
+RevocationReason = Literal["logout", "admin", "out_of_service", "deactivated"]
+
+
 class SessionRevoked(BaseModel):
     """``sts.revocations``: a session (``sid``) revoked until its absolute end."""
 
@@ -111,4 +114,4 @@ class SessionRevoked(BaseModel):
     employee: str
     revoked_at: datetime
     session_expires_at: datetime
-    reason: Literal["logout", "admin", "out_of_service", "deactivated"] = "logout"
+    reason: RevocationReason = "logout"

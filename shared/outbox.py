@@ -90,6 +90,8 @@ class OutboxRelay:
                 raise
             except (KafkaError, OSError, asyncpg.PostgresError, TimeoutError) as exc:
                 log.warning("outbox relay failed, retrying in %.1fs: %r", backoff, exc)
+                with contextlib.suppress(OSError, asyncpg.PostgresError):
+                    await self.backlog()  # keep the gauge true while the broker is away
                 await self.bus.reset()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)

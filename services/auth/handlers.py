@@ -30,6 +30,7 @@ from shared.events import (
     PasswordCredential,
     PasswordPolicy,
     PracticeUpserted,
+    RevocationReason,
     SessionRevoked,
     utcnow,
 )
@@ -47,6 +48,14 @@ from shared.topics import (
 
 INVALID_CREDENTIALS = Problem(
     401, "invalid-credentials", "Login failed", "Practice, username or password is not correct."
+)
+
+
+ACCOUNT_DISABLED = Problem(
+    403,
+    "account-disabled",
+    "Account disabled",
+    "This account is not in service or was not used for too long; ask the practice administrator.",
 )
 
 
@@ -130,7 +139,9 @@ class Auth:
             await self._record_failure(practice_id, key, policy, now)
             self.metrics.login("failure", started)
             raise INVALID_CREDENTIALS
-        self._check_active(practice, employee, view.last_login, now)
+        if not self._active(practice, employee, view.last_login, now):
+            self.metrics.login("disabled", started)
+            raise ACCOUNT_DISABLED
         response = await self._continue(practice, employee, credential, uuid.uuid4().hex, now)
         self.metrics.login("success", started)
         return response
@@ -163,17 +174,10 @@ class Auth:
                     now,
                 )
 
-    def _check_active(
+    def _active(
         self, practice: Practice, employee: Employee, last_login: datetime | None, now: datetime
-    ) -> None:
-        if not employee.in_service or passwords.is_dormant(practice.policy, last_login, now):
-            raise Problem(
-                403,
-                "account-disabled",
-                "Account disabled",
-                "This account is not in service or was not used for too long; "
-                "ask the practice administrator.",
-            )
+    ) -> bool:
+        return employee.in_service and not passwords.is_dormant(practice.policy, last_login, now)
 
     async def _continue(
         self,
@@ -202,7 +206,12 @@ class Auth:
                 )
             if step == "done":
                 session = tokens.Session.new(
-                    practice.id, employee.id, employee.rights_group, ("pwd",), "aal1", now
+                    practice.id,
+                    employee.id,
+                    employee.rights_group,
+                    ("pwd",),
+                    tokens.SINGLE_FACTOR_ACR,
+                    now,
                 )
                 response.token = await self._issue(conn, session, now, "token.issued")
                 await self._login_succeeded(conn, practice.id, employee, now)
@@ -269,6 +278,10 @@ class Auth:
             practice, employee, credential = await self._load(
                 conn, claims["practice"], claims["sub"]
             )
+            failures, reset_at = await repo.failures(conn, practice.id, employee.username.lower())
+        state = lockout.lock_state(failures, reset_at, practice.policy, now)
+        if state.locked(now):
+            raise _locked(state, now)
         if not await self.hasher.verify(credential.hash, current_password):
             await self._record_failure(practice.id, employee.username.lower(), practice.policy, now)
             raise INVALID_CREDENTIALS
@@ -469,6 +482,7 @@ class Auth:
             session.employee,
             session.sid,
             outbox_row(self.settings, AUTH_EVENTS, event),
+            single_factor=session.acr == tokens.SINGLE_FACTOR_ACR,
         )
         if state is None or not state["queued"]:
             raise Problem(401, "session-revoked", "Session ended", "Log in again.")
@@ -481,7 +495,7 @@ class Auth:
             session_expires_at=grant.session_expires_at,
         )
 
-    async def revoke(self, token: str, reason: str = "logout") -> None:
+    async def revoke(self, token: str, reason: RevocationReason = "logout") -> None:
         claims = await self.verify(token)
         session = tokens.Session.from_claims(claims)
         now = utcnow()
@@ -490,7 +504,7 @@ class Auth:
             employee=session.employee,
             revoked_at=now,
             session_expires_at=self.lifetimes.session_end(session),
-            reason="logout",
+            reason=reason,
         )
         async with self.pool.acquire() as conn, conn.transaction():
             fresh = await repo.add_revocation(
@@ -526,13 +540,18 @@ class Auth:
             return {"active": False}
         async with self.pool.acquire() as conn:
             state = await repo.session_state(conn, claims["practice"], claims["sub"], claims["sid"])
-        if state is None or state["revoked"] or not state["in_service"]:
+        if (
+            state is None
+            or state["revoked"]
+            or not state["in_service"]
+            or (state["two_factor_required"] and claims["acr"] == tokens.SINGLE_FACTOR_ACR)
+        ):
             return {"active": False}
         return {
             "active": True,
             "token_type": "Bearer",
             "scope": claims["scope"],
-            "username": claims["sub"],
+            "username": state["username"],
             **{
                 k: claims[k]
                 for k in (
@@ -585,6 +604,10 @@ class Auth:
                 "DELETE FROM revocations WHERE session_expires_at < $1", now - timedelta(hours=1)
             )
             await conn.execute("DELETE FROM inbox WHERE processed_at < $1", now - retention)
+            await conn.execute(
+                "DELETE FROM login_failures WHERE at < $1",
+                now - timedelta(hours=self.settings.failure_memory_hours),
+            )
 
     async def load_keys(self) -> None:
         now = utcnow()

@@ -29,6 +29,8 @@ class AuthSettings(Settings):
     key_rotation_days: int = Field(default=30, ge=1)
     #: A new signing key is published this long before it signs, so every zone knows it.
     key_publish_lead_seconds: int = Field(default=300, ge=0)
+    #: Failed attempts older than this are forgotten (a lockout itself lasts the policy's time).
+    failure_memory_hours: int = Field(default=24, ge=1)
     #: Clock skew tolerated when verifying tokens.
     leeway_seconds: int = Field(default=30, ge=0, le=300)
 

@@ -82,6 +82,10 @@ async def test_history_refuses_reuse(cluster: Cluster) -> None:
     assert status == 200, "history 2 remembers only the last two passwords"
     status, body = await change("not-the-current", STRONG)
     assert status == 401 and body["type"].endswith("/invalid-credentials")
+    for _ in range(4):
+        status, body = await change("still-not-it", STRONG)
+    status, body = await change(ADMIN_PASSWORD, STRONG)
+    assert status == 429 and body["type"].endswith("/account-locked"), "lockout applies here too"
 
 
 async def test_expired_and_weaker_than_policy_must_change(cluster: Cluster) -> None:
@@ -111,7 +115,14 @@ async def test_expired_and_weaker_than_policy_must_change(cluster: Cluster) -> N
 async def test_two_factor_practice_never_gets_password_only_token(cluster: Cluster) -> None:
     zone = await cluster.start("a")
     await cluster.bootstrap(zone)
+    before = await admin_token(zone)
     await set_policy(zone, "fysio", 2, two_factor_required=True)
+    renew_old = await zone.client.post(
+        "/v1/tokens/renew", headers={"Authorization": f"Bearer {before}"}
+    )
+    assert renew_old.status == 401, "a password-only session ends when two factors are required"
+    info = await zone.client.post("/v1/tokens/introspect", json={"token": before})
+    assert (await info.json())["active"] is False
     status, body = await login(zone, "fysio", "admin", ADMIN_PASSWORD)
     assert status == 200 and body["next"] == "enrol"
     assert body["token"] is None and body["enrolment_token"]

@@ -82,6 +82,7 @@ async def test_revocation_and_introspection(cluster: Cluster) -> None:
     token = body["token"]["token"]
     info = await introspect(zone, token)
     assert info["active"] is True and info["sub"] == employee and info["token_type"] == "Bearer"
+    assert info["username"] == "admin"
     assert {"exp", "iat", "iss", "sid", "amr", "acr", "auth_time", "practice"} <= info.keys()
     response = await zone.client.post("/v1/tokens/revoke", headers=bearer(token))
     assert response.status == 204

@@ -176,23 +176,28 @@ async def renew_session(
     employee_id: str,
     sid: str,
     event: OutboxRow,
+    single_factor: bool,
 ) -> asyncpg.Record | None:
     """One statement, one round trip: the employee's rights group and status, whether the
-    session is revoked, and, if the session may go on, the renewal event queued in the outbox."""
+    session is revoked, and, if the session may go on, the renewal event queued in the outbox.
+    A single-factor session ends once its practice requires two factors."""
     row: asyncpg.Record | None = await conn.fetchrow(
         """WITH state AS (
-               SELECT e.rights_group, e.in_service,
+               SELECT e.rights_group, e.in_service, p.two_factor_required,
                       EXISTS (SELECT 1 FROM revocations r WHERE r.sid = $3) AS revoked
-               FROM employees e WHERE e.practice = $1 AND e.id = $2),
+               FROM employees e JOIN practices p ON p.id = e.practice
+               WHERE e.practice = $1 AND e.id = $2),
            queued AS (
                INSERT INTO outbox (id, topic, key, payload)
-               SELECT $4, $5, $6, $7 FROM state WHERE in_service AND NOT revoked
+               SELECT $4, $5, $6, $7 FROM state
+               WHERE in_service AND NOT revoked AND NOT (two_factor_required AND $8)
                RETURNING pg_notify('outbox', ''))
            SELECT s.*, (SELECT count(*) FROM queued) AS queued FROM state s""",
         practice_id,
         employee_id,
         sid,
         *event,
+        single_factor,
     )
     return row
 
@@ -357,9 +362,10 @@ async def session_state(
 ) -> asyncpg.Record | None:
     """The employee's current rights group and service status, and whether ``sid`` is revoked."""
     row: asyncpg.Record | None = await conn.fetchrow(
-        """SELECT e.rights_group, e.in_service,
+        """SELECT e.rights_group, e.in_service, e.username, p.two_factor_required,
                   EXISTS (SELECT 1 FROM revocations r WHERE r.sid = $3) AS revoked
-           FROM employees e WHERE e.practice = $1 AND e.id = $2""",
+           FROM employees e JOIN practices p ON p.id = e.practice
+           WHERE e.practice = $1 AND e.id = $2""",
         practice_id,
         employee_id,
         sid,

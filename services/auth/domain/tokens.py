@@ -14,6 +14,7 @@ from typing import Any
 
 SESSION_SCOPE = "session"
 ENROL_SCOPE = "enrol"
+SINGLE_FACTOR_ACR = "aal1"
 FALLBACK_ACR = "aal2-fallback"
 FALLBACK_SESSION_MAX = timedelta(hours=12)
 
