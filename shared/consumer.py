@@ -41,6 +41,7 @@ class EventConsumer:
         metrics: Metrics,
         name: str,
         handlers: Mapping[Topic, Handler],
+        accept: Callable[[Topic, Envelope], bool] | None = None,
     ) -> None:
         self.settings = settings
         self.pool = pool
@@ -48,6 +49,9 @@ class EventConsumer:
         self.name = name
         self.group = settings.consumer_group(name)
         self.handlers = {settings.topic(t.name): h for t, h in handlers.items()}
+        self._topics_by_name = {settings.topic(t.name): t for t in handlers}
+        #: Cheap filter before any database work: events this consumer will never apply.
+        self.accept = accept
         self.topics = tuple(handlers)
         #: Set once the consumer has been assigned partitions (tests and readiness wait on it).
         self.assigned = asyncio.Event()
@@ -96,6 +100,11 @@ class EventConsumer:
             event = Envelope.model_validate_json(record.value or b"")
         except ValidationError as exc:
             await self._dead_letter(record, f"not an event envelope: {_summary(exc)}")
+            return
+        if self.accept is not None and not self.accept(self._topics_by_name[topic], event):
+            self.metrics.events_consumed.labels(
+                **self.metrics.base(), topic=topic, outcome="skipped"
+            ).inc()
             return
         async with self.pool.acquire() as conn:
             try:

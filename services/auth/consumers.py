@@ -3,6 +3,8 @@ login outcomes (failed attempts and resets), each applied idempotently."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import asyncpg
 from asyncpg.exceptions import UniqueViolationError
 
@@ -58,6 +60,20 @@ async def on_revocation(conn: asyncpg.Connection, event: Envelope) -> None:
     await repo.add_revocation(
         conn, body.sid, event.practice, body.employee, body.revoked_at, body.session_expires_at
     )
+
+
+REPLICATED_AUTH_EVENTS = frozenset({"login.failed", "login.succeeded"})
+
+
+def accept(settings: AuthSettings) -> Callable[[Topic, Envelope], bool]:
+    """Of ``auth.events``, only the other zone's login outcomes matter here."""
+
+    def wanted(topic: Topic, event: Envelope) -> bool:
+        if topic != AUTH_EVENTS:
+            return True
+        return event.zone != settings.zone and event.type in REPLICATED_AUTH_EVENTS
+
+    return wanted
 
 
 def handlers(settings: AuthSettings, signer: Signer) -> dict[Topic, Handler]:

@@ -162,7 +162,12 @@ def create_app(settings: AuthSettings) -> web.Application:
         await auth.start_keys()
         app[AUTH] = auth
         consumer = EventConsumer(
-            settings, rt.pool, metrics, "auth", consumers.handlers(settings, signer)
+            settings,
+            rt.pool,
+            metrics,
+            "auth",
+            consumers.handlers(settings, signer),
+            consumers.accept(settings),
         )
         app[CONSUMER] = consumer
         rt.spawn(consumer.run(), "auth-consumer")

@@ -148,7 +148,8 @@ async def test_housekeeping_forgets_only_what_can_no_longer_matter(cluster: Clus
     await cluster.bootstrap(zone)
     tokens_ = []
     for _ in range(2):
-        _, body = await login(zone, "fysio", "admin", ADMIN_PASSWORD)
+        status, body = await login(zone, "fysio", "admin", ADMIN_PASSWORD)
+        assert status == 200, body
         tokens_.append(body["token"]["token"])
         await zone.client.post("/v1/tokens/revoke", headers=bearer(body["token"]["token"]))
     pool = zone.auth.pool
