@@ -117,8 +117,10 @@ class Cluster:
         async def present() -> bool:
             return bool(
                 await zone.auth.pool.fetchval(
-                    "SELECT 1 FROM employees e JOIN credentials c USING (practice) "
-                    "WHERE e.practice = $1 AND e.id = $2 AND c.employee = $2",
+                    """SELECT EXISTS (SELECT 1 FROM practices WHERE id = $1)
+                          AND EXISTS (SELECT 1 FROM employees WHERE practice = $1 AND id = $2)
+                          AND EXISTS (SELECT 1 FROM credentials
+                                      WHERE practice = $1 AND employee = $2)""",
                     practice,
                     employee,
                 )
