@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from shared.bus import ensure_topics
 from shared.events import Envelope
 from shared.metrics import Metrics
+from shared.outbox import publish
 from shared.settings import Settings
 from shared.topics import Topic
 
@@ -42,12 +43,16 @@ class EventConsumer:
         name: str,
         handlers: Mapping[Topic, Handler],
         accept: Callable[[Topic, Envelope], bool] | None = None,
+        group: str | None = None,
+        dead_letter_topic: Topic | None = None,
     ) -> None:
         self.settings = settings
         self.pool = pool
         self.metrics = metrics
         self.name = name
-        self.group = settings.consumer_group(name)
+        self.group = group or settings.consumer_group(name)
+        #: Besides the ``dead_letters`` table, dead letters are announced on this topic.
+        self.dead_letter_topic = dead_letter_topic
         self.handlers = {settings.topic(t.name): h for t, h in handlers.items()}
         self._topics_by_name = {settings.topic(t.name): t for t in handlers}
         #: Cheap filter before any database work: events this consumer will never apply.
@@ -128,16 +133,36 @@ class EventConsumer:
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
         log.warning("dead letter from %s@%s: %s", record.topic, record.offset, reason)
-        await self.pool.execute(
-            'INSERT INTO dead_letters (consumer, topic, partition, "offset", reason, raw) '
-            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            self.name,
-            record.topic,
-            record.partition,
-            record.offset,
-            reason[:1000],
-            record.value,
-        )
+        async with self.pool.acquire() as conn, conn.transaction():
+            fresh = await conn.fetchval(
+                'INSERT INTO dead_letters (consumer, topic, partition, "offset", reason, raw) '
+                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true",
+                self.name,
+                record.topic,
+                record.partition,
+                record.offset,
+                reason[:1000],
+                record.value,
+            )
+            if fresh and self.dead_letter_topic is not None:
+                await publish(
+                    conn,
+                    self.settings,
+                    self.dead_letter_topic,
+                    Envelope(
+                        type="dead_letter",
+                        source=self.settings.source,
+                        practice="*",
+                        subject=f"{record.topic}:{record.partition}:{record.offset}",
+                        data={
+                            "consumer": self.name,
+                            "topic": record.topic,
+                            "partition": record.partition,
+                            "offset": record.offset,
+                            "reason": reason[:1000],
+                        },
+                    ),
+                )
         self.metrics.events_consumed.labels(
             **self.metrics.base(), topic=record.topic, outcome="dead_letter"
         ).inc()

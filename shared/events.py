@@ -115,3 +115,38 @@ class SessionRevoked(BaseModel):
     revoked_at: datetime
     session_expires_at: datetime
     reason: RevocationReason = "logout"
+
+
+Channel = Literal["email", "sms"]
+Locale = Literal["nl", "en"]
+
+
+class NotifyRequest(BaseModel):
+    """``notify.requests`` (``type: notify.requested``): a message to deliver once.
+
+    The envelope id is the request id. Secrets (codes) go in ``sealed``, each sealed with
+    associated data :func:`notify_aad`, and are opened only by the notifier."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Channel
+    template: str = Field(pattern=r"^[a-z_]{1,50}$")
+    locale: Locale = "nl"
+    recipient: str = Field(min_length=3, max_length=254)
+    parameters: dict[str, str | int] = Field(default_factory=dict)
+    sealed: dict[str, str] = Field(default_factory=dict)
+
+
+def notify_aad(practice: str, request_id: uuid.UUID, name: str) -> str:
+    return f"notify:{practice}:{request_id}:{name}"
+
+
+class NotifyResult(BaseModel):
+    """``notify.results``: how a request ended."""
+
+    request_id: uuid.UUID
+    channel: Channel
+    status: Literal["delivered", "failed"]
+    attempts: int
+    latency_ms: float | None = None
+    reason: str | None = None

@@ -58,3 +58,7 @@ class Settings(BaseSettings):
     def consumer_group(self, purpose: str) -> str:
         """A zone-specific consumer group: every zone reads state topics in full."""
         return f"{self.topic_prefix}{self.service}-{self.zone}-{purpose}"
+
+    def shared_group(self, purpose: str) -> str:
+        """One group across zones, for work topics: each message is handled by one zone."""
+        return f"{self.topic_prefix}{self.service}-{purpose}"

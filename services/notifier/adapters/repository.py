@@ -1,0 +1,132 @@
+"""PostgreSQL access of the notifier: practices (sender addresses) and the delivery queue."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import asyncpg
+
+from shared.events import NotifyRequest, PracticeUpserted
+
+
+async def upsert_practice(conn: asyncpg.Connection, practice: str, ev: PracticeUpserted) -> None:
+    await conn.execute(
+        """INSERT INTO practices AS p (id, name, email, version, updated_at, zone)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email,
+             version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
+           WHERE (p.version, p.updated_at, p.zone)
+               < (EXCLUDED.version, EXCLUDED.updated_at, EXCLUDED.zone)""",
+        practice,
+        ev.name,
+        ev.email,
+        ev.version,
+        ev.updated_at,
+        ev.zone,
+    )
+
+
+async def enqueue(
+    conn: asyncpg.Connection,
+    request_id: uuid.UUID,
+    practice: str,
+    request: NotifyRequest,
+    requested_at: datetime,
+    now: datetime,
+) -> bool:
+    """Queue a request once; False if this request id is already known."""
+    status: str = await conn.execute(
+        """INSERT INTO messages (request_id, practice, channel, template, locale, recipient,
+             parameters, sealed, requested_at, status, next_attempt_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, $10)
+           ON CONFLICT (request_id) DO NOTHING""",
+        request_id,
+        practice,
+        request.channel,
+        request.template,
+        request.locale,
+        request.recipient,
+        request.parameters,
+        request.sealed,
+        requested_at,
+        now,
+    )
+    return status.endswith(" 1")
+
+
+async def claim_due(
+    conn: asyncpg.Connection | asyncpg.Pool, now: datetime, lease_until: datetime, limit: int
+) -> list[asyncpg.Record]:
+    """Record the next attempt of due messages durably, before sending: status ``sending``
+    with a lease. A message whose lease ran out (its sender died) is due again."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """UPDATE messages SET status = 'sending', attempts = attempts + 1,
+                  lease_until = $2, updated_at = $1
+           WHERE request_id IN (
+               SELECT request_id FROM messages
+               WHERE (status = 'queued' AND next_attempt_at <= $1)
+                  OR (status = 'sending' AND lease_until < $1)
+               ORDER BY next_attempt_at LIMIT $3
+               FOR UPDATE SKIP LOCKED)
+           RETURNING *""",
+        now,
+        lease_until,
+        limit,
+    )
+    return rows
+
+
+async def recent_to(
+    conn: asyncpg.Connection, recipient: str, since: datetime, request_id: uuid.UUID
+) -> int:
+    count: int = await conn.fetchval(
+        """SELECT count(*) FROM messages
+           WHERE recipient = $1 AND request_id <> $3 AND updated_at >= $2
+             AND (status = 'delivered' OR (status = 'sending' AND attempts > 0))""",
+        recipient,
+        since,
+        request_id,
+    )
+    return count
+
+
+async def practice_sender(conn: asyncpg.Connection, practice: str) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT name, email FROM practices WHERE id = $1", practice
+    )
+    return row
+
+
+async def mark_delivered(conn: asyncpg.Connection, request_id: uuid.UUID, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE messages SET status = 'delivered', delivered_at = $2, updated_at = $2, "
+        "lease_until = NULL, last_error = NULL WHERE request_id = $1",
+        request_id,
+        now,
+    )
+
+
+async def mark_retry(
+    conn: asyncpg.Connection, request_id: uuid.UUID, now: datetime, at: datetime, error: str
+) -> None:
+    await conn.execute(
+        "UPDATE messages SET status = 'queued', next_attempt_at = $3, updated_at = $2, "
+        "lease_until = NULL, last_error = $4 WHERE request_id = $1",
+        request_id,
+        now,
+        at,
+        error,
+    )
+
+
+async def mark_failed(
+    conn: asyncpg.Connection, request_id: uuid.UUID, now: datetime, error: str
+) -> None:
+    await conn.execute(
+        "UPDATE messages SET status = 'failed', updated_at = $2, lease_until = NULL, "
+        "last_error = $3 WHERE request_id = $1",
+        request_id,
+        now,
+        error,
+    )

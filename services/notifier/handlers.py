@@ -1,0 +1,230 @@
+"""Use cases of the notifier: take a request into the delivery queue (exactly once per request
+id), and deliver queued messages with retries, rate limits, results and dead letters.
+
+Exactly-once delivery: the consumer queues a request and records its event id in one
+transaction. The dispatcher records each attempt (status ``sending``, a lease) and commits
+before it talks to SMTP or the gateway, and records the result after. The one remaining
+at-least-once corner: the process dies after the server accepted the message and before the
+result is committed (a few milliseconds per message); when the lease runs out the message is
+sent again. Anything else — a crash before sending, a broker redelivery, a duplicate request
+id — sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+
+import asyncpg
+
+from services.notifier.adapters import repository as repo
+from services.notifier.adapters.email import SmtpSender, build_message
+from services.notifier.adapters.sms import SmsProvider
+from services.notifier.domain.delivery import (
+    DeliveryError,
+    RateLimit,
+    backoff,
+    check_recipient,
+    permanent,
+)
+from services.notifier.metrics import NotifierMetrics
+from services.notifier.rendering import Templates
+from services.notifier.settings import NotifierSettings
+from shared.events import Envelope, NotifyRequest, NotifyResult, notify_aad, utcnow
+from shared.outbox import publish
+from shared.sealing import Keyring, SealingError
+from shared.topics import NOTIFY_DLQ, NOTIFY_RESULTS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Notifier:
+    settings: NotifierSettings
+    pool: asyncpg.Pool
+    keyring: Keyring
+    templates: Templates
+    smtp: SmtpSender
+    sms: SmsProvider
+    metrics: NotifierMetrics
+
+    def __post_init__(self) -> None:
+        self.wake = asyncio.Event()
+        self.limit = RateLimit(
+            self.settings.rate_limit_count,
+            timedelta(seconds=self.settings.rate_limit_window_seconds),
+        )
+        self._inflight = asyncio.Semaphore(self.settings.concurrency)
+
+    async def accept(self, conn: asyncpg.Connection, event: Envelope) -> None:
+        """Consumer side, inside the inbox transaction: queue the request."""
+        request = NotifyRequest.model_validate(event.data)
+        await repo.enqueue(conn, event.id, event.practice, request, event.time, utcnow())
+        self.wake.set()
+
+    async def run(self) -> None:
+        """Deliver due messages until cancelled; wakes on new requests and sweeps for retries."""
+        while True:
+            try:
+                delivered = await self.dispatch()
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("dispatcher failed, retrying: %r", exc)
+                delivered = 0
+            if delivered:
+                continue
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), self.settings.dispatch_sweep_seconds)
+
+    async def dispatch(self) -> int:
+        now = utcnow()
+        lease = now + timedelta(seconds=self.settings.send_timeout_seconds * 3)
+        rows = await repo.claim_due(self.pool, now, lease, self.settings.concurrency)
+        await asyncio.gather(*(self._deliver(row) for row in rows))
+        queued = await self.pool.fetchval(
+            "SELECT count(*) FROM messages WHERE status IN ('queued', 'sending')"
+        )
+        self.metrics.queued.labels(**self.metrics.base()).set(queued)
+        return len(rows)
+
+    async def _deliver(self, row: asyncpg.Record) -> None:
+        async with self._inflight:
+            request_id: uuid.UUID = row["request_id"]
+            try:
+                await self._attempt(row)
+            except DeliveryError as exc:
+                await self._failed_attempt(row, exc)
+                return
+            now = utcnow()
+            latency = (now - row["requested_at"]).total_seconds()
+            async with self.pool.acquire() as conn, conn.transaction():
+                await repo.mark_delivered(conn, request_id, now)
+                await self._result(conn, row, "delivered", latency_ms=latency * 1000)
+            self.metrics.sent.labels(**self.metrics.base(), channel=row["channel"]).inc()
+            self.metrics.latency.labels(**self.metrics.base(), channel=row["channel"]).observe(
+                latency
+            )
+
+    async def _attempt(self, row: asyncpg.Record) -> None:
+        channel, recipient = row["channel"], row["recipient"]
+        check_recipient(channel, recipient)
+        async with self.pool.acquire() as conn:
+            recent = await repo.recent_to(
+                conn, recipient, self.limit.since(utcnow()), row["request_id"]
+            )
+            sender = (
+                await repo.practice_sender(conn, row["practice"]) if channel == "email" else None
+            )
+        if not self.limit.allows(recent):
+            raise permanent("rate-limited", "too many messages to this recipient")
+        params = {**_json(row["parameters"]), **self._unseal(row)}
+        rendered = self.templates.render(channel, row["template"], row["locale"], params)
+        reference = str(row["request_id"])
+        if channel == "sms":
+            await self.sms.send(recipient, rendered.text, reference)
+            return
+        if sender is None or not sender["email"]:
+            raise permanent("practice-email-missing", "the practice has no e-mail address")
+        message = build_message(sender["email"], sender["name"], recipient, rendered, reference)
+        await self.smtp.send(message, sender["email"])
+
+    def _unseal(self, row: asyncpg.Record) -> dict[str, str]:
+        opened = {}
+        for name, sealed in _json(row["sealed"]).items():
+            try:
+                aad = notify_aad(row["practice"], row["request_id"], name)
+                opened[name] = self.keyring.open(sealed, aad).decode()
+            except SealingError:
+                raise permanent("sealed-parameter", f"{name} does not open") from None
+        return opened
+
+    async def _failed_attempt(self, row: asyncpg.Record, exc: DeliveryError) -> None:
+        now = utcnow()
+        channel = row["channel"]
+        retry = exc.transient and row["attempts"] < self.settings.max_attempts
+        async with self.pool.acquire() as conn, conn.transaction():
+            if retry:
+                delay = backoff(
+                    row["attempts"],
+                    self.settings.retry_base_seconds,
+                    self.settings.retry_max_seconds,
+                )
+                await repo.mark_retry(
+                    conn, row["request_id"], now, now + timedelta(seconds=delay), exc.reason
+                )
+            else:
+                reason = exc.reason if not exc.transient else f"gave-up:{exc.reason}"
+                await repo.mark_failed(conn, row["request_id"], now, reason)
+                await self._result(conn, row, "failed", reason=reason)
+                await self._dead_letter(conn, row, reason, exc.detail)
+        if retry:
+            self.metrics.retries.labels(
+                **self.metrics.base(), channel=channel, reason=exc.reason
+            ).inc()
+            log.info("delivery of %s will be retried: %s", row["request_id"], exc.reason)
+        else:
+            self.metrics.failed.labels(
+                **self.metrics.base(), channel=channel, reason=exc.reason
+            ).inc()
+            self.metrics.dead_letters.labels(**self.metrics.base(), reason=exc.reason).inc()
+            log.warning("delivery of %s failed: %s", row["request_id"], exc.reason)
+
+    async def _result(
+        self,
+        conn: asyncpg.Connection,
+        row: asyncpg.Record,
+        status: Literal["delivered", "failed"],
+        latency_ms: float | None = None,
+        reason: str | None = None,
+    ) -> None:
+        body = NotifyResult(
+            request_id=row["request_id"],
+            channel=row["channel"],
+            status=status,
+            attempts=row["attempts"],
+            latency_ms=latency_ms,
+            reason=reason,
+        )
+        await publish(
+            conn,
+            self.settings,
+            NOTIFY_RESULTS,
+            self._event("notify.result", row, body.model_dump(mode="json")),
+        )
+
+    async def _dead_letter(
+        self, conn: asyncpg.Connection, row: asyncpg.Record, reason: str, detail: str
+    ) -> None:
+        data = {
+            "request_id": str(row["request_id"]),
+            "channel": row["channel"],
+            "template": row["template"],
+            "attempts": row["attempts"],
+            "reason": reason,
+            "detail": detail,
+        }
+        await publish(conn, self.settings, NOTIFY_DLQ, self._event("notify.dead_letter", row, data))
+
+    def _event(self, type_: str, row: asyncpg.Record, data: dict[str, Any]) -> Envelope:
+        return Envelope(
+            id=uuid.uuid5(row["request_id"], type_),
+            type=type_,
+            source=self.settings.source,
+            time=utcnow(),
+            practice=row["practice"],
+            subject=str(row["request_id"]),
+            data=data,
+        )
+
+
+def _json(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        loaded: dict[str, Any] = json.loads(value)
+        return loaded
+    return dict(value)

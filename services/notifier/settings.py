@@ -1,0 +1,37 @@
+"""Settings of the notifier (e-mail over SMTP, SMS over an HTTP gateway)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+
+from shared.settings import Settings
+
+
+class NotifierSettings(Settings):
+    service: str = "notifier"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    #: ``none`` (plain, for a local relay), ``starttls`` (submission, 587) or ``tls`` (465).
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    #: Bounce address (SMTP MAIL FROM); the visible sender is always the practice's address.
+    smtp_envelope_from: str | None = None
+    sms_provider: Literal["http"] = "http"
+    sms_url: str = "http://127.0.0.1:2526/sms"
+    #: Sent with every gateway request, e.g. ``Authorization: Bearer …``.
+    sms_auth_header: SecretStr | None = None
+    sms_sender: str = "Tweestap"
+    #: Seconds one delivery attempt may take.
+    send_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_attempts: int = Field(default=6, ge=1, le=50)
+    retry_base_seconds: float = Field(default=1.0, gt=0)
+    retry_max_seconds: float = Field(default=300.0, gt=0)
+    #: Per recipient: at most ``rate_limit_count`` messages per ``rate_limit_window_seconds``.
+    rate_limit_count: int = Field(default=10, ge=1)
+    rate_limit_window_seconds: int = Field(default=3600, ge=1)
+    #: Messages delivered in parallel by one process.
+    concurrency: int = Field(default=20, ge=1)
+    dispatch_sweep_seconds: float = Field(default=1.0, gt=0)
