@@ -254,3 +254,13 @@ def test_certificate_expiry_wording(days_left: int, nl: str, en: str) -> None:
     expired = days_left <= 0
     assert ("verlopen" in render("certificate_expiry", "nl", "subject", params)) == expired
     assert ("expired" in render("certificate_expiry", "en", "subject", params)) == expired
+
+
+@pytest.mark.parametrize(("uses_left", "dutch"), [(2, "nog 2 keer"), (0, "niet meer")])
+def test_fallback_uses_left_wording(uses_left: int, dutch: str) -> None:
+    params = {**PARAMS["fallback_alert"], "uses_left": uses_left}
+    for part in ("txt", "html"):
+        assert f"kan de noodprocedure {dutch} worden gebruikt" in render(
+            "fallback_alert", "nl", part, params
+        )
+        assert f"30-day period: {uses_left}." in render("fallback_alert", "en", part, params)
