@@ -26,6 +26,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/tweestap bench login
 	$(BIN)/tweestap bench renew
+	$(BIN)/tweestap bench notify
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache

@@ -107,7 +107,7 @@ def parser() -> argparse.ArgumentParser:
     dev.add_argument("--var", default="var", help="folder for data, mail and logs")
     dev.set_defaults(func=_dev)
     bench = sub.add_parser("bench", help="run a benchmark, print JSON")
-    bench.add_argument("name", choices=["login", "renew"])
+    bench.add_argument("name", choices=["login", "renew", "notify"])
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     bench.set_defaults(func=_bench)
     keygen = sub.add_parser("keygen", help="print a new sealing key for TWEESTAP_SEALING_KEYS")
