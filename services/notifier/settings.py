@@ -24,6 +24,11 @@ class NotifierSettings(Settings):
     #: Sent with every gateway request, e.g. ``Authorization: Bearer …``.
     sms_auth_header: SecretStr | None = None
     sms_sender: str = "Tweestap"
+    #: Field names of the gateway's JSON body for ``to``, ``from``, ``text``, ``reference``
+    #: (rename as the gateway wants, e.g. ``{"to": "recipient", "text": "message"}``).
+    sms_body_fields: dict[str, str] = Field(default_factory=dict)
+    #: Constant fields added to every gateway request body (account id, route, …).
+    sms_extra_fields: dict[str, str] = Field(default_factory=dict)
     #: Seconds one delivery attempt may take.
     send_timeout_seconds: float = Field(default=10.0, gt=0)
     max_attempts: int = Field(default=6, ge=1, le=50)

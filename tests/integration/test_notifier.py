@@ -194,6 +194,8 @@ async def rig(postgres: Postgres, broker: Broker) -> AsyncIterator[Rig]:
         smtp_port=smtp_port,
         sms_url=f"http://127.0.0.1:{sms_port}/sms",
         sms_auth_header="X-Api-Key: test-key",
+        sms_body_fields={"to": "recipient"},
+        sms_extra_fields={"account": "praktijk-42"},
         retry_base_seconds=0.05,
         retry_max_seconds=0.2,
         max_attempts=4,
@@ -336,7 +338,8 @@ async def test_sms_gateway_500_then_200_and_400(rig: Rig) -> None:
     assert await rig.wait_status(rid, "delivered") == 3
     assert len(rig.gateway.received) == 1
     sms = rig.gateway.received[0]
-    assert sms["to"] == "+31612345678" and "654321" in sms["text"] and len(sms["text"]) <= 160
+    assert sms["recipient"] == "+31612345678" and sms["account"] == "praktijk-42"
+    assert "654321" in sms["text"] and len(sms["text"]) <= 160
     assert rig.gateway.headers == ["test-key"]
     rig.gateway.statuses = [400]
     bad = await rig.request("sms", "login_code", "+31612345679", PARAMS["login_code"], "1")

@@ -20,8 +20,9 @@ class SmsProvider(Protocol):
 
 
 class HttpGateway:
-    """A JSON-over-HTTP gateway: ``POST {to, from, text, reference}`` with a configurable auth
-    header. 2xx delivered; 429 and 5xx retried; other 4xx permanent."""
+    """A JSON-over-HTTP gateway: ``POST {to, from, text, reference}`` (field names and constant
+    fields configurable) with a configurable auth header. 2xx delivered; 429 and 5xx retried;
+    other 4xx permanent."""
 
     def __init__(self, settings: NotifierSettings) -> None:
         self.settings = settings
@@ -34,7 +35,9 @@ class HttpGateway:
             self.headers[name.strip()] = value.strip()
 
     async def send(self, to: str, text: str, reference: str) -> None:
-        body = {"to": to, "from": self.settings.sms_sender, "text": text, "reference": reference}
+        ours = {"to": to, "from": self.settings.sms_sender, "text": text, "reference": reference}
+        names = self.settings.sms_body_fields
+        body = {**self.settings.sms_extra_fields, **{names.get(k, k): v for k, v in ours.items()}}
         try:
             async with self.session.post(
                 self.settings.sms_url, json=body, headers=self.headers
