@@ -54,7 +54,13 @@ def _bootstrap(args: argparse.Namespace) -> int:
     try:
         employee = asyncio.run(
             bootstrap_practice(
-                settings, args.practice, args.name, args.username, args.admin_name, password
+                settings,
+                args.practice,
+                args.name,
+                args.username,
+                args.admin_name,
+                password,
+                args.email,
             )
         )
     except Problem as problem:
@@ -99,6 +105,7 @@ def parser() -> argparse.ArgumentParser:
     boot.add_argument("--practice", required=True, help="practice id, e.g. fysio-jansen")
     boot.add_argument("--name", required=True, help="practice name")
     boot.add_argument("--username", default="admin")
+    boot.add_argument("--email", help="the practice's e-mail address (sender of its e-mail)")
     boot.add_argument("--admin-name", default="Practice administrator")
     boot.add_argument("--password", help="initial password (generated and printed if absent)")
     boot.add_argument("--zone", choices=["a", "b"], default="a")

@@ -20,6 +20,7 @@ async def bootstrap_practice(
     username: str,
     admin_name: str,
     password: str,
+    email: str | None = None,
 ) -> str:
     await migrate(settings.database_url, settings.service, MIGRATIONS)
     pool = await create_pool(settings.database_url, 1, 2)
@@ -37,7 +38,7 @@ async def bootstrap_practice(
             KeyStore(settings, keyring),
             AuthMetrics(settings.zone),
         )
-        return await bootstrap(auth, practice, name, username, admin_name, password)
+        return await bootstrap(auth, practice, name, username, admin_name, password, email)
     finally:
         hasher.close()
         await pool.close()

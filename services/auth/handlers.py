@@ -648,6 +648,7 @@ async def bootstrap(
     username: str,
     admin_name: str,
     password: str,
+    email: str | None = None,
 ) -> str:
     """Create a practice and its first administrator (rights group 1) by publishing through
     the outbox like any writer; returns the administrator's employee id."""
@@ -657,7 +658,7 @@ async def bootstrap(
             raise Problem(409, "practice-exists", "Practice already bootstrapped")
     employee_id = uuid.uuid4().hex[:12]
     practice_body = PracticeUpserted(
-        name=practice_name, version=1, updated_at=now, zone=auth.settings.zone
+        name=practice_name, email=email, version=1, updated_at=now, zone=auth.settings.zone
     )
     employee_body = EmployeeUpserted(
         employee=employee_id,

@@ -115,7 +115,15 @@ def _demo(root: Path, dsn: str, sealing: str) -> dict[str, str]:
     password = secrets.token_urlsafe(15)
     settings = AuthSettings(zone="a", database_url=dsn, sealing_keys=sealing)
     employee = asyncio.run(
-        bootstrap_practice(settings, "demo", "Demo Fysiotherapie", "admin", "Demo Admin", password)
+        bootstrap_practice(
+            settings,
+            "demo",
+            "Demo Fysiotherapie",
+            "admin",
+            "Demo Admin",
+            password,
+            "praktijk@demo.tweestap.test",
+        )
     )
     data = {"practice": "demo", "username": "admin", "password": password, "employee": employee}
     path.write_text(json.dumps(data))
