@@ -36,12 +36,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    names = [args.service] if args.service else list(SERVICES)
-    for name in names:
-        spec = SERVICES[name]
-        settings = spec.settings(zone=args.zone)
-        applied = asyncio.run(migrate(settings.database_url, spec.name, spec.migrations))
-        print(f"{name}: {', '.join(applied) or 'up to date'}")
+    spec = SERVICES[args.service]
+    settings = spec.settings(zone=args.zone)
+    applied = asyncio.run(migrate(settings.database_url, spec.name, spec.migrations))
+    print(f"{spec.name}: {', '.join(applied) or 'up to date'}")
     return 0
 
 
@@ -97,8 +95,10 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--zone", choices=["a", "b"], help="default: TWEESTAP_ZONE, else a")
     serve.add_argument("--port", type=int, default=0)
     serve.set_defaults(func=_serve)
-    mig = sub.add_parser("migrate", help="apply database migrations")
-    mig.add_argument("--service", choices=sorted(SERVICES))
+    mig = sub.add_parser(
+        "migrate", help="apply a service's migrations to its database (TWEESTAP_DATABASE_URL)"
+    )
+    mig.add_argument("--service", choices=sorted(SERVICES), required=True)
     mig.add_argument("--zone", choices=["a", "b"], default="a")
     mig.set_defaults(func=_migrate)
     boot = sub.add_parser("bootstrap", help="create a practice and its first administrator")

@@ -121,9 +121,13 @@ def test_cli_migrate_and_bootstrap(cluster: Cluster) -> None:
         "TWEESTAP_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
     }
     cli = [sys.executable, "-m", "services.cli"]
-    first = subprocess.run([*cli, "migrate"], env=env, capture_output=True, text=True, check=True)
+    first = subprocess.run(
+        [*cli, "migrate", "--service", "auth"], env=env, capture_output=True, text=True, check=True
+    )
     assert "auth/001_init.sql" in first.stdout
-    again = subprocess.run([*cli, "migrate"], env=env, capture_output=True, text=True, check=True)
+    again = subprocess.run(
+        [*cli, "migrate", "--service", "auth"], env=env, capture_output=True, text=True, check=True
+    )
     assert "up to date" in again.stdout
     boot = subprocess.run(
         [*cli, "bootstrap", "--practice", "cli-test", "--name", "CLI Praktijk"],
