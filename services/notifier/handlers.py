@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,6 +33,7 @@ from services.notifier.domain.delivery import (
     backoff,
     check_recipient,
     permanent,
+    transient,
 )
 from services.notifier.metrics import NotifierMetrics
 from services.notifier.rendering import Templates
@@ -42,6 +44,7 @@ from shared.sealing import Keyring, SealingError
 from shared.topics import NOTIFY_DLQ, NOTIFY_RESULTS
 
 log = logging.getLogger(__name__)
+HOUSEKEEPING_SECONDS = 600
 
 
 @dataclass
@@ -70,7 +73,12 @@ class Notifier:
 
     async def run(self) -> None:
         """Deliver due messages until cancelled; wakes on new requests and sweeps for retries."""
+        next_housekeeping = 0.0
         while True:
+            if time.monotonic() >= next_housekeeping:
+                with contextlib.suppress(OSError, asyncpg.PostgresError):
+                    await self.housekeeping()
+                next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
             try:
                 delivered = await self.dispatch()
             except (OSError, asyncpg.PostgresError) as exc:
@@ -81,6 +89,17 @@ class Notifier:
             self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), self.settings.dispatch_sweep_seconds)
+
+    async def housekeeping(self) -> None:
+        """Forget finished messages (recipients are personal data) and old inbox ids."""
+        before = utcnow() - timedelta(days=self.settings.message_retention_days)
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                "DELETE FROM messages WHERE status IN ('delivered', 'failed') AND updated_at < $1",
+                before,
+            )
+            await conn.execute("DELETE FROM inbox WHERE processed_at < $1", before)
+            await conn.execute("DELETE FROM dead_letters WHERE received_at < $1", before)
 
     async def dispatch(self) -> int:
         now = utcnow()
@@ -101,6 +120,12 @@ class Notifier:
             except DeliveryError as exc:
                 await self._failed_attempt(row, exc)
                 return
+            except Exception as exc:
+                # A message we cannot even attempt (bad parameter types, a malformed sender
+                # address) must not stop the dispatcher for every other message.
+                log.exception("delivery of %s failed unexpectedly", request_id)
+                await self._failed_attempt(row, permanent("internal-error", type(exc).__name__))
+                return
             now = utcnow()
             latency = (now - row["requested_at"]).total_seconds()
             async with self.pool.acquire() as conn, conn.transaction():
@@ -116,7 +141,7 @@ class Notifier:
         check_recipient(channel, recipient)
         async with self.pool.acquire() as conn:
             recent = await repo.recent_to(
-                conn, recipient, self.limit.since(utcnow()), row["request_id"]
+                conn, recipient, self.limit.since(utcnow()), row["request_id"], row["requested_at"]
             )
             sender = (
                 await repo.practice_sender(conn, row["practice"]) if channel == "email" else None
@@ -129,7 +154,10 @@ class Notifier:
         if channel == "sms":
             await self.sms.send(recipient, rendered.text, reference)
             return
-        if sender is None or not sender["email"]:
+        if sender is None:
+            # The practice may not have reached this zone yet: worth waiting for.
+            raise transient("practice-unknown", "the practice is not known (yet)")
+        if not sender["email"]:
             raise permanent("practice-email-missing", "the practice has no e-mail address")
         message = build_message(sender["email"], sender["name"], recipient, rendered, reference)
         await self.smtp.send(message, sender["email"])

@@ -31,8 +31,9 @@ class NotifierSettings(Settings):
     sms_extra_fields: dict[str, str] = Field(default_factory=dict)
     #: Seconds one delivery attempt may take.
     send_timeout_seconds: float = Field(default=10.0, gt=0)
-    max_attempts: int = Field(default=6, ge=1, le=50)
-    retry_base_seconds: float = Field(default=1.0, gt=0)
+    #: With the defaults a message is retried for about ten minutes before it is given up.
+    max_attempts: int = Field(default=10, ge=1, le=50)
+    retry_base_seconds: float = Field(default=2.0, gt=0)
     retry_max_seconds: float = Field(default=300.0, gt=0)
     #: Per recipient: at most ``rate_limit_count`` messages per ``rate_limit_window_seconds``.
     rate_limit_count: int = Field(default=10, ge=1)
@@ -40,3 +41,5 @@ class NotifierSettings(Settings):
     #: Messages delivered in parallel by one process.
     concurrency: int = Field(default=20, ge=1)
     dispatch_sweep_seconds: float = Field(default=1.0, gt=0)
+    #: Finished messages (with their recipients) are deleted after this many days.
+    message_retention_days: int = Field(default=7, ge=1)

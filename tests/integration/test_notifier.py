@@ -412,3 +412,37 @@ async def test_rate_limit_per_recipient(rig: Rig) -> None:
     assert len(rig.mailbox.messages) == 3
     other = await rig.request("email", "login_code", "calm@example.nl", PARAMS["login_code"], "x")
     await rig.wait_status(other, "delivered")
+
+
+async def test_a_burst_to_one_recipient_delivers_up_to_the_limit(rig: Rig) -> None:
+    await rig.practice(PRACTICE_EMAIL)
+    ids = [
+        await rig.request("email", "login_code", "burst@example.nl", PARAMS["login_code"], str(i))
+        for i in range(5)
+    ]
+
+    async def settled() -> bool:
+        statuses = [(await rig.status(rid))[0] for rid in ids]
+        return all(s in ("delivered", "failed") for s in statuses)
+
+    await wait_for(settled)
+    statuses = [(await rig.status(rid))[0] for rid in ids]
+    assert statuses.count("delivered") == 3 and statuses.count("failed") == 2
+    assert len(rig.mailbox.messages) == 3
+
+
+async def test_a_bad_message_does_not_stop_delivery_of_others(rig: Rig) -> None:
+    await rig.practice(PRACTICE_EMAIL)
+    params = {**PARAMS["certificate_expiry"], "days_left": "seven"}
+    bad = await rig.request("email", "certificate_expiry", "bad@example.nl", params)
+    await rig.wait_status(bad, "failed")
+    good = await rig.request("email", "login_code", "good@example.nl", PARAMS["login_code"], "8")
+    await rig.wait_status(good, "delivered")
+
+
+async def test_a_request_before_its_practice_waits_for_it(rig: Rig) -> None:
+    rid = await rig.request("email", "login_code", "early@example.nl", PARAMS["login_code"], "4")
+    await wait_for(lambda: _attempted(rig, rid))
+    await rig.practice(PRACTICE_EMAIL)
+    await rig.wait_status(rid, "delivered")
+    assert len(rig.mailbox.messages) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr
 
 import aiosmtplib
 
@@ -21,7 +21,8 @@ def build_message(
     message["From"] = formataddr((sender_name, sender))
     message["To"] = recipient
     message["Subject"] = rendered.subject
-    message["Message-ID"] = make_msgid(idstring=request_id, domain=Address(addr_spec=sender).domain)
+    # Deterministic: a message sent twice (the at-least-once corner) carries the same id.
+    message["Message-ID"] = f"<{request_id}@{Address(addr_spec=sender).domain}>"
     message["X-Tweestap-Request"] = request_id
     message.set_content(rendered.text)
     if rendered.html:
@@ -41,7 +42,7 @@ class SmtpSender:
                 sender=s.smtp_envelope_from or envelope_from,
                 hostname=s.smtp_host,
                 port=s.smtp_port,
-                username=s.smtp_username,
+                username=s.smtp_username or None,
                 password=s.smtp_password.get_secret_value() if s.smtp_password else None,
                 use_tls=s.smtp_security == "tls",
                 start_tls=s.smtp_security == "starttls",

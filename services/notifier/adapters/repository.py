@@ -78,15 +78,23 @@ async def claim_due(
 
 
 async def recent_to(
-    conn: asyncpg.Connection, recipient: str, since: datetime, request_id: uuid.UUID
+    conn: asyncpg.Connection,
+    recipient: str,
+    since: datetime,
+    request_id: uuid.UUID,
+    requested_at: datetime,
 ) -> int:
+    """Messages to ``recipient`` that count against this one: delivered within the window, or
+    being sent and requested before it (so a burst claimed at once is limited in order)."""
     count: int = await conn.fetchval(
         """SELECT count(*) FROM messages
-           WHERE recipient = $1 AND request_id <> $3 AND updated_at >= $2
-             AND (status = 'delivered' OR (status = 'sending' AND attempts > 0))""",
+           WHERE recipient = $1 AND request_id <> $3
+             AND ((status = 'delivered' AND updated_at >= $2)
+                  OR (status = 'sending' AND (requested_at, request_id) < ($4, $3)))""",
         recipient,
         since,
         request_id,
+        requested_at,
     )
     return count
 
