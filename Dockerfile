@@ -22,7 +22,7 @@ WORKDIR /tmp
 USER tweestap
 # Containers listen on every interface (the default, 127.0.0.1, suits `tweestap dev`).
 ENV TWEESTAP_HOST=0.0.0.0
-# auth: zone a 8101, zone b 8201
-EXPOSE 8101 8201
+# auth: zone a 8101, zone b 8201; notifier: zone a 8104, zone b 8204
+EXPOSE 8101 8104 8201 8204
 ENTRYPOINT ["tweestap"]
 CMD ["serve", "auth", "--zone", "a"]
