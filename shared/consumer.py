@@ -45,6 +45,7 @@ class EventConsumer:
         accept: Callable[[Topic, Envelope], bool] | None = None,
         group: str | None = None,
         dead_letter_topic: Topic | None = None,
+        on_committed: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
         self.pool = pool
@@ -53,6 +54,9 @@ class EventConsumer:
         self.group = group or settings.consumer_group(name)
         #: Besides the ``dead_letters`` table, dead letters are announced on this topic.
         self.dead_letter_topic = dead_letter_topic
+        #: Called after a transaction that applied an event has committed (e.g. to wake a
+        #: worker that must see the new rows).
+        self.on_committed = on_committed
         self.handlers = {settings.topic(t.name): h for t, h in handlers.items()}
         self._topics_by_name = {settings.topic(t.name): t for t in handlers}
         #: Cheap filter before any database work: events this consumer will never apply.
@@ -83,6 +87,7 @@ class EventConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             metadata_max_age_ms=5_000,
+            fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
         )
         await consumer.start()
         try:
@@ -126,6 +131,8 @@ class EventConsumer:
                 reason = _summary(exc) if isinstance(exc, ValidationError) else str(exc)
                 await self._dead_letter(record, f"{event.type}: {reason}")
                 return
+        if fresh and self.on_committed is not None:
+            self.on_committed()
         outcome = "applied" if fresh else "duplicate"
         self.metrics.events_consumed.labels(
             **self.metrics.base(), topic=topic, outcome=outcome

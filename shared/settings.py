@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     topic_prefix: str = ""
     #: Apache Kafka supports idempotent producers; the embedded dev broker does not.
     kafka_idempotent_producer: bool = False
+    #: How long the broker may hold a fetch for more data: bounds consumer latency (the
+    #: embedded broker answers late within this; Apache Kafka answers when data arrives).
+    kafka_fetch_max_wait_ms: int = Field(default=100, ge=1, le=5000)
     #: How long a produce or metadata request may take before the relay retries it.
     kafka_request_timeout_seconds: float = Field(default=5.0, gt=0)
     topics: TopicSettings = Field(default_factory=TopicSettings)

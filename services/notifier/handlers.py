@@ -63,32 +63,72 @@ class Notifier:
             self.settings.rate_limit_count,
             timedelta(seconds=self.settings.rate_limit_window_seconds),
         )
-        self._inflight = asyncio.Semaphore(self.settings.concurrency)
+        self._inflight: set[asyncio.Task[None]] = set()
 
     async def accept(self, conn: asyncpg.Connection, event: Envelope) -> None:
-        """Consumer side, inside the inbox transaction: queue the request."""
+        """Consumer side, inside the inbox transaction: queue the request. The dispatcher is
+        woken after the commit (``wake_up``), when the row is visible."""
         request = NotifyRequest.model_validate(event.data)
         await repo.enqueue(conn, event.id, event.practice, request, event.time, utcnow())
+
+    def wake_up(self) -> None:
         self.wake.set()
 
     async def run(self) -> None:
-        """Deliver due messages until cancelled; wakes on new requests and sweeps for retries."""
+        """Deliver due messages until cancelled. Deliveries flow: a message is claimed as soon
+        as a slot is free and a wake-up (new request, finished delivery) or sweep finds it."""
         next_housekeeping = 0.0
-        while True:
-            if time.monotonic() >= next_housekeeping:
-                with contextlib.suppress(OSError, asyncpg.PostgresError):
-                    await self.housekeeping()
-                next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
-            try:
-                delivered = await self.dispatch()
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("dispatcher failed, retrying: %r", exc)
-                delivered = 0
-            if delivered:
-                continue
-            self.wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), self.settings.dispatch_sweep_seconds)
+        try:
+            while True:
+                if time.monotonic() >= next_housekeeping:
+                    with contextlib.suppress(OSError, asyncpg.PostgresError):
+                        await self.housekeeping()
+                    next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
+                self.wake.clear()
+                free = self.settings.concurrency - len(self._inflight)
+                try:
+                    claimed = await self.dispatch(free) if free > 0 else 0
+                except (OSError, asyncpg.PostgresError) as exc:
+                    log.warning("dispatcher failed, retrying: %r", exc)
+                    claimed = 0
+                if free > 0 and claimed == free:
+                    continue  # there may be more due right now
+                try:
+                    await asyncio.wait_for(self.wake.wait(), self.settings.dispatch_sweep_seconds)
+                except TimeoutError:
+                    await self._report_queue()
+        finally:
+            await self._finish_inflight()
+
+    async def dispatch(self, limit: int) -> int:
+        """Claim up to ``limit`` due messages and start delivering each."""
+        now = utcnow()
+        lease = now + timedelta(seconds=self.settings.send_timeout_seconds * 3)
+        rows = await repo.claim_due(self.pool, now, lease, limit)
+        for row in rows:
+            task = asyncio.create_task(self._deliver(row))
+            self._inflight.add(task)
+            task.add_done_callback(self._delivered)
+        return len(rows)
+
+    def _delivered(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        self.wake.set()  # a slot is free
+
+    async def _finish_inflight(self) -> None:
+        """On shutdown, let deliveries under way finish (bounded), so that few are left to
+        the lease and sent twice."""
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=self.settings.send_timeout_seconds)
+        for task in self._inflight:
+            task.cancel()
+
+    async def _report_queue(self) -> None:
+        with contextlib.suppress(OSError, asyncpg.PostgresError):
+            queued = await self.pool.fetchval(
+                "SELECT count(*) FROM messages WHERE status IN ('queued', 'sending')"
+            )
+            self.metrics.queued.labels(**self.metrics.base()).set(queued)
 
     async def housekeeping(self) -> None:
         """Forget finished messages (recipients are personal data) and old inbox ids."""
@@ -101,40 +141,34 @@ class Notifier:
             await conn.execute("DELETE FROM inbox WHERE processed_at < $1", before)
             await conn.execute("DELETE FROM dead_letters WHERE received_at < $1", before)
 
-    async def dispatch(self) -> int:
-        now = utcnow()
-        lease = now + timedelta(seconds=self.settings.send_timeout_seconds * 3)
-        rows = await repo.claim_due(self.pool, now, lease, self.settings.concurrency)
-        await asyncio.gather(*(self._deliver(row) for row in rows))
-        queued = await self.pool.fetchval(
-            "SELECT count(*) FROM messages WHERE status IN ('queued', 'sending')"
-        )
-        self.metrics.queued.labels(**self.metrics.base()).set(queued)
-        return len(rows)
-
     async def _deliver(self, row: asyncpg.Record) -> None:
-        async with self._inflight:
-            request_id: uuid.UUID = row["request_id"]
-            try:
-                await self._attempt(row)
-            except DeliveryError as exc:
-                await self._failed_attempt(row, exc)
-                return
-            except Exception as exc:
-                # A message we cannot even attempt (bad parameter types, a malformed sender
-                # address) must not stop the dispatcher for every other message.
-                log.exception("delivery of %s failed unexpectedly", request_id)
-                await self._failed_attempt(row, permanent("internal-error", type(exc).__name__))
-                return
-            now = utcnow()
-            latency = (now - row["requested_at"]).total_seconds()
-            async with self.pool.acquire() as conn, conn.transaction():
-                await repo.mark_delivered(conn, request_id, now)
-                await self._result(conn, row, "delivered", latency_ms=latency * 1000)
-            self.metrics.sent.labels(**self.metrics.base(), channel=row["channel"]).inc()
-            self.metrics.latency.labels(**self.metrics.base(), channel=row["channel"]).observe(
-                latency
-            )
+        """Deliver one claimed message and record the outcome. If the database is away the
+        row keeps its lease and is claimed again when the lease runs out."""
+        try:
+            await self._deliver_once(row)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("recording delivery of %s failed: %r", row["request_id"], exc)
+
+    async def _deliver_once(self, row: asyncpg.Record) -> None:
+        request_id: uuid.UUID = row["request_id"]
+        try:
+            await self._attempt(row)
+        except DeliveryError as exc:
+            await self._failed_attempt(row, exc)
+            return
+        except Exception as exc:
+            # A message we cannot even attempt (bad parameter types, a malformed sender
+            # address) must not stop the dispatcher for every other message.
+            log.exception("delivery of %s failed unexpectedly", request_id)
+            await self._failed_attempt(row, permanent("internal-error", type(exc).__name__))
+            return
+        now = utcnow()
+        latency = (now - row["requested_at"]).total_seconds()
+        async with self.pool.acquire() as conn, conn.transaction():
+            await repo.mark_delivered(conn, request_id, now)
+            await self._result(conn, row, "delivered", latency_ms=latency * 1000)
+        self.metrics.sent.labels(**self.metrics.base(), channel=row["channel"]).inc()
+        self.metrics.latency.labels(**self.metrics.base(), channel=row["channel"]).observe(latency)
 
     async def _attempt(self, row: asyncpg.Record) -> None:
         channel, recipient = row["channel"], row["recipient"]

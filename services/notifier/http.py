@@ -60,6 +60,7 @@ def create_app(settings: NotifierSettings) -> web.Application:
             {NOTIFY_REQUESTS: notifier.accept},
             group=settings.shared_group("requests"),
             dead_letter_topic=NOTIFY_DLQ,
+            on_committed=notifier.wake_up,
         )
         rt.spawn(directory.run(), "directory-consumer")
         rt.spawn(requests.run(), "requests-consumer")

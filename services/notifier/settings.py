@@ -19,6 +19,8 @@ class NotifierSettings(Settings):
     smtp_password: SecretStr | None = None
     #: Bounce address (SMTP MAIL FROM); the visible sender is always the practice's address.
     smtp_envelope_from: str | None = None
+    #: The name given in EHLO (default: this host's name).
+    smtp_local_hostname: str | None = None
     sms_provider: Literal["http"] = "http"
     sms_url: str = "http://127.0.0.1:2526/sms"
     #: Sent with every gateway request, e.g. ``Authorization: Bearer …``.

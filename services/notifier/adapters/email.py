@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import ssl
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -33,6 +34,8 @@ def build_message(
 class SmtpSender:
     def __init__(self, settings: NotifierSettings) -> None:
         self.settings = settings
+        # Fixed once: otherwise aiosmtplib resolves the FQDN (a DNS lookup) for every message.
+        self.local_hostname = settings.smtp_local_hostname or socket.gethostname()
 
     async def send(self, message: EmailMessage, envelope_from: str) -> None:
         s = self.settings
@@ -48,6 +51,7 @@ class SmtpSender:
                 start_tls=s.smtp_security == "starttls",
                 tls_context=ssl.create_default_context() if s.smtp_security != "none" else None,
                 timeout=s.send_timeout_seconds,
+                local_hostname=self.local_hostname,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
