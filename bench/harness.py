@@ -35,6 +35,7 @@ from services.auth.settings import AuthSettings
 from services.dev.infra import Broker, Postgres, free_port, with_timeout_terminate
 from shared.db import ensure_database
 from shared.sealing import generate_key
+from shared.settings import Settings
 
 PRACTICE = "bench"
 USERNAME = "admin"
@@ -104,9 +105,9 @@ def auth_stack() -> Iterator[Stack]:
         settings, password, employee = _bootstrap(postgres, broker)
         port = free_port()
         server_log = folder / "auth.log"
-        server = _start_server(settings, port, server_log)
+        server = start_server("auth", settings, port, server_log)
         base_url = f"http://127.0.0.1:{port}"
-        _wait_ready(port, server, server_log)
+        wait_ready("auth", port, server, server_log)
         asyncio.run(_wait_materialised(settings.database_url, employee, server_log))
         yield Stack(
             folder,
@@ -121,7 +122,7 @@ def auth_stack() -> Iterator[Stack]:
     finally:
         log("stopping")
         if server is not None:
-            _stop_server(server)
+            stop_server(server)
         if broker is not None:
             broker.stop()
         if postgres is not None:
@@ -161,14 +162,21 @@ async def _wait_materialised(dsn: str, employee: str, log_file: Path) -> None:
             employee,
         ):
             if time.monotonic() > deadline:
-                raise TimeoutError(f"practice not materialised:\n{_tail(log_file)}")
+                raise TimeoutError(f"practice not materialised:\n{tail(log_file)}")
             await asyncio.sleep(0.1)
     finally:
         await conn.close()
     log("practice materialised")
 
 
-def _start_server(settings: AuthSettings, port: int, log_file: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    service: str,
+    settings: Settings,
+    port: int,
+    log_file: Path,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """One ``tweestap serve SERVICE`` process with the settings the stack needs."""
     env = {
         **os.environ,
         "TWEESTAP_ZONE": settings.zone,
@@ -176,8 +184,9 @@ def _start_server(settings: AuthSettings, port: int, log_file: Path) -> subproce
         "TWEESTAP_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "TWEESTAP_SEALING_KEYS": settings.sealing_keys.get_secret_value(),
         "TWEESTAP_LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
     }
-    command = [sys.executable, "-m", "services.cli", "serve", "auth", "--zone", settings.zone]
+    command = [sys.executable, "-m", "services.cli", "serve", service, "--zone", settings.zone]
     with log_file.open("ab") as out:
         return subprocess.Popen(  # noqa: S603 - our own command line
             [*command, "--port", str(port)],
@@ -198,28 +207,26 @@ def _ready(port: int) -> bool:
         conn.close()
 
 
-def _wait_ready(port: int, server: subprocess.Popen[bytes], log_file: Path) -> None:
+def wait_ready(service: str, port: int, server: subprocess.Popen[bytes], log_file: Path) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while not _ready(port):
         if server.poll() is not None:
-            raise RuntimeError(f"auth server exited ({server.returncode}):\n{_tail(log_file)}")
+            raise RuntimeError(f"{service} exited ({server.returncode}):\n{tail(log_file)}")
         if time.monotonic() > deadline:
-            raise TimeoutError(
-                f"auth server not ready in {READY_TIMEOUT_S:.0f} s:\n{_tail(log_file)}"
-            )
+            raise TimeoutError(f"{service} not ready in {READY_TIMEOUT_S:.0f} s:\n{tail(log_file)}")
         time.sleep(0.2)
-    log(f"auth server ready (pid {server.pid}, port {port})")
+    log(f"{service} ready (pid {server.pid}, port {port})")
 
 
-def _tail(path: Path, lines: int = 40) -> str:
+def tail(path: Path, lines: int = 40) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
 
 
-def _stop_server(server: subprocess.Popen[bytes]) -> None:
-    """SIGINT first: aiohttp then shuts down gracefully (pool, Kafka producer)."""
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    """SIGINT first: aiohttp then shuts down gracefully (consumers, pool, Kafka producer)."""
     if server.poll() is None:
         server.send_signal(signal.SIGINT)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -231,7 +238,7 @@ def ensure_alive(stack: Stack) -> None:
     """A server that died during the load makes the figures meaningless."""
     if stack.server.poll() is not None:
         code = stack.server.returncode
-        raise RuntimeError(f"auth server exited ({code}):\n{_tail(stack.server_log)}")
+        raise RuntimeError(f"auth server exited ({code}):\n{tail(stack.server_log)}")
 
 
 # --------------------------------------------------------------------------- processes

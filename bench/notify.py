@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import email.parser
 import email.policy
-import http.client
 import json
 import os
 import platform
@@ -22,7 +21,6 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -40,6 +38,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
+from bench import harness
 from bench.harness import (
     READY_TIMEOUT_S,
     CpuMeter,
@@ -49,7 +48,7 @@ from bench.harness import (
     rss_mb,
     target,
 )
-from services.dev.infra import Broker, Postgres, free_port, with_timeout_terminate
+from services.dev.infra import Broker, Postgres, free_port
 from services.notifier.settings import NotifierSettings
 from shared.bus import ensure_topics
 from shared.db import ensure_database
@@ -140,7 +139,7 @@ class NotifierStack:
         """A server that died during the load makes the figures meaningless."""
         if self.server.poll() is not None:
             code = self.server.returncode
-            raise RuntimeError(f"notifier exited ({code}):\n{_tail(self.server_log)}")
+            raise RuntimeError(f"notifier exited ({code}):\n{harness.tail(self.server_log)}")
 
     def meter(self) -> CpuMeter:
         return CpuMeter(
@@ -184,8 +183,18 @@ def notifier_stack(smtp_port: int) -> Iterator[NotifierStack]:
         asyncio.run(ensure_database(settings.database_url))
         port = free_port()
         server_log = folder / "notifier.log"
-        server = _start_server(settings, port, server_log)
-        _wait_ready(port, server, server_log)
+        server = harness.start_server(
+            "notifier",
+            settings,
+            port,
+            server_log,
+            {
+                "TWEESTAP_SMTP_HOST": settings.smtp_host,
+                "TWEESTAP_SMTP_PORT": str(settings.smtp_port),
+                "TWEESTAP_RATE_LIMIT_COUNT": str(settings.rate_limit_count),
+            },
+        )
+        harness.wait_ready("notifier", port, server, server_log)
         yield NotifierStack(
             folder,
             settings,
@@ -198,73 +207,13 @@ def notifier_stack(smtp_port: int) -> Iterator[NotifierStack]:
     finally:
         log("stopping")
         if server is not None:
-            _stop_server(server)
+            harness.stop_server(server)
         if broker is not None:
             broker.stop()
         if postgres is not None:
             postgres.stop()
         shutil.rmtree(folder, ignore_errors=True)
         signal.signal(signal.SIGTERM, previous)
-
-
-def _start_server(settings: NotifierSettings, port: int, log_file: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "TWEESTAP_ZONE": settings.zone,
-        "TWEESTAP_DATABASE_URL": settings.database_url,
-        "TWEESTAP_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "TWEESTAP_SEALING_KEYS": settings.sealing_keys.get_secret_value(),
-        "TWEESTAP_SMTP_HOST": settings.smtp_host,
-        "TWEESTAP_SMTP_PORT": str(settings.smtp_port),
-        "TWEESTAP_RATE_LIMIT_COUNT": str(settings.rate_limit_count),
-        "TWEESTAP_LOG_LEVEL": "WARNING",
-    }
-    command = [sys.executable, "-m", "services.cli", "serve", "notifier", "--zone", settings.zone]
-    with log_file.open("ab") as out:
-        return subprocess.Popen(  # noqa: S603 - our own command line
-            [*command, "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def _ready(port: int) -> bool:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-    try:
-        conn.request("GET", "/readyz")
-        return conn.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        conn.close()
-
-
-def _wait_ready(port: int, server: subprocess.Popen[bytes], log_file: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while not _ready(port):
-        if server.poll() is not None:
-            raise RuntimeError(f"notifier exited ({server.returncode}):\n{_tail(log_file)}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"notifier not ready in {READY_TIMEOUT_S:.0f} s:\n{_tail(log_file)}")
-        time.sleep(0.2)
-    log(f"notifier ready (pid {server.pid}, port {port})")
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def _stop_server(server: subprocess.Popen[bytes]) -> None:
-    """SIGINT first: aiohttp then shuts down gracefully (consumers, pool, Kafka producer)."""
-    if server.poll() is None:
-        server.send_signal(signal.SIGINT)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            server.wait(10)
-    with_timeout_terminate(server)
 
 
 def _log_problems(path: Path, offset: int) -> list[str]:
@@ -370,7 +319,7 @@ async def _wait_practice(producer: AIOKafkaProducer, stack: NotifierStack, sink:
             stack.ensure_alive()
             await asyncio.sleep(0.05)
         if time.monotonic() > deadline:
-            raise TimeoutError(f"no probe delivered:\n{_tail(stack.server_log)}")
+            raise TimeoutError(f"no probe delivered:\n{harness.tail(stack.server_log)}")
 
 
 def _delivered(sink: Sink, wanted: set[str]) -> int:
