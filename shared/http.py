@@ -197,6 +197,29 @@ def openapi(title: str, routes: Sequence[Route]) -> dict[str, Any]:
     }
 
 
+SHUTDOWN_STEP_SECONDS = 10.0
+
+
+async def _shutdown(rt: Runtime) -> None:
+    """Stop tasks, producer and pool, each step bounded: a stuck step (a broker that does not
+    answer, a connection never released) is logged and cut off, never hangs the process."""
+    for task in rt.tasks:
+        task.cancel()
+    if rt.tasks:
+        _, pending = await asyncio.wait(rt.tasks, timeout=SHUTDOWN_STEP_SECONDS)
+        if pending:
+            log.warning("tasks did not stop in time: %s", [t.get_name() for t in pending])
+    try:
+        await asyncio.wait_for(rt.bus.close(), SHUTDOWN_STEP_SECONDS)
+    except TimeoutError:
+        log.warning("Kafka producer did not stop in time")
+    try:
+        await asyncio.wait_for(rt.pool.close(), SHUTDOWN_STEP_SECONDS)
+    except TimeoutError:
+        log.warning("database pool did not close in time; terminating it")
+        rt.pool.terminate()
+
+
 def create_service_app(
     settings: Settings,
     routes: Sequence[Route],
@@ -235,11 +258,7 @@ def create_service_app(
         try:
             yield
         finally:
-            for task in rt.tasks:
-                task.cancel()
-            await asyncio.gather(*rt.tasks, return_exceptions=True)
-            await bus.close()
-            await pool.close()
+            await _shutdown(rt)
 
     app.cleanup_ctx.append(runtime_ctx)
     return app
