@@ -542,6 +542,7 @@ def report(
     results: dict[str, Any],
     server: dict[str, Any],
     targets: dict[str, Any],
+    note: str = NOTE,
 ) -> None:
     print(
         json.dumps(
@@ -554,7 +555,7 @@ def report(
                 "python": platform.python_version(),
                 "cpu_count": os.cpu_count(),
                 "targets": targets,
-                "note": NOTE,
+                "note": note,
             },
             indent=2,
         ),

@@ -14,9 +14,7 @@ import asyncio
 import contextlib
 import email.parser
 import email.policy
-import json
 import os
-import platform
 import secrets
 import shutil
 import signal
@@ -44,7 +42,6 @@ from bench.harness import (
     CpuMeter,
     log,
     percentile,
-    revision,
     rss_mb,
     target,
 )
@@ -473,7 +470,8 @@ def main(argv: list[str]) -> int:
     goal["all_delivered"] = delivered == requested and not run.produce_errors
     goal["met"] = bool(goal["met"]) and args.rate >= TARGET_RATE and goal["all_delivered"]
     goal["target"] = f"p99 <= {TARGET_P99_MS:g} ms at >= {TARGET_RATE:g} requests/s"
-    _report(
+    harness.report(
+        "notify",
         {
             "rate_per_s": args.rate,
             "seconds": args.seconds,
@@ -513,30 +511,6 @@ def main(argv: list[str]) -> int:
         },
         {"rss_idle_mb": run.rss_idle_mb, "rss_after_mb": rss_after},
         {"p99_latency_at_rate": goal},
+        note=NOTE,
     )
     return 0
-
-
-def _report(
-    parameters: dict[str, Any],
-    results: dict[str, Any],
-    server: dict[str, Any],
-    targets: dict[str, Any],
-) -> None:
-    print(
-        json.dumps(
-            {
-                "name": "notify",
-                "parameters": parameters,
-                "results": results,
-                "server": server,
-                "revision": revision(),
-                "python": platform.python_version(),
-                "cpu_count": os.cpu_count(),
-                "targets": targets,
-                "note": NOTE,
-            },
-            indent=2,
-        ),
-        flush=True,
-    )

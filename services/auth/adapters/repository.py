@@ -214,17 +214,6 @@ async def employee(conn: asyncpg.Connection, practice_id: str, employee_id: str)
     return _employee(row) if row else None
 
 
-async def employee_by_username(
-    conn: asyncpg.Connection, practice_id: str, username: str
-) -> Employee | None:
-    row = await conn.fetchrow(
-        "SELECT * FROM employees WHERE practice = $1 AND lower(username) = lower($2)",
-        practice_id,
-        username,
-    )
-    return _employee(row) if row else None
-
-
 async def credential_row(
     conn: asyncpg.Connection, practice_id: str, employee_id: str
 ) -> asyncpg.Record | None:
@@ -300,15 +289,6 @@ async def record_login(
         employee_id,
         at,
     )
-
-
-async def last_login(
-    conn: asyncpg.Connection, practice_id: str, employee_id: str
-) -> datetime | None:
-    at: datetime | None = await conn.fetchval(
-        "SELECT at FROM last_logins WHERE practice = $1 AND employee = $2", practice_id, employee_id
-    )
-    return at
 
 
 async def create_login(
