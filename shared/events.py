@@ -10,9 +10,13 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+#: E.164: a plus, a country code and at most 15 digits in all.
+E164_PATTERN = r"^\+[1-9][0-9]{7,14}$"
+#: A deliberately plain check: one @, no spaces, a dot in the domain.
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
 
 
 def utcnow() -> datetime:
@@ -70,17 +74,26 @@ class PracticeUpserted(Versioned):
 
 
 class EmployeeUpserted(Versioned):
-    """``directory.employees``: an employee (``type: employee.upserted``). No BSN in clear."""
+    """``directory.employees``: an employee (``type: employee.upserted``). No BSN in clear:
+    only its keyed hash. Every consumer validates the same way, so an event one service
+    rejects (dead letter) changes nothing anywhere."""
 
     employee: str = Field(pattern=ID_PATTERN)
     username: str = Field(min_length=1, max_length=100)
     name: str = Field(min_length=1, max_length=200)
-    email: str | None = None
-    phone: str | None = None
+    email: str | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
+    phone: str | None = Field(default=None, pattern=E164_PATTERN)
     birth_date: date | None = None
-    bsn_hash: str | None = None
+    bsn_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     rights_group: int = Field(ge=1, le=9)
     in_service: bool = True
+
+    @field_validator("birth_date")
+    @classmethod
+    def _plausible_birth_date(cls, value: date | None) -> date | None:
+        if value is not None and not date(1900, 1, 1) <= value <= utcnow().date():
+            raise ValueError("birth date must lie between 1900-01-01 and today")
+        return value
 
 
 class PasswordCredential(Versioned):
@@ -104,6 +117,34 @@ class SigningKeyPublished(BaseModel):
     retire_at: datetime | None = None
 
 
+FactorKind = Literal["totp", "sms", "email", "recovery"]
+#: The order in which a login offers an employee's factors: strongest first, the one-time
+#: recovery code last (it is the way back in when the phone is gone).
+FACTOR_ORDER: tuple[FactorKind, ...] = ("totp", "sms", "email", "recovery")
+STRONG_FACTORS: frozenset[str] = frozenset({"totp"})
+
+
+class FactorCredential(Versioned):
+    """``factors`` (compacted, key ``practice:factor``): one second factor of an employee.
+
+    ``sealed`` opens (associated data :func:`factor_aad`) to JSON: ``{"secret": base32}`` for
+    totp, ``{"hash": sha256-hex}`` for a recovery code, ``{"to": address}`` for sms/email.
+    A deactivated factor stays as ``active: false`` (the latest state per key)."""
+
+    factor: str = Field(pattern=ID_PATTERN)
+    employee: str = Field(pattern=ID_PATTERN)
+    kind: FactorKind
+    sealed: str
+    active: bool
+    created_at: datetime
+    #: TOTP: the time step of the code that confirmed the enrolment; it is spent.
+    confirmed_step: int | None = None
+
+
+def factor_aad(practice: str, employee: str, factor: str) -> str:
+    return f"factor:{practice}:{employee}:{factor}"
+
+
 RevocationReason = Literal["logout", "admin", "out_of_service", "deactivated"]
 
 
@@ -115,6 +156,16 @@ class SessionRevoked(BaseModel):
     revoked_at: datetime
     session_expires_at: datetime
     reason: RevocationReason = "logout"
+
+
+class SessionsRevoked(BaseModel):
+    """``sts.revocations`` (``type: sessions.revoked``): every session of an employee that
+    started at or before ``before`` ends (admin deactivation, out of service). Merged as a
+    max-register per employee."""
+
+    employee: str = Field(pattern=ID_PATTERN)
+    before: datetime
+    reason: RevocationReason
 
 
 Channel = Literal["email", "sms"]

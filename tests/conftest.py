@@ -4,24 +4,31 @@ a fresh database and a unique topic prefix per test, so tests are independent.""
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from typing import Any, TypeVar
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import AIOKafkaConsumer
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Session
+from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
 from services.auth.handlers import Auth, bootstrap
-from services.auth.http import AUTH, CONSUMER, create_app
-from services.auth.settings import AuthSettings
+from services.auth.http import AUTH, CONSUMER
 from services.dev.infra import Broker, Postgres, free_port
+from services.registry import SERVICES
 from shared.db import ensure_database
 from shared.sealing import generate_key
+from shared.settings import Settings
 
 T = TypeVar("T")
 SEALING = f"t1:{generate_key()}"
@@ -58,8 +65,57 @@ async def wait_for(
 
 
 @dataclass
+class Inbox:
+    """A real SMTP server (aiosmtpd) keeping every message it accepts, parsed."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: SmtpEnvelope) -> str:
+        parsed = email.message_from_bytes(
+            envelope.original_content or b"", policy=email.policy.default
+        )
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append(parsed)
+        return "250 Accepted"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if address in str(m["To"])]
+
+    async def wait(self, address: str, count: int = 1, timeout: float = 20.0) -> list[EmailMessage]:
+        """The messages to ``address`` once there are at least ``count``."""
+
+        async def arrived() -> list[EmailMessage]:
+            found = self.to(address)
+            return found if len(found) >= count else []
+
+        return await wait_for(arrived, timeout)
+
+
+@dataclass
+class SmtpSink:
+    inbox: Inbox
+    port: int
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield SmtpSink(inbox, port)
+    controller.stop()
+
+
+def text_of(message: EmailMessage) -> str:
+    body = message.get_body(("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
+@dataclass
 class Zone:
-    settings: AuthSettings
+    settings: Any
     client: TestClient[Any, Any]
     app: web.Application
 
@@ -80,8 +136,10 @@ class Cluster:
     prefix: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:10]}.")
     zones: list[Zone] = field(default_factory=list)
 
-    def settings(self, zone: str = "a", **overrides: Any) -> AuthSettings:
-        db = f"{self.prefix.rstrip('.')}_{zone}"
+    def settings(self, zone: str = "a", service: str = "auth", **overrides: Any) -> Any:
+        """Settings of ``service`` in ``zone``: its own database, the shared broker."""
+        base = self.prefix.rstrip(".")
+        db = f"{base}_{zone}" if service == "auth" else f"{base}_{service}_{zone}"
         values: dict[str, Any] = {
             "zone": zone,
             "database_url": self.postgres.socket_dsn(db),
@@ -92,12 +150,13 @@ class Cluster:
             "topics": {"partitions": 2},
             **overrides,
         }
-        return AuthSettings(**values)
+        settings: Settings = SERVICES[service].settings(**values)
+        return settings
 
-    async def start(self, zone: str = "a", **overrides: Any) -> Zone:
-        settings = self.settings(zone, **overrides)
+    async def start(self, zone: str = "a", service: str = "auth", **overrides: Any) -> Zone:
+        settings = self.settings(zone, service, **overrides)
         await ensure_database(settings.database_url)
-        app = create_app(settings)
+        app = SERVICES[service].create_app(settings)
         client: TestClient[Any, Any] = TestClient(TestServer(app))
         await client.start_server()
         started = Zone(settings, client, app)
@@ -105,12 +164,13 @@ class Cluster:
         return started
 
     async def bootstrap(self, zone: Zone, practice: str = "fysio") -> str:
-        """A practice with its administrator, materialised in every running zone."""
+        """A practice with its administrator, materialised in every running auth."""
         employee = await bootstrap(
             zone.auth, practice, "Fysio Jansen", "admin", "Anna Jansen", ADMIN_PASSWORD
         )
         for z in self.zones:
-            await self.wait_employee(z, practice, employee)
+            if z.settings.service == "auth":
+                await self.wait_employee(z, practice, employee)
         return employee
 
     async def wait_employee(self, zone: Zone, practice: str, employee: str) -> None:

@@ -35,8 +35,9 @@ from shared.events import (
     utcnow,
 )
 from shared.outbox import outbox_row, publish
-from shared.problems import Problem, forbidden, not_found, unauthorized
+from shared.problems import Problem, not_found, unauthorized
 from shared.sealing import Keyring
+from shared.tokens import require_admin
 from shared.topics import (
     AUTH_CREDENTIALS,
     AUTH_EVENTS,
@@ -614,14 +615,6 @@ class Auth:
         async with self.pool.acquire() as conn:
             self.signer.set_signing_keys(await self.keystore.signing_keys(conn, now))
             self.signer.set_public_keys(await repo.public_keys(conn, now))
-
-
-def require_admin(claims: dict[str, Any], practice_id: str) -> None:
-    """Only rights group 1 administers, and only its own practice."""
-    if claims.get("practice") != practice_id:
-        raise forbidden("This token belongs to another practice.")
-    if claims.get("rg") != 1:
-        raise forbidden("Only the practice administrator (rights group 1) may do this.")
 
 
 def _locked(state: lockout.LockState, now: datetime) -> Problem:

@@ -15,18 +15,12 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
-ALGORITHM = "EdDSA"
+from shared.tokens import ALGORITHM, InvalidToken, TokenVerifier, UnknownKey
 
-
-class InvalidToken(Exception):
-    """Signature, key, expiry or form of a token is not acceptable."""
-
-
-class UnknownKey(InvalidToken):
-    """Signed with a key id this process does not know (yet)."""
+__all__ = ["ALGORITHM", "InvalidToken", "Signer", "SigningKey", "UnknownKey"]
 
 
 @dataclass(frozen=True)
@@ -56,31 +50,15 @@ class SigningKey:
         return {**jwk, "kid": self.kid, "use": "sig", "alg": ALGORITHM}
 
 
-class Signer:
+class Signer(TokenVerifier):
     """Signs with this zone's current key; verifies with any zone's known public key."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._signing: list[SigningKey] = []
-        self._public: dict[str, Ed25519PublicKey] = {}
 
     def set_signing_keys(self, keys: list[SigningKey]) -> None:
         self._signing = sorted(keys, key=lambda k: k.not_before)
-
-    def set_public_keys(self, jwks: list[dict[str, Any]]) -> None:
-        public: dict[str, Ed25519PublicKey] = {}
-        for jwk in jwks:
-            key = OKPAlgorithm.from_jwk(jwk)
-            if isinstance(key, Ed25519PublicKey):
-                public[jwk["kid"]] = key
-        self._public = public
-
-    def add_public_key(self, jwk: dict[str, Any]) -> None:
-        key = OKPAlgorithm.from_jwk(jwk)
-        if isinstance(key, Ed25519PublicKey):
-            self._public = {**self._public, jwk["kid"]: key}
-
-    def knows(self, kid: str) -> bool:
-        return kid in self._public
 
     def current(self, now: datetime) -> SigningKey:
         usable = [k for k in self._signing if k.not_before <= now]
@@ -93,30 +71,3 @@ class Signer:
     def sign(self, claims: dict[str, Any], now: datetime) -> str:
         key = self.current(now)
         return jwt.encode(claims, key.private, algorithm=ALGORITHM, headers={"kid": key.kid})
-
-    def kid_of(self, token: str) -> str:
-        try:
-            kid = jwt.get_unverified_header(token).get("kid")
-        except jwt.PyJWTError:
-            raise InvalidToken("malformed token") from None
-        if not isinstance(kid, str):
-            raise InvalidToken("token has no key id")
-        return kid
-
-    def verify(self, token: str, issuer: str, leeway: int) -> dict[str, Any]:
-        kid = self.kid_of(token)
-        key = self._public.get(kid)
-        if key is None:
-            raise UnknownKey("unknown signing key")
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key,
-                algorithms=[ALGORITHM],
-                issuer=issuer,
-                leeway=leeway,
-                options={"require": ["exp", "iat", "sub", "sid", "iss"]},
-            )
-        except jwt.PyJWTError as exc:
-            raise InvalidToken(str(exc)) from None
-        return claims

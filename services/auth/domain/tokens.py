@@ -12,10 +12,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-SESSION_SCOPE = "session"
-ENROL_SCOPE = "enrol"
-SINGLE_FACTOR_ACR = "aal1"
-FALLBACK_ACR = "aal2-fallback"
+from shared.tokens import (
+    ENROL_SCOPE,
+    FALLBACK_ACR,
+    SESSION_SCOPE,
+    SINGLE_FACTOR_ACR,
+    TWO_FACTOR_ACR,
+)
+
+__all__ = ["ENROL_SCOPE", "FALLBACK_ACR", "SESSION_SCOPE", "SINGLE_FACTOR_ACR", "TWO_FACTOR_ACR"]
 FALLBACK_SESSION_MAX = timedelta(hours=12)
 
 

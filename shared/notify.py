@@ -1,0 +1,66 @@
+"""Writing ``notify.requests``: what a service does to have an e-mail or SMS sent.
+
+Codes go in ``secrets`` and are sealed (associated data :func:`notify_aad`) so they are never
+in clear on Kafka or in a database; the notifier opens them to render the template. Pass a
+deterministic ``request_id`` for work both zones might start by themselves: the notifier
+delivers each request id once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+
+import asyncpg
+
+from shared.events import Channel, Envelope, Locale, NotifyRequest, notify_aad
+from shared.outbox import publish
+from shared.sealing import Keyring
+from shared.settings import Settings
+from shared.topics import NOTIFY_REQUESTS
+
+
+def notify_request(
+    settings: Settings,
+    keyring: Keyring,
+    practice: str,
+    subject: str,
+    channel: Channel,
+    template: str,
+    recipient: str,
+    parameters: Mapping[str, str | int],
+    secrets: Mapping[str, str] | None = None,
+    locale: Locale = "nl",
+    now: datetime | None = None,
+    request_id: uuid.UUID | None = None,
+) -> Envelope:
+    rid = request_id or uuid.uuid4()
+    body = NotifyRequest(
+        channel=channel,
+        template=template,
+        locale=locale,
+        recipient=recipient,
+        parameters=dict(parameters),
+        sealed={
+            name: keyring.seal(value.encode(), notify_aad(practice, rid, name))
+            for name, value in (secrets or {}).items()
+        },
+    )
+    envelope = Envelope(
+        id=rid,
+        type="notify.requested",
+        source=settings.source,
+        practice=practice,
+        subject=subject,
+        data=body.model_dump(mode="json"),
+    )
+    if now is not None:
+        envelope.time = now
+    return envelope
+
+
+async def request_notification(
+    conn: asyncpg.Connection, settings: Settings, envelope: Envelope
+) -> None:
+    """Queue the request in the caller's transaction (outbox)."""
+    await publish(conn, settings, NOTIFY_REQUESTS, envelope)
