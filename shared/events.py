@@ -122,6 +122,7 @@ FactorKind = Literal["totp", "sms", "email", "recovery"]
 #: recovery code last (it is the way back in when the phone is gone).
 FACTOR_ORDER: tuple[FactorKind, ...] = ("totp", "sms", "email", "recovery")
 STRONG_FACTORS: frozenset[str] = frozenset({"totp"})
+FACTOR_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"
 
 
 class FactorCredential(Versioned):
@@ -131,7 +132,7 @@ class FactorCredential(Versioned):
     totp, ``{"hash": sha256-hex}`` for a recovery code, ``{"to": address}`` for sms/email.
     A deactivated factor stays as ``active: false`` (the latest state per key)."""
 
-    factor: str = Field(pattern=ID_PATTERN)
+    factor: str = Field(pattern=FACTOR_ID_PATTERN)
     employee: str = Field(pattern=ID_PATTERN)
     kind: FactorKind
     sealed: str
@@ -139,6 +140,11 @@ class FactorCredential(Versioned):
     created_at: datetime
     #: TOTP: the time step of the code that confirmed the enrolment; it is spent.
     confirmed_step: int | None = None
+
+
+def recovery_factor_id(employee: str) -> str:
+    """An employee has one recovery code at a time: a new one replaces it under this id."""
+    return f"rc.{employee}"
 
 
 def factor_aad(practice: str, employee: str, factor: str) -> str:
