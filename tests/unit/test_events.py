@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from shared.events import Envelope, PasswordPolicy
+from shared.events import EmployeeUpserted, Envelope, FactorCredential, PasswordPolicy
 
 
 def envelope() -> Envelope:
@@ -104,3 +104,65 @@ def test_password_policy_accepts_its_bounds_and_rejects_unknown_fields() -> None
 def test_password_policy_json_round_trip() -> None:
     policy = PasswordPolicy(min_strength=60, change_after_days=90, max_attempts=3)
     assert PasswordPolicy.model_validate_json(policy.model_dump_json()) == policy
+
+
+def employee(**changes: object) -> dict[str, object]:
+    return {
+        "employee": "e1",
+        "username": "jan",
+        "name": "Jan de Vries",
+        "rights_group": 2,
+        "version": 1,
+        "updated_at": "2026-11-23T10:00:00Z",
+        "zone": "a",
+        **changes,
+    }
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"phone": "0612345678"},
+        {"phone": "+06123"},
+        {"email": "jan.example.nl"},
+        {"email": "jan@localhost"},
+        {"birth_date": "2999-01-01"},
+        {"birth_date": "1850-01-01"},
+        {"bsn_hash": "123456782"},
+        {"rights_group": 0},
+        {"employee": "../x"},
+    ],
+)
+def test_employee_upserts_are_validated_the_same_by_every_consumer(
+    changes: dict[str, object],
+) -> None:
+    with pytest.raises(ValidationError):
+        EmployeeUpserted.model_validate(employee(**changes))
+
+
+def test_a_complete_employee_upsert_is_accepted() -> None:
+    body = EmployeeUpserted.model_validate(
+        employee(
+            phone="+31612345678",
+            email="jan@fysio-jansen.nl",
+            birth_date="1980-05-17",
+            bsn_hash="a" * 64,
+        )
+    )
+    assert body.phone == "+31612345678" and body.birth_date is not None
+
+
+def test_factor_credentials_name_their_kind() -> None:
+    base = {
+        "factor": "rc.e1",
+        "employee": "e1",
+        "sealed": "v1.k.x",
+        "active": True,
+        "created_at": "2026-11-23T10:00:00Z",
+        "version": 1,
+        "updated_at": "2026-11-23T10:00:00Z",
+        "zone": "a",
+    }
+    assert FactorCredential.model_validate({**base, "kind": "recovery"}).kind == "recovery"
+    with pytest.raises(ValidationError):
+        FactorCredential.model_validate({**base, "kind": "password"})
