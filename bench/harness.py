@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import asyncpg
@@ -329,6 +329,15 @@ def stack_meter(stack: Stack, **more: list[int | None]) -> CpuMeter:
 # --------------------------------------------------------------------------- load
 
 
+class Scenario(Protocol):
+    """What one closed-loop iteration does. ``part`` gives client process ``index`` of
+    ``count`` its own share (e.g. its own users), so processes never collide."""
+
+    async def once(self, session: aiohttp.ClientSession) -> str | None: ...
+
+    def part(self, index: int, count: int) -> Scenario: ...
+
+
 @dataclass(frozen=True)
 class RequestSpec:
     """One request, repeated. Success: status 200 and a non-empty ``expect`` (dotted path)."""
@@ -338,6 +347,12 @@ class RequestSpec:
     body: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
     expect: str = "token"
+
+    async def once(self, session: aiohttp.ClientSession) -> str | None:
+        return await _one(session, self)
+
+    def part(self, index: int, count: int) -> RequestSpec:
+        return self
 
 
 @dataclass
@@ -364,30 +379,44 @@ def _dig(data: Any, path: str) -> Any:
     return data
 
 
-async def _one(session: aiohttp.ClientSession, spec: RequestSpec) -> str | None:
-    """Send the request; None on success, else a short description of the failure."""
+async def request_json(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    body: bytes | None,
+    headers: dict[str, str],
+    expect: str,
+) -> tuple[dict[str, Any] | None, str | None]:
+    """Send one request: (the JSON answer, None) on success (status 200 and a non-empty
+    ``expect``), else (None, a short description of the failure)."""
     try:
-        async with session.request(
-            spec.method, spec.url, data=spec.body, headers=spec.headers
-        ) as resp:
+        async with session.request(method, url, data=body, headers=headers) as resp:
             text = await resp.text()
             if resp.status != 200:
-                return f"HTTP {resp.status}: {text[:200]}"
-            if not _dig(json.loads(text), spec.expect):
-                return f"no {spec.expect!r} in answer: {text[:200]}"
-            return None
+                return None, f"HTTP {resp.status}: {text[:200]}"
+            data = json.loads(text)
+            if not _dig(data, expect):
+                return None, f"no {expect!r} in answer: {text[:200]}"
+            return data, None
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        return f"{type(exc).__name__}: {exc}"
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+async def _one(session: aiohttp.ClientSession, spec: RequestSpec) -> str | None:
+    _, failure = await request_json(
+        session, spec.method, spec.url, spec.body, spec.headers, spec.expect
+    )
+    return failure
 
 
 async def _worker(
-    session: aiohttp.ClientSession, spec: RequestSpec, start_at: float, end_at: float
+    session: aiohttp.ClientSession, spec: Scenario, start_at: float, end_at: float
 ) -> LoadResult:
     """Closed loop: one request at a time until ``end_at``. Counts the requests that complete
     inside the measured window [start_at, end_at), the same window the CPU is measured in."""
     result = LoadResult()
     while (began := time.monotonic()) < end_at:
-        failure = await _one(session, spec)
+        failure = await spec.once(session)
         done = time.monotonic()
         if not start_at <= done < end_at:
             continue
@@ -401,9 +430,7 @@ async def _worker(
     return result
 
 
-async def _client(
-    spec: RequestSpec, concurrency: int, start_at: float, end_at: float
-) -> LoadResult:
+async def _client(spec: Scenario, concurrency: int, start_at: float, end_at: float) -> LoadResult:
     connector = aiohttp.TCPConnector(limit=concurrency)
     timeout = aiohttp.ClientTimeout(total=30)
     result = LoadResult(late_start_s=max(0.0, time.monotonic() - start_at))
@@ -416,9 +443,7 @@ async def _client(
     return result
 
 
-def _client_process(
-    spec: RequestSpec, concurrency: int, start_at: float, end_at: float
-) -> LoadResult:
+def _client_process(spec: Scenario, concurrency: int, start_at: float, end_at: float) -> LoadResult:
     return asyncio.run(_client(spec, concurrency, start_at, end_at))
 
 
@@ -430,7 +455,7 @@ def _client_signals() -> None:
 
 
 def run_load(
-    spec: RequestSpec,
+    spec: Scenario,
     seconds: float,
     concurrency: int,
     processes: int,
@@ -448,7 +473,8 @@ def run_load(
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(processes, initializer=_client_signals) as pool:
         pending = pool.starmap_async(
-            _client_process, [(spec, share, start_at, end_at) for share in shares]
+            _client_process,
+            [(spec.part(i, processes), share, start_at, end_at) for i, share in enumerate(shares)],
         )
         meter.add("clients", [child.pid for child in multiprocessing.active_children()])
         time.sleep(max(0.0, start_at - time.monotonic()))
@@ -499,12 +525,6 @@ async def _login(stack: Stack) -> dict[str, Any]:
 def login_once(stack: Stack) -> dict[str, Any]:
     """One password login; the bootstrapped practice is password-only, so it is complete."""
     return asyncio.run(_login(stack))
-
-
-def login_body(stack: Stack) -> bytes:
-    return json.dumps(
-        {"practice": stack.practice, "username": stack.username, "password": stack.password}
-    ).encode()
 
 
 # --------------------------------------------------------------------------- report

@@ -1,36 +1,261 @@
-"""``tweestap bench login``: password logins per second against one auth server, compared with
-the raw argon2id verify rate of this machine at the same parameters (argon2 is the floor cost
-of a login, so the ratio shows how much the rest of the request path costs)."""
+"""``tweestap bench login``: complete two-factor logins per second (password, then TOTP →
+token) against one auth server, compared with the raw argon2id verify rate of this machine at
+the same parameters (argon2 is the floor cost of a login, so the ratio shows how much the rest
+of the request path costs), and what TOTP verification adds.
+
+The practice requires two factors. Each time step of a TOTP code is accepted once per
+employee, so the load logs in many employees (``--users``), each with its own secret; a client
+uses a step of an employee at most once and moves on to the next employee."""
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import json
 import os
+import re
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
+import aiohttp
+import asyncpg
 from argon2 import PasswordHasher, Type
 
 from bench.harness import (
-    RequestSpec,
+    READY_TIMEOUT_S,
     Stack,
     auth_stack,
     base_parser,
     ensure_alive,
     latency_summary,
     log,
-    login_body,
-    login_once,
     report,
+    request_json,
     rss_mb,
     run_load,
     stack_meter,
     target,
 )
 from services.auth.settings import AuthSettings
+from shared import otp
+from shared.events import (
+    EmployeeUpserted,
+    Envelope,
+    FactorCredential,
+    PasswordCredential,
+    PracticeUpserted,
+    credential_aad,
+    factor_aad,
+    utcnow,
+)
+from shared.outbox import publish
+from shared.sealing import Keyring
+from shared.topics import AUTH_CREDENTIALS, DIRECTORY_EMPLOYEES, DIRECTORY_PRACTICES, FACTORS
 
 LOGIN_VS_ARGON2 = 0.9
 IDLE_RSS_MB = 100.0
+TOTP_ADDS_MS = 1.0
+JSON = {"Content-Type": "application/json"}
+
+
+# --------------------------------------------------------------------------- setup
+
+
+async def _two_factor_practice(stack: Stack, users: int) -> list[tuple[str, str]]:
+    """Switch the bench practice to two factors and give it ``users`` employees, each with
+    the bench password and an enrolled authenticator, published through the server's outbox
+    the way the enrolment service would. Returns (username, secret) pairs."""
+    settings = stack.settings
+    keyring = Keyring.parse(settings.sealing_keys.get_secret_value())
+    practice = stack.practice
+    now = utcnow()
+    hashed = PasswordHasher(
+        time_cost=settings.argon2_time_cost,
+        memory_cost=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+        type=Type.ID,
+    ).hash(stack.password)
+    pairs: list[tuple[str, str]] = []
+
+    def event(type_: str, subject: str, data: dict[str, object]) -> Envelope:
+        return Envelope(
+            type=type_, source="bench@a", time=now, practice=practice, subject=subject, data=data
+        )
+
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        async with conn.transaction():
+            body = PracticeUpserted(
+                name="Bench Fysio",
+                email="praktijk@bench.example",
+                two_factor_required=True,
+                version=2,
+                updated_at=now,
+                zone="a",
+            )
+            await publish(
+                conn,
+                settings,
+                DIRECTORY_PRACTICES,
+                event("practice.upserted", practice, body.model_dump(mode="json")),
+            )
+            for i in range(users):
+                employee, username, secret = f"u{i:05d}", f"user{i:05d}", otp.new_secret()
+                pairs.append((username, secret))
+                person = EmployeeUpserted(
+                    employee=employee,
+                    username=username,
+                    name=f"Bench User {i}",
+                    rights_group=2,
+                    version=1,
+                    updated_at=now,
+                    zone="a",
+                )
+                credential = PasswordCredential(
+                    employee=employee,
+                    sealed=keyring.seal(
+                        json.dumps({"hash": hashed, "history": []}).encode(),
+                        credential_aad(practice, employee),
+                    ),
+                    changed_at=now,
+                    must_change=False,
+                    strength=100,
+                    version=1,
+                    updated_at=now,
+                    zone="a",
+                )
+                factor = f"t.{employee}"
+                totp = FactorCredential(
+                    factor=factor,
+                    employee=employee,
+                    kind="totp",
+                    sealed=keyring.seal(
+                        json.dumps({"secret": secret}).encode(),
+                        factor_aad(practice, employee, factor),
+                    ),
+                    active=True,
+                    created_at=now,
+                    version=1,
+                    updated_at=now,
+                    zone="a",
+                )
+                for topic, type_, subject, data in (
+                    (DIRECTORY_EMPLOYEES, "employee.upserted", employee, person),
+                    (AUTH_CREDENTIALS, "credential.password", employee, credential),
+                    (FACTORS, "factor.credential", factor, totp),
+                ):
+                    await publish(
+                        conn, settings, topic, event(type_, subject, data.model_dump(mode="json"))
+                    )
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while await conn.fetchval(
+            "SELECT count(*) FROM factors f JOIN credentials c "
+            "ON c.practice = f.practice AND c.employee = f.employee "
+            "WHERE f.practice = $1 AND f.active",
+            practice,
+        ) < users or not await conn.fetchval(
+            "SELECT two_factor_required FROM practices WHERE id = $1", practice
+        ):
+            if time.monotonic() > deadline:
+                raise TimeoutError("employees and factors not materialised")
+            await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+    log(f"{users} employees with an authenticator materialised")
+    return pairs
+
+
+# --------------------------------------------------------------------------- the load
+
+
+@dataclass
+class TwoStepLogin:
+    """Password step, then the TOTP step, for employees taken in turn; each (employee, time
+    step) is used once. Codes are computed in the client (the server's work is measured)."""
+
+    base_url: str
+    practice: str
+    password: str
+    users: list[tuple[str, str]]
+    _queue: collections.deque[tuple[str, str]] = field(default_factory=collections.deque)
+    _used: dict[str, set[int]] = field(default_factory=dict)
+
+    def part(self, index: int, count: int) -> TwoStepLogin:
+        return TwoStepLogin(self.base_url, self.practice, self.password, self.users[index::count])
+
+    def _next(self) -> tuple[str, str, int] | None:
+        if not self._queue:
+            self._queue.extend(self.users)
+        for _ in range(len(self._queue)):
+            username, secret = self._queue.popleft()
+            self._queue.append((username, secret))
+            # Not the previous step: it may be out of the window by the time the code arrives.
+            now = otp.time_step(utcnow() + timedelta(seconds=1))
+            used = self._used.setdefault(username, set())
+            for step in (now, now + 1):
+                if step not in used:
+                    used.add(step)
+                    return username, secret, step
+        return None
+
+    async def once(self, session: aiohttp.ClientSession) -> str | None:
+        chosen = self._next()
+        if chosen is None:
+            await asyncio.sleep(0.05)
+            return "no unused time step left: raise --users"
+        username, secret, step = chosen
+        body = {"practice": self.practice, "username": username, "password": self.password}
+        data, failure = await request_json(
+            session,
+            "POST",
+            f"{self.base_url}/v1/login",
+            json.dumps(body).encode(),
+            JSON,
+            "login_id",
+        )
+        if failure or data is None:
+            return failure
+        if data.get("next") != "second_factor":
+            return f"unexpected next step {data.get('next')!r}"
+        code = {"factor": "totp", "code": otp.totp_at_step(secret, step)}
+        _, failure = await request_json(
+            session,
+            "POST",
+            f"{self.base_url}/v1/login/{data['login_id']}/verify",
+            json.dumps(code).encode(),
+            JSON,
+            "token",
+        )
+        return failure
+
+
+def totp_check_us(rounds: int = 2000) -> float:
+    """Microseconds one TOTP check (±1 step, as the server does it) takes in this process."""
+    secret = otp.new_secret()
+    now = utcnow()
+    code = otp.totp_at_step(secret, otp.time_step(now) + 1)
+    started = time.perf_counter()
+    for _ in range(rounds):
+        otp.match_totp(secret, code, now)
+    return round((time.perf_counter() - started) / rounds * 1e6, 1)
+
+
+def server_histogram_mean_ms(base_url: str, name: str) -> float | None:
+    """Mean of a server histogram from /metrics (sum / count over every label set)."""
+    with urllib.request.urlopen(f"{base_url}/metrics", timeout=5) as resp:  # noqa: S310
+        text = resp.read().decode()
+    total = count = 0.0
+    for line in text.splitlines():
+        match = re.match(rf"^{name}_(sum|count)(?:{{.*}})? ([0-9.eE+-]+)$", line)
+        if match:
+            if match.group(1) == "sum":
+                total += float(match.group(2))
+            else:
+                count += float(match.group(2))
+    return round(total / count * 1000, 4) if count else None
 
 
 def raw_verify(settings: AuthSettings, seconds: float, threads: int) -> tuple[int, float]:
@@ -76,28 +301,40 @@ def measure_raw(stack: Stack, seconds: float, threads: int) -> RawArgon2:
     return RawArgon2(count / elapsed, count / max(cpu["bench"], 1e-9), cpu)
 
 
+async def _check_once(scenario: TwoStepLogin) -> str | None:
+    async with aiohttp.ClientSession() as session:
+        return await scenario.once(session)
+
+
 def main(argv: list[str]) -> int:
     parser = base_parser("login", __doc__ or "")
     parser.add_argument("--argon2-seconds", type=float, default=5.0, help="raw argon2 run")
+    parser.add_argument(
+        "--users", type=int, default=1000, help="employees (each TOTP step is used once)"
+    )
     args = parser.parse_args(argv)
     threads = os.cpu_count() or 1
     with auth_stack() as stack:
         time.sleep(1.0)
         rss_idle = rss_mb(stack.server.pid)
-        login_once(stack)  # checks the setup before measuring anything
+        users = asyncio.run(_two_factor_practice(stack, args.users))
+        # One login end to end before measuring, with an employee the load does not use.
+        check = asyncio.run(
+            _check_once(TwoStepLogin(stack.base_url, stack.practice, stack.password, users[-1:]))
+        )
+        if check is not None:
+            raise RuntimeError(f"two-step login failed: {check}")
+        scenario = TwoStepLogin(stack.base_url, stack.practice, stack.password, users[:-1])
         raw = measure_raw(stack, args.argon2_seconds, threads)
         log(f"login load: {args.seconds:g} s, concurrency {args.concurrency}")
-        spec = RequestSpec(
-            "POST",
-            f"{stack.base_url}/v1/login",
-            login_body(stack),
-            {"Content-Type": "application/json"},
-            expect="token.token",
-        )
         meter = stack_meter(stack)
-        load = run_load(spec, args.seconds, args.concurrency, args.processes, args.warmup, meter)
+        load = run_load(
+            scenario, args.seconds, args.concurrency, args.processes, args.warmup, meter
+        )
         ensure_alive(stack)
         rss_after = rss_mb(stack.server.pid)
+        totp_server_ms = server_histogram_mean_ms(stack.base_url, "tweestap_totp_verify_seconds")
+    totp_us = totp_check_us()
     rate = load.ok / args.seconds
     ratio = round(rate / raw.per_s, 3) if raw.per_s else None
     server_cpu = meter.seconds.get("server", 0.0)
@@ -116,6 +353,8 @@ def main(argv: list[str]) -> int:
             },
             "argon2_raw_seconds": args.argon2_seconds,
             "argon2_raw_threads": threads,
+            "users": args.users,
+            "login": "password, then TOTP, until the token",
         },
         {
             "logins": load.ok,
@@ -131,11 +370,15 @@ def main(argv: list[str]) -> int:
             "logins_vs_raw_argon2_per_cpu_s": round(per_server_cpu / raw.per_cpu_s, 3),
             "cpu_s_during_load": meter.seconds,
             "cpu_s_during_raw_argon2": raw.cpu_s,
+            # Server: the TOTP check inside the verify request (tweestap_totp_verify_seconds).
+            "totp_verify_server_mean_ms": totp_server_ms,
+            "totp_check_in_process_us": totp_us,
         },
         {"rss_idle_mb": rss_idle, "rss_after_mb": rss_after},
         {
             "login_vs_raw_argon2": target(ratio, LOGIN_VS_ARGON2, at_least=True),
             "idle_rss_mb": target(rss_idle, IDLE_RSS_MB, at_least=False),
+            "totp_adds_ms": target(totp_server_ms, TOTP_ADDS_MS, at_least=False),
         },
     )
     return 0

@@ -96,6 +96,11 @@ class EmployeeUpserted(Versioned):
         return value
 
 
+def credential_aad(practice: str, employee: str) -> str:
+    """Associated data of a sealed :class:`PasswordCredential`."""
+    return f"credential:{practice}:{employee}"
+
+
 class PasswordCredential(Versioned):
     """``auth.credentials`` (compacted): an employee's password hash and history, sealed."""
 
