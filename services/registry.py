@@ -11,6 +11,9 @@ from aiohttp import web
 from services.auth.http import MIGRATIONS as AUTH_MIGRATIONS
 from services.auth.http import create_app as create_auth
 from services.auth.settings import AuthSettings
+from services.enrolment.http import MIGRATIONS as ENROLMENT_MIGRATIONS
+from services.enrolment.http import create_app as create_enrolment
+from services.enrolment.settings import EnrolmentSettings
 from services.notifier.http import MIGRATIONS as NOTIFIER_MIGRATIONS
 from services.notifier.http import create_app as create_notifier
 from services.notifier.settings import NotifierSettings
@@ -31,5 +34,8 @@ class ServiceSpec:
 
 SERVICES = {
     "auth": ServiceSpec("auth", AuthSettings, create_auth, AUTH_MIGRATIONS, 1),
+    "enrolment": ServiceSpec(
+        "enrolment", EnrolmentSettings, create_enrolment, ENROLMENT_MIGRATIONS, 2
+    ),
     "notifier": ServiceSpec("notifier", NotifierSettings, create_notifier, NOTIFIER_MIGRATIONS, 4),
 }

@@ -32,6 +32,8 @@ from shared.settings import Settings
 
 T = TypeVar("T")
 SEALING = f"t1:{generate_key()}"
+#: The HMAC key of BSN hashes (enrolment), the same for every zone.
+BSN_KEY = generate_key()
 ADMIN_PASSWORD = "Zeer-Sterk-Wachtwoord-2026!"
 
 
@@ -146,6 +148,7 @@ class Cluster:
             "kafka_bootstrap": self.broker.bootstrap,
             "topic_prefix": self.prefix,
             "sealing_keys": SEALING,
+            "bsn_key": BSN_KEY,
             "outbox_sweep_seconds": 0.2,
             "topics": {"partitions": 2},
             **overrides,

@@ -57,6 +57,7 @@ def run(var: str) -> int:
     root = Path(var).resolve()
     root.mkdir(parents=True, exist_ok=True)
     sealing = _secret_file(root / "dev" / "sealing-keys", f"dev1:{generate_key()}")
+    bsn_key = _secret_file(root / "dev" / "bsn-key", secrets.token_urlsafe(32))
     print("starting PostgreSQL (one per zone) and the broker …", flush=True)
     postgres = {zone: Postgres(root / f"pg-{zone}") for zone in ZONES}
     broker = Broker(BROKER_PORT, root / "logs" / "broker.log")
@@ -75,6 +76,7 @@ def run(var: str) -> int:
                     "TWEESTAP_DATABASE_URL": dsn,
                     "TWEESTAP_KAFKA_BOOTSTRAP": broker.bootstrap,
                     "TWEESTAP_SEALING_KEYS": sealing,
+                    "TWEESTAP_BSN_KEY": bsn_key,
                     "TWEESTAP_SMTP_PORT": str(SMTP_PORT),
                     "TWEESTAP_SMS_URL": f"http://127.0.0.1:{SMS_PORT}/sms",
                 }

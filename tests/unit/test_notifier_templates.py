@@ -61,6 +61,12 @@ PARAMS: dict[str, dict[str, Any]] = {
         "practice_name": PRACTICE,
         "used_at": "23-11-2026 09:15",
     },
+    "enrolment_blocked": {
+        "practice_name": PRACTICE,
+        "employee_name": "Piet de Vries",
+        "username": "pdevries",
+        "blocked_at": "23-11-2026 09:20",
+    },
 }
 SMS = ("activation_code", "login_code")
 EMAIL_PARTS = ("subject", "txt", "html")
@@ -221,6 +227,7 @@ def test_subjects_are_distinct() -> None:
         ("enrolled", "ingesteld"),
         ("deactivated", "uitgeschakeld"),
         ("recovery code used", "herstelcode gebruikt"),
+        ("recovery code regenerated", "nieuwe herstelcode aangemaakt"),
         ("phone number changed", "phone number changed"),
     ],
 )

@@ -1,0 +1,569 @@
+"""PostgreSQL access of the enrolment service. Every function takes the caller's connection,
+so the caller decides the transaction (state and outbox rows commit together)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from services.enrolment.domain.readiness import Person
+from services.enrolment.domain.records import Employee, Enrolment, Factor, PendingFactor, Practice
+from shared.events import EmployeeUpserted, FactorCredential, PasswordPolicy, PracticeUpserted
+
+_HOUR = timedelta(hours=1)
+_DAY = timedelta(days=1)
+
+
+def _applied(status: str) -> bool:
+    return status.endswith(" 1")
+
+
+# -- directory --------------------------------------------------------------------------------
+
+
+async def upsert_practice(conn: asyncpg.Connection, practice: str, ev: PracticeUpserted) -> bool:
+    """Apply practice settings if newer than those held (last writer wins)."""
+    status: str = await conn.execute(
+        """INSERT INTO practices AS p
+              (id, name, email, two_factor_required, policy, version, updated_at, zone)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email,
+              two_factor_required = EXCLUDED.two_factor_required, policy = EXCLUDED.policy,
+              version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
+            WHERE (p.version, p.updated_at, p.zone)
+                < (EXCLUDED.version, EXCLUDED.updated_at, EXCLUDED.zone)""",
+        practice,
+        ev.name,
+        ev.email,
+        ev.two_factor_required,
+        ev.password_policy.model_dump(),
+        ev.version,
+        ev.updated_at,
+        ev.zone,
+    )
+    return _applied(status)
+
+
+async def upsert_employee(conn: asyncpg.Connection, practice: str, ev: EmployeeUpserted) -> bool:
+    """Apply an employee if newer (last writer wins). An event without ``bsn_hash`` keeps the
+    stored hash: host systems cannot compute it. Raises UniqueViolationError when another
+    employee of the practice has the username."""
+    status: str = await conn.execute(
+        """INSERT INTO employees AS e (practice, id, username, name, birth_date, email, phone,
+              bsn_hash, rights_group, in_service, version, updated_at, zone)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+            ON CONFLICT (practice, id) DO UPDATE SET username = EXCLUDED.username,
+              name = EXCLUDED.name, birth_date = EXCLUDED.birth_date, email = EXCLUDED.email,
+              phone = EXCLUDED.phone, bsn_hash = coalesce(EXCLUDED.bsn_hash, e.bsn_hash),
+              rights_group = EXCLUDED.rights_group, in_service = EXCLUDED.in_service,
+              version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
+            WHERE (e.version, e.updated_at, e.zone)
+                < (EXCLUDED.version, EXCLUDED.updated_at, EXCLUDED.zone)""",
+        practice,
+        ev.employee,
+        ev.username,
+        ev.name,
+        ev.birth_date,
+        ev.email,
+        ev.phone,
+        ev.bsn_hash,
+        ev.rights_group,
+        ev.in_service,
+        ev.version,
+        ev.updated_at,
+        ev.zone,
+    )
+    return _applied(status)
+
+
+def _practice(row: asyncpg.Record) -> Practice:
+    policy = row["policy"]
+    return Practice(
+        id=row["id"],
+        name=row["name"],
+        email=row["email"],
+        two_factor_required=row["two_factor_required"],
+        policy=PasswordPolicy.model_validate(
+            json.loads(policy) if isinstance(policy, str) else policy
+        ),
+        version=row["version"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _employee(row: asyncpg.Record) -> Employee:
+    return Employee(
+        practice=row["practice"],
+        id=row["id"],
+        username=row["username"],
+        name=row["name"],
+        birth_date=row["birth_date"],
+        email=row["email"],
+        phone=row["phone"],
+        bsn_hash=row["bsn_hash"],
+        rights_group=row["rights_group"],
+        in_service=row["in_service"],
+        version=row["version"],
+        updated_at=row["updated_at"],
+    )
+
+
+async def practice(
+    conn: asyncpg.Connection, practice_id: str, for_update: bool = False
+) -> Practice | None:
+    lock = " FOR UPDATE" if for_update else ""
+    row = await conn.fetchrow(f"SELECT * FROM practices WHERE id = $1{lock}", practice_id)  # noqa: S608
+    return _practice(row) if row else None
+
+
+async def employee(
+    conn: asyncpg.Connection, practice_id: str, employee_id: str, for_update: bool = False
+) -> Employee | None:
+    lock = " FOR UPDATE" if for_update else ""
+    row = await conn.fetchrow(
+        f"SELECT * FROM employees WHERE practice = $1 AND id = $2{lock}",  # noqa: S608
+        practice_id,
+        employee_id,
+    )
+    return _employee(row) if row else None
+
+
+async def employees(conn: asyncpg.Connection, practice_id: str) -> list[Employee]:
+    rows = await conn.fetch(
+        "SELECT * FROM employees WHERE practice = $1 ORDER BY lower(username)", practice_id
+    )
+    return [_employee(r) for r in rows]
+
+
+async def username_taken(
+    conn: asyncpg.Connection, practice_id: str, username: str, employee_id: str
+) -> bool:
+    taken: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM employees WHERE practice = $1 "
+        "AND lower(username) = lower($2) AND id <> $3)",
+        practice_id,
+        username,
+        employee_id,
+    )
+    return taken
+
+
+async def people(conn: asyncpg.Connection, practice_id: str) -> list[Person]:
+    """Every employee of the practice with whether they have an active strong factor."""
+    rows = await conn.fetch(
+        """SELECT e.*, EXISTS (SELECT 1 FROM factors f
+                                WHERE f.practice = e.practice AND f.employee = e.id
+                                  AND f.active AND f.kind = 'totp') AS strong
+           FROM employees e WHERE e.practice = $1 ORDER BY lower(e.username)""",
+        practice_id,
+    )
+    return [_employee(r).person(r["strong"]) for r in rows]
+
+
+# -- factors ----------------------------------------------------------------------------------
+
+
+async def upsert_factor(conn: asyncpg.Connection, practice: str, ev: FactorCredential) -> bool:
+    """Apply a factor credential if newer than the one held (last writer wins)."""
+    status: str = await conn.execute(
+        """INSERT INTO factors AS f (practice, id, employee, kind, sealed, active, created_at,
+              confirmed_step, version, updated_at, zone)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            ON CONFLICT (practice, id) DO UPDATE SET employee = EXCLUDED.employee,
+              kind = EXCLUDED.kind, sealed = EXCLUDED.sealed, active = EXCLUDED.active,
+              created_at = EXCLUDED.created_at, confirmed_step = EXCLUDED.confirmed_step,
+              version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
+            WHERE (f.version, f.updated_at, f.zone)
+                < (EXCLUDED.version, EXCLUDED.updated_at, EXCLUDED.zone)""",
+        practice,
+        ev.factor,
+        ev.employee,
+        ev.kind,
+        ev.sealed,
+        ev.active,
+        ev.created_at,
+        ev.confirmed_step,
+        ev.version,
+        ev.updated_at,
+        ev.zone,
+    )
+    return _applied(status)
+
+
+def _factor(row: asyncpg.Record) -> Factor:
+    return Factor(
+        practice=row["practice"],
+        id=row["id"],
+        employee=row["employee"],
+        kind=row["kind"],
+        sealed=row["sealed"],
+        active=row["active"],
+        created_at=row["created_at"],
+        confirmed_step=row["confirmed_step"],
+        version=row["version"],
+    )
+
+
+async def active_factors(
+    conn: asyncpg.Connection, practice_id: str, employee_id: str
+) -> list[Factor]:
+    rows = await conn.fetch(
+        "SELECT * FROM factors WHERE practice = $1 AND employee = $2 AND active "
+        "ORDER BY created_at, id",
+        practice_id,
+        employee_id,
+    )
+    return [_factor(r) for r in rows]
+
+
+async def factor_version(conn: asyncpg.Connection, practice_id: str, factor_id: str) -> int:
+    """The version held of a factor (0 if none): a new write is this + 1."""
+    version: int | None = await conn.fetchval(
+        "SELECT version FROM factors WHERE practice = $1 AND id = $2", practice_id, factor_id
+    )
+    return version or 0
+
+
+async def lock_employee_factors(
+    conn: asyncpg.Connection, practice_id: str, employee_id: str
+) -> None:
+    """Serialise factor changes of one employee (transaction-level advisory lock)."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 7510430))",
+        f"{practice_id}:{employee_id}",
+    )
+
+
+# -- the wizard -------------------------------------------------------------------------------
+
+
+def _enrolment(row: asyncpg.Record) -> Enrolment:
+    return Enrolment(
+        id=row["id"],
+        practice=row["practice"],
+        employee=row["employee"],
+        login_id=row["login_id"],
+        code_hash=row["code_hash"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        state=row["state"],
+        failures=row["failures"],
+        confirm_failures=row["confirm_failures"],
+        sealed_secret=row["sealed_secret"],
+    )
+
+
+async def blocked_enrolment(conn: asyncpg.Connection, practice_id: str, employee_id: str) -> bool:
+    blocked: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM enrolments WHERE practice = $1 AND employee = $2 "
+        "AND state = 'blocked')",
+        practice_id,
+        employee_id,
+    )
+    return blocked
+
+
+async def enrolments_since(
+    conn: asyncpg.Connection, practice_id: str, employee_id: str, since: datetime
+) -> list[datetime]:
+    """When the employee's enrolments (activation codes sent) since ``since`` were made."""
+    rows = await conn.fetch(
+        "SELECT created_at FROM enrolments WHERE practice = $1 AND employee = $2 "
+        "AND created_at > $3 ORDER BY created_at",
+        practice_id,
+        employee_id,
+        since,
+    )
+    return [r["created_at"] for r in rows]
+
+
+async def void_open_enrolments(
+    conn: asyncpg.Connection, practice_id: str, employee_id: str, now: datetime
+) -> int:
+    status: str = await conn.execute(
+        "UPDATE enrolments SET state = 'void', finished_at = $3 "
+        "WHERE practice = $1 AND employee = $2 AND state IN ('sent', 'identified')",
+        practice_id,
+        employee_id,
+        now,
+    )
+    return int(status.split()[-1])
+
+
+async def unblock_enrolments(
+    conn: asyncpg.Connection, practice_id: str, employee_id: str, now: datetime
+) -> int:
+    """Void the employee's blocked and open enrolments; returns how many were blocked."""
+    blocked: int = await conn.fetchval(
+        "SELECT count(*) FROM enrolments WHERE practice = $1 AND employee = $2 "
+        "AND state = 'blocked'",
+        practice_id,
+        employee_id,
+    )
+    await conn.execute(
+        "UPDATE enrolments SET state = 'void', finished_at = $3 WHERE practice = $1 "
+        "AND employee = $2 AND state IN ('sent', 'identified', 'blocked')",
+        practice_id,
+        employee_id,
+        now,
+    )
+    return blocked
+
+
+async def create_enrolment(
+    conn: asyncpg.Connection,
+    enrolment_id: str,
+    practice_id: str,
+    employee_id: str,
+    login_id: str,
+    code_hash: str,
+    now: datetime,
+    expires_at: datetime,
+) -> None:
+    await conn.execute(
+        "INSERT INTO enrolments (id, practice, employee, login_id, code_hash, created_at, "
+        "expires_at, state) VALUES ($1, $2, $3, $4, $5, $6, $7, 'sent')",
+        enrolment_id,
+        practice_id,
+        employee_id,
+        login_id,
+        code_hash,
+        now,
+        expires_at,
+    )
+
+
+async def take_enrolment(
+    conn: asyncpg.Connection, enrolment_id: str, practice_id: str, employee_id: str
+) -> Enrolment | None:
+    """The employee's enrolment, locked for this transaction; None if it is not theirs."""
+    row = await conn.fetchrow(
+        "SELECT * FROM enrolments WHERE id = $1 AND practice = $2 AND employee = $3 FOR UPDATE",
+        enrolment_id,
+        practice_id,
+        employee_id,
+    )
+    return _enrolment(row) if row else None
+
+
+async def identity_failed(
+    conn: asyncpg.Connection, enrolment_id: str, failures: int, blocked_at: datetime | None
+) -> None:
+    await conn.execute(
+        "UPDATE enrolments SET failures = $2, "
+        "state = CASE WHEN $3::timestamptz IS NULL THEN state ELSE 'blocked' END, "
+        "blocked_at = $3 WHERE id = $1",
+        enrolment_id,
+        failures,
+        blocked_at,
+    )
+
+
+async def identified(
+    conn: asyncpg.Connection,
+    enrolment_id: str,
+    sealed_secret: str,
+    now: datetime,
+    expires_at: datetime,
+) -> None:
+    await conn.execute(
+        "UPDATE enrolments SET state = 'identified', sealed_secret = $2, identified_at = $3, "
+        "expires_at = $4 WHERE id = $1",
+        enrolment_id,
+        sealed_secret,
+        now,
+        expires_at,
+    )
+
+
+async def confirm_failed(
+    conn: asyncpg.Connection, enrolment_id: str, failures: int, void_at: datetime | None
+) -> None:
+    await conn.execute(
+        "UPDATE enrolments SET confirm_failures = $2, "
+        "state = CASE WHEN $3::timestamptz IS NULL THEN state ELSE 'void' END, "
+        "finished_at = $3 WHERE id = $1",
+        enrolment_id,
+        failures,
+        void_at,
+    )
+
+
+async def finish_enrolment(
+    conn: asyncpg.Connection, enrolment_id: str, factor_id: str, now: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE enrolments SET state = 'done', finished_at = $3, factor_id = $2, "
+        "sealed_secret = NULL WHERE id = $1",
+        enrolment_id,
+        factor_id,
+        now,
+    )
+
+
+# -- pending SMS/e-mail factors ---------------------------------------------------------------
+
+
+def _pending(row: asyncpg.Record) -> PendingFactor:
+    return PendingFactor(**{k: row[k] for k in PendingFactor.__dataclass_fields__})
+
+
+async def pending_since(
+    conn: asyncpg.Connection, practice_id: str, employee_id: str, since: datetime
+) -> list[datetime]:
+    rows = await conn.fetch(
+        "SELECT created_at FROM pending_factors WHERE practice = $1 AND employee = $2 "
+        "AND created_at > $3 ORDER BY created_at",
+        practice_id,
+        employee_id,
+        since,
+    )
+    return [r["created_at"] for r in rows]
+
+
+async def add_pending(conn: asyncpg.Connection, pending: PendingFactor) -> None:
+    """Store a pending factor; earlier pending ones of that kind for the employee are void."""
+    await conn.execute(
+        "UPDATE pending_factors SET state = 'void' WHERE practice = $1 AND employee = $2 "
+        "AND kind = $3 AND state = 'pending'",
+        pending.practice,
+        pending.employee,
+        pending.kind,
+    )
+    await conn.execute(
+        "INSERT INTO pending_factors (id, practice, employee, kind, sealed, sealed_code, "
+        "sent_to, created_at, expires_at, attempts, state) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        *(getattr(pending, k) for k in PendingFactor.__dataclass_fields__),
+    )
+
+
+async def take_pending(
+    conn: asyncpg.Connection, factor_id: str, practice_id: str, employee_id: str
+) -> PendingFactor | None:
+    row = await conn.fetchrow(
+        "SELECT * FROM pending_factors WHERE id = $1 AND practice = $2 AND employee = $3 "
+        "FOR UPDATE",
+        factor_id,
+        practice_id,
+        employee_id,
+    )
+    return _pending(row) if row else None
+
+
+async def update_pending(
+    conn: asyncpg.Connection, factor_id: str, attempts: int, state: str
+) -> None:
+    await conn.execute(
+        "UPDATE pending_factors SET attempts = $2, state = $3 WHERE id = $1",
+        factor_id,
+        attempts,
+        state,
+    )
+
+
+async def void_pending(conn: asyncpg.Connection, practice_id: str, employee_id: str) -> None:
+    await conn.execute(
+        "UPDATE pending_factors SET state = 'void' WHERE practice = $1 AND employee = $2 "
+        "AND state = 'pending'",
+        practice_id,
+        employee_id,
+    )
+
+
+# -- keys and sessions ------------------------------------------------------------------------
+
+
+async def upsert_public_key(
+    conn: asyncpg.Connection,
+    kid: str,
+    zone: str,
+    jwk: dict[str, str],
+    created_at: datetime,
+    retire_at: datetime | None,
+) -> None:
+    await conn.execute(
+        """INSERT INTO public_keys (kid, zone, jwk, created_at, retire_at)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (kid) DO UPDATE SET retire_at = EXCLUDED.retire_at""",
+        kid,
+        zone,
+        jwk,
+        created_at,
+        retire_at,
+    )
+
+
+async def public_keys(conn: asyncpg.Connection, now: datetime) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT jwk FROM public_keys WHERE retire_at IS NULL OR retire_at > $1 ORDER BY created_at",
+        now,
+    )
+    return [json.loads(r["jwk"]) if isinstance(r["jwk"], str) else r["jwk"] for r in rows]
+
+
+async def add_revocation(
+    conn: asyncpg.Connection,
+    sid: str,
+    practice_id: str,
+    employee_id: str,
+    revoked_at: datetime,
+    session_expires_at: datetime,
+) -> None:
+    await conn.execute(
+        "INSERT INTO revocations (sid, practice, employee, revoked_at, session_expires_at) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        sid,
+        practice_id,
+        employee_id,
+        revoked_at,
+        session_expires_at,
+    )
+
+
+async def raise_cutoff(
+    conn: asyncpg.Connection, practice_id: str, employee_id: str, before: datetime
+) -> None:
+    """Sessions of the employee that started at or before ``before`` are over (max-register)."""
+    await conn.execute(
+        """INSERT INTO session_cutoffs (practice, employee, before) VALUES ($1, $2, $3)
+           ON CONFLICT (practice, employee)
+           DO UPDATE SET before = greatest(session_cutoffs.before, EXCLUDED.before)""",
+        practice_id,
+        employee_id,
+        before,
+    )
+
+
+async def session_state(
+    conn: asyncpg.Connection, practice_id: str, employee_id: str, sid: str
+) -> asyncpg.Record | None:
+    """The employee's status, the practice's two-factor rule, whether ``sid`` is revoked and
+    the employee's session cutoff; None if the employee is unknown."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        """SELECT e.in_service, e.rights_group,
+                  coalesce(p.two_factor_required, false) AS two_factor_required,
+                  EXISTS (SELECT 1 FROM revocations r WHERE r.sid = $3) AS revoked,
+                  (SELECT c.before FROM session_cutoffs c
+                   WHERE c.practice = e.practice AND c.employee = e.id) AS cutoff
+           FROM employees e LEFT JOIN practices p ON p.id = e.practice
+           WHERE e.practice = $1 AND e.id = $2""",
+        practice_id,
+        employee_id,
+        sid,
+    )
+    return row
+
+
+async def housekeeping(conn: asyncpg.Connection, now: datetime, inbox_before: datetime) -> None:
+    """Forget what can no longer matter: revocations of ended sessions, finished wizard rows
+    older than a day, pending factors long expired, inbox ids past the topics' retention."""
+    await conn.execute("DELETE FROM revocations WHERE session_expires_at < $1", now - _HOUR)
+    await conn.execute(
+        "DELETE FROM enrolments WHERE state IN ('done', 'void') AND finished_at < $1", now - _DAY
+    )
+    await conn.execute("DELETE FROM pending_factors WHERE expires_at < $1", now - _DAY)
+    await conn.execute("DELETE FROM inbox WHERE processed_at < $1", inbox_before)

@@ -1,0 +1,211 @@
+"""Request and response bodies of the enrolment HTTP API (DESIGN §7).
+
+Updates (``PUT``) are partial: a field left out keeps its current value. Where a field may be
+removed, ``null`` removes it (a practice's or employee's ``email``, an employee's ``phone`` and
+``birth_date``); a BSN is never removed (host systems publish employees without it)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
+
+from shared.events import E164_PATTERN, EMAIL_PATTERN, FactorKind, PasswordPolicy, utcnow
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+Email = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
+Phone = Field(default=None, pattern=E164_PATTERN)
+#: What a person may type as a BSN (the service checks it further: eleven-test).
+Bsn = Field(default=None, min_length=1, max_length=20)
+Code = Field(min_length=1, max_length=64)
+
+
+def _plain_phone(value: object) -> object:
+    """``+31 6 1234-5678`` → ``+31612345678`` (E.164 is checked after this)."""
+    if isinstance(value, str):
+        return "".join(c for c in value if c not in " -.()")
+    return value
+
+
+def _plausible(value: date | None) -> date | None:
+    if value is not None and not date(1900, 1, 1) <= value <= utcnow().date():
+        raise ValueError("birth date must lie between 1900-01-01 and today")
+    return value
+
+
+class PolicyUpdate(Body):
+    """Password policy fields to change (the same bounds as the policy itself)."""
+
+    min_strength: int | None = Field(default=None, ge=0, le=100)
+    change_after_days: int | None = Field(default=None, ge=0, le=3650)
+    warn_before_days: int | None = Field(default=None, ge=0, le=3650)
+    disable_after_days: int | None = Field(default=None, ge=0, le=3650)
+    max_attempts: int | None = Field(default=None, ge=1, le=100)
+    lockout_seconds: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
+    history: int | None = Field(default=None, ge=0, le=50)
+
+
+class PracticeUpdate(Body):
+    """``PUT /v1/practices/{p}``: omitted fields keep their value; ``email: null`` removes the
+    address. ``confirm_incomplete`` confirms switching two factors on although employees lack
+    birth date, e-mail or BSN (they cannot log in until their data is complete)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    email: str | None = Email
+    two_factor_required: bool | None = None
+    confirm_incomplete: bool = False
+    password_policy: PolicyUpdate | None = None
+
+
+class PracticeView(BaseModel):
+    id: str
+    name: str
+    email: str | None
+    two_factor_required: bool
+    password_policy: PasswordPolicy
+    version: int
+    updated_at: datetime
+
+
+class EmployeeUpdate(Body):
+    """``PUT /v1/practices/{p}/employees/{e}``: creates or updates. A new employee needs
+    ``username`` and ``name``; ``rights_group`` defaults to 2, ``in_service`` to true. The BSN
+    is checked (eleven-test) and kept only as a keyed hash; left out, the stored one stays."""
+
+    username: str | None = Field(default=None, min_length=1, max_length=100)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    birth_date: date | None = None
+    email: str | None = Email
+    bsn: str | None = Bsn
+    phone: str | None = Phone
+    rights_group: int | None = Field(default=None, ge=1, le=9)
+    in_service: bool | None = None
+
+    _phone = field_validator("phone", mode="before")(_plain_phone)
+    _birth = field_validator("birth_date")(_plausible)
+
+    @field_validator("username")
+    @classmethod
+    def _trimmed(cls, value: str | None) -> str | None:
+        if value is not None and value != value.strip():
+            raise ValueError("username may not start or end with white space")
+        return value
+
+
+class EmployeeView(BaseModel):
+    """An employee as the administrator sees it: never the BSN or its hash."""
+
+    employee: str
+    username: str
+    name: str
+    birth_date: date | None
+    email: str | None
+    phone: str | None
+    has_bsn: bool
+    rights_group: int
+    in_service: bool
+    version: int
+    updated_at: datetime
+
+
+class EmployeeList(RootModel[list[EmployeeView]]):
+    pass
+
+
+class EmployeeReadiness(BaseModel):
+    employee: str
+    username: str
+    name: str
+    in_service: bool
+    #: Of ``birth_date``, ``email``, ``bsn``, ``strong_factor``.
+    missing: list[str]
+    ready: bool
+
+
+class ReadinessSummary(BaseModel):
+    employees: int
+    ready: int
+    incomplete: int
+    to_enrol: int
+
+
+class Readiness(BaseModel):
+    practice: str
+    two_factor_required: bool
+    summary: ReadinessSummary
+    employees: list[EmployeeReadiness]
+
+
+class EnrolmentStarted(BaseModel):
+    enrolment_id: str
+    #: The employee's e-mail address, masked.
+    sent_to: str
+    #: When the activation code expires.
+    expires_at: datetime
+
+
+class IdentityRequest(Body):
+    activation_code: str = Code
+    birth_date: date
+    bsn: str = Field(min_length=1, max_length=20)
+
+
+class IdentityAccepted(BaseModel):
+    otpauth_uri: str
+    #: The TOTP secret (base32) for typing into an app by hand.
+    secret: str
+    #: The ``otpauth_uri`` as a QR code, a standalone SVG document.
+    qr_svg: str
+
+
+class CodeRequest(Body):
+    code: str = Field(min_length=1, max_length=16)
+
+
+class FactorEnrolled(BaseModel):
+    factor_id: str
+    #: Shown only here: the one-time recovery code that replaces any earlier one.
+    recovery_code: str
+
+
+class FactorView(BaseModel):
+    factor_id: str
+    kind: FactorKind
+    created_at: datetime
+    #: SMS and e-mail factors: where codes go, masked.
+    sent_to: str | None = None
+
+
+class FactorList(RootModel[list[FactorView]]):
+    pass
+
+
+class SmsFactorRequest(Body):
+    """Default: the employee's phone number in the directory."""
+
+    phone: str | None = Phone
+
+    _phone = field_validator("phone", mode="before")(_plain_phone)
+
+
+class EmailFactorRequest(Body):
+    """Default: the employee's e-mail address in the directory."""
+
+    email: str | None = Email
+
+
+class PendingFactorView(BaseModel):
+    factor_id: str
+    sent_to: str
+    #: When the confirmation code expires.
+    expires_at: datetime
+    kind: Literal["sms", "email"]
+
+
+class RecoveryCode(BaseModel):
+    recovery_code: str

@@ -1,0 +1,82 @@
+"""Kafka entry points of the enrolment service: the directory (practices, employees, from any
+writer: this service in either zone, ``tweestap bootstrap``, host systems), factors, public
+keys and revocations, each applied idempotently (inbox) and by last writer wins or union."""
+
+from __future__ import annotations
+
+import asyncpg
+from asyncpg.exceptions import UniqueViolationError
+
+from services.enrolment.adapters import repository as repo
+from shared.consumer import Handler, InvalidEvent
+from shared.events import (
+    EmployeeUpserted,
+    Envelope,
+    FactorCredential,
+    PracticeUpserted,
+    SessionRevoked,
+    SessionsRevoked,
+    SigningKeyPublished,
+)
+from shared.tokens import TokenVerifier
+from shared.topics import (
+    DIRECTORY_EMPLOYEES,
+    DIRECTORY_PRACTICES,
+    FACTORS,
+    STS_KEYS,
+    STS_REVOCATIONS,
+    Topic,
+)
+
+
+async def on_practice(conn: asyncpg.Connection, event: Envelope) -> None:
+    if event.type == "practice.upserted":
+        await repo.upsert_practice(
+            conn, event.practice, PracticeUpserted.model_validate(event.data)
+        )
+
+
+async def on_employee(conn: asyncpg.Connection, event: Envelope) -> None:
+    """An employee from any writer; one that is not valid (ValidationError) or whose username
+    another employee of the practice has is dead-lettered and changes nothing."""
+    if event.type != "employee.upserted":
+        return
+    body = EmployeeUpserted.model_validate(event.data)
+    try:
+        async with conn.transaction():
+            await repo.upsert_employee(conn, event.practice, body)
+    except UniqueViolationError:
+        raise InvalidEvent(f"username {body.username!r} is taken in this practice") from None
+
+
+async def on_factor(conn: asyncpg.Connection, event: Envelope) -> None:
+    if event.type == "factor.credential":
+        await repo.upsert_factor(conn, event.practice, FactorCredential.model_validate(event.data))
+
+
+async def on_revocation(conn: asyncpg.Connection, event: Envelope) -> None:
+    if event.type == "session.revoked":
+        one = SessionRevoked.model_validate(event.data)
+        await repo.add_revocation(
+            conn, one.sid, event.practice, one.employee, one.revoked_at, one.session_expires_at
+        )
+    elif event.type == "sessions.revoked":
+        every = SessionsRevoked.model_validate(event.data)
+        await repo.raise_cutoff(conn, event.practice, every.employee, every.before)
+
+
+def handlers(verifier: TokenVerifier) -> dict[Topic, Handler]:
+    async def on_key(conn: asyncpg.Connection, event: Envelope) -> None:
+        body = SigningKeyPublished.model_validate(event.data)
+        await repo.upsert_public_key(
+            conn, body.kid, body.zone, body.jwk, body.created_at, body.retire_at
+        )
+        verifier.add_public_key(body.jwk)
+
+    return {
+        DIRECTORY_PRACTICES: on_practice,
+        DIRECTORY_EMPLOYEES: on_employee,
+        FACTORS: on_factor,
+        STS_KEYS: on_key,
+        STS_REVOCATIONS: on_revocation,
+    }

@@ -1,0 +1,339 @@
+"""The enrolment service's HTTP API: routes → handlers, problem+json errors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+from aiohttp import web
+
+from services.enrolment import consumers
+from services.enrolment.api import (
+    CodeRequest,
+    EmailFactorRequest,
+    EmployeeList,
+    EmployeeUpdate,
+    EmployeeView,
+    EnrolmentStarted,
+    FactorEnrolled,
+    FactorList,
+    FactorView,
+    IdentityAccepted,
+    IdentityRequest,
+    PendingFactorView,
+    PracticeUpdate,
+    PracticeView,
+    Readiness,
+    RecoveryCode,
+    SmsFactorRequest,
+)
+from services.enrolment.handlers import EnrolmentService
+from services.enrolment.metrics import EnrolmentMetrics
+from services.enrolment.settings import MIN_BSN_KEY_CHARS, EnrolmentSettings
+from shared.consumer import EventConsumer
+from shared.events import ID_PATTERN
+from shared.http import RUNTIME, Route, create_service_app, json_response, parse_body
+from shared.problems import Problem, not_found, unauthorized
+from shared.sealing import Keyring
+from shared.tokens import TokenVerifier
+from shared.topics import DEAD_LETTERS
+
+log = logging.getLogger(__name__)
+ENROLMENT = web.AppKey("enrolment", EnrolmentService)
+CONSUMER = web.AppKey("enrolment-consumer", EventConsumer)
+MIGRATIONS = Path(__file__).parent / "migrations"
+HOUSEKEEPING_SECONDS = 300
+
+
+def bearer(request: web.Request) -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized()
+    return token.strip()
+
+
+def _id(request: web.Request, name: str) -> str:
+    """A path id; one that cannot exist is simply not found."""
+    value = request.match_info[name]
+    if not _valid_id(value):
+        raise not_found()
+    return value
+
+
+# -- administrator ------------------------------------------------------------------------------
+
+
+async def get_practice(request: web.Request) -> web.Response:
+    svc = request.app[ENROLMENT]
+    practice = _id(request, "p")
+    claims = await svc.admin(bearer(request), practice)
+    return json_response(await svc.get_practice(claims, practice))
+
+
+async def put_practice(request: web.Request) -> web.Response:
+    svc = request.app[ENROLMENT]
+    practice = _id(request, "p")
+    claims = await svc.admin(bearer(request), practice)
+    body = await parse_body(request, PracticeUpdate)
+    return json_response(await svc.update_practice(claims, practice, body))
+
+
+async def readiness(request: web.Request) -> web.Response:
+    svc = request.app[ENROLMENT]
+    practice = _id(request, "p")
+    claims = await svc.admin(bearer(request), practice)
+    return json_response(await svc.readiness(claims, practice))
+
+
+async def list_employees(request: web.Request) -> web.Response:
+    svc = request.app[ENROLMENT]
+    practice = _id(request, "p")
+    claims = await svc.admin(bearer(request), practice)
+    return json_response(EmployeeList(await svc.list_employees(claims, practice)))
+
+
+async def put_employee(request: web.Request) -> web.Response:
+    svc = request.app[ENROLMENT]
+    practice = _id(request, "p")
+    claims = await svc.admin(bearer(request), practice)
+    employee = request.match_info["e"]
+    body = await parse_body(request, EmployeeUpdate)
+    if not _valid_id(employee):
+        raise Problem(
+            422,
+            "invalid-request",
+            "The request is not valid",
+            errors=[{"field": "employee", "message": f"must match {ID_PATTERN}"}],
+        )
+    return json_response(await svc.put_employee(claims, practice, employee, body))
+
+
+def _valid_id(value: str) -> bool:
+    return re.fullmatch(ID_PATTERN, value) is not None
+
+
+async def deactivate(request: web.Request) -> web.Response:
+    svc = request.app[ENROLMENT]
+    practice = _id(request, "p")
+    claims = await svc.admin(bearer(request), practice)
+    await svc.deactivate(claims, practice, _id(request, "e"))
+    return web.Response(status=204)
+
+
+# -- wizard -------------------------------------------------------------------------------------
+
+
+async def start(request: web.Request) -> web.Response:
+    return json_response(await request.app[ENROLMENT].start(bearer(request)))
+
+
+async def identity(request: web.Request) -> web.Response:
+    svc = request.app[ENROLMENT]
+    token = bearer(request)
+    body = await parse_body(request, IdentityRequest)
+    return json_response(await svc.identify(token, request.match_info["id"], body))
+
+
+async def confirm(request: web.Request) -> web.Response:
+    svc = request.app[ENROLMENT]
+    token = bearer(request)
+    body = await parse_body(request, CodeRequest)
+    return json_response(await svc.confirm(token, request.match_info["id"], body.code))
+
+
+# -- the employee's own factors -----------------------------------------------------------------
+
+
+async def list_factors(request: web.Request) -> web.Response:
+    return json_response(FactorList(await request.app[ENROLMENT].list_factors(bearer(request))))
+
+
+async def add_sms(request: web.Request) -> web.Response:
+    svc = request.app[ENROLMENT]
+    token = bearer(request)
+    body = await parse_body(request, SmsFactorRequest)
+    return json_response(await svc.request_factor(token, "sms", body.phone))
+
+
+async def add_email(request: web.Request) -> web.Response:
+    svc = request.app[ENROLMENT]
+    token = bearer(request)
+    body = await parse_body(request, EmailFactorRequest)
+    return json_response(await svc.request_factor(token, "email", body.email))
+
+
+async def confirm_factor(request: web.Request) -> web.Response:
+    svc = request.app[ENROLMENT]
+    token = bearer(request)
+    body = await parse_body(request, CodeRequest)
+    return json_response(await svc.confirm_factor(token, request.match_info["id"], body.code))
+
+
+async def recovery_code(request: web.Request) -> web.Response:
+    return json_response(await request.app[ENROLMENT].regenerate_recovery_code(bearer(request)))
+
+
+ROUTES = (
+    Route("GET", "/v1/practices/{p}", get_practice, "Practice settings", None, PracticeView, True),
+    Route(
+        "PUT",
+        "/v1/practices/{p}",
+        put_practice,
+        "Change practice settings (omitted fields keep their value)",
+        PracticeUpdate,
+        PracticeView,
+        True,
+    ),
+    Route(
+        "GET",
+        "/v1/practices/{p}/readiness",
+        readiness,
+        "What each employee lacks for two-factor login",
+        None,
+        Readiness,
+        True,
+    ),
+    Route(
+        "GET",
+        "/v1/practices/{p}/employees",
+        list_employees,
+        "The practice's employees (never a BSN)",
+        None,
+        EmployeeList,
+        True,
+    ),
+    Route(
+        "PUT",
+        "/v1/practices/{p}/employees/{e}",
+        put_employee,
+        "Create or update an employee (omitted fields keep their value)",
+        EmployeeUpdate,
+        EmployeeView,
+        True,
+    ),
+    Route(
+        "DELETE",
+        "/v1/practices/{p}/employees/{e}/factors",
+        deactivate,
+        "Deactivate every second factor of an employee and end their sessions",
+        bearer=True,
+    ),
+    Route(
+        "POST",
+        "/v1/enrolment",
+        start,
+        "Start enrolling an authenticator app: an activation code is e-mailed",
+        None,
+        EnrolmentStarted,
+        True,
+    ),
+    Route(
+        "POST",
+        "/v1/enrolment/{id}/identity",
+        identity,
+        "Activation code, birth date and BSN → the TOTP secret and its QR code",
+        IdentityRequest,
+        IdentityAccepted,
+        True,
+    ),
+    Route(
+        "POST",
+        "/v1/enrolment/{id}/confirm",
+        confirm,
+        "First code from the app → the factor and a recovery code",
+        CodeRequest,
+        FactorEnrolled,
+        True,
+    ),
+    Route("GET", "/v1/factors", list_factors, "My active factors", None, FactorList, True),
+    Route(
+        "POST",
+        "/v1/factors/sms",
+        add_sms,
+        "Enrol an SMS factor: a confirmation code is sent",
+        SmsFactorRequest,
+        PendingFactorView,
+        True,
+    ),
+    Route(
+        "POST",
+        "/v1/factors/email",
+        add_email,
+        "Enrol an e-mail factor: a confirmation code is sent",
+        EmailFactorRequest,
+        PendingFactorView,
+        True,
+    ),
+    Route(
+        "POST",
+        "/v1/factors/{id}/confirm",
+        confirm_factor,
+        "Activate an SMS/e-mail factor with its confirmation code",
+        CodeRequest,
+        FactorView,
+        True,
+    ),
+    Route(
+        "POST",
+        "/v1/recovery-code",
+        recovery_code,
+        "A new recovery code replacing the old one",
+        None,
+        RecoveryCode,
+        True,
+    ),
+)
+
+
+def _bsn_key(settings: EnrolmentSettings) -> bytes:
+    key = settings.bsn_key.get_secret_value()
+    if len(key) < MIN_BSN_KEY_CHARS:
+        raise ValueError(
+            f"no BSN key configured (TWEESTAP_BSN_KEY, at least {MIN_BSN_KEY_CHARS} characters)"
+        )
+    return key.encode()
+
+
+def create_app(settings: EnrolmentSettings) -> web.Application:
+    # Refuse to start without the keys: nothing could be sealed or compared.
+    keyring = Keyring.parse(settings.sealing_keys.get_secret_value())
+    bsn_key = _bsn_key(settings)
+    metrics = EnrolmentMetrics(settings.zone)
+    app = create_service_app(settings, ROUTES, MIGRATIONS, metrics)
+
+    async def enrolment_ctx(app: web.Application) -> AsyncIterator[None]:
+        rt = app[RUNTIME]
+        verifier = TokenVerifier()
+        service = EnrolmentService(settings, rt.pool, keyring, bsn_key, verifier, metrics)
+        await service.load_keys()
+        app[ENROLMENT] = service
+        consumer = EventConsumer(
+            settings,
+            rt.pool,
+            metrics,
+            "enrolment",
+            consumers.handlers(verifier),
+            dead_letter_topic=DEAD_LETTERS,
+        )
+        app[CONSUMER] = consumer
+        rt.spawn(consumer.run(), "enrolment-consumer")
+        rt.spawn(_maintenance(service), "maintenance")
+        yield
+
+    app.cleanup_ctx.append(enrolment_ctx)
+    return app
+
+
+async def _maintenance(service: EnrolmentService) -> None:
+    """Reload the public keys (drops retired ones) and forget what can no longer matter."""
+    while True:
+        await asyncio.sleep(HOUSEKEEPING_SECONDS)
+        try:
+            await service.load_keys()
+            await service.housekeeping()
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("maintenance failed, will retry: %r", exc)
