@@ -1,5 +1,6 @@
-"""Kafka entry points of auth: directory, credentials, keys, revocations and the other zone's
-login outcomes (failed attempts and resets), each applied idempotently."""
+"""Kafka entry points of auth: directory, credentials, second factors, keys, revocations and
+the other zone's login outcomes (failed attempts, resets, used TOTP steps), each applied
+idempotently."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 
 import asyncpg
 from asyncpg.exceptions import UniqueViolationError
+from pydantic import BaseModel
 
 from services.auth.adapters import repository as repo
 from services.auth.adapters.signer import Signer
@@ -15,9 +17,11 @@ from shared.consumer import Handler, InvalidEvent
 from shared.events import (
     EmployeeUpserted,
     Envelope,
+    FactorCredential,
     PasswordCredential,
     PracticeUpserted,
     SessionRevoked,
+    SessionsRevoked,
     SigningKeyPublished,
 )
 from shared.topics import (
@@ -25,6 +29,7 @@ from shared.topics import (
     AUTH_EVENTS,
     DIRECTORY_EMPLOYEES,
     DIRECTORY_PRACTICES,
+    FACTORS,
     STS_KEYS,
     STS_REVOCATIONS,
     Topic,
@@ -47,6 +52,10 @@ async def on_employee(conn: asyncpg.Connection, event: Envelope) -> None:
             await repo.upsert_employee(conn, event.practice, body)
     except UniqueViolationError:
         raise InvalidEvent(f"username {body.username!r} is taken in this practice") from None
+    if not body.in_service:
+        # Out of service ends every session that started until then, whoever published it,
+        # and they stay ended if the employee comes back.
+        await repo.raise_cutoff(conn, event.practice, body.employee, body.updated_at)
 
 
 async def on_credential(conn: asyncpg.Connection, event: Envelope) -> None:
@@ -55,18 +64,43 @@ async def on_credential(conn: asyncpg.Connection, event: Envelope) -> None:
     )
 
 
+async def on_factor(conn: asyncpg.Connection, event: Envelope) -> None:
+    """A second factor (last writer wins); an authenticator's confirmation step is spent."""
+    if event.type != "factor.credential":
+        return
+    body = FactorCredential.model_validate(event.data)
+    await repo.upsert_factor(conn, event.practice, body)
+    if body.kind == "totp" and body.confirmed_step is not None:
+        await repo.add_totp_step(
+            conn, event.practice, body.employee, body.factor, body.confirmed_step
+        )
+
+
 async def on_revocation(conn: asyncpg.Connection, event: Envelope) -> None:
-    body = SessionRevoked.model_validate(event.data)
-    await repo.add_revocation(
-        conn, body.sid, event.practice, body.employee, body.revoked_at, body.session_expires_at
-    )
+    if event.type == "session.revoked":
+        one = SessionRevoked.model_validate(event.data)
+        await repo.add_revocation(
+            conn, one.sid, event.practice, one.employee, one.revoked_at, one.session_expires_at
+        )
+    elif event.type == "sessions.revoked":
+        every = SessionsRevoked.model_validate(event.data)
+        await repo.raise_cutoff(conn, event.practice, every.employee, every.before)
 
 
-REPLICATED_AUTH_EVENTS = frozenset({"login.failed", "login.succeeded"})
+class TotpUsed(BaseModel):
+    """``auth.events`` ``totp.used``: a time step spent in the writer's zone."""
+
+    employee: str
+    factor: str
+    step: int
+
+
+REPLICATED_AUTH_EVENTS = frozenset({"login.failed", "login.succeeded", "totp.used"})
 
 
 def accept(settings: AuthSettings) -> Callable[[Topic, Envelope], bool]:
-    """Of ``auth.events``, only the other zone's login outcomes matter here."""
+    """Of ``auth.events``, only the other zone's login outcomes and used TOTP steps matter
+    here."""
 
     def wanted(topic: Topic, event: Envelope) -> bool:
         if topic != AUTH_EVENTS:
@@ -85,8 +119,13 @@ def handlers(settings: AuthSettings, signer: Signer) -> dict[Topic, Handler]:
         signer.add_public_key(body.jwk)
 
     async def on_auth_event(conn: asyncpg.Connection, event: Envelope) -> None:
-        """Another zone's failed attempts and successful logins: counters converge as sets."""
+        """Another zone's failed attempts, successful logins and used TOTP steps: they
+        converge as sets."""
         if event.zone == settings.zone:
+            return
+        if event.type == "totp.used":
+            used = TotpUsed.model_validate(event.data)
+            await repo.add_totp_step(conn, event.practice, used.employee, used.factor, used.step)
             return
         username = str(event.data.get("username", ""))
         if event.type == "login.failed":
@@ -99,6 +138,7 @@ def handlers(settings: AuthSettings, signer: Signer) -> dict[Topic, Handler]:
         DIRECTORY_PRACTICES: on_practice,
         DIRECTORY_EMPLOYEES: on_employee,
         AUTH_CREDENTIALS: on_credential,
+        FACTORS: on_factor,
         STS_KEYS: on_key,
         STS_REVOCATIONS: on_revocation,
         AUTH_EVENTS: on_auth_event,

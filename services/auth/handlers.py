@@ -1,16 +1,19 @@
-"""Use cases of the auth service: password login, password changes, token issue, renewal,
-revocation and introspection. HTTP and Kafka entry points call these; they call the domain
-rules, the repository, the hasher and the signer."""
+"""Use cases of the auth service: password login, the second factor, password changes, token
+issue, renewal, revocation and introspection. HTTP and Kafka entry points call these; they call
+the domain rules, the repository, the hasher and the signer."""
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import json
+import logging
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 import asyncpg
 
@@ -18,50 +21,122 @@ from services.auth.adapters import repository as repo
 from services.auth.adapters.hasher import Hasher
 from services.auth.adapters.keystore import KeyStore
 from services.auth.adapters.signer import InvalidToken, Signer, UnknownKey
-from services.auth.api import LoginResponse, PasswordChanged, TokenResponse
-from services.auth.domain import lockout, passwords, tokens
+from services.auth.api import ChallengeResponse, LoginResponse, PasswordChanged, TokenResponse
+from services.auth.domain import factors, lockout, passwords, tokens
+from services.auth.domain.factors import Factor
 from services.auth.domain.login import next_step
 from services.auth.domain.records import Credential, Employee, Practice
 from services.auth.metrics import AuthMetrics
 from services.auth.settings import AuthSettings
+from shared import otp
 from shared.events import (
+    Channel,
     EmployeeUpserted,
     Envelope,
+    FactorCredential,
     PasswordCredential,
     PasswordPolicy,
     PracticeUpserted,
     RevocationReason,
     SessionRevoked,
+    factor_aad,
     utcnow,
 )
-from shared.outbox import outbox_row, publish
+from shared.notify import notify_request, request_notification
+from shared.outbox import OutboxRow, outbox_row, publish
 from shared.problems import Problem, not_found, unauthorized
-from shared.sealing import Keyring
+from shared.sealing import Keyring, SealingError
 from shared.tokens import require_admin
 from shared.topics import (
     AUTH_CREDENTIALS,
     AUTH_EVENTS,
     DIRECTORY_EMPLOYEES,
     DIRECTORY_PRACTICES,
+    FACTORS,
+    NOTIFY_REQUESTS,
     STS_REVOCATIONS,
     Topic,
 )
 
-INVALID_CREDENTIALS = Problem(
-    401, "invalid-credentials", "Login failed", "Practice, username or password is not correct."
-)
+log = logging.getLogger(__name__)
+
+# Problems are built fresh for each answer: a shared exception instance raised again and
+# again would collect every raise's traceback (and the frames' locals) for good.
 
 
-ACCOUNT_DISABLED = Problem(
-    403,
-    "account-disabled",
-    "Account disabled",
-    "This account is not in service or was not used for too long; ask the practice administrator.",
-)
+def _invalid_credentials() -> Problem:
+    return Problem(
+        401, "invalid-credentials", "Login failed", "Practice, username or password is not correct."
+    )
+
+
+def _account_disabled() -> Problem:
+    return Problem(
+        403,
+        "account-disabled",
+        "Account disabled",
+        "This account is not in service or was not used for too long; "
+        "ask the practice administrator.",
+    )
+
+
+def _factor_not_available() -> Problem:
+    return Problem(
+        422,
+        "factor-not-available",
+        "Factor not available",
+        "This login cannot continue with that factor; choose one of the login's factors.",
+    )
+
+
+def _factor_not_ready() -> Problem:
+    return Problem(
+        409,
+        "factor-not-ready",
+        "Authenticator not known yet",
+        "The authenticator just enrolled has not reached this service yet; try again shortly.",
+    )
+
+
+def _invalid_code() -> Problem:
+    return Problem(401, "invalid-code", "Code not correct", "The code is not correct.")
+
+
+def _code_expired() -> Problem:
+    return Problem(401, "code-expired", "Code expired", "The code has expired; ask for a new one.")
+
+
+def _code_already_used() -> Problem:
+    return Problem(
+        401,
+        "code-already-used",
+        "Code already used",
+        "Each code works once; wait for the next code of the authenticator app.",
+    )
+
+
+CHANGE_RECOVERY_USED = "recovery code used"
 
 
 def _credential_aad(practice: str, employee: str) -> str:
     return f"credential:{practice}:{employee}"
+
+
+def _login_code_aad(practice: str, employee: str, code_id: uuid.UUID) -> str:
+    return f"login-code:{practice}:{employee}:{code_id}"
+
+
+@dataclass
+class _Passed:
+    """A second factor that checked out: its ``amr`` and what the login's completion must also
+    write (events, notifications), plus a new recovery code to hand out once."""
+
+    amr: str
+    events: list[tuple[Topic, Envelope]] = field(default_factory=list)
+    recovery_code: str | None = None
+
+
+_WAIT = object()
 
 
 @dataclass
@@ -139,11 +214,13 @@ class Auth:
         if not ok or practice is None or employee is None or credential is None:
             await self._record_failure(practice_id, key, policy, now)
             self.metrics.login("failure", started)
-            raise INVALID_CREDENTIALS
+            raise _invalid_credentials()
         if not self._active(practice, employee, view.last_login, now):
             self.metrics.login("disabled", started)
-            raise ACCOUNT_DISABLED
-        response = await self._continue(practice, employee, credential, uuid.uuid4().hex, now)
+            raise _account_disabled()
+        response = await self._continue(
+            practice, employee, credential, view.factor_kinds, uuid.uuid4().hex, now
+        )
         self.metrics.login("success", started)
         return response
 
@@ -151,29 +228,39 @@ class Auth:
         self, practice_id: str, key: str, policy: PasswordPolicy, now: datetime
     ) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            event = await self.emit(
+            await self._failure(conn, practice_id, key, policy, now)
+
+    async def _failure(
+        self,
+        conn: asyncpg.Connection,
+        practice_id: str,
+        key: str,
+        policy: PasswordPolicy,
+        now: datetime,
+        factor: str | None = None,
+    ) -> None:
+        """One failed attempt for the username (a wrong password or a wrong second factor,
+        both count toward the same lockout), in the caller's transaction."""
+        data: dict[str, Any] = {"username": key, "zone": self.settings.zone}
+        if factor is not None:
+            data["factor"] = factor
+        event = await self.emit(
+            conn, AUTH_EVENTS, "login.failed", practice_id, f"user:{key}", data, now
+        )
+        await repo.add_failure(conn, practice_id, key, now, self.settings.zone, event.id)
+        failures, reset_at = await repo.failures(conn, practice_id, key)
+        state = lockout.lock_state(failures, reset_at, policy, now)
+        if state.locked(now) and state.locked_until is not None:
+            self.metrics.lockouts.labels(**self.metrics.base()).inc()
+            await self.emit(
                 conn,
                 AUTH_EVENTS,
-                "login.failed",
+                "account.locked",
                 practice_id,
                 f"user:{key}",
-                {"username": key, "zone": self.settings.zone},
+                {"username": key, "locked_until": state.locked_until.isoformat()},
                 now,
             )
-            await repo.add_failure(conn, practice_id, key, now, self.settings.zone, event.id)
-            failures, reset_at = await repo.failures(conn, practice_id, key)
-            state = lockout.lock_state(failures, reset_at, policy, now)
-            if state.locked(now) and state.locked_until is not None:
-                self.metrics.lockouts.labels(**self.metrics.base()).inc()
-                await self.emit(
-                    conn,
-                    AUTH_EVENTS,
-                    "account.locked",
-                    practice_id,
-                    f"user:{key}",
-                    {"username": key, "locked_until": state.locked_until.isoformat()},
-                    now,
-                )
 
     def _active(
         self, practice: Practice, employee: Employee, last_login: datetime | None, now: datetime
@@ -185,19 +272,26 @@ class Auth:
         practice: Practice,
         employee: Employee,
         credential: Credential,
+        factor_kinds: Sequence[str],
         login_id: str,
         now: datetime,
         existing: bool = False,
     ) -> LoginResponse:
-        """Record where the login goes next and answer with that step."""
-        step = next_step(practice, credential, strong_factors=0, now=now)
+        """Record where the login goes next and answer with that step (and, for the second
+        factor, the factors it may use)."""
+        step = next_step(
+            practice, credential, strong_factors=factors.strong_count(factor_kinds), now=now
+        )
         ttl = (
             self.settings.enrolment_token_seconds
             if step == "enrol"
             else self.settings.login_ttl_seconds
         )
         expires_at = now + timedelta(seconds=ttl)
-        response = LoginResponse(login_id=login_id, next=step, factors=[], expires_at=expires_at)
+        offered = factors.offered(factor_kinds) if step == "second_factor" else []
+        response = LoginResponse(
+            login_id=login_id, next=step, factors=offered, expires_at=expires_at
+        )
         async with self.pool.acquire() as conn, conn.transaction():
             if existing:
                 await repo.advance_login(conn, login_id, step, expires_at)
@@ -255,6 +349,413 @@ class Auth:
         }
         return self.signer.sign(claims, now)
 
+    # -- second factor ---------------------------------------------------------------------
+
+    def _check_step(self, step: repo.SecondStep, now: datetime) -> None:
+        """Lockout first, as the password step does; then the account must still be usable."""
+        state = lockout.lock_state(step.failures, step.reset_at, step.practice.policy, now)
+        if state.locked(now):
+            raise _locked(state, now)
+        if not step.employee.in_service:
+            raise _account_disabled()
+
+    def _open_factor(self, practice: str, employee: str, factor: Factor) -> dict[str, Any]:
+        body: dict[str, Any] = json.loads(
+            self.keyring.open(factor.sealed, factor_aad(practice, employee, factor.id))
+        )
+        return body
+
+    async def challenge(
+        self, login_id: str, factor: Literal["sms", "email", "certificate"]
+    ) -> ChallengeResponse:
+        """Send an SMS or e-mail login code for a login at its second step: at most
+        ``otp_max_sends`` per employee per window, valid ``otp_code_seconds``, stored sealed,
+        sent through the notifier."""
+        now = utcnow()
+        async with self.pool.acquire() as conn, conn.transaction():
+            step = await repo.take_second_step(conn, login_id, ("second_factor",), now)
+            if step is None:
+                raise _login_gone()
+            self._check_step(step, now)
+            candidates = [] if factor == "certificate" else factors.usable(step.factors, factor)
+            if factor == "certificate" or not candidates:
+                self.metrics.code_sent(factor, "unavailable")
+                raise _factor_not_available()
+            channel: Channel = "sms" if factor == "sms" else "email"
+            practice, employee = step.practice, step.employee
+            # Sends are counted per employee, across the employee's logins: serialise them.
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                f"login-codes:{practice.id}:{employee.id}",
+            )
+            window = self.settings.otp_send_window_seconds
+            sent, oldest = await repo.recent_sends(
+                conn, practice.id, employee.id, now - timedelta(seconds=window)
+            )
+            if sent >= self.settings.otp_max_sends:
+                self.metrics.code_sent(channel, "too_many")
+                raise Problem(
+                    429,
+                    "too-many-codes",
+                    "Too many codes",
+                    "Too many codes were sent in a short time; try again later.",
+                    retry_after=factors.retry_after(oldest or now, window, now),
+                )
+            address = str(self._open_factor(practice.id, employee.id, candidates[0])["to"])
+            code = otp.numeric_code(self.settings.otp_code_digits)
+            code_id = uuid.uuid4()
+            expires_at = now + timedelta(seconds=self.settings.otp_code_seconds)
+            await repo.add_login_code(
+                conn,
+                code_id,
+                login_id,
+                practice.id,
+                employee.id,
+                channel,
+                self.keyring.seal(
+                    code.encode(), _login_code_aad(practice.id, employee.id, code_id)
+                ),
+                now,
+                expires_at,
+            )
+            request = notify_request(
+                self.settings,
+                self.keyring,
+                practice.id,
+                employee.id,
+                channel,
+                "login_code",
+                address,
+                {
+                    "practice_name": practice.name,
+                    "employee_name": employee.name,
+                    "expires_minutes": factors.expires_minutes(self.settings.otp_code_seconds),
+                },
+                {"code": code},
+                now=now,
+            )
+            await request_notification(conn, self.settings, request)
+        self.metrics.code_sent(channel, "sent")
+        return ChallengeResponse(
+            factor=channel, sent_to=factors.mask(channel, address), expires_at=expires_at
+        )
+
+    async def verify_second_factor(
+        self, login_id: str, factor: str, code: str | None
+    ) -> TokenResponse:
+        """The second step: the code of one of the employee's factors completes the login
+        (once) with a two-factor token. A login at the ``enrol`` step continues here once the
+        authenticator the enrolment wizard confirmed has arrived (waiting a little for it)."""
+        deadline: float | None = None
+        while True:
+            outcome = await self._attempt(login_id, factor, code or "")
+            if not isinstance(outcome, Problem | TokenResponse):
+                if deadline is None:
+                    deadline = time.monotonic() + self.settings.factor_wait_seconds
+                if await self._wait_for_authenticator(login_id, deadline):
+                    continue
+                self.metrics.second_factor(factor, "not_ready")
+                raise _factor_not_ready()
+            if isinstance(outcome, Problem):
+                raise outcome
+            return outcome
+
+    async def _wait_for_authenticator(self, login_id: str, deadline: float) -> bool:
+        interval = 0.05
+        while True:
+            if await repo.has_active_totp(self.pool, login_id):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+            interval = min(interval * 2, 0.25)
+
+    async def _attempt(
+        self, login_id: str, factor: str, code: str
+    ) -> TokenResponse | Problem | object:
+        """One try, in one transaction with the login row locked: the token, or the problem to
+        answer after the failure was recorded (committed), or ``_WAIT`` for the authenticator."""
+        now = utcnow()
+        async with self.pool.acquire() as conn, conn.transaction():
+            step = await repo.take_second_step(conn, login_id, ("second_factor", "enrol"), now)
+            if step is None:
+                self.metrics.second_factor(factor, "not_found")
+                raise _login_gone()
+            try:
+                self._check_step(step, now)
+            except Problem as problem:
+                self.metrics.second_factor(factor, problem.slug)
+                raise
+            # At the enrol step only the authenticator just enrolled completes the login.
+            enrolling = step.stage == "enrol"
+            candidates = (
+                []
+                if factor == "certificate" or (enrolling and factor != "totp")
+                else factors.usable(step.factors, factor)
+            )
+            if not candidates:
+                if enrolling and factor == "totp":
+                    return _WAIT
+                self.metrics.second_factor(factor, "unavailable")
+                raise _factor_not_available()
+            if factor == "totp":
+                result = await self._check_totp(conn, step, candidates, code, now)
+            elif factor == "recovery":
+                result = self._check_recovery(step, candidates, code, now)
+                if isinstance(result, _Passed):
+                    await self._renew_recovery(conn, step, candidates[0], result, now)
+            else:
+                result = await self._check_login_code(conn, step, factor, code, now)
+            if isinstance(result, Problem):
+                await self._failure(
+                    conn,
+                    step.practice.id,
+                    step.employee.username.lower(),
+                    step.practice.policy,
+                    now,
+                    factor,
+                )
+                self.metrics.second_factor(factor, result.slug)
+                return result
+            token = await self._complete(conn, step, result, now)
+        self.metrics.second_factor(factor, "success")
+        return token
+
+    async def _check_totp(
+        self,
+        conn: asyncpg.Connection,
+        step: repo.SecondStep,
+        candidates: list[Factor],
+        code: str,
+        now: datetime,
+    ) -> _Passed | Problem:
+        practice, employee = step.practice, step.employee
+        started = time.perf_counter()
+        matched: tuple[Factor, int] | None = None
+        for candidate in candidates:
+            try:
+                secret = str(self._open_factor(practice.id, employee.id, candidate)["secret"])
+            except (SealingError, KeyError, ValueError):
+                log.warning("factor %s does not open; skipped", candidate.id)
+                continue
+            found = otp.match_totp(secret, code, now)
+            if found is not None:
+                matched = (candidate, found)
+                break
+        self.metrics.totp_checked(started)
+        if matched is None:
+            return _invalid_code()
+        factor, used_step = matched
+        data = {"employee": employee.id, "factor": factor.id, "step": used_step}
+        if not await repo.add_totp_step(conn, practice.id, employee.id, factor.id, used_step):
+            # The code that confirmed the enrolment, typed again at once, is most likely the
+            # employee's own: refused and recorded, but no alarm e-mail.
+            confirmation = used_step == factor.confirmed_step
+            await self.emit(
+                conn,
+                AUTH_EVENTS,
+                "totp.replayed",
+                practice.id,
+                employee.id,
+                {**data, "confirmation": confirmation},
+                now,
+            )
+            if step.email and not confirmation:
+                await request_notification(
+                    conn,
+                    self.settings,
+                    notify_request(
+                        self.settings,
+                        self.keyring,
+                        practice.id,
+                        employee.id,
+                        "email",
+                        "totp_replay",
+                        step.email,
+                        {
+                            "practice_name": practice.name,
+                            "employee_name": employee.name,
+                            "used_at": factors.format_time(now),
+                        },
+                        now=now,
+                    ),
+                )
+            return _code_already_used()
+        used = self._event(AUTH_EVENTS, "totp.used", practice.id, employee.id, data, now)
+        return _Passed("otp", [used])
+
+    async def _check_login_code(
+        self,
+        conn: asyncpg.Connection,
+        step: repo.SecondStep,
+        channel: str,
+        code: str,
+        now: datetime,
+    ) -> _Passed | Problem:
+        """The newest code sent for this login on this channel that is neither used nor void
+        (after ``otp_max_attempts`` wrong tries)."""
+        row = await repo.newest_login_code(
+            conn, step.login_id, channel, self.settings.otp_max_attempts
+        )
+        if row is None:
+            return _invalid_code()
+        if row["expires_at"] <= now:
+            return _code_expired()
+        stored = self.keyring.open(
+            row["sealed"], _login_code_aad(row["practice"], row["employee"], row["id"])
+        )
+        typed = code.strip().replace(" ", "").encode()
+        ok = hmac.compare_digest(typed, stored)
+        await repo.login_code_tried(conn, row["id"], used=ok)
+        return _Passed(factors.AMR[channel]) if ok else _invalid_code()
+
+    def _check_recovery(
+        self, step: repo.SecondStep, candidates: list[Factor], code: str, now: datetime
+    ) -> _Passed | Problem:
+        for candidate in candidates:
+            try:
+                stored = str(
+                    self._open_factor(step.practice.id, step.employee.id, candidate)["hash"]
+                )
+            except (SealingError, KeyError, ValueError):
+                log.warning("factor %s does not open; skipped", candidate.id)
+                continue
+            if otp.same_code(code, stored):
+                return _Passed(factors.AMR["recovery"])
+        return _invalid_code()
+
+    async def _renew_recovery(
+        self,
+        conn: asyncpg.Connection,
+        step: repo.SecondStep,
+        used: Factor,
+        passed: _Passed,
+        now: datetime,
+    ) -> None:
+        """A recovery code works once: replace it at once (version + 1 on ``factors``, applied
+        here too), announce its use and tell the employee."""
+        practice, employee = step.practice, step.employee
+        new_code = otp.recovery_code()
+        credential = FactorCredential(
+            factor=used.id,
+            employee=employee.id,
+            kind="recovery",
+            sealed=self.keyring.seal(
+                json.dumps({"hash": otp.code_hash(new_code)}).encode(),
+                factor_aad(practice.id, employee.id, used.id),
+            ),
+            active=True,
+            created_at=now,
+            version=used.version + 1,
+            updated_at=now,
+            zone=self.settings.zone,
+        )
+        await repo.upsert_factor(conn, practice.id, credential)
+        passed.recovery_code = new_code
+        passed.events += [
+            self._event(
+                FACTORS,
+                "factor.credential",
+                practice.id,
+                used.id,
+                credential.model_dump(mode="json"),
+                now,
+            ),
+            self._event(
+                AUTH_EVENTS,
+                "recovery.used",
+                practice.id,
+                employee.id,
+                {"employee": employee.id, "factor": used.id},
+                now,
+            ),
+        ]
+        if step.email:
+            passed.events.append(
+                (
+                    NOTIFY_REQUESTS,
+                    notify_request(
+                        self.settings,
+                        self.keyring,
+                        practice.id,
+                        employee.id,
+                        "email",
+                        "factor_changed",
+                        step.email,
+                        {
+                            "practice_name": practice.name,
+                            "employee_name": employee.name,
+                            "change": CHANGE_RECOVERY_USED,
+                            "changed_at": factors.format_time(now),
+                        },
+                        now=now,
+                    ),
+                )
+            )
+
+    async def _complete(
+        self, conn: asyncpg.Connection, step: repo.SecondStep, passed: _Passed, now: datetime
+    ) -> TokenResponse:
+        """Both factors passed: the two-factor token, the reset of the failures, the last
+        login, ``login.succeeded``, ``token.issued`` and the factor's own events, in one
+        statement with the login marked done."""
+        started = time.perf_counter()
+        practice, employee = step.practice, step.employee
+        session = tokens.Session.new(
+            practice.id,
+            employee.id,
+            employee.rights_group,
+            ("pwd", passed.amr),
+            tokens.TWO_FACTOR_ACR,
+            now,
+        )
+        grant = tokens.grant(session, self.lifetimes, self.settings.issuer, self.settings.zone, now)
+        signed = self.signer.sign(grant.claims, now)
+        key = employee.username.lower()
+        events = [
+            *passed.events,
+            self._event(
+                AUTH_EVENTS,
+                "login.succeeded",
+                practice.id,
+                employee.id,
+                {"username": key, "employee": employee.id},
+                now,
+            ),
+            (AUTH_EVENTS, self._token_event("token.issued", session, grant, now)),
+        ]
+        rows: list[OutboxRow] = [outbox_row(self.settings, t, e) for t, e in events]
+        if not await repo.complete_login(
+            conn, step.login_id, practice.id, employee.id, key, now, rows
+        ):
+            raise _login_gone()
+        self.metrics.tokens("token.issued", started)
+        return TokenResponse(
+            token=signed,
+            expires_at=grant.expires_at,
+            renew_after=grant.renew_after,
+            session_expires_at=grant.session_expires_at,
+            recovery_code=passed.recovery_code,
+        )
+
+    def _event(
+        self,
+        topic: Topic,
+        type_: str,
+        practice: str,
+        subject: str,
+        data: dict[str, Any],
+        now: datetime,
+    ) -> tuple[Topic, Envelope]:
+        return topic, Envelope(
+            type=type_,
+            source=self.settings.source,
+            time=now,
+            practice=practice,
+            subject=subject,
+            data=data,
+        )
+
     # -- passwords -------------------------------------------------------------------------
 
     async def change_password_in_login(self, login_id: str, new_password: str) -> LoginResponse:
@@ -269,7 +770,10 @@ class Auth:
         await self.store_password(practice, employee, credential, new_password, False, True, now)
         async with self.pool.acquire() as conn:
             fresh = await self._load(conn, practice.id, employee.id)
-        return await self._continue(practice, employee, fresh[2], login_id, now, existing=True)
+            kinds = await repo.factor_kinds(conn, practice.id, employee.id)
+        return await self._continue(
+            practice, employee, fresh[2], kinds, login_id, now, existing=True
+        )
 
     async def change_own_password(
         self, claims: dict[str, Any], current_password: str, new_password: str
@@ -285,7 +789,7 @@ class Auth:
             raise _locked(state, now)
         if not await self.hasher.verify(credential.hash, current_password):
             await self._record_failure(practice.id, employee.username.lower(), practice.policy, now)
-            raise INVALID_CREDENTIALS
+            raise _invalid_credentials()
         return await self.store_password(
             practice, employee, credential, new_password, False, True, now
         )
@@ -484,6 +988,7 @@ class Auth:
             session.sid,
             outbox_row(self.settings, AUTH_EVENTS, event),
             single_factor=session.acr == tokens.SINGLE_FACTOR_ACR,
+            auth_time=session.auth_time,
         )
         if state is None or not state["queued"]:
             raise Problem(401, "session-revoked", "Session ended", "Log in again.")
@@ -539,8 +1044,11 @@ class Auth:
             claims = await self.verify(token)
         except Problem:
             return {"active": False}
+        auth_time = datetime.fromtimestamp(int(claims.get("auth_time", 0)), tz=UTC)
         async with self.pool.acquire() as conn:
-            state = await repo.session_state(conn, claims["practice"], claims["sub"], claims["sid"])
+            state = await repo.session_state(
+                conn, claims["practice"], claims["sub"], claims["sid"], auth_time
+            )
         if (
             state is None
             or state["revoked"]
@@ -595,8 +1103,9 @@ class Auth:
         await self.load_keys()
 
     async def housekeeping(self) -> None:
-        """Delete finished logins, revocations of sessions past their end, and inbox ids older
-        than the broker's retention (no redelivery can come after that)."""
+        """Delete finished logins, revocations of sessions past their end, inbox ids older than
+        the broker's retention (no redelivery can come after that), TOTP steps too old to
+        match, spent login codes and cutoffs older than any session."""
         now = utcnow()
         retention = timedelta(milliseconds=self.settings.topics.retention_ms)
         async with self.pool.acquire() as conn:
@@ -608,6 +1117,19 @@ class Auth:
             await conn.execute(
                 "DELETE FROM login_failures WHERE at < $1",
                 now - timedelta(hours=self.settings.failure_memory_hours),
+            )
+            # A step an hour old can never match again (±1 step of drift).
+            await conn.execute("DELETE FROM totp_steps WHERE step < $1", otp.time_step(now) - 120)
+            window = timedelta(seconds=self.settings.otp_send_window_seconds)
+            await conn.execute(
+                "DELETE FROM login_codes WHERE expires_at < $1 AND created_at < $2",
+                now - timedelta(hours=1),
+                now - window,
+            )
+            # A cutoff older than the longest session can no longer revoke anything.
+            await conn.execute(
+                "DELETE FROM session_cutoffs WHERE before < $1",
+                now - self.lifetimes.session_max - timedelta(hours=1),
             )
 
     async def load_keys(self) -> None:

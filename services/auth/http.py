@@ -15,6 +15,8 @@ from services.auth.adapters.hasher import Hasher
 from services.auth.adapters.keystore import KeyStore
 from services.auth.adapters.signer import Signer
 from services.auth.api import (
+    ChallengeRequest,
+    ChallengeResponse,
     ChangePasswordRequest,
     Introspection,
     IntrospectRequest,
@@ -25,6 +27,7 @@ from services.auth.api import (
     PasswordChanged,
     SetPasswordRequest,
     TokenResponse,
+    VerifyRequest,
 )
 from services.auth.handlers import Auth
 from services.auth.metrics import AuthMetrics
@@ -58,6 +61,20 @@ async def login_password(request: web.Request) -> web.Response:
     body = await parse_body(request, NewPasswordRequest)
     result = await request.app[AUTH].change_password_in_login(
         request.match_info["id"], body.new_password
+    )
+    return json_response(result)
+
+
+async def login_challenge(request: web.Request) -> web.Response:
+    body = await parse_body(request, ChallengeRequest)
+    result = await request.app[AUTH].challenge(request.match_info["id"], body.factor)
+    return json_response(result)
+
+
+async def login_verify(request: web.Request) -> web.Response:
+    body = await parse_body(request, VerifyRequest)
+    result = await request.app[AUTH].verify_second_factor(
+        request.match_info["id"], body.factor, body.code
     )
     return json_response(result)
 
@@ -109,6 +126,22 @@ ROUTES = (
         "Change a weak, expired or temporary password during login",
         NewPasswordRequest,
         LoginResponse,
+    ),
+    Route(
+        "POST",
+        "/v1/login/{id}/challenge",
+        login_challenge,
+        "Send an SMS or e-mail login code for the second step",
+        ChallengeRequest,
+        ChallengeResponse,
+    ),
+    Route(
+        "POST",
+        "/v1/login/{id}/verify",
+        login_verify,
+        "Second step: a code of one of the employee's factors completes the login",
+        VerifyRequest,
+        TokenResponse,
     ),
     Route("POST", "/v1/tokens/renew", renew, "Sliding-window renewal", None, TokenResponse, True),
     Route("POST", "/v1/tokens/revoke", revoke, "Log out: revoke the session", bearer=True),

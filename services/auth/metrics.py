@@ -1,10 +1,14 @@
-"""The auth service's metrics: logins, lockouts, password changes, tokens."""
+"""The auth service's metrics: logins, second factors, lockouts, password changes, tokens."""
 
 from __future__ import annotations
 
 import time
 
+from prometheus_client import Histogram
+
 from shared.metrics import Metrics
+
+TOTP_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1)
 
 
 class AuthMetrics(Metrics):
@@ -20,12 +24,39 @@ class AuthMetrics(Metrics):
         self.token_latency = self.histogram(
             "token_seconds", "Latency of signing a token, by kind", ["kind"]
         )
+        self.second_factors = self.counter(
+            "second_factor_total",
+            "Second-factor verifications by factor and outcome",
+            ["factor", "outcome"],
+        )
+        # Opening the secret and three HMACs take tens of microseconds: finer buckets.
+        self.totp_latency = Histogram(
+            "tweestap_totp_verify_seconds",
+            "Time to check a TOTP code against the employee's factors",
+            ["service", "zone"],
+            registry=self.registry,
+            buckets=TOTP_BUCKETS,
+        )
+        self.codes_sent = self.counter(
+            "login_codes_total",
+            "SMS/e-mail login code requests by channel and outcome",
+            ["channel", "outcome"],
+        )
 
     def login(self, outcome: str, started: float) -> None:
         self.logins.labels(**self.base(), outcome=outcome).inc()
         self.login_latency.labels(**self.base(), outcome=outcome).observe(
             time.perf_counter() - started
         )
+
+    def second_factor(self, factor: str, outcome: str) -> None:
+        self.second_factors.labels(**self.base(), factor=factor, outcome=outcome).inc()
+
+    def totp_checked(self, started: float) -> None:
+        self.totp_latency.labels(**self.base()).observe(time.perf_counter() - started)
+
+    def code_sent(self, channel: str, outcome: str) -> None:
+        self.codes_sent.labels(**self.base(), channel=channel, outcome=outcome).inc()
 
     def tokens(self, kind: str, started: float | None) -> None:
         self.token_ops.labels(**self.base(), kind=kind).inc()

@@ -33,6 +33,19 @@ class AuthSettings(Settings):
     failure_memory_hours: int = Field(default=24, ge=1)
     #: Clock skew tolerated when verifying tokens.
     leeway_seconds: int = Field(default=30, ge=0, le=300)
+    #: Verify of a login at the ``enrol`` step waits this long for the authenticator the
+    #: enrolment wizard just confirmed to arrive (``factors`` topic) before 409.
+    factor_wait_seconds: float = Field(default=5.0, ge=0, le=30)
+    #: Digits of an SMS or e-mail login code.
+    otp_code_digits: int = Field(default=6, ge=6, le=10)
+    #: How long an SMS or e-mail login code is valid.
+    otp_code_seconds: int = Field(default=300, ge=1, le=900)
+    #: At most this many SMS/e-mail login codes per employee per send window (per zone).
+    otp_max_sends: int = Field(default=3, ge=1, le=100)
+    #: The window over which login-code sends are counted.
+    otp_send_window_seconds: int = Field(default=900, ge=1, le=24 * 3600)
+    #: Wrong tries after which an SMS/e-mail login code is void.
+    otp_max_attempts: int = Field(default=3, ge=1, le=10)
 
     @model_validator(mode="after")
     def _lifetime_within_session(self) -> AuthSettings:

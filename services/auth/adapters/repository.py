@@ -11,8 +11,15 @@ from typing import Any
 
 import asyncpg
 
+from services.auth.domain.factors import Factor
 from services.auth.domain.records import Employee, Practice
-from shared.events import EmployeeUpserted, PasswordCredential, PasswordPolicy, PracticeUpserted
+from shared.events import (
+    EmployeeUpserted,
+    FactorCredential,
+    PasswordCredential,
+    PasswordPolicy,
+    PracticeUpserted,
+)
 from shared.outbox import OutboxRow
 
 
@@ -121,6 +128,8 @@ class LoginView:
     failures: list[datetime]
     reset_at: datetime | None
     last_login: datetime | None
+    #: Kinds of the employee's active second factors (one entry per factor).
+    factor_kinds: list[str]
 
 
 async def login_view(conn: asyncpg.Connection, practice_id: str, username: str) -> LoginView:
@@ -133,7 +142,9 @@ async def login_view(conn: asyncpg.Connection, practice_id: str, username: str) 
                   ARRAY(SELECT f.at FROM login_failures f
                         WHERE f.practice = $1 AND f.username = $2
                           AND f.at > coalesce((SELECT at FROM reset), '-infinity')
-                        ORDER BY f.at) AS failures
+                        ORDER BY f.at) AS failures,
+                  ARRAY(SELECT x.kind FROM factors x
+                        WHERE x.practice = $1 AND x.employee = e.id AND x.active) AS factor_kinds
            FROM (SELECT 1) AS one
            LEFT JOIN practices p ON p.id = $1
            LEFT JOIN employees e ON e.practice = p.id AND lower(e.username) = lower($2)
@@ -167,6 +178,7 @@ async def login_view(conn: asyncpg.Connection, practice_id: str, username: str) 
         failures=list(row["failures"]),
         reset_at=row["reset_at"],
         last_login=row["last_login"],
+        factor_kinds=list(row["factor_kinds"]) if employee is not None else [],
     )
 
 
@@ -177,14 +189,19 @@ async def renew_session(
     sid: str,
     event: OutboxRow,
     single_factor: bool,
+    auth_time: datetime,
 ) -> asyncpg.Record | None:
     """One statement, one round trip: the employee's rights group and status, whether the
-    session is revoked, and, if the session may go on, the renewal event queued in the outbox.
-    A single-factor session ends once its practice requires two factors."""
+    session is revoked (by its id, or by a cutoff at or after its ``auth_time``), and, if the
+    session may go on, the renewal event queued in the outbox. A single-factor session ends
+    once its practice requires two factors."""
     row: asyncpg.Record | None = await conn.fetchrow(
         """WITH state AS (
                SELECT e.rights_group, e.in_service, p.two_factor_required,
-                      EXISTS (SELECT 1 FROM revocations r WHERE r.sid = $3) AS revoked
+                      EXISTS (SELECT 1 FROM revocations r WHERE r.sid = $3)
+                      OR EXISTS (SELECT 1 FROM session_cutoffs c
+                                 WHERE c.practice = $1 AND c.employee = $2
+                                   AND c.before >= $9) AS revoked
                FROM employees e JOIN practices p ON p.id = e.practice
                WHERE e.practice = $1 AND e.id = $2),
            queued AS (
@@ -198,6 +215,7 @@ async def renew_session(
         sid,
         *event,
         single_factor,
+        auth_time,
     )
     return row
 
@@ -338,17 +356,22 @@ async def advance_login(
 
 
 async def session_state(
-    conn: asyncpg.Connection, practice_id: str, employee_id: str, sid: str
+    conn: asyncpg.Connection, practice_id: str, employee_id: str, sid: str, auth_time: datetime
 ) -> asyncpg.Record | None:
-    """The employee's current rights group and service status, and whether ``sid`` is revoked."""
+    """The employee's current rights group and service status, and whether the session is
+    revoked (its ``sid``, or every session of the employee up to a cutoff)."""
     row: asyncpg.Record | None = await conn.fetchrow(
         """SELECT e.rights_group, e.in_service, e.username, p.two_factor_required,
-                  EXISTS (SELECT 1 FROM revocations r WHERE r.sid = $3) AS revoked
+                  EXISTS (SELECT 1 FROM revocations r WHERE r.sid = $3)
+                  OR EXISTS (SELECT 1 FROM session_cutoffs c
+                             WHERE c.practice = $1 AND c.employee = $2
+                               AND c.before >= $4) AS revoked
            FROM employees e JOIN practices p ON p.id = e.practice
            WHERE e.practice = $1 AND e.id = $2""",
         practice_id,
         employee_id,
         sid,
+        auth_time,
     )
     return row
 
@@ -399,3 +422,270 @@ async def public_keys(conn: asyncpg.Connection, now: datetime) -> list[dict[str,
         now,
     )
     return [json.loads(r["jwk"]) if isinstance(r["jwk"], str) else r["jwk"] for r in rows]
+
+
+# -- second factors -------------------------------------------------------------------------
+
+
+async def upsert_factor(conn: asyncpg.Connection, practice: str, ev: FactorCredential) -> bool:
+    """Apply a factor if it is newer than the one held (last writer wins); True if applied."""
+    status: str = await conn.execute(
+        """INSERT INTO factors AS f (practice, id, employee, kind, sealed, active, created_at,
+              confirmed_step, version, updated_at, zone)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            ON CONFLICT (practice, id) DO UPDATE SET employee = EXCLUDED.employee,
+              kind = EXCLUDED.kind, sealed = EXCLUDED.sealed, active = EXCLUDED.active,
+              created_at = EXCLUDED.created_at, confirmed_step = EXCLUDED.confirmed_step,
+              version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
+            WHERE (f.version, f.updated_at, f.zone)
+                < (EXCLUDED.version, EXCLUDED.updated_at, EXCLUDED.zone)""",
+        practice,
+        ev.factor,
+        ev.employee,
+        ev.kind,
+        ev.sealed,
+        ev.active,
+        ev.created_at,
+        ev.confirmed_step,
+        ev.version,
+        ev.updated_at,
+        ev.zone,
+    )
+    return status.endswith(" 1")
+
+
+async def factor_kinds(conn: asyncpg.Connection, practice_id: str, employee_id: str) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT kind FROM factors WHERE practice = $1 AND employee = $2 AND active",
+        practice_id,
+        employee_id,
+    )
+    return [r["kind"] for r in rows]
+
+
+async def has_active_totp(conn: asyncpg.Connection | asyncpg.Pool, login_id: str) -> bool:
+    """Whether the employee of the login has an active authenticator (yet)."""
+    found: bool = await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM logins l JOIN factors f
+                            ON f.practice = l.practice AND f.employee = l.employee
+                          WHERE l.id = $1 AND f.active AND f.kind = 'totp')""",
+        login_id,
+    )
+    return found
+
+
+async def add_totp_step(
+    conn: asyncpg.Connection, practice: str, employee: str, factor: str, step: int
+) -> bool:
+    """Record a used time step; False if it was used before (also concurrently: the insert
+    waits for a competing transaction and then conflicts)."""
+    status: str = await conn.execute(
+        "INSERT INTO totp_steps (practice, employee, factor, step) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT DO NOTHING",
+        practice,
+        employee,
+        factor,
+        step,
+    )
+    return status.endswith(" 1")
+
+
+async def raise_cutoff(
+    conn: asyncpg.Connection, practice: str, employee: str, before: datetime
+) -> None:
+    """Sessions of the employee that started at or before ``before`` are revoked
+    (a max-register per employee)."""
+    await conn.execute(
+        """INSERT INTO session_cutoffs (practice, employee, before) VALUES ($1, $2, $3)
+           ON CONFLICT (practice, employee)
+           DO UPDATE SET before = greatest(session_cutoffs.before, EXCLUDED.before)""",
+        practice,
+        employee,
+        before,
+    )
+
+
+@dataclass(frozen=True)
+class SecondStep:
+    """An open login at its second step, locked for the caller's transaction, with what the
+    step needs: the employee, the practice, the employee's active factors and the failures of
+    the username."""
+
+    login_id: str
+    stage: str
+    practice: Practice
+    employee: Employee
+    email: str | None
+    factors: list[Factor]
+    failures: list[datetime]
+    reset_at: datetime | None
+
+
+async def take_second_step(
+    conn: asyncpg.Connection, login_id: str, stages: tuple[str, ...], now: datetime
+) -> SecondStep | None:
+    """One round trip; the login row stays locked (FOR UPDATE) until the transaction ends, so
+    one login completes at most once."""
+    row = await conn.fetchrow(
+        """SELECT l.id AS login_id, l.stage, p.id, p.name, p.two_factor_required, p.policy,
+                  e.id AS employee_id, e.username, e.name AS employee_name, e.email,
+                  e.rights_group, e.in_service,
+                  (SELECT r.at FROM login_resets r
+                   WHERE r.practice = l.practice AND r.username = lower(e.username)) AS reset_at,
+                  ARRAY(SELECT f.at FROM login_failures f
+                        WHERE f.practice = l.practice AND f.username = lower(e.username)
+                        ORDER BY f.at) AS failures,
+                  coalesce((SELECT jsonb_agg(jsonb_build_object(
+                                'id', x.id, 'kind', x.kind, 'sealed', x.sealed,
+                                'version', x.version, 'confirmed_step', x.confirmed_step)
+                              ORDER BY x.created_at DESC, x.id)
+                            FROM factors x
+                            WHERE x.practice = l.practice AND x.employee = l.employee
+                              AND x.active), '[]'::jsonb) AS factors
+           FROM logins l
+           JOIN employees e ON e.practice = l.practice AND e.id = l.employee
+           JOIN practices p ON p.id = l.practice
+           WHERE l.id = $1 AND l.stage = ANY($2::text[]) AND NOT l.done AND l.expires_at > $3
+           FOR UPDATE OF l""",
+        login_id,
+        list(stages),
+        now,
+    )
+    if row is None:
+        return None
+    factors = row["factors"]
+    if isinstance(factors, str):
+        factors = json.loads(factors)
+    return SecondStep(
+        login_id=row["login_id"],
+        stage=row["stage"],
+        practice=_practice(row),
+        employee=Employee(
+            practice=row["id"],
+            id=row["employee_id"],
+            username=row["username"],
+            name=row["employee_name"],
+            rights_group=row["rights_group"],
+            in_service=row["in_service"],
+        ),
+        email=row["email"],
+        factors=[Factor(**f) for f in factors],
+        failures=list(row["failures"]),
+        reset_at=row["reset_at"],
+    )
+
+
+async def recent_sends(
+    conn: asyncpg.Connection, practice_id: str, employee_id: str, since: datetime
+) -> tuple[int, datetime | None]:
+    """How many login codes the employee was sent after ``since``, and the oldest of them."""
+    row = await conn.fetchrow(
+        "SELECT count(*) AS n, min(created_at) AS oldest FROM login_codes "
+        "WHERE practice = $1 AND employee = $2 AND created_at > $3",
+        practice_id,
+        employee_id,
+        since,
+    )
+    return int(row["n"]), row["oldest"]
+
+
+async def add_login_code(
+    conn: asyncpg.Connection,
+    code_id: Any,
+    login_id: str,
+    practice_id: str,
+    employee_id: str,
+    channel: str,
+    sealed: str,
+    now: datetime,
+    expires_at: datetime,
+) -> None:
+    await conn.execute(
+        "INSERT INTO login_codes (id, login_id, practice, employee, channel, sealed, "
+        "created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        code_id,
+        login_id,
+        practice_id,
+        employee_id,
+        channel,
+        sealed,
+        now,
+        expires_at,
+    )
+
+
+async def newest_login_code(
+    conn: asyncpg.Connection, login_id: str, channel: str, max_attempts: int
+) -> asyncpg.Record | None:
+    """The newest code of the login on ``channel`` that is neither used nor void."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT * FROM login_codes WHERE login_id = $1 AND channel = $2 AND NOT used "
+        "AND attempts < $3 ORDER BY created_at DESC LIMIT 1 FOR UPDATE",
+        login_id,
+        channel,
+        max_attempts,
+    )
+    return row
+
+
+async def login_code_tried(conn: asyncpg.Connection, code_id: Any, used: bool) -> None:
+    """A wrong try (one attempt more) or the right one (the code is spent)."""
+    await conn.execute(
+        "UPDATE login_codes SET attempts = attempts + 1, used = used OR $2 WHERE id = $1",
+        code_id,
+        used,
+    )
+
+
+async def complete_login(
+    conn: asyncpg.Connection,
+    login_id: str,
+    practice_id: str,
+    employee_id: str,
+    username: str,
+    now: datetime,
+    events: list[OutboxRow],
+) -> bool:
+    """One statement: mark the login done (at most once), reset the username's failures,
+    record the last login and queue ``events`` in the outbox. False if the login was already
+    complete (then nothing changed)."""
+    rows = [
+        {"id": str(event_id), "topic": topic, "key": key, "payload": payload}
+        for event_id, topic, key, payload in events
+    ]
+    done: bool = await conn.fetchval(
+        """WITH done AS (
+               UPDATE logins SET stage = 'done', done = true
+               WHERE id = $1 AND NOT done RETURNING id),
+           reset AS (
+               INSERT INTO login_resets (practice, username, at)
+               SELECT $2, $4, $5 FROM done
+               ON CONFLICT (practice, username)
+               DO UPDATE SET at = greatest(login_resets.at, EXCLUDED.at) RETURNING 1),
+           forgotten AS (
+               DELETE FROM login_failures
+               WHERE practice = $2 AND username = $4 AND at <= $5 AND EXISTS (SELECT 1 FROM done)
+               RETURNING 1),
+           seen AS (
+               INSERT INTO last_logins (practice, employee, at)
+               SELECT $2, $3, $5 FROM done
+               ON CONFLICT (practice, employee)
+               DO UPDATE SET at = greatest(last_logins.at, EXCLUDED.at) RETURNING 1),
+           queued AS (
+               INSERT INTO outbox (id, topic, key, payload)
+               SELECT (r.x->>'id')::uuid, r.x->>'topic', r.x->>'key', r.x->'payload'
+               FROM jsonb_array_elements($6::jsonb) WITH ORDINALITY AS r(x, n)
+               WHERE EXISTS (SELECT 1 FROM done)
+               ORDER BY r.n
+               RETURNING 1),
+           woken AS (
+               SELECT pg_notify('outbox', '') FROM done)
+           SELECT count(*) = 1 FROM woken""",
+        login_id,
+        practice_id,
+        employee_id,
+        username,
+        now,
+        rows,
+    )
+    return done

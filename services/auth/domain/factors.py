@@ -1,0 +1,73 @@
+"""Second factors at login — pure, no I/O: which factors a login offers, what a token's ``amr``
+says about the factor used, how an address is shown masked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.events import FACTOR_ORDER, STRONG_FACTORS
+
+#: RFC 8176 style method references per factor kind (``pwd`` comes first in every token).
+AMR = {"totp": "otp", "sms": "sms", "email": "email", "recovery": "rec"}
+WEAK_FACTORS = frozenset({"sms", "email"})
+
+
+@dataclass(frozen=True)
+class Factor:
+    """An active factor of the employee as the second step needs it (secret still sealed)."""
+
+    id: str
+    kind: str
+    sealed: str
+    version: int
+    confirmed_step: int | None = None
+
+
+def strong_count(kinds: Iterable[str]) -> int:
+    return sum(1 for kind in kinds if kind in STRONG_FACTORS)
+
+
+def offered(kinds: Iterable[str]) -> list[str]:
+    """The factor kinds a login offers, strongest first, the recovery code last. Nothing
+    without a strong factor (the login goes to enrolment), so SMS and e-mail never stand
+    alone."""
+    present = set(kinds)
+    if not present & STRONG_FACTORS:
+        return []
+    return [kind for kind in FACTOR_ORDER if kind in present]
+
+
+def usable(factors: Iterable[Factor], kind: str) -> list[Factor]:
+    """The employee's active factors of ``kind`` that this login accepts: SMS and e-mail only
+    beside a strong factor."""
+    factors = list(factors)
+    if kind in WEAK_FACTORS and not any(f.kind in STRONG_FACTORS for f in factors):
+        return []
+    return [f for f in factors if f.kind == kind]
+
+
+def mask(kind: str, address: str) -> str:
+    """Enough of an address to recognise it: ``a***@example.nl``, ``+31******78``."""
+    if kind == "email":
+        local, _, domain = address.partition("@")
+        return f"{local[:1]}***@{domain}"
+    if len(address) <= 5:
+        return "*" * len(address)
+    return f"{address[:3]}{'*' * (len(address) - 5)}{address[-2:]}"
+
+
+def expires_minutes(seconds: int) -> int:
+    """Minutes shown in the message: whole minutes, at least one."""
+    return max(1, seconds // 60)
+
+
+def retry_after(oldest: datetime, window_seconds: int, now: datetime) -> int:
+    """Seconds until the oldest send in the window leaves it."""
+    return max(1, int((oldest - now).total_seconds()) + window_seconds + 1)
+
+
+def format_time(at: datetime) -> str:
+    """A time for a message to a person (templates format nothing)."""
+    return at.strftime("%Y-%m-%d %H:%M UTC")
