@@ -4,10 +4,13 @@ keys and revocations, each applied idempotently (inbox) and by last writer wins 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import asyncpg
 from asyncpg.exceptions import UniqueViolationError
 
 from services.enrolment.adapters import repository as repo
+from services.enrolment.settings import EnrolmentSettings
 from shared.consumer import Handler, InvalidEvent
 from shared.events import (
     EmployeeUpserted,
@@ -22,6 +25,7 @@ from shared.tokens import TokenVerifier
 from shared.topics import (
     DIRECTORY_EMPLOYEES,
     DIRECTORY_PRACTICES,
+    ENROLMENT_EVENTS,
     FACTORS,
     STS_KEYS,
     STS_REVOCATIONS,
@@ -65,6 +69,36 @@ async def on_revocation(conn: asyncpg.Connection, event: Envelope) -> None:
         await repo.raise_cutoff(conn, event.practice, every.employee, every.before)
 
 
+#: The other zone's wizard outcomes that this zone must know: failed identity checks and
+#: blocks count per employee in both zones; a passed check and a deactivation reset them.
+REPLICATED_ENROLMENT_EVENTS = frozenset(
+    {"identity.failed", "enrolment.blocked", "identity.verified", "factor.deactivated"}
+)
+
+
+async def on_enrolment_event(conn: asyncpg.Connection, event: Envelope) -> None:
+    """Another zone's wizard outcome (the subject is the employee)."""
+    practice, employee = event.practice, event.subject
+    if event.type == "identity.failed":
+        await repo.add_identity_failure(conn, event.id, practice, employee, event.time, event.zone)
+    elif event.type == "enrolment.blocked":
+        await repo.add_block(conn, event.id, practice, employee, event.time, event.zone)
+    elif event.type in ("identity.verified", "factor.deactivated"):
+        await repo.reset_identity(conn, practice, employee, event.time)
+
+
+def accept(settings: EnrolmentSettings) -> Callable[[Topic, Envelope], bool]:
+    """Of ``enrolment.events``, only the other zone's outcomes above (this zone applied its
+    own in the transaction that wrote them)."""
+
+    def wanted(topic: Topic, event: Envelope) -> bool:
+        if topic != ENROLMENT_EVENTS:
+            return True
+        return event.zone != settings.zone and event.type in REPLICATED_ENROLMENT_EVENTS
+
+    return wanted
+
+
 def handlers(verifier: TokenVerifier) -> dict[Topic, Handler]:
     async def on_key(conn: asyncpg.Connection, event: Envelope) -> None:
         body = SigningKeyPublished.model_validate(event.data)
@@ -79,4 +113,5 @@ def handlers(verifier: TokenVerifier) -> dict[Topic, Handler]:
         FACTORS: on_factor,
         STS_KEYS: on_key,
         STS_REVOCATIONS: on_revocation,
+        ENROLMENT_EVENTS: on_enrolment_event,
     }

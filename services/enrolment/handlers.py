@@ -171,7 +171,7 @@ class EnrolmentService:
         subject: str,
         data: dict[str, Any],
         now: datetime,
-    ) -> None:
+    ) -> Envelope:
         event = Envelope(
             type=type_,
             source=self.settings.source,
@@ -181,6 +181,7 @@ class EnrolmentService:
             data=data,
         )
         await publish(conn, self.settings, topic, event)
+        return event
 
     async def notify(
         self,
@@ -617,10 +618,13 @@ class EnrolmentService:
             if employee is None:
                 raise not_found("No such employee in this practice.")
             factors = await repo.active_factors(conn, practice_id, employee_id)
-            unblocked = await repo.unblock_enrolments(conn, practice_id, employee_id, now)
+            blocked = await repo.is_blocked(conn, practice_id, employee_id)
+            await repo.void_unfinished_enrolments(conn, practice_id, employee_id, now)
             await repo.void_pending(conn, practice_id, employee_id)
-            if not factors and not unblocked:
+            if not factors and not blocked:
                 return
+            # Unblocks (in both zones, by the event below) and forgets failed identity checks.
+            await repo.reset_identity(conn, practice_id, employee_id, now)
             for factor in factors:
                 await self._deactivate(conn, factor, now)
             revoked = SessionsRevoked(employee=employee_id, before=now, reason="deactivated")
@@ -643,7 +647,7 @@ class EnrolmentService:
                 {
                     "employee": employee_id,
                     "factors": [f.id for f in factors],
-                    "unblocked": bool(unblocked),
+                    "unblocked": blocked,
                     "by": claims["sub"],
                 },
                 now,
@@ -669,7 +673,7 @@ class EnrolmentService:
             factors = await repo.active_factors(conn, practice_id, employee_id)
             refusal = steps.start_refusal(
                 ready.missing_identity(employee.person()),
-                await repo.blocked_enrolment(conn, practice_id, employee_id),
+                await repo.is_blocked(conn, practice_id, employee_id),
                 any(f.kind == "totp" for f in factors),
                 access,
             )
@@ -749,7 +753,8 @@ class EnrolmentService:
             enrolment = await repo.take_enrolment(conn, enrolment_id, practice_id, employee_id)
             if enrolment is None:
                 raise _problem("not-found")
-            refusal = steps.identity_refusal(enrolment.state, enrolment.expires_at, now)
+            blocked = await repo.is_blocked(conn, practice_id, employee_id)
+            refusal = steps.identity_refusal(enrolment.state, blocked, enrolment.expires_at, now)
             if refusal is not None:
                 self.metrics.step("identity", refusal)
                 raise _problem(refusal)
@@ -763,9 +768,7 @@ class EnrolmentService:
                 bsns.same_bsn(self.bsn_key, body.bsn, employee.bsn_hash),
             )
             if not all(checks):
-                problem = await self._identity_failed(
-                    conn, enrolment.id, enrolment.failures, employee, now
-                )
+                problem = await self._identity_failed(conn, enrolment.id, employee, now)
             elif enrolment.sealed_secret is not None:
                 secret = self.keyring.open(
                     enrolment.sealed_secret, _enrolment_aad(practice_id, employee_id, enrolment.id)
@@ -777,6 +780,17 @@ class EnrolmentService:
                 )
                 expires_at = now + timedelta(seconds=self.settings.activation_code_seconds)
                 await repo.identified(conn, enrolment.id, sealed, now, expires_at)
+                # A passed check resets the employee's failed ones (in both zones).
+                await repo.reset_identity(conn, practice_id, employee_id, now)
+                await self.emit(
+                    conn,
+                    ENROLMENT_EVENTS,
+                    "identity.verified",
+                    practice_id,
+                    employee_id,
+                    {"enrolment_id": enrolment.id},
+                    now,
+                )
         if problem is not None:
             raise problem
         self.metrics.step("identity", "accepted")
@@ -787,14 +801,15 @@ class EnrolmentService:
         self,
         conn: asyncpg.Connection,
         enrolment_id: str,
-        failures: int,
         employee: Employee,
         now: datetime,
     ) -> Problem:
-        failures, blocked = steps.identity_failed(failures, self.settings.identity_max_failures)
-        await repo.identity_failed(conn, enrolment_id, failures, now if blocked else None)
+        """Record a wrong identity check; the one that reaches the maximum (counted over the
+        employee's enrolments in both zones) blocks and tells the practice."""
         practice_id = employee.practice
-        await self.emit(
+        failures = await repo.identity_failures(conn, practice_id, employee.id) + 1
+        blocked = steps.blocks(failures, self.settings.identity_max_failures)
+        event = await self.emit(
             conn,
             ENROLMENT_EVENTS,
             "identity.failed",
@@ -802,6 +817,9 @@ class EnrolmentService:
             employee.id,
             {"enrolment_id": enrolment_id, "failures": failures},
             now,
+        )
+        await repo.add_identity_failure(
+            conn, event.id, practice_id, employee.id, now, self.settings.zone
         )
         if not blocked:
             self.metrics.step("identity", "mismatch")
@@ -812,7 +830,7 @@ class EnrolmentService:
                 "The activation code, birth date or BSN is not correct.",
                 attempts_left=self.settings.identity_max_failures - failures,
             )
-        await self.emit(
+        event = await self.emit(
             conn,
             ENROLMENT_EVENTS,
             "enrolment.blocked",
@@ -821,6 +839,8 @@ class EnrolmentService:
             {"enrolment_id": enrolment_id, "failures": failures, "blocked_at": now.isoformat()},
             now,
         )
+        await repo.add_block(conn, event.id, practice_id, employee.id, now, self.settings.zone)
+        await repo.block_enrolment(conn, enrolment_id, now)
         practice = await repo.practice(conn, practice_id)
         if practice is not None and practice.email:
             await self.notify(
@@ -853,7 +873,8 @@ class EnrolmentService:
             enrolment = await repo.take_enrolment(conn, enrolment_id, practice_id, employee_id)
             if enrolment is None:
                 raise _problem("not-found")
-            refusal = steps.confirm_refusal(enrolment.state, enrolment.expires_at, now)
+            blocked = await repo.is_blocked(conn, practice_id, employee_id)
+            refusal = steps.confirm_refusal(enrolment.state, blocked, enrolment.expires_at, now)
             if refusal is not None:
                 self.metrics.step("confirm", refusal)
                 raise _problem(refusal)

@@ -317,6 +317,7 @@ def create_app(settings: EnrolmentSettings) -> web.Application:
             metrics,
             "enrolment",
             consumers.handlers(verifier),
+            consumers.accept(settings),
             dead_letter_topic=DEAD_LETTERS,
         )
         app[CONSUMER] = consumer

@@ -61,10 +61,13 @@ def slug(body: dict[str, Any]) -> str:
     return str(body["type"]).rsplit("/", 1)[1]
 
 
-def totp(secret: str) -> str:
-    """The current code, from oathtool (not from the code under test)."""
+def totp(secret: str, ahead: int = 0) -> str:
+    """The code of now (+ ``ahead`` seconds), from oathtool (not from the code under test)."""
     out = subprocess.run(
-        ["oathtool", "--totp", "-b", secret], check=True, capture_output=True, text=True
+        ["oathtool", "--totp", "-b", secret, "-N", f"now + {ahead} seconds"],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return out.stdout.strip()
 
@@ -115,10 +118,17 @@ class Rig:
         return self.service.settings.topic(name)
 
     async def call(
-        self, method: str, path: str, token: str | None = None, body: Any = None
+        self,
+        method: str,
+        path: str,
+        token: str | None = None,
+        body: Any = None,
+        zone: Zone | None = None,
     ) -> tuple[int, Any]:
+        """A request to this zone's enrolment service (or ``zone``'s)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = await self.enrol.client.request(method, path, json=body, headers=headers)
+        client = (zone or self.enrol).client
+        response = await client.request(method, path, json=body, headers=headers)
         if response.status == 204:
             return 204, None
         if response.status >= 400:
@@ -646,6 +656,16 @@ async def test_wizard_from_activation_code_to_factor_and_recovery_re_enrolment(
     assert opened(rc_event) == {"hash": code_hash(recovery)}
     assert secret not in json.dumps(factors) and recovery not in json.dumps(factors)
 
+    # The same login continues at auth with the app's next code: a two-factor session.
+    response = await rig.auth.client.post(
+        f"/v1/login/{login_id}/verify", json={"factor": "totp", "code": totp(secret, 30)}
+    )
+    issued = await response.json()
+    assert response.status == 200, issued
+    status, listed = await rig.call("GET", "/v1/factors", issued["token"])
+    assert status == 200 and [f["kind"] for f in listed] == ["totp", "recovery"], listed
+    assert listed[0]["factor_id"] == factor_id and listed[0]["sent_to"] is None
+
     # After it: the enrolment is finished, a second authenticator is refused.
     status, body = await rig.call("POST", f"/v1/enrolment/{enrolment}/identity", token, identity)
     assert status == 404
@@ -689,14 +709,17 @@ async def test_wizard_from_activation_code_to_factor_and_recovery_re_enrolment(
     assert 'step="confirm"' in metrics and "tweestap_factor_changes_total" in metrics
 
 
-async def test_identity_failures_expiry_blocking_and_unblocking(
+async def test_identity_failures_expiry_blocking_in_both_zones_and_unblocking(
     cluster: Cluster, smtp_sink: SmtpSink
 ) -> None:
     async for rig in start(cluster, smtp_sink, activation_code_seconds=3):
-        await _identity_failures(rig)
+        # Zone b's enrolment service: it learns the other zone's failures and blocks.
+        zone_b = await cluster.start("b", "enrolment", activation_code_seconds=3)
+        await _identity_failures(rig, zone_b)
 
 
-async def _identity_failures(rig: Rig) -> None:
+async def _identity_failures(rig: Rig, zone_b: Zone) -> None:
+    pool_b = zone_b.app[ENROLMENT].pool
     await two_factor_practice(rig)
     _, token = await enrol_login(rig)
     # An enrolment token is no session token, and not an administrator's.
@@ -722,7 +745,7 @@ async def _identity_failures(rig: Rig) -> None:
         assert "BSN" in body["detail"] and "code" in body["detail"], "does not say which"
     status, body = await rig.call("POST", url, token, {**good, "bsn": "123456789"})
     assert status == 422 and slug(body) == "invalid-bsn", "a typo the eleven-test catches"
-    assert await rig.pool.fetchval("SELECT failures FROM enrolments") == 3
+    assert await rig.pool.fetchval("SELECT count(*) FROM identity_failures") == 3
 
     # Wait out the (3 s) activation code: a real clock, nothing to poll.
     left = datetime.fromisoformat(started["expires_at"]) - utcnow()
@@ -730,16 +753,15 @@ async def _identity_failures(rig: Rig) -> None:
     status, body = await rig.call("POST", url, token, good)
     assert status == 410 and slug(body) == "activation-code-expired", body
 
-    # A new start replaces the expired one; five failures block it.
+    # A new start replaces the expired one but not the count: two more failures block.
     status, started = await rig.call("POST", "/v1/enrolment", token)
     assert status == 200
     url = f"/v1/enrolment/{started['enrolment_id']}/identity"
     code = await rig.code(PIET_EMAIL, "activatiecode", 2)
     good = {"activation_code": code, "birth_date": PIET_BIRTH, "bsn": PIET_BSN}
-    for n in range(1, 6):
-        status, body = await rig.call("POST", url, token, {**good, "bsn": "123456782"})
-        if n < 5:
-            assert status == 422 and body["attempts_left"] == 5 - n
+    status, body = await rig.call("POST", url, token, {**good, "bsn": "123456782"})
+    assert status == 422 and body["attempts_left"] == 1, body
+    status, body = await rig.call("POST", url, token, {**good, "bsn": "123456782"})
     assert status == 423 and slug(body) == "enrolment-blocked", body
     status, body = await rig.call("POST", url, token, good)
     assert status == 423 and slug(body) == "enrolment-blocked"
@@ -750,9 +772,18 @@ async def _identity_failures(rig: Rig) -> None:
     events = await rig.events(
         "enrolment.events", lambda es: any(e["type"] == "enrolment.blocked" for e in es)
     )
-    assert [e["type"] for e in events].count("identity.failed") == 8
+    assert [e["type"] for e in events].count("identity.failed") == 5
 
-    # The administrator's deactivation unblocks (and ends Piet's sessions).
+    # The other zone knows the block too: no fresh start there.
+    async def blocked_in_b() -> bool:
+        return bool(await pool_b.fetchval("SELECT count(*) = 1 FROM enrolment_blocks"))
+
+    await wait_for(blocked_in_b)
+    assert await pool_b.fetchval("SELECT count(*) FROM identity_failures") == 5
+    status, body = await rig.call("POST", "/v1/enrolment", token, zone=zone_b)
+    assert status == 423 and slug(body) == "enrolment-blocked", body
+
+    # The administrator's deactivation unblocks in both zones (and ends Piet's sessions).
     deactivate = f"/v1/practices/{P}/employees/{PIET}/factors"
     status, _ = await rig.call("DELETE", deactivate, rig.admin2())
     assert status == 204
@@ -765,11 +796,24 @@ async def _identity_failures(rig: Rig) -> None:
     assert status == 204
     status, body = await rig.call("POST", "/v1/enrolment", token)
     assert status == 401 and slug(body) == "session-revoked", "started before the deactivation"
+
+    async def unblocked_in_b() -> bool:
+        return bool(
+            await pool_b.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM identity_resets) "
+                "AND EXISTS (SELECT 1 FROM session_cutoffs)"
+            )
+        )
+
+    await wait_for(unblocked_in_b)
     await next_second()
     _, token = await enrol_login(rig)
+    status, started = await rig.call("POST", "/v1/enrolment", token, zone=zone_b)
+    assert status == 200, started
     status, started = await rig.call("POST", "/v1/enrolment", token)
     assert status == 200, started
     assert await rig.pool.fetchval("SELECT count(*) FROM enrolments WHERE state = 'blocked'") == 0
+    assert await rig.pool.fetchval("SELECT count(*) FROM identity_failures") == 0
     events = await rig.events("sts.revocations", lambda es: False, timeout=2)
     assert sum(e["type"] == "sessions.revoked" for e in events) == 1, "repeating changed nothing"
 

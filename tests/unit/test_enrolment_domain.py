@@ -178,22 +178,24 @@ def test_start_refusals_in_order() -> None:
 
 def test_identity_and_confirm_refusals() -> None:
     later = NOW + timedelta(minutes=1)
-    assert enrolment.identity_refusal("sent", later, NOW) is None
-    assert enrolment.identity_refusal("identified", later, NOW) is None
-    assert enrolment.identity_refusal("sent", NOW, NOW) == "activation-code-expired"
-    assert enrolment.identity_refusal("blocked", NOW, NOW) == "enrolment-blocked"
-    assert enrolment.identity_refusal("done", later, NOW) == "not-found"
-    assert enrolment.identity_refusal("void", later, NOW) == "not-found"
-    assert enrolment.confirm_refusal("identified", later, NOW) is None
-    assert enrolment.confirm_refusal("sent", later, NOW) == "identity-required"
-    assert enrolment.confirm_refusal("identified", NOW, NOW) == "enrolment-expired"
-    assert enrolment.confirm_refusal("blocked", later, NOW) == "enrolment-blocked"
-    assert enrolment.confirm_refusal("done", later, NOW) == "not-found"
+    assert enrolment.identity_refusal("sent", False, later, NOW) is None
+    assert enrolment.identity_refusal("identified", False, later, NOW) is None
+    assert enrolment.identity_refusal("sent", False, NOW, NOW) == "activation-code-expired"
+    assert enrolment.identity_refusal("blocked", False, NOW, NOW) == "enrolment-blocked"
+    assert enrolment.identity_refusal("sent", True, later, NOW) == "enrolment-blocked"
+    assert enrolment.identity_refusal("done", False, later, NOW) == "not-found"
+    assert enrolment.identity_refusal("void", True, later, NOW) == "not-found"
+    assert enrolment.confirm_refusal("identified", False, later, NOW) is None
+    assert enrolment.confirm_refusal("sent", False, later, NOW) == "identity-required"
+    assert enrolment.confirm_refusal("identified", False, NOW, NOW) == "enrolment-expired"
+    assert enrolment.confirm_refusal("blocked", False, later, NOW) == "enrolment-blocked"
+    assert enrolment.confirm_refusal("identified", True, later, NOW) == "enrolment-blocked"
+    assert enrolment.confirm_refusal("done", False, later, NOW) == "not-found"
 
 
-def test_the_last_allowed_failure_blocks() -> None:
-    assert enrolment.identity_failed(0, 5) == (1, False)
-    assert enrolment.identity_failed(3, 5) == (4, False)
-    assert enrolment.identity_failed(4, 5) == (5, True)
+def test_the_failure_that_reaches_the_maximum_blocks() -> None:
+    assert not enrolment.blocks(1, 5)
+    assert not enrolment.blocks(4, 5)
+    assert enrolment.blocks(5, 5) and enrolment.blocks(6, 5)
     assert enrolment.minutes(3600) == 60 and enrolment.minutes(61) == 2
     assert enrolment.minutes(1) == 1

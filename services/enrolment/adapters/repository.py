@@ -250,20 +250,95 @@ def _enrolment(row: asyncpg.Record) -> Enrolment:
         created_at=row["created_at"],
         expires_at=row["expires_at"],
         state=row["state"],
-        failures=row["failures"],
         confirm_failures=row["confirm_failures"],
         sealed_secret=row["sealed_secret"],
     )
 
 
-async def blocked_enrolment(conn: asyncpg.Connection, practice_id: str, employee_id: str) -> bool:
+async def is_blocked(conn: asyncpg.Connection, practice_id: str, employee_id: str) -> bool:
+    """Whether the employee's enrolment is blocked (in either zone) since the latest reset."""
     blocked: bool = await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM enrolments WHERE practice = $1 AND employee = $2 "
-        "AND state = 'blocked')",
+        """SELECT EXISTS (
+               SELECT 1 FROM enrolment_blocks b
+               WHERE b.practice = $1 AND b.employee = $2
+                 AND b.blocked_at > coalesce((SELECT r.at FROM identity_resets r
+                                              WHERE r.practice = $1 AND r.employee = $2),
+                                             '-infinity'))""",
         practice_id,
         employee_id,
     )
     return blocked
+
+
+async def add_identity_failure(
+    conn: asyncpg.Connection,
+    event_id: Any,
+    practice_id: str,
+    employee_id: str,
+    at: datetime,
+    zone: str,
+) -> None:
+    await conn.execute(
+        "INSERT INTO identity_failures (event_id, practice, employee, at, zone) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        event_id,
+        practice_id,
+        employee_id,
+        at,
+        zone,
+    )
+
+
+async def identity_failures(conn: asyncpg.Connection, practice_id: str, employee_id: str) -> int:
+    """Failed identity checks of the employee (every zone's) since the latest reset."""
+    count: int = await conn.fetchval(
+        """SELECT count(*) FROM identity_failures f
+           WHERE f.practice = $1 AND f.employee = $2
+             AND f.at > coalesce((SELECT r.at FROM identity_resets r
+                                  WHERE r.practice = $1 AND r.employee = $2), '-infinity')""",
+        practice_id,
+        employee_id,
+    )
+    return count
+
+
+async def add_block(
+    conn: asyncpg.Connection,
+    event_id: Any,
+    practice_id: str,
+    employee_id: str,
+    blocked_at: datetime,
+    zone: str,
+) -> None:
+    await conn.execute(
+        "INSERT INTO enrolment_blocks (event_id, practice, employee, blocked_at, zone) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        event_id,
+        practice_id,
+        employee_id,
+        blocked_at,
+        zone,
+    )
+
+
+async def reset_identity(
+    conn: asyncpg.Connection, practice_id: str, employee_id: str, at: datetime
+) -> None:
+    """Failures and blocks up to ``at`` no longer count (and failures are forgotten)."""
+    await conn.execute(
+        """INSERT INTO identity_resets (practice, employee, at) VALUES ($1, $2, $3)
+           ON CONFLICT (practice, employee)
+           DO UPDATE SET at = greatest(identity_resets.at, EXCLUDED.at)""",
+        practice_id,
+        employee_id,
+        at,
+    )
+    await conn.execute(
+        "DELETE FROM identity_failures WHERE practice = $1 AND employee = $2 AND at <= $3",
+        practice_id,
+        employee_id,
+        at,
+    )
 
 
 async def enrolments_since(
@@ -293,16 +368,10 @@ async def void_open_enrolments(
     return int(status.split()[-1])
 
 
-async def unblock_enrolments(
+async def void_unfinished_enrolments(
     conn: asyncpg.Connection, practice_id: str, employee_id: str, now: datetime
-) -> int:
-    """Void the employee's blocked and open enrolments; returns how many were blocked."""
-    blocked: int = await conn.fetchval(
-        "SELECT count(*) FROM enrolments WHERE practice = $1 AND employee = $2 "
-        "AND state = 'blocked'",
-        practice_id,
-        employee_id,
-    )
+) -> None:
+    """Void the employee's open and blocked enrolments (the administrator's deactivation)."""
     await conn.execute(
         "UPDATE enrolments SET state = 'void', finished_at = $3 WHERE practice = $1 "
         "AND employee = $2 AND state IN ('sent', 'identified', 'blocked')",
@@ -310,7 +379,6 @@ async def unblock_enrolments(
         employee_id,
         now,
     )
-    return blocked
 
 
 async def create_enrolment(
@@ -349,16 +417,11 @@ async def take_enrolment(
     return _enrolment(row) if row else None
 
 
-async def identity_failed(
-    conn: asyncpg.Connection, enrolment_id: str, failures: int, blocked_at: datetime | None
-) -> None:
+async def block_enrolment(conn: asyncpg.Connection, enrolment_id: str, at: datetime) -> None:
     await conn.execute(
-        "UPDATE enrolments SET failures = $2, "
-        "state = CASE WHEN $3::timestamptz IS NULL THEN state ELSE 'blocked' END, "
-        "blocked_at = $3 WHERE id = $1",
+        "UPDATE enrolments SET state = 'blocked', blocked_at = $2 WHERE id = $1",
         enrolment_id,
-        failures,
-        blocked_at,
+        at,
     )
 
 

@@ -2,6 +2,10 @@
 count. The wizard: start (activation code by e-mail) → identity (code, birth date, BSN) →
 the TOTP secret → confirm (first code) → a totp factor and a recovery code.
 
+Wrong identity checks count per employee (a new start does not reset them) in both zones; the
+one that reaches the maximum blocks every enrolment of the employee until the administrator
+deactivates the employee's factors; a passed check resets the count.
+
 States of an enrolment::
 
     sent ──identity ok──▶ identified ──confirm ok──▶ done
@@ -57,22 +61,25 @@ def start_refusal(missing: list[str], blocked: bool, has_totp: bool, access: Acc
     return None
 
 
-def identity_refusal(state: State, expires_at: datetime, now: datetime) -> str | None:
-    """Why the identity step is refused before the code is even looked at, or None."""
+def identity_refusal(
+    state: State, blocked: bool, expires_at: datetime, now: datetime
+) -> str | None:
+    """Why the identity step is refused before the code is even looked at, or None.
+    ``blocked``: the employee's enrolment is blocked (in either zone)."""
     if state not in ("sent", "identified", "blocked"):
         return "not-found"
-    if state == "blocked":
+    if blocked or state == "blocked":
         return "enrolment-blocked"
     if now >= expires_at:
         return "activation-code-expired"
     return None
 
 
-def confirm_refusal(state: State, expires_at: datetime, now: datetime) -> str | None:
+def confirm_refusal(state: State, blocked: bool, expires_at: datetime, now: datetime) -> str | None:
     """Why the confirm step is refused before the code is looked at, or None."""
     if state not in ("sent", "identified", "blocked"):
         return "not-found"
-    if state == "blocked":
+    if blocked or state == "blocked":
         return "enrolment-blocked"
     if state == "sent":
         return "identity-required"
@@ -81,10 +88,10 @@ def confirm_refusal(state: State, expires_at: datetime, now: datetime) -> str | 
     return None
 
 
-def identity_failed(failures: int, max_failures: int) -> tuple[int, bool]:
-    """The failure count after one more wrong identity check, and whether that blocks."""
-    failures += 1
-    return failures, failures >= max_failures
+def blocks(failures: int, max_failures: int) -> bool:
+    """Whether the employee's ``failures``-th wrong identity check (counted over every
+    enrolment and both zones since the latest reset) blocks enrolling."""
+    return failures >= max_failures
 
 
 def minutes(seconds: int) -> int:

@@ -81,7 +81,6 @@ class Enrolment:
     created_at: datetime
     expires_at: datetime
     state: State
-    failures: int
     confirm_failures: int
     sealed_secret: str | None
 
