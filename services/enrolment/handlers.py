@@ -85,7 +85,11 @@ Claims = dict[str, Any]
 HOUR = timedelta(hours=1)
 TWO_FACTOR_ACRS = frozenset({TWO_FACTOR_ACR, FALLBACK_ACR})
 
-SESSION_REVOKED = Problem(401, "session-revoked", "Session ended", "Log in again.")
+
+# Problems are built fresh for each answer: one exception instance raised again and again
+# would keep collecting tracebacks.
+def _session_revoked() -> Problem:
+    return Problem(401, "session-revoked", "Session ended", "Log in again.")
 
 
 def _enrolment_aad(practice: str, employee: str, enrolment_id: str) -> str:
@@ -341,17 +345,17 @@ class EnrolmentService:
                 conn, claims["practice"], claims["sub"], str(claims["sid"])
             )
         if state is None or not state["in_service"] or state["revoked"]:
-            raise SESSION_REVOKED
+            raise _session_revoked()
         started = claims.get("auth_time", claims.get("iat"))
         if not isinstance(started, int | float):
             raise unauthorized("Token not accepted: no session start.")
         cutoff = state["cutoff"]
         if cutoff is not None and datetime.fromtimestamp(started, tz=UTC) <= cutoff:
-            raise SESSION_REVOKED
+            raise _session_revoked()
         if claims.get("scope") == SESSION_SCOPE and (
             state["two_factor_required"] and claims.get("acr") == SINGLE_FACTOR_ACR
         ):
-            raise SESSION_REVOKED
+            raise _session_revoked()
         return state
 
     async def session(self, token: str, two_factor: bool = False) -> Claims:
@@ -669,7 +673,7 @@ class EnrolmentService:
             employee = await repo.employee(conn, practice_id, employee_id)
             practice = await repo.practice(conn, practice_id)
             if employee is None or practice is None:
-                raise SESSION_REVOKED
+                raise _session_revoked()
             factors = await repo.active_factors(conn, practice_id, employee_id)
             refusal = steps.start_refusal(
                 ready.missing_identity(employee.person()),
@@ -760,7 +764,7 @@ class EnrolmentService:
                 raise _problem(refusal)
             employee = await repo.employee(conn, practice_id, employee_id)
             if employee is None:
-                raise SESSION_REVOKED
+                raise _session_revoked()
             # Evaluate all three, so the time taken does not tell which one was wrong.
             checks = (
                 otp.same_code(body.activation_code, enrolment.code_hash),
@@ -901,7 +905,7 @@ class EnrolmentService:
                 employee = await repo.employee(conn, practice_id, employee_id)
                 practice = await repo.practice(conn, practice_id)
                 if employee is None:
-                    raise SESSION_REVOKED
+                    raise _session_revoked()
                 old = [
                     f
                     for f in await repo.active_factors(conn, practice_id, employee_id)
@@ -992,7 +996,7 @@ class EnrolmentService:
             employee = await repo.employee(conn, practice_id, employee_id)
             practice = await repo.practice(conn, practice_id)
             if employee is None:
-                raise SESSION_REVOKED
+                raise _session_revoked()
             factors = await repo.active_factors(conn, practice_id, employee_id)
             if not any(f.kind == "totp" for f in factors):
                 raise _strong_factor_required()
@@ -1130,7 +1134,7 @@ class EnrolmentService:
             employee = await repo.employee(conn, practice_id, employee_id)
             practice = await repo.practice(conn, practice_id)
             if employee is None:
-                raise SESSION_REVOKED
+                raise _session_revoked()
             code = await self._new_recovery_code(conn, practice_id, employee_id, now)
             await self.emit(
                 conn,
