@@ -39,6 +39,7 @@ from shared.events import (
     PracticeUpserted,
     RevocationReason,
     SessionRevoked,
+    credential_aad,
     factor_aad,
     utcnow,
 )
@@ -118,10 +119,6 @@ def _code_already_used() -> Problem:
 CHANGE_RECOVERY_USED = "recovery code used"
 
 
-def _credential_aad(practice: str, employee: str) -> str:
-    return f"credential:{practice}:{employee}"
-
-
 def _login_code_aad(practice: str, employee: str, code_id: uuid.UUID) -> str:
     return f"login-code:{practice}:{employee}:{code_id}"
 
@@ -182,7 +179,7 @@ class Auth:
 
     def open_credential(self, row: Mapping[str, Any]) -> Credential:
         body = json.loads(
-            self.keyring.open(row["sealed"], _credential_aad(row["practice"], row["employee"]))
+            self.keyring.open(row["sealed"], credential_aad(row["practice"], row["employee"]))
         )
         return Credential(
             hash=body["hash"],
@@ -864,7 +861,7 @@ class Auth:
         history = previous[: max(policy.history - 1, 0)] if policy.history else []
         sealed = self.keyring.seal(
             json.dumps({"hash": new_hash, "history": history}).encode(),
-            _credential_aad(practice.id, employee.id),
+            credential_aad(practice.id, employee.id),
         )
         event = PasswordCredential(
             employee=employee.id,
