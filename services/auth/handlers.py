@@ -134,6 +134,14 @@ class _Passed:
 
 
 _WAIT = object()
+#: Metric outcomes of second-factor verifications that end in a problem.
+_OUTCOMES = {
+    "invalid-code": "invalid",
+    "code-already-used": "replayed",
+    "code-expired": "expired",
+    "account-locked": "locked",
+    "account-disabled": "disabled",
+}
 
 
 @dataclass
@@ -481,7 +489,7 @@ class Auth:
             try:
                 self._check_step(step, now)
             except Problem as problem:
-                self.metrics.second_factor(factor, problem.slug)
+                self.metrics.second_factor(factor, _OUTCOMES.get(problem.slug, problem.slug))
                 raise
             # At the enrol step only the authenticator just enrolled completes the login.
             enrolling = step.stage == "enrol"
@@ -495,12 +503,16 @@ class Auth:
                     return _WAIT
                 self.metrics.second_factor(factor, "unavailable")
                 raise _factor_not_available()
+            result: _Passed | Problem
             if factor == "totp":
                 result = await self._check_totp(conn, step, candidates, code, now)
             elif factor == "recovery":
-                result = self._check_recovery(step, candidates, code, now)
-                if isinstance(result, _Passed):
-                    await self._renew_recovery(conn, step, candidates[0], result, now)
+                used = self._check_recovery(step, candidates, code)
+                if used is None:
+                    result = _invalid_code()
+                else:
+                    result = _Passed(factors.AMR["recovery"])
+                    await self._renew_recovery(conn, step, used, result, now)
             else:
                 result = await self._check_login_code(conn, step, factor, code, now)
             if isinstance(result, Problem):
@@ -512,7 +524,7 @@ class Auth:
                     now,
                     factor,
                 )
-                self.metrics.second_factor(factor, result.slug)
+                self.metrics.second_factor(factor, _OUTCOMES.get(result.slug, result.slug))
                 return result
             token = await self._complete(conn, step, result, now)
         self.metrics.second_factor(factor, "success")
@@ -589,12 +601,10 @@ class Auth:
         code: str,
         now: datetime,
     ) -> _Passed | Problem:
-        """The newest code sent for this login on this channel that is neither used nor void
-        (after ``otp_max_attempts`` wrong tries)."""
-        row = await repo.newest_login_code(
-            conn, step.login_id, channel, self.settings.otp_max_attempts
-        )
-        if row is None:
+        """Only the newest code sent for this login on this channel counts; it works once, and
+        not after ``otp_max_attempts`` wrong tries (void)."""
+        row = await repo.newest_login_code(conn, step.login_id, channel)
+        if row is None or row["used"] or row["attempts"] >= self.settings.otp_max_attempts:
             return _invalid_code()
         if row["expires_at"] <= now:
             return _code_expired()
@@ -607,8 +617,9 @@ class Auth:
         return _Passed(factors.AMR[channel]) if ok else _invalid_code()
 
     def _check_recovery(
-        self, step: repo.SecondStep, candidates: list[Factor], code: str, now: datetime
-    ) -> _Passed | Problem:
+        self, step: repo.SecondStep, candidates: list[Factor], code: str
+    ) -> Factor | None:
+        """The recovery factor whose code this is, if any."""
         for candidate in candidates:
             try:
                 stored = str(
@@ -618,8 +629,8 @@ class Auth:
                 log.warning("factor %s does not open; skipped", candidate.id)
                 continue
             if otp.same_code(code, stored):
-                return _Passed(factors.AMR["recovery"])
-        return _invalid_code()
+                return candidate
+        return None
 
     async def _renew_recovery(
         self,

@@ -382,6 +382,12 @@ async def test_login_offers_factors_strongest_first_and_totp_completes_it(
     assert info["active"] is True and info["acr"] == "aal2"
     status, _ = await renew(zone, token["token"])
     assert status == 200, "a two-factor session renews in a two-factor practice"
+    metrics = await (await zone.client.get("/metrics")).text()
+    assert re.search(
+        r'tweestap_second_factor_total\{.*factor="totp".*outcome="success".*\} 1', metrics
+    )
+    assert re.search(r'tweestap_second_factor_total\{.*outcome="invalid".*\} 2', metrics)
+    assert "tweestap_totp_verify_seconds_count" in metrics
     # The login is complete: a second verify finds nothing, whatever the code.
     problem(await verify(zone, body["login_id"], "totp", code), 404, "login-not-found")
     problem(await verify(zone, "no-such-login", "totp", code), 404, "login-not-found")

@@ -615,15 +615,14 @@ async def add_login_code(
 
 
 async def newest_login_code(
-    conn: asyncpg.Connection, login_id: str, channel: str, max_attempts: int
+    conn: asyncpg.Connection, login_id: str, channel: str
 ) -> asyncpg.Record | None:
-    """The newest code of the login on ``channel`` that is neither used nor void."""
+    """The newest code sent for the login on ``channel`` (earlier ones no longer count)."""
     row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT * FROM login_codes WHERE login_id = $1 AND channel = $2 AND NOT used "
-        "AND attempts < $3 ORDER BY created_at DESC LIMIT 1 FOR UPDATE",
+        "SELECT * FROM login_codes WHERE login_id = $1 AND channel = $2 "
+        "ORDER BY created_at DESC LIMIT 1 FOR UPDATE",
         login_id,
         channel,
-        max_attempts,
     )
     return row
 

@@ -1,0 +1,49 @@
+"""Which second factors a login offers, and how addresses are masked — pure rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from services.auth.domain.factors import (
+    Factor,
+    expires_minutes,
+    mask,
+    offered,
+    retry_after,
+    strong_count,
+    usable,
+)
+
+
+def test_offered_strongest_first_recovery_last_and_nothing_without_a_strong_factor() -> None:
+    assert offered(["recovery", "email", "totp", "sms", "totp"]) == [
+        "totp",
+        "sms",
+        "email",
+        "recovery",
+    ]
+    assert offered(["email", "sms", "recovery"]) == []
+    assert offered([]) == []
+    assert strong_count(["totp", "totp", "sms"]) == 2
+
+
+def test_weak_factors_usable_only_beside_a_strong_one() -> None:
+    email = Factor("e1", "email", "sealed", 1)
+    totp = Factor("t1", "totp", "sealed", 1)
+    assert usable([email], "email") == []
+    assert usable([email, totp], "email") == [email]
+    assert usable([email, totp], "sms") == []
+    assert usable([Factor("r", "recovery", "s", 1)], "recovery") != []
+
+
+def test_masking() -> None:
+    assert mask("email", "anna@fysio.example") == "a***@fysio.example"
+    assert mask("sms", "+31612345678") == "+31*******78"
+    assert mask("sms", "+3161") == "*****"
+
+
+def test_minutes_and_retry_after() -> None:
+    assert expires_minutes(300) == 5 and expires_minutes(1) == 1
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert retry_after(now - timedelta(seconds=100), 900, now) == 801
+    assert retry_after(now - timedelta(seconds=1000), 900, now) == 1
