@@ -134,6 +134,8 @@ class _Passed:
 
 
 _WAIT = object()
+#: Where a login may take its second factor: after the password, or after enrolling.
+_SECOND_STAGES = ("second_factor", "enrol")
 #: Metric outcomes of second-factor verifications that end in a problem.
 _OUTCOMES = {
     "invalid-code": "invalid",
@@ -378,7 +380,7 @@ class Auth:
         sent through the notifier."""
         now = utcnow()
         async with self.pool.acquire() as conn, conn.transaction():
-            step = await repo.take_second_step(conn, login_id, ("second_factor",), now)
+            step = await repo.second_step(conn, login_id, ("second_factor",), now, lock=True)
             if step is None:
                 raise _login_gone()
             self._check_step(step, now)
@@ -453,17 +455,24 @@ class Auth:
         authenticator the enrolment wizard confirmed has arrived (waiting a little for it)."""
         deadline: float | None = None
         while True:
-            outcome = await self._attempt(login_id, factor, code or "")
-            if not isinstance(outcome, Problem | TokenResponse):
-                if deadline is None:
-                    deadline = time.monotonic() + self.settings.factor_wait_seconds
-                if await self._wait_for_authenticator(login_id, deadline):
-                    continue
+            started = time.perf_counter()
+            async with self.pool.acquire() as conn:
+                if factor == "totp":
+                    outcome = await self._attempt_totp(conn, login_id, code or "")
+                else:
+                    outcome = await self._attempt_code(conn, login_id, factor, code or "")
+            if isinstance(outcome, TokenResponse):
+                self.metrics.second_factor(factor, "success")
+                self.metrics.tokens("token.issued", started)
+                return outcome
+            if isinstance(outcome, Problem):
+                self.metrics.second_factor(factor, _OUTCOMES.get(outcome.slug, outcome.slug))
+                raise outcome
+            if deadline is None:
+                deadline = time.monotonic() + self.settings.factor_wait_seconds
+            if not await self._wait_for_authenticator(login_id, deadline):
                 self.metrics.second_factor(factor, "not_ready")
                 raise _factor_not_ready()
-            if isinstance(outcome, Problem):
-                raise outcome
-            return outcome
 
     async def _wait_for_authenticator(self, login_id: str, deadline: float) -> bool:
         interval = 0.05
@@ -475,38 +484,83 @@ class Auth:
             await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
             interval = min(interval * 2, 0.25)
 
-    async def _attempt(
-        self, login_id: str, factor: str, code: str
+    async def _open_step(
+        self, conn: asyncpg.Connection, login_id: str, factor: str, now: datetime, lock: bool
+    ) -> tuple[repo.SecondStep, list[Factor]] | Problem | object:
+        """The open login and the employee's factors of that kind, after the lockout and the
+        account checks; ``_WAIT`` at the enrol step before the authenticator has arrived."""
+        step = await repo.second_step(conn, login_id, _SECOND_STAGES, now, lock)
+        if step is None:
+            return _login_gone()
+        try:
+            self._check_step(step, now)
+        except Problem as problem:
+            return problem
+        # At the enrol step only the authenticator just enrolled completes the login.
+        enrolling = step.stage == "enrol"
+        if factor == "certificate" or (enrolling and factor != "totp"):
+            return _factor_not_available()
+        candidates = factors.usable(step.factors, factor)
+        if not candidates:
+            return _WAIT if enrolling else _factor_not_available()
+        return step, candidates
+
+    async def _attempt_totp(
+        self, conn: asyncpg.Connection, login_id: str, code: str
     ) -> TokenResponse | Problem | object:
-        """One try, in one transaction with the login row locked: the token, or the problem to
-        answer after the failure was recorded (committed), or ``_WAIT`` for the authenticator."""
+        """The common case, in two round trips and no explicit transaction: read the login,
+        then one statement that spends the time step and completes the login (at most once:
+        ``done`` is set only on an open login, and only if the step was new)."""
         now = utcnow()
-        async with self.pool.acquire() as conn, conn.transaction():
-            step = await repo.take_second_step(conn, login_id, ("second_factor", "enrol"), now)
-            if step is None:
-                self.metrics.second_factor(factor, "not_found")
-                raise _login_gone()
-            try:
-                self._check_step(step, now)
-            except Problem as problem:
-                self.metrics.second_factor(factor, _OUTCOMES.get(problem.slug, problem.slug))
-                raise
-            # At the enrol step only the authenticator just enrolled completes the login.
-            enrolling = step.stage == "enrol"
-            candidates = (
-                []
-                if factor == "certificate" or (enrolling and factor != "totp")
-                else factors.usable(step.factors, factor)
-            )
-            if not candidates:
-                if enrolling and factor == "totp":
-                    return _WAIT
-                self.metrics.second_factor(factor, "unavailable")
-                raise _factor_not_available()
+        opened = await self._open_step(conn, login_id, "totp", now, lock=False)
+        if not isinstance(opened, tuple):
+            return opened
+        step, candidates = opened
+        practice, employee = step.practice, step.employee
+        matched = self._match_totp(step, candidates, code, now)
+        if matched is None:
+            async with conn.transaction():
+                await self._second_factor_failed(conn, step, "totp", now)
+            return _invalid_code()
+        factor, used_step = matched
+        data = {"employee": employee.id, "factor": factor.id, "step": used_step}
+        used = self._event(AUTH_EVENTS, "totp.used", practice.id, employee.id, data, now)
+        token, rows = self._two_factor_token(step, _Passed("otp", [used]), now)
+        new_step, done = await repo.complete_login(
+            conn,
+            step.login_id,
+            practice.id,
+            employee.id,
+            employee.username.lower(),
+            now,
+            rows,
+            totp_step=(factor.id, used_step),
+        )
+        if done:
+            return token
+        if new_step:
+            return _login_gone()  # completed or expired meanwhile
+        async with conn.transaction():
+            # A login completed meanwhile with this very step (the same code sent twice, a
+            # double click) is no replay: only a login still open after the step was spent.
+            if await repo.second_step(conn, login_id, _SECOND_STAGES, now, lock=True) is None:
+                return _login_gone()
+            await self._totp_replayed(conn, step, factor, used_step, now)
+        return _code_already_used()
+
+    async def _attempt_code(
+        self, conn: asyncpg.Connection, login_id: str, factor: str, code: str
+    ) -> TokenResponse | Problem | object:
+        """SMS, e-mail and recovery codes: one transaction with the login row locked, so a
+        code's tries are counted exactly and the login completes once."""
+        now = utcnow()
+        async with conn.transaction():
+            opened = await self._open_step(conn, login_id, factor, now, lock=True)
+            if not isinstance(opened, tuple):
+                return opened
+            step, candidates = opened
             result: _Passed | Problem
-            if factor == "totp":
-                result = await self._check_totp(conn, step, candidates, code, now)
-            elif factor == "recovery":
+            if factor == "recovery":
                 used = self._check_recovery(step, candidates, code)
                 if used is None:
                     result = _invalid_code()
@@ -516,82 +570,102 @@ class Auth:
             else:
                 result = await self._check_login_code(conn, step, factor, code, now)
             if isinstance(result, Problem):
-                await self._failure(
-                    conn,
-                    step.practice.id,
-                    step.employee.username.lower(),
-                    step.practice.policy,
-                    now,
-                    factor,
-                )
-                self.metrics.second_factor(factor, _OUTCOMES.get(result.slug, result.slug))
+                await self._second_factor_failed(conn, step, factor, now)
                 return result
-            token = await self._complete(conn, step, result, now)
-        self.metrics.second_factor(factor, "success")
+            token, rows = self._two_factor_token(step, result, now)
+            _, done = await repo.complete_login(
+                conn,
+                step.login_id,
+                step.practice.id,
+                step.employee.id,
+                step.employee.username.lower(),
+                now,
+                rows,
+            )
+            if not done:
+                raise _login_gone()  # cannot happen: the row is locked
         return token
 
-    async def _check_totp(
+    async def _second_factor_failed(
+        self, conn: asyncpg.Connection, step: repo.SecondStep, factor: str, now: datetime
+    ) -> None:
+        await self._failure(
+            conn,
+            step.practice.id,
+            step.employee.username.lower(),
+            step.practice.policy,
+            now,
+            factor,
+        )
+
+    def _match_totp(
+        self, step: repo.SecondStep, candidates: list[Factor], code: str, now: datetime
+    ) -> tuple[Factor, int] | None:
+        """The authenticator and the time step (±1) whose code this is."""
+        started = time.perf_counter()
+        try:
+            for candidate in candidates:
+                try:
+                    opened = self._open_factor(step.practice.id, step.employee.id, candidate)
+                    secret = str(opened["secret"])
+                except (SealingError, KeyError, ValueError):
+                    log.warning("factor %s does not open; skipped", candidate.id)
+                    continue
+                found = otp.match_totp(secret, code, now)
+                if found is not None:
+                    return candidate, found
+            return None
+        finally:
+            self.metrics.totp_checked(started)
+
+    async def _totp_replayed(
         self,
         conn: asyncpg.Connection,
         step: repo.SecondStep,
-        candidates: list[Factor],
-        code: str,
+        factor: Factor,
+        used_step: int,
         now: datetime,
-    ) -> _Passed | Problem:
+    ) -> None:
+        """A spent time step came again: a failure, an event, and an e-mail to the employee
+        (someone may have their code). The code that confirmed the enrolment, typed again at
+        once, is most likely the employee's own: refused and recorded, but no alarm e-mail."""
         practice, employee = step.practice, step.employee
-        started = time.perf_counter()
-        matched: tuple[Factor, int] | None = None
-        for candidate in candidates:
-            try:
-                secret = str(self._open_factor(practice.id, employee.id, candidate)["secret"])
-            except (SealingError, KeyError, ValueError):
-                log.warning("factor %s does not open; skipped", candidate.id)
-                continue
-            found = otp.match_totp(secret, code, now)
-            if found is not None:
-                matched = (candidate, found)
-                break
-        self.metrics.totp_checked(started)
-        if matched is None:
-            return _invalid_code()
-        factor, used_step = matched
-        data = {"employee": employee.id, "factor": factor.id, "step": used_step}
-        if not await repo.add_totp_step(conn, practice.id, employee.id, factor.id, used_step):
-            # The code that confirmed the enrolment, typed again at once, is most likely the
-            # employee's own: refused and recorded, but no alarm e-mail.
-            confirmation = used_step == factor.confirmed_step
-            await self.emit(
+        await self._second_factor_failed(conn, step, "totp", now)
+        confirmation = used_step == factor.confirmed_step
+        await self.emit(
+            conn,
+            AUTH_EVENTS,
+            "totp.replayed",
+            practice.id,
+            employee.id,
+            {
+                "employee": employee.id,
+                "factor": factor.id,
+                "step": used_step,
+                "confirmation": confirmation,
+            },
+            now,
+        )
+        if step.email and not confirmation:
+            await request_notification(
                 conn,
-                AUTH_EVENTS,
-                "totp.replayed",
-                practice.id,
-                employee.id,
-                {**data, "confirmation": confirmation},
-                now,
-            )
-            if step.email and not confirmation:
-                await request_notification(
-                    conn,
+                self.settings,
+                notify_request(
                     self.settings,
-                    notify_request(
-                        self.settings,
-                        self.keyring,
-                        practice.id,
-                        employee.id,
-                        "email",
-                        "totp_replay",
-                        step.email,
-                        {
-                            "practice_name": practice.name,
-                            "employee_name": employee.name,
-                            "used_at": factors.format_time(now),
-                        },
-                        now=now,
-                    ),
-                )
-            return _code_already_used()
-        used = self._event(AUTH_EVENTS, "totp.used", practice.id, employee.id, data, now)
-        return _Passed("otp", [used])
+                    self.keyring,
+                    practice.id,
+                    employee.id,
+                    "email",
+                    "totp_replay",
+                    step.email,
+                    {
+                        "practice_name": practice.name,
+                        "employee_name": employee.name,
+                        "used_at": factors.format_time(now),
+                    },
+                    now=now,
+                ),
+            )
 
     async def _check_login_code(
         self,
@@ -701,13 +775,11 @@ class Auth:
                 )
             )
 
-    async def _complete(
-        self, conn: asyncpg.Connection, step: repo.SecondStep, passed: _Passed, now: datetime
-    ) -> TokenResponse:
-        """Both factors passed: the two-factor token, the reset of the failures, the last
-        login, ``login.succeeded``, ``token.issued`` and the factor's own events, in one
-        statement with the login marked done."""
-        started = time.perf_counter()
+    def _two_factor_token(
+        self, step: repo.SecondStep, passed: _Passed, now: datetime
+    ) -> tuple[TokenResponse, list[OutboxRow]]:
+        """Both factors passed: the two-factor token, and the outbox rows that go with the
+        login's completion (the factor's own events, ``login.succeeded``, ``token.issued``)."""
         practice, employee = step.practice, step.employee
         session = tokens.Session.new(
             practice.id,
@@ -719,7 +791,6 @@ class Auth:
         )
         grant = tokens.grant(session, self.lifetimes, self.settings.issuer, self.settings.zone, now)
         signed = self.signer.sign(grant.claims, now)
-        key = employee.username.lower()
         events = [
             *passed.events,
             self._event(
@@ -727,24 +798,19 @@ class Auth:
                 "login.succeeded",
                 practice.id,
                 employee.id,
-                {"username": key, "employee": employee.id},
+                {"username": employee.username.lower(), "employee": employee.id},
                 now,
             ),
             (AUTH_EVENTS, self._token_event("token.issued", session, grant, now)),
         ]
-        rows: list[OutboxRow] = [outbox_row(self.settings, t, e) for t, e in events]
-        if not await repo.complete_login(
-            conn, step.login_id, practice.id, employee.id, key, now, rows
-        ):
-            raise _login_gone()
-        self.metrics.tokens("token.issued", started)
-        return TokenResponse(
+        token = TokenResponse(
             token=signed,
             expires_at=grant.expires_at,
             renew_after=grant.renew_after,
             session_expires_at=grant.session_expires_at,
             recovery_code=passed.recovery_code,
         )
+        return token, [outbox_row(self.settings, t, e) for t, e in events]
 
     def _event(
         self,

@@ -521,32 +521,36 @@ class SecondStep:
     reset_at: datetime | None
 
 
-async def take_second_step(
-    conn: asyncpg.Connection, login_id: str, stages: tuple[str, ...], now: datetime
+#: An open login at one of the stages, with its employee, practice, factors and failures.
+_SECOND_STEP = """SELECT l.id AS login_id, l.stage, p.id, p.name, p.two_factor_required, p.policy,
+           e.id AS employee_id, e.username, e.name AS employee_name, e.email,
+           e.rights_group, e.in_service,
+           (SELECT r.at FROM login_resets r
+            WHERE r.practice = l.practice AND r.username = lower(e.username)) AS reset_at,
+           ARRAY(SELECT f.at FROM login_failures f
+                 WHERE f.practice = l.practice AND f.username = lower(e.username)
+                 ORDER BY f.at) AS failures,
+           coalesce((SELECT jsonb_agg(jsonb_build_object(
+                         'id', x.id, 'kind', x.kind, 'sealed', x.sealed,
+                         'version', x.version, 'confirmed_step', x.confirmed_step)
+                       ORDER BY x.created_at DESC, x.id)
+                     FROM factors x
+                     WHERE x.practice = l.practice AND x.employee = l.employee
+                       AND x.active), '[]'::jsonb) AS factors
+    FROM logins l
+    JOIN employees e ON e.practice = l.practice AND e.id = l.employee
+    JOIN practices p ON p.id = l.practice
+    WHERE l.id = $1 AND l.stage = ANY($2::text[]) AND NOT l.done AND l.expires_at > $3"""
+_SECOND_STEP_LOCKED = f"{_SECOND_STEP} FOR UPDATE OF l"
+
+
+async def second_step(
+    conn: asyncpg.Connection, login_id: str, stages: tuple[str, ...], now: datetime, lock: bool
 ) -> SecondStep | None:
-    """One round trip; the login row stays locked (FOR UPDATE) until the transaction ends, so
-    one login completes at most once."""
+    """One round trip. With ``lock`` the login row stays locked (FOR UPDATE) until the
+    caller's transaction ends."""
     row = await conn.fetchrow(
-        """SELECT l.id AS login_id, l.stage, p.id, p.name, p.two_factor_required, p.policy,
-                  e.id AS employee_id, e.username, e.name AS employee_name, e.email,
-                  e.rights_group, e.in_service,
-                  (SELECT r.at FROM login_resets r
-                   WHERE r.practice = l.practice AND r.username = lower(e.username)) AS reset_at,
-                  ARRAY(SELECT f.at FROM login_failures f
-                        WHERE f.practice = l.practice AND f.username = lower(e.username)
-                        ORDER BY f.at) AS failures,
-                  coalesce((SELECT jsonb_agg(jsonb_build_object(
-                                'id', x.id, 'kind', x.kind, 'sealed', x.sealed,
-                                'version', x.version, 'confirmed_step', x.confirmed_step)
-                              ORDER BY x.created_at DESC, x.id)
-                            FROM factors x
-                            WHERE x.practice = l.practice AND x.employee = l.employee
-                              AND x.active), '[]'::jsonb) AS factors
-           FROM logins l
-           JOIN employees e ON e.practice = l.practice AND e.id = l.employee
-           JOIN practices p ON p.id = l.practice
-           WHERE l.id = $1 AND l.stage = ANY($2::text[]) AND NOT l.done AND l.expires_at > $3
-           FOR UPDATE OF l""",
+        _SECOND_STEP_LOCKED if lock else _SECOND_STEP,
         login_id,
         list(stages),
         now,
@@ -644,18 +648,29 @@ async def complete_login(
     username: str,
     now: datetime,
     events: list[OutboxRow],
-) -> bool:
-    """One statement: mark the login done (at most once), reset the username's failures,
-    record the last login and queue ``events`` in the outbox. False if the login was already
-    complete (then nothing changed)."""
+    totp_step: tuple[str, int] | None = None,
+) -> tuple[bool, bool]:
+    """One statement: spend the TOTP time step (if given) and, only if it was new, mark the
+    open login done (at most once), reset the username's failures, record the last login and
+    queue ``events`` in the outbox. Returns (the step was new, the login was completed); when
+    the login is not completed nothing but the step changed."""
+    factor, step = totp_step if totp_step is not None else (None, None)
     rows = [
         {"id": str(event_id), "topic": topic, "key": key, "payload": payload}
         for event_id, topic, key, payload in events
     ]
-    done: bool = await conn.fetchval(
-        """WITH done AS (
+    row = await conn.fetchrow(
+        """WITH spent AS (
+               INSERT INTO totp_steps (practice, employee, factor, step)
+               SELECT $2, $3, $7, $8
+               WHERE $7::text IS NOT NULL AND EXISTS (
+                   SELECT 1 FROM logins WHERE id = $1 AND NOT done AND expires_at > $5)
+               ON CONFLICT DO NOTHING RETURNING 1),
+           done AS (
                UPDATE logins SET stage = 'done', done = true
-               WHERE id = $1 AND NOT done RETURNING id),
+               WHERE id = $1 AND NOT done AND expires_at > $5
+                 AND ($7::text IS NULL OR EXISTS (SELECT 1 FROM spent))
+               RETURNING id),
            reset AS (
                INSERT INTO login_resets (practice, username, at)
                SELECT $2, $4, $5 FROM done
@@ -679,12 +694,15 @@ async def complete_login(
                RETURNING 1),
            woken AS (
                SELECT pg_notify('outbox', '') FROM done)
-           SELECT count(*) = 1 FROM woken""",
+           SELECT EXISTS (SELECT 1 FROM spent) AS spent,
+                  (SELECT count(*) FROM woken) = 1 AS done""",
         login_id,
         practice_id,
         employee_id,
         username,
         now,
         rows,
+        factor,
+        step,
     )
-    return done
+    return bool(row["spent"]), bool(row["done"])
