@@ -143,9 +143,12 @@ class Rig:
         amr: Sequence[str] = ("pwd", "otp"),
         auth_time: datetime | None = None,
         practice: str = P,
+        precise: bool = False,
     ) -> str:
-        """A session token as auth issues it after a two-factor login, signed by auth."""
+        """A session token as auth issues it after a two-factor login, signed by auth (with
+        ``precise``, ``auth_time`` keeps its fraction of a second)."""
         now = utcnow()
+        started = (auth_time or now).timestamp()
         claims = {
             "iss": self.auth.settings.issuer,
             "sub": employee,
@@ -154,7 +157,7 @@ class Rig:
             "sid": uuid.uuid4().hex,
             "amr": list(amr),
             "acr": acr,
-            "auth_time": int((auth_time or now).timestamp()),
+            "auth_time": started if precise else int(started),
             "iat": int(now.timestamp()),
             "exp": int(now.timestamp()) + 3600,
             "jti": uuid.uuid4().hex,
@@ -935,6 +938,10 @@ async def test_sms_and_email_factors_recovery_code_and_deactivation(mail_rig: Ri
     assert len(deactivated["data"]["factors"]) == 4 and deactivated["data"]["by"] == rig.admin
     status, body = await rig.call("GET", "/v1/factors", piet)
     assert status == 401 and slug(body) == "session-revoked"
+    # A session that starts after the deactivation lives, also within the same second when
+    # its auth_time has the fraction (whole seconds cannot tell "just before" from "just after").
+    status, body = await rig.call("GET", "/v1/factors", rig.token(PIET, precise=True))
+    assert status == 200 and body == [], body
     [notice] = [
         m for m in await rig.mails(PIET_EMAIL, "Wijziging", 5) if "uitgeschakeld" in text_of(m)
     ]
