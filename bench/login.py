@@ -23,6 +23,7 @@ from datetime import timedelta
 import aiohttp
 import asyncpg
 from argon2 import PasswordHasher, Type
+from pydantic import BaseModel
 
 from bench.harness import (
     READY_TIMEOUT_S,
@@ -41,6 +42,7 @@ from bench.harness import (
 )
 from services.auth.settings import AuthSettings
 from shared import otp
+from shared.db import create_pool
 from shared.events import (
     EmployeeUpserted,
     Envelope,
@@ -68,104 +70,112 @@ async def _two_factor_practice(stack: Stack, users: int) -> list[tuple[str, str]
     """Switch the bench practice to two factors and give it ``users`` employees, each with
     the bench password and an enrolled authenticator, published through the server's outbox
     the way the enrolment service would. Returns (username, secret) pairs."""
-    settings = stack.settings
+    pool = await create_pool(stack.settings.database_url, 1, 1)
+    try:
+        async with pool.acquire() as conn:
+            pairs = await _publish_all(conn, stack, users)
+            await _wait_materialised(conn, stack.practice, users)
+    finally:
+        await pool.close()
+    log(f"{users} employees with an authenticator materialised")
+    return pairs
+
+
+async def _publish_all(conn: asyncpg.Connection, stack: Stack, users: int) -> list[tuple[str, str]]:
+    settings, practice = stack.settings, stack.practice
     keyring = Keyring.parse(settings.sealing_keys.get_secret_value())
-    practice = stack.practice
     now = utcnow()
+    # Every employee has the same password (the argon2 work per login is the same).
     hashed = PasswordHasher(
         time_cost=settings.argon2_time_cost,
         memory_cost=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
         type=Type.ID,
     ).hash(stack.password)
-    pairs: list[tuple[str, str]] = []
 
-    def event(type_: str, subject: str, data: dict[str, object]) -> Envelope:
+    def event(type_: str, subject: str, data: BaseModel) -> Envelope:
         return Envelope(
-            type=type_, source="bench@a", time=now, practice=practice, subject=subject, data=data
+            type=type_,
+            source="bench@a",
+            time=now,
+            practice=practice,
+            subject=subject,
+            data=data.model_dump(mode="json"),
         )
 
-    conn = await asyncpg.connect(settings.database_url)
-    try:
-        async with conn.transaction():
-            body = PracticeUpserted(
-                name="Bench Fysio",
-                email="praktijk@bench.example",
-                two_factor_required=True,
-                version=2,
+    def sealed(body: dict[str, str | list[str]], aad: str) -> str:
+        return keyring.seal(json.dumps(body).encode(), aad)
+
+    pairs: list[tuple[str, str]] = []
+    async with conn.transaction():
+        body = PracticeUpserted(
+            name="Bench Fysio",
+            email="praktijk@bench.example",
+            two_factor_required=True,
+            version=2,
+            updated_at=now,
+            zone="a",
+        )
+        await publish(
+            conn, settings, DIRECTORY_PRACTICES, event("practice.upserted", practice, body)
+        )
+        for i in range(users):
+            employee, username, secret = f"u{i:05d}", f"user{i:05d}", otp.new_secret()
+            pairs.append((username, secret))
+            factor = f"t.{employee}"
+            person = EmployeeUpserted(
+                employee=employee,
+                username=username,
+                name=f"Bench User {i}",
+                rights_group=2,
+                version=1,
                 updated_at=now,
                 zone="a",
             )
-            await publish(
-                conn,
-                settings,
-                DIRECTORY_PRACTICES,
-                event("practice.upserted", practice, body.model_dump(mode="json")),
+            credential = PasswordCredential(
+                employee=employee,
+                sealed=sealed({"hash": hashed, "history": []}, credential_aad(practice, employee)),
+                changed_at=now,
+                must_change=False,
+                strength=100,
+                version=1,
+                updated_at=now,
+                zone="a",
             )
-            for i in range(users):
-                employee, username, secret = f"u{i:05d}", f"user{i:05d}", otp.new_secret()
-                pairs.append((username, secret))
-                person = EmployeeUpserted(
-                    employee=employee,
-                    username=username,
-                    name=f"Bench User {i}",
-                    rights_group=2,
-                    version=1,
-                    updated_at=now,
-                    zone="a",
-                )
-                credential = PasswordCredential(
-                    employee=employee,
-                    sealed=keyring.seal(
-                        json.dumps({"hash": hashed, "history": []}).encode(),
-                        credential_aad(practice, employee),
-                    ),
-                    changed_at=now,
-                    must_change=False,
-                    strength=100,
-                    version=1,
-                    updated_at=now,
-                    zone="a",
-                )
-                factor = f"t.{employee}"
-                totp = FactorCredential(
-                    factor=factor,
-                    employee=employee,
-                    kind="totp",
-                    sealed=keyring.seal(
-                        json.dumps({"secret": secret}).encode(),
-                        factor_aad(practice, employee, factor),
-                    ),
-                    active=True,
-                    created_at=now,
-                    version=1,
-                    updated_at=now,
-                    zone="a",
-                )
-                for topic, type_, subject, data in (
-                    (DIRECTORY_EMPLOYEES, "employee.upserted", employee, person),
-                    (AUTH_CREDENTIALS, "credential.password", employee, credential),
-                    (FACTORS, "factor.credential", factor, totp),
-                ):
-                    await publish(
-                        conn, settings, topic, event(type_, subject, data.model_dump(mode="json"))
-                    )
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while await conn.fetchval(
-            "SELECT count(*) FROM factors f JOIN credentials c "
-            "ON c.practice = f.practice AND c.employee = f.employee "
-            "WHERE f.practice = $1 AND f.active",
-            practice,
-        ) < users or not await conn.fetchval(
-            "SELECT two_factor_required FROM practices WHERE id = $1", practice
-        ):
-            if time.monotonic() > deadline:
-                raise TimeoutError("employees and factors not materialised")
-            await asyncio.sleep(0.2)
-    finally:
-        await conn.close()
-    log(f"{users} employees with an authenticator materialised")
+            totp = FactorCredential(
+                factor=factor,
+                employee=employee,
+                kind="totp",
+                sealed=sealed({"secret": secret}, factor_aad(practice, employee, factor)),
+                active=True,
+                created_at=now,
+                version=1,
+                updated_at=now,
+                zone="a",
+            )
+            for topic, envelope in (
+                (DIRECTORY_EMPLOYEES, event("employee.upserted", employee, person)),
+                (AUTH_CREDENTIALS, event("credential.password", employee, credential)),
+                (FACTORS, event("factor.credential", factor, totp)),
+            ):
+                await publish(conn, settings, topic, envelope)
     return pairs
+
+
+async def _wait_materialised(conn: asyncpg.Connection, practice: str, users: int) -> None:
+    """Until the server has every employee's credential and authenticator, and the switch."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while await conn.fetchval(
+        "SELECT count(*) FROM factors f JOIN credentials c "
+        "ON c.practice = f.practice AND c.employee = f.employee "
+        "WHERE f.practice = $1 AND f.active",
+        practice,
+    ) < users or not await conn.fetchval(
+        "SELECT two_factor_required FROM practices WHERE id = $1", practice
+    ):
+        if time.monotonic() > deadline:
+            raise TimeoutError("employees and factors not materialised")
+        await asyncio.sleep(0.2)
 
 
 # --------------------------------------------------------------------------- the load

@@ -787,7 +787,7 @@ class Auth:
             employee.rights_group,
             ("pwd", passed.amr),
             tokens.TWO_FACTOR_ACR,
-            now,
+            tokens.session_start(now, step.cutoff),
         )
         grant = tokens.grant(session, self.lifetimes, self.settings.issuer, self.settings.zone, now)
         signed = self.signer.sign(grant.claims, now)

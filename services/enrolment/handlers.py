@@ -346,12 +346,15 @@ class EnrolmentService:
             )
         if state is None or not state["in_service"] or state["revoked"]:
             raise _session_revoked()
-        started = claims.get("auth_time", claims.get("iat"))
-        if not isinstance(started, int | float):
-            raise unauthorized("Token not accepted: no session start.")
-        cutoff = state["cutoff"]
-        if cutoff is not None and datetime.fromtimestamp(started, tz=UTC) <= cutoff:
-            raise _session_revoked()
+        # A cutoff ends sessions. An enrolment token is left alone: enrolling again is what
+        # follows a deactivation, and the wizard still needs the e-mailed code, birth date and BSN.
+        if claims.get("scope") == SESSION_SCOPE:
+            started = claims.get("auth_time")
+            if not isinstance(started, int | float):
+                raise unauthorized("Token not accepted: no session start.")
+            cutoff = state["cutoff"]
+            if cutoff is not None and datetime.fromtimestamp(started, tz=UTC) <= cutoff:
+                raise _session_revoked()
         if claims.get("scope") == SESSION_SCOPE and (
             state["two_factor_required"] and claims.get("acr") == SINGLE_FACTOR_ACR
         ):

@@ -140,3 +140,18 @@ def test_session_from_claims_round_trip() -> None:
 def test_session_from_claims_accepts_string_rights_group() -> None:
     claims = grant(session(), LIFETIMES, ISSUER, "a", AUTH_TIME).claims
     assert Session.from_claims({**claims, "rg": "1"}).rights_group == 1
+
+
+def test_a_session_after_a_cutoff_in_the_same_second_starts_after_it() -> None:
+    from services.auth.domain.tokens import session_start
+
+    cutoff = datetime(2026, 11, 23, 12, 0, 0, 400000, tzinfo=UTC)
+    later = cutoff + timedelta(milliseconds=300)
+    assert session_start(later, cutoff) == datetime(2026, 11, 23, 12, 0, 1, tzinfo=UTC)
+    # Before the cutoff (a revoked session's start) and without one: whole seconds as ever.
+    earlier = cutoff - timedelta(milliseconds=300)
+    assert session_start(earlier, cutoff) == datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
+    assert session_start(later, None) == datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
+    assert session_start(later + timedelta(seconds=5), cutoff) == datetime(
+        2026, 11, 23, 12, 0, 5, tzinfo=UTC
+    )

@@ -519,6 +519,8 @@ class SecondStep:
     factors: list[Factor]
     failures: list[datetime]
     reset_at: datetime | None
+    #: Sessions of this employee that started at or before this are revoked.
+    cutoff: datetime | None = None
 
 
 #: An open login at one of the stages, with its employee, practice, factors and failures.
@@ -536,7 +538,9 @@ _SECOND_STEP = """SELECT l.id AS login_id, l.stage, p.id, p.name, p.two_factor_r
                        ORDER BY x.created_at DESC, x.id)
                      FROM factors x
                      WHERE x.practice = l.practice AND x.employee = l.employee
-                       AND x.active), '[]'::jsonb) AS factors
+                       AND x.active), '[]'::jsonb) AS factors,
+           (SELECT c.before FROM session_cutoffs c
+            WHERE c.practice = l.practice AND c.employee = l.employee) AS cutoff
     FROM logins l
     JOIN employees e ON e.practice = l.practice AND e.id = l.employee
     JOIN practices p ON p.id = l.practice
@@ -576,6 +580,7 @@ async def second_step(
         factors=[Factor(**f) for f in factors],
         failures=list(row["failures"]),
         reset_at=row["reset_at"],
+        cutoff=row["cutoff"],
     )
 
 

@@ -64,6 +64,18 @@ class Session:
         )
 
 
+def session_start(now: datetime, cutoff: datetime | None) -> datetime:
+    """The ``auth_time`` of a session that starts ``now``, in whole seconds (as JWTs carry it).
+
+    Sessions that started at or before an employee's cutoff (admin deactivation, out of
+    service) are revoked, so a session started later *in the same second* as the cutoff would
+    look revoked: it starts at the next whole second instead (less than a second ahead)."""
+    start = now.replace(microsecond=0)
+    if cutoff is not None and cutoff < now and start <= cutoff:
+        start = cutoff.replace(microsecond=0) + timedelta(seconds=1)
+    return start
+
+
 @dataclass(frozen=True)
 class Lifetimes:
     token: timedelta
