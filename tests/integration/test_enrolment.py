@@ -797,8 +797,10 @@ async def _identity_failures(rig: Rig, zone_b: Zone) -> None:
     assert cut["data"]["employee"] == PIET and cut["data"]["reason"] == "deactivated"
     status, _ = await rig.call("DELETE", deactivate, rig.admin2())
     assert status == 204
+    # The enrolment token outlives the cutoff (enrolling again is what follows a deactivation;
+    # the wizard still needs the e-mailed code, birth date and BSN): enrolment is open again.
     status, body = await rig.call("POST", "/v1/enrolment", token)
-    assert status == 401 and slug(body) == "session-revoked", "started before the deactivation"
+    assert status == 200, body
 
     async def unblocked_in_b() -> bool:
         return bool(
