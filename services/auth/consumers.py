@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from services.auth.adapters import repository as repo
 from services.auth.adapters.signer import Signer
 from services.auth.settings import AuthSettings
+from shared import replicas
 from shared.consumer import Handler, InvalidEvent
 from shared.events import (
     EmployeeUpserted,
@@ -20,9 +21,6 @@ from shared.events import (
     FactorCredential,
     PasswordCredential,
     PracticeUpserted,
-    SessionRevoked,
-    SessionsRevoked,
-    SigningKeyPublished,
 )
 from shared.topics import (
     AUTH_CREDENTIALS,
@@ -55,7 +53,7 @@ async def on_employee(conn: asyncpg.Connection, event: Envelope) -> None:
     if not body.in_service:
         # Out of service ends every session that started until then, whoever published it,
         # and they stay ended if the employee comes back.
-        await repo.raise_cutoff(conn, event.practice, body.employee, body.updated_at)
+        await replicas.raise_cutoff(conn, event.practice, body.employee, body.updated_at)
 
 
 async def on_credential(conn: asyncpg.Connection, event: Envelope) -> None:
@@ -69,22 +67,11 @@ async def on_factor(conn: asyncpg.Connection, event: Envelope) -> None:
     if event.type != "factor.credential":
         return
     body = FactorCredential.model_validate(event.data)
-    await repo.upsert_factor(conn, event.practice, body)
+    await replicas.upsert_factor(conn, event.practice, body)
     if body.kind == "totp" and body.confirmed_step is not None:
         await repo.add_totp_step(
             conn, event.practice, body.employee, body.factor, body.confirmed_step
         )
-
-
-async def on_revocation(conn: asyncpg.Connection, event: Envelope) -> None:
-    if event.type == "session.revoked":
-        one = SessionRevoked.model_validate(event.data)
-        await repo.add_revocation(
-            conn, one.sid, event.practice, one.employee, one.revoked_at, one.session_expires_at
-        )
-    elif event.type == "sessions.revoked":
-        every = SessionsRevoked.model_validate(event.data)
-        await repo.raise_cutoff(conn, event.practice, every.employee, every.before)
 
 
 class TotpUsed(BaseModel):
@@ -111,13 +98,6 @@ def accept(settings: AuthSettings) -> Callable[[Topic, Envelope], bool]:
 
 
 def handlers(settings: AuthSettings, signer: Signer) -> dict[Topic, Handler]:
-    async def on_key(conn: asyncpg.Connection, event: Envelope) -> None:
-        body = SigningKeyPublished.model_validate(event.data)
-        await repo.upsert_public_key(
-            conn, body.kid, body.zone, body.jwk, body.created_at, body.retire_at
-        )
-        signer.add_public_key(body.jwk)
-
     async def on_auth_event(conn: asyncpg.Connection, event: Envelope) -> None:
         """Another zone's failed attempts, successful logins and used TOTP steps: they
         converge as sets."""
@@ -139,7 +119,7 @@ def handlers(settings: AuthSettings, signer: Signer) -> dict[Topic, Handler]:
         DIRECTORY_EMPLOYEES: on_employee,
         AUTH_CREDENTIALS: on_credential,
         FACTORS: on_factor,
-        STS_KEYS: on_key,
-        STS_REVOCATIONS: on_revocation,
+        STS_KEYS: replicas.on_key(signer),
+        STS_REVOCATIONS: replicas.on_revocation,
         AUTH_EVENTS: on_auth_event,
     }

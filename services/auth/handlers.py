@@ -20,7 +20,7 @@ import asyncpg
 from services.auth.adapters import repository as repo
 from services.auth.adapters.hasher import Hasher
 from services.auth.adapters.keystore import KeyStore
-from services.auth.adapters.signer import InvalidToken, Signer, UnknownKey
+from services.auth.adapters.signer import Signer
 from services.auth.api import ChallengeResponse, LoginResponse, PasswordChanged, TokenResponse
 from services.auth.domain import factors, lockout, passwords, tokens
 from services.auth.domain.factors import Factor
@@ -28,7 +28,7 @@ from services.auth.domain.login import next_step
 from services.auth.domain.records import Credential, Employee, Practice
 from services.auth.metrics import AuthMetrics
 from services.auth.settings import AuthSettings
-from shared import otp
+from shared import otp, replicas
 from shared.events import (
     Channel,
     EmployeeUpserted,
@@ -43,6 +43,7 @@ from shared.events import (
     factor_aad,
     utcnow,
 )
+from shared.gate import TokenGate
 from shared.notify import notify_request, request_notification
 from shared.outbox import OutboxRow, outbox_row, publish
 from shared.problems import Problem, not_found, unauthorized
@@ -155,7 +156,12 @@ class Auth:
     keyring: Keyring
     keystore: KeyStore
     metrics: AuthMetrics
-    _keys_loaded_at: float = float("-inf")
+    gate: TokenGate = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.gate = TokenGate(
+            self.signer, self.pool, self.settings.issuer, self.settings.leeway_seconds
+        )
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -732,7 +738,7 @@ class Auth:
             updated_at=now,
             zone=self.settings.zone,
         )
-        await repo.upsert_factor(conn, practice.id, credential)
+        await replicas.upsert_factor(conn, practice.id, credential)
         passed.recovery_code = new_code
         passed.events += [
             self._event(
@@ -1012,30 +1018,10 @@ class Auth:
 
     async def verify(self, token: str) -> dict[str, Any]:
         """Claims of a valid session token (any zone's key); 401 problem otherwise."""
-        try:
-            try:
-                claims = self.signer.verify(
-                    token, self.settings.issuer, self.settings.leeway_seconds
-                )
-            except UnknownKey:
-                # Another zone's new key may have reached the database before this process.
-                await self.refresh_public_keys()
-                claims = self.signer.verify(
-                    token, self.settings.issuer, self.settings.leeway_seconds
-                )
-        except InvalidToken as exc:
-            raise unauthorized(f"Token not accepted: {exc}.") from None
+        claims = await self.gate.claims(token)
         if claims.get("scope") != tokens.SESSION_SCOPE:
             raise unauthorized("Token not accepted: not a session token.")
         return claims
-
-    async def refresh_public_keys(self) -> None:
-        # At most once a second, so tokens with made-up key ids cannot load the database.
-        if time.monotonic() - self._keys_loaded_at < 1.0:
-            return
-        self._keys_loaded_at = time.monotonic()
-        async with self.pool.acquire() as conn:
-            self.signer.set_public_keys(await repo.public_keys(conn, utcnow()))
 
     async def renew(self, token: str) -> TokenResponse:
         """A new token valid X from now (capped at the session's end), in one round trip."""
@@ -1087,7 +1073,7 @@ class Auth:
             reason=reason,
         )
         async with self.pool.acquire() as conn, conn.transaction():
-            fresh = await repo.add_revocation(
+            fresh = await replicas.add_revocation(
                 conn, session.sid, session.practice, session.employee, now, body.session_expires_at
             )
             if not fresh:
@@ -1157,7 +1143,7 @@ class Auth:
 
     async def jwks(self) -> dict[str, Any]:
         async with self.pool.acquire() as conn:
-            return {"keys": await repo.public_keys(conn, utcnow())}
+            return {"keys": await replicas.public_keys(conn, utcnow())}
 
     async def start_keys(self) -> None:
         """At start: make sure this zone has a current key, announce every live key."""
@@ -1210,7 +1196,7 @@ class Auth:
         now = utcnow()
         async with self.pool.acquire() as conn:
             self.signer.set_signing_keys(await self.keystore.signing_keys(conn, now))
-            self.signer.set_public_keys(await repo.public_keys(conn, now))
+            self.signer.set_public_keys(await replicas.public_keys(conn, now))
 
 
 def _locked(state: lockout.LockState, now: datetime) -> Problem:

@@ -11,15 +11,13 @@ from asyncpg.exceptions import UniqueViolationError
 
 from services.enrolment.adapters import repository as repo
 from services.enrolment.settings import EnrolmentSettings
+from shared import replicas
 from shared.consumer import Handler, InvalidEvent
 from shared.events import (
     EmployeeUpserted,
     Envelope,
     FactorCredential,
     PracticeUpserted,
-    SessionRevoked,
-    SessionsRevoked,
-    SigningKeyPublished,
 )
 from shared.tokens import TokenVerifier
 from shared.topics import (
@@ -53,22 +51,6 @@ async def on_employee(conn: asyncpg.Connection, event: Envelope) -> None:
         raise InvalidEvent(f"username {body.username!r} is taken in this practice") from None
 
 
-async def on_factor(conn: asyncpg.Connection, event: Envelope) -> None:
-    if event.type == "factor.credential":
-        await repo.upsert_factor(conn, event.practice, FactorCredential.model_validate(event.data))
-
-
-async def on_revocation(conn: asyncpg.Connection, event: Envelope) -> None:
-    if event.type == "session.revoked":
-        one = SessionRevoked.model_validate(event.data)
-        await repo.add_revocation(
-            conn, one.sid, event.practice, one.employee, one.revoked_at, one.session_expires_at
-        )
-    elif event.type == "sessions.revoked":
-        every = SessionsRevoked.model_validate(event.data)
-        await repo.raise_cutoff(conn, event.practice, every.employee, every.before)
-
-
 #: The other zone's wizard outcomes that this zone must know: failed identity checks and
 #: blocks count per employee in both zones; a passed check and a deactivation reset them.
 REPLICATED_ENROLMENT_EVENTS = frozenset(
@@ -99,19 +81,18 @@ def accept(settings: EnrolmentSettings) -> Callable[[Topic, Envelope], bool]:
     return wanted
 
 
-def handlers(verifier: TokenVerifier) -> dict[Topic, Handler]:
-    async def on_key(conn: asyncpg.Connection, event: Envelope) -> None:
-        body = SigningKeyPublished.model_validate(event.data)
-        await repo.upsert_public_key(
-            conn, body.kid, body.zone, body.jwk, body.created_at, body.retire_at
-        )
-        verifier.add_public_key(body.jwk)
+async def on_factor(conn: asyncpg.Connection, event: Envelope) -> None:
+    if event.type == "factor.credential":
+        body = FactorCredential.model_validate(event.data)
+        await replicas.upsert_factor(conn, event.practice, body)
 
+
+def handlers(verifier: TokenVerifier) -> dict[Topic, Handler]:
     return {
         DIRECTORY_PRACTICES: on_practice,
         DIRECTORY_EMPLOYEES: on_employee,
         FACTORS: on_factor,
-        STS_KEYS: on_key,
-        STS_REVOCATIONS: on_revocation,
+        STS_KEYS: replicas.on_key(verifier),
+        STS_REVOCATIONS: replicas.on_revocation,
         ENROLMENT_EVENTS: on_enrolment_event,
     }

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import time
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -46,7 +45,7 @@ from services.enrolment.domain.practice import (
 from services.enrolment.domain.records import Employee, Factor, PendingFactor, Practice, WeakKind
 from services.enrolment.metrics import EnrolmentMetrics
 from services.enrolment.settings import EnrolmentSettings
-from shared import otp
+from shared import otp, replicas
 from shared.events import (
     FACTOR_ORDER,
     EmployeeUpserted,
@@ -58,6 +57,7 @@ from shared.events import (
     recovery_factor_id,
     utcnow,
 )
+from shared.gate import TokenGate
 from shared.notify import notify_request, request_notification
 from shared.outbox import publish
 from shared.problems import Problem, forbidden, not_found, unauthorized
@@ -67,9 +67,6 @@ from shared.tokens import (
     SESSION_SCOPE,
     SINGLE_FACTOR_ACR,
     TWO_FACTOR_ACR,
-    InvalidToken,
-    TokenVerifier,
-    UnknownKey,
     require_admin,
 )
 from shared.topics import (
@@ -160,9 +157,8 @@ class EnrolmentService:
     pool: asyncpg.Pool
     keyring: Keyring
     bsn_key: bytes
-    verifier: TokenVerifier
+    gate: TokenGate
     metrics: EnrolmentMetrics
-    _keys_loaded_at: float = float("-inf")
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -249,7 +245,7 @@ class EnrolmentService:
     async def _write_factor(
         self, conn: asyncpg.Connection, practice: str, credential: FactorCredential, now: datetime
     ) -> None:
-        await repo.upsert_factor(conn, practice, credential)
+        await replicas.upsert_factor(conn, practice, credential)
         await self.emit(
             conn,
             FACTORS,
@@ -308,33 +304,10 @@ class EnrolmentService:
 
     async def claims(self, token: str) -> Claims:
         """Claims of a token signed by either zone's auth; 401 problem otherwise."""
-        try:
-            try:
-                claims = self.verifier.verify(
-                    token, self.settings.issuer, self.settings.leeway_seconds
-                )
-            except UnknownKey:
-                # A key may have reached the database (sts.keys) before this process saw it.
-                await self.refresh_public_keys()
-                claims = self.verifier.verify(
-                    token, self.settings.issuer, self.settings.leeway_seconds
-                )
-        except InvalidToken as exc:
-            raise unauthorized(f"Token not accepted: {exc}.") from None
+        claims = await self.gate.claims(token)
         if not isinstance(claims.get("practice"), str) or not isinstance(claims.get("sub"), str):
             raise unauthorized("Token not accepted: no practice or subject.")
         return claims
-
-    async def refresh_public_keys(self) -> None:
-        # At most once a second, so tokens with made-up key ids cannot load the database.
-        if time.monotonic() - self._keys_loaded_at < 1.0:
-            return
-        self._keys_loaded_at = time.monotonic()
-        await self.load_keys()
-
-    async def load_keys(self) -> None:
-        async with self.pool.acquire() as conn:
-            self.verifier.set_public_keys(await repo.public_keys(conn, utcnow()))
 
     async def _live(self, claims: Claims) -> asyncpg.Record:
         """The employee's current state, if the token's session is still live: not revoked,
@@ -635,7 +608,7 @@ class EnrolmentService:
             for factor in factors:
                 await self._deactivate(conn, factor, now)
             revoked = SessionsRevoked(employee=employee_id, before=now, reason="deactivated")
-            await repo.raise_cutoff(conn, practice_id, employee_id, now)
+            await replicas.raise_cutoff(conn, practice_id, employee_id, now)
             await self.emit(
                 conn,
                 STS_REVOCATIONS,

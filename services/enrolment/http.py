@@ -36,6 +36,7 @@ from services.enrolment.metrics import EnrolmentMetrics
 from services.enrolment.settings import MIN_BSN_KEY_CHARS, EnrolmentSettings
 from shared.consumer import EventConsumer
 from shared.events import ID_PATTERN
+from shared.gate import TokenGate
 from shared.http import RUNTIME, Route, create_service_app, json_response, parse_body
 from shared.problems import Problem, not_found, unauthorized
 from shared.sealing import Keyring
@@ -308,8 +309,9 @@ def create_app(settings: EnrolmentSettings) -> web.Application:
     async def enrolment_ctx(app: web.Application) -> AsyncIterator[None]:
         rt = app[RUNTIME]
         verifier = TokenVerifier()
-        service = EnrolmentService(settings, rt.pool, keyring, bsn_key, verifier, metrics)
-        await service.load_keys()
+        gate = TokenGate(verifier, rt.pool, settings.issuer, settings.leeway_seconds)
+        service = EnrolmentService(settings, rt.pool, keyring, bsn_key, gate, metrics)
+        await gate.load_keys()
         app[ENROLMENT] = service
         consumer = EventConsumer(
             settings,
@@ -334,7 +336,7 @@ async def _maintenance(service: EnrolmentService) -> None:
     while True:
         await asyncio.sleep(HOUSEKEEPING_SECONDS)
         try:
-            await service.load_keys()
+            await service.gate.load_keys()
             await service.housekeeping()
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("maintenance failed, will retry: %r", exc)

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from services.auth.adapters import repository as repo
 from services.auth.adapters.signer import SigningKey
 from services.auth.settings import AuthSettings
+from shared import replicas
 from shared.events import Envelope, SigningKeyPublished
 from shared.outbox import publish
 from shared.sealing import Keyring
@@ -86,9 +86,7 @@ class KeyStore:
                 created_at=r["created_at"],
                 retire_at=r["retire_at"],
             )
-            await repo.upsert_public_key(
-                conn, body.kid, body.zone, body.jwk, body.created_at, body.retire_at
-            )
+            await replicas.upsert_public_key(conn, body)
             await publish(
                 conn,
                 self.settings,

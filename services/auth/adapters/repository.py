@@ -15,7 +15,6 @@ from services.auth.domain.factors import Factor
 from services.auth.domain.records import Employee, Practice
 from shared.events import (
     EmployeeUpserted,
-    FactorCredential,
     PasswordCredential,
     PasswordPolicy,
     PracticeUpserted,
@@ -376,82 +375,7 @@ async def session_state(
     return row
 
 
-async def add_revocation(
-    conn: asyncpg.Connection,
-    sid: str,
-    practice_id: str,
-    employee_id: str,
-    revoked_at: datetime,
-    session_expires_at: datetime,
-) -> bool:
-    status: str = await conn.execute(
-        "INSERT INTO revocations (sid, practice, employee, revoked_at, session_expires_at) "
-        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        sid,
-        practice_id,
-        employee_id,
-        revoked_at,
-        session_expires_at,
-    )
-    return status.endswith(" 1")
-
-
-async def upsert_public_key(
-    conn: asyncpg.Connection,
-    kid: str,
-    zone: str,
-    jwk: dict[str, str],
-    created_at: datetime,
-    retire_at: datetime | None,
-) -> None:
-    await conn.execute(
-        """INSERT INTO public_keys (kid, zone, jwk, created_at, retire_at)
-           VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (kid) DO UPDATE SET retire_at = EXCLUDED.retire_at""",
-        kid,
-        zone,
-        jwk,
-        created_at,
-        retire_at,
-    )
-
-
-async def public_keys(conn: asyncpg.Connection, now: datetime) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        "SELECT jwk FROM public_keys WHERE retire_at IS NULL OR retire_at > $1 ORDER BY created_at",
-        now,
-    )
-    return [json.loads(r["jwk"]) if isinstance(r["jwk"], str) else r["jwk"] for r in rows]
-
-
 # -- second factors -------------------------------------------------------------------------
-
-
-async def upsert_factor(conn: asyncpg.Connection, practice: str, ev: FactorCredential) -> bool:
-    """Apply a factor if it is newer than the one held (last writer wins); True if applied."""
-    status: str = await conn.execute(
-        """INSERT INTO factors AS f (practice, id, employee, kind, sealed, active, created_at,
-              confirmed_step, version, updated_at, zone)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-            ON CONFLICT (practice, id) DO UPDATE SET employee = EXCLUDED.employee,
-              kind = EXCLUDED.kind, sealed = EXCLUDED.sealed, active = EXCLUDED.active,
-              created_at = EXCLUDED.created_at, confirmed_step = EXCLUDED.confirmed_step,
-              version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
-            WHERE (f.version, f.updated_at, f.zone)
-                < (EXCLUDED.version, EXCLUDED.updated_at, EXCLUDED.zone)""",
-        practice,
-        ev.factor,
-        ev.employee,
-        ev.kind,
-        ev.sealed,
-        ev.active,
-        ev.created_at,
-        ev.confirmed_step,
-        ev.version,
-        ev.updated_at,
-        ev.zone,
-    )
-    return status.endswith(" 1")
 
 
 async def factor_kinds(conn: asyncpg.Connection, practice_id: str, employee_id: str) -> list[str]:
@@ -488,21 +412,6 @@ async def add_totp_step(
         step,
     )
     return status.endswith(" 1")
-
-
-async def raise_cutoff(
-    conn: asyncpg.Connection, practice: str, employee: str, before: datetime
-) -> None:
-    """Sessions of the employee that started at or before ``before`` are revoked
-    (a max-register per employee)."""
-    await conn.execute(
-        """INSERT INTO session_cutoffs (practice, employee, before) VALUES ($1, $2, $3)
-           ON CONFLICT (practice, employee)
-           DO UPDATE SET before = greatest(session_cutoffs.before, EXCLUDED.before)""",
-        practice,
-        employee,
-        before,
-    )
 
 
 @dataclass(frozen=True)

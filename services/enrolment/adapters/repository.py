@@ -11,7 +11,7 @@ import asyncpg
 
 from services.enrolment.domain.readiness import Person
 from services.enrolment.domain.records import Employee, Enrolment, Factor, PendingFactor, Practice
-from shared.events import EmployeeUpserted, FactorCredential, PasswordPolicy, PracticeUpserted
+from shared.events import EmployeeUpserted, PasswordPolicy, PracticeUpserted
 
 _HOUR = timedelta(hours=1)
 _DAY = timedelta(days=1)
@@ -164,33 +164,6 @@ async def people(conn: asyncpg.Connection, practice_id: str) -> list[Person]:
 
 
 # -- factors ----------------------------------------------------------------------------------
-
-
-async def upsert_factor(conn: asyncpg.Connection, practice: str, ev: FactorCredential) -> bool:
-    """Apply a factor credential if newer than the one held (last writer wins)."""
-    status: str = await conn.execute(
-        """INSERT INTO factors AS f (practice, id, employee, kind, sealed, active, created_at,
-              confirmed_step, version, updated_at, zone)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-            ON CONFLICT (practice, id) DO UPDATE SET employee = EXCLUDED.employee,
-              kind = EXCLUDED.kind, sealed = EXCLUDED.sealed, active = EXCLUDED.active,
-              created_at = EXCLUDED.created_at, confirmed_step = EXCLUDED.confirmed_step,
-              version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
-            WHERE (f.version, f.updated_at, f.zone)
-                < (EXCLUDED.version, EXCLUDED.updated_at, EXCLUDED.zone)""",
-        practice,
-        ev.factor,
-        ev.employee,
-        ev.kind,
-        ev.sealed,
-        ev.active,
-        ev.created_at,
-        ev.confirmed_step,
-        ev.version,
-        ev.updated_at,
-        ev.zone,
-    )
-    return _applied(status)
 
 
 def _factor(row: asyncpg.Record) -> Factor:
@@ -538,67 +511,6 @@ async def void_pending(conn: asyncpg.Connection, practice_id: str, employee_id: 
 
 
 # -- keys and sessions ------------------------------------------------------------------------
-
-
-async def upsert_public_key(
-    conn: asyncpg.Connection,
-    kid: str,
-    zone: str,
-    jwk: dict[str, str],
-    created_at: datetime,
-    retire_at: datetime | None,
-) -> None:
-    await conn.execute(
-        """INSERT INTO public_keys (kid, zone, jwk, created_at, retire_at)
-           VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (kid) DO UPDATE SET retire_at = EXCLUDED.retire_at""",
-        kid,
-        zone,
-        jwk,
-        created_at,
-        retire_at,
-    )
-
-
-async def public_keys(conn: asyncpg.Connection, now: datetime) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        "SELECT jwk FROM public_keys WHERE retire_at IS NULL OR retire_at > $1 ORDER BY created_at",
-        now,
-    )
-    return [json.loads(r["jwk"]) if isinstance(r["jwk"], str) else r["jwk"] for r in rows]
-
-
-async def add_revocation(
-    conn: asyncpg.Connection,
-    sid: str,
-    practice_id: str,
-    employee_id: str,
-    revoked_at: datetime,
-    session_expires_at: datetime,
-) -> None:
-    await conn.execute(
-        "INSERT INTO revocations (sid, practice, employee, revoked_at, session_expires_at) "
-        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        sid,
-        practice_id,
-        employee_id,
-        revoked_at,
-        session_expires_at,
-    )
-
-
-async def raise_cutoff(
-    conn: asyncpg.Connection, practice_id: str, employee_id: str, before: datetime
-) -> None:
-    """Sessions of the employee that started at or before ``before`` are over (max-register)."""
-    await conn.execute(
-        """INSERT INTO session_cutoffs (practice, employee, before) VALUES ($1, $2, $3)
-           ON CONFLICT (practice, employee)
-           DO UPDATE SET before = greatest(session_cutoffs.before, EXCLUDED.before)""",
-        practice_id,
-        employee_id,
-        before,
-    )
 
 
 async def session_state(
