@@ -1,0 +1,78 @@
+"""The auth service's problem answers (RFC 9457), built fresh for each answer: a shared
+exception instance raised again and again would collect every raise's traceback (and the
+frames' locals) for good."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from services.auth.domain import lockout
+from shared.problems import Problem
+
+
+def invalid_credentials() -> Problem:
+    return Problem(
+        401, "invalid-credentials", "Login failed", "Practice, username or password is not correct."
+    )
+
+
+def account_disabled() -> Problem:
+    return Problem(
+        403,
+        "account-disabled",
+        "Account disabled",
+        "This account is not in service or was not used for too long; "
+        "ask the practice administrator.",
+    )
+
+
+def factor_not_available() -> Problem:
+    return Problem(
+        422,
+        "factor-not-available",
+        "Factor not available",
+        "This login cannot continue with that factor; choose one of the login's factors.",
+    )
+
+
+def factor_not_ready() -> Problem:
+    return Problem(
+        409,
+        "factor-not-ready",
+        "Authenticator not known yet",
+        "The authenticator just enrolled has not reached this service yet; try again shortly.",
+    )
+
+
+def invalid_code() -> Problem:
+    return Problem(401, "invalid-code", "Code not correct", "The code is not correct.")
+
+
+def code_expired() -> Problem:
+    return Problem(401, "code-expired", "Code expired", "The code has expired; ask for a new one.")
+
+
+def code_already_used() -> Problem:
+    return Problem(
+        401,
+        "code-already-used",
+        "Code already used",
+        "Each code works once; wait for the next code of the authenticator app.",
+    )
+
+
+def locked(state: lockout.LockState, now: datetime) -> Problem:
+    until = state.locked_until or now
+    return Problem(
+        429,
+        "account-locked",
+        "Too many failed attempts",
+        "Logging in is blocked for a while after too many failed attempts.",
+        retry_after=max(1, int((until - now).total_seconds()) + 1),
+    )
+
+
+def login_gone() -> Problem:
+    return Problem(
+        404, "login-not-found", "Login not found", "This login expired or is already complete."
+    )
