@@ -1,0 +1,274 @@
+"""What every enrolment use case shares: state, events, notifications, factor writes and
+the token checks."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import asyncpg
+
+from services.enrolment import problems
+from services.enrolment.adapters import repository as repo
+from services.enrolment.domain import enrolment as steps
+from services.enrolment.domain.records import Employee, Factor, Practice
+from services.enrolment.metrics import EnrolmentMetrics
+from services.enrolment.settings import EnrolmentSettings
+from shared import otp, replicas
+from shared.events import (
+    Envelope,
+    FactorCredential,
+    factor_aad,
+    recovery_factor_id,
+    utcnow,
+)
+from shared.gate import TokenGate
+from shared.notify import notify_request, request_notification
+from shared.outbox import publish
+from shared.problems import forbidden, unauthorized
+from shared.sealing import Keyring
+from shared.tokens import (
+    FALLBACK_ACR,
+    SESSION_SCOPE,
+    SINGLE_FACTOR_ACR,
+    TWO_FACTOR_ACR,
+    require_admin,
+)
+from shared.topics import (
+    FACTORS,
+    Topic,
+)
+
+Claims = dict[str, Any]
+TWO_FACTOR_ACRS = frozenset({TWO_FACTOR_ACR, FALLBACK_ACR})
+
+
+def enrolment_aad(practice: str, employee: str, enrolment_id: str) -> str:
+    return f"enrolment:{practice}:{employee}:{enrolment_id}"
+
+
+def pending_aad(practice: str, employee: str, factor_id: str) -> str:
+    return f"pending-factor:{practice}:{employee}:{factor_id}"
+
+
+@dataclass
+class EnrolmentCore:
+    settings: EnrolmentSettings
+    pool: asyncpg.Pool
+    keyring: Keyring
+    bsn_key: bytes
+    gate: TokenGate
+    metrics: EnrolmentMetrics
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def emit(
+        self,
+        conn: asyncpg.Connection,
+        topic: Topic,
+        type_: str,
+        practice: str,
+        subject: str,
+        data: dict[str, Any],
+        now: datetime,
+    ) -> Envelope:
+        event = Envelope(
+            type=type_,
+            source=self.settings.source,
+            time=now,
+            practice=practice,
+            subject=subject,
+            data=data,
+        )
+        await publish(conn, self.settings, topic, event)
+        return event
+
+    async def notify(
+        self,
+        conn: asyncpg.Connection,
+        practice: str,
+        subject: str,
+        channel: str,
+        template: str,
+        recipient: str,
+        parameters: dict[str, str | int],
+        secrets: dict[str, str] | None = None,
+    ) -> None:
+        assert channel in ("email", "sms")
+        envelope = notify_request(
+            self.settings,
+            self.keyring,
+            practice,
+            subject,
+            "email" if channel == "email" else "sms",
+            template,
+            recipient,
+            parameters,
+            secrets,
+        )
+        await request_notification(conn, self.settings, envelope)
+
+    def mail_time(self, at: datetime) -> str:
+        """A time as e-mails show it: ``23-11-2026 09:12`` in the configured time zone."""
+        try:
+            zone: Any = ZoneInfo(self.settings.mail_time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = UTC
+        return at.astimezone(zone).strftime("%d-%m-%Y %H:%M")
+
+    async def _factor_changed(
+        self,
+        conn: asyncpg.Connection,
+        practice: Practice | None,
+        employee: Employee,
+        change: str,
+        now: datetime,
+    ) -> None:
+        """Every factor change is e-mailed to the employee (someone else may have made it)."""
+        if not employee.email:
+            return
+        await self.notify(
+            conn,
+            employee.practice,
+            employee.id,
+            "email",
+            "factor_changed",
+            employee.email,
+            {
+                "employee_name": employee.name,
+                "practice_name": practice.name if practice else employee.practice,
+                "change": change,
+                "changed_at": self.mail_time(now),
+            },
+        )
+
+    async def _write_factor(
+        self, conn: asyncpg.Connection, practice: str, credential: FactorCredential, now: datetime
+    ) -> None:
+        await replicas.upsert_factor(conn, practice, credential)
+        await self.emit(
+            conn,
+            FACTORS,
+            "factor.credential",
+            practice,
+            credential.factor,
+            credential.model_dump(mode="json"),
+            now,
+        )
+
+    def _seal_factor(self, practice: str, employee: str, factor_id: str, body: Any) -> str:
+        return self.keyring.seal(
+            json.dumps(body).encode(), factor_aad(practice, employee, factor_id)
+        )
+
+    async def _deactivate(self, conn: asyncpg.Connection, factor: Factor, now: datetime) -> None:
+        """A deactivated factor stays on the compacted topic as ``active: false``, without its
+        secret (sealed ``{}``)."""
+        credential = FactorCredential(
+            factor=factor.id,
+            employee=factor.employee,
+            kind=factor.kind,
+            sealed=self._seal_factor(factor.practice, factor.employee, factor.id, {}),
+            active=False,
+            created_at=factor.created_at,
+            confirmed_step=factor.confirmed_step,
+            version=factor.version + 1,
+            updated_at=now,
+            zone=self.settings.zone,
+        )
+        await self._write_factor(conn, factor.practice, credential, now)
+        self.metrics.factor(factor.kind, "deactivated")
+
+    async def _new_recovery_code(
+        self, conn: asyncpg.Connection, practice: str, employee: str, now: datetime
+    ) -> str:
+        """A new recovery code replacing the employee's earlier one (one id per employee)."""
+        code = otp.recovery_code()
+        factor_id = recovery_factor_id(employee)
+        version = await repo.factor_version(conn, practice, factor_id)
+        credential = FactorCredential(
+            factor=factor_id,
+            employee=employee,
+            kind="recovery",
+            sealed=self._seal_factor(practice, employee, factor_id, {"hash": otp.code_hash(code)}),
+            active=True,
+            created_at=now,
+            version=version + 1,
+            updated_at=now,
+            zone=self.settings.zone,
+        )
+        await self._write_factor(conn, practice, credential, now)
+        return code
+
+    async def claims(self, token: str) -> Claims:
+        """Claims of a token signed by either zone's auth; 401 problem otherwise."""
+        claims = await self.gate.claims(token)
+        if not isinstance(claims.get("practice"), str) or not isinstance(claims.get("sub"), str):
+            raise unauthorized("Token not accepted: no practice or subject.")
+        return claims
+
+    async def _live(self, claims: Claims) -> asyncpg.Record:
+        """The employee's current state, if the token's session is still live: not revoked,
+        not started at or before the employee's cutoff, employee known and in service, and
+        not a password-only session of a practice that requires two factors."""
+        async with self.pool.acquire() as conn:
+            state = await repo.session_state(
+                conn, claims["practice"], claims["sub"], str(claims["sid"])
+            )
+        if state is None or not state["in_service"] or state["revoked"]:
+            raise problems.session_revoked()
+        # A cutoff ends sessions. An enrolment token is left alone: enrolling again is what
+        # follows a deactivation, and the wizard still needs the e-mailed code, birth date and BSN.
+        if claims.get("scope") == SESSION_SCOPE:
+            started = claims.get("auth_time")
+            if not isinstance(started, int | float):
+                raise unauthorized("Token not accepted: no session start.")
+            cutoff = state["cutoff"]
+            if cutoff is not None and datetime.fromtimestamp(started, tz=UTC) <= cutoff:
+                raise problems.session_revoked()
+        if claims.get("scope") == SESSION_SCOPE and (
+            state["two_factor_required"] and claims.get("acr") == SINGLE_FACTOR_ACR
+        ):
+            raise problems.session_revoked()
+        return state
+
+    async def session(self, token: str, two_factor: bool = False) -> Claims:
+        """Claims of a live session token; with ``two_factor``, only a two-factor session
+        (``aal2``, ``aal2-fallback``)."""
+        claims = await self.claims(token)
+        if claims.get("scope") != SESSION_SCOPE:
+            raise unauthorized("Token not accepted: not a session token.")
+        state = await self._live(claims)
+        if two_factor and claims.get("acr") not in TWO_FACTOR_ACRS:
+            raise forbidden("This needs a session that logged in with two factors.")
+        return {**claims, "rg": state["rights_group"]}
+
+    async def admin(self, token: str, practice_id: str) -> Claims:
+        """A live session of the practice's administrator (rights group 1, checked against the
+        directory now rather than the token's claim)."""
+        claims = await self.session(token)
+        require_admin(claims, practice_id)
+        return claims
+
+    async def wizard(self, token: str) -> tuple[Claims, steps.Access]:
+        """Claims of a token that may use the wizard: an enrolment token, or a session that
+        logged in with a recovery code a short while ago."""
+        claims = await self.claims(token)
+        window = timedelta(seconds=self.settings.recovery_reenrol_seconds)
+        access = steps.wizard_access(claims, utcnow(), window)
+        if access is None:
+            raise forbidden(
+                "The wizard needs an enrolment token, or a session that just logged in with "
+                "a recovery code."
+            )
+        await self._live(claims)
+        return claims, access
+
+    async def housekeeping(self) -> None:
+        now = utcnow()
+        retention = timedelta(milliseconds=self.settings.topics.retention_ms)
+        async with self.pool.acquire() as conn:
+            await repo.housekeeping(conn, now, now - retention)

@@ -1,0 +1,334 @@
+"""Practice settings (the two-factor switch), the employee directory, readiness and the
+administrator's deactivation."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from asyncpg.exceptions import UniqueViolationError
+
+from services.enrolment import problems
+from services.enrolment.adapters import repository as repo
+from services.enrolment.api import (
+    EmployeeUpdate,
+    EmployeeView,
+    PracticeUpdate,
+    PracticeView,
+    Readiness,
+)
+from services.enrolment.core import (
+    Claims,
+    EnrolmentCore,
+)
+from services.enrolment.domain import bsn as bsns
+from services.enrolment.domain import readiness as ready
+from services.enrolment.domain.practice import (
+    incomplete_employees,
+    switching_on,
+    two_factor_unmet,
+)
+from services.enrolment.domain.records import Employee, Practice
+from shared import replicas
+from shared.events import (
+    EmployeeUpserted,
+    PracticeUpserted,
+    SessionsRevoked,
+    utcnow,
+)
+from shared.problems import Problem, not_found
+from shared.topics import (
+    DIRECTORY_EMPLOYEES,
+    DIRECTORY_PRACTICES,
+    ENROLMENT_EVENTS,
+    STS_REVOCATIONS,
+)
+
+
+def _same_employee(current: Employee, event: EmployeeUpserted) -> bool:
+    return (
+        current.username,
+        current.name,
+        current.birth_date,
+        current.email,
+        current.phone,
+        current.bsn_hash,
+        current.rights_group,
+        current.in_service,
+    ) == (
+        event.username,
+        event.name,
+        event.birth_date,
+        event.email,
+        event.phone,
+        event.bsn_hash,
+        event.rights_group,
+        event.in_service,
+    )
+
+
+class Directory(EnrolmentCore):
+    @staticmethod
+    def practice_view(practice: Practice) -> PracticeView:
+        return PracticeView(
+            id=practice.id,
+            name=practice.name,
+            email=practice.email,
+            two_factor_required=practice.two_factor_required,
+            password_policy=practice.policy,
+            version=practice.version,
+            updated_at=practice.updated_at,
+        )
+
+    async def get_practice(self, claims: Claims, practice_id: str) -> PracticeView:
+        async with self.pool.acquire() as conn:
+            practice = await repo.practice(conn, practice_id)
+        if practice is None:
+            raise not_found("No such practice.")
+        return self.practice_view(practice)
+
+    async def update_practice(
+        self, claims: Claims, practice_id: str, body: PracticeUpdate
+    ) -> PracticeView:
+        """Change practice settings. Requiring two factors needs min_strength ≥ 60 and the
+        practice's e-mail address; switching it on while employees in service lack birth
+        date, e-mail or BSN needs ``confirm_incomplete``. A refusal changes nothing."""
+        now = utcnow()
+        given = body.model_fields_set
+        changes: dict[str, Any] = {}
+        if "name" in given and body.name is not None:
+            changes["name"] = body.name
+        if "email" in given:
+            changes["email"] = body.email
+        if "two_factor_required" in given and body.two_factor_required is not None:
+            changes["two_factor_required"] = body.two_factor_required
+        policy_changes = (
+            body.password_policy.model_dump(exclude_unset=True, exclude_none=True)
+            if body.password_policy
+            else {}
+        )
+        async with self.pool.acquire() as conn, conn.transaction():
+            current = await repo.practice(conn, practice_id, for_update=True)
+            if current is None:
+                raise not_found("No such practice.")
+            before = current.settings
+            after = before.merged(changes, policy_changes)
+            if after.two_factor_required and (unmet := two_factor_unmet(after)):
+                raise Problem(
+                    422,
+                    "two-factor-not-allowed",
+                    "Two-factor login cannot be required yet",
+                    problems.unmet_detail(unmet),
+                    unmet=unmet,
+                )
+            if switching_on(before, after) and not body.confirm_incomplete:
+                incomplete = incomplete_employees(await repo.people(conn, practice_id))
+                if incomplete:
+                    raise Problem(
+                        409,
+                        "employees-incomplete",
+                        "Employees lack data",
+                        f"{len(incomplete)} employee(s) in service lack birth date, e-mail "
+                        "address or BSN and cannot log in until that is complete; send "
+                        "confirm_incomplete: true to switch anyway.",
+                        employees=[asdict(i) for i in incomplete],
+                    )
+            if after == before:
+                return self.practice_view(current)
+            event = PracticeUpserted(
+                name=after.name,
+                email=after.email,
+                two_factor_required=after.two_factor_required,
+                password_policy=after.policy,
+                version=current.version + 1,
+                updated_at=now,
+                zone=self.settings.zone,
+            )
+            await repo.upsert_practice(conn, practice_id, event)
+            await self.emit(
+                conn,
+                DIRECTORY_PRACTICES,
+                "practice.upserted",
+                practice_id,
+                practice_id,
+                event.model_dump(mode="json"),
+                now,
+            )
+        self.metrics.written("practice")
+        return PracticeView(
+            id=practice_id,
+            name=event.name,
+            email=event.email,
+            two_factor_required=event.two_factor_required,
+            password_policy=event.password_policy,
+            version=event.version,
+            updated_at=now,
+        )
+
+    async def readiness(self, claims: Claims, practice_id: str) -> Readiness:
+        async with self.pool.acquire() as conn:
+            practice = await repo.practice(conn, practice_id)
+            if practice is None:
+                raise not_found("No such practice.")
+            people = await repo.people(conn, practice_id)
+        summary = ready.summarise(people)
+        return Readiness.model_validate(
+            {
+                "practice": practice_id,
+                "two_factor_required": practice.two_factor_required,
+                "summary": asdict(summary),
+                "employees": [
+                    {
+                        "employee": p.employee,
+                        "username": p.username,
+                        "name": p.name,
+                        "in_service": p.in_service,
+                        "missing": (lacks := ready.missing(p)),
+                        "ready": not lacks,
+                    }
+                    for p in people
+                ],
+            }
+        )
+
+    @staticmethod
+    def employee_view(employee: Employee) -> EmployeeView:
+        return EmployeeView(
+            employee=employee.id,
+            username=employee.username,
+            name=employee.name,
+            birth_date=employee.birth_date,
+            email=employee.email,
+            phone=employee.phone,
+            has_bsn=employee.bsn_hash is not None,
+            rights_group=employee.rights_group,
+            in_service=employee.in_service,
+            version=employee.version,
+            updated_at=employee.updated_at,
+        )
+
+    async def list_employees(self, claims: Claims, practice_id: str) -> list[EmployeeView]:
+        async with self.pool.acquire() as conn:
+            return [self.employee_view(e) for e in await repo.employees(conn, practice_id)]
+
+    async def put_employee(
+        self, claims: Claims, practice_id: str, employee_id: str, body: EmployeeUpdate
+    ) -> EmployeeView:
+        """Create or update an employee (fields left out keep their value)."""
+        now = utcnow()
+        given = body.model_fields_set
+        bsn_hash = None
+        if body.bsn is not None:
+            try:
+                bsn_hash = bsns.bsn_hash(self.bsn_key, body.bsn)
+            except bsns.InvalidBsn as exc:
+                raise Problem(
+                    422, "invalid-bsn", "Invalid BSN", f"The BSN is not valid: {exc}."
+                ) from None
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await repo.practice(conn, practice_id) is None:
+                raise not_found("No such practice.")
+            current = await repo.employee(conn, practice_id, employee_id, for_update=True)
+            if current is None and (body.username is None or body.name is None):
+                raise Problem(
+                    422,
+                    "invalid-request",
+                    "The request is not valid",
+                    errors=[
+                        {"field": f, "message": "required for a new employee"}
+                        for f in ("username", "name")
+                        if getattr(body, f) is None
+                    ],
+                )
+
+            def value(field: str, default: Any) -> Any:
+                if field in given and (
+                    getattr(body, field) is not None or field in ("birth_date", "email", "phone")
+                ):
+                    return getattr(body, field)
+                return getattr(current, field) if current else default
+
+            event = EmployeeUpserted(
+                employee=employee_id,
+                username=value("username", None),
+                name=value("name", None),
+                birth_date=value("birth_date", None),
+                email=value("email", None),
+                phone=value("phone", None),
+                bsn_hash=bsn_hash or (current.bsn_hash if current else None),
+                rights_group=value("rights_group", 2),
+                in_service=value("in_service", True),
+                version=(current.version if current else 0) + 1,
+                updated_at=now,
+                zone=self.settings.zone,
+            )
+            if current is not None and _same_employee(current, event):
+                return self.employee_view(current)
+            if await repo.username_taken(conn, practice_id, event.username, employee_id):
+                raise problems.username_taken()
+            try:
+                async with conn.transaction():
+                    await repo.upsert_employee(conn, practice_id, event)
+            except UniqueViolationError:
+                raise problems.username_taken() from None
+            await self.emit(
+                conn,
+                DIRECTORY_EMPLOYEES,
+                "employee.upserted",
+                practice_id,
+                employee_id,
+                event.model_dump(mode="json"),
+                now,
+            )
+            stored = await repo.employee(conn, practice_id, employee_id)
+        self.metrics.written("employee")
+        assert stored is not None
+        return self.employee_view(stored)
+
+    async def deactivate(self, claims: Claims, practice_id: str, employee_id: str) -> None:
+        """The administrator deactivates every second factor of an employee (new or lost
+        phone): factors inactive, a blocked enrolment cleared, every session that started
+        until now revoked, the employee told by e-mail. Repeating it changes nothing."""
+        now = utcnow()
+        async with self.pool.acquire() as conn, conn.transaction():
+            await repo.lock_employee_factors(conn, practice_id, employee_id)
+            employee = await repo.employee(conn, practice_id, employee_id)
+            if employee is None:
+                raise not_found("No such employee in this practice.")
+            factors = await repo.active_factors(conn, practice_id, employee_id)
+            blocked = await repo.is_blocked(conn, practice_id, employee_id)
+            await repo.void_unfinished_enrolments(conn, practice_id, employee_id, now)
+            await repo.void_pending(conn, practice_id, employee_id)
+            if not factors and not blocked:
+                return
+            # Unblocks (in both zones, by the event below) and forgets failed identity checks.
+            await repo.reset_identity(conn, practice_id, employee_id, now)
+            for factor in factors:
+                await self._deactivate(conn, factor, now)
+            revoked = SessionsRevoked(employee=employee_id, before=now, reason="deactivated")
+            await replicas.raise_cutoff(conn, practice_id, employee_id, now)
+            await self.emit(
+                conn,
+                STS_REVOCATIONS,
+                "sessions.revoked",
+                practice_id,
+                employee_id,
+                revoked.model_dump(mode="json"),
+                now,
+            )
+            await self.emit(
+                conn,
+                ENROLMENT_EVENTS,
+                "factor.deactivated",
+                practice_id,
+                employee_id,
+                {
+                    "employee": employee_id,
+                    "factors": [f.id for f in factors],
+                    "unblocked": blocked,
+                    "by": claims["sub"],
+                },
+                now,
+            )
+            practice = await repo.practice(conn, practice_id)
+            await self._factor_changed(conn, practice, employee, "deactivated", now)

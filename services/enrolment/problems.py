@@ -1,0 +1,98 @@
+"""The enrolment service's problem answers (RFC 9457), built fresh for each answer: one
+exception instance raised again and again would keep collecting tracebacks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from shared.problems import Problem, not_found
+
+HOUR = timedelta(hours=1)
+
+
+def session_revoked() -> Problem:
+    return Problem(401, "session-revoked", "Session ended", "Log in again.")
+
+
+def refusal(slug: str) -> Problem:
+    """The wizard's refusals (domain decisions) as problems."""
+    return {
+        "not-found": not_found("No such enrolment, or it is finished or replaced."),
+        "employee-incomplete": Problem(
+            409,
+            "employee-incomplete",
+            "Employee data incomplete",
+            "Your birth date, e-mail address or BSN is missing; ask the practice "
+            "administrator to complete them.",
+        ),
+        "factor-exists": Problem(
+            409,
+            "factor-exists",
+            "Authenticator already enrolled",
+            "You already have an authenticator app; log in with it, or ask the practice "
+            "administrator to deactivate it.",
+        ),
+        "enrolment-blocked": Problem(
+            423,
+            "enrolment-blocked",
+            "Enrolment blocked",
+            "Too many failed identity checks; the practice administrator has been told and "
+            "can unblock it.",
+        ),
+        "activation-code-expired": Problem(
+            410,
+            "activation-code-expired",
+            "Activation code expired",
+            "Start again to get a new activation code.",
+        ),
+        "enrolment-expired": Problem(
+            410, "enrolment-expired", "Enrolment expired", "Start again to enrol."
+        ),
+        "identity-required": Problem(
+            409,
+            "identity-required",
+            "Identity not checked yet",
+            "Enter the activation code, birth date and BSN first.",
+        ),
+    }[slug]
+
+
+def too_many(sent: list[datetime], now: datetime) -> Problem:
+    retry = max(1, int((sent[0] + HOUR - now).total_seconds()) + 1)
+    return Problem(
+        429,
+        "too-many-codes",
+        "Too many codes sent",
+        "Too many codes were sent in the last hour; try again later.",
+        retry_after=retry,
+    )
+
+
+def username_taken() -> Problem:
+    return Problem(
+        409,
+        "username-taken",
+        "Username taken",
+        "Another employee of this practice has this username.",
+    )
+
+
+def strong_factor_required() -> Problem:
+    return Problem(
+        409,
+        "strong-factor-required",
+        "Authenticator app required first",
+        "SMS and e-mail codes are only offered to employees who have an authenticator app.",
+    )
+
+
+def code_expired() -> Problem:
+    return Problem(410, "code-expired", "Code expired", "Request a new code.")
+
+
+def unmet_detail(unmet: list[str]) -> str:
+    reasons = {
+        "min_strength": "the minimum password strength must be at least 60",
+        "email": "the practice's e-mail address must be set (activation codes are sent from it)",
+    }
+    return "To require two factors, " + " and ".join(reasons[u] for u in unmet) + "."

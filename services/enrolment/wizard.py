@@ -1,0 +1,334 @@
+"""The enrolment wizard: activation code → identity check → TOTP secret → confirm."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from services.enrolment import problems
+from services.enrolment.adapters import repository as repo
+from services.enrolment.adapters.qr import qr_svg
+from services.enrolment.api import (
+    EnrolmentStarted,
+    FactorEnrolled,
+    IdentityAccepted,
+    IdentityRequest,
+)
+from services.enrolment.core import (
+    EnrolmentCore,
+    enrolment_aad,
+)
+from services.enrolment.domain import bsn as bsns
+from services.enrolment.domain import enrolment as steps
+from services.enrolment.domain import readiness as ready
+from services.enrolment.domain.masking import mask_email
+from services.enrolment.domain.records import Employee
+from services.enrolment.problems import HOUR
+from shared import otp
+from shared.events import (
+    FactorCredential,
+    utcnow,
+)
+from shared.problems import Problem
+from shared.topics import (
+    ENROLMENT_EVENTS,
+)
+
+
+class Wizard(EnrolmentCore):
+    async def start(self, token: str) -> EnrolmentStarted:
+        """Start (or restart) enrolling an authenticator app: an activation code goes to the
+        employee's own e-mail address. A new start replaces earlier open ones."""
+        claims, access = await self.wizard(token)
+        practice_id, employee_id = claims["practice"], claims["sub"]
+        login_id = str(claims.get("lid") or claims["sid"])
+        now = utcnow()
+        async with self.pool.acquire() as conn, conn.transaction():
+            await repo.lock_employee_factors(conn, practice_id, employee_id)
+            employee = await repo.employee(conn, practice_id, employee_id)
+            practice = await repo.practice(conn, practice_id)
+            if employee is None or practice is None:
+                raise problems.session_revoked()
+            factors = await repo.active_factors(conn, practice_id, employee_id)
+            refusal = steps.start_refusal(
+                ready.missing_identity(employee.person()),
+                await repo.is_blocked(conn, practice_id, employee_id),
+                any(f.kind == "totp" for f in factors),
+                access,
+            )
+            if refusal is not None:
+                self.metrics.step("start", refusal)
+                raise problems.refusal(refusal)
+            sent = await repo.enrolments_since(conn, practice_id, employee_id, now - HOUR)
+            if len(sent) >= self.settings.activation_sends_per_hour:
+                self.metrics.step("start", "too-many-codes")
+                raise problems.too_many(sent, now)
+            assert employee.email is not None
+            await repo.void_open_enrolments(conn, practice_id, employee_id, now)
+            enrolment_id = uuid.uuid4().hex
+            code = otp.typable_code(self.settings.activation_code_length)
+            expires_at = now + timedelta(seconds=self.settings.activation_code_seconds)
+            await repo.create_enrolment(
+                conn,
+                enrolment_id,
+                practice_id,
+                employee_id,
+                login_id,
+                otp.code_hash(code),
+                now,
+                expires_at,
+            )
+            await self.emit(
+                conn,
+                ENROLMENT_EVENTS,
+                "enrolment.started",
+                practice_id,
+                employee_id,
+                {
+                    "enrolment_id": enrolment_id,
+                    "login_id": login_id,
+                    "access": access,
+                    "expires_at": expires_at.isoformat(),
+                },
+                now,
+            )
+            await self.notify(
+                conn,
+                practice_id,
+                employee_id,
+                "email",
+                "activation_code",
+                employee.email,
+                {
+                    "practice_name": practice.name,
+                    "employee_name": employee.name,
+                    "expires_minutes": steps.minutes(self.settings.activation_code_seconds),
+                },
+                {"code": code},
+            )
+        self.metrics.step("start", "sent")
+        self.metrics.code("activation")
+        return EnrolmentStarted(
+            enrolment_id=enrolment_id, sent_to=mask_email(employee.email), expires_at=expires_at
+        )
+
+    async def identify(
+        self, token: str, enrolment_id: str, body: IdentityRequest
+    ) -> IdentityAccepted:
+        """Check activation code, birth date and BSN together (a mismatch does not say
+        which); the last allowed failure blocks the enrolment and tells the practice."""
+        claims, _ = await self.wizard(token)
+        practice_id, employee_id = claims["practice"], claims["sub"]
+        try:
+            bsns.normalise(body.bsn)
+        except bsns.InvalidBsn as exc:
+            raise Problem(
+                422, "invalid-bsn", "Invalid BSN", f"The BSN is not valid: {exc}."
+            ) from None
+        now = utcnow()
+        problem: Problem | None = None
+        secret = ""
+        async with self.pool.acquire() as conn, conn.transaction():
+            enrolment = await repo.take_enrolment(conn, enrolment_id, practice_id, employee_id)
+            if enrolment is None:
+                raise problems.refusal("not-found")
+            blocked = await repo.is_blocked(conn, practice_id, employee_id)
+            refusal = steps.identity_refusal(enrolment.state, blocked, enrolment.expires_at, now)
+            if refusal is not None:
+                self.metrics.step("identity", refusal)
+                raise problems.refusal(refusal)
+            employee = await repo.employee(conn, practice_id, employee_id)
+            if employee is None:
+                raise problems.session_revoked()
+            # Evaluate all three, so the time taken does not tell which one was wrong.
+            checks = (
+                otp.same_code(body.activation_code, enrolment.code_hash),
+                employee.birth_date is not None and employee.birth_date == body.birth_date,
+                bsns.same_bsn(self.bsn_key, body.bsn, employee.bsn_hash),
+            )
+            if not all(checks):
+                problem = await self._identity_failed(conn, enrolment.id, employee, now)
+            elif enrolment.sealed_secret is not None:
+                secret = self.keyring.open(
+                    enrolment.sealed_secret, enrolment_aad(practice_id, employee_id, enrolment.id)
+                ).decode()
+            else:
+                secret = otp.new_secret()
+                sealed = self.keyring.seal(
+                    secret.encode(), enrolment_aad(practice_id, employee_id, enrolment.id)
+                )
+                expires_at = now + timedelta(seconds=self.settings.activation_code_seconds)
+                await repo.identified(conn, enrolment.id, sealed, now, expires_at)
+                # A passed check resets the employee's failed ones (in both zones).
+                await repo.reset_identity(conn, practice_id, employee_id, now)
+                await self.emit(
+                    conn,
+                    ENROLMENT_EVENTS,
+                    "identity.verified",
+                    practice_id,
+                    employee_id,
+                    {"enrolment_id": enrolment.id},
+                    now,
+                )
+        if problem is not None:
+            raise problem
+        self.metrics.step("identity", "accepted")
+        uri = otp.provisioning_uri(secret, practice_id, employee.username)
+        return IdentityAccepted(otpauth_uri=uri, secret=secret, qr_svg=qr_svg(uri))
+
+    async def _identity_failed(
+        self,
+        conn: asyncpg.Connection,
+        enrolment_id: str,
+        employee: Employee,
+        now: datetime,
+    ) -> Problem:
+        """Record a wrong identity check; the one that reaches the maximum (counted over the
+        employee's enrolments in both zones) blocks and tells the practice."""
+        practice_id = employee.practice
+        failures = await repo.identity_failures(conn, practice_id, employee.id) + 1
+        blocked = steps.blocks(failures, self.settings.identity_max_failures)
+        event = await self.emit(
+            conn,
+            ENROLMENT_EVENTS,
+            "identity.failed",
+            practice_id,
+            employee.id,
+            {"enrolment_id": enrolment_id, "failures": failures},
+            now,
+        )
+        await repo.add_identity_failure(
+            conn, event.id, practice_id, employee.id, now, self.settings.zone
+        )
+        if not blocked:
+            self.metrics.step("identity", "mismatch")
+            return Problem(
+                422,
+                "identity-mismatch",
+                "Identity not confirmed",
+                "The activation code, birth date or BSN is not correct.",
+                attempts_left=self.settings.identity_max_failures - failures,
+            )
+        event = await self.emit(
+            conn,
+            ENROLMENT_EVENTS,
+            "enrolment.blocked",
+            practice_id,
+            employee.id,
+            {"enrolment_id": enrolment_id, "failures": failures, "blocked_at": now.isoformat()},
+            now,
+        )
+        await repo.add_block(conn, event.id, practice_id, employee.id, now, self.settings.zone)
+        await repo.block_enrolment(conn, enrolment_id, now)
+        practice = await repo.practice(conn, practice_id)
+        if practice is not None and practice.email:
+            await self.notify(
+                conn,
+                practice_id,
+                employee.id,
+                "email",
+                "enrolment_blocked",
+                practice.email,
+                {
+                    "practice_name": practice.name,
+                    "employee_name": employee.name,
+                    "username": employee.username,
+                    "blocked_at": self.mail_time(now),
+                },
+            )
+        self.metrics.step("identity", "blocked")
+        return problems.refusal("enrolment-blocked")
+
+    async def confirm(self, token: str, enrolment_id: str, code: str) -> FactorEnrolled:
+        """The first code from the app proves it holds the secret: the totp factor becomes
+        active (replacing an earlier one), with a new recovery code."""
+        claims, _ = await self.wizard(token)
+        practice_id, employee_id = claims["practice"], claims["sub"]
+        now = utcnow()
+        problem: Problem | None = None
+        factor_id = recovery = ""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await repo.lock_employee_factors(conn, practice_id, employee_id)
+            enrolment = await repo.take_enrolment(conn, enrolment_id, practice_id, employee_id)
+            if enrolment is None:
+                raise problems.refusal("not-found")
+            blocked = await repo.is_blocked(conn, practice_id, employee_id)
+            refusal = steps.confirm_refusal(enrolment.state, blocked, enrolment.expires_at, now)
+            if refusal is not None:
+                self.metrics.step("confirm", refusal)
+                raise problems.refusal(refusal)
+            assert enrolment.sealed_secret is not None
+            secret = self.keyring.open(
+                enrolment.sealed_secret, enrolment_aad(practice_id, employee_id, enrolment.id)
+            ).decode()
+            step = otp.match_totp(secret, code, now)
+            if step is None:
+                failures = enrolment.confirm_failures + 1
+                void = failures >= self.settings.confirm_max_failures
+                await repo.confirm_failed(conn, enrolment.id, failures, now if void else None)
+                self.metrics.step("confirm", "invalid-code")
+                problem = Problem(
+                    422,
+                    "invalid-code",
+                    "Code not correct",
+                    "Start the enrolment again: too many wrong codes."
+                    if void
+                    else "Enter the code the app shows now (check the phone's clock).",
+                    attempts_left=self.settings.confirm_max_failures - failures,
+                )
+            else:
+                employee = await repo.employee(conn, practice_id, employee_id)
+                practice = await repo.practice(conn, practice_id)
+                if employee is None:
+                    raise problems.session_revoked()
+                old = [
+                    f
+                    for f in await repo.active_factors(conn, practice_id, employee_id)
+                    if f.kind == "totp"
+                ]
+                for factor in old:
+                    await self._deactivate(conn, factor, now)
+                factor_id = f"totp.{uuid.uuid4().hex[:16]}"
+                await self._write_factor(
+                    conn,
+                    practice_id,
+                    FactorCredential(
+                        factor=factor_id,
+                        employee=employee_id,
+                        kind="totp",
+                        sealed=self._seal_factor(
+                            practice_id, employee_id, factor_id, {"secret": secret}
+                        ),
+                        active=True,
+                        created_at=now,
+                        confirmed_step=step,
+                        version=1,
+                        updated_at=now,
+                        zone=self.settings.zone,
+                    ),
+                    now,
+                )
+                recovery = await self._new_recovery_code(conn, practice_id, employee_id, now)
+                await repo.finish_enrolment(conn, enrolment.id, factor_id, now)
+                await self.emit(
+                    conn,
+                    ENROLMENT_EVENTS,
+                    "factor.enrolled",
+                    practice_id,
+                    employee_id,
+                    {
+                        "enrolment_id": enrolment.id,
+                        "factor_id": factor_id,
+                        "kind": "totp",
+                        "replaced": [f.id for f in old],
+                    },
+                    now,
+                )
+                await self._factor_changed(conn, practice, employee, "enrolled", now)
+        if problem is not None:
+            raise problem
+        self.metrics.step("confirm", "enrolled")
+        self.metrics.factor("totp", "enrolled")
+        return FactorEnrolled(factor_id=factor_id, recovery_code=recovery)
