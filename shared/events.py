@@ -156,6 +156,33 @@ def factor_aad(practice: str, employee: str, factor: str) -> str:
     return f"factor:{practice}:{employee}:{factor}"
 
 
+CertificateKind = Literal["uzi", "vecozo", "other"]
+CertificateType = Literal["personal", "public"]
+
+
+class CertificateUpserted(Versioned):
+    """``certs.events`` (``type: certificate.upserted``, subject = the certificate's ``nr``):
+    the whole state of an imported certificate, last writer wins. The certificate itself (PEM,
+    public) travels so that auth can check fallback signatures; the private key never does.
+    ``removed`` marks a deleted certificate."""
+
+    nr: str = Field(pattern=ID_PATTERN)
+    fingerprint: str = Field(pattern=r"^[0-9a-f]{64}$")
+    certificate_pem: str
+    subject: str
+    issuer: str
+    serial_number: str
+    not_before: datetime
+    not_after: datetime
+    kind: CertificateKind
+    type: CertificateType = "personal"
+    services: list[str] = Field(default_factory=list)
+    agb_code: str | None = Field(default=None, pattern=r"^[0-9]{8}$")
+    #: Employees granted the certificate (a Personal certificate is usable only by these).
+    grants: list[str] = Field(default_factory=list)
+    removed: bool = False
+
+
 RevocationReason = Literal["logout", "admin", "out_of_service", "deactivated"]
 
 
