@@ -11,6 +11,9 @@ from aiohttp import web
 from services.auth.http import MIGRATIONS as AUTH_MIGRATIONS
 from services.auth.http import create_app as create_auth
 from services.auth.settings import AuthSettings
+from services.certs.http import MIGRATIONS as CERTS_MIGRATIONS
+from services.certs.http import create_app as create_certs
+from services.certs.settings import CertsSettings
 from services.enrolment.http import MIGRATIONS as ENROLMENT_MIGRATIONS
 from services.enrolment.http import create_app as create_enrolment
 from services.enrolment.settings import EnrolmentSettings
@@ -37,5 +40,6 @@ SERVICES = {
     "enrolment": ServiceSpec(
         "enrolment", EnrolmentSettings, create_enrolment, ENROLMENT_MIGRATIONS, 2
     ),
+    "certs": ServiceSpec("certs", CertsSettings, create_certs, CERTS_MIGRATIONS, 3),
     "notifier": ServiceSpec("notifier", NotifierSettings, create_notifier, NOTIFIER_MIGRATIONS, 4),
 }

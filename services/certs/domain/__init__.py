@@ -1,0 +1,1 @@
+"""Pure rules of the certificate store: parsing and describing certificates, expiry, use."""

@@ -1,0 +1,222 @@
+"""The certificate store's HTTP API: routes → handlers, problem+json errors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+from aiohttp import web
+
+from services.certs import consumers
+from services.certs.api import (
+    CertificateImport,
+    CertificateList,
+    CertificateUpdate,
+    CertificateView,
+    Entitlements,
+    Removed,
+)
+from services.certs.handlers import CertsService
+from services.certs.metrics import CertsMetrics
+from services.certs.settings import CertsSettings
+from shared.consumer import EventConsumer
+from shared.events import ID_PATTERN
+from shared.gate import TokenGate
+from shared.http import RUNTIME, Route, create_service_app, json_response, parse_body
+from shared.problems import Problem, not_found, unauthorized
+from shared.sealing import Keyring
+from shared.tokens import TokenVerifier
+
+log = logging.getLogger(__name__)
+CERTS = web.AppKey("certs", CertsService)
+CONSUMER = web.AppKey("certs-consumer", EventConsumer)
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def bearer(request: web.Request) -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized()
+    return token.strip()
+
+
+def _valid_id(value: str) -> bool:
+    return re.fullmatch(ID_PATTERN, value) is not None
+
+
+def _id(request: web.Request, name: str) -> str:
+    """A path id; one that cannot exist is simply not found."""
+    value = request.match_info[name]
+    if not _valid_id(value):
+        raise not_found()
+    return value
+
+
+async def _admin(request: web.Request) -> tuple[CertsService, str]:
+    """The service and the practice of an administrator's request (403/401 otherwise)."""
+    svc = request.app[CERTS]
+    practice = _id(request, "p")
+    await svc.admin(bearer(request), practice)
+    return svc, practice
+
+
+async def import_certificate(request: web.Request) -> web.Response:
+    svc, practice = await _admin(request)
+    body = await parse_body(request, CertificateImport)
+    return json_response(await svc.import_certificate(practice, body), status=201)
+
+
+async def list_certificates(request: web.Request) -> web.Response:
+    svc, practice = await _admin(request)
+    return json_response(CertificateList(certificates=await svc.list_certificates(practice)))
+
+
+async def get_certificate(request: web.Request) -> web.Response:
+    svc, practice = await _admin(request)
+    return json_response(await svc.get_certificate(practice, _id(request, "nr")))
+
+
+async def patch_certificate(request: web.Request) -> web.Response:
+    svc, practice = await _admin(request)
+    nr = _id(request, "nr")
+    body = await parse_body(request, CertificateUpdate)
+    return json_response(await svc.update_certificate(practice, nr, body))
+
+
+async def delete_certificate(request: web.Request) -> web.Response:
+    svc, practice = await _admin(request)
+    return json_response(await svc.remove(practice, _id(request, "nr")))
+
+
+async def put_grant(request: web.Request) -> web.Response:
+    svc, practice = await _admin(request)
+    nr, employee = _id(request, "nr"), _id(request, "e")
+    return json_response(await svc.grant(practice, nr, employee))
+
+
+async def delete_grant(request: web.Request) -> web.Response:
+    svc, practice = await _admin(request)
+    nr, employee = _id(request, "nr"), _id(request, "e")
+    return json_response(await svc.revoke(practice, nr, employee))
+
+
+async def entitlements(request: web.Request) -> web.Response:
+    svc, practice = await _admin(request)
+    employee = request.query.get("employee", "")
+    service = request.query.get("service") or None
+    if not _valid_id(employee):
+        raise Problem(
+            422,
+            "invalid-request",
+            "The request is not valid",
+            errors=[{"field": "employee", "message": f"must match {ID_PATTERN}"}],
+        )
+    return json_response(await svc.entitlements(practice, employee, service))
+
+
+CERTIFICATES = "/v1/practices/{p}/certificates"
+ONE = CERTIFICATES + "/{nr}"
+ROUTES = (
+    Route(
+        "POST",
+        CERTIFICATES,
+        import_certificate,
+        "Import a certificate (PKCS#12 + password, or PEM certificate + key) → its metadata",
+        CertificateImport,
+        CertificateView,
+        True,
+    ),
+    Route(
+        "GET",
+        CERTIFICATES,
+        list_certificates,
+        "The practice's certificates (never a key)",
+        None,
+        CertificateList,
+        True,
+    ),
+    Route("GET", ONE, get_certificate, "One certificate", None, CertificateView, True),
+    Route(
+        "PATCH",
+        ONE,
+        patch_certificate,
+        "Type (personal/public), AGB code, services (omitted fields keep their value)",
+        CertificateUpdate,
+        CertificateView,
+        True,
+    ),
+    Route("DELETE", ONE, delete_certificate, "Remove a certificate", None, Removed, True),
+    Route(
+        "PUT",
+        ONE + "/grants/{e}",
+        put_grant,
+        "Let an employee use a personal certificate",
+        None,
+        CertificateView,
+        True,
+    ),
+    Route(
+        "DELETE",
+        ONE + "/grants/{e}",
+        delete_grant,
+        "Withdraw an employee's use of a certificate",
+        None,
+        CertificateView,
+        True,
+    ),
+    Route(
+        "GET",
+        "/v1/practices/{p}/entitlements",
+        entitlements,
+        "The certificates an employee may use (?employee=&service=)",
+        None,
+        Entitlements,
+        True,
+    ),
+)
+
+
+def create_app(settings: CertsSettings) -> web.Application:
+    # Refuse to start without the keys: no private key could be sealed.
+    keyring = Keyring.parse(settings.sealing_keys.get_secret_value())
+    metrics = CertsMetrics(settings.zone)
+    app = create_service_app(settings, ROUTES, MIGRATIONS, metrics)
+
+    async def certs_ctx(app: web.Application) -> AsyncIterator[None]:
+        rt = app[RUNTIME]
+        verifier = TokenVerifier()
+        gate = TokenGate(verifier, rt.pool, settings.issuer, settings.leeway_seconds)
+        service = CertsService(settings, rt.pool, keyring, gate, metrics)
+        await gate.load_keys()
+        app[CERTS] = service
+        consumer = EventConsumer(
+            settings,
+            rt.pool,
+            metrics,
+            "certs",
+            consumers.handlers(verifier),
+            consumers.accept(settings),
+        )
+        app[CONSUMER] = consumer
+        rt.spawn(consumer.run(), "certs-consumer")
+        rt.spawn(_maintenance(service), "maintenance")
+        yield
+
+    app.cleanup_ctx.append(certs_ctx)
+    return app
+
+
+async def _maintenance(service: CertsService) -> None:
+    """Expiry notices and the expiry gauge, key reloads and housekeeping, every interval."""
+    while True:
+        try:
+            await service.check_expiry()
+            await service.gate.load_keys()
+            await service.housekeeping()
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("maintenance failed, will retry: %r", exc)
+        await asyncio.sleep(service.settings.expiry_check_seconds)
