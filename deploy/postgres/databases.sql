@@ -4,4 +4,5 @@
 -- Idempotent: a database that exists is left alone. Add a line per new service.
 SELECT 'CREATE DATABASE auth' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'auth')\gexec
 SELECT 'CREATE DATABASE enrolment' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'enrolment')\gexec
+SELECT 'CREATE DATABASE certs' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'certs')\gexec
 SELECT 'CREATE DATABASE notifier' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'notifier')\gexec
