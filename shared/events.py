@@ -62,6 +62,8 @@ class PasswordPolicy(BaseModel):
     max_attempts: int = Field(default=5, ge=1, le=100)
     lockout_seconds: int = Field(default=1800, ge=1, le=7 * 24 * 3600)
     history: int = Field(default=20, ge=0, le=50)
+    #: Certificate fallback logins allowed per employee per 30 days (0: no fallback).
+    fallback_max_uses: int = Field(default=3, ge=0, le=30)
 
 
 class PracticeUpserted(Versioned):
@@ -181,6 +183,19 @@ class CertificateUpserted(Versioned):
     #: Employees granted the certificate (a Personal certificate is usable only by these).
     grants: list[str] = Field(default_factory=list)
     removed: bool = False
+
+
+class FallbackUsed(BaseModel):
+    """``auth.events`` (``type: fallback.used``): a certificate fallback login. The zones
+    count an employee's uses per 30 days as a set of these (the envelope id is the use)."""
+
+    employee: str = Field(pattern=ID_PATTERN)
+    username: str
+    certificate: str
+    fingerprint: str
+    zone: str
+    #: Uses left in the 30-day period after this one (in the writer's view).
+    uses_left: int
 
 
 RevocationReason = Literal["logout", "admin", "out_of_service", "deactivated"]

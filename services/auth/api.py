@@ -56,25 +56,46 @@ class ChallengeRequest(Body):
     factor: Literal["sms", "email", "certificate"]
 
 
+class FallbackCertificateView(BaseModel):
+    """A certificate the employee may sign the fallback nonce with."""
+
+    nr: str
+    fingerprint: str
+    subject: str
+    not_after: datetime
+
+
 class ChallengeResponse(BaseModel):
     factor: Literal["sms", "email", "certificate"]
-    #: The masked address the code went to (``a***@example.nl``, ``+31******78``).
-    sent_to: str
-    #: When the code stops working.
+    #: When the code (or the nonce) stops working.
     expires_at: datetime
+    #: SMS and e-mail: the masked address the code went to (``a***@example.nl``,
+    #: ``+31******78``).
+    sent_to: str | None = None
+    #: Certificate: sign these UTF-8 bytes with the certificate's private key (RSA-PSS with
+    #: SHA-256, or ECDSA with SHA-256) and send the signature, base64, to verify. Good once.
+    nonce: str | None = None
+    #: Certificate: the certificates the employee may use.
+    certificates: list[FallbackCertificateView] | None = None
+    #: Certificate: fallback logins left in the current 30-day period, this one included.
+    uses_left: int | None = None
 
 
 class VerifyRequest(Body):
     factor: Literal["totp", "sms", "email", "recovery", "certificate"]
     #: The code (TOTP, SMS, e-mail or recovery code); required for those factors.
     code: str | None = Field(default=None, min_length=1, max_length=64)
-    #: Certificate fallback (not available yet): the certificate and the signed nonce.
-    certificate: str | None = Field(default=None, max_length=16384)
-    signature: str | None = Field(default=None, max_length=4096)
+    #: Certificate fallback: the certificate's ``nr`` or SHA-256 fingerprint (hex) ...
+    certificate: str | None = Field(default=None, min_length=1, max_length=100)
+    #: ... and its key's signature over the challenge's nonce (base64 or base64url).
+    signature: str | None = Field(default=None, min_length=1, max_length=4096)
 
     @model_validator(mode="after")
-    def _code_for_code_factors(self) -> VerifyRequest:
-        if self.factor != "certificate" and self.code is None:
+    def _what_the_factor_needs(self) -> VerifyRequest:
+        if self.factor == "certificate":
+            if self.certificate is None or self.signature is None:
+                raise ValueError("factor 'certificate' needs certificate and signature")
+        elif self.code is None:
             raise ValueError(f"a code is required for factor {self.factor!r}")
         return self
 

@@ -1,6 +1,6 @@
-"""Kafka entry points of auth: directory, credentials, second factors, keys, revocations and
-the other zone's login outcomes (failed attempts, resets, used TOTP steps), each applied
-idempotently."""
+"""Kafka entry points of auth: directory, credentials, second factors, certificates, keys,
+revocations and the other zone's login outcomes (failed attempts, resets, used TOTP steps,
+fallback uses), each applied idempotently."""
 
 from __future__ import annotations
 
@@ -10,21 +10,25 @@ import asyncpg
 from asyncpg.exceptions import UniqueViolationError
 from pydantic import BaseModel
 
+from services.auth.adapters import fallbacks
 from services.auth.adapters import repository as repo
 from services.auth.adapters.signer import Signer
 from services.auth.settings import AuthSettings
 from shared import replicas
 from shared.consumer import Handler, InvalidEvent
 from shared.events import (
+    CertificateUpserted,
     EmployeeUpserted,
     Envelope,
     FactorCredential,
+    FallbackUsed,
     PasswordCredential,
     PracticeUpserted,
 )
 from shared.topics import (
     AUTH_CREDENTIALS,
     AUTH_EVENTS,
+    CERTS_EVENTS,
     DIRECTORY_EMPLOYEES,
     DIRECTORY_PRACTICES,
     FACTORS,
@@ -62,6 +66,14 @@ async def on_credential(conn: asyncpg.Connection, event: Envelope) -> None:
     )
 
 
+async def on_certificate(conn: asyncpg.Connection, event: Envelope) -> None:
+    """A certificate's state from the store (last writer wins), for the fallback login."""
+    if event.type == "certificate.upserted":
+        await fallbacks.upsert_certificate(
+            conn, event.practice, CertificateUpserted.model_validate(event.data)
+        )
+
+
 async def on_factor(conn: asyncpg.Connection, event: Envelope) -> None:
     """A second factor (last writer wins); an authenticator's confirmation step is spent."""
     if event.type != "factor.credential":
@@ -82,14 +94,18 @@ class TotpUsed(BaseModel):
     step: int
 
 
-REPLICATED_AUTH_EVENTS = frozenset({"login.failed", "login.succeeded", "totp.used"})
+REPLICATED_AUTH_EVENTS = frozenset(
+    {"login.failed", "login.succeeded", "totp.used", "fallback.used"}
+)
 
 
 def accept(settings: AuthSettings) -> Callable[[Topic, Envelope], bool]:
-    """Of ``auth.events``, only the other zone's login outcomes and used TOTP steps matter
-    here."""
+    """Of ``auth.events``, only the other zone's login outcomes, used TOTP steps and fallback
+    uses matter here; of ``certs.events``, the certificates' states (from either zone)."""
 
     def wanted(topic: Topic, event: Envelope) -> bool:
+        if topic == CERTS_EVENTS:
+            return event.type == "certificate.upserted"
         if topic != AUTH_EVENTS:
             return True
         return event.zone != settings.zone and event.type in REPLICATED_AUTH_EVENTS
@@ -107,6 +123,18 @@ def handlers(settings: AuthSettings, signer: Signer) -> dict[Topic, Handler]:
             used = TotpUsed.model_validate(event.data)
             await repo.add_totp_step(conn, event.practice, used.employee, used.factor, used.step)
             return
+        if event.type == "fallback.used":
+            fallback = FallbackUsed.model_validate(event.data)
+            await fallbacks.add_use(
+                conn,
+                event.id,
+                event.practice,
+                fallback.employee,
+                fallback.certificate,
+                event.time,
+                event.zone,
+            )
+            return
         username = str(event.data.get("username", ""))
         if event.type == "login.failed":
             await repo.add_failure(conn, event.practice, username, event.time, event.zone, event.id)
@@ -122,4 +150,5 @@ def handlers(settings: AuthSettings, signer: Signer) -> dict[Topic, Handler]:
         STS_KEYS: replicas.on_key(signer),
         STS_REVOCATIONS: replicas.on_revocation,
         AUTH_EVENTS: on_auth_event,
+        CERTS_EVENTS: on_certificate,
     }

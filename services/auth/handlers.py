@@ -16,12 +16,14 @@ from typing import Any
 import asyncpg
 
 from services.auth import problems
+from services.auth.adapters import fallbacks
 from services.auth.adapters import repository as repo
 from services.auth.api import LoginResponse, PasswordChanged, TokenResponse
 from services.auth.domain import factors, lockout, passwords, tokens
+from services.auth.domain.fallback import WINDOW as FALLBACK_WINDOW
 from services.auth.domain.login import next_step
 from services.auth.domain.records import Credential, Employee, Practice
-from services.auth.second_factor import SecondFactor
+from services.auth.fallback import Fallback
 from shared import otp, replicas
 from shared.events import (
     EmployeeUpserted,
@@ -46,9 +48,9 @@ from shared.topics import (
 
 
 @dataclass
-class Auth(SecondFactor):
+class Auth(Fallback):
     """Password login, password changes, tokens and keys (the second step is
-    :class:`SecondFactor`'s)."""
+    :class:`SecondFactor`'s, the certificate fallback :class:`Fallback`'s)."""
 
     async def login(self, practice_id: str, username: str, password: str) -> LoginResponse:
         """Check the password. Unknown practice, unknown user and wrong password answer the
@@ -57,7 +59,7 @@ class Auth(SecondFactor):
         now = utcnow()
         key = username.strip().lower()
         async with self.pool.acquire() as conn:
-            view = await repo.login_view(conn, practice_id, key)
+            view = await repo.login_view(conn, practice_id, key, now)
         practice, employee = view.practice, view.employee
         policy = practice.policy if practice else PasswordPolicy()
         state = lockout.lock_state(view.failures, view.reset_at, policy, now)
@@ -74,7 +76,13 @@ class Auth(SecondFactor):
             self.metrics.login("disabled", started)
             raise problems.account_disabled()
         response = await self._continue(
-            practice, employee, credential, view.factor_kinds, uuid.uuid4().hex, now
+            practice,
+            employee,
+            credential,
+            view.factor_kinds,
+            uuid.uuid4().hex,
+            now,
+            fallback=view.fallback,
         )
         self.metrics.login("success", started)
         return response
@@ -93,6 +101,7 @@ class Auth(SecondFactor):
         login_id: str,
         now: datetime,
         existing: bool = False,
+        fallback: bool = False,
     ) -> LoginResponse:
         """Record where the login goes next and answer with that step (and, for the second
         factor, the factors it may use)."""
@@ -105,7 +114,8 @@ class Auth(SecondFactor):
             else self.settings.login_ttl_seconds
         )
         expires_at = now + timedelta(seconds=ttl)
-        offered = factors.offered(factor_kinds) if step == "second_factor" else []
+        allowed = fallback and practice.policy.fallback_max_uses > 0
+        offered = factors.offered(factor_kinds, allowed) if step == "second_factor" else []
         response = LoginResponse(
             login_id=login_id, next=step, factors=offered, expires_at=expires_at
         )
@@ -179,8 +189,9 @@ class Auth(SecondFactor):
         async with self.pool.acquire() as conn:
             fresh = await self._load(conn, practice.id, employee.id)
             kinds = await repo.factor_kinds(conn, practice.id, employee.id)
+            fallback = await fallbacks.has_usable_certificate(conn, practice.id, employee.id, now)
         return await self._continue(
-            practice, employee, fresh[2], kinds, login_id, now, existing=True
+            practice, employee, fresh[2], kinds, login_id, now, existing=True, fallback=fallback
         )
 
     async def change_own_password(
@@ -473,7 +484,8 @@ class Auth(SecondFactor):
     async def housekeeping(self) -> None:
         """Delete finished logins, revocations of sessions past their end, inbox ids older than
         the broker's retention (no redelivery can come after that), TOTP steps too old to
-        match, spent login codes and cutoffs older than any session."""
+        match, spent login codes and fallback nonces, fallback uses past their 30 days and cutoffs
+        older than any session."""
         now = utcnow()
         retention = timedelta(milliseconds=self.settings.topics.retention_ms)
         async with self.pool.acquire() as conn:
@@ -493,6 +505,14 @@ class Auth(SecondFactor):
                 "DELETE FROM login_codes WHERE expires_at < $1 AND created_at < $2",
                 now - timedelta(hours=1),
                 now - window,
+            )
+            await conn.execute(
+                "DELETE FROM fallback_challenges WHERE expires_at < $1", now - timedelta(hours=1)
+            )
+            # Fallback uses count for 30 days.
+            await conn.execute(
+                "DELETE FROM fallback_uses WHERE at < $1",
+                now - FALLBACK_WINDOW - timedelta(days=1),
             )
             # A cutoff older than the longest session can no longer revoke anything.
             await conn.execute(

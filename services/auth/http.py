@@ -67,15 +67,20 @@ async def login_password(request: web.Request) -> web.Response:
 
 async def login_challenge(request: web.Request) -> web.Response:
     body = await parse_body(request, ChallengeRequest)
-    result = await request.app[AUTH].challenge(request.match_info["id"], body.factor)
-    return json_response(result)
+    auth, login_id = request.app[AUTH], request.match_info["id"]
+    if body.factor == "certificate":
+        return json_response(await auth.certificate_challenge(login_id))
+    return json_response(await auth.challenge(login_id, body.factor))
 
 
 async def login_verify(request: web.Request) -> web.Response:
     body = await parse_body(request, VerifyRequest)
-    result = await request.app[AUTH].verify_second_factor(
-        request.match_info["id"], body.factor, body.code
-    )
+    auth, login_id = request.app[AUTH], request.match_info["id"]
+    if body.factor == "certificate":
+        assert body.certificate is not None and body.signature is not None  # the model checks
+        result = await auth.verify_certificate(login_id, body.certificate, body.signature)
+    else:
+        result = await auth.verify_second_factor(login_id, body.factor, body.code)
     return json_response(result)
 
 
@@ -131,7 +136,7 @@ ROUTES = (
         "POST",
         "/v1/login/{id}/challenge",
         login_challenge,
-        "Send an SMS or e-mail login code for the second step",
+        "Send an SMS or e-mail login code, or hand out the nonce of the certificate fallback",
         ChallengeRequest,
         ChallengeResponse,
     ),
@@ -139,7 +144,8 @@ ROUTES = (
         "POST",
         "/v1/login/{id}/verify",
         login_verify,
-        "Second step: a code of one of the employee's factors completes the login",
+        "Second step: a code of one of the employee's factors, or the certificate fallback's "
+        "signed nonce, completes the login",
         VerifyRequest,
         TokenResponse,
     ),

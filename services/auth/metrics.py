@@ -43,6 +43,12 @@ class AuthMetrics(Metrics):
             ["channel", "outcome"],
         )
 
+        self.fallback_logins = self.counter(
+            "fallback_logins_total",
+            "Certificate fallback login attempts by outcome",
+            ["outcome"],
+        )
+
     def login(self, outcome: str, started: float) -> None:
         self.logins.labels(**self.base(), outcome=outcome).inc()
         self.login_latency.labels(**self.base(), outcome=outcome).observe(
@@ -64,3 +70,6 @@ class AuthMetrics(Metrics):
             self.token_latency.labels(**self.base(), kind=kind).observe(
                 time.perf_counter() - started
             )
+
+    def fallback(self, outcome: str) -> None:
+        self.fallback_logins.labels(**self.base(), outcome=outcome).inc()

@@ -76,3 +76,45 @@ def login_gone() -> Problem:
     return Problem(
         404, "login-not-found", "Login not found", "This login expired or is already complete."
     )
+
+
+def challenge_required() -> Problem:
+    return Problem(
+        409,
+        "challenge-required",
+        "No challenge to answer",
+        "Ask for a certificate challenge (a new nonce) first; each nonce is good for one try.",
+    )
+
+
+def challenge_expired() -> Problem:
+    return Problem(
+        401,
+        "challenge-expired",
+        "Challenge expired",
+        "The nonce has expired; ask for a new certificate challenge.",
+    )
+
+
+def certificate_not_allowed(detail: str) -> Problem:
+    return Problem(403, "certificate-not-allowed", "Certificate not allowed", detail)
+
+
+def invalid_signature() -> Problem:
+    return Problem(
+        401,
+        "invalid-signature",
+        "Signature not correct",
+        "The signature does not verify with this certificate's key over the nonce.",
+    )
+
+
+def fallback_limit_reached(max_uses: int, retry_after: int) -> Problem:
+    return Problem(
+        429,
+        "fallback-limit-reached",
+        "Fallback limit reached",
+        f"The certificate fallback may be used {max_uses} times per 30 days; "
+        "use another factor or ask the practice administrator.",
+        retry_after=retry_after,
+    )

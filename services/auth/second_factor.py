@@ -49,13 +49,15 @@ def _login_code_aad(practice: str, employee: str, code_id: uuid.UUID) -> str:
 
 
 @dataclass
-class _Passed:
+class Passed:
     """A second factor that checked out: its ``amr`` and what the login's completion must also
     write (events, notifications), plus a new recovery code to hand out once."""
 
     amr: str
     events: list[tuple[Topic, Envelope]] = field(default_factory=list)
     recovery_code: str | None = None
+    #: ``aal2``, or ``aal2-fallback`` for the certificate fallback (a 12-hour session).
+    acr: str = tokens.TWO_FACTOR_ACR
 
 
 _WAIT = object()
@@ -88,9 +90,7 @@ class SecondFactor(AuthCore):
         )
         return body
 
-    async def challenge(
-        self, login_id: str, factor: Literal["sms", "email", "certificate"]
-    ) -> ChallengeResponse:
+    async def challenge(self, login_id: str, factor: Literal["sms", "email"]) -> ChallengeResponse:
         """Send an SMS or e-mail login code for a login at its second step: at most
         ``otp_max_sends`` per employee per window, valid ``otp_code_seconds``, stored sealed,
         sent through the notifier."""
@@ -100,8 +100,8 @@ class SecondFactor(AuthCore):
             if step is None:
                 raise problems.login_gone()
             self._check_step(step, now)
-            candidates = [] if factor == "certificate" else factors.usable(step.factors, factor)
-            if factor == "certificate" or not candidates:
+            candidates = factors.usable(step.factors, factor)
+            if not candidates:
                 self.metrics.code_sent(factor, "unavailable")
                 raise problems.factor_not_available()
             channel: Channel = "sms" if factor == "sms" else "email"
@@ -241,7 +241,7 @@ class SecondFactor(AuthCore):
         factor, used_step = matched
         data = {"employee": employee.id, "factor": factor.id, "step": used_step}
         used = self._event(AUTH_EVENTS, "totp.used", practice.id, employee.id, data, now)
-        token, rows = self._two_factor_token(step, _Passed("otp", [used]), now)
+        token, rows = self._two_factor_token(step, Passed("otp", [used]), now)
         new_step, done = await repo.complete_login(
             conn,
             step.login_id,
@@ -275,13 +275,13 @@ class SecondFactor(AuthCore):
             if not isinstance(opened, tuple):
                 return opened
             step, candidates = opened
-            result: _Passed | Problem
+            result: Passed | Problem
             if factor == "recovery":
                 used = self._check_recovery(step, candidates, code)
                 if used is None:
                     result = problems.invalid_code()
                 else:
-                    result = _Passed(factors.AMR["recovery"])
+                    result = Passed(factors.AMR["recovery"])
                     await self._renew_recovery(conn, step, used, result, now)
             else:
                 result = await self._check_login_code(conn, step, factor, code, now)
@@ -390,7 +390,7 @@ class SecondFactor(AuthCore):
         channel: str,
         code: str,
         now: datetime,
-    ) -> _Passed | Problem:
+    ) -> Passed | Problem:
         """Only the newest code sent for this login on this channel counts; it works once, and
         not after ``otp_max_attempts`` wrong tries (void)."""
         row = await repo.newest_login_code(conn, step.login_id, channel)
@@ -404,7 +404,7 @@ class SecondFactor(AuthCore):
         typed = code.strip().replace(" ", "").encode()
         ok = hmac.compare_digest(typed, stored)
         await repo.login_code_tried(conn, row["id"], used=ok)
-        return _Passed(factors.AMR[channel]) if ok else problems.invalid_code()
+        return Passed(factors.AMR[channel]) if ok else problems.invalid_code()
 
     def _check_recovery(
         self, step: repo.SecondStep, candidates: list[Factor], code: str
@@ -427,7 +427,7 @@ class SecondFactor(AuthCore):
         conn: asyncpg.Connection,
         step: repo.SecondStep,
         used: Factor,
-        passed: _Passed,
+        passed: Passed,
         now: datetime,
     ) -> None:
         """A recovery code works once: replace it at once (version + 1 on ``factors``, applied
@@ -492,7 +492,7 @@ class SecondFactor(AuthCore):
             )
 
     def _two_factor_token(
-        self, step: repo.SecondStep, passed: _Passed, now: datetime
+        self, step: repo.SecondStep, passed: Passed, now: datetime
     ) -> tuple[TokenResponse, list[OutboxRow]]:
         """Both factors passed: the two-factor token, and the outbox rows that go with the
         login's completion (the factor's own events, ``login.succeeded``, ``token.issued``)."""
@@ -502,7 +502,7 @@ class SecondFactor(AuthCore):
             employee.id,
             employee.rights_group,
             ("pwd", passed.amr),
-            tokens.TWO_FACTOR_ACR,
+            passed.acr,
             tokens.session_start(now, step.cutoff),
         )
         grant = tokens.grant(session, self.lifetimes, self.settings.issuer, self.settings.zone, now)

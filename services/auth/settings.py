@@ -47,6 +47,9 @@ class AuthSettings(Settings):
     #: Wrong tries after which an SMS/e-mail login code is void.
     otp_max_attempts: int = Field(default=3, ge=1, le=10)
 
+    #: How long the nonce of a certificate fallback challenge may be signed.
+    fallback_challenge_seconds: int = Field(default=300, ge=10, le=900)
+
     @model_validator(mode="after")
     def _lifetime_within_session(self) -> AuthSettings:
         if self.token_lifetime_seconds > self.session_max_seconds:

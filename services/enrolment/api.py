@@ -48,6 +48,7 @@ class PolicyUpdate(Body):
     max_attempts: int | None = Field(default=None, ge=1, le=100)
     lockout_seconds: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
     history: int | None = Field(default=None, ge=0, le=50)
+    fallback_max_uses: int | None = Field(default=None, ge=0, le=30)
 
 
 class PracticeUpdate(Body):

@@ -129,9 +129,13 @@ class LoginView:
     last_login: datetime | None
     #: Kinds of the employee's active second factors (one entry per factor).
     factor_kinds: list[str]
+    #: Whether the employee holds a certificate usable for the fallback login.
+    fallback: bool = False
 
 
-async def login_view(conn: asyncpg.Connection, practice_id: str, username: str) -> LoginView:
+async def login_view(
+    conn: asyncpg.Connection, practice_id: str, username: str, now: datetime
+) -> LoginView:
     row = await conn.fetchrow(
         """WITH reset AS (SELECT at FROM login_resets WHERE practice = $1 AND username = $2)
            SELECT p.id, p.name, p.two_factor_required, p.policy,
@@ -143,7 +147,9 @@ async def login_view(conn: asyncpg.Connection, practice_id: str, username: str) 
                           AND f.at > coalesce((SELECT at FROM reset), '-infinity')
                         ORDER BY f.at) AS failures,
                   ARRAY(SELECT x.kind FROM factors x
-                        WHERE x.practice = $1 AND x.employee = e.id AND x.active) AS factor_kinds
+                        WHERE x.practice = $1 AND x.employee = e.id AND x.active) AS factor_kinds,
+                  EXISTS (SELECT 1 FROM certificates x
+                          WHERE x.practice = $1 AND fallback_usable(x, e.id, $3)) AS fallback
            FROM (SELECT 1) AS one
            LEFT JOIN practices p ON p.id = $1
            LEFT JOIN employees e ON e.practice = p.id AND lower(e.username) = lower($2)
@@ -151,6 +157,7 @@ async def login_view(conn: asyncpg.Connection, practice_id: str, username: str) 
            LEFT JOIN last_logins l ON l.practice = e.practice AND l.employee = e.id""",
         practice_id,
         username,
+        now,
     )
     practice = _practice(row) if row["id"] is not None else None
     employee = None
@@ -178,6 +185,7 @@ async def login_view(conn: asyncpg.Connection, practice_id: str, username: str) 
         reset_at=row["reset_at"],
         last_login=row["last_login"],
         factor_kinds=list(row["factor_kinds"]) if employee is not None else [],
+        fallback=bool(row["fallback"]) and employee is not None,
     )
 
 

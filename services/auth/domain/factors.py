@@ -29,14 +29,17 @@ def strong_count(kinds: Iterable[str]) -> int:
     return sum(1 for kind in kinds if kind in STRONG_FACTORS)
 
 
-def offered(kinds: Iterable[str]) -> list[str]:
-    """The factor kinds a login offers, strongest first, the recovery code last. Nothing
-    without a strong factor (the login goes to enrolment), so SMS and e-mail never stand
-    alone."""
+def offered(kinds: Iterable[str], fallback: bool = False) -> list[str]:
+    """The factor kinds a login offers, strongest first, the recovery code and then the
+    certificate fallback (``fallback``: the employee holds a usable certificate and the
+    practice allows it) last. Nothing without a strong factor (the login goes to enrolment),
+    so SMS and e-mail never stand alone."""
     present = set(kinds)
     if not present & STRONG_FACTORS:
         return []
-    return [kind for kind in FACTOR_ORDER if kind in present]
+    return [kind for kind in FACTOR_ORDER if kind in present] + (
+        ["certificate"] if fallback else []
+    )
 
 
 def usable(factors: Iterable[Factor], kind: str) -> list[Factor]:

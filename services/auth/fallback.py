@@ -1,0 +1,239 @@
+"""The certificate fallback login (eHealth's fallback procedure, DESIGN §1): for an employee
+whose second factor is unavailable, the password and then proof of possession of a Personal
+certificate granted to them. Exceptional by design: a 12-hour session (``acr``
+``aal2-fallback``), at most the practice policy's ``fallback_max_uses`` per 30 days (counted
+over both zones), and every use an ``auth.events`` event and an e-mail to the practice."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from services.auth import problems
+from services.auth.adapters import fallbacks
+from services.auth.adapters import repository as repo
+from services.auth.api import ChallengeResponse, FallbackCertificateView, TokenResponse
+from services.auth.domain import factors, fallback, tokens
+from services.auth.domain.fallback import FallbackCertificate
+from services.auth.second_factor import Passed, SecondFactor
+from shared.events import Envelope, FallbackUsed, utcnow
+from shared.notify import notify_request
+from shared.problems import Problem
+from shared.topics import AUTH_EVENTS, NOTIFY_REQUESTS, Topic
+
+log = logging.getLogger(__name__)
+
+#: Where a login may take the fallback: after the password, instead of its second factor.
+_STAGES = ("second_factor",)
+#: Metric outcomes of refused fallback attempts, by problem slug.
+_OUTCOMES = {
+    "invalid-signature": "invalid_signature",
+    "certificate-not-allowed": "not_allowed",
+    "fallback-limit-reached": "limit",
+    "challenge-required": "no_challenge",
+    "challenge-expired": "expired",
+    "factor-not-available": "unavailable",
+    "account-locked": "locked",
+    "account-disabled": "disabled",
+    "login-not-found": "login_gone",
+}
+
+
+class Fallback(SecondFactor):
+    """The fallback's two calls: ``challenge`` hands out a nonce, ``verify`` checks its
+    signature and completes the login."""
+
+    async def certificate_challenge(self, login_id: str) -> ChallengeResponse:
+        """A nonce to sign, valid ``fallback_challenge_seconds``; it replaces the login's
+        earlier ones. Only for an employee with a usable certificate and uses left."""
+        now = utcnow()
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                step = await repo.second_step(conn, login_id, _STAGES, now, lock=True)
+                if step is None:
+                    raise problems.login_gone()
+                self._check_step(step, now)
+                practice, employee = step.practice, step.employee
+                max_uses = practice.policy.fallback_max_uses
+                usable = await fallbacks.usable_certificates(conn, practice.id, employee.id, now)
+                if max_uses == 0 or not usable:
+                    raise problems.factor_not_available()
+                used = await self._check_limit(conn, practice.id, employee.id, max_uses, now)
+                nonce = fallback.new_nonce()
+                expires_at = now + timedelta(seconds=self.settings.fallback_challenge_seconds)
+                await fallbacks.add_challenge(conn, login_id, nonce, now, expires_at)
+        except Problem as problem:
+            self.metrics.fallback(f"challenge_{_OUTCOMES.get(problem.slug, problem.slug)}")
+            raise
+        self.metrics.fallback("challenged")
+        return ChallengeResponse(
+            factor="certificate",
+            expires_at=expires_at,
+            nonce=nonce,
+            certificates=[
+                FallbackCertificateView(
+                    nr=c.nr, fingerprint=c.fingerprint, subject=c.subject, not_after=c.not_after
+                )
+                for c in usable
+            ],
+            uses_left=fallback.uses_left(max_uses, used),
+        )
+
+    async def verify_certificate(
+        self, login_id: str, certificate: str, signature: str
+    ) -> TokenResponse:
+        """The login's newest nonce (spent by this try), signed with the key of ``certificate``
+        (its ``nr`` or fingerprint): a 12-hour fallback session. A refused certificate or a
+        wrong signature counts toward the lockout, like a wrong code."""
+        started = time.perf_counter()
+        now = utcnow()
+        async with self.pool.acquire() as conn, conn.transaction():
+            outcome = await self._attempt(conn, login_id, certificate, signature, now)
+        if isinstance(outcome, Problem):
+            slug = _OUTCOMES.get(outcome.slug, outcome.slug)
+            self.metrics.second_factor("certificate", slug)
+            self.metrics.fallback(slug)
+            raise outcome
+        self.metrics.second_factor("certificate", "success")
+        self.metrics.fallback("success")
+        self.metrics.tokens("token.issued", started)
+        return outcome
+
+    async def _check_limit(
+        self, conn: asyncpg.Connection, practice: str, employee: str, max_uses: int, now: datetime
+    ) -> int:
+        """The employee's fallback uses in the current period; 429 when none is left."""
+        used, oldest = await fallbacks.uses_since(conn, practice, employee, now - fallback.WINDOW)
+        if used >= max_uses:
+            raise problems.fallback_limit_reached(
+                max_uses, fallback.retry_after(oldest or now, now)
+            )
+        return used
+
+    async def _attempt(
+        self,
+        conn: asyncpg.Connection,
+        login_id: str,
+        reference: str,
+        signature: str,
+        now: datetime,
+    ) -> TokenResponse | Problem:
+        """In the caller's transaction, with the login row locked: a refusal is returned (and
+        committed: the spent nonce, the failed attempt), not raised."""
+        step = await repo.second_step(conn, login_id, _STAGES, now, lock=True)
+        if step is None:
+            return problems.login_gone()
+        try:
+            self._check_step(step, now)
+        except Problem as problem:
+            return problem
+        practice, employee = step.practice, step.employee
+        max_uses = practice.policy.fallback_max_uses
+        if max_uses == 0:
+            return problems.factor_not_available()
+        challenge = await fallbacks.take_challenge(conn, login_id)
+        if challenge is None or challenge["used"]:
+            return problems.challenge_required()
+        if challenge["expires_at"] <= now:
+            return problems.challenge_expired()
+        found = await fallbacks.certificate(conn, practice.id, fallback.reference(reference))
+        reason = "unknown" if found is None else fallback.refusal(found, employee.id, now)
+        if found is None or reason is not None:
+            await self._second_factor_failed(conn, step, "certificate", now)
+            detail = fallback.REFUSALS.get(
+                reason or "", "No such certificate in the practice's certificate store."
+            )
+            return problems.certificate_not_allowed(detail)
+        # Uses are counted per employee across their logins: serialise this zone's.
+        await fallbacks.lock_uses(conn, practice.id, employee.id)
+        try:
+            used = await self._check_limit(conn, practice.id, employee.id, max_uses, now)
+        except Problem as problem:
+            return problem
+        raw = fallback.decode_signature(signature)
+        if raw is None or not fallback.signature_valid(
+            found.certificate_pem, challenge["nonce"].encode(), raw
+        ):
+            await self._second_factor_failed(conn, step, "certificate", now)
+            return problems.invalid_signature()
+        left = fallback.uses_left(max_uses, used + 1)
+        passed = self._fallback_used(step, found, left, now)
+        await fallbacks.add_use(
+            conn,
+            passed.events[0][1].id,
+            practice.id,
+            employee.id,
+            found.nr,
+            now,
+            self.settings.zone,
+        )
+        practice_email = await fallbacks.practice_email(conn, practice.id)
+        if practice_email:
+            passed.events.append(self._alert(step, found, left, practice_email, now))
+        else:
+            log.warning("practice %s has no e-mail address: fallback alert not sent", practice.id)
+        token, rows = self._two_factor_token(step, passed, now)
+        _, done = await repo.complete_login(
+            conn,
+            step.login_id,
+            practice.id,
+            employee.id,
+            employee.username.lower(),
+            now,
+            rows,
+        )
+        if not done:
+            raise problems.login_gone()  # cannot happen: the row is locked (rolls back)
+        return token
+
+    def _fallback_used(
+        self, step: repo.SecondStep, certificate: FallbackCertificate, left: int, now: datetime
+    ) -> Passed:
+        practice, employee = step.practice, step.employee
+        used = FallbackUsed(
+            employee=employee.id,
+            username=employee.username.lower(),
+            certificate=certificate.nr,
+            fingerprint=certificate.fingerprint,
+            zone=self.settings.zone,
+            uses_left=left,
+        )
+        event = self._event(
+            AUTH_EVENTS, "fallback.used", practice.id, employee.id, used.model_dump(), now
+        )
+        return Passed(fallback.AMR, [event], acr=tokens.FALLBACK_ACR)
+
+    def _alert(
+        self,
+        step: repo.SecondStep,
+        certificate: FallbackCertificate,
+        left: int,
+        address: str,
+        now: datetime,
+    ) -> tuple[Topic, Envelope]:
+        """The e-mail to the practice: who, when, which certificate, how many uses are left."""
+        practice, employee = step.practice, step.employee
+        return (
+            NOTIFY_REQUESTS,
+            notify_request(
+                self.settings,
+                self.keyring,
+                practice.id,
+                employee.id,
+                "email",
+                "fallback_alert",
+                address,
+                {
+                    "practice_name": practice.name,
+                    "employee_name": employee.name,
+                    "username": employee.username,
+                    "used_at": factors.format_time(now),
+                    "certificate": f"{certificate.subject} (nr {certificate.nr})",
+                    "uses_left": left,
+                },
+                now=now,
+            ),
+        )
