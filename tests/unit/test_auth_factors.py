@@ -27,6 +27,11 @@ def test_offered_strongest_first_recovery_last_and_nothing_without_a_strong_fact
     assert strong_count(["totp", "totp", "sms"]) == 2
 
 
+def test_certificate_fallback_is_offered_last_and_never_alone() -> None:
+    assert offered(["recovery", "totp"], fallback=True) == ["totp", "recovery", "certificate"]
+    assert offered(["sms"], fallback=True) == [], "without a strong factor the login enrols"
+
+
 def test_weak_factors_usable_only_beside_a_strong_one() -> None:
     email = Factor("e1", "email", "sealed", 1)
     totp = Factor("t1", "totp", "sealed", 1)
