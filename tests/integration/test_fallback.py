@@ -64,7 +64,7 @@ async def publish_certificate(
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
         kind="other",
-        type=type_,  # type: ignore[arg-type]
+        type=type_,
         grants=grants,
         removed=removed,
         version=version,
