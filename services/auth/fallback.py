@@ -175,19 +175,7 @@ class Fallback(SecondFactor):
             passed.events.append(self._alert(step, found, left, practice_email, now))
         else:
             log.warning("practice %s has no e-mail address: fallback alert not sent", practice.id)
-        token, rows = self._two_factor_token(step, passed, now)
-        _, done = await repo.complete_login(
-            conn,
-            step.login_id,
-            practice.id,
-            employee.id,
-            employee.username.lower(),
-            now,
-            rows,
-        )
-        if not done:
-            raise problems.login_gone()  # cannot happen: the row is locked (rolls back)
-        return token
+        return await self._complete_locked(conn, step, passed, now)
 
     def _fallback_used(
         self, step: repo.SecondStep, certificate: FallbackCertificate, left: int, now: datetime

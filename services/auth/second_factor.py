@@ -288,18 +288,25 @@ class SecondFactor(AuthCore):
             if isinstance(result, Problem):
                 await self._second_factor_failed(conn, step, factor, now)
                 return result
-            token, rows = self._two_factor_token(step, result, now)
-            _, done = await repo.complete_login(
-                conn,
-                step.login_id,
-                step.practice.id,
-                step.employee.id,
-                step.employee.username.lower(),
-                now,
-                rows,
-            )
-            if not done:
-                raise problems.login_gone()  # cannot happen: the row is locked
+            return await self._complete_locked(conn, step, result, now)
+
+    async def _complete_locked(
+        self, conn: asyncpg.Connection, step: repo.SecondStep, passed: Passed, now: datetime
+    ) -> TokenResponse:
+        """Complete a login whose row the caller's transaction holds locked: the token, and
+        its events queued with the completion."""
+        token, rows = self._two_factor_token(step, passed, now)
+        _, done = await repo.complete_login(
+            conn,
+            step.login_id,
+            step.practice.id,
+            step.employee.id,
+            step.employee.username.lower(),
+            now,
+            rows,
+        )
+        if not done:
+            raise problems.login_gone()  # cannot happen: the row is locked (rolls back)
         return token
 
     async def _second_factor_failed(
