@@ -24,7 +24,9 @@ FACTORS = Topic("factors", compacted=True)
 NOTIFY_REQUESTS = Topic("notify.requests")
 NOTIFY_RESULTS = Topic("notify.results")
 NOTIFY_DLQ = Topic("notify.dlq")
-CERTS_EVENTS = Topic("certs.events")
+#: Compacted: it carries each certificate's whole state (key ``practice:nr``); expiry events
+#: have keys of their own (``practice:nr:expiry:days``), so compaction never drops a state.
+CERTS_EVENTS = Topic("certs.events", compacted=True)
 STS_KEYS = Topic("sts.keys", compacted=True)
 STS_REVOCATIONS = Topic("sts.revocations")
 DEAD_LETTERS = Topic("deadletters")

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from services.auth.adapters import fallbacks
 from services.auth.adapters import repository as repo
 from services.auth.adapters.signer import Signer
+from services.auth.domain import fallback
 from services.auth.settings import AuthSettings
 from shared import replicas
 from shared.consumer import Handler, InvalidEvent
@@ -69,8 +70,9 @@ async def on_credential(conn: asyncpg.Connection, event: Envelope) -> None:
 async def on_certificate(conn: asyncpg.Connection, event: Envelope) -> None:
     """A certificate's state from the store (last writer wins), for the fallback login."""
     if event.type == "certificate.upserted":
+        body = CertificateUpserted.model_validate(event.data)
         await fallbacks.upsert_certificate(
-            conn, event.practice, CertificateUpserted.model_validate(event.data)
+            conn, event.practice, body, fallback.signing_key(body.certificate_pem)
         )
 
 
@@ -124,13 +126,13 @@ def handlers(settings: AuthSettings, signer: Signer) -> dict[Topic, Handler]:
             await repo.add_totp_step(conn, event.practice, used.employee, used.factor, used.step)
             return
         if event.type == "fallback.used":
-            fallback = FallbackUsed.model_validate(event.data)
+            use = FallbackUsed.model_validate(event.data)
             await fallbacks.add_use(
                 conn,
                 event.id,
                 event.practice,
-                fallback.employee,
-                fallback.certificate,
+                use.employee,
+                use.certificate,
                 event.time,
                 event.zone,
             )

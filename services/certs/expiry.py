@@ -17,6 +17,7 @@ from services.certs.domain.rules import (
     due_threshold,
     expiry_event_id,
     expiry_request_id,
+    expiry_subject,
 )
 from shared.events import utcnow
 from shared.notify import notify_request, request_notification
@@ -83,7 +84,7 @@ class Expiry(Certificates):
                     CERTS_EVENTS,
                     "certificate.expired" if left == 0 else "certificate.expiring",
                     practice,
-                    nr,
+                    expiry_subject(nr, threshold),
                     {
                         "nr": nr,
                         "not_after": not_after.isoformat(),

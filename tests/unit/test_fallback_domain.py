@@ -22,6 +22,7 @@ from services.auth.domain.fallback import (
     refusal,
     retry_after,
     signature_valid,
+    signing_key,
     uses_left,
 )
 from shared.events import utcnow
@@ -55,6 +56,7 @@ def test_only_a_valid_personal_certificate_granted_to_the_employee() -> None:
     assert refusal(held(), "e2", NOW) == "not-granted"
     assert refusal(held(type="public", grants=("e1",)), "e1", NOW) == "public"
     assert refusal(held(removed=True), "e1", NOW) == "removed"
+    assert refusal(held(signing_key=False), "e1", NOW) == "key-type"
     assert refusal(held(not_after=NOW), "e1", NOW) == "expired"
     assert refusal(held(not_before=NOW + timedelta(seconds=1)), "e1", NOW) == "not-yet-valid"
 
@@ -116,6 +118,9 @@ def test_other_key_types_never_verify() -> None:
     message = b"m"
     key.public_key().verify(key.sign(message), message)  # a good signature ...
     assert not signature_valid(pem, message, key.sign(message))  # ... of the wrong kind
+    assert not signing_key(pem), "so such a certificate is never offered"
+    assert signing_key(CA.issue().cert_pem) and signing_key(CA.issue(rsa_key=True).cert_pem)
+    assert not signing_key("garbage")
 
 
 def test_signature_encodings() -> None:

@@ -14,18 +14,21 @@ from shared.events import CertificateUpserted
 
 
 async def upsert_certificate(
-    conn: asyncpg.Connection, practice: str, ev: CertificateUpserted
+    conn: asyncpg.Connection, practice: str, ev: CertificateUpserted, signing_key: bool
 ) -> bool:
-    """Apply a certificate's state if newer (last writer wins by version, time, zone)."""
+    """Apply a certificate's state if newer (last writer wins by version, time, zone);
+    ``signing_key``: its key can sign the fallback's nonce."""
     status: str = await conn.execute(
         """INSERT INTO certificates AS c (practice, nr, fingerprint, certificate_pem, subject,
-              not_before, not_after, type, grants, removed, version, updated_at, zone)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+              not_before, not_after, type, grants, removed, signing_key, version, updated_at,
+              zone)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
             ON CONFLICT (practice, nr) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,
               certificate_pem = EXCLUDED.certificate_pem, subject = EXCLUDED.subject,
               not_before = EXCLUDED.not_before, not_after = EXCLUDED.not_after,
               type = EXCLUDED.type, grants = EXCLUDED.grants, removed = EXCLUDED.removed,
-              version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
+              signing_key = EXCLUDED.signing_key, version = EXCLUDED.version,
+              updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
             WHERE (c.version, c.updated_at, c.zone)
                 < (EXCLUDED.version, EXCLUDED.updated_at, EXCLUDED.zone)""",
         practice,
@@ -38,6 +41,7 @@ async def upsert_certificate(
         ev.type,
         ev.grants,
         ev.removed,
+        signing_key,
         ev.version,
         ev.updated_at,
         ev.zone,
@@ -56,6 +60,7 @@ def _certificate(row: asyncpg.Record) -> FallbackCertificate:
         type=row["type"],
         grants=tuple(row["grants"]),
         removed=row["removed"],
+        signing_key=row["signing_key"],
     )
 
 
@@ -65,8 +70,8 @@ async def usable_certificates(
     """The certificates the employee may use for the fallback now, newest expiry first."""
     rows = await conn.fetch(
         "SELECT nr, fingerprint, certificate_pem, subject, not_before, not_after, type, grants, "
-        "removed FROM certificates c WHERE c.practice = $1 AND fallback_usable(c, $2, $3) "
-        "ORDER BY c.not_after DESC, c.nr",
+        "removed, signing_key FROM certificates c "
+        "WHERE c.practice = $1 AND fallback_usable(c, $2, $3) ORDER BY c.not_after DESC, c.nr",
         practice,
         employee,
         now,
@@ -94,7 +99,7 @@ async def certificate(
     why it is refused)."""
     row = await conn.fetchrow(
         """SELECT nr, fingerprint, certificate_pem, subject, not_before, not_after, type, grants,
-                  removed FROM certificates
+                  removed, signing_key FROM certificates
             WHERE practice = $1 AND (nr = $2 OR fingerprint = $2)
             ORDER BY removed, updated_at DESC LIMIT 1""",
         practice,

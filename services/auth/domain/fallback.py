@@ -46,6 +46,8 @@ class FallbackCertificate:
     type: str
     grants: tuple[str, ...]
     removed: bool = False
+    #: The key is one the fallback accepts signatures of (RSA or EC).
+    signing_key: bool = True
 
 
 def new_nonce() -> str:
@@ -73,6 +75,8 @@ def refusal(certificate: FallbackCertificate, employee: str, now: datetime) -> s
         return "removed"
     if certificate.type != "personal":
         return "public"
+    if not certificate.signing_key:
+        return "key-type"
     if employee not in certificate.grants:
         return "not-granted"
     if now < certificate.not_before:
@@ -86,10 +90,21 @@ REFUSALS = {
     "removed": "This certificate is no longer in the practice's certificate store.",
     "public": "A Public certificate cannot be used for the fallback login; "
     "it needs a Personal certificate granted to you.",
+    "key-type": "This certificate's key type cannot sign the fallback's challenge "
+    "(RSA or EC keys can).",
     "not-granted": "This certificate is not granted to you.",
     "not-yet-valid": "This certificate is not valid yet.",
     "expired": "This certificate has expired.",
 }
+
+
+def signing_key(certificate_pem: str) -> bool:
+    """Whether the certificate's key is of a type whose signatures the fallback checks."""
+    try:
+        key = x509.load_pem_x509_certificate(certificate_pem.encode()).public_key()
+    except ValueError:
+        return False
+    return isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey)
 
 
 def decode_signature(value: str) -> bytes | None:

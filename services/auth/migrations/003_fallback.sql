@@ -11,6 +11,8 @@ CREATE TABLE certificates (
     type            text NOT NULL,
     grants          jsonb NOT NULL,
     removed         boolean NOT NULL,
+    -- RSA or EC: a key that can sign the fallback's nonce as auth checks it.
+    signing_key     boolean NOT NULL,
     version         int NOT NULL,
     updated_at      timestamptz NOT NULL,
     zone            text NOT NULL,
@@ -46,6 +48,6 @@ CREATE INDEX fallback_uses_employee ON fallback_uses (practice, employee, at);
 -- queries share (the same rule as services/auth/domain/fallback.py `refusal`).
 CREATE FUNCTION fallback_usable(c certificates, employee text, at timestamptz)
 RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
-    SELECT NOT c.removed AND c.type = 'personal' AND c.grants ? employee
+    SELECT NOT c.removed AND c.signing_key AND c.type = 'personal' AND c.grants ? employee
            AND c.not_before <= at AND c.not_after > at
 $$;

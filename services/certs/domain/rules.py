@@ -54,3 +54,9 @@ def expiry_request_id(practice: str, nr: str, threshold: int) -> uuid.UUID:
 
 def expiry_event_id(practice: str, nr: str, threshold: int) -> uuid.UUID:
     return uuid.uuid5(EXPIRY_NAMESPACE, f"event:{practice}:{nr}:{threshold}")
+
+
+def expiry_subject(nr: str, threshold: int) -> str:
+    """The subject of an expiry event: not the certificate's own, so that on the compacted
+    ``certs.events`` an expiry event never replaces the certificate's state."""
+    return f"{nr}:expiry:{threshold}"
