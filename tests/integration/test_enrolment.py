@@ -398,10 +398,14 @@ async def test_practice_settings_and_the_two_factor_switch(rig: Rig) -> None:
         "PUT",
         url,
         rig.admin_token,
-        {"email": PRACTICE_EMAIL, "password_policy": {"min_strength": 60, "lockout_seconds": 600}},
+        {
+            "email": PRACTICE_EMAIL,
+            "password_policy": {"min_strength": 60, "lockout_seconds": 600, "fallback_max_uses": 1},
+        },
     )
     assert status == 200 and body["version"] == 2, body
     assert body["password_policy"]["history"] == 20, "policy fields not given keep their value"
+    assert body["password_policy"]["fallback_max_uses"] == 1
     assert body["name"] == "Fysio Jansen" and not body["two_factor_required"]
 
     # Strength 50 with two factors: refused, and nothing changes.
@@ -444,6 +448,12 @@ async def test_practice_settings_and_the_two_factor_switch(rig: Rig) -> None:
     assert [e["data"]["version"] for e in mine] == [2, 3]
     assert mine[-1]["data"]["email"] == PRACTICE_EMAIL
     assert mine[-1]["data"]["password_policy"]["lockout_seconds"] == 600
+    assert mine[-1]["data"]["password_policy"]["fallback_max_uses"] == 1
+    await wait_for(
+        lambda: in_auth(
+            rig, "SELECT (policy->>'fallback_max_uses')::int = 1 FROM practices WHERE id = $1", P
+        )
+    )
 
     # A password-only session ends once two factors are required; a two-factor one works.
     status, body = await rig.call("GET", url, rig.admin_token)
