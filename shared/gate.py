@@ -1,18 +1,27 @@
 """Accepting bearer tokens in any service: offline verification against every zone's public
 keys (kept from ``sts.keys`` in the service's ``public_keys``), reloading them from the
-database when a token names a key this process has not seen yet."""
+database when a token names a key this process has not seen yet; and, for services that keep
+the directory and the revocations (enrolment, certs), whether the token's session is still
+live."""
 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
 from shared.events import utcnow
-from shared.problems import unauthorized
+from shared.problems import session_revoked, unauthorized
 from shared.replicas import public_keys
-from shared.tokens import InvalidToken, TokenVerifier, UnknownKey
+from shared.tokens import (
+    SESSION_SCOPE,
+    SINGLE_FACTOR_ACR,
+    InvalidToken,
+    TokenVerifier,
+    UnknownKey,
+)
 
 #: Reload the keys at most this often, so tokens with made-up key ids cannot load the database.
 RELOAD_INTERVAL_SECONDS = 1.0
@@ -49,3 +58,54 @@ class TokenGate:
                 return self.verifier.verify(token, self.issuer, self.leeway_seconds)
         except InvalidToken as exc:
             raise unauthorized(f"Token not accepted: {exc}.") from None
+
+    async def subject_claims(self, token: str) -> dict[str, Any]:
+        """Claims of a valid token that names its practice and employee."""
+        claims = await self.claims(token)
+        if not isinstance(claims.get("practice"), str) or not isinstance(claims.get("sub"), str):
+            raise unauthorized("Token not accepted: no practice or subject.")
+        return claims
+
+    async def live(self, claims: dict[str, Any]) -> asyncpg.Record:
+        """The employee's current state, if the token's session is still live: not revoked,
+        not started at or before the employee's cutoff, employee known and in service, and
+        not a password-only session of a practice that requires two factors. Tokens other than
+        session tokens (enrolment) are not subject to cutoffs: enrolling again is what follows
+        a deactivation."""
+        async with self.pool.acquire() as conn:
+            state: asyncpg.Record | None = await conn.fetchrow(
+                _SESSION_STATE, claims["practice"], claims["sub"], str(claims["sid"])
+            )
+        if state is None or not state["in_service"] or state["revoked"]:
+            raise session_revoked()
+        if claims.get("scope") == SESSION_SCOPE:
+            started = claims.get("auth_time")
+            if not isinstance(started, int | float):
+                raise unauthorized("Token not accepted: no session start.")
+            cutoff = state["cutoff"]
+            if cutoff is not None and datetime.fromtimestamp(started, tz=UTC) <= cutoff:
+                raise session_revoked()
+            if state["two_factor_required"] and claims.get("acr") == SINGLE_FACTOR_ACR:
+                raise session_revoked()
+        return state
+
+    async def session(self, token: str) -> dict[str, Any]:
+        """Claims of a live session token, with the employee's current rights group (the
+        directory's now, not the token's)."""
+        claims = await self.subject_claims(token)
+        if claims.get("scope") != SESSION_SCOPE:
+            raise unauthorized("Token not accepted: not a session token.")
+        state = await self.live(claims)
+        return {**claims, "rg": state["rights_group"]}
+
+
+#: The employee's status, the practice's two-factor rule, whether the session is revoked and
+#: the employee's cutoff (tables ``employees``, ``practices``, ``revocations``,
+#: ``session_cutoffs`` of the service's database).
+_SESSION_STATE = """SELECT e.in_service, e.rights_group,
+                           coalesce(p.two_factor_required, false) AS two_factor_required,
+                           EXISTS (SELECT 1 FROM revocations r WHERE r.sid = $3) AS revoked,
+                           (SELECT c.before FROM session_cutoffs c
+                            WHERE c.practice = e.practice AND c.employee = e.id) AS cutoff
+                    FROM employees e LEFT JOIN practices p ON p.id = e.practice
+                    WHERE e.practice = $1 AND e.id = $2"""

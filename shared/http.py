@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
@@ -23,9 +24,10 @@ from pydantic import BaseModel, ValidationError
 from shared import logs
 from shared.bus import Bus
 from shared.db import create_pool, migrate
+from shared.events import ID_PATTERN
 from shared.metrics import Metrics
 from shared.outbox import OutboxRelay
-from shared.problems import Problem
+from shared.problems import Problem, not_found, unauthorized
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,34 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
             {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
         ]
         raise Problem(422, "invalid-request", "The request is not valid", errors=errors) from None
+
+
+def bearer(request: web.Request) -> str:
+    """The request's bearer token; 401 without one."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized()
+    return token.strip()
+
+
+def path_id(request: web.Request, name: str) -> str:
+    """A path id; one that cannot exist is simply not found."""
+    value = request.match_info[name]
+    if re.fullmatch(ID_PATTERN, value) is None:
+        raise not_found()
+    return value
+
+
+def field_id(value: str, field: str) -> str:
+    """An id given in a query or a path segment that names what to create: 422 if malformed."""
+    if re.fullmatch(ID_PATTERN, value) is None:
+        raise Problem(
+            422,
+            "invalid-request",
+            "The request is not valid",
+            errors=[{"field": field, "message": f"must match {ID_PATTERN}"}],
+        )
+    return value
 
 
 def json_response(model: BaseModel | dict[str, Any], status: int = 200) -> web.Response:

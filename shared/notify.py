@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 
@@ -64,3 +65,13 @@ async def request_notification(
 ) -> None:
     """Queue the request in the caller's transaction (outbox)."""
     await publish(conn, settings, NOTIFY_REQUESTS, envelope)
+
+
+def local_time(at: datetime, zone_name: str, fmt: str) -> str:
+    """``at`` as a message to a person shows it, in the named time zone (UTC if unknown):
+    templates format nothing."""
+    try:
+        zone: tzinfo = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = UTC
+    return at.astimezone(zone).strftime(fmt)

@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import uuid
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -47,6 +48,47 @@ async def publish(
 ) -> None:
     """Queue ``event`` for ``topic`` in the caller's transaction (the relay wakes at commit)."""
     await conn.execute(INSERT, *outbox_row(settings, topic, event))
+
+
+class EventWriter:
+    """Mixin for a service's use cases (a dataclass with ``settings``): events stamped with
+    the service as their source, queued in the caller's transaction."""
+
+    settings: Settings
+
+    def event(
+        self,
+        type_: str,
+        practice: str,
+        subject: str,
+        data: dict[str, Any],
+        now: datetime,
+        **envelope: Any,
+    ) -> Envelope:
+        return Envelope(
+            type=type_,
+            source=self.settings.source,
+            time=now,
+            practice=practice,
+            subject=subject,
+            data=data,
+            **envelope,
+        )
+
+    async def emit(
+        self,
+        conn: asyncpg.Connection,
+        topic: Topic,
+        type_: str,
+        practice: str,
+        subject: str,
+        data: dict[str, Any],
+        now: datetime,
+        **envelope: Any,
+    ) -> Envelope:
+        event = self.event(type_, practice, subject, data, now, **envelope)
+        await publish(conn, self.settings, topic, event)
+        return event
 
 
 class OutboxRelay:

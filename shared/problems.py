@@ -53,3 +53,7 @@ def forbidden(detail: str = "This token may not do that.") -> Problem:
 
 def not_found(detail: str = "No such resource.") -> Problem:
     return Problem(404, "not-found", "Not found", detail)
+
+
+def session_revoked() -> Problem:
+    return Problem(401, "session-revoked", "Session ended", "Log in again.")

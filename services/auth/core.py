@@ -25,7 +25,7 @@ from shared.events import (
     credential_aad,
 )
 from shared.gate import TokenGate
-from shared.outbox import publish
+from shared.outbox import EventWriter
 from shared.sealing import Keyring
 from shared.topics import (
     AUTH_EVENTS,
@@ -34,7 +34,7 @@ from shared.topics import (
 
 
 @dataclass
-class AuthCore:
+class AuthCore(EventWriter):
     settings: AuthSettings
     pool: asyncpg.Pool
     hasher: Hasher
@@ -55,27 +55,6 @@ class AuthCore:
             token=timedelta(seconds=self.settings.token_lifetime_seconds),
             session_max=timedelta(seconds=self.settings.session_max_seconds),
         )
-
-    async def emit(
-        self,
-        conn: asyncpg.Connection,
-        topic: Topic,
-        type_: str,
-        practice: str,
-        subject: str,
-        data: dict[str, Any],
-        now: datetime,
-    ) -> Envelope:
-        event = Envelope(
-            type=type_,
-            source=self.settings.source,
-            time=now,
-            practice=practice,
-            subject=subject,
-            data=data,
-        )
-        await publish(conn, self.settings, topic, event)
-        return event
 
     def open_credential(self, row: Mapping[str, Any]) -> Credential:
         body = json.loads(
@@ -137,29 +116,21 @@ class AuthCore:
         data: dict[str, Any],
         now: datetime,
     ) -> tuple[Topic, Envelope]:
-        return topic, Envelope(
-            type=type_,
-            source=self.settings.source,
-            time=now,
-            practice=practice,
-            subject=subject,
-            data=data,
-        )
+        return topic, self.event(type_, practice, subject, data, now)
 
     def _token_event(
         self, kind: str, session: tokens.Session, grant: tokens.Grant, now: datetime
     ) -> Envelope:
-        return Envelope(
-            type=kind,
-            source=self.settings.source,
-            time=now,
-            practice=session.practice,
-            subject=session.employee,
-            data={
+        return self.event(
+            kind,
+            session.practice,
+            session.employee,
+            {
                 "sid": session.sid,
                 "jti": grant.claims["jti"],
                 "exp": grant.claims["exp"],
                 "amr": list(session.amr),
                 "acr": session.acr,
             },
+            now,
         )

@@ -33,8 +33,14 @@ from services.auth.handlers import Auth
 from services.auth.metrics import AuthMetrics
 from services.auth.settings import AuthSettings
 from shared.consumer import EventConsumer
-from shared.http import RUNTIME, Route, create_service_app, json_response, parse_body
-from shared.problems import unauthorized
+from shared.http import (
+    RUNTIME,
+    Route,
+    bearer,
+    create_service_app,
+    json_response,
+    parse_body,
+)
 from shared.sealing import Keyring
 
 log = logging.getLogger(__name__)
@@ -42,13 +48,6 @@ AUTH = web.AppKey("auth", Auth)
 CONSUMER = web.AppKey("consumer", EventConsumer)
 MIGRATIONS = Path(__file__).parent / "migrations"
 KEY_CHECK_SECONDS = 300
-
-
-def bearer(request: web.Request) -> str:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise unauthorized()
-    return token.strip()
 
 
 async def login(request: web.Request) -> web.Response:

@@ -5,9 +5,7 @@ derived from (practice, nr, threshold), so the notifier sends once and consumers
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime, timedelta
 
 from services.certs.adapters import repository as repo
 from services.certs.certificates import Certificates
@@ -20,7 +18,7 @@ from services.certs.domain.rules import (
     expiry_subject,
 )
 from shared.events import utcnow
-from shared.notify import notify_request, request_notification
+from shared.notify import local_time, notify_request, request_notification
 from shared.topics import CERTS_EVENTS
 
 log = logging.getLogger(__name__)
@@ -28,11 +26,7 @@ log = logging.getLogger(__name__)
 
 class Expiry(Certificates):
     def mail_date(self, at: datetime) -> str:
-        try:
-            zone: Any = ZoneInfo(self.settings.mail_time_zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            zone = UTC
-        return at.astimezone(zone).strftime("%d-%m-%Y")
+        return local_time(at, self.settings.mail_time_zone, "%d-%m-%Y")
 
     async def check_expiry(self, now: datetime | None = None) -> int:
         """Queue the notices now due; returns how many were queued. Sets the expiry gauge."""

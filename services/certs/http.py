@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -24,10 +23,17 @@ from services.certs.handlers import CertsService
 from services.certs.metrics import CertsMetrics
 from services.certs.settings import CertsSettings
 from shared.consumer import EventConsumer
-from shared.events import ID_PATTERN
 from shared.gate import TokenGate
-from shared.http import RUNTIME, Route, create_service_app, json_response, parse_body
-from shared.problems import Problem, not_found, unauthorized
+from shared.http import (
+    RUNTIME,
+    Route,
+    bearer,
+    create_service_app,
+    field_id,
+    json_response,
+    parse_body,
+    path_id,
+)
 from shared.sealing import Keyring
 from shared.tokens import TokenVerifier
 
@@ -37,29 +43,10 @@ CONSUMER = web.AppKey("certs-consumer", EventConsumer)
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def bearer(request: web.Request) -> str:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise unauthorized()
-    return token.strip()
-
-
-def _valid_id(value: str) -> bool:
-    return re.fullmatch(ID_PATTERN, value) is not None
-
-
-def _id(request: web.Request, name: str) -> str:
-    """A path id; one that cannot exist is simply not found."""
-    value = request.match_info[name]
-    if not _valid_id(value):
-        raise not_found()
-    return value
-
-
 async def _admin(request: web.Request) -> tuple[CertsService, str]:
     """The service and the practice of an administrator's request (403/401 otherwise)."""
     svc = request.app[CERTS]
-    practice = _id(request, "p")
+    practice = path_id(request, "p")
     await svc.admin(bearer(request), practice)
     return svc, practice
 
@@ -77,30 +64,30 @@ async def list_certificates(request: web.Request) -> web.Response:
 
 async def get_certificate(request: web.Request) -> web.Response:
     svc, practice = await _admin(request)
-    return json_response(await svc.get_certificate(practice, _id(request, "nr")))
+    return json_response(await svc.get_certificate(practice, path_id(request, "nr")))
 
 
 async def patch_certificate(request: web.Request) -> web.Response:
     svc, practice = await _admin(request)
-    nr = _id(request, "nr")
+    nr = path_id(request, "nr")
     body = await parse_body(request, CertificateUpdate)
     return json_response(await svc.update_certificate(practice, nr, body))
 
 
 async def delete_certificate(request: web.Request) -> web.Response:
     svc, practice = await _admin(request)
-    return json_response(await svc.remove(practice, _id(request, "nr")))
+    return json_response(await svc.remove(practice, path_id(request, "nr")))
 
 
 async def put_grant(request: web.Request) -> web.Response:
     svc, practice = await _admin(request)
-    nr, employee = _id(request, "nr"), _id(request, "e")
+    nr, employee = path_id(request, "nr"), path_id(request, "e")
     return json_response(await svc.grant(practice, nr, employee))
 
 
 async def delete_grant(request: web.Request) -> web.Response:
     svc, practice = await _admin(request)
-    nr, employee = _id(request, "nr"), _id(request, "e")
+    nr, employee = path_id(request, "nr"), path_id(request, "e")
     return json_response(await svc.revoke(practice, nr, employee))
 
 
@@ -108,13 +95,7 @@ async def entitlements(request: web.Request) -> web.Response:
     svc, practice = await _admin(request)
     employee = request.query.get("employee", "")
     service = request.query.get("service") or None
-    if not _valid_id(employee):
-        raise Problem(
-            422,
-            "invalid-request",
-            "The request is not valid",
-            errors=[{"field": "employee", "message": f"must match {ID_PATTERN}"}],
-        )
+    field_id(employee, "employee")
     return json_response(await svc.entitlements(practice, employee, service))
 
 

@@ -37,7 +37,3 @@ def unknown_employee() -> Problem:
     return Problem(
         404, "unknown-employee", "Unknown employee", "No such employee in this practice."
     )
-
-
-def session_revoked() -> Problem:
-    return Problem(401, "session-revoked", "Session ended", "Log in again.")

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 
-from services.enrolment import problems
 from services.enrolment.adapters import repository as repo
 from services.enrolment.domain import enrolment as steps
 from services.enrolment.domain.records import Employee, Factor, Practice
@@ -19,27 +17,23 @@ from services.enrolment.metrics import EnrolmentMetrics
 from services.enrolment.settings import EnrolmentSettings
 from shared import otp, replicas
 from shared.events import (
-    Envelope,
     FactorCredential,
     factor_aad,
     recovery_factor_id,
     utcnow,
 )
 from shared.gate import TokenGate
-from shared.notify import notify_request, request_notification
-from shared.outbox import publish
-from shared.problems import forbidden, unauthorized
+from shared.notify import local_time, notify_request, request_notification
+from shared.outbox import EventWriter
+from shared.problems import forbidden
 from shared.sealing import Keyring
 from shared.tokens import (
     FALLBACK_ACR,
-    SESSION_SCOPE,
-    SINGLE_FACTOR_ACR,
     TWO_FACTOR_ACR,
     require_admin,
 )
 from shared.topics import (
     FACTORS,
-    Topic,
 )
 
 Claims = dict[str, Any]
@@ -55,7 +49,7 @@ def pending_aad(practice: str, employee: str, factor_id: str) -> str:
 
 
 @dataclass
-class EnrolmentCore:
+class EnrolmentCore(EventWriter):
     settings: EnrolmentSettings
     pool: asyncpg.Pool
     keyring: Keyring
@@ -64,27 +58,6 @@ class EnrolmentCore:
     metrics: EnrolmentMetrics
 
     # -- helpers ---------------------------------------------------------------------------
-
-    async def emit(
-        self,
-        conn: asyncpg.Connection,
-        topic: Topic,
-        type_: str,
-        practice: str,
-        subject: str,
-        data: dict[str, Any],
-        now: datetime,
-    ) -> Envelope:
-        event = Envelope(
-            type=type_,
-            source=self.settings.source,
-            time=now,
-            practice=practice,
-            subject=subject,
-            data=data,
-        )
-        await publish(conn, self.settings, topic, event)
-        return event
 
     async def notify(
         self,
@@ -113,11 +86,7 @@ class EnrolmentCore:
 
     def mail_time(self, at: datetime) -> str:
         """A time as e-mails show it: ``23-11-2026 09:12`` in the configured time zone."""
-        try:
-            zone: Any = ZoneInfo(self.settings.mail_time_zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            zone = UTC
-        return at.astimezone(zone).strftime("%d-%m-%Y %H:%M")
+        return local_time(at, self.settings.mail_time_zone, "%d-%m-%Y %H:%M")
 
     async def _factor_changed(
         self,
@@ -203,48 +172,13 @@ class EnrolmentCore:
         await self._write_factor(conn, practice, credential, now)
         return code
 
-    async def claims(self, token: str) -> Claims:
-        """Claims of a token signed by either zone's auth; 401 problem otherwise."""
-        claims = await self.gate.claims(token)
-        if not isinstance(claims.get("practice"), str) or not isinstance(claims.get("sub"), str):
-            raise unauthorized("Token not accepted: no practice or subject.")
-        return claims
-
-    async def _live(self, claims: Claims) -> asyncpg.Record:
-        """The employee's current state, if the token's session is still live: not revoked,
-        not started at or before the employee's cutoff, employee known and in service, and
-        not a password-only session of a practice that requires two factors."""
-        async with self.pool.acquire() as conn:
-            state = await repo.session_state(
-                conn, claims["practice"], claims["sub"], str(claims["sid"])
-            )
-        if state is None or not state["in_service"] or state["revoked"]:
-            raise problems.session_revoked()
-        # A cutoff ends sessions. An enrolment token is left alone: enrolling again is what
-        # follows a deactivation, and the wizard still needs the e-mailed code, birth date and BSN.
-        if claims.get("scope") == SESSION_SCOPE:
-            started = claims.get("auth_time")
-            if not isinstance(started, int | float):
-                raise unauthorized("Token not accepted: no session start.")
-            cutoff = state["cutoff"]
-            if cutoff is not None and datetime.fromtimestamp(started, tz=UTC) <= cutoff:
-                raise problems.session_revoked()
-        if claims.get("scope") == SESSION_SCOPE and (
-            state["two_factor_required"] and claims.get("acr") == SINGLE_FACTOR_ACR
-        ):
-            raise problems.session_revoked()
-        return state
-
     async def session(self, token: str, two_factor: bool = False) -> Claims:
         """Claims of a live session token; with ``two_factor``, only a two-factor session
         (``aal2``, ``aal2-fallback``)."""
-        claims = await self.claims(token)
-        if claims.get("scope") != SESSION_SCOPE:
-            raise unauthorized("Token not accepted: not a session token.")
-        state = await self._live(claims)
+        claims = await self.gate.session(token)
         if two_factor and claims.get("acr") not in TWO_FACTOR_ACRS:
             raise forbidden("This needs a session that logged in with two factors.")
-        return {**claims, "rg": state["rights_group"]}
+        return claims
 
     async def admin(self, token: str, practice_id: str) -> Claims:
         """A live session of the practice's administrator (rights group 1, checked against the
@@ -256,7 +190,7 @@ class EnrolmentCore:
     async def wizard(self, token: str) -> tuple[Claims, steps.Access]:
         """Claims of a token that may use the wizard: an enrolment token, or a session that
         logged in with a recovery code a short while ago."""
-        claims = await self.claims(token)
+        claims = await self.gate.subject_claims(token)
         window = timedelta(seconds=self.settings.recovery_reenrol_seconds)
         access = steps.wizard_access(claims, utcnow(), window)
         if access is None:
@@ -264,7 +198,7 @@ class EnrolmentCore:
                 "The wizard needs an enrolment token, or a session that just logged in with "
                 "a recovery code."
             )
-        await self._live(claims)
+        await self.gate.live(claims)
         return claims, access
 
     async def housekeeping(self) -> None:

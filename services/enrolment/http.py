@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -35,10 +34,17 @@ from services.enrolment.handlers import EnrolmentService
 from services.enrolment.metrics import EnrolmentMetrics
 from services.enrolment.settings import MIN_BSN_KEY_CHARS, EnrolmentSettings
 from shared.consumer import EventConsumer
-from shared.events import ID_PATTERN
 from shared.gate import TokenGate
-from shared.http import RUNTIME, Route, create_service_app, json_response, parse_body
-from shared.problems import Problem, not_found, unauthorized
+from shared.http import (
+    RUNTIME,
+    Route,
+    bearer,
+    create_service_app,
+    field_id,
+    json_response,
+    parse_body,
+    path_id,
+)
 from shared.sealing import Keyring
 from shared.tokens import TokenVerifier
 from shared.topics import DEAD_LETTERS
@@ -50,34 +56,19 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 HOUSEKEEPING_SECONDS = 300
 
 
-def bearer(request: web.Request) -> str:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise unauthorized()
-    return token.strip()
-
-
-def _id(request: web.Request, name: str) -> str:
-    """A path id; one that cannot exist is simply not found."""
-    value = request.match_info[name]
-    if not _valid_id(value):
-        raise not_found()
-    return value
-
-
 # -- administrator ------------------------------------------------------------------------------
 
 
 async def get_practice(request: web.Request) -> web.Response:
     svc = request.app[ENROLMENT]
-    practice = _id(request, "p")
+    practice = path_id(request, "p")
     claims = await svc.admin(bearer(request), practice)
     return json_response(await svc.get_practice(claims, practice))
 
 
 async def put_practice(request: web.Request) -> web.Response:
     svc = request.app[ENROLMENT]
-    practice = _id(request, "p")
+    practice = path_id(request, "p")
     claims = await svc.admin(bearer(request), practice)
     body = await parse_body(request, PracticeUpdate)
     return json_response(await svc.update_practice(claims, practice, body))
@@ -85,43 +76,33 @@ async def put_practice(request: web.Request) -> web.Response:
 
 async def readiness(request: web.Request) -> web.Response:
     svc = request.app[ENROLMENT]
-    practice = _id(request, "p")
+    practice = path_id(request, "p")
     claims = await svc.admin(bearer(request), practice)
     return json_response(await svc.readiness(claims, practice))
 
 
 async def list_employees(request: web.Request) -> web.Response:
     svc = request.app[ENROLMENT]
-    practice = _id(request, "p")
+    practice = path_id(request, "p")
     claims = await svc.admin(bearer(request), practice)
     return json_response(EmployeeList(await svc.list_employees(claims, practice)))
 
 
 async def put_employee(request: web.Request) -> web.Response:
     svc = request.app[ENROLMENT]
-    practice = _id(request, "p")
+    practice = path_id(request, "p")
     claims = await svc.admin(bearer(request), practice)
     employee = request.match_info["e"]
     body = await parse_body(request, EmployeeUpdate)
-    if not _valid_id(employee):
-        raise Problem(
-            422,
-            "invalid-request",
-            "The request is not valid",
-            errors=[{"field": "employee", "message": f"must match {ID_PATTERN}"}],
-        )
+    field_id(employee, "employee")
     return json_response(await svc.put_employee(claims, practice, employee, body))
-
-
-def _valid_id(value: str) -> bool:
-    return re.fullmatch(ID_PATTERN, value) is not None
 
 
 async def deactivate(request: web.Request) -> web.Response:
     svc = request.app[ENROLMENT]
-    practice = _id(request, "p")
+    practice = path_id(request, "p")
     claims = await svc.admin(bearer(request), practice)
-    await svc.deactivate(claims, practice, _id(request, "e"))
+    await svc.deactivate(claims, practice, path_id(request, "e"))
     return web.Response(status=204)
 
 

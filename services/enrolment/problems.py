@@ -6,12 +6,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from shared.problems import Problem, not_found
+from shared.problems import session_revoked as session_revoked
 
 HOUR = timedelta(hours=1)
-
-
-def session_revoked() -> Problem:
-    return Problem(401, "session-revoked", "Session ended", "Log in again.")
 
 
 def refusal(slug: str) -> Problem:

@@ -77,26 +77,6 @@ async def employee(
     return row
 
 
-async def session_state(
-    conn: asyncpg.Connection, practice_id: str, employee_id: str, sid: str
-) -> asyncpg.Record | None:
-    """The employee's status, the practice's two-factor rule, whether ``sid`` is revoked and
-    the employee's session cutoff; None if the employee is unknown."""
-    row: asyncpg.Record | None = await conn.fetchrow(
-        """SELECT e.in_service, e.rights_group,
-                  coalesce(p.two_factor_required, false) AS two_factor_required,
-                  EXISTS (SELECT 1 FROM revocations r WHERE r.sid = $3) AS revoked,
-                  (SELECT c.before FROM session_cutoffs c
-                   WHERE c.practice = e.practice AND c.employee = e.id) AS cutoff
-           FROM employees e LEFT JOIN practices p ON p.id = e.practice
-           WHERE e.practice = $1 AND e.id = $2""",
-        practice_id,
-        employee_id,
-        sid,
-    )
-    return row
-
-
 # -- certificates -------------------------------------------------------------------------------
 
 
