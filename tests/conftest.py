@@ -29,12 +29,15 @@ from services.registry import SERVICES
 from shared.db import ensure_database
 from shared.sealing import generate_key
 from shared.settings import Settings
+from shared.trust import generate as generate_trust_key
 
 T = TypeVar("T")
 SEALING = f"t1:{generate_key()}"
 #: The HMAC key of BSN hashes (enrolment), the same for every zone.
 BSN_KEY = generate_key()
 ADMIN_PASSWORD = "Zeer-Sterk-Wachtwoord-2026!"
+#: The deployment's trust key pair: auth signs its key announcements, every service checks them.
+TRUST_PRIVATE, TRUST_PUBLIC = generate_trust_key()
 
 
 @pytest.fixture(scope="session")
@@ -149,6 +152,8 @@ class Cluster:
             "topic_prefix": self.prefix,
             "sealing_keys": SEALING,
             "bsn_key": BSN_KEY,
+            "trust_public_keys": TRUST_PUBLIC,
+            "trust_private_key": TRUST_PRIVATE,
             "outbox_sweep_seconds": 0.2,
             "topics": {"partitions": 2},
             **overrides,
