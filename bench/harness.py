@@ -36,6 +36,7 @@ from services.dev.infra import Broker, Postgres, free_port, with_timeout_termina
 from shared.db import ensure_database
 from shared.sealing import generate_key
 from shared.settings import Settings
+from shared.trust import generate as generate_trust_key
 
 PRACTICE = "bench"
 USERNAME = "admin"
@@ -135,11 +136,14 @@ def _bootstrap(postgres: Postgres, broker: Broker) -> tuple[AuthSettings, str, s
     dsn = postgres.socket_dsn("auth")
     asyncio.run(ensure_database(dsn))
     password = secrets.token_urlsafe(24)
+    trust_private, trust_public = generate_trust_key()
     settings = AuthSettings(
         zone="a",
         database_url=dsn,
         kafka_bootstrap=broker.bootstrap,
         sealing_keys=f"bench:{generate_key()}",
+        trust_private_key=trust_private,
+        trust_public_keys=trust_public,
     )
     employee = asyncio.run(
         bootstrap_practice(settings, PRACTICE, "Bench Fysio", USERNAME, "Bench Admin", password)
@@ -169,6 +173,13 @@ async def _wait_materialised(dsn: str, employee: str, log_file: Path) -> None:
     log("practice materialised")
 
 
+def _trust_private_env(settings: Settings) -> dict[str, str]:
+    """Auth signs its key announcements with the trust key (the other services only check)."""
+    if not isinstance(settings, AuthSettings):
+        return {}
+    return {"TWEESTAP_TRUST_PRIVATE_KEY": settings.trust_private_key.get_secret_value()}
+
+
 def start_server(
     service: str,
     settings: Settings,
@@ -183,7 +194,9 @@ def start_server(
         "TWEESTAP_DATABASE_URL": settings.database_url,
         "TWEESTAP_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "TWEESTAP_SEALING_KEYS": settings.sealing_keys.get_secret_value(),
+        "TWEESTAP_TRUST_PUBLIC_KEYS": settings.trust_public_keys,
         "TWEESTAP_LOG_LEVEL": "WARNING",
+        **_trust_private_env(settings),
         **(extra_env or {}),
     }
     command = [sys.executable, "-m", "services.cli", "serve", service, "--zone", settings.zone]

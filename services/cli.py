@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from services.registry import SERVICES
-from shared import logs
+from shared import logs, trust
 from shared.db import migrate
 from shared.problems import Problem
 from shared.sealing import generate_key
@@ -83,6 +83,13 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _keygen(args: argparse.Namespace) -> int:
+    if args.trust:
+        private, public = trust.generate()
+        print("# every service of both zones:")
+        print(f"TWEESTAP_TRUST_PUBLIC_KEYS={public}")
+        print("# auth of both zones only (signs sts.keys announcements); keep it secret:")
+        print(f"TWEESTAP_TRUST_PRIVATE_KEY={private}")
+        return 0
     print(f"{args.kid}:{generate_key()}")
     return 0
 
@@ -117,8 +124,16 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("name", choices=["login", "renew", "notify"])
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     bench.set_defaults(func=_bench)
-    keygen = sub.add_parser("keygen", help="print a new sealing key for TWEESTAP_SEALING_KEYS")
+    keygen = sub.add_parser(
+        "keygen",
+        help="print a new sealing key for TWEESTAP_SEALING_KEYS (--trust: the trust key pair)",
+    )
     keygen.add_argument("--kid", default="k1")
+    keygen.add_argument(
+        "--trust",
+        action="store_true",
+        help="print a trust key pair: the public half for every service, the private for auth",
+    )
     keygen.set_defaults(func=_keygen)
     return p
 

@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from shared.kafka_security import client_options
 from shared.settings import Settings
 from shared.topics import ALL, Topic, new_topics
 
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 
 async def ensure_topics(settings: Settings, topics: tuple[Topic, ...] = ALL) -> None:
     """Create the topics that do not exist yet, with their configured partitions and policy."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -48,7 +49,7 @@ class Bus:
             if self._producer is None:
                 await ensure_topics(self.settings)
                 producer = AIOKafkaProducer(
-                    bootstrap_servers=self.settings.kafka_bootstrap,
+                    **client_options(self.settings),
                     acks="all",
                     enable_idempotence=self.settings.kafka_idempotent_producer,
                     linger_ms=2,

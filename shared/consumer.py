@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from shared.bus import ensure_topics
 from shared.events import Envelope
+from shared.kafka_security import client_options
 from shared.metrics import Metrics
 from shared.outbox import publish
 from shared.settings import Settings
@@ -82,7 +83,7 @@ class EventConsumer:
         await ensure_topics(self.settings, self.topics)
         consumer = AIOKafkaConsumer(
             *self.handlers,
-            bootstrap_servers=self.settings.kafka_bootstrap,
+            **client_options(self.settings),
             group_id=self.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

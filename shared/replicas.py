@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from shared.consumer import Handler
+from shared.consumer import Handler, InvalidEvent
 from shared.events import (
     Envelope,
     FactorCredential,
@@ -23,6 +23,7 @@ from shared.events import (
     SigningKeyPublished,
 )
 from shared.tokens import TokenVerifier
+from shared.trust import TrustVerifier
 
 
 def _applied(status: str) -> bool:
@@ -118,11 +119,16 @@ async def upsert_factor(conn: asyncpg.Connection, practice: str, ev: FactorCrede
 # -- consumer entry points --------------------------------------------------------------------
 
 
-def on_key(verifier: TokenVerifier) -> Handler:
-    """``sts.keys``: keep the key and let ``verifier`` use it at once."""
+def on_key(verifier: TokenVerifier, trust: TrustVerifier) -> Handler:
+    """``sts.keys``: keep the key and let ``verifier`` use it at once, if the deployment's
+    trust key signed its announcement; anything else is dead-lettered and verifies nothing."""
 
     async def handle(conn: asyncpg.Connection, event: Envelope) -> None:
+        if not trust.verify(event.data):
+            raise InvalidEvent("key announcement not signed by the deployment's trust key")
         body = SigningKeyPublished.model_validate(event.data)
+        if body.jwk.get("kid") != body.kid:
+            raise InvalidEvent("key announcement names two key ids")
         await upsert_public_key(conn, body)
         verifier.add_public_key(body.jwk)
 

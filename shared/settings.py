@@ -45,6 +45,27 @@ class Settings(BaseSettings):
     topics: TopicSettings = Field(default_factory=TopicSettings)
     #: Sealing keys as ``kid:base64key,kid:base64key``; the first is used to seal new data.
     sealing_keys: SecretStr = SecretStr("")
+    #: Public halves of the deployment's trust key (``tweestap keygen --trust``), base64url,
+    #: comma-separated during a rotation: a signing key on ``sts.keys`` counts only when
+    #: signed by one of them (DESIGN §9). Required by every service that consumes ``sts.keys``.
+    trust_public_keys: str = ""
+    #: Whether an untagged ``directory.employees`` upsert (a host system's) may create an
+    #: employee of rights group 1 or raise one to it. Off: only Tweestap's own writers, whose
+    #: upserts carry a tag made with the sealing keyring, can make an administrator.
+    directory_host_admins: bool = False
+    # Kafka client security (every producer, consumer and admin client, shared/kafka_security.py).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = (
+        "PLAINTEXT"
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    #: This service's own principal (one per service) and its password.
+    kafka_username: str = ""
+    kafka_password: SecretStr = SecretStr("")
+    #: CA bundle that signed the brokers' certificates (SSL, SASL_SSL); empty: system CAs.
+    kafka_ca_file: str = ""
+    #: Client certificate and key (PEM) when the brokers ask for one (mutual TLS).
+    kafka_cert_file: str = ""
+    kafka_key_file: str = ""
     outbox_sweep_seconds: float = Field(default=2.0, gt=0)
     outbox_batch: int = Field(default=500, ge=1)
     max_request_bytes: int = Field(default=64 * 1024, ge=1024)

@@ -91,6 +91,17 @@ class TrustVerifier:
         if not publics:
             raise TrustKeyError("no trust public key configured (TWEESTAP_TRUST_PUBLIC_KEYS)")
         self._keys = publics
+        self._raw = {
+            k.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+            for k in publics
+        }
+
+    def trusts(self, public: str) -> bool:
+        """Whether ``public`` (base64url) is one of the configured keys."""
+        try:
+            return _b64d(public) in self._raw
+        except (ValueError, binascii.Error):
+            return False
 
     @classmethod
     def parse(cls, spec: str) -> TrustVerifier:

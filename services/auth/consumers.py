@@ -17,6 +17,7 @@ from services.auth.domain import fallback
 from services.auth.settings import AuthSettings
 from shared import replicas
 from shared.consumer import Handler, InvalidEvent
+from shared.directory_trust import DirectoryTrust, admit_employee
 from shared.events import (
     CertificateUpserted,
     EmployeeUpserted,
@@ -37,6 +38,7 @@ from shared.topics import (
     STS_REVOCATIONS,
     Topic,
 )
+from shared.trust import TrustVerifier
 
 
 async def on_practice(conn: asyncpg.Connection, event: Envelope) -> None:
@@ -46,10 +48,11 @@ async def on_practice(conn: asyncpg.Connection, event: Envelope) -> None:
         )
 
 
-async def on_employee(conn: asyncpg.Connection, event: Envelope) -> None:
+async def on_employee(conn: asyncpg.Connection, event: Envelope, trust: DirectoryTrust) -> None:
     if event.type != "employee.upserted":
         return
     body = EmployeeUpserted.model_validate(event.data)
+    await admit_employee(conn, trust, event.practice, event.data, body)
     try:
         async with conn.transaction():
             await repo.upsert_employee(conn, event.practice, body)
@@ -144,12 +147,17 @@ def handlers(settings: AuthSettings, signer: Signer) -> dict[Topic, Handler]:
             await repo.reset_failures(conn, event.practice, username, event.time)
             await repo.record_login(conn, event.practice, event.subject, event.time)
 
+    directory = DirectoryTrust.from_settings(settings)
+
+    async def on_directory_employee(conn: asyncpg.Connection, event: Envelope) -> None:
+        await on_employee(conn, event, directory)
+
     return {
         DIRECTORY_PRACTICES: on_practice,
-        DIRECTORY_EMPLOYEES: on_employee,
+        DIRECTORY_EMPLOYEES: on_directory_employee,
         AUTH_CREDENTIALS: on_credential,
         FACTORS: on_factor,
-        STS_KEYS: replicas.on_key(signer),
+        STS_KEYS: replicas.on_key(signer, TrustVerifier.parse(settings.trust_public_keys)),
         STS_REVOCATIONS: replicas.on_revocation,
         AUTH_EVENTS: on_auth_event,
         CERTS_EVENTS: on_certificate,

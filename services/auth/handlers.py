@@ -24,7 +24,7 @@ from services.auth.domain.fallback import WINDOW as FALLBACK_WINDOW
 from services.auth.domain.login import next_step
 from services.auth.domain.records import Credential, Employee, Practice
 from services.auth.fallback import Fallback
-from shared import otp, replicas
+from shared import directory_trust, otp, replicas
 from shared.events import (
     EmployeeUpserted,
     PasswordCredential,
@@ -573,7 +573,7 @@ async def bootstrap(
             "employee.upserted",
             practice_id,
             employee_id,
-            employee_body.model_dump(mode="json"),
+            directory_trust.tagged(auth.keyring, practice_id, employee_body),
             now,
         )
     await auth.store_password(practice, employee, None, password, False, False, now)

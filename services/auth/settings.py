@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from shared.settings import Settings
 
@@ -27,6 +27,9 @@ class AuthSettings(Settings):
     hash_workers: int = Field(default=0, ge=0)
     #: A zone's signing key is replaced after this many days.
     key_rotation_days: int = Field(default=30, ge=1)
+    #: Private half of the deployment's trust key (``tweestap keygen --trust``): signs this
+    #: zone's key announcements on ``sts.keys``. Only auth has it.
+    trust_private_key: SecretStr = SecretStr("")
     #: A new signing key is published this long before it signs, so every zone knows it.
     key_publish_lead_seconds: int = Field(default=300, ge=0)
     #: Failed attempts older than this are forgotten (a lockout itself lasts the policy's time).

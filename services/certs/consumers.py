@@ -12,6 +12,7 @@ from services.certs.adapters import repository as repo
 from services.certs.settings import CertsSettings
 from shared import replicas
 from shared.consumer import Handler
+from shared.directory_trust import DirectoryTrust, admit_employee
 from shared.events import CertificateUpserted, EmployeeUpserted, Envelope, PracticeUpserted
 from shared.tokens import TokenVerifier
 from shared.topics import (
@@ -22,6 +23,7 @@ from shared.topics import (
     STS_REVOCATIONS,
     Topic,
 )
+from shared.trust import TrustVerifier
 
 
 async def on_practice(conn: asyncpg.Connection, event: Envelope) -> None:
@@ -31,12 +33,13 @@ async def on_practice(conn: asyncpg.Connection, event: Envelope) -> None:
         )
 
 
-async def on_employee(conn: asyncpg.Connection, event: Envelope) -> None:
-    """An employee from any writer; one that is not valid is dead-lettered (ValidationError)."""
+async def on_employee(conn: asyncpg.Connection, event: Envelope, trust: DirectoryTrust) -> None:
+    """An employee from any writer; one that is not valid (ValidationError) or would make an
+    administrator without Tweestap's tag is dead-lettered."""
     if event.type == "employee.upserted":
-        await repo.upsert_employee(
-            conn, event.practice, EmployeeUpserted.model_validate(event.data)
-        )
+        body = EmployeeUpserted.model_validate(event.data)
+        await admit_employee(conn, trust, event.practice, event.data, body)
+        await repo.upsert_employee(conn, event.practice, body)
 
 
 async def on_certificate(conn: asyncpg.Connection, event: Envelope) -> None:
@@ -58,11 +61,16 @@ def accept(settings: CertsSettings) -> Callable[[Topic, Envelope], bool]:
     return wanted
 
 
-def handlers(verifier: TokenVerifier) -> dict[Topic, Handler]:
+def handlers(settings: CertsSettings, verifier: TokenVerifier) -> dict[Topic, Handler]:
+    directory = DirectoryTrust.from_settings(settings)
+
+    async def on_directory_employee(conn: asyncpg.Connection, event: Envelope) -> None:
+        await on_employee(conn, event, directory)
+
     return {
         DIRECTORY_PRACTICES: on_practice,
-        DIRECTORY_EMPLOYEES: on_employee,
-        STS_KEYS: replicas.on_key(verifier),
+        DIRECTORY_EMPLOYEES: on_directory_employee,
+        STS_KEYS: replicas.on_key(verifier, TrustVerifier.parse(settings.trust_public_keys)),
         STS_REVOCATIONS: replicas.on_revocation,
         CERTS_EVENTS: on_certificate,
     }

@@ -179,7 +179,7 @@ def create_app(settings: CertsSettings) -> web.Application:
             rt.pool,
             metrics,
             "certs",
-            consumers.handlers(verifier),
+            consumers.handlers(settings, verifier),
             consumers.accept(settings),
         )
         app[CONSUMER] = consumer

@@ -25,6 +25,7 @@ from services.auth.settings import AuthSettings
 from services.dev.infra import Broker, Postgres, wait_for_port, with_timeout_terminate
 from services.dev.sinks import sms_sink_app, start_smtp_sink
 from services.registry import SERVICES
+from shared import trust
 from shared.db import ensure_database
 from shared.sealing import generate_key
 
@@ -58,6 +59,9 @@ def run(var: str) -> int:
     root.mkdir(parents=True, exist_ok=True)
     sealing = _secret_file(root / "dev" / "sealing-keys", f"dev1:{generate_key()}")
     bsn_key = _secret_file(root / "dev" / "bsn-key", secrets.token_urlsafe(32))
+    # The deployment's trust key: auth signs its key announcements, every service checks them.
+    trust_private = _secret_file(root / "dev" / "trust-private-key", trust.generate()[0])
+    trust_public = trust.public_half(trust_private)
     print("starting PostgreSQL (one per zone) and the broker …", flush=True)
     postgres = {zone: Postgres(root / f"pg-{zone}") for zone in ZONES}
     broker = Broker(BROKER_PORT, root / "logs" / "broker.log")
@@ -77,9 +81,12 @@ def run(var: str) -> int:
                     "TWEESTAP_KAFKA_BOOTSTRAP": broker.bootstrap,
                     "TWEESTAP_SEALING_KEYS": sealing,
                     "TWEESTAP_BSN_KEY": bsn_key,
+                    "TWEESTAP_TRUST_PUBLIC_KEYS": trust_public,
                     "TWEESTAP_SMTP_PORT": str(SMTP_PORT),
                     "TWEESTAP_SMS_URL": f"http://127.0.0.1:{SMS_PORT}/sms",
                 }
+                if name == "auth":
+                    env["TWEESTAP_TRUST_PRIVATE_KEY"] = trust_private
                 log = (root / "logs" / f"{name}-{zone}.log").open("ab")
                 children.append(
                     subprocess.Popen(  # noqa: S603 - our own command line

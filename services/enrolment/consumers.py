@@ -13,6 +13,7 @@ from services.enrolment.adapters import repository as repo
 from services.enrolment.settings import EnrolmentSettings
 from shared import replicas
 from shared.consumer import Handler, InvalidEvent
+from shared.directory_trust import DirectoryTrust, admit_employee
 from shared.events import (
     EmployeeUpserted,
     Envelope,
@@ -29,6 +30,7 @@ from shared.topics import (
     STS_REVOCATIONS,
     Topic,
 )
+from shared.trust import TrustVerifier
 
 
 async def on_practice(conn: asyncpg.Connection, event: Envelope) -> None:
@@ -38,12 +40,14 @@ async def on_practice(conn: asyncpg.Connection, event: Envelope) -> None:
         )
 
 
-async def on_employee(conn: asyncpg.Connection, event: Envelope) -> None:
-    """An employee from any writer; one that is not valid (ValidationError) or whose username
-    another employee of the practice has is dead-lettered and changes nothing."""
+async def on_employee(conn: asyncpg.Connection, event: Envelope, trust: DirectoryTrust) -> None:
+    """An employee from any writer; one that is not valid (ValidationError), whose username
+    another employee of the practice has, or that would make an administrator without
+    Tweestap's tag is dead-lettered and changes nothing."""
     if event.type != "employee.upserted":
         return
     body = EmployeeUpserted.model_validate(event.data)
+    await admit_employee(conn, trust, event.practice, event.data, body)
     try:
         async with conn.transaction():
             await repo.upsert_employee(conn, event.practice, body)
@@ -87,12 +91,17 @@ async def on_factor(conn: asyncpg.Connection, event: Envelope) -> None:
         await replicas.upsert_factor(conn, event.practice, body)
 
 
-def handlers(verifier: TokenVerifier) -> dict[Topic, Handler]:
+def handlers(settings: EnrolmentSettings, verifier: TokenVerifier) -> dict[Topic, Handler]:
+    directory = DirectoryTrust.from_settings(settings)
+
+    async def on_directory_employee(conn: asyncpg.Connection, event: Envelope) -> None:
+        await on_employee(conn, event, directory)
+
     return {
         DIRECTORY_PRACTICES: on_practice,
-        DIRECTORY_EMPLOYEES: on_employee,
+        DIRECTORY_EMPLOYEES: on_directory_employee,
         FACTORS: on_factor,
-        STS_KEYS: replicas.on_key(verifier),
+        STS_KEYS: replicas.on_key(verifier, TrustVerifier.parse(settings.trust_public_keys)),
         STS_REVOCATIONS: replicas.on_revocation,
         ENROLMENT_EVENTS: on_enrolment_event,
     }

@@ -29,7 +29,7 @@ from services.enrolment.domain.practice import (
     two_factor_unmet,
 )
 from services.enrolment.domain.records import Employee, Practice
-from shared import replicas
+from shared import directory_trust, replicas
 from shared.events import (
     EmployeeUpserted,
     PracticeUpserted,
@@ -277,7 +277,8 @@ class Directory(EnrolmentCore):
                 "employee.upserted",
                 practice_id,
                 employee_id,
-                event.model_dump(mode="json"),
+                # Tagged: the administrator's own writes may give rights group 1.
+                directory_trust.tagged(self.keyring, practice_id, event),
                 now,
             )
             stored = await repo.employee(conn, practice_id, employee_id)

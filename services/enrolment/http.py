@@ -299,7 +299,7 @@ def create_app(settings: EnrolmentSettings) -> web.Application:
             rt.pool,
             metrics,
             "enrolment",
-            consumers.handlers(verifier),
+            consumers.handlers(settings, verifier),
             consumers.accept(settings),
             dead_letter_topic=DEAD_LETTERS,
         )

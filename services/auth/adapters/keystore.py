@@ -1,5 +1,5 @@
 """This zone's signing keys in PostgreSQL (sealed), their rotation, and publication of the
-public halves to ``sts.keys``."""
+public halves to ``sts.keys``, each announcement signed with the deployment's trust key."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from shared.events import Envelope, SigningKeyPublished
 from shared.outbox import publish
 from shared.sealing import Keyring
 from shared.topics import STS_KEYS
+from shared.trust import TrustKeyError, TrustSigner, TrustVerifier
 
 _AAD = "signing-key:{kid}"
 
@@ -22,6 +23,19 @@ class KeyStore:
     def __init__(self, settings: AuthSettings, keyring: Keyring) -> None:
         self.settings = settings
         self.keyring = keyring
+        self._trust: TrustSigner | None = None
+
+    def trust(self) -> TrustSigner:
+        """The trust key signer; refuses a private half whose public half the services are not
+        configured with (every consumer would dead-letter this zone's keys)."""
+        if self._trust is None:
+            signer = TrustSigner(self.settings.trust_private_key.get_secret_value())
+            if not TrustVerifier.parse(self.settings.trust_public_keys).trusts(signer.public):
+                raise TrustKeyError(
+                    "TWEESTAP_TRUST_PRIVATE_KEY does not match TWEESTAP_TRUST_PUBLIC_KEYS"
+                )
+            self._trust = signer
+        return self._trust
 
     async def signing_keys(self, conn: asyncpg.Connection, now: datetime) -> list[SigningKey]:
         rows = await conn.fetch(
@@ -69,7 +83,9 @@ class KeyStore:
         return True
 
     async def publish_all(self, conn: asyncpg.Connection, now: datetime) -> None:
-        """Announce every live key of this zone (at start, since the broker may be new)."""
+        """Announce every live key of this zone (at start, since the broker may be new),
+        signed with the trust key."""
+        trust = self.trust()
         rows = await conn.fetch(
             "SELECT kid, sealed, not_before, retire_at, created_at FROM signing_keys "
             "WHERE retire_at IS NULL OR retire_at > $1",
@@ -97,6 +113,6 @@ class KeyStore:
                     practice="*",
                     subject=key.kid,
                     time=now,
-                    data=body.model_dump(mode="json"),
+                    data=trust.sign(body.model_dump(mode="json")),
                 ),
             )

@@ -1,0 +1,315 @@
+"""Trust on the bus (issue 10, finding 12): a producer on the broker is not an authority.
+
+Real auth, enrolment and certs of one zone, the real broker and PostgreSQL. The attacker here
+has produce rights and nothing else: it writes straight to the topics with aiokafka."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import jwt
+import pytest
+from aiokafka import AIOKafkaProducer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from jwt.algorithms import OKPAlgorithm
+
+from shared.events import Envelope, utcnow
+from shared.http import RUNTIME
+from shared.trust import TrustSigner
+from shared.trust import generate as generate_trust_key
+from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
+from tests.integration.test_enrolment import read_topic
+
+P = "fysio"
+
+
+@dataclass
+class Rig:
+    cluster: Cluster
+    auth: Zone
+    enrolment: Zone
+    certs: Zone
+    admin: str
+    admin_token: str
+
+    @property
+    def zones(self) -> dict[str, Zone]:
+        return {"auth": self.auth, "enrolment": self.enrolment, "certs": self.certs}
+
+    def pool(self, service: str) -> asyncpg.Pool:
+        pool: asyncpg.Pool = self.zones[service].app[RUNTIME].pool
+        return pool
+
+    def topic(self, name: str) -> str:
+        return f"{self.cluster.prefix}{name}"
+
+    async def produce(self, topic: str, event: Envelope) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.cluster.broker.bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                self.topic(topic), event.model_dump_json().encode(), key=event.key.encode()
+            )
+        finally:
+            await producer.stop()
+
+    async def call(self, service: str, method: str, path: str, token: str, body: Any = None) -> Any:
+        response = await self.zones[service].client.request(
+            method, path, json=body, headers={"Authorization": f"Bearer {token}"}
+        )
+        return response.status, await response.json(content_type=None)
+
+    async def dead_letters_on_topic(self, about_topic: str, count: int) -> list[dict[str, Any]]:
+        """The dead letters announced on the ``deadletters`` topic about ``about_topic``."""
+        topic = self.topic(about_topic)
+
+        def about(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [e for e in events if e["data"].get("topic") == topic]
+
+        events = await read_topic(
+            self.cluster.broker.bootstrap,
+            self.topic("deadletters"),
+            lambda es: len(about(es)) >= count,
+        )
+        return about(events)
+
+
+@pytest.fixture
+async def rig(cluster: Cluster) -> AsyncIterator[Rig]:
+    auth = await cluster.start("a")
+    enrolment = await cluster.start("a", "enrolment")
+    certs = await cluster.start("a", "certs")
+    admin = await cluster.bootstrap(auth)
+    rig = Rig(cluster, auth, enrolment, certs, admin, "")
+
+    async def everywhere() -> bool:
+        for service in ("enrolment", "certs"):
+            known = await rig.pool(service).fetchval(
+                """SELECT EXISTS (SELECT 1 FROM employees WHERE practice = $1 AND id = $2)
+                      AND EXISTS (SELECT 1 FROM public_keys)""",
+                P,
+                admin,
+            )
+            if not known:
+                return False
+        return True
+
+    await wait_for(everywhere)
+    status, body = await login(auth, P, "admin", ADMIN_PASSWORD)
+    assert status == 200 and body["next"] == "done", body
+    rig.admin_token = body["token"]["token"]
+    yield rig
+
+
+# -- (a) sts.keys -----------------------------------------------------------------------------
+
+
+def forged_key(kid: str) -> tuple[Ed25519PrivateKey, dict[str, Any]]:
+    private = Ed25519PrivateKey.generate()
+    jwk: dict[str, Any] = OKPAlgorithm.to_jwk(private.public_key(), as_dict=True)
+    return private, {**jwk, "kid": kid, "use": "sig", "alg": "EdDSA"}
+
+
+def key_event(kid: str, jwk: dict[str, Any], signer: TrustSigner | None) -> Envelope:
+    data: dict[str, Any] = {
+        "kid": kid,
+        "zone": "a",
+        "jwk": jwk,
+        "created_at": utcnow().isoformat(),
+        "retire_at": None,
+    }
+    if signer is not None:
+        data = signer.sign(data)
+    return Envelope(type="sts.key.published", source="auth@a", practice="*", subject=kid, data=data)
+
+
+async def key_settled(rig: Rig, kid: str) -> bool:
+    """Every service has either kept the key or dead-lettered its announcement."""
+    for service in rig.zones:
+        done = await rig.pool(service).fetchval(
+            """SELECT EXISTS (SELECT 1 FROM public_keys WHERE kid = $1)
+                  OR EXISTS (SELECT 1 FROM dead_letters
+                             WHERE position(convert_to($1, 'UTF8') IN raw) > 0)""",
+            kid,
+        )
+        if not done:
+            return False
+    return True
+
+
+def token_refused(status: int, body: Any) -> bool:
+    """The answer to a bad bearer token (any other answer means the token got through)."""
+    return status == 401 and str(body.get("type", "")).endswith("/unauthorized")
+
+
+async def forged_calls(rig: Rig, token: str) -> dict[str, bool]:
+    """Each endpoint that takes a token: did it let the forged one through?"""
+    admin_path = f"/v1/practices/{P}"
+    calls: list[tuple[str, str, str, str, Any]] = [
+        ("auth renew", "auth", "POST", "/v1/tokens/renew", None),
+        (
+            "auth own password",
+            "auth",
+            "POST",
+            "/v1/password",
+            {"current_password": ADMIN_PASSWORD, "new_password": "Nog-Sterker-Wachtwoord-2027!"},
+        ),
+        (
+            "auth admin password",
+            "auth",
+            "PUT",
+            f"{admin_path}/employees/{rig.admin}/password",
+            {"password": "Ander-Sterk-Wachtwoord-2028!", "temporary": False},
+        ),
+        ("enrolment employees", "enrolment", "GET", f"{admin_path}/employees", None),
+        ("certs certificates", "certs", "GET", f"{admin_path}/certificates", None),
+    ]
+    through = {}
+    for name, service, method, path, body in calls:
+        through[name] = not token_refused(*await rig.call(service, method, path, token, body))
+    response = await rig.auth.client.post("/v1/tokens/introspect", json={"token": token})
+    introspected = await response.json(content_type=None)
+    through["auth introspect"] = response.status == 200 and introspected.get("active") is True
+    return through
+
+
+async def test_forged_signing_keys_are_dead_lettered_and_verify_no_token(rig: Rig) -> None:
+    # The real administrator's token works everywhere (the trust check keeps auth's own keys).
+    for service, path in (("enrolment", "employees"), ("certs", "certificates")):
+        status, body = await rig.call(service, "GET", f"/v1/practices/{P}/{path}", rig.admin_token)
+        assert status == 200, body
+    claims = jwt.decode(rig.admin_token, options={"verify_signature": False})
+    assert claims["rg"] == 1
+
+    _, attacker_trust_public = generate_trust_key()
+    attacker_trust = TrustSigner(generate_trust_key()[0])
+    assert attacker_trust.public != attacker_trust_public
+    unsigned_kid, wrongly_signed_kid = f"a-{uuid.uuid4().hex[:8]}", f"a-{uuid.uuid4().hex[:8]}"
+    unsigned_private, unsigned_jwk = forged_key(unsigned_kid)
+    wrong_private, wrong_jwk = forged_key(wrongly_signed_kid)
+    await rig.produce("sts.keys", key_event(unsigned_kid, unsigned_jwk, None))
+    await rig.produce("sts.keys", key_event(wrongly_signed_kid, wrong_jwk, attacker_trust))
+    await wait_for(lambda: key_settled(rig, unsigned_kid))
+    await wait_for(lambda: key_settled(rig, wrongly_signed_kid))
+
+    accepted: dict[str, bool] = {}
+    forgeries = (
+        ("unsigned", unsigned_kid, unsigned_private),
+        ("wrongly signed", wrongly_signed_kid, wrong_private),
+    )
+    for label, kid, private in forgeries:
+        # The attacker copies a real admin token's claims and signs them with its own key.
+        forged = jwt.encode(claims, private, algorithm="EdDSA", headers={"kid": kid})
+        for endpoint, ok in (await forged_calls(rig, forged)).items():
+            accepted[f"{label}: {endpoint}"] = ok
+    taken = [name for name, ok in accepted.items() if ok]
+    assert not taken, f"forged admin token accepted by {len(taken)} of {len(accepted)}: {taken}"
+
+    for service in rig.zones:
+        stored = await rig.pool(service).fetchval(
+            "SELECT count(*) FROM public_keys WHERE kid = ANY($1::text[])",
+            [unsigned_kid, wrongly_signed_kid],
+        )
+        assert stored == 0, f"{service} kept {stored} forged keys"
+        reasons = [
+            r["reason"]
+            for r in await rig.pool(service).fetch(
+                "SELECT reason FROM dead_letters WHERE topic = $1", rig.topic("sts.keys")
+            )
+        ]
+        assert len(reasons) == 2 and all("trust key" in r for r in reasons), (service, reasons)
+    dead = await rig.dead_letters_on_topic("sts.keys", 2)
+    assert len(dead) >= 2 and all("trust key" in e["data"]["reason"] for e in dead), dead
+
+
+# -- (c) directory.employees --------------------------------------------------------------------
+
+
+def host_employee(employee: str, version: int, rights_group: int) -> Envelope:
+    body = {
+        "employee": employee,
+        "username": employee,
+        "name": "Host Employee",
+        "rights_group": rights_group,
+        "version": version,
+        "updated_at": utcnow().isoformat(),
+        "zone": "a",
+    }
+    return Envelope(
+        type="employee.upserted", source="his@a", practice=P, subject=employee, data=body
+    )
+
+
+async def rights_groups(rig: Rig, employee: str) -> dict[str, int | None]:
+    return {
+        service: await rig.pool(service).fetchval(
+            "SELECT rights_group FROM employees WHERE practice = $1 AND id = $2", P, employee
+        )
+        for service in rig.zones
+    }
+
+
+async def test_host_system_cannot_make_an_administrator(rig: Rig) -> None:
+    status, body = await rig.call(
+        "enrolment",
+        "PUT",
+        f"/v1/practices/{P}/employees/piet",
+        rig.admin_token,
+        {"username": "piet", "name": "Piet de Vries", "rights_group": 2},
+    )
+    assert status == 200, body
+
+    async def piet_everywhere() -> bool:
+        return all(rg == 2 for rg in (await rights_groups(rig, "piet")).values())
+
+    await wait_for(piet_everywhere)
+    # The host system raises Piet to rights group 1 and creates a new rights-group-1 employee.
+    await rig.produce("directory.employees", host_employee("piet", 5, 1))
+    await rig.produce("directory.employees", host_employee("mallory", 1, 1))
+    # A harmless host upsert after them, on the same partitions, shows they were consumed.
+    await rig.produce("directory.employees", host_employee("hanna", 1, 2))
+
+    async def consumed() -> bool:
+        return all(rg == 2 for rg in (await rights_groups(rig, "hanna")).values())
+
+    await wait_for(consumed)
+    piet, mallory = await rights_groups(rig, "piet"), await rights_groups(rig, "mallory")
+    raised = [s for s, rg in piet.items() if rg == 1] + [s for s, rg in mallory.items() if rg]
+    assert not raised, f"host system made an administrator in {raised}: {piet} {mallory}"
+    for service in rig.zones:
+        reasons = [
+            r["reason"]
+            for r in await rig.pool(service).fetch(
+                "SELECT reason FROM dead_letters WHERE topic = $1",
+                rig.topic("directory.employees"),
+            )
+        ]
+        assert len(reasons) == 2 and all("rights group 1" in r for r in reasons), reasons
+
+    # The same promotion by the practice administrator through enrolment works everywhere.
+    status, body = await rig.call(
+        "enrolment",
+        "PUT",
+        f"/v1/practices/{P}/employees/piet",
+        rig.admin_token,
+        {"rights_group": 1},
+    )
+    assert status == 200 and body["rights_group"] == 1, body
+
+    async def promoted() -> bool:
+        return all(rg == 1 for rg in (await rights_groups(rig, "piet")).values())
+
+    await wait_for(promoted)
+    events = await read_topic(
+        rig.cluster.broker.bootstrap,
+        rig.topic("directory.employees"),
+        lambda es: any(e["source"] == "enrolment@a" and e["data"]["rights_group"] == 1 for e in es),
+    )
+    assert all(isinstance(e["data"].get("tag"), str) for e in events if e["source"] != "his@a"), (
+        json.dumps(events)[:500]
+    )
