@@ -6,9 +6,11 @@ has produce rights and nothing else: it writes straight to the topics with aioka
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -18,6 +20,8 @@ from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
+from services.registry import SERVICES
+from shared.db import ensure_database, migrate
 from shared.events import Envelope, utcnow
 from shared.http import RUNTIME
 from shared.trust import TrustSigner
@@ -313,3 +317,36 @@ async def test_host_system_cannot_make_an_administrator(rig: Rig) -> None:
     assert all(isinstance(e["data"].get("tag"), str) for e in events if e["source"] != "his@a"), (
         json.dumps(events)[:500]
     )
+
+
+# -- keys kept before the trust key -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("service", ["auth", "enrolment", "certs"])
+async def test_keys_kept_before_the_trust_key_are_forgotten_by_the_upgrade(
+    cluster: Cluster, tmp_path: Path, service: str
+) -> None:
+    """A key accepted unsigned before the upgrade (maybe a forger's) verifies nothing after."""
+    spec = SERVICES[service]
+    settings = cluster.settings("a", service)
+    await ensure_database(settings.database_url)
+    before = tmp_path / "before"
+    before.mkdir()
+    for file in sorted(spec.migrations.glob("*.sql")):
+        if "trusted_public_keys" in file.name:
+            break
+        shutil.copy(file, before / file.name)
+    await migrate(settings.database_url, spec.name, before)
+    _, jwk = forged_key("a-20250101-0badbeef")
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        await conn.execute(
+            "INSERT INTO public_keys (kid, zone, jwk, created_at) VALUES ($1, 'a', $2, now())",
+            jwk["kid"],
+            json.dumps(jwk),
+        )
+        applied = await migrate(settings.database_url, spec.name, spec.migrations)
+        assert any("trusted_public_keys" in name for name in applied), applied
+        assert await conn.fetchval("SELECT count(*) FROM public_keys") == 0
+    finally:
+        await conn.close()
