@@ -31,11 +31,12 @@ def _applied(status: str) -> bool:
 
 
 async def upsert_public_key(conn: asyncpg.Connection, key: SigningKeyPublished) -> None:
-    """A key is immutable but for ``retire_at``."""
+    """A key is immutable but for ``retire_at``, which only comes earlier: a replayed older
+    (genuinely signed) announcement cannot bring a retired key back (LEAST skips NULLs)."""
     await conn.execute(
-        """INSERT INTO public_keys (kid, zone, jwk, created_at, retire_at)
+        """INSERT INTO public_keys AS k (kid, zone, jwk, created_at, retire_at)
            VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (kid) DO UPDATE SET retire_at = EXCLUDED.retire_at""",
+           ON CONFLICT (kid) DO UPDATE SET retire_at = least(k.retire_at, EXCLUDED.retire_at)""",
         key.kid,
         key.zone,
         key.jwk,

@@ -26,7 +26,7 @@ from shared.events import Envelope, utcnow
 from shared.http import RUNTIME
 from shared.trust import TrustSigner
 from shared.trust import generate as generate_trust_key
-from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
+from tests.conftest import ADMIN_PASSWORD, TRUST_PRIVATE, Cluster, Zone, login, wait_for
 from tests.integration.test_enrolment import read_topic
 
 P = "fysio"
@@ -188,6 +188,7 @@ async def test_forged_signing_keys_are_dead_lettered_and_verify_no_token(rig: Ri
         status, body = await rig.call(service, "GET", f"/v1/practices/{P}/{path}", rig.admin_token)
         assert status == 200, body
     claims = jwt.decode(rig.admin_token, options={"verify_signature": False})
+    header = jwt.get_unverified_header(rig.admin_token)
     assert claims["rg"] == 1
 
     _, attacker_trust_public = generate_trust_key()
@@ -207,8 +208,8 @@ async def test_forged_signing_keys_are_dead_lettered_and_verify_no_token(rig: Ri
         ("wrongly signed", wrongly_signed_kid, wrong_private),
     )
     for label, kid, private in forgeries:
-        # The attacker copies a real admin token's claims and signs them with its own key.
-        forged = jwt.encode(claims, private, algorithm="EdDSA", headers={"kid": kid})
+        # The attacker copies a real admin token (header and claims) and signs it with its key.
+        forged = jwt.encode(claims, private, algorithm="EdDSA", headers={**header, "kid": kid})
         for endpoint, ok in (await forged_calls(rig, forged)).items():
             accepted[f"{label}: {endpoint}"] = ok
     taken = [name for name, ok in accepted.items() if ok]
@@ -350,3 +351,39 @@ async def test_keys_kept_before_the_trust_key_are_forgotten_by_the_upgrade(
         assert await conn.fetchval("SELECT count(*) FROM public_keys") == 0
     finally:
         await conn.close()
+
+
+async def test_a_replayed_signed_announcement_cannot_bring_a_retired_key_back(rig: Rig) -> None:
+    """Genuine announcements stay on the compacted topic: replaying an older one (not yet
+    retired) after the retirement must not put the key back into service."""
+    trust = TrustSigner(TRUST_PRIVATE)
+    kid = f"a-{uuid.uuid4().hex[:8]}"
+    _, jwk = forged_key(kid)
+    announced = key_event(kid, jwk, trust)
+    retired = Envelope(
+        type=announced.type,
+        source=announced.source,
+        practice="*",
+        subject=kid,
+        data=trust.sign({**announced.data, "retire_at": "2026-01-01T00:00:00Z"}),
+    )
+    replayed = announced.model_copy(update={"id": uuid.uuid4()})
+    for event in (announced, retired, replayed):
+        await rig.produce("sts.keys", event)
+
+    async def consumed() -> bool:
+        for service in rig.zones:
+            count = await rig.pool(service).fetchval(
+                "SELECT count(*) FROM inbox WHERE event_id = ANY($1::uuid[])",
+                [e.id for e in (announced, retired, replayed)],
+            )
+            if count != 3:
+                return False
+        return True
+
+    await wait_for(consumed)
+    for service in rig.zones:
+        retire_at = await rig.pool(service).fetchval(
+            "SELECT retire_at FROM public_keys WHERE kid = $1", kid
+        )
+        assert retire_at is not None, f"{service}: the replay brought the retired key back"
