@@ -4,6 +4,7 @@ attempts."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -11,12 +12,13 @@ from typing import Any
 
 import asyncpg
 
+from services.auth import problems
 from services.auth.adapters import repository as repo
 from services.auth.adapters.hasher import Hasher
 from services.auth.adapters.keystore import KeyStore
 from services.auth.adapters.signer import Signer
 from services.auth.domain import lockout, tokens
-from services.auth.domain.records import Credential
+from services.auth.domain.records import Credential, Practice
 from services.auth.metrics import AuthMetrics
 from services.auth.settings import AuthSettings
 from shared.events import (
@@ -31,6 +33,17 @@ from shared.topics import (
     AUTH_EVENTS,
     Topic,
 )
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A password guess counted (pending) before its verdict."""
+
+    id: uuid.UUID
+    practice: str
+    key: str
+    policy: PasswordPolicy
+    at: datetime
 
 
 @dataclass
@@ -75,6 +88,38 @@ class AuthCore(EventWriter):
         async with self.pool.acquire() as conn, conn.transaction():
             await self._failure(conn, practice_id, key, policy, now)
 
+    async def _reserve_attempt(
+        self, practice_id: str, key: str, policy: PasswordPolicy, now: datetime
+    ) -> Attempt:
+        """Count a password guess before its verdict (DESIGN §5), serialised per (practice,
+        username): refused (429) when locked, else a pending failure row is committed before
+        argon2 runs, so at most ``max_attempts`` guesses are ever evaluated in this zone,
+        whatever the concurrency, and a crash mid-verify still counts. The lock is held for
+        two short statements only, not across the hashing."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await repo.lock_attempts(conn, practice_id, key)
+            failures, reset_at = await repo.failures(conn, practice_id, key)
+            state = lockout.lock_state(failures, reset_at, policy, now)
+            if state.locked(now):
+                raise problems.locked(state, now)
+            attempt = Attempt(uuid.uuid4(), practice_id, key, policy, now)
+            await repo.add_failure(
+                conn, practice_id, key, now, self.settings.zone, attempt.id, pending=True
+            )
+        return attempt
+
+    async def _attempt_failed(self, attempt: Attempt) -> None:
+        """The verdict of a reserved guess: wrong (its row settles, ``login.failed``)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await self._failure(
+                conn, attempt.practice, attempt.key, attempt.policy, attempt.at, attempt=attempt.id
+            )
+
+    async def _attempt_passed(self, attempt: Attempt) -> None:
+        """The verdict of a reserved guess: right (it was no failure)."""
+        async with self.pool.acquire() as conn:
+            await repo.drop_failure(conn, attempt.id)
+
     async def _failure(
         self,
         conn: asyncpg.Connection,
@@ -83,19 +128,25 @@ class AuthCore(EventWriter):
         policy: PasswordPolicy,
         now: datetime,
         factor: str | None = None,
+        attempt: uuid.UUID | None = None,
     ) -> None:
         """One failed attempt for the username (a wrong password or a wrong second factor,
-        both count toward the same lockout), in the caller's transaction."""
+        both count toward the same lockout), in the caller's transaction; ``attempt``: the
+        pending row of a reserved guess, settled under its id. ``account.locked`` is emitted
+        by the failure that locks, once."""
+        await repo.lock_attempts(conn, practice_id, key)
+        settled, reset_at = await repo.failures(conn, practice_id, key, settled=True)
         data: dict[str, Any] = {"username": key, "zone": self.settings.zone}
         if factor is not None:
             data["factor"] = factor
+        ids = {} if attempt is None else {"id": attempt}
         event = await self.emit(
-            conn, AUTH_EVENTS, "login.failed", practice_id, f"user:{key}", data, now
+            conn, AUTH_EVENTS, "login.failed", practice_id, f"user:{key}", data, now, **ids
         )
         await repo.add_failure(conn, practice_id, key, now, self.settings.zone, event.id)
-        failures, reset_at = await repo.failures(conn, practice_id, key)
-        state = lockout.lock_state(failures, reset_at, policy, now)
-        if state.locked(now) and state.locked_until is not None:
+        if lockout.locks(settled, now, reset_at, policy):
+            state = lockout.lock_state([*settled, now], reset_at, policy, now)
+            until = state.locked_until or now
             self.metrics.lockouts.labels(**self.metrics.base()).inc()
             await self.emit(
                 conn,
@@ -103,9 +154,21 @@ class AuthCore(EventWriter):
                 "account.locked",
                 practice_id,
                 f"user:{key}",
-                {"username": key, "locked_until": state.locked_until.isoformat()},
+                {"username": key, "locked_until": until.isoformat()},
                 now,
             )
+
+    async def _serialise_attempts(
+        self, conn: asyncpg.Connection, practice: Practice, key: str, now: datetime
+    ) -> None:
+        """For a second factor verified inside the caller's transaction: serialise the
+        username's attempts and check the lockout on failures read under that lock, so the
+        check, the verify and the failure it may record are one step."""
+        await repo.lock_attempts(conn, practice.id, key)
+        failures, reset_at = await repo.failures(conn, practice.id, key)
+        state = lockout.lock_state(failures, reset_at, practice.policy, now)
+        if state.locked(now):
+            raise problems.locked(state, now)
 
     def _event(
         self,

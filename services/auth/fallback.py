@@ -127,7 +127,8 @@ class Fallback(SecondFactor):
         if step is None:
             return problems.login_gone()
         try:
-            self._check_step(step, now)
+            # The username's attempts serialised, the lockout checked under that lock.
+            await self._guard(conn, step, now)
         except Problem as problem:
             return problem
         practice, employee = step.practice, step.employee

@@ -62,16 +62,18 @@ class Auth(Fallback):
             view = await repo.login_view(conn, practice_id, key, now)
         practice, employee = view.practice, view.employee
         policy = practice.policy if practice else PasswordPolicy()
-        state = lockout.lock_state(view.failures, view.reset_at, policy, now)
-        if state.locked(now):
+        try:
+            attempt = await self._reserve_attempt(practice_id, key, policy, now)
+        except Problem:
             self.metrics.login("locked", started)
-            raise problems.locked(state, now)
+            raise
         credential = self.open_credential(view.credential) if view.credential else None
         ok = await self.hasher.verify(credential.hash if credential else None, password)
         if not ok or practice is None or employee is None or credential is None:
-            await self._record_failure(practice_id, key, policy, now)
+            await self._attempt_failed(attempt)
             self.metrics.login("failure", started)
             raise problems.invalid_credentials()
+        await self._attempt_passed(attempt)
         if not self._active(practice, employee, view.last_login, now):
             self.metrics.login("disabled", started)
             raise problems.account_disabled()
@@ -121,7 +123,11 @@ class Auth(Fallback):
         )
         async with self.pool.acquire() as conn, conn.transaction():
             if existing:
-                await repo.advance_login(conn, login_id, step, expires_at)
+                moved = await repo.advance_login(
+                    conn, login_id, step, expires_at, repo.CHANGING_PASSWORD
+                )
+                if not moved:
+                    raise problems.login_gone()
             else:
                 await repo.create_login(
                     conn, login_id, practice.id, employee.id, step, now, expires_at
@@ -177,15 +183,30 @@ class Auth(Fallback):
         return self.signer.sign(claims, now)
 
     async def change_password_in_login(self, login_id: str, new_password: str) -> LoginResponse:
+        """The new password at a login's ``change_password`` step. The step is spent once (a
+        conditional update claims it): of two concurrent calls one goes on, the other finds
+        the login gone; a refused password hands the step back for another try."""
         now = utcnow()
         async with self.pool.acquire() as conn:
-            row = await repo.take_login(conn, login_id, "change_password", now)
-            if row is None:
-                raise problems.login_gone()
-            practice, employee, credential = await self._load(
-                conn, row["practice"], row["employee"]
+            row = await repo.claim_login(
+                conn, login_id, "change_password", repo.CHANGING_PASSWORD, now
             )
-        await self.store_password(practice, employee, credential, new_password, False, True, now)
+        if row is None:
+            raise problems.login_gone()
+        try:
+            async with self.pool.acquire() as conn:
+                practice, employee, credential = await self._load(
+                    conn, row["practice"], row["employee"]
+                )
+            await self.store_password(
+                practice, employee, credential, new_password, False, True, now
+            )
+        except Exception:
+            async with self.pool.acquire() as conn:
+                await repo.claim_login(
+                    conn, login_id, repo.CHANGING_PASSWORD, "change_password", now
+                )
+            raise
         async with self.pool.acquire() as conn:
             fresh = await self._load(conn, practice.id, employee.id)
             kinds = await repo.factor_kinds(conn, practice.id, employee.id)

@@ -20,7 +20,7 @@ from services.auth.api import ChallengeResponse, TokenResponse
 from services.auth.core import AuthCore
 from services.auth.domain import factors, lockout, tokens
 from services.auth.domain.factors import Factor
-from shared import otp, replicas
+from shared import otp
 from shared.events import (
     Channel,
     Envelope,
@@ -81,6 +81,14 @@ class SecondFactor(AuthCore):
         state = lockout.lock_state(step.failures, step.reset_at, step.practice.policy, now)
         if state.locked(now):
             raise problems.locked(state, now)
+        if not step.employee.in_service:
+            raise problems.account_disabled()
+
+    async def _guard(self, conn: asyncpg.Connection, step: repo.SecondStep, now: datetime) -> None:
+        """Before a second factor is verified, in the caller's transaction: the username's
+        attempts serialised and the lockout checked under that lock (so at most
+        ``max_attempts`` codes are ever evaluated), then the account must still be usable."""
+        await self._serialise_attempts(conn, step.practice, step.employee.username.lower(), now)
         if not step.employee.in_service:
             raise problems.account_disabled()
 
@@ -201,15 +209,17 @@ class SecondFactor(AuthCore):
             interval = min(interval * 2, 0.25)
 
     async def _open_step(
-        self, conn: asyncpg.Connection, login_id: str, factor: str, now: datetime, lock: bool
+        self, conn: asyncpg.Connection, login_id: str, factor: str, now: datetime
     ) -> tuple[repo.SecondStep, list[Factor]] | Problem | object:
-        """The open login and the employee's factors of that kind, after the lockout and the
-        account checks; ``_WAIT`` at the enrol step before the authenticator has arrived."""
-        step = await repo.second_step(conn, login_id, _SECOND_STAGES, now, lock)
+        """In the caller's transaction: the open login (its row locked, then the username's
+        attempts serialised: always in this order) and the employee's factors of that kind,
+        after the lockout and the account checks; ``_WAIT`` at the enrol step before the
+        authenticator has arrived."""
+        step = await repo.second_step(conn, login_id, _SECOND_STAGES, now, lock=True)
         if step is None:
             return problems.login_gone()
         try:
-            self._check_step(step, now)
+            await self._guard(conn, step, now)
         except Problem as problem:
             return problem
         # At the enrol step only the authenticator just enrolled completes the login.
@@ -224,44 +234,62 @@ class SecondFactor(AuthCore):
     async def _attempt_totp(
         self, conn: asyncpg.Connection, login_id: str, code: str
     ) -> TokenResponse | Problem | object:
-        """The common case, in two round trips and no explicit transaction: read the login,
-        then one statement that spends the time step and completes the login (at most once:
-        ``done`` is set only on an open login, and only if the step was new)."""
+        """One transaction, the login row locked and the username's attempts serialised: the
+        code is matched (±1 step), its step must come after the employee's last used one
+        (steps only go forward), and one statement spends the step and completes the login
+        (at most once)."""
         now = utcnow()
-        opened = await self._open_step(conn, login_id, "totp", now, lock=False)
-        if not isinstance(opened, tuple):
-            return opened
-        step, candidates = opened
-        practice, employee = step.practice, step.employee
-        matched = self._match_totp(step, candidates, code, now)
-        if matched is None:
-            async with conn.transaction():
-                await self._second_factor_failed(conn, step, "totp", now)
-            return problems.invalid_code()
-        factor, used_step = matched
-        data = {"employee": employee.id, "factor": factor.id, "step": used_step}
-        used = self._event(AUTH_EVENTS, "totp.used", practice.id, employee.id, data, now)
-        token, rows = self._two_factor_token(step, Passed("otp", [used]), now)
-        new_step, done = await repo.complete_login(
-            conn,
-            step.login_id,
-            practice.id,
-            employee.id,
-            employee.username.lower(),
-            now,
-            rows,
-            totp_step=(factor.id, used_step),
-        )
-        if done:
-            return token
-        if new_step:
-            return problems.login_gone()  # completed or expired meanwhile
         async with conn.transaction():
-            # A login completed meanwhile with this very step (the same code sent twice, a
-            # double click) is no replay: only a login still open after the step was spent.
-            if await repo.second_step(conn, login_id, _SECOND_STAGES, now, lock=True) is None:
-                return problems.login_gone()
+            opened = await self._open_step(conn, login_id, "totp", now)
+            if not isinstance(opened, tuple):
+                return opened
+            step, candidates = opened
+            practice, employee = step.practice, step.employee
+            matched = self._match_totp(step, candidates, code, now)
+            if matched is None:
+                await self._second_factor_failed(conn, step, "totp", now)
+                return problems.invalid_code()
+            factor, used_step = matched
+            last, replayed = await repo.totp_history(
+                conn, practice.id, employee.id, factor.id, used_step
+            )
+            if not factors.totp_step_fresh(used_step, last):
+                return await self._totp_refused(conn, step, factor, used_step, replayed, now)
+            data = {"employee": employee.id, "factor": factor.id, "step": used_step}
+            used = self._event(AUTH_EVENTS, "totp.used", practice.id, employee.id, data, now)
+            token, rows = self._two_factor_token(step, Passed("otp", [used]), now)
+            spent, done = await repo.complete_login(
+                conn,
+                step.login_id,
+                practice.id,
+                employee.id,
+                employee.username.lower(),
+                now,
+                rows,
+                totp_step=(factor.id, used_step),
+            )
+            if done:
+                return token
+            if spent:
+                return problems.login_gone()  # cannot happen: the row is locked
+            # Another zone's use of a later step arrived meanwhile.
+            return await self._totp_refused(conn, step, factor, used_step, False, now)
+
+    async def _totp_refused(
+        self,
+        conn: asyncpg.Connection,
+        step: repo.SecondStep,
+        factor: Factor,
+        used_step: int,
+        replayed: bool,
+        now: datetime,
+    ) -> Problem:
+        """A step at or before the last used one: a failed attempt; the very step used before
+        is a replay (an event and an e-mail), an older unused one only a failure."""
+        if replayed:
             await self._totp_replayed(conn, step, factor, used_step, now)
+        else:
+            await self._second_factor_failed(conn, step, "totp", now)
         return problems.code_already_used()
 
     async def _attempt_code(
@@ -271,7 +299,7 @@ class SecondFactor(AuthCore):
         code's tries are counted exactly and the login completes once."""
         now = utcnow()
         async with conn.transaction():
-            opened = await self._open_step(conn, login_id, factor, now, lock=True)
+            opened = await self._open_step(conn, login_id, factor, now)
             if not isinstance(opened, tuple):
                 return opened
             step, candidates = opened
@@ -281,8 +309,9 @@ class SecondFactor(AuthCore):
                 if used is None:
                     result = problems.invalid_code()
                 else:
-                    result = Passed(factors.AMR["recovery"])
-                    await self._renew_recovery(conn, step, used, result, now)
+                    passed = Passed(factors.AMR["recovery"])
+                    spent = await self._renew_recovery(conn, step, used, passed, now)
+                    result = passed if spent else problems.code_already_used()
             else:
                 result = await self._check_login_code(conn, step, factor, code, now)
             if isinstance(result, Problem):
@@ -436,9 +465,11 @@ class SecondFactor(AuthCore):
         used: Factor,
         passed: Passed,
         now: datetime,
-    ) -> None:
+    ) -> bool:
         """A recovery code works once: replace it at once (version + 1 on ``factors``, applied
-        here too), announce its use and tell the employee."""
+        here only if the factor is still at the version the code was checked against: the
+        spend is conditional), announce its use and tell the employee. False: spent by
+        someone else meanwhile."""
         practice, employee = step.practice, step.employee
         new_code = otp.recovery_code()
         credential = FactorCredential(
@@ -455,7 +486,8 @@ class SecondFactor(AuthCore):
             updated_at=now,
             zone=self.settings.zone,
         )
-        await replicas.upsert_factor(conn, practice.id, credential)
+        if not await repo.spend_recovery(conn, practice.id, credential, used.version):
+            return False
         passed.recovery_code = new_code
         passed.events += [
             self._event(
@@ -497,6 +529,7 @@ class SecondFactor(AuthCore):
                     ),
                 )
             )
+        return True
 
     def _two_factor_token(
         self, step: repo.SecondStep, passed: Passed, now: datetime

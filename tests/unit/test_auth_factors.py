@@ -11,6 +11,7 @@ from services.auth.domain.factors import (
     offered,
     retry_after,
     strong_count,
+    totp_step_fresh,
     usable,
 )
 
@@ -52,3 +53,10 @@ def test_minutes_and_retry_after() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     assert retry_after(now - timedelta(seconds=100), 900, now) == 801
     assert retry_after(now - timedelta(seconds=1000), 900, now) == 1
+
+
+def test_totp_steps_only_go_forward() -> None:
+    assert totp_step_fresh(100, None), "nothing used yet"
+    assert totp_step_fresh(101, 100)
+    assert not totp_step_fresh(100, 100), "the last used step itself"
+    assert not totp_step_fresh(99, 100), "a step behind, even one never used"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.auth.domain.lockout import LockState, lock_state
+from services.auth.domain.lockout import LockState, lock_state, locks
 from shared.events import PasswordPolicy
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -131,3 +131,20 @@ def test_unsorted_input_is_sorted_first() -> None:
 def test_accepts_a_generator() -> None:
     state = lock_state((at(i) for i in range(5)), None, POLICY, now=at(5))
     assert state.locked_until == at(4) + LOCKOUT
+
+
+def test_only_the_failure_that_locks_announces_the_lock() -> None:
+    four = [at(i) for i in range(4)]
+    assert not locks(four[:3], at(3), None, POLICY), "the fourth failure does not lock"
+    assert locks(four, at(4), None, POLICY), "the fifth locks"
+    # Failures that arrive while locked do not lock again (one account.locked per lock).
+    assert not locks([*four, at(4)], at(5), None, POLICY)
+    # After the lock expired, the count restarts: the fifth failure after it locks anew.
+    later = [at(4) + LOCKOUT + timedelta(seconds=i) for i in range(4)]
+    assert not locks([*four, at(4), *later[:3]], later[3], None, POLICY)
+    assert locks([*four, at(4), *later], later[3] + timedelta(seconds=1), None, POLICY)
+
+
+def test_failures_before_a_reset_do_not_lock() -> None:
+    four = [at(i) for i in range(4)]
+    assert not locks(four, at(10), reset_at=at(5), policy=POLICY)

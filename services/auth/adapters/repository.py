@@ -15,6 +15,7 @@ from services.auth.domain.factors import Factor
 from services.auth.domain.records import Employee, Practice
 from shared.events import (
     EmployeeUpserted,
+    FactorCredential,
     PasswordCredential,
     PasswordPolicy,
     PracticeUpserted,
@@ -248,18 +249,29 @@ async def credential_row(
     return row
 
 
+async def lock_attempts(conn: asyncpg.Connection, practice_id: str, username: str) -> None:
+    """Serialise the attempts of one (practice, username) in this zone until the caller's
+    transaction ends (password, second factors and fallback take the same lock)."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(attempt_lock_key($1, $2))", practice_id, username
+    )
+
+
 async def failures(
-    conn: asyncpg.Connection, practice_id: str, username: str
+    conn: asyncpg.Connection, practice_id: str, username: str, settled: bool = False
 ) -> tuple[list[datetime], datetime | None]:
+    """The username's failures after its latest reset, and that reset; with ``settled`` only
+    the attempts whose verdict is in (not the pending password guesses)."""
     reset_at: datetime | None = await conn.fetchval(
         "SELECT at FROM login_resets WHERE practice = $1 AND username = $2", practice_id, username
     )
     rows = await conn.fetch(
         "SELECT at FROM login_failures WHERE practice = $1 AND username = $2 "
-        "AND at > coalesce($3, '-infinity'::timestamptz) ORDER BY at",
+        "AND at > coalesce($3, '-infinity'::timestamptz) AND NOT ($4 AND pending) ORDER BY at",
         practice_id,
         username,
         reset_at,
+        settled,
     )
     return [r["at"] for r in rows], reset_at
 
@@ -271,16 +283,26 @@ async def add_failure(
     at: datetime,
     zone: str,
     event_id: Any,
+    pending: bool = False,
 ) -> None:
+    """A failed attempt (``event_id`` is its ``login.failed`` event's id). ``pending``: a
+    password guess counted before its verdict; adding it again (settled) settles it."""
     await conn.execute(
-        "INSERT INTO login_failures (practice, username, at, zone, event_id) "
-        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        "INSERT INTO login_failures (practice, username, at, zone, event_id, pending) "
+        "VALUES ($1, $2, $3, $4, $5, $6) "
+        "ON CONFLICT (event_id) DO UPDATE SET pending = login_failures.pending AND $6",
         practice_id,
         username,
         at,
         zone,
         event_id,
+        pending,
     )
+
+
+async def drop_failure(conn: asyncpg.Connection, event_id: Any) -> None:
+    """A pending guess turned out right: it was no failure."""
+    await conn.execute("DELETE FROM login_failures WHERE event_id = $1", event_id)
 
 
 async def reset_failures(
@@ -337,29 +359,40 @@ async def create_login(
     )
 
 
-async def take_login(
-    conn: asyncpg.Connection, login_id: str, stage: str, now: datetime
+#: The stage of a login whose new password is being stored (claimed by one call).
+CHANGING_PASSWORD = "changing_password"  # noqa: S105 (a stage name)
+
+
+async def claim_login(
+    conn: asyncpg.Connection, login_id: str, stage: str, claimed: str, now: datetime
 ) -> asyncpg.Record | None:
-    """The open login at ``stage``, locked for this transaction; None if absent or expired."""
+    """Spend the open login's ``stage`` once: move it to ``claimed`` only if it is still at
+    ``stage`` (one statement, so of two concurrent calls one gets the row, the other None).
+    None too if the login is absent, complete or expired."""
     row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT * FROM logins WHERE id = $1 AND stage = $2 AND NOT done AND expires_at > $3 "
-        "FOR UPDATE",
+        "UPDATE logins SET stage = $3 "
+        "WHERE id = $1 AND stage = $2 AND NOT done AND expires_at > $4 RETURNING *",
         login_id,
         stage,
+        claimed,
         now,
     )
     return row
 
 
 async def advance_login(
-    conn: asyncpg.Connection, login_id: str, stage: str, expires_at: datetime
-) -> None:
-    await conn.execute(
-        "UPDATE logins SET stage = $2, expires_at = $3, done = ($2 = 'done') WHERE id = $1",
+    conn: asyncpg.Connection, login_id: str, stage: str, expires_at: datetime, from_stage: str
+) -> bool:
+    """Move the login from ``from_stage`` to ``stage``; False if it is no longer there."""
+    status: str = await conn.execute(
+        "UPDATE logins SET stage = $2, expires_at = $3, done = ($2 = 'done') "
+        "WHERE id = $1 AND stage = $4 AND NOT done",
         login_id,
         stage,
         expires_at,
+        from_stage,
     )
+    return status.endswith(" 1")
 
 
 async def session_state(
@@ -418,6 +451,43 @@ async def add_totp_step(
         employee,
         factor,
         step,
+    )
+    return status.endswith(" 1")
+
+
+async def totp_history(
+    conn: asyncpg.Connection, practice: str, employee: str, factor: str, step: int
+) -> tuple[int | None, bool]:
+    """The employee's last used time step (every factor, every zone as replicated here), and
+    whether ``step`` itself was used with ``factor``."""
+    row = await conn.fetchrow(
+        "SELECT max(step) AS last, coalesce(bool_or(factor = $3 AND step = $4), false) AS used "
+        "FROM totp_steps WHERE practice = $1 AND employee = $2",
+        practice,
+        employee,
+        factor,
+        step,
+    )
+    return row["last"], bool(row["used"])
+
+
+async def spend_recovery(
+    conn: asyncpg.Connection, practice: str, ev: FactorCredential, old_version: int
+) -> bool:
+    """Replace a recovery code by its successor only if the factor is still at
+    ``old_version``: of two logins with the same code, one spends it, the other gets False."""
+    status: str = await conn.execute(
+        """UPDATE factors SET sealed = $3, created_at = $4, version = $5, updated_at = $6,
+              zone = $7
+           WHERE practice = $1 AND id = $2 AND version = $8 AND active""",
+        practice,
+        ev.factor,
+        ev.sealed,
+        ev.created_at,
+        ev.version,
+        ev.updated_at,
+        ev.zone,
+        old_version,
     )
     return status.endswith(" 1")
 
@@ -572,9 +642,10 @@ async def complete_login(
     events: list[OutboxRow],
     totp_step: tuple[str, int] | None = None,
 ) -> tuple[bool, bool]:
-    """One statement: spend the TOTP time step (if given) and, only if it was new, mark the
-    open login done (at most once), reset the username's failures, record the last login and
-    queue ``events`` in the outbox. Returns (the step was new, the login was completed); when
+    """One statement: spend the TOTP time step (if given, and only if it comes after the
+    employee's last used step) and, only if it was spent, mark the open login done (at most
+    once), reset the username's failures, record the last login and queue ``events`` in the
+    outbox. Returns (the step was new, the login was completed); when
     the login is not completed nothing but the step changed."""
     factor, step = totp_step if totp_step is not None else (None, None)
     rows = [
@@ -587,6 +658,9 @@ async def complete_login(
                SELECT $2, $3, $7, $8
                WHERE $7::text IS NOT NULL AND EXISTS (
                    SELECT 1 FROM logins WHERE id = $1 AND NOT done AND expires_at > $5)
+                 -- steps only go forward per employee
+                 AND NOT EXISTS (SELECT 1 FROM totp_steps
+                                 WHERE practice = $2 AND employee = $3 AND step >= $8)
                ON CONFLICT DO NOTHING RETURNING 1),
            done AS (
                UPDATE logins SET stage = 'done', done = true

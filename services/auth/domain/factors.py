@@ -51,6 +51,13 @@ def usable(factors: Iterable[Factor], kind: str) -> list[Factor]:
     return [f for f in factors if f.kind == kind]
 
 
+def totp_step_fresh(step: int, last_used: int | None) -> bool:
+    """TOTP steps only go forward per employee (privacyIDEA's rule): a step at or before the
+    last used one is refused, even one never used itself (one step of drift lets the code of
+    step t-1 still match after t was used)."""
+    return last_used is None or step > last_used
+
+
 def mask(kind: str, address: str) -> str:
     """Enough of an address to recognise it: ``a***@example.nl``, ``+31******78``."""
     if kind == "email":

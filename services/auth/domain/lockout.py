@@ -45,3 +45,17 @@ def lock_state(
     if locked_until is not None and now >= locked_until:
         return LockState(0, None)
     return LockState(count, locked_until)
+
+
+def locks(
+    settled: Iterable[datetime],
+    failure: datetime,
+    reset_at: datetime | None,
+    policy: PasswordPolicy,
+) -> bool:
+    """Whether ``failure``, added to the ``settled`` failures, is the one that locks the
+    account (it was not locked before): so that one lock is announced once."""
+    settled = list(settled)
+    before = lock_state(settled, reset_at, policy, failure)
+    after = lock_state([*settled, failure], reset_at, policy, failure)
+    return after.locked(failure) and not before.locked(failure)
