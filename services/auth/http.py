@@ -42,6 +42,7 @@ from shared.http import (
     parse_body,
 )
 from shared.sealing import Keyring
+from shared.topics import DEAD_LETTERS
 
 log = logging.getLogger(__name__)
 AUTH = web.AppKey("auth", Auth)
@@ -206,6 +207,7 @@ def create_app(settings: AuthSettings) -> web.Application:
             "auth",
             consumers.handlers(settings, signer),
             consumers.accept(settings),
+            dead_letter_topic=DEAD_LETTERS,
         )
         app[CONSUMER] = consumer
         rt.spawn(consumer.run(), "auth-consumer")

@@ -36,6 +36,7 @@ from shared.http import (
 )
 from shared.sealing import Keyring
 from shared.tokens import TokenVerifier
+from shared.topics import DEAD_LETTERS
 
 log = logging.getLogger(__name__)
 CERTS = web.AppKey("certs", CertsService)
@@ -181,6 +182,7 @@ def create_app(settings: CertsSettings) -> web.Application:
             "certs",
             consumers.handlers(settings, verifier),
             consumers.accept(settings),
+            dead_letter_topic=DEAD_LETTERS,
         )
         app[CONSUMER] = consumer
         rt.spawn(consumer.run(), "certs-consumer")
