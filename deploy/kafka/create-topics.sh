@@ -42,7 +42,7 @@ TOPICS=(
   "notify.requests delete"
   "notify.results delete"
   "notify.dlq delete"
-  "certs.events delete"
+  "certs.events compact"
   "sts.keys compact"
   "sts.revocations delete"
   "deadletters delete"

@@ -297,6 +297,8 @@ async def test_host_system_cannot_make_an_administrator(rig: Rig) -> None:
             )
         ]
         assert len(reasons) == 2 and all("rights group 1" in r for r in reasons), reasons
+    dead = await rig.dead_letters_on_topic("directory.employees", 6)
+    assert {e["data"]["consumer"] for e in dead} == set(rig.zones), dead
 
     # The same promotion by the practice administrator through enrolment works everywhere.
     status, body = await rig.call(
