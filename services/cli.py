@@ -70,6 +70,25 @@ def _bootstrap(args: argparse.Namespace) -> int:
     return 0
 
 
+def _client(args: argparse.Namespace) -> int:
+    from services.auth.client_command import run
+    from services.auth.settings import AuthSettings
+
+    if args.action != "list" and not args.client_id:
+        print(f"tweestap client {args.action}: a client id is required", file=sys.stderr)
+        return 2
+    settings = AuthSettings(zone=args.zone)
+    try:
+        print(asyncio.run(run(settings, args.action, args.client_id, args.name)))
+    except Problem as problem:
+        print(f"tweestap client: {problem.title} ({args.client_id})", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # pydantic: a malformed id or name
+        print(f"tweestap client: not valid: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _dev(args: argparse.Namespace) -> int:
     from services.dev.runner import run
 
@@ -117,6 +136,15 @@ def parser() -> argparse.ArgumentParser:
     boot.add_argument("--password", help="initial password (generated and printed if absent)")
     boot.add_argument("--zone", choices=["a", "b"], default="a")
     boot.set_defaults(func=_bootstrap)
+    client = sub.add_parser(
+        "client",
+        help="register, list or remove relying services that may introspect tokens (RFC 7662)",
+    )
+    client.add_argument("action", choices=["add", "list", "remove"])
+    client.add_argument("client_id", nargs="?", help="e.g. praktijk-software")
+    client.add_argument("--name", help="what the client is (add; default: its id)")
+    client.add_argument("--zone", choices=["a", "b"], default="a")
+    client.set_defaults(func=_client)
     dev = sub.add_parser("dev", help="run everything locally (embedded PostgreSQL and broker)")
     dev.add_argument("--var", default="var", help="folder for data, mail and logs")
     dev.set_defaults(func=_dev)

@@ -1,8 +1,13 @@
 """Accepting bearer tokens in any service: offline verification against every zone's public
 keys (kept from ``sts.keys`` in the service's ``public_keys``), reloading them from the
-database when a token names a key this process has not seen yet; and, for services that keep
-the directory and the revocations (enrolment, certs), whether the token's session is still
-live."""
+database when a token names a key this process has not seen yet; and whether the token's
+session is still live (every service that acts for a person keeps the directory and the
+revocations: auth, enrolment, certs).
+
+Two names, so the weaker cannot be mistaken for the stronger (DESIGN §5):
+:meth:`TokenGate.live_session` is the check for a person's request; the ``signed_*`` methods
+check a signature only and are for what a dead session may still do (log out) or for tokens
+that are not sessions (enrolment)."""
 
 from __future__ import annotations
 
@@ -29,11 +34,17 @@ RELOAD_INTERVAL_SECONDS = 1.0
 
 class TokenGate:
     def __init__(
-        self, verifier: TokenVerifier, pool: asyncpg.Pool, issuer: str, leeway_seconds: int
+        self,
+        verifier: TokenVerifier,
+        pool: asyncpg.Pool,
+        issuer: str,
+        audience: str,
+        leeway_seconds: int,
     ) -> None:
         self.verifier = verifier
         self.pool = pool
         self.issuer = issuer
+        self.audience = audience
         self.leeway_seconds = leeway_seconds
         self._loaded_at = float("-inf")
 
@@ -47,26 +58,38 @@ class TokenGate:
         self._loaded_at = time.monotonic()
         await self.load_keys()
 
-    async def claims(self, token: str) -> dict[str, Any]:
-        """Claims of a token signed by either zone's auth; a 401 problem otherwise."""
+    def _signed(self, token: str) -> dict[str, Any]:
+        return self.verifier.signed_claims(token, self.issuer, self.audience, self.leeway_seconds)
+
+    async def signed_claims(self, token: str) -> dict[str, Any]:
+        """Claims of a token signed by either zone's auth, for this audience; a 401 problem
+        otherwise. Signature only: not for a person's request (see :meth:`live_session`)."""
         try:
             try:
-                return self.verifier.verify(token, self.issuer, self.leeway_seconds)
+                return self._signed(token)
             except UnknownKey:
                 # Another zone's new key may have reached the database before this process.
                 await self.refresh_keys()
-                return self.verifier.verify(token, self.issuer, self.leeway_seconds)
+                return self._signed(token)
         except InvalidToken as exc:
             raise unauthorized(f"Token not accepted: {exc}.") from None
 
-    async def subject_claims(self, token: str) -> dict[str, Any]:
-        """Claims of a valid token that names its practice and employee."""
-        claims = await self.claims(token)
+    async def signed_subject_claims(self, token: str) -> dict[str, Any]:
+        """Claims of a signed token that names its practice and employee (signature only)."""
+        claims = await self.signed_claims(token)
         if not isinstance(claims.get("practice"), str) or not isinstance(claims.get("sub"), str):
             raise unauthorized("Token not accepted: no practice or subject.")
         return claims
 
-    async def live(self, claims: dict[str, Any]) -> asyncpg.Record:
+    async def signed_session_claims(self, token: str) -> dict[str, Any]:
+        """Claims of a signed session token, live or not: only for what an ended session may
+        still do (log out), or where the caller checks liveness in its own statement."""
+        claims = await self.signed_subject_claims(token)
+        if claims.get("scope") != SESSION_SCOPE:
+            raise unauthorized("Token not accepted: not a session token.")
+        return claims
+
+    async def live_state(self, claims: dict[str, Any]) -> asyncpg.Record:
         """The employee's current state, if the token's session is still live: not revoked,
         not started at or before the employee's cutoff, employee known and in service, and
         not a password-only session of a practice that requires two factors. Tokens other than
@@ -89,13 +112,12 @@ class TokenGate:
                 raise session_revoked()
         return state
 
-    async def session(self, token: str) -> dict[str, Any]:
-        """Claims of a live session token, with the employee's current rights group (the
-        directory's now, not the token's)."""
-        claims = await self.subject_claims(token)
-        if claims.get("scope") != SESSION_SCOPE:
-            raise unauthorized("Token not accepted: not a session token.")
-        state = await self.live(claims)
+    async def live_session(self, token: str) -> dict[str, Any]:
+        """The check for every request a person makes with a session token: signed, for this
+        audience, and the session live (:meth:`live_state`); the claims carry the employee's
+        current rights group (the directory's now, not the token's)."""
+        claims = await self.signed_session_claims(token)
+        state = await self.live_state(claims)
         return {**claims, "rg": state["rights_group"]}
 
 

@@ -119,6 +119,15 @@ def json_response(model: BaseModel | dict[str, Any], status: int = 200) -> web.R
     return web.Response(text=text, status=status, content_type="application/json")
 
 
+#: What an answer that sets no caching of its own gets: answers carry tokens, TOTP secrets, QR
+#: codes and recovery codes (DESIGN §5), so no cache may keep any answer unless its handler
+#: says so (the public keys and the discovery document do).
+NO_STORE = "no-store"
+#: Headers of an aiohttp HTTP error that still matter once it is a problem+json answer
+#: (RFC 9110 §15.5.6: a 405 says which methods are allowed).
+_KEPT_ERROR_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
+
+
 def _problem_middleware(metrics: Metrics) -> Any:
     @web.middleware
     async def middleware(request: web.Request, handler: HandlerFn) -> web.StreamResponse:
@@ -140,10 +149,15 @@ def _problem_middleware(metrics: Metrics) -> Any:
                     raise
                 slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status, "http-error")
                 response = Problem(exc.status, slug, exc.reason).response(request.path)
+                for name in _KEPT_ERROR_HEADERS:
+                    if name in exc.headers:
+                        response.headers[name] = exc.headers[name]
             except Exception:
                 log.exception("unhandled error")
                 response = Problem(500, "internal-error", "Internal error").response()
             response.headers["X-Request-Id"] = rid
+            if not response.prepared:
+                response.headers.setdefault("Cache-Control", NO_STORE)
             metrics.http_requests.labels(
                 **metrics.base(), route=route, status=str(response.status)
             ).inc()

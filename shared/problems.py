@@ -15,9 +15,17 @@ class Problem(Exception):
     """An error answer with a stable ``type``. ``extra`` members must never hold secrets."""
 
     def __init__(
-        self, status: int, slug: str, title: str, detail: str | None = None, **extra: Any
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
     ) -> None:
         super().__init__(title)
+        self.headers = headers or {}
         self.status = status
         self.slug = slug
         self.title = title
@@ -35,9 +43,9 @@ class Problem(Exception):
         if instance:
             body["instance"] = instance
         body.update(self.extra)
-        headers = (
-            {"Retry-After": str(self.extra["retry_after"])} if "retry_after" in self.extra else None
-        )
+        headers = dict(self.headers)
+        if "retry_after" in self.extra:
+            headers["Retry-After"] = str(self.extra["retry_after"])
         return web.Response(
             status=self.status, text=json.dumps(body), content_type=CONTENT_TYPE, headers=headers
         )

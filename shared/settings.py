@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     outbox_sweep_seconds: float = Field(default=2.0, gt=0)
     outbox_batch: int = Field(default=500, ge=1)
     max_request_bytes: int = Field(default=64 * 1024, ge=1024)
+    #: RFC 9068 ``aud`` of Tweestap's access tokens: auth issues it, and auth, enrolment and
+    #: certs accept only tokens for it (the same value in every service of both zones).
+    token_audience: str = "https://tweestap.nl/api"  # noqa: S105 (a name, not a secret)
     log_level: str = "INFO"
 
     @property

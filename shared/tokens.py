@@ -1,6 +1,9 @@
 """Verifying Tweestap tokens offline: EdDSA (Ed25519) JWTs signed by either zone's auth, checked
-against the public keys from ``sts.keys``. Every service that accepts a bearer token uses this;
-only auth signs."""
+against the public keys from ``sts.keys``, in the RFC 9068 profile (header ``typ: at+jwt``,
+``aud``, ``client_id``). Every service that accepts a bearer token uses this; only auth signs.
+
+A valid signature says only that auth once issued the token: whether the session is still live
+is :meth:`shared.gate.TokenGate.live_session`'s question."""
 
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ ENROL_SCOPE = "enrol"
 SINGLE_FACTOR_ACR = "aal1"
 TWO_FACTOR_ACR = "aal2"
 FALLBACK_ACR = "aal2-fallback"
+#: RFC 9068 §2.1: the ``typ`` header of a JWT access token (``application/at+jwt`` also counts).
+ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 (a media type, not a secret)
 
 
 class InvalidToken(Exception):
@@ -59,23 +64,36 @@ class TokenVerifier:
             raise InvalidToken("token has no key id")
         return kid
 
-    def verify(self, token: str, issuer: str, leeway: int) -> dict[str, Any]:
+    def signed_claims(self, token: str, issuer: str, audience: str, leeway: int) -> dict[str, Any]:
+        """The claims of a token signed by a known key, for ``issuer`` and ``audience``, of
+        type ``at+jwt``, not expired. Signature only: says nothing about the session."""
         kid = self.kid_of(token)
         key = self._public.get(kid)
         if key is None:
             raise UnknownKey("unknown signing key")
         try:
-            claims: dict[str, Any] = jwt.decode(
+            decoded = jwt.decode_complete(
                 token,
                 key,
                 algorithms=[ALGORITHM],
                 issuer=issuer,
+                audience=audience,
                 leeway=leeway,
-                options={"require": ["exp", "iat", "sub", "sid", "iss"]},
+                options={"require": ["exp", "iat", "sub", "sid", "iss", "aud"]},
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from None
+        if not is_access_token_type(decoded["header"].get("typ")):
+            raise InvalidToken("not an access token (typ at+jwt)")
+        claims: dict[str, Any] = decoded["payload"]
         return claims
+
+
+def is_access_token_type(typ: object) -> bool:
+    """RFC 9068 §4: ``at+jwt`` or ``application/at+jwt``, case-insensitively."""
+    if not isinstance(typ, str):
+        return False
+    return typ.lower().removeprefix("application/") == ACCESS_TOKEN_TYPE
 
 
 def require_admin(claims: dict[str, Any], practice_id: str) -> None:

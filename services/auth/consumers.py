@@ -10,10 +10,12 @@ import asyncpg
 from asyncpg.exceptions import UniqueViolationError
 from pydantic import BaseModel
 
+from services.auth import clients
 from services.auth.adapters import fallbacks
 from services.auth.adapters import repository as repo
 from services.auth.adapters.signer import Signer
 from services.auth.domain import fallback
+from services.auth.domain.clients import CLIENT_EVENT
 from services.auth.settings import AuthSettings
 from shared import replicas
 from shared.consumer import Handler, InvalidEvent
@@ -27,6 +29,7 @@ from shared.events import (
     PasswordCredential,
     PracticeUpserted,
 )
+from shared.sealing import Keyring
 from shared.topics import (
     AUTH_CREDENTIALS,
     AUTH_EVENTS,
@@ -148,6 +151,14 @@ def handlers(settings: AuthSettings, signer: Signer) -> dict[Topic, Handler]:
             await repo.record_login(conn, event.practice, event.subject, event.time)
 
     directory = DirectoryTrust.from_settings(settings)
+    on_client = clients.on_client(Keyring.parse(settings.sealing_keys.get_secret_value()))
+
+    async def on_credentials(conn: asyncpg.Connection, event: Envelope) -> None:
+        """Employees' passwords, and the relying services registered to introspect."""
+        if event.type == CLIENT_EVENT:
+            await on_client(conn, event)
+        else:
+            await on_credential(conn, event)
 
     async def on_directory_employee(conn: asyncpg.Connection, event: Envelope) -> None:
         await on_employee(conn, event, directory)
@@ -155,7 +166,7 @@ def handlers(settings: AuthSettings, signer: Signer) -> dict[Topic, Handler]:
     return {
         DIRECTORY_PRACTICES: on_practice,
         DIRECTORY_EMPLOYEES: on_directory_employee,
-        AUTH_CREDENTIALS: on_credential,
+        AUTH_CREDENTIALS: on_credentials,
         FACTORS: on_factor,
         STS_KEYS: replicas.on_key(signer, TrustVerifier.parse(settings.trust_public_keys)),
         STS_REVOCATIONS: replicas.on_revocation,

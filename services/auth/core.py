@@ -59,7 +59,11 @@ class AuthCore(EventWriter):
 
     def __post_init__(self) -> None:
         self.gate = TokenGate(
-            self.signer, self.pool, self.settings.issuer, self.settings.leeway_seconds
+            self.signer,
+            self.pool,
+            self.settings.issuer,
+            self.settings.token_audience,
+            self.settings.leeway_seconds,
         )
 
     @property
@@ -67,6 +71,19 @@ class AuthCore(EventWriter):
         return tokens.Lifetimes(
             token=timedelta(seconds=self.settings.token_lifetime_seconds),
             session_max=timedelta(seconds=self.settings.session_max_seconds),
+        )
+
+    def grant(self, session: tokens.Session, now: datetime) -> tokens.Grant:
+        """The claims of this zone's token for ``session`` at ``now`` (see tokens.grant)."""
+        s = self.settings
+        return tokens.grant(
+            session,
+            self.lifetimes,
+            s.issuer,
+            s.zone,
+            now,
+            audience=s.token_audience,
+            client_id=s.token_client_id,
         )
 
     def open_credential(self, row: Mapping[str, Any]) -> Credential:

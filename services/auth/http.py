@@ -10,7 +10,7 @@ from pathlib import Path
 import asyncpg
 from aiohttp import web
 
-from services.auth import consumers
+from services.auth import consumers, discovery
 from services.auth.adapters.hasher import Hasher
 from services.auth.adapters.keystore import KeyStore
 from services.auth.adapters.signer import Signer
@@ -29,6 +29,7 @@ from services.auth.api import (
     TokenResponse,
     VerifyRequest,
 )
+from services.auth.clients import Clients
 from services.auth.handlers import Auth
 from services.auth.metrics import AuthMetrics
 from services.auth.settings import AuthSettings
@@ -47,6 +48,7 @@ from shared.topics import DEAD_LETTERS
 log = logging.getLogger(__name__)
 AUTH = web.AppKey("auth", Auth)
 CONSUMER = web.AppKey("consumer", EventConsumer)
+CLIENTS = web.AppKey("clients", Clients)
 MIGRATIONS = Path(__file__).parent / "migrations"
 KEY_CHECK_SECONDS = 300
 
@@ -94,19 +96,33 @@ async def revoke(request: web.Request) -> web.Response:
 
 
 async def introspect(request: web.Request) -> web.Response:
+    """RFC 7662: only a registered relying service may ask (§2.1), HTTP Basic."""
+    await request.app[CLIENTS].authenticate(request.headers.get("Authorization"))
     body = await parse_body(request, IntrospectRequest)
     return json_response(await request.app[AUTH].introspect(body.token))
 
 
-async def jwks(request: web.Request) -> web.Response:
-    response = json_response(await request.app[AUTH].jwks())
-    response.headers["Cache-Control"] = "public, max-age=300"
+def _public(response: web.Response, settings: AuthSettings) -> web.Response:
+    """Public metadata (keys, discovery) may be cached; everything else is no-store."""
+    response.headers["Cache-Control"] = (
+        f"public, max-age={settings.public_metadata_max_age_seconds}"
+    )
     return response
+
+
+async def jwks(request: web.Request) -> web.Response:
+    auth = request.app[AUTH]
+    return _public(json_response(await auth.jwks()), auth.settings)
+
+
+async def openid_configuration(request: web.Request) -> web.Response:
+    settings = request.app[AUTH].settings
+    return _public(json_response(discovery.openid_configuration(settings.issuer)), settings)
 
 
 async def set_password(request: web.Request) -> web.Response:
     auth = request.app[AUTH]
-    claims = await auth.verify(bearer(request))
+    claims = await auth.gate.live_session(bearer(request))
     body = await parse_body(request, SetPasswordRequest)
     result = await auth.set_password(
         claims, request.match_info["p"], request.match_info["e"], body.password, body.temporary
@@ -116,7 +132,7 @@ async def set_password(request: web.Request) -> web.Response:
 
 async def change_password(request: web.Request) -> web.Response:
     auth = request.app[AUTH]
-    claims = await auth.verify(bearer(request))
+    claims = await auth.gate.live_session(bearer(request))
     body = await parse_body(request, ChangePasswordRequest)
     result = await auth.change_own_password(claims, body.current_password, body.new_password)
     return json_response(result)
@@ -155,11 +171,17 @@ ROUTES = (
         "POST",
         "/v1/tokens/introspect",
         introspect,
-        "RFC 7662 token introspection",
+        "RFC 7662 token introspection (a registered relying service: HTTP Basic)",
         IntrospectRequest,
         Introspection,
     ),
     Route("GET", "/.well-known/jwks.json", jwks, "Every zone's public signing keys", None, Jwks),
+    Route(
+        "GET",
+        discovery.DISCOVERY_PATH,
+        openid_configuration,
+        "OpenID Connect discovery (RFC 8414): issuer, JWKS, endpoints, algorithms",
+    ),
     Route(
         "PUT",
         "/v1/practices/{p}/employees/{e}/password",
@@ -200,6 +222,7 @@ def create_app(settings: AuthSettings) -> web.Application:
         )
         await auth.start_keys()
         app[AUTH] = auth
+        app[CLIENTS] = Clients(settings, rt.pool, keyring)
         consumer = EventConsumer(
             settings,
             rt.pool,

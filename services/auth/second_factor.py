@@ -545,7 +545,7 @@ class SecondFactor(AuthCore):
             passed.acr,
             tokens.session_start(now, step.cutoff),
         )
-        grant = tokens.grant(session, self.lifetimes, self.settings.issuer, self.settings.zone, now)
+        grant = self.grant(session, now)
         signed = self.signer.sign(grant.claims, now)
         events = [
             *passed.events,

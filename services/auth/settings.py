@@ -11,7 +11,14 @@ DAY = 24 * 3600
 
 class AuthSettings(Settings):
     service: str = "auth"
+    #: The public base URL of auth (``iss`` of its tokens): discovery is served at
+    #: ``{issuer}/.well-known/openid-configuration`` and names endpoints under it.
     issuer: str = "https://tweestap.nl"
+    #: How long caches may keep the public keys and the discovery document (every other
+    #: answer is ``Cache-Control: no-store``).
+    public_metadata_max_age_seconds: int = Field(default=300, ge=0, le=3600)
+    #: RFC 9068 ``client_id`` of tokens from a login: the front end that logs people in.
+    token_client_id: str = "tweestap-web"  # noqa: S105 (a name, not a secret)
     #: Token lifetime X; renew_after is X/2. At most 24 h.
     token_lifetime_seconds: int = Field(default=8 * 3600, ge=60, le=DAY)
     #: Absolute end of a session: renewal never extends a token past auth_time + this.

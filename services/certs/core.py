@@ -33,6 +33,6 @@ class CertsCore(EventWriter):
     async def admin(self, token: str, practice_id: str) -> Claims:
         """A live session of the practice's administrator: rights group 1 of its own practice,
         checked against the directory now rather than the token's claim."""
-        claims = await self.gate.session(token)
+        claims = await self.gate.live_session(token)
         require_admin(claims, practice_id)
         return claims

@@ -171,7 +171,9 @@ def create_app(settings: CertsSettings) -> web.Application:
     async def certs_ctx(app: web.Application) -> AsyncIterator[None]:
         rt = app[RUNTIME]
         verifier = TokenVerifier()
-        gate = TokenGate(verifier, rt.pool, settings.issuer, settings.leeway_seconds)
+        gate = TokenGate(
+            verifier, rt.pool, settings.issuer, settings.token_audience, settings.leeway_seconds
+        )
         service = CertsService(settings, rt.pool, keyring, gate, metrics)
         await gate.load_keys()
         app[CERTS] = service

@@ -175,7 +175,7 @@ class EnrolmentCore(EventWriter):
     async def session(self, token: str, two_factor: bool = False) -> Claims:
         """Claims of a live session token; with ``two_factor``, only a two-factor session
         (``aal2``, ``aal2-fallback``)."""
-        claims = await self.gate.session(token)
+        claims = await self.gate.live_session(token)
         if two_factor and claims.get("acr") not in TWO_FACTOR_ACRS:
             raise forbidden("This needs a session that logged in with two factors.")
         return claims
@@ -190,7 +190,7 @@ class EnrolmentCore(EventWriter):
     async def wizard(self, token: str) -> tuple[Claims, steps.Access]:
         """Claims of a token that may use the wizard: an enrolment token, or a session that
         logged in with a recovery code a short while ago."""
-        claims = await self.gate.subject_claims(token)
+        claims = await self.gate.signed_subject_claims(token)
         window = timedelta(seconds=self.settings.recovery_reenrol_seconds)
         access = steps.wizard_access(claims, utcnow(), window)
         if access is None:
@@ -198,7 +198,7 @@ class EnrolmentCore(EventWriter):
                 "The wizard needs an enrolment token, or a session that just logged in with "
                 "a recovery code."
             )
-        await self.gate.live(claims)
+        await self.gate.live_state(claims)
         return claims, access
 
     async def housekeeping(self) -> None:

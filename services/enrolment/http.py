@@ -290,7 +290,9 @@ def create_app(settings: EnrolmentSettings) -> web.Application:
     async def enrolment_ctx(app: web.Application) -> AsyncIterator[None]:
         rt = app[RUNTIME]
         verifier = TokenVerifier()
-        gate = TokenGate(verifier, rt.pool, settings.issuer, settings.leeway_seconds)
+        gate = TokenGate(
+            verifier, rt.pool, settings.issuer, settings.token_audience, settings.leeway_seconds
+        )
         service = EnrolmentService(settings, rt.pool, keyring, bsn_key, gate, metrics)
         await gate.load_keys()
         app[ENROLMENT] = service

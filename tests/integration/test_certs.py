@@ -74,6 +74,7 @@ class Rig:
         now = utcnow()
         claims = {
             "iss": self.auth.settings.issuer,
+            "aud": self.auth.settings.token_audience,
             "sub": employee,
             "practice": practice,
             "rg": rights_group,

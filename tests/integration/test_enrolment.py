@@ -151,6 +151,7 @@ class Rig:
         started = (auth_time or now).timestamp()
         claims = {
             "iss": self.auth.settings.issuer,
+            "aud": self.auth.settings.token_audience,
             "sub": employee,
             "practice": practice,
             "rg": rights_group,

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
+
 from services.auth.domain import tokens
+from services.auth.http import CLIENTS
 from shared.events import utcnow
 from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
 from tests.integration.test_login import verify_with_jwks
@@ -21,7 +24,10 @@ async def renew(zone: Zone, token: str) -> tuple[int, dict[str, Any]]:
 
 
 async def introspect(zone: Zone, token: str) -> dict[str, Any]:
-    response = await zone.client.post("/v1/tokens/introspect", json={"token": token})
+    """As a registered relying service (RFC 7662 §2.1)."""
+    secret = await zone.app[CLIENTS].add("relying-service", "Relying service")
+    auth = aiohttp.BasicAuth("relying-service", secret)
+    response = await zone.client.post("/v1/tokens/introspect", json={"token": token}, auth=auth)
     assert response.status == 200
     body: dict[str, Any] = await response.json()
     return body
@@ -38,6 +44,8 @@ def forge_session(zone: Zone, employee: str, auth_age: timedelta, acr: str = "aa
         zone.settings.issuer,
         "a",
         now,
+        audience=zone.settings.token_audience,
+        client_id=zone.settings.token_client_id,
     )
     return zone.auth.signer.sign({**grant.claims, "acr": acr}, now)
 
@@ -105,6 +113,8 @@ async def test_expired_and_foreign_tokens_are_refused(cluster: Cluster) -> None:
         zone.settings.issuer,
         "a",
         now - timedelta(hours=1),
+        audience=zone.settings.token_audience,
+        client_id=zone.settings.token_client_id,
     ).claims
     expired = zone.auth.signer.sign(claims, now)
     status, body = await renew(zone, expired)
@@ -153,7 +163,7 @@ async def test_housekeeping_forgets_only_what_can_no_longer_matter(cluster: Clus
         tokens_.append(body["token"]["token"])
         await zone.client.post("/v1/tokens/revoke", headers=bearer(body["token"]["token"]))
     pool = zone.auth.pool
-    ended = zone.auth.signer.verify(tokens_[0], zone.settings.issuer, 30)["sid"]
+    ended = (await zone.auth.gate.signed_claims(tokens_[0]))["sid"]
     await pool.execute(
         "UPDATE revocations SET session_expires_at = now() - interval '2 hours' WHERE sid = $1",
         ended,

@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import jwt
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from services.auth.adapters.signer import ALGORITHM, InvalidToken, Signer, SigningKey
 
 ISSUER = "https://tweestap.nl"
+AUDIENCE = "https://tweestap.nl/api"
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 
@@ -34,6 +36,7 @@ def claims(**overrides: Any) -> dict[str, Any]:
     now = int(time.time())
     base: dict[str, Any] = {
         "iss": ISSUER,
+        "aud": AUDIENCE,
         "sub": "emp-1",
         "practice": "fysio",
         "sid": "s" * 32,
@@ -94,13 +97,13 @@ def test_private_bytes_round_trip() -> None:
     restored = SigningKey.from_private_bytes(key.kid, raw, key.not_before)
     assert restored.public_jwk() == key.public_jwk()
     token = signer_with(restored).sign(claims(), datetime.now(UTC))
-    assert signer_with(key).verify(token, ISSUER, leeway=0)["sub"] == "emp-1"
+    assert signer_with(key).signed_claims(token, ISSUER, AUDIENCE, leeway=0)["sub"] == "emp-1"
 
 
 def test_verify_accepts_a_good_token() -> None:
     signer = signer_with(SigningKey.generate("a", T0))
     token = signer.sign(claims(), datetime.now(UTC))
-    verified = signer.verify(token, ISSUER, leeway=30)
+    verified = signer.signed_claims(token, ISSUER, AUDIENCE, leeway=30)
     assert verified["sub"] == "emp-1" and verified["practice"] == "fysio"
 
 
@@ -113,10 +116,10 @@ def test_verify_accepts_a_token_of_the_other_zone_by_its_public_key() -> None:
     token = zone_a.sign(claims(), datetime.now(UTC))
     assert not zone_b.knows(key_a.kid)
     with pytest.raises(InvalidToken):
-        zone_b.verify(token, ISSUER, leeway=0)
+        zone_b.signed_claims(token, ISSUER, AUDIENCE, leeway=0)
     zone_b.add_public_key(key_a.public_jwk())
     assert zone_b.knows(key_a.kid) and zone_b.knows(key_b.kid)
-    assert zone_b.verify(token, ISSUER, leeway=0)["sid"] == "s" * 32
+    assert zone_b.signed_claims(token, ISSUER, AUDIENCE, leeway=0)["sid"] == "s" * 32
 
 
 def test_verify_rejects_an_unknown_key() -> None:
@@ -124,7 +127,7 @@ def test_verify_rejects_an_unknown_key() -> None:
     stranger = signer_with(SigningKey.generate("a", T0))
     token = stranger.sign(claims(), datetime.now(UTC))
     with pytest.raises(InvalidToken, match="unknown signing key"):
-        known.verify(token, ISSUER, leeway=30)
+        known.signed_claims(token, ISSUER, AUDIENCE, leeway=30)
 
 
 def test_verify_rejects_a_known_kid_with_a_foreign_signature() -> None:
@@ -132,7 +135,7 @@ def test_verify_rejects_a_known_kid_with_a_foreign_signature() -> None:
     forger = SigningKey(key.kid, SigningKey.generate("a", T0).private, T0)
     token = signer_with(forger).sign(claims(), datetime.now(UTC))
     with pytest.raises(InvalidToken):
-        signer_with(key).verify(token, ISSUER, leeway=30)
+        signer_with(key).signed_claims(token, ISSUER, AUDIENCE, leeway=30)
 
 
 def test_verify_rejects_a_tampered_payload() -> None:
@@ -143,7 +146,7 @@ def test_verify_rejects_a_tampered_payload() -> None:
     data["practice"] = "other-practice"
     forged = f"{header}.{b64e(json.dumps(data).encode())}.{signature}"
     with pytest.raises(InvalidToken):
-        signer.verify(forged, ISSUER, leeway=30)
+        signer.signed_claims(forged, ISSUER, AUDIENCE, leeway=30)
 
 
 def test_verify_rejects_unsigned_and_malformed_tokens() -> None:
@@ -152,12 +155,12 @@ def test_verify_rejects_unsigned_and_malformed_tokens() -> None:
     header = b64e(json.dumps({"alg": "none", "typ": "JWT", "kid": key.kid}).encode())
     payload = b64e(json.dumps(claims()).encode())
     with pytest.raises(InvalidToken):
-        signer.verify(f"{header}.{payload}.", ISSUER, leeway=30)
+        signer.signed_claims(f"{header}.{payload}.", ISSUER, AUDIENCE, leeway=30)
     with pytest.raises(InvalidToken):
-        signer.verify("not-a-token", ISSUER, leeway=30)
+        signer.signed_claims("not-a-token", ISSUER, AUDIENCE, leeway=30)
     no_kid = b64e(json.dumps({"alg": "EdDSA", "typ": "JWT"}).encode())
     with pytest.raises(InvalidToken, match="no key id"):
-        signer.verify(f"{no_kid}.{payload}.AAAA", ISSUER, leeway=30)
+        signer.signed_claims(f"{no_kid}.{payload}.AAAA", ISSUER, AUDIENCE, leeway=30)
 
 
 def test_verify_rejects_an_expired_token_beyond_leeway() -> None:
@@ -165,29 +168,48 @@ def test_verify_rejects_an_expired_token_beyond_leeway() -> None:
     now = int(time.time())
     expired = signer.sign(claims(iat=now - 3600, exp=now - 60), datetime.now(UTC))
     with pytest.raises(InvalidToken):
-        signer.verify(expired, ISSUER, leeway=30)
+        signer.signed_claims(expired, ISSUER, AUDIENCE, leeway=30)
     # Within the leeway the same kind of token is still accepted.
     recent = signer.sign(claims(iat=now - 3600, exp=now - 10), datetime.now(UTC))
-    assert signer.verify(recent, ISSUER, leeway=30)["sub"] == "emp-1"
+    assert signer.signed_claims(recent, ISSUER, AUDIENCE, leeway=30)["sub"] == "emp-1"
     with pytest.raises(InvalidToken):
-        signer.verify(recent, ISSUER, leeway=0)
+        signer.signed_claims(recent, ISSUER, AUDIENCE, leeway=0)
 
 
 def test_verify_rejects_the_wrong_issuer() -> None:
     signer = signer_with(SigningKey.generate("a", T0))
     token = signer.sign(claims(iss="https://elders.example"), datetime.now(UTC))
     with pytest.raises(InvalidToken):
-        signer.verify(token, ISSUER, leeway=30)
+        signer.signed_claims(token, ISSUER, AUDIENCE, leeway=30)
 
 
-@pytest.mark.parametrize("missing", ["exp", "iat", "sub", "sid", "iss"])
+def test_verify_rejects_another_audience() -> None:
+    signer = signer_with(SigningKey.generate("a", T0))
+    token = signer.sign(claims(aud="https://elders.example"), datetime.now(UTC))
+    with pytest.raises(InvalidToken):
+        signer.signed_claims(token, ISSUER, AUDIENCE, leeway=30)
+    both = signer.sign(claims(aud=["https://elders.example", AUDIENCE]), datetime.now(UTC))
+    assert signer.signed_claims(both, ISSUER, AUDIENCE, leeway=30)["sub"] == "emp-1"
+
+
+def test_tokens_are_typed_at_jwt_and_other_types_are_refused() -> None:
+    key = SigningKey.generate("a", T0)
+    signer = signer_with(key)
+    token = signer.sign(claims(), datetime.now(UTC))
+    assert json.loads(b64d(token.split(".")[0]))["typ"] == "at+jwt"
+    plain = jwt.encode(claims(), key.private, algorithm="EdDSA", headers={"kid": key.kid})
+    with pytest.raises(InvalidToken):
+        signer.signed_claims(plain, ISSUER, AUDIENCE, leeway=30)
+
+
+@pytest.mark.parametrize("missing", ["exp", "iat", "sub", "sid", "iss", "aud"])
 def test_verify_requires_the_core_claims(missing: str) -> None:
     signer = signer_with(SigningKey.generate("a", T0))
     token_claims = claims()
     del token_claims[missing]
     token = signer.sign(token_claims, datetime.now(UTC))
     with pytest.raises(InvalidToken):
-        signer.verify(token, ISSUER, leeway=30)
+        signer.signed_claims(token, ISSUER, AUDIENCE, leeway=30)
 
 
 def test_current_picks_the_newest_key_whose_not_before_has_passed() -> None:
@@ -204,7 +226,10 @@ def test_current_picks_the_newest_key_whose_not_before_has_passed() -> None:
     token = signer.sign(claims(), T0 + timedelta(days=31))
     assert json.loads(b64d(token.split(".")[0]))["kid"] == new.kid
     # Tokens of the old key keep verifying after the rotation.
-    assert signer.verify(signer.sign(claims(), T0), ISSUER, leeway=0)["sub"] == "emp-1"
+    assert (
+        signer.signed_claims(signer.sign(claims(), T0), ISSUER, AUDIENCE, leeway=0)["sub"]
+        == "emp-1"
+    )
 
 
 def test_current_before_any_not_before_uses_the_oldest_key() -> None:

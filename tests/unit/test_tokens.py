@@ -9,17 +9,25 @@ import pytest
 from services.auth.domain.tokens import (
     FALLBACK_ACR,
     SESSION_SCOPE,
+    Grant,
     Lifetimes,
     Session,
     SessionEnded,
-    grant,
 )
+from services.auth.domain.tokens import grant as issue
+from shared.tokens import is_access_token_type
 
 AUTH_TIME = datetime(2026, 3, 2, 8, 0, 0, tzinfo=UTC)
 X = timedelta(hours=8)
 DAY = timedelta(hours=24)
 LIFETIMES = Lifetimes(token=X, session_max=DAY)
 ISSUER = "https://tweestap.nl"
+AUDIENCE = "https://tweestap.nl/api"
+CLIENT = "tweestap-web"
+
+
+def grant(s: Session, lifetimes: Lifetimes, issuer: str, zone: str, now: datetime) -> Grant:
+    return issue(s, lifetimes, issuer, zone, now, audience=AUDIENCE, client_id=CLIENT)
 
 
 def session(acr: str = "aal2", amr: tuple[str, ...] = ("pwd", "otp")) -> Session:
@@ -31,6 +39,7 @@ def test_claims() -> None:
     g = grant(s, LIFETIMES, ISSUER, "a", AUTH_TIME)
     c = g.claims
     assert c["iss"] == ISSUER
+    assert c["aud"] == AUDIENCE and c["client_id"] == CLIENT, "RFC 9068"
     assert c["sub"] == "emp-1"
     assert c["practice"] == "fysio"
     assert c["rg"] == 1
@@ -155,3 +164,10 @@ def test_a_session_after_a_cutoff_in_the_same_second_starts_after_it() -> None:
     assert session_start(later + timedelta(seconds=5), cutoff) == datetime(
         2026, 11, 23, 12, 0, 5, tzinfo=UTC
     )
+
+
+def test_access_token_type_follows_rfc9068() -> None:
+    assert is_access_token_type("at+jwt")
+    assert is_access_token_type("application/AT+JWT")
+    assert not is_access_token_type("JWT")
+    assert not is_access_token_type(None)

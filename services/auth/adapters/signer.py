@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
-from shared.tokens import ALGORITHM, InvalidToken, TokenVerifier, UnknownKey
+from shared.tokens import ACCESS_TOKEN_TYPE, ALGORITHM, InvalidToken, TokenVerifier, UnknownKey
 
 __all__ = ["ALGORITHM", "InvalidToken", "Signer", "SigningKey", "UnknownKey"]
 
@@ -70,4 +70,5 @@ class Signer(TokenVerifier):
 
     def sign(self, claims: dict[str, Any], now: datetime) -> str:
         key = self.current(now)
-        return jwt.encode(claims, key.private, algorithm=ALGORITHM, headers={"kid": key.kid})
+        headers = {"kid": key.kid, "typ": ACCESS_TOKEN_TYPE}  # RFC 9068 §2.1
+        return jwt.encode(claims, key.private, algorithm=ALGORITHM, headers=headers)

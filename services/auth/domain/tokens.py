@@ -96,8 +96,18 @@ class Grant:
     session_expires_at: datetime
 
 
-def grant(session: Session, lifetimes: Lifetimes, issuer: str, zone: str, now: datetime) -> Grant:
-    """Claims for a token issued or renewed at ``now``; raises SessionEnded past the cap."""
+def grant(
+    session: Session,
+    lifetimes: Lifetimes,
+    issuer: str,
+    zone: str,
+    now: datetime,
+    *,
+    audience: str,
+    client_id: str,
+) -> Grant:
+    """Claims for a token issued or renewed at ``now`` (RFC 9068: ``aud`` and ``client_id``
+    besides Tweestap's own); raises SessionEnded past the cap."""
     now = now.replace(microsecond=0)
     session_end = lifetimes.session_end(session)
     if now >= session_end:
@@ -106,6 +116,8 @@ def grant(session: Session, lifetimes: Lifetimes, issuer: str, zone: str, now: d
     renew_after = now + (expires_at - now) / 2
     claims = {
         "iss": issuer,
+        "aud": audience,
+        "client_id": client_id,
         "sub": session.employee,
         "practice": session.practice,
         "rg": session.rights_group,

@@ -1,0 +1,40 @@
+"""``tweestap client add|list|remove``: relying services that may introspect tokens, managed
+outside a running service (like ``tweestap bootstrap``). Run in one zone: the registration
+reaches the other zone over ``auth.credentials`` (sealed) once that zone's auth runs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from services.auth.clients import Clients
+from services.auth.http import MIGRATIONS
+from services.auth.settings import AuthSettings
+from shared.db import create_pool, migrate
+from shared.sealing import Keyring
+
+
+@asynccontextmanager
+async def open_clients(settings: AuthSettings) -> AsyncIterator[Clients]:
+    await migrate(settings.database_url, settings.service, MIGRATIONS)
+    pool = await create_pool(settings.database_url, 1, 2)
+    try:
+        yield Clients(settings, pool, Keyring.parse(settings.sealing_keys.get_secret_value()))
+    finally:
+        await pool.close()
+
+
+async def run(settings: AuthSettings, action: str, client_id: str | None, name: str | None) -> str:
+    """What the command prints. ``add`` prints the secret: this once, never again."""
+    async with open_clients(settings) as clients:
+        if action == "list":
+            return "\n".join(
+                f"{c.client_id}\t{c.name}\t{c.updated_at.isoformat()}"
+                for c in await clients.active()
+            )
+        assert client_id is not None  # the parser requires it for add and remove
+        if action == "add":
+            secret = await clients.add(client_id, name or client_id)
+            return f"client {client_id}: registered\nclient_secret (shown once): {secret}"
+        await clients.remove(client_id)
+        return f"client {client_id}: removed"

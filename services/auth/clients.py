@@ -1,0 +1,136 @@
+"""Registered relying services (RFC 7662 §2.1): register, remove, list, authenticate them,
+and apply the other zone's registrations. A client's state travels sealed on
+``auth.credentials``, so both zones know every client and only auth (with the keyring) can
+register one; the secret itself never leaves the command that made it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+from pydantic import BaseModel, ValidationError
+
+from services.auth.adapters import clients as repo
+from services.auth.domain import clients
+from services.auth.domain.clients import ClientState
+from services.auth.settings import AuthSettings
+from shared.consumer import Handler, InvalidEvent
+from shared.events import Envelope, utcnow
+from shared.outbox import EventWriter
+from shared.problems import Problem, not_found
+from shared.sealing import Keyring, SealingError
+from shared.topics import AUTH_CREDENTIALS
+
+#: RFC 7235 challenge of a 401 at the introspection endpoint.
+BASIC_CHALLENGE = 'Basic realm="tweestap", charset="UTF-8"'
+
+
+class ClientPublished(BaseModel):
+    """``auth.credentials`` ``client.upserted``: a client's :class:`ClientState`, sealed."""
+
+    client_id: str
+    sealed: str
+
+
+def unauthenticated_client() -> Problem:
+    return Problem(
+        401,
+        "invalid-client",
+        "Client not authenticated",
+        "Introspection is for registered relying services: HTTP Basic client_id and secret.",
+        headers={"WWW-Authenticate": BASIC_CHALLENGE},
+    )
+
+
+@dataclass
+class Clients(EventWriter):
+    settings: AuthSettings
+    pool: asyncpg.Pool
+    keyring: Keyring
+
+    async def add(self, client_id: str, name: str) -> str:
+        """Register ``client_id`` (or give it a new secret); returns the secret, once."""
+        secret = clients.new_secret()
+        await self._write(client_id, name, clients.secret_hash(secret), active=True)
+        return secret
+
+    async def remove(self, client_id: str) -> None:
+        async with self.pool.acquire() as conn:
+            current = await repo.get(conn, client_id)
+        if current is None or not current.active:
+            raise not_found("No such client.")
+        await self._write(client_id, current.name, current.secret_hash, active=False)
+
+    async def active(self) -> list[ClientState]:
+        async with self.pool.acquire() as conn:
+            return await repo.all_active(conn)
+
+    async def authenticate(self, authorization: str | None) -> ClientState:
+        """The registered, active client of an ``Authorization: Basic`` header; 401 with a
+        Basic challenge otherwise (the same answer for an unknown client and a wrong
+        secret)."""
+        credentials = clients.basic_credentials(authorization)
+        if credentials is None:
+            raise unauthenticated_client()
+        client_id, secret = credentials
+        state = await repo.get(self.pool, client_id)
+        hashed = state.secret_hash if state is not None and state.active else None
+        if state is None or not clients.secret_matches(secret, hashed):
+            raise unauthenticated_client()
+        return state
+
+    async def _write(self, client_id: str, name: str, hashed: str, active: bool) -> None:
+        now = utcnow()
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", client_id)
+            current = await repo.get(conn, client_id)
+            state = ClientState(
+                client_id=client_id,
+                name=name,
+                secret_hash=hashed,
+                active=active,
+                version=(current.version if current else 0) + 1,
+                updated_at=now,
+                zone=self.settings.zone,
+            )
+            await repo.upsert(conn, state)
+            body = ClientPublished(client_id=client_id, sealed=seal(self.keyring, state))
+            await self.emit(
+                conn,
+                AUTH_CREDENTIALS,
+                clients.CLIENT_EVENT,
+                clients.DEPLOYMENT,
+                clients.subject(client_id),
+                body.model_dump(mode="json"),
+                now,
+            )
+
+
+def seal(keyring: Keyring, state: ClientState) -> str:
+    return keyring.seal(state.model_dump_json().encode(), clients.client_aad(state.client_id))
+
+
+def open_sealed(keyring: Keyring, body: ClientPublished) -> ClientState:
+    """The state inside a ``client.upserted``; InvalidEvent if it is not the keyring's seal
+    of that very client (a forgery, or another client's state copied)."""
+    try:
+        raw = keyring.open(body.sealed, clients.client_aad(body.client_id))
+        state = ClientState.model_validate_json(raw)
+    except (SealingError, ValidationError, ValueError):
+        raise InvalidEvent("client.upserted: not sealed by this deployment") from None
+    if state.client_id != body.client_id:
+        raise InvalidEvent("client.upserted: sealed state of another client")
+    return state
+
+
+def on_client(keyring: Keyring) -> Handler:
+    """Apply a client's state from either zone (last writer wins)."""
+
+    async def handle(conn: asyncpg.Connection, event: Envelope) -> None:
+        try:
+            body = ClientPublished.model_validate(event.data)
+        except ValidationError:
+            raise InvalidEvent("client.upserted: malformed") from None
+        await repo.upsert(conn, open_sealed(keyring, body))
+
+    return handle
