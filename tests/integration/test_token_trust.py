@@ -19,8 +19,19 @@ from services.dev.infra import free_port
 from services.registry import SERVICES
 from shared.db import ensure_database
 from shared.events import utcnow
-from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
-from tests.integration.test_enrolment import P, Rig, in_auth, start
+from tests.conftest import ADMIN_PASSWORD, Cluster, SmtpSink, Zone, login, wait_for
+from tests.integration.test_enrolment import (
+    PIET_BIRTH,
+    PIET_BSN,
+    PIET_EMAIL,
+    P,
+    Rig,
+    enrol_login,
+    in_auth,
+    start,
+    totp,
+    two_factor_practice,
+)
 
 PROBLEM = "application/problem+json"
 PIET = "piet01"
@@ -255,3 +266,37 @@ async def test_a_405_problem_keeps_allow(cluster: Cluster) -> None:
     wrong = await zone.client.get("/v1/tokens/renew")
     assert wrong.status == 405 and wrong.content_type == PROBLEM
     assert wrong.headers.get("Allow") == "POST"
+
+
+async def post_noting_cache(
+    seen: dict[str, str | None], name: str, zone: Zone, path: str, body: Any, auth: str | None
+) -> Any:
+    """POST (200 expected), noting the answer's Cache-Control under ``name``."""
+    headers = bearer(auth) if auth else {}
+    response = await zone.client.post(path, json=body, headers=headers)
+    assert response.status == 200, (name, await response.text())
+    seen[name] = response.headers.get("Cache-Control")
+    return await response.json()
+
+
+async def test_enrolment_and_second_step_answers_with_secrets_are_not_cached(
+    cluster: Cluster, smtp_sink: SmtpSink
+) -> None:
+    """The wizard's answers (activation, TOTP secret and QR, recovery code), auth's token
+    after the second factor and a new recovery code: each ``Cache-Control: no-store``."""
+    async for rig in start(cluster, smtp_sink):
+        await two_factor_practice(rig)
+        login_id, token = await enrol_login(rig)
+        seen: dict[str, str | None] = {}
+        post = partial(post_noting_cache, seen)
+        started = await post("enrolment", rig.enrol, "/v1/enrolment", None, token)
+        enrolment = f"/v1/enrolment/{started['enrolment_id']}"
+        code = await rig.code(PIET_EMAIL, "activatiecode")
+        identity = {"activation_code": code, "birth_date": PIET_BIRTH, "bsn": PIET_BSN}
+        shown = await post("identity", rig.enrol, f"{enrolment}/identity", identity, token)
+        confirm = {"code": totp(shown["secret"])}
+        await post("confirm", rig.enrol, f"{enrolment}/confirm", confirm, token)
+        verify = {"factor": "totp", "code": totp(shown["secret"], 30)}
+        issued = await post("verify", rig.auth, f"/v1/login/{login_id}/verify", verify, None)
+        await post("recovery-code", rig.enrol, "/v1/recovery-code", None, issued["token"])
+        assert seen == {name: "no-store" for name in seen}, seen
