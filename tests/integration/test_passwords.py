@@ -7,6 +7,7 @@ from typing import Any
 
 from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, login
 from tests.integration.test_login import set_policy
+from tests.integration.test_tokens import introspect
 
 STRONG = "Lange-Zin-Met-Koffie-En-Fietsen-93"
 STRONGER = "Nog-Een-Heel-Ander-Wachtwoord-Voor-2027"
@@ -121,8 +122,7 @@ async def test_two_factor_practice_never_gets_password_only_token(cluster: Clust
         "/v1/tokens/renew", headers={"Authorization": f"Bearer {before}"}
     )
     assert renew_old.status == 401, "a password-only session ends when two factors are required"
-    info = await zone.client.post("/v1/tokens/introspect", json={"token": before})
-    assert (await info.json())["active"] is False
+    assert (await introspect(zone, before))["active"] is False
     status, body = await login(zone, "fysio", "admin", ADMIN_PASSWORD)
     assert status == 200 and body["next"] == "enrol"
     assert body["token"] is None and body["enrolment_token"]
