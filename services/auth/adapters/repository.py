@@ -395,27 +395,6 @@ async def advance_login(
     return status.endswith(" 1")
 
 
-async def session_state(
-    conn: asyncpg.Connection, practice_id: str, employee_id: str, sid: str, auth_time: datetime
-) -> asyncpg.Record | None:
-    """The employee's current rights group and service status, and whether the session is
-    revoked (its ``sid``, or every session of the employee up to a cutoff)."""
-    row: asyncpg.Record | None = await conn.fetchrow(
-        """SELECT e.rights_group, e.in_service, e.username, p.two_factor_required,
-                  EXISTS (SELECT 1 FROM revocations r WHERE r.sid = $3)
-                  OR EXISTS (SELECT 1 FROM session_cutoffs c
-                             WHERE c.practice = $1 AND c.employee = $2
-                               AND c.before >= $4) AS revoked
-           FROM employees e JOIN practices p ON p.id = e.practice
-           WHERE e.practice = $1 AND e.id = $2""",
-        practice_id,
-        employee_id,
-        sid,
-        auth_time,
-    )
-    return row
-
-
 # -- second factors -------------------------------------------------------------------------
 
 
