@@ -7,10 +7,20 @@ import asyncio
 import contextlib
 import logging
 import time
+from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTopicError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    PolicyViolationError,
+    RecordListTooLargeError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+)
 
 from shared.kafka_security import client_options
 from shared.settings import Settings
@@ -34,6 +44,34 @@ async def ensure_topics(settings: Settings, topics: tuple[Topic, ...] = ALL) -> 
         await admin.close()
 
 
+#: Refusals that concern one record, not the producer or the cluster: sending it again fails
+#: again, so the relay moves the row aside (``outbox_dead``) and the events after it flow.
+#: Anything else (broker down, timeouts, a producer-wide refusal) is retried: no row is lost.
+REFUSED_FOR_GOOD: tuple[type[KafkaError], ...] = (
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    TopicAuthorizationFailedError,
+    InvalidTopicError,
+    CorruptRecordException,
+    PolicyViolationError,
+)
+#: Per message of a batch: ``None`` once the broker has it, else why it was refused for good.
+Outcome: TypeAlias = KafkaError | None
+
+
+def producer_options(settings: Settings) -> dict[str, Any]:
+    """Every producer's arguments. ``acks="all"``: a send counts only once every in-sync replica
+    has it (with the topics' ``min.insync.replicas``, DESIGN §3: no event lost)."""
+    return {
+        **client_options(settings),
+        "acks": "all",
+        "enable_idempotence": settings.kafka_idempotent_producer,
+        "linger_ms": 2,
+        "max_request_size": settings.kafka_max_request_bytes,
+        "request_timeout_ms": int(settings.kafka_request_timeout_seconds * 1000),
+    }
+
+
 class Bus:
     """A producer that is (re)started on demand, so a service starts and serves with the
     broker down, and resumes publishing when it returns."""
@@ -48,13 +86,7 @@ class Bus:
         async with self._lock:
             if self._producer is None:
                 await ensure_topics(self.settings)
-                producer = AIOKafkaProducer(
-                    **client_options(self.settings),
-                    acks="all",
-                    enable_idempotence=self.settings.kafka_idempotent_producer,
-                    linger_ms=2,
-                    request_timeout_ms=int(self.settings.kafka_request_timeout_seconds * 1000),
-                )
+                producer = AIOKafkaProducer(**producer_options(self.settings))
                 try:
                     await producer.start()
                 except BaseException:
@@ -63,15 +95,34 @@ class Bus:
                 self._producer = producer
             return self._producer
 
-    async def send_batch(self, messages: list[tuple[str, str, bytes]]) -> None:
-        """Send ``(topic, key, value)`` messages and wait until the broker has them all."""
+    async def send_batch(self, messages: list[tuple[str, str, bytes]]) -> list[Outcome]:
+        """Send ``(topic, key, value)`` messages and wait for the broker's answer to each.
+
+        Returns one outcome per message: ``None`` when the broker has it, the error when it was
+        refused for good (:data:`REFUSED_FOR_GOOD`). Any other error is raised once every sent
+        message is answered, and the caller sends the batch again (at-least-once)."""
         producer = await self.producer()
         await self._check_topics(producer, {topic for topic, _, _ in messages})
-        futures = [
-            await producer.send(topic, value=value, key=key.encode())
-            for topic, key, value in messages
-        ]
-        await asyncio.gather(*futures)
+        outcomes: list[Outcome] = [None] * len(messages)
+        pending: list[tuple[int, asyncio.Future[Any]]] = []
+        retry: BaseException | None = None
+        for i, (topic, key, value) in enumerate(messages):
+            try:
+                pending.append((i, await producer.send(topic, value=value, key=key.encode())))
+            except REFUSED_FOR_GOOD as exc:
+                outcomes[i] = exc
+            except KafkaError as exc:
+                retry = exc
+                break
+        answers = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
+        for (i, _), answer in zip(pending, answers, strict=True):
+            if isinstance(answer, REFUSED_FOR_GOOD):
+                outcomes[i] = answer
+            elif isinstance(answer, BaseException):
+                retry = retry or answer
+        if retry is not None:
+            raise retry
+        return outcomes
 
     async def _check_topics(self, producer: AIOKafkaProducer, topics: set[str]) -> None:
         """At most once a second, ask the broker whether it still has the topics: a restarted

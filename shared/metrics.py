@@ -27,6 +27,15 @@ class Metrics:
         )
         self.outbox_backlog = self.gauge("outbox_backlog", "Outbox rows not yet published")
         self.outbox_published = self.counter("outbox_published_total", "Outbox rows published")
+        self.outbox_dead = self.counter(
+            "outbox_dead_total", "Outbox rows the broker refused for good, moved aside", ["reason"]
+        )
+        self.outbox_dead_rows = self.gauge(
+            "outbox_dead_rows", "Rows in outbox_dead, waiting for an operator"
+        )
+        self.outbox_relay_active = self.gauge(
+            "outbox_relay_active", "1 while this process holds its database's relay lock"
+        )
         self.consumer_lag = self.gauge(
             "consumer_lag", "Messages behind the end of the topic", ["topic"]
         )

@@ -91,6 +91,22 @@ class EventWriter:
         return event
 
 
+class RelayLockLost(Exception):
+    """The connection holding the relay lock is gone, so another relay may hold the lock now."""
+
+
+_HOLDS_LOCK = (
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+    "AND pid = pg_backend_pid() AND classid = 0 AND objid = $1 AND objsubid = 1)"
+)
+_MOVE_ASIDE = """
+    WITH dead AS (DELETE FROM outbox WHERE seq = $1
+                  RETURNING seq, id, topic, key, payload, created_at)
+    INSERT INTO outbox_dead (seq, id, topic, key, payload, created_at, reason)
+    SELECT seq, id, topic, key, payload, created_at, $2 FROM dead
+    ON CONFLICT (id) DO UPDATE SET reason = EXCLUDED.reason, failed_at = now()"""
+
+
 class OutboxRelay:
     def __init__(self, settings: Settings, pool: asyncpg.Pool, bus: Bus, metrics: Metrics) -> None:
         self.settings = settings
@@ -98,29 +114,67 @@ class OutboxRelay:
         self.bus = bus
         self.metrics = metrics
         self._wake = asyncio.Event()
+        self._lock_conn: asyncpg.Connection | None = None
 
     async def backlog(self) -> int:
         count: int = await self.pool.fetchval("SELECT count(*) FROM outbox")
         self.metrics.outbox_backlog.labels(**self.metrics.base()).set(count)
+        dead: int = await self.pool.fetchval("SELECT count(*) FROM outbox_dead")
+        self.metrics.outbox_dead_rows.labels(**self.metrics.base()).set(dead)
         return count
 
     async def drain(self) -> int:
-        """Publish everything queued; returns how many rows went out."""
+        """Publish everything queued; returns how many rows went out. Before each batch the
+        relay checks that it still holds its lock (:class:`RelayLockLost` if not)."""
         sent = 0
         while True:
+            await self._check_lock()
             rows = await self.pool.fetch(
                 "SELECT seq, topic, key, payload FROM outbox ORDER BY seq LIMIT $1",
                 self.settings.outbox_batch,
             )
             if not rows:
                 break
-            await self.bus.send_batch([(r["topic"], r["key"], _encode(r["payload"])) for r in rows])
-            await self.pool.execute(
-                "DELETE FROM outbox WHERE seq = ANY($1::bigint[])", [r["seq"] for r in rows]
+            outcomes = await self.bus.send_batch(
+                [(r["topic"], r["key"], _encode(r["payload"])) for r in rows]
             )
-            sent += len(rows)
-            self.metrics.outbox_published.labels(**self.metrics.base()).inc(len(rows))
+            published = [r["seq"] for r, refused in zip(rows, outcomes, strict=True) if not refused]
+            async with self.pool.acquire() as conn, conn.transaction():
+                await conn.execute("DELETE FROM outbox WHERE seq = ANY($1::bigint[])", published)
+                for row, refused in zip(rows, outcomes, strict=True):
+                    if refused is not None:
+                        await self._move_aside(conn, row, refused)
+            sent += len(published)
+            self.metrics.outbox_published.labels(**self.metrics.base()).inc(len(published))
         return sent
+
+    async def _move_aside(
+        self, conn: asyncpg.Connection, row: asyncpg.Record, refused: KafkaError
+    ) -> None:
+        """Keep a row the broker refused for good in ``outbox_dead``, with the reason."""
+        reason = type(refused).__name__
+        # aiokafka's messages name sizes and topics, never the payload.
+        await conn.execute(_MOVE_ASIDE, row["seq"], f"{reason}: {refused}"[:1000])
+        self.metrics.outbox_dead.labels(**self.metrics.base(), reason=reason).inc()
+        log.error(
+            "outbox row %s on %s refused for good, moved aside: %s",
+            row["seq"],
+            row["topic"],
+            reason,
+        )
+
+    async def _check_lock(self) -> None:
+        """A session lock lives as long as its connection: when that dies (a restarted or
+        failed-over database, a killed backend, a pooler) another relay may take the lock."""
+        conn = self._lock_conn
+        if conn is None:
+            return  # draining by hand (no relay loop): nothing to guard
+        try:
+            holds = await conn.fetchval(_HOLDS_LOCK, _RELAY_LOCK)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise RelayLockLost(f"relay lock connection failed: {exc!r}") from exc
+        if not holds:
+            raise RelayLockLost("relay lock no longer held")
 
     async def run(self) -> None:
         """Run until cancelled: hold the relay lock, listen, drain, back off on failures."""
@@ -130,9 +184,16 @@ class OutboxRelay:
                 await self._serve()
             except asyncio.CancelledError:
                 raise
-            except (KafkaError, OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            except (
+                KafkaError,
+                OSError,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                TimeoutError,
+                RelayLockLost,
+            ) as exc:
                 log.warning("outbox relay failed, retrying in %.1fs: %r", backoff, exc)
-                with contextlib.suppress(OSError, asyncpg.PostgresError):
+                with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                     await self.backlog()  # keep the gauge true while the broker is away
                 await self.bus.reset()
                 await asyncio.sleep(backoff)
@@ -142,9 +203,13 @@ class OutboxRelay:
 
     async def _serve(self) -> None:
         conn: asyncpg.Connection = await asyncpg.connect(self.settings.database_url)
+        active = self.metrics.outbox_relay_active.labels(**self.metrics.base())
         try:
             # Session-level lock: one relay per database, released when the connection closes.
             await conn.execute("SELECT pg_advisory_lock($1)", _RELAY_LOCK)
+            self._lock_conn = conn
+            active.set(1)
+            conn.add_termination_listener(self._notified)
             await conn.add_listener("outbox", self._notified)
             while True:
                 await self.drain()
@@ -153,6 +218,8 @@ class OutboxRelay:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.settings.outbox_sweep_seconds)
         finally:
+            self._lock_conn = None
+            active.set(0)
             with contextlib.suppress(Exception):
                 await conn.close(timeout=2)
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Zone = Literal["a", "b"]
+#: The operations listener's default port is the public port plus this (8101 → 9101).
+OPS_PORT_OFFSET = 1000
 
 
 class TopicSettings(BaseSettings):
@@ -18,6 +20,17 @@ class TopicSettings(BaseSettings):
     partitions: int = Field(default=6, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     retention_ms: int = Field(default=7 * 24 * 3600 * 1000, ge=-1)
+    #: ``min.insync.replicas`` of every topic: with the producer's ``acks=all`` a write counts
+    #: only once this many replicas have it (1 with dev's single broker; production: 2 with
+    #: replication factor 3, so one broker may fail without losing an acknowledged event).
+    min_insync_replicas: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _writable(self) -> TopicSettings:
+        if self.min_insync_replicas > self.replication_factor:
+            # Every acks=all write would be refused (NotEnoughReplicas).
+            raise ValueError("min_insync_replicas must not exceed replication_factor")
+        return self
 
 
 class Settings(BaseSettings):
@@ -29,6 +42,11 @@ class Settings(BaseSettings):
     zone: Zone = "a"
     host: str = "127.0.0.1"
     port: int = 0
+    #: The operations listener (``/metrics``, ``/healthz``, ``/readyz``), apart from the public
+    #: API so that metrics never reach the public port. Unset port: the public port + 1000
+    #: (auth in zone a: 9101), or an ephemeral one when the public port is (tests).
+    ops_host: str = "127.0.0.1"
+    ops_port: int | None = Field(default=None, ge=0, le=65535)
     database_url: str = "postgresql://postgres@localhost/tweestap"
     database_pool_min: int = Field(default=2, ge=1)
     database_pool_max: int = Field(default=10, ge=1)
@@ -42,6 +60,9 @@ class Settings(BaseSettings):
     kafka_fetch_max_wait_ms: int = Field(default=100, ge=1, le=5000)
     #: How long a produce or metadata request may take before the relay retries it.
     kafka_request_timeout_seconds: float = Field(default=5.0, gt=0)
+    #: The producer's largest request (aiokafka ``max_request_size``); keep it at or below the
+    #: broker's ``message.max.bytes``. A larger event is moved to ``outbox_dead``.
+    kafka_max_request_bytes: int = Field(default=1_048_576, ge=1024)
     topics: TopicSettings = Field(default_factory=TopicSettings)
     #: Sealing keys as ``kid:base64key,kid:base64key``; the first is used to seal new data.
     sealing_keys: SecretStr = SecretStr("")
@@ -78,6 +99,16 @@ class Settings(BaseSettings):
     def source(self) -> str:
         """The envelope ``source`` of events this process writes: ``service@zone``."""
         return f"{self.service}@{self.zone}"
+
+    def ops_listen_port(self) -> int:
+        """The port of the operations listener (0: ephemeral)."""
+        if self.ops_port is not None:
+            return self.ops_port
+        if not self.port:
+            return 0
+        if self.port + OPS_PORT_OFFSET > 65535:
+            raise ValueError(f"set TWEESTAP_OPS_PORT: port {self.port} + {OPS_PORT_OFFSET} > 65535")
+        return self.port + OPS_PORT_OFFSET
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

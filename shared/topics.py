@@ -58,6 +58,7 @@ def new_topics(settings: Settings, topics: tuple[Topic, ...] = ALL) -> list[NewT
             if topic.compacted
             else {"cleanup.policy": "delete", "retention.ms": str(cfg.retention_ms)}
         )
+        configs["min.insync.replicas"] = str(cfg.min_insync_replicas)
         result.append(
             NewTopic(
                 settings.topic(topic.name),
