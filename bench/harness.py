@@ -35,7 +35,7 @@ from services.auth.settings import AuthSettings
 from services.dev.infra import Broker, Postgres, free_port, with_timeout_terminate
 from shared.db import ensure_database
 from shared.sealing import generate_key
-from shared.settings import Settings
+from shared.settings import OPS_PORT_OFFSET, Settings
 from shared.trust import generate as generate_trust_key
 
 PRACTICE = "bench"
@@ -75,6 +75,8 @@ def base_parser(prog: str, description: str) -> argparse.ArgumentParser:
 class Stack:
     folder: Path
     base_url: str
+    #: The operations listener (``/metrics``, ``/readyz``): the public port + 1000.
+    ops_url: str
     server: subprocess.Popen[bytes]
     server_log: Path
     postgres_pid: int | None
@@ -113,6 +115,7 @@ def auth_stack() -> Iterator[Stack]:
         yield Stack(
             folder,
             base_url,
+            ops_url(port),
             server,
             server_log,
             postgres.server.get_pid(),
@@ -209,8 +212,15 @@ def start_server(
         )
 
 
+def ops_url(port: int) -> str:
+    """Where a server started with public ``port`` serves its probes and metrics (the default
+    operations port; free ports on Linux stay below 61000, so + 1000 is a valid port)."""
+    return f"http://127.0.0.1:{port + OPS_PORT_OFFSET}"
+
+
 def _ready(port: int) -> bool:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    """Whether the server's /readyz (on its operations listener) answers 200."""
+    conn = http.client.HTTPConnection("127.0.0.1", port + OPS_PORT_OFFSET, timeout=2)
     try:
         conn.request("GET", "/readyz")
         return conn.getresponse().status == 200

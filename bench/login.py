@@ -253,9 +253,9 @@ def totp_check_us(rounds: int = 2000) -> float:
     return round((time.perf_counter() - started) / rounds * 1e6, 1)
 
 
-def server_histogram_mean_ms(base_url: str, name: str) -> float | None:
+def server_histogram_mean_ms(ops_url: str, name: str) -> float | None:
     """Mean of a server histogram from /metrics (sum / count over every label set)."""
-    with urllib.request.urlopen(f"{base_url}/metrics", timeout=5) as resp:  # noqa: S310
+    with urllib.request.urlopen(f"{ops_url}/metrics", timeout=5) as resp:  # noqa: S310
         text = resp.read().decode()
     total = count = 0.0
     for line in text.splitlines():
@@ -343,7 +343,7 @@ def main(argv: list[str]) -> int:
         )
         ensure_alive(stack)
         rss_after = rss_mb(stack.server.pid)
-        totp_server_ms = server_histogram_mean_ms(stack.base_url, "tweestap_totp_verify_seconds")
+        totp_server_ms = server_histogram_mean_ms(stack.ops_url, "tweestap_totp_verify_seconds")
     totp_us = totp_check_us()
     rate = load.ok / args.seconds
     ratio = round(rate / raw.per_s, 3) if raw.per_s else None

@@ -23,6 +23,8 @@ def _serve(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {"zone": args.zone} if args.zone else {}
     settings = spec.settings(**overrides)
     port = args.port or settings.port or spec.default_port(settings.zone)
+    # The settings carry the public port: the operations listener's default derives from it.
+    settings = settings.model_copy(update={"port": port})
     logs.configure(settings.source, settings.log_level)
     web.run_app(
         spec.create_app(settings),

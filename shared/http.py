@@ -1,6 +1,8 @@
 """The aiohttp app factory every service uses: problem+json errors, request ids in the logs,
-``/healthz``, ``/readyz`` (database and broker), ``/metrics``, ``/openapi.json``, and the
-runtime (pool, bus, outbox relay, consumers) opened and closed with the app."""
+``/openapi.json``, the runtime (pool, bus, outbox relay, consumers) opened and closed with the
+app, and the operations listener: ``/healthz``, ``/readyz`` (database and broker) and
+``/metrics`` on a port of their own (``TWEESTAP_OPS_HOST``/``TWEESTAP_OPS_PORT``), never on the
+public one, because metrics name practices and certificates."""
 
 from __future__ import annotations
 
@@ -65,6 +67,10 @@ class Runtime:
 
 RUNTIME = web.AppKey("runtime", Runtime)
 METRICS = web.AppKey("metrics", Metrics)
+#: On the operations app: the service's app, whose runtime the probes check.
+SERVICE_APP = web.AppKey("service_app", web.Application)
+#: On the service's app once it runs: the operations listener's base URL.
+OPS_URL = web.AppKey("ops_url", str)
 
 
 async def parse_body(request: web.Request, model: type[M]) -> M:
@@ -175,8 +181,16 @@ async def _healthz(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
+def _runtime(request: web.Request) -> Runtime:
+    """The service's runtime, seen from the operations app: not ready until it has started."""
+    rt = request.app[SERVICE_APP].get(RUNTIME)
+    if rt is None:
+        raise Problem(503, "not-ready", "Not ready", checks={"started": False})
+    return rt
+
+
 async def _readyz(request: web.Request) -> web.Response:
-    rt = request.app[RUNTIME]
+    rt = _runtime(request)
     checks = {"database": False, "broker": False}
     with contextlib.suppress(OSError, asyncpg.PostgresError, TimeoutError):
         checks["database"] = await asyncio.wait_for(rt.pool.fetchval("SELECT true"), 2.0)
@@ -241,6 +255,37 @@ def openapi(title: str, routes: Sequence[Route]) -> dict[str, Any]:
     }
 
 
+def create_ops_app(service_app: web.Application, metrics: Metrics) -> web.Application:
+    """Probes and metrics of ``service_app``, for the operations listener only."""
+    ops = web.Application(middlewares=[_problem_middleware(metrics)])
+    ops[SERVICE_APP] = service_app
+    ops[METRICS] = metrics
+    ops.router.add_get("/healthz", _healthz)
+    ops.router.add_get("/readyz", _readyz)
+    ops.router.add_get("/metrics", _metrics)
+    return ops
+
+
+def _ops_listener(settings: Settings, ops: web.Application) -> Any:
+    """A cleanup context serving ``ops`` on the operations host and port while the service
+    runs, whoever serves the service (``tweestap serve``, a test client)."""
+
+    async def listener(app: web.Application) -> AsyncIterator[None]:
+        runner = web.AppRunner(ops, access_log=None)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, settings.ops_host, settings.ops_listen_port())
+            await site.start()
+            port = runner.addresses[0][1]
+            app[OPS_URL] = f"http://{settings.ops_host}:{port}"
+            log.info("operations listener on %s", app[OPS_URL])
+            yield
+        finally:
+            await runner.cleanup()
+
+    return listener
+
+
 SHUTDOWN_STEP_SECONDS = 10.0
 
 
@@ -270,7 +315,8 @@ def create_service_app(
     migrations: Path,
     metrics: Metrics | None = None,
 ) -> web.Application:
-    """The common part of every service's ``create_app``: middleware, probes and runtime."""
+    """The common part of every service's ``create_app``: middleware, runtime, and the
+    operations listener with the probes and metrics."""
     metrics = metrics or Metrics(settings.service, settings.zone)
     app = web.Application(
         client_max_size=settings.max_request_bytes,
@@ -282,9 +328,6 @@ def create_service_app(
     async def _openapi(request: web.Request) -> web.Response:
         return json_response(spec)
 
-    app.router.add_get("/healthz", _healthz)
-    app.router.add_get("/readyz", _readyz)
-    app.router.add_get("/metrics", _metrics)
     app.router.add_get("/openapi.json", _openapi)
     for r in routes:
         app.router.add_route(r.method, r.path, r.handler)
@@ -304,5 +347,7 @@ def create_service_app(
         finally:
             await _shutdown(rt)
 
+    # The operations listener first: it answers /healthz (and /readyz 503) during migrations.
+    app.cleanup_ctx.append(_ops_listener(settings, create_ops_app(app, metrics)))
     app.cleanup_ctx.append(runtime_ctx)
     return app

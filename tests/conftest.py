@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any, TypeVar
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -27,6 +28,7 @@ from services.auth.http import AUTH, CONSUMER
 from services.dev.infra import Broker, Postgres, free_port
 from services.registry import SERVICES
 from shared.db import ensure_database
+from shared.http import OPS_URL
 from shared.sealing import generate_key
 from shared.settings import Settings
 from shared.trust import generate as generate_trust_key
@@ -119,16 +121,37 @@ def text_of(message: EmailMessage) -> str:
 
 
 @dataclass
+class OpsClient:
+    """Requests to a running service's operations listener (probes, metrics)."""
+
+    url: str
+    session: aiohttp.ClientSession = field(default_factory=aiohttp.ClientSession)
+
+    async def get(self, path: str) -> aiohttp.ClientResponse:
+        return await self.session.get(f"{self.url}{path}")
+
+
+@dataclass
 class Zone:
     settings: Any
     client: TestClient[Any, Any]
     app: web.Application
+    _ops: OpsClient | None = None
 
     @property
     def auth(self) -> Auth:
         return self.app[AUTH]
 
+    @property
+    def ops(self) -> OpsClient:
+        """The zone's operations listener: /metrics, /healthz, /readyz are not public."""
+        if self._ops is None:
+            self._ops = OpsClient(self.app[OPS_URL])
+        return self._ops
+
     async def stop(self) -> None:
+        if self._ops is not None:
+            await self._ops.session.close()
         await self.client.close()
 
 

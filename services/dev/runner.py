@@ -28,6 +28,7 @@ from services.registry import SERVICES
 from shared import trust
 from shared.db import ensure_database
 from shared.sealing import generate_key
+from shared.settings import OPS_PORT_OFFSET
 
 BROKER_PORT = 9092
 SMTP_PORT = 2525
@@ -144,7 +145,11 @@ def _banner(demo: dict[str, str], root: Path) -> None:
     lines = ["", "Tweestap is running.", ""]
     for zone in ZONES:
         for name, spec in SERVICES.items():
-            lines.append(f"  {name:<10} zone {zone}: http://127.0.0.1:{spec.default_port(zone)}")
+            port = spec.default_port(zone)
+            lines.append(
+                f"  {name:<10} zone {zone}: http://127.0.0.1:{port}"
+                f"  (metrics, probes: http://127.0.0.1:{port + OPS_PORT_OFFSET})"
+            )
     lines += [
         f"  broker       127.0.0.1:{BROKER_PORT}",
         f"  SMTP sink    127.0.0.1:{SMTP_PORT} → {root / 'mail'}",

@@ -379,7 +379,7 @@ async def test_expiry_notices(rig: Rig) -> None:
     # Keys of their own: on the compacted topic they never replace the certificate's state.
     assert all(e["subject"].startswith(f"{e['data']['nr']}:expiry:") for e in expiry)
 
-    response = await rig.certs.client.get("/metrics")
+    response = await rig.certs.ops.get("/metrics")
     text = await response.text()
     line = next(
         x for x in text.splitlines() if x.startswith("tweestap_certificate_expiry_timestamp")

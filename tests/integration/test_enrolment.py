@@ -719,7 +719,7 @@ async def test_wizard_from_activation_code_to_factor_and_recovery_re_enrolment(
         raw = json.dumps(await rig.events(topic, at_least(count)))
         for value in (PIET_BSN, secret, code, recovery, again_done["secret"]):
             assert value not in raw, (topic, value)
-    metrics = await (await rig.enrol.client.get("/metrics")).text()
+    metrics = await (await rig.enrol.ops.get("/metrics")).text()
     assert 'step="confirm"' in metrics and "tweestap_factor_changes_total" in metrics
 
 

@@ -43,7 +43,7 @@ async def test_logins_during_broker_outage_publish_each_event_once(private: Clus
         sids.append(body["token"]["token"])
     backlog = await zone.auth.pool.fetchval("SELECT count(*) FROM outbox")
     assert backlog >= 6
-    ready = await zone.client.get("/readyz")
+    ready = await zone.ops.get("/readyz")
     assert (
         ready.status == 503 and (await ready.json(content_type=None))["checks"]["broker"] is False
     )
@@ -61,7 +61,7 @@ async def test_logins_during_broker_outage_publish_each_event_once(private: Clus
     assert counts["token.issued"] == 3 and counts["login.succeeded"] == 3
     ids = Counter(e["id"] for e in events)
     assert max(ids.values()) == 1, "each event once"
-    assert (await zone.client.get("/readyz")).status == 200
+    assert (await zone.ops.get("/readyz")).status == 200
 
 
 async def test_restart_loses_nothing(private: Cluster) -> None:

@@ -190,7 +190,7 @@ async def test_fallback_login_with_ecdsa_and_rsa_pss(cluster: Cluster) -> None:
         cluster, zone, "auth.events", of_type("token.issued", acr=tokens.FALLBACK_ACR), 2
     )
     assert all(e["data"]["amr"] == ["pwd", "x509"] for e in issued)
-    metrics = await (await zone.client.get("/metrics")).text()
+    metrics = await (await zone.ops.get("/metrics")).text()
     assert 'tweestap_fallback_logins_total{outcome="success",service="auth",zone="a"} 2.0' in (
         metrics
     )

@@ -52,7 +52,7 @@ def count_verifies(zone: Zone) -> list[int]:
 
 async def metric(zone: Zone, name: str, **labels: str) -> float:
     """The value of one sample on the zone's /metrics (0 when absent)."""
-    text = await (await zone.client.get("/metrics")).text()
+    text = await (await zone.ops.get("/metrics")).text()
     for line in text.splitlines():
         if line.startswith(f"{name}{{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
             return float(line.rsplit(" ", 1)[1])

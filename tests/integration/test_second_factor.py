@@ -387,7 +387,7 @@ async def test_login_offers_factors_strongest_first_and_totp_completes_it(
     assert info["active"] is True and info["acr"] == "aal2"
     status, _ = await renew(zone, token["token"])
     assert status == 200, "a two-factor session renews in a two-factor practice"
-    metrics = await (await zone.client.get("/metrics")).text()
+    metrics = await (await zone.ops.get("/metrics")).text()
     assert re.search(
         r'tweestap_second_factor_total\{.*factor="totp".*outcome="success".*\} 1', metrics
     )

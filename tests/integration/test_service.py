@@ -17,13 +17,13 @@ async def test_probes_metrics_and_openapi(cluster: Cluster) -> None:
     zone = await cluster.start("b")
     await cluster.bootstrap(zone)
     await login(zone, "fysio", "admin", "wrong")
-    assert (await zone.client.get("/healthz")).status == 200
-    ready = await zone.client.get("/readyz")
+    assert (await zone.ops.get("/healthz")).status == 200
+    ready = await zone.ops.get("/readyz")
     assert ready.status == 200 and (await ready.json())["checks"] == {
         "database": True,
         "broker": True,
     }
-    text = await (await zone.client.get("/metrics")).text()
+    text = await (await zone.ops.get("/metrics")).text()
     assert 'tweestap_logins_total{outcome="failure",service="auth",zone="b"} 1.0' in text
     for name in (
         "tweestap_outbox_backlog",
