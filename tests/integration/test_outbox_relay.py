@@ -141,9 +141,8 @@ async def test_a_broker_outage_is_retried_and_loses_nothing(outbox: Outbox) -> N
         update={"kafka_bootstrap": "127.0.0.1:1", "kafka_request_timeout_seconds": 0.5}
     )
     bus = RecordingBus(unreachable)
-    running = Running(
-        OutboxRelay(unreachable, outbox.pool, bus, Metrics("relay", "a")), bus, Metrics("x", "a")
-    ).start()
+    metrics = Metrics("relay", "a")
+    running = Running(OutboxRelay(unreachable, outbox.pool, bus, metrics), bus, metrics).start()
     try:
         await outbox.queue(_event("kept"))
         await asyncio.sleep(2.0)
