@@ -1,15 +1,20 @@
 """Idempotent Kafka consumers: each event's effect and its id in the inbox commit together.
 
 Offsets are committed only after the database transaction, so a crash replays events and the
-inbox turns the replay into a no-op. A message that is not a valid event goes to the
-``dead_letters`` table with the reason and the consumer keeps going; a failure of the database
-or the broker stops the batch and the consumer restarts from the last committed offset.
+inbox turns the replay into a no-op. One bad record never stops a consumer: a record that is
+not a valid event, or that its handler refuses (validation, a value PostgreSQL refuses), goes to
+the ``dead_letters`` table with the reason at once; any other handler failure is retried
+``consumer_attempts`` times with backoff, then dead-lettered too, and the consumer moves on.
+A failure of the database or the broker is never the record's fault: the batch stops, the
+consumer restarts from the last committed offset (without limit, with backoff) and reports
+itself not ready meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
@@ -29,10 +34,56 @@ from shared.topics import Topic
 log = logging.getLogger(__name__)
 
 Handler = Callable[[asyncpg.Connection, Envelope], Awaitable[None]]
+#: After the database or the broker failed: the first wait before the consumer starts again,
+#: doubling up to the second.
+RESTART_BACKOFF_SECONDS = 0.2
+RESTART_BACKOFF_MAX_SECONDS = 10.0
 
 
 class InvalidEvent(Exception):
     """Raised by a handler for an event it can never apply; the event is dead-lettered."""
+
+
+class Fault(enum.Enum):
+    """Whose fault a handler's failure is, which decides what the consumer does with it."""
+
+    #: The database or the broker: the record is fine; retry it without limit.
+    INFRASTRUCTURE = "infrastructure"
+    #: The record itself can never be applied: dead-letter it at once.
+    RECORD = "record"
+    #: Unknown: retry a bounded number of times, then dead-letter it.
+    UNKNOWN = "unknown"
+
+
+#: Failures of the database connection or the broker, or a transient state of the database
+#: (shutting down, out of connections or disk, a serialisation conflict).
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    KafkaError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.TransactionRollbackError,
+)
+#: Failures that say the record is bad: refused by validation, by a handler, or by PostgreSQL
+#: as a value (NUL in text, out of range) or against a constraint.
+RECORD_ERRORS: tuple[type[BaseException], ...] = (
+    ValidationError,
+    InvalidEvent,
+    asyncpg.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+    UnicodeError,
+)
+
+
+def classify(exc: BaseException) -> Fault:
+    if isinstance(exc, INFRASTRUCTURE_ERRORS):
+        return Fault.INFRASTRUCTURE
+    if isinstance(exc, RECORD_ERRORS):
+        return Fault.RECORD
+    return Fault.UNKNOWN
 
 
 class EventConsumer:
@@ -65,19 +116,33 @@ class EventConsumer:
         self.topics = tuple(handlers)
         #: Set once the consumer has been assigned partitions (tests and readiness wait on it).
         self.assigned = asyncio.Event()
+        #: Why the consumer is not consuming right now (database or broker away), for readiness.
+        self._trouble: str | None = None
+        #: Messages behind the end of the assigned partitions, as of the last batch.
+        self._lag = 0
+        self._backoff = RESTART_BACKOFF_SECONDS
+
+    def not_ready(self) -> str | None:
+        """Why readiness should say no (a failure being retried, or lag past the bound)."""
+        if self._trouble is not None:
+            return self._trouble
+        if self._lag > self.settings.consumer_max_lag:
+            return f"lag {self._lag} > {self.settings.consumer_max_lag}"
+        return None
 
     async def run(self) -> None:
-        backoff = 0.2
         while True:
             try:
                 await self._consume()
             except asyncio.CancelledError:
                 raise
-            except (KafkaError, OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            except INFRASTRUCTURE_ERRORS as exc:
+                backoff = self._backoff
                 log.warning("consumer %s failed, retrying in %.1fs: %r", self.name, backoff, exc)
+                self._trouble = f"retrying after {type(exc).__name__}"
                 self.assigned.clear()
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                self._backoff = min(backoff * 2, RESTART_BACKOFF_MAX_SECONDS)
 
     async def _consume(self) -> None:
         await ensure_topics(self.settings, self.topics)
@@ -101,6 +166,8 @@ class EventConsumer:
                         await self._process(record)
                     await consumer.commit({tp: records[-1].offset + 1})
                 await self._report_lag(consumer)
+                self._trouble = None
+                self._backoff = RESTART_BACKOFF_SECONDS
         finally:
             with contextlib.suppress(Exception):
                 await consumer.stop()
@@ -117,21 +184,9 @@ class EventConsumer:
                 **self.metrics.base(), topic=topic, outcome="skipped"
             ).inc()
             return
-        async with self.pool.acquire() as conn:
-            try:
-                async with conn.transaction():
-                    fresh = await conn.fetchval(
-                        "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) "
-                        "ON CONFLICT DO NOTHING RETURNING true",
-                        self.name,
-                        event.id,
-                    )
-                    if fresh:
-                        await self.handlers[topic](conn, event)
-            except (ValidationError, InvalidEvent) as exc:
-                reason = _summary(exc) if isinstance(exc, ValidationError) else str(exc)
-                await self._dead_letter(record, f"{event.type}: {reason}")
-                return
+        fresh = await self._apply_or_dead_letter(record, event)
+        if fresh is None:
+            return
         if fresh and self.on_committed is not None:
             self.on_committed()
         outcome = "applied" if fresh else "duplicate"
@@ -139,7 +194,56 @@ class EventConsumer:
             **self.metrics.base(), topic=topic, outcome=outcome
         ).inc()
 
+    async def _apply_or_dead_letter(self, record: ConsumerRecord, event: Envelope) -> bool | None:
+        """Apply ``event`` (True: applied, False: a duplicate), or dead-letter it (None).
+        Infrastructure failures propagate: the record is fine and will be tried again."""
+        attempts, delay = self.settings.consumer_attempts, self.settings.consumer_backoff_seconds
+        reason = ""
+        # A connection that cannot be had is never the record's fault: that propagates.
+        async with self.pool.acquire() as conn:
+            for attempt in range(1, attempts + 1):
+                try:
+                    return await self._apply(conn, record.topic, event)
+                except Exception as exc:
+                    fault = classify(exc)
+                    if fault is Fault.INFRASTRUCTURE:
+                        raise
+                    reason = f"{event.type}: {_summary(exc)}"
+                    if fault is Fault.RECORD:
+                        break
+                    reason += f" (failed {attempt} of {attempts} attempts)"
+                    log.warning(
+                        "consumer %s: %s@%s failed (attempt %d of %d): %s",
+                        self.name,
+                        record.topic,
+                        record.offset,
+                        attempt,
+                        attempts,
+                        type(exc).__name__,
+                    )
+                    self.metrics.events_consumed.labels(
+                        **self.metrics.base(), topic=record.topic, outcome="failed"
+                    ).inc()
+                    if attempt < attempts:
+                        await asyncio.sleep(delay)
+                        delay *= 2
+        await self._dead_letter(record, reason)
+        return None
+
+    async def _apply(self, conn: asyncpg.Connection, topic: str, event: Envelope) -> bool:
+        async with conn.transaction():
+            fresh = await conn.fetchval(
+                "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) "
+                "ON CONFLICT DO NOTHING RETURNING true",
+                self.name,
+                event.id,
+            )
+            if fresh:
+                await self.handlers[topic](conn, event)
+        return bool(fresh)
+
     async def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
+        reason = _storable(reason)[:1000]
         log.warning("dead letter from %s@%s: %s", record.topic, record.offset, reason)
         async with self.pool.acquire() as conn, conn.transaction():
             fresh = await conn.fetchval(
@@ -183,13 +287,23 @@ class EventConsumer:
             if high is None:
                 continue
             lag[tp.topic] = lag.get(tp.topic, 0) + max(0, high - await consumer.position(tp))
+        self._lag = sum(lag.values())
         for topic, value in lag.items():
             self.metrics.consumer_lag.labels(**self.metrics.base(), topic=topic).set(value)
 
 
 def _summary(exc: Exception) -> str:
+    """The reason of a dead letter: pydantic's messages (never the values), a handler's own
+    words, or the exception's type and message."""
     if isinstance(exc, ValidationError):
         return "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
         )
-    return str(exc)
+    if isinstance(exc, InvalidEvent):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _storable(text: str) -> str:
+    """``text`` without what PostgreSQL's ``text`` refuses (NUL, lone surrogates)."""
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")

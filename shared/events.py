@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 #: E.164: a plus, a country code and at most 15 digits in all.
@@ -23,17 +23,53 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def storable(value: str) -> str:
+    """Refuse what PostgreSQL cannot keep in ``text`` and UTF-8 cannot encode: NUL and lone
+    surrogates (JSON may carry both as ``\\u`` escapes)."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (\\u0000)")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must not contain lone surrogates") from None
+    return value
+
+
+#: The one string type of every event and request field: storable text. Bounds go beside it,
+#: ``Annotated[Text, Field(max_length=...)]``.
+Text = Annotated[str, AfterValidator(storable)]
+
+
+def storable_tree(value: Any, path: str = "") -> Any:
+    """:func:`storable` for every key and string in a JSON value (an event's ``data``); the
+    error names where the bad string is."""
+    if isinstance(value, str):
+        try:
+            return storable(value)
+        except ValueError as exc:
+            raise ValueError(f"{path or 'value'}: {exc}") from None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            storable_tree(key, f"{path}.(key)" if path else "(key)")
+            storable_tree(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            storable_tree(item, f"{path}.{index}" if path else str(index))
+    return value
+
+
 class Envelope(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4)
-    type: str
-    source: str
+    type: Annotated[Text, Field(max_length=100)]
+    source: Annotated[Text, Field(max_length=100)]
     time: datetime = Field(default_factory=utcnow)
-    practice: str
-    subject: str
+    practice: Annotated[Text, Field(max_length=200)]
+    subject: Annotated[Text, Field(max_length=500)]
     version: int = 1
-    data: dict[str, Any] = Field(default_factory=dict)
+    #: No NUL or lone surrogate anywhere in it: no handler could store such an event.
+    data: Annotated[dict[str, Any], AfterValidator(storable_tree)] = Field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -49,7 +85,7 @@ class Versioned(BaseModel):
 
     version: int = Field(ge=1)
     updated_at: datetime
-    zone: str
+    zone: Text
 
 
 class PasswordPolicy(BaseModel):
@@ -69,8 +105,8 @@ class PasswordPolicy(BaseModel):
 class PracticeUpserted(Versioned):
     """``directory.practices``: practice settings (``type: practice.upserted``)."""
 
-    name: str = Field(min_length=1, max_length=200)
-    email: str | None = None
+    name: Text = Field(min_length=1, max_length=200)
+    email: Text | None = None
     two_factor_required: bool = False
     password_policy: PasswordPolicy = Field(default_factory=PasswordPolicy)
 
@@ -80,13 +116,13 @@ class EmployeeUpserted(Versioned):
     only its keyed hash. Every consumer validates the same way, so an event one service
     rejects (dead letter) changes nothing anywhere."""
 
-    employee: str = Field(pattern=ID_PATTERN)
-    username: str = Field(min_length=1, max_length=100)
-    name: str = Field(min_length=1, max_length=200)
-    email: str | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
-    phone: str | None = Field(default=None, pattern=E164_PATTERN)
+    employee: Text = Field(pattern=ID_PATTERN)
+    username: Text = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=200)
+    email: Text | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
+    phone: Text | None = Field(default=None, pattern=E164_PATTERN)
     birth_date: date | None = None
-    bsn_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    bsn_hash: Text | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     rights_group: int = Field(ge=1, le=9)
     in_service: bool = True
 
@@ -106,8 +142,8 @@ def credential_aad(practice: str, employee: str) -> str:
 class PasswordCredential(Versioned):
     """``auth.credentials`` (compacted): an employee's password hash and history, sealed."""
 
-    employee: str = Field(pattern=ID_PATTERN)
-    sealed: str
+    employee: Text = Field(pattern=ID_PATTERN)
+    sealed: Text
     changed_at: datetime
     must_change: bool
     strength: int = Field(ge=0, le=100)
@@ -116,9 +152,9 @@ class PasswordCredential(Versioned):
 class SigningKeyPublished(BaseModel):
     """``sts.keys`` (compacted): a zone's public signing key as a JWK."""
 
-    kid: str
-    zone: str
-    jwk: dict[str, str]
+    kid: Text
+    zone: Text
+    jwk: dict[Text, Text]
     created_at: datetime
     #: After this the key is gone from every JWKS (no token it signed can still be valid).
     retire_at: datetime | None = None
@@ -139,10 +175,10 @@ class FactorCredential(Versioned):
     totp, ``{"hash": sha256-hex}`` for a recovery code, ``{"to": address}`` for sms/email.
     A deactivated factor stays as ``active: false`` (the latest state per key)."""
 
-    factor: str = Field(pattern=FACTOR_ID_PATTERN)
-    employee: str = Field(pattern=ID_PATTERN)
+    factor: Text = Field(pattern=FACTOR_ID_PATTERN)
+    employee: Text = Field(pattern=ID_PATTERN)
     kind: FactorKind
-    sealed: str
+    sealed: Text
     active: bool
     created_at: datetime
     #: TOTP: the time step of the code that confirmed the enrolment; it is spent.
@@ -168,20 +204,20 @@ class CertificateUpserted(Versioned):
     public) travels so that auth can check fallback signatures; the private key never does.
     ``removed`` marks a deleted certificate."""
 
-    nr: str = Field(pattern=ID_PATTERN)
-    fingerprint: str = Field(pattern=r"^[0-9a-f]{64}$")
-    certificate_pem: str
-    subject: str
-    issuer: str
-    serial_number: str
+    nr: Text = Field(pattern=ID_PATTERN)
+    fingerprint: Text = Field(pattern=r"^[0-9a-f]{64}$")
+    certificate_pem: Text
+    subject: Text
+    issuer: Text
+    serial_number: Text
     not_before: datetime
     not_after: datetime
     kind: CertificateKind
     type: CertificateType = "personal"
-    services: list[str] = Field(default_factory=list)
-    agb_code: str | None = Field(default=None, pattern=r"^[0-9]{8}$")
+    services: list[Text] = Field(default_factory=list)
+    agb_code: Text | None = Field(default=None, pattern=r"^[0-9]{8}$")
     #: Employees granted the certificate (a Personal certificate is usable only by these).
-    grants: list[str] = Field(default_factory=list)
+    grants: list[Text] = Field(default_factory=list)
     removed: bool = False
 
 
@@ -189,23 +225,23 @@ class FallbackUsed(BaseModel):
     """``auth.events`` (``type: fallback.used``): a certificate fallback login. The zones
     count an employee's uses per 30 days as a set of these (the envelope id is the use)."""
 
-    employee: str = Field(pattern=ID_PATTERN)
-    username: str
-    certificate: str
-    fingerprint: str
-    zone: str
+    employee: Text = Field(pattern=ID_PATTERN)
+    username: Text
+    certificate: Text
+    fingerprint: Text
+    zone: Text
     #: Uses left in the 30-day period after this one (in the writer's view).
     uses_left: int
 
 
-RevocationReason = Literal["logout", "admin", "out_of_service", "deactivated"]
+RevocationReason = Literal["logout", "admin", "out_of_service", "deactivated", "password_changed"]
 
 
 class SessionRevoked(BaseModel):
     """``sts.revocations``: a session (``sid``) revoked until its absolute end."""
 
-    sid: str
-    employee: str
+    sid: Text
+    employee: Text
     revoked_at: datetime
     session_expires_at: datetime
     reason: RevocationReason = "logout"
@@ -216,7 +252,7 @@ class SessionsRevoked(BaseModel):
     started at or before ``before`` ends (admin deactivation, out of service). Merged as a
     max-register per employee."""
 
-    employee: str = Field(pattern=ID_PATTERN)
+    employee: Text = Field(pattern=ID_PATTERN)
     before: datetime
     reason: RevocationReason
 
@@ -234,11 +270,11 @@ class NotifyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     channel: Channel
-    template: str = Field(pattern=r"^[a-z_]{1,50}$")
+    template: Text = Field(pattern=r"^[a-z_]{1,50}$")
     locale: Locale = "nl"
-    recipient: str = Field(min_length=3, max_length=254)
-    parameters: dict[str, str | int] = Field(default_factory=dict)
-    sealed: dict[str, str] = Field(default_factory=dict)
+    recipient: Text = Field(min_length=3, max_length=254)
+    parameters: dict[Text, Text | int] = Field(default_factory=dict)
+    sealed: dict[Text, Text] = Field(default_factory=dict)
 
 
 def notify_aad(practice: str, request_id: uuid.UUID, name: str) -> str:
@@ -253,4 +289,4 @@ class NotifyResult(BaseModel):
     status: Literal["delivered", "failed"]
     attempts: int
     latency_ms: float | None = None
-    reason: str | None = None
+    reason: Text | None = None

@@ -13,7 +13,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,6 +31,7 @@ from shared.metrics import Metrics
 from shared.outbox import OutboxRelay
 from shared.problems import Problem, not_found, unauthorized
 from shared.settings import Settings
+from shared.supervision import Probe, Supervisor, TaskFactory
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -58,11 +59,20 @@ class Runtime:
     bus: Bus
     relay: OutboxRelay
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    supervisor: Supervisor = field(init=False)
 
-    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-        task = asyncio.create_task(coro, name=name)
-        self.tasks.append(task)
-        return task
+    def __post_init__(self) -> None:
+        self.supervisor = Supervisor(
+            self.metrics,
+            self.settings.task_restart_seconds,
+            self.settings.task_restart_max_seconds,
+            self.tasks,
+        )
+
+    def spawn(self, run: TaskFactory, name: str, probe: Probe | None = None) -> asyncio.Task[None]:
+        """Start a background task under supervision (restarted whenever it fails; readiness
+        says no while it is down or while ``probe`` names a problem)."""
+        return self.supervisor.spawn(run, name, probe)
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -75,7 +85,8 @@ OPS_URL = web.AppKey("ops_url", str)
 
 async def parse_body(request: web.Request, model: type[M]) -> M:
     """Read and validate a JSON body; problem+json for anything else. Values are never echoed,
-    because a rejected body may hold a password."""
+    because a rejected body may hold a password. NUL, lone surrogates and over-long strings are
+    the request model's to refuse (``shared.events.Text`` with a ``max_length``)."""
     if request.content_type != "application/json":
         raise Problem(415, "unsupported-media-type", "Body must be application/json")
     raw = await request.read()
@@ -83,11 +94,14 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise Problem(400, "malformed-json", "Body is not valid JSON") from None
+    except RecursionError:
+        raise Problem(400, "malformed-json", "Body is nested too deeply") from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         errors = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+            {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
+            for e in exc.errors()
         ]
         raise Problem(422, "invalid-request", "The request is not valid", errors=errors) from None
 
@@ -195,9 +209,11 @@ async def _readyz(request: web.Request) -> web.Response:
     with contextlib.suppress(OSError, asyncpg.PostgresError, TimeoutError):
         checks["database"] = await asyncio.wait_for(rt.pool.fetchval("SELECT true"), 2.0)
     checks["broker"] = await rt.bus.ready()
+    failing = rt.supervisor.failing()
+    checks["tasks"] = not failing
     if all(checks.values()):
         return json_response({"status": "ready", "checks": checks})
-    raise Problem(503, "not-ready", "Not ready", checks=checks)
+    raise Problem(503, "not-ready", "Not ready", checks=checks, failing=failing)
 
 
 async def _metrics(request: web.Request) -> web.Response:
@@ -341,7 +357,7 @@ def create_service_app(
         relay = OutboxRelay(settings, pool, bus, metrics)
         rt = Runtime(settings, metrics, pool, bus, relay)
         app[RUNTIME] = rt
-        rt.spawn(relay.run(), "outbox-relay")
+        rt.spawn(relay.run, "outbox-relay")
         try:
             yield
         finally:

@@ -42,6 +42,9 @@ class Metrics:
         self.events_consumed = self.counter(
             "events_consumed_total", "Events consumed by topic and outcome", ["topic", "outcome"]
         )
+        self.task_restarts = self.counter(
+            "task_restarts_total", "Background tasks restarted after they failed", ["task"]
+        )
 
     def _labels(self, extra: Sequence[str]) -> list[str]:
         return ["service", "zone", *extra]

@@ -88,6 +88,17 @@ class Settings(BaseSettings):
     kafka_cert_file: str = ""
     kafka_key_file: str = ""
     outbox_sweep_seconds: float = Field(default=2.0, gt=0)
+    #: Tries of an event whose handler fails for a reason not known to be the event's (nor the
+    #: database's or broker's) before it is dead-lettered; the wait between tries starts at
+    #: ``consumer_backoff_seconds`` and doubles.
+    consumer_attempts: int = Field(default=5, ge=1, le=100)
+    consumer_backoff_seconds: float = Field(default=0.2, ge=0, le=60)
+    #: Readiness says no while a consumer is more than this many messages behind.
+    consumer_max_lag: int = Field(default=10_000, ge=0)
+    #: A background task that failed is restarted after this wait, doubling on every failure
+    #: up to ``task_restart_max_seconds`` (back to the start once it has run that long).
+    task_restart_seconds: float = Field(default=1.0, gt=0, le=600)
+    task_restart_max_seconds: float = Field(default=60.0, gt=0, le=3600)
     outbox_batch: int = Field(default=500, ge=1)
     max_request_bytes: int = Field(default=64 * 1024, ge=1024)
     #: RFC 9068 ``aud`` of Tweestap's access tokens: auth issues it, and auth, enrolment and

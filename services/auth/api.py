@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.auth.domain.passwords import MAX_PASSWORD_LENGTH
-from shared.events import ID_PATTERN
+from shared.events import ID_PATTERN, Text
 
 
 class Body(BaseModel):
@@ -19,27 +19,27 @@ Password = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
 
 
 class LoginRequest(Body):
-    practice: str = Field(pattern=ID_PATTERN)
-    username: str = Field(min_length=1, max_length=100)
-    password: str = Password
+    practice: Text = Field(pattern=ID_PATTERN)
+    username: Text = Field(min_length=1, max_length=100)
+    password: Text = Password
 
 
 class NewPasswordRequest(Body):
-    new_password: str = Password
+    new_password: Text = Password
 
 
 class ChangePasswordRequest(Body):
-    current_password: str = Password
-    new_password: str = Password
+    current_password: Text = Password
+    new_password: Text = Password
 
 
 class SetPasswordRequest(Body):
-    password: str = Password
+    password: Text = Password
     temporary: bool = True
 
 
 class IntrospectRequest(Body):
-    token: str = Field(min_length=1, max_length=8192)
+    token: Text = Field(min_length=1, max_length=8192)
 
 
 class TokenResponse(BaseModel):
@@ -84,11 +84,11 @@ class ChallengeResponse(BaseModel):
 class VerifyRequest(Body):
     factor: Literal["totp", "sms", "email", "recovery", "certificate"]
     #: The code (TOTP, SMS, e-mail or recovery code); required for those factors.
-    code: str | None = Field(default=None, min_length=1, max_length=64)
+    code: Text | None = Field(default=None, min_length=1, max_length=64)
     #: Certificate fallback: the certificate's ``nr`` or SHA-256 fingerprint (hex) ...
-    certificate: str | None = Field(default=None, min_length=1, max_length=100)
+    certificate: Text | None = Field(default=None, min_length=1, max_length=100)
     #: ... and its key's signature over the challenge's nonce (base64 or base64url).
-    signature: str | None = Field(default=None, min_length=1, max_length=4096)
+    signature: Text | None = Field(default=None, min_length=1, max_length=4096)
 
     @model_validator(mode="after")
     def _what_the_factor_needs(self) -> VerifyRequest:

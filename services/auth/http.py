@@ -233,8 +233,8 @@ def create_app(settings: AuthSettings) -> web.Application:
             dead_letter_topic=DEAD_LETTERS,
         )
         app[CONSUMER] = consumer
-        rt.spawn(consumer.run(), "auth-consumer")
-        rt.spawn(_maintenance(auth), "maintenance")
+        rt.spawn(consumer.run, "auth-consumer", consumer.not_ready)
+        rt.spawn(lambda: _maintenance(auth), "maintenance")
         try:
             yield
         finally:

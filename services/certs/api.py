@@ -7,7 +7,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.events import CertificateKind, CertificateType
+from shared.events import CertificateKind, CertificateType, Text
 
 
 class CertificateImport(BaseModel):
@@ -16,10 +16,10 @@ class CertificateImport(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    pkcs12: str | None = Field(default=None, max_length=200_000)
-    password: str | None = Field(default=None, max_length=1000)
-    certificate_pem: str | None = Field(default=None, max_length=100_000)
-    key_pem: str | None = Field(default=None, max_length=100_000)
+    pkcs12: Text | None = Field(default=None, max_length=200_000)
+    password: Text | None = Field(default=None, max_length=1000)
+    certificate_pem: Text | None = Field(default=None, max_length=100_000)
+    key_pem: Text | None = Field(default=None, max_length=100_000)
 
     @model_validator(mode="after")
     def _one_form(self) -> Self:
@@ -37,8 +37,8 @@ class CertificateUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: CertificateType | None = None
-    agb_code: str | None = Field(default=None, pattern=r"^[0-9]{8}$")
-    services: list[str] | None = Field(default=None, max_length=100)
+    agb_code: Text | None = Field(default=None, pattern=r"^[0-9]{8}$")
+    services: list[Text] | None = Field(default=None, max_length=100)
 
     @model_validator(mode="after")
     def _services(self) -> Self:

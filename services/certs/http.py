@@ -187,8 +187,8 @@ def create_app(settings: CertsSettings) -> web.Application:
             dead_letter_topic=DEAD_LETTERS,
         )
         app[CONSUMER] = consumer
-        rt.spawn(consumer.run(), "certs-consumer")
-        rt.spawn(_maintenance(service), "maintenance")
+        rt.spawn(consumer.run, "certs-consumer", consumer.not_ready)
+        rt.spawn(lambda: _maintenance(service), "maintenance")
         yield
 
     app.cleanup_ctx.append(certs_ctx)

@@ -11,7 +11,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 
-from shared.events import E164_PATTERN, EMAIL_PATTERN, FactorKind, PasswordPolicy, utcnow
+from shared.events import (
+    E164_PATTERN,
+    EMAIL_PATTERN,
+    FactorKind,
+    PasswordPolicy,
+    Text,
+    utcnow,
+)
 
 
 class Body(BaseModel):
@@ -19,7 +26,7 @@ class Body(BaseModel):
 
 
 Email = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
-Phone = Field(default=None, pattern=E164_PATTERN)
+Phone = Field(default=None, max_length=20, pattern=E164_PATTERN)
 #: What a person may type as a BSN (the service checks it further: eleven-test).
 Bsn = Field(default=None, min_length=1, max_length=20)
 Code = Field(min_length=1, max_length=64)
@@ -56,8 +63,8 @@ class PracticeUpdate(Body):
     address. ``confirm_incomplete`` confirms switching two factors on although employees lack
     birth date, e-mail or BSN (they cannot log in until their data is complete)."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    email: str | None = Email
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
+    email: Text | None = Email
     two_factor_required: bool | None = None
     confirm_incomplete: bool = False
     password_policy: PolicyUpdate | None = None
@@ -78,12 +85,12 @@ class EmployeeUpdate(Body):
     ``username`` and ``name``; ``rights_group`` defaults to 2, ``in_service`` to true. The BSN
     is checked (eleven-test) and kept only as a keyed hash; left out, the stored one stays."""
 
-    username: str | None = Field(default=None, min_length=1, max_length=100)
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    username: Text | None = Field(default=None, min_length=1, max_length=100)
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
     birth_date: date | None = None
-    email: str | None = Email
-    bsn: str | None = Bsn
-    phone: str | None = Phone
+    email: Text | None = Email
+    bsn: Text | None = Bsn
+    phone: Text | None = Phone
     rights_group: int | None = Field(default=None, ge=1, le=9)
     in_service: bool | None = None
 
@@ -151,9 +158,9 @@ class EnrolmentStarted(BaseModel):
 
 
 class IdentityRequest(Body):
-    activation_code: str = Code
+    activation_code: Text = Code
     birth_date: date
-    bsn: str = Field(min_length=1, max_length=20)
+    bsn: Text = Field(min_length=1, max_length=20)
 
 
 class IdentityAccepted(BaseModel):
@@ -165,7 +172,7 @@ class IdentityAccepted(BaseModel):
 
 
 class CodeRequest(Body):
-    code: str = Field(min_length=1, max_length=16)
+    code: Text = Field(min_length=1, max_length=16)
 
 
 class FactorEnrolled(BaseModel):
@@ -189,7 +196,7 @@ class FactorList(RootModel[list[FactorView]]):
 class SmsFactorRequest(Body):
     """Default: the employee's phone number in the directory."""
 
-    phone: str | None = Phone
+    phone: Text | None = Phone
 
     _phone = field_validator("phone", mode="before")(_plain_phone)
 
@@ -197,7 +204,7 @@ class SmsFactorRequest(Body):
 class EmailFactorRequest(Body):
     """Default: the employee's e-mail address in the directory."""
 
-    email: str | None = Email
+    email: Text | None = Email
 
 
 class PendingFactorView(BaseModel):

@@ -306,8 +306,8 @@ def create_app(settings: EnrolmentSettings) -> web.Application:
             dead_letter_topic=DEAD_LETTERS,
         )
         app[CONSUMER] = consumer
-        rt.spawn(consumer.run(), "enrolment-consumer")
-        rt.spawn(_maintenance(service), "maintenance")
+        rt.spawn(consumer.run, "enrolment-consumer", consumer.not_ready)
+        rt.spawn(lambda: _maintenance(service), "maintenance")
         yield
 
     app.cleanup_ctx.append(enrolment_ctx)

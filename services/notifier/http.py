@@ -62,9 +62,9 @@ def create_app(settings: NotifierSettings) -> web.Application:
             dead_letter_topic=NOTIFY_DLQ,
             on_committed=notifier.wake_up,
         )
-        rt.spawn(directory.run(), "directory-consumer")
-        rt.spawn(requests.run(), "requests-consumer")
-        rt.spawn(notifier.run(), "dispatcher")
+        rt.spawn(directory.run, "directory-consumer", directory.not_ready)
+        rt.spawn(requests.run, "requests-consumer", requests.not_ready)
+        rt.spawn(notifier.run, "dispatcher")
         try:
             yield
         finally:

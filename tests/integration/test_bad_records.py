@@ -1,0 +1,107 @@
+"""One bad record never stops a consumer (issue 10, finding 13).
+
+Real auth, enrolment and certs of one zone, the real broker and PostgreSQL. A bad record is
+produced straight to a topic, then a good one on the same partition: every consumer
+dead-letters the bad one with its reason and applies the good one after it."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from shared.events import Envelope
+from shared.trust import TrustSigner
+from tests.conftest import TRUST_PRIVATE, wait_for
+from tests.integration.test_bus_trust import (  # noqa: F401 (the rig fixture)
+    Rig,
+    forged_key,
+    host_employee,
+    key_event,
+    rig,
+)
+
+P = "fysio"
+
+
+async def produce_in_order(rig: Rig, topic: str, *events: Envelope) -> None:
+    """Every event on partition 0 of ``topic``, in this order."""
+    producer = AIOKafkaProducer(bootstrap_servers=rig.cluster.broker.bootstrap)
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(
+                rig.topic(topic),
+                event.model_dump_json().encode(),
+                key=event.key.encode(),
+                partition=0,
+            )
+    finally:
+        await producer.stop()
+
+
+async def dead_letter_reasons(rig: Rig, service: str, topic: str) -> list[str]:
+    rows = await rig.pool(service).fetch(
+        "SELECT reason FROM dead_letters WHERE topic = $1", rig.topic(topic)
+    )
+    return [r["reason"] for r in rows]
+
+
+async def applied_everywhere(rig: Rig, sql: str, *args: Any) -> dict[str, bool]:
+    return {s: bool(await rig.pool(s).fetchval(sql, *args)) for s in rig.zones}
+
+
+async def test_a_malformed_signed_jwk_is_dead_lettered_and_later_keys_apply(rig: Rig) -> None:
+    trust = TrustSigner(TRUST_PRIVATE)
+    bad_kid, good_kid = f"a-{uuid.uuid4().hex[:8]}", f"a-{uuid.uuid4().hex[:8]}"
+    malformed = {"kty": "OKP", "crv": "Ed25519", "x": "AAAA", "kid": bad_kid}
+    _, good_jwk = forged_key(good_kid)
+    await produce_in_order(
+        rig,
+        "sts.keys",
+        key_event(bad_kid, malformed, trust),
+        key_event(good_kid, good_jwk, trust),
+    )
+    query = "SELECT EXISTS (SELECT 1 FROM public_keys WHERE kid = $1)"
+
+    async def good_key_everywhere() -> bool:
+        return all((await applied_everywhere(rig, query, good_kid)).values())
+
+    try:
+        await wait_for(good_key_everywhere, timeout=30)
+    except AssertionError:
+        raise AssertionError(
+            f"the key after the malformed one: {await applied_everywhere(rig, query, good_kid)}"
+        ) from None
+    for service in rig.zones:
+        reasons = await dead_letter_reasons(rig, service, "sts.keys")
+        assert len(reasons) == 1 and "InvalidKeyError" in reasons[0], (service, reasons)
+        assert not await rig.pool(service).fetchval(query, bad_kid)
+    dead = await rig.dead_letters_on_topic("sts.keys", 3)
+    assert {e["data"]["consumer"] for e in dead} == set(rig.zones), dead
+
+
+async def test_a_nul_in_an_employee_name_is_refused_and_later_upserts_apply(rig: Rig) -> None:
+    bad = host_employee("nul", 1, 2)
+    bad.data["name"] = "Piet\u0000de Vries"
+    await produce_in_order(
+        rig, "directory.employees", bad, host_employee("hanna", 1, 2), host_employee("joost", 1, 2)
+    )
+    query = "SELECT count(*) = 2 FROM employees WHERE practice = $1 AND id IN ('hanna', 'joost')"
+
+    async def later_everywhere() -> bool:
+        return all((await applied_everywhere(rig, query, P)).values())
+
+    try:
+        await wait_for(later_everywhere, timeout=30)
+    except AssertionError:
+        raise AssertionError(
+            f"the upserts after the NUL one: {await applied_everywhere(rig, query, P)}"
+        ) from None
+    for service in rig.zones:
+        reasons = await dead_letter_reasons(rig, service, "directory.employees")
+        assert len(reasons) == 1 and "name" in reasons[0] and "NUL" in reasons[0], reasons
+        assert not await rig.pool(service).fetchval(
+            "SELECT count(*) FROM employees WHERE id = 'nul'"
+        )
