@@ -120,13 +120,12 @@ def _employee(row: asyncpg.Record) -> Employee:
 
 @dataclass(frozen=True)
 class LoginView:
-    """Everything the password step reads, fetched in one round trip."""
+    """Everything the password step reads, fetched in one round trip (the failures are read
+    under the attempts' lock: :func:`failures`)."""
 
     practice: Practice | None
     employee: Employee | None
     credential: Mapping[str, Any] | None
-    failures: list[datetime]
-    reset_at: datetime | None
     last_login: datetime | None
     #: Kinds of the employee's active second factors (one entry per factor).
     factor_kinds: list[str]
@@ -138,15 +137,10 @@ async def login_view(
     conn: asyncpg.Connection, practice_id: str, username: str, now: datetime
 ) -> LoginView:
     row = await conn.fetchrow(
-        """WITH reset AS (SELECT at FROM login_resets WHERE practice = $1 AND username = $2)
-           SELECT p.id, p.name, p.two_factor_required, p.policy,
+        """SELECT p.id, p.name, p.two_factor_required, p.policy,
                   e.id AS employee_id, e.username, e.name AS employee_name, e.rights_group,
                   e.in_service, c.sealed, c.changed_at, c.must_change, c.strength, c.version,
-                  l.at AS last_login, (SELECT at FROM reset) AS reset_at,
-                  ARRAY(SELECT f.at FROM login_failures f
-                        WHERE f.practice = $1 AND f.username = $2
-                          AND f.at > coalesce((SELECT at FROM reset), '-infinity')
-                        ORDER BY f.at) AS failures,
+                  l.at AS last_login,
                   ARRAY(SELECT x.kind FROM factors x
                         WHERE x.practice = $1 AND x.employee = e.id AND x.active) AS factor_kinds,
                   EXISTS (SELECT 1 FROM certificates x
@@ -182,8 +176,6 @@ async def login_view(
         practice=practice,
         employee=employee,
         credential=credential,
-        failures=list(row["failures"]),
-        reset_at=row["reset_at"],
         last_login=row["last_login"],
         factor_kinds=list(row["factor_kinds"]) if employee is not None else [],
         fallback=bool(row["fallback"]) and employee is not None,
@@ -262,18 +254,19 @@ async def failures(
 ) -> tuple[list[datetime], datetime | None]:
     """The username's failures after its latest reset, and that reset; with ``settled`` only
     the attempts whose verdict is in (not the pending password guesses)."""
-    reset_at: datetime | None = await conn.fetchval(
-        "SELECT at FROM login_resets WHERE practice = $1 AND username = $2", practice_id, username
-    )
-    rows = await conn.fetch(
-        "SELECT at FROM login_failures WHERE practice = $1 AND username = $2 "
-        "AND at > coalesce($3, '-infinity'::timestamptz) AND NOT ($4 AND pending) ORDER BY at",
+    row = await conn.fetchrow(
+        """WITH reset AS (SELECT at FROM login_resets WHERE practice = $1 AND username = $2)
+           SELECT (SELECT at FROM reset) AS reset_at,
+                  ARRAY(SELECT f.at FROM login_failures f
+                        WHERE f.practice = $1 AND f.username = $2
+                          AND f.at > coalesce((SELECT at FROM reset), '-infinity')
+                          AND NOT ($3 AND f.pending)
+                        ORDER BY f.at) AS failures""",
         practice_id,
         username,
-        reset_at,
         settled,
     )
-    return [r["at"] for r in rows], reset_at
+    return list(row["failures"]), row["reset_at"]
 
 
 async def add_failure(
