@@ -19,7 +19,7 @@ Password = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
 
 
 class LoginRequest(Body):
-    practice: Text = Field(pattern=ID_PATTERN)
+    practice: Text = Field(max_length=64, pattern=ID_PATTERN)
     username: Text = Field(min_length=1, max_length=100)
     password: Text = Password
 

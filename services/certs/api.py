@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Self
+from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.events import CertificateKind, CertificateType, Text
+
+#: A service a certificate is used for (a name the practice chooses).
+ServiceName = Annotated[Text, Field(min_length=1, max_length=100)]
 
 
 class CertificateImport(BaseModel):
@@ -37,8 +40,8 @@ class CertificateUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: CertificateType | None = None
-    agb_code: Text | None = Field(default=None, pattern=r"^[0-9]{8}$")
-    services: list[Text] | None = Field(default=None, max_length=100)
+    agb_code: Text | None = Field(default=None, max_length=8, pattern=r"^[0-9]{8}$")
+    services: list[ServiceName] | None = Field(default=None, max_length=100)
 
     @model_validator(mode="after")
     def _services(self) -> Self:
