@@ -116,6 +116,10 @@ class PasswordChanged(BaseModel):
     changed_at: datetime
     strength: int
     must_change: bool
+    #: Only after an employee changed their own password (``POST /v1/password``): every
+    #: session of the employee ended, this is the caller's new one (same factors and rights;
+    #: the token it was asked with no longer works).
+    token: TokenResponse | None = None
 
 
 class Introspection(BaseModel):

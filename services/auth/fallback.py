@@ -184,7 +184,7 @@ class Fallback(SecondFactor):
         practice, employee = step.practice, step.employee
         used = FallbackUsed(
             employee=employee.id,
-            username=employee.username.lower(),
+            username=employee.username_key,
             certificate=certificate.nr,
             fingerprint=certificate.fingerprint,
             zone=self.settings.zone,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,8 +18,10 @@ import asyncpg
 from services.auth import problems
 from services.auth.adapters import fallbacks
 from services.auth.adapters import repository as repo
+from services.auth.adapters.hasher import HasherBusy
 from services.auth.api import LoginResponse, PasswordChanged, TokenResponse
-from services.auth.domain import factors, lockout, passwords, tokens
+from services.auth.core import Attempt
+from services.auth.domain import factors, passwords, tokens
 from services.auth.domain.fallback import WINDOW as FALLBACK_WINDOW
 from services.auth.domain.login import next_step
 from services.auth.domain.records import Credential, Employee, Practice
@@ -32,6 +34,7 @@ from shared.events import (
     PracticeUpserted,
     RevocationReason,
     SessionRevoked,
+    SessionsRevoked,
     credential_aad,
     utcnow,
 )
@@ -45,6 +48,7 @@ from shared.topics import (
     DIRECTORY_PRACTICES,
     STS_REVOCATIONS,
 )
+from shared.usernames import normalise_username
 
 
 @dataclass
@@ -57,7 +61,7 @@ class Auth(Fallback):
         same, after the same argon2id work, and all count toward the same lockout."""
         started = time.perf_counter()
         now = utcnow()
-        key = username.strip().lower()
+        key = normalise_username(username)
         async with self.pool.acquire() as conn:
             view = await repo.login_view(conn, practice_id, key, now)
         practice, employee = view.practice, view.employee
@@ -68,7 +72,8 @@ class Auth(Fallback):
             self.metrics.login("locked", started)
             raise
         credential = self.open_credential(view.credential) if view.credential else None
-        ok = await self.hasher.verify(credential.hash if credential else None, password)
+        hashed = credential.hash if credential else None
+        ok = await self._verify_attempt(attempt, self.hasher.verify(hashed, password))
         if not ok or practice is None or employee is None or credential is None:
             await self._attempt_failed(attempt)
             self.metrics.login("failure", started)
@@ -153,7 +158,7 @@ class Auth(Fallback):
     async def _login_succeeded(
         self, conn: asyncpg.Connection, practice_id: str, employee: Employee, now: datetime
     ) -> None:
-        key = employee.username.lower()
+        key = employee.username_key
         await repo.reset_failures(conn, practice_id, key, now)
         await repo.record_login(conn, practice_id, employee.id, now)
         await self.emit(
@@ -220,21 +225,40 @@ class Auth(Fallback):
     async def change_own_password(
         self, claims: dict[str, Any], current_password: str, new_password: str
     ) -> PasswordChanged:
+        """The employee changes their own password: the current one is a counted guess (like a
+        login), a reused one counts too. Every session of the employee ends (a cutoff on
+        ``sts.revocations``, as for a deactivation) and the caller goes on in a new session
+        with the same factors: the answer carries its token."""
         now = utcnow()
         async with self.pool.acquire() as conn:
             practice, employee, credential = await self._load(
                 conn, claims["practice"], claims["sub"]
             )
-            failures, reset_at = await repo.failures(conn, practice.id, employee.username.lower())
-        state = lockout.lock_state(failures, reset_at, practice.policy, now)
-        if state.locked(now):
-            raise problems.locked(state, now)
-        if not await self.hasher.verify(credential.hash, current_password):
-            await self._record_failure(practice.id, employee.username.lower(), practice.policy, now)
-            raise problems.invalid_credentials()
-        return await self.store_password(
-            practice, employee, credential, new_password, False, True, now
+        attempt = await self._reserve_attempt(
+            practice.id, employee.username_key, practice.policy, now
         )
+        if not await self._verify_attempt(
+            attempt, self.hasher.verify(credential.hash, current_password)
+        ):
+            await self._attempt_failed(attempt)
+            raise problems.invalid_credentials()
+        await self._attempt_passed(attempt)
+        changed = await self.store_password(
+            practice, employee, credential, new_password, False, True, now, end_sessions=True
+        )
+        caller = tokens.Session.from_claims(claims)
+        issued = utcnow()
+        session = tokens.Session.new(
+            practice.id,
+            employee.id,
+            employee.rights_group,
+            caller.amr,
+            caller.acr,
+            tokens.session_start(issued, now),
+        )
+        async with self.pool.acquire() as conn, conn.transaction():
+            changed.token = await self._issue(conn, session, issued, "token.issued")
+        return changed
 
     async def set_password(
         self,
@@ -256,8 +280,25 @@ class Auth(Fallback):
             raise not_found("No such employee in this practice.")
         credential = self.open_credential(row) if row else None
         return await self.store_password(
-            practice, employee, credential, password, temporary, not temporary, now
+            practice,
+            employee,
+            credential,
+            password,
+            temporary,
+            not temporary,
+            now,
+            by=claims["sub"],
+            end_sessions=True,
         )
+
+    async def _verify_attempt(self, attempt: Attempt, verdict: Awaitable[bool]) -> bool:
+        """The hasher's ``verdict`` on a reserved guess (the caller settles it); one the hasher
+        refused (busy, 503) was no guess: its pending row goes, so an overload locks no one."""
+        try:
+            return await verdict
+        except HasherBusy:
+            await self._attempt_passed(attempt)
+            raise
 
     async def _load(
         self, conn: asyncpg.Connection, practice_id: str, employee_id: str
@@ -278,7 +319,15 @@ class Auth(Fallback):
         temporary: bool,
         enforce_policy: bool,
         now: datetime,
+        *,
+        by: str | None = None,
+        end_sessions: bool = False,
     ) -> PasswordChanged:
+        """Store a new password (sealed, replicated on ``auth.credentials``). ``by``: the
+        administrator who set it (None: the employee themselves, whose reused password counts
+        as a failed attempt toward the lockout, so the history cannot be probed without end).
+        ``end_sessions``: every session of the employee that started until ``now`` ends, in the
+        same transaction (cutoff and ``sessions.revoked`` on ``sts.revocations``)."""
         policy = practice.policy
         score = passwords.strength(password, (practice.name, employee.name, employee.username))
         if enforce_policy and score < policy.min_strength:
@@ -291,17 +340,8 @@ class Auth(Fallback):
                 min_strength=policy.min_strength,
             )
         previous = [credential.hash, *credential.history] if credential else []
-        if (
-            enforce_policy
-            and policy.history
-            and await self.hasher.matches_any(previous[: policy.history], password)
-        ):
-            raise Problem(
-                422,
-                "password-reused",
-                "Password used before",
-                f"The password may not be one of the last {policy.history}.",
-            )
+        if enforce_policy and policy.history and previous:
+            await self._refuse_reuse(practice, employee, previous[: policy.history], password, by)
         new_hash = await self.hasher.hash(password)
         history = previous[: max(policy.history - 1, 0)] if policy.history else []
         sealed = self.keyring.seal(
@@ -335,11 +375,60 @@ class Auth(Fallback):
                 "password.changed",
                 practice.id,
                 employee.id,
-                {"temporary": temporary, "strength": score},
+                {"temporary": temporary, "strength": score, "by": by or employee.id},
                 now,
             )
+            if end_sessions:
+                await self._end_sessions(conn, practice.id, employee.id, now)
         self.metrics.password_changes.labels(**self.metrics.base()).inc()
         return PasswordChanged(changed_at=now, strength=score, must_change=temporary)
+
+    async def _refuse_reuse(
+        self,
+        practice: Practice,
+        employee: Employee,
+        history: list[str],
+        password: str,
+        by: str | None,
+    ) -> None:
+        """422 ``password-reused`` if ``password`` is one of ``history``. The employee's own
+        check is a counted guess (refused while locked, a match is a failure): each one costs
+        up to ``policy.history`` argon2 verifies and tells whether an old password matches."""
+        attempt = None
+        if by is None:
+            attempt = await self._reserve_attempt(
+                practice.id, employee.username_key, practice.policy, utcnow()
+            )
+        if attempt is None:
+            reused = await self.hasher.matches_any(history, password)
+        else:
+            reused = await self._verify_attempt(attempt, self.hasher.matches_any(history, password))
+        if attempt is not None:
+            await (self._attempt_failed if reused else self._attempt_passed)(attempt)
+        if reused:
+            raise Problem(
+                422,
+                "password-reused",
+                "Password used before",
+                f"The password may not be one of the last {practice.policy.history}.",
+            )
+
+    async def _end_sessions(
+        self, conn: asyncpg.Connection, practice_id: str, employee_id: str, now: datetime
+    ) -> None:
+        """Every session of the employee that started until ``now`` ends, here at once and in
+        every zone and service by ``sessions.revoked`` (the mechanism of a deactivation)."""
+        revoked = SessionsRevoked(employee=employee_id, before=now, reason="password_changed")
+        await replicas.raise_cutoff(conn, practice_id, employee_id, now)
+        await self.emit(
+            conn,
+            STS_REVOCATIONS,
+            "sessions.revoked",
+            practice_id,
+            employee_id,
+            revoked.model_dump(mode="json"),
+            now,
+        )
 
     async def _issue(
         self, conn: asyncpg.Connection, session: tokens.Session, now: datetime, kind: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -36,12 +37,15 @@ from services.auth.settings import AuthSettings
 from shared.consumer import EventConsumer
 from shared.http import (
     RUNTIME,
+    HandlerFn,
     Route,
     bearer,
     create_service_app,
     json_response,
     parse_body,
 )
+from shared.problems import Problem
+from shared.ratelimit import Network, RateLimiter, client_address, parse_networks
 from shared.sealing import Keyring
 from shared.topics import DEAD_LETTERS
 
@@ -49,8 +53,43 @@ log = logging.getLogger(__name__)
 AUTH = web.AppKey("auth", Auth)
 CONSUMER = web.AppKey("consumer", EventConsumer)
 CLIENTS = web.AppKey("clients", Clients)
+LOGIN_LIMITER = web.AppKey("login_limiter", RateLimiter)
+TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple[Network, ...])
 MIGRATIONS = Path(__file__).parent / "migrations"
 KEY_CHECK_SECONDS = 300
+
+
+def _login_limiter(settings: AuthSettings) -> RateLimiter:
+    return RateLimiter(
+        settings.login_rate_attempts,
+        settings.login_rate_window_seconds,
+        settings.login_rate_max_clients,
+    )
+
+
+def limited(handler: HandlerFn) -> HandlerFn:
+    """Spend one request of the client address's login budget before ``handler``: the login
+    endpoints cost argon2 work (or guess a second factor) for anyone, known practice or not."""
+
+    @functools.wraps(handler)
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        address = client_address(
+            request.remote,
+            request.headers.getall("X-Forwarded-For", []),
+            request.app[TRUSTED_PROXIES],
+        )
+        retry_after = request.app[LOGIN_LIMITER].take(address)
+        if retry_after is not None:
+            raise Problem(
+                429,
+                "too-many-requests",
+                "Too many requests",
+                "Too many login requests from this address; try again later.",
+                retry_after=retry_after,
+            )
+        return await handler(request)
+
+    return wrapped
 
 
 async def login(request: web.Request) -> web.Response:
@@ -139,11 +178,13 @@ async def change_password(request: web.Request) -> web.Response:
 
 
 ROUTES = (
-    Route("POST", "/v1/login", login, "Password step of a login", LoginRequest, LoginResponse),
+    Route(
+        "POST", "/v1/login", limited(login), "Password step of a login", LoginRequest, LoginResponse
+    ),
     Route(
         "POST",
         "/v1/login/{id}/password",
-        login_password,
+        limited(login_password),
         "Change a weak, expired or temporary password during login",
         NewPasswordRequest,
         LoginResponse,
@@ -151,7 +192,7 @@ ROUTES = (
     Route(
         "POST",
         "/v1/login/{id}/challenge",
-        login_challenge,
+        limited(login_challenge),
         "Send an SMS or e-mail login code, or hand out the nonce of the certificate fallback",
         ChallengeRequest,
         ChallengeResponse,
@@ -159,7 +200,7 @@ ROUTES = (
     Route(
         "POST",
         "/v1/login/{id}/verify",
-        login_verify,
+        limited(login_verify),
         "Second step: a code of one of the employee's factors, or the certificate fallback's "
         "signed nonce, completes the login",
         VerifyRequest,
@@ -206,6 +247,8 @@ ROUTES = (
 def create_app(settings: AuthSettings) -> web.Application:
     metrics = AuthMetrics(settings.zone)
     app = create_service_app(settings, ROUTES, MIGRATIONS, metrics)
+    app[LOGIN_LIMITER] = _login_limiter(settings)
+    app[TRUSTED_PROXIES] = parse_networks(settings.trusted_proxies)
 
     async def auth_ctx(app: web.Application) -> AsyncIterator[None]:
         rt = app[RUNTIME]
@@ -215,6 +258,8 @@ def create_app(settings: AuthSettings) -> web.Application:
             settings.argon2_time_cost,
             settings.argon2_parallelism,
             settings.hash_workers,
+            settings.hash_max_waiting,
+            settings.hash_busy_retry_seconds,
         )
         signer = Signer()
         auth = Auth(

@@ -88,7 +88,7 @@ class SecondFactor(AuthCore):
         """Before a second factor is verified, in the caller's transaction: the username's
         attempts serialised and the lockout checked under that lock (so at most
         ``max_attempts`` codes are ever evaluated), then the account must still be usable."""
-        await self._serialise_attempts(conn, step.practice, step.employee.username.lower(), now)
+        await self._serialise_attempts(conn, step.practice, step.employee.username_key, now)
         if not step.employee.in_service:
             raise problems.account_disabled()
 
@@ -263,7 +263,7 @@ class SecondFactor(AuthCore):
                 step.login_id,
                 practice.id,
                 employee.id,
-                employee.username.lower(),
+                employee.username_key,
                 now,
                 rows,
                 totp_step=(factor.id, used_step),
@@ -330,7 +330,7 @@ class SecondFactor(AuthCore):
             step.login_id,
             step.practice.id,
             step.employee.id,
-            step.employee.username.lower(),
+            step.employee.username_key,
             now,
             rows,
         )
@@ -344,7 +344,7 @@ class SecondFactor(AuthCore):
         await self._failure(
             conn,
             step.practice.id,
-            step.employee.username.lower(),
+            step.employee.username_key,
             step.practice.policy,
             now,
             factor,
@@ -554,7 +554,7 @@ class SecondFactor(AuthCore):
                 "login.succeeded",
                 practice.id,
                 employee.id,
-                {"username": employee.username.lower(), "employee": employee.id},
+                {"username": employee.username_key, "employee": employee.id},
                 now,
             ),
             (AUTH_EVENTS, self._token_event("token.issued", session, grant, now)),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
+from shared.ratelimit import parse_networks
 from shared.settings import Settings
 
 DAY = 24 * 3600
@@ -32,6 +33,21 @@ class AuthSettings(Settings):
     argon2_parallelism: int = Field(default=1, ge=1)
     #: Threads hashing passwords off the event loop (0 = one per core).
     hash_workers: int = Field(default=0, ge=0)
+    #: Hashes that may wait for a hashing thread; beyond that a login (or password change)
+    #: is answered 503 ``hasher-busy`` at once instead of queueing without end.
+    hash_max_waiting: int = Field(default=64, ge=0, le=10_000)
+    #: The ``Retry-After`` of a ``hasher-busy`` answer.
+    hash_busy_retry_seconds: int = Field(default=1, ge=1, le=60)
+    #: Requests per client address to the login endpoints (``POST /v1/login`` and its
+    #: ``/password``, ``/challenge``, ``/verify`` steps) per window; beyond it 429
+    #: ``too-many-requests`` with ``Retry-After``. A burst of this many, then refilled evenly.
+    login_rate_attempts: int = Field(default=120, ge=1, le=100_000)
+    login_rate_window_seconds: int = Field(default=60, ge=1, le=24 * 3600)
+    #: Client addresses whose budget is remembered (least recently seen forgotten first).
+    login_rate_max_clients: int = Field(default=100_000, ge=1)
+    #: Proxies (addresses or networks, e.g. ``["10.0.0.0/8"]``) whose ``X-Forwarded-For`` is
+    #: believed for the client address; from anyone else the peer address counts.
+    trusted_proxies: list[str] = Field(default_factory=list)
     #: A zone's signing key is replaced after this many days.
     key_rotation_days: int = Field(default=30, ge=1)
     #: Private half of the deployment's trust key (``tweestap keygen --trust``): signs this
@@ -59,6 +75,12 @@ class AuthSettings(Settings):
 
     #: How long the nonce of a certificate fallback challenge may be signed.
     fallback_challenge_seconds: int = Field(default=300, ge=10, le=900)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        parse_networks(value)  # ValueError for anything not an address or network
+        return value
 
     @model_validator(mode="after")
     def _lifetime_within_session(self) -> AuthSettings:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
 
-from services.auth.adapters.hasher import Hasher
+from services.auth.adapters.hasher import Hasher, HasherBusy
 
 
 @pytest.fixture
@@ -39,3 +40,32 @@ async def test_matches_any(hasher: Hasher) -> None:
     assert await hasher.matches_any(history, "oud-2")
     assert not await hasher.matches_any(history, "nieuw")
     assert not await hasher.matches_any([], "oud-1")
+
+
+async def test_queue_beyond_max_waiting_is_refused_at_once() -> None:
+    small = Hasher(memory_kib=8 * 1024, time_cost=1, parallelism=1, workers=1, max_waiting=2)
+    try:
+        results = await asyncio.gather(
+            *(small.verify(None, f"guess-{i}") for i in range(10)), return_exceptions=True
+        )
+        busy = [r for r in results if isinstance(r, HasherBusy)]
+        assert len(busy) == 7, f"10 at once, 1 worker, 2 waiting: {len(busy)} refused"
+        assert busy[0].status == 503 and busy[0].extra["retry_after"] >= 1
+        assert small.waiting == 0
+        assert not await small.verify(None, "later"), "the queue drains and serves again"
+    finally:
+        small.close()
+
+
+async def test_matches_any_stops_at_the_first_match(hasher: Hasher) -> None:
+    history = [await hasher.hash(p) for p in ("oud-1", "oud-2", "oud-3")]
+    checked: list[str] = []
+    original = hasher._verify
+
+    def counting(hashed: str | None, password: str) -> bool:
+        checked.append(hashed or "")
+        return original(hashed, password)
+
+    hasher._verify = counting  # type: ignore[method-assign]
+    assert await hasher.matches_any(history, "oud-1")
+    assert checked == history[:1], f"{len(checked)} verifies for a match at the first"

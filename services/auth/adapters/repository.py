@@ -21,6 +21,7 @@ from shared.events import (
     PracticeUpserted,
 )
 from shared.outbox import OutboxRow
+from shared.usernames import normalise_username
 
 
 async def upsert_practice(conn: asyncpg.Connection, practice: str, ev: PracticeUpserted) -> None:
@@ -47,9 +48,10 @@ async def upsert_practice(conn: asyncpg.Connection, practice: str, ev: PracticeU
 async def upsert_employee(conn: asyncpg.Connection, practice: str, ev: EmployeeUpserted) -> None:
     await conn.execute(
         """INSERT INTO employees AS e (practice, id, username, name, email, rights_group,
-              in_service, version, updated_at, zone)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+              in_service, version, updated_at, zone, username_key)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
             ON CONFLICT (practice, id) DO UPDATE SET username = EXCLUDED.username,
+              username_key = EXCLUDED.username_key,
               name = EXCLUDED.name, email = EXCLUDED.email,
               rights_group = EXCLUDED.rights_group, in_service = EXCLUDED.in_service,
               version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
@@ -65,6 +67,7 @@ async def upsert_employee(conn: asyncpg.Connection, practice: str, ev: EmployeeU
         ev.version,
         ev.updated_at,
         ev.zone,
+        normalise_username(ev.username),
     )
 
 
@@ -147,7 +150,7 @@ async def login_view(
                           WHERE x.practice = $1 AND fallback_usable(x, e.id, $3)) AS fallback
            FROM (SELECT 1) AS one
            LEFT JOIN practices p ON p.id = $1
-           LEFT JOIN employees e ON e.practice = p.id AND lower(e.username) = lower($2)
+           LEFT JOIN employees e ON e.practice = p.id AND e.username_key = $2
            LEFT JOIN credentials c ON c.practice = e.practice AND c.employee = e.id
            LEFT JOIN last_logins l ON l.practice = e.practice AND l.employee = e.id""",
         practice_id,
@@ -487,9 +490,9 @@ _SECOND_STEP = """SELECT l.id AS login_id, l.stage, p.id, p.name, p.two_factor_r
            e.id AS employee_id, e.username, e.name AS employee_name, e.email,
            e.rights_group, e.in_service,
            (SELECT r.at FROM login_resets r
-            WHERE r.practice = l.practice AND r.username = lower(e.username)) AS reset_at,
+            WHERE r.practice = l.practice AND r.username = e.username_key) AS reset_at,
            ARRAY(SELECT f.at FROM login_failures f
-                 WHERE f.practice = l.practice AND f.username = lower(e.username)
+                 WHERE f.practice = l.practice AND f.username = e.username_key
                  ORDER BY f.at) AS failures,
            coalesce((SELECT jsonb_agg(jsonb_build_object(
                          'id', x.id, 'kind', x.kind, 'sealed', x.sealed,

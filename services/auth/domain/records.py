@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from shared.events import PasswordPolicy
+from shared.usernames import normalise_username
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,11 @@ class Employee:
     name: str
     rights_group: int
     in_service: bool
+
+    @property
+    def username_key(self) -> str:
+        """What logins and the lockout are keyed on (:func:`normalise_username`)."""
+        return normalise_username(self.username)
 
 
 @dataclass(frozen=True)

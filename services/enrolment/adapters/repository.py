@@ -12,6 +12,7 @@ import asyncpg
 from services.enrolment.domain.readiness import Person
 from services.enrolment.domain.records import Employee, Enrolment, Factor, PendingFactor, Practice
 from shared.events import EmployeeUpserted, PasswordPolicy, PracticeUpserted
+from shared.usernames import normalise_username
 
 _HOUR = timedelta(hours=1)
 _DAY = timedelta(days=1)
@@ -141,14 +142,15 @@ async def employees(conn: asyncpg.Connection, practice_id: str) -> list[Employee
 async def username_taken(
     conn: asyncpg.Connection, practice_id: str, username: str, employee_id: str
 ) -> bool:
-    taken: bool = await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM employees WHERE practice = $1 "
-        "AND lower(username) = lower($2) AND id <> $3)",
+    """Whether another employee of the practice has the same username key (NFKC, case-folded:
+    :func:`normalise_username`; PostgreSQL cannot fold case, and a practice is small)."""
+    key = normalise_username(username)
+    others = await conn.fetch(
+        "SELECT username FROM employees WHERE practice = $1 AND id <> $2",
         practice_id,
-        username,
         employee_id,
     )
-    return taken
+    return any(normalise_username(r["username"]) == key for r in others)
 
 
 async def people(conn: asyncpg.Connection, practice_id: str) -> list[Person]:
