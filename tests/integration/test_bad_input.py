@@ -12,7 +12,10 @@ from typing import Any
 from aiohttp import ClientResponse
 
 from tests.conftest import ADMIN_PASSWORD, login
-from tests.integration.test_bus_trust import Rig, rig  # noqa: F401 (the rig fixture)
+from tests.integration.test_bus_trust import Rig, rig
+
+#: Fixtures taken from test_bus_trust (imported so that pytest finds them here).
+FIXTURES = (rig,)
 
 P = "fysio"
 PROBLEM = "application/problem+json"
@@ -22,7 +25,13 @@ def endpoints(rig: Rig) -> list[tuple[str, str, str, dict[str, Any], str]]:
     """(service, method, path, a valid-looking body, the string field to spoil)."""
     certificates = f"/v1/practices/{P}/certificates"
     return [
-        ("auth", "POST", "/v1/login", {"practice": P, "username": "admin", "password": "x"}, "username"),
+        (
+            "auth",
+            "POST",
+            "/v1/login",
+            {"practice": P, "username": "admin", "password": "x"},
+            "username",
+        ),
         ("auth", "POST", "/v1/login/nope/password", {"new_password": "x"}, "new_password"),
         ("auth", "POST", "/v1/login/nope/verify", {"factor": "totp", "code": "123456"}, "code"),
         (

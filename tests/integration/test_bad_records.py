@@ -13,26 +13,24 @@ from aiokafka import AIOKafkaProducer
 
 from shared.events import Envelope
 from shared.trust import TrustSigner
-from tests.conftest import TRUST_PRIVATE, wait_for
-from tests.integration.test_bus_trust import (  # noqa: F401 (the rig fixture)
-    Rig,
-    forged_key,
-    host_employee,
-    key_event,
-    rig,
-)
+from tests.conftest import TRUST_PRIVATE, Cluster, wait_for
+from tests.integration.test_bus_trust import Rig, forged_key, host_employee, key_event, rig
+
+#: Fixtures taken from test_bus_trust (imported so that pytest finds them here).
+FIXTURES = (rig,)
 
 P = "fysio"
 
 
-async def produce_in_order(rig: Rig, topic: str, *events: Envelope) -> None:
+async def produce_in_order(rig: Rig | Cluster, topic: str, *events: Envelope) -> None:
     """Every event on partition 0 of ``topic``, in this order."""
-    producer = AIOKafkaProducer(bootstrap_servers=rig.cluster.broker.bootstrap)
+    cluster = rig.cluster if isinstance(rig, Rig) else rig
+    producer = AIOKafkaProducer(bootstrap_servers=cluster.broker.bootstrap)
     await producer.start()
     try:
         for event in events:
             await producer.send_and_wait(
-                rig.topic(topic),
+                f"{cluster.prefix}{topic}",
                 event.model_dump_json().encode(),
                 key=event.key.encode(),
                 partition=0,
@@ -105,3 +103,53 @@ async def test_a_nul_in_an_employee_name_is_refused_and_later_upserts_apply(rig:
         assert not await rig.pool(service).fetchval(
             "SELECT count(*) FROM employees WHERE id = 'nul'"
         )
+
+
+async def test_a_crashed_consumer_is_restarted_and_not_ready_while_down(cluster: Cluster) -> None:
+    """A real fault the consumer cannot handle (its dead-letter table is gone): the task is
+    restarted with backoff and counted, /readyz says 503 naming it, and once the operator puts
+    the table back the bad record is dead-lettered and the next one applied."""
+    zone = await cluster.start("a", task_restart_seconds=1.0, task_restart_max_seconds=4.0)
+    await cluster.bootstrap(zone)
+    ready = await zone.ops.get("/readyz")
+    assert ready.status == 200, await ready.text()
+    pool = zone.auth.pool
+    await pool.execute("ALTER TABLE dead_letters RENAME TO dead_letters_away")
+    bad = host_employee("nul", 1, 2)
+    bad.data["name"] = "nul\u0000"
+    await produce_in_order(cluster, "directory.employees", bad, host_employee("hanna", 1, 2))
+
+    async def not_ready() -> dict[str, Any] | None:
+        response = await zone.ops.get("/readyz")
+        body: dict[str, Any] = await response.json(content_type=None)
+        return body if response.status == 503 else None
+
+    try:
+        down = await wait_for(not_ready, timeout=30)
+    except AssertionError:
+        raise AssertionError("/readyz stayed 200 while the consumer could not go on") from None
+    assert down is not None
+    assert down["checks"]["tasks"] is False, down
+    assert "UndefinedTableError" in down["failing"]["auth-consumer"], down
+    await pool.execute("ALTER TABLE dead_letters_away RENAME TO dead_letters")
+
+    async def hanna() -> bool:
+        return bool(await pool.fetchval("SELECT count(*) FROM employees WHERE id = 'hanna'"))
+
+    await wait_for(hanna, timeout=30)
+    reasons = await pool.fetch("SELECT reason FROM dead_letters")
+    assert [r["reason"] for r in reasons] == [
+        "not an event envelope: data: Value error, name: must not contain NUL (\\u0000)"
+    ], reasons
+
+    async def ready_again() -> bool:
+        return (await zone.ops.get("/readyz")).status == 200
+
+    await wait_for(ready_again, timeout=30)
+    metrics = await (await zone.ops.get("/metrics")).text()
+    restarts = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("tweestap_task_restarts_total") and 'task="auth-consumer"' in line
+    ]
+    assert restarts and float(restarts[0].split()[-1]) >= 1, restarts
