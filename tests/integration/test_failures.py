@@ -61,7 +61,15 @@ async def test_logins_during_broker_outage_publish_each_event_once(private: Clus
     assert counts["token.issued"] == 3 and counts["login.succeeded"] == 3
     ids = Counter(e["id"] for e in events)
     assert max(ids.values()) == 1, "each event once"
-    assert (await zone.ops.get("/readyz")).status == 200
+
+    async def ready_again() -> bool:
+        # Ready once the consumer is back too (it retries the restarted broker with backoff).
+        return (await zone.ops.get("/readyz")).status == 200
+
+    try:
+        await wait_for(ready_again, timeout=30, interval=0.5)
+    except AssertionError:
+        raise AssertionError(await (await zone.ops.get("/readyz")).text()) from None
 
 
 async def test_restart_loses_nothing(private: Cluster) -> None:

@@ -22,6 +22,7 @@ async def test_probes_metrics_and_openapi(cluster: Cluster) -> None:
     assert ready.status == 200 and (await ready.json())["checks"] == {
         "database": True,
         "broker": True,
+        "tasks": True,
     }
     text = await (await zone.ops.get("/metrics")).text()
     assert 'tweestap_logins_total{outcome="failure",service="auth",zone="b"} 1.0' in text
