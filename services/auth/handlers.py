@@ -138,13 +138,14 @@ class Auth(Fallback):
                     conn, login_id, practice.id, employee.id, step, now, expires_at
                 )
             if step == "done":
+                cutoff = await repo.session_cutoff(conn, practice.id, employee.id)
                 session = tokens.Session.new(
                     practice.id,
                     employee.id,
                     employee.rights_group,
                     ("pwd",),
                     tokens.SINGLE_FACTOR_ACR,
-                    now,
+                    tokens.session_start(now, cutoff),
                 )
                 response.token = await self._issue(conn, session, now, "token.issued")
                 await self._login_succeeded(conn, practice.id, employee, now)
@@ -254,7 +255,7 @@ class Auth(Fallback):
             employee.rights_group,
             caller.amr,
             caller.acr,
-            tokens.session_start(issued, now),
+            tokens.session_start(issued, now),  # after the cutoff
         )
         async with self.pool.acquire() as conn, conn.transaction():
             changed.token = await self._issue(conn, session, issued, "token.issued")
@@ -378,7 +379,7 @@ class Auth(Fallback):
                 {"temporary": temporary, "strength": score, "by": by or employee.id},
                 now,
             )
-            if end_sessions:
+            if end_sessions and credential is not None:  # no password, no session to end
                 await self._end_sessions(conn, practice.id, employee.id, now)
         self.metrics.password_changes.labels(**self.metrics.base()).inc()
         return PasswordChanged(changed_at=now, strength=score, must_change=temporary)
@@ -417,7 +418,8 @@ class Auth(Fallback):
         self, conn: asyncpg.Connection, practice_id: str, employee_id: str, now: datetime
     ) -> None:
         """Every session of the employee that started until ``now`` ends, here at once and in
-        every zone and service by ``sessions.revoked`` (the mechanism of a deactivation)."""
+        every zone and service by ``sessions.revoked`` (the mechanism of a deactivation); a
+        session started after it in the same second starts at the next (session_start)."""
         revoked = SessionsRevoked(employee=employee_id, before=now, reason="password_changed")
         await replicas.raise_cutoff(conn, practice_id, employee_id, now)
         await self.emit(

@@ -92,6 +92,9 @@ async def test_admin_reset_ends_every_session_and_names_the_admin(cluster: Clust
     assert status == 200, body
     still = [await renew_status(zone, t) for t in tokens]
     assert still == [401, 401, 401], f"sessions after an admin reset renew: {still}"
+    # A login with the new password right away (within the second of the reset) is live.
+    status, body = await login(zone, "fysio", "admin", STRONG)
+    assert status == 200 and await renew_status(zone, body["token"]["token"]) == 200
     events = await read_events(
         cluster.broker,
         zone.settings.topic(AUTH_EVENTS.name),

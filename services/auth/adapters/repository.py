@@ -136,6 +136,18 @@ class LoginView:
     fallback: bool = False
 
 
+async def session_cutoff(
+    conn: asyncpg.Connection, practice_id: str, employee_id: str
+) -> datetime | None:
+    """Sessions of the employee that started at or before this are revoked."""
+    before: datetime | None = await conn.fetchval(
+        "SELECT before FROM session_cutoffs WHERE practice = $1 AND employee = $2",
+        practice_id,
+        employee_id,
+    )
+    return before
+
+
 async def login_view(
     conn: asyncpg.Connection, practice_id: str, username: str, now: datetime
 ) -> LoginView:
