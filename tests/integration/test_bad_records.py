@@ -6,9 +6,11 @@ dead-letters the bad one with its reason and applies the good one after it."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
+import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from shared.events import Envelope
@@ -153,3 +155,42 @@ async def test_a_crashed_consumer_is_restarted_and_not_ready_while_down(cluster:
         if line.startswith("tweestap_task_restarts_total") and 'task="auth-consumer"' in line
     ]
     assert restarts and float(restarts[0].split()[-1]) >= 1, restarts
+
+
+async def test_a_database_outage_never_dead_letters_a_good_record(cluster: Cluster) -> None:
+    """The database refuses connections while a good event waits: the consumer retries it past
+    any bounded number of attempts, readiness says no, and the event is applied afterwards."""
+    zone = await cluster.start(
+        "a", consumer_attempts=2, consumer_backoff_seconds=0.05, task_restart_seconds=0.5
+    )
+    await cluster.bootstrap(zone)
+    pool = zone.auth.pool
+    database = await pool.fetchval("SELECT current_database()")
+    admin = await asyncpg.connect(cluster.postgres.socket_dsn("postgres"))
+    try:
+        await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            database,
+        )
+        await produce_in_order(cluster, "directory.employees", host_employee("hanna", 1, 2))
+
+        async def not_ready() -> bool:
+            return (await zone.ops.get("/readyz")).status == 503
+
+        await wait_for(not_ready, timeout=15)
+        await asyncio.sleep(3)  # many times what two attempts with 0.05 s backoff take
+    finally:
+        await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        await admin.close()
+
+    async def hanna() -> bool:
+        return bool(await pool.fetchval("SELECT count(*) FROM employees WHERE id = 'hanna'"))
+
+    await wait_for(hanna, timeout=60, interval=0.5)
+    assert await pool.fetchval("SELECT count(*) FROM dead_letters") == 0
+
+    async def ready_again() -> bool:
+        return (await zone.ops.get("/readyz")).status == 200
+
+    await wait_for(ready_again, timeout=30)
