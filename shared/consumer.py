@@ -44,6 +44,11 @@ class InvalidEvent(Exception):
     """Raised by a handler for an event it can never apply; the event is dead-lettered."""
 
 
+class DatabaseUnavailable(Exception):
+    """No connection could be had (refused, shutting down, not accepting connections): never
+    the record's fault, whatever PostgreSQL's error class."""
+
+
 class Fault(enum.Enum):
     """Whose fault a handler's failure is, which decides what the consumer does with it."""
 
@@ -61,6 +66,7 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
     KafkaError,
+    DatabaseUnavailable,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.InsufficientResourcesError,
@@ -199,8 +205,11 @@ class EventConsumer:
         Infrastructure failures propagate: the record is fine and will be tried again."""
         attempts, delay = self.settings.consumer_attempts, self.settings.consumer_backoff_seconds
         reason = ""
-        # A connection that cannot be had is never the record's fault: that propagates.
-        async with self.pool.acquire() as conn:
+        try:
+            conn = await self.pool.acquire()
+        except asyncpg.PostgresError as exc:
+            raise DatabaseUnavailable(f"no database connection: {exc!r}") from exc
+        try:
             for attempt in range(1, attempts + 1):
                 try:
                     return await self._apply(conn, record.topic, event)
@@ -227,6 +236,8 @@ class EventConsumer:
                     if attempt < attempts:
                         await asyncio.sleep(delay)
                         delay *= 2
+        finally:
+            await self.pool.release(conn)
         await self._dead_letter(record, reason)
         return None
 

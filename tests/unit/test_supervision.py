@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from services.auth.http import ROUTES as AUTH_ROUTES
 from services.certs.http import ROUTES as CERTS_ROUTES
 from services.enrolment.http import ROUTES as ENROLMENT_ROUTES
-from shared.consumer import Fault, InvalidEvent, classify
+from shared.consumer import DatabaseUnavailable, Fault, InvalidEvent, classify
 from shared.events import Envelope, storable
 from shared.metrics import Metrics
 from shared.supervision import Supervisor
@@ -98,6 +98,7 @@ def _validation_error() -> ValidationError:
         (asyncpg.CannotConnectNowError("starting"), Fault.INFRASTRUCTURE),
         (asyncpg.InterfaceError("closed"), Fault.INFRASTRUCTURE),
         (asyncpg.SerializationError("conflict"), Fault.INFRASTRUCTURE),
+        (DatabaseUnavailable("not accepting connections"), Fault.INFRASTRUCTURE),
         (asyncpg.CharacterNotInRepertoireError("0x00"), Fault.RECORD),
         (asyncpg.UniqueViolationError("taken"), Fault.RECORD),
         (_validation_error(), Fault.RECORD),
