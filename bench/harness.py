@@ -183,6 +183,14 @@ def _trust_private_env(settings: Settings) -> dict[str, str]:
     return {"TWEESTAP_TRUST_PRIVATE_KEY": settings.trust_private_key.get_secret_value()}
 
 
+def _load_env(settings: Settings) -> dict[str, str]:
+    """The load comes from one address: auth's per-address login budget would otherwise
+    measure 429 answers, not logins (TWEESTAP_LOGIN_RATE_ATTEMPTS, issue 10 #7)."""
+    if not isinstance(settings, AuthSettings):
+        return {}
+    return {"TWEESTAP_LOGIN_RATE_ATTEMPTS": "100000", "TWEESTAP_LOGIN_RATE_WINDOW_SECONDS": "1"}
+
+
 def start_server(
     service: str,
     settings: Settings,
@@ -200,6 +208,7 @@ def start_server(
         "TWEESTAP_TRUST_PUBLIC_KEYS": settings.trust_public_keys,
         "TWEESTAP_LOG_LEVEL": "WARNING",
         **_trust_private_env(settings),
+        **_load_env(settings),
         **(extra_env or {}),
     }
     command = [sys.executable, "-m", "services.cli", "serve", service, "--zone", settings.zone]
