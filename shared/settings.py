@@ -75,9 +75,7 @@ class Settings(BaseSettings):
     #: upserts carry a tag made with the sealing keyring, can make an administrator.
     directory_host_admins: bool = False
     # Kafka client security (every producer, consumer and admin client, shared/kafka_security.py).
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = (
-        "PLAINTEXT"
-    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
     #: This service's own principal (one per service) and its password.
     kafka_username: str = ""

@@ -600,6 +600,7 @@ async def test_host_events_invalid_ones_are_dead_lettered(rig: Rig) -> None:
     assert piet["version"] == 2 and piet["email"] == "piet@elders.nl"
     assert piet["bsn_hash"] == bsn_hash(PIET_BSN)
     assert await rig.pool.fetchval("SELECT count(*) FROM employees WHERE id IN ('h1', 'h2')") == 0
+
     # auth reads the same topic and dead-letters the invalid phone too: look at enrolment's.
     def of_enrolment(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [e for e in events if e["data"]["consumer"] == "enrolment"]

@@ -76,4 +76,3 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
     if not colon or not client_id or not secret:
         return None
     return unquote_plus(client_id), unquote_plus(secret)
-
