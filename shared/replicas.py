@@ -18,11 +18,14 @@ from shared.consumer import Handler, InvalidEvent
 from shared.events import (
     Envelope,
     FactorCredential,
+    RevocationReason,
     SessionRevoked,
     SessionsRevoked,
     SigningKeyPublished,
 )
+from shared.outbox import EventWriter
 from shared.tokens import TokenVerifier
+from shared.topics import STS_REVOCATIONS
 from shared.trust import TrustVerifier
 
 
@@ -73,6 +76,30 @@ async def add_revocation(
         session_expires_at,
     )
     return _applied(status)
+
+
+async def end_sessions(
+    writer: EventWriter,
+    conn: asyncpg.Connection,
+    practice_id: str,
+    employee_id: str,
+    now: datetime,
+    reason: RevocationReason,
+) -> None:
+    """Every session of the employee that started until ``now`` ends: here at once (the
+    cutoff) and in every zone and service by ``sessions.revoked`` — in the caller's
+    transaction (a deactivation, a password change)."""
+    revoked = SessionsRevoked(employee=employee_id, before=now, reason=reason)
+    await raise_cutoff(conn, practice_id, employee_id, now)
+    await writer.emit(
+        conn,
+        STS_REVOCATIONS,
+        "sessions.revoked",
+        practice_id,
+        employee_id,
+        revoked.model_dump(mode="json"),
+        now,
+    )
 
 
 async def raise_cutoff(

@@ -34,7 +34,6 @@ from shared.events import (
     PracticeUpserted,
     RevocationReason,
     SessionRevoked,
-    SessionsRevoked,
     credential_aad,
     utcnow,
 )
@@ -420,17 +419,7 @@ class Auth(Fallback):
         """Every session of the employee that started until ``now`` ends, here at once and in
         every zone and service by ``sessions.revoked`` (the mechanism of a deactivation); a
         session started after it in the same second starts at the next (session_start)."""
-        revoked = SessionsRevoked(employee=employee_id, before=now, reason="password_changed")
-        await replicas.raise_cutoff(conn, practice_id, employee_id, now)
-        await self.emit(
-            conn,
-            STS_REVOCATIONS,
-            "sessions.revoked",
-            practice_id,
-            employee_id,
-            revoked.model_dump(mode="json"),
-            now,
-        )
+        await replicas.end_sessions(self, conn, practice_id, employee_id, now, "password_changed")
 
     async def _issue(
         self, conn: asyncpg.Connection, session: tokens.Session, now: datetime, kind: str

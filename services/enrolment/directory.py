@@ -33,7 +33,6 @@ from shared import directory_trust, replicas
 from shared.events import (
     EmployeeUpserted,
     PracticeUpserted,
-    SessionsRevoked,
     utcnow,
 )
 from shared.problems import Problem, not_found
@@ -41,7 +40,6 @@ from shared.topics import (
     DIRECTORY_EMPLOYEES,
     DIRECTORY_PRACTICES,
     ENROLMENT_EVENTS,
-    STS_REVOCATIONS,
 )
 
 
@@ -306,17 +304,7 @@ class Directory(EnrolmentCore):
             await repo.reset_identity(conn, practice_id, employee_id, now)
             for factor in factors:
                 await self._deactivate(conn, factor, now)
-            revoked = SessionsRevoked(employee=employee_id, before=now, reason="deactivated")
-            await replicas.raise_cutoff(conn, practice_id, employee_id, now)
-            await self.emit(
-                conn,
-                STS_REVOCATIONS,
-                "sessions.revoked",
-                practice_id,
-                employee_id,
-                revoked.model_dump(mode="json"),
-                now,
-            )
+            await replicas.end_sessions(self, conn, practice_id, employee_id, now, "deactivated")
             await self.emit(
                 conn,
                 ENROLMENT_EVENTS,
