@@ -20,9 +20,12 @@ RUN pip install . \
 
 WORKDIR /tmp
 USER tweestap
-# Containers listen on every interface (the default, 127.0.0.1, suits `tweestap dev`).
-ENV TWEESTAP_HOST=0.0.0.0
-# auth: zone a 8101, zone b 8201; notifier: zone a 8104, zone b 8204
-EXPOSE 8101 8104 8201 8204
+# Containers listen on every interface (the default, 127.0.0.1, suits `tweestap dev`); the
+# operations listener (/metrics, /healthz, /readyz) too, inside the deployment's network only.
+ENV TWEESTAP_HOST=0.0.0.0 \
+    TWEESTAP_OPS_HOST=0.0.0.0
+# Public ports: auth 8101/8201, enrolment 8102/8202, certs 8103/8203, notifier 8104/8204;
+# operations ports: the public port + 1000 (9101-9104, 9201-9204). Publish only the public ones.
+EXPOSE 8101 8102 8103 8104 8201 8202 8203 8204 9101 9102 9103 9104 9201 9202 9203 9204
 ENTRYPOINT ["tweestap"]
 CMD ["serve", "auth", "--zone", "a"]
