@@ -1,0 +1,25 @@
+"""Tweestap's client SDK (DESIGN §8): login, sliding-window tokens, zone failover."""
+
+from tweestap_client.client import (
+    NotLoggedIn,
+    Response,
+    SessionEnded,
+    Step,
+    TweestapClient,
+    TweestapError,
+    ZonesUnavailable,
+)
+from tweestap_client.window import Schedule, Window, estimate_skew
+
+__all__ = [
+    "NotLoggedIn",
+    "Response",
+    "Schedule",
+    "SessionEnded",
+    "Step",
+    "TweestapClient",
+    "TweestapError",
+    "Window",
+    "ZonesUnavailable",
+    "estimate_skew",
+]
