@@ -1,0 +1,164 @@
+"""The SDK against the real auth service: login, renew, logout, failover, the token file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from tweestap_client import TweestapClient
+
+from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, wait_for
+
+
+def url(zone: Zone) -> str:
+    return str(zone.client.make_url("")).rstrip("/")
+
+
+async def test_login_renew_logout_and_the_token_file(cluster: Cluster, tmp_path: Path) -> None:
+    a = await cluster.start("a")
+    await cluster.bootstrap(a)
+    path = tmp_path / "token.json"
+    renewed: list[str] = []
+    async with TweestapClient([url(a)], token_path=path, on_renewed=renewed.append) as client:
+        assert client.token is None
+        step = await client.login("fysio", "admin", ADMIN_PASSWORD)
+        assert step.next == "done" and client.token is not None and client.zone == 0
+        assert step._flow.password is None, "the password is wiped when the flow ends"
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        first = client.token
+        assert await client.bearer() == first, "not due yet: no renewal"
+        second = await client.renew()
+        assert second != first and client.token == second and renewed == [second]
+        assert json.loads(path.read_text())["token"] == second
+
+    async with TweestapClient([url(a)], token_path=path) as again:
+        assert again.token == second, "a restarted client reuses the file without a login"
+        response = await again.request("auth", "GET", "/.well-known/jwks.json")
+        assert response.status == 200 and response.body["keys"]
+        await again.logout()
+        assert again.token is None and not path.exists()
+
+    status = (
+        await a.client.post("/v1/tokens/renew", headers={"Authorization": f"Bearer {second}"})
+    ).status
+    assert status == 401, "logout revoked the session"
+
+
+def _listing(directory: Path) -> list[Path]:
+    return list(directory.iterdir())
+
+
+async def test_a_corrupt_token_file_is_moved_aside(tmp_path: Path) -> None:
+    path = tmp_path / "token.json"
+    path.write_text("{not json")
+    async with TweestapClient(["http://127.0.0.1:9"], token_path=path) as client:
+        assert client.token is None
+    names = {p.name for p in _listing(tmp_path)}
+    assert "token.json" not in names
+    assert len({n for n in names if n.startswith("token.json.corrupt-")}) == 1
+
+
+async def test_two_clients_sharing_the_file_renew_once(cluster: Cluster, tmp_path: Path) -> None:
+    a = await cluster.start("a")
+    await cluster.bootstrap(a)
+    path = tmp_path / "token.json"
+    async with TweestapClient([url(a)], token_path=path) as first:
+        await first.login("fysio", "admin", ADMIN_PASSWORD)
+        first_token = first.token
+        async with TweestapClient([url(a)], token_path=path) as second:
+            assert second.token == first.token
+            one, two = await asyncio.gather(first.renew(), second.renew())
+            assert one == two, "whoever came second saw the first's renewal under the lock"
+            assert one != first_token
+
+
+async def test_failover_to_zone_b_when_zone_a_is_gone(cluster: Cluster, tmp_path: Path) -> None:
+    a = await cluster.start("a")
+    b = await cluster.start("b")
+    await cluster.bootstrap(a)
+
+    async def b_knows_a_key() -> bool:
+        jwks = await (await b.client.get("/.well-known/jwks.json")).json()
+        return any(k["kid"].startswith("a-") for k in jwks["keys"])
+
+    await wait_for(b_knows_a_key)
+    switched: list[tuple[int, int]] = []
+    zones = [url(a), url(b)]
+    async with TweestapClient(
+        zones, token_path=tmp_path / "t.json", on_zone_switched=lambda *z: switched.append(z)
+    ) as client:
+        await client.login("fysio", "admin", ADMIN_PASSWORD)
+        assert client.zone == 0
+        await a.client.close()
+        token = await client.renew()
+        assert client.zone == 1 and switched == [(0, 1)]
+        assert b.auth.signer.kid_of(token).startswith("b-")
+        assert await client.bearer() == token
+
+
+async def unavailable(request: web.Request) -> web.Response:
+    return web.json_response({"title": "down"}, status=503)
+
+
+@pytest.fixture
+async def down() -> Any:
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", unavailable)
+    server = TestServer(app)
+    await server.start_server()
+    yield str(server.make_url("")).rstrip("/")
+    await server.close()
+
+
+async def test_a_503_moves_the_login_to_the_next_zone(cluster: Cluster, down: str) -> None:
+    a = await cluster.start("a")
+    await cluster.bootstrap(a)
+    switched: list[tuple[int, int]] = []
+    async with TweestapClient(
+        [down, url(a)], on_zone_switched=lambda *z: switched.append(z), probe_interval=0.05
+    ) as client:
+        step = await client.login("fysio", "admin", ADMIN_PASSWORD)
+        assert step.next == "done" and step.zone == 1 and client.zone == 1
+        assert switched == [(0, 1)]
+        assert await client.bearer() == client.token, "the probe keeps it off the 503 zone"
+
+
+async def test_the_probe_moves_back_to_the_preferred_zone(cluster: Cluster) -> None:
+    a = await cluster.start("a")
+    await cluster.bootstrap(a)
+    up = {"value": False}
+
+    async def flaky(request: web.Request) -> web.Response:
+        if up["value"]:
+            return web.json_response({"keys": []})
+        return web.json_response({"title": "down"}, status=503)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", flaky)
+    preferred = TestServer(app)
+    await preferred.start_server()
+    switched: list[tuple[int, int]] = []
+    try:
+        async with TweestapClient(
+            [str(preferred.make_url("")).rstrip("/"), url(a)],
+            on_zone_switched=lambda *z: switched.append(z),
+            probe_interval=0.05,
+        ) as client:
+            await client.login("fysio", "admin", ADMIN_PASSWORD)
+            assert client.zone == 1
+            up["value"] = True
+
+            async def back() -> bool:
+                return client.zone == 0
+
+            await wait_for(back, timeout=5)
+            assert switched == [(0, 1), (1, 0)]
+    finally:
+        await preferred.close()
