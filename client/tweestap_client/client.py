@@ -265,9 +265,7 @@ class TweestapClient:
         if held.schedule.due(self.clock()):
             try:
                 await self.renew()
-            except (ZonesUnavailable, TweestapError) as error:
-                if isinstance(error, TweestapError) and error.slug in SESSION_ENDED:
-                    raise
+            except (ZonesUnavailable, TweestapError):
                 if self._held is held:
                     held.schedule.failed(self.clock())
         token = self.token
@@ -374,6 +372,9 @@ class TweestapClient:
                 await _call(self.on_session_ended, slug)
 
     def _problem(self, status: int, body: Any) -> None:
+        slug = str(body.get("type", "")).rsplit("/", 1)[-1] if isinstance(body, dict) else ""
+        if status == 401 and slug in SESSION_ENDED:
+            raise SessionEnded(slug)
         raise TweestapError(status, body if isinstance(body, dict) else {"detail": str(body)})
 
     # -- transport and failover ------------------------------------------------------------

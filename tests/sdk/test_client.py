@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from tweestap_client import TweestapClient
+from tweestap_client import SessionEnded, TweestapClient
 
 from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, wait_for
 
@@ -162,3 +162,20 @@ async def test_the_probe_moves_back_to_the_preferred_zone(cluster: Cluster) -> N
             assert switched == [(0, 1), (1, 0)]
     finally:
         await preferred.close()
+
+
+async def test_a_revoked_session_ends_with_the_hook(cluster: Cluster, tmp_path: Path) -> None:
+    a = await cluster.start("a")
+    await cluster.bootstrap(a)
+    path = tmp_path / "token.json"
+    ended: list[str] = []
+    async with TweestapClient([url(a)], token_path=path, on_session_ended=ended.append) as client:
+        await client.login("fysio", "admin", ADMIN_PASSWORD)
+        token = client.token
+        revoke = await a.client.post(
+            "/v1/tokens/revoke", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert revoke.status == 204
+        with pytest.raises(SessionEnded):
+            await client.renew()
+        assert ended == ["session-revoked"] and client.token is None and not path.exists()
