@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
-	$(BIN)/pip install -q -e ./client
+	$(BIN)/pip install -q -e ./client --config-settings editable_mode=compat
 	touch $(STAMP)
 
 run: $(STAMP)
