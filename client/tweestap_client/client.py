@@ -284,11 +284,10 @@ class TweestapClient:
                     record = self.file.read()
                     if record is not None and record["token"] != held.token:
                         newer = self._hold(record)
-                        if newer.schedule.window.usable(self.clock()) and not newer.schedule.due(
-                            self.clock()
-                        ):
-                            self._held = newer  # another process renewed already
-                            return newer.token
+                        if newer.schedule.window.usable(self.clock()):
+                            held = self._held = newer  # another process renewed already
+                            if not newer.schedule.due(self.clock()):
+                                return newer.token
                     return await self._renew(held)
             return await self._renew(held)
 

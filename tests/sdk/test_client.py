@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from tweestap_client import SessionEnded, TweestapClient
+from tweestap_client import NotLoggedIn, SessionEnded, TweestapClient
 
 from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, wait_for
 
@@ -179,3 +182,48 @@ async def test_a_revoked_session_ends_with_the_hook(cluster: Cluster, tmp_path: 
         with pytest.raises(SessionEnded):
             await client.renew()
         assert ended == ["session-revoked"] and client.token is None and not path.exists()
+
+
+async def test_a_failed_renewal_keeps_the_token_until_exp(cluster: Cluster) -> None:
+    a = await cluster.start("a", token_lifetime_seconds=600)
+    await cluster.bootstrap(a)
+    offset = {"s": 0.0}
+    async with TweestapClient(
+        [url(a)], clock=lambda: time.time() + offset["s"], jitter=0
+    ) as client:
+        await client.login("fysio", "admin", ADMIN_PASSWORD)
+        token = client.token
+        await a.client.close()
+        offset["s"] = 310  # past renew_after (X/2), before exp
+        assert await client.bearer() == token, "renewal failed: the current token meanwhile"
+        assert client._held is not None and client._held.schedule.failures == 1
+        offset["s"] = 601  # past exp: never handed out
+        assert client.token is None
+        with pytest.raises(NotLoggedIn):
+            await client.bearer()
+
+
+async def test_a_timeout_moves_the_call_to_the_next_zone(cluster: Cluster) -> None:
+    a = await cluster.start("a")
+    await cluster.bootstrap(a)
+    release = asyncio.Event()
+
+    async def hang(request: web.Request) -> web.Response:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(release.wait(), 5)
+        return web.json_response({}, status=200)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", hang)
+    slow = TestServer(app)
+    await slow.start_server()
+    try:
+        async with TweestapClient(
+            [str(slow.make_url("")).rstrip("/"), url(a)],
+            timeout=aiohttp.ClientTimeout(total=0.5, connect=0.5),
+        ) as client:
+            step = await client.login("fysio", "admin", ADMIN_PASSWORD)
+            assert step.next == "done" and client.zone == 1
+    finally:
+        release.set()
+        await slow.close()
