@@ -24,9 +24,7 @@ def url(zone: Zone) -> str:
     return str(zone.client.make_url("")).rstrip("/")
 
 
-async def test_login_renew_logout_and_the_token_file(cluster: Cluster, tmp_path: Path) -> None:
-    a = await cluster.start("a")
-    await cluster.bootstrap(a)
+async def login_renew_logout_and_the_token_file(a: Zone, tmp_path: Path) -> None:
     path = tmp_path / "token.json"
     renewed: list[str] = []
     async with TweestapClient([url(a)], token_path=path, on_renewed=renewed.append) as client:
@@ -68,9 +66,7 @@ async def test_a_corrupt_token_file_is_moved_aside(tmp_path: Path) -> None:
     assert len({n for n in names if n.startswith("token.json.corrupt-")}) == 1
 
 
-async def test_two_clients_sharing_the_file_renew_once(cluster: Cluster, tmp_path: Path) -> None:
-    a = await cluster.start("a")
-    await cluster.bootstrap(a)
+async def two_clients_sharing_the_file_renew_once(a: Zone, tmp_path: Path) -> None:
     path = tmp_path / "token.json"
     async with TweestapClient([url(a)], token_path=path) as first:
         await first.login("fysio", "admin", ADMIN_PASSWORD)
@@ -120,9 +116,7 @@ async def down() -> Any:
     await server.close()
 
 
-async def test_a_503_moves_the_login_to_the_next_zone(cluster: Cluster, down: str) -> None:
-    a = await cluster.start("a")
-    await cluster.bootstrap(a)
+async def a_503_moves_the_login_to_the_next_zone(a: Zone, down: str) -> None:
     switched: list[tuple[int, int]] = []
     async with TweestapClient(
         [down, url(a)], on_zone_switched=lambda *z: switched.append(z), probe_interval=0.05
@@ -133,9 +127,7 @@ async def test_a_503_moves_the_login_to_the_next_zone(cluster: Cluster, down: st
         assert await client.bearer() == client.token, "the probe keeps it off the 503 zone"
 
 
-async def test_the_probe_moves_back_to_the_preferred_zone(cluster: Cluster) -> None:
-    a = await cluster.start("a")
-    await cluster.bootstrap(a)
+async def the_probe_moves_back_to_the_preferred_zone(a: Zone) -> None:
     up = {"value": False}
 
     async def flaky(request: web.Request) -> web.Response:
@@ -167,9 +159,7 @@ async def test_the_probe_moves_back_to_the_preferred_zone(cluster: Cluster) -> N
         await preferred.close()
 
 
-async def test_a_revoked_session_ends_with_the_hook(cluster: Cluster, tmp_path: Path) -> None:
-    a = await cluster.start("a")
-    await cluster.bootstrap(a)
+async def a_revoked_session_ends_with_the_hook(a: Zone, tmp_path: Path) -> None:
     path = tmp_path / "token.json"
     ended: list[str] = []
     async with TweestapClient([url(a)], token_path=path, on_session_ended=ended.append) as client:
@@ -184,9 +174,7 @@ async def test_a_revoked_session_ends_with_the_hook(cluster: Cluster, tmp_path: 
         assert ended == ["session-revoked"] and client.token is None and not path.exists()
 
 
-async def test_a_failed_renewal_keeps_the_token_until_exp(cluster: Cluster) -> None:
-    a = await cluster.start("a", token_lifetime_seconds=600)
-    await cluster.bootstrap(a)
+async def a_failed_renewal_keeps_the_token_until_exp(a: Zone) -> None:
     offset = {"s": 0.0}
     async with TweestapClient(
         [url(a)], clock=lambda: time.time() + offset["s"], jitter=0
@@ -203,9 +191,7 @@ async def test_a_failed_renewal_keeps_the_token_until_exp(cluster: Cluster) -> N
             await client.bearer()
 
 
-async def test_a_timeout_moves_the_call_to_the_next_zone(cluster: Cluster) -> None:
-    a = await cluster.start("a")
-    await cluster.bootstrap(a)
+async def a_timeout_moves_the_call_to_the_next_zone(a: Zone) -> None:
     release = asyncio.Event()
 
     async def hang(request: web.Request) -> web.Response:
@@ -227,3 +213,25 @@ async def test_a_timeout_moves_the_call_to_the_next_zone(cluster: Cluster) -> No
     finally:
         release.set()
         await slow.close()
+
+
+# Bootstrapping a zone takes seconds (replication through the broker): the scenarios share one.
+
+
+async def test_one_zone(cluster: Cluster, tmp_path: Path) -> None:
+    a = await cluster.start("a", token_lifetime_seconds=600)
+    await cluster.bootstrap(a)
+    for name in ("lifecycle", "shared", "revoked"):
+        (tmp_path / name).mkdir()
+    await login_renew_logout_and_the_token_file(a, tmp_path / "lifecycle")
+    await two_clients_sharing_the_file_renew_once(a, tmp_path / "shared")
+    await a_revoked_session_ends_with_the_hook(a, tmp_path / "revoked")
+    await a_failed_renewal_keeps_the_token_until_exp(a)  # last: closes the zone
+
+
+async def test_unhealthy_preferred_zones(cluster: Cluster, down: str) -> None:
+    a = await cluster.start("a")
+    await cluster.bootstrap(a)
+    await a_503_moves_the_login_to_the_next_zone(a, down)
+    await the_probe_moves_back_to_the_preferred_zone(a)
+    await a_timeout_moves_the_call_to_the_next_zone(a)
