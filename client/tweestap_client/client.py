@@ -398,7 +398,12 @@ class TweestapClient:
                 if response.status >= 500:
                     raise _Unavailable(f"{response.status} from zone {zone}")
                 text = await response.text()
-                body: Any = json.loads(text) if text else None
+                body: Any = None
+                if text:
+                    try:
+                        body = json.loads(text)
+                    except ValueError:
+                        body = text
                 if response.status == 429 and isinstance(body, dict):
                     raise TweestapError(429, body, float(response.headers.get("Retry-After", "1")))
                 return response.status, body, dict(response.headers)
