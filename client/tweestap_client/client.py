@@ -67,10 +67,9 @@ class _Unavailable(Exception):
 
 
 @dataclass
-class _Answer:
-    status: int
-    body: Any
-    headers: Mapping[str, str]
+class _Answer(Response):
+    """An answer and the zone that gave it."""
+
     zone: int
 
 
