@@ -94,9 +94,11 @@ def auth_zones(deployment: Deployment) -> list[dict[str, str]]:
     ]
 
 
-async def new_account(deployment: Deployment, prefix: str = "fault") -> Account:
-    """A practice of its own (so tests never share lockouts or sessions), present in every
-    zone's auth when this returns."""
+async def new_account(
+    deployment: Deployment, prefix: str = "fault", zone: str | None = None
+) -> Account:
+    """A practice of its own (so tests never share lockouts or sessions), made in ``zone``
+    (default: the first) and present in every running zone's auth when this returns."""
     practice = f"{prefix}-{secrets.token_hex(4)}"
-    employee = await deployment.bootstrap(practice, "admin", PASSWORD)
+    employee = await deployment.bootstrap(practice, "admin", PASSWORD, zone=zone)
     return Account(practice, "admin", PASSWORD, employee)
