@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test test-fast test-faults lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
-	$(BIN)/pytest
+# The whole suite: lint, then the in-process tests, then the fault tests (OS processes).
+test: lint test-fast test-faults
+
+test-fast: $(STAMP)
+	$(BIN)/pytest --ignore=tests/faults
+
+# Services as real OS processes in both zones: killed, held down, cut off from the broker.
+test-faults: $(STAMP)
+	$(BIN)/pytest tests/faults
 
 bench: $(STAMP)
 	$(BIN)/tweestap bench login
