@@ -457,6 +457,17 @@ class Deployment:
                 raise TimeoutError(f"not ready: {names}\n{tail(pending[0].log_file)}")
             time.sleep(0.1)
 
+    def wait_restarted(self, service: str, zone: str, restarts: int) -> None:
+        """Until the supervisor has restarted the service since it had ``restarts``, and the
+        new process is ready."""
+        child = self._child(service, zone)
+        deadline = time.monotonic() + self.settings.ready_timeout_seconds
+        while child.restarts <= restarts:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{child.name} was not restarted")
+            time.sleep(0.05)
+        self.wait_ready([child])
+
     def wait_service_ready(self, service: str, zone: str, timeout: float | None = None) -> None:
         self.wait_ready([self._child(service, zone)], timeout)
 

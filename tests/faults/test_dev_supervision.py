@@ -43,8 +43,8 @@ async def test_a_killed_service_is_reported_and_restarted(
 
     deployment.kill("enrolment", "b")
 
-    await _until(lambda: deployment.restarts("enrolment", "b") == before + 1)
-    await asyncio.to_thread(deployment.wait_service_ready, "enrolment", "b")
+    await asyncio.to_thread(deployment.wait_restarted, "enrolment", "b", before)
+    assert deployment.restarts("enrolment", "b") == before + 1
     assert deployment.pid("enrolment", "b") != old_pid
     assert await _ready(deployment, "enrolment", "b") == 200
     said = transcript.since(mark)
