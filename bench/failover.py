@@ -1,0 +1,361 @@
+"""``tweestap bench failover``: zone failover as the SDK's users see it.
+
+A local deployment (both zones of every service as OS processes, services/dev/deployment.py)
+in a temporary folder; first revocation propagation between the zones (log in in one zone,
+log out in the other, renew in the first until refused); then N SDK clients, in separate
+client processes, log in and renew in a loop while zone a's auth is SIGKILLed (``--zone-down``:
+the whole zone a, PostgreSQL included). Prints JSON: failed client operations, the time from
+the kill to the first successful call in zone b, the extra latency of the failed-over calls,
+and revocation propagation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from tweestap_client import SessionEnded, TweestapClient
+
+from bench.harness import log, percentile, report, target
+from services.dev.deployment import Deployment
+
+PASSWORD = "Zeer-Sterk-Wachtwoord-2026!"
+#: DESIGN §4 and issue 11's targets.
+EXTRA_LATENCY_P99_MS = 250.0
+REVOCATION_P99_MS = 1000.0
+#: The load comes from one address: auth's per-address login budget would answer 429.
+SERVICE_ENV = {
+    "TWEESTAP_LOGIN_RATE_ATTEMPTS": "100000",
+    "TWEESTAP_LOGIN_RATE_WINDOW_SECONDS": "1",
+    "TWEESTAP_LOG_LEVEL": "WARNING",
+}
+#: How often the revoking side polls the other zone for the refusal.
+POLL_S = 0.01
+NOTE = (
+    "Everything (8 service processes, 2 PostgreSQL, the broker and the client processes) "
+    "shares this machine's cores. extra_latency_ms: per failed-over call (a call that moved "
+    "to zone b inside it), its latency minus the median of its kind before the kill."
+)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tweestap bench failover", description=__doc__)
+    p.add_argument("--clients", type=int, default=50, help="SDK clients logging in and renewing")
+    p.add_argument("--processes", type=int, default=2, help="client processes")
+    p.add_argument("--before", type=float, default=5.0, help="seconds of load before the kill")
+    p.add_argument("--after", type=float, default=10.0, help="seconds of load after the kill")
+    p.add_argument("--pause", type=float, default=0.1, help="a client's pause between rounds")
+    p.add_argument(
+        "--zone-down",
+        action="store_true",
+        help="take all of zone a down (services SIGKILLed, PostgreSQL stopped), not only auth",
+    )
+    p.add_argument("--revocations", type=int, default=50, help="revocation samples")
+    return p
+
+
+# --------------------------------------------------------------------------- client processes
+
+
+@dataclass(frozen=True)
+class Op:
+    kind: str
+    started: float
+    seconds: float
+    #: Index of the zone the call ended in.
+    zone: int
+    failed_over: bool
+    error: str | None
+
+    @property
+    def ended(self) -> float:
+        return self.started + self.seconds
+
+
+async def _one_client(
+    zones: list[dict[str, str]], account: dict[str, str], stop_at: float, pause: float
+) -> list[Op]:
+    ops: list[Op] = []
+    moved: list[tuple[int, int]] = []
+    async with TweestapClient(zones, on_zone_switched=lambda *z: moved.append(z)) as client:
+        while time.monotonic() < stop_at:
+            for kind in ("login", "renew", "renew"):
+                moved.clear()
+                started = time.monotonic()
+                error = None
+                try:
+                    if kind == "login":
+                        step = await client.login(
+                            account["practice"], account["username"], account["password"]
+                        )
+                        error = None if step.next == "done" else f"login at {step.next}"
+                    else:
+                        await client.renew()
+                except Exception as exc:  # every failure counts, whatever it is
+                    error = f"{type(exc).__name__}: {exc}"[:300]
+                seconds = time.monotonic() - started
+                over = any(new > old for old, new in moved)
+                ops.append(Op(kind, started, seconds, client.zone, over, error))
+            await asyncio.sleep(pause)
+    return ops
+
+
+async def _clients(job: dict[str, Any]) -> list[Op]:
+    await asyncio.sleep(max(0.0, job["start_at"] - time.monotonic()))
+    parts = await asyncio.gather(
+        *(
+            _one_client(job["zones"], account, job["stop_at"], job["pause"])
+            for account in job["accounts"]
+        )
+    )
+    return [op for part in parts for op in part]
+
+
+def worker() -> None:
+    """A client process: the job as JSON on stdin, its operations as JSON on stdout.
+    time.monotonic() is system-wide on Linux: the parent's times hold here."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    job = json.loads(sys.stdin.read())
+    ops = asyncio.run(_clients(job))
+    json.dump([asdict(op) for op in ops], sys.stdout)
+
+
+def _start_workers(
+    zones: list[dict[str, str]],
+    accounts: list[dict[str, str]],
+    processes: int,
+    start_at: float,
+    stop_at: float,
+    pause: float,
+) -> list[subprocess.Popen[str]]:
+    workers = []
+    for index in range(processes):
+        job = {
+            "zones": zones,
+            "accounts": accounts[index::processes],
+            "start_at": start_at,
+            "stop_at": stop_at,
+            "pause": pause,
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-c", "from bench.failover import worker; worker()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdin is not None
+        process.stdin.write(json.dumps(job))
+        process.stdin.close()
+        workers.append(process)
+    return workers
+
+
+def _collect(workers: list[subprocess.Popen[str]], timeout: float) -> list[Op]:
+    ops: list[Op] = []
+    for process in workers:
+        assert process.stdout is not None
+        out = process.stdout.read()
+        process.wait(timeout)
+        if process.returncode != 0:
+            raise RuntimeError(f"a client process failed ({process.returncode})")
+        ops += [Op(**op) for op in json.loads(out)]
+    return ops
+
+
+# --------------------------------------------------------------------------- revocation
+
+
+async def _revocation_ms(deployment: Deployment, account: dict[str, str], there: str) -> float:
+    """Log in in zone ``there``, log out in the other zone, renew in ``there`` until refused:
+    the milliseconds from the logout's answer to the first refusal."""
+    here = next(z for z in deployment.zones if z != there)
+    async with (
+        TweestapClient([deployment.url("auth", there)]) as there_client,
+        aiohttp.ClientSession() as session,
+    ):
+        await there_client.login(account["practice"], account["username"], account["password"])
+        token = there_client.token
+        revoke = f"{deployment.url('auth', here)}/v1/tokens/revoke"
+        async with session.post(revoke, headers={"Authorization": f"Bearer {token}"}) as answer:
+            if answer.status >= 300:
+                raise RuntimeError(f"revoke in zone {here}: {answer.status}")
+        revoked_at = time.monotonic()
+        renew = f"{deployment.url('auth', there)}/v1/tokens/renew"
+        while True:
+            async with session.post(renew, headers={"Authorization": f"Bearer {token}"}) as r:
+                if r.status == 401:
+                    return (time.monotonic() - revoked_at) * 1000
+            if time.monotonic() - revoked_at > 30:
+                raise SessionEnded("not refused within 30 s")
+            await asyncio.sleep(POLL_S)
+
+
+async def _revocations(
+    deployment: Deployment, accounts: list[dict[str, str]], samples: int
+) -> dict[str, list[float]]:
+    """Samples alternate: revoked in a → refused in b, and revoked in b → refused in a."""
+    found: dict[str, list[float]] = {"a_to_b": [], "b_to_a": []}
+    for index in range(samples):
+        there = "b" if index % 2 == 0 else "a"
+        account = accounts[index % len(accounts)]
+        ms = await _revocation_ms(deployment, account, there)
+        found["a_to_b" if there == "b" else "b_to_a"].append(ms)
+    return found
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _extra_ms(ops: list[Op], killed_at: float) -> list[float]:
+    """Per failed-over call: its latency minus the median of its kind before the kill."""
+    base = _baseline(ops, killed_at)
+    return [(o.seconds - base.get(o.kind, 0.0)) * 1000 for o in ops if o.failed_over]
+
+
+def _baseline(ops: list[Op], killed_at: float) -> dict[str, float]:
+    baseline: dict[str, float] = {}
+    for kind in {op.kind for op in ops}:
+        before = [o.seconds for o in ops if o.kind == kind and o.ended < killed_at and not o.error]
+        if before:
+            baseline[kind] = statistics.median(before)
+    return baseline
+
+
+def _extra_summary(ops: list[Op], killed_at: float, extra: list[float]) -> dict[str, Any]:
+    """The extra latency, also apart for calls in flight at the kill (their connection was
+    cut) and calls started after it (refused at once), and per kind of call."""
+    base = _baseline(ops, killed_at)
+
+    def extra_of(selected: list[Op]) -> dict[str, Any]:
+        values = [(o.seconds - base.get(o.kind, 0.0)) * 1000 for o in selected]
+        return {"calls": len(values), "p50": percentile(values, 50), "p99": percentile(values, 99)}
+
+    over = [o for o in ops if o.failed_over]
+    return {
+        "p50": percentile(extra, 50),
+        "p99": percentile(extra, 99),
+        "max": percentile(extra, 100),
+        "in_flight_at_kill": extra_of([o for o in over if o.started < killed_at]),
+        "started_after_kill": extra_of([o for o in over if o.started >= killed_at]),
+        "login": extra_of([o for o in over if o.kind == "login"]),
+        "renew": extra_of([o for o in over if o.kind == "renew"]),
+        "baseline_median_ms": {k: round(v * 1000, 1) for k, v in base.items()},
+    }
+
+
+def _latency(values_s: list[float]) -> dict[str, float | None]:
+    ms = [v * 1000 for v in values_s]
+    return {"p50": percentile(ms, 50), "p99": percentile(ms, 99), "max": percentile(ms, 100)}
+
+
+def _figures(ops: list[Op], killed_at: float) -> dict[str, Any]:
+    failed = [o for o in ops if o.error]
+    in_b = [o.ended for o in ops if not o.error and o.zone == 1 and o.ended >= killed_at]
+    extra = _extra_ms(ops, killed_at)
+    samples: list[str] = []
+    for o in failed:
+        if o.error not in samples and len(samples) < 5:
+            samples.append(str(o.error))
+    return {
+        "operations": len(ops),
+        "operations_after_kill": sum(o.started >= killed_at for o in ops),
+        "failed_operations": len(failed),
+        "failed_samples": samples,
+        "kill_to_first_success_in_zone_b_ms": (
+            round((min(in_b) - killed_at) * 1000, 1) if in_b else None
+        ),
+        "failed_over_calls": len(extra),
+        "extra_latency_ms": _extra_summary(ops, killed_at, extra),
+        "latency_before_kill_ms": _latency([o.seconds for o in ops if o.ended < killed_at]),
+        "latency_after_kill_ms": _latency([o.seconds for o in ops if o.started >= killed_at]),
+    }
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    folder = Path(tempfile.mkdtemp(prefix="tweestap-failover-", dir="/tmp"))
+    deployment = Deployment(folder, ports="free", env=SERVICE_ENV, echo=log)
+    try:
+        log(f"starting both zones in {folder}")
+        deployment.start()
+        accounts = asyncio.run(_accounts(deployment, args.clients))
+        log(f"{args.revocations} revocation samples")
+        revocations = asyncio.run(_revocations(deployment, accounts, args.revocations))
+        zones = [
+            {service: deployment.url(service, zone) for service in deployment.services}
+            for zone in deployment.zones
+        ]
+        start_at = time.monotonic() + 2.0  # the client processes start meanwhile
+        kill_at = start_at + args.before
+        stop_at = kill_at + args.after
+        log(f"{args.clients} clients in {args.processes} processes; the kill in {args.before} s")
+        workers = _start_workers(zones, accounts, args.processes, start_at, stop_at, args.pause)
+        time.sleep(max(0.0, kill_at - time.monotonic()))
+        killed_at = time.monotonic()
+        if args.zone_down:
+            deployment.zone_down("a")
+        else:
+            deployment.kill("auth", "a", signal.SIGKILL)
+        ops = _collect(workers, args.after + 120)
+        restarts = deployment.restarts("auth", "a")
+    finally:
+        log("stopping")
+        deployment.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    figures = _figures(ops, killed_at)
+    everything = revocations["a_to_b"] + revocations["b_to_a"]
+    revocation = {
+        "samples": len(everything),
+        "p50_ms": percentile(everything, 50),
+        "p99_ms": percentile(everything, 99),
+        "max_ms": percentile(everything, 100),
+        "a_to_b_p99_ms": percentile(revocations["a_to_b"], 99),
+        "b_to_a_p99_ms": percentile(revocations["b_to_a"], 99),
+        "poll_interval_ms": POLL_S * 1000,
+    }
+    report(
+        "failover",
+        {
+            "clients": args.clients,
+            "client_processes": args.processes,
+            "fault": "zone a down" if args.zone_down else "zone a auth SIGKILL",
+            "before_s": args.before,
+            "after_s": args.after,
+            "pause_s": args.pause,
+        },
+        {**figures, "auth_a_restarts": restarts, "revocation": revocation},
+        {},
+        {
+            "failed_operations": target(figures["failed_operations"], 0, at_least=False),
+            "extra_latency_p99_ms": target(
+                figures["extra_latency_ms"]["p99"], EXTRA_LATENCY_P99_MS, at_least=False
+            ),
+            "revocation_p99_ms": target(revocation["p99_ms"], REVOCATION_P99_MS, at_least=False),
+        },
+        NOTE,
+    )
+    return 0
+
+
+async def _accounts(deployment: Deployment, count: int) -> list[dict[str, str]]:
+    """A practice per client (no two clients share a lockout or a login queue)."""
+    names = [f"failover-{index}-{secrets.token_hex(3)}" for index in range(count)]
+    await deployment.bootstrap(names[0], "admin", PASSWORD)  # the first creates the topics
+    await asyncio.gather(*(deployment.bootstrap(n, "admin", PASSWORD) for n in names[1:]))
+    return [{"practice": n, "username": "admin", "password": PASSWORD} for n in names]
