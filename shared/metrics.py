@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+#: Replication lag: the 1 s promise (DESIGN §4) in the middle, a broker outage at the top.
+LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 
 class Metrics:
@@ -39,6 +41,12 @@ class Metrics:
         self.consumer_lag = self.gauge(
             "consumer_lag", "Messages behind the end of the topic", ["topic"]
         )
+        self.replication_lag = self.histogram(
+            "replication_lag_seconds",
+            "From an event's time in its origin zone to its application in this zone",
+            ["topic", "origin"],
+            buckets=LAG_BUCKETS,
+        )
         self.events_consumed = self.counter(
             "events_consumed_total", "Events consumed by topic and outcome", ["topic", "outcome"]
         )
@@ -55,13 +63,19 @@ class Metrics:
     def gauge(self, name: str, doc: str, labels: Sequence[str] = ()) -> Gauge:
         return Gauge(f"tweestap_{name}", doc, self._labels(labels), registry=self.registry)
 
-    def histogram(self, name: str, doc: str, labels: Sequence[str] = ()) -> Histogram:
+    def histogram(
+        self,
+        name: str,
+        doc: str,
+        labels: Sequence[str] = (),
+        buckets: Sequence[float] = LATENCY_BUCKETS,
+    ) -> Histogram:
         return Histogram(
             f"tweestap_{name}",
             doc,
             self._labels(labels),
             registry=self.registry,
-            buckets=LATENCY_BUCKETS,
+            buckets=buckets,
         )
 
     def base(self) -> dict[str, str]:
