@@ -1,0 +1,106 @@
+"""Real OS processes sharing one token file (DESIGN §8): all due for renewal at the same moment,
+auth renews once (counted by auth itself, in both zones), every process ends with the same new
+token, and the file stays 0600."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import stat
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tweestap_client import TweestapClient
+
+from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, wait_for
+from tests.sdk.test_client import url
+
+PROCESSES = 3
+
+#: One client process: says "ready" once it holds the token from the file, renews when told
+#: ("go" on stdin) and prints the token it ends with.
+SCRIPT = """
+import asyncio, json, sys
+from tweestap_client import TweestapClient
+
+async def main() -> None:
+    zones, path = json.loads(sys.argv[1]), sys.argv[2]
+    async with TweestapClient(zones, token_path=path) as client:
+        if client.token is None:
+            raise SystemExit("no token in the file")
+        print("ready", flush=True)
+        sys.stdin.readline()
+        print(json.dumps({"token": await client.bearer(), "zone": client.zone}), flush=True)
+
+asyncio.run(main())
+"""
+
+
+async def renewals(zone: Zone) -> float:
+    """Renewals auth counted in ``zone`` (tweestap_tokens_total{kind="token.renewed"})."""
+    text = await (await zone.ops.get("/metrics")).text()
+    found = re.findall(
+        r'^tweestap_tokens_total\{[^}]*kind="token\.renewed"[^}]*\} (\S+)$', text, re.M
+    )
+    return sum(float(value) for value in found)
+
+
+def make_due(path: Path) -> str:
+    """Put the stored token's renew_after in the past (the client's schedule only: the token
+    itself is untouched), as if its processes had all slept until X/2."""
+    record = json.loads(path.read_text())
+    record["renew_after"] = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    path.write_text(json.dumps(record))
+    os.chmod(path, 0o600)
+    return str(record["token"])
+
+
+async def test_processes_sharing_the_file_renew_once(cluster: Cluster, tmp_path: Path) -> None:
+    a = await cluster.start("a")
+    b = await cluster.start("b")
+    await cluster.bootstrap(a)
+
+    async def b_knows_a_key() -> bool:
+        jwks = await (await b.client.get("/.well-known/jwks.json")).json()
+        return any(k["kid"].startswith("a-") for k in jwks["keys"])
+
+    await wait_for(b_knows_a_key)
+    zones = [url(a), url(b)]
+    path = tmp_path / "token.json"
+    async with TweestapClient(zones, token_path=path) as client:
+        step = await client.login("fysio", "admin", ADMIN_PASSWORD)
+        assert step.next == "done"
+    old = make_due(path)
+    before = await renewals(a) + await renewals(b)
+
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            SCRIPT,
+            json.dumps(zones),
+            str(path),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        for _ in range(PROCESSES)
+    ]
+    for process in processes:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), 30)
+        assert line == b"ready\n", line
+    for process in processes:  # all due, all told at once
+        assert process.stdin is not None
+        process.stdin.write(b"go\n")
+        await process.stdin.drain()
+    outputs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in processes)), 30)
+    assert [p.returncode for p in processes] == [0] * PROCESSES
+    ended = [json.loads(out)["token"] for out, _ in outputs]
+
+    assert len(set(ended)) == 1 and ended[0] != old, "every process ends with the same new token"
+    assert json.loads(path.read_text())["token"] == ended[0]
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert await renewals(a) + await renewals(b) - before == 1, "auth renewed once"
