@@ -1,0 +1,320 @@
+"""Security changes survive a concurrent edit of the same record in the other zone.
+
+Both zones run auth and enrolment (real services in-process, real PostgreSQL, real broker).
+An edit is made *concurrent* for real: zone a's outbox relay is held (its relay lock taken by
+the test, as if zone a had lost the broker), zone a makes its change, zone b makes an unrelated
+change from the same base version and zone a applies it; then zone a's relay is released and
+its change reaches zone b. The test waits until every service of both zones has consumed both
+events (their ids in each inbox) and checks the merged state."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from services.enrolment.http import ENROLMENT
+from shared import otp
+from shared.events import utcnow
+from shared.outbox import _RELAY_LOCK
+from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
+from tests.integration.test_enrolment import read_topic
+from tests.integration.test_second_factor import (
+    Setup,
+    add_factor,
+    second_step,
+    two_factor_setup,
+    verify,
+)
+
+P = "fysio"
+PIET = "piet01"
+PIET_PASSWORD = "Kruisbes-Vlinder-Aardbei-42!"
+
+
+@asynccontextmanager
+async def outbox_held(zone: Zone) -> AsyncIterator[None]:
+    """Zone ``zone``'s events stay in its outbox meanwhile: the test takes the relay's lock
+    (ending the relay's connection, which retries after a back-off and then waits for it)."""
+    conn = await asyncpg.connect(zone.settings.database_url)
+    try:
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+            "AND classid = 0 AND objid = $1 AND objsubid = 1 AND granted",
+            _RELAY_LOCK,
+        )
+        await conn.execute("SELECT pg_advisory_lock($1)", _RELAY_LOCK)
+        yield
+    finally:
+        await conn.close()
+
+
+@dataclass
+class Zones:
+    """Auth and enrolment in zones a and b, the practice bootstrapped in zone a."""
+
+    cluster: Cluster
+    auth_a: Zone
+    auth_b: Zone
+    enrol_a: Zone
+    enrol_b: Zone
+    admin: str
+
+    @property
+    def all(self) -> list[Zone]:
+        return [self.auth_a, self.auth_b, self.enrol_a, self.enrol_b]
+
+    def token(self) -> str:
+        """The administrator's two-factor session, signed by auth a as it issues them."""
+        now = utcnow()
+        claims = {
+            "iss": self.auth_a.settings.issuer,
+            "aud": self.auth_a.settings.token_audience,
+            "sub": self.admin,
+            "practice": P,
+            "rg": 1,
+            "sid": uuid.uuid4().hex,
+            "amr": ["pwd", "otp"],
+            "acr": "aal2",
+            "auth_time": int(now.timestamp()),
+            "iat": int(now.timestamp()),
+            "exp": int(now.timestamp()) + 3600,
+            "jti": uuid.uuid4().hex,
+            "zone": "a",
+            "scope": "session",
+        }
+        token: str = self.auth_a.auth.signer.sign(claims, now)
+        return token
+
+    async def enrol(self, zone: Zone, method: str, path: str, body: Any = None) -> Any:
+        response = await zone.client.request(
+            method, path, json=body, headers={"Authorization": f"Bearer {self.token()}"}
+        )
+        assert response.status in (200, 204), await response.text()
+        return None if response.status == 204 else await response.json()
+
+    async def everywhere(self, sql: str, *args: Any) -> list[Any]:
+        return [await pool(zone).fetchval(sql, *args) for zone in self.all]
+
+    async def events(self, topic: str, subject: str, count: int) -> list[dict[str, Any]]:
+        """The events about ``subject`` on ``topic``, once there are ``count``."""
+
+        def about(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [e for e in events if e["subject"] == subject]
+
+        name = self.auth_a.settings.topic(topic)
+        found = about(
+            await read_topic(self.cluster.broker.bootstrap, name, lambda e: len(about(e)) >= count)
+        )
+        assert len(found) >= count, f"{len(found)} events about {subject} on {topic}"
+        return found
+
+    async def consumed(
+        self, topic: str, subject: str, count: int, zones: list[Zone] | None = None
+    ) -> None:
+        """Wait until ``count`` events about ``subject`` are on ``topic`` and every service
+        (of ``zones``) has consumed them."""
+        ids = [uuid.UUID(e["id"]) for e in await self.events(topic, subject, count)]
+
+        async def everywhere() -> bool:
+            for zone in zones or self.all:
+                seen = await pool(zone).fetchval(
+                    "SELECT count(DISTINCT event_id) FROM inbox WHERE event_id = ANY($1::uuid[])",
+                    ids,
+                )
+                if seen != len(ids):
+                    return False
+            return True
+
+        await wait_for(everywhere, 30)
+
+
+def pool(zone: Zone) -> asyncpg.Pool:
+    if zone.settings.service == "auth":
+        return zone.auth.pool
+    return zone.app[ENROLMENT].pool
+
+
+async def two_zones(cluster: Cluster, setup: Setup | None = None) -> Zones:
+    """Both zones; with ``setup`` (auth's zones already started, a two-factor practice) only
+    enrolment is started."""
+    if setup is None:
+        auth_a = await cluster.start("a")
+        auth_b = await cluster.start("b")
+    else:
+        auth_a, auth_b = setup.zones
+    enrol_a = await cluster.start("a", "enrolment")
+    enrol_b = await cluster.start("b", "enrolment")
+    admin = setup.employee if setup else await cluster.bootstrap(auth_a)
+    zones = Zones(cluster, auth_a, auth_b, enrol_a, enrol_b, admin)
+
+    async def known() -> bool:
+        return all(
+            await zones.everywhere(
+                "SELECT EXISTS (SELECT 1 FROM employees WHERE practice = $1 AND id = $2) "
+                "AND EXISTS (SELECT 1 FROM public_keys WHERE zone = 'a')",
+                P,
+                admin,
+            )
+        )
+
+    await wait_for(known, 30)
+    return zones
+
+
+async def same_version(zones: Zones, sql: str, version: int, *args: Any) -> None:
+    async def there() -> bool:
+        return all(v == version for v in await zones.everywhere(sql, *args))
+
+    await wait_for(there, 30)
+
+
+async def test_out_of_service_survives_a_concurrent_email_change(cluster: Cluster) -> None:
+    zones = await two_zones(cluster)
+    piet = {"username": "piet", "name": "Piet de Vries", "email": "piet@fysio.example"}
+    await zones.enrol(zones.enrol_a, "PUT", f"/v1/practices/{P}/employees/{PIET}", piet)
+    await same_version(zones, "SELECT version FROM employees WHERE id = $1", 1, PIET)
+    response = await zones.auth_a.client.put(
+        f"/v1/practices/{P}/employees/{PIET}/password",
+        json={"password": PIET_PASSWORD, "temporary": False},
+        headers={"Authorization": f"Bearer {zones.token()}"},
+    )
+    assert response.status == 200, await response.text()
+    await wait_for(lambda: _has_password([zones.auth_a, zones.auth_b], PIET))
+
+    async with outbox_held(zones.enrol_a):
+        path = f"/v1/practices/{P}/employees/{PIET}"
+        await zones.enrol(zones.enrol_a, "PUT", path, {"in_service": False})
+        await zones.enrol(zones.enrol_b, "PUT", path, {"email": "piet.new@fysio.example"})
+
+        async def b_applied_in_a() -> bool:
+            email = await pool(zones.enrol_a).fetchval(
+                "SELECT email FROM employees WHERE id = $1", PIET
+            )
+            return bool(email == "piet.new@fysio.example")
+
+        await wait_for(b_applied_in_a)
+    await zones.consumed("directory.employees", PIET, 3)
+
+    in_service = await zones.everywhere("SELECT in_service FROM employees WHERE id = $1", PIET)
+    assert in_service == [False] * 4, f"in_service after convergence: {in_service}"
+    emails = await zones.everywhere("SELECT email FROM employees WHERE id = $1", PIET)
+    assert emails == ["piet.new@fysio.example"] * 4
+    for zone in (zones.auth_a, zones.auth_b):
+        status, body = await login(zone, P, "piet", PIET_PASSWORD)
+        assert status == 403 and body["type"].endswith("/account-disabled"), body
+
+
+async def _has_password(auths: list[Zone], employee: str) -> bool:
+    for zone in auths:
+        if not await zone.auth.pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM credentials WHERE employee = $1)", employee
+        ):
+            return False
+    return True
+
+
+async def test_two_factor_required_survives_a_concurrent_name_change(cluster: Cluster) -> None:
+    zones = await two_zones(cluster)
+    path = f"/v1/practices/{P}"
+    ready = {"email": "praktijk@fysio.example", "password_policy": {"min_strength": 60}}
+    await zones.enrol(zones.enrol_a, "PUT", path, ready)
+    await same_version(zones, "SELECT version FROM practices WHERE id = $1", 2, P)
+
+    async with outbox_held(zones.enrol_a):
+        switch = {"two_factor_required": True, "confirm_incomplete": True}
+        await zones.enrol(zones.enrol_a, "PUT", path, switch)
+        await zones.enrol(zones.enrol_b, "PUT", path, {"name": "Fysio Jansen & Van Dijk"})
+
+        async def b_applied_in_a() -> bool:
+            name = await pool(zones.enrol_a).fetchval("SELECT name FROM practices WHERE id = $1", P)
+            return bool(name == "Fysio Jansen & Van Dijk")
+
+        await wait_for(b_applied_in_a)
+    await zones.consumed("directory.practices", P, 4)
+
+    required = await zones.everywhere("SELECT two_factor_required FROM practices WHERE id = $1", P)
+    assert required == [True] * 4, f"two_factor_required after convergence: {required}"
+    names = await zones.everywhere("SELECT name FROM practices WHERE id = $1", P)
+    assert names == ["Fysio Jansen & Van Dijk"] * 4
+
+
+async def test_deactivated_factor_stays_deactivated_when_its_code_is_spent_concurrently(
+    cluster: Cluster,
+) -> None:
+    zones = await two_zones(cluster, await two_factor_setup(cluster, ("a", "b")))
+    code = otp.recovery_code()
+    # A recovery code (as enrolment writes it), replicated to both zones of auth and enrolment.
+    factor = await add_factor(
+        [zones.auth_a, zones.auth_b], zones.admin, "recovery", {"hash": otp.code_hash(code)}
+    )
+    await same_version(zones, "SELECT version FROM factors WHERE id = $1", 1, factor)
+
+    async with outbox_held(zones.enrol_a):
+        # Zone a: the administrator deactivates every factor (a lost phone) ...
+        path = f"/v1/practices/{P}/employees/{zones.admin}/factors"
+        await zones.enrol(zones.enrol_a, "DELETE", path)
+        # ... while in zone b the recovery code is spent (and replaced by a new one).
+        step = await second_step(zones.auth_b)
+        status, passed = await verify(zones.auth_b, step["login_id"], "recovery", code)
+        assert status == 200, passed
+        new_code = passed["recovery_code"]
+        # The spend (written by auth b) reaches enrolment a, which has the deactivation.
+        spend = [uuid.UUID(e["id"]) for e in await zones.events("factors", factor, 2)]
+
+        async def spend_applied_in_a() -> bool:
+            return bool(
+                await pool(zones.enrol_a).fetchval(
+                    "SELECT count(*) FROM inbox WHERE event_id = ANY($1::uuid[])", spend
+                )
+                == 2
+            )
+
+        await wait_for(spend_applied_in_a)
+    await zones.consumed("factors", factor, 3)
+
+    active = await zones.everywhere("SELECT active FROM factors WHERE id = $1", factor)
+    assert active == [False] * 4, f"recovery factor active after convergence: {active}"
+    for zone in (zones.auth_a, zones.auth_b):
+        status, body = await login(zone, P, "admin", ADMIN_PASSWORD)
+        assert status == 200 and body["next"] == "enrol", body
+        status, refused = await verify(zone, body["login_id"], "recovery", new_code)
+        assert status != 200, f"the new recovery code still logs in: {refused}"
+
+
+async def test_password_change_survives_a_concurrent_employee_edit(cluster: Cluster) -> None:
+    zones = await two_zones(cluster)
+    new_password = "Een-Nieuw-Lang-Wachtwoord-Voor-Zone-A"
+    async with outbox_held(zones.auth_a):
+        response = await zones.auth_a.client.put(
+            f"/v1/practices/{P}/employees/{zones.admin}/password",
+            json={"password": new_password, "temporary": False},
+            headers={"Authorization": f"Bearer {zones.token()}"},
+        )
+        assert response.status == 200, await response.text()
+        await zones.enrol(
+            zones.enrol_b,
+            "PUT",
+            f"/v1/practices/{P}/employees/{zones.admin}",
+            {"email": "anna@fysio.example"},
+        )
+        await wait_for(lambda: _email_in(zones.auth_a, zones.admin))
+    await zones.consumed("auth.credentials", zones.admin, 2, [zones.auth_a, zones.auth_b])
+    await zones.consumed("directory.employees", zones.admin, 2)
+
+    for zone in (zones.auth_a, zones.auth_b):
+        status, _ = await login(zone, P, "admin", new_password)
+        assert status == 200
+        status, _ = await login(zone, P, "admin", ADMIN_PASSWORD)
+        assert status == 401
+    emails = await zones.everywhere("SELECT email FROM employees WHERE id = $1", zones.admin)
+    assert emails == ["anna@fysio.example"] * 4
+
+
+async def _email_in(zone: Zone, employee: str) -> bool:
+    email = await zone.auth.pool.fetchval("SELECT email FROM employees WHERE id = $1", employee)
+    return bool(email == "anna@fysio.example")
