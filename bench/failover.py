@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -58,12 +59,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--before", type=float, default=5.0, help="seconds of load before the kill")
     p.add_argument("--after", type=float, default=10.0, help="seconds of load after the kill")
     p.add_argument("--pause", type=float, default=0.1, help="a client's pause between rounds")
+    p.add_argument("--renewals", type=int, default=2, help="renewals after each login")
     p.add_argument(
         "--zone-down",
         action="store_true",
         help="take all of zone a down (services SIGKILLed, PostgreSQL stopped), not only auth",
     )
     p.add_argument("--revocations", type=int, default=50, help="revocation samples")
+    p.add_argument("--keep", action="store_true", help="keep the folder (logs) afterwards")
     return p
 
 
@@ -85,15 +88,29 @@ class Op:
         return self.started + self.seconds
 
 
-async def _one_client(
-    zones: list[dict[str, str]], account: dict[str, str], stop_at: float, pause: float
+def failed_over(began_in: int, moved: list[tuple[int, int]]) -> bool:
+    """Whether the call moved on from the zone it began in. A move back to the preferred zone
+    by the SDK's probe, and the return to the zone an in-flight call was answered by, are not
+    failovers (the SDK switches to the answering zone, undoing a probe-back meanwhile)."""
+    return any(old == began_in and new > old for old, new in moved)
+
+
+async def client_loop(
+    zones: list[dict[str, str]],
+    account: Mapping[str, str],
+    done: Callable[[], bool],
+    pause: float,
+    renewals: int = 2,
 ) -> list[Op]:
+    """One SDK client: log in, renew ``renewals`` times, pause; again until ``done()``.
+    Every call is recorded, and whether it failed over."""
     ops: list[Op] = []
     moved: list[tuple[int, int]] = []
     async with TweestapClient(zones, on_zone_switched=lambda *z: moved.append(z)) as client:
-        while time.monotonic() < stop_at:
-            for kind in ("login", "renew", "renew"):
+        while not done():
+            for kind in ("login", *["renew"] * renewals):
                 moved.clear()
+                began_in = client.zone
                 started = time.monotonic()
                 error = None
                 try:
@@ -107,7 +124,7 @@ async def _one_client(
                 except Exception as exc:  # every failure counts, whatever it is
                     error = f"{type(exc).__name__}: {exc}"[:300]
                 seconds = time.monotonic() - started
-                over = any(new > old for old, new in moved)
+                over = failed_over(began_in, moved)
                 ops.append(Op(kind, started, seconds, client.zone, over, error))
             await asyncio.sleep(pause)
     return ops
@@ -117,7 +134,13 @@ async def _clients(job: dict[str, Any]) -> list[Op]:
     await asyncio.sleep(max(0.0, job["start_at"] - time.monotonic()))
     parts = await asyncio.gather(
         *(
-            _one_client(job["zones"], account, job["stop_at"], job["pause"])
+            client_loop(
+                job["zones"],
+                account,
+                lambda: time.monotonic() >= job["stop_at"],
+                job["pause"],
+                job["renewals"],
+            )
             for account in job["accounts"]
         )
     )
@@ -140,6 +163,7 @@ def _start_workers(
     start_at: float,
     stop_at: float,
     pause: float,
+    renewals: int,
 ) -> list[subprocess.Popen[str]]:
     workers = []
     for index in range(processes):
@@ -149,6 +173,7 @@ def _start_workers(
             "start_at": start_at,
             "stop_at": stop_at,
             "pause": pause,
+            "renewals": renewals,
         }
         process = subprocess.Popen(
             [sys.executable, "-c", "from bench.failover import worker; worker()"],
@@ -219,7 +244,7 @@ async def _revocations(
 # --------------------------------------------------------------------------- figures
 
 
-def _extra_ms(ops: list[Op], killed_at: float) -> list[float]:
+def extra_ms(ops: list[Op], killed_at: float) -> list[float]:
     """Per failed-over call: its latency minus the median of its kind before the kill."""
     base = _baseline(ops, killed_at)
     return [(o.seconds - base.get(o.kind, 0.0)) * 1000 for o in ops if o.failed_over]
@@ -264,7 +289,7 @@ def _latency(values_s: list[float]) -> dict[str, float | None]:
 def _figures(ops: list[Op], killed_at: float) -> dict[str, Any]:
     failed = [o for o in ops if o.error]
     in_b = [o.ended for o in ops if not o.error and o.zone == 1 and o.ended >= killed_at]
-    extra = _extra_ms(ops, killed_at)
+    extra = extra_ms(ops, killed_at)
     samples: list[str] = []
     for o in failed:
         if o.error not in samples and len(samples) < 5:
@@ -305,7 +330,9 @@ def main(argv: list[str]) -> int:
         kill_at = start_at + args.before
         stop_at = kill_at + args.after
         log(f"{args.clients} clients in {args.processes} processes; the kill in {args.before} s")
-        workers = _start_workers(zones, accounts, args.processes, start_at, stop_at, args.pause)
+        workers = _start_workers(
+            zones, accounts, args.processes, start_at, stop_at, args.pause, args.renewals
+        )
         time.sleep(max(0.0, kill_at - time.monotonic()))
         killed_at = time.monotonic()
         if args.zone_down:
@@ -317,7 +344,10 @@ def main(argv: list[str]) -> int:
     finally:
         log("stopping")
         deployment.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+        if args.keep:
+            log(f"kept {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
     figures = _figures(ops, killed_at)
     everything = revocations["a_to_b"] + revocations["b_to_a"]
     revocation = {
@@ -338,6 +368,7 @@ def main(argv: list[str]) -> int:
             "before_s": args.before,
             "after_s": args.after,
             "pause_s": args.pause,
+            "renewals_per_login": args.renewals,
         },
         {**figures, "auth_a_restarts": restarts, "revocation": revocation},
         {},

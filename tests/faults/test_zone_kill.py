@@ -8,19 +8,19 @@ import base64
 import json
 import os
 import signal
-import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from tweestap_client import TweestapClient
 
+from bench.failover import client_loop, extra_ms
+from bench.harness import percentile
 from services.dev.deployment import Deployment
-from tests.faults.conftest import Account, auth_zones, log, new_account
+from tests.faults.conftest import auth_zones, log, new_account
 
 CLIENTS = 20
 #: Load before the kill (the baseline latency) and after it (failover, the restart, and on).
@@ -30,71 +30,15 @@ AFTER_RESTART_S = 3.0
 PAUSE_S = 0.05
 
 
-@dataclass(frozen=True)
-class Op:
-    kind: str
-    started: float
-    seconds: float
-    #: The call moved to a later zone (a failover happened inside it).
-    failed_over: bool
-    error: str | None
-
-
-async def _client(
-    zones: list[dict[str, str]], account: Account, stop: asyncio.Event, ops: list[Op]
-) -> None:
-    """One SDK client logging in and renewing in a loop until ``stop``."""
-    moved: list[tuple[int, int]] = []
-
-    def switched(old: int, new: int) -> None:
-        moved.append((old, new))
-
-    async with TweestapClient(zones, on_zone_switched=switched) as client:
-        while not stop.is_set():
-            for kind in ("login", "renew", "renew"):
-                moved.clear()
-                started = time.monotonic()
-                error = None
-                try:
-                    if kind == "login":
-                        step = await client.login(
-                            account.practice, account.username, account.password
-                        )
-                        if step.next != "done":
-                            error = f"login stopped at {step.next}"
-                    else:
-                        await client.renew()
-                except Exception as exc:
-                    error = f"{type(exc).__name__}: {exc}"
-                seconds = time.monotonic() - started
-                failed_over = any(new > old for old, new in moved)
-                ops.append(Op(kind, started, seconds, failed_over, error))
-            await asyncio.sleep(PAUSE_S)
-
-
-def _extra_ms(ops: list[Op], killed_at: float) -> list[float]:
-    """Per failed-over call: its latency minus the median of its kind before the kill."""
-    baseline = {
-        kind: statistics.median(
-            [o.seconds for o in ops if o.kind == kind and o.started < killed_at and not o.error]
-        )
-        for kind in {o.kind for o in ops}
-    }
-    return sorted((o.seconds - baseline[o.kind]) * 1000 for o in ops if o.failed_over)
-
-
-def _percentile(values: list[float], q: float) -> float:
-    return round(values[min(len(values) - 1, int(q / 100 * len(values)))], 1)
-
-
 async def test_zone_a_auth_killed_under_load_no_client_operation_fails(
     deployment: Deployment, record_property: Callable[[str, object], None]
 ) -> None:
     accounts = await asyncio.gather(*(new_account(deployment, "kill") for _ in range(CLIENTS)))
     zones = auth_zones(deployment)
     stop = asyncio.Event()
-    ops: list[Op] = []
-    clients = [asyncio.create_task(_client(zones, a, stop, ops)) for a in accounts]
+    clients = [
+        asyncio.create_task(client_loop(zones, asdict(a), stop.is_set, PAUSE_S)) for a in accounts
+    ]
     await asyncio.sleep(BEFORE_KILL_S)
     restarts = deployment.restarts("auth", "a")
 
@@ -104,10 +48,10 @@ async def test_zone_a_auth_killed_under_load_no_client_operation_fails(
     await asyncio.to_thread(deployment.wait_restarted, "auth", "a", restarts)
     await asyncio.sleep(AFTER_RESTART_S)
     stop.set()
-    await asyncio.gather(*clients)
+    ops = [op for ops in await asyncio.gather(*clients) for op in ops]
 
     failed = [o for o in ops if o.error]
-    extra = _extra_ms(ops, killed_at)
+    extra = extra_ms(ops, killed_at)
     figures: dict[str, Any] = {
         "clients": CLIENTS,
         "operations": len(ops),
@@ -115,9 +59,9 @@ async def test_zone_a_auth_killed_under_load_no_client_operation_fails(
         "failed": len(failed),
         "failed_over": len(extra),
         "extra_latency_ms": {
-            "p50": _percentile(extra, 50) if extra else None,
-            "p99": _percentile(extra, 99) if extra else None,
-            "max": round(extra[-1], 1) if extra else None,
+            "p50": percentile(extra, 50),
+            "p99": percentile(extra, 99),
+            "max": percentile(extra, 100),
         },
     }
     log.warning("zone a auth killed under load: %s", json.dumps(figures))
