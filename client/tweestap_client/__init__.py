@@ -1,6 +1,9 @@
 """Tweestap's client SDK (DESIGN §8): login, sliding-window tokens, zone failover."""
 
 from tweestap_client.client import (
+    DEFAULT_TIMEOUT,
+    TOKEN_EXPIRED,
+    LoginInterrupted,
     NotLoggedIn,
     Response,
     SessionEnded,
@@ -12,6 +15,9 @@ from tweestap_client.client import (
 from tweestap_client.window import Schedule, Window, estimate_skew
 
 __all__ = [
+    "DEFAULT_TIMEOUT",
+    "TOKEN_EXPIRED",
+    "LoginInterrupted",
     "NotLoggedIn",
     "Response",
     "Schedule",

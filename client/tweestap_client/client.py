@@ -17,12 +17,19 @@ from typing import Any
 
 import aiohttp
 
+from tweestap_client.failover import call_order
 from tweestap_client.store import TokenFile
 from tweestap_client.window import Schedule, Window, estimate_skew
 
 Zone = str | Mapping[str, str]
 SESSION_ENDED = ("session-expired", "session-revoked")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+#: The client ends a session itself when its token passes ``exp`` without a renewal.
+TOKEN_EXPIRED = "token-expired"  # noqa: S105 (a reason, not a secret)
+#: Short on purpose: a call that fails moves to the next zone, so waiting long for a zone that
+#: is gone costs more than giving up on one lost SYN (TCP retransmits it after 1 s). ``total``
+#: bounds a zone that accepts connections but does not answer (a hung process).
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=5, sock_connect=1)
 
 
 class TweestapError(Exception):
@@ -40,11 +47,27 @@ class ZonesUnavailable(Exception):
     """No zone answered (connection error, timeout or 5xx in every one)."""
 
 
+class LoginInterrupted(ZonesUnavailable):
+    """The zone that holds this login (its id, the checked password, a sent code) cannot be
+    reached, and no other zone knows the login: call ``login`` again, which goes to a zone
+    that answers. ``may_have_applied``: the request may have reached the zone before it failed
+    (a timeout or a 5xx, not a refused connection), so e.g. a new password may have been set."""
+
+    def __init__(self, zone: int, action: str, may_have_applied: bool) -> None:
+        self.zone, self.action, self.may_have_applied = zone, action, may_have_applied
+        hint = "log in again"
+        if action == "password" and may_have_applied:
+            hint += " (the new password may have been set: try it if the old one is refused)"
+        super().__init__(f"the login's zone {zone} is unreachable during {action}: {hint}")
+
+
 class NotLoggedIn(Exception):
     """No valid token: log in first."""
 
 
-class SessionEnded(Exception):
+class SessionEnded(NotLoggedIn):
+    """The session ended (``reason``: session-expired, session-revoked, token-expired)."""
+
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
@@ -101,26 +124,13 @@ class _Held:
 
 
 @dataclass
-class _Flow:
-    """One login flow: the password lives here, in memory, until the flow ends."""
-
-    practice: str
-    username: str
-    password: str | None
-
-    def wipe(self) -> None:
-        self.password = None
-
-
-@dataclass
 class Step:
-    """One answer of the login flow; ``next`` says what comes after."""
+    """One answer of the login flow; ``next`` says what comes after. It holds no password:
+    the password is used by ``login`` only (see client/README.md, "A login interrupted")."""
 
-    client: TweestapClient
+    client: TweestapClient = field(repr=False)
     body: dict[str, Any]
     zone: int
-    _flow: _Flow = field(repr=False)
-    restarted: bool = False
 
     @property
     def next(self) -> str:
@@ -166,15 +176,13 @@ class Step:
         path = f"/v1/login/{self.login_id}/{action}"
         try:
             status, body, _ = await self.client._send_in(self.zone, "auth", "POST", path, payload)
-        except _Unavailable:
-            # The login id lives in this zone's database: start over with the password in the
-            # next zone that answers; the caller repeats this step there (``restarted``).
-            if self._flow.password is None:
-                raise ZonesUnavailable("the login's zone is gone and the flow has ended") from None
-            step = await self.client._login(self._flow, start=self.zone + 1)
-            step.restarted = True
-            return step
-        return self.client._step(status, body, self.zone, self._flow)
+        except _Unavailable as error:
+            # The login lives in this zone's database only (not replicated): no other zone can
+            # continue it, and the password is gone. The next login goes to another zone.
+            self.client._down.add(self.zone)
+            raise LoginInterrupted(self.zone, action, error.sent) from error
+        self.client._down.discard(self.zone)
+        return self.client._step(status, body, self.zone)
 
 
 Hook = Callable[..., Any]
@@ -203,7 +211,7 @@ class TweestapClient:
         self.zones: list[dict[str, str]] = [
             {"auth": z} if isinstance(z, str) else dict(z) for z in zones
         ]
-        self.timeout = timeout or aiohttp.ClientTimeout(total=5, connect=2)
+        self.timeout = timeout or DEFAULT_TIMEOUT
         self.probe_interval = probe_interval
         self.renew_floor, self.jitter = renew_floor, jitter
         self.clock, self.rand = clock, rand
@@ -211,6 +219,8 @@ class TweestapClient:
         self.on_session_ended = on_session_ended
         self.file = None if token_path is None else TokenFile(token_path)
         self._zone = 0
+        #: Zones whose last call failed: tried last until they answer a call or the probe.
+        self._down: set[int] = set()
         self._held: _Held | None = None
         self._session: aiohttp.ClientSession | None = None
         self._probe: asyncio.Task[None] | None = None
@@ -269,6 +279,9 @@ class TweestapClient:
                     held.schedule.failed(self.clock())
         token = self.token
         if token is None:
+            if self._held is held:  # past exp and not renewed, by us or by another process
+                await self._end(TOKEN_EXPIRED, forget_file=False)
+                raise SessionEnded(TOKEN_EXPIRED)
             raise NotLoggedIn()
         return token
 
@@ -322,26 +335,18 @@ class TweestapClient:
     # -- login -----------------------------------------------------------------------------
 
     async def login(self, practice: str, username: str, password: str) -> Step:
-        return await self._login(_Flow(practice, username, password), start=self._zone)
+        """The password step, repeated in the next zone when one fails; the password is not
+        kept after this call returns."""
+        payload = {"practice": practice, "username": username, "password": password}
+        answer = await self._send("auth", "POST", "/v1/login", payload, None, True)
+        return self._step(answer.status, answer.body, answer.zone)
 
-    async def _login(self, flow: _Flow, start: int) -> Step:
-        payload = {"practice": flow.practice, "username": flow.username, "password": flow.password}
-        try:
-            answer = await self._send("auth", "POST", "/v1/login", payload, None, True, start)
-        except BaseException:
-            flow.wipe()
-            raise
-        return self._step(answer.status, answer.body, answer.zone, flow)
-
-    def _step(self, status: int, body: Any, zone: int, flow: _Flow) -> Step:
+    def _step(self, status: int, body: Any, zone: int) -> Step:
         if status != 200:
-            flow.wipe()
             self._problem(status, body)
-        step = Step(self, body, zone, flow)
-        if step.next == "done":
-            flow.wipe()
-            if isinstance(body.get("token"), dict):
-                self._adopt(body["token"], self.clock())
+        step = Step(self, body, zone)
+        if step.next == "done" and isinstance(body.get("token"), dict):
+            self._adopt(body["token"], self.clock())
         return step
 
     # -- tokens ----------------------------------------------------------------------------
@@ -363,11 +368,16 @@ class TweestapClient:
     async def _maybe_ended(self, body: Any) -> None:
         slug = str(body.get("type", "")).rsplit("/", 1)[-1] if isinstance(body, dict) else ""
         if slug in SESSION_ENDED:
-            self._held = None
-            if self.file is not None:
-                self.file.remove()
-            if self.on_session_ended is not None:
-                await _call(self.on_session_ended, slug)
+            await self._end(slug, forget_file=True)
+
+    async def _end(self, reason: str, forget_file: bool) -> None:
+        """Drop the token and tell the hook. An expired token may stay in the file: nobody
+        reads it as valid, and removing it could race with a process that just renewed."""
+        self._held = None
+        if forget_file and self.file is not None:
+            self.file.remove()
+        if self.on_session_ended is not None:
+            await _call(self.on_session_ended, reason)
 
     def _problem(self, status: int, body: Any) -> None:
         slug = str(body.get("type", "")).rsplit("/", 1)[-1] if isinstance(body, dict) else ""
@@ -419,20 +429,20 @@ class TweestapClient:
         payload: Any,
         token: str | None,
         repeatable: bool,
-        start: int | None = None,
     ) -> _Answer:
-        """Try the zone in use, then the others in order; stay on the one that answers."""
-        first = self._zone if start is None else start % len(self.zones)
-        order = [(first + i) % len(self.zones) for i in range(len(self.zones))]
-        for zone in order:
+        """Try the zone in use, then the others in order (zones that just failed last); stay
+        on the one that answers."""
+        for zone in call_order(self._zone, len(self.zones), self._down):
             try:
                 status, body, headers = await self._send_in(
                     zone, service, method, path, payload, token
                 )
             except _Unavailable as error:
+                self._down.add(zone)
                 if error.sent and not repeatable:
                     raise ZonesUnavailable(f"zone {zone}: {error}; {method} {path}") from error
                 continue
+            self._down.discard(zone)
             await self._switch(zone)
             if status == 401 and token is not None:
                 await self._maybe_ended(body)
@@ -446,11 +456,12 @@ class TweestapClient:
                 await _call(self.on_zone_switched, old, zone)
 
     async def _probe_back(self) -> None:
-        """While not on the preferred zone, look every ``probe_interval`` s whether a more
-        preferred one answers its public JWKS, and move back to it."""
+        """Every ``probe_interval`` s, look whether a zone more preferred than the one in use,
+        or one whose last call failed, answers its public JWKS: it is no longer tried last,
+        and the client moves back to the most preferred such zone."""
         while True:
             await asyncio.sleep(self.probe_interval)
-            for zone in range(self._zone):
+            for zone in sorted(set(range(self._zone)) | self._down):
                 try:
                     status, _, _ = await self._send_in(
                         zone, "auth", "GET", "/.well-known/jwks.json", None
@@ -458,8 +469,9 @@ class TweestapClient:
                 except (_Unavailable, TweestapError):
                     continue
                 if status == 200:
-                    await self._switch(zone)
-                    break
+                    self._down.discard(zone)
+                    if zone < self._zone:
+                        await self._switch(zone)
 
 
 async def _call(hook: Hook, *args: Any) -> None:
