@@ -1,0 +1,468 @@
+"""Faults of what the services stand on, with both zones as real OS processes: the broker
+frozen for 30 s, zone a's PostgreSQL stopped, and zone a's notifier killed mid-delivery.
+
+What each proves is said in its docstring; figures (events counted, drain and catch-up times)
+go to the log (``-o log_cli=true`` shows them), never into an assertion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import aiohttp
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
+from tweestap_client import TweestapClient, TweestapError
+
+from services.auth.consumers import REPLICATED_AUTH_EVENTS
+from services.dev.deployment import Deployment
+from tests.faults.conftest import PASSWORD, Account, auth_zones, log, new_account
+
+T = TypeVar("T")
+
+#: How long the broker stays frozen in the broker test.
+BROKER_OUTAGE_SECONDS = 30.0
+#: Between two rounds of one client during an outage: a steady trickle, not a flood (the
+#: machine is small and shared).
+ROUND_PAUSE_SECONDS = 0.25
+#: Wrong-password logins per zone during an outage (fewer than the policy's lockout).
+FAILED_LOGINS = 3
+#: How long a catch-up may take before the test gives up (not a target: figures are logged).
+CATCH_UP_LIMIT_SECONDS = 60.0
+#: The topics auth writes to and reads from the other zone.
+REVOCATIONS = "sts.revocations"
+AUTH_EVENTS = "auth.events"
+TOPICS = (REVOCATIONS, AUTH_EVENTS)
+NEW_PASSWORD = "Nog-Veel-Sterker-Wachtwoord-2027!"
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+async def _until(check: Callable[[], Awaitable[T]], what: str, limit: float) -> T:
+    """Poll ``check`` until it returns something truthy (bounded, no fixed sleeps)."""
+    deadline = time.monotonic() + limit
+    while True:
+        value = await check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {limit} s")
+        await asyncio.sleep(0.1)
+
+
+def _sid(token: str) -> str:
+    payload = token.split(".")[1]
+    claims: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return str(claims["sid"])
+
+
+async def _fetch(dsn: str, query: str, *args: Any) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(dsn, timeout=5)
+    try:
+        rows: list[asyncpg.Record] = await conn.fetch(query, *args)
+        return rows
+    finally:
+        await conn.close()
+
+
+async def _readiness(deployment: Deployment, service: str, zone: str) -> tuple[int, Any]:
+    """``/readyz``'s status and body (what is failing when not ready)."""
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as session,
+        session.get(f"{deployment.ops_url(service, zone)}/readyz") as response,
+    ):
+        return response.status, await response.json(content_type=None)
+
+
+async def _ready(deployment: Deployment, service: str, zone: str) -> int:
+    return (await _readiness(deployment, service, zone))[0]
+
+
+async def _consumed(deployment: Deployment, zone: str, topic: str) -> Counter[str]:
+    """Auth's ``events_consumed_total`` of ``topic`` in ``zone``, by outcome."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{deployment.ops_url('auth', zone)}/metrics") as response,
+    ):
+        text = await response.text()
+    outcomes: Counter[str] = Counter()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.endswith("events_consumed_total") and sample.labels["topic"] == topic:
+                outcomes[sample.labels["outcome"]] += int(sample.value)
+    return outcomes
+
+
+async def _end_offsets(deployment: Deployment, topic: str) -> dict[int, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=deployment.broker_bootstrap)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not partitions:
+            await consumer.force_metadata_update()
+            partitions = [
+                TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
+            ]
+        ends = await consumer.end_offsets(partitions)
+        return {tp.partition: offset for tp, offset in ends.items()}
+    finally:
+        await consumer.stop()
+
+
+async def _records_since(
+    deployment: Deployment, topic: str, start: dict[int, int]
+) -> list[dict[str, Any]]:
+    """Every record of ``topic`` from offsets ``start`` to its end now, as envelopes."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=deployment.broker_bootstrap, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(start)]
+        ends = await consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        for tp in partitions:
+            consumer.seek(tp, start[tp.partition])
+        events: list[dict[str, Any]] = []
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                events.extend(json.loads(r.value) for r in records if r.value)
+        return events
+    finally:
+        await consumer.stop()
+
+
+@dataclass
+class Activity:
+    """What clients of one zone did during an outage."""
+
+    zone: str
+    operations: int = 0
+    failures: list[str] = field(default_factory=list)
+    #: Sessions logged out (their ``sid``) and the tokens they had, for checks afterwards.
+    revoked: dict[str, str] = field(default_factory=dict)
+    failed_logins: int = 0
+
+
+async def _session_round(zones: list[dict[str, str]], account: Account, activity: Activity) -> None:
+    """Log in with the password, renew, log out: three operations, each must succeed."""
+    async with TweestapClient(zones) as client:
+        for kind in ("login", "renew", "logout"):
+            activity.operations += 1
+            try:
+                if kind == "login":
+                    step = await client.login(account.practice, account.username, account.password)
+                    assert step.next == "done", f"login stopped at {step.next}"
+                elif kind == "renew":
+                    await client.renew()
+                else:
+                    token = client.token
+                    assert token is not None
+                    await client.logout()
+                    activity.revoked[_sid(token)] = token
+            except Exception as exc:  # every kind of failure is what is counted
+                activity.failures.append(f"{kind}: {type(exc).__name__}: {exc}")
+                return
+
+
+async def _wrong_password(
+    zones: list[dict[str, str]], account: Account, activity: Activity
+) -> None:
+    """A wrong password must be refused (401), not fail for want of a zone."""
+    async with TweestapClient(zones) as client:
+        activity.operations += 1
+        try:
+            await client.login(account.practice, account.username, "Fout-Wachtwoord-0000!")
+            activity.failures.append("a wrong password was accepted")
+        except TweestapError as exc:
+            if exc.status == 401:
+                activity.failed_logins += 1
+            else:
+                activity.failures.append(f"wrong password answered {exc.status}")
+        except Exception as exc:
+            activity.failures.append(f"wrong password: {type(exc).__name__}: {exc}")
+
+
+async def _keep_working(
+    zones: list[dict[str, str]],
+    user: Account,
+    target: Account,
+    activity: Activity,
+    until: float,
+) -> None:
+    """Session rounds until ``until``, with ``FAILED_LOGINS`` wrong passwords among them."""
+    rounds = 0
+    while time.monotonic() < until:
+        await _session_round(zones, user, activity)
+        if activity.failed_logins < FAILED_LOGINS and rounds % 3 == 0:
+            await _wrong_password(zones, target, activity)
+        rounds += 1
+        await asyncio.sleep(ROUND_PAUSE_SECONDS)
+
+
+async def _outbox(deployment: Deployment, zone: str) -> list[asyncpg.Record]:
+    return await _fetch(
+        deployment.dsn("auth", zone), "SELECT id, topic, payload->>'type' AS type FROM outbox"
+    )
+
+
+async def _revoked_in(deployment: Deployment, zone: str, sids: set[str]) -> set[str]:
+    rows = await _fetch(
+        deployment.dsn("auth", zone),
+        "SELECT sid FROM revocations WHERE sid = ANY($1::text[])",
+        list(sids),
+    )
+    return {r["sid"] for r in rows}
+
+
+async def _failures_in(deployment: Deployment, zone: str, practice: str, origin: str) -> int:
+    rows = await _fetch(
+        deployment.dsn("auth", zone),
+        "SELECT count(*) AS n FROM login_failures WHERE practice = $1 AND zone = $2",
+        practice,
+        origin,
+    )
+    return int(rows[0]["n"])
+
+
+# -- the broker frozen -----------------------------------------------------------------------
+
+
+async def test_broker_outage_loses_nothing_and_applies_nothing_twice(
+    deployment: Deployment,
+) -> None:
+    """The broker is frozen (SIGSTOP) for ``BROKER_OUTAGE_SECONDS``: clients of each zone (SDK
+    with that zone only) log in, renew and log out all the while, without one failure. When
+    the broker returns, every event queued in either zone's outbox reaches its topic (none
+    lost), every revocation and failed attempt is in the other zone, and each zone's consumer
+    applied each revocation event exactly once (its ``applied`` count equals the distinct
+    events, duplicates on the topic were recognised as such)."""
+    zones = auth_zones(deployment)
+    users = {z: await new_account(deployment, f"broker-{z}") for z in ("a", "b")}
+    targets = {z: await new_account(deployment, f"broker-t{z}") for z in ("a", "b")}
+    start = {t: await _end_offsets(deployment, t) for t in TOPICS}
+    before = {z: {t: await _consumed(deployment, z, t) for t in TOPICS} for z in ("a", "b")}
+
+    deployment.broker_down()
+    down_at = time.monotonic()
+    activity = {z: Activity(z) for z in ("a", "b")}
+    until = down_at + BROKER_OUTAGE_SECONDS
+    await asyncio.gather(
+        *(
+            _keep_working([zones[i]], users[z], targets[z], activity[z], until)
+            for i, z in enumerate(("a", "b"))
+        )
+    )
+    queued = {z: await _outbox(deployment, z) for z in ("a", "b")}
+    deployment.broker_up()
+    up_at = time.monotonic()
+
+    for z in ("a", "b"):
+        log.info(
+            "broker outage %.1f s: zone %s: %d operations, %d sessions ended, %d wrong "
+            "passwords, %d events queued in auth's outbox",
+            up_at - down_at,
+            z,
+            activity[z].operations,
+            len(activity[z].revoked),
+            activity[z].failed_logins,
+            len(queued[z]),
+        )
+        assert activity[z].failures == [], f"zone {z} failed while the broker was away"
+        assert activity[z].revoked, f"zone {z} ended no session during the outage"
+        assert activity[z].failed_logins == FAILED_LOGINS
+        assert queued[z], f"zone {z}'s outbox queued nothing: the broker was not away"
+
+    async def drained() -> bool:
+        return not any([await _outbox(deployment, z) for z in ("a", "b")])
+
+    await _until(drained, "both outboxes drained", CATCH_UP_LIMIT_SECONDS)
+    drained_at = time.monotonic()
+    for mine, other in (("a", "b"), ("b", "a")):
+        sids = set(activity[mine].revoked)
+
+        async def revoked(other: str = other, sids: set[str] = sids) -> bool:
+            return await _revoked_in(deployment, other, sids) == sids
+
+        async def failures(other: str = other, mine: str = mine) -> bool:
+            practice = targets[mine].practice
+            return await _failures_in(deployment, other, practice, mine) >= FAILED_LOGINS
+
+        await _until(revoked, f"zone {mine}'s logouts in zone {other}", CATCH_UP_LIMIT_SECONDS)
+        await _until(failures, f"zone {mine}'s failures in zone {other}", CATCH_UP_LIMIT_SECONDS)
+        practice = targets[mine].practice
+        assert await _failures_in(deployment, other, practice, mine) == FAILED_LOGINS
+    caught_up_at = time.monotonic()
+
+    # None lost: every queued event is on its topic (read back, counted by envelope id).
+    queued_ids = {str(r["id"]): r["topic"] for z in ("a", "b") for r in queued[z]}
+    window = {t: await _records_since(deployment, t, start[t]) for t in TOPICS}
+    on_topic = Counter(e["id"] for records in window.values() for e in records)
+    missing = [i for i in queued_ids if on_topic[i] == 0]
+    published_twice = sum(1 for i in queued_ids if on_topic[i] > 1)
+    assert missing == [], f"{len(missing)} of {len(queued_ids)} queued events never published"
+
+    # None applied twice: each zone's auth consumer applied each event it takes exactly once
+    # (its ``applied`` count is the number of distinct such events, the rest are duplicates).
+    for z in ("a", "b"):
+        for topic in TOPICS:
+            wanted = {e["id"] for e in window[topic] if _applies(z, topic, e)}
+
+            async def applied(z: str = z, topic: str = topic, n: int = len(wanted)) -> bool:
+                now = await _consumed(deployment, z, topic)
+                return now["applied"] - before[z][topic]["applied"] >= n
+
+            await _until(applied, f"zone {z} applied {topic}", CATCH_UP_LIMIT_SECONDS)
+            after = await _consumed(deployment, z, topic)
+            counts = {k: after[k] - before[z][topic][k] for k in ("applied", "duplicate")}
+            log.info(
+                "zone %s auth consumer, %s: %d records in the window, %d for this zone, "
+                "applied %d, recognised as duplicates %d",
+                z,
+                topic,
+                len(window[topic]),
+                len(wanted),
+                counts["applied"],
+                counts["duplicate"],
+            )
+            assert counts["applied"] == len(wanted), f"zone {z}: {topic} applied twice"
+            assert after["dead_letter"] == before[z][topic]["dead_letter"]
+    log.info(
+        "broker back: outboxes drained after %.1f s, the other zone caught up after %.1f s; "
+        "%d queued events all published, %d of them more than once (the relay is "
+        "at-least-once: a batch sent into the frozen broker is sent again)",
+        drained_at - up_at,
+        caught_up_at - up_at,
+        len(queued_ids),
+        published_twice,
+    )
+
+
+def _applies(zone: str, topic: str, event: dict[str, Any]) -> bool:
+    """Whether ``zone``'s auth applies ``event`` (its consumer's filter, ``accept``)."""
+    if topic == REVOCATIONS:
+        return True
+    origin = str(event["source"]).rpartition("@")[2]
+    return origin != zone and event["type"] in REPLICATED_AUTH_EVENTS
+
+
+# -- zone a's PostgreSQL stopped -------------------------------------------------------------
+
+
+async def test_zone_a_postgres_down_zone_b_serves_and_zone_a_catches_up(
+    deployment: Deployment,
+) -> None:
+    """Zone a's PostgreSQL stops: SDK clients configured [a, b] keep logging in, renewing (a
+    token zone a issued, too), changing a password and being refused a wrong password — all
+    through zone b, with zero failed operations — while zone a's auth reports not ready. When
+    it starts again, zone a catches up with what zone b wrote (logouts, the password change
+    and the session cutoff it brings, failed attempts) and serves again on its own."""
+    zones = auth_zones(deployment)
+    user = await new_account(deployment, "pg-user")
+    changer = await new_account(deployment, "pg-change")
+    target = await new_account(deployment, "pg-target")
+    async with TweestapClient(zones) as early:
+        step = await early.login(changer.practice, changer.username, changer.password)
+        assert step.next == "done" and early.zone == 0, "logged in in zone a before the outage"
+
+        deployment.postgres_down("a")
+        down_at = time.monotonic()
+        try:
+            assert await _ready(deployment, "auth", "a") == 503, "zone a's auth is not ready"
+            activity = Activity("b")
+            await early.renew()  # zone a issued it; zone b renews it
+            assert early.zone == 1, "the renewal was served by zone b"
+            answer = await early.request(
+                "auth",
+                "POST",
+                "/v1/password",
+                json={"current_password": changer.password, "new_password": NEW_PASSWORD},
+            )
+            assert answer.status in (200, 204), answer.body
+            changed_at = time.monotonic()
+            for _ in range(3):
+                await _session_round(zones, user, activity)
+            while activity.failed_logins < FAILED_LOGINS and not activity.failures:
+                await _wrong_password(zones, target, activity)
+            assert activity.failures == [], "an operation failed while zone a's database was away"
+            assert await _ready(deployment, "auth", "a") == 503, "still not ready"
+            log.info(
+                "zone a's PostgreSQL down %.1f s: %d operations through zone b, none failed "
+                "(the password change %.1f s after the stop)",
+                time.monotonic() - down_at,
+                activity.operations + 2,
+                changed_at - down_at,
+            )
+        finally:
+            deployment.postgres_up("a")
+        up_at = time.monotonic()
+
+    reasons: list[str] = []
+
+    async def ready_again() -> bool:
+        status, body = await _readiness(deployment, "auth", "a")
+        if status != 200:
+            reasons.append(json.dumps(body.get("failing") or body.get("checks")))
+        return status == 200
+
+    await _until(ready_again, "zone a's auth ready", CATCH_UP_LIMIT_SECONDS)
+    ready_at = time.monotonic()
+    sids = set(activity.revoked)
+
+    async def caught_up() -> bool:
+        revoked = await _revoked_in(deployment, "a", sids) == sids
+        failures = await _failures_in(deployment, "a", target.practice, "b") >= FAILED_LOGINS
+        return revoked and failures and await _same_password(deployment, changer)
+
+    await _until(caught_up, "zone a caught up with zone b", CATCH_UP_LIMIT_SECONDS)
+    log.info(
+        "zone a's PostgreSQL back: auth ready after %.1f s (not ready meanwhile: %s), caught "
+        "up after %.1f s",
+        ready_at - up_at,
+        ", ".join(sorted(set(reasons))) or "-",
+        time.monotonic() - up_at,
+    )
+    assert await _failures_in(deployment, "a", target.practice, "b") == FAILED_LOGINS
+
+    # Zone a serves on its own, with zone b's state.
+    only_a = [zones[0]]
+    async with TweestapClient(only_a) as client:
+        step = await client.login(changer.practice, changer.username, NEW_PASSWORD)
+        assert step.next == "done" and client.zone == 0
+        await client.renew()
+        with pytest.raises(TweestapError) as refused:
+            await client.login(changer.practice, changer.username, PASSWORD)
+        assert refused.value.status == 401, "the old password no longer works in zone a"
+    async with aiohttp.ClientSession() as session:
+        for token in activity.revoked.values():
+            async with session.post(
+                f"{deployment.url('auth', 'a')}/v1/tokens/renew",
+                headers={"Authorization": f"Bearer {token}"},
+            ) as response:
+                assert response.status == 401, "a session ended in zone b is over in zone a"
+
+
+async def _same_password(deployment: Deployment, account: Account) -> bool:
+    """Whether both zones hold the same password credential for the account's employee."""
+    query = (
+        "SELECT version, updated_at, zone FROM credentials WHERE practice = $1 AND employee = $2"
+    )
+    a, b = [
+        await _fetch(deployment.dsn("auth", z), query, account.practice, account.employee)
+        for z in ("a", "b")
+    ]
+    return bool(a) and [tuple(r) for r in a] == [tuple(r) for r in b] and b[0]["zone"] == "b"
