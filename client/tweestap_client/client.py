@@ -154,7 +154,8 @@ class Step:
         return await self._continue("password", {"new_password": new_password})
 
     async def challenge(self, factor: str) -> Step:
-        """Ask for a code (SMS, e-mail) or a certificate nonce; the answer is in ``body``."""
+        """Ask for a code (SMS, e-mail) or a certificate nonce: the same login, its answer
+        (``sent_to``, ``nonce``, ``certificates``) in ``body``; verify on it."""
         return await self._continue("challenge", {"factor": factor})
 
     async def verify(
@@ -182,6 +183,12 @@ class Step:
             self.client._down.add(self.zone)
             raise LoginInterrupted(self.zone, action, error.sent) from error
         self.client._down.discard(self.zone)
+        if status == 200 and isinstance(body, dict) and "next" not in body:
+            if isinstance(body.get("token"), str):  # verify answers with the token itself
+                body = {"next": "done", "token": body}
+            else:  # a challenge: the same login continues, its answer (nonce, sent_to) beside
+                body = {**body, "login_id": self.login_id, "next": self.next}
+                body.setdefault("factors", self.factors)
         return self.client._step(status, body, self.zone)
 
 

@@ -1,0 +1,117 @@
+"""A login interrupted by a zone loss (client/README.md, "A login interrupted by a zone loss").
+
+A login in progress lives in the database of the zone that started it (not replicated), and
+the SDK does not keep the password after ``login`` returns. So when the zone goes away between
+the password and the next step, the SDK refuses to continue with LoginInterrupted, and the
+caller logs in again: that login goes straight to the zone that answers and completes there."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from tweestap_client import LoginInterrupted, TweestapClient
+
+from tests.conftest import ADMIN_PASSWORD, Cluster, wait_for
+from tests.integration.test_passwords import STRONG, admin_token, put_password
+from tests.integration.test_second_factor import PRACTICE, oathtool, steady, two_factor_setup
+from tests.sdk.test_client import url
+
+TEMPORARY = "tijdelijk1"
+
+
+async def test_second_factor_after_zone_a_is_lost_completes_in_b_after_a_new_login(
+    cluster: Cluster,
+) -> None:
+    s = await two_factor_setup(cluster, zones=("a", "b"))
+    a, b = s.zones
+    switched: list[tuple[int, int]] = []
+    async with TweestapClient(
+        [url(a), url(b)], on_zone_switched=lambda *z: switched.append(z)
+    ) as client:
+        step = await client.login(PRACTICE, "admin", ADMIN_PASSWORD)
+        assert step.next == "second_factor" and "totp" in step.factors and step.zone == 0
+        assert ADMIN_PASSWORD not in repr(vars(step)), "the step holds no password"
+        await a.client.close()  # zone a is gone between the password and the code
+
+        await steady()
+        code = await oathtool(s.secret)
+        with pytest.raises(LoginInterrupted, match="log in again") as interrupted:
+            await step.verify("totp", code=code)
+        assert interrupted.value.zone == 0 and interrupted.value.action == "verify"
+        assert interrupted.value.may_have_applied is False, "the connection was refused"
+        assert client.token is None
+
+        again = await client.login(PRACTICE, "admin", ADMIN_PASSWORD)
+        assert again.next == "second_factor" and again.zone == 1
+        assert switched == [(0, 1)], "the new login went to zone b"
+        done = await again.verify("totp", code=code)  # zone a never used this code
+        assert done.next == "done" and client.token is not None and client.zone == 1
+        assert b.auth.signer.kid_of(client.token).startswith("b-")
+
+
+async def test_a_password_change_after_zone_a_is_lost_is_done_again_in_b(
+    cluster: Cluster,
+) -> None:
+    a = await cluster.start("a")
+    b = await cluster.start("b")
+    employee = await cluster.bootstrap(a)
+    status, _ = await put_password(a, await admin_token(a), PRACTICE, employee, TEMPORARY, True)
+    assert status == 200
+
+    async def temporary_in_b() -> bool:
+        return bool(
+            await b.auth.pool.fetchval(
+                "SELECT must_change FROM credentials WHERE practice = $1 AND employee = $2",
+                PRACTICE,
+                employee,
+            )
+        )
+
+    await wait_for(temporary_in_b)
+    async with TweestapClient([url(a), url(b)]) as client:
+        step = await client.login(PRACTICE, "admin", TEMPORARY)
+        assert step.next == "change_password" and step.zone == 0
+        await a.client.close()
+        with pytest.raises(LoginInterrupted) as interrupted:
+            await step.change_password(STRONG)
+        assert interrupted.value.action == "password"
+        assert interrupted.value.may_have_applied is False
+        assert "may have been set" not in str(interrupted.value)
+
+        again = await client.login(PRACTICE, "admin", TEMPORARY)
+        assert again.next == "change_password" and again.zone == 1, "nothing changed in a"
+        done = await again.change_password(STRONG)
+        assert done.next == "done" and client.token is not None and client.zone == 1
+    async with TweestapClient([url(b)]) as fresh:
+        assert (await fresh.login(PRACTICE, "admin", STRONG)).next == "done"
+
+
+async def test_a_password_change_that_may_have_reached_the_zone_says_so() -> None:
+    """A zone that took the login and then fails the password step with a 5xx: the change may
+    have happened before the failure, and the error says which password to try."""
+
+    async def first_step(request: web.Request) -> web.Response:
+        return web.json_response({"next": "change_password", "login_id": "L1", "token": None})
+
+    async def failing(request: web.Request) -> web.Response:
+        return web.json_response({"title": "unavailable"}, status=503)
+
+    app = web.Application()
+    app.router.add_post("/v1/login", first_step)
+    app.router.add_post("/v1/login/L1/password", failing)
+    server = TestServer(app)
+    await server.start_server()
+    answered: list[Any] = []
+    try:
+        async with TweestapClient([str(server.make_url("")).rstrip("/")]) as client:
+            step = await client.login(PRACTICE, "admin", TEMPORARY)
+            assert step.next == "change_password"
+            with pytest.raises(LoginInterrupted, match="may have been set") as interrupted:
+                await step.change_password(STRONG)
+            answered.append(interrupted.value)
+    finally:
+        await server.close()
+    assert answered[0].may_have_applied is True
