@@ -4,9 +4,10 @@ A local deployment (both zones of every service as OS processes, services/dev/de
 in a temporary folder; first revocation propagation between the zones (log in in one zone,
 log out in the other, renew in the first until refused); then N SDK clients, in separate
 client processes, log in and renew in a loop while zone a's auth is SIGKILLed (``--zone-down``:
-the whole zone a, PostgreSQL included). Prints JSON: failed client operations, the time from
-the kill to the first successful call in zone b, the extra latency of the failed-over calls,
-and revocation propagation.
+the whole zone a, PostgreSQL included; ``--hang``: auth SIGSTOPped, a process that accepts
+connections and never answers, like a frozen host). Prints JSON: failed client operations,
+the time from the kill to the first successful call in zone b, the extra latency of the
+failed-over calls, and revocation propagation.
 """
 
 from __future__ import annotations
@@ -64,6 +65,11 @@ def parser() -> argparse.ArgumentParser:
         "--zone-down",
         action="store_true",
         help="take all of zone a down (services SIGKILLed, PostgreSQL stopped), not only auth",
+    )
+    p.add_argument(
+        "--hang",
+        action="store_true",
+        help="freeze zone a's auth (SIGSTOP) instead: connections open, no answer",
     )
     p.add_argument("--revocations", type=int, default=50, help="revocation samples")
     p.add_argument("--keep", action="store_true", help="keep the folder (logs) afterwards")
@@ -335,11 +341,10 @@ def main(argv: list[str]) -> int:
         )
         time.sleep(max(0.0, kill_at - time.monotonic()))
         killed_at = time.monotonic()
-        if args.zone_down:
-            deployment.zone_down("a")
-        else:
-            deployment.kill("auth", "a", signal.SIGKILL)
+        _fault(deployment, args)
         ops = _collect(workers, args.after + 120)
+        if args.hang:
+            deployment.kill("auth", "a", signal.SIGCONT)
         restarts = deployment.restarts("auth", "a")
     finally:
         log("stopping")
@@ -364,7 +369,7 @@ def main(argv: list[str]) -> int:
         {
             "clients": args.clients,
             "client_processes": args.processes,
-            "fault": "zone a down" if args.zone_down else "zone a auth SIGKILL",
+            "fault": _fault_name(args),
             "before_s": args.before,
             "after_s": args.after,
             "pause_s": args.pause,
@@ -382,6 +387,21 @@ def main(argv: list[str]) -> int:
         NOTE,
     )
     return 0
+
+
+def _fault(deployment: Deployment, args: argparse.Namespace) -> None:
+    if args.zone_down:
+        deployment.zone_down("a")
+    elif args.hang:
+        deployment.kill("auth", "a", signal.SIGSTOP)
+    else:
+        deployment.kill("auth", "a", signal.SIGKILL)
+
+
+def _fault_name(args: argparse.Namespace) -> str:
+    if args.zone_down:
+        return "zone a down (services SIGKILL, PostgreSQL stopped)"
+    return "zone a auth SIGSTOP (hung)" if args.hang else "zone a auth SIGKILL"
 
 
 async def _accounts(deployment: Deployment, count: int) -> list[dict[str, str]]:
