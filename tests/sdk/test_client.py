@@ -176,8 +176,9 @@ async def a_revoked_session_ends_with_the_hook(a: Zone, tmp_path: Path) -> None:
 
 async def a_failed_renewal_keeps_the_token_until_exp(a: Zone) -> None:
     offset = {"s": 0.0}
+    ended: list[str] = []
     async with TweestapClient(
-        [url(a)], clock=lambda: time.time() + offset["s"], jitter=0
+        [url(a)], clock=lambda: time.time() + offset["s"], jitter=0, on_session_ended=ended.append
     ) as client:
         await client.login("fysio", "admin", ADMIN_PASSWORD)
         token = client.token
@@ -187,8 +188,13 @@ async def a_failed_renewal_keeps_the_token_until_exp(a: Zone) -> None:
         assert client._held is not None and client._held.schedule.failures == 1
         offset["s"] = 601  # past exp: never handed out
         assert client.token is None
+        with pytest.raises(SessionEnded) as end:
+            await client.bearer()
+        assert isinstance(end.value, NotLoggedIn) and end.value.reason == "token-expired"
+        assert ended == ["token-expired"], "the hook hears of it once"
         with pytest.raises(NotLoggedIn):
             await client.bearer()
+        assert ended == ["token-expired"]
 
 
 async def a_timeout_moves_the_call_to_the_next_zone(a: Zone) -> None:
