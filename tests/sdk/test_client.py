@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from tweestap_client import NotLoggedIn, SessionEnded, TweestapClient
+from tweestap_client import LoginInterrupted, NotLoggedIn, SessionEnded, TweestapClient
 
 from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, wait_for
 
@@ -221,6 +221,46 @@ async def a_timeout_moves_the_call_to_the_next_zone(a: Zone) -> None:
         await slow.close()
 
 
+async def a_zone_that_hung_is_tried_last_until_it_answers(a: Zone) -> None:
+    """Zone 0 takes the password but hangs on the second factor: the login is interrupted
+    after the timeout, and the next login goes straight to zone 1, not into the hang again."""
+    hits: list[str] = []
+    release = asyncio.Event()
+
+    async def password(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.json_response({"next": "second_factor", "login_id": "L1", "factors": ["totp"]})
+
+    async def hang(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(release.wait(), 5)
+        return web.json_response({"title": "late"}, status=503)
+
+    app = web.Application()
+    app.router.add_post("/v1/login", password)
+    app.router.add_route("*", "/{tail:.*}", hang)
+    hung = TestServer(app)
+    await hung.start_server()
+    try:
+        async with TweestapClient(
+            [str(hung.make_url("")).rstrip("/"), url(a)],
+            timeout=aiohttp.ClientTimeout(total=0.5),
+            probe_interval=3600,
+        ) as client:
+            step = await client.login("fysio", "admin", ADMIN_PASSWORD)
+            assert step.zone == 0 and client.zone == 0
+            with pytest.raises(LoginInterrupted) as interrupted:
+                await step.verify("totp", code="123456")
+            assert interrupted.value.may_have_applied is True, "a timeout: it may have arrived"
+            again = await client.login("fysio", "admin", ADMIN_PASSWORD)
+            assert again.next == "done" and again.zone == 1 and client.zone == 1
+            assert hits == ["/v1/login", "/v1/login/L1/verify"], "zone 0 was not tried again"
+    finally:
+        release.set()
+        await hung.close()
+
+
 # Bootstrapping a zone takes seconds (replication through the broker): the scenarios share one.
 
 
@@ -241,3 +281,4 @@ async def test_unhealthy_preferred_zones(cluster: Cluster, down: str) -> None:
     await a_503_moves_the_login_to_the_next_zone(a, down)
     await the_probe_moves_back_to_the_preferred_zone(a)
     await a_timeout_moves_the_call_to_the_next_zone(a)
+    await a_zone_that_hung_is_tried_last_until_it_answers(a)
