@@ -42,7 +42,8 @@ class ControlServer:
         self._thread.start()
 
     def stop(self) -> None:
-        self._http.shutdown()
+        if self._thread.is_alive():  # shutdown() waits for a serve_forever that never ran
+            self._http.shutdown()
         self._http.server_close()
 
     def act(self, zone: str, action: str) -> tuple[int, dict[str, Any]]:

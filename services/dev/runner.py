@@ -13,9 +13,10 @@ import asyncio
 import json
 import secrets
 import signal
-import threading
+import sys
 import time
 from pathlib import Path
+from types import FrameType
 
 from services.dev.control import ControlServer
 from services.dev.deployment import Deployment, DevSettings
@@ -32,16 +33,33 @@ def run(var: str) -> int:
     root = Path(var).resolve()
     settings = DevSettings()
     deployment = Deployment(root, ports="fixed", echo=_say, settings=settings)
-    control = ControlServer(deployment, settings.control_port)
+    try:
+        control = ControlServer(deployment, settings.control_port)
+    except OSError as error:
+        print(
+            f"tweestap dev: control port 127.0.0.1:{settings.control_port}: {error.strerror} "
+            "(is another `tweestap dev` running? else set TWEESTAP_DEV_CONTROL_PORT)",
+            file=sys.stderr,
+        )
+        return 2
+    # Ctrl-C and SIGTERM stop everything, also when started in the background (where a shell
+    # hands SIGINT down ignored).
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     print("starting PostgreSQL (one per zone), the broker and both zones …", flush=True)
     try:
         deployment.start()
         control.start()
         demo = _demo(deployment)
         _banner(deployment, demo, control.port)
-        _wait_for_interrupt()
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut cleanup short
+        # A second Ctrl-C must not cut the cleanup short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print("\nstopping …", flush=True)
         control.stop()
         deployment.stop()
@@ -105,11 +123,5 @@ def _banner(deployment: Deployment, demo: dict[str, str], control_port: int) -> 
     print("\n".join(lines), flush=True)
 
 
-def _wait_for_interrupt() -> None:
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        while not stop.is_set():
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
