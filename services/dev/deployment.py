@@ -58,11 +58,17 @@ class DevSettings(BaseSettings):
     #: ``tweestap dev`` listens here (127.0.0.1 only) for ``tweestap zone down|up``.
     control_port: int = Field(default=2527, ge=1, le=65535)
     #: A service that exited unasked is restarted after this wait, doubled for every further
-    #: exit within ``restart_backoff_max_seconds`` of its start (a crash loop), up to that.
+    #: exit within ``restart_backoff_max_seconds`` of its restart (a crash loop), up to that.
     restart_backoff_seconds: float = Field(default=0.5, ge=0, le=60)
     restart_backoff_max_seconds: float = Field(default=30.0, gt=0, le=600)
     #: How long a started service may take to answer 200 on ``/readyz``.
     ready_timeout_seconds: float = Field(default=90.0, gt=0, le=900)
+
+
+def restart_delay(quick_exits: int, base: float, ceiling: float) -> float:
+    """The wait before restarting a service that exited: ``base``, doubled for every exit in a
+    row that came within ``ceiling`` of the previous restart, at most ``ceiling``."""
+    return float(min(ceiling, base * 2 ** min(quick_exits, 32)))
 
 
 def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -144,7 +150,9 @@ class _Child:
     held: bool = False
     restarts: int = 0
     started_at: float = 0.0
-    #: Exits in a row that came soon after a start (the back-off grows with them).
+    #: Started by the supervisor after an exit (not on request).
+    restarted: bool = False
+    #: Exits in a row that came soon after a supervisor's restart (a crash loop).
     quick_exits: int = 0
     restart_at: float | None = None
     #: Restarted by the supervisor and not yet reported ready.
@@ -567,8 +575,9 @@ class Deployment:
             env["TWEESTAP_TRUST_PRIVATE_KEY"] = self._secrets.trust_private
         return env
 
-    def _spawn(self, child: _Child) -> None:
-        """Start ``child``'s process (with the lock held)."""
+    def _spawn(self, child: _Child, restarted: bool = False) -> None:
+        """Start ``child``'s process (with the lock held); ``restarted``: by the supervisor
+        (a start on request forgets earlier crashes)."""
         child.log_file.parent.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "services.cli", "serve", child.service]
         command += ["--zone", child.zone, "--port", str(child.port)]
@@ -584,6 +593,9 @@ class Deployment:
             )
         child.started_at = time.monotonic()
         child.restart_at = None
+        child.restarted = restarted
+        if not restarted:
+            child.quick_exits = 0
 
     def _supervise(self) -> None:
         while not self._stopping.wait(0.1):
@@ -601,14 +613,14 @@ class Deployment:
             return
         now = time.monotonic()
         if child.restart_at is None:
-            backoff = self.settings.restart_backoff_seconds
             ceiling = self.settings.restart_backoff_max_seconds
-            child.quick_exits = child.quick_exits + 1 if now - child.started_at < ceiling else 0
-            delay = min(ceiling, backoff * 2 ** max(0, child.quick_exits - 1))
+            quick = child.restarted and now - child.started_at < ceiling
+            child.quick_exits = child.quick_exits + 1 if quick else 0
+            delay = restart_delay(child.quick_exits, self.settings.restart_backoff_seconds, ceiling)
             child.restart_at = now + delay
             self.echo(f"{child.name} exited ({_exit_reason(code)}); restarting in {delay:.1f} s")
         elif now >= child.restart_at:
-            self._spawn(child)
+            self._spawn(child, restarted=True)
             child.restarts += 1
             child.awaiting_ready = True
 

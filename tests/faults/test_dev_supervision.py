@@ -14,7 +14,7 @@ import pytest
 from tweestap_client import TweestapClient
 
 from services.dev.control import ControlServer
-from services.dev.deployment import Deployment
+from services.dev.deployment import Deployment, restart_delay
 from tests.faults.conftest import Transcript, auth_zones, new_account
 
 
@@ -50,6 +50,26 @@ async def test_a_killed_service_is_reported_and_restarted(
     said = transcript.since(mark)
     assert any(line.startswith("enrolment zone b exited (signal 9); restarting") for line in said)
     await _until(lambda: any("enrolment zone b restarted" in line for line in transcript.lines))
+
+
+async def test_a_crash_loop_backs_off(deployment: Deployment, transcript: Transcript) -> None:
+    mark = len(transcript.lines)
+    for _ in range(2):
+        before = deployment.restarts("certs", "b")
+        deployment.kill("certs", "b")
+        await asyncio.to_thread(deployment.wait_restarted, "certs", "b", before)
+
+    said = [line for line in transcript.since(mark) if line.startswith("certs zone b exited")]
+    base = deployment.settings.restart_backoff_seconds
+    assert said == [
+        f"certs zone b exited (signal 9); restarting in {base:.1f} s",
+        f"certs zone b exited (signal 9); restarting in {2 * base:.1f} s",
+    ], "an exit soon after a restart waits twice as long"
+
+
+def test_restart_delay_doubles_up_to_its_ceiling() -> None:
+    assert [restart_delay(n, 0.5, 3.0) for n in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    assert restart_delay(10_000, 0.5, 3.0) == 3.0
 
 
 async def test_a_held_service_stays_down_until_released(deployment: Deployment) -> None:
