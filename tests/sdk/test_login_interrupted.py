@@ -7,6 +7,8 @@ caller logs in again: that login goes straight to the zone that answers and comp
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +18,15 @@ from tweestap_client import LoginInterrupted, TweestapClient
 
 from tests.conftest import ADMIN_PASSWORD, Cluster, wait_for
 from tests.integration.test_passwords import STRONG, admin_token, put_password
-from tests.integration.test_second_factor import PRACTICE, oathtool, steady, two_factor_setup
+from tests.integration.test_second_factor import (
+    PHONE,
+    PRACTICE,
+    add_factor,
+    oathtool,
+    sent_codes,
+    steady,
+    two_factor_setup,
+)
 from tests.sdk.test_client import url
 
 TEMPORARY = "tijdelijk1"
@@ -115,3 +125,21 @@ async def test_a_password_change_that_may_have_reached_the_zone_says_so() -> Non
     finally:
         await server.close()
     assert answered[0].may_have_applied is True
+
+
+async def test_an_sms_challenge_continues_the_same_login(cluster: Cluster, tmp_path: Path) -> None:
+    """Not an interruption: the challenge's Step is the same login, and verifying on it hands
+    the client the token (and writes the file)."""
+    s = await two_factor_setup(cluster)
+    await add_factor(s.zones, s.employee, "sms", {"to": PHONE})
+    path = tmp_path / "token.json"
+    async with TweestapClient([url(s.zone)], token_path=path) as client:
+        step = await client.login(PRACTICE, "admin", ADMIN_PASSWORD)
+        assert step.next == "second_factor" and step.factors == ["totp", "sms"]
+        sent = await step.challenge("sms")
+        assert sent.next == "second_factor" and sent.login_id == step.login_id
+        assert sent.body["sent_to"] == "+31*******78"
+        (code,) = await sent_codes(cluster, s.zone, "sms", 1)
+        done = await sent.verify("sms", code=code)
+        assert done.next == "done" and client.token == done.body["token"]["token"]
+        assert json.loads(path.read_text())["token"] == client.token
