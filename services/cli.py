@@ -102,7 +102,7 @@ def _zone(args: argparse.Namespace) -> int:
     import http.client
     import json
 
-    from services.dev.deployment import DevSettings
+    from services.dev.settings import DevSettings
 
     port = args.control_port or DevSettings().control_port
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=args.timeout)

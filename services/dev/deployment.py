@@ -1,9 +1,9 @@
 """Both zones of every service as supervised OS processes on one machine: ``tweestap dev``, the
 fault tests and ``tweestap bench failover`` all run this.
 
-Like an orchestrator, a supervisor thread restarts a service that exited without being asked
-to (with a back-off), and a zone, a service, a zone's PostgreSQL or the broker can be taken down
-and brought back on request.
+Embedded PostgreSQL per zone, the embedded broker, the SMTP and SMS sinks, and the services
+(kept running by services/dev/supervisor.py); a zone, a service, a zone's PostgreSQL or the
+broker can be taken down and brought back on request.
 """
 
 from __future__ import annotations
@@ -11,14 +11,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import http.client
 import os
 import secrets
 import signal
 import socket
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,21 +24,22 @@ from typing import Any, Literal, TypeVar
 
 import asyncpg
 from aiosmtpd.controller import Controller
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.auth.bootstrapping import bootstrap_practice
 from services.auth.settings import AuthSettings
-from services.dev.infra import Broker, Postgres, free_port, with_timeout_terminate
+from services.dev.infra import Broker, Postgres, free_port
+from services.dev.settings import DevSettings
 from services.dev.sinks import SmsSink, start_smtp_sink
+from services.dev.supervisor import Echo, ServiceProcess, Supervisor
 from services.registry import SERVICES
 from shared import trust
 from shared.db import ensure_database
 from shared.sealing import generate_key
 from shared.settings import OPS_PORT_OFFSET
 
+__all__ = ["Deployment", "DevSettings", "run_sync"]
+
 T = TypeVar("T")
-Echo = Callable[[str], None]
 PortMode = Literal["fixed", "free"]
 ZONES = ("a", "b")
 FIXED_BROKER_PORT = 9092
@@ -50,57 +47,11 @@ FIXED_SMTP_PORT = 2525
 FIXED_SMS_PORT = 2526
 
 
-class DevSettings(BaseSettings):
-    """How the local deployment supervises its processes (environment ``TWEESTAP_DEV_*``)."""
-
-    model_config = SettingsConfigDict(env_prefix="TWEESTAP_DEV_", extra="ignore")
-
-    #: ``tweestap dev`` listens here (127.0.0.1 only) for ``tweestap zone down|up``.
-    control_port: int = Field(default=2527, ge=1, le=65535)
-    #: A service that exited unasked is restarted after this wait, doubled for every further
-    #: exit within ``restart_backoff_max_seconds`` of its restart (a crash loop), up to that.
-    restart_backoff_seconds: float = Field(default=0.5, ge=0, le=60)
-    restart_backoff_max_seconds: float = Field(default=30.0, gt=0, le=600)
-    #: How long a started service may take to answer 200 on ``/readyz``.
-    ready_timeout_seconds: float = Field(default=90.0, gt=0, le=900)
-
-
-def restart_delay(quick_exits: int, base: float, ceiling: float) -> float:
-    """The wait before restarting a service that exited: ``base``, doubled for every exit in a
-    row that came within ``ceiling`` of the previous restart, at most ``ceiling``."""
-    return float(min(ceiling, base * 2 ** min(quick_exits, 32)))
-
-
 def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run ``coroutine`` to completion from synchronous code, even when the calling thread
     has an event loop of its own (a test's)."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
-
-
-def ready(ops_port: int, timeout: float = 1.0) -> bool:
-    """Whether the service on ``ops_port`` answers 200 on ``/readyz``."""
-    conn = http.client.HTTPConnection("127.0.0.1", ops_port, timeout=timeout)
-    try:
-        conn.request("GET", "/readyz")
-        return conn.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        conn.close()
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def _exit_reason(code: int) -> str:
-    if code < 0:
-        return f"signal {-code}"
-    return f"exit code {code}"
 
 
 def _secret_file(path: Path, make: Callable[[], str]) -> str:
@@ -135,39 +86,6 @@ def _bindable(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-@dataclass
-class _Child:
-    """One service of one zone and the state the supervisor keeps of it."""
-
-    service: str
-    zone: str
-    port: int
-    log_file: Path
-    process: subprocess.Popen[bytes] | None = None
-    #: Kept down on purpose (``hold``, ``zone_down``): the supervisor leaves it alone.
-    held: bool = False
-    restarts: int = 0
-    started_at: float = 0.0
-    #: Started by the supervisor after an exit (not on request).
-    restarted: bool = False
-    #: Exits in a row that came soon after a supervisor's restart (a crash loop).
-    quick_exits: int = 0
-    restart_at: float | None = None
-    #: Restarted by the supervisor and not yet reported ready.
-    awaiting_ready: bool = False
-
-    @property
-    def name(self) -> str:
-        return f"{self.service} zone {self.zone}"
-
-    @property
-    def ops_port(self) -> int:
-        return self.port + OPS_PORT_OFFSET
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
 
 
 @dataclass
@@ -215,29 +133,27 @@ class Deployment:
         self.env = dict(env or {})
         self.echo = echo
         self.settings = settings or DevSettings()
-        self._free = ports == "free"
+        free = ports == "free"
         pick = _Ports()
-        self.broker_port = pick.one() if self._free else FIXED_BROKER_PORT
-        self.smtp_port = pick.one() if self._free else FIXED_SMTP_PORT
-        self.sms_port = pick.one() if self._free else FIXED_SMS_PORT
-        self._children = {
-            (service, zone): _Child(
+        self.broker_port = pick.one() if free else FIXED_BROKER_PORT
+        self.smtp_port = pick.one() if free else FIXED_SMTP_PORT
+        self.sms_port = pick.one() if free else FIXED_SMS_PORT
+        processes = [
+            ServiceProcess(
                 service,
                 zone,
-                pick.one(with_ops=True) if self._free else SERVICES[service].default_port(zone),
+                pick.one(with_ops=True) if free else SERVICES[service].default_port(zone),
                 self.root / "logs" / f"{service}-{zone}.log",
             )
             for zone in self.zones
             for service in self.services
-        }
+        ]
+        self.supervisor = Supervisor(processes, self._environment, self.settings, echo)
         self._postgres: dict[str, Postgres] = {}
         self._broker: Broker | None = None
         self._smtp: Controller | None = None
         self._sms: SmsSink | None = None
         self._secrets: _Secrets | None = None
-        self._lock = threading.RLock()
-        self._stopping = threading.Event()
-        self._supervisor: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -254,7 +170,15 @@ class Deployment:
         self.stop()
 
     def start(self) -> None:
-        """Start everything and return once every service answers 200 on ``/readyz``."""
+        """Start everything and return once every service answers 200 on ``/readyz``; what
+        started is stopped again when something fails on the way."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self._secrets = _Secrets.under(self.root / "dev")
         for zone in self.zones:
@@ -262,30 +186,15 @@ class Deployment:
         self._broker = Broker(self.broker_port, self.root / "logs" / "broker.log")
         self._broker.start()
         self._smtp = start_smtp_sink(self.mail_folder, "127.0.0.1", self.smtp_port)
-        self._sms = SmsSink(self.root / "sms", "127.0.0.1", self.sms_port)
+        self._sms = SmsSink(self.sms_folder, "127.0.0.1", self.sms_port)
         self._sms.start()
-        for child in self._children.values():
-            run_sync(ensure_database(self.dsn(child.service, child.zone)))
-        with self._lock:
-            for child in self._children.values():
-                self._spawn(child)
-        self._supervisor = threading.Thread(target=self._supervise, daemon=True, name="supervisor")
-        self._supervisor.start()
-        self.wait_ready(self._children.values())
+        for p in self.supervisor.all():
+            run_sync(ensure_database(self.dsn(p.service, p.zone)))
+        self.supervisor.start()
 
     def stop(self) -> None:
-        """Stop the services (SIGINT: a graceful shutdown), then the sinks, broker, databases."""
-        self._stopping.set()
-        if self._supervisor is not None:
-            self._supervisor.join(5)
-        with self._lock:
-            running = [c.process for c in self._children.values() if c.alive()]
-        for process in running:
-            assert process is not None
-            process.send_signal(signal.SIGINT)
-        for process in running:
-            assert process is not None
-            with_timeout_terminate(process)
+        """Stop the services (gracefully), then the sinks, the broker and the databases."""
+        self.supervisor.stop()
         if self._smtp is not None:
             self._smtp.stop()
         if self._sms is not None:
@@ -302,11 +211,11 @@ class Deployment:
     # -- where things are --------------------------------------------------------------------
 
     def url(self, service: str, zone: str) -> str:
-        return f"http://127.0.0.1:{self._child(service, zone).port}"
+        return f"http://127.0.0.1:{self.supervisor.get(service, zone).port}"
 
     def ops_url(self, service: str, zone: str) -> str:
         """The operations listener: ``/readyz``, ``/healthz``, ``/metrics``."""
-        return f"http://127.0.0.1:{self._child(service, zone).ops_port}"
+        return f"http://127.0.0.1:{self.supervisor.get(service, zone).ops_port}"
 
     def dsn(self, service: str, zone: str) -> str:
         return self._postgres[zone].socket_dsn(service)
@@ -328,63 +237,41 @@ class Deployment:
         return f"http://127.0.0.1:{self.sms_port}/sms"
 
     def log_file(self, service: str, zone: str) -> Path:
-        return self._child(service, zone).log_file
+        return self.supervisor.get(service, zone).log_file
 
     def pid(self, service: str, zone: str) -> int:
-        process = self._child(service, zone).process
+        process = self.supervisor.get(service, zone).process
         if process is None:
             raise LookupError(f"{service} zone {zone} has not been started")
         return process.pid
 
     def restarts(self, service: str, zone: str) -> int:
         """How often the supervisor restarted this service (not counting ``release``)."""
-        return self._child(service, zone).restarts
+        return self.supervisor.get(service, zone).restarts
 
     def is_up(self, service: str, zone: str) -> bool:
-        return self._child(service, zone).alive()
+        return self.supervisor.get(service, zone).alive()
 
     # -- faults ------------------------------------------------------------------------------
 
     def kill(self, service: str, zone: str, sig: int = signal.SIGKILL) -> None:
         """Send ``sig`` to the service as something outside would: the supervisor notices the
         exit and restarts it (that is the point)."""
-        with self._lock:
-            process = self._child(service, zone).process
-            if process is not None and process.poll() is None:
-                process.send_signal(sig)
+        self.supervisor.kill(service, zone, sig)
 
     def hold(self, service: str, zone: str, sig: int = signal.SIGINT) -> None:
         """Stop the service with ``sig`` (SIGINT: gracefully) and keep it down."""
-        child = self._child(service, zone)
-        with self._lock:
-            child.held = True
-            child.restart_at = None
-            process = child.process
-            if process is not None and process.poll() is None:
-                process.send_signal(sig)
-        if process is not None:
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        self.supervisor.hold(service, zone, sig)
 
     def release(self, service: str, zone: str, wait: bool = True) -> None:
         """Start a held service again (at once, no back-off); ``wait``: until it is ready."""
-        child = self._child(service, zone)
-        with self._lock:
-            child.held = False
-            if not child.alive():
-                self._spawn(child)
-        if wait:
-            self.wait_ready([child])
+        self.supervisor.release([self.supervisor.get(service, zone)], wait)
 
     def zone_down(self, zone: str) -> list[str]:
         """Every service of ``zone`` SIGKILLed and kept down, then its PostgreSQL stopped."""
-        said = []
         for service in self.services:
             self.hold(service, zone, signal.SIGKILL)
-        said.append(self._say(f"zone {zone}: {', '.join(self.services)} killed (SIGKILL), held"))
+        said = [self._say(f"zone {zone}: {', '.join(self.services)} killed (SIGKILL), held")]
         said.append(self.postgres_down(zone))
         return said
 
@@ -392,19 +279,9 @@ class Deployment:
         """PostgreSQL of ``zone`` back, then its services started and ready."""
         said = [self.postgres_up(zone)]
         started = time.monotonic()
-        with self._lock:
-            for service in self.services:
-                child = self._child(service, zone)
-                child.held = False
-                if not child.alive():
-                    self._spawn(child)
-        self.wait_ready(self._child(service, zone) for service in self.services)
-        said.append(
-            self._say(
-                f"zone {zone}: {', '.join(self.services)} ready "
-                f"({time.monotonic() - started:.1f} s)"
-            )
-        )
+        self.supervisor.release(self.supervisor.get(service, zone) for service in self.services)
+        took = time.monotonic() - started
+        said.append(self._say(f"zone {zone}: {', '.join(self.services)} ready ({took:.1f} s)"))
         return said
 
     def postgres_down(self, zone: str) -> str:
@@ -442,42 +319,18 @@ class Deployment:
         for zone, pg in self._postgres.items():
             if not pg.running:
                 said.append(self.postgres_up(zone))
-        with self._lock:
-            for child in self._children.values():
-                child.held = False
-                if not child.alive():
-                    self._spawn(child)
-        self.wait_ready(self._children.values())
+        self.supervisor.release(self.supervisor.all())
         return said
 
     # -- waiting -----------------------------------------------------------------------------
 
-    def wait_ready(self, children: Iterable[_Child], timeout: float | None = None) -> None:
-        """Until every one of ``children`` answers 200 on ``/readyz``."""
-        pending = list(children)
-        deadline = time.monotonic() + (timeout or self.settings.ready_timeout_seconds)
-        while pending:
-            pending = [c for c in pending if not ready(c.ops_port)]
-            if not pending:
-                return
-            if time.monotonic() > deadline:
-                names = ", ".join(c.name for c in pending)
-                raise TimeoutError(f"not ready: {names}\n{tail(pending[0].log_file)}")
-            time.sleep(0.1)
-
     def wait_restarted(self, service: str, zone: str, restarts: int) -> None:
         """Until the supervisor has restarted the service since it had ``restarts``, and the
         new process is ready."""
-        child = self._child(service, zone)
-        deadline = time.monotonic() + self.settings.ready_timeout_seconds
-        while child.restarts <= restarts:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{child.name} was not restarted")
-            time.sleep(0.05)
-        self.wait_ready([child])
+        self.supervisor.wait_restarted(service, zone, restarts)
 
     def wait_service_ready(self, service: str, zone: str, timeout: float | None = None) -> None:
-        self.wait_ready([self._child(service, zone)], timeout)
+        self.supervisor.wait_ready([self.supervisor.get(service, zone)], timeout)
 
     # -- data --------------------------------------------------------------------------------
 
@@ -535,13 +388,7 @@ class Deployment:
         finally:
             await conn.close()
 
-    # -- supervision -------------------------------------------------------------------------
-
-    def _child(self, service: str, zone: str) -> _Child:
-        try:
-            return self._children[(service, zone)]
-        except KeyError:
-            raise KeyError(f"no {service} in zone {zone} in this deployment") from None
+    # -- the services' environment -------------------------------------------------------------
 
     def _auth_overrides(self) -> dict[str, Any]:
         """Auth's settings among ``env`` (e.g. argon2 costs), for work done in this process."""
@@ -557,12 +404,12 @@ class Deployment:
         self.echo(message)
         return message
 
-    def _environment(self, child: _Child) -> dict[str, str]:
+    def _environment(self, p: ServiceProcess) -> dict[str, str]:
         assert self._secrets is not None
         env = {
             **os.environ,
-            "TWEESTAP_ZONE": child.zone,
-            "TWEESTAP_DATABASE_URL": self.dsn(child.service, child.zone),
+            "TWEESTAP_ZONE": p.zone,
+            "TWEESTAP_DATABASE_URL": self.dsn(p.service, p.zone),
             "TWEESTAP_KAFKA_BOOTSTRAP": self.broker_bootstrap,
             "TWEESTAP_SEALING_KEYS": self._secrets.sealing,
             "TWEESTAP_BSN_KEY": self._secrets.bsn_key,
@@ -571,68 +418,6 @@ class Deployment:
             "TWEESTAP_SMS_URL": self.sms_url,
             **self.env,
         }
-        if child.service == "auth":
+        if p.service == "auth":
             env["TWEESTAP_TRUST_PRIVATE_KEY"] = self._secrets.trust_private
         return env
-
-    def _spawn(self, child: _Child, restarted: bool = False) -> None:
-        """Start ``child``'s process (with the lock held); ``restarted``: by the supervisor
-        (a start on request forgets earlier crashes)."""
-        child.log_file.parent.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "services.cli", "serve", child.service]
-        command += ["--zone", child.zone, "--port", str(child.port)]
-        with child.log_file.open("ab") as log:
-            child.process = subprocess.Popen(  # noqa: S603 - our own command line
-                command,
-                env=self._environment(child),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                # Its own session: a Ctrl-C in the terminal reaches `tweestap dev` only, which
-                # then stops the services in order (not the supervisor racing their exits).
-                start_new_session=True,
-            )
-        child.started_at = time.monotonic()
-        child.restart_at = None
-        child.restarted = restarted
-        if not restarted:
-            child.quick_exits = 0
-
-    def _supervise(self) -> None:
-        while not self._stopping.wait(0.1):
-            with self._lock:
-                for child in self._children.values():
-                    self._tend(child)
-            self._report_ready()
-
-    def _tend(self, child: _Child) -> None:
-        """Notice an exit nobody asked for, schedule the restart with back-off, restart."""
-        if child.held or child.process is None:
-            return
-        code = child.process.poll()
-        if code is None:
-            return
-        now = time.monotonic()
-        if child.restart_at is None:
-            ceiling = self.settings.restart_backoff_max_seconds
-            quick = child.restarted and now - child.started_at < ceiling
-            child.quick_exits = child.quick_exits + 1 if quick else 0
-            delay = restart_delay(child.quick_exits, self.settings.restart_backoff_seconds, ceiling)
-            child.restart_at = now + delay
-            self.echo(f"{child.name} exited ({_exit_reason(code)}); restarting in {delay:.1f} s")
-        elif now >= child.restart_at:
-            self._spawn(child, restarted=True)
-            child.restarts += 1
-            child.awaiting_ready = True
-
-    def _report_ready(self) -> None:
-        """Say when a restarted service is ready again (outside the lock: a probe may wait)."""
-        with self._lock:
-            waiting = [c for c in self._children.values() if c.awaiting_ready and c.alive()]
-        for child in waiting:
-            if ready(child.ops_port, timeout=0.3):
-                child.awaiting_ready = False
-                took = time.monotonic() - child.started_at
-                self.echo(
-                    f"{child.name} restarted (pid {self.pid(child.service, child.zone)}), "
-                    f"ready after {took:.1f} s"
-                )

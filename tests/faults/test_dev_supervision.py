@@ -14,7 +14,8 @@ import pytest
 from tweestap_client import TweestapClient
 
 from services.dev.control import ControlServer
-from services.dev.deployment import Deployment, restart_delay
+from services.dev.deployment import Deployment
+from services.dev.supervisor import restart_delay
 from tests.faults.conftest import Transcript, auth_zones, new_account
 
 

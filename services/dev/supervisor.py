@@ -1,0 +1,257 @@
+"""The local deployment's service processes, supervised as an orchestrator would: a thread
+notices a process that exited without being asked to, says so, and restarts it after a
+back-off; a process can also be killed, held down and released on request."""
+
+from __future__ import annotations
+
+import http.client
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.dev.infra import with_timeout_terminate
+from services.dev.settings import DevSettings
+from shared.settings import OPS_PORT_OFFSET
+
+Echo = Callable[[str], None]
+
+
+def restart_delay(quick_exits: int, base: float, ceiling: float) -> float:
+    """The wait before restarting a service that exited: ``base``, doubled for every exit in a
+    row that came within ``ceiling`` of the previous restart, at most ``ceiling``."""
+    return float(min(ceiling, base * 2 ** min(quick_exits, 32)))
+
+
+def ready(ops_port: int, timeout: float = 1.0) -> bool:
+    """Whether the service on ``ops_port`` answers 200 on ``/readyz``."""
+    conn = http.client.HTTPConnection("127.0.0.1", ops_port, timeout=timeout)
+    try:
+        conn.request("GET", "/readyz")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _exit_reason(code: int) -> str:
+    return f"signal {-code}" if code < 0 else f"exit code {code}"
+
+
+@dataclass
+class ServiceProcess:
+    """One service of one zone and what the supervisor keeps of it."""
+
+    service: str
+    zone: str
+    port: int
+    log_file: Path
+    process: subprocess.Popen[bytes] | None = None
+    #: Kept down on purpose (``hold``, a zone down): the supervisor leaves it alone.
+    held: bool = False
+    restarts: int = 0
+    started_at: float = 0.0
+    #: Started by the supervisor after an exit (not on request).
+    restarted: bool = False
+    #: Exits in a row that came soon after a supervisor's restart (a crash loop).
+    quick_exits: int = 0
+    restart_at: float | None = None
+    #: Restarted by the supervisor and not yet said ready.
+    awaiting_ready: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.service} zone {self.zone}"
+
+    @property
+    def ops_port(self) -> int:
+        return self.port + OPS_PORT_OFFSET
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+class Supervisor:
+    """Runs every ``ServiceProcess`` as ``python -m services.cli serve NAME --zone Z --port P``
+    with the environment ``environment`` gives it, and keeps them running."""
+
+    def __init__(
+        self,
+        processes: Iterable[ServiceProcess],
+        environment: Callable[[ServiceProcess], dict[str, str]],
+        settings: DevSettings,
+        echo: Echo,
+    ) -> None:
+        self._processes = {(p.service, p.zone): p for p in processes}
+        self._environment = environment
+        self.settings = settings
+        self.echo = echo
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def get(self, service: str, zone: str) -> ServiceProcess:
+        try:
+            return self._processes[(service, zone)]
+        except KeyError:
+            raise KeyError(f"no {service} in zone {zone} in this deployment") from None
+
+    def all(self) -> list[ServiceProcess]:
+        return list(self._processes.values())
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start every process and the supervision; return once all are ready."""
+        with self._lock:
+            for p in self._processes.values():
+                self._spawn(p)
+        self._thread = threading.Thread(target=self._supervise, daemon=True, name="supervisor")
+        self._thread.start()
+        self.wait_ready(self._processes.values())
+
+    def stop(self) -> None:
+        """Stop supervising, then every process (SIGINT: a graceful shutdown)."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        with self._lock:
+            running = [p.process for p in self._processes.values() if p.process and p.alive()]
+        for process in running:
+            process.send_signal(signal.SIGINT)
+        for process in running:
+            with_timeout_terminate(process)
+
+    # -- on request --------------------------------------------------------------------------
+
+    def kill(self, service: str, zone: str, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` as something outside would; an exit is noticed and restarted."""
+        with self._lock:
+            process = self.get(service, zone).process
+            if process is not None and process.poll() is None:
+                process.send_signal(sig)
+
+    def hold(self, service: str, zone: str, sig: int = signal.SIGINT) -> None:
+        """Stop the process with ``sig`` (SIGINT: gracefully) and keep it down."""
+        held = self.get(service, zone)
+        with self._lock:
+            held.held = True
+            held.restart_at = None
+            process = held.process
+            if process is not None and process.poll() is None:
+                process.send_signal(sig)
+        if process is not None:
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def release(self, processes: Iterable[ServiceProcess], wait: bool = True) -> None:
+        """Start ``processes`` that are down (held or not), at once; ``wait``: until ready."""
+        chosen = list(processes)
+        with self._lock:
+            for p in chosen:
+                p.held = False
+                if not p.alive():
+                    self._spawn(p)
+        if wait:
+            self.wait_ready(chosen)
+
+    # -- waiting -----------------------------------------------------------------------------
+
+    def wait_ready(self, processes: Iterable[ServiceProcess], timeout: float | None = None) -> None:
+        """Until every one of ``processes`` answers 200 on ``/readyz``."""
+        pending = list(processes)
+        deadline = time.monotonic() + (timeout or self.settings.ready_timeout_seconds)
+        while pending:
+            pending = [p for p in pending if not ready(p.ops_port)]
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                names = ", ".join(p.name for p in pending)
+                raise TimeoutError(f"not ready: {names}\n{tail(pending[0].log_file)}")
+            time.sleep(0.1)
+
+    def wait_restarted(self, service: str, zone: str, restarts: int) -> None:
+        """Until the service has been restarted since it had ``restarts``, and is ready."""
+        p = self.get(service, zone)
+        deadline = time.monotonic() + self.settings.ready_timeout_seconds
+        while p.restarts <= restarts:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{p.name} was not restarted")
+            time.sleep(0.05)
+        self.wait_ready([p])
+
+    # -- supervision -------------------------------------------------------------------------
+
+    def _spawn(self, p: ServiceProcess, restarted: bool = False) -> None:
+        """Start ``p``'s process (with the lock held); ``restarted``: by the supervisor (a
+        start on request forgets earlier crashes)."""
+        p.log_file.parent.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "services.cli", "serve", p.service]
+        command += ["--zone", p.zone, "--port", str(p.port)]
+        with p.log_file.open("ab") as log:
+            p.process = subprocess.Popen(  # noqa: S603 - our own command line
+                command,
+                env=self._environment(p),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                # Its own session: a Ctrl-C in the terminal reaches `tweestap dev` only, which
+                # then stops the services in order (not the supervisor racing their exits).
+                start_new_session=True,
+            )
+        p.started_at = time.monotonic()
+        p.restart_at = None
+        p.restarted = restarted
+        if not restarted:
+            p.quick_exits = 0
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(0.1):
+            with self._lock:
+                for p in self._processes.values():
+                    self._tend(p)
+            self._say_ready()
+
+    def _tend(self, p: ServiceProcess) -> None:
+        """Notice an exit nobody asked for, schedule the restart with back-off, restart."""
+        if p.held or p.process is None:
+            return
+        code = p.process.poll()
+        if code is None:
+            return
+        now = time.monotonic()
+        if p.restart_at is None:
+            ceiling = self.settings.restart_backoff_max_seconds
+            quick = p.restarted and now - p.started_at < ceiling
+            p.quick_exits = p.quick_exits + 1 if quick else 0
+            delay = restart_delay(p.quick_exits, self.settings.restart_backoff_seconds, ceiling)
+            p.restart_at = now + delay
+            self.echo(f"{p.name} exited ({_exit_reason(code)}); restarting in {delay:.1f} s")
+        elif now >= p.restart_at:
+            self._spawn(p, restarted=True)
+            p.restarts += 1
+            p.awaiting_ready = True
+
+    def _say_ready(self) -> None:
+        """Say when a restarted service is ready again (outside the lock: a probe may wait)."""
+        with self._lock:
+            waiting = [p for p in self._processes.values() if p.awaiting_ready and p.alive()]
+        for p in waiting:
+            if p.process is not None and ready(p.ops_port, timeout=0.3):
+                p.awaiting_ready = False
+                took = time.monotonic() - p.started_at
+                self.echo(f"{p.name} restarted (pid {p.process.pid}), ready after {took:.1f} s")
