@@ -9,22 +9,35 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import email
+import email.policy
 import json
+import secrets
+import signal
+import threading
 import time
+import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Session
+from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from prometheus_client.parser import text_string_to_metric_families
 from tweestap_client import TweestapClient, TweestapError
 
 from services.auth.consumers import REPLICATED_AUTH_EVENTS
-from services.dev.deployment import Deployment
+from services.dev.deployment import Deployment, run_sync
+from services.dev.infra import free_port
+from shared.events import Envelope, NotifyRequest
 from tests.faults.conftest import PASSWORD, Account, auth_zones, log, new_account
 
 T = TypeVar("T")
@@ -237,6 +250,230 @@ async def _failures_in(deployment: Deployment, zone: str, practice: str, origin:
         origin,
     )
     return int(rows[0]["n"])
+
+
+# -- zone a's notifier killed mid-delivery ---------------------------------------------------
+
+#: Zone a's notifier, for these tests: our mailbox, and a short lease (three send timeouts)
+#: so that a message whose sender died is claimed again within seconds.
+NOTIFIER_ENV = {
+    "TWEESTAP_SEND_TIMEOUT_SECONDS": "2",
+    "TWEESTAP_DISPATCH_SWEEP_SECONDS": "0.2",
+}
+PRACTICE_EMAIL = "praktijk@fysio-fault.nl"
+
+
+@dataclass
+class Mailbox:
+    """A real SMTP server (aiosmtpd) keeping every message it accepts as a file, which can
+    hold one session at a stage: ``rcpt`` (nothing of the message sent yet) or ``data`` (the
+    message taken and stored, its ``250`` not yet answered)."""
+
+    folder: Path
+    hold_at: str | None = None
+    reached: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: SmtpEnvelope, address: str, _: Any
+    ) -> str:
+        envelope.rcpt_tos.append(address)
+        if self.hold_at == "rcpt":
+            await self._hold()
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: SmtpEnvelope) -> str:
+        name = f"{time.time_ns()}-{uuid.uuid4().hex[:6]}.eml"
+        (self.folder / name).write_bytes(envelope.original_content or b"")
+        if self.hold_at == "data":
+            await self._hold()
+        return "250 Message accepted"
+
+    async def _hold(self) -> None:
+        self.hold_at = None  # only the first session is held
+        self.reached.set()
+        await asyncio.to_thread(self.release.wait, CATCH_UP_LIMIT_SECONDS)
+
+    def arm(self, stage: str) -> None:
+        self.reached.clear()
+        self.release.clear()
+        self.hold_at = stage
+
+    def copies(self, request_id: uuid.UUID) -> list[EmailMessage]:
+        """The messages of one request, parsed."""
+        found = []
+        for path in sorted(self.folder.glob("*.eml")):
+            parsed = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            assert isinstance(parsed, EmailMessage)
+            if parsed["X-Tweestap-Request"] == str(request_id):
+                found.append(parsed)
+        return found
+
+
+@pytest.fixture(scope="module")
+def mailbox(
+    fault_deployment: Deployment, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Mailbox]:
+    """Zone a's notifier restarted to deliver to a :class:`Mailbox` with a short lease, and
+    zone b's held, so that zone a's takes every request (``notify.requests`` is read once
+    across the zones). Afterwards both run as before."""
+    deployment = fault_deployment
+    box = Mailbox(tmp_path_factory.mktemp("mailbox"))
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    overrides = {**NOTIFIER_ENV, "TWEESTAP_SMTP_PORT": str(port)}
+    saved = {name: deployment.env.get(name) for name in overrides}
+    deployment.restore()
+    try:
+        deployment.hold("notifier", "b")
+        deployment.hold("notifier", "a")
+        deployment.env.update(overrides)  # read when the process is started
+        deployment.release("notifier", "a")
+        started = time.monotonic()
+        run_sync(_until(lambda: _holds_requests(deployment), "zone a's notifier consuming", 120))
+        log.info("zone a's notifier got notify.requests after %.1f s", time.monotonic() - started)
+        yield box
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                deployment.env.pop(name, None)
+            else:
+                deployment.env[name] = value
+        deployment.hold("notifier", "a")
+        deployment.restore()
+        controller.stop()
+
+
+async def _holds_requests(deployment: Deployment) -> bool:
+    """Whether zone a's notifier has been assigned ``notify.requests`` (it reports the lag of
+    what it is assigned)."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{deployment.ops_url('notifier', 'a')}/metrics") as response,
+    ):
+        text = await response.text()
+    return any(
+        sample.name.endswith("consumer_lag") and sample.labels["topic"] == "notify.requests"
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    )
+
+
+async def _request_email(deployment: Deployment, practice: str, recipient: str) -> uuid.UUID:
+    """Put a ``notify.requested`` on the topic, as auth or enrolment would."""
+    body = NotifyRequest(
+        channel="email",
+        template="factor_changed",
+        locale="en",
+        recipient=recipient,
+        parameters={
+            "employee_name": "Fault Test",
+            "practice_name": practice,
+            "change": "authenticator app added",
+            "changed_at": "now",
+        },
+    )
+    event = Envelope(
+        type="notify.requested",
+        source="enrolment@a",
+        practice=practice,
+        subject="fault-test",
+        data=body.model_dump(mode="json"),
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=deployment.broker_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            "notify.requests", event.model_dump_json().encode(), key=event.key.encode()
+        )
+    finally:
+        await producer.stop()
+    return event.id
+
+
+async def _message(deployment: Deployment, request_id: uuid.UUID) -> asyncpg.Record | None:
+    rows = await _fetch(
+        deployment.dsn("notifier", "a"),
+        "SELECT status, attempts FROM messages WHERE request_id = $1",
+        request_id,
+    )
+    return rows[0] if rows else None
+
+
+async def _kill_mid_delivery(
+    deployment: Deployment, mailbox: Mailbox, stage: str
+) -> tuple[uuid.UUID, list[EmailMessage]]:
+    """Request an e-mail; when its SMTP session reaches ``stage``, SIGKILL zone a's notifier;
+    return the request id and the copies the mailbox holds once zone a's restarted notifier
+    has recorded the message delivered."""
+    practice = f"notify-{secrets.token_hex(4)}"
+    await deployment.bootstrap(practice, "admin", PASSWORD, email=PRACTICE_EMAIL)
+
+    async def known() -> bool:
+        rows = await _fetch(
+            deployment.dsn("notifier", "a"), "SELECT 1 FROM practices WHERE id = $1", practice
+        )
+        return bool(rows)
+
+    await _until(known, "the practice in zone a's notifier", CATCH_UP_LIMIT_SECONDS)
+    mailbox.arm(stage)
+    request_id = await _request_email(deployment, practice, f"{practice}@example.org")
+    assert await asyncio.to_thread(mailbox.reached.wait, CATCH_UP_LIMIT_SECONDS), "no delivery"
+    sending = await _message(deployment, request_id)
+    assert sending is not None and sending["status"] == "sending", "zone a is delivering it"
+    restarts = deployment.restarts("notifier", "a")
+    deployment.kill("notifier", "a", signal.SIGKILL)
+    killed_at = time.monotonic()
+    mailbox.release.set()
+    await asyncio.to_thread(deployment.wait_restarted, "notifier", "a", restarts)
+
+    async def delivered() -> bool:
+        row = await _message(deployment, request_id)
+        return row is not None and row["status"] == "delivered"
+
+    await _until(delivered, "delivered after the restart", CATCH_UP_LIMIT_SECONDS)
+    row = await _message(deployment, request_id)
+    assert row is not None
+    log.info(
+        "notifier zone a killed at SMTP %s: delivered %.1f s after the kill, attempt %d",
+        stage,
+        time.monotonic() - killed_at,
+        row["attempts"],
+    )
+    assert row["attempts"] == 2, "the killed attempt, then one more"
+    return request_id, mailbox.copies(request_id)
+
+
+async def test_notifier_killed_before_the_server_took_the_message_delivers_once(
+    fault_deployment: Deployment, mailbox: Mailbox
+) -> None:
+    """Zone a's notifier is SIGKILLed mid-session, before the SMTP server has the message
+    (held at RCPT): the restarted notifier claims it again when the lease runs out and it is
+    delivered exactly once."""
+    request_id, copies = await _kill_mid_delivery(fault_deployment, mailbox, "rcpt")
+    assert len(copies) == 1, f"{len(copies)} copies"
+    assert str(copies[0]["Message-ID"]) == f"<{request_id}@fysio-fault.nl>"
+
+
+async def test_notifier_killed_after_the_server_took_the_message_resends_same_message_id(
+    fault_deployment: Deployment, mailbox: Mailbox
+) -> None:
+    """Zone a's notifier is SIGKILLed after the SMTP server took the message but before its
+    250 arrived (the acknowledgement is lost with the process): the message is sent again —
+    at least once, not exactly once — and both copies carry the same Message-ID, so a mail
+    client shows one message."""
+    request_id, copies = await _kill_mid_delivery(fault_deployment, mailbox, "data")
+    assert len(copies) == 2, f"{len(copies)} copies"
+    assert {str(m["Message-ID"]) for m in copies} == {f"<{request_id}@fysio-fault.nl>"}
+    texts = {str(_text(m)) for m in copies}
+    assert len(texts) == 1, "the same message twice"
+
+
+def _text(message: EmailMessage) -> object:
+    body = message.get_body(("plain",))
+    assert body is not None
+    return body.get_content()
 
 
 # -- the broker frozen -----------------------------------------------------------------------
