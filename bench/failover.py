@@ -73,7 +73,22 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--revocations", type=int, default=50, help="revocation samples")
     p.add_argument("--keep", action="store_true", help="keep the folder (logs) afterwards")
+    p.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        type=_setting,
+        metavar="NAME=VALUE",
+        help="a setting for every service, e.g. TWEESTAP_ARGON2_MEMORY_KIB=8192 (repeatable)",
+    )
     return p
+
+
+def _setting(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name.startswith("TWEESTAP_"):
+        raise argparse.ArgumentTypeError(f"not TWEESTAP_NAME=VALUE: {text!r}")
+    return name, value
 
 
 # --------------------------------------------------------------------------- client processes
@@ -321,7 +336,8 @@ def _figures(ops: list[Op], killed_at: float) -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="tweestap-failover-", dir="/tmp"))
-    deployment = Deployment(folder, ports="free", env=SERVICE_ENV, echo=log)
+    env = {**SERVICE_ENV, **dict(args.service_env)}
+    deployment = Deployment(folder, ports="free", env=env, echo=log)
     try:
         log(f"starting both zones in {folder}")
         deployment.start()
@@ -374,6 +390,7 @@ def main(argv: list[str]) -> int:
             "after_s": args.after,
             "pause_s": args.pause,
             "renewals_per_login": args.renewals,
+            "service_env": dict(args.service_env),
         },
         {**figures, "auth_a_restarts": restarts, "revocation": revocation},
         {},
