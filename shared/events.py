@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from shared.merge import Record, Stamp
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 #: E.164: a plus, a country code and at most 15 digits in all.
@@ -80,12 +82,78 @@ class Envelope(BaseModel):
         return self.source.rpartition("@")[2]
 
 
+class FieldStamp(BaseModel):
+    """When one field was last written (:class:`shared.merge.Stamp`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1)
+    updated_at: datetime
+    zone: Annotated[Text, Field(max_length=100)]
+
+    @property
+    def stamp(self) -> Stamp:
+        return Stamp(self.version, self.updated_at, self.zone)
+
+
 class Versioned(BaseModel):
-    """Replicated entities converge by last writer wins: (version, updated_at, zone)."""
+    """A replicated entity's whole state. It converges field by field (:mod:`shared.merge`):
+    per field, last writer wins by (version, updated_at, zone). ``version``, ``updated_at`` and
+    ``zone`` are the record's stamp, the greatest of its fields'; ``stamps`` holds the fields
+    last written earlier than that. Without ``stamps`` (older writers, host systems) every
+    field counts as written at the record's stamp."""
+
+    #: Fields that name the entity (never change, never stamped).
+    key_fields: ClassVar[frozenset[str]] = frozenset()
 
     version: int = Field(ge=1)
     updated_at: datetime
     zone: Text
+    stamps: dict[Text, FieldStamp] | None = None
+
+    @classmethod
+    def merged_fields(cls) -> frozenset[str]:
+        return (
+            frozenset(cls.model_fields)
+            - {"version", "updated_at", "zone", "stamps"}
+            - (cls.key_fields)
+        )
+
+    @model_validator(mode="after")
+    def _stamps_fit(self) -> Versioned:
+        unknown = set(self.stamps or {}) - self.merged_fields()
+        if unknown:
+            raise ValueError(f"stamps of unknown fields: {sorted(unknown)}")
+        if any(s.stamp > self.stamp for s in (self.stamps or {}).values()):
+            raise ValueError("a field's stamp is newer than the record's")
+        return self
+
+    @property
+    def stamp(self) -> Stamp:
+        return Stamp(self.version, self.updated_at, self.zone)
+
+    def field_stamps(self) -> dict[str, Stamp]:
+        return {name: s.stamp for name, s in (self.stamps or {}).items()}
+
+    def values(self) -> dict[str, Any]:
+        """The merged fields' values (nested models as dicts)."""
+        return self.model_dump(include=set(self.merged_fields()))
+
+
+def stamped(state: Record) -> dict[str, Any]:
+    """An event's values and stamps from a merged state (for ``Event(key=…, **stamped(…))``)."""
+    stamp = state.stamp
+    own = {
+        name: FieldStamp(version=s.version, updated_at=s.updated_at, zone=s.zone)
+        for name, s in state.own.items()
+    }
+    return {
+        **state.values,
+        "version": stamp.version,
+        "updated_at": stamp.updated_at,
+        "zone": stamp.zone,
+        "stamps": own or None,
+    }
 
 
 class PasswordPolicy(BaseModel):
@@ -116,6 +184,8 @@ class EmployeeUpserted(Versioned):
     only its keyed hash. Every consumer validates the same way, so an event one service
     rejects (dead letter) changes nothing anywhere."""
 
+    key_fields: ClassVar[frozenset[str]] = frozenset({"employee"})
+
     employee: Text = Field(pattern=ID_PATTERN)
     username: Text = Field(min_length=1, max_length=100)
     name: Text = Field(min_length=1, max_length=200)
@@ -140,7 +210,10 @@ def credential_aad(practice: str, employee: str) -> str:
 
 
 class PasswordCredential(Versioned):
-    """``auth.credentials`` (compacted): an employee's password hash and history, sealed."""
+    """``auth.credentials`` (compacted): an employee's password hash and history, sealed.
+    Every change writes every field (a new password), so it merges as a whole record."""
+
+    key_fields: ClassVar[frozenset[str]] = frozenset({"employee"})
 
     employee: Text = Field(pattern=ID_PATTERN)
     sealed: Text
@@ -175,6 +248,8 @@ class FactorCredential(Versioned):
     totp, ``{"hash": sha256-hex}`` for a recovery code, ``{"to": address}`` for sms/email.
     A deactivated factor stays as ``active: false`` (the latest state per key)."""
 
+    key_fields: ClassVar[frozenset[str]] = frozenset({"factor"})
+
     factor: Text = Field(pattern=FACTOR_ID_PATTERN)
     employee: Text = Field(pattern=ID_PATTERN)
     kind: FactorKind
@@ -203,6 +278,8 @@ class CertificateUpserted(Versioned):
     the whole state of an imported certificate, last writer wins. The certificate itself (PEM,
     public) travels so that auth can check fallback signatures; the private key never does.
     ``removed`` marks a deleted certificate."""
+
+    key_fields: ClassVar[frozenset[str]] = frozenset({"nr"})
 
     nr: Text = Field(pattern=ID_PATTERN)
     fingerprint: Text = Field(pattern=r"^[0-9a-f]{64}$")

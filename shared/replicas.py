@@ -1,6 +1,6 @@
 """Replicated state several services keep in their own database, with the same tables and
 merge rules: every zone's public signing keys (``sts.keys``), revoked sessions and session
-cutoffs (``sts.revocations``), and second factors (``factors``, last writer wins).
+cutoffs (``sts.revocations``), and second factors (``factors``, last writer wins per field).
 
 A service that uses these creates the tables ``public_keys``, ``revocations``,
 ``session_cutoffs`` and ``factors`` in its migrations with the columns used here (auth's
@@ -23,14 +23,11 @@ from shared.events import (
     SessionsRevoked,
     SigningKeyPublished,
 )
+from shared.merged_rows import MergedTable
 from shared.outbox import EventWriter
 from shared.tokens import TokenVerifier
 from shared.topics import STS_REVOCATIONS
 from shared.trust import TrustVerifier
-
-
-def _applied(status: str) -> bool:
-    return status.endswith(" 1")
 
 
 async def upsert_public_key(conn: asyncpg.Connection, key: SigningKeyPublished) -> None:
@@ -65,17 +62,25 @@ async def add_revocation(
     revoked_at: datetime,
     session_expires_at: datetime,
 ) -> bool:
-    """Revoked sessions are a grow-only set; True if ``sid`` is new to it."""
-    status: str = await conn.execute(
-        "INSERT INTO revocations (sid, practice, employee, revoked_at, session_expires_at) "
-        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    """Revoked sessions are a grow-only set; True if ``sid`` is new to it. A session revoked in
+    both zones keeps the earliest revocation and the latest end, whichever arrives first (so
+    both zones hold the same row)."""
+    inserted: bool | None = await conn.fetchval(
+        """INSERT INTO revocations AS r (sid, practice, employee, revoked_at, session_expires_at)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (sid) DO UPDATE
+             SET revoked_at = least(r.revoked_at, EXCLUDED.revoked_at),
+                 session_expires_at = greatest(r.session_expires_at, EXCLUDED.session_expires_at)
+             WHERE EXCLUDED.revoked_at < r.revoked_at
+                OR EXCLUDED.session_expires_at > r.session_expires_at
+           RETURNING xmax = 0""",
         sid,
         practice_id,
         employee_id,
         revoked_at,
         session_expires_at,
     )
-    return _applied(status)
+    return bool(inserted)
 
 
 async def end_sessions(
@@ -116,32 +121,19 @@ async def raise_cutoff(
     )
 
 
+#: Second factors, merged field by field: a deactivation (``active``) survives a concurrent
+#: spend of a recovery code in the other zone (which writes only ``sealed`` and ``created_at``).
+FACTORS = MergedTable(
+    "factors",
+    ("practice", "id"),
+    ("employee", "kind", "sealed", "active", "created_at", "confirmed_step"),
+)
+
+
 async def upsert_factor(conn: asyncpg.Connection, practice: str, ev: FactorCredential) -> bool:
-    """Apply a factor credential if newer than the one held (last writer wins by version,
-    then time, then zone); True if it was applied."""
-    status: str = await conn.execute(
-        """INSERT INTO factors AS f (practice, id, employee, kind, sealed, active, created_at,
-              confirmed_step, version, updated_at, zone)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-            ON CONFLICT (practice, id) DO UPDATE SET employee = EXCLUDED.employee,
-              kind = EXCLUDED.kind, sealed = EXCLUDED.sealed, active = EXCLUDED.active,
-              created_at = EXCLUDED.created_at, confirmed_step = EXCLUDED.confirmed_step,
-              version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
-            WHERE (f.version, f.updated_at, f.zone)
-                < (EXCLUDED.version, EXCLUDED.updated_at, EXCLUDED.zone)""",
-        practice,
-        ev.factor,
-        ev.employee,
-        ev.kind,
-        ev.sealed,
-        ev.active,
-        ev.created_at,
-        ev.confirmed_step,
-        ev.version,
-        ev.updated_at,
-        ev.zone,
-    )
-    return _applied(status)
+    """Merge a factor credential into the one held (per field, last writer wins by version,
+    then time, then zone); True if anything changed."""
+    return await FACTORS.upsert(conn, (practice, ev.factor), FACTORS.state_of(ev))
 
 
 # -- consumer entry points --------------------------------------------------------------------

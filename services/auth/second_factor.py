@@ -24,7 +24,6 @@ from shared import otp
 from shared.events import (
     Channel,
     Envelope,
-    FactorCredential,
     factor_aad,
     utcnow,
 )
@@ -466,27 +465,20 @@ class SecondFactor(AuthCore):
         passed: Passed,
         now: datetime,
     ) -> bool:
-        """A recovery code works once: replace it at once (version + 1 on ``factors``, applied
-        here only if the factor is still at the version the code was checked against: the
-        spend is conditional), announce its use and tell the employee. False: spent by
-        someone else meanwhile."""
+        """A recovery code works once: replace it at once (its code and ``created_at`` stamped
+        version + 1 on ``factors``, applied here only if the factor is still at the version the
+        code was checked against: the spend is conditional), announce its use and tell the
+        employee. False: spent by someone else meanwhile."""
         practice, employee = step.practice, step.employee
         new_code = otp.recovery_code()
-        credential = FactorCredential(
-            factor=used.id,
-            employee=employee.id,
-            kind="recovery",
-            sealed=self.keyring.seal(
-                json.dumps({"hash": otp.code_hash(new_code)}).encode(),
-                factor_aad(practice.id, employee.id, used.id),
-            ),
-            active=True,
-            created_at=now,
-            version=used.version + 1,
-            updated_at=now,
-            zone=self.settings.zone,
+        sealed = self.keyring.seal(
+            json.dumps({"hash": otp.code_hash(new_code)}).encode(),
+            factor_aad(practice.id, employee.id, used.id),
         )
-        if not await repo.spend_recovery(conn, practice.id, credential, used.version):
+        credential = await repo.spend_recovery(
+            conn, practice.id, used.id, used.version, sealed, now, self.settings.zone
+        )
+        if credential is None:
             return False
         passed.recovery_code = new_code
         passed.events += [

@@ -24,7 +24,8 @@ from services.certs.api import (
 from services.certs.core import CertsCore, certificate_aad
 from services.certs.domain import certificate as certs
 from services.certs.domain.rules import may_use
-from shared.events import CertificateUpserted, utcnow
+from shared.events import CertificateUpserted, stamped, utcnow
+from shared.merge import edit
 from shared.topics import CERTS_EVENTS
 
 
@@ -172,16 +173,11 @@ class Certificates(CertsCore):
                 if change == "granted":
                     grants.append(employee)
                 updates["grants"] = sorted(grants)
-            old = repo.to_event(row)
-            state = old.model_copy(
-                update={
-                    **updates,
-                    "version": old.version + 1,
-                    "updated_at": now,
-                    "zone": self.settings.zone,
-                }
-            )
-            state = CertificateUpserted.model_validate(state.model_dump())
+            # Only the changed fields get the new stamp: a removal in one zone survives a
+            # concurrent grant or type change in the other.
+            current = await repo.certificate_state(conn, practice, nr)
+            changed = edit(current, updates, now, self.settings.zone)
+            state = CertificateUpserted(nr=nr, **stamped(changed))
             await self._write(conn, practice, state, now)
             after = await repo.certificate(conn, practice, nr)
         self.metrics.changed(change)

@@ -20,9 +20,11 @@ from shared.events import (
     FactorCredential,
     factor_aad,
     recovery_factor_id,
+    stamped,
     utcnow,
 )
 from shared.gate import TokenGate
+from shared.merge import edit
 from shared.notify import local_time, notify_request, request_notification
 from shared.outbox import EventWriter
 from shared.problems import forbidden
@@ -135,21 +137,28 @@ class EnrolmentCore(EventWriter):
 
     async def _deactivate(self, conn: asyncpg.Connection, factor: Factor, now: datetime) -> None:
         """A deactivated factor stays on the compacted topic as ``active: false``, without its
-        secret (sealed ``{}``)."""
-        credential = FactorCredential(
-            factor=factor.id,
-            employee=factor.employee,
-            kind=factor.kind,
-            sealed=self._seal_factor(factor.practice, factor.employee, factor.id, {}),
-            active=False,
-            created_at=factor.created_at,
-            confirmed_step=factor.confirmed_step,
-            version=factor.version + 1,
-            updated_at=now,
-            zone=self.settings.zone,
+        secret (sealed ``{}``). Only ``active`` and ``sealed`` are stamped: a concurrent spend
+        of a recovery code in the other zone (which writes its code) cannot reactivate it."""
+        sealed = self._seal_factor(factor.practice, factor.employee, factor.id, {})
+        await self._write_changes(
+            conn, factor.practice, factor.id, {"active": False, "sealed": sealed}, now
         )
-        await self._write_factor(conn, factor.practice, credential, now)
         self.metrics.factor(factor.kind, "deactivated")
+
+    async def _write_changes(
+        self,
+        conn: asyncpg.Connection,
+        practice: str,
+        factor_id: str,
+        changes: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        """Write ``changes`` to a factor, stamping only those fields (:func:`shared.merge.edit`)."""
+        current = await replicas.FACTORS.load(conn, (practice, factor_id), lock=True)
+        state = edit(current, changes, now, self.settings.zone)
+        await self._write_factor(
+            conn, practice, FactorCredential(factor=factor_id, **stamped(state)), now
+        )
 
     async def _new_recovery_code(
         self, conn: asyncpg.Connection, practice: str, employee: str, now: datetime
@@ -157,19 +166,16 @@ class EnrolmentCore(EventWriter):
         """A new recovery code replacing the employee's earlier one (one id per employee)."""
         code = otp.recovery_code()
         factor_id = recovery_factor_id(employee)
-        version = await repo.factor_version(conn, practice, factor_id)
-        credential = FactorCredential(
-            factor=factor_id,
-            employee=employee,
-            kind="recovery",
-            sealed=self._seal_factor(practice, employee, factor_id, {"hash": otp.code_hash(code)}),
-            active=True,
-            created_at=now,
-            version=version + 1,
-            updated_at=now,
-            zone=self.settings.zone,
-        )
-        await self._write_factor(conn, practice, credential, now)
+        sealed = self._seal_factor(practice, employee, factor_id, {"hash": otp.code_hash(code)})
+        changes = {
+            "employee": employee,
+            "kind": "recovery",
+            "sealed": sealed,
+            "active": True,
+            "created_at": now,
+            "confirmed_step": None,
+        }
+        await self._write_changes(conn, practice, factor_id, changes, now)
         return code
 
     async def session(self, token: str, two_factor: bool = False) -> Claims:

@@ -33,8 +33,10 @@ from shared import directory_trust, replicas
 from shared.events import (
     EmployeeUpserted,
     PracticeUpserted,
+    stamped,
     utcnow,
 )
+from shared.merge import edit
 from shared.problems import Problem, not_found
 from shared.topics import (
     DIRECTORY_EMPLOYEES,
@@ -133,15 +135,22 @@ class Directory(EnrolmentCore):
                     )
             if after == before:
                 return self.practice_view(current)
-            event = PracticeUpserted(
-                name=after.name,
-                email=after.email,
-                two_factor_required=after.two_factor_required,
-                password_policy=after.policy,
-                version=current.version + 1,
-                updated_at=now,
-                zone=self.settings.zone,
+            # Only the changed fields get the new stamp (a concurrent edit of another field in
+            # the other zone survives, and so does this one there).
+            state = edit(
+                await repo.PRACTICES.load(conn, (practice_id,)),
+                repo.PRACTICES.column_values(
+                    {
+                        "name": after.name,
+                        "email": after.email,
+                        "two_factor_required": after.two_factor_required,
+                        "password_policy": after.policy.model_dump(),
+                    }
+                ),
+                now,
+                self.settings.zone,
             )
+            event = PracticeUpserted(**stamped(repo.PRACTICES.event_state(state)))
             await repo.upsert_practice(conn, practice_id, event)
             await self.emit(
                 conn,
@@ -246,20 +255,24 @@ class Directory(EnrolmentCore):
                     return getattr(body, field)
                 return getattr(current, field) if current else default
 
-            event = EmployeeUpserted(
-                employee=employee_id,
-                username=value("username", None),
-                name=value("name", None),
-                birth_date=value("birth_date", None),
-                email=value("email", None),
-                phone=value("phone", None),
-                bsn_hash=bsn_hash or (current.bsn_hash if current else None),
-                rights_group=value("rights_group", 2),
-                in_service=value("in_service", True),
-                version=(current.version if current else 0) + 1,
-                updated_at=now,
-                zone=self.settings.zone,
+            # Only the fields whose value changes get the new stamp: an edit of the e-mail
+            # address cannot undo ``in_service: false`` set meanwhile in the other zone.
+            state = edit(
+                await repo.EMPLOYEES.load(conn, (practice_id, employee_id)),
+                {
+                    "username": value("username", None),
+                    "name": value("name", None),
+                    "birth_date": value("birth_date", None),
+                    "email": value("email", None),
+                    "phone": value("phone", None),
+                    "bsn_hash": bsn_hash or (current.bsn_hash if current else None),
+                    "rights_group": value("rights_group", 2),
+                    "in_service": value("in_service", True),
+                },
+                now,
+                self.settings.zone,
             )
+            event = EmployeeUpserted(employee=employee_id, **stamped(state))
             if current is not None and _same_employee(current, event):
                 return self.employee_view(current)
             if await repo.username_taken(conn, practice_id, event.username, employee_id):

@@ -11,42 +11,38 @@ import asyncpg
 
 from services.auth.domain.fallback import FallbackCertificate
 from shared.events import CertificateUpserted
+from shared.merged_rows import MergedTable
+
+#: The public parts of certificates, merged field by field (a removal or a grant survives a
+#: concurrent change of another field). ``signing_key`` follows ``certificate_pem``.
+CERTIFICATES = MergedTable(
+    "certificates",
+    ("practice", "nr"),
+    (
+        "fingerprint",
+        "certificate_pem",
+        "subject",
+        "not_before",
+        "not_after",
+        "type",
+        "grants",
+        "removed",
+        "signing_key",
+    ),
+)
 
 
 async def upsert_certificate(
     conn: asyncpg.Connection, practice: str, ev: CertificateUpserted, signing_key: bool
 ) -> bool:
-    """Apply a certificate's state if newer (last writer wins by version, time, zone);
+    """Merge a certificate's state (per field, last writer wins by version, time, zone);
     ``signing_key``: its key can sign the fallback's nonce."""
-    status: str = await conn.execute(
-        """INSERT INTO certificates AS c (practice, nr, fingerprint, certificate_pem, subject,
-              not_before, not_after, type, grants, removed, signing_key, version, updated_at,
-              zone)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-            ON CONFLICT (practice, nr) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,
-              certificate_pem = EXCLUDED.certificate_pem, subject = EXCLUDED.subject,
-              not_before = EXCLUDED.not_before, not_after = EXCLUDED.not_after,
-              type = EXCLUDED.type, grants = EXCLUDED.grants, removed = EXCLUDED.removed,
-              signing_key = EXCLUDED.signing_key, version = EXCLUDED.version,
-              updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
-            WHERE (c.version, c.updated_at, c.zone)
-                < (EXCLUDED.version, EXCLUDED.updated_at, EXCLUDED.zone)""",
-        practice,
-        ev.nr,
-        ev.fingerprint,
-        ev.certificate_pem,
-        ev.subject,
-        ev.not_before,
-        ev.not_after,
-        ev.type,
-        ev.grants,
-        ev.removed,
-        signing_key,
-        ev.version,
-        ev.updated_at,
-        ev.zone,
+    stamps = ev.field_stamps()
+    pem = stamps.get("certificate_pem", ev.stamp)
+    state = CERTIFICATES.incoming(
+        {**ev.values(), "signing_key": signing_key}, ev.stamp, {**stamps, "signing_key": pem}
     )
-    return status.endswith(" 1")
+    return await CERTIFICATES.upsert(conn, (practice, ev.nr), state)
 
 
 def _certificate(row: asyncpg.Record) -> FallbackCertificate:

@@ -13,68 +13,55 @@ import asyncpg
 
 from services.auth.domain.factors import Factor
 from services.auth.domain.records import Employee, Practice
+from shared import replicas
 from shared.events import (
     EmployeeUpserted,
     FactorCredential,
     PasswordCredential,
     PasswordPolicy,
     PracticeUpserted,
+    stamped,
 )
+from shared.merge import Record, edit
+from shared.merged_rows import MergedTable
 from shared.outbox import OutboxRow
 from shared.usernames import normalise_username
 
-
-async def upsert_practice(conn: asyncpg.Connection, practice: str, ev: PracticeUpserted) -> None:
-    await conn.execute(
-        """INSERT INTO practices AS p
-              (id, name, email, two_factor_required, policy, version, updated_at, zone)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-            ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email,
-              two_factor_required = EXCLUDED.two_factor_required, policy = EXCLUDED.policy,
-              version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
-            WHERE (p.version, p.updated_at, p.zone)
-                < (EXCLUDED.version, EXCLUDED.updated_at, EXCLUDED.zone)""",
-        practice,
-        ev.name,
-        ev.email,
-        ev.two_factor_required,
-        ev.password_policy.model_dump(),
-        ev.version,
-        ev.updated_at,
-        ev.zone,
-    )
+#: Practice settings and employees merge field by field (:mod:`shared.merge`): a switch of
+#: ``two_factor_required`` or ``in_service`` survives a concurrent edit of another field.
+PRACTICES = MergedTable(
+    "practices",
+    ("id",),
+    ("name", "email", "two_factor_required", "policy"),
+    renames={"password_policy": "policy"},
+)
+EMPLOYEES = MergedTable(
+    "employees", ("practice", "id"), ("username", "name", "email", "rights_group", "in_service")
+)
 
 
-async def upsert_employee(conn: asyncpg.Connection, practice: str, ev: EmployeeUpserted) -> None:
-    await conn.execute(
-        """INSERT INTO employees AS e (practice, id, username, name, email, rights_group,
-              in_service, version, updated_at, zone, username_key)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-            ON CONFLICT (practice, id) DO UPDATE SET username = EXCLUDED.username,
-              username_key = EXCLUDED.username_key,
-              name = EXCLUDED.name, email = EXCLUDED.email,
-              rights_group = EXCLUDED.rights_group, in_service = EXCLUDED.in_service,
-              version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
-            WHERE (e.version, e.updated_at, e.zone)
-                < (EXCLUDED.version, EXCLUDED.updated_at, EXCLUDED.zone)""",
-        practice,
-        ev.employee,
-        ev.username,
-        ev.name,
-        ev.email,
-        ev.rights_group,
-        ev.in_service,
-        ev.version,
-        ev.updated_at,
-        ev.zone,
-        normalise_username(ev.username),
+async def upsert_practice(conn: asyncpg.Connection, practice: str, ev: PracticeUpserted) -> bool:
+    return await PRACTICES.upsert(conn, (practice,), PRACTICES.state_of(ev))
+
+
+def _username_key(merged: Record, _: asyncpg.Record | None) -> dict[str, Any]:
+    return {"username_key": normalise_username(str(merged.values["username"]))}
+
+
+async def upsert_employee(conn: asyncpg.Connection, practice: str, ev: EmployeeUpserted) -> bool:
+    """Merge an employee (raises UniqueViolationError when another employee of the practice
+    has the username)."""
+    return await EMPLOYEES.upsert(
+        conn, (practice, ev.employee), EMPLOYEES.state_of(ev), _username_key
     )
 
 
 async def upsert_credential(
     conn: asyncpg.Connection, practice: str, ev: PasswordCredential
 ) -> bool:
-    """Apply a credential if it is newer than the one held; True if it was applied."""
+    """Apply a credential if it is newer than the one held; True if it was applied. A whole
+    record: every change (a new password) writes every field, so per-field stamps would merge
+    to the same result."""
     status: str = await conn.execute(
         """INSERT INTO credentials AS c (practice, employee, sealed, changed_at, must_change,
               strength, version, updated_at, zone)
@@ -459,24 +446,25 @@ async def totp_history(
 
 
 async def spend_recovery(
-    conn: asyncpg.Connection, practice: str, ev: FactorCredential, old_version: int
-) -> bool:
-    """Replace a recovery code by its successor only if the factor is still at
-    ``old_version``: of two logins with the same code, one spends it, the other gets False."""
-    status: str = await conn.execute(
-        """UPDATE factors SET sealed = $3, created_at = $4, version = $5, updated_at = $6,
-              zone = $7
-           WHERE practice = $1 AND id = $2 AND version = $8 AND active""",
-        practice,
-        ev.factor,
-        ev.sealed,
-        ev.created_at,
-        ev.version,
-        ev.updated_at,
-        ev.zone,
-        old_version,
-    )
-    return status.endswith(" 1")
+    conn: asyncpg.Connection,
+    practice: str,
+    factor_id: str,
+    old_version: int,
+    sealed: str,
+    now: datetime,
+    zone: str,
+) -> FactorCredential | None:
+    """Replace a recovery code by its successor (``sealed``) only if the factor is still active
+    at ``old_version``: of two logins with the same code, one spends it, the other gets None.
+    Only ``sealed`` and ``created_at`` are written, so a deactivation made concurrently in the
+    other zone stays. Returns the factor's new state for ``factors``."""
+    key = (practice, factor_id)
+    current = await replicas.FACTORS.load(conn, key, lock=True)
+    if current is None or current.stamp.version != old_version or not current.values["active"]:
+        return None
+    state = edit(current, {"sealed": sealed, "created_at": now}, now, zone)
+    await replicas.FACTORS.upsert(conn, key, state)
+    return FactorCredential(factor=factor_id, **stamped(state))
 
 
 @dataclass(frozen=True)

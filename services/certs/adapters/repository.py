@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 
 from shared.events import CertificateUpserted, EmployeeUpserted, PracticeUpserted
+from shared.merge import Record
+from shared.merged_rows import MergedTable
 
 _HOUR = timedelta(hours=1)
 
@@ -16,47 +19,17 @@ def _applied(status: str) -> bool:
     return status.endswith(" 1")
 
 
+#: Practices and employees as this store keeps them, merged field by field (:mod:`shared.merge`).
+PRACTICES = MergedTable("practices", ("id",), ("name", "email", "two_factor_required"))
+EMPLOYEES = MergedTable("employees", ("practice", "id"), ("name", "rights_group", "in_service"))
+
+
 async def upsert_practice(conn: asyncpg.Connection, practice: str, ev: PracticeUpserted) -> bool:
-    status: str = await conn.execute(
-        """INSERT INTO practices AS p
-              (id, name, email, two_factor_required, version, updated_at, zone)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)
-            ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email,
-              two_factor_required = EXCLUDED.two_factor_required,
-              version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
-            WHERE (p.version, p.updated_at, p.zone)
-                < (EXCLUDED.version, EXCLUDED.updated_at, EXCLUDED.zone)""",
-        practice,
-        ev.name,
-        ev.email,
-        ev.two_factor_required,
-        ev.version,
-        ev.updated_at,
-        ev.zone,
-    )
-    return _applied(status)
+    return await PRACTICES.upsert(conn, (practice,), PRACTICES.state_of(ev))
 
 
 async def upsert_employee(conn: asyncpg.Connection, practice: str, ev: EmployeeUpserted) -> bool:
-    status: str = await conn.execute(
-        """INSERT INTO employees AS e (practice, id, name, rights_group, in_service, version,
-              updated_at, zone)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-            ON CONFLICT (practice, id) DO UPDATE SET name = EXCLUDED.name,
-              rights_group = EXCLUDED.rights_group, in_service = EXCLUDED.in_service,
-              version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
-            WHERE (e.version, e.updated_at, e.zone)
-                < (EXCLUDED.version, EXCLUDED.updated_at, EXCLUDED.zone)""",
-        practice,
-        ev.employee,
-        ev.name,
-        ev.rights_group,
-        ev.in_service,
-        ev.version,
-        ev.updated_at,
-        ev.zone,
-    )
-    return _applied(status)
+    return await EMPLOYEES.upsert(conn, (practice, ev.employee), EMPLOYEES.state_of(ev))
 
 
 async def practice(conn: asyncpg.Connection, practice_id: str) -> asyncpg.Record | None:
@@ -107,52 +80,35 @@ def to_event(row: asyncpg.Record) -> CertificateUpserted:
     )
 
 
+#: Certificates, merged field by field: a removal or a grant survives a concurrent change of
+#: another field in the other zone. ``sealed_key`` is local (never replicated).
+CERTIFICATES = MergedTable(
+    "certificates",
+    ("practice", "nr"),
+    tuple(sorted(CertificateUpserted.merged_fields())),
+)
+
+
 async def upsert_certificate(
     conn: asyncpg.Connection,
     practice: str,
     ev: CertificateUpserted,
     sealed_key: str | None = None,
 ) -> bool:
-    """Apply a certificate's state if newer (last writer wins). A sealed key is kept unless
-    one is given; a removed certificate loses it."""
-    status: str = await conn.execute(
-        """INSERT INTO certificates AS c (practice, nr, fingerprint, certificate_pem, subject,
-              issuer, serial_number, not_before, not_after, kind, type, services, agb_code,
-              grants, removed, sealed_key, version, updated_at, zone)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-              CASE WHEN $15 THEN NULL ELSE $16 END, $17, $18, $19)
-            ON CONFLICT (practice, nr) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,
-              certificate_pem = EXCLUDED.certificate_pem, subject = EXCLUDED.subject,
-              issuer = EXCLUDED.issuer, serial_number = EXCLUDED.serial_number,
-              not_before = EXCLUDED.not_before, not_after = EXCLUDED.not_after,
-              kind = EXCLUDED.kind, type = EXCLUDED.type, services = EXCLUDED.services,
-              agb_code = EXCLUDED.agb_code, grants = EXCLUDED.grants, removed = EXCLUDED.removed,
-              sealed_key = CASE WHEN EXCLUDED.removed THEN NULL
-                                ELSE coalesce(EXCLUDED.sealed_key, c.sealed_key) END,
-              version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
-            WHERE (c.version, c.updated_at, c.zone)
-                < (EXCLUDED.version, EXCLUDED.updated_at, EXCLUDED.zone)""",
-        practice,
-        ev.nr,
-        ev.fingerprint,
-        ev.certificate_pem,
-        ev.subject,
-        ev.issuer,
-        ev.serial_number,
-        ev.not_before,
-        ev.not_after,
-        ev.kind,
-        ev.type,
-        ev.services,
-        ev.agb_code,
-        ev.grants,
-        ev.removed,
-        sealed_key,
-        ev.version,
-        ev.updated_at,
-        ev.zone,
-    )
-    return _applied(status)
+    """Merge a certificate's state into the one held; True if anything changed. A sealed key
+    is kept unless one is given; a removed certificate loses it."""
+
+    def key(merged: Record, row: asyncpg.Record | None) -> dict[str, Any]:
+        if merged.values["removed"]:
+            return {"sealed_key": None}
+        return {"sealed_key": sealed_key or (row["sealed_key"] if row is not None else None)}
+
+    return await CERTIFICATES.upsert(conn, (practice, ev.nr), CERTIFICATES.state_of(ev), key)
+
+
+async def certificate_state(conn: asyncpg.Connection, practice_id: str, nr: str) -> Record | None:
+    """The stored state with its per-field stamps (for a writer: :func:`shared.merge.edit`)."""
+    return await CERTIFICATES.load(conn, (practice_id, nr))
 
 
 async def lock_practice(conn: asyncpg.Connection, practice_id: str) -> None:

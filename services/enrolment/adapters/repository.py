@@ -12,6 +12,7 @@ import asyncpg
 from services.enrolment.domain.readiness import Person
 from services.enrolment.domain.records import Employee, Enrolment, Factor, PendingFactor, Practice
 from shared.events import EmployeeUpserted, PasswordPolicy, PracticeUpserted
+from shared.merged_rows import MergedTable
 from shared.usernames import normalise_username
 
 _HOUR = timedelta(hours=1)
@@ -25,59 +26,42 @@ def _applied(status: str) -> bool:
 # -- directory --------------------------------------------------------------------------------
 
 
+#: Practice settings and employees merge field by field (:mod:`shared.merge`): switching
+#: ``two_factor_required`` on or an employee out of service survives a concurrent edit of
+#: another field in the other zone.
+PRACTICES = MergedTable(
+    "practices",
+    ("id",),
+    ("name", "email", "two_factor_required", "policy"),
+    renames={"password_policy": "policy"},
+)
+#: An upsert without ``bsn_hash`` keeps the stored hash (host systems cannot compute it).
+EMPLOYEES = MergedTable(
+    "employees",
+    ("practice", "id"),
+    (
+        "username",
+        "name",
+        "birth_date",
+        "email",
+        "phone",
+        "bsn_hash",
+        "rights_group",
+        "in_service",
+    ),
+    optional=frozenset({"bsn_hash"}),
+)
+
+
 async def upsert_practice(conn: asyncpg.Connection, practice: str, ev: PracticeUpserted) -> bool:
-    """Apply practice settings if newer than those held (last writer wins)."""
-    status: str = await conn.execute(
-        """INSERT INTO practices AS p
-              (id, name, email, two_factor_required, policy, version, updated_at, zone)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-            ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email,
-              two_factor_required = EXCLUDED.two_factor_required, policy = EXCLUDED.policy,
-              version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
-            WHERE (p.version, p.updated_at, p.zone)
-                < (EXCLUDED.version, EXCLUDED.updated_at, EXCLUDED.zone)""",
-        practice,
-        ev.name,
-        ev.email,
-        ev.two_factor_required,
-        ev.password_policy.model_dump(),
-        ev.version,
-        ev.updated_at,
-        ev.zone,
-    )
-    return _applied(status)
+    """Merge practice settings into those held; True if anything changed."""
+    return await PRACTICES.upsert(conn, (practice,), PRACTICES.state_of(ev))
 
 
 async def upsert_employee(conn: asyncpg.Connection, practice: str, ev: EmployeeUpserted) -> bool:
-    """Apply an employee if newer (last writer wins). An event without ``bsn_hash`` keeps the
-    stored hash: host systems cannot compute it. Raises UniqueViolationError when another
-    employee of the practice has the username."""
-    status: str = await conn.execute(
-        """INSERT INTO employees AS e (practice, id, username, name, birth_date, email, phone,
-              bsn_hash, rights_group, in_service, version, updated_at, zone)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-            ON CONFLICT (practice, id) DO UPDATE SET username = EXCLUDED.username,
-              name = EXCLUDED.name, birth_date = EXCLUDED.birth_date, email = EXCLUDED.email,
-              phone = EXCLUDED.phone, bsn_hash = coalesce(EXCLUDED.bsn_hash, e.bsn_hash),
-              rights_group = EXCLUDED.rights_group, in_service = EXCLUDED.in_service,
-              version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
-            WHERE (e.version, e.updated_at, e.zone)
-                < (EXCLUDED.version, EXCLUDED.updated_at, EXCLUDED.zone)""",
-        practice,
-        ev.employee,
-        ev.username,
-        ev.name,
-        ev.birth_date,
-        ev.email,
-        ev.phone,
-        ev.bsn_hash,
-        ev.rights_group,
-        ev.in_service,
-        ev.version,
-        ev.updated_at,
-        ev.zone,
-    )
-    return _applied(status)
+    """Merge an employee into the one held; True if anything changed. Raises
+    UniqueViolationError when another employee of the practice has the username."""
+    return await EMPLOYEES.upsert(conn, (practice, ev.employee), EMPLOYEES.state_of(ev))
 
 
 def _practice(row: asyncpg.Record) -> Practice:
