@@ -15,7 +15,8 @@ from services.auth.domain import clients
 from services.auth.domain.clients import ClientState
 from services.auth.settings import AuthSettings
 from shared.consumer import Handler, InvalidEvent
-from shared.events import Envelope, utcnow
+from shared.events import Envelope, stamped, utcnow
+from shared.merge import edit
 from shared.outbox import EventWriter
 from shared.problems import Problem, not_found
 from shared.sealing import Keyring, SealingError
@@ -83,16 +84,11 @@ class Clients(EventWriter):
         now = utcnow()
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", client_id)
-            current = await repo.get(conn, client_id)
-            state = ClientState(
-                client_id=client_id,
-                name=name,
-                secret_hash=hashed,
-                active=active,
-                version=(current.version if current else 0) + 1,
-                updated_at=now,
-                zone=self.settings.zone,
-            )
+            # Only the changed fields get the new stamp: a new secret given in one zone does
+            # not undo a removal made meanwhile in the other.
+            changes = {"name": name, "secret_hash": hashed, "active": active}
+            merged = edit(await repo.merged(conn, client_id), changes, now, self.settings.zone)
+            state = ClientState(client_id=client_id, **stamped(merged))
             await repo.upsert(conn, state)
             body = ClientPublished(client_id=client_id, sealed=seal(self.keyring, state))
             await self.emit(

@@ -9,6 +9,7 @@ events (their ids in each inbox) and checks the merged state."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,11 +17,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import pytest
 
+from services.auth.domain.clients import subject as client_subject
+from services.auth.http import CLIENTS
 from services.enrolment.http import ENROLMENT
 from shared import otp
 from shared.events import utcnow
 from shared.outbox import _RELAY_LOCK
+from shared.problems import Problem
 from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
 from tests.integration.test_enrolment import read_topic
 from tests.integration.test_second_factor import (
@@ -318,3 +323,33 @@ async def test_password_change_survives_a_concurrent_employee_edit(cluster: Clus
 async def _email_in(zone: Zone, employee: str) -> bool:
     email = await zone.auth.pool.fetchval("SELECT email FROM employees WHERE id = $1", employee)
     return bool(email == "anna@fysio.example")
+
+
+async def test_removed_client_stays_removed_when_its_secret_is_renewed_concurrently(
+    cluster: Cluster,
+) -> None:
+    zones = await two_zones(cluster)
+    in_a, in_b = zones.auth_a.app[CLIENTS], zones.auth_b.app[CLIENTS]
+    await in_a.add("his", "Praktijksoftware")
+    await wait_for(lambda: _client_active([zones.auth_b], True))
+
+    async with outbox_held(zones.auth_a):
+        await in_a.remove("his")  # zone a: the relying service is removed ...
+        secret = await in_b.add("his", "Praktijksoftware")  # ... zone b renews its secret
+    await zones.consumed("auth.credentials", client_subject("his"), 3, [zones.auth_a, zones.auth_b])
+
+    assert await _client_active([zones.auth_a, zones.auth_b], False), "removed in both zones"
+    for zone in (zones.auth_a, zones.auth_b):
+        with pytest.raises(Problem):
+            await zone.app[CLIENTS].authenticate(basic_auth("his", secret))
+
+
+async def _client_active(auths: list[Zone], active: bool) -> bool:
+    for zone in auths:
+        if await zone.auth.pool.fetchval("SELECT active FROM clients WHERE id = 'his'") != active:
+            return False
+    return True
+
+
+def basic_auth(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()

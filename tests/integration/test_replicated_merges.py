@@ -20,9 +20,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from services.auth import clients as auth_clients
 from services.auth import consumers as auth_consumers
 from services.auth.adapters import fallbacks
 from services.auth.adapters import repository as auth_repo
+from services.auth.domain.clients import CLIENT_EVENT, ClientState
 from services.certs import consumers as certs_consumers
 from services.dev.infra import Postgres
 from services.enrolment import consumers as enrolment_consumers
@@ -50,7 +52,8 @@ P = "fysio"
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[2]
 #: Host systems may make administrators here: the trust check is not what is tested.
-TRUST = DirectoryTrust(Keyring.parse(SEALING), host_admins=True)
+KEYRING = Keyring.parse(SEALING)
+TRUST = DirectoryTrust(KEYRING, host_admins=True)
 EXAMPLES = settings(
     max_examples=25,
     deadline=None,
@@ -331,6 +334,30 @@ async def test_certificates(zones: Zones, events: list[Any], data: st.DataObject
     )
     for row in rows:
         assert row["sealed_key"] is None, "a key never arrives over the bus"
+
+
+clients = versioned(
+    ClientState,
+    {"client_id": st.sampled_from(["his", "lis"])},
+    {
+        "name": st.sampled_from(["HIS", "Praktijksoftware"]),
+        "secret_hash": st.sampled_from(["a" * 64, "b" * 64]),
+        "active": st.booleans(),
+    },
+)
+
+
+@EXAMPLES
+@given(st.lists(clients, min_size=1, max_size=6), st.data())
+async def test_registered_clients(zones: Zones, events: list[Any], data: st.DataObject) -> None:
+    handle = auth_clients.on_client(KEYRING)
+
+    async def apply(conn: asyncpg.Connection, state: ClientState) -> None:
+        sealed = auth_clients.seal(KEYRING, state)
+        body = auth_clients.ClientPublished(client_id=state.client_id, sealed=sealed)
+        await handle(conn, envelope(CLIENT_EVENT, state.client_id, body.model_dump()))
+
+    await converge(zones.pools["auth"], everything("clients"), apply, events, data)
 
 
 # -- sets and max-registers -------------------------------------------------------------------

@@ -1,33 +1,25 @@
-"""The ``clients`` table: registered relying services (last writer wins per client)."""
+"""The ``clients`` table: registered relying services (last writer wins per field)."""
 
 from __future__ import annotations
 
 import asyncpg
 
 from services.auth.domain.clients import ClientState
+from shared.merge import Record
+from shared.merged_rows import MergedTable
+
+#: Merged field by field (:mod:`shared.merge`).
+CLIENTS = MergedTable("clients", ("id",), ("name", "secret_hash", "active"))
 
 
 async def upsert(conn: asyncpg.Connection, state: ClientState) -> bool:
-    """Keep ``state`` if it is newer than what is stored: (version, updated_at, zone)."""
-    row = await conn.fetchval(
-        """INSERT INTO clients (id, name, secret_hash, active, version, updated_at, zone)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
-           ON CONFLICT (id) DO UPDATE
-             SET name = EXCLUDED.name, secret_hash = EXCLUDED.secret_hash,
-                 active = EXCLUDED.active, version = EXCLUDED.version,
-                 updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
-           WHERE (clients.version, clients.updated_at, clients.zone)
-                 < (EXCLUDED.version, EXCLUDED.updated_at, EXCLUDED.zone)
-           RETURNING 1""",
-        state.client_id,
-        state.name,
-        state.secret_hash,
-        state.active,
-        state.version,
-        state.updated_at,
-        state.zone,
-    )
-    return row is not None
+    """Merge ``state`` into what is stored; True if anything changed."""
+    return await CLIENTS.upsert(conn, (state.client_id,), CLIENTS.state_of(state))
+
+
+async def merged(conn: asyncpg.Connection, client_id: str) -> Record | None:
+    """The stored state with its per-field stamps (for a writer: :func:`shared.merge.edit`)."""
+    return await CLIENTS.load(conn, (client_id,))
 
 
 async def get(conn: asyncpg.Connection | asyncpg.Pool, client_id: str) -> ClientState | None:

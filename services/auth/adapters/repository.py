@@ -61,7 +61,8 @@ async def upsert_credential(
 ) -> bool:
     """Apply a credential if it is newer than the one held; True if it was applied. A whole
     record: every change (a new password) writes every field, so per-field stamps would merge
-    to the same result."""
+    to the same result. Two states under one stamp (no honest writer makes them) are ordered
+    by their values, so both zones keep the same one."""
     status: str = await conn.execute(
         """INSERT INTO credentials AS c (practice, employee, sealed, changed_at, must_change,
               strength, version, updated_at, zone)
@@ -70,8 +71,10 @@ async def upsert_credential(
               changed_at = EXCLUDED.changed_at, must_change = EXCLUDED.must_change,
               strength = EXCLUDED.strength, version = EXCLUDED.version,
               updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
-            WHERE (c.version, c.updated_at, c.zone)
-                < (EXCLUDED.version, EXCLUDED.updated_at, EXCLUDED.zone)""",
+            WHERE (c.version, c.updated_at, c.zone, c.sealed, c.changed_at, c.must_change,
+                   c.strength)
+                < (EXCLUDED.version, EXCLUDED.updated_at, EXCLUDED.zone, EXCLUDED.sealed,
+                   EXCLUDED.changed_at, EXCLUDED.must_change, EXCLUDED.strength)""",
         practice,
         ev.employee,
         ev.sealed,

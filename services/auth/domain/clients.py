@@ -14,6 +14,7 @@ import binascii
 import hashlib
 import hmac
 import secrets
+from typing import ClassVar
 from urllib.parse import unquote_plus
 
 from pydantic import Field
@@ -30,7 +31,10 @@ CLIENT_EVENT = "client.upserted"
 
 class ClientState(Versioned):
     """A client's whole state; it travels sealed on ``auth.credentials`` (the sealing keyring
-    authenticates it, DESIGN §9), so a forger without the keyring cannot register one."""
+    authenticates it, DESIGN §9), so a forger without the keyring cannot register one. It
+    merges field by field: a removal (``active``) survives a concurrent new secret."""
+
+    key_fields: ClassVar[frozenset[str]] = frozenset({"client_id"})
 
     client_id: str = Field(pattern=ID_PATTERN)
     name: str = Field(min_length=1, max_length=200)
