@@ -63,8 +63,10 @@ async def on_employee(conn: asyncpg.Connection, event: Envelope, trust: Director
         raise InvalidEvent(f"username {body.username!r} is taken in this practice") from None
     if not body.in_service:
         # Out of service ends every session that started until then, whoever published it,
-        # and they stay ended if the employee comes back.
-        await replicas.raise_cutoff(conn, event.practice, body.employee, body.updated_at)
+        # and they stay ended if the employee comes back. "Then": when ``in_service`` was
+        # written (a later edit of another field carries its older stamp).
+        went = body.field_stamps().get("in_service", body.stamp).updated_at
+        await replicas.raise_cutoff(conn, event.practice, body.employee, went)
 
 
 async def on_credential(conn: asyncpg.Connection, event: Envelope) -> None:

@@ -275,7 +275,17 @@ async def test_employees_and_out_of_service_cutoffs(
         tables = everything("employees")
         if service == "auth":
             tables |= everything("session_cutoffs")
-        await converge(zones.pools[service], tables, _employee_applier(handler), events, data)
+        states = await converge(
+            zones.pools[service], tables, _employee_applier(handler), events, data
+        )
+        if service == "auth":
+            for row in states[1]:
+                # Sessions end as of when ``in_service: false`` was written.
+                assert row["before"] == max(
+                    e.field_stamps().get("in_service", e.stamp).updated_at
+                    for e in events
+                    if e.employee == row["employee"] and not e.in_service
+                )
 
 
 @EXAMPLES
