@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/tweestap bench login
 	$(BIN)/tweestap bench renew
 	$(BIN)/tweestap bench notify
+	$(BIN)/tweestap bench failover
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache
