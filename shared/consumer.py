@@ -129,6 +129,11 @@ class EventConsumer:
         #: Messages behind the end of the assigned partitions, as of the last batch.
         self._lag = 0
         self._backoff = RESTART_BACKOFF_SECONDS
+        #: True from a record that could not be applied because the database failed until the
+        #: consumer has read to the end of its partitions again: until then this zone's state
+        #: lacks events the bus holds (e.g. the other zone's revocations), so a service may
+        #: refuse to decide on it (auth answers 503 and clients use the other zone).
+        self.behind = False
 
     def not_ready(self) -> str | None:
         """Why readiness should say no (a failure being retried, or lag past the bound)."""
@@ -192,7 +197,11 @@ class EventConsumer:
                 **self.metrics.base(), topic=topic, outcome="skipped"
             ).inc()
             return
-        fresh = await self._apply_or_dead_letter(record, event)
+        try:
+            fresh = await self._apply_or_dead_letter(record, event)
+        except INFRASTRUCTURE_ERRORS:
+            self.behind = True
+            raise
         if fresh is None:
             return
         if fresh:
@@ -309,13 +318,17 @@ class EventConsumer:
 
     async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
         lag: dict[str, int] = {}
+        unknown = 0
         for tp in consumer.assignment():
             assert isinstance(tp, TopicPartition)
             high = consumer.highwater(tp)
             if high is None:
+                unknown += 1
                 continue
             lag[tp.topic] = lag.get(tp.topic, 0) + max(0, high - await consumer.position(tp))
         self._lag = sum(lag.values())
+        if self.behind and consumer.assignment() and not unknown and not self._lag:
+            self.behind = False
         for topic, value in lag.items():
             self.metrics.consumer_lag.labels(**self.metrics.base(), topic=topic).set(value)
 

@@ -30,6 +30,7 @@ from services.auth.api import (
     TokenResponse,
     VerifyRequest,
 )
+from services.auth.catching_up import refuse_while_behind
 from services.auth.clients import Clients
 from services.auth.handlers import Auth
 from services.auth.metrics import AuthMetrics
@@ -247,6 +248,7 @@ ROUTES = (
 def create_app(settings: AuthSettings) -> web.Application:
     metrics = AuthMetrics(settings.zone)
     app = create_service_app(settings, ROUTES, MIGRATIONS, metrics)
+    app.middlewares.append(refuse_while_behind(CONSUMER))
     app[LOGIN_LIMITER] = _login_limiter(settings)
     app[TRUSTED_PROXIES] = parse_networks(settings.trusted_proxies)
 

@@ -607,7 +607,9 @@ async def test_zone_a_postgres_down_zone_b_serves_and_zone_a_catches_up(
     token zone a issued, too), changing a password and being refused a wrong password — all
     through zone b, with zero failed operations — while zone a's auth reports not ready. When
     it starts again, zone a catches up with what zone b wrote (logouts, the password change
-    and the session cutoff it brings, failed attempts) and serves again on its own."""
+    and the session cutoff it brings, failed attempts) and serves again on its own. Until it
+    has caught up it never renews a session zone b ended (503 ``catching-up``, then 401):
+    before the fix it renewed one for the ~18 s its consumer took to rejoin its group."""
     zones = auth_zones(deployment)
     user = await new_account(deployment, "pg-user")
     changer = await new_account(deployment, "pg-change")
@@ -649,11 +651,14 @@ async def test_zone_a_postgres_down_zone_b_serves_and_zone_a_catches_up(
         up_at = time.monotonic()
 
     reasons: list[str] = []
+    probes: Counter[int] = Counter()
+    ended_in_b = next(iter(activity.revoked.values()))
 
     async def ready_again() -> bool:
         status, body = await _readiness(deployment, "auth", "a")
         if status != 200:
             reasons.append(json.dumps(body.get("failing") or body.get("checks")))
+        probes[await _renew_status(deployment, "a", ended_in_b)] += 1
         return status == 200
 
     await _until(ready_again, "zone a's auth ready", CATCH_UP_LIMIT_SECONDS)
@@ -661,6 +666,7 @@ async def test_zone_a_postgres_down_zone_b_serves_and_zone_a_catches_up(
     sids = set(activity.revoked)
 
     async def caught_up() -> bool:
+        probes[await _renew_status(deployment, "a", ended_in_b)] += 1
         revoked = await _revoked_in(deployment, "a", sids) == sids
         failures = await _failures_in(deployment, "a", target.practice, "b") >= FAILED_LOGINS
         return revoked and failures and await _same_password(deployment, changer)
@@ -674,6 +680,8 @@ async def test_zone_a_postgres_down_zone_b_serves_and_zone_a_catches_up(
         time.monotonic() - up_at,
     )
     assert await _failures_in(deployment, "a", target.practice, "b") == FAILED_LOGINS
+    log.info("zone a renewing a session zone b ended, until caught up: %s", dict(probes))
+    assert probes[200] == 0, "zone a renewed a session ended in zone b before catching up"
 
     # Zone a serves on its own, with zone b's state.
     only_a = [zones[0]]
@@ -684,13 +692,19 @@ async def test_zone_a_postgres_down_zone_b_serves_and_zone_a_catches_up(
         with pytest.raises(TweestapError) as refused:
             await client.login(changer.practice, changer.username, PASSWORD)
         assert refused.value.status == 401, "the old password no longer works in zone a"
-    async with aiohttp.ClientSession() as session:
-        for token in activity.revoked.values():
-            async with session.post(
-                f"{deployment.url('auth', 'a')}/v1/tokens/renew",
-                headers={"Authorization": f"Bearer {token}"},
-            ) as response:
-                assert response.status == 401, "a session ended in zone b is over in zone a"
+    for token in activity.revoked.values():
+        assert await _renew_status(deployment, "a", token) == 401, "ended in zone b, so in a"
+
+
+async def _renew_status(deployment: Deployment, zone: str, token: str) -> int:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{deployment.url('auth', zone)}/v1/tokens/renew",
+            headers={"Authorization": f"Bearer {token}"},
+        ) as response,
+    ):
+        return response.status
 
 
 async def _same_password(deployment: Deployment, account: Account) -> bool:
