@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared import logs
 from shared.bus import Bus
+from shared.consumer import INFRASTRUCTURE_ERRORS
 from shared.db import create_pool, migrate
 from shared.events import ID_PATTERN
 from shared.metrics import Metrics
@@ -172,6 +173,13 @@ def _problem_middleware(metrics: Metrics) -> Any:
                 for name in _KEPT_ERROR_HEADERS:
                     if name in exc.headers:
                         response.headers[name] = exc.headers[name]
+            except INFRASTRUCTURE_ERRORS as exc:
+                # The database (or broker) is away: an outage, not a fault of the request or
+                # the code. 503 tells clients to retry or use another zone (no stack trace).
+                log.warning("unavailable: %s", type(exc).__name__)
+                response = Problem(
+                    503, "unavailable", "Service unavailable", headers={"Retry-After": "1"}
+                ).response(request.path)
             except Exception:
                 log.exception("unhandled error")
                 response = Problem(500, "internal-error", "Internal error").response()

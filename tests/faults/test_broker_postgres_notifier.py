@@ -605,7 +605,8 @@ async def test_zone_a_postgres_down_zone_b_serves_and_zone_a_catches_up(
 ) -> None:
     """Zone a's PostgreSQL stops: SDK clients configured [a, b] keep logging in, renewing (a
     token zone a issued, too), changing a password and being refused a wrong password — all
-    through zone b, with zero failed operations — while zone a's auth reports not ready. When
+    through zone b, with zero failed operations — while zone a's auth reports not ready and
+    answers 503 ``unavailable`` (before the fix: 500 with a stack trace per request). When
     it starts again, zone a catches up with what zone b wrote (logouts, the password change
     and the session cutoff it brings, failed attempts) and serves again on its own. Until it
     has caught up it never renews a session zone b ended (503 ``catching-up``, then 401):
@@ -622,6 +623,8 @@ async def test_zone_a_postgres_down_zone_b_serves_and_zone_a_catches_up(
         down_at = time.monotonic()
         try:
             assert await _ready(deployment, "auth", "a") == 503, "zone a's auth is not ready"
+            status, problem = await _plain_login(deployment, "a", user)
+            assert (status, problem) == (503, "unavailable"), "an outage, not an internal error"
             activity = Activity("b")
             await early.renew()  # zone a issued it; zone b renews it
             assert early.zone == 1, "the renewal was served by zone b"
@@ -694,6 +697,17 @@ async def test_zone_a_postgres_down_zone_b_serves_and_zone_a_catches_up(
         assert refused.value.status == 401, "the old password no longer works in zone a"
     for token in activity.revoked.values():
         assert await _renew_status(deployment, "a", token) == 401, "ended in zone b, so in a"
+
+
+async def _plain_login(deployment: Deployment, zone: str, account: Account) -> tuple[int, str]:
+    """A password login straight to ``zone``'s auth: the status and the problem's slug."""
+    payload = {"practice": account.practice, "username": account.username, "password": "x"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{deployment.url('auth', zone)}/v1/login", json=payload) as response,
+    ):
+        body = await response.json(content_type=None)
+        return response.status, str(body.get("type", "")).rsplit("/", 1)[-1]
 
 
 async def _renew_status(deployment: Deployment, zone: str, token: str) -> int:
