@@ -91,6 +91,17 @@ class EventWriter:
         return event
 
 
+#: The database going away, as asyncpg reports it. ``InternalClientError`` included: a pool
+#: connection caught by a server shutdown mid-operation says "cannot switch to state …"
+#: (seen in the PostgreSQL fault test), which must not end the relay task.
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
+
+
 class RelayLockLost(Exception):
     """The connection holding the relay lock is gone, so another relay may hold the lock now."""
 
@@ -184,16 +195,9 @@ class OutboxRelay:
                 await self._serve()
             except asyncio.CancelledError:
                 raise
-            except (
-                KafkaError,
-                OSError,
-                asyncpg.PostgresError,
-                asyncpg.InterfaceError,
-                TimeoutError,
-                RelayLockLost,
-            ) as exc:
+            except (*_TRANSIENT, KafkaError, TimeoutError, RelayLockLost) as exc:
                 log.warning("outbox relay failed, retrying in %.1fs: %r", backoff, exc)
-                with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                with contextlib.suppress(*_TRANSIENT):
                     await self.backlog()  # keep the gauge true while the broker is away
                 await self.bus.reset()
                 await asyncio.sleep(backoff)
