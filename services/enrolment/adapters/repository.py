@@ -178,14 +178,6 @@ async def active_factors(
     return [_factor(r) for r in rows]
 
 
-async def factor_version(conn: asyncpg.Connection, practice_id: str, factor_id: str) -> int:
-    """The version held of a factor (0 if none): a new write is this + 1."""
-    version: int | None = await conn.fetchval(
-        "SELECT version FROM factors WHERE practice = $1 AND id = $2", practice_id, factor_id
-    )
-    return version or 0
-
-
 async def lock_employee_factors(
     conn: asyncpg.Connection, practice_id: str, employee_id: str
 ) -> None:
