@@ -5,9 +5,17 @@ inbox turns the replay into a no-op. One bad record never stops a consumer: a re
 not a valid event, or that its handler refuses (validation, a value PostgreSQL refuses), goes to
 the ``dead_letters`` table with the reason at once; any other handler failure is retried
 ``consumer_attempts`` times with backoff, then dead-lettered too, and the consumer moves on.
-A failure of the database or the broker is never the record's fault: the batch stops, the
-consumer restarts from the last committed offset (without limit, with backoff) and reports
-itself not ready meanwhile.
+A failure of the database or the broker is never the record's fault: after a database
+failure the consumer stays in its group, seeks back to the first record not applied and tries
+again after a backoff (rejoining the group costs seconds); after a broker failure it starts
+again (without limit, with backoff). A database failure makes it not ready meanwhile; the
+broker's state is readiness's own check.
+
+A consumer that starts on a database that has consumed before (its inbox is not empty), or
+whose database failed, is *behind*: this zone's state may lack events the bus holds (the other
+zone's revocations, password changes) until every assigned partition has been read to its
+end. Readiness says no meanwhile, and auth refuses to decide on sessions (503 ``catching-up``),
+for at most ``catch_up_max_seconds``: past that the zone serves with what it has and says so.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC
 from typing import get_args
@@ -86,6 +95,15 @@ RECORD_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+class DatabaseFailed(Exception):
+    """The database failed while a batch was applied: where each partition must resume."""
+
+    def __init__(self, cause: BaseException, resume: dict[TopicPartition, int]) -> None:
+        super().__init__(repr(cause))
+        self.cause = cause
+        self.resume = resume
+
+
 def classify(exc: BaseException) -> Fault:
     if isinstance(exc, INFRASTRUCTURE_ERRORS):
         return Fault.INFRASTRUCTURE
@@ -129,16 +147,70 @@ class EventConsumer:
         #: Messages behind the end of the assigned partitions, as of the last batch.
         self._lag = 0
         self._backoff = RESTART_BACKOFF_SECONDS
-        #: True from a record that could not be applied because the database failed until the
-        #: consumer has read to the end of its partitions again: until then this zone's state
-        #: lacks events the bus holds (e.g. the other zone's revocations), so a service may
-        #: refuse to decide on it (auth answers 503 and clients use the other zone).
-        self.behind = False
+        #: Since when (monotonic) this zone's state may lack events the bus holds: set at the
+        #: start on a database that has consumed before, and when the database fails; cleared
+        #: once the consumer has read to the end of its partitions. None: caught up.
+        self._behind_since: float | None = None
+        self._overdue_said = False
+        self._recalled = False
+        self._gauge = metrics.catching_up.labels(**metrics.base(), consumer=name)
+        self._gauge.set(0)
+
+    @property
+    def behind(self) -> bool:
+        """Whether a service should refuse to decide on this zone's state (auth answers 503
+        and clients use the other zone): catching up, for at most ``catch_up_max_seconds``."""
+        if self._behind_since is None:
+            return False
+        waited = time.monotonic() - self._behind_since
+        if waited <= self.settings.catch_up_max_seconds:
+            return True
+        if not self._overdue_said:
+            self._overdue_said = True
+            log.warning(
+                "consumer %s has not caught up after %.0f s (broker away?): serving with the "
+                "state this zone has, which may lack events on the bus",
+                self.name,
+                waited,
+            )
+        return False
+
+    def _fall_behind(self) -> None:
+        self._behind_since = time.monotonic()
+        self._overdue_said = False
+        self._gauge.set(1)
+
+    def _caught_up(self) -> None:
+        if self._behind_since is not None:
+            log.info(
+                "consumer %s caught up after %.1f s",
+                self.name,
+                time.monotonic() - self._behind_since,
+            )
+        self._behind_since = None
+        self._gauge.set(0)
+
+    async def recall(self) -> None:
+        """At the start: behind if this database has consumed before (its state may predate
+        events on the bus). A service awaits it before serving; ``run`` does it otherwise."""
+        if self._recalled:
+            return
+        try:
+            used = await self.pool.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM inbox WHERE consumer = $1)", self.name
+            )
+        except asyncpg.PostgresError as exc:
+            raise DatabaseUnavailable(f"inbox not readable: {exc!r}") from exc
+        if used:
+            self._fall_behind()
+        self._recalled = True
 
     def not_ready(self) -> str | None:
         """Why readiness should say no (a failure being retried, or lag past the bound)."""
         if self._trouble is not None:
             return self._trouble
+        if self.behind:
+            return f"catching up ({self._lag} messages behind)"
         if self._lag > self.settings.consumer_max_lag:
             return f"lag {self._lag} > {self.settings.consumer_max_lag}"
         return None
@@ -146,16 +218,23 @@ class EventConsumer:
     async def run(self) -> None:
         while True:
             try:
+                await self.recall()
                 await self._consume()
             except asyncio.CancelledError:
                 raise
             except INFRASTRUCTURE_ERRORS as exc:
-                backoff = self._backoff
-                log.warning("consumer %s failed, retrying in %.1fs: %r", self.name, backoff, exc)
-                self._trouble = f"retrying after {type(exc).__name__}"
+                # The broker (or the database at the start): the broker's state is readiness's
+                # own check, so only a database failure names trouble here.
+                if isinstance(exc, DatabaseUnavailable):
+                    self._trouble = f"retrying after {type(exc).__name__}"
                 self.assigned.clear()
-                await asyncio.sleep(backoff)
-                self._backoff = min(backoff * 2, RESTART_BACKOFF_MAX_SECONDS)
+                await self._back_off(exc)
+
+    async def _back_off(self, exc: BaseException) -> None:
+        backoff = self._backoff
+        log.warning("consumer %s failed, retrying in %.1fs: %r", self.name, backoff, exc)
+        await asyncio.sleep(backoff)
+        self._backoff = min(backoff * 2, RESTART_BACKOFF_MAX_SECONDS)
 
     async def _consume(self) -> None:
         await ensure_topics(self.settings, self.topics)
@@ -167,6 +246,8 @@ class EventConsumer:
             auto_offset_reset="earliest",
             metadata_max_age_ms=5_000,
             fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
+            session_timeout_ms=self.settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
         )
         await consumer.start()
         try:
@@ -174,16 +255,40 @@ class EventConsumer:
                 batches = await consumer.getmany(timeout_ms=500, max_records=200)
                 if consumer.assignment():
                     self.assigned.set()
-                for tp, records in batches.items():
-                    for record in records:
-                        await self._process(record)
-                    await consumer.commit({tp: records[-1].offset + 1})
+                try:
+                    await self._apply_batches(consumer, batches)
+                except DatabaseFailed as failed:
+                    # Stay in the group (rejoining costs seconds): the records not applied
+                    # are fetched again after the backoff.
+                    for tp, offset in failed.resume.items():
+                        consumer.seek(tp, offset)
+                    self._trouble = f"retrying after {type(failed.cause).__name__}"
+                    await self._back_off(failed.cause)
+                    continue
                 await self._report_lag(consumer)
                 self._trouble = None
                 self._backoff = RESTART_BACKOFF_SECONDS
         finally:
             with contextlib.suppress(Exception):
                 await consumer.stop()
+
+    async def _apply_batches(
+        self, consumer: AIOKafkaConsumer, batches: Mapping[TopicPartition, list[ConsumerRecord]]
+    ) -> None:
+        """Apply and commit each partition's records; on a database failure raise
+        ``DatabaseFailed`` with where each partition must resume."""
+        pending = list(batches.items())
+        for index, (tp, records) in enumerate(pending):
+            for record in records:
+                try:
+                    await self._process(record)
+                except INFRASTRUCTURE_ERRORS as exc:
+                    if isinstance(exc, KafkaError):
+                        raise
+                    resume = {tp: record.offset}
+                    resume.update((later, rs[0].offset) for later, rs in pending[index + 1 :])
+                    raise DatabaseFailed(exc, resume) from exc
+            await consumer.commit({tp: records[-1].offset + 1})
 
     async def _process(self, record: ConsumerRecord) -> None:
         topic = record.topic
@@ -200,7 +305,7 @@ class EventConsumer:
         try:
             fresh = await self._apply_or_dead_letter(record, event)
         except INFRASTRUCTURE_ERRORS:
-            self.behind = True
+            self._fall_behind()
             raise
         if fresh is None:
             return
@@ -327,8 +432,9 @@ class EventConsumer:
                 continue
             lag[tp.topic] = lag.get(tp.topic, 0) + max(0, high - await consumer.position(tp))
         self._lag = sum(lag.values())
-        if self.behind and consumer.assignment() and not unknown and not self._lag:
-            self.behind = False
+        read_to_end = bool(consumer.assignment()) and unknown == 0 and self._lag == 0
+        if self._behind_since is not None and read_to_end:
+            self._caught_up()
         for topic, value in lag.items():
             self.metrics.consumer_lag.labels(**self.metrics.base(), topic=topic).set(value)
 

@@ -13,7 +13,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -212,6 +212,10 @@ def _runtime(request: web.Request) -> Runtime:
 
 
 async def _readyz(request: web.Request) -> web.Response:
+    """Whether this instance can serve requests: its database answers and no task is failing
+    (a consumer retrying, lagging or catching up). The broker is reported but, unless the
+    service has no work without it (``ready_needs_broker``), does not take the instance out:
+    requests are served and their events wait in the outbox (``status: degraded``)."""
     rt = _runtime(request)
     checks = {"database": False, "broker": False}
     with contextlib.suppress(OSError, asyncpg.PostgresError, TimeoutError):
@@ -219,9 +223,18 @@ async def _readyz(request: web.Request) -> web.Response:
     checks["broker"] = await rt.bus.ready()
     failing = rt.supervisor.failing()
     checks["tasks"] = not failing
-    if all(checks.values()):
-        return json_response({"status": "ready", "checks": checks})
-    raise Problem(503, "not-ready", "Not ready", checks=checks, failing=failing)
+    status = readiness(checks, rt.settings.ready_needs_broker)
+    if status is None:
+        raise Problem(503, "not-ready", "Not ready", checks=checks, failing=failing)
+    return json_response({"status": status, "checks": checks, "failing": failing})
+
+
+def readiness(checks: Mapping[str, bool], needs_broker: bool) -> str | None:
+    """``ready``, ``degraded`` (serving without the broker) or None (not ready)."""
+    required = {name: ok for name, ok in checks.items() if name != "broker" or needs_broker}
+    if not all(required.values()):
+        return None
+    return "ready" if all(checks.values()) else "degraded"
 
 
 async def _metrics(request: web.Request) -> web.Response:

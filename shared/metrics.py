@@ -50,6 +50,12 @@ class Metrics:
         self.events_consumed = self.counter(
             "events_consumed_total", "Events consumed by topic and outcome", ["topic", "outcome"]
         )
+        self.catching_up = self.gauge(
+            "catching_up",
+            "1 while a consumer has not read to the end since it started on state that has "
+            "consumed before or its database failed (the state may lack events on the bus)",
+            ["consumer"],
+        )
         self.task_restarts = self.counter(
             "task_restarts_total", "Background tasks restarted after they failed", ["task"]
         )

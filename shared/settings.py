@@ -93,6 +93,20 @@ class Settings(BaseSettings):
     consumer_backoff_seconds: float = Field(default=0.2, ge=0, le=60)
     #: Readiness says no while a consumer is more than this many messages behind.
     consumer_max_lag: int = Field(default=10_000, ge=0)
+    #: The longest a consumer counts as catching up (readiness no; auth answers 503
+    #: ``catching-up``) after it started on a database that has consumed before, or after its
+    #: database failed. Past it the zone serves with what it has (a broker that cannot be
+    #: reached must not keep a zone closed for ever); ``tweestap_catching_up`` stays 1 and a
+    #: warning is logged until the consumer has read to the end.
+    catch_up_max_seconds: float = Field(default=60.0, gt=0, le=3600)
+    #: The consumer group's session timeout and heartbeat interval: how soon the broker gives
+    #: a killed member's partitions to another (a restarted process waits for this).
+    kafka_session_timeout_ms: int = Field(default=6_000, ge=1_000, le=300_000)
+    kafka_heartbeat_interval_ms: int = Field(default=2_000, ge=100, le=100_000)
+    #: Whether readiness says no while the broker cannot be reached. Off: requests are served
+    #: and events wait in the outbox (readiness is 200 with ``status: degraded``); on for a
+    #: service that has no work without the broker (the notifier).
+    ready_needs_broker: bool = False
     #: A background task that failed is restarted after this wait, doubling on every failure
     #: up to ``task_restart_max_seconds`` (back to the start once it has run that long).
     task_restart_seconds: float = Field(default=1.0, gt=0, le=600)
@@ -103,6 +117,12 @@ class Settings(BaseSettings):
     #: certs accept only tokens for it (the same value in every service of both zones).
     token_audience: str = "https://tweestap.nl/api"  # noqa: S105 (a name, not a secret)
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _heartbeat_within_session(self) -> Settings:
+        if self.kafka_heartbeat_interval_ms >= self.kafka_session_timeout_ms:
+            raise ValueError("kafka_heartbeat_interval_ms must be below kafka_session_timeout_ms")
+        return self
 
     @property
     def source(self) -> str:

@@ -1,8 +1,10 @@
 """Auth does not decide on sessions with state it knows to be stale.
 
-After its database failed while events were arriving (the other zone's revocations, password
-changes, failed attempts), this zone's tables lack what the bus already holds until its
-consumer has read to the end again. Meanwhile a login, renewal or introspection here could
+After its database failed while events were arriving, or when it starts again on a database
+that has consumed before (a zone back from an outage), this zone's tables may lack what the bus
+already holds (the other zone's revocations, password changes, failed attempts) until its
+consumer has read to the end again (``EventConsumer.behind``, bounded by
+``catch_up_max_seconds``). Meanwhile a login, renewal or introspection here could
 honour a session the other zone ended, so they answer 503 (``Retry-After``) and clients use the
 other zone. Logging out stays open: it only adds a revocation.
 """

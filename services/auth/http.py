@@ -280,6 +280,7 @@ def create_app(settings: AuthSettings) -> web.Application:
             dead_letter_topic=DEAD_LETTERS,
         )
         app[CONSUMER] = consumer
+        await consumer.recall()  # before the first request: behind if it has consumed before
         rt.spawn(consumer.run, "auth-consumer", consumer.not_ready)
         rt.spawn(lambda: _maintenance(auth), "maintenance")
         try:

@@ -11,6 +11,8 @@ from shared.settings import Settings
 
 class NotifierSettings(Settings):
     service: str = "notifier"
+    #: All the notifier's work comes from Kafka: without the broker it has none to do.
+    ready_needs_broker: bool = True
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     #: ``none`` (plain, for a local relay), ``starttls`` (submission, 587) or ``tls`` (465).
