@@ -71,6 +71,19 @@ async def wait_for(
         await asyncio.sleep(interval)
 
 
+async def wait_ready(zone: Zone, timeout: float = 60.0) -> None:
+    """Until ``zone`` answers 200 on ``/readyz`` (e.g. a restarted zone has caught up with the
+    bus); on timeout, fail with what it says."""
+
+    async def ready() -> bool:
+        return (await zone.ops.get("/readyz")).status == 200
+
+    try:
+        await wait_for(ready, timeout=timeout, interval=0.2)
+    except AssertionError:
+        raise AssertionError(await (await zone.ops.get("/readyz")).text()) from None
+
+
 @dataclass
 class Inbox:
     """A real SMTP server (aiosmtpd) keeping every message it accepts, parsed."""
