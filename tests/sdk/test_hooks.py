@@ -16,7 +16,7 @@ from tweestap_client import SessionEnded, TweestapClient
 
 from services.registry import SERVICES
 from shared.events import utcnow
-from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, wait_for
+from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, wait_for, wait_ready
 from tests.integration.test_tokens import forge_session
 from tests.sdk.test_client import url
 
@@ -84,6 +84,7 @@ async def test_a_zone_that_comes_back_is_probed_back_to(cluster: Cluster) -> Non
         assert switched == [(0, 1)]
 
         a = await restart(cluster, a, port)
+        await wait_ready(a)  # it has consumed before: it refuses /v1/ until caught up
 
         async def back_on_a() -> bool:
             return client.zone == 0
