@@ -1,0 +1,79 @@
+"""Readiness says whether an instance can serve requests, and a zone catching up with the bus
+is closed for a bounded time (issue 11). Pure logic: no broker, no DB."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, cast
+
+import pytest
+
+from shared.consumer import EventConsumer
+from shared.http import readiness
+from shared.metrics import Metrics
+from shared.settings import Settings
+
+UP = {"database": True, "broker": True, "tasks": True}
+
+
+def test_all_up_is_ready() -> None:
+    assert readiness(UP, needs_broker=False) == "ready"
+    assert readiness(UP, needs_broker=True) == "ready"
+
+
+def test_without_the_broker_a_service_serves_degraded() -> None:
+    assert readiness({**UP, "broker": False}, needs_broker=False) == "degraded"
+
+
+def test_a_service_that_needs_the_broker_is_not_ready_without_it() -> None:
+    assert readiness({**UP, "broker": False}, needs_broker=True) is None
+
+
+@pytest.mark.parametrize("check", ["database", "tasks"])
+def test_database_or_tasks_failing_is_not_ready(check: str) -> None:
+    assert readiness({**UP, check: False}, needs_broker=False) is None
+
+
+def test_settings_refuse_a_heartbeat_not_below_the_session_timeout() -> None:
+    with pytest.raises(ValueError, match="heartbeat"):
+        Settings(kafka_session_timeout_ms=3000, kafka_heartbeat_interval_ms=3000)
+
+
+def _consumer(metrics: Metrics, catch_up_max_seconds: float) -> EventConsumer:
+    settings = Settings(catch_up_max_seconds=catch_up_max_seconds)
+    # The pool is never touched by what these tests call.
+    return EventConsumer(settings, cast(Any, None), metrics, "auth", {})
+
+
+def _gauge(metrics: Metrics) -> float | None:
+    return metrics.registry.get_sample_value(
+        "tweestap_catching_up", {"service": "t", "zone": "a", "consumer": "auth"}
+    )
+
+
+def test_a_consumer_behind_is_not_ready_until_caught_up() -> None:
+    metrics = Metrics("t", "a")
+    consumer = _consumer(metrics, 60)
+    assert not consumer.behind and consumer.not_ready() is None and _gauge(metrics) == 0
+    consumer._fall_behind()
+    assert consumer.behind and _gauge(metrics) == 1
+    assert (consumer.not_ready() or "").startswith("catching up")
+    consumer._caught_up()
+    assert not consumer.behind and consumer.not_ready() is None and _gauge(metrics) == 0
+
+
+async def test_catching_up_is_bounded_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    """Past ``catch_up_max_seconds`` (the broker cannot be reached) the zone serves with what
+    it has: no longer behind nor unready, but the gauge stays 1 and a warning says why."""
+    metrics = Metrics("t", "a")
+    consumer = _consumer(metrics, 0.05)
+    consumer._fall_behind()
+    assert consumer.behind
+    await asyncio.sleep(0.1)
+    with caplog.at_level(logging.WARNING, logger="shared.consumer"):
+        assert not consumer.behind and consumer.not_ready() is None
+        assert not consumer.behind
+    assert _gauge(metrics) == 1, "the state may still lack events: the gauge says so"
+    warnings = [r for r in caplog.records if "has not caught up" in r.getMessage()]
+    assert len(warnings) == 1, "said once, not on every request"
