@@ -505,7 +505,16 @@ async def test_broker_outage_loses_nothing_and_applies_nothing_twice(
         )
     )
     queued = {z: await _outbox(deployment, z) for z in ("a", "b")}
+    # Readiness is "can this instance serve": auth can (events wait in the outbox), so an
+    # orchestrator must not take both zones out; the notifier has no work without the broker.
+    readiness = {z: await _readiness(deployment, "auth", z) for z in ("a", "b")}
+    notifier = {z: await _ready(deployment, "notifier", z) for z in ("a", "b")}
     deployment.broker_up()
+    for z in ("a", "b"):
+        status, body = readiness[z]
+        assert status == 200, f"zone {z}'s auth was taken out without the broker: {body}"
+        assert body["status"] == "degraded" and body["checks"]["broker"] is False, body
+        assert notifier[z] == 503, f"zone {z}'s notifier said ready without the broker"
     up_at = time.monotonic()
 
     for z in ("a", "b"):
