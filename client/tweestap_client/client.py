@@ -17,19 +17,30 @@ from typing import Any
 
 import aiohttp
 
-from tweestap_client.failover import call_order
+from tweestap_client.failover import call_order, zone_after
+from tweestap_client.hedge import first_answer
 from tweestap_client.store import TokenFile
 from tweestap_client.window import Schedule, Window, estimate_skew
 
 Zone = str | Mapping[str, str]
 SESSION_ENDED = ("session-expired", "session-revoked")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+#: Read-only: sent to a second zone while the first is still busy (``hedge_after``).
+HEDGED_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: The client ends a session itself when its token passes ``exp`` without a renewal.
 TOKEN_EXPIRED = "token-expired"  # noqa: S105 (a reason, not a secret)
 #: Short on purpose: a call that fails moves to the next zone, so waiting long for a zone that
 #: is gone costs more than giving up on one lost SYN (TCP retransmits it after 1 s). ``total``
 #: bounds a zone that accepts connections but does not answer (a hung process).
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=5, sock_connect=1)
+#: The password step and the login steps after it: argon2 on a loaded server may take seconds.
+DEFAULT_PASSWORD_TIMEOUT = 5.0
+#: Renew, revoke, the probe: cheap calls (a signature and one query), so a zone that has not
+#: answered one by then is treated as failed.
+DEFAULT_RENEW_TIMEOUT = 2.0
+#: A renewal, the probe or a read-only ``request`` not answered by then goes to the next zone
+#: too; the first good answer wins.
+DEFAULT_HEDGE_AFTER = 0.25
 
 
 class TweestapError(Exception):
@@ -176,7 +187,9 @@ class Step:
             raise RuntimeError("this login flow has ended")
         path = f"/v1/login/{self.login_id}/{action}"
         try:
-            status, body, _ = await self.client._send_in(self.zone, "auth", "POST", path, payload)
+            status, body, _ = await self.client._send_in(
+                self.zone, "auth", "POST", path, payload, self.client._password_limit
+            )
         except _Unavailable as error:
             # The login lives in this zone's database only (not replicated): no other zone can
             # continue it, and the password is gone. The next login goes to another zone.
@@ -204,6 +217,9 @@ class TweestapClient:
         token_path: str | os.PathLike[str] | None = None,
         *,
         timeout: aiohttp.ClientTimeout | None = None,
+        password_timeout: float = DEFAULT_PASSWORD_TIMEOUT,
+        renew_timeout: float = DEFAULT_RENEW_TIMEOUT,
+        hedge_after: float | None = DEFAULT_HEDGE_AFTER,
         probe_interval: float = 10.0,
         renew_floor: float = 5.0,
         jitter: float = 0.1,
@@ -219,6 +235,13 @@ class TweestapClient:
             {"auth": z} if isinstance(z, str) else dict(z) for z in zones
         ]
         self.timeout = timeout or DEFAULT_TIMEOUT
+        #: Per kind of call, each capped by ``timeout.total`` (see client/README.md).
+        self._password_limit = self._capped(password_timeout)
+        self._renew_limit = self._capped(renew_timeout)
+        self._request_limit = self._capped(None)
+        self.hedge_after = hedge_after or None  # 0 disables, like None
+        #: Calls sent to a second zone because the first had not answered within hedge_after.
+        self.hedges = 0
         self.probe_interval = probe_interval
         self.renew_floor, self.jitter = renew_floor, jitter
         self.clock, self.rand = clock, rand
@@ -312,7 +335,11 @@ class TweestapClient:
 
     async def _renew(self, held: _Held) -> str:
         sent_at = self.clock()
-        answer = await self._send("auth", "POST", "/v1/tokens/renew", None, held.token, True)
+        # Hedged: two zones may both renew; the first answer is kept, the other dropped (a
+        # renewal changes no state but the outbox event, and this runs under the file's lock).
+        answer = await self._send(
+            "auth", "POST", "/v1/tokens/renew", None, held.token, self._renew_limit, hedged=True
+        )
         if answer.status != 200:
             self._problem(answer.status, answer.body)
         self._adopt(answer.body, sent_at)
@@ -328,24 +355,35 @@ class TweestapClient:
                 self.file.remove()
         if held is not None:
             with contextlib.suppress(ZonesUnavailable):
-                await self._send("auth", "POST", "/v1/tokens/revoke", None, held.token, True)
+                await self._send(
+                    "auth", "POST", "/v1/tokens/revoke", None, held.token, self._renew_limit
+                )
 
     async def request(self, service: str, method: str, path: str, json: Any = None) -> Response:
         """An authenticated call to ``service`` in the zone in use, with the same failover
         (repeated in another zone only when ``method`` is safe to repeat)."""
         token = await self.bearer()
+        method = method.upper()
         answer = await self._send(
-            service, method.upper(), path, json, token, method.upper() in SAFE_METHODS
+            service,
+            method,
+            path,
+            json,
+            token,
+            self._request_limit,
+            repeatable=method in SAFE_METHODS,
+            hedged=method in HEDGED_METHODS,
         )
         return Response(answer.status, answer.body, answer.headers)
 
     # -- login -----------------------------------------------------------------------------
 
     async def login(self, practice: str, username: str, password: str) -> Step:
-        """The password step, repeated in the next zone when one fails; the password is not
-        kept after this call returns."""
+        """The password step, repeated in the next zone when one fails (never hedged: a second
+        attempt would count twice toward the lockout); the password is not kept after this
+        call returns."""
         payload = {"practice": practice, "username": username, "password": password}
-        answer = await self._send("auth", "POST", "/v1/login", payload, None, True)
+        answer = await self._send("auth", "POST", "/v1/login", payload, None, self._password_limit)
         return self._step(answer.status, answer.body, answer.zone)
 
     def _step(self, status: int, body: Any, zone: int) -> Step:
@@ -401,6 +439,7 @@ class TweestapClient:
         method: str,
         path: str,
         payload: Any,
+        limit: aiohttp.ClientTimeout,
         token: str | None = None,
     ) -> tuple[int, Any, Mapping[str, str]]:
         if self._session is None:
@@ -409,7 +448,7 @@ class TweestapClient:
         headers = {} if token is None else {"Authorization": f"Bearer {token}"}
         try:
             async with self._session.request(
-                method, f"{base}{path}", json=payload, headers=headers
+                method, f"{base}{path}", json=payload, headers=headers, timeout=limit
             ) as response:
                 if response.status >= 500:
                     raise _Unavailable(f"{response.status} from zone {zone}")
@@ -435,26 +474,57 @@ class TweestapClient:
         path: str,
         payload: Any,
         token: str | None,
-        repeatable: bool,
+        limit: aiohttp.ClientTimeout,
+        *,
+        repeatable: bool = True,
+        hedged: bool = False,
     ) -> _Answer:
-        """Try the zone in use, then the others in order (zones that just failed last); stay
-        on the one that answers."""
-        for zone in call_order(self._zone, len(self.zones), self._down):
+        """Try the zone in use, then the others in order (zones that just failed last); a
+        ``hedged`` call also goes to the next zone when the first has not answered within
+        ``hedge_after``. The client moves to the answering zone only if the call moved."""
+        began = self._zone
+
+        async def attempt(zone: int) -> tuple[int, Any, Mapping[str, str]]:
             try:
-                status, body, headers = await self._send_in(
-                    zone, service, method, path, payload, token
-                )
+                answer = await self._send_in(zone, service, method, path, payload, limit, token)
             except _Unavailable as error:
                 self._down.add(zone)
                 if error.sent and not repeatable:
                     raise ZonesUnavailable(f"zone {zone}: {error}; {method} {path}") from error
-                continue
+                raise
             self._down.discard(zone)
-            await self._switch(zone)
-            if status == 401 and token is not None:
-                await self._maybe_ended(body)
-            return _Answer(status, body, headers, zone)
-        raise ZonesUnavailable(f"no zone answered {method} {path}")
+            return answer
+
+        try:
+            zone, (status, body, headers) = await first_answer(
+                call_order(began, len(self.zones), self._down),
+                attempt,
+                leg_failed=_Unavailable,
+                hedge_after=self.hedge_after if hedged else None,
+                on_hedge=self._hedged,
+            )
+        except _Unavailable as error:
+            raise ZonesUnavailable(f"no zone answered {method} {path}") from error
+        await self._switch(zone_after(began, zone, self._zone))
+        if status == 401 and token is not None:
+            await self._maybe_ended(body)
+        return _Answer(status, body, headers, zone)
+
+    def _hedged(self, zone: int) -> None:
+        self.hedges += 1
+
+    def _capped(self, seconds: float | None) -> aiohttp.ClientTimeout:
+        """``self.timeout`` with its total lowered to ``seconds``: ``timeout.total`` caps all."""
+        base = self.timeout
+        if seconds is not None and base.total is not None:
+            seconds = min(seconds, base.total)
+        return aiohttp.ClientTimeout(
+            total=base.total if seconds is None else seconds,
+            connect=base.connect,
+            sock_read=base.sock_read,
+            sock_connect=base.sock_connect,
+            ceil_threshold=base.ceil_threshold,
+        )
 
     async def _switch(self, zone: int) -> None:
         if zone != self._zone:
@@ -463,22 +533,33 @@ class TweestapClient:
                 await _call(self.on_zone_switched, old, zone)
 
     async def _probe_back(self) -> None:
-        """Every ``probe_interval`` s, look whether a zone more preferred than the one in use,
-        or one whose last call failed, answers its public JWKS: it is no longer tried last,
-        and the client moves back to the most preferred such zone."""
+        """Every ``probe_interval`` s, :meth:`_probe_once`."""
         while True:
             await asyncio.sleep(self.probe_interval)
-            for zone in sorted(set(range(self._zone)) | self._down):
-                try:
-                    status, _, _ = await self._send_in(
-                        zone, "auth", "GET", "/.well-known/jwks.json", None
-                    )
-                except (_Unavailable, TweestapError):
-                    continue
-                if status == 200:
-                    self._down.discard(zone)
-                    if zone < self._zone:
-                        await self._switch(zone)
+            await self._probe_once()
+
+    async def _probe_once(self) -> None:
+        """Ask every zone more preferred than the one in use, and every zone whose last call
+        failed, for its public JWKS, all at once (a hung zone does not hold up the others;
+        each within ``renew_timeout``). One that answers is no longer tried last, and the
+        client moves to the most preferred of them, unless it moved meanwhile."""
+        began = self._zone
+        zones = sorted(set(range(began)) | self._down)
+        answers = await asyncio.gather(*(self._answers(zone) for zone in zones))
+        alive = [zone for zone, ok in zip(zones, answers, strict=True) if ok]
+        self._down.difference_update(alive)
+        back = [zone for zone in alive if zone < began]
+        if back and self._zone == began:
+            await self._switch(back[0])
+
+    async def _answers(self, zone: int) -> bool:
+        try:
+            status, _, _ = await self._send_in(
+                zone, "auth", "GET", "/.well-known/jwks.json", None, self._renew_limit
+            )
+        except (_Unavailable, TweestapError):
+            return False
+        return status == 200
 
 
 async def _call(hook: Hook, *args: Any) -> None:

@@ -1,0 +1,135 @@
+"""A zone that hangs (accepts connections, never answers): a renewal is hedged to the next
+zone and completes there, long before the hung zone's time limit; and a call answered where it
+began does not undo the probe's move back to the preferred zone."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from tweestap_client import TweestapClient
+
+from tests.conftest import ADMIN_PASSWORD, Cluster, wait_for
+from tests.sdk.test_client import url
+
+
+class HungZone:
+    """A TCP server that accepts every connection, reads the request and never answers, like
+    a SIGSTOPped process behind a listening socket; it records what it saw."""
+
+    def __init__(self) -> None:
+        self.requests: list[bytes] = []
+        self.closed_by_client = 0
+        self.server: asyncio.Server | None = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.requests.append(await reader.readline())
+        while await reader.read(4096):  # until the client gives up on it
+            pass
+        self.closed_by_client += 1
+        writer.close()
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
+@pytest.fixture
+async def hung() -> AsyncIterator[HungZone]:
+    zone = HungZone()
+    yield zone
+    await zone.stop()
+
+
+async def test_a_renewal_is_hedged_from_a_hung_zone_and_completes_in_the_next(
+    cluster: Cluster, hung: HungZone, tmp_path: Path
+) -> None:
+    b = await cluster.start("b")
+    await cluster.bootstrap(b)
+    path = tmp_path / "token.json"
+    async with TweestapClient([url(b)], token_path=path) as first:
+        await first.login("fysio", "admin", ADMIN_PASSWORD)
+        old = first.token
+    renewed: list[str] = []
+    switched: list[tuple[int, int]] = []
+    async with TweestapClient(
+        [await hung.start(), url(b)],
+        token_path=path,
+        renew_timeout=30,  # far away: only the hedge can finish the renewal in time
+        hedge_after=0.25,
+        probe_interval=3600,
+        on_renewed=renewed.append,
+        on_zone_switched=lambda *z: switched.append(z),
+    ) as client:
+        assert client.token == old and client.zone == 0
+        # A correctness bound, not a timing goal: well before the hung leg's 30 s limit.
+        token = await asyncio.wait_for(client.renew(), timeout=10)
+        assert token != old and client.token == token and renewed == [token], "one token kept"
+        assert b.auth.signer.kid_of(token).startswith("b-"), "zone b issued it"
+        assert client.zone == 1 and switched == [(0, 1)]
+        assert client.hedges == 1
+        assert hung.requests == [b"POST /v1/tokens/renew HTTP/1.1\r\n"], "zone a was asked first"
+        await wait_for(lambda: _async(hung.closed_by_client == 1), timeout=5)
+        assert 0 not in client._down, "the hedge answered, not the hung leg's timeout"
+        assert await client.bearer() == token, "not due: no second renewal"
+
+
+async def _async(value: bool) -> bool:
+    return value
+
+
+async def test_a_call_answered_where_it_began_keeps_the_probes_move_back() -> None:
+    """Zone 0 is down, the client works in zone 1; zone 0 returns and the probe moves the
+    client back while a call is still running in zone 1. That call's answer (from the zone it
+    began in) must leave the client in zone 0 (before the fix: moved to zone 1 again)."""
+    preferred_up = asyncio.Event()
+    release = asyncio.Event()
+    logins: list[int] = []
+
+    async def preferred(request: web.Request) -> web.Response:
+        if preferred_up.is_set():
+            return web.json_response({"keys": []})
+        return web.json_response({"title": "down"}, status=503)
+
+    async def login(request: web.Request) -> web.Response:
+        logins.append(1)
+        if len(logins) == 2:  # the second login is the one in flight during the move back
+            await release.wait()
+        return web.json_response({"next": "second_factor", "login_id": "L", "factors": ["totp"]})
+
+    zone_0, zone_1 = web.Application(), web.Application()
+    zone_0.router.add_route("*", "/{tail:.*}", preferred)
+    zone_1.router.add_post("/v1/login", login)
+    servers = [TestServer(zone_0), TestServer(zone_1)]
+    for server in servers:
+        await server.start_server()
+    switched: list[tuple[int, int]] = []
+    try:
+        async with TweestapClient(
+            [str(s.make_url("")).rstrip("/") for s in servers],
+            probe_interval=0.05,
+            on_zone_switched=lambda *z: switched.append(z),
+        ) as client:
+            first = await client.login("fysio", "admin", ADMIN_PASSWORD)
+            assert first.zone == 1 and client.zone == 1
+            in_flight = asyncio.ensure_future(client.login("fysio", "admin", ADMIN_PASSWORD))
+            await wait_for(lambda: _async(len(logins) == 2), timeout=5)
+            preferred_up.set()
+            await wait_for(lambda: _async(client.zone == 0), timeout=5)
+            release.set()
+            step = await in_flight
+            assert step.zone == 1, "answered in the zone it began in"
+            assert client.zone == 0 and switched == [(0, 1), (1, 0)]
+    finally:
+        release.set()
+        for server in servers:
+            await server.close()
