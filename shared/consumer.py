@@ -11,11 +11,12 @@ again after a backoff (rejoining the group costs seconds); after a broker failur
 again (without limit, with backoff). A database failure makes it not ready meanwhile; the
 broker's state is readiness's own check.
 
-A consumer that starts on a database that has consumed before (its inbox is not empty), or
-whose database failed, is *behind*: this zone's state may lack events the bus holds (the other
-zone's revocations, password changes) until every assigned partition has been read to its
-end. Readiness says no meanwhile, and auth refuses to decide on sessions (503 ``catching-up``),
-for at most ``catch_up_max_seconds``: past that the zone serves with what it has and says so.
+A consumer that starts on a database that has consumed before (its inbox is not empty, or its
+group has committed offsets), or whose database failed, is *behind*: this zone's state may
+lack events the bus holds (the other zone's revocations, password changes) until every
+assigned partition has been read to its end. Readiness says no meanwhile, and auth refuses to
+decide on sessions (503 ``catching-up``), for at most ``catch_up_max_seconds``: past that
+the zone serves with what it has and says so.
 """
 
 from __future__ import annotations
@@ -153,6 +154,7 @@ class EventConsumer:
         self._behind_since: float | None = None
         self._overdue_said = False
         self._recalled = False
+        self._offsets_recalled = False
         self._gauge = metrics.catching_up.labels(**metrics.base(), consumer=name)
         self._gauge.set(0)
 
@@ -255,6 +257,7 @@ class EventConsumer:
                 batches = await consumer.getmany(timeout_ms=500, max_records=200)
                 if consumer.assignment():
                     self.assigned.set()
+                    await self._recall_offsets(consumer)
                 try:
                     await self._apply_batches(consumer, batches)
                 except DatabaseFailed as failed:
@@ -271,6 +274,19 @@ class EventConsumer:
         finally:
             with contextlib.suppress(Exception):
                 await consumer.stop()
+
+    async def _recall_offsets(self, consumer: AIOKafkaConsumer) -> None:
+        """Once, at the first assignment: behind if the group has committed offsets (it has
+        consumed before) although the inbox said nothing (rows past their retention)."""
+        if self._offsets_recalled:
+            return
+        self._offsets_recalled = True
+        if self._behind_since is not None:
+            return
+        for tp in consumer.assignment():
+            if await consumer.committed(tp) is not None:
+                self._fall_behind()
+                return
 
     async def _apply_batches(
         self, consumer: AIOKafkaConsumer, batches: Mapping[TopicPartition, list[ConsumerRecord]]

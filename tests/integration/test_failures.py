@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from services.dev.infra import Broker, Postgres, free_port
@@ -115,3 +116,36 @@ async def test_restart_loses_nothing(private: Cluster) -> None:
     counts = _types(events)
     assert counts["password.changed"] == 2, "bootstrap's and the change"
     assert counts["token.issued"] == 3, "two logins and the caller's new session after the change"
+
+
+async def test_restart_with_an_empty_inbox_still_catches_up(
+    private: Cluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The inbox forgets rows past their retention; the group's committed offsets still say
+    the zone has consumed before, so a restart catches up before it counts as caught up."""
+    zone = await private.start("a")
+    await private.bootstrap(zone)
+    _, body = await login(zone, "fysio", "admin", ADMIN_PASSWORD)
+    revoked = await zone.client.post("/v1/tokens/revoke", headers=bearer(body["token"]["token"]))
+    assert revoked.status in (200, 204)
+
+    async def applied() -> bool:
+        return bool(await zone.auth.pool.fetchval("SELECT count(*) FROM inbox") > 0)
+
+    await wait_for(applied, timeout=30)
+    await zone.stop()
+    private.zones.remove(zone)
+    conn = await asyncpg.connect(zone.settings.database_url)
+    try:
+        await conn.execute("DELETE FROM inbox")
+    finally:
+        await conn.close()
+    with caplog.at_level("INFO", logger="shared.consumer"):
+        restarted = await private.start("a")
+        assert not consumer_of(restarted).behind, "the inbox alone says: never consumed"
+        await wait_for(lambda: _said(caplog, "consumer auth caught up"), timeout=60, interval=0.2)
+    await wait_ready(restarted)
+
+
+async def _said(caplog: pytest.LogCaptureFixture, words: str) -> bool:
+    return any(words in r.getMessage() for r in caplog.records)
