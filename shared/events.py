@@ -12,7 +12,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.merge import Record, Stamp
+from shared.merge import ELEMENT, SETTING, Record, Stamp, collapse, expand
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 #: E.164: a plus, a country code and at most 15 digits in all.
@@ -105,6 +105,11 @@ class Versioned(BaseModel):
 
     #: Fields that name the entity (never change, never stamped).
     key_fields: ClassVar[frozenset[str]] = frozenset()
+    #: List fields merged per element (``stamps`` keys ``field:element``; a stamped element
+    #: missing from the list was removed then) and dict fields merged per setting
+    #: (``field.setting``): :func:`shared.merge.expand`.
+    set_fields: ClassVar[frozenset[str]] = frozenset()
+    map_fields: ClassVar[frozenset[str]] = frozenset()
 
     version: int = Field(ge=1)
     updated_at: datetime
@@ -121,7 +126,16 @@ class Versioned(BaseModel):
 
     @model_validator(mode="after")
     def _stamps_fit(self) -> Versioned:
-        unknown = set(self.stamps or {}) - self.merged_fields()
+        unknown = {
+            name
+            for name in set(self.stamps or {}) - self.merged_fields()
+            if not any(
+                name.startswith(f + ELEMENT) and len(name) > len(f) + 1 for f in self.set_fields
+            )
+            and not any(
+                name.startswith(f + SETTING) and len(name) > len(f) + 1 for f in self.map_fields
+            )
+        }
         if unknown:
             raise ValueError(f"stamps of unknown fields: {sorted(unknown)}")
         if any(s.stamp > self.stamp for s in (self.stamps or {}).values()):
@@ -139,16 +153,24 @@ class Versioned(BaseModel):
         """The merged fields' values (nested models as dicts)."""
         return self.model_dump(include=set(self.merged_fields()))
 
+    def state(self) -> Record:
+        """The merged state (sets and maps per element: :func:`shared.merge.expand`)."""
+        return expand(
+            self.values(), self.stamp, self.field_stamps(), self.set_fields, self.map_fields
+        )
 
-def stamped(state: Record) -> dict[str, Any]:
-    """An event's values and stamps from a merged state (for ``Event(key=…, **stamped(…))``)."""
+
+def stamped(state: Record, of: type[Versioned] | None = None) -> dict[str, Any]:
+    """An event's values and stamps from a merged state (for ``Event(key=…, **stamped(…))``);
+    ``of``: the event class, whose set and map fields ``state`` holds per element."""
     stamp = state.stamp
+    values, stamps = collapse(state, of.set_fields if of else (), of.map_fields if of else ())
     own = {
         name: FieldStamp(version=s.version, updated_at=s.updated_at, zone=s.zone)
-        for name, s in state.own.items()
+        for name, s in stamps.items()
     }
     return {
-        **state.values,
+        **values,
         "version": stamp.version,
         "updated_at": stamp.updated_at,
         "zone": stamp.zone,
@@ -171,7 +193,10 @@ class PasswordPolicy(BaseModel):
 
 
 class PracticeUpserted(Versioned):
-    """``directory.practices``: practice settings (``type: practice.upserted``)."""
+    """``directory.practices``: practice settings (``type: practice.upserted``). Each
+    password policy setting merges on its own (``stamps`` key ``password_policy.<setting>``)."""
+
+    map_fields: ClassVar[frozenset[str]] = frozenset({"password_policy"})
 
     name: Text = Field(min_length=1, max_length=200)
     email: Text | None = None
@@ -277,9 +302,12 @@ class CertificateUpserted(Versioned):
     """``certs.events`` (``type: certificate.upserted``, subject = the certificate's ``nr``):
     the whole state of an imported certificate, last writer wins. The certificate itself (PEM,
     public) travels so that auth can check fallback signatures; the private key never does.
-    ``removed`` marks a deleted certificate."""
+    ``removed`` marks a deleted certificate. ``grants`` merges per employee (``stamps`` key
+    ``grants:<employee>``; a stamped employee missing from the list was revoked then), so a
+    revocation survives a concurrent grant to someone else."""
 
     key_fields: ClassVar[frozenset[str]] = frozenset({"nr"})
+    set_fields: ClassVar[frozenset[str]] = frozenset({"grants"})
 
     nr: Text = Field(pattern=ID_PATTERN)
     fingerprint: Text = Field(pattern=r"^[0-9a-f]{64}$")

@@ -11,6 +11,16 @@ A writer stamps only the fields it changes, with ``(record version + 1, now, zon
 than every stamp it has seen. Two writes of the *same* field from the same base are a real
 conflict: the later time, then the zone name, wins — the same in both zones.
 
+Two kinds of field are merged per element rather than as one value (:func:`expand` makes
+their element keys, :func:`collapse` the field back):
+
+* a *set* (a certificate's ``grants``): key ``field:element`` holds ``True`` (in the set) or
+  ``False`` (removed: a tombstone, kept), so a removal in one zone and an addition of another
+  element in the other both survive (an LWW-element-set). The key ``field`` itself keeps the
+  stamp of the last write of the *whole* set (an older writer's list): an element without a
+  key of its own counts as absent at that stamp, so such a whole list still replaces the set.
+* a *map* (a practice's ``password_policy``): key ``field.name`` holds one setting.
+
 The merge is commutative, associative and idempotent, so any order and any duplication of the
 same states gives the same result (``tests/unit/test_merge_properties.py``).
 """
@@ -71,16 +81,61 @@ def _rank(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=plain)
 
 
+#: Separates a set field's name from an element (``grants:piet01``).
+ELEMENT = ":"
+#: Separates a map field's name from a setting (``password_policy.max_attempts``).
+SETTING = "."
+
+_Entry = tuple[Stamp, Any]
+
+
+def _set_of(name: str) -> str | None:
+    """The set field whose element ``name`` is, if it is one."""
+    owner, sep, _ = name.partition(ELEMENT)
+    return owner if sep else None
+
+
+def _key(entry: _Entry) -> tuple[Stamp, str]:
+    return entry[0], _rank(entry[1])
+
+
+def _entries(r: Record, name: str) -> list[_Entry]:
+    """``name``'s value in ``r``: its own, or for a set's element without a key of its own,
+    absent as of the set's whole-list stamp."""
+    if name in r.values:
+        return [(r.stamps[name], r.values[name])]
+    owner = _set_of(name)
+    if owner is not None and owner in r.values:
+        return [(r.stamps[owner], False)]
+    return []
+
+
+def _implied(r: Record, name: str) -> bool:
+    """Whether a set element's entry says no more than its set's whole-list stamp does."""
+    owner = _set_of(name)
+    if owner is None or owner not in r.values:
+        return False
+    return _key((r.stamps[name], r.values[name])) <= _key((r.stamps[owner], False))
+
+
+def _normal(r: Record) -> Record:
+    """``r`` without the set elements its sets' whole-list stamps imply (one form per state)."""
+    kept = [name for name in r.values if not _implied(r, name)]
+    if len(kept) == len(r.values):
+        return r
+    return Record({n: r.values[n] for n in kept}, {n: r.stamps[n] for n in kept}, r.stamp)
+
+
 def merge(a: Record, b: Record) -> Record:
-    """Per field, the value with the greater stamp; the greater record stamp."""
+    """Per field (and set element), the value with the greater stamp; the greater record
+    stamp."""
     values: dict[str, Any] = {}
     stamps: dict[str, Stamp] = {}
     for name in sorted(a.values.keys() | b.values.keys()):
-        candidates = [r for r in (a, b) if name in r.values]
-        best = max(candidates, key=lambda r: (r.stamps[name], _rank(r.values[name])))
-        values[name] = best.values[name]
-        stamps[name] = best.stamps[name]
-    return Record(values, stamps, max(a.stamp, b.stamp))
+        stamp, value = max([*_entries(a, name), *_entries(b, name)], key=_key)
+        values[name] = value
+        stamps[name] = stamp
+    return _normal(Record(values, stamps, max(a.stamp, b.stamp)))
 
 
 def merge_all(records: Iterable[Record]) -> Record:
@@ -99,7 +154,7 @@ def edit(
     changed = {
         name: value
         for name, value in values.items()
-        if name not in current.values or current.values[name] != value
+        if [value] != [v for _, v in _entries(current, name)]
     }
     if not changed:
         return current
@@ -108,6 +163,76 @@ def edit(
         {**current.stamps, **dict.fromkeys(changed, new)},
         new,
     )
+
+
+def expand(
+    values: Mapping[str, Any],
+    stamp: Stamp,
+    stamps: Mapping[str, Stamp] | None = None,
+    sets: Iterable[str] = (),
+    maps: Iterable[str] = (),
+) -> Record:
+    """A record from a whole state whose ``sets`` (lists) and ``maps`` (dicts) are merged per
+    element. ``stamps`` may name elements (``grants:piet01``, ``password_policy.history``); an
+    element without a stamp of its own carries its field's (a state written before per-element
+    stamps: the whole field at once). A set's element stamped but not listed is removed."""
+    own = dict(stamps or {})
+    flat: dict[str, Any] = {}
+    flat_stamps: dict[str, Stamp] = {}
+    for name, value in values.items():
+        field_stamp = own.get(name, stamp)
+        if name in sets:
+            listed = {str(e) for e in value}
+            flat[name], flat_stamps[name] = True, field_stamp
+            prefix = name + ELEMENT
+            for element in listed:
+                flat[prefix + element] = True
+                flat_stamps[prefix + element] = own.get(prefix + element, field_stamp)
+            for key, s in own.items():
+                if key.startswith(prefix) and key[len(prefix) :] not in listed:
+                    flat[key], flat_stamps[key] = False, s
+        elif name in maps:
+            for setting, v in value.items():
+                key = f"{name}{SETTING}{setting}"
+                flat[key], flat_stamps[key] = v, own.get(key, field_stamp)
+        else:
+            flat[name], flat_stamps[name] = value, field_stamp
+    return _normal(Record(flat, flat_stamps, max([stamp, *flat_stamps.values()])))
+
+
+def collapse(
+    state: Record, sets: Iterable[str] = (), maps: Iterable[str] = ()
+) -> tuple[dict[str, Any], dict[str, Stamp]]:
+    """A record's whole state (sets as sorted lists, maps as dicts) and the stamps that differ
+    from what :func:`expand` would assume: ``expand(*collapse(r), …) == r``."""
+    sets, maps = frozenset(sets), frozenset(maps)
+    values: dict[str, Any] = {name: [] for name in sets if name in state.values}
+    values.update({name: {} for name in maps})
+    own: dict[str, Stamp] = {}
+    for name, value in state.values.items():
+        stamp = state.stamps[name]
+        owner = _set_of(name)
+        head, sep, setting = name.partition(SETTING)
+        if owner in sets:
+            base = state.stamps.get(owner, state.stamp)
+            if value:
+                values[owner].append(name[len(owner) + 1 :])
+            if not value or stamp != base:
+                own[name] = stamp
+        elif sep and head in maps:
+            values[head][setting] = value
+            if stamp != state.stamp:
+                own[name] = stamp
+        elif name in sets:
+            if stamp != state.stamp:
+                own[name] = stamp
+        else:
+            values[name] = value
+            if stamp != state.stamp:
+                own[name] = stamp
+    for name in sets & values.keys():
+        values[name].sort()
+    return values, own
 
 
 def stamp_json(stamp: Stamp) -> dict[str, Any]:

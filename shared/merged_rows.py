@@ -15,7 +15,17 @@ from typing import Any
 import asyncpg
 
 from shared.events import Versioned
-from shared.merge import Record, Stamp, merge, record, stamp_from_json, stamp_json
+from shared.merge import (
+    ELEMENT,
+    SETTING,
+    Record,
+    Stamp,
+    collapse,
+    expand,
+    merge,
+    stamp_from_json,
+    stamp_json,
+)
 
 #: Columns computed from the merged record and the stored row (None before the first state).
 Derive = Callable[[Record, asyncpg.Record | None], Mapping[str, Any]]
@@ -31,6 +41,9 @@ class MergedTable:
     optional: frozenset[str] = frozenset()
     #: Event field → column, where they differ.
     renames: Mapping[str, str] = field(default_factory=dict)
+    #: Columns merged per element: lists (sets) and objects (maps).
+    sets: frozenset[str] = frozenset()
+    maps: frozenset[str] = frozenset()
 
     def incoming(
         self, values: Mapping[str, Any], stamp: Stamp, stamps: Mapping[str, Stamp]
@@ -41,7 +54,7 @@ class MergedTable:
             for f in self.fields
             if f in values and not (f in self.optional and values[f] is None)
         }
-        return record(kept, stamp, stamps)
+        return expand(kept, stamp, stamps, self.sets, self.maps)
 
     def state_of(self, event: Versioned) -> Record:
         """An event's state as this table keeps it."""
@@ -55,21 +68,20 @@ class MergedTable:
         """A stored state named by the event's fields (for :func:`shared.events.stamped`)."""
         back = {column: name for name, column in self.renames.items()}
         return Record(
-            {back.get(f, f): v for f, v in state.values.items()},
-            {back.get(f, f): s for f, s in state.stamps.items()},
+            {_renamed(f, back): v for f, v in state.values.items()},
+            {_renamed(f, back): s for f, s in state.stamps.items()},
             state.stamp,
         )
 
     def column_values(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        """Event field names → this table's columns."""
-        return {self.renames.get(f, f): v for f, v in values.items()}
+        """Event field names (and element keys) → this table's columns."""
+        return {_renamed(f, self.renames): v for f, v in values.items()}
 
     def from_row(self, row: asyncpg.Record) -> Record:
         own = {name: stamp_from_json(s) for name, s in (row["stamps"] or {}).items()}
         values = {f: row[f] for f in self.fields if not (f in self.optional and row[f] is None)}
         stamp = Stamp(row["version"], row["updated_at"], row["zone"])
-        stamps = {name: own.get(name, stamp) for name in values}
-        return Record(values, stamps, stamp)
+        return expand(values, stamp, own, self.sets, self.maps)
 
     def _where(self, first: int = 1) -> str:
         return " AND ".join(f"{c} = ${i}" for i, c in enumerate(self.key, first))
@@ -114,8 +126,9 @@ class MergedTable:
         raise RuntimeError(f"{self.name} row neither insertable nor found")
 
     def _columns(self, state: Record, extra: Mapping[str, Any]) -> dict[str, Any]:
-        values = {f: state.values.get(f) for f in self.fields}
-        own = {name: stamp_json(s) for name, s in state.own.items()}
+        whole, stamps = collapse(state, self.sets, self.maps)
+        values = {f: whole.get(f) for f in self.fields}
+        own = {name: stamp_json(s) for name, s in stamps.items()}
         return {
             **values,
             **extra,
@@ -152,3 +165,12 @@ class MergedTable:
             *columns.values(),
             *key,
         )
+
+
+def _renamed(key: str, renames: Mapping[str, str]) -> str:
+    """``key`` (a field, ``field:element`` or ``field.setting``) with its field renamed."""
+    for sep in (ELEMENT, SETTING):
+        head, found, rest = key.partition(sep)
+        if found:
+            return renames.get(head, head) + sep + rest
+    return renames.get(key, key)

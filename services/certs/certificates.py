@@ -25,7 +25,7 @@ from services.certs.core import CertsCore, certificate_aad
 from services.certs.domain import certificate as certs
 from services.certs.domain.rules import may_use
 from shared.events import CertificateUpserted, stamped, utcnow
-from shared.merge import edit
+from shared.merge import ELEMENT, edit
 from shared.topics import CERTS_EVENTS
 
 
@@ -169,15 +169,14 @@ class Certificates(CertsCore):
                 employee = updates.pop("grant", None) or updates.pop("revoke")
                 if await repo.employee(conn, practice, employee) is None:
                     raise problems.unknown_employee()
-                grants = [g for g in repo.to_event(row).grants if g != employee]
-                if change == "granted":
-                    grants.append(employee)
-                updates["grants"] = sorted(grants)
+                # One employee's grant is one element: a revocation here and a grant to
+                # someone else in the other zone both survive.
+                updates[f"grants{ELEMENT}{employee}"] = change == "granted"
             # Only the changed fields get the new stamp: a removal in one zone survives a
             # concurrent grant or type change in the other.
             current = await repo.certificate_state(conn, practice, nr)
             changed = edit(current, updates, now, self.settings.zone)
-            state = CertificateUpserted(nr=nr, **stamped(changed))
+            state = CertificateUpserted(nr=nr, **stamped(changed, CertificateUpserted))
             await self._write(conn, practice, state, now)
             after = await repo.certificate(conn, practice, nr)
         self.metrics.changed(change)

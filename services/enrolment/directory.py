@@ -36,7 +36,7 @@ from shared.events import (
     stamped,
     utcnow,
 )
-from shared.merge import edit
+from shared.merge import SETTING, edit
 from shared.problems import Problem, not_found
 from shared.topics import (
     DIRECTORY_EMPLOYEES,
@@ -144,13 +144,17 @@ class Directory(EnrolmentCore):
                         "name": after.name,
                         "email": after.email,
                         "two_factor_required": after.two_factor_required,
-                        "password_policy": after.policy.model_dump(),
+                        # Per setting: two settings changed concurrently in two zones survive.
+                        **{
+                            f"password_policy{SETTING}{name}": value
+                            for name, value in after.policy.model_dump().items()
+                        },
                     }
                 ),
                 now,
                 self.settings.zone,
             )
-            event = PracticeUpserted(**stamped(repo.PRACTICES.event_state(state)))
+            event = PracticeUpserted(**stamped(repo.PRACTICES.event_state(state), PracticeUpserted))
             await repo.upsert_practice(conn, practice_id, event)
             await self.emit(
                 conn,

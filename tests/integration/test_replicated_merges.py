@@ -99,10 +99,11 @@ def versioned(
     cls: type[Versioned],
     fixed: dict[str, st.SearchStrategy[Any]],
     fields: dict[str, st.SearchStrategy[Any]],
+    elements: Sequence[str] = (),
 ) -> Versioned:
     """An entity event with random values, a random record stamp and, sometimes, older
-    stamps for some fields (as a per-field writer makes them)."""
-    own = draw(st.dictionaries(st.sampled_from(sorted(fields)), stamps, max_size=2))
+    stamps for some fields or ``elements`` (``grants:e1``: as a per-field writer makes them)."""
+    own = draw(st.dictionaries(st.sampled_from(sorted([*fields, *elements])), stamps, max_size=3))
     stamp = max([draw(stamps), *own.values()])
     return cls(
         **{name: draw(s) for name, s in fixed.items()},
@@ -125,8 +126,13 @@ practices = versioned(
         "name": st.sampled_from(["Fysio", "Fysio & Co"]),
         "email": st.sampled_from([None, "p@fysio.example"]),
         "two_factor_required": st.booleans(),
-        "password_policy": st.builds(PasswordPolicy, min_strength=st.sampled_from([50, 60])),
+        "password_policy": st.builds(
+            PasswordPolicy,
+            min_strength=st.sampled_from([50, 60]),
+            max_attempts=st.sampled_from([3, 5]),
+        ),
     },
+    ["password_policy.min_strength", "password_policy.max_attempts"],
 )
 EMPLOYEE_IDS = ["e1", "e2"]
 
@@ -192,6 +198,7 @@ certificates = versioned(
         "grants": st.lists(st.sampled_from(EMPLOYEE_IDS), unique=True),
         "removed": st.booleans(),
     },
+    [f"grants:{e}" for e in EMPLOYEE_IDS],
 )
 
 

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from shared.events import EmployeeUpserted, stamped
-from shared.merge import Record, Stamp, edit, merge, merge_all, record
+from shared.events import CertificateUpserted, EmployeeUpserted, stamped
+from shared.merge import Record, Stamp, collapse, edit, expand, merge, merge_all, record
 
 FIELDS = ("name", "email", "in_service", "rights_group")
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -149,3 +149,151 @@ def test_event_stamps_round_trip_and_are_checked() -> None:
         EmployeeUpserted.model_validate(_employee(stamps={"email": newer}))
     with pytest.raises(ValidationError, match="unknown fields"):
         EmployeeUpserted.model_validate(_employee(stamps={"employee": newer | {"version": 1}}))
+
+
+# -- sets and maps merged per element (a certificate's grants, a practice's password policy) --
+
+ELEMENTS = ("e1", "e2", "e3")
+SETTINGS = ("max_attempts", "min_strength")
+
+
+@st.composite
+def grant_states(draw: st.DrawFn) -> Record:
+    """A certificate-like state as an event carries it: ``grants`` (a list) with, sometimes,
+    stamps of its own for the whole list and for elements (listed: granted, not: revoked),
+    and a ``policy`` map with, sometimes, stamps per setting."""
+    own: dict[str, Stamp] = draw(
+        st.dictionaries(
+            st.sampled_from(
+                ["grants", "policy", *(f"grants:{e}" for e in ELEMENTS)]
+                + [f"policy.{n}" for n in SETTINGS]
+            ),
+            stamps,
+            max_size=4,
+        )
+    )
+    stamp = max([draw(stamps), *own.values()])
+    state = {
+        "grants": draw(st.lists(st.sampled_from(ELEMENTS), unique=True)),
+        "policy": {n: draw(st.integers(1, 3)) for n in SETTINGS},
+        "name": draw(values),
+    }
+    return expand(state, stamp, own, sets={"grants"}, maps={"policy"})
+
+
+def granted(state: Record) -> list[str]:
+    return list(collapse(state, {"grants"}, {"policy"})[0]["grants"])
+
+
+@settings(max_examples=300)
+@given(grant_states(), grant_states(), grant_states())
+def test_sets_and_maps_merge_commutatively_associatively_idempotently(
+    a: Record, b: Record, c: Record
+) -> None:
+    assert merge(a, b) == merge(b, a)
+    assert merge(merge(a, b), c) == merge(a, merge(b, c))
+    assert merge(a, a) == a
+    ab = merge(a, b)
+    assert merge(ab, a) == ab and merge(ab, b) == ab
+
+
+@settings(max_examples=200)
+@given(st.lists(grant_states(), min_size=1, max_size=6), st.data())
+def test_sets_any_order_and_duplication_gives_the_same_state(
+    states: list[Record], data: st.DataObject
+) -> None:
+    expected = merge_all(states)
+    shuffled = data.draw(st.permutations(states))
+    duplicates = data.draw(st.lists(st.sampled_from(states), max_size=6))
+    assert merge_all([*shuffled, *duplicates]) == expected
+
+
+@settings(max_examples=300)
+@given(grant_states())
+def test_a_state_survives_the_way_through_events_and_rows(state: Record) -> None:
+    values, own = collapse(state, {"grants"}, {"policy"})
+    assert expand(values, state.stamp, own, {"grants"}, {"policy"}) == state
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(grant_states(), min_size=1, max_size=4),
+    st.sampled_from(ELEMENTS),
+    st.sampled_from(ELEMENTS),
+)
+def test_a_revocation_survives_a_concurrent_grant_to_another_employee(
+    seen: list[Record], revoked: str, other: str
+) -> None:
+    """Zones a and b start from the same state; a revokes one employee, b grants another:
+    after the merge the revoked employee is out and the other in, in every order."""
+    base = merge_all(seen)
+    at = max(s.stamp.updated_at for s in seen)
+    in_a = edit(base, {f"grants:{revoked}": False}, at + timedelta(seconds=1), "a")
+    in_b = edit(base, {f"grants:{other}": True}, at + timedelta(seconds=2), "b")
+    for merged in (merge(in_a, in_b), merge(in_b, in_a)):
+        if revoked != other:
+            assert revoked not in granted(merged)
+            assert other in granted(merged)
+        for state in seen:
+            assert merge(merged, state) == merged, "no state seen before brings a grant back"
+
+
+@settings(max_examples=200)
+@given(st.lists(grant_states(), min_size=1, max_size=4), st.sampled_from(SETTINGS), st.data())
+def test_two_settings_changed_concurrently_both_survive(
+    seen: list[Record], setting: str, data: st.DataObject
+) -> None:
+    base = merge_all(seen)
+    at = max(s.stamp.updated_at for s in seen)
+    other = next(n for n in SETTINGS if n != setting)
+    in_a = edit(base, {f"policy.{setting}": 7}, at + timedelta(seconds=2), "a")
+    in_b = edit(base, {f"policy.{other}": 9}, at + timedelta(seconds=1), "b")
+    policy = collapse(merge(in_a, in_b), {"grants"}, {"policy"})[0]["policy"]
+    assert policy == {setting: 7, other: 9}
+
+
+def test_a_whole_list_without_element_stamps_merges_as_before() -> None:
+    """An older writer's event (the whole list, no element stamps) newer than every element
+    replaces the set: a grant it does not list is gone, as when grants was one field."""
+    t1, t2 = T0 + timedelta(seconds=1), T0 + timedelta(seconds=2)
+    granted_both = edit(
+        expand({"grants": ["e1"]}, Stamp(1, T0, "a"), sets={"grants"}),
+        {"grants:e2": True},
+        t1,
+        "a",
+    )
+    old_writer = expand({"grants": ["e1"]}, Stamp(3, t2, "b"), sets={"grants"})
+    assert granted(merge(granted_both, old_writer)) == ["e1"]
+    older = expand({"grants": ["e3"]}, Stamp(1, T0 - timedelta(seconds=1), "b"), sets={"grants"})
+    assert granted(merge(granted_both, older)) == ["e1", "e2"], "an older whole list loses"
+
+
+def test_certificate_event_carries_element_stamps_and_checks_them() -> None:
+    base = expand({"grants": ["e1", "e2"]}, Stamp(1, T0, "a"), sets={"grants"})
+    state = edit(base, {"grants:e1": False}, T0 + timedelta(seconds=5), "b")
+    fixed = {
+        "nr": "c1",
+        "fingerprint": "f" * 64,
+        "certificate_pem": "PEM",
+        "subject": "CN=Piet",
+        "issuer": "CN=UZI",
+        "serial_number": "1",
+        "not_before": T0,
+        "not_after": T0 + timedelta(days=1),
+        "kind": "uzi",
+    }
+    values, _ = collapse(state, {"grants"})
+    event = CertificateUpserted(
+        **fixed, **stamped(Record(state.values, state.stamps, state.stamp), CertificateUpserted)
+    )
+    assert event.grants == ["e2"] == values["grants"]
+    data = event.model_dump(mode="json")
+    assert set(data["stamps"]) == {"grants", "grants:e1"}, "the revocation travels as a stamp"
+    again = CertificateUpserted.model_validate(data).state()
+    assert {k: (v, again.stamps[k]) for k, v in again.values.items() if k.startswith("grants")} == {
+        k: (v, state.stamps[k]) for k, v in state.values.items()
+    }
+    with pytest.raises(ValidationError, match="unknown fields"):
+        CertificateUpserted.model_validate(
+            data | {"stamps": {"grant:e1": data["stamps"]["grants:e1"]}}
+        )

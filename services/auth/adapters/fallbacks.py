@@ -14,7 +14,8 @@ from shared.events import CertificateUpserted
 from shared.merged_rows import MergedTable
 
 #: The public parts of certificates, merged field by field (a removal or a grant survives a
-#: concurrent change of another field). ``signing_key`` follows ``certificate_pem``.
+#: concurrent change of another field) and ``grants`` employee by employee. ``signing_key``
+#: follows ``certificate_pem``.
 CERTIFICATES = MergedTable(
     "certificates",
     ("practice", "nr"),
@@ -29,6 +30,7 @@ CERTIFICATES = MergedTable(
         "removed",
         "signing_key",
     ),
+    sets=frozenset({"grants"}),  # per employee: a revocation survives a concurrent grant
 )
 
 

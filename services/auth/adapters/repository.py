@@ -34,6 +34,7 @@ PRACTICES = MergedTable(
     ("id",),
     ("name", "email", "two_factor_required", "policy"),
     renames={"password_policy": "policy"},
+    maps=frozenset({"policy"}),  # each password setting merges on its own
 )
 EMPLOYEES = MergedTable(
     "employees", ("practice", "id"), ("username", "name", "email", "rights_group", "in_service")

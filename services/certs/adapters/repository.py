@@ -81,11 +81,13 @@ def to_event(row: asyncpg.Record) -> CertificateUpserted:
 
 
 #: Certificates, merged field by field: a removal or a grant survives a concurrent change of
-#: another field in the other zone. ``sealed_key`` is local (never replicated).
+#: another field in the other zone; ``grants`` merges per employee (a revocation survives a
+#: concurrent grant to another employee). ``sealed_key`` is local (never replicated).
 CERTIFICATES = MergedTable(
     "certificates",
     ("practice", "nr"),
     tuple(sorted(CertificateUpserted.merged_fields())),
+    sets=frozenset(CertificateUpserted.set_fields),
 )
 
 

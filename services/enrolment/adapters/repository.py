@@ -34,6 +34,7 @@ PRACTICES = MergedTable(
     ("id",),
     ("name", "email", "two_factor_required", "policy"),
     renames={"password_policy": "policy"},
+    maps=frozenset({"policy"}),  # each password setting merges on its own
 )
 #: An upsert without ``bsn_hash`` keeps the stored hash (host systems cannot compute it).
 EMPLOYEES = MergedTable(
