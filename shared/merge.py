@@ -50,7 +50,8 @@ class Record:
     values: Mapping[str, Any]
     stamps: Mapping[str, Stamp]
     stamp: Stamp
-    #: Fields whose stamp differs from the record's (what events and rows carry).
+    #: Fields whose stamp differs from the record's (what events and rows carry of plain
+    #: fields; with sets and maps, :func:`collapse` says what they carry).
     own: Mapping[str, Stamp] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
