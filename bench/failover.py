@@ -29,7 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from tweestap_client import SessionEnded, TweestapClient
+from tweestap_client import (
+    DEFAULT_HEDGE_AFTER,
+    DEFAULT_PASSWORD_TIMEOUT,
+    DEFAULT_RENEW_TIMEOUT,
+    SessionEnded,
+    TweestapClient,
+)
 
 from bench.harness import log, percentile, report, target
 from services.dev.deployment import Deployment
@@ -71,6 +77,24 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="freeze zone a's auth (SIGSTOP) instead: connections open, no answer",
     )
+    p.add_argument(
+        "--hedge-after",
+        type=float,
+        default=DEFAULT_HEDGE_AFTER,
+        help="the SDK's hedge_after in seconds (0: no hedging)",
+    )
+    p.add_argument(
+        "--password-timeout",
+        type=float,
+        default=DEFAULT_PASSWORD_TIMEOUT,
+        help="the SDK's limit for the password step, seconds",
+    )
+    p.add_argument(
+        "--renew-timeout",
+        type=float,
+        default=DEFAULT_RENEW_TIMEOUT,
+        help="the SDK's limit for renew, revoke and the probe, seconds",
+    )
     p.add_argument("--revocations", type=int, default=50, help="revocation samples")
     p.add_argument("--keep", action="store_true", help="keep the folder (logs) afterwards")
     p.add_argument(
@@ -103,6 +127,8 @@ class Op:
     zone: int
     failed_over: bool
     error: str | None
+    #: Zones this call was sent to while an earlier one was still busy (the SDK's hedge).
+    hedges: int = 0
 
     @property
     def ended(self) -> float:
@@ -122,16 +148,19 @@ async def client_loop(
     done: Callable[[], bool],
     pause: float,
     renewals: int = 2,
+    sdk: Mapping[str, Any] | None = None,
 ) -> list[Op]:
-    """One SDK client: log in, renew ``renewals`` times, pause; again until ``done()``.
-    Every call is recorded, and whether it failed over."""
+    """One SDK client (``sdk``: extra constructor arguments): log in, renew ``renewals`` times,
+    pause; again until ``done()``. Every call is recorded, whether it failed over and hedged."""
     ops: list[Op] = []
     moved: list[tuple[int, int]] = []
-    async with TweestapClient(zones, on_zone_switched=lambda *z: moved.append(z)) as client:
+    async with TweestapClient(
+        zones, on_zone_switched=lambda *z: moved.append(z), **(sdk or {})
+    ) as client:
         while not done():
             for kind in ("login", *["renew"] * renewals):
                 moved.clear()
-                began_in = client.zone
+                began_in, hedges = client.zone, client.hedges
                 started = time.monotonic()
                 error = None
                 try:
@@ -146,7 +175,8 @@ async def client_loop(
                     error = f"{type(exc).__name__}: {exc}"[:300]
                 seconds = time.monotonic() - started
                 over = failed_over(began_in, moved)
-                ops.append(Op(kind, started, seconds, client.zone, over, error))
+                hedged = client.hedges - hedges
+                ops.append(Op(kind, started, seconds, client.zone, over, error, hedged))
             await asyncio.sleep(pause)
     return ops
 
@@ -161,6 +191,7 @@ async def _clients(job: dict[str, Any]) -> list[Op]:
                 lambda: time.monotonic() >= job["stop_at"],
                 job["pause"],
                 job["renewals"],
+                job["sdk"],
             )
             for account in job["accounts"]
         )
@@ -185,6 +216,7 @@ def _start_workers(
     stop_at: float,
     pause: float,
     renewals: int,
+    sdk: dict[str, Any],
 ) -> list[subprocess.Popen[str]]:
     workers = []
     for index in range(processes):
@@ -195,6 +227,7 @@ def _start_workers(
             "stop_at": stop_at,
             "pause": pause,
             "renewals": renewals,
+            "sdk": sdk,
         }
         process = subprocess.Popen(
             [sys.executable, "-c", "from bench.failover import worker; worker()"],
@@ -327,6 +360,39 @@ def _figures(ops: list[Op], killed_at: float) -> dict[str, Any]:
         "extra_latency_ms": _extra_summary(ops, killed_at, extra),
         "latency_before_kill_ms": _latency([o.seconds for o in ops if o.ended < killed_at]),
         "latency_after_kill_ms": _latency([o.seconds for o in ops if o.started >= killed_at]),
+        "hedged_calls": sum(o.hedges > 0 for o in ops),
+        "by_kind": {kind: _kind(ops, killed_at, kind) for kind in ("login", "renew")},
+    }
+
+
+def _kind(ops: list[Op], killed_at: float, kind: str) -> dict[str, Any]:
+    """One kind of call on its own: logins (never hedged, argon2) and renewals differ."""
+    mine = [o for o in ops if o.kind == kind]
+    base = _baseline(ops, killed_at).get(kind, 0.0)
+    over = [(o.seconds - base) * 1000 for o in mine if o.failed_over]
+    in_b = [o.ended for o in mine if not o.error and o.zone == 1 and o.ended >= killed_at]
+    before = [o.seconds * 1000 for o in mine if o.ended < killed_at and not o.error]
+    return {
+        "calls": len(mine),
+        "failed": sum(o.error is not None for o in mine),
+        "failed_over": len(over),
+        "hedged": sum(o.hedges > 0 for o in mine),
+        "extra_latency_ms": {
+            "p50": percentile(over, 50),
+            "p99": percentile(over, 99),
+            "max": percentile(over, 100),
+        },
+        "kill_to_first_success_in_zone_b_ms": (
+            round((min(in_b) - killed_at) * 1000, 1) if in_b else None
+        ),
+        "latency_before_kill_ms": {
+            "p50": percentile(before, 50),
+            "p95": percentile(before, 95),
+            "p99": percentile(before, 99),
+        },
+        "latency_after_kill_ms": _latency(
+            [o.seconds for o in mine if o.started >= killed_at and not o.error]
+        ),
     }
 
 
@@ -352,8 +418,13 @@ def main(argv: list[str]) -> int:
         kill_at = start_at + args.before
         stop_at = kill_at + args.after
         log(f"{args.clients} clients in {args.processes} processes; the kill in {args.before} s")
+        sdk = {
+            "hedge_after": args.hedge_after,
+            "password_timeout": args.password_timeout,
+            "renew_timeout": args.renew_timeout,
+        }
         workers = _start_workers(
-            zones, accounts, args.processes, start_at, stop_at, args.pause, args.renewals
+            zones, accounts, args.processes, start_at, stop_at, args.pause, args.renewals, sdk
         )
         time.sleep(max(0.0, kill_at - time.monotonic()))
         killed_at = time.monotonic()
@@ -390,6 +461,9 @@ def main(argv: list[str]) -> int:
             "after_s": args.after,
             "pause_s": args.pause,
             "renewals_per_login": args.renewals,
+            "sdk_hedge_after_s": args.hedge_after,
+            "sdk_password_timeout_s": args.password_timeout,
+            "sdk_renew_timeout_s": args.renew_timeout,
             "service_env": dict(args.service_env),
         },
         {**figures, "auth_a_restarts": restarts, "revocation": revocation},

@@ -1,6 +1,9 @@
 """Tweestap's client SDK (DESIGN §8): login, sliding-window tokens, zone failover."""
 
 from tweestap_client.client import (
+    DEFAULT_HEDGE_AFTER,
+    DEFAULT_PASSWORD_TIMEOUT,
+    DEFAULT_RENEW_TIMEOUT,
     DEFAULT_TIMEOUT,
     TOKEN_EXPIRED,
     LoginInterrupted,
@@ -15,6 +18,9 @@ from tweestap_client.client import (
 from tweestap_client.window import Schedule, Window, estimate_skew
 
 __all__ = [
+    "DEFAULT_HEDGE_AFTER",
+    "DEFAULT_PASSWORD_TIMEOUT",
+    "DEFAULT_RENEW_TIMEOUT",
     "DEFAULT_TIMEOUT",
     "TOKEN_EXPIRED",
     "LoginInterrupted",

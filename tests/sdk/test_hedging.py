@@ -5,49 +5,15 @@ began does not undo the probe's move back to the preferred zone."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from tweestap_client import TweestapClient
 
 from tests.conftest import ADMIN_PASSWORD, Cluster, wait_for
+from tests.sdk.conftest import HungZone
 from tests.sdk.test_client import url
-
-
-class HungZone:
-    """A TCP server that accepts every connection, reads the request and never answers, like
-    a SIGSTOPped process behind a listening socket; it records what it saw."""
-
-    def __init__(self) -> None:
-        self.requests: list[bytes] = []
-        self.closed_by_client = 0
-        self.server: asyncio.Server | None = None
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.requests.append(await reader.readline())
-        while await reader.read(4096):  # until the client gives up on it
-            pass
-        self.closed_by_client += 1
-        writer.close()
-
-    async def start(self) -> str:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        port = self.server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-
-
-@pytest.fixture
-async def hung() -> AsyncIterator[HungZone]:
-    zone = HungZone()
-    yield zone
-    await zone.stop()
 
 
 async def test_a_renewal_is_hedged_from_a_hung_zone_and_completes_in_the_next(

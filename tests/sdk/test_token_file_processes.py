@@ -16,6 +16,7 @@ from pathlib import Path
 from tweestap_client import TweestapClient
 
 from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, wait_for
+from tests.sdk.conftest import HungZone
 from tests.sdk.test_client import url
 
 PROCESSES = 3
@@ -58,24 +59,9 @@ def make_due(path: Path) -> str:
     return str(record["token"])
 
 
-async def test_processes_sharing_the_file_renew_once(cluster: Cluster, tmp_path: Path) -> None:
-    a = await cluster.start("a")
-    b = await cluster.start("b")
-    await cluster.bootstrap(a)
-
-    async def b_knows_a_key() -> bool:
-        jwks = await (await b.client.get("/.well-known/jwks.json")).json()
-        return any(k["kid"].startswith("a-") for k in jwks["keys"])
-
-    await wait_for(b_knows_a_key)
-    zones = [url(a), url(b)]
-    path = tmp_path / "token.json"
-    async with TweestapClient(zones, token_path=path) as client:
-        step = await client.login("fysio", "admin", ADMIN_PASSWORD)
-        assert step.next == "done"
-    old = make_due(path)
-    before = await renewals(a) + await renewals(b)
-
+async def renew_in_processes(zones: list[str], path: Path) -> list[str]:
+    """PROCESSES client processes on ``path``, all told to take a bearer at once: the token
+    each ends with."""
     processes = [
         await asyncio.create_subprocess_exec(
             sys.executable,
@@ -99,8 +85,50 @@ async def test_processes_sharing_the_file_renew_once(cluster: Cluster, tmp_path:
     outputs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in processes)), 30)
     assert [p.returncode for p in processes] == [0] * PROCESSES
     ended = [json.loads(out)["token"] for out, _ in outputs]
+    return ended
+
+
+async def test_processes_sharing_the_file_renew_once(cluster: Cluster, tmp_path: Path) -> None:
+    a = await cluster.start("a")
+    b = await cluster.start("b")
+    await cluster.bootstrap(a)
+
+    async def b_knows_a_key() -> bool:
+        jwks = await (await b.client.get("/.well-known/jwks.json")).json()
+        return any(k["kid"].startswith("a-") for k in jwks["keys"])
+
+    await wait_for(b_knows_a_key)
+    zones = [url(a), url(b)]
+    path = tmp_path / "token.json"
+    async with TweestapClient(zones, token_path=path) as client:
+        step = await client.login("fysio", "admin", ADMIN_PASSWORD)
+        assert step.next == "done"
+    old = make_due(path)
+    before = await renewals(a) + await renewals(b)
+
+    ended = await renew_in_processes(zones, path)
 
     assert len(set(ended)) == 1 and ended[0] != old, "every process ends with the same new token"
     assert json.loads(path.read_text())["token"] == ended[0]
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert await renewals(a) + await renewals(b) - before == 1, "auth renewed once"
+
+
+async def test_processes_sharing_the_file_renew_once_when_the_zone_in_use_hangs(
+    cluster: Cluster, hung: HungZone, tmp_path: Path
+) -> None:
+    """Zone 0 accepts connections and never answers: the process holding the lock hedges its
+    renewal to zone 1 inside the lock, and the others adopt its token: still one renewal."""
+    b = await cluster.start("b")
+    await cluster.bootstrap(b)
+    path = tmp_path / "token.json"
+    async with TweestapClient([url(b)], token_path=path) as client:
+        assert (await client.login("fysio", "admin", ADMIN_PASSWORD)).next == "done"
+    old = make_due(path)
+    before = await renewals(b)
+
+    ended = await renew_in_processes([await hung.start(), url(b)], path)
+
+    assert len(set(ended)) == 1 and ended[0] != old, "every process ends with the same new token"
+    assert await renewals(b) - before == 1, "auth renewed once"
+    assert len(hung.requests) == 1, "only the lock holder asked the hung zone (then hedged)"
