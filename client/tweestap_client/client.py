@@ -555,7 +555,7 @@ class TweestapClient:
     async def _answers(self, zone: int) -> bool:
         try:
             status, _, _ = await self._send_in(
-                zone, "auth", "GET", "/.well-known/jwks.json", None, self._renew_limit
+                zone, "auth", "GET", "/v1/status", None, self._renew_limit
             )
         except (_Unavailable, TweestapError):
             return False

@@ -132,3 +132,10 @@ class Introspection(BaseModel):
 
 class Jwks(BaseModel):
     keys: list[dict[str, str]]
+
+
+class ZoneStatus(BaseModel):
+    """``GET /v1/status``: this zone serves logins and tokens now."""
+
+    zone: str
+    status: Literal["serving"]

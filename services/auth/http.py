@@ -29,6 +29,7 @@ from services.auth.api import (
     SetPasswordRequest,
     TokenResponse,
     VerifyRequest,
+    ZoneStatus,
 )
 from services.auth.catching_up import refuse_while_behind
 from services.auth.clients import Clients
@@ -155,6 +156,15 @@ async def jwks(request: web.Request) -> web.Response:
     return _public(json_response(await auth.jwks()), auth.settings)
 
 
+async def status(request: web.Request) -> web.Response:
+    """Whether this zone serves logins and tokens now: clients probe it before moving back to a
+    zone. A zone catching up answers 503 ``catching-up`` (middleware), one whose database is away
+    503 ``unavailable``; the public JWKS, in contrast, is served from either state."""
+    auth = request.app[AUTH]
+    await auth.pool.fetchval("SELECT 1")
+    return json_response({"zone": auth.settings.zone, "status": "serving"})
+
+
 async def openid_configuration(request: web.Request) -> web.Response:
     settings = request.app[AUTH].settings
     return _public(json_response(discovery.openid_configuration(settings.issuer)), settings)
@@ -216,6 +226,15 @@ ROUTES = (
         "RFC 7662 token introspection (a registered relying service: HTTP Basic)",
         IntrospectRequest,
         Introspection,
+    ),
+    Route(
+        "GET",
+        "/v1/status",
+        status,
+        "Whether this zone serves logins and tokens now (503 while catching up or without its "
+        "database): what clients probe before moving back to a zone",
+        None,
+        ZoneStatus,
     ),
     Route("GET", "/.well-known/jwks.json", jwks, "Every zone's public signing keys", None, Jwks),
     Route(

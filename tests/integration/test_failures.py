@@ -100,7 +100,12 @@ async def test_restart_loses_nothing(private: Cluster) -> None:
     assert consumer_of(restarted).behind, "a restarted zone starts catching up"
     refused, problem = await login(restarted, "fysio", "admin", new_password)
     assert (refused, problem["type"].rsplit("/", 1)[-1]) == (503, "catching-up")
+    # What clients probe before moving back to a zone says the same.
+    probe = await restarted.client.get("/v1/status")
+    assert (probe.status, (await probe.json())["type"].rsplit("/", 1)[-1]) == (503, "catching-up")
     await wait_ready(restarted)
+    probe = await restarted.client.get("/v1/status")
+    assert (probe.status, await probe.json()) == (200, {"zone": "a", "status": "serving"})
     status, _ = await login(restarted, "fysio", "admin", new_password)
     assert status == 200, "state survived the restart"
 
