@@ -2,6 +2,7 @@
 
 from tweestap_client.client import (
     DEFAULT_HEDGE_AFTER,
+    DEFAULT_LIVENESS_TIMEOUT,
     DEFAULT_PASSWORD_TIMEOUT,
     DEFAULT_RENEW_TIMEOUT,
     DEFAULT_TIMEOUT,
@@ -19,6 +20,7 @@ from tweestap_client.window import Schedule, Window, estimate_skew
 
 __all__ = [
     "DEFAULT_HEDGE_AFTER",
+    "DEFAULT_LIVENESS_TIMEOUT",
     "DEFAULT_PASSWORD_TIMEOUT",
     "DEFAULT_RENEW_TIMEOUT",
     "DEFAULT_TIMEOUT",

@@ -41,6 +41,11 @@ DEFAULT_RENEW_TIMEOUT = 2.0
 #: A renewal, the probe or a read-only ``request`` not answered by then goes to the next zone
 #: too; the first good answer wins.
 DEFAULT_HEDGE_AFTER = 0.25
+#: A login step is not hedged (a second password attempt would count toward the lockout), but
+#: while it runs its zone is asked ``GET /v1/status`` every ``hedge_after``, with this limit: a
+#: zone that answers is merely busy (argon2) and the step waits on; one that does not is hung,
+#: and the step moves on at once instead of waiting out ``password_timeout``.
+DEFAULT_LIVENESS_TIMEOUT = 0.5
 
 
 class TweestapError(Exception):
@@ -95,8 +100,10 @@ class _Unavailable(Exception):
     """This zone failed in a way that moves the call to the next one; ``sent`` is False when
     the request never reached the server (connection refused), so any call may move."""
 
-    def __init__(self, message: str, sent: bool = True) -> None:
+    def __init__(self, message: str, sent: bool = True, status: int | None = None) -> None:
         self.sent = sent
+        #: The HTTP status when the zone did answer (a 5xx), else None.
+        self.status = status
         super().__init__(message)
 
 
@@ -188,7 +195,7 @@ class Step:
         path = f"/v1/login/{self.login_id}/{action}"
         try:
             status, body, _ = await self.client._send_in(
-                self.zone, "auth", "POST", path, payload, self.client._password_limit
+                self.zone, "auth", "POST", path, payload, self.client._password_limit, watch=True
             )
         except _Unavailable as error:
             # The login lives in this zone's database only (not replicated): no other zone can
@@ -220,6 +227,7 @@ class TweestapClient:
         password_timeout: float = DEFAULT_PASSWORD_TIMEOUT,
         renew_timeout: float = DEFAULT_RENEW_TIMEOUT,
         hedge_after: float | None = DEFAULT_HEDGE_AFTER,
+        liveness_timeout: float = DEFAULT_LIVENESS_TIMEOUT,
         probe_interval: float = 10.0,
         renew_floor: float = 5.0,
         jitter: float = 0.1,
@@ -239,9 +247,12 @@ class TweestapClient:
         self._password_limit = self._capped(password_timeout)
         self._renew_limit = self._capped(renew_timeout)
         self._request_limit = self._capped(None)
+        self._liveness_limit = self._capped(liveness_timeout)
         self.hedge_after = hedge_after or None  # 0 disables, like None
         #: Calls sent to a second zone because the first had not answered within hedge_after.
         self.hedges = 0
+        #: Login steps given up on because their zone answered no liveness check meanwhile.
+        self.abandoned = 0
         self.probe_interval = probe_interval
         self.renew_floor, self.jitter = renew_floor, jitter
         self.clock, self.rand = clock, rand
@@ -383,7 +394,9 @@ class TweestapClient:
         attempt would count twice toward the lockout); the password is not kept after this
         call returns."""
         payload = {"practice": practice, "username": username, "password": password}
-        answer = await self._send("auth", "POST", "/v1/login", payload, None, self._password_limit)
+        answer = await self._send(
+            "auth", "POST", "/v1/login", payload, None, self._password_limit, watched=True
+        )
         return self._step(answer.status, answer.body, answer.zone)
 
     def _step(self, status: int, body: Any, zone: int) -> Step:
@@ -441,6 +454,48 @@ class TweestapClient:
         payload: Any,
         limit: aiohttp.ClientTimeout,
         token: str | None = None,
+        *,
+        watch: bool = False,
+    ) -> tuple[int, Any, Mapping[str, str]]:
+        """One call in one zone; ``watch``: a call that is not hedged but checks, every
+        ``hedge_after`` while it runs, that its zone is alive (``DEFAULT_LIVENESS_TIMEOUT``)."""
+        call = self._request_in(zone, service, method, path, payload, limit, token)
+        if not watch or self.hedge_after is None:
+            return await call
+        task = asyncio.ensure_future(call)
+        try:
+            # Checked every hedge_after while the call runs: a zone may freeze after answering
+            # the first check (a login takes seconds under load).
+            while not (await asyncio.wait({task}, timeout=self.hedge_after))[0]:
+                if not await self._alive(zone):
+                    self.abandoned += 1
+                    raise _Unavailable(f"zone {zone} answered no liveness check")
+            return task.result()
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, _Unavailable):
+                    await task
+
+    async def _alive(self, zone: int) -> bool:
+        """Whether ``zone``'s auth answers at all (any status) within the liveness limit."""
+        try:
+            await self._request_in(zone, "auth", "GET", "/v1/status", None, self._liveness_limit)
+        except _Unavailable as error:
+            return error.status is not None
+        except TweestapError:
+            return True
+        return True
+
+    async def _request_in(
+        self,
+        zone: int,
+        service: str,
+        method: str,
+        path: str,
+        payload: Any,
+        limit: aiohttp.ClientTimeout,
+        token: str | None = None,
     ) -> tuple[int, Any, Mapping[str, str]]:
         if self._session is None:
             raise RuntimeError("use TweestapClient as an async context manager")
@@ -451,7 +506,9 @@ class TweestapClient:
                 method, f"{base}{path}", json=payload, headers=headers, timeout=limit
             ) as response:
                 if response.status >= 500:
-                    raise _Unavailable(f"{response.status} from zone {zone}")
+                    raise _Unavailable(
+                        f"{response.status} from zone {zone}", status=response.status
+                    )
                 text = await response.text()
                 body: Any = None
                 if text:
@@ -478,6 +535,7 @@ class TweestapClient:
         *,
         repeatable: bool = True,
         hedged: bool = False,
+        watched: bool = False,
     ) -> _Answer:
         """Try the zone in use, then the others in order (zones that just failed last); a
         ``hedged`` call also goes to the next zone when the first has not answered within
@@ -486,7 +544,9 @@ class TweestapClient:
 
         async def attempt(zone: int) -> tuple[int, Any, Mapping[str, str]]:
             try:
-                answer = await self._send_in(zone, service, method, path, payload, limit, token)
+                answer = await self._send_in(
+                    zone, service, method, path, payload, limit, token, watch=watched
+                )
             except _Unavailable as error:
                 self._down.add(zone)
                 if error.sent and not repeatable:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from tweestap_client import TweestapClient
+from tweestap_client import TweestapClient, TweestapError
 
 from tests.conftest import ADMIN_PASSWORD, Cluster, wait_for
 from tests.sdk.conftest import HungZone
@@ -99,3 +99,70 @@ async def test_a_call_answered_where_it_began_keeps_the_probes_move_back() -> No
         release.set()
         for server in servers:
             await server.close()
+
+
+async def test_a_login_in_a_hung_zone_moves_on_after_a_failed_liveness_check(
+    cluster: Cluster, hung: HungZone
+) -> None:
+    """Logins are not hedged (a second password attempt would count toward the lockout), but a
+    login whose zone answers not even ``GET /v1/status`` is given up on at once and done in the
+    next zone, instead of waiting out ``password_timeout``."""
+    b = await cluster.start("b")
+    await cluster.bootstrap(b)
+    async with TweestapClient(
+        [await hung.start(), url(b)],
+        password_timeout=30,  # far away: only the liveness check can end the wait in time
+        hedge_after=0.25,
+        liveness_timeout=0.5,
+        probe_interval=3600,
+    ) as client:
+        # A correctness bound, not a timing goal: well before the hung zone's 30 s limit.
+        step = await asyncio.wait_for(client.login("fysio", "admin", ADMIN_PASSWORD), timeout=10)
+        assert step.next == "done" and client.token is not None
+        assert b.auth.signer.kid_of(client.token).startswith("b-"), "zone b issued it"
+        assert client.zone == 1 and client.abandoned == 1 and client.hedges == 0
+        assert hung.requests == [
+            b"POST /v1/login HTTP/1.1\r\n",
+            b"GET /v1/status HTTP/1.1\r\n",
+        ], "the login went to zone a once, then only the liveness check"
+
+
+async def test_a_busy_zone_that_answers_its_liveness_check_is_waited_for() -> None:
+    """A zone slow to answer a login (argon2 under load) but alive keeps the login: no second
+    attempt anywhere, and its verdict is the answer."""
+    logins: list[int] = []
+
+    async def status(request: web.Request) -> web.Response:
+        return web.json_response({"zone": "a", "status": "serving"})
+
+    async def login(request: web.Request) -> web.Response:
+        logins.append(1)
+        await asyncio.sleep(1.0)  # four times hedge_after
+        return web.json_response(
+            {"type": "https://tweestap.nl/problems/invalid-credentials", "status": 401},
+            status=401,
+        )
+
+    app = web.Application()
+    app.router.add_get("/v1/status", status)
+    app.router.add_post("/v1/login", login)
+    server = TestServer(app)
+    await server.start_server()
+    other = HungZone()  # must never be asked
+    try:
+        async with TweestapClient(
+            [str(server.make_url("")), await other.start()],
+            hedge_after=0.25,
+            probe_interval=3600,
+        ) as client:
+            try:
+                await client.login("fysio", "admin", "wrong")
+            except TweestapError as error:
+                assert error.status == 401
+            else:
+                raise AssertionError("the busy zone's verdict (401) must reach the caller")
+            assert logins == [1] and client.abandoned == 0 and client.zone == 0
+            assert other.requests == [], "no second attempt in another zone"
+    finally:
+        await other.stop()
+        await server.close()
