@@ -1,9 +1,12 @@
-"""deploy/prometheus/alerts.yml checked without promtool: every rule has its parts, and the
-outbox rules name metrics that the services really export."""
+"""deploy/prometheus/alerts.yml: Prometheus's own promtool accepts it (Debian's prometheus
+package; `.ci/run` installs it), every rule has its parts, and the outbox rules name metrics
+that the services really export."""
 
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 from shared.metrics import Metrics
@@ -16,6 +19,16 @@ def _rules() -> dict[str, str]:
     text = ALERTS.read_text()
     parts = re.split(r"^\s+- alert: (\w+)\n", text, flags=re.MULTILINE)
     return {parts[i]: parts[i + 1].split("\n  - name:")[0] for i in range(1, len(parts), 2)}
+
+
+def test_promtool_accepts_the_rules() -> None:
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing: apt-get install prometheus (.ci/run does)"
+    checked = subprocess.run(
+        [promtool, "check", "rules", str(ALERTS)], capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS" in checked.stdout
 
 
 def test_every_rule_has_an_expression_a_severity_and_a_summary() -> None:
