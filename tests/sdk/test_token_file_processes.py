@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tweestap_client import TweestapClient
 
-from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, wait_for
+from tests.conftest import ADMIN_PASSWORD, Cluster, Zone
 from tests.sdk.conftest import HungZone
 from tests.sdk.test_client import url
 
@@ -88,16 +88,10 @@ async def renew_in_processes(zones: list[str], path: Path) -> list[str]:
     return ended
 
 
-async def test_processes_sharing_the_file_renew_once(cluster: Cluster, tmp_path: Path) -> None:
-    a = await cluster.start("a")
-    b = await cluster.start("b")
-    await cluster.bootstrap(a)
-
-    async def b_knows_a_key() -> bool:
-        jwks = await (await b.client.get("/.well-known/jwks.json")).json()
-        return any(k["kid"].startswith("a-") for k in jwks["keys"])
-
-    await wait_for(b_knows_a_key)
+async def test_processes_sharing_the_file_renew_once(
+    two_zones: tuple[Zone, Zone], tmp_path: Path
+) -> None:
+    a, b = two_zones
     zones = [url(a), url(b)]
     path = tmp_path / "token.json"
     async with TweestapClient(zones, token_path=path) as client:
