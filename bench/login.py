@@ -163,11 +163,15 @@ async def _publish_all(conn: asyncpg.Connection, stack: Stack, users: int) -> li
 
 
 async def _wait_materialised(conn: asyncpg.Connection, practice: str, users: int) -> None:
-    """Until the server has every employee's credential and authenticator, and the switch."""
+    """Until the server has every employee, their credential and authenticator, and the
+    switch. Each arrives on its own topic (``directory.employees``, ``auth.credentials``,
+    ``factors``), in any order: a login needs all three (an employee not yet materialised
+    answers 401, which the sanity check once met)."""
     deadline = time.monotonic() + READY_TIMEOUT_S
     while await conn.fetchval(
         "SELECT count(*) FROM factors f JOIN credentials c "
         "ON c.practice = f.practice AND c.employee = f.employee "
+        "JOIN employees e ON e.practice = f.practice AND e.id = f.employee "
         "WHERE f.practice = $1 AND f.active",
         practice,
     ) < users or not await conn.fetchval(
