@@ -3,7 +3,7 @@
 # Idempotent: existing topics are left alone.
 #
 #   BOOTSTRAP=kafka-1:9092 REPLICATION=3 PARTITIONS=6 ./create-topics.sh
-#   docker compose exec kafka bash -c "$(cat deploy/kafka/create-topics.sh)"   # single broker
+#   (compose: the kafka-setup job runs it through setup-security.sh, REPLICATION=3)
 #
 # Environment (defaults in brackets):
 #   BOOTSTRAP     bootstrap servers [localhost:9092]
