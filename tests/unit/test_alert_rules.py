@@ -67,6 +67,12 @@ def test_promtool_accepts_the_rules() -> None:
     assert "SUCCESS" in checked.stdout
 
 
+def test_promtool_accepts_the_prometheus_config_with_its_rules() -> None:
+    checked = _promtool("check", "config", "prometheus.yml")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS" in checked.stdout
+
+
 def test_promtool_unit_tests_of_the_alerts_pass() -> None:
     tested = _promtool("test", "rules", ALERT_TESTS.name)
     assert tested.returncode == 0, tested.stdout + tested.stderr
