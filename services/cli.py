@@ -25,7 +25,7 @@ def _serve(args: argparse.Namespace) -> int:
     port = args.port or settings.port or spec.default_port(settings.zone)
     # The settings carry the public port: the operations listener's default derives from it.
     settings = settings.model_copy(update={"port": port})
-    logs.configure(settings.source, settings.log_level)
+    logs.configure(settings.service, settings.zone, settings.log_level)
     web.run_app(
         spec.create_app(settings),
         host=settings.host,

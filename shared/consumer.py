@@ -28,13 +28,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC
-from typing import get_args
+from typing import Any, get_args
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
+from shared import logs
 from shared.bus import ensure_topics
 from shared.events import Envelope, utcnow
 from shared.kafka_security import client_options
@@ -234,7 +235,13 @@ class EventConsumer:
 
     async def _back_off(self, exc: BaseException) -> None:
         backoff = self._backoff
-        log.warning("consumer %s failed, retrying in %.1fs: %r", self.name, backoff, exc)
+        log.warning(
+            "consumer %s failed, retrying in %.1fs: %r",
+            self.name,
+            backoff,
+            exc,
+            extra={"consumer": self.name, "error": type(exc).__name__, "retry_in": backoff},
+        )
         await asyncio.sleep(backoff)
         self._backoff = min(backoff * 2, RESTART_BACKOFF_MAX_SECONDS)
 
@@ -319,7 +326,8 @@ class EventConsumer:
             ).inc()
             return
         try:
-            fresh = await self._apply_or_dead_letter(record, event)
+            with logs.bound(practice=event.practice):
+                fresh = await self._apply_or_dead_letter(record, event)
         except INFRASTRUCTURE_ERRORS:
             self._fall_behind()
             raise
@@ -376,6 +384,12 @@ class EventConsumer:
                         attempt,
                         attempts,
                         type(exc).__name__,
+                        extra={
+                            **_where(self.name, record, event),
+                            "attempt": attempt,
+                            "attempts": attempts,
+                            "error": type(exc).__name__,
+                        },
                     )
                     self.metrics.events_consumed.labels(
                         **self.metrics.base(), topic=record.topic, outcome="failed"
@@ -385,7 +399,7 @@ class EventConsumer:
                         delay *= 2
         finally:
             await self.pool.release(conn)
-        await self._dead_letter(record, reason)
+        await self._dead_letter(record, reason, event)
         return None
 
     async def _apply(self, conn: asyncpg.Connection, topic: str, event: Envelope) -> bool:
@@ -400,9 +414,19 @@ class EventConsumer:
                 await self.handlers[topic](conn, event)
         return bool(fresh)
 
-    async def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
+    async def _dead_letter(
+        self, record: ConsumerRecord, reason: str, event: Envelope | None = None
+    ) -> None:
+        """Keep ``record`` in ``dead_letters`` with ``reason``; the log line names where it
+        was and why, never its payload."""
         reason = _storable(reason)[:1000]
-        log.warning("dead letter from %s@%s: %s", record.topic, record.offset, reason)
+        log.warning(
+            "dead letter from %s@%s: %s",
+            record.topic,
+            record.offset,
+            reason,
+            extra={**_where(self.name, record, event), "reason": reason},
+        )
         async with self.pool.acquire() as conn, conn.transaction():
             fresh = await conn.fetchval(
                 'INSERT INTO dead_letters (consumer, topic, partition, "offset", reason, raw) '
@@ -453,6 +477,19 @@ class EventConsumer:
             self._caught_up()
         for topic, value in lag.items():
             self.metrics.consumer_lag.labels(**self.metrics.base(), topic=topic).set(value)
+
+
+def _where(consumer: str, record: ConsumerRecord, event: Envelope | None) -> dict[str, Any]:
+    """Log fields naming a record (and its event, once parsed)."""
+    fields: dict[str, Any] = {
+        "consumer": consumer,
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+    }
+    if event is not None:
+        fields.update(event_id=str(event.id), event_type=event.type, practice=event.practice)
+    return fields
 
 
 def _summary(exc: Exception) -> str:

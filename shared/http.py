@@ -22,6 +22,7 @@ import asyncpg
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
+from yarl import URL
 
 from shared import logs
 from shared.bus import Bus
@@ -61,6 +62,8 @@ class Runtime:
     relay: OutboxRelay
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     supervisor: Supervisor = field(init=False)
+    #: What ``/readyz`` said last (``ready``, ``degraded``, ``not ready``), to log changes once.
+    readiness: str = "starting"
 
     def __post_init__(self) -> None:
         self.supervisor = Supervisor(
@@ -74,6 +77,21 @@ class Runtime:
         """Start a background task under supervision (restarted whenever it fails; readiness
         says no while it is down or while ``probe`` names a problem)."""
         return self.supervisor.spawn(run, name, probe)
+
+    def note_readiness(self, status: str | None, checks: Mapping[str, bool]) -> None:
+        """Log a change of readiness once, not on every probe."""
+        now = status or "not ready"
+        if now == self.readiness:
+            return
+        failing = self.supervisor.failing()
+        log.log(
+            logging.INFO if status == "ready" else logging.WARNING,
+            "readiness %s -> %s",
+            self.readiness,
+            now,
+            extra={"status": now, "previous": self.readiness, "checks": checks, "failing": failing},
+        )
+        self.readiness = now
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -154,6 +172,8 @@ def _problem_middleware(metrics: Metrics) -> Any:
     async def middleware(request: web.Request, handler: HandlerFn) -> web.StreamResponse:
         rid = request.headers.get("X-Request-Id") or uuid.uuid4().hex
         token = logs.request_id.set(rid[:64])
+        scope = logs.scope.set((metrics.service, metrics.zone))
+        practice = logs.current_practice.set(_practice_of(request))
         started = time.perf_counter()
         route = "unmatched"
         if request.match_info.route.resource is not None:
@@ -194,9 +214,18 @@ def _problem_middleware(metrics: Metrics) -> Any:
             )
             return response
         finally:
+            logs.current_practice.reset(practice)
+            logs.scope.reset(scope)
             logs.request_id.reset(token)
 
     return middleware
+
+
+def _practice_of(request: web.Request) -> str | None:
+    """The practice a route names (``{p}`` or ``{practice}``), for the request's log lines."""
+    info = request.match_info
+    value = info.get("p") or info.get("practice")
+    return value[:64] if value else None
 
 
 async def _healthz(request: web.Request) -> web.Response:
@@ -224,6 +253,7 @@ async def _readyz(request: web.Request) -> web.Response:
     failing = rt.supervisor.failing()
     checks["tasks"] = not failing
     status = readiness(checks, rt.settings.ready_needs_broker)
+    rt.note_readiness(status, checks)
     if status is None:
         raise Problem(503, "not-ready", "Not ready", checks=checks, failing=failing)
     return json_response({"status": status, "checks": checks, "failing": failing})
@@ -315,7 +345,11 @@ def _ops_listener(settings: Settings, ops: web.Application) -> Any:
             await site.start()
             port = runner.addresses[0][1]
             app[OPS_URL] = f"http://{settings.ops_host}:{port}"
-            log.info("operations listener on %s", app[OPS_URL])
+            log.info(
+                "operations listener on %s",
+                app[OPS_URL],
+                extra={"service": settings.service, "zone": settings.zone, "ops_port": port},
+            )
             yield
         finally:
             await runner.cleanup()
@@ -387,4 +421,26 @@ def create_service_app(
     # The operations listener first: it answers /healthz (and /readyz 503) during migrations.
     app.cleanup_ctx.append(_ops_listener(settings, create_ops_app(app, metrics)))
     app.cleanup_ctx.append(runtime_ctx)
+    # After every cleanup context, the service's own ones included (aiohttp runs them first).
+    app.on_startup.append(_log_started(settings))
     return app
+
+
+def _log_started(settings: Settings) -> Callable[[web.Application], Awaitable[None]]:
+    async def started(app: web.Application) -> None:
+        version = logs.package_version()
+        log.info(
+            "%s %s started in zone %s",
+            settings.service,
+            version,
+            settings.zone,
+            extra={
+                "service": settings.service,
+                "zone": settings.zone,
+                "version": version,
+                "port": settings.port,
+                "ops_port": URL(app[OPS_URL]).port,
+            },
+        )
+
+    return started

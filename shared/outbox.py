@@ -141,7 +141,7 @@ class OutboxRelay:
         while True:
             await self._check_lock()
             rows = await self.pool.fetch(
-                "SELECT seq, topic, key, payload FROM outbox ORDER BY seq LIMIT $1",
+                "SELECT seq, id, topic, key, payload FROM outbox ORDER BY seq LIMIT $1",
                 self.settings.outbox_batch,
             )
             if not rows:
@@ -172,6 +172,12 @@ class OutboxRelay:
             row["seq"],
             row["topic"],
             reason,
+            extra={
+                "seq": row["seq"],
+                "topic": row["topic"],
+                "event_id": str(row["id"]),
+                "error": reason,
+            },
         )
 
     async def _check_lock(self) -> None:
@@ -196,7 +202,16 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except (*_TRANSIENT, KafkaError, TimeoutError, RelayLockLost) as exc:
-                log.warning("outbox relay failed, retrying in %.1fs: %r", backoff, exc)
+                log.warning(
+                    "outbox relay failed, retrying in %.1fs: %r",
+                    backoff,
+                    exc,
+                    extra={
+                        "task": "outbox-relay",
+                        "error": type(exc).__name__,
+                        "retry_in": backoff,
+                    },
+                )
                 with contextlib.suppress(*_TRANSIENT):
                     await self.backlog()  # keep the gauge true while the broker is away
                 await self.bus.reset()

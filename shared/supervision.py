@@ -13,6 +13,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared import logs
 from shared.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,9 @@ class Supervisor:
             raise ValueError(f"a task named {name!r} is already supervised")
         if probe is not None:
             self._probes[name] = probe
-        task = asyncio.create_task(self._supervise(run, name), name=name)
+        # Its log lines name the service and zone, also where a process runs several (tests).
+        context = logs.scoped(self.metrics.service, self.metrics.zone)
+        task = asyncio.create_task(self._supervise(run, name), name=name, context=context)
         self.tasks.append(task)
         return task
 
@@ -53,6 +56,7 @@ class Supervisor:
 
     async def _supervise(self, run: TaskFactory, name: str) -> None:
         backoff = self.backoff
+        attempt = 0
         while True:
             started = time.monotonic()
             failure: Exception | None = None
@@ -64,7 +68,21 @@ class Supervisor:
                 reason = f"{type(exc).__name__}: {exc}"[:300]
             if time.monotonic() - started >= self.max_backoff:
                 backoff = self.backoff  # it ran well for a while: a fresh failure
-            log.error("task %s %s; restarting in %.1fs", name, reason, backoff, exc_info=failure)
+                attempt = 0
+            attempt += 1
+            log.error(
+                "task %s %s; restarting in %.1fs",
+                name,
+                reason,
+                backoff,
+                exc_info=failure,
+                extra={
+                    "task": name,
+                    "attempt": attempt,
+                    "error": type(failure).__name__ if failure else "returned",
+                    "retry_in": backoff,
+                },
+            )
             self._down[name] = reason
             self.metrics.task_restarts.labels(**self.metrics.base(), task=name).inc()
             try:

@@ -4,6 +4,7 @@ attempts."""
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from shared.topics import (
     AUTH_EVENTS,
     Topic,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -161,10 +164,13 @@ class AuthCore(EventWriter):
             conn, AUTH_EVENTS, "login.failed", practice_id, f"user:{key}", data, now, **ids
         )
         await repo.add_failure(conn, practice_id, key, now, self.settings.zone, event.id)
+        who = {"practice": practice_id, "username": key, "factor": factor}
+        log.info("login failed: %s", factor or "password", extra=who)
         if lockout.locks(settled, now, reset_at, policy):
             state = lockout.lock_state([*settled, now], reset_at, policy, now)
             until = state.locked_until or now
             self.metrics.lockouts.labels(**self.metrics.base()).inc()
+            log.warning("account locked", extra={**who, "locked_until": until.isoformat()})
             await self.emit(
                 conn,
                 AUTH_EVENTS,

@@ -26,7 +26,7 @@ from services.auth.domain.fallback import WINDOW as FALLBACK_WINDOW
 from services.auth.domain.login import next_step
 from services.auth.domain.records import Credential, Employee, Practice
 from services.auth.fallback import Fallback
-from shared import directory_trust, otp, replicas
+from shared import directory_trust, logs, otp, replicas
 from shared.events import (
     EmployeeUpserted,
     PasswordCredential,
@@ -61,6 +61,7 @@ class Auth(Fallback):
         started = time.perf_counter()
         now = utcnow()
         key = normalise_username(username)
+        logs.bind(practice=practice_id)  # this request's log lines name the practice
         async with self.pool.acquire() as conn:
             view = await repo.login_view(conn, practice_id, key, now)
         practice, employee = view.practice, view.employee

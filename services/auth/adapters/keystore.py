@@ -3,6 +3,7 @@ public halves to ``sts.keys``, each announcement signed with the deployment's tr
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -17,6 +18,7 @@ from shared.topics import STS_KEYS
 from shared.trust import TrustKeyError, TrustSigner, TrustVerifier
 
 _AAD = "signing-key:{kid}"
+log = logging.getLogger(__name__)
 
 
 class KeyStore:
@@ -80,6 +82,17 @@ class KeyStore:
             await conn.execute(
                 "UPDATE signing_keys SET retire_at = $2 WHERE kid = $1", newest["kid"], retire_at
             )
+        log.info(
+            "signing key %s %s, signs from %s",
+            key.kid,
+            "rotated in" if newest else "created",
+            key.not_before.isoformat(),
+            extra={
+                "kid": key.kid,
+                "zone": self.settings.zone,
+                "previous": newest["kid"] if newest else None,
+            },
+        )
         return True
 
     async def publish_all(self, conn: asyncpg.Connection, now: datetime) -> None:
