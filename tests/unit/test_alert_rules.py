@@ -5,6 +5,7 @@ rule reads is one the services export."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,6 +19,8 @@ from tests.unit.promql_names import metric_names
 PROMETHEUS = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 ALERTS = PROMETHEUS / "alerts.yml"
 ALERT_TESTS = PROMETHEUS / "alerts.test.yml"
+CONFIG = PROMETHEUS / "prometheus.yml"
+JOB_MATCHER = re.compile(r'\bjob\s*(=~?)\s*"([^"]*)"')
 #: The areas issue 12 asks alerts for, each with the alert that covers it.
 REQUIRED = {
     "a zone down": "TweestapZoneDown",
@@ -107,3 +110,14 @@ def test_every_metric_a_rule_reads_is_exported() -> None:
         assert used, f"{name}: no metric found in its expr"
         unknown = used - exported
         assert not unknown, f"{name} reads metrics no service exports: {sorted(unknown)}"
+
+
+def test_every_job_a_rule_names_is_scraped() -> None:
+    """A renamed scrape job would silently disable the zone-down rules (`up` never matches)."""
+    jobs = {job["job_name"] for job in yaml.safe_load(CONFIG.read_text())["scrape_configs"]}
+    for name, rule in _rules().items():
+        for operator, value in JOB_MATCHER.findall(rule["expr"]):
+            matching = {
+                j for j in jobs if (re.fullmatch(value, j) if operator == "=~" else j == value)
+            }
+            assert matching, f"{name}: no scrape job matches job{operator}{value!r}"
