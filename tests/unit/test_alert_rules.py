@@ -34,6 +34,7 @@ REQUIRED = {
     "task restarts": "TweestapTaskRestarting",
     "certificate expiry": "TweestapCertificateExpiring",
     "failed logins": "TweestapLoginFailureRatio",
+    "a spike of failed logins": "TweestapFailedLoginSpike",
     "lockouts": "TweestapLockoutSpike",
     "fallback logins": "TweestapFallbackLoginUsed",
 }
