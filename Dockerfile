@@ -1,6 +1,6 @@
 # Tweestap service image: `tweestap` is the entrypoint, e.g.
-#   docker run --rm tweestap:latest keygen
-#   docker run ... tweestap:latest serve auth --zone a
+#   docker run --rm tweestap:0.1.0 keygen
+#   docker run ... tweestap:0.1.0 serve auth --zone a
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
