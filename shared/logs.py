@@ -118,7 +118,7 @@ class JsonFormatter(logging.Formatter):
         if (current := current_practice.get()) is not None:
             entry["practice"] = current
         fields = record.__dict__
-        entry.update((name, fields[name]) for name in FIELDS if name in fields)
+        entry.update((name, fields[name]) for name in FIELDS if fields.get(name) is not None)
         if entry["zone"] is None:
             del entry["zone"]
         if record.exc_info:

@@ -188,9 +188,18 @@ class Deployment:
         self._smtp = start_smtp_sink(self.mail_folder, "127.0.0.1", self.smtp_port)
         self._sms = SmsSink(self.sms_folder, "127.0.0.1", self.sms_port)
         self._sms.start()
-        for p in self.supervisor.all():
-            run_sync(ensure_database(self.dsn(p.service, p.zone)))
+        run_sync(self._ensure_databases())
         self.supervisor.start()
+
+    async def _ensure_databases(self) -> None:
+        """Every service's database, the zones' servers side by side (one server at a time:
+        concurrent ``CREATE DATABASE`` from one template fails)."""
+
+        async def zone(zone: str) -> None:
+            for service in self.services:
+                await ensure_database(self.dsn(service, zone))
+
+        await asyncio.gather(*(zone(z) for z in self.zones))
 
     def stop(self) -> None:
         """Stop the services (gracefully), then the sinks, the broker and the databases."""
