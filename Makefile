@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/tweestap bench renew
 	$(BIN)/tweestap bench notify
 	$(BIN)/tweestap bench failover
+	$(BIN)/tweestap bench startup
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache
