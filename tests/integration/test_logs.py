@@ -31,6 +31,9 @@ async def test_start_failed_logins_a_lockout_a_dead_letter_a_task_restart_are_lo
     [started] = lines.where(version=...)
     assert started["service"] == "auth" and started["zone"] == "b"
     assert started["version"] and started["ops_port"] > 0
+    [key] = lines.where(kid=...)
+    assert (key["service"], key["zone"]) == ("auth", "b") and key["kid"].startswith("b-")
+    assert key["message"].startswith(f"signing key {key['kid']} created")
 
     # Wrong passwords until the lockout (5 by default): each failure is a line at info, the
     # lock a warning; none holds the password.

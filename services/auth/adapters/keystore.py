@@ -89,6 +89,7 @@ class KeyStore:
             key.not_before.isoformat(),
             extra={
                 "kid": key.kid,
+                "service": self.settings.service,
                 "zone": self.settings.zone,
                 "previous": newest["kid"] if newest else None,
             },
