@@ -5,6 +5,7 @@ imports them."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -78,3 +79,13 @@ def test_dev_without_the_local_extra_says_what_to_install() -> None:
     assert "tweestap dev needs the local extra: pip install 'tweestap[local]'" in done.stderr
     assert "tweestap bench needs the local extra" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_image_installs_the_project_without_extras() -> None:
+    """The production image: ``pip install .``, no ``[local]`` (nor ``[dev]``)."""
+    installs = [
+        line for line in (ROOT / "Dockerfile").read_text().splitlines() if "pip install" in line
+    ]
+    assert installs, "the Dockerfile installs nothing?"
+    assert all(re.search(r"pip install (\S+ )*\.(\s|$)", line) for line in installs), installs
+    assert not [line for line in installs if "[" in line], installs
