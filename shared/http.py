@@ -30,6 +30,7 @@ from shared.consumer import INFRASTRUCTURE_ERRORS
 from shared.db import create_pool, migrate
 from shared.events import ID_PATTERN
 from shared.metrics import Metrics
+from shared.openapi import openapi
 from shared.outbox import OutboxRelay
 from shared.problems import Problem, not_found, unauthorized
 from shared.settings import Settings
@@ -49,6 +50,14 @@ class Route:
     body: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     bearer: bool = False
+    #: The success status (201 for a creation, 204 for an empty answer).
+    status: int = 200
+    #: The query parameters the handler reads, one model field each (for /openapi.json).
+    query: type[BaseModel] | None = None
+    #: Authenticated with HTTP Basic as a registered relying service (RFC 7662 §2.1).
+    basic: bool = False
+    #: Problem statuses of the route's own beyond those its shape implies (shared.openapi).
+    errors: tuple[int, ...] = ()
 
 
 @dataclass
@@ -270,56 +279,6 @@ def readiness(checks: Mapping[str, bool], needs_broker: bool) -> str | None:
 async def _metrics(request: web.Request) -> web.Response:
     body = generate_latest(request.app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
-def openapi(title: str, routes: Sequence[Route]) -> dict[str, Any]:
-    paths: dict[str, dict[str, Any]] = {}
-    schemas: dict[str, Any] = {}
-    for r in routes:
-        op: dict[str, Any] = {
-            "summary": r.summary,
-            "responses": {"default": {"description": "problem+json error"}},
-        }
-        if r.body is not None:
-            schemas[r.body.__name__] = r.body.model_json_schema(
-                ref_template="#/components/schemas/{model}"
-            )
-            op["requestBody"] = {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {"$ref": f"#/components/schemas/{r.body.__name__}"}
-                    }
-                },
-            }
-        if r.response is not None:
-            schemas[r.response.__name__] = r.response.model_json_schema(
-                ref_template="#/components/schemas/{model}"
-            )
-            op["responses"]["200"] = {
-                "description": "OK",
-                "content": {
-                    "application/json": {
-                        "schema": {"$ref": f"#/components/schemas/{r.response.__name__}"}
-                    }
-                },
-            }
-        if r.bearer:
-            op["security"] = [{"bearer": []}]
-        paths.setdefault(r.path, {})[r.method.lower()] = op
-    for schema in list(schemas.values()):
-        schemas.update(schema.pop("$defs", {}))
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": title, "version": "1"},
-        "paths": paths,
-        "components": {
-            "schemas": schemas,
-            "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-            },
-        },
-    }
 
 
 def create_ops_app(service_app: web.Application, metrics: Metrics) -> web.Application:

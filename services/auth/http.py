@@ -218,7 +218,9 @@ ROUTES = (
         TokenResponse,
     ),
     Route("POST", "/v1/tokens/renew", renew, "Sliding-window renewal", None, TokenResponse, True),
-    Route("POST", "/v1/tokens/revoke", revoke, "Log out: revoke the session", bearer=True),
+    Route(
+        "POST", "/v1/tokens/revoke", revoke, "Log out: revoke the session", bearer=True, status=204
+    ),
     Route(
         "POST",
         "/v1/tokens/introspect",
@@ -226,6 +228,7 @@ ROUTES = (
         "RFC 7662 token introspection (a registered relying service: HTTP Basic)",
         IntrospectRequest,
         Introspection,
+        basic=True,
     ),
     Route(
         "GET",

@@ -7,7 +7,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.events import CertificateKind, CertificateType, Text
+from shared.events import ID_PATTERN, CertificateKind, CertificateType, Text
 
 #: A service a certificate is used for (a name the practice chooses).
 ServiceName = Annotated[Text, Field(min_length=1, max_length=100)]
@@ -88,6 +88,13 @@ class CertificateList(BaseModel):
 class Removed(BaseModel):
     nr: str
     removed: bool = True
+
+
+class EntitlementsQuery(BaseModel):
+    """``?employee=&service=`` of the entitlements route (declared in /openapi.json)."""
+
+    employee: str = Field(pattern=ID_PATTERN)
+    service: str | None = None
 
 
 class Entitlements(BaseModel):

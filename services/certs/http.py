@@ -17,6 +17,7 @@ from services.certs.api import (
     CertificateUpdate,
     CertificateView,
     Entitlements,
+    EntitlementsQuery,
     Removed,
 )
 from services.certs.handlers import CertsService
@@ -111,6 +112,7 @@ ROUTES = (
         CertificateImport,
         CertificateView,
         True,
+        status=201,
     ),
     Route(
         "GET",
@@ -158,6 +160,7 @@ ROUTES = (
         None,
         Entitlements,
         True,
+        query=EntitlementsQuery,
     ),
 )
 

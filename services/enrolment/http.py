@@ -203,6 +203,7 @@ ROUTES = (
         deactivate,
         "Deactivate every second factor of an employee and end their sessions",
         bearer=True,
+        status=204,
     ),
     Route(
         "POST",
