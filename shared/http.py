@@ -24,7 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
 from yarl import URL
 
-from shared import logs
+from shared import actors, logs
 from shared.bus import Bus
 from shared.consumer import INFRASTRUCTURE_ERRORS
 from shared.db import create_pool, migrate
@@ -183,6 +183,7 @@ def _problem_middleware(metrics: Metrics) -> Any:
         token = logs.request_id.set(rid[:64])
         scope = logs.scope.set((metrics.service, metrics.zone))
         practice = logs.current_practice.set(_practice_of(request))
+        party = actors.party.set(actors.Party(request.remote))
         started = time.perf_counter()
         route = "unmatched"
         if request.match_info.route.resource is not None:
@@ -223,6 +224,7 @@ def _problem_middleware(metrics: Metrics) -> Any:
             )
             return response
         finally:
+            actors.party.reset(party)
             logs.current_practice.reset(practice)
             logs.scope.reset(scope)
             logs.request_id.reset(token)

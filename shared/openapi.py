@@ -114,8 +114,13 @@ def _ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str]:
 def _success(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
     if route.status == 204:
         return {"description": "No content"}
-    schema = _ref(route.response, schemas) if route.response else {"type": "object"}
-    return {"description": "OK", "content": {"application/json": {"schema": schema}}}
+    if route.content_type != "application/json":
+        schema: dict[str, Any] = {"type": "string"}
+    elif route.response is not None:
+        schema = _ref(route.response, schemas)
+    else:
+        schema = {"type": "object"}
+    return {"description": "OK", "content": {route.content_type: {"schema": schema}}}
 
 
 def operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:

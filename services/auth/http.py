@@ -190,7 +190,13 @@ async def change_password(request: web.Request) -> web.Response:
 
 ROUTES = (
     Route(
-        "POST", "/v1/login", limited(login), "Password step of a login", LoginRequest, LoginResponse
+        "POST",
+        "/v1/login",
+        limited(login),
+        "Password step of a login",
+        LoginRequest,
+        LoginResponse,
+        errors=(401, 403, 409, 429),
     ),
     Route(
         "POST",
@@ -199,6 +205,7 @@ ROUTES = (
         "Change a weak, expired or temporary password during login",
         NewPasswordRequest,
         LoginResponse,
+        errors=(401, 403, 409, 422, 429),
     ),
     Route(
         "POST",
@@ -207,6 +214,7 @@ ROUTES = (
         "Send an SMS or e-mail login code, or hand out the nonce of the certificate fallback",
         ChallengeRequest,
         ChallengeResponse,
+        errors=(401, 403, 409, 429),
     ),
     Route(
         "POST",
@@ -216,6 +224,7 @@ ROUTES = (
         "signed nonce, completes the login",
         VerifyRequest,
         TokenResponse,
+        errors=(401, 403, 409, 422, 429),
     ),
     Route("POST", "/v1/tokens/renew", renew, "Sliding-window renewal", None, TokenResponse, True),
     Route(
@@ -254,6 +263,7 @@ ROUTES = (
         SetPasswordRequest,
         PasswordChanged,
         True,
+        errors=(409, 422),
     ),
     Route(
         "POST",
@@ -263,6 +273,7 @@ ROUTES = (
         ChangePasswordRequest,
         PasswordChanged,
         True,
+        errors=(409, 422, 429),
     ),
 )
 

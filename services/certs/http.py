@@ -113,6 +113,7 @@ ROUTES = (
         CertificateView,
         True,
         status=201,
+        errors=(409,),
     ),
     Route(
         "GET",
@@ -132,6 +133,7 @@ ROUTES = (
         CertificateUpdate,
         CertificateView,
         True,
+        errors=(409,),
     ),
     Route("DELETE", ONE, delete_certificate, "Remove a certificate", None, Removed, True),
     Route(
@@ -142,6 +144,7 @@ ROUTES = (
         None,
         CertificateView,
         True,
+        errors=(409,),
     ),
     Route(
         "DELETE",
@@ -151,6 +154,7 @@ ROUTES = (
         None,
         CertificateView,
         True,
+        errors=(409,),
     ),
     Route(
         "GET",

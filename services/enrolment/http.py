@@ -30,6 +30,8 @@ from services.enrolment.api import (
     RecoveryCode,
     SmsFactorRequest,
 )
+from services.enrolment.audit import AUDIT, AuditTrail
+from services.enrolment.audit import ROUTES as AUDIT_ROUTES
 from services.enrolment.handlers import EnrolmentService
 from services.enrolment.metrics import EnrolmentMetrics
 from services.enrolment.settings import MIN_BSN_KEY_CHARS, EnrolmentSettings
@@ -286,7 +288,7 @@ def create_app(settings: EnrolmentSettings) -> web.Application:
     keyring = Keyring.parse(settings.sealing_keys.get_secret_value())
     bsn_key = _bsn_key(settings)
     metrics = EnrolmentMetrics(settings.zone)
-    app = create_service_app(settings, ROUTES, MIGRATIONS, metrics)
+    app = create_service_app(settings, ROUTES + AUDIT_ROUTES, MIGRATIONS, metrics)
 
     async def enrolment_ctx(app: web.Application) -> AsyncIterator[None]:
         rt = app[RUNTIME]
@@ -309,6 +311,9 @@ def create_app(settings: EnrolmentSettings) -> web.Application:
         app[CONSUMER] = consumer
         rt.spawn(consumer.run, "enrolment-consumer", consumer.not_ready)
         rt.spawn(lambda: _maintenance(service), "maintenance")
+        app[AUDIT] = trail = AuditTrail(settings, rt.pool, metrics, service.admin)
+        rt.spawn(trail.consumer().run, "audit-consumer")
+        rt.spawn(trail.retention, "audit-retention")
         yield
 
     app.cleanup_ctx.append(enrolment_ctx)
