@@ -58,6 +58,8 @@ class Route:
     basic: bool = False
     #: Problem statuses of the route's own beyond those its shape implies (shared.openapi).
     errors: tuple[int, ...] = ()
+    #: The success answer's media type (e.g. ``application/x-ndjson`` for an export).
+    content_type: str = "application/json"
 
 
 @dataclass

@@ -171,6 +171,7 @@ ROUTES = (
         PracticeUpdate,
         PracticeView,
         True,
+        errors=(409,),
     ),
     Route(
         "GET",
@@ -198,6 +199,7 @@ ROUTES = (
         EmployeeUpdate,
         EmployeeView,
         True,
+        errors=(409,),
     ),
     Route(
         "DELETE",
@@ -215,6 +217,7 @@ ROUTES = (
         None,
         EnrolmentStarted,
         True,
+        errors=(409, 410, 423, 429),
     ),
     Route(
         "POST",
@@ -224,6 +227,7 @@ ROUTES = (
         IdentityRequest,
         IdentityAccepted,
         True,
+        errors=(409, 410, 423, 429),
     ),
     Route(
         "POST",
@@ -233,6 +237,7 @@ ROUTES = (
         CodeRequest,
         FactorEnrolled,
         True,
+        errors=(409, 410, 423, 429),
     ),
     Route("GET", "/v1/factors", list_factors, "My active factors", None, FactorList, True),
     Route(
@@ -243,6 +248,7 @@ ROUTES = (
         SmsFactorRequest,
         PendingFactorView,
         True,
+        errors=(409, 429),
     ),
     Route(
         "POST",
@@ -252,6 +258,7 @@ ROUTES = (
         EmailFactorRequest,
         PendingFactorView,
         True,
+        errors=(409, 429),
     ),
     Route(
         "POST",
@@ -261,6 +268,7 @@ ROUTES = (
         CodeRequest,
         FactorView,
         True,
+        errors=(409, 410, 429),
     ),
     Route(
         "POST",
