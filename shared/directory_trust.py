@@ -35,9 +35,15 @@ def _aad(practice: str, data: Mapping[str, Any]) -> str:
     return f"directory.employee:{practice}:{canonical_json(data, TAG).decode()}"
 
 
-def tagged(keyring: Keyring, practice: str, body: EmployeeUpserted) -> dict[str, Any]:
-    """The event data of an upsert Tweestap writes: ``body`` with its tag."""
-    data = body.model_dump(mode="json")
+def tagged(
+    keyring: Keyring,
+    practice: str,
+    body: EmployeeUpserted,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The event data of an upsert Tweestap writes: ``body`` (and ``extra``, e.g. the
+    ``actor``, covered by the tag too) with its tag."""
+    data = {**body.model_dump(mode="json"), **(extra or {})}
     return {**data, TAG: keyring.seal(b"", _aad(practice, data))}
 
 

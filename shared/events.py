@@ -326,6 +326,20 @@ class CertificateUpserted(Versioned):
     removed: bool = False
 
 
+class Actor(BaseModel):
+    """Who did what an event records (NEN 7513 / IHE ATNA; :mod:`shared.actors`): the
+    employee (None for a username that names nobody), their rights group, the client
+    address of the request. Optional ``actor`` of the data of ``login.failed``,
+    ``account.locked``, ``login.succeeded``, ``password.changed``, ``fallback.used``,
+    ``practice.upserted``, ``employee.upserted``, ``factor.enrolled``, ``factor.deactivated``
+    and ``certificate.upserted`` (beside the state's fields there, with ``change``: what the
+    write did); events without it stay valid."""
+
+    user: Text | None = Field(default=None, max_length=100)
+    rights_group: int | None = None
+    address: Text | None = Field(default=None, max_length=100)
+
+
 class FallbackUsed(BaseModel):
     """``auth.events`` (``type: fallback.used``): a certificate fallback login. The zones
     count an employee's uses per 30 days as a set of these (the envelope id is the use)."""
@@ -337,6 +351,7 @@ class FallbackUsed(BaseModel):
     zone: Text
     #: Uses left in the 30-day period after this one (in the writer's view).
     uses_left: int
+    actor: Actor | None = None
 
 
 RevocationReason = Literal["logout", "admin", "out_of_service", "deactivated", "password_changed"]

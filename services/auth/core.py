@@ -22,6 +22,7 @@ from services.auth.domain import lockout, tokens
 from services.auth.domain.records import Credential, Practice
 from services.auth.metrics import AuthMetrics
 from services.auth.settings import AuthSettings
+from shared import actors
 from shared.events import (
     Envelope,
     PasswordPolicy,
@@ -128,11 +129,17 @@ class AuthCore(EventWriter):
             )
         return attempt
 
-    async def _attempt_failed(self, attempt: Attempt) -> None:
+    async def _attempt_failed(self, attempt: Attempt, employee: str | None = None) -> None:
         """The verdict of a reserved guess: wrong (its row settles, ``login.failed``)."""
         async with self.pool.acquire() as conn, conn.transaction():
             await self._failure(
-                conn, attempt.practice, attempt.key, attempt.policy, attempt.at, attempt=attempt.id
+                conn,
+                attempt.practice,
+                attempt.key,
+                attempt.policy,
+                attempt.at,
+                attempt=attempt.id,
+                employee=employee,
             )
 
     async def _attempt_passed(self, attempt: Attempt) -> None:
@@ -149,6 +156,7 @@ class AuthCore(EventWriter):
         now: datetime,
         factor: str | None = None,
         attempt: uuid.UUID | None = None,
+        employee: str | None = None,
     ) -> None:
         """One failed attempt for the username (a wrong password or a wrong second factor,
         both count toward the same lockout), in the caller's transaction; ``attempt``: the
@@ -159,6 +167,9 @@ class AuthCore(EventWriter):
         data: dict[str, Any] = {"username": key, "zone": self.settings.zone}
         if factor is not None:
             data["factor"] = factor
+        # Audit (NEN 7513): the employee the username names (if any) and the client address.
+        actor = actors.actor(employee)
+        data.update(employee=employee, actor=actor)
         ids = {} if attempt is None else {"id": attempt}
         event = await self.emit(
             conn, AUTH_EVENTS, "login.failed", practice_id, f"user:{key}", data, now, **ids
@@ -177,7 +188,12 @@ class AuthCore(EventWriter):
                 "account.locked",
                 practice_id,
                 f"user:{key}",
-                {"username": key, "locked_until": until.isoformat()},
+                {
+                    "username": key,
+                    "locked_until": until.isoformat(),
+                    "employee": employee,
+                    "actor": actor,
+                },
                 now,
             )
 

@@ -19,7 +19,8 @@ from services.auth.api import ChallengeResponse, FallbackCertificateView, TokenR
 from services.auth.domain import factors, fallback, tokens
 from services.auth.domain.fallback import FallbackCertificate
 from services.auth.second_factor import Passed, SecondFactor
-from shared.events import Envelope, FallbackUsed, utcnow
+from shared import actors
+from shared.events import Actor, Envelope, FallbackUsed, utcnow
 from shared.notify import notify_request
 from shared.problems import Problem
 from shared.topics import AUTH_EVENTS, NOTIFY_REQUESTS, Topic
@@ -189,6 +190,7 @@ class Fallback(SecondFactor):
             fingerprint=certificate.fingerprint,
             zone=self.settings.zone,
             uses_left=left,
+            actor=Actor(**actors.actor(employee.id, employee.rights_group)),
         )
         event = self._event(
             AUTH_EVENTS, "fallback.used", practice.id, employee.id, used.model_dump(), now

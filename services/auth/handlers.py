@@ -26,7 +26,7 @@ from services.auth.domain.fallback import WINDOW as FALLBACK_WINDOW
 from services.auth.domain.login import next_step
 from services.auth.domain.records import Credential, Employee, Practice
 from services.auth.fallback import Fallback
-from shared import directory_trust, logs, otp, replicas
+from shared import actors, directory_trust, logs, otp, replicas
 from shared.events import (
     EmployeeUpserted,
     PasswordCredential,
@@ -75,7 +75,7 @@ class Auth(Fallback):
         hashed = credential.hash if credential else None
         ok = await self._verify_attempt(attempt, self.hasher.verify(hashed, password))
         if not ok or practice is None or employee is None or credential is None:
-            await self._attempt_failed(attempt)
+            await self._attempt_failed(attempt, employee.id if employee else None)
             self.metrics.login("failure", started)
             raise problems.invalid_credentials()
         await self._attempt_passed(attempt)
@@ -168,7 +168,11 @@ class Auth(Fallback):
             "login.succeeded",
             practice_id,
             employee.id,
-            {"username": key, "employee": employee.id},
+            {
+                "username": key,
+                "employee": employee.id,
+                "actor": actors.actor(employee.id, employee.rights_group),
+            },
             now,
         )
 
@@ -241,7 +245,7 @@ class Auth(Fallback):
         if not await self._verify_attempt(
             attempt, self.hasher.verify(credential.hash, current_password)
         ):
-            await self._attempt_failed(attempt)
+            await self._attempt_failed(attempt, employee.id)
             raise problems.invalid_credentials()
         await self._attempt_passed(attempt)
         changed = await self.store_password(
@@ -376,7 +380,13 @@ class Auth(Fallback):
                 "password.changed",
                 practice.id,
                 employee.id,
-                {"temporary": temporary, "strength": score, "by": by or employee.id},
+                {
+                    "temporary": temporary,
+                    "strength": score,
+                    "by": by or employee.id,
+                    # Only an administrator (rights group 1) sets another's password.
+                    "actor": actors.actor(by or employee.id, 1 if by else employee.rights_group),
+                },
                 now,
             )
             if end_sessions and credential is not None:  # no password, no session to end

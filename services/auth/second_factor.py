@@ -20,7 +20,7 @@ from services.auth.api import ChallengeResponse, TokenResponse
 from services.auth.core import AuthCore
 from services.auth.domain import factors, lockout, tokens
 from services.auth.domain.factors import Factor
-from shared import otp
+from shared import actors, otp
 from shared.events import (
     Channel,
     Envelope,
@@ -347,6 +347,7 @@ class SecondFactor(AuthCore):
             step.practice.policy,
             now,
             factor,
+            employee=step.employee.id,
         )
 
     def _match_totp(
@@ -546,7 +547,12 @@ class SecondFactor(AuthCore):
                 "login.succeeded",
                 practice.id,
                 employee.id,
-                {"username": employee.username_key, "employee": employee.id},
+                {
+                    "username": employee.username_key,
+                    "employee": employee.id,
+                    "amr": ["pwd", passed.amr],
+                    "actor": actors.actor(employee.id, employee.rights_group),
+                },
                 now,
             ),
             (AUTH_EVENTS, self._token_event("token.issued", session, grant, now)),

@@ -24,6 +24,7 @@ from services.certs.api import (
 from services.certs.core import CertsCore, certificate_aad
 from services.certs.domain import certificate as certs
 from services.certs.domain.rules import may_use
+from shared import actors
 from shared.events import CertificateUpserted, stamped, utcnow
 from shared.merge import ELEMENT, edit
 from shared.topics import CERTS_EVENTS
@@ -79,16 +80,22 @@ class Certificates(CertsCore):
         state: CertificateUpserted,
         now: datetime,
         sealed_key: str | None = None,
+        change: str = "imported",
+        employee: str | None = None,
     ) -> None:
-        """Store the new state and queue it on certs.events in the same transaction."""
+        """Store the new state and queue it on certs.events in the same transaction; beside
+        the state, the event says what changed and who did it (audit trail)."""
         await repo.upsert_certificate(conn, practice, state, sealed_key)
+        audit: dict[str, Any] = {"change": change, "actor": actors.current()}
+        if employee is not None:
+            audit["employee"] = employee
         await self.emit(
             conn,
             CERTS_EVENTS,
             "certificate.upserted",
             practice,
             state.nr,
-            state.model_dump(mode="json"),
+            {**state.model_dump(mode="json"), **audit},
             now,
         )
         if state.removed:
@@ -165,6 +172,7 @@ class Certificates(CertsCore):
             row = await repo.certificate(conn, practice, nr, lock=True)
             if row is None:
                 raise problems.no_certificate()
+            employee = None
             if "grant" in updates or "revoke" in updates:
                 employee = updates.pop("grant", None) or updates.pop("revoke")
                 if await repo.employee(conn, practice, employee) is None:
@@ -177,7 +185,7 @@ class Certificates(CertsCore):
             current = await repo.certificate_state(conn, practice, nr)
             changed = edit(current, updates, now, self.settings.zone)
             state = CertificateUpserted(nr=nr, **stamped(changed, CertificateUpserted))
-            await self._write(conn, practice, state, now)
+            await self._write(conn, practice, state, now, change=change, employee=employee)
             after = await repo.certificate(conn, practice, nr)
         self.metrics.changed(change)
         return state, after

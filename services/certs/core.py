@@ -9,6 +9,7 @@ import asyncpg
 
 from services.certs.metrics import CertsMetrics
 from services.certs.settings import CertsSettings
+from shared import actors
 from shared.gate import TokenGate
 from shared.outbox import EventWriter
 from shared.sealing import Keyring
@@ -35,4 +36,5 @@ class CertsCore(EventWriter):
         checked against the directory now rather than the token's claim."""
         claims = await self.gate.live_session(token)
         require_admin(claims, practice_id)
+        actors.bind(claims)  # the actor of this request's events (audit trail)
         return claims

@@ -29,7 +29,7 @@ from services.enrolment.domain.practice import (
     two_factor_unmet,
 )
 from services.enrolment.domain.records import Employee, Practice
-from shared import directory_trust, replicas
+from shared import actors, directory_trust, replicas
 from shared.events import (
     EmployeeUpserted,
     PracticeUpserted,
@@ -162,7 +162,7 @@ class Directory(EnrolmentCore):
                 "practice.upserted",
                 practice_id,
                 practice_id,
-                event.model_dump(mode="json"),
+                {**event.model_dump(mode="json"), "actor": actors.of_claims(claims)},
                 now,
             )
         self.metrics.written("practice")
@@ -293,7 +293,9 @@ class Directory(EnrolmentCore):
                 practice_id,
                 employee_id,
                 # Tagged: the administrator's own writes may give rights group 1.
-                directory_trust.tagged(self.keyring, practice_id, event),
+                directory_trust.tagged(
+                    self.keyring, practice_id, event, {"actor": actors.of_claims(claims)}
+                ),
                 now,
             )
             stored = await repo.employee(conn, practice_id, employee_id)
@@ -333,6 +335,7 @@ class Directory(EnrolmentCore):
                     "factors": [f.id for f in factors],
                     "unblocked": blocked,
                     "by": claims["sub"],
+                    "actor": actors.of_claims(claims),
                 },
                 now,
             )

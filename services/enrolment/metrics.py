@@ -22,6 +22,12 @@ class EnrolmentMetrics(Metrics):
         self.directory_writes = self.counter(
             "directory_writes_total", "Practices and employees written", ["entity"]
         )
+        self.audit_events = self.counter(
+            "audit_events_total", "Audit records kept (each event once)", ["action"]
+        )
+        self.audit_purged = self.counter(
+            "audit_purged_total", "Audit records deleted by the retention job"
+        )
 
     def step(self, step: str, outcome: str) -> None:
         self.wizard.labels(**self.base(), step=step, outcome=outcome).inc()
@@ -31,6 +37,12 @@ class EnrolmentMetrics(Metrics):
 
     def code(self, purpose: str) -> None:
         self.codes_sent.labels(**self.base(), purpose=purpose).inc()
+
+    def audited(self, action: str) -> None:
+        self.audit_events.labels(**self.base(), action=action).inc()
+
+    def purged(self, count: int) -> None:
+        self.audit_purged.labels(**self.base()).inc(count)
 
     def written(self, entity: str) -> None:
         self.directory_writes.labels(**self.base(), entity=entity).inc()

@@ -22,7 +22,7 @@ from services.enrolment.domain import enrolment as steps
 from services.enrolment.domain.masking import mask
 from services.enrolment.domain.records import Factor, PendingFactor, WeakKind
 from services.enrolment.problems import HOUR
-from shared import otp
+from shared import actors, otp
 from shared.events import (
     FACTOR_ORDER,
     FactorCredential,
@@ -186,6 +186,7 @@ class OwnFactors(EnrolmentCore):
                         "factor_id": factor_id,
                         "kind": pending.kind,
                         "replaced": [f.id for f in factors if f.kind == pending.kind],
+                        "actor": actors.of_claims(claims),
                     },
                     now,
                 )

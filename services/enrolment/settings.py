@@ -44,3 +44,8 @@ class EnrolmentSettings(Settings):
     recovery_reenrol_seconds: int = Field(default=900, ge=60, le=24 * 3600)
     #: Time zone of the times written in e-mails (``changed_at``, ``blocked_at``).
     mail_time_zone: str = "Europe/Amsterdam"
+    #: Days an audit record is kept (NEN 7513 asks for a period the practice can justify;
+    #: one year by default); older records are deleted by the retention job.
+    audit_retention_days: int = Field(default=365, ge=1, le=100 * 365)
+    #: Seconds between two runs of the audit retention job.
+    audit_purge_interval_seconds: float = Field(default=3600, gt=0, le=7 * 24 * 3600)

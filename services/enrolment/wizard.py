@@ -26,7 +26,7 @@ from services.enrolment.domain import readiness as ready
 from services.enrolment.domain.masking import mask_email
 from services.enrolment.domain.records import Employee
 from services.enrolment.problems import HOUR
-from shared import otp
+from shared import actors, otp
 from shared.events import (
     FactorCredential,
     utcnow,
@@ -323,6 +323,7 @@ class Wizard(EnrolmentCore):
                         "factor_id": factor_id,
                         "kind": "totp",
                         "replaced": [f.id for f in old],
+                        "actor": actors.of_claims(claims),
                     },
                     now,
                 )

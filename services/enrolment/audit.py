@@ -1,0 +1,196 @@
+"""The audit trail of the enrolment service (the practice administrator's service).
+
+Fed only from the bus: a consumer of its own (``enrolment-audit``, a zone-specific group)
+reads every zone's ``auth.events``, ``enrolment.events``, ``certs.events`` and the directory
+topics, maps each event with :func:`services.enrolment.domain.audit.to_record` and keeps the
+record in the transaction of its inbox row, so both zones' events end up in both zones'
+stores, each once. A retention job deletes records older than
+``TWEESTAP_AUDIT_RETENTION_DAYS``. The administrator reads them a page at a time or as JSON
+lines."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from services.enrolment import audit_store as store
+from services.enrolment.audit_api import (
+    AuditPage,
+    AuditQuery,
+    encode_cursor,
+    parse_cursor,
+    parse_filters,
+    parse_limit,
+    view,
+)
+from services.enrolment.domain.audit import AUDITED_TYPES, Event, to_record
+from services.enrolment.metrics import EnrolmentMetrics
+from services.enrolment.settings import EnrolmentSettings
+from shared.consumer import EventConsumer
+from shared.events import Envelope, utcnow
+from shared.http import Route, bearer, json_response, path_id
+from shared.topics import (
+    AUTH_EVENTS,
+    CERTS_EVENTS,
+    DIRECTORY_EMPLOYEES,
+    DIRECTORY_PRACTICES,
+    ENROLMENT_EVENTS,
+    Topic,
+)
+
+log = logging.getLogger(__name__)
+#: The consumer's name (its inbox rows and its zone-specific group).
+CONSUMER_NAME = "enrolment-audit"
+AUDITED_TOPICS = (
+    AUTH_EVENTS,
+    ENROLMENT_EVENTS,
+    CERTS_EVENTS,
+    DIRECTORY_PRACTICES,
+    DIRECTORY_EMPLOYEES,
+)
+#: Export: rows fetched per round trip.
+EXPORT_PREFETCH = 500
+
+#: Checks that a bearer token is a live session of the practice's administrator.
+AdminCheck = Callable[[str, str], Awaitable[Any]]
+
+
+@dataclass
+class AuditTrail:
+    settings: EnrolmentSettings
+    pool: asyncpg.Pool
+    metrics: EnrolmentMetrics
+    admin: AdminCheck
+
+    async def record(self, conn: asyncpg.Connection, event: Envelope) -> None:
+        """The consumer's handler: keep the event's audit record (in the inbox transaction)."""
+        record = to_record(
+            Event(
+                event.id,
+                event.type,
+                event.source,
+                event.time,
+                event.practice,
+                event.subject,
+                event.data,
+            )
+        )
+        if record is not None and await store.insert(conn, record):
+            self.metrics.audited(record.action)
+
+    def consumer(self) -> EventConsumer:
+        handlers = dict.fromkeys(AUDITED_TOPICS, self.record)
+        return EventConsumer(
+            self.settings,
+            self.pool,
+            self.metrics,
+            CONSUMER_NAME,
+            handlers,
+            accept=_auditable,
+        )
+
+    async def purge(self) -> int:
+        """Delete the records past retention; how many went."""
+        before = utcnow() - timedelta(days=self.settings.audit_retention_days)
+        async with self.pool.acquire() as conn:
+            count = await store.purge(conn, before)
+        if count:
+            self.metrics.purged(count)
+            log.info("audit records past retention deleted", extra={"attempts": count})
+        return count
+
+    async def retention(self) -> None:
+        """The supervised retention job: purge, then wait an interval (a failure ends the
+        run; the supervisor logs it and starts it again)."""
+        while True:
+            await self.purge()
+            await asyncio.sleep(self.settings.audit_purge_interval_seconds)
+
+
+def _auditable(topic: Topic, event: Envelope) -> bool:
+    """Skip what can never be a record before any database work (tokens renewed, keys)."""
+    return event.type in AUDITED_TYPES
+
+
+AUDIT = web.AppKey("audit", AuditTrail)
+
+
+async def _admin(request: web.Request) -> tuple[AuditTrail, str]:
+    trail = request.app[AUDIT]
+    practice = path_id(request, "p")
+    await trail.admin(bearer(request), practice)
+    return trail, practice
+
+
+async def get_audit(request: web.Request) -> web.Response:
+    trail, practice = await _admin(request)
+    filters = parse_filters(request.query)
+    limit, after = parse_limit(request.query), parse_cursor(request.query)
+    async with trail.pool.acquire() as conn:
+        rows = await store.page(conn, practice, filters, limit + 1, after)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1] if more else None
+    return json_response(
+        AuditPage(
+            events=[view(r) for r in rows],
+            next=encode_cursor(last["time"], last["event_id"]) if last is not None else None,
+        )
+    )
+
+
+async def export_audit(request: web.Request) -> web.StreamResponse:
+    trail, practice = await _admin(request)
+    filters = parse_filters(request.query)
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "application/x-ndjson",
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'attachment; filename="audit-{practice}.jsonl"',
+        }
+    )
+    async with trail.pool.acquire() as conn, conn.transaction(readonly=True):
+        first = True
+        async for row in store.stream(conn, practice, filters, EXPORT_PREFETCH):
+            if first:
+                await response.prepare(request)
+                first = False
+            await response.write(view(row).model_dump_json().encode() + b"\n")
+        if first:
+            await response.prepare(request)
+    await response.write_eof()
+    return response
+
+
+ROUTES = (
+    Route(
+        "GET",
+        "/v1/practices/{p}/audit",
+        get_audit,
+        "The practice's audit trail, newest first, a page at a time (filters: from, to, "
+        "employee, type)",
+        None,
+        AuditPage,
+        True,
+        query=AuditQuery,
+        errors=(400,),
+    ),
+    Route(
+        "GET",
+        "/v1/practices/{p}/audit/export",
+        export_audit,
+        "The practice's audit trail as JSON lines (application/x-ndjson; same filters, no pages)",
+        None,
+        None,
+        True,
+        query=AuditQuery,
+        errors=(400,),
+    ),
+)
