@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.core.result import Ok
+from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -35,9 +36,10 @@ P = "fysio"
 EMPLOYEE = "piet01"
 EMPLOYEE_PASSWORD = "Kruisbes-Vlinder-Aardbei-42!"
 SERVICES = ("auth", "enrolment", "certs", "notifier")
-#: Examples per operation and caller: enough to reach each answer a valid request can get,
-#: small enough that the module stays well under a minute.
-EXAMPLES = 6
+#: Examples per operation and caller, small enough that the module stays well under a minute:
+#: valid input (every answer must conform), then input the document rules out (every answer
+#: must be a documented 4xx, never a 5xx).
+EXAMPLES = {GenerationMode.POSITIVE: 6, GenerationMode.NEGATIVE: 4}
 #: Operations that end the callers' sessions (or may: two factors switched on): run last,
 #: in this order.
 ENDS_SESSIONS = (
@@ -101,21 +103,21 @@ def targets(
     return found
 
 
-def fuzz(target: Target, found: Findings) -> None:
+def fuzz(target: Target, mode: GenerationMode, found: Findings) -> None:
     """A few generated valid requests to the target's operation, each sent as every caller;
     the practice in the path is the bootstrapped one (else nearly every answer is a 403)."""
     operation = target.operation
     fixed = {"p": P} if "{p}" in operation.path else None
 
     @hypothesis.settings(
-        max_examples=EXAMPLES,
+        max_examples=EXAMPLES[mode],
         derandomize=True,
         deadline=None,
         database=None,
         phases=[hypothesis.Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
-    @given(case=operation.as_strategy(path_parameters=fixed))
+    @given(case=operation.as_strategy(mode, path_parameters=fixed))
     def run(case: Any) -> None:
         for caller, authorization in target.callers.items():
             headers = {"Authorization": authorization}
@@ -129,13 +131,17 @@ def fuzz(target: Target, found: Findings) -> None:
             except Failure as failure:
                 found.lines.add(f"{operation.label} as {caller}: {brief(failure)}")
 
-    run()
+    try:
+        run()
+    except hypothesis.errors.Unsatisfiable:
+        assert mode is GenerationMode.NEGATIVE, operation.label  # nothing in it to make invalid
 
 
 def fuzz_all(every: list[Target], found: Findings) -> None:
     """Operations that end the callers' sessions go last, so the others see live tokens."""
     for target in sorted(every, key=lambda t: t.order):
-        fuzz(target, found)
+        for mode in EXAMPLES:
+            fuzz(target, mode, found)
 
 
 async def knows_practice(zone: Zone) -> bool:
