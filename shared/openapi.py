@@ -16,8 +16,15 @@ from shared.problems import CONTENT_TYPE as PROBLEM_TYPE
 if TYPE_CHECKING:
     from shared.http import Route
 
-#: ``{name}`` or ``{name:regex}`` in an aiohttp route path.
-_PARAM = re.compile(r"\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<regex>[^{}]+))?\}")
+#: A path segment that is a parameter, ``{name}`` or ``{name:regex}`` (the regex may hold
+#: braces, e.g. ``{16}``, as aiohttp allows).
+_PARAM = re.compile(r"\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<regex>.+))?\}")
+
+
+def _parameters(path: str) -> list[re.Match[str]]:
+    return [m for segment in path.split("/") if (m := _PARAM.fullmatch(segment))]
+
+
 _REF = "#/components/schemas/{model}"
 #: Every answer can be 503 (the database or broker is away: ``shared.http`` middleware).
 _ALWAYS = (503,)
@@ -76,7 +83,7 @@ def path_parameters(path: str) -> list[dict[str, Any]]:
                 "pattern": f"^(?:{m['regex']})$" if m["regex"] else ID_PATTERN,
             },
         }
-        for m in _PARAM.finditer(path)
+        for m in _parameters(path)
     ]
 
 
@@ -97,7 +104,7 @@ def error_statuses(route: Route) -> list[int]:
         codes |= set(_WITH_BODY)
     if route.query is not None:
         codes.add(422)
-    if _PARAM.search(route.path):
+    if _parameters(route.path):
         codes.add(404)
     if route.bearer:
         codes |= set(_WITH_BEARER)
@@ -156,7 +163,10 @@ def openapi(title: str, routes: Sequence[Route]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {"Problem": dict(PROBLEM_SCHEMA)}
     for r in routes:
-        path = _PARAM.sub(lambda m: "{" + m["name"] + "}", r.path)
+        path = "/".join(
+            "{" + m["name"] + "}" if (m := _PARAM.fullmatch(segment)) else segment
+            for segment in r.path.split("/")
+        )
         paths.setdefault(path, {})[r.method.lower()] = operation(r, schemas)
     for schema in list(schemas.values()):
         schemas.update(schema.pop("$defs", {}))
