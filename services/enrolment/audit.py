@@ -192,5 +192,6 @@ ROUTES = (
         True,
         query=AuditQuery,
         errors=(400,),
+        content_type="application/x-ndjson",
     ),
 )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 import uuid
 from datetime import datetime
@@ -141,7 +140,6 @@ def parse_cursor(query: MultiMapping[str]) -> tuple[datetime, uuid.UUID] | None:
 
 
 def view(row: asyncpg.Record) -> AuditEvent:
-    detail = row["detail"]
     return AuditEvent(
         id=row["event_id"],
         practice=row["practice"],
@@ -156,5 +154,5 @@ def view(row: asyncpg.Record) -> AuditEvent:
         ),
         object=AuditObject(type=row["object_type"], id=row["object_id"]),
         source=row["source"],
-        detail=json.loads(detail) if isinstance(detail, str) else dict(detail),
+        detail=row["detail"],
     )

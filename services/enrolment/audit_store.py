@@ -3,7 +3,6 @@ caller's connection; the table refuses UPDATE, and DELETE outside :func:`purge`.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ async def insert(conn: asyncpg.Connection, record: AuditRecord) -> bool:
     inserted = await conn.fetchval(
         """INSERT INTO audit_events (event_id, practice, time, action, outcome, actor_user,
                actor_rights_group, actor_address, object_type, object_id, source, detail)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
            ON CONFLICT (event_id) DO NOTHING RETURNING true""",
         record.event_id,
         record.practice,
@@ -38,7 +37,7 @@ async def insert(conn: asyncpg.Connection, record: AuditRecord) -> bool:
         record.object_type,
         record.object_id,
         record.source,
-        json.dumps(record.detail),
+        record.detail,  # the pool's jsonb codec encodes it
     )
     return bool(inserted)
 
