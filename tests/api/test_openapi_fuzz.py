@@ -81,6 +81,7 @@ class Target:
 
     operation: Any
     base_url: str
+    zone: str
     callers: dict[str, str]
 
     @property
@@ -91,7 +92,7 @@ class Target:
 
 
 def targets(
-    spec: dict[str, Any], base_url: str, callers: dict[str, dict[str, str]]
+    spec: dict[str, Any], base_url: str, zone: str, callers: dict[str, dict[str, str]]
 ) -> list[Target]:
     """Every operation of ``spec``; one with HTTP Basic security is called by the relying
     service, the others by the administrator and the employee."""
@@ -102,7 +103,7 @@ def targets(
         operation = result.ok()
         security = spec["paths"][operation.path][operation.method.lower()].get("security", [])
         kind = "client" if {"client": []} in security else "people"
-        found.append(Target(operation, base_url, callers[kind]))
+        found.append(Target(operation, base_url, zone, callers[kind]))
     return found
 
 
@@ -130,9 +131,11 @@ def fuzz(target: Target, mode: GenerationMode, found: Findings) -> None:
                 case.validate_response(response, checks=CHECKS, headers=headers)
             except FailureGroup as group:
                 for failure in group.exceptions:
-                    found.lines.add(f"{operation.label} as {caller}: {brief(failure)}")
+                    found.lines.add(
+                        f"{operation.label} as {caller} in {target.zone}: {brief(failure)}"
+                    )
             except Failure as failure:
-                found.lines.add(f"{operation.label} as {caller}: {brief(failure)}")
+                found.lines.add(f"{operation.label} as {caller} in {target.zone}: {brief(failure)}")
 
     try:
         run()
@@ -191,31 +194,34 @@ def two_factor(auth: Zone, token: str) -> str:
 
 
 async def test_every_operation_answers_as_its_openapi_document_says(cluster: Cluster) -> None:
-    auth = await cluster.start("a")
-    zones = {"auth": auth}
-    for service in SERVICES[1:]:
-        zones[service] = await cluster.start("a", service)
+    """Both zones of every service; the practice, its people and the relying service are
+    created in zone a and used in both."""
+    zones = {(z, service): await cluster.start(z, service) for z in "ab" for service in SERVICES}
+    auth, auth_b = zones["a", "auth"], zones["b", "auth"]
     await cluster.bootstrap(auth)
-    for zone in (zones["enrolment"], zones["certs"]):
-        await wait_for(functools.partial(knows_practice, zone))
+    for z in "ab":
+        for service in ("enrolment", "certs"):
+            await wait_for(functools.partial(knows_practice, zones[z, service]))
     status, body = await login(auth, P, "admin", ADMIN_PASSWORD)
     assert status == 200 and body["next"] == "done", body
     admin = body["token"]["token"]
     bearers = {
         "admin": admin,
-        "employee": await employee_token(cluster, auth, zones["enrolment"], admin),
+        "employee": await employee_token(cluster, auth, zones["a", "enrolment"], admin),
     }
+    await cluster.wait_employee(auth_b, P, EMPLOYEE)
     secret = await auth.app[CLIENTS].add("praktijk-software", "Praktijksoftware")
+    await wait_for(auth_b.app[CLIENTS].active)
     basic = base64.b64encode(f"praktijk-software:{secret}".encode()).decode()
     callers = {
         "people": {k: f"Bearer {v}" for k, v in bearers.items()},
         "client": {"client": f"Basic {basic}"},
     }
     every: list[Target] = []
-    for zone in zones.values():
+    for (z, _), zone in zones.items():
         spec = await (await zone.client.get("/openapi.json")).json()
         base_url = str(zone.client.make_url("")).rstrip("/")
-        every += targets(spec, base_url, callers)
+        every += targets(spec, base_url, z, callers)
     found = Findings()
     await asyncio.to_thread(fuzz_all, every, found)
     operations = len(every)
