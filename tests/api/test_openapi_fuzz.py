@@ -17,6 +17,7 @@ from typing import Any
 
 import hypothesis
 import jwt
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given
 from schemathesis.checks import not_a_server_error
@@ -35,6 +36,8 @@ from shared.http import RUNTIME
 from shared.tokens import TWO_FACTOR_ACR
 from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
 
+#: Schemathesis' own strategies use ``random`` (its concern, not this test's).
+pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 P = "fysio"
 EMPLOYEE = "piet01"
 EMPLOYEE_PASSWORD = "Kruisbes-Vlinder-Aardbei-42!"
