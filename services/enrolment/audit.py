@@ -103,7 +103,7 @@ class AuditTrail:
             count = await store.purge(conn, before)
         if count:
             self.metrics.purged(count)
-            log.info("audit records past retention deleted", extra={"attempts": count})
+            log.info("%d audit records past retention deleted", count)
         return count
 
     async def retention(self) -> None:
