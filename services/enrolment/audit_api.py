@@ -7,7 +7,7 @@ import base64
 import binascii
 import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import asyncpg
@@ -92,7 +92,16 @@ def _time(query: MultiMapping[str], name: str) -> datetime | None:
         raise bad_parameter(name, "not an ISO 8601 date-time") from None
     if value.tzinfo is None:
         raise bad_parameter(name, "needs a time zone offset (e.g. Z or +01:00)")
-    return value
+    return _utc(value, name)
+
+
+def _utc(value: datetime, name: str) -> datetime:
+    """``value`` in UTC; one that leaves the calendar there (0001-01-01T00:00+14:00) is a 400,
+    not an overflow when it is sent to PostgreSQL."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise bad_parameter(name, "out of range") from None
 
 
 def parse_filters(query: MultiMapping[str]) -> Filters:
@@ -136,7 +145,7 @@ def parse_cursor(query: MultiMapping[str]) -> tuple[datetime, uuid.UUID] | None:
         raise bad_parameter("cursor", "not a cursor this service gave") from None
     if time.tzinfo is None:
         raise bad_parameter("cursor", "not a cursor this service gave")
-    return time, event_id
+    return _utc(time, "cursor"), event_id
 
 
 def view(row: asyncpg.Record) -> AuditEvent:
