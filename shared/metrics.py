@@ -35,6 +35,11 @@ class Metrics:
         self.outbox_dead_rows = self.gauge(
             "outbox_dead_rows", "Rows in outbox_dead, waiting for an operator"
         )
+        self.dead_letter_rows = self.gauge(
+            "dead_letter_rows",
+            "Rows in dead_letters by consumer: events set aside, waiting for an operator",
+            ["consumer"],
+        )
         self.outbox_relay_active = self.gauge(
             "outbox_relay_active", "1 while this process holds its database's relay lock"
         )

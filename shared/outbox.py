@@ -126,12 +126,27 @@ class OutboxRelay:
         self.metrics = metrics
         self._wake = asyncio.Event()
         self._lock_conn: asyncpg.Connection | None = None
+        #: Consumers that had dead letters: their gauge goes back to 0 once the rows are gone.
+        self._dead_letter_consumers: set[str] = set()
 
     async def backlog(self) -> int:
+        """Count what waits in this database (the outbox) and what waits for an operator
+        (dead outbox rows, consumers' dead letters) into their gauges; the outbox count."""
         count: int = await self.pool.fetchval("SELECT count(*) FROM outbox")
         self.metrics.outbox_backlog.labels(**self.metrics.base()).set(count)
         dead: int = await self.pool.fetchval("SELECT count(*) FROM outbox_dead")
         self.metrics.outbox_dead_rows.labels(**self.metrics.base()).set(dead)
+        letters = {
+            r["consumer"]: r["n"]
+            for r in await self.pool.fetch(
+                "SELECT consumer, count(*) AS n FROM dead_letters GROUP BY consumer"
+            )
+        }
+        for consumer in self._dead_letter_consumers | letters.keys():
+            self.metrics.dead_letter_rows.labels(**self.metrics.base(), consumer=consumer).set(
+                letters.get(consumer, 0)
+            )
+        self._dead_letter_consumers |= letters.keys()
         return count
 
     async def drain(self) -> int:

@@ -15,8 +15,9 @@ from aiokafka import AIOKafkaProducer
 
 from shared.events import Envelope
 from shared.trust import TrustSigner
-from tests.conftest import TRUST_PRIVATE, Cluster, wait_for
+from tests.conftest import TRUST_PRIVATE, Cluster, Zone, wait_for
 from tests.integration.test_bus_trust import Rig, forged_key, host_employee, key_event, rig
+from tests.integration.test_login_races import metric
 
 #: Fixtures taken from test_bus_trust (imported so that pytest finds them here).
 FIXTURES = (rig,)
@@ -109,6 +110,16 @@ async def test_a_nul_in_an_employee_name_is_refused_and_later_upserts_apply(rig:
         )
         assert rows and all(r["n"] == 1 for r in rows), (service, rows)
         assert all("name" in r["reason"] and "NUL" in r["reason"] for r in rows), rows
+
+        async def gauge_says_so(zone: Zone = rig.zones[service], rows: Any = rows) -> bool:
+            """Rows waiting for an operator show on the gauge the alert reads."""
+            values = [
+                await metric(zone, "tweestap_dead_letter_rows", consumer=r["consumer"])
+                for r in rows
+            ]
+            return values == [1.0] * len(rows)
+
+        await wait_for(gauge_says_so, timeout=15)
         assert not await rig.pool(service).fetchval(
             "SELECT count(*) FROM employees WHERE id = 'nul'"
         )
