@@ -258,11 +258,11 @@ class SigningKeyPublished(BaseModel):
     retire_at: datetime | None = None
 
 
-FactorKind = Literal["totp", "sms", "email", "recovery"]
+FactorKind = Literal["passkey", "totp", "sms", "email", "recovery"]
 #: The order in which a login offers an employee's factors: strongest first, the one-time
 #: recovery code last (it is the way back in when the phone is gone).
-FACTOR_ORDER: tuple[FactorKind, ...] = ("totp", "sms", "email", "recovery")
-STRONG_FACTORS: frozenset[str] = frozenset({"totp"})
+FACTOR_ORDER: tuple[FactorKind, ...] = ("passkey", "totp", "sms", "email", "recovery")
+STRONG_FACTORS: frozenset[str] = frozenset({"totp", "passkey"})
 FACTOR_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"
 
 
@@ -270,7 +270,10 @@ class FactorCredential(Versioned):
     """``factors`` (compacted, key ``practice:factor``): one second factor of an employee.
 
     ``sealed`` opens (associated data :func:`factor_aad`) to JSON: ``{"secret": base32}`` for
-    totp, ``{"hash": sha256-hex}`` for a recovery code, ``{"to": address}`` for sms/email.
+    totp, ``{"hash": sha256-hex}`` for a recovery code, ``{"to": address}`` for sms/email, and
+    for a passkey ``{"credential_id": base64url, "public_key": base64url COSE key,
+    "sign_count": int, "transports": [str], "user_verified": bool, "name": str}`` (sealed too:
+    a forger without the keyring cannot plant a key that would let them log in).
     A deactivated factor stays as ``active: false`` (the latest state per key)."""
 
     key_fields: ClassVar[frozenset[str]] = frozenset({"factor"})
