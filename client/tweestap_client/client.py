@@ -129,6 +129,20 @@ def _claims(token: str) -> dict[str, Any]:
     return decoded
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One HTTP call as the transport sends it to whichever zone."""
+
+    service: str
+    method: str
+    path: str
+    payload: Any = None
+    token: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
 @dataclass
 class _Held:
     """The token in use with its schedule; ``record`` is what goes to the file."""
@@ -195,7 +209,7 @@ class Step:
         path = f"/v1/login/{self.login_id}/{action}"
         try:
             status, body, _ = await self.client._send_in(
-                self.zone, "auth", "POST", path, payload, self.client._password_limit, watch=True
+                self.zone, _Call("auth", "POST", path, payload), self.client._password_limit, True
             )
         except _Unavailable as error:
             # The login lives in this zone's database only (not replicated): no other zone can
@@ -213,6 +227,8 @@ class Step:
 
 
 Hook = Callable[..., Any]
+#: What liveness checks and probes ask: any answer means the zone's auth is up.
+_STATUS = _Call("auth", "GET", "/v1/status")
 
 
 class TweestapClient:
@@ -446,23 +462,14 @@ class TweestapClient:
     # -- transport and failover ------------------------------------------------------------
 
     async def _send_in(
-        self,
-        zone: int,
-        service: str,
-        method: str,
-        path: str,
-        payload: Any,
-        limit: aiohttp.ClientTimeout,
-        token: str | None = None,
-        *,
-        watch: bool = False,
+        self, zone: int, call: _Call, limit: aiohttp.ClientTimeout, watch: bool = False
     ) -> tuple[int, Any, Mapping[str, str]]:
         """One call in one zone; ``watch``: a call that is not hedged but checks, every
         ``hedge_after`` while it runs, that its zone is alive (``DEFAULT_LIVENESS_TIMEOUT``)."""
-        call = self._request_in(zone, service, method, path, payload, limit, token)
+        request = self._request_in(zone, call, limit)
         if not watch or self.hedge_after is None:
-            return await call
-        task = asyncio.ensure_future(call)
+            return await request
+        task = asyncio.ensure_future(request)
         try:
             # Checked every hedge_after while the call runs: a zone may freeze after answering
             # the first check (a login takes seconds under load).
@@ -480,7 +487,7 @@ class TweestapClient:
     async def _alive(self, zone: int) -> bool:
         """Whether ``zone``'s auth answers at all (any status) within the liveness limit."""
         try:
-            await self._request_in(zone, "auth", "GET", "/v1/status", None, self._liveness_limit)
+            await self._request_in(zone, _STATUS, self._liveness_limit)
         except _Unavailable as error:
             return error.status is not None
         except TweestapError:
@@ -488,22 +495,15 @@ class TweestapClient:
         return True
 
     async def _request_in(
-        self,
-        zone: int,
-        service: str,
-        method: str,
-        path: str,
-        payload: Any,
-        limit: aiohttp.ClientTimeout,
-        token: str | None = None,
+        self, zone: int, call: _Call, limit: aiohttp.ClientTimeout
     ) -> tuple[int, Any, Mapping[str, str]]:
         if self._session is None:
             raise RuntimeError("use TweestapClient as an async context manager")
-        base = self.zones[zone][service].rstrip("/")
-        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+        base = self.zones[zone][call.service].rstrip("/")
+        headers = {} if call.token is None else {"Authorization": f"Bearer {call.token}"}
         try:
             async with self._session.request(
-                method, f"{base}{path}", json=payload, headers=headers, timeout=limit
+                call.method, f"{base}{call.path}", json=call.payload, headers=headers, timeout=limit
             ) as response:
                 if response.status >= 500:
                     raise _Unavailable(
@@ -541,16 +541,15 @@ class TweestapClient:
         ``hedged`` call also goes to the next zone when the first has not answered within
         ``hedge_after``. The client moves to the answering zone only if the call moved."""
         began = self._zone
+        call = _Call(service, method, path, payload, token)
 
         async def attempt(zone: int) -> tuple[int, Any, Mapping[str, str]]:
             try:
-                answer = await self._send_in(
-                    zone, service, method, path, payload, limit, token, watch=watched
-                )
+                answer = await self._send_in(zone, call, limit, watched)
             except _Unavailable as error:
                 self._down.add(zone)
                 if error.sent and not repeatable:
-                    raise ZonesUnavailable(f"zone {zone}: {error}; {method} {path}") from error
+                    raise ZonesUnavailable(f"zone {zone}: {error}; {call}") from error
                 raise
             self._down.discard(zone)
             return answer
@@ -564,7 +563,7 @@ class TweestapClient:
                 on_hedge=self._hedged,
             )
         except _Unavailable as error:
-            raise ZonesUnavailable(f"no zone answered {method} {path}") from error
+            raise ZonesUnavailable(f"no zone answered {call}") from error
         await self._switch(zone_after(began, zone, self._zone))
         if status == 401 and token is not None:
             await self._maybe_ended(body)
@@ -614,9 +613,7 @@ class TweestapClient:
 
     async def _answers(self, zone: int) -> bool:
         try:
-            status, _, _ = await self._send_in(
-                zone, "auth", "GET", "/v1/status", None, self._renew_limit
-            )
+            status, _, _ = await self._send_in(zone, _STATUS, self._renew_limit)
         except (_Unavailable, TweestapError):
             return False
         return status == 200
