@@ -3,8 +3,9 @@
 Events that record an authentication or an administrative act carry in their ``data`` an
 optional ``actor`` object ``{user, rights_group, address}`` (:class:`shared.events.Actor`):
 the employee who acted (None for a username that names nobody), their rights group, and the
-client address of the HTTP request that caused it (aiohttp's ``request.remote``; behind a
-proxy, the proxy's). The HTTP middleware opens a :class:`Party` per request with the address;
+client address of the HTTP request that caused it (the peer, or behind a proxy listed in
+``TWEESTAP_TRUSTED_PROXIES`` the client it forwarded for: :func:`shared.ratelimit.client_address`).
+The HTTP middleware opens a :class:`Party` per request with the address;
 a use case names who acted (:func:`actor`), or an administrator check binds the token's
 holder (:func:`bind`) for the use case to read (:func:`current`).
 """

@@ -33,6 +33,7 @@ from shared.metrics import Metrics
 from shared.openapi import openapi
 from shared.outbox import OutboxRelay
 from shared.problems import Problem, not_found, unauthorized
+from shared.ratelimit import Network, client_address, parse_networks
 from shared.settings import Settings
 from shared.supervision import Probe, Supervisor, TaskFactory
 
@@ -89,12 +90,13 @@ class Runtime:
         says no while it is down or while ``probe`` names a problem)."""
         return self.supervisor.spawn(run, name, probe)
 
-    def note_readiness(self, status: str | None, checks: Mapping[str, bool]) -> None:
+    def note_readiness(
+        self, status: str | None, checks: Mapping[str, bool], failing: Mapping[str, str]
+    ) -> None:
         """Log a change of readiness once, not on every probe."""
         now = status or "not ready"
         if now == self.readiness:
             return
-        failing = self.supervisor.failing()
         log.log(
             logging.INFO if status == "ready" else logging.WARNING,
             "readiness %s -> %s",
@@ -178,14 +180,19 @@ NO_STORE = "no-store"
 _KEPT_ERROR_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
 
 
-def _problem_middleware(metrics: Metrics) -> Any:
+def _problem_middleware(metrics: Metrics, trusted: tuple[Network, ...] = ()) -> Any:
+    """Problem+json for every error, and per request: its id, log scope, practice, and the
+    client (:mod:`shared.actors`) resolved once through the ``trusted`` proxies, so that the
+    rate limit and the audit trail name the same address."""
+
     @web.middleware
     async def middleware(request: web.Request, handler: HandlerFn) -> web.StreamResponse:
         rid = request.headers.get("X-Request-Id") or uuid.uuid4().hex
         token = logs.request_id.set(rid[:64])
         scope = logs.scope.set((metrics.service, metrics.zone))
         practice = logs.current_practice.set(_practice_of(request))
-        party = actors.party.set(actors.Party(request.remote))
+        forwarded = request.headers.getall("X-Forwarded-For", [])
+        party = actors.party.set(actors.Party(client_address(request.remote, forwarded, trusted)))
         started = time.perf_counter()
         route = "unmatched"
         if request.match_info.route.resource is not None:
@@ -266,7 +273,7 @@ async def _readyz(request: web.Request) -> web.Response:
     failing = rt.supervisor.failing()
     checks["tasks"] = not failing
     status = readiness(checks, rt.settings.ready_needs_broker)
-    rt.note_readiness(status, checks)
+    rt.note_readiness(status, checks, failing)
     if status is None:
         raise Problem(503, "not-ready", "Not ready", checks=checks, failing=failing)
     return json_response({"status": status, "checks": checks, "failing": failing})
@@ -354,7 +361,7 @@ def create_service_app(
     metrics = metrics or Metrics(settings.service, settings.zone)
     app = web.Application(
         client_max_size=settings.max_request_bytes,
-        middlewares=[_problem_middleware(metrics)],
+        middlewares=[_problem_middleware(metrics, parse_networks(settings.trusted_proxies))],
     )
     app[METRICS] = metrics
     spec = openapi(f"Tweestap {settings.service}", routes)

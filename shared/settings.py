@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.ratelimit import parse_networks
 
 Zone = Literal["a", "b"]
 #: The operations listener's default port is the public port plus this (8101 → 9101).
@@ -47,6 +49,10 @@ class Settings(BaseSettings):
     #: (auth in zone a: 9101), or an ephemeral one when the public port is (tests).
     ops_host: str = "127.0.0.1"
     ops_port: int | None = Field(default=None, ge=0, le=65535)
+    #: Proxies (addresses or networks, e.g. ``["10.0.0.0/8"]``) whose ``X-Forwarded-For`` is
+    #: believed for the client address (auth's login rate limit, the audit trail's actor);
+    #: from anyone else the peer address counts.
+    trusted_proxies: list[str] = Field(default_factory=list)
     database_url: str = "postgresql://postgres@localhost/tweestap"
     database_pool_min: int = Field(default=2, ge=1)
     database_pool_max: int = Field(default=10, ge=1)
@@ -117,6 +123,12 @@ class Settings(BaseSettings):
     #: certs accept only tokens for it (the same value in every service of both zones).
     token_audience: str = "https://tweestap.nl/api"  # noqa: S105 (a name, not a secret)
     log_level: str = "INFO"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        parse_networks(value)  # ValueError for anything not an address or network
+        return value
 
     @model_validator(mode="after")
     def _heartbeat_within_session(self) -> Settings:

@@ -36,6 +36,7 @@ from services.auth.clients import Clients
 from services.auth.handlers import Auth
 from services.auth.metrics import AuthMetrics
 from services.auth.settings import AuthSettings
+from shared import actors
 from shared.consumer import EventConsumer
 from shared.http import (
     RUNTIME,
@@ -47,7 +48,7 @@ from shared.http import (
     parse_body,
 )
 from shared.problems import Problem
-from shared.ratelimit import Network, RateLimiter, client_address, parse_networks
+from shared.ratelimit import RateLimiter
 from shared.sealing import Keyring
 from shared.topics import DEAD_LETTERS
 
@@ -56,7 +57,6 @@ AUTH = web.AppKey("auth", Auth)
 CONSUMER = web.AppKey("consumer", EventConsumer)
 CLIENTS = web.AppKey("clients", Clients)
 LOGIN_LIMITER = web.AppKey("login_limiter", RateLimiter)
-TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple[Network, ...])
 MIGRATIONS = Path(__file__).parent / "migrations"
 KEY_CHECK_SECONDS = 300
 
@@ -75,12 +75,8 @@ def limited(handler: HandlerFn) -> HandlerFn:
 
     @functools.wraps(handler)
     async def wrapped(request: web.Request) -> web.StreamResponse:
-        address = client_address(
-            request.remote,
-            request.headers.getall("X-Forwarded-For", []),
-            request.app[TRUSTED_PROXIES],
-        )
-        retry_after = request.app[LOGIN_LIMITER].take(address)
+        # The client as the shared middleware resolved it (through TWEESTAP_TRUSTED_PROXIES).
+        retry_after = request.app[LOGIN_LIMITER].take(actors.address() or "unknown")
         if retry_after is not None:
             raise Problem(
                 429,
@@ -283,7 +279,6 @@ def create_app(settings: AuthSettings) -> web.Application:
     app = create_service_app(settings, ROUTES, MIGRATIONS, metrics)
     app.middlewares.append(refuse_while_behind(CONSUMER))
     app[LOGIN_LIMITER] = _login_limiter(settings)
-    app[TRUSTED_PROXIES] = parse_networks(settings.trusted_proxies)
 
     async def auth_ctx(app: web.Application) -> AsyncIterator[None]:
         rt = app[RUNTIME]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, model_validator
 
-from shared.ratelimit import parse_networks
 from shared.settings import Settings
 
 DAY = 24 * 3600
@@ -45,9 +44,6 @@ class AuthSettings(Settings):
     login_rate_window_seconds: int = Field(default=60, ge=1, le=24 * 3600)
     #: Client addresses whose budget is remembered (least recently seen forgotten first).
     login_rate_max_clients: int = Field(default=100_000, ge=1)
-    #: Proxies (addresses or networks, e.g. ``["10.0.0.0/8"]``) whose ``X-Forwarded-For`` is
-    #: believed for the client address; from anyone else the peer address counts.
-    trusted_proxies: list[str] = Field(default_factory=list)
     #: A zone's signing key is replaced after this many days.
     key_rotation_days: int = Field(default=30, ge=1)
     #: Private half of the deployment's trust key (``tweestap keygen --trust``): signs this
@@ -75,12 +71,6 @@ class AuthSettings(Settings):
 
     #: How long the nonce of a certificate fallback challenge may be signed.
     fallback_challenge_seconds: int = Field(default=300, ge=10, le=900)
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _networks(cls, value: list[str]) -> list[str]:
-        parse_networks(value)  # ValueError for anything not an address or network
-        return value
 
     @model_validator(mode="after")
     def _lifetime_within_session(self) -> AuthSettings:

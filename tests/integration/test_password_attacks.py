@@ -154,6 +154,19 @@ async def test_forwarded_for_is_believed_only_from_trusted_proxies(cluster: Clus
         for i in range(3)
     ]
     assert spoofed == [401, 401, 429], "the address the proxy saw counts, not a client's claim"
+    # The audit trail names the same client as the rate limit (one resolution per request).
+    events = await read_events(
+        cluster.broker,
+        zone.settings.topic(AUTH_EVENTS.name),
+        lambda es: sum(e["type"] == "login.failed" for e in es) >= 6,
+    )
+    addresses = {
+        e["data"]["username"]: e["data"]["actor"]["address"]
+        for e in events
+        if e["type"] == "login.failed"
+    }
+    assert addresses["ghost3"] == "192.0.2.3", addresses
+    assert addresses["spoof1"] == "192.0.2.9", addresses
 
 
 async def test_reused_passwords_count_toward_the_lockout(cluster: Cluster) -> None:
