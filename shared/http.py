@@ -16,7 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
 from aiohttp import web
@@ -152,6 +152,25 @@ def path_id(request: web.Request, name: str) -> str:
     if re.fullmatch(ID_PATTERN, value) is None:
         raise not_found()
     return value
+
+
+class Administered(Protocol):
+    """A use case that checks a token is its practice's administrator's (401/403 if not)."""
+
+    @property
+    def admin(self) -> Callable[[str, str], Awaitable[Any]]: ...
+
+
+A = TypeVar("A", bound=Administered)
+
+
+async def admin_request(request: web.Request, use_case: web.AppKey[A]) -> tuple[A, str]:
+    """The use case under ``use_case`` and the practice (path ``{p}``) of a request made by
+    that practice's administrator; 401/403 otherwise."""
+    found = request.app[use_case]
+    practice = path_id(request, "p")
+    await found.admin(bearer(request), practice)
+    return found, practice
 
 
 def field_id(value: str, field: str) -> str:

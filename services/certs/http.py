@@ -28,7 +28,7 @@ from shared.gate import TokenGate
 from shared.http import (
     RUNTIME,
     Route,
-    bearer,
+    admin_request,
     create_service_app,
     field_id,
     json_response,
@@ -45,56 +45,48 @@ CONSUMER = web.AppKey("certs-consumer", EventConsumer)
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-async def _admin(request: web.Request) -> tuple[CertsService, str]:
-    """The service and the practice of an administrator's request (403/401 otherwise)."""
-    svc = request.app[CERTS]
-    practice = path_id(request, "p")
-    await svc.admin(bearer(request), practice)
-    return svc, practice
-
-
 async def import_certificate(request: web.Request) -> web.Response:
-    svc, practice = await _admin(request)
+    svc, practice = await admin_request(request, CERTS)
     body = await parse_body(request, CertificateImport)
     return json_response(await svc.import_certificate(practice, body), status=201)
 
 
 async def list_certificates(request: web.Request) -> web.Response:
-    svc, practice = await _admin(request)
+    svc, practice = await admin_request(request, CERTS)
     return json_response(CertificateList(certificates=await svc.list_certificates(practice)))
 
 
 async def get_certificate(request: web.Request) -> web.Response:
-    svc, practice = await _admin(request)
+    svc, practice = await admin_request(request, CERTS)
     return json_response(await svc.get_certificate(practice, path_id(request, "nr")))
 
 
 async def patch_certificate(request: web.Request) -> web.Response:
-    svc, practice = await _admin(request)
+    svc, practice = await admin_request(request, CERTS)
     nr = path_id(request, "nr")
     body = await parse_body(request, CertificateUpdate)
     return json_response(await svc.update_certificate(practice, nr, body))
 
 
 async def delete_certificate(request: web.Request) -> web.Response:
-    svc, practice = await _admin(request)
+    svc, practice = await admin_request(request, CERTS)
     return json_response(await svc.remove(practice, path_id(request, "nr")))
 
 
 async def put_grant(request: web.Request) -> web.Response:
-    svc, practice = await _admin(request)
+    svc, practice = await admin_request(request, CERTS)
     nr, employee = path_id(request, "nr"), path_id(request, "e")
     return json_response(await svc.grant(practice, nr, employee))
 
 
 async def delete_grant(request: web.Request) -> web.Response:
-    svc, practice = await _admin(request)
+    svc, practice = await admin_request(request, CERTS)
     nr, employee = path_id(request, "nr"), path_id(request, "e")
     return json_response(await svc.revoke(practice, nr, employee))
 
 
 async def entitlements(request: web.Request) -> web.Response:
-    svc, practice = await _admin(request)
+    svc, practice = await admin_request(request, CERTS)
     employee = request.query.get("employee", "")
     service = request.query.get("service") or None
     field_id(employee, "employee")

@@ -35,7 +35,7 @@ from services.enrolment.metrics import EnrolmentMetrics
 from services.enrolment.settings import EnrolmentSettings
 from shared.consumer import EventConsumer
 from shared.events import Envelope, utcnow
-from shared.http import Route, bearer, json_response, path_id
+from shared.http import Route, admin_request, json_response
 from shared.topics import (
     AUTH_EVENTS,
     CERTS_EVENTS,
@@ -122,15 +122,8 @@ def _auditable(topic: Topic, event: Envelope) -> bool:
 AUDIT = web.AppKey("audit", AuditTrail)
 
 
-async def _admin(request: web.Request) -> tuple[AuditTrail, str]:
-    trail = request.app[AUDIT]
-    practice = path_id(request, "p")
-    await trail.admin(bearer(request), practice)
-    return trail, practice
-
-
 async def get_audit(request: web.Request) -> web.Response:
-    trail, practice = await _admin(request)
+    trail, practice = await admin_request(request, AUDIT)
     filters = parse_filters(request.query)
     limit, after = parse_limit(request.query), parse_cursor(request.query)
     async with trail.pool.acquire() as conn:
@@ -147,7 +140,7 @@ async def get_audit(request: web.Request) -> web.Response:
 
 
 async def export_audit(request: web.Request) -> web.StreamResponse:
-    trail, practice = await _admin(request)
+    trail, practice = await admin_request(request, AUDIT)
     filters = parse_filters(request.query)
     response = web.StreamResponse(
         headers={
