@@ -162,6 +162,20 @@ class Story:
             self.witness.error_bodies.append(text)
         return status, answer
 
+    async def verify(self, login_id: str, factor: str, code: str) -> tuple[int, dict[str, Any]]:
+        """The second step of a login, in the story's auth zone."""
+        return await self.call(
+            self.auth, "POST", f"/v1/login/{login_id}/verify", factor=factor, code=code
+        )
+
+    async def log_in(
+        self, username: str, password: str, factor: str, code: str
+    ) -> tuple[int, dict[str, Any]]:
+        """Both steps of a login of an employee with a second factor: verify's answer."""
+        status, answer = await self.login(self.auth, PRACTICE, username, password)
+        assert status == 200 and answer["next"] == "second_factor", answer
+        return await self.verify(answer["login_id"], factor, code)
+
     def activation_mails(self, address: str) -> list[EmailMessage]:
         return [m for m in self.sink.inbox.to(address) if "activatiecode" in str(m["Subject"])]
 
@@ -219,23 +233,10 @@ class Story:
         assert status == 200, confirmed
         assert len(confirmed["recovery_code"].replace("-", "")) >= 16
         # The code used to confirm is spent: the same login continues with it refused …
-        status, refused = await self.call(
-            self.auth,
-            "POST",
-            f"/v1/login/{login_answer['login_id']}/verify",
-            factor="totp",
-            code=first,
-        )
+        status, refused = await self.verify(login_answer["login_id"], "totp", first)
         assert status == 401 and refused["type"].endswith("/code-already-used"), refused
         # … and with the next code it ends in a two-factor token, without the password again.
-        code_next = phone.code()
-        status, token = await self.call(
-            self.auth,
-            "POST",
-            f"/v1/login/{login_answer['login_id']}/verify",
-            factor="totp",
-            code=code_next,
-        )
+        status, token = await self.verify(login_answer["login_id"], "totp", phone.code())
         assert status == 200, token
         return phone, confirmed["recovery_code"], token
 
@@ -244,9 +245,7 @@ class Story:
         assert status == 200 and answer["next"] == "second_factor", answer
         assert answer["factors"][0] == "totp" and answer["factors"][-1] == "recovery"
         code = phone.code()
-        status, token = await self.call(
-            self.auth, "POST", f"/v1/login/{answer['login_id']}/verify", factor="totp", code=code
-        )
+        status, token = await self.verify(answer["login_id"], "totp", code)
         assert status == 200, token
         return token, code
 
@@ -392,32 +391,15 @@ async def two_factor_story(cluster: Cluster, smtp_sink: SmtpSink) -> Witness:
 
     # A later login with the app; the same code again is refused.
     token, code = await story.login_with_totp("jan", JAN_PASSWORD, phone)
-    status, answer = await story.login(auth, PRACTICE, "jan", JAN_PASSWORD)
-    status, refused = await story.call(
-        auth, "POST", f"/v1/login/{answer['login_id']}/verify", factor="totp", code=code
-    )
+    status, refused = await story.log_in("jan", JAN_PASSWORD, "totp", code)
     assert status == 401 and refused["type"].endswith("/code-already-used"), refused
 
     # Phone lost: the recovery code logs in and a new one is shown at once.
-    status, answer = await story.login(auth, PRACTICE, "jan", JAN_PASSWORD)
-    status, rescued = await story.call(
-        auth,
-        "POST",
-        f"/v1/login/{answer['login_id']}/verify",
-        factor="recovery",
-        code=recovery,
-    )
+    status, rescued = await story.log_in("jan", JAN_PASSWORD, "recovery", recovery)
     assert status == 200, rescued
     assert rescued["recovery_code"] and rescued["recovery_code"] != recovery
     assert claims_of(rescued["token"])["amr"] == ["pwd", "rec"]
-    status, answer = await story.login(auth, PRACTICE, "jan", JAN_PASSWORD)
-    status, refused = await story.call(
-        auth,
-        "POST",
-        f"/v1/login/{answer['login_id']}/verify",
-        factor="recovery",
-        code=recovery,
-    )
+    status, refused = await story.log_in("jan", JAN_PASSWORD, "recovery", recovery)
     assert status == 401, refused
 
     # The administrator deactivates Jan's factors: his token no longer renews …
