@@ -15,6 +15,7 @@ from tweestap_client.client import (
     TweestapClient,
     TweestapError,
     ZonesUnavailable,
+    acting_for,
 )
 from tweestap_client.window import Schedule, Window, estimate_skew
 
@@ -35,5 +36,6 @@ __all__ = [
     "TweestapError",
     "Window",
     "ZonesUnavailable",
+    "acting_for",
     "estimate_skew",
 ]

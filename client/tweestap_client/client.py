@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import contextvars
 import json
 import os
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -227,6 +228,23 @@ class Step:
 
 
 Hook = Callable[..., Any]
+#: The address of the person the current task acts for (:func:`acting_for`).
+_acting_for: contextvars.ContextVar[str | None] = contextvars.ContextVar("acting_for", default=None)
+
+
+@contextlib.contextmanager
+def acting_for(address: str | None) -> Iterator[None]:
+    """Calls made in this block (by any client, in this task) say they act for the person at
+    ``address``: a server-side front end, behind which many people log in, sends the browser's
+    address as ``X-Forwarded-For``. The services believe it only from a proxy listed in their
+    ``TWEESTAP_TRUSTED_PROXIES``, and then count login attempts per person, not per front end."""
+    token = _acting_for.set(address)
+    try:
+        yield
+    finally:
+        _acting_for.reset(token)
+
+
 #: What liveness checks and probes ask: any answer means the zone's auth is up.
 _STATUS = _Call("auth", "GET", "/v1/status")
 
@@ -501,6 +519,9 @@ class TweestapClient:
             raise RuntimeError("use TweestapClient as an async context manager")
         base = self.zones[zone][call.service].rstrip("/")
         headers = {} if call.token is None else {"Authorization": f"Bearer {call.token}"}
+        person = _acting_for.get()
+        if person is not None:
+            headers["X-Forwarded-For"] = person
         try:
             async with self._session.request(
                 call.method, f"{base}{call.path}", json=call.payload, headers=headers, timeout=limit

@@ -15,7 +15,14 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from tweestap_client import LoginInterrupted, NotLoggedIn, SessionEnded, TweestapClient
+from tweestap_client import (
+    LoginInterrupted,
+    NotLoggedIn,
+    SessionEnded,
+    TweestapClient,
+    TweestapError,
+    acting_for,
+)
 
 from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, wait_for
 
@@ -280,3 +287,26 @@ async def test_unhealthy_preferred_zones(cluster: Cluster, down: str) -> None:
     await the_probe_moves_back_to_the_preferred_zone(a)
     await a_timeout_moves_the_call_to_the_next_zone(a)
     await a_zone_that_hung_is_tried_last_until_it_answers(a)
+
+
+async def test_a_front_end_acting_for_people_gives_each_their_own_login_budget(
+    cluster: Cluster,
+) -> None:
+    """Behind a trusted front end, the login rate limit counts the person the SDK acts for;
+    without ``acting_for`` every login through the front end shares its one budget."""
+    a = await cluster.start("a", login_rate_attempts=2, trusted_proxies=["127.0.0.0/8", "::1/128"])
+
+    async def statuses(people: list[str | None]) -> list[int]:
+        found = []
+        async with TweestapClient([url(a)], hedge_after=None) as client:
+            for person in people:
+                with acting_for(person):
+                    try:  # a username each: the lockout per username is not what is tested
+                        await client.login("fysio", f"nobody{len(found)}", "wrong")
+                    except TweestapError as error:
+                        found.append(error.status)
+        return found
+
+    assert await statuses(["192.0.2.1", "192.0.2.2", "192.0.2.3"]) == [401, 401, 401]
+    assert await statuses(["192.0.2.4"] * 3) == [401, 401, 429]
+    assert await statuses([None] * 3) == [401, 401, 429], "the front end's own budget"
