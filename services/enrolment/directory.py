@@ -3,12 +3,14 @@ administrator's deactivation."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
+import asyncpg
 from asyncpg.exceptions import UniqueViolationError
 
 from services.enrolment import problems
+from services.enrolment.access import Claims
 from services.enrolment.adapters import repository as repo
 from services.enrolment.api import (
     EmployeeUpdate,
@@ -16,10 +18,6 @@ from services.enrolment.api import (
     PracticeUpdate,
     PracticeView,
     Readiness,
-)
-from services.enrolment.core import (
-    Claims,
-    EnrolmentCore,
 )
 from services.enrolment.domain import bsn as bsns
 from services.enrolment.domain import readiness as ready
@@ -29,6 +27,11 @@ from services.enrolment.domain.practice import (
     two_factor_unmet,
 )
 from services.enrolment.domain.records import Employee, Practice
+from services.enrolment.events import Events
+from services.enrolment.factors.credentials import Credentials
+from services.enrolment.metrics import EnrolmentMetrics
+from services.enrolment.notices import Notices
+from services.enrolment.settings import EnrolmentSettings
 from shared import actors, directory_trust, replicas
 from shared.events import (
     EmployeeUpserted,
@@ -38,6 +41,7 @@ from shared.events import (
 )
 from shared.merge import SETTING, edit
 from shared.problems import Problem, not_found
+from shared.sealing import Keyring
 from shared.topics import (
     DIRECTORY_EMPLOYEES,
     DIRECTORY_PRACTICES,
@@ -67,7 +71,17 @@ def _same_employee(current: Employee, event: EmployeeUpserted) -> bool:
     )
 
 
-class Directory(EnrolmentCore):
+@dataclass
+class Directory:
+    settings: EnrolmentSettings
+    pool: asyncpg.Pool
+    keyring: Keyring
+    bsn_key: bytes
+    credentials: Credentials
+    events: Events
+    notices: Notices
+    metrics: EnrolmentMetrics
+
     @staticmethod
     def practice_view(practice: Practice) -> PracticeView:
         return PracticeView(
@@ -156,7 +170,7 @@ class Directory(EnrolmentCore):
             )
             event = PracticeUpserted(**stamped(repo.PRACTICES.event_state(state), PracticeUpserted))
             await repo.upsert_practice(conn, practice_id, event)
-            await self.emit(
+            await self.events.emit(
                 conn,
                 DIRECTORY_PRACTICES,
                 "practice.upserted",
@@ -286,7 +300,7 @@ class Directory(EnrolmentCore):
                     await repo.upsert_employee(conn, practice_id, event)
             except UniqueViolationError:
                 raise problems.username_taken() from None
-            await self.emit(
+            await self.events.emit(
                 conn,
                 DIRECTORY_EMPLOYEES,
                 "employee.upserted",
@@ -322,9 +336,11 @@ class Directory(EnrolmentCore):
             # Unblocks (in both zones, by the event below) and forgets failed identity checks.
             await repo.reset_identity(conn, practice_id, employee_id, now)
             for factor in factors:
-                await self._deactivate(conn, factor, now)
-            await replicas.end_sessions(self, conn, practice_id, employee_id, now, "deactivated")
-            await self.emit(
+                await self.credentials.deactivate(conn, factor, now)
+            await replicas.end_sessions(
+                self.events, conn, practice_id, employee_id, now, "deactivated"
+            )
+            await self.events.emit(
                 conn,
                 ENROLMENT_EVENTS,
                 "factor.deactivated",
@@ -340,4 +356,4 @@ class Directory(EnrolmentCore):
                 now,
             )
             practice = await repo.practice(conn, practice_id)
-            await self._factor_changed(conn, practice, employee, "deactivated", now)
+            await self.notices.factor_changed(conn, practice, employee, "deactivated", now)

@@ -11,6 +11,7 @@ import asyncpg
 from aiohttp import web
 
 from services.enrolment import consumers
+from services.enrolment.access import Claims
 from services.enrolment.api import (
     CodeRequest,
     EmailFactorRequest,
@@ -32,7 +33,8 @@ from services.enrolment.api import (
 )
 from services.enrolment.audit import AUDIT, AuditTrail
 from services.enrolment.audit import ROUTES as AUDIT_ROUTES
-from services.enrolment.handlers import EnrolmentService
+from services.enrolment.bootstrap import Enrolment, compose
+from services.enrolment.directory import Directory
 from services.enrolment.metrics import EnrolmentMetrics
 from services.enrolment.settings import MIN_BSN_KEY_CHARS, EnrolmentSettings
 from shared.consumer import EventConsumer
@@ -52,7 +54,7 @@ from shared.tokens import TokenVerifier
 from shared.topics import DEAD_LETTERS
 
 log = logging.getLogger(__name__)
-ENROLMENT = web.AppKey("enrolment", EnrolmentService)
+ENROLMENT = web.AppKey("enrolment", Enrolment)
 CONSUMER = web.AppKey("enrolment-consumer", EventConsumer)
 MIGRATIONS = Path(__file__).parent / "migrations"
 HOUSEKEEPING_SECONDS = 300
@@ -61,50 +63,46 @@ HOUSEKEEPING_SECONDS = 300
 # -- administrator ------------------------------------------------------------------------------
 
 
-async def get_practice(request: web.Request) -> web.Response:
-    svc = request.app[ENROLMENT]
+async def _admin(request: web.Request) -> tuple[Directory, Claims, str]:
+    """The directory, and the claims of the practice's administrator calling it."""
+    enrolment = request.app[ENROLMENT]
     practice = path_id(request, "p")
-    claims = await svc.admin(bearer(request), practice)
-    return json_response(await svc.get_practice(claims, practice))
+    claims = await enrolment.access.admin(bearer(request), practice)
+    return enrolment.directory, claims, practice
+
+
+async def get_practice(request: web.Request) -> web.Response:
+    directory, claims, practice = await _admin(request)
+    return json_response(await directory.get_practice(claims, practice))
 
 
 async def put_practice(request: web.Request) -> web.Response:
-    svc = request.app[ENROLMENT]
-    practice = path_id(request, "p")
-    claims = await svc.admin(bearer(request), practice)
+    directory, claims, practice = await _admin(request)
     body = await parse_body(request, PracticeUpdate)
-    return json_response(await svc.update_practice(claims, practice, body))
+    return json_response(await directory.update_practice(claims, practice, body))
 
 
 async def readiness(request: web.Request) -> web.Response:
-    svc = request.app[ENROLMENT]
-    practice = path_id(request, "p")
-    claims = await svc.admin(bearer(request), practice)
-    return json_response(await svc.readiness(claims, practice))
+    directory, claims, practice = await _admin(request)
+    return json_response(await directory.readiness(claims, practice))
 
 
 async def list_employees(request: web.Request) -> web.Response:
-    svc = request.app[ENROLMENT]
-    practice = path_id(request, "p")
-    claims = await svc.admin(bearer(request), practice)
-    return json_response(EmployeeList(await svc.list_employees(claims, practice)))
+    directory, claims, practice = await _admin(request)
+    return json_response(EmployeeList(await directory.list_employees(claims, practice)))
 
 
 async def put_employee(request: web.Request) -> web.Response:
-    svc = request.app[ENROLMENT]
-    practice = path_id(request, "p")
-    claims = await svc.admin(bearer(request), practice)
+    directory, claims, practice = await _admin(request)
     employee = request.match_info["e"]
     body = await parse_body(request, EmployeeUpdate)
     field_id(employee, "employee")
-    return json_response(await svc.put_employee(claims, practice, employee, body))
+    return json_response(await directory.put_employee(claims, practice, employee, body))
 
 
 async def deactivate(request: web.Request) -> web.Response:
-    svc = request.app[ENROLMENT]
-    practice = path_id(request, "p")
-    claims = await svc.admin(bearer(request), practice)
-    await svc.deactivate(claims, practice, path_id(request, "e"))
+    directory, claims, practice = await _admin(request)
+    await directory.deactivate(claims, practice, path_id(request, "e"))
     return web.Response(status=204)
 
 
@@ -112,18 +110,18 @@ async def deactivate(request: web.Request) -> web.Response:
 
 
 async def start(request: web.Request) -> web.Response:
-    return json_response(await request.app[ENROLMENT].start(bearer(request)))
+    return json_response(await request.app[ENROLMENT].wizard.start(bearer(request)))
 
 
 async def identity(request: web.Request) -> web.Response:
-    svc = request.app[ENROLMENT]
+    svc = request.app[ENROLMENT].wizard
     token = bearer(request)
     body = await parse_body(request, IdentityRequest)
     return json_response(await svc.identify(token, request.match_info["id"], body))
 
 
 async def confirm(request: web.Request) -> web.Response:
-    svc = request.app[ENROLMENT]
+    svc = request.app[ENROLMENT].wizard
     token = bearer(request)
     body = await parse_body(request, CodeRequest)
     return json_response(await svc.confirm(token, request.match_info["id"], body.code))
@@ -133,32 +131,32 @@ async def confirm(request: web.Request) -> web.Response:
 
 
 async def list_factors(request: web.Request) -> web.Response:
-    return json_response(FactorList(await request.app[ENROLMENT].list_factors(bearer(request))))
+    return json_response(FactorList(await request.app[ENROLMENT].factors.show(bearer(request))))
 
 
 async def add_sms(request: web.Request) -> web.Response:
-    svc = request.app[ENROLMENT]
+    svc = request.app[ENROLMENT].codes
     token = bearer(request)
     body = await parse_body(request, SmsFactorRequest)
-    return json_response(await svc.request_factor(token, "sms", body.phone))
+    return json_response(await svc.request(token, "sms", body.phone))
 
 
 async def add_email(request: web.Request) -> web.Response:
-    svc = request.app[ENROLMENT]
+    svc = request.app[ENROLMENT].codes
     token = bearer(request)
     body = await parse_body(request, EmailFactorRequest)
-    return json_response(await svc.request_factor(token, "email", body.email))
+    return json_response(await svc.request(token, "email", body.email))
 
 
 async def confirm_factor(request: web.Request) -> web.Response:
-    svc = request.app[ENROLMENT]
+    svc = request.app[ENROLMENT].codes
     token = bearer(request)
     body = await parse_body(request, CodeRequest)
-    return json_response(await svc.confirm_factor(token, request.match_info["id"], body.code))
+    return json_response(await svc.confirm(token, request.match_info["id"], body.code))
 
 
 async def recovery_code(request: web.Request) -> web.Response:
-    return json_response(await request.app[ENROLMENT].regenerate_recovery_code(bearer(request)))
+    return json_response(await request.app[ENROLMENT].recovery.regenerate(bearer(request)))
 
 
 ROUTES = (
@@ -304,7 +302,7 @@ def create_app(settings: EnrolmentSettings) -> web.Application:
         gate = TokenGate(
             verifier, rt.pool, settings.issuer, settings.token_audience, settings.leeway_seconds
         )
-        service = EnrolmentService(settings, rt.pool, keyring, bsn_key, gate, metrics)
+        service = compose(settings, rt.pool, keyring, bsn_key, gate, metrics)
         await gate.load_keys()
         app[ENROLMENT] = service
         consumer = EventConsumer(
@@ -319,7 +317,7 @@ def create_app(settings: EnrolmentSettings) -> web.Application:
         app[CONSUMER] = consumer
         rt.spawn(consumer.run, "enrolment-consumer", consumer.not_ready)
         rt.spawn(lambda: _maintenance(service), "maintenance")
-        app[AUDIT] = trail = AuditTrail(settings, rt.pool, metrics, service.admin)
+        app[AUDIT] = trail = AuditTrail(settings, rt.pool, metrics, service.access.admin)
         rt.spawn(trail.consumer().run, "audit-consumer")
         rt.spawn(trail.retention, "audit-retention")
         yield
@@ -328,7 +326,7 @@ def create_app(settings: EnrolmentSettings) -> web.Application:
     return app
 
 
-async def _maintenance(service: EnrolmentService) -> None:
+async def _maintenance(service: Enrolment) -> None:
     """Reload the public keys (drops retired ones) and forget what can no longer matter."""
     while True:
         await asyncio.sleep(HOUSEKEEPING_SECONDS)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
 
 from services.enrolment import problems
+from services.enrolment.access import Access
 from services.enrolment.adapters import repository as repo
 from services.enrolment.adapters.qr import qr_svg
 from services.enrolment.api import (
@@ -16,32 +18,50 @@ from services.enrolment.api import (
     IdentityAccepted,
     IdentityRequest,
 )
-from services.enrolment.core import (
-    EnrolmentCore,
-    enrolment_aad,
-)
 from services.enrolment.domain import bsn as bsns
 from services.enrolment.domain import enrolment as steps
 from services.enrolment.domain import readiness as ready
 from services.enrolment.domain.masking import mask_email
 from services.enrolment.domain.records import Employee
+from services.enrolment.events import Events
+from services.enrolment.factors.changes import FactorChanges
+from services.enrolment.factors.credentials import Credentials
+from services.enrolment.factors.recovery import RecoveryCodes
+from services.enrolment.metrics import EnrolmentMetrics
+from services.enrolment.notices import Notices
 from services.enrolment.problems import HOUR
-from shared import actors, otp
-from shared.events import (
-    FactorCredential,
-    utcnow,
-)
+from services.enrolment.settings import EnrolmentSettings
+from shared import otp
+from shared.events import utcnow
 from shared.problems import Problem
+from shared.sealing import Keyring
 from shared.topics import (
     ENROLMENT_EVENTS,
 )
 
 
-class Wizard(EnrolmentCore):
+def enrolment_aad(practice: str, employee: str, enrolment_id: str) -> str:
+    return f"enrolment:{practice}:{employee}:{enrolment_id}"
+
+
+@dataclass
+class Wizard:
+    settings: EnrolmentSettings
+    pool: asyncpg.Pool
+    keyring: Keyring
+    bsn_key: bytes
+    access: Access
+    credentials: Credentials
+    recovery: RecoveryCodes
+    changes: FactorChanges
+    events: Events
+    notices: Notices
+    metrics: EnrolmentMetrics
+
     async def start(self, token: str) -> EnrolmentStarted:
         """Start (or restart) enrolling an authenticator app: an activation code goes to the
         employee's own e-mail address. A new start replaces earlier open ones."""
-        claims, access = await self.wizard(token)
+        claims, access = await self.access.wizard(token)
         practice_id, employee_id = claims["practice"], claims["sub"]
         login_id = str(claims.get("lid") or claims["sid"])
         now = utcnow()
@@ -80,7 +100,7 @@ class Wizard(EnrolmentCore):
                 now,
                 expires_at,
             )
-            await self.emit(
+            await self.events.emit(
                 conn,
                 ENROLMENT_EVENTS,
                 "enrolment.started",
@@ -94,7 +114,7 @@ class Wizard(EnrolmentCore):
                 },
                 now,
             )
-            await self.notify(
+            await self.notices.send(
                 conn,
                 practice_id,
                 employee_id,
@@ -119,7 +139,7 @@ class Wizard(EnrolmentCore):
     ) -> IdentityAccepted:
         """Check activation code, birth date and BSN together (a mismatch does not say
         which); the last allowed failure blocks the enrolment and tells the practice."""
-        claims, _ = await self.wizard(token)
+        claims, _ = await self.access.wizard(token)
         practice_id, employee_id = claims["practice"], claims["sub"]
         try:
             bsns.normalise(body.bsn)
@@ -163,7 +183,7 @@ class Wizard(EnrolmentCore):
                 await repo.identified(conn, enrolment.id, sealed, now, expires_at)
                 # A passed check resets the employee's failed ones (in both zones).
                 await repo.reset_identity(conn, practice_id, employee_id, now)
-                await self.emit(
+                await self.events.emit(
                     conn,
                     ENROLMENT_EVENTS,
                     "identity.verified",
@@ -190,7 +210,7 @@ class Wizard(EnrolmentCore):
         practice_id = employee.practice
         failures = await repo.identity_failures(conn, practice_id, employee.id) + 1
         blocked = steps.blocks(failures, self.settings.identity_max_failures)
-        event = await self.emit(
+        event = await self.events.emit(
             conn,
             ENROLMENT_EVENTS,
             "identity.failed",
@@ -211,7 +231,7 @@ class Wizard(EnrolmentCore):
                 "The activation code, birth date or BSN is not correct.",
                 attempts_left=self.settings.identity_max_failures - failures,
             )
-        event = await self.emit(
+        event = await self.events.emit(
             conn,
             ENROLMENT_EVENTS,
             "enrolment.blocked",
@@ -224,7 +244,7 @@ class Wizard(EnrolmentCore):
         await repo.block_enrolment(conn, enrolment_id, now)
         practice = await repo.practice(conn, practice_id)
         if practice is not None and practice.email:
-            await self.notify(
+            await self.notices.send(
                 conn,
                 practice_id,
                 employee.id,
@@ -235,7 +255,7 @@ class Wizard(EnrolmentCore):
                     "practice_name": practice.name,
                     "employee_name": employee.name,
                     "username": employee.username,
-                    "blocked_at": self.mail_time(now),
+                    "blocked_at": self.notices.mail_time(now),
                 },
             )
         self.metrics.step("identity", "blocked")
@@ -244,7 +264,7 @@ class Wizard(EnrolmentCore):
     async def confirm(self, token: str, enrolment_id: str, code: str) -> FactorEnrolled:
         """The first code from the app proves it holds the secret: the totp factor becomes
         active (replacing an earlier one), with a new recovery code."""
-        claims, _ = await self.wizard(token)
+        claims, _ = await self.access.wizard(token)
         practice_id, employee_id = claims["practice"], claims["sub"]
         now = utcnow()
         problem: Problem | None = None
@@ -279,9 +299,7 @@ class Wizard(EnrolmentCore):
                     attempts_left=self.settings.confirm_max_failures - failures,
                 )
             else:
-                employee = await repo.employee(conn, practice_id, employee_id)
-                practice = await repo.practice(conn, practice_id)
-                if employee is None:
+                if await repo.employee(conn, practice_id, employee_id) is None:
                     raise problems.session_revoked()
                 old = [
                     f
@@ -289,45 +307,19 @@ class Wizard(EnrolmentCore):
                     if f.kind == "totp"
                 ]
                 for factor in old:
-                    await self._deactivate(conn, factor, now)
+                    await self.credentials.deactivate(conn, factor, now)
                 factor_id = f"totp.{uuid.uuid4().hex[:16]}"
-                await self._write_factor(
-                    conn,
-                    practice_id,
-                    FactorCredential(
-                        factor=factor_id,
-                        employee=employee_id,
-                        kind="totp",
-                        sealed=self._seal_factor(
-                            practice_id, employee_id, factor_id, {"secret": secret}
-                        ),
-                        active=True,
-                        created_at=now,
-                        confirmed_step=step,
-                        version=1,
-                        updated_at=now,
-                        zone=self.settings.zone,
-                    ),
-                    now,
+                sealed = self.credentials.seal(
+                    practice_id, employee_id, factor_id, {"secret": secret}
                 )
-                recovery = await self._new_recovery_code(conn, practice_id, employee_id, now)
+                await self.credentials.add(
+                    conn, practice_id, employee_id, factor_id, "totp", sealed, now, step
+                )
+                recovery = await self.recovery.issue(conn, practice_id, employee_id, now)
                 await repo.finish_enrolment(conn, enrolment.id, factor_id, now)
-                await self.emit(
-                    conn,
-                    ENROLMENT_EVENTS,
-                    "factor.enrolled",
-                    practice_id,
-                    employee_id,
-                    {
-                        "enrolment_id": enrolment.id,
-                        "factor_id": factor_id,
-                        "kind": "totp",
-                        "replaced": [f.id for f in old],
-                        "actor": actors.of_claims(claims),
-                    },
-                    now,
+                await self.changes.enrolled(
+                    conn, claims, factor_id, "totp", old, now, enrolment_id=enrolment.id
                 )
-                await self._factor_changed(conn, practice, employee, "enrolled", now)
         if problem is not None:
             raise problem
         self.metrics.step("confirm", "enrolled")

@@ -28,7 +28,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from services.enrolment.handlers import EnrolmentService
+from services.enrolment.bootstrap import Enrolment
 from services.enrolment.http import ENROLMENT
 from shared.events import Envelope, factor_aad, recovery_factor_id, utcnow
 from shared.otp import code_hash
@@ -107,7 +107,7 @@ class Rig:
     gateway: Gateway | None = None
 
     @property
-    def service(self) -> EnrolmentService:
+    def service(self) -> Enrolment:
         return self.enrol.app[ENROLMENT]
 
     @property

@@ -1,0 +1,52 @@
+"""Who may call a use case: the token checks every entry point of the service makes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from services.enrolment.domain import enrolment as steps
+from services.enrolment.settings import EnrolmentSettings
+from shared.events import utcnow
+from shared.gate import TokenGate
+from shared.problems import forbidden
+from shared.tokens import FALLBACK_ACR, TWO_FACTOR_ACR, require_admin
+
+Claims = dict[str, Any]
+TWO_FACTOR_ACRS = frozenset({TWO_FACTOR_ACR, FALLBACK_ACR})
+
+
+@dataclass
+class Access:
+    settings: EnrolmentSettings
+    gate: TokenGate
+
+    async def session(self, token: str, two_factor: bool = False) -> Claims:
+        """Claims of a live session token; with ``two_factor``, only a two-factor session
+        (``aal2``, ``aal2-fallback``)."""
+        claims = await self.gate.live_session(token)
+        if two_factor and claims.get("acr") not in TWO_FACTOR_ACRS:
+            raise forbidden("This needs a session that logged in with two factors.")
+        return claims
+
+    async def admin(self, token: str, practice_id: str) -> Claims:
+        """A live session of the practice's administrator (rights group 1, checked against the
+        directory now rather than the token's claim)."""
+        claims = await self.session(token)
+        require_admin(claims, practice_id)
+        return claims
+
+    async def wizard(self, token: str) -> tuple[Claims, steps.Access]:
+        """Claims of a token that may use the wizard: an enrolment token, or a session that
+        logged in with a recovery code a short while ago."""
+        claims = await self.gate.signed_subject_claims(token)
+        window = timedelta(seconds=self.settings.recovery_reenrol_seconds)
+        access = steps.wizard_access(claims, utcnow(), window)
+        if access is None:
+            raise forbidden(
+                "The wizard needs an enrolment token, or a session that just logged in with "
+                "a recovery code."
+            )
+        await self.gate.live_state(claims)
+        return claims, access
