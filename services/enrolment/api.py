@@ -7,7 +7,7 @@ removed, ``null`` removes it (a practice's or employee's ``email``, an employee'
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 
@@ -187,6 +187,8 @@ class FactorView(BaseModel):
     created_at: datetime
     #: SMS and e-mail factors: where codes go, masked.
     sent_to: str | None = None
+    #: Passkeys: the name the employee gave it.
+    name: str | None = None
 
 
 class FactorList(RootModel[list[FactorView]]):
@@ -217,3 +219,52 @@ class PendingFactorView(BaseModel):
 
 class RecoveryCode(BaseModel):
     recovery_code: str
+
+
+class PasskeyOptionsRequest(Body):
+    """``POST /v1/factors/passkey/options``: an empty object."""
+
+
+class PasskeyOptions(BaseModel):
+    #: Names the challenge when the credential comes back (single use, expires).
+    registration_id: str
+    #: PublicKeyCredentialCreationOptions as JSON (``PublicKeyCredential.parseCreationOptions
+    #: FromJSON`` in the browser).
+    options: dict[str, Any]
+
+
+class AttestationResponse(BaseModel):
+    """WebAuthn's own (camelCase) names, as the browser sends them."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    clientDataJSON: Text = Field(min_length=1, max_length=8192)
+    attestationObject: Text = Field(min_length=1, max_length=65536)
+    transports: list[Text] | None = Field(default=None, max_length=16)
+
+
+class RegistrationCredential(BaseModel):
+    """A RegistrationCredential as the browser's ``PublicKeyCredential.toJSON()`` gives it
+    (base64url fields; what the service does not read is ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: Text = Field(min_length=1, max_length=1400)
+    rawId: Text = Field(min_length=1, max_length=1400)
+    type: Literal["public-key"]
+    response: AttestationResponse
+    authenticatorAttachment: Text | None = Field(default=None, max_length=32)
+
+
+class PasskeyRegistration(Body):
+    registration_id: Text = Field(min_length=1, max_length=64)
+    credential: RegistrationCredential
+    #: Shown in the employee's list of factors (default "Passkey").
+    name: Text | None = Field(default=None, min_length=1, max_length=100)
+
+
+class PasskeyView(BaseModel):
+    factor_id: str
+    kind: Literal["passkey"] = "passkey"
+    name: str
+    created_at: datetime

@@ -16,6 +16,7 @@ from services.enrolment.factors.changes import FactorChanges
 from services.enrolment.factors.code import CodeFactors
 from services.enrolment.factors.credentials import Credentials
 from services.enrolment.factors.listing import FactorListing
+from services.enrolment.factors.passkey import Passkeys
 from services.enrolment.factors.recovery import RecoveryCodes
 from services.enrolment.metrics import EnrolmentMetrics
 from services.enrolment.notices import Notices
@@ -29,7 +30,7 @@ from shared.sealing import Keyring
 @dataclass
 class Enrolment:
     """The service's use cases: practice settings and the directory, the wizard, and the
-    employee's own factors (one use case per kind)."""
+    employee's own factors (one use case per kind: SMS/e-mail codes, recovery, passkeys)."""
 
     settings: EnrolmentSettings
     pool: asyncpg.Pool
@@ -40,6 +41,7 @@ class Enrolment:
     factors: FactorListing
     codes: CodeFactors
     recovery: RecoveryCodes
+    passkeys: Passkeys
 
     async def housekeeping(self) -> None:
         """Forget what can no longer matter (old inbox rows, finished wizards)."""
@@ -87,4 +89,5 @@ def compose(
         factors=FactorListing(pool, access, credentials),
         codes=CodeFactors(settings, pool, keyring, access, credentials, changes, notices, metrics),
         recovery=recovery,
+        passkeys=Passkeys(settings, pool, bsn_key, access, credentials, changes, metrics),
     )

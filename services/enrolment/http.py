@@ -24,6 +24,10 @@ from services.enrolment.api import (
     FactorView,
     IdentityAccepted,
     IdentityRequest,
+    PasskeyOptions,
+    PasskeyOptionsRequest,
+    PasskeyRegistration,
+    PasskeyView,
     PendingFactorView,
     PracticeUpdate,
     PracticeView,
@@ -155,6 +159,20 @@ async def confirm_factor(request: web.Request) -> web.Response:
     return json_response(await svc.confirm(token, request.match_info["id"], body.code))
 
 
+async def passkey_options(request: web.Request) -> web.Response:
+    svc = request.app[ENROLMENT].passkeys
+    token = bearer(request)
+    await parse_body(request, PasskeyOptionsRequest)
+    return json_response(await svc.options(token))
+
+
+async def add_passkey(request: web.Request) -> web.Response:
+    svc = request.app[ENROLMENT].passkeys
+    token = bearer(request)
+    body = await parse_body(request, PasskeyRegistration)
+    return json_response(await svc.register(token, body), status=201)
+
+
 async def recovery_code(request: web.Request) -> web.Response:
     return json_response(await request.app[ENROLMENT].recovery.regenerate(bearer(request)))
 
@@ -257,6 +275,27 @@ ROUTES = (
         PendingFactorView,
         True,
         errors=(409, 429),
+    ),
+    Route(
+        "POST",
+        "/v1/factors/passkey/options",
+        passkey_options,
+        "Start adding a passkey: WebAuthn creation options with a single-use challenge",
+        PasskeyOptionsRequest,
+        PasskeyOptions,
+        True,
+        errors=(409,),
+    ),
+    Route(
+        "POST",
+        "/v1/factors/passkey",
+        add_passkey,
+        "Add a passkey: the authenticator's answer to the options (RegistrationCredential)",
+        PasskeyRegistration,
+        PasskeyView,
+        True,
+        status=201,
+        errors=(400, 409),
     ),
     Route(
         "POST",

@@ -74,13 +74,16 @@ def username_taken() -> Problem:
     )
 
 
-def strong_factor_required() -> Problem:
-    return Problem(
-        409,
-        "strong-factor-required",
-        "Authenticator app required first",
-        "SMS and e-mail codes are only offered to employees who have an authenticator app.",
-    )
+def strong_factor_required(
+    detail: str = "SMS and e-mail codes are only offered to employees who have an authenticator "
+    "app.",
+) -> Problem:
+    return Problem(409, "strong-factor-required", "Authenticator app required first", detail)
+
+
+def passkey_refused(reason: str, detail: str) -> Problem:
+    """A passkey registration that is not accepted; ``reason`` is stable, ``detail`` says why."""
+    return Problem(400, "passkey-refused", "Passkey not accepted", detail, reason=reason)
 
 
 def code_expired() -> Problem:

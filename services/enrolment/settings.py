@@ -5,12 +5,13 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 
 from shared.settings import Settings
+from shared.webauthn import WebAuthnSettings
 
 #: A BSN key shorter than this is refused at start (an HMAC key must not be guessable).
 MIN_BSN_KEY_CHARS = 16
 
 
-class EnrolmentSettings(Settings):
+class EnrolmentSettings(Settings, WebAuthnSettings):
     service: str = "enrolment"
     #: The ``iss`` of the tokens auth signs (the same value as auth's ``TWEESTAP_ISSUER``).
     issuer: str = "https://tweestap.nl"

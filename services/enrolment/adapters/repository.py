@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from services.enrolment.domain.passkey import Registration
 from services.enrolment.domain.readiness import Person
 from services.enrolment.domain.records import Employee, Enrolment, Factor, PendingFactor, Practice
 from shared.events import EmployeeUpserted, PasswordPolicy, PracticeUpserted
@@ -489,15 +490,67 @@ async def void_pending(conn: asyncpg.Connection, practice_id: str, employee_id: 
     )
 
 
+# -- passkey registrations --------------------------------------------------------------------
+
+
+async def add_passkey_registration(
+    conn: asyncpg.Connection,
+    registration_id: str,
+    practice_id: str,
+    employee_id: str,
+    challenge: bytes,
+    now: datetime,
+    expires_at: datetime,
+) -> None:
+    await conn.execute(
+        "INSERT INTO passkey_registrations (id, practice, employee, challenge, created_at, "
+        "expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        registration_id,
+        practice_id,
+        employee_id,
+        challenge,
+        now,
+        expires_at,
+    )
+
+
+async def spend_passkey_registration(
+    conn: asyncpg.Connection,
+    registration_id: str,
+    practice_id: str,
+    employee_id: str,
+    now: datetime,
+) -> Registration | None:
+    """Mark the employee's registration used (once: the loser of a race finds it used); what
+    it was before, or None if the employee has no such registration."""
+    row = await conn.fetchrow(
+        """WITH before AS (
+               SELECT id, challenge, expires_at, used_at IS NOT NULL AS used
+               FROM passkey_registrations
+               WHERE id = $1 AND practice = $2 AND employee = $3 FOR UPDATE),
+           spent AS (
+               UPDATE passkey_registrations r SET used_at = $4 FROM before
+               WHERE r.id = before.id AND NOT before.used RETURNING r.id)
+           SELECT challenge, expires_at, used FROM before""",
+        registration_id,
+        practice_id,
+        employee_id,
+        now,
+    )
+    return Registration(row["challenge"], row["expires_at"], row["used"]) if row else None
+
+
 # -- keys and sessions ------------------------------------------------------------------------
 
 
 async def housekeeping(conn: asyncpg.Connection, now: datetime, inbox_before: datetime) -> None:
     """Forget what can no longer matter: revocations of ended sessions, finished wizard rows
-    older than a day, pending factors long expired, inbox ids past the topics' retention."""
+    older than a day, pending factors and passkey registrations long expired, inbox ids past
+    the topics' retention."""
     await conn.execute("DELETE FROM revocations WHERE session_expires_at < $1", now - _HOUR)
     await conn.execute(
         "DELETE FROM enrolments WHERE state IN ('done', 'void') AND finished_at < $1", now - _DAY
     )
     await conn.execute("DELETE FROM pending_factors WHERE expires_at < $1", now - _DAY)
+    await conn.execute("DELETE FROM passkey_registrations WHERE expires_at < $1", now - _DAY)
     await conn.execute("DELETE FROM inbox WHERE processed_at < $1", inbox_before)

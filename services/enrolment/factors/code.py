@@ -17,10 +17,10 @@ from services.enrolment.adapters import repository as repo
 from services.enrolment.api import FactorView, PendingFactorView
 from services.enrolment.domain import enrolment as steps
 from services.enrolment.domain.masking import mask
-from services.enrolment.domain.records import Factor, PendingFactor, WeakKind
+from services.enrolment.domain.records import PendingFactor, WeakKind
 from services.enrolment.factors.changes import FactorChanges
 from services.enrolment.factors.credentials import Credentials
-from services.enrolment.factors.owner import lock_owner
+from services.enrolment.factors.owner import has_totp, lock_owner
 from services.enrolment.metrics import EnrolmentMetrics
 from services.enrolment.notices import Notices
 from services.enrolment.problems import HOUR
@@ -41,10 +41,6 @@ def details(body: dict[str, Any]) -> dict[str, Any]:
     """What the employee's list shows of an SMS/e-mail factor: where codes go, masked."""
     to = body.get("to")
     return {"sent_to": mask(to) if isinstance(to, str) else None}
-
-
-def has_totp(factors: list[Factor]) -> bool:
-    return any(f.kind == "totp" for f in factors)
 
 
 @dataclass

@@ -12,13 +12,16 @@ import asyncpg
 from services.enrolment.access import Access
 from services.enrolment.adapters import repository as repo
 from services.enrolment.api import FactorView
-from services.enrolment.factors import code
+from services.enrolment.factors import code, passkey
 from services.enrolment.factors.credentials import Credentials
 from shared.events import FACTOR_ORDER
 
 #: Per kind: the extra fields of its view, from the opened credential.
 Details = Callable[[dict[str, Any]], dict[str, Any]]
-DETAILS: Mapping[str, Details] = {kind: code.details for kind in code.KINDS}
+DETAILS: Mapping[str, Details] = {
+    **{kind: code.details for kind in code.KINDS},
+    "passkey": passkey.details,
+}
 
 
 @dataclass

@@ -6,7 +6,7 @@ import asyncpg
 
 from services.enrolment import problems
 from services.enrolment.adapters import repository as repo
-from services.enrolment.domain.records import Employee, Practice
+from services.enrolment.domain.records import Employee, Factor, Practice
 
 
 async def lock_owner(
@@ -19,3 +19,8 @@ async def lock_owner(
     if employee is None:
         raise problems.session_revoked()
     return employee, await repo.practice(conn, practice_id)
+
+
+def has_totp(factors: list[Factor]) -> bool:
+    """Whether the employee completed the wizard (strong factors are added after that)."""
+    return any(f.kind == "totp" for f in factors)
