@@ -7,7 +7,7 @@ removed, ``null`` removes it (a practice's or employee's ``email``, an employee'
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 
@@ -240,10 +240,12 @@ class AttestationResponse(BaseModel):
 
     clientDataJSON: Text = Field(min_length=1, max_length=8192)
     attestationObject: Text = Field(min_length=1, max_length=65536)
-    transports: list[Text] | None = Field(default=None, max_length=16)
+    transports: list[Annotated[Text, Field(max_length=32)]] | None = Field(
+        default=None, max_length=16
+    )
 
 
-class RegistrationCredential(BaseModel):
+class PasskeyCredential(BaseModel):
     """A RegistrationCredential as the browser's ``PublicKeyCredential.toJSON()`` gives it
     (base64url fields; what the service does not read is ignored)."""
 
@@ -258,7 +260,7 @@ class RegistrationCredential(BaseModel):
 
 class PasskeyRegistration(Body):
     registration_id: Text = Field(min_length=1, max_length=64)
-    credential: RegistrationCredential
+    credential: PasskeyCredential
     #: Shown in the employee's list of factors (default "Passkey").
     name: Text | None = Field(default=None, min_length=1, max_length=100)
 
