@@ -5,6 +5,7 @@ browser would post; nothing is mocked."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from functools import partial
@@ -227,6 +228,22 @@ async def test_refused_registrations_are_problems_not_errors(piet: Rig) -> None:
     )
     assert status == 400 and body["reason"] == "unknown-registration", body
 
-    # Nothing of the above became a factor.
+    # Two answers to one registration at once: one passkey, the other refused as used.
+    made = await options(rig, token)
+    answers = await asyncio.gather(
+        *(
+            register(
+                rig, token, made["registration_id"], SoftAuthenticator().register(made["options"])
+            )
+            for _ in range(2)
+        )
+    )
+    assert sorted(status for status, _ in answers) == [201, 400]
+    [refused] = [body for status, body in answers if status == 400]
+    assert refused["reason"] == "registration-used"
+    [(_, raced)] = [a for a in answers if a[0] == 201]
+
+    # Of all the above, only the race's winner became a factor.
     status, listed = await rig.call("GET", "/v1/factors", token)
-    assert [f["kind"] for f in listed] == ["totp", "recovery"]
+    assert [f["kind"] for f in listed] == ["passkey", "totp", "recovery"]
+    assert listed[0]["factor_id"] == raced["factor_id"]
