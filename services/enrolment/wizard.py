@@ -26,6 +26,7 @@ from services.enrolment.domain.records import Employee
 from services.enrolment.events import Events
 from services.enrolment.factors.changes import FactorChanges
 from services.enrolment.factors.credentials import Credentials
+from services.enrolment.factors.owner import has_totp
 from services.enrolment.factors.recovery import RecoveryCodes
 from services.enrolment.metrics import EnrolmentMetrics
 from services.enrolment.notices import Notices
@@ -75,7 +76,7 @@ class Wizard:
             refusal = steps.start_refusal(
                 ready.missing_identity(employee.person()),
                 await repo.is_blocked(conn, practice_id, employee_id),
-                any(f.kind == "totp" for f in factors),
+                has_totp(factors),
                 access,
             )
             if refusal is not None:

@@ -191,5 +191,7 @@ class Passkeys:
 def _descriptor(body: dict[str, Any]) -> PublicKeyCredentialDescriptor:
     return PublicKeyCredentialDescriptor(
         id=base64url_to_bytes(body["credential_id"]),
-        transports=[AuthenticatorTransport(t) for t in body.get("transports", ())],
+        transports=[
+            AuthenticatorTransport(t) for t in body.get("transports", ()) if t in TRANSPORTS
+        ],
     )
