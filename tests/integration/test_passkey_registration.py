@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from shared.events import factor_aad
-from tests.conftest import Cluster, SmtpSink, text_of, wait_for
+from tests.conftest import Cluster, SmtpSink, Zone, text_of, wait_for
 from tests.integration.test_enrolment import (
     KEYRING,
     PIET,
@@ -47,12 +47,17 @@ async def options(rig: Rig, token: str) -> dict[str, Any]:
 
 
 async def register(
-    rig: Rig, token: str, registration_id: str, credential: Any, name: str | None = None
+    rig: Rig,
+    token: str,
+    registration_id: str,
+    credential: Any,
+    name: str | None = None,
+    zone: Zone | None = None,
 ) -> tuple[int, Any]:
     body: dict[str, Any] = {"registration_id": registration_id, "credential": credential}
     if name is not None:
         body["name"] = name
-    return await rig.call("POST", "/v1/factors/passkey", token, body)
+    return await rig.call("POST", "/v1/factors/passkey", token, body, zone)
 
 
 async def auth_factor(rig: Rig, zone: int, factor_id: str) -> Any:
@@ -71,6 +76,7 @@ def open_sealed(factor_id: str, sealed: str) -> dict[str, Any]:
 async def test_a_passkey_is_registered_listed_replicated_and_mailed(piet: Rig) -> None:
     rig = piet
     await rig.cluster.start("b")  # auth in zone b consumes `factors` too
+    enrol_b = await rig.cluster.start("b", "enrolment")
     token = rig.token(PIET)
     status, body = await rig.call("POST", "/v1/factors/passkey/options", token, {})
     assert status == 409 and slug(body) == "strong-factor-required", "the wizard comes first"
@@ -131,6 +137,22 @@ async def test_a_passkey_is_registered_listed_replicated_and_mailed(piet: Rig) -
         row = await wait_for(partial(auth_factor, rig, zone, factor_id))
         assert row["kind"] == "passkey" and row["active"]
         assert open_sealed(factor_id, row["sealed"]) == credential
+
+    # Zone b's enrolment lists it; a registration is answered in the zone that made it.
+    async def listed_in_b() -> Any:
+        status, body = await rig.call("GET", "/v1/factors", token, zone=enrol_b)
+        return status == 200 and [f["factor_id"] for f in body if f["kind"] == "passkey"]
+
+    assert await wait_for(listed_in_b) == [factor_id]
+    made = await options(rig, token)
+    status, body = await register(
+        rig,
+        token,
+        made["registration_id"],
+        SoftAuthenticator().register(made["options"]),
+        zone=enrol_b,
+    )
+    assert status == 400 and body["reason"] == "unknown-registration", body
 
     enrolled = await rig.events(
         "enrolment.events",
