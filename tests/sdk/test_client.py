@@ -297,7 +297,7 @@ async def test_a_front_end_acting_for_people_gives_each_their_own_login_budget(
     a = await cluster.start("a", login_rate_attempts=2, trusted_proxies=["127.0.0.0/8", "::1/128"])
 
     async def statuses(people: list[str | None]) -> list[int]:
-        found = []
+        found: list[int] = []
         async with TweestapClient([url(a)], hedge_after=None) as client:
             for person in people:
                 with acting_for(person):
