@@ -1,0 +1,88 @@
+"""The services' answers shaped for the console's templates. Pure: no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+#: What an employee may lack, in the order the pages name it.
+MISSING_ORDER = ("birth_date", "email", "bsn", "strong_factor")
+
+
+def serial_pairs(serial_hex: str) -> str:
+    """``0A1B2C`` → ``0A:1B:2C`` (upper case; an odd length gets a leading zero)."""
+    text = serial_hex.replace(":", "").replace(" ", "").upper()
+    if len(text) % 2:
+        text = "0" + text
+    return ":".join(text[i : i + 2] for i in range(0, len(text), 2))
+
+
+@dataclass(frozen=True)
+class EmployeeRow:
+    employee: str
+    username: str
+    name: str
+    rights_group: int
+    in_service: bool
+    #: Of :data:`MISSING_ORDER`; empty when nothing is missing.
+    missing: tuple[str, ...]
+
+
+def employee_rows(
+    employees: Sequence[Mapping[str, Any]], readiness: Mapping[str, Any] | None
+) -> list[EmployeeRow]:
+    """The employee list joined with the readiness answer (what each lacks), in service
+    first, then by name."""
+    lacks: dict[str, list[str]] = {}
+    for item in (readiness or {}).get("employees", []):
+        lacks[str(item["employee"])] = list(item.get("missing", []))
+    rows = [
+        EmployeeRow(
+            employee=str(e["employee"]),
+            username=str(e["username"]),
+            name=str(e["name"]),
+            rights_group=int(e["rights_group"]),
+            in_service=bool(e["in_service"]),
+            missing=tuple(m for m in MISSING_ORDER if m in lacks.get(str(e["employee"]), [])),
+        )
+        for e in employees
+    ]
+    return sorted(rows, key=lambda r: (not r.in_service, r.name.casefold(), r.employee))
+
+
+def incomplete(readiness: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Employees in service who lack data the wizard needs (birth date, e-mail, BSN): those
+    the two-factor switch asks the administrator about."""
+    identity = set(MISSING_ORDER) - {"strong_factor"}
+    return [
+        {**e, "missing": [m for m in MISSING_ORDER if m in e.get("missing", []) and m in identity]}
+        for e in readiness.get("employees", [])
+        if e.get("in_service") and identity & set(e.get("missing", []))
+    ]
+
+
+def audit_link(base: str, query: Mapping[str, str], **changes: str | None) -> str:
+    """``base`` with the audit filters ``query`` as its query string, ``changes`` applied
+    (a None value drops that parameter)."""
+    merged = {**query, **changes}
+    pairs = [(k, v) for k, v in merged.items() if v]
+    return f"{base}?{urlencode(pairs)}" if pairs else base
+
+
+def audit_row(event: Mapping[str, Any]) -> dict[str, Any]:
+    """One audit record as the table's columns: time (UTC), action, outcome, actor (user,
+    rights group, address), object, source."""
+    actor = event.get("actor") or {}
+    target = event.get("object") or {}
+    return {
+        "time": str(event.get("time", ""))[:19].replace("T", " "),
+        "action": str(event.get("action", "")),
+        "outcome": str(event.get("outcome", "")),
+        "actor": actor.get("user") or "—",
+        "rights_group": actor.get("rights_group"),
+        "address": actor.get("address") or "",
+        "object": f"{target.get('type', '')} {target.get('id', '')}".strip(),
+        "source": str(event.get("source", "")),
+    }

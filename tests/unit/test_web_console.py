@@ -1,0 +1,145 @@
+"""The admin console's pure parts: form fields → API bodies, problem answers → field
+messages, and the shaping of the services' answers for the pages."""
+
+from __future__ import annotations
+
+from services.web.console import forms, views
+
+
+def test_practice_form_becomes_the_put_body_with_the_policy_as_integers() -> None:
+    parsed = forms.practice_body(
+        {
+            "name": " Fysio Jansen ",
+            "email": "",
+            "two_factor_required": "on",
+            "min_strength": "60",
+            "history": "5",
+            "lockout_seconds": "",
+        }
+    )
+    assert parsed.ok
+    assert parsed.body == {
+        "name": "Fysio Jansen",
+        "email": None,
+        "two_factor_required": True,
+        "confirm_incomplete": False,
+        "password_policy": {"min_strength": 60, "history": 5},
+    }
+
+
+def test_practice_form_names_the_field_that_is_no_number_and_a_missing_name() -> None:
+    parsed = forms.practice_body({"name": "", "max_attempts": "vijf", "confirm_incomplete": "1"})
+    assert parsed.errors == {
+        "name": "console.error.required",
+        "max_attempts": "console.error.number",
+    }
+    assert parsed.body["confirm_incomplete"] is True
+    assert parsed.body["two_factor_required"] is False
+
+
+def test_employee_form_keeps_the_bsn_unless_one_is_typed_and_empties_remove() -> None:
+    kept = forms.employee_body(
+        {"username": "anna", "name": "Anna", "birth_date": "", "email": "", "rights_group": "2"}
+    )
+    assert kept.ok and "bsn" not in kept.body
+    assert kept.body["birth_date"] is None and kept.body["email"] is None
+    assert kept.body["in_service"] is False and kept.body["rights_group"] == 2
+    typed = forms.employee_body(
+        {"username": "anna", "name": "Anna", "bsn": "111222333", "in_service": "on"}
+    )
+    assert typed.body["bsn"] == "111222333" and typed.body["in_service"] is True
+    bad = forms.employee_body({"username": "", "name": "A", "birth_date": "31-02-1980"})
+    assert bad.errors == {"username": "console.error.required", "birth_date": "console.error.date"}
+
+
+def test_certificate_forms() -> None:
+    upload = forms.certificate_import_body(b"\x30\x82", "geheim")
+    assert upload.body == {"pkcs12": "MII=", "password": "geheim"}
+    assert forms.certificate_import_body(b"", "x").errors == {"pkcs12": "console.error.file"}
+    patch = forms.certificate_patch_body(
+        {"type": "public", "agb_code": "1234 5678", "services": "LSP\r\n\r\nVecozo\nLSP"}
+    )
+    assert patch.body == {"type": "public", "agb_code": "12345678", "services": ["LSP", "Vecozo"]}
+    assert forms.certificate_patch_body({"type": "secret"}).errors == {
+        "type": "console.error.choice"
+    }
+
+
+def test_audit_filters_become_the_query_with_utc_for_a_local_time() -> None:
+    parsed = forms.audit_query(
+        {"from": "2026-11-28T10:00", "to": "", "type": "login.failed", "employee": "e1"}
+    )
+    assert parsed.body == {
+        "from": "2026-11-28T10:00:00+00:00",
+        "type": "login.failed",
+        "employee": "e1",
+    }
+    assert forms.audit_query({"type": "drop.table", "to": "gisteren"}).errors == {
+        "type": "console.error.choice",
+        "to": "console.error.time",
+    }
+
+
+def test_problems_are_tied_to_the_fields_they_concern() -> None:
+    invalid = {"errors": [{"field": "password_policy.min_strength", "message": "≤ 100"}]}
+    assert forms.problem_errors("invalid-request", invalid) == {
+        "min_strength": "console.error.invalid"
+    }
+    assert forms.problem_errors("two-factor-not-allowed", {"unmet": ["min_strength", "email"]}) == {
+        "min_strength": "console.problem.two-factor-min_strength",
+        "email": "console.problem.two-factor-email",
+    }
+    assert forms.problem_errors("employees-incomplete", {}) == {
+        "two_factor_required": "console.problem.employees-incomplete"
+    }
+    assert forms.problem_errors("wrong-password", {}) == {
+        "password": "console.problem.wrong-password"
+    }
+    assert forms.problem_errors("forbidden", {}) == {"form": "console.problem.forbidden"}
+
+
+def test_serial_in_hex_pairs() -> None:
+    assert views.serial_pairs("a1b2c") == "0A:1B:2C"
+    assert views.serial_pairs("0A 1B 2C") == "0A:1B:2C"
+
+
+def test_employee_rows_flag_missing_data_in_service_first() -> None:
+    employees = [
+        {"employee": "e2", "username": "b", "name": "Bert", "rights_group": 2, "in_service": False},
+        {"employee": "e1", "username": "a", "name": "anna", "rights_group": 1, "in_service": True},
+    ]
+    readiness = {"employees": [{"employee": "e1", "missing": ["strong_factor", "bsn"]}]}
+    rows = views.employee_rows(employees, readiness)
+    assert [r.employee for r in rows] == ["e1", "e2"]
+    assert rows[0].missing == ("bsn", "strong_factor") and rows[1].missing == ()
+
+
+def test_incomplete_lists_only_employees_in_service_lacking_identity_data() -> None:
+    readiness = {
+        "employees": [
+            {"employee": "e1", "in_service": True, "missing": ["strong_factor"]},
+            {"employee": "e2", "in_service": True, "missing": ["email", "strong_factor"]},
+            {"employee": "e3", "in_service": False, "missing": ["bsn"]},
+        ]
+    }
+    assert views.incomplete(readiness) == [
+        {"employee": "e2", "in_service": True, "missing": ["email"]}
+    ]
+
+
+def test_audit_link_and_row() -> None:
+    link = views.audit_link("/console/audit", {"type": "login.failed", "cursor": "x"}, cursor="y")
+    assert link == "/console/audit?type=login.failed&cursor=y"
+    assert views.audit_link("/a", {"cursor": "x"}, cursor=None) == "/a"
+    row = views.audit_row(
+        {
+            "time": "2026-11-28T10:00:00.123+00:00",
+            "action": "login.failed",
+            "outcome": "failure",
+            "actor": {"user": None, "rights_group": None, "address": "10.0.0.1"},
+            "object": {"type": "employee", "id": "e1"},
+            "source": "auth@a",
+        }
+    )
+    assert row["time"] == "2026-11-28 10:00:00" and row["actor"] == "—"
+    assert row["object"] == "employee e1" and row["address"] == "10.0.0.1"
