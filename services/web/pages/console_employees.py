@@ -1,0 +1,133 @@
+"""The console's employees: the list with missing data flagged, editing one, and deactivating
+an employee's second factor behind a confirmation page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from services.web.console import forms, views
+from services.web.console.admin import Admin, admin_page, call, problem
+from services.web.console.texts import t
+from services.web.context import WebRoute, render
+
+
+async def _employees(request: web.Request, admin: Admin) -> list[dict[str, Any]]:
+    answer = await call(request, "enrolment", "GET", admin.path("employees"))
+    return list(answer.body or [])
+
+
+async def _one(request: web.Request, admin: Admin) -> dict[str, Any]:
+    wanted = request.match_info["e"]
+    for employee in await _employees(request, admin):
+        if employee.get("employee") == wanted:
+            return employee
+    raise web.HTTPNotFound()
+
+
+async def listing(request: web.Request, admin: Admin) -> web.StreamResponse:
+    employees = await _employees(request, admin)
+    readiness = await call(request, "enrolment", "GET", admin.path("readiness"))
+    rows = views.employee_rows(employees, readiness.body)
+    done = request.query.get("deactivated", "")
+    names = {r.employee: r.name for r in rows}
+    return render(
+        request,
+        "console/employees.html",
+        {
+            "rows": rows,
+            "error": None,
+            "section": "employees",
+            "saved": request.query.get("saved") == "1",
+            "deactivated": names.get(done),
+        },
+    )
+
+
+def _values(employee: dict[str, Any]) -> dict[str, str]:
+    values = {
+        name: "" if employee.get(name) is None else str(employee[name])
+        for name in ("username", "name", "birth_date", "email", "phone", "rights_group")
+    }
+    values["in_service"] = "on" if employee.get("in_service") else ""
+    return values
+
+
+def _edit_page(
+    request: web.Request,
+    employee: dict[str, Any],
+    values: dict[str, str],
+    errors: dict[str, str] | None = None,
+) -> web.Response:
+    locale = request["session"].get("locale", "nl")
+    errors = errors or {}
+    context = {
+        "employee": employee,
+        "values": values,
+        "errors": errors,
+        "error": t(locale, "console.errors_below") if errors else None,
+        "section": "employees",
+    }
+    return render(request, "console/employee.html", context, status=400 if errors else 200)
+
+
+async def edit(request: web.Request, admin: Admin) -> web.StreamResponse:
+    employee = await _one(request, admin)
+    return _edit_page(request, employee, _values(employee))
+
+
+async def save(request: web.Request, admin: Admin) -> web.StreamResponse:
+    employee = await _one(request, admin)
+    form = await request.post()
+    values = {k: str(v).strip() for k, v in form.items() if isinstance(v, str) and k != "csrf"}
+    parsed = forms.employee_body(values)
+    values.pop("bsn", None)  # never shown back
+    if not parsed.ok:
+        return _edit_page(request, employee, values, parsed.errors)
+    path = admin.path("employees", employee["employee"])
+    answer = await call(request, "enrolment", "PUT", path, parsed.body)
+    if answer.status == 200:
+        raise web.HTTPSeeOther("/console/employees?saved=1")
+    refused = problem(answer)
+    return _edit_page(
+        request, employee, values, forms.problem_errors(refused.slug, refused.problem)
+    )
+
+
+async def confirm_deactivation(request: web.Request, admin: Admin) -> web.StreamResponse:
+    employee = await _one(request, admin)
+    return render(
+        request,
+        "console/deactivate.html",
+        {"employee": employee, "error": None, "section": "employees"},
+    )
+
+
+async def deactivate(request: web.Request, admin: Admin) -> web.StreamResponse:
+    employee = await _one(request, admin)
+    path = admin.path("employees", employee["employee"], "factors")
+    answer = await call(request, "enrolment", "DELETE", path)
+    if answer.status >= 400:
+        refused = problem(answer)
+        locale = request["session"].get("locale", "nl")
+        return render(
+            request,
+            "console/deactivate.html",
+            {
+                "employee": employee,
+                "error": t(locale, forms.problem_errors(refused.slug, refused.problem)["form"]),
+                "section": "employees",
+            },
+            status=400,
+        )
+    raise web.HTTPSeeOther(f"/console/employees?deactivated={employee['employee']}")
+
+
+ROUTES = [
+    WebRoute("GET", "/console/employees", admin_page(listing)),
+    WebRoute("GET", "/console/employees/{e}", admin_page(edit)),
+    WebRoute("POST", "/console/employees/{e}", admin_page(save)),
+    WebRoute("GET", "/console/employees/{e}/deactivate", admin_page(confirm_deactivation)),
+    WebRoute("POST", "/console/employees/{e}/deactivate", admin_page(deactivate)),
+]

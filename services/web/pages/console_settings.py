@@ -1,0 +1,113 @@
+"""The console's practice settings: name, e-mail, password policy with a strength preview,
+and the two-factor switch with the readiness list and "continue anyway"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from services.web.console import forms, views
+from services.web.console.admin import Admin, admin_page, call, problem
+from services.web.console.texts import t
+from services.web.context import WebRoute, render
+from shared.password_strength import strength
+
+
+async def _current(request: web.Request, admin: Admin) -> tuple[dict[str, Any], dict[str, Any]]:
+    practice = await call(request, "enrolment", "GET", admin.path())
+    readiness = await call(request, "enrolment", "GET", admin.path("readiness"))
+    return dict(practice.body or {}), dict(readiness.body or {})
+
+
+def _values(practice: dict[str, Any]) -> dict[str, str]:
+    """The form's values from the stored settings."""
+    policy = practice.get("password_policy") or {}
+    values = {name: str(policy.get(name, "")) for name in forms.POLICY_FIELDS}
+    values["name"] = str(practice.get("name") or "")
+    values["email"] = str(practice.get("email") or "")
+    values["two_factor_required"] = "on" if practice.get("two_factor_required") else ""
+    return values
+
+
+def _page(
+    request: web.Request,
+    values: dict[str, str],
+    readiness: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    **extra: Any,
+) -> web.Response:
+    locale = request["session"].get("locale", "nl")
+    errors = errors or {}
+    context = {
+        "values": values,
+        "readiness": readiness,
+        "errors": errors,
+        "error": t(locale, "console.errors_below") if errors else None,
+        "policy_fields": forms.POLICY_FIELDS,
+        "incomplete": [],
+        "saved": request.query.get("saved") == "1",
+        "preview": None,
+        "section": "settings",
+        **extra,
+    }
+    return render(request, "console/settings.html", context, status=400 if errors else 200)
+
+
+async def show(request: web.Request, admin: Admin) -> web.StreamResponse:
+    practice, readiness = await _current(request, admin)
+    return _page(request, _values(practice), readiness)
+
+
+async def submit(request: web.Request, admin: Admin) -> web.StreamResponse:
+    form = await request.post()
+    posted = {key: str(value) for key, value in form.items() if isinstance(value, str)}
+    values = {k: v.strip() for k, v in posted.items() if k not in ("csrf", "try_password")}
+    action = posted.get("action", "save")
+    if action == "preview":
+        return await _preview(request, admin, values, posted.get("try_password", ""))
+    if action == "confirm":
+        values["confirm_incomplete"] = "on"
+    parsed = forms.practice_body(values)
+    values.pop("confirm_incomplete", None)
+    if not parsed.ok:
+        _, readiness = await _current(request, admin)
+        return _page(request, values, readiness, parsed.errors)
+    answer = await call(request, "enrolment", "PUT", admin.path(), parsed.body)
+    if answer.status == 200:
+        raise web.HTTPSeeOther("/console/settings?saved=1")
+    refused = problem(answer)
+    _, readiness = await _current(request, admin)
+    incomplete = (
+        refused.problem.get("employees") or [] if refused.slug == "employees-incomplete" else []
+    )
+    return _page(
+        request,
+        values,
+        readiness,
+        forms.problem_errors(refused.slug, refused.problem),
+        incomplete=views.incomplete({"employees": [{**e, "in_service": True} for e in incomplete]}),
+    )
+
+
+async def _preview(
+    request: web.Request, admin: Admin, values: dict[str, str], password: str
+) -> web.Response:
+    """The chosen minimum against a password scored with the rule auth enforces (the
+    practice's name as user input); nothing is saved and the password is not echoed."""
+    _, readiness = await _current(request, admin)
+    parsed = forms.practice_body(values)
+    minimum = int(parsed.body["password_policy"].get("min_strength", 0))
+    score = strength(password, [values.get("name", "")])
+    preview = {"score": score, "minimum": minimum, "ok": score >= minimum}
+    return _page(request, values, readiness, preview=preview)
+
+
+async def home(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPSeeOther("/console/settings")
+
+
+ROUTES = [
+    WebRoute("GET", "/console/settings", admin_page(show)),
+    WebRoute("POST", "/console/settings", admin_page(submit)),
+]
