@@ -197,11 +197,15 @@ class Step:
         code: str | None = None,
         certificate: str | None = None,
         signature: str | None = None,
+        credential: Mapping[str, Any] | None = None,
     ) -> Step:
+        """``credential``: a passkey's AuthenticationCredential JSON (the browser's answer)."""
         payload: dict[str, Any] = {"factor": factor}
         for key, value in (("code", code), ("certificate", certificate), ("signature", signature)):
             if value is not None:
                 payload[key] = value
+        if credential is not None:
+            payload["credential"] = dict(credential)
         return await self._continue("verify", payload)
 
     async def _continue(self, action: str, payload: dict[str, Any]) -> Step:
@@ -341,6 +345,16 @@ class TweestapClient:
             return None
         return self._held.token
 
+    @property
+    def saved(self) -> dict[str, Any] | None:
+        """The token record in use (token, expiry, renewal time, skew), for a caller that keeps
+        it elsewhere than a token file (a web front end's sealed session); see ``restore``."""
+        return None if self._held is None else dict(self._held.record)
+
+    def restore(self, record: Mapping[str, Any]) -> None:
+        """Use a token record that ``saved`` gave (kept by the caller, not in a file)."""
+        self._held = self._hold(dict(record))
+
     async def bearer(self) -> str:
         """A valid token, renewed first when due; a failed renewal keeps the current one."""
         held = self._held
@@ -404,10 +418,13 @@ class TweestapClient:
                     "auth", "POST", "/v1/tokens/revoke", None, held.token, self._renew_limit
                 )
 
-    async def request(self, service: str, method: str, path: str, json: Any = None) -> Response:
+    async def request(
+        self, service: str, method: str, path: str, json: Any = None, *, token: str | None = None
+    ) -> Response:
         """An authenticated call to ``service`` in the zone in use, with the same failover
-        (repeated in another zone only when ``method`` is safe to repeat)."""
-        token = await self.bearer()
+        (repeated in another zone only when ``method`` is safe to repeat). ``token``: send this
+        bearer instead of the session's (the enrolment token a login gives for the wizard)."""
+        token = token or await self.bearer()
         method = method.upper()
         answer = await self._send(
             service,

@@ -1,0 +1,1 @@
+"""The web front end: server-rendered pages that call the services through the client SDK."""

@@ -1,0 +1,116 @@
+"""``create_app(settings)``: one route table built from the page modules' route lists, the
+session/CSRF/security-header middleware and the jinja2 templates (autoescape on)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import jinja2
+from aiohttp import web
+
+from services.web import csrf, headers, i18n
+from services.web import session as sessions
+from services.web.console import routes as console
+from services.web.context import ENV, KEY, SETTINGS, WebRoute, render
+from services.web.pages import factors, login, wizard
+from services.web.settings import WebSettings
+
+HERE = Path(__file__).parent
+#: Every page module's routes; the admin console's modules add theirs here.
+PAGES: list[list[WebRoute]] = [login.ROUTES, wizard.ROUTES, factors.ROUTES, console.ROUTES]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _secure(request: web.Request, settings: WebSettings) -> bool:
+    if settings.cookie_secure != "auto":
+        return settings.cookie_secure == "always"
+    if request.secure:
+        return True
+    return settings.tls_proxy and request.headers.get("X-Forwarded-Proto", "") == "https"
+
+
+@web.middleware
+async def _session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    settings, key = request.app[SETTINGS], request.app[KEY]
+    now = time.time()
+    raw = request.cookies.get(sessions.COOKIE)
+    data = None
+    if raw is not None:
+        data = sessions.unseal(
+            key, raw, now, settings.session_idle_seconds, settings.session_absolute_seconds
+        )
+    if data is None:
+        data = sessions.new(now, i18n.negotiate(request.headers.get("Accept-Language")))
+    data["seen"] = now
+    request["session"] = data
+    static = request.path.startswith("/static/")
+    if request.method not in csrf.SAFE:
+        given = request.headers.get(csrf.HEADER)
+        if given is None and request.content_type in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
+            given = str((await request.post()).get(csrf.FIELD) or "") or None
+        if raw is None or not csrf.valid(data.get("csrf") if raw else None, given):
+            response: web.StreamResponse = render(
+                request,
+                "forbidden.html",
+                {"message": i18n.text(data["locale"], "csrf_refused")},
+                status=403,
+            )
+            headers.apply(response.headers, static=False)
+            return response
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        response = exc
+    headers.apply(response.headers, static)
+    if not static:
+        if request.get("session_end"):
+            response.del_cookie(sessions.COOKIE, path="/")
+        else:
+            response.set_cookie(
+                sessions.COOKIE,
+                sessions.seal(key, request["session"]),
+                path="/",
+                httponly=True,
+                samesite="Strict",
+                secure=_secure(request, settings),
+            )
+    if isinstance(response, web.HTTPException):
+        raise response
+    return response
+
+
+async def _language(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    locale = str(form.get("locale", ""))
+    if locale in i18n.LOCALES:
+        request["session"]["locale"] = locale
+    back = str(form.get("back", "/"))
+    raise web.HTTPSeeOther(back if back.startswith("/") and not back.startswith("//") else "/")
+
+
+async def _home(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPSeeOther("/factors" if request["session"].get("token") else "/login")
+
+
+def create_app(settings: WebSettings) -> web.Application:
+    app = web.Application(middlewares=[_session_middleware], client_max_size=64 * 1024)
+    app[SETTINGS] = settings
+    app[KEY] = settings.sealing_key()
+    app[ENV] = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    app.router.add_get("/", _home)
+    app.router.add_post("/language", _language)
+    for routes in PAGES:
+        for route in routes:
+            app.router.add_route(route.method, route.path, route.handler)
+    app.router.add_static("/static/", HERE / "static")
+    return app

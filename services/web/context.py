@@ -1,0 +1,78 @@
+"""What pages share: app keys, rendering with the session's locale and CSRF token, the SDK
+client for a request, and the problem → message mapping."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+from aiohttp import web
+from tweestap_client import TweestapClient, TweestapError, acting_for
+
+from services.web import i18n
+from services.web.settings import WebSettings
+
+SETTINGS = web.AppKey("settings", WebSettings)
+KEY = web.AppKey("session_key", bytes)
+ENV = web.AppKey("jinja", jinja2.Environment)
+
+
+@dataclass(frozen=True)
+class WebRoute:
+    method: str
+    path: str
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def render(
+    request: web.Request, template: str, values: dict[str, Any] | None = None, status: int = 200
+) -> web.Response:
+    session = request["session"]
+    locale = session.get("locale", "nl")
+
+    def t(key: str, **kw: str) -> str:
+        return i18n.text(locale, key, **kw)
+
+    page = (
+        request.app[ENV]
+        .get_template(template)
+        .render(
+            t=t,
+            locale=locale,
+            csrf=session["csrf"],
+            logged_in=bool(session.get("token")),
+            path=request.path,
+            **{"error": None, **(values or {})},
+        )
+    )
+    return web.Response(text=page, content_type="text/html", charset="utf-8", status=status)
+
+
+def message(request: web.Request, error: TweestapError) -> str:
+    """A person's message for a refused step: ours when we know the problem, with the
+    service's detail (e.g. the password policy's reason) where it says why."""
+    locale = request["session"].get("locale", "nl")
+    known = i18n.text(locale, f"error.{error.slug}")
+    detail = str(error.problem.get("detail") or error.problem.get("title") or "")
+    if known == f"error.{error.slug}":
+        return detail or error.slug
+    if error.slug == "password-too-weak" and detail:
+        return f"{known}: {detail}"
+    return known
+
+
+@asynccontextmanager
+async def sdk(request: web.Request) -> AsyncIterator[TweestapClient]:
+    """An SDK client for this request, holding the session's token (if any); a renewed token
+    goes back into the session."""
+    session = request["session"]
+    async with TweestapClient(request.app[SETTINGS].zones) as client:
+        if session.get("token"):
+            client.restore(session["token"])
+        with acting_for(request.remote):
+            yield client
+        if session.get("token") and client.saved is not None:
+            session["token"] = client.saved

@@ -1,0 +1,180 @@
+"""Dutch (default) and English texts; the locale comes from the session, else Accept-Language."""
+
+from __future__ import annotations
+
+LOCALES = ("nl", "en")
+
+TEXTS: dict[str, dict[str, str]] = {
+    "nl": {
+        "title": "Tweestap",
+        "login": "Inloggen",
+        "practice": "Praktijk",
+        "username": "Gebruikersnaam",
+        "password": "Wachtwoord",
+        "next": "Verder",
+        "new_password": "Nieuw wachtwoord",
+        "change_password": "Kies een nieuw wachtwoord",
+        "change_password_why": "Uw wachtwoord moet worden vervangen voordat u verder kunt.",
+        "choose_factor": "Kies hoe u zich tweede keer bevestigt",
+        "factor.passkey": "Passkey (beveiligingssleutel of toestel)",
+        "factor.totp": "Code uit de authenticator-app",
+        "factor.sms": "Code per sms",
+        "factor.email": "Code per e-mail",
+        "factor.recovery": "Herstelcode",
+        "factor.certificate": "Certificaat (UZI-pas)",
+        "code": "Code",
+        "code_sent": "Er is een code verstuurd naar {sent_to}.",
+        "confirm": "Bevestigen",
+        "passkey_prompt": "Gebruik uw passkey om in te loggen.",
+        "passkey_button": "Passkey gebruiken",
+        "passkey_needs_js": "Voor een passkey is JavaScript nodig.",
+        "certificate_browser": (
+            "Inloggen met een certificaat kan niet vanuit de browser: de ondertekening gebeurt "
+            "met de pas in de praktijksoftware. Kies een andere manier."
+        ),
+        "enrol_needed": "U moet eerst de tweestapsverificatie instellen.",
+        "to_wizard": "Naar de wizard",
+        "errors": "Er ging iets mis",
+        "logout": "Uitloggen",
+        "my_factors": "Mijn inlogmethoden",
+        "kind": "Soort",
+        "name": "Naam",
+        "added": "Toegevoegd",
+        "no_factors": "Geen inlogmethoden.",
+        "logged_in_as": "Ingelogd",
+        "csrf_refused": (
+            "Dit formulier is geweigerd: het beveiligingskenmerk ontbreekt of klopt niet. "
+            "Ga terug, laad de pagina opnieuw en probeer het nog eens."
+        ),
+        "forbidden": "Geweigerd",
+        "zones_down": "De dienst is tijdelijk niet bereikbaar. Probeer het later opnieuw.",
+        "login_expired": "Uw inlogpoging is verlopen. Begin opnieuw.",
+        "language": "Taal",
+        "back_to_login": "Opnieuw inloggen",
+        "error.invalid-credentials": "Praktijk, gebruikersnaam of wachtwoord klopt niet.",
+        "error.password-too-weak": "Dit wachtwoord is te zwak",
+        "error.code-already-used": "Deze code is al gebruikt. Wacht op de volgende code.",
+        "error.invalid-code": "De code klopt niet.",
+        "error.account-locked": "Te veel mislukte pogingen; het account is tijdelijk geblokkeerd.",
+        "error.activation-failed": "De activeringscode, geboortedatum of BSN klopt niet.",
+        "passkey_add": "Passkey toevoegen",
+        "passkey_name": "Naam van de passkey",
+        "wizard": "Tweestapsverificatie instellen",
+        "activation_code": "Activeringscode",
+        "birth_date": "Geboortedatum",
+        "bsn": "BSN",
+        "scan_qr": "Scan deze QR-code met uw authenticator-app.",
+        "manual_secret": "Of voer deze sleutel handmatig in",
+        "first_code": "Eerste code uit de app",
+        "qr_alt": "QR-code voor de authenticator-app",
+        "recovery_shown_once": (
+            "Dit is uw herstelcode. Hij wordt maar één keer getoond: print hem of bewaar hem "
+            "op een veilige plek."
+        ),
+        "print": "Afdrukken",
+        "done_continue": "Ik heb hem bewaard, verder",
+        "add_sms": "Sms toevoegen",
+        "add_email": "E-mail toevoegen",
+        "phone": "Telefoonnummer",
+        "email": "E-mailadres",
+        "new_recovery": "Nieuwe herstelcode",
+        "deleted": "verwijderd",
+    },
+    "en": {
+        "title": "Tweestap",
+        "login": "Log in",
+        "practice": "Practice",
+        "username": "Username",
+        "password": "Password",
+        "next": "Continue",
+        "new_password": "New password",
+        "change_password": "Choose a new password",
+        "change_password_why": "Your password must be replaced before you can continue.",
+        "choose_factor": "Choose your second step",
+        "factor.passkey": "Passkey (security key or device)",
+        "factor.totp": "Code from the authenticator app",
+        "factor.sms": "Code by text message",
+        "factor.email": "Code by e-mail",
+        "factor.recovery": "Recovery code",
+        "factor.certificate": "Certificate (UZI card)",
+        "code": "Code",
+        "code_sent": "A code was sent to {sent_to}.",
+        "confirm": "Confirm",
+        "passkey_prompt": "Use your passkey to log in.",
+        "passkey_button": "Use passkey",
+        "passkey_needs_js": "A passkey needs JavaScript.",
+        "certificate_browser": (
+            "Logging in with a certificate cannot work from the browser: the card signs inside "
+            "the practice software. Choose another way."
+        ),
+        "enrol_needed": "You must set up two-step verification first.",
+        "to_wizard": "To the wizard",
+        "errors": "Something went wrong",
+        "logout": "Log out",
+        "my_factors": "My sign-in methods",
+        "kind": "Kind",
+        "name": "Name",
+        "added": "Added",
+        "no_factors": "No sign-in methods.",
+        "logged_in_as": "Logged in",
+        "csrf_refused": (
+            "This form was refused: its security token is missing or wrong. "
+            "Go back, reload the page and try again."
+        ),
+        "forbidden": "Refused",
+        "zones_down": "The service cannot be reached right now. Please try again later.",
+        "login_expired": "Your login attempt has expired. Please start again.",
+        "language": "Language",
+        "back_to_login": "Log in again",
+        "error.invalid-credentials": "Practice, username or password is wrong.",
+        "error.password-too-weak": "This password is too weak",
+        "error.code-already-used": "This code was used already. Wait for the next code.",
+        "error.invalid-code": "The code is wrong.",
+        "error.account-locked": "Too many failed attempts; the account is locked for a while.",
+        "error.activation-failed": "The activation code, birth date or BSN is wrong.",
+        "passkey_add": "Add a passkey",
+        "passkey_name": "Passkey name",
+        "wizard": "Set up two-step verification",
+        "activation_code": "Activation code",
+        "birth_date": "Birth date",
+        "bsn": "BSN",
+        "scan_qr": "Scan this QR code with your authenticator app.",
+        "manual_secret": "Or enter this key by hand",
+        "first_code": "First code from the app",
+        "qr_alt": "QR code for the authenticator app",
+        "recovery_shown_once": (
+            "This is your recovery code. It is shown only once: print it or keep it somewhere safe."
+        ),
+        "print": "Print",
+        "done_continue": "I have kept it, continue",
+        "add_sms": "Add text message",
+        "add_email": "Add e-mail",
+        "phone": "Phone number",
+        "email": "E-mail address",
+        "new_recovery": "New recovery code",
+        "deleted": "deleted",
+    },
+}
+
+
+def negotiate(accept_language: str | None) -> str:
+    """The first of our locales named in Accept-Language (by q), else Dutch."""
+    choices: list[tuple[float, str]] = []
+    for part in (accept_language or "").split(","):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        choices.append((q, tag.strip().lower().split("-")[0]))
+    for _, lang in sorted(choices, key=lambda c: -c[0]):
+        if lang in LOCALES:
+            return lang
+    return "nl"
+
+
+def text(locale: str, key: str, **values: str) -> str:
+    found = TEXTS.get(locale, TEXTS["nl"]).get(key) or TEXTS["nl"].get(key) or key
+    return found.format(**values) if values else found

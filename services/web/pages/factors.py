@@ -1,0 +1,118 @@
+"""The employee's own factors: the list; add SMS or e-mail (confirmed by a code), add a
+passkey (JavaScript), a new recovery code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from tweestap_client import NotLoggedIn, TweestapClient, TweestapError, ZonesUnavailable
+
+from services.web import i18n
+from services.web.context import WebRoute, message, render, sdk
+
+
+async def _call(
+    request: web.Request, client: TweestapClient, method: str, path: str, body: Any = None
+) -> Any:
+    try:
+        answer = await client.request("enrolment", method, path, body)
+    except NotLoggedIn:
+        request["session"].pop("token", None)
+        raise web.HTTPSeeOther("/login") from None
+    if answer.status >= 400:
+        raise TweestapError(answer.status, answer.body)
+    return answer.body
+
+
+async def _page(request: web.Request, error: str | None = None, **extra: Any) -> web.Response:
+    if not request["session"].get("token"):
+        raise web.HTTPSeeOther("/login")
+    async with sdk(request) as client:
+        try:
+            factors = await _call(request, client, "GET", "/v1/factors")
+        except (TweestapError, ZonesUnavailable):
+            factors = []
+            error = error or i18n.text(request["session"]["locale"], "zones_down")
+    return render(
+        request,
+        "factors/list.html",
+        {"factors": factors, "error": error, **extra},
+        400 if error else 200,
+    )
+
+
+async def show(request: web.Request) -> web.StreamResponse:
+    return await _page(request)
+
+
+async def add_code_factor(request: web.Request) -> web.StreamResponse:
+    kind = request.match_info["kind"]
+    form = await request.post()
+    field = "phone" if kind == "sms" else "email"
+    body = {field: str(form.get(field, "")).strip() or None}
+    async with sdk(request) as client:
+        try:
+            pending = await _call(request, client, "POST", f"/v1/factors/{kind}", body)
+        except TweestapError as error:
+            return await _page(request, message(request, error))
+        except ZonesUnavailable:
+            return await _page(request, i18n.text(request["session"]["locale"], "zones_down"))
+    return await _page(request, pending=pending)
+
+
+async def confirm(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    factor_id, code = str(form.get("factor_id", "")), str(form.get("code", "")).strip()
+    async with sdk(request) as client:
+        try:
+            await _call(request, client, "POST", f"/v1/factors/{factor_id}/confirm", {"code": code})
+        except TweestapError as error:
+            pending = {"factor_id": factor_id, "sent_to": str(form.get("sent_to", ""))}
+            return await _page(request, message(request, error), pending=pending)
+    raise web.HTTPSeeOther("/factors")
+
+
+async def recovery(request: web.Request) -> web.StreamResponse:
+    async with sdk(request) as client:
+        try:
+            answer = await _call(request, client, "POST", "/v1/recovery-code", {})
+        except TweestapError as error:
+            return await _page(request, message(request, error))
+    return await _page(request, recovery_code=answer["recovery_code"])
+
+
+async def passkey_options(request: web.Request) -> web.StreamResponse:
+    async with sdk(request) as client:
+        try:
+            return web.json_response(
+                await _call(request, client, "POST", "/v1/factors/passkey/options", {})
+            )
+        except TweestapError as error:
+            return web.json_response({"error": message(request, error)}, status=400)
+
+
+async def passkey_add(request: web.Request) -> web.StreamResponse:
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return web.json_response({"error": "JSON required"}, status=400)
+    payload = {k: body[k] for k in ("registration_id", "credential", "name") if body.get(k)}
+    async with sdk(request) as client:
+        try:
+            await _call(request, client, "POST", "/v1/factors/passkey", payload)
+        except TweestapError as error:
+            return web.json_response({"error": message(request, error)}, status=400)
+    return web.json_response({"next": "/factors"})
+
+
+ROUTES = [
+    WebRoute("GET", "/factors", show),
+    WebRoute("POST", "/factors/{kind:sms|email}", add_code_factor),
+    WebRoute("POST", "/factors/confirm", confirm),
+    WebRoute("POST", "/factors/recovery", recovery),
+    WebRoute("POST", "/factors/passkey/options", passkey_options),
+    WebRoute("POST", "/factors/passkey", passkey_add),
+]

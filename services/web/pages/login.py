@@ -1,0 +1,212 @@
+"""The login: password, forced password change, choice of second factor, then its step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from tweestap_client import LoginInterrupted, Step, TweestapClient, TweestapError, ZonesUnavailable
+
+from services.web import i18n
+from services.web.context import WebRoute, message, render, sdk
+
+#: Factors a browser can answer; a certificate signs inside the practice software.
+BROWSER_FACTORS = ("passkey", "totp", "sms", "email", "recovery")
+
+
+def _form_values(form: Any, *names: str) -> dict[str, str]:
+    return {name: str(form.get(name, "")).strip() for name in names}
+
+
+def _keep(request: web.Request, client: TweestapClient, step: Step) -> web.StreamResponse:
+    """Where the login goes after ``step``: done (the token into the session), else the next
+    page; the login's state lives in the sealed session cookie only."""
+    session = request["session"]
+    if step.next == "done":
+        session.pop("login", None)
+        session["token"] = client.saved
+        raise web.HTTPSeeOther("/factors")
+    held = session.get("login") or {}
+    session["login"] = {
+        "id": step.login_id,
+        "zone": step.zone,
+        "next": step.next,
+        "factors": step.factors,
+        "factor": held.get("factor") if held.get("id") == step.login_id else None,
+    }
+    if step.enrolment_token:
+        session["enrolment_token"] = step.enrolment_token
+    raise web.HTTPSeeOther("/login/step")
+
+
+def _step(request: web.Request, client: TweestapClient) -> Step:
+    login = request["session"].get("login")
+    if not login or not login.get("id"):
+        raise web.HTTPSeeOther("/login")
+    body = {"login_id": login["id"], "next": login["next"], "factors": login["factors"]}
+    return Step(client, body, int(login["zone"]))
+
+
+def _interrupted(request: web.Request, error: Exception) -> web.Response:
+    request["session"].pop("login", None)
+    key = "login_expired" if isinstance(error, LoginInterrupted) else "zones_down"
+    locale = request["session"]["locale"]
+    return render(request, "login/form.html", {"error": i18n.text(locale, key), "values": {}})
+
+
+async def form(request: web.Request) -> web.StreamResponse:
+    return render(request, "login/form.html", {"error": None, "values": {}})
+
+
+async def submit(request: web.Request) -> web.StreamResponse:
+    values = _form_values(await request.post(), "practice", "username", "password")
+    async with sdk(request) as client:
+        try:
+            step = await client.login(values["practice"], values["username"], values["password"])
+        except TweestapError as error:
+            values.pop("password")
+            return render(
+                request,
+                "login/form.html",
+                {"error": message(request, error), "values": values},
+                status=400 if error.status < 500 else 503,
+            )
+        except ZonesUnavailable as error:
+            return _interrupted(request, error)
+        return _keep(request, client, step)
+
+
+async def step_page(request: web.Request, error: str | None = None) -> web.StreamResponse:
+    login = request["session"].get("login")
+    if not login:
+        raise web.HTTPSeeOther("/login")
+    if login["next"] == "change_password":
+        return render(request, "login/password.html", {"error": error}, 400 if error else 200)
+    if login["next"] == "enrol":
+        return render(request, "login/enrol.html", {})
+    factor = login.get("factor")
+    values = {"error": error, "login": login, "factor": factor}
+    status = 400 if error else 200
+    if factor == "passkey":
+        return render(request, "login/passkey.html", values, status)
+    if factor == "certificate":
+        return render(request, "login/certificate.html", values, status)
+    if factor in BROWSER_FACTORS:
+        return render(request, "login/code.html", values, status)
+    return render(request, "login/choose.html", values, status)
+
+
+async def _show(request: web.Request) -> web.StreamResponse:
+    return await step_page(request)
+
+
+async def change_password(request: web.Request) -> web.StreamResponse:
+    new_password = str((await request.post()).get("new_password", ""))
+    async with sdk(request) as client:
+        try:
+            step = await _step(request, client).change_password(new_password)
+        except TweestapError as error:
+            return await step_page(request, message(request, error))
+        except ZonesUnavailable as error:
+            return _interrupted(request, error)
+        return _keep(request, client, step)
+
+
+async def choose(request: web.Request) -> web.StreamResponse:
+    factor = str((await request.post()).get("factor", ""))
+    login = request["session"].get("login")
+    if not login or factor not in login["factors"]:
+        raise web.HTTPSeeOther("/login/step")
+    login.pop("sent_to", None)
+    login.pop("options", None)
+    if factor in ("sms", "email", "passkey"):
+        async with sdk(request) as client:
+            try:
+                answer = await _step(request, client).challenge(factor)
+            except TweestapError as error:
+                return await step_page(request, message(request, error))
+            except ZonesUnavailable as error:
+                return _interrupted(request, error)
+        if answer.body.get("sent_to"):
+            login["sent_to"] = str(answer.body["sent_to"])
+        if factor == "passkey":
+            login["options"] = answer.body.get("options")
+    login["factor"] = factor
+    raise web.HTTPSeeOther("/login/step")
+
+
+async def other_factor(request: web.Request) -> web.StreamResponse:
+    login = request["session"].get("login")
+    if login:
+        login["factor"] = None
+    raise web.HTTPSeeOther("/login/step")
+
+
+async def verify(request: web.Request) -> web.StreamResponse:
+    code = str((await request.post()).get("code", "")).strip()
+    login = request["session"].get("login") or {}
+    factor = login.get("factor")
+    if factor not in BROWSER_FACTORS or factor == "passkey":
+        raise web.HTTPSeeOther("/login/step")
+    async with sdk(request) as client:
+        try:
+            step = await _step(request, client).verify(str(factor), code=code)
+        except TweestapError as error:
+            return await step_page(request, message(request, error))
+        except ZonesUnavailable as error:
+            return _interrupted(request, error)
+        return _keep(request, client, step)
+
+
+async def passkey_options(request: web.Request) -> web.StreamResponse:
+    login = request["session"].get("login") or {}
+    return web.json_response({"options": login.get("options")})
+
+
+async def passkey_verify(request: web.Request) -> web.StreamResponse:
+    """The browser's assertion (JSON, CSRF in the header) → {"next": url} or {"error": text}."""
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    credential = body.get("credential") if isinstance(body, dict) else None
+    if not isinstance(credential, dict):
+        return web.json_response({"error": "credential required"}, status=400)
+    async with sdk(request) as client:
+        try:
+            step = await _step(request, client).verify("passkey", credential=credential)
+        except TweestapError as error:
+            return web.json_response({"error": message(request, error)}, status=400)
+        except ZonesUnavailable as error:
+            request["session"].pop("login", None)
+            locale = request["session"]["locale"]
+            key = "login_expired" if isinstance(error, LoginInterrupted) else "zones_down"
+            return web.json_response({"error": i18n.text(locale, key)}, status=503)
+        try:
+            _keep(request, client, step)
+        except web.HTTPSeeOther as going:
+            return web.json_response({"next": going.location})
+    return web.json_response({"next": "/login/step"})
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    async with sdk(request) as client:
+        if client.saved is not None:
+            await client.logout()
+    request["session"].clear()
+    request["session_end"] = True
+    raise web.HTTPSeeOther("/login")
+
+
+ROUTES = [
+    WebRoute("GET", "/login", form),
+    WebRoute("POST", "/login", submit),
+    WebRoute("GET", "/login/step", _show),
+    WebRoute("POST", "/login/password", change_password),
+    WebRoute("POST", "/login/factor", choose),
+    WebRoute("POST", "/login/other", other_factor),
+    WebRoute("POST", "/login/verify", verify),
+    WebRoute("GET", "/login/passkey/options", passkey_options),
+    WebRoute("POST", "/login/passkey", passkey_verify),
+    WebRoute("POST", "/logout", logout),
+]

@@ -1,0 +1,230 @@
+"""The issue's story through a real browser (Chromium, headless): the administrator's part
+through the API (the console pages come separately), then Jan in the browser — a weak password
+refused with the policy's reason and replaced, the wizard (a wrong activation code refused, the
+QR code, a first code from oathtool, the recovery code shown once), a login with the app, a
+replayed code refused, a form posted without its CSRF token refused, a passkey added and used
+with Chromium's virtual authenticator, logout."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from selenium.webdriver.common.virtual_authenticator import (
+    Protocol,
+    Transport,
+    VirtualAuthenticatorOptions,
+)
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from tests.browser.conftest import Browser, free_port, serve_web
+from tests.conftest import ADMIN_PASSWORD, Cluster, SmtpSink, Zone, wait_for
+from tests.e2e.story import (
+    JAN,
+    JAN_PASSWORD,
+    PRACTICE,
+    PRACTICE_EMAIL,
+    WEAK_PASSWORD,
+    Authenticator,
+    Story,
+)
+
+
+async def practice_with_jan(cluster: Cluster, story: Story, auth: Zone) -> None:
+    """The administrator's part, by API: practice e-mail, Jan with a weak password, two
+    factors on at strength 60."""
+    _, answer = await story.login(auth, PRACTICE, "admin", ADMIN_PASSWORD)
+    admin = answer["token"]["token"]
+
+    async def practice_known() -> bool:
+        status, _ = await story.call(story.enrolment, "GET", f"/v1/practices/{PRACTICE}", admin)
+        return status == 200
+
+    await wait_for(practice_known)
+    path = f"/v1/practices/{PRACTICE}"
+    status, body = await story.call(story.enrolment, "PUT", path, admin, email=PRACTICE_EMAIL)
+    assert status == 200, body
+    status, body = await story.call(story.enrolment, "PUT", f"{path}/employees/jan01", admin, **JAN)
+    assert status == 200, body
+
+    async def jan_at_auth() -> bool:
+        return bool(
+            await auth.auth.pool.fetchval(
+                "SELECT 1 FROM employees WHERE practice = $1 AND id = 'jan01'", PRACTICE
+            )
+        )
+
+    await wait_for(jan_at_auth)
+    status, body = await story.call(
+        auth,
+        "PUT",
+        f"{path}/employees/jan01/password",
+        admin,
+        password=WEAK_PASSWORD,
+        temporary=False,
+    )
+    assert status == 200, body
+    status, body = await story.call(
+        story.enrolment,
+        "PUT",
+        path,
+        admin,
+        two_factor_required=True,
+        confirm_incomplete=True,
+        password_policy={"min_strength": 60},
+    )
+    assert status == 200 and body["two_factor_required"] is True, body
+
+    async def switched() -> bool:
+        return bool(
+            await auth.auth.pool.fetchval(
+                "SELECT two_factor_required FROM practices WHERE id = $1", PRACTICE
+            )
+        )
+
+    await wait_for(switched)
+
+
+@pytest.fixture
+async def web_story(
+    cluster: Cluster, smtp_sink: SmtpSink, driver: WebDriver
+) -> AsyncIterator[tuple[Browser, Story]]:
+    port = free_port()
+    origin = f"http://localhost:{port}"
+    auth = await cluster.start("a", webauthn_origins=[origin])
+    enrolment = await cluster.start("a", "enrolment", webauthn_origins=[origin])
+    await cluster.start("a", "notifier", smtp_port=smtp_sink.port)
+    story = Story(cluster, auth, enrolment, smtp_sink)
+    await cluster.bootstrap(auth, PRACTICE)
+    await practice_with_jan(cluster, story, auth)
+    zone = {
+        "auth": str(auth.client.make_url("")).rstrip("/"),
+        "enrolment": str(enrolment.client.make_url("")).rstrip("/"),
+    }
+    async for url in serve_web([zone], port):
+        driver.delete_all_cookies()
+        yield Browser(driver, url), story
+
+
+async def log_in(b: Browser, password: str) -> None:
+    await b.open("/login")
+    await b.fill(practice=PRACTICE, username="jan", password=password)
+    await b.submit()
+
+
+async def test_employee_story_in_the_browser(web_story: tuple[Browser, Story]) -> None:
+    b, story = web_story
+    await b.open("/login")
+    assert (await b.find("html")).get_attribute("lang") == "nl"
+    await b.shot("login")
+
+    # A wrong password: refused, the error summary tied to the inputs.
+    await log_in(b, "wrong-password")
+    await b.wait_text("klopt niet", "#error-summary")
+    assert (await b.find("#password")).get_attribute("aria-invalid") == "true"
+    await b.shot("login-refused")
+
+    # The weak password must be replaced; a weak new one is refused with the policy's reason.
+    await log_in(b, WEAK_PASSWORD)
+    await b.wait_text("nieuw wachtwoord")
+    await b.shot("change-password")
+    await b.fill(new_password="zomer")
+    await b.submit()
+    await b.wait_text("zwak", "#error-summary")
+    await b.fill(new_password=JAN_PASSWORD)
+    await b.submit()
+    await b.wait_text("eerst de tweestapsverificatie")
+    await b.click("main a.button")
+
+    # The wizard: a wrong activation code is refused; the right one shows the QR code.
+    await b.wait_text(JAN["email"][:1])
+    await b.shot("wizard-identity")
+    await b.fill(activation_code="WRONGCODE1", bsn=JAN["bsn"])
+    await b.date("birth_date", JAN["birth_date"])
+    await b.submit()
+    await b.wait_text("activeringscode, geboortedatum of BSN klopt niet", "#error-summary")
+    code = await story.activation_code(JAN["email"], 1)
+    await b.fill(activation_code=code, bsn=JAN["bsn"])
+    await b.date("birth_date", JAN["birth_date"])
+    await b.submit()
+    await b.wait_text("QR")
+    qr = await b.find("img.qr")
+    assert str(qr.get_attribute("src")).startswith("data:image/svg+xml;base64,")
+    await b.shot("wizard-qr")
+    phone = Authenticator(await b.text("#secret"))
+    await b.fill(code=phone.code())
+    await b.submit()
+    recovery = await b.text("#recovery-code")
+    assert len(recovery) >= 8
+    await b.shot("wizard-recovery")
+    await b.click("#recovery-done")
+
+    # A login with the app.
+    await log_in(b, JAN_PASSWORD)
+    await b.wait_text("Code uit de authenticator-app")
+    await b.shot("choose-factor")
+    await b.click("#factor-totp")
+    await b.fill(code=phone.code())
+    await b.submit()
+    await b.wait_text("Mijn inlogmethoden")
+    await b.shot("factors")
+
+    # A form posted without its CSRF token: refused with a clear page, nothing done.
+    await b.run(
+        b.driver.execute_script,
+        "document.querySelector('form[action=\"/factors/recovery\"] input[name=csrf]').remove()",
+    )
+    await b.click("#new-recovery")
+    await b.wait_text("beveiligingskenmerk ontbreekt")
+    await b.shot("csrf-refused")
+    # ... and a raw POST with the session cookie but no token, too.
+    cookies = {c["name"]: c["value"] for c in b.driver.get_cookies()}
+    async with (
+        aiohttp.ClientSession(cookies=cookies) as raw,
+        raw.post(f"{b.url}/factors/recovery", data={}) as answer,
+    ):
+        assert answer.status == 403
+        assert "beveiligingskenmerk" in await answer.text()
+        assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+
+    # Logout, then the same code again is refused as replayed; English on request.
+    await b.open("/factors")
+    await b.click("header .logout button")
+    await b.wait_text("Inloggen")
+    await b.click("header button[value=en]")
+    await b.wait_text("Log in")
+    last = max(phone.used)
+    await log_in(b, JAN_PASSWORD)
+    await b.click("#factor-totp")
+    await b.fill(code=phone.code(reuse=last))
+    await b.submit()
+    await b.wait_text("used already", "#error-summary")
+    await b.shot("code-replayed")
+    await b.fill(code=phone.code())
+    await b.submit()
+    await b.wait_text("My sign-in methods")
+
+    # A passkey with Chromium's virtual authenticator, then a login with it.
+    options = VirtualAuthenticatorOptions()
+    options.protocol = Protocol.CTAP2
+    options.transport = Transport.INTERNAL
+    options.has_resident_key = True
+    options.has_user_verification = True
+    options.is_user_verified = True
+    await b.run(b.driver.add_virtual_authenticator, options)
+    try:
+        await b.fill(passkey_name="Laptop")
+        await b.click("#passkey-add")
+        await b.wait_text("Laptop", "table")
+        await b.shot("factors-passkey")
+        await b.click("header .logout button")
+        await b.wait_text("Log in")
+        await log_in(b, JAN_PASSWORD)
+        await b.click("#factor-passkey")
+        await b.wait_text("passkey")
+        await b.shot("passkey-login")
+        await b.click("#passkey-login")
+        await b.wait_text("My sign-in methods")
+    finally:
+        await b.run(b.driver.remove_virtual_authenticator)
