@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast test-faults lint bench clean
+.PHONY: run test test-fast test-faults test-browser lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,14 +22,17 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 # The whole suite: lint, then the in-process tests, then the fault tests (OS processes).
-test: lint test-fast test-faults
+test: lint test-fast test-faults test-browser
 
 test-fast: $(STAMP)
-	$(BIN)/pytest --ignore=tests/faults
+	$(BIN)/pytest --ignore=tests/faults --ignore=tests/browser
 
 # Services as real OS processes in both zones: killed, held down, cut off from the broker.
 test-faults: $(STAMP)
 	$(BIN)/pytest tests/faults
+
+test-browser: $(STAMP)
+	$(BIN)/pytest tests/browser
 
 bench: $(STAMP)
 	$(BIN)/tweestap bench login

@@ -18,7 +18,27 @@ from shared.problems import Problem
 from shared.sealing import generate_key
 
 
+def _serve_web(args: argparse.Namespace) -> int:
+    """The web front end: no zone and no database of its own (it calls both zones' services)."""
+    from services.web.app import create_app as create_web
+    from services.web.settings import WebSettings
+
+    settings = WebSettings()
+    logs.configure("web", "a", "INFO")
+    web.run_app(
+        create_web(settings),
+        host=settings.host,
+        port=args.port or settings.port,
+        print=None,
+        access_log=None,
+        handle_signals=True,
+    )
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
+    if args.service == "web":
+        return _serve_web(args)
     spec = SERVICES[args.service]
     overrides: dict[str, Any] = {"zone": args.zone} if args.zone else {}
     settings = spec.settings(**overrides)
@@ -170,7 +190,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tweestap", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run one service of one zone")
-    serve.add_argument("service", choices=sorted(SERVICES))
+    serve.add_argument("service", choices=sorted([*SERVICES, "web"]))
     serve.add_argument("--zone", choices=["a", "b"], help="default: TWEESTAP_ZONE, else a")
     serve.add_argument("--port", type=int, default=0)
     serve.set_defaults(func=_serve)

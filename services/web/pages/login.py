@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aiohttp import web
 from tweestap_client import LoginInterrupted, Step, TweestapClient, TweestapError, ZonesUnavailable
 
 from services.web import i18n
+from services.web import session as sessions
 from services.web.context import WebRoute, message, render, sdk
 
 #: Factors a browser can answer; a certificate signs inside the practice software.
@@ -193,8 +195,10 @@ async def logout(request: web.Request) -> web.StreamResponse:
     async with sdk(request) as client:
         if client.saved is not None:
             await client.logout()
+    # A fresh session (new CSRF secret, nothing of the old one) that keeps the language.
+    locale = request["session"].get("locale", "nl")
     request["session"].clear()
-    request["session_end"] = True
+    request["session"].update(sessions.new(time.time(), locale))
     raise web.HTTPSeeOther("/login")
 
 
