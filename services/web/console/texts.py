@@ -16,6 +16,10 @@ CONSOLE_TEXTS: dict[str, dict[str, str]] = {
         "console.certificates": "Certificaten",
         "console.audit": "Logboek",
         "console.saved": "Opgeslagen.",
+        "console.switched": (
+            "Opgeslagen: tweestapsverificatie is nu verplicht. Uw sessie met alleen een "
+            "wachtwoord is daarom beëindigd; log opnieuw in en stel de tweede stap in."
+        ),
         "console.save": "Opslaan",
         "console.cancel": "Annuleren",
         "console.errors_below": "Niet opgeslagen: zie de meldingen bij de velden.",
@@ -164,6 +168,10 @@ CONSOLE_TEXTS: dict[str, dict[str, str]] = {
         "console.certificates": "Certificates",
         "console.audit": "Audit trail",
         "console.saved": "Saved.",
+        "console.switched": (
+            "Saved: two-step verification is now required. Your password-only session has "
+            "therefore ended; log in again and set up the second step."
+        ),
         "console.save": "Save",
         "console.cancel": "Cancel",
         "console.errors_below": "Not saved: see the messages at the fields.",

@@ -8,10 +8,11 @@ from typing import Any
 from aiohttp import web
 
 from services.web.console import forms, views
-from services.web.console.admin import Admin, admin_page, call, problem
+from services.web.console.admin import Admin, admin_page, call, problem, token_claims
 from services.web.console.texts import t
 from services.web.context import WebRoute, render
 from shared.password_strength import strength
+from shared.tokens import SINGLE_FACTOR_ACR
 
 
 async def _current(request: web.Request, admin: Admin) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -75,7 +76,7 @@ async def submit(request: web.Request, admin: Admin) -> web.StreamResponse:
         return _page(request, values, readiness, parsed.errors)
     answer = await call(request, "enrolment", "PUT", admin.path(), parsed.body)
     if answer.status == 200:
-        raise web.HTTPSeeOther("/console/settings?saved=1")
+        return _saved(request, dict(answer.body))
     refused = problem(answer)
     _, readiness = await _current(request, admin)
     incomplete = (
@@ -88,6 +89,16 @@ async def submit(request: web.Request, admin: Admin) -> web.StreamResponse:
         forms.problem_errors(refused.slug, refused.problem),
         incomplete=views.incomplete({"employees": [{**e, "in_service": True} for e in incomplete]}),
     )
+
+
+def _saved(request: web.Request, practice: dict[str, Any]) -> web.StreamResponse:
+    """Back to the settings, unless two factors are now required and this session is a
+    password-only one: the services end it (shared.gate), so the page says so and why."""
+    claims = token_claims(request["session"].get("token")) or {}
+    if practice.get("two_factor_required") and claims.get("acr") == SINGLE_FACTOR_ACR:
+        request["session"].pop("token", None)
+        return render(request, "console/switched.html", {"error": None})
+    raise web.HTTPSeeOther("/console/settings?saved=1")
 
 
 async def _preview(

@@ -1,0 +1,222 @@
+"""The admin console through a real browser (Chromium, headless): the administrator completes
+the practice data and switches two-factor on (refused below strength 60, the incomplete
+employee listed, then "continue anyway"), completes Jan's data, deactivates his second factor
+behind a confirmation page, imports a PKCS#12 file (serial in hex pairs, a grant) and reads
+the audit trail filtered by type. A rights-group-2 token gets the 403 page."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from tests.browser.conftest import Browser, free_port, serve_web
+from tests.certfactory import TestCA
+from tests.conftest import ADMIN_PASSWORD, Cluster, SmtpSink, Zone, wait_for
+from tests.e2e.story import JAN, PRACTICE, PRACTICE_EMAIL, Story
+
+#: The console's screenshots follow the employee story's (20-console-….png).
+FIRST_SHOT = 19
+PKCS12_PASSWORD = "p12-geheim"
+
+
+@pytest.fixture
+async def console(
+    cluster: Cluster, smtp_sink: SmtpSink, driver: WebDriver
+) -> AsyncIterator[tuple[Browser, Story, Zone]]:
+    auth = await cluster.start("a")
+    enrolment = await cluster.start("a", "enrolment")
+    certs = await cluster.start("a", "certs")
+    story = Story(cluster, auth, enrolment, smtp_sink)
+    await cluster.bootstrap(auth, PRACTICE)
+    _, answer = await story.login(auth, PRACTICE, "admin", ADMIN_PASSWORD)
+    admin = answer["token"]["token"]
+    path = f"/v1/practices/{PRACTICE}"
+
+    async def known() -> bool:
+        a, _ = await story.call(enrolment, "GET", path, admin)
+        b, _ = await story.call(certs, "GET", f"{path}/certificates", admin)
+        return a == b == 200
+
+    await wait_for(known)
+    # Jan without BSN or birth date: the switch lists him as incomplete.
+    jan = {k: v for k, v in JAN.items() if k not in ("bsn", "birth_date")}
+    status, body = await story.call(enrolment, "PUT", f"{path}/employees/jan01", admin, **jan)
+    assert status == 200, body
+    zone = {
+        service: str(z.client.make_url("")).rstrip("/")
+        for service, z in (("auth", auth), ("enrolment", enrolment), ("certs", certs))
+    }
+    async for url in serve_web([zone], free_port()):
+        driver.delete_all_cookies()
+        b = Browser(driver, url)
+        b.shots = FIRST_SHOT
+        yield b, story, auth
+
+
+async def cluster_knows_jan(auth: Zone) -> None:
+    async def known() -> bool:
+        found = await auth.auth.pool.fetchval(
+            "SELECT 1 FROM employees WHERE practice = $1 AND id = 'jan01'", PRACTICE
+        )
+        return bool(found)
+
+    await wait_for(known)
+
+
+async def log_in_admin(b: Browser) -> None:
+    await b.open("/login")
+    await b.fill(practice=PRACTICE, username="admin", password=ADMIN_PASSWORD)
+    await b.submit()
+    await b.wait_text("", "main")
+
+
+async def test_console_in_the_browser(console: tuple[Browser, Story, Zone]) -> None:
+    b, _, _ = console
+    await log_in_admin(b)
+    await b.open("/console/settings")
+    await b.wait_text("Praktijkinstellingen", "h1")
+
+    # The practice's e-mail saved; two factors at strength 40 refused at the minimum's field.
+    await b.fill(email=PRACTICE_EMAIL)
+    await b.click("#save")
+    await b.wait_text("Opgeslagen", "#saved")
+    await b.fill(min_strength="40")
+    await b.click("#two_factor_required")
+    await b.click("#save")
+    await b.wait_text("minstens 60", "#min_strength-error")
+    field = await b.find("#min_strength")
+    assert field.get_attribute("aria-invalid") == "true"
+    assert "min_strength-error" in (field.get_attribute("aria-describedby") or "")
+
+    # The preview scores a password with the practice's name against the chosen minimum.
+    await b.fill(min_strength="60", try_password="Fysio Jansen 2024")
+    await b.click("#preview")
+    result = await b.wait_text("te zwak", "#strength")
+    assert "minimum 60" in result
+    assert (await b.find("#try_password")).get_attribute("value") == ""
+
+    # At 60 the switch lists Jan (no BSN, no birth date) and the administrator herself.
+    await b.click("#save")
+    listed = await b.wait_text("Jan de Vries", "#incomplete")
+    assert "BSN" in listed and "geboortedatum" in listed and "Anna Jansen" in listed
+    await b.shot("console-settings")
+
+    # Jan flagged, edited (birth date and BSN), then only the app is missing.
+    await b.open("/console/employees")
+    row = await b.wait_text("BSN", "#employee-jan01")
+    assert "geboortedatum" in row
+    await b.shot("console-employees")
+    await b.click("#employee-jan01 a")
+    await b.wait_text("Jan de Vries", "h1")
+    await b.fill(bsn=JAN["bsn"])
+    birth = await b.find("#birth_date")
+    await b.run(birth.send_keys, "17051980")
+    await b.shot("console-employee")
+    await b.click("#save")
+    await b.wait_text("Opgeslagen", "#saved")
+    row = await b.text("#employee-jan01")
+    assert "BSN" not in row and "geboortedatum" not in row and "authenticator-app" in row
+
+    # Deactivation asks first on a page of its own.
+    await b.click("#employee-jan01 a")
+    await b.click("#deactivate")
+    await b.wait_text("Jan de Vries", "h1")
+    await b.shot("console-deactivate")
+    await b.click("#confirm-deactivate")
+    await b.wait_text("gedeactiveerd", "#deactivated")
+
+    # A PKCS#12 import: the serial in hex pairs, then a grant to Jan.
+    issued = TestCA().uzi()
+    with tempfile.TemporaryDirectory() as folder:
+        p12 = Path(folder, "uzi.p12")
+        data = base64.b64decode(issued.pkcs12(PKCS12_PASSWORD))
+        await asyncio.to_thread(p12.write_bytes, data)
+        await b.open("/console/certificates")
+        await b.shot("console-certificates")
+        upload = await b.find("#pkcs12")
+        await b.run(upload.send_keys, str(p12))
+        await b.fill(password="fout")
+        await b.click("#import")
+        await b.wait_text("klopt niet", "#password-error")
+        upload = await b.find("#pkcs12")
+        await b.run(upload.send_keys, str(p12))
+        await b.fill(password=PKCS12_PASSWORD)
+        await b.click("#import")
+        serial = await b.wait_text(":", "#serial")
+    expected = format(issued.cert.serial_number, "X")
+    expected = "0" * (len(expected) % 2) + expected
+    assert serial == ":".join(expected[i : i + 2] for i in range(0, len(expected), 2))
+    await b.click("#type-public")
+    await b.fill(agb_code="12345678", services="LSP")
+    await b.click("#save")
+    await b.wait_text("Opgeslagen", "#saved")
+    assert (await b.find("#type-public")).is_selected()
+    who = await b.find("#employee")
+    await b.run(who.send_keys, "Jan")
+    await b.click("#grant")
+    await b.wait_text("Jan de Vries", "#grants")
+    await b.shot("console-certificate")
+
+    # The audit trail: the login and the settings change, then only the latter.
+    await b.open("/console/audit")
+
+    async def listed_both() -> bool:
+        await b.open("/console/audit")
+        text = await b.text("main")
+        return "login.succeeded" in text and "practice.settings_changed" in text
+
+    await wait_for(listed_both)
+    await b.shot("console-audit")
+    select = await b.find("#type")
+    await b.run(select.send_keys, "practice.settings_changed")
+    await b.click("#filter")
+    await b.wait_text("practice.settings_changed", "table.audit")
+    actions = {
+        await b.run(lambda e=e: e.text)
+        for e in await b.run(b.driver.find_elements, "css selector", "td.action")
+    }
+    assert actions == {"practice.settings_changed"}
+
+    # Now only the administrator lacks data; "continue anyway" switches two factors on, which
+    # ends her password-only session (the page says so).
+    await b.open("/console/settings")
+    await b.fill(min_strength="60")
+    await b.click("#two_factor_required")
+    await b.click("#save")
+    listed = await b.wait_text("Anna Jansen", "#incomplete")
+    assert "Jan de Vries" not in listed
+    await b.shot("console-settings-incomplete")
+    await b.click("#continue-anyway")
+    await b.wait_text("nu verplicht", "#switched")
+    await b.shot("console-settings-switched")
+    await b.open("/console/settings")
+    await b.wait_text("Inloggen", "h1")
+
+
+async def test_console_refuses_an_employee(console: tuple[Browser, Story, Zone]) -> None:
+    b, story, auth = console
+    path = f"/v1/practices/{PRACTICE}/employees/jan01/password"
+    _, answer = await story.login(auth, PRACTICE, "admin", ADMIN_PASSWORD)
+    await cluster_knows_jan(auth)
+    status, body = await story.call(
+        auth,
+        "PUT",
+        path,
+        answer["token"]["token"],
+        password="Tulpen-Fiets-Regen-7",
+        temporary=False,
+    )
+    assert status == 200, body
+    await b.open("/login")
+    await b.fill(practice=PRACTICE, username="jan", password="Tulpen-Fiets-Regen-7")
+    await b.submit()
+    await b.wait_text("", "main")
+    await b.open("/console/employees")
+    await b.wait_text("rechtengroep 1", "main")
+    assert "Jan de Vries" not in await b.text("main")
