@@ -205,6 +205,20 @@ async def test_employee_story_in_the_browser(web_story: tuple[Browser, Story]) -
     await b.submit()
     await b.wait_text("My sign-in methods")
 
+    # Phone lost: the recovery code logs in, and the new one is shown once.
+    await b.click("header .logout button")
+    await b.wait_text("Log in")
+    await log_in(b, JAN_PASSWORD)
+    await b.click("#factor-recovery")
+    await b.fill(code=recovery)
+    await b.submit()
+    await b.wait_text("My sign-in methods")
+    renewed = await b.text("#recovery-code")
+    assert renewed and renewed != recovery
+    await b.shot("recovery-renewed")
+    await b.open("/factors")
+    assert "recovery-code" not in str(await b.run(lambda: b.driver.page_source))
+
     # A passkey with Chromium's virtual authenticator, then a login with it.
     options = VirtualAuthenticatorOptions()
     options.protocol = Protocol.CTAP2

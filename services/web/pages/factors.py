@@ -43,6 +43,9 @@ async def _page(request: web.Request, error: str | None = None, **extra: Any) ->
 
 
 async def show(request: web.Request) -> web.StreamResponse:
+    fresh = request["session"].pop("recovery_code", None)
+    if fresh:
+        return await _page(request, recovery_code=fresh)
     return await _page(request)
 
 

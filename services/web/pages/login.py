@@ -26,7 +26,12 @@ def _keep(request: web.Request, client: TweestapClient, step: Step) -> web.Strea
     session = request["session"]
     if step.next == "done":
         session.pop("login", None)
-        session["token"] = client.saved
+        saved = client.saved or {}
+        session["token"] = {k: v for k, v in saved.items() if k != "recovery_code"}
+        token = step.body.get("token")
+        if isinstance(token, dict) and token.get("recovery_code"):
+            # A recovery login replaces the code: shown once on the next page, then dropped.
+            session["recovery_code"] = str(token["recovery_code"])
         raise web.HTTPSeeOther("/factors")
     held = session.get("login") or {}
     session["login"] = {
