@@ -9,12 +9,16 @@ broker can be taken down and brought back on request.
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import contextlib
+import json
 import os
 import secrets
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -45,6 +49,8 @@ ZONES = ("a", "b")
 FIXED_BROKER_PORT = 9092
 FIXED_SMTP_PORT = 2525
 FIXED_SMS_PORT = 2526
+#: The web front end in ``tweestap dev`` (fixed ports only): the passkeys' default origin.
+FIXED_WEB_PORT = 8100
 
 
 def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -154,6 +160,9 @@ class Deployment:
         self._smtp: Controller | None = None
         self._sms: SmsSink | None = None
         self._secrets: _Secrets | None = None
+        #: The web front end's port (fixed ports only: free ones are for tests of services).
+        self.web_port: int | None = None if free else FIXED_WEB_PORT
+        self._web: subprocess.Popen[bytes] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -190,6 +199,35 @@ class Deployment:
         self._sms.start()
         run_sync(self._ensure_databases())
         self.supervisor.start()
+        if self.web_port is not None:
+            self._start_web(self.web_port)
+
+    def _start_web(self, port: int) -> None:
+        """The web front end (no zone, no database): both zones' services, a session key kept
+        like the other dev secrets (sessions survive a restart)."""
+        key = _secret_file(
+            self.root / "dev" / "web-session-key",
+            lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
+        )
+        zones = [
+            {s: self.url(s, z) for s in ("auth", "enrolment", "certs") if s in self.services}
+            for z in self.zones
+        ]
+        env = {
+            **os.environ,
+            "TWEESTAP_WEB_ZONES": json.dumps(zones),
+            "TWEESTAP_WEB_SESSION_KEY": key,
+            "TWEESTAP_WEB_PORT": str(port),
+            **self.env,
+        }
+        log = (self.root / "logs" / "web.log").open("ab")
+        self._web = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "serve", "web"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
 
     async def _ensure_databases(self) -> None:
         """Every service's database, the zones' servers side by side (one server at a time:
@@ -203,6 +241,11 @@ class Deployment:
 
     def stop(self) -> None:
         """Stop the services (gracefully), then the sinks, the broker and the databases."""
+        if self._web is not None:
+            self._web.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._web.wait(10)
+            self._web = None
         self.supervisor.stop()
         if self._smtp is not None:
             self._smtp.stop()

@@ -105,6 +105,7 @@ def _banner(deployment: Deployment, demo: dict[str, str], control_port: int) -> 
     root = deployment.root
     auth_a = deployment.url("auth", deployment.zones[0])
     lines += [
+        f"  web          http://localhost:{deployment.web_port} (log in in a browser)",
         f"  broker       {deployment.broker_bootstrap}",
         f"  SMTP sink    127.0.0.1:{deployment.smtp_port} → {deployment.mail_folder}",
         f"  SMS sink     {deployment.sms_url} → {deployment.sms_folder}",
