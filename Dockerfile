@@ -13,7 +13,9 @@ COPY pyproject.toml ./
 COPY shared/ shared/
 COPY services/ services/
 COPY bench/ bench/
-RUN pip install . \
+# The client SDK: the web front end calls the services through it.
+COPY client/ client/
+RUN pip install ./client . \
     && rm -rf /src \
     && useradd --system --uid 10001 --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin tweestap
@@ -24,8 +26,8 @@ USER tweestap
 # operations listener (/metrics, /healthz, /readyz) too, inside the deployment's network only.
 ENV TWEESTAP_HOST=0.0.0.0 \
     TWEESTAP_OPS_HOST=0.0.0.0
-# Public ports: auth 8101/8201, enrolment 8102/8202, certs 8103/8203, notifier 8104/8204;
+# Public ports: web 8100, auth 8101/8201, enrolment 8102/8202, certs 8103/8203, notifier 8104/8204;
 # operations ports: the public port + 1000 (9101-9104, 9201-9204). Publish only the public ones.
-EXPOSE 8101 8102 8103 8104 8201 8202 8203 8204 9101 9102 9103 9104 9201 9202 9203 9204
+EXPOSE 8100 8101 8102 8103 8104 8201 8202 8203 8204 9101 9102 9103 9104 9201 9202 9203 9204
 ENTRYPOINT ["tweestap"]
 CMD ["serve", "auth", "--zone", "a"]

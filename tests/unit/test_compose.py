@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import re
 import tomllib
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from pydantic import AliasChoices, BaseModel
 from pydantic_settings import BaseSettings
 
 from services.registry import SERVICES
+from services.web.settings import WebSettings
 from shared.settings import OPS_PORT_OFFSET
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +34,7 @@ SETTINGS_MODULES = (
     "shared.settings",
     "services.dev.settings",
     *(f"services.{name}.settings" for name in SERVICES),
+    "services.web.settings",
 )
 VARIABLE = re.compile(r"\bTWEESTAP_[A-Z0-9_]+")
 
@@ -58,7 +61,7 @@ def tweestap_services() -> Iterator[tuple[str, str, str]]:
     """(compose name, service, zone) of every Tweestap process."""
     for name, spec in services().items():
         command = spec.get("command") or []
-        if command[:1] == ["serve"]:
+        if command[:1] == ["serve"] and command[1] != "web":  # the web has no zone
             yield name, command[1], command[command.index("--zone") + 1]
 
 
@@ -134,6 +137,16 @@ def test_the_infrastructure_services() -> None:
     assert "./deploy/prometheus:/etc/prometheus" in mounts["prometheus"]
     assert "./deploy/grafana/dashboards:" in mounts["grafana"]
     assert "./deploy/grafana/provisioning:" in mounts["grafana"]
+
+
+def test_the_web_front_end_calls_both_zones() -> None:
+    web = services()["web"]
+    assert web["command"] == ["serve", "web"]
+    env = environment("web")
+    assert set(env) <= env_names(WebSettings)
+    zones = json.loads(env["TWEESTAP_WEB_ZONES"])
+    assert [z["auth"] for z in zones] == ["http://auth-a:8101", "http://auth-b:8201"]
+    assert "8100:8100" in web["ports"]
 
 
 def test_every_image_is_pinned() -> None:
