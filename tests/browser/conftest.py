@@ -102,6 +102,11 @@ class Browser:
             self.driver.execute_script, "arguments[0].value = arguments[1]", element, iso
         )
 
+    async def keys(self, *keys: str) -> None:
+        """Keys typed into whatever has the focus (as a keyboard-only user does)."""
+        for key in keys:
+            await self.run(lambda k=key: self.driver.switch_to.active_element.send_keys(k))
+
     async def click(self, css: str) -> None:
         element = await self.find(css)
         await self.run(element.click)

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.common.virtual_authenticator import (
     Protocol,
     Transport,
@@ -119,10 +120,14 @@ async def test_employee_story_in_the_browser(web_story: tuple[Browser, Story]) -
     assert (await b.find("html")).get_attribute("lang") == "nl"
     await b.shot("login")
 
-    # A wrong password: refused, the error summary tied to the inputs.
-    await log_in(b, "wrong-password")
+    # Keyboard only: Tab past the language switch to the fields, Enter sends. A wrong password
+    # is refused; the error summary takes the focus, the inputs point at it.
+    await b.keys(Keys.TAB * 3, PRACTICE, Keys.TAB, "jan", Keys.TAB, "wrong-password", Keys.ENTER)
     await b.wait_text("klopt niet", "#error-summary")
     assert (await b.find("#password")).get_attribute("aria-invalid") == "true"
+    assert (await b.find("#password")).get_attribute("aria-describedby") == "error-text"
+    focused = await b.run(lambda: b.driver.switch_to.active_element.get_attribute("id"))
+    assert focused == "error-summary"
     await b.shot("login-refused")
 
     # The weak password must be replaced; a weak new one is refused with the policy's reason.
