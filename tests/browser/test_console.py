@@ -54,6 +54,7 @@ async def console(
     }
     async for url in serve_web([zone], free_port()):
         driver.delete_all_cookies()
+        driver.set_window_size(1200, 1500)  # the console's tables in one screenshot
         b = Browser(driver, url)
         b.shots = FIRST_SHOT
         yield b, story, auth
@@ -67,6 +68,12 @@ async def cluster_knows_jan(auth: Zone) -> None:
         return bool(found)
 
     await wait_for(known)
+
+
+async def scroll_to(b: Browser, css: str) -> None:
+    """Bring ``css`` into the screenshot (a page taller than the window)."""
+    element = await b.find(css)
+    await b.run(b.driver.execute_script, "arguments[0].scrollIntoView({block: 'end'})", element)
 
 
 async def log_in_admin(b: Browser) -> None:
@@ -105,6 +112,7 @@ async def test_console_in_the_browser(console: tuple[Browser, Story, Zone]) -> N
     await b.click("#save")
     listed = await b.wait_text("Jan de Vries", "#incomplete")
     assert "BSN" in listed and "geboortedatum" in listed and "Anna Jansen" in listed
+    await scroll_to(b, "#incomplete")
     await b.shot("console-settings")
 
     # Jan flagged, edited (birth date and BSN), then only the app is missing.
@@ -191,6 +199,7 @@ async def test_console_in_the_browser(console: tuple[Browser, Story, Zone]) -> N
     await b.click("#save")
     listed = await b.wait_text("Anna Jansen", "#incomplete")
     assert "Jan de Vries" not in listed
+    await scroll_to(b, "#incomplete")
     await b.shot("console-settings-incomplete")
     await b.click("#continue-anyway")
     await b.wait_text("nu verplicht", "#switched")

@@ -143,3 +143,7 @@ def test_audit_link_and_row() -> None:
     )
     assert row["time"] == "2026-11-28 10:00:00" and row["actor"] == "—"
     assert row["object"] == "employee e1" and row["address"] == "10.0.0.1"
+    named = views.audit_row(
+        {"actor": {"user": "e1"}, "object": {"type": "employee", "id": "e1"}}, {"e1": "Anna"}
+    )
+    assert named["actor"] == "Anna" and named["object"] == "employee Anna"

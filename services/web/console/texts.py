@@ -22,7 +22,7 @@ CONSOLE_TEXTS: dict[str, dict[str, str]] = {
         ),
         "console.save": "Opslaan",
         "console.cancel": "Annuleren",
-        "console.errors_below": "Niet opgeslagen: zie de meldingen bij de velden.",
+        "console.errors_below": "Niet uitgevoerd; zie ook de meldingen bij de velden:",
         "console.practice_name": "Naam van de praktijk",
         "console.practice_email": "E-mailadres van de praktijk",
         "console.practice_email_hint": "Activeringscodes worden vanaf dit adres verstuurd.",
@@ -174,7 +174,7 @@ CONSOLE_TEXTS: dict[str, dict[str, str]] = {
         ),
         "console.save": "Save",
         "console.cancel": "Cancel",
-        "console.errors_below": "Not saved: see the messages at the fields.",
+        "console.errors_below": "Not done; see also the messages at the fields:",
         "console.practice_name": "Practice name",
         "console.practice_email": "Practice e-mail address",
         "console.practice_email_hint": "Activation codes are sent from this address.",
@@ -321,3 +321,11 @@ def register() -> None:
 def t(locale: str, key: str, **values: str) -> str:
     register()
     return i18n.text(locale, key, **values)
+
+
+def summary(locale: str, errors: dict[str, str]) -> str | None:
+    """The error summary above a form: "not saved" and each field's message, or None."""
+    if not errors:
+        return None
+    messages = dict.fromkeys(t(locale, key) for key in errors.values())
+    return " ".join([t(locale, "console.errors_below"), *messages])

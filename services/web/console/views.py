@@ -71,18 +71,20 @@ def audit_link(base: str, query: Mapping[str, str], **changes: str | None) -> st
     return f"{base}?{urlencode(pairs)}" if pairs else base
 
 
-def audit_row(event: Mapping[str, Any]) -> dict[str, Any]:
+def audit_row(event: Mapping[str, Any], names: Mapping[str, str] | None = None) -> dict[str, Any]:
     """One audit record as the table's columns: time (UTC), action, outcome, actor (user,
-    rights group, address), object, source."""
+    rights group, address), object, source; employees by name where ``names`` knows them."""
+    names = names or {}
     actor = event.get("actor") or {}
     target = event.get("object") or {}
+    target_id = str(target.get("id", ""))
     return {
         "time": str(event.get("time", ""))[:19].replace("T", " "),
         "action": str(event.get("action", "")),
         "outcome": str(event.get("outcome", "")),
-        "actor": actor.get("user") or "—",
+        "actor": names.get(actor.get("user") or "", actor.get("user") or "—"),
         "rights_group": actor.get("rights_group"),
         "address": actor.get("address") or "",
-        "object": f"{target.get('type', '')} {target.get('id', '')}".strip(),
+        "object": f"{target.get('type', '')} {names.get(target_id, target_id)}".strip(),
         "source": str(event.get("source", "")),
     }

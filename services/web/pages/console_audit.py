@@ -10,7 +10,7 @@ from aiohttp import web
 
 from services.web.console import forms, views
 from services.web.console.admin import Admin, admin_page, call, problem
-from services.web.console.texts import t
+from services.web.console.texts import summary
 from services.web.context import WebRoute, render
 
 PAGE = "/console/audit"
@@ -20,26 +20,27 @@ async def show(request: web.Request, admin: Admin) -> web.StreamResponse:
     values = {k: v for k, v in request.query.items() if k in ("from", "to", "employee", "type")}
     parsed = forms.audit_query({**values, "cursor": request.query.get("cursor", "")})
     errors = dict(parsed.errors)
+    employees = await call(request, "enrolment", "GET", admin.path("employees"))
+    names = {str(e["employee"]): str(e["name"]) for e in employees.body or []}
     events: list[dict[str, str]] = []
     following = None
     if parsed.ok:
         path = admin.path("audit") + "?" + urlencode(parsed.body)
         answer = await call(request, "enrolment", "GET", path)
         if answer.status == 200:
-            events = [views.audit_row(e) for e in answer.body.get("events", [])]
+            events = [views.audit_row(e, names) for e in answer.body.get("events", [])]
             following = answer.body.get("next")
         else:
             refused = problem(answer)
             name = str(refused.problem.get("parameter") or "form")
             errors[name] = f"console.problem.{refused.slug}"
-    employees = await call(request, "enrolment", "GET", admin.path("employees"))
     filters = {k: v for k, v in values.items() if v}
     export = views.audit_link(PAGE + "/export", filters)
     locale = request["session"].get("locale", "nl")
     context = {
         "values": values,
         "errors": errors,
-        "error": t(locale, "console.errors_below") if errors else None,
+        "error": summary(locale, errors),
         "events": events,
         "actions": forms.AUDIT_ACTIONS,
         "employees": employees.body or [],

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from services.web.console import forms, views
 from services.web.console.admin import Admin, admin_page, call, problem
-from services.web.console.texts import t
+from services.web.console.texts import summary
 from services.web.context import WebRoute, render
 
 LIST = "/console/certificates"
@@ -31,7 +31,7 @@ async def _listing_page(
         "certificates": certificates,
         "errors": errors,
         "values": {},
-        "error": t(locale, "console.errors_below") if errors else None,
+        "error": summary(locale, errors),
         "removed": request.query.get("removed") == "1",
         "section": "certificates",
     }
@@ -83,7 +83,7 @@ async def _details_page(
         "grantable": [e for e in people.values() if e["employee"] not in certificate["grants"]],
         "values": values,
         "errors": errors,
-        "error": t(locale, "console.errors_below") if errors else None,
+        "error": summary(locale, errors),
         "saved": request.query.get("saved") == "1",
         "section": "certificates",
     }

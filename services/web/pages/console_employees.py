@@ -9,7 +9,7 @@ from aiohttp import web
 
 from services.web.console import forms, views
 from services.web.console.admin import Admin, admin_page, call, problem
-from services.web.console.texts import t
+from services.web.console.texts import summary, t
 from services.web.context import WebRoute, render
 
 
@@ -66,7 +66,7 @@ def _edit_page(
         "employee": employee,
         "values": values,
         "errors": errors,
-        "error": t(locale, "console.errors_below") if errors else None,
+        "error": summary(locale, errors),
         "section": "employees",
     }
     return render(request, "console/employee.html", context, status=400 if errors else 200)

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from services.web.console import forms, views
 from services.web.console.admin import Admin, admin_page, call, problem, token_claims
-from services.web.console.texts import t
+from services.web.console.texts import summary
 from services.web.context import WebRoute, render
 from shared.password_strength import strength
 from shared.tokens import SINGLE_FACTOR_ACR
@@ -44,7 +44,7 @@ def _page(
         "values": values,
         "readiness": readiness,
         "errors": errors,
-        "error": t(locale, "console.errors_below") if errors else None,
+        "error": summary(locale, errors),
         "policy_fields": forms.POLICY_FIELDS,
         "incomplete": [],
         "saved": request.query.get("saved") == "1",
