@@ -147,3 +147,34 @@ def test_audit_link_and_row() -> None:
         {"actor": {"user": "e1"}, "object": {"type": "employee", "id": "e1"}}, {"e1": "Anna"}
     )
     assert named["actor"] == "Anna" and named["object"] == "employee Anna"
+
+
+def _token(claims: dict[str, object]) -> dict[str, str]:
+    import base64
+    import json
+
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    return {"token": f"h.{payload}.s"}
+
+
+def test_only_rights_group_1_gets_the_console() -> None:
+    from services.web.console.admin import admin_of, token_claims
+
+    admin = token_claims(_token({"practice": "fysio", "sub": "e1", "rg": 1}))
+    assert admin is not None and admin_of(admin) is not None
+    assert admin_of(admin).path("employees", "a/b") == "/v1/practices/fysio/employees/a%2Fb"  # type: ignore[union-attr]
+    employee = token_claims(_token({"practice": "fysio", "sub": "e2", "rg": 2}))
+    assert employee is not None and admin_of(employee) is None
+    assert token_claims({"token": "not-a-jwt"}) is None and token_claims(None) is None
+
+
+def test_every_console_text_exists_in_dutch_and_english() -> None:
+    from services.web.console.texts import CONSOLE_TEXTS
+
+    assert set(CONSOLE_TEXTS["nl"]) == set(CONSOLE_TEXTS["en"])
+    keys = set(CONSOLE_TEXTS["nl"])
+    used = set(forms.practice_body({"max_attempts": "x"}).errors.values())
+    problems = [forms.problem_errors(s, {}) for s in ("username-taken", "wrong-password")]
+    used |= {key for found in problems for key in found.values()}
+    used |= {f"console.missing.{m}" for m in views.MISSING_ORDER}
+    assert used <= keys
