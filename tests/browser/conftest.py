@@ -60,6 +60,8 @@ def driver() -> Iterator[WebDriver]:
     # A Dutch browser, as at a Dutch practice: the front end's default follows Accept-Language.
     options.add_experimental_option("prefs", {"intl.accept_languages": "nl-NL,nl"})
     chrome = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    # A click that loads the next page returns before it is there: finding waits for it.
+    chrome.implicitly_wait(10)
     try:
         yield chrome
     finally:

@@ -7,6 +7,7 @@ with Chromium's virtual authenticator, logout."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -20,7 +21,7 @@ from selenium.webdriver.common.virtual_authenticator import (
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from tests.browser.conftest import Browser, free_port, serve_web
-from tests.conftest import ADMIN_PASSWORD, Cluster, SmtpSink, Zone, wait_for
+from tests.conftest import ADMIN_PASSWORD, Cluster, SmtpSink, Zone, text_of, wait_for
 from tests.e2e.story import (
     JAN,
     JAN_PASSWORD,
@@ -174,6 +175,22 @@ async def test_employee_story_in_the_browser(web_story: tuple[Browser, Story]) -
     await b.submit()
     await b.wait_text("Mijn inlogmethoden")
     await b.shot("factors")
+
+    # An e-mail factor (the directory's address), confirmed with the code it was sent.
+    before = len(story.sink.inbox.to(JAN["email"]))
+    await b.click("form[action='/factors/email'] button")
+    await b.wait_text("Er is een code verstuurd naar")
+
+    async def mailed_code() -> str:
+        for mail in story.sink.inbox.to(JAN["email"])[before:]:
+            found = re.search(r"\b(\d{6})\b", text_of(mail))
+            if found:
+                return found.group(1)
+        return ""
+
+    await b.fill(code=await wait_for(mailed_code))
+    await b.submit("form[action='/factors/confirm'] button")
+    await b.wait_text("Code per e-mail", "table")
 
     # A form posted without its CSRF token: refused with a clear page, nothing done.
     await b.run(
