@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
@@ -195,6 +197,18 @@ async def test_console_in_the_browser(console: tuple[Browser, Story, Zone]) -> N
         for e in await b.run(b.driver.find_elements, "css selector", "td.action")
     }
     assert actions == {"practice.settings_changed"}
+
+    # The export link streams the service's JSON lines with the session's token.
+    link = await b.find("#export")
+    href = str(await b.run(link.get_attribute, "href"))
+    cookie = await b.run(b.driver.get_cookie, "tweestap_session")
+    jar = {"tweestap_session": cookie["value"]}
+    async with aiohttp.ClientSession(cookies=jar) as http, http.get(href) as response:
+        assert response.status == 200
+        assert response.content_type == "application/x-ndjson"
+        lines = (await response.text()).splitlines()
+    exported = [json.loads(line) for line in lines]
+    assert exported and {e["action"] for e in exported} == {"practice.settings_changed"}
 
     # Now only the administrator lacks data; "continue anyway" switches two factors on, which
     # ends her password-only session (the page says so).
