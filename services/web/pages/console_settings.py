@@ -65,7 +65,9 @@ async def submit(request: web.Request, admin: Admin) -> web.StreamResponse:
     posted = {key: str(value) for key, value in form.items() if isinstance(value, str)}
     values = {k: v.strip() for k, v in posted.items() if k not in ("csrf", "try_password")}
     action = posted.get("action", "save")
-    if action == "preview":
+    # Enter in a field submits with the form's first button (the preview): without a password
+    # to score, that is a save.
+    if action == "preview" and posted.get("try_password"):
         return await _preview(request, admin, values, posted.get("try_password", ""))
     if action == "confirm":
         values["confirm_incomplete"] = "on"
