@@ -59,7 +59,7 @@ def message(request: web.Request, error: TweestapError) -> str:
     detail = str(error.problem.get("detail") or error.problem.get("title") or "")
     if known == f"error.{error.slug}":
         return detail or error.slug
-    if error.slug == "password-too-weak" and detail:
+    if error.slug in ("password-too-weak", "passkey-refused") and detail:
         return f"{known}: {detail}"
     return known
 
