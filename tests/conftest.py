@@ -23,8 +23,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
-from services.auth.handlers import Auth, bootstrap
-from services.auth.http import AUTH, CONSUMER
+from services.auth.bootstrapping import bootstrap
+from services.auth.compose import UseCases
+from services.auth.core import AuthCore
+from services.auth.http import AUTH, CONSUMER, USE_CASES
 from services.dev.infra import Broker, Postgres, free_port
 from services.registry import SERVICES
 from shared.db import ensure_database
@@ -152,8 +154,13 @@ class Zone:
     _ops: OpsClient | None = None
 
     @property
-    def auth(self) -> Auth:
+    def auth(self) -> AuthCore:
         return self.app[AUTH]
+
+    @property
+    def use_cases(self) -> UseCases:
+        """Auth's use cases (an auth zone only)."""
+        return self.app[USE_CASES]
 
     @property
     def ops(self) -> OpsClient:

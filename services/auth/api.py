@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -53,7 +53,7 @@ class TokenResponse(BaseModel):
 
 
 class ChallengeRequest(Body):
-    factor: Literal["sms", "email", "certificate"]
+    factor: Literal["passkey", "sms", "email", "certificate"]
 
 
 class FallbackCertificateView(BaseModel):
@@ -66,7 +66,7 @@ class FallbackCertificateView(BaseModel):
 
 
 class ChallengeResponse(BaseModel):
-    factor: Literal["sms", "email", "certificate"]
+    factor: Literal["passkey", "sms", "email", "certificate"]
     #: When the code (or the nonce) stops working.
     expires_at: datetime
     #: SMS and e-mail: the masked address the code went to (``a***@example.nl``,
@@ -79,22 +79,54 @@ class ChallengeResponse(BaseModel):
     certificates: list[FallbackCertificateView] | None = None
     #: Certificate: fallback logins left in the current 30-day period, this one included.
     uses_left: int | None = None
+    #: Passkey: PublicKeyCredentialRequestOptions as JSON (``PublicKeyCredential.
+    #: parseRequestOptionsFromJSON`` in the browser); allowCredentials = the employee's passkeys.
+    options: dict[str, Any] | None = None
+
+
+class AssertionResponse(BaseModel):
+    """WebAuthn's own (camelCase) names, as the browser sends them (base64url)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    clientDataJSON: Text = Field(min_length=1, max_length=8192)
+    authenticatorData: Text = Field(min_length=1, max_length=8192)
+    signature: Text = Field(min_length=1, max_length=2048)
+    userHandle: Text | None = Field(default=None, max_length=128)
+
+
+class AssertionCredential(BaseModel):
+    """An AuthenticationCredential as the browser's ``PublicKeyCredential.toJSON()`` gives it
+    (what auth does not read is ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: Text = Field(min_length=1, max_length=1400)
+    rawId: Text = Field(min_length=1, max_length=1400)
+    type: Literal["public-key"]
+    response: AssertionResponse
+    authenticatorAttachment: Text | None = Field(default=None, max_length=32)
 
 
 class VerifyRequest(Body):
-    factor: Literal["totp", "sms", "email", "recovery", "certificate"]
+    factor: Literal["passkey", "totp", "sms", "email", "recovery", "certificate"]
     #: The code (TOTP, SMS, e-mail or recovery code); required for those factors.
     code: Text | None = Field(default=None, min_length=1, max_length=64)
     #: Certificate fallback: the certificate's ``nr`` or SHA-256 fingerprint (hex) ...
     certificate: Text | None = Field(default=None, min_length=1, max_length=100)
     #: ... and its key's signature over the challenge's nonce (base64 or base64url).
     signature: Text | None = Field(default=None, min_length=1, max_length=4096)
+    #: Passkey: the AuthenticationCredential answering the challenge's options.
+    credential: AssertionCredential | None = None
 
     @model_validator(mode="after")
     def _what_the_factor_needs(self) -> VerifyRequest:
         if self.factor == "certificate":
             if self.certificate is None or self.signature is None:
                 raise ValueError("factor 'certificate' needs certificate and signature")
+        elif self.factor == "passkey":
+            if self.credential is None:
+                raise ValueError("factor 'passkey' needs credential")
         elif self.code is None:
             raise ValueError(f"a code is required for factor {self.factor!r}")
         return self

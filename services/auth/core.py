@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,11 +15,11 @@ import asyncpg
 
 from services.auth import problems
 from services.auth.adapters import repository as repo
-from services.auth.adapters.hasher import Hasher
+from services.auth.adapters.hasher import Hasher, HasherBusy
 from services.auth.adapters.keystore import KeyStore
 from services.auth.adapters.signer import Signer
 from services.auth.domain import lockout, tokens
-from services.auth.domain.records import Credential, Practice
+from services.auth.domain.records import Credential, Employee, Practice
 from services.auth.metrics import AuthMetrics
 from services.auth.settings import AuthSettings
 from shared import actors
@@ -30,6 +30,7 @@ from shared.events import (
 )
 from shared.gate import TokenGate
 from shared.outbox import EventWriter
+from shared.problems import unauthorized
 from shared.sealing import Keyring
 from shared.topics import (
     AUTH_EVENTS,
@@ -52,6 +53,10 @@ class Attempt:
 
 @dataclass
 class AuthCore(EventWriter):
+    """What every use case of auth receives: the adapters, the settings and metrics, the event
+    writer, and the counting of failed attempts (one lockout for passwords and second
+    factors). Use cases hold it; none inherits it."""
+
     settings: AuthSettings
     pool: asyncpg.Pool
     hasher: Hasher
@@ -103,13 +108,7 @@ class AuthCore(EventWriter):
             version=row["version"],
         )
 
-    async def _record_failure(
-        self, practice_id: str, key: str, policy: PasswordPolicy, now: datetime
-    ) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            await self._failure(conn, practice_id, key, policy, now)
-
-    async def _reserve_attempt(
+    async def reserve_attempt(
         self, practice_id: str, key: str, policy: PasswordPolicy, now: datetime
     ) -> Attempt:
         """Count a password guess before its verdict (DESIGN §5), serialised per (practice,
@@ -129,10 +128,10 @@ class AuthCore(EventWriter):
             )
         return attempt
 
-    async def _attempt_failed(self, attempt: Attempt, employee: str | None = None) -> None:
+    async def attempt_failed(self, attempt: Attempt, employee: str | None = None) -> None:
         """The verdict of a reserved guess: wrong (its row settles, ``login.failed``)."""
         async with self.pool.acquire() as conn, conn.transaction():
-            await self._failure(
+            await self.failure(
                 conn,
                 attempt.practice,
                 attempt.key,
@@ -142,12 +141,12 @@ class AuthCore(EventWriter):
                 employee=employee,
             )
 
-    async def _attempt_passed(self, attempt: Attempt) -> None:
+    async def attempt_passed(self, attempt: Attempt) -> None:
         """The verdict of a reserved guess: right (it was no failure)."""
         async with self.pool.acquire() as conn:
             await repo.drop_failure(conn, attempt.id)
 
-    async def _failure(
+    async def failure(
         self,
         conn: asyncpg.Connection,
         practice_id: str,
@@ -197,7 +196,7 @@ class AuthCore(EventWriter):
                 now,
             )
 
-    async def _serialise_attempts(
+    async def serialise_attempts(
         self, conn: asyncpg.Connection, practice: Practice, key: str, now: datetime
     ) -> None:
         """For a second factor verified inside the caller's transaction: serialise the
@@ -209,7 +208,7 @@ class AuthCore(EventWriter):
         if state.locked(now):
             raise problems.locked(state, now)
 
-    def _event(
+    def outgoing(
         self,
         topic: Topic,
         type_: str,
@@ -220,7 +219,7 @@ class AuthCore(EventWriter):
     ) -> tuple[Topic, Envelope]:
         return topic, self.event(type_, practice, subject, data, now)
 
-    def _token_event(
+    def token_event(
         self, kind: str, session: tokens.Session, grant: tokens.Grant, now: datetime
     ) -> Envelope:
         return self.event(
@@ -236,3 +235,22 @@ class AuthCore(EventWriter):
             },
             now,
         )
+
+    async def verify_attempt(self, attempt: Attempt, verdict: Awaitable[bool]) -> bool:
+        """The hasher's ``verdict`` on a reserved guess (the caller settles it); one the hasher
+        refused (busy, 503) was no guess: its pending row goes, so an overload locks no one."""
+        try:
+            return await verdict
+        except HasherBusy:
+            await self.attempt_passed(attempt)
+            raise
+
+    async def load_account(
+        self, conn: asyncpg.Connection, practice_id: str, employee_id: str
+    ) -> tuple[Practice, Employee, Credential]:
+        practice = await repo.practice(conn, practice_id)
+        employee = await repo.employee(conn, practice_id, employee_id)
+        row = await repo.credential_row(conn, practice_id, employee_id)
+        if practice is None or employee is None or row is None:
+            raise unauthorized("This account no longer exists.")
+        return practice, employee, self.open_credential(row)

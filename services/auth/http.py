@@ -33,7 +33,8 @@ from services.auth.api import (
 )
 from services.auth.catching_up import refuse_while_behind
 from services.auth.clients import Clients
-from services.auth.handlers import Auth
+from services.auth.compose import UseCases, compose
+from services.auth.core import AuthCore
 from services.auth.metrics import AuthMetrics
 from services.auth.settings import AuthSettings
 from shared import actors
@@ -53,7 +54,8 @@ from shared.sealing import Keyring
 from shared.topics import DEAD_LETTERS
 
 log = logging.getLogger(__name__)
-AUTH = web.AppKey("auth", Auth)
+AUTH = web.AppKey("auth", AuthCore)
+USE_CASES = web.AppKey("use_cases", UseCases)
 CONSUMER = web.AppKey("consumer", EventConsumer)
 CLIENTS = web.AppKey("clients", Clients)
 LOGIN_LIMITER = web.AppKey("login_limiter", RateLimiter)
@@ -92,13 +94,13 @@ def limited(handler: HandlerFn) -> HandlerFn:
 
 async def login(request: web.Request) -> web.Response:
     body = await parse_body(request, LoginRequest)
-    result = await request.app[AUTH].login(body.practice, body.username, body.password)
+    result = await request.app[USE_CASES].login.login(body.practice, body.username, body.password)
     return json_response(result)
 
 
 async def login_password(request: web.Request) -> web.Response:
     body = await parse_body(request, NewPasswordRequest)
-    result = await request.app[AUTH].change_password_in_login(
+    result = await request.app[USE_CASES].login.change_password_in_login(
         request.match_info["id"], body.new_password
     )
     return json_response(result)
@@ -106,29 +108,22 @@ async def login_password(request: web.Request) -> web.Response:
 
 async def login_challenge(request: web.Request) -> web.Response:
     body = await parse_body(request, ChallengeRequest)
-    auth, login_id = request.app[AUTH], request.match_info["id"]
-    if body.factor == "certificate":
-        return json_response(await auth.certificate_challenge(login_id))
-    return json_response(await auth.challenge(login_id, body.factor))
+    second_step = request.app[USE_CASES].second_step
+    return json_response(await second_step.challenge(request.match_info["id"], body.factor))
 
 
 async def login_verify(request: web.Request) -> web.Response:
     body = await parse_body(request, VerifyRequest)
-    auth, login_id = request.app[AUTH], request.match_info["id"]
-    if body.factor == "certificate":
-        assert body.certificate is not None and body.signature is not None  # the model checks
-        result = await auth.verify_certificate(login_id, body.certificate, body.signature)
-    else:
-        result = await auth.verify_second_factor(login_id, body.factor, body.code)
-    return json_response(result)
+    second_step = request.app[USE_CASES].second_step
+    return json_response(await second_step.verify(request.match_info["id"], body))
 
 
 async def renew(request: web.Request) -> web.Response:
-    return json_response(await request.app[AUTH].renew(bearer(request)))
+    return json_response(await request.app[USE_CASES].tokens.renew(bearer(request)))
 
 
 async def revoke(request: web.Request) -> web.Response:
-    await request.app[AUTH].revoke(bearer(request))
+    await request.app[USE_CASES].tokens.revoke(bearer(request))
     return web.Response(status=204)
 
 
@@ -136,7 +131,7 @@ async def introspect(request: web.Request) -> web.Response:
     """RFC 7662: only a registered relying service may ask (§2.1), HTTP Basic."""
     await request.app[CLIENTS].authenticate(request.headers.get("Authorization"))
     body = await parse_body(request, IntrospectRequest)
-    return json_response(await request.app[AUTH].introspect(body.token))
+    return json_response(await request.app[USE_CASES].tokens.introspect(body.token))
 
 
 def _public(response: web.Response, settings: AuthSettings) -> web.Response:
@@ -148,8 +143,8 @@ def _public(response: web.Response, settings: AuthSettings) -> web.Response:
 
 
 async def jwks(request: web.Request) -> web.Response:
-    auth = request.app[AUTH]
-    return _public(json_response(await auth.jwks()), auth.settings)
+    keys = request.app[USE_CASES].keys
+    return _public(json_response(await keys.jwks()), request.app[AUTH].settings)
 
 
 async def status(request: web.Request) -> web.Response:
@@ -170,7 +165,7 @@ async def set_password(request: web.Request) -> web.Response:
     auth = request.app[AUTH]
     claims = await auth.gate.live_session(bearer(request))
     body = await parse_body(request, SetPasswordRequest)
-    result = await auth.set_password(
+    result = await request.app[USE_CASES].passwords.set_password(
         claims, request.match_info["p"], request.match_info["e"], body.password, body.temporary
     )
     return json_response(result)
@@ -180,7 +175,8 @@ async def change_password(request: web.Request) -> web.Response:
     auth = request.app[AUTH]
     claims = await auth.gate.live_session(bearer(request))
     body = await parse_body(request, ChangePasswordRequest)
-    result = await auth.change_own_password(claims, body.current_password, body.new_password)
+    passwords = request.app[USE_CASES].passwords
+    result = await passwords.change_own_password(claims, body.current_password, body.new_password)
     return json_response(result)
 
 
@@ -207,7 +203,7 @@ ROUTES = (
         "POST",
         "/v1/login/{id}/challenge",
         limited(login_challenge),
-        "Send an SMS or e-mail login code, or hand out the nonce of the certificate fallback",
+        "Passkey request options, an SMS or e-mail login code, or the certificate fallback's nonce",
         ChallengeRequest,
         ChallengeResponse,
         errors=(401, 403, 409, 429),
@@ -216,8 +212,8 @@ ROUTES = (
         "POST",
         "/v1/login/{id}/verify",
         limited(login_verify),
-        "Second step: a code of one of the employee's factors, or the certificate fallback's "
-        "signed nonce, completes the login",
+        "Second step: a passkey's assertion, a code of one of the employee's factors, or the "
+        "certificate fallback's signed nonce completes the login",
         VerifyRequest,
         TokenResponse,
         errors=(401, 403, 409, 422, 429),
@@ -292,11 +288,13 @@ def create_app(settings: AuthSettings) -> web.Application:
             settings.hash_busy_retry_seconds,
         )
         signer = Signer()
-        auth = Auth(
+        core = AuthCore(
             settings, rt.pool, hasher, signer, keyring, KeyStore(settings, keyring), metrics
         )
-        await auth.start_keys()
-        app[AUTH] = auth
+        use_cases = compose(core)
+        await use_cases.keys.start_keys()
+        app[AUTH] = core
+        app[USE_CASES] = use_cases
         app[CLIENTS] = Clients(settings, rt.pool, keyring)
         consumer = EventConsumer(
             settings,
@@ -310,7 +308,7 @@ def create_app(settings: AuthSettings) -> web.Application:
         app[CONSUMER] = consumer
         await consumer.recall()  # before the first request: behind if it has consumed before
         rt.spawn(consumer.run, "auth-consumer", consumer.not_ready)
-        rt.spawn(lambda: _maintenance(auth), "maintenance")
+        rt.spawn(lambda: _maintenance(use_cases), "maintenance")
         try:
             yield
         finally:
@@ -320,12 +318,12 @@ def create_app(settings: AuthSettings) -> web.Application:
     return app
 
 
-async def _maintenance(auth: Auth) -> None:
+async def _maintenance(use_cases: UseCases) -> None:
     """Rotate this zone's key when due, drop retired keys, forget what can no longer matter."""
     while True:
         await asyncio.sleep(KEY_CHECK_SECONDS)
         try:
-            await auth.rotate_if_due()
-            await auth.housekeeping()
+            await use_cases.keys.rotate_if_due()
+            await use_cases.housekeeping.housekeeping()
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("maintenance failed, will retry: %r", exc)

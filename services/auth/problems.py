@@ -78,22 +78,34 @@ def login_gone() -> Problem:
     )
 
 
-def challenge_required() -> Problem:
+#: What a factor's challenge hands out, as its problems name it.
+_CHALLENGES = {"certificate": "certificate challenge (a new nonce)", "passkey": "passkey challenge"}
+
+
+def challenge_required(factor: str = "certificate") -> Problem:
+    what = "nonce" if factor == "certificate" else "challenge"
     return Problem(
         409,
         "challenge-required",
         "No challenge to answer",
-        "Ask for a certificate challenge (a new nonce) first; each nonce is good for one try.",
+        f"Ask for a {_CHALLENGES[factor]} first; each {what} is good for one try.",
     )
 
 
-def challenge_expired() -> Problem:
+def challenge_expired(factor: str = "certificate") -> Problem:
+    what = "nonce" if factor == "certificate" else "challenge"
     return Problem(
         401,
         "challenge-expired",
         "Challenge expired",
-        "The nonce has expired; ask for a new certificate challenge.",
+        f"The {what} has expired; ask for a new {_CHALLENGES[factor].split(' (')[0]}.",
     )
+
+
+def passkey_refused(reason: str) -> Problem:
+    """A passkey assertion that does not verify (wrong key, origin, RP ID, challenge, no user
+    presence, a counter that did not go forward): counted like a wrong code."""
+    return Problem(401, "passkey-refused", "Passkey refused", f"Passkey refused: {reason}")
 
 
 def certificate_not_allowed(detail: str) -> Problem:

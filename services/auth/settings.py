@@ -5,11 +5,12 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, model_validator
 
 from shared.settings import Settings
+from shared.webauthn import WebAuthnSettings
 
 DAY = 24 * 3600
 
 
-class AuthSettings(Settings):
+class AuthSettings(Settings, WebAuthnSettings):
     service: str = "auth"
     #: The public base URL of auth (``iss`` of its tokens): discovery is served at
     #: ``{issuer}/.well-known/openid-configuration`` and names endpoints under it.

@@ -132,7 +132,7 @@ async def test_key_rotation_keeps_old_tokens_valid(cluster: Cluster) -> None:
     old_token = body["token"]["token"]
     old_kid = zone.auth.signer.kid_of(old_token)
     await zone.auth.pool.execute("UPDATE signing_keys SET not_before = now() - interval '31 days'")
-    await zone.auth.rotate_if_due()
+    await zone.use_cases.keys.rotate_if_due()
     status, renewed = await renew(zone, old_token)
     assert status == 200, renewed
     new_kid = zone.auth.signer.kid_of(renewed["token"])
@@ -169,7 +169,7 @@ async def test_housekeeping_forgets_only_what_can_no_longer_matter(cluster: Clus
         ended,
     )
     await pool.execute("UPDATE logins SET expires_at = now() - interval '2 hours'")
-    await zone.auth.housekeeping()
+    await zone.use_cases.housekeeping.housekeeping()
     left = {r["sid"] for r in await pool.fetch("SELECT sid FROM revocations")}
     assert ended not in left and len(left) == 1, "a live session's revocation stays"
     assert await pool.fetchval("SELECT count(*) FROM logins") == 0

@@ -1,24 +1,27 @@
-"""The certificate fallback login (eHealth's fallback procedure, DESIGN §1): for an employee
-whose second factor is unavailable, the password and then proof of possession of a Personal
-certificate granted to them. Exceptional by design: a 12-hour session (``acr``
+"""The certificate fallback as a second factor (eHealth's fallback procedure, DESIGN §1): for
+an employee whose second factor is unavailable, the password and then proof of possession of a
+Personal certificate granted to them. Exceptional by design: a 12-hour session (``acr``
 ``aal2-fallback``), at most the practice policy's ``fallback_max_uses`` per 30 days (counted
 over both zones), and every use an ``auth.events`` event and an e-mail to the practice."""
 
 from __future__ import annotations
 
 import logging
-import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import ClassVar
 
 import asyncpg
 
 from services.auth import problems
 from services.auth.adapters import fallbacks
 from services.auth.adapters import repository as repo
-from services.auth.api import ChallengeResponse, FallbackCertificateView, TokenResponse
+from services.auth.api import ChallengeResponse, FallbackCertificateView, VerifyRequest
 from services.auth.domain import factors, fallback, tokens
 from services.auth.domain.fallback import FallbackCertificate
-from services.auth.second_factor import Passed, SecondFactor
+from services.auth.factors import Outcome, Passed
+from services.auth.factors.tools import StepTools
 from shared import actors
 from shared.events import Actor, Envelope, FallbackUsed, utcnow
 from shared.notify import notify_request
@@ -27,8 +30,6 @@ from shared.topics import AUTH_EVENTS, NOTIFY_REQUESTS, Topic
 
 log = logging.getLogger(__name__)
 
-#: Where a login may take the fallback: after the password, instead of its second factor.
-_STAGES = ("second_factor",)
 #: Metric outcomes of refused fallback attempts, by problem slug.
 _OUTCOMES = {
     "invalid-signature": "invalid_signature",
@@ -43,20 +44,28 @@ _OUTCOMES = {
 }
 
 
-class Fallback(SecondFactor):
+@dataclass
+class Certificate:
     """The fallback's two calls: ``challenge`` hands out a nonce, ``verify`` checks its
     signature and completes the login."""
 
-    async def certificate_challenge(self, login_id: str) -> ChallengeResponse:
+    tools: StepTools
+    kinds: ClassVar[tuple[str, ...]] = ("certificate",)
+    #: After the password, instead of its second factor.
+    stages: ClassVar[tuple[str, ...]] = ("second_factor",)
+    outcomes: ClassVar[Mapping[str, str]] = _OUTCOMES
+    completes_enrolment: ClassVar[bool] = False
+
+    def observed(self, kind: str, outcome: str) -> None:
+        self.tools.core.metrics.fallback(outcome)
+
+    async def challenge(self, kind: str, login_id: str) -> ChallengeResponse:
         """A nonce to sign, valid ``fallback_challenge_seconds``; it replaces the login's
         earlier ones. Only for an employee with a usable certificate and uses left."""
-        now = utcnow()
+        core, now = self.tools.core, utcnow()
         try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                step = await repo.second_step(conn, login_id, _STAGES, now, lock=True)
-                if step is None:
-                    raise problems.login_gone()
-                self._check_step(step, now)
+            async with core.pool.acquire() as conn, conn.transaction():
+                step = await self.tools.challenge_step(conn, login_id, now)
                 practice, employee = step.practice, step.employee
                 max_uses = practice.policy.fallback_max_uses
                 usable = await fallbacks.usable_certificates(conn, practice.id, employee.id, now)
@@ -64,12 +73,12 @@ class Fallback(SecondFactor):
                     raise problems.factor_not_available()
                 used = await self._check_limit(conn, practice.id, employee.id, max_uses, now)
                 nonce = fallback.new_nonce()
-                expires_at = now + timedelta(seconds=self.settings.fallback_challenge_seconds)
+                expires_at = now + timedelta(seconds=core.settings.fallback_challenge_seconds)
                 await fallbacks.add_challenge(conn, login_id, nonce, now, expires_at)
         except Problem as problem:
-            self.metrics.fallback(f"challenge_{_OUTCOMES.get(problem.slug, problem.slug)}")
+            core.metrics.fallback(f"challenge_{_OUTCOMES.get(problem.slug, problem.slug)}")
             raise
-        self.metrics.fallback("challenged")
+        core.metrics.fallback("challenged")
         return ChallengeResponse(
             factor="certificate",
             expires_at=expires_at,
@@ -83,26 +92,6 @@ class Fallback(SecondFactor):
             uses_left=fallback.uses_left(max_uses, used),
         )
 
-    async def verify_certificate(
-        self, login_id: str, certificate: str, signature: str
-    ) -> TokenResponse:
-        """The login's newest nonce (spent by this try), signed with the key of ``certificate``
-        (its ``nr`` or fingerprint): a 12-hour fallback session. A refused certificate or a
-        wrong signature counts toward the lockout, like a wrong code."""
-        started = time.perf_counter()
-        now = utcnow()
-        async with self.pool.acquire() as conn, conn.transaction():
-            outcome = await self._attempt(conn, login_id, certificate, signature, now)
-        if isinstance(outcome, Problem):
-            slug = _OUTCOMES.get(outcome.slug, outcome.slug)
-            self.metrics.second_factor("certificate", slug)
-            self.metrics.fallback(slug)
-            raise outcome
-        self.metrics.second_factor("certificate", "success")
-        self.metrics.fallback("success")
-        self.metrics.tokens("token.issued", started)
-        return outcome
-
     async def _check_limit(
         self, conn: asyncpg.Connection, practice: str, employee: str, max_uses: int, now: datetime
     ) -> int:
@@ -114,24 +103,18 @@ class Fallback(SecondFactor):
             )
         return used
 
-    async def _attempt(
+    async def verify(
         self,
         conn: asyncpg.Connection,
-        login_id: str,
-        reference: str,
-        signature: str,
+        step: repo.SecondStep,
+        answer: VerifyRequest,
         now: datetime,
-    ) -> TokenResponse | Problem:
-        """In the caller's transaction, with the login row locked: a refusal is returned (and
-        committed: the spent nonce, the failed attempt), not raised."""
-        step = await repo.second_step(conn, login_id, _STAGES, now, lock=True)
-        if step is None:
-            return problems.login_gone()
-        try:
-            # The username's attempts serialised, the lockout checked under that lock.
-            await self._guard(conn, step, now)
-        except Problem as problem:
-            return problem
+    ) -> Outcome:
+        """The login's newest nonce (spent by this try), signed with the key of the answer's
+        ``certificate`` (its ``nr`` or fingerprint): a 12-hour fallback session. A refused
+        certificate or a wrong signature counts toward the lockout, like a wrong code."""
+        assert answer.certificate is not None and answer.signature is not None  # the model
+        login_id, reference, signature = step.login_id, answer.certificate, answer.signature
         practice, employee = step.practice, step.employee
         max_uses = practice.policy.fallback_max_uses
         if max_uses == 0:
@@ -144,7 +127,7 @@ class Fallback(SecondFactor):
         found = await fallbacks.certificate(conn, practice.id, fallback.reference(reference))
         reason = "unknown" if found is None else fallback.refusal(found, employee.id, now)
         if found is None or reason is not None:
-            await self._second_factor_failed(conn, step, "certificate", now)
+            await self.tools.failed(conn, step, "certificate", now)
             detail = fallback.REFUSALS.get(
                 reason or "", "No such certificate in the practice's certificate store."
             )
@@ -159,7 +142,7 @@ class Fallback(SecondFactor):
         if raw is None or not fallback.signature_valid(
             found.certificate_pem, challenge["nonce"].encode(), raw
         ):
-            await self._second_factor_failed(conn, step, "certificate", now)
+            await self.tools.failed(conn, step, "certificate", now)
             return problems.invalid_signature()
         left = fallback.uses_left(max_uses, used + 1)
         passed = self._fallback_used(step, found, left, now)
@@ -170,14 +153,14 @@ class Fallback(SecondFactor):
             employee.id,
             found.nr,
             now,
-            self.settings.zone,
+            self.tools.core.settings.zone,
         )
         practice_email = await fallbacks.practice_email(conn, practice.id)
         if practice_email:
             passed.events.append(self._alert(step, found, left, practice_email, now))
         else:
             log.warning("practice %s has no e-mail address: fallback alert not sent", practice.id)
-        return await self._complete_locked(conn, step, passed, now)
+        return await self.tools.complete_locked(conn, step, passed, now)
 
     def _fallback_used(
         self, step: repo.SecondStep, certificate: FallbackCertificate, left: int, now: datetime
@@ -188,14 +171,14 @@ class Fallback(SecondFactor):
             username=employee.username_key,
             certificate=certificate.nr,
             fingerprint=certificate.fingerprint,
-            zone=self.settings.zone,
+            zone=self.tools.core.settings.zone,
             uses_left=left,
             actor=Actor(**actors.actor(employee.id, employee.rights_group)),
         )
-        event = self._event(
+        event = self.tools.core.outgoing(
             AUTH_EVENTS, "fallback.used", practice.id, employee.id, used.model_dump(), now
         )
-        return Passed(fallback.AMR, [event], acr=tokens.FALLBACK_ACR)
+        return Passed((fallback.AMR,), [event], acr=tokens.FALLBACK_ACR)
 
     def _alert(
         self,
@@ -210,8 +193,8 @@ class Fallback(SecondFactor):
         return (
             NOTIFY_REQUESTS,
             notify_request(
-                self.settings,
-                self.keyring,
+                self.tools.core.settings,
+                self.tools.core.keyring,
                 practice.id,
                 employee.id,
                 "email",

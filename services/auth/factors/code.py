@@ -1,0 +1,142 @@
+"""SMS and e-mail codes at login: a code sent through the notifier (at most ``otp_max_sends``
+per employee per window, valid ``otp_code_seconds``, stored sealed); only the newest code of
+the login's channel counts, once, and not after ``otp_max_attempts`` wrong tries."""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import ClassVar
+
+import asyncpg
+
+from services.auth import problems
+from services.auth.adapters import repository as repo
+from services.auth.api import ChallengeResponse, VerifyRequest
+from services.auth.domain import factors
+from services.auth.factors import Outcome, Passed
+from services.auth.factors.tools import StepTools, Usual
+from shared import otp
+from shared.events import Channel, utcnow
+from shared.notify import notify_request, request_notification
+from shared.problems import Problem
+
+
+def _login_code_aad(practice: str, employee: str, code_id: uuid.UUID) -> str:
+    return f"login-code:{practice}:{employee}:{code_id}"
+
+
+@dataclass
+class Code(Usual):
+    tools: StepTools
+    kinds: ClassVar[tuple[str, ...]] = ("sms", "email")
+
+    async def challenge(self, kind: str, login_id: str) -> ChallengeResponse:
+        """Send an SMS or e-mail login code for a login at its second step."""
+        core = self.tools.core
+        settings, metrics = core.settings, core.metrics
+        channel: Channel = "sms" if kind == "sms" else "email"
+        now = utcnow()
+        async with core.pool.acquire() as conn, conn.transaction():
+            step = await self.tools.challenge_step(conn, login_id, now)
+            candidates = factors.usable(step.factors, kind)
+            if not candidates:
+                metrics.code_sent(kind, "unavailable")
+                raise problems.factor_not_available()
+            practice, employee = step.practice, step.employee
+            # Sends are counted per employee, across the employee's logins: serialise them.
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                f"login-codes:{practice.id}:{employee.id}",
+            )
+            window = settings.otp_send_window_seconds
+            sent, oldest = await repo.recent_sends(
+                conn, practice.id, employee.id, now - timedelta(seconds=window)
+            )
+            if sent >= settings.otp_max_sends:
+                metrics.code_sent(channel, "too_many")
+                raise Problem(
+                    429,
+                    "too-many-codes",
+                    "Too many codes",
+                    "Too many codes were sent in a short time; try again later.",
+                    retry_after=factors.retry_after(oldest or now, window, now),
+                )
+            address = str(self.tools.open_factor(practice.id, employee.id, candidates[0])["to"])
+            code = otp.numeric_code(settings.otp_code_digits)
+            code_id = uuid.uuid4()
+            expires_at = now + timedelta(seconds=settings.otp_code_seconds)
+            await repo.add_login_code(
+                conn,
+                code_id,
+                login_id,
+                practice.id,
+                employee.id,
+                channel,
+                core.keyring.seal(
+                    code.encode(), _login_code_aad(practice.id, employee.id, code_id)
+                ),
+                now,
+                expires_at,
+            )
+            request = notify_request(
+                settings,
+                core.keyring,
+                practice.id,
+                employee.id,
+                channel,
+                "login_code",
+                address,
+                {
+                    "practice_name": practice.name,
+                    "employee_name": employee.name,
+                    "expires_minutes": factors.expires_minutes(settings.otp_code_seconds),
+                },
+                {"code": code},
+                now=now,
+            )
+            await request_notification(conn, settings, request)
+        metrics.code_sent(channel, "sent")
+        return ChallengeResponse(
+            factor=channel, sent_to=factors.mask(channel, address), expires_at=expires_at
+        )
+
+    async def verify(
+        self,
+        conn: asyncpg.Connection,
+        step: repo.SecondStep,
+        answer: VerifyRequest,
+        now: datetime,
+    ) -> Outcome:
+        candidates = self.tools.candidates(step, answer.factor)
+        if not isinstance(candidates, list):
+            return candidates
+        result = await self._check(conn, step, answer.factor, answer.code or "", now)
+        if isinstance(result, Problem):
+            await self.tools.failed(conn, step, answer.factor, now)
+            return result
+        return await self.tools.complete_locked(conn, step, result, now)
+
+    async def _check(
+        self,
+        conn: asyncpg.Connection,
+        step: repo.SecondStep,
+        channel: str,
+        code: str,
+        now: datetime,
+    ) -> Passed | Problem:
+        row = await repo.newest_login_code(conn, step.login_id, channel)
+        settings = self.tools.core.settings
+        if row is None or row["used"] or row["attempts"] >= settings.otp_max_attempts:
+            return problems.invalid_code()
+        if row["expires_at"] <= now:
+            return problems.code_expired()
+        stored = self.tools.core.keyring.open(
+            row["sealed"], _login_code_aad(row["practice"], row["employee"], row["id"])
+        )
+        typed = code.strip().replace(" ", "").encode()
+        ok = hmac.compare_digest(typed, stored)
+        await repo.login_code_tried(conn, row["id"], used=ok)
+        return Passed((factors.AMR[channel],)) if ok else problems.invalid_code()

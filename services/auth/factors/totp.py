@@ -1,0 +1,160 @@
+"""TOTP (RFC 6238) at login: the code of one of the employee's authenticators (±1 step), its
+step after the employee's last used one (steps only go forward), spent with the completion."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+import asyncpg
+
+from services.auth import problems
+from services.auth.adapters import repository as repo
+from services.auth.api import VerifyRequest
+from services.auth.domain import factors
+from services.auth.domain.factors import Factor
+from services.auth.factors import Outcome, Passed
+from services.auth.factors.tools import StepTools, Usual
+from shared import otp
+from shared.notify import notify_request, request_notification
+from shared.problems import Problem
+from shared.sealing import SealingError
+from shared.topics import AUTH_EVENTS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Totp(Usual):
+    tools: StepTools
+    kinds: ClassVar[tuple[str, ...]] = ("totp",)
+    #: At the enrol step only the authenticator just enrolled completes the login.
+    completes_enrolment: ClassVar[bool] = True
+
+    async def verify(
+        self,
+        conn: asyncpg.Connection,
+        step: repo.SecondStep,
+        answer: VerifyRequest,
+        now: datetime,
+    ) -> Outcome:
+        """The code is matched (±1 step), its step must come after the employee's last used
+        one, and one statement spends the step and completes the login (at most once)."""
+        candidates = self.tools.candidates(step, "totp")
+        if not isinstance(candidates, list):
+            return candidates
+        practice, employee = step.practice, step.employee
+        matched = self._match(step, candidates, answer.code or "", now)
+        if matched is None:
+            await self.tools.failed(conn, step, "totp", now)
+            return problems.invalid_code()
+        factor, used_step = matched
+        last, replayed = await repo.totp_history(
+            conn, practice.id, employee.id, factor.id, used_step
+        )
+        if not factors.totp_step_fresh(used_step, last):
+            return await self._refused(conn, step, factor, used_step, replayed, now)
+        data = {"employee": employee.id, "factor": factor.id, "step": used_step}
+        used = self.tools.core.outgoing(
+            AUTH_EVENTS, "totp.used", practice.id, employee.id, data, now
+        )
+        token, spent, done = await self.tools.complete(
+            conn,
+            step,
+            Passed((factors.AMR["totp"],), [used]),
+            now,
+            totp_step=(factor.id, used_step),
+        )
+        if done:
+            return token
+        if spent:
+            return problems.login_gone()  # cannot happen: the row is locked
+        # Another zone's use of a later step arrived meanwhile.
+        return await self._refused(conn, step, factor, used_step, False, now)
+
+    def _match(
+        self, step: repo.SecondStep, candidates: list[Factor], code: str, now: datetime
+    ) -> tuple[Factor, int] | None:
+        """The authenticator and the time step (±1) whose code this is."""
+        started = time.perf_counter()
+        try:
+            for candidate in candidates:
+                try:
+                    opened = self.tools.open_factor(step.practice.id, step.employee.id, candidate)
+                    secret = str(opened["secret"])
+                except (SealingError, KeyError, ValueError):
+                    log.warning("factor %s does not open; skipped", candidate.id)
+                    continue
+                found = otp.match_totp(secret, code, now)
+                if found is not None:
+                    return candidate, found
+            return None
+        finally:
+            self.tools.core.metrics.totp_checked(started)
+
+    async def _refused(
+        self,
+        conn: asyncpg.Connection,
+        step: repo.SecondStep,
+        factor: Factor,
+        used_step: int,
+        replayed: bool,
+        now: datetime,
+    ) -> Problem:
+        """A step at or before the last used one: a failed attempt; the very step used before
+        is a replay (an event and an e-mail), an older unused one only a failure."""
+        await self.tools.failed(conn, step, "totp", now)
+        if replayed:
+            await self._replayed(conn, step, factor, used_step, now)
+        return problems.code_already_used()
+
+    async def _replayed(
+        self,
+        conn: asyncpg.Connection,
+        step: repo.SecondStep,
+        factor: Factor,
+        used_step: int,
+        now: datetime,
+    ) -> None:
+        """A spent time step came again: an event, and an e-mail to the employee (someone may
+        have their code). The code that confirmed the enrolment, typed again at once, is most
+        likely the employee's own: refused and recorded, but no alarm e-mail."""
+        core, practice, employee = self.tools.core, step.practice, step.employee
+        confirmation = used_step == factor.confirmed_step
+        await core.emit(
+            conn,
+            AUTH_EVENTS,
+            "totp.replayed",
+            practice.id,
+            employee.id,
+            {
+                "employee": employee.id,
+                "factor": factor.id,
+                "step": used_step,
+                "confirmation": confirmation,
+            },
+            now,
+        )
+        if step.email and not confirmation:
+            await request_notification(
+                conn,
+                core.settings,
+                notify_request(
+                    core.settings,
+                    core.keyring,
+                    practice.id,
+                    employee.id,
+                    "email",
+                    "totp_replay",
+                    step.email,
+                    {
+                        "practice_name": practice.name,
+                        "employee_name": employee.name,
+                        "used_at": factors.format_time(now),
+                    },
+                    now=now,
+                ),
+            )

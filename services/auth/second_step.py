@@ -1,0 +1,92 @@
+"""The second step of a login (DESIGN §5): a challenge and a verify for whichever second factor
+the person chose, each factor's own rules in its module of :mod:`services.auth.factors`; this
+use case does what is the same for all of them: finding the open login (row locked), the
+lockout and account checks under the username's lock, metrics, and waiting at the enrol step
+for the authenticator the enrolment wizard just confirmed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import asyncpg
+
+from services.auth import problems
+from services.auth.adapters import repository as repo
+from services.auth.api import ChallengeResponse, TokenResponse, VerifyRequest
+from services.auth.factors import Method, Outcome, Registry
+from services.auth.factors.tools import StepTools
+from shared.events import utcnow
+from shared.problems import Problem
+
+
+@dataclass
+class SecondStep:
+    tools: StepTools
+    registry: Registry
+
+    def _method(self, kind: str) -> Method:
+        method = self.registry.get(kind)
+        if method is None:
+            raise problems.factor_not_available()
+        return method
+
+    async def challenge(self, login_id: str, kind: str) -> ChallengeResponse:
+        """What the chosen factor needs sent or shown before its verify (a code, a nonce)."""
+        return await self._method(kind).challenge(kind, login_id)
+
+    async def verify(self, login_id: str, answer: VerifyRequest) -> TokenResponse:
+        """The answer of one of the employee's factors completes the login (once) with a
+        two-factor token. A login at the ``enrol`` step continues here once the authenticator
+        the enrolment wizard confirmed has arrived (waiting up to ``factor_wait_seconds``)."""
+        kind, method = answer.factor, self._method(answer.factor)
+        metrics = self.tools.core.metrics
+        deadline: float | None = None
+        while True:
+            started = time.perf_counter()
+            async with self.tools.core.pool.acquire() as conn, conn.transaction():
+                outcome = await self._attempt(conn, method, login_id, answer)
+            if isinstance(outcome, TokenResponse):
+                metrics.second_factor(kind, "success")
+                method.observed(kind, "success")
+                metrics.tokens("token.issued", started)
+                return outcome
+            if isinstance(outcome, Problem):
+                label = method.outcomes.get(outcome.slug, outcome.slug)
+                metrics.second_factor(kind, label)
+                method.observed(kind, label)
+                raise outcome
+            if deadline is None:
+                deadline = time.monotonic() + self.tools.core.settings.factor_wait_seconds
+            if not await self._wait_for_authenticator(login_id, deadline):
+                metrics.second_factor(kind, "not_ready")
+                raise problems.factor_not_ready()
+
+    async def _attempt(
+        self, conn: asyncpg.Connection, method: Method, login_id: str, answer: VerifyRequest
+    ) -> Outcome:
+        """In the caller's transaction: the open login (its row locked, then the username's
+        attempts serialised: always in this order), checked, then the factor's verify. A
+        refusal is returned (and committed: a failed attempt, a spent challenge), not raised."""
+        now = utcnow()
+        step = await repo.second_step(conn, login_id, method.stages, now, lock=True)
+        if step is None:
+            return problems.login_gone()
+        try:
+            await self.tools.guard(conn, step, now)
+        except Problem as problem:
+            return problem
+        if step.stage == "enrol" and not method.completes_enrolment:
+            return problems.factor_not_available()
+        return await method.verify(conn, step, answer, now)
+
+    async def _wait_for_authenticator(self, login_id: str, deadline: float) -> bool:
+        interval = 0.05
+        while True:
+            if await repo.has_active_totp(self.tools.core.pool, login_id):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+            interval = min(interval * 2, 0.25)
