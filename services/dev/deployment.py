@@ -51,6 +51,8 @@ FIXED_SMTP_PORT = 2525
 FIXED_SMS_PORT = 2526
 #: The web front end in ``tweestap dev`` (fixed ports only): the passkeys' default origin.
 FIXED_WEB_PORT = 8100
+#: The proxies the services believe in ``tweestap dev``: the web front end beside them.
+TRUSTED_LOCAL = '["127.0.0.1/32", "::1/128"]'
 
 
 def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -468,6 +470,9 @@ class Deployment:
             "TWEESTAP_TRUST_PUBLIC_KEYS": self._secrets.trust_public,
             "TWEESTAP_SMTP_PORT": str(self.smtp_port),
             "TWEESTAP_SMS_URL": self.sms_url,
+            # The web front end on this machine passes each browser's address on (the SDK's
+            # acting_for): believe it, so every person has their own login budget.
+            **({"TWEESTAP_TRUSTED_PROXIES": TRUSTED_LOCAL} if self.web_port is not None else {}),
             **self.env,
         }
         if p.service == "auth":
