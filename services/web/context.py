@@ -13,6 +13,7 @@ from aiohttp import web
 from tweestap_client import TweestapClient, TweestapError, acting_for
 
 from services.web import i18n
+from services.web.claims import token_claims
 from services.web.settings import WebSettings
 
 SETTINGS = web.AppKey("settings", WebSettings)
@@ -44,6 +45,8 @@ def render(
             locale=locale,
             csrf=session["csrf"],
             logged_in=bool(session.get("token")),
+            # Only which links to show: the console's pages and the services check again.
+            is_admin=(token_claims(session.get("token")) or {}).get("rg") == 1,
             path=request.path,
             **{"error": None, **(values or {})},
         )

@@ -7,6 +7,9 @@ LOCALES = ("nl", "en")
 TEXTS: dict[str, dict[str, str]] = {
     "nl": {
         "title": "Tweestap",
+        "nav": "Menu",
+        "nav.factors": "Mijn inlogmethoden",
+        "nav.console": "Beheer",
         "login": "Inloggen",
         "practice": "Praktijk",
         "username": "Gebruikersnaam",
@@ -87,6 +90,9 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "en": {
         "title": "Tweestap",
+        "nav": "Menu",
+        "nav.factors": "My sign-in methods",
+        "nav.console": "Administration",
         "login": "Log in",
         "practice": "Practice",
         "username": "Username",

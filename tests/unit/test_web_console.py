@@ -158,7 +158,8 @@ def _token(claims: dict[str, object]) -> dict[str, str]:
 
 
 def test_only_rights_group_1_gets_the_console() -> None:
-    from services.web.console.admin import admin_of, token_claims
+    from services.web.claims import token_claims
+    from services.web.console.admin import admin_of
 
     admin = token_claims(_token({"practice": "fysio", "sub": "e1", "rg": 1}))
     assert admin is not None and admin_of(admin) is not None
@@ -178,3 +179,29 @@ def test_every_console_text_exists_in_dutch_and_english() -> None:
     used |= {key for found in problems for key in found.values()}
     used |= {f"console.missing.{m}" for m in views.MISSING_ORDER}
     assert used <= keys
+
+
+def test_the_header_links_the_console_for_an_administrator_only() -> None:
+    """The page header shows "Beheer" to a token of rights group 1, to nobody else (the
+    console's pages and the services check again)."""
+    import jinja2
+
+    from services.web import i18n
+    from services.web.app import HERE
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
+    base = env.get_template("base.html")
+
+    def header(is_admin: bool) -> str:
+        return base.render(
+            t=lambda key, **kw: i18n.text("nl", key, **kw),
+            locale="nl",
+            csrf="x",
+            logged_in=True,
+            is_admin=is_admin,
+            path="/factors",
+            error=None,
+        )
+
+    assert 'href="/console"' in header(True) and "Beheer" in header(True)
+    assert 'href="/console"' not in header(False) and 'href="/factors"' in header(False)

@@ -7,9 +7,6 @@ group 1 of that practice."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +16,7 @@ from aiohttp import web
 from tweestap_client import NotLoggedIn, Response, TweestapError, ZonesUnavailable
 
 from services.web import i18n
+from services.web.claims import token_claims
 from services.web.console.texts import t
 from services.web.context import render, sdk
 
@@ -36,19 +34,6 @@ class Admin:
         """``/v1/practices/{p}/…`` with each part quoted (ids come from forms and URLs)."""
         tail = "".join("/" + quote(part, safe="") for part in parts)
         return f"/v1/practices/{quote(self.practice, safe='')}{tail}"
-
-
-def token_claims(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The payload of the session's token, or None when there is none or it is unreadable."""
-    token = str((record or {}).get("token") or "")
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (binascii.Error, ValueError):
-        return None
-    return claims if isinstance(claims, dict) else None
 
 
 def admin_of(claims: Mapping[str, Any]) -> Admin | None:

@@ -7,8 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
+from services.web.claims import token_claims
 from services.web.console import forms, views
-from services.web.console.admin import Admin, admin_page, call, problem, token_claims
+from services.web.console.admin import Admin, admin_page, call, problem
 from services.web.console.texts import summary
 from services.web.context import WebRoute, render
 from shared.password_strength import strength
