@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from shared.audit_actions import AUDIT_ACTIONS
+
 Outcome = Literal["success", "failure"]
 ObjectType = Literal["employee", "certificate", "practice"]
 
@@ -265,28 +267,8 @@ RULES: dict[str, Rule] = {
 }
 #: Event types that become audit records (a cheap filter before any database work).
 AUDITED_TYPES = frozenset(RULES)
-#: Every action a record can carry (for the ``type`` filter's check).
-ACTIONS = frozenset(
-    {
-        "login.failed",
-        "second_factor.failed",
-        "account.locked",
-        "login.succeeded",
-        "second_factor.replayed",
-        "recovery_code.used",
-        "fallback.used",
-        "password.changed",
-        "password.reset",
-        "practice.settings_changed",
-        "employee.changed",
-        "factor.enrolled",
-        "factor.deactivated",
-        "recovery_code.regenerated",
-        "enrolment.identity_failed",
-        "enrolment.blocked",
-        *CERTIFICATE_CHANGES.values(),
-    }
-)
+#: Every action a record can carry (for the ``type`` filter's check): the shared contract.
+ACTIONS = frozenset(AUDIT_ACTIONS)
 
 
 def to_record(event: Event) -> AuditRecord | None:

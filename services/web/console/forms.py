@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from shared.audit_actions import AUDIT_ACTIONS
+
 #: The password policy's fields, in the order the settings page shows them.
 POLICY_FIELDS = (
     "min_strength",
@@ -33,30 +35,6 @@ EMPLOYEE_FIELDS = (
     "phone",
     "rights_group",
     "in_service",
-)
-#: The audit trail's action types (enrolment's ``domain/audit.ACTIONS``), for the type filter.
-AUDIT_ACTIONS = (
-    "login.succeeded",
-    "login.failed",
-    "second_factor.failed",
-    "second_factor.replayed",
-    "account.locked",
-    "recovery_code.used",
-    "fallback.used",
-    "password.changed",
-    "password.reset",
-    "practice.settings_changed",
-    "employee.changed",
-    "factor.enrolled",
-    "factor.deactivated",
-    "recovery_code.regenerated",
-    "enrolment.identity_failed",
-    "enrolment.blocked",
-    "certificate.imported",
-    "certificate.changed",
-    "certificate.granted",
-    "certificate.grant_revoked",
-    "certificate.removed",
 )
 CERTIFICATE_TYPES = ("personal", "public")
 

@@ -12,6 +12,7 @@ from services.web.console import forms, views
 from services.web.console.admin import Admin, admin_page, call, problem
 from services.web.console.texts import summary
 from services.web.context import WebRoute, render
+from shared.audit_actions import AUDIT_ACTIONS
 
 PAGE = "/console/audit"
 
@@ -42,7 +43,7 @@ async def show(request: web.Request, admin: Admin) -> web.StreamResponse:
         "errors": errors,
         "error": summary(locale, errors),
         "events": events,
-        "actions": forms.AUDIT_ACTIONS,
+        "actions": AUDIT_ACTIONS,
         "employees": employees.body or [],
         "next_link": views.audit_link(PAGE, filters, cursor=following) if following else None,
         "first_link": views.audit_link(PAGE, filters) if request.query.get("cursor") else None,
