@@ -17,7 +17,7 @@ from tweestap_client import NotLoggedIn, Response, TweestapError, ZonesUnavailab
 
 from services.web import i18n
 from services.web.claims import token_claims
-from services.web.console.texts import t
+from services.web.console.texts import summary, t
 from services.web.context import render, sdk
 
 ADMIN_RIGHTS_GROUP = 1
@@ -46,6 +46,21 @@ def admin_of(claims: Mapping[str, Any]) -> Admin | None:
     if group != ADMIN_RIGHTS_GROUP or not isinstance(practice, str) or not practice:
         return None
     return Admin(practice, str(employee or ""))
+
+
+def form_page(
+    request: web.Request,
+    template: str,
+    section: str,
+    errors: dict[str, str] | None = None,
+    **values: Any,
+) -> web.Response:
+    """A console page with a form: each field's error, the summary above the form, and 400
+    when the services refused what was sent."""
+    errors = errors or {}
+    locale = request["session"].get("locale", "nl")
+    context = {"errors": errors, "error": summary(locale, errors), "section": section, **values}
+    return render(request, template, context, status=400 if errors else 200)
 
 
 def forbidden(request: web.Request) -> web.Response:

@@ -9,9 +9,8 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from services.web.console import forms, views
-from services.web.console.admin import Admin, admin_page, call, problem
-from services.web.console.texts import summary
-from services.web.context import WebRoute, render
+from services.web.console.admin import Admin, admin_page, call, form_page, problem
+from services.web.context import WebRoute
 from shared.audit_actions import AUDIT_ACTIONS
 
 PAGE = "/console/audit"
@@ -37,20 +36,19 @@ async def show(request: web.Request, admin: Admin) -> web.StreamResponse:
             errors[name] = f"console.problem.{refused.slug}"
     filters = {k: v for k, v in values.items() if v}
     export = views.audit_link(PAGE + "/export", filters)
-    locale = request["session"].get("locale", "nl")
-    context = {
-        "values": values,
-        "errors": errors,
-        "error": summary(locale, errors),
-        "events": events,
-        "actions": AUDIT_ACTIONS,
-        "employees": employees.body or [],
-        "next_link": views.audit_link(PAGE, filters, cursor=following) if following else None,
-        "first_link": views.audit_link(PAGE, filters) if request.query.get("cursor") else None,
-        "export_link": export,
-        "section": "audit",
-    }
-    return render(request, "console/audit.html", context, status=400 if errors else 200)
+    return form_page(
+        request,
+        "console/audit.html",
+        "audit",
+        errors,
+        values=values,
+        events=events,
+        actions=AUDIT_ACTIONS,
+        employees=employees.body or [],
+        next_link=views.audit_link(PAGE, filters, cursor=following) if following else None,
+        first_link=views.audit_link(PAGE, filters) if request.query.get("cursor") else None,
+        export_link=export,
+    )
 
 
 async def export(request: web.Request, admin: Admin) -> web.StreamResponse:

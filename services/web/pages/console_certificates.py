@@ -9,8 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from services.web.console import forms, views
-from services.web.console.admin import Admin, admin_page, call, problem
-from services.web.console.texts import summary
+from services.web.console.admin import Admin, admin_page, call, form_page, problem
 from services.web.context import WebRoute, render
 
 LIST = "/console/certificates"
@@ -25,17 +24,15 @@ async def _listing_page(
 ) -> web.Response:
     answer = await call(request, "certs", "GET", admin.path("certificates"))
     certificates = [_shown(c) for c in (answer.body or {}).get("certificates", [])]
-    locale = request["session"].get("locale", "nl")
-    errors = errors or {}
-    context = {
-        "certificates": certificates,
-        "errors": errors,
-        "values": {},
-        "error": summary(locale, errors),
-        "removed": request.query.get("removed") == "1",
-        "section": "certificates",
-    }
-    return render(request, "console/certificates.html", context, status=400 if errors else 200)
+    return form_page(
+        request,
+        "console/certificates.html",
+        "certificates",
+        errors,
+        certificates=certificates,
+        values={},
+        removed=request.query.get("removed") == "1",
+    )
 
 
 async def listing(request: web.Request, admin: Admin) -> web.StreamResponse:
@@ -69,25 +66,23 @@ async def _details_page(
     certificate = _shown(dict(answer.body))
     employees = await call(request, "enrolment", "GET", admin.path("employees"))
     people = {e["employee"]: e for e in (employees.body or [])}
-    locale = request["session"].get("locale", "nl")
-    errors = errors or {}
     if values is None:
         values = {
             "type": certificate["type"],
             "agb_code": certificate.get("agb_code") or "",
             "services": "\n".join(certificate.get("services") or []),
         }
-    context = {
-        "certificate": certificate,
-        "grants": [people.get(g, {"employee": g, "name": g}) for g in certificate["grants"]],
-        "grantable": [e for e in people.values() if e["employee"] not in certificate["grants"]],
-        "values": values,
-        "errors": errors,
-        "error": summary(locale, errors),
-        "saved": request.query.get("saved") == "1",
-        "section": "certificates",
-    }
-    return render(request, "console/certificate.html", context, status=400 if errors else 200)
+    return form_page(
+        request,
+        "console/certificate.html",
+        "certificates",
+        errors,
+        certificate=certificate,
+        grants=[people.get(g, {"employee": g, "name": g}) for g in certificate["grants"]],
+        grantable=[e for e in people.values() if e["employee"] not in certificate["grants"]],
+        values=values,
+        saved=request.query.get("saved") == "1",
+    )
 
 
 async def details(request: web.Request, admin: Admin) -> web.StreamResponse:

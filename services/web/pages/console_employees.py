@@ -8,8 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from services.web.console import forms, views
-from services.web.console.admin import Admin, admin_page, call, problem
-from services.web.console.texts import summary, t
+from services.web.console.admin import Admin, admin_page, call, form_page, problem
+from services.web.console.texts import t
 from services.web.context import WebRoute, render
 
 
@@ -60,16 +60,9 @@ def _edit_page(
     values: dict[str, str],
     errors: dict[str, str] | None = None,
 ) -> web.Response:
-    locale = request["session"].get("locale", "nl")
-    errors = errors or {}
-    context = {
-        "employee": employee,
-        "values": values,
-        "errors": errors,
-        "error": summary(locale, errors),
-        "section": "employees",
-    }
-    return render(request, "console/employee.html", context, status=400 if errors else 200)
+    return form_page(
+        request, "console/employee.html", "employees", errors, employee=employee, values=values
+    )
 
 
 async def edit(request: web.Request, admin: Admin) -> web.StreamResponse:

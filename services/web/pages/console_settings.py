@@ -9,8 +9,7 @@ from aiohttp import web
 
 from services.web.claims import token_claims
 from services.web.console import forms, views
-from services.web.console.admin import Admin, admin_page, call, problem
-from services.web.console.texts import summary
+from services.web.console.admin import Admin, admin_page, call, form_page, problem
 from services.web.context import WebRoute, render
 from shared.password_strength import strength
 from shared.tokens import SINGLE_FACTOR_ACR
@@ -39,21 +38,21 @@ def _page(
     errors: dict[str, str] | None = None,
     **extra: Any,
 ) -> web.Response:
-    locale = request["session"].get("locale", "nl")
-    errors = errors or {}
-    context = {
-        "values": values,
-        "readiness": readiness,
-        "errors": errors,
-        "error": summary(locale, errors),
-        "policy_fields": forms.POLICY_FIELDS,
-        "incomplete": [],
-        "saved": request.query.get("saved") == "1",
-        "preview": None,
-        "section": "settings",
-        **extra,
-    }
-    return render(request, "console/settings.html", context, status=400 if errors else 200)
+    return form_page(
+        request,
+        "console/settings.html",
+        "settings",
+        errors,
+        **{
+            "values": values,
+            "readiness": readiness,
+            "policy_fields": forms.POLICY_FIELDS,
+            "incomplete": [],
+            "saved": request.query.get("saved") == "1",
+            "preview": None,
+            **extra,
+        },
+    )
 
 
 async def show(request: web.Request, admin: Admin) -> web.StreamResponse:
