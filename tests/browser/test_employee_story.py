@@ -67,25 +67,7 @@ async def practice_with_jan(cluster: Cluster, story: Story, auth: Zone) -> None:
         temporary=False,
     )
     assert status == 200, body
-    status, body = await story.call(
-        story.enrolment,
-        "PUT",
-        path,
-        admin,
-        two_factor_required=True,
-        confirm_incomplete=True,
-        password_policy={"min_strength": 60},
-    )
-    assert status == 200 and body["two_factor_required"] is True, body
-
-    async def switched() -> bool:
-        return bool(
-            await auth.auth.pool.fetchval(
-                "SELECT two_factor_required FROM practices WHERE id = $1", PRACTICE
-            )
-        )
-
-    await wait_for(switched)
+    await story.require_two_factors(admin)
 
 
 @pytest.fixture

@@ -162,6 +162,28 @@ class Story:
             self.witness.error_bodies.append(text)
         return status, answer
 
+    async def require_two_factors(self, admin_token: str) -> None:
+        """Switch two factors on (past incomplete employees), and wait until auth knows."""
+        status, practice = await self.call(
+            self.enrolment,
+            "PUT",
+            f"/v1/practices/{PRACTICE}",
+            admin_token,
+            two_factor_required=True,
+            confirm_incomplete=True,
+            password_policy={"min_strength": 60},
+        )
+        assert status == 200 and practice["two_factor_required"] is True, practice
+
+        async def switched_at_auth() -> bool:
+            return bool(
+                await self.auth.auth.pool.fetchval(
+                    "SELECT two_factor_required FROM practices WHERE id = $1", PRACTICE
+                )
+            )
+
+        await wait_for(switched_at_auth)
+
     async def verify(self, login_id: str, factor: str, code: str) -> tuple[int, dict[str, Any]]:
         """The second step of a login, in the story's auth zone."""
         return await self.call(
@@ -350,25 +372,7 @@ async def two_factor_story(cluster: Cluster, smtp_sink: SmtpSink) -> Witness:
     assert [(e["username"], e["missing"]) for e in incomplete["employees"]] == [("piet", ["bsn"])]
     status, practice = await story.call(enrolment, "GET", f"/v1/practices/{PRACTICE}", admin_token)
     assert practice["two_factor_required"] is False
-    status, practice = await story.call(
-        enrolment,
-        "PUT",
-        f"/v1/practices/{PRACTICE}",
-        admin_token,
-        two_factor_required=True,
-        confirm_incomplete=True,
-        password_policy={"min_strength": 60},
-    )
-    assert status == 200 and practice["two_factor_required"] is True, practice
-
-    async def switched_at_auth() -> bool:
-        return bool(
-            await auth.auth.pool.fetchval(
-                "SELECT two_factor_required FROM practices WHERE id = $1", PRACTICE
-            )
-        )
-
-    await wait_for(switched_at_auth)
+    await story.require_two_factors(admin_token)
 
     # The password-only admin session ends; the administrator enrols too.
     status, _ = await story.call(auth, "POST", "/v1/tokens/renew", admin_token)
