@@ -274,6 +274,7 @@ class TweestapClient:
         on_renewed: Hook | None = None,
         on_zone_switched: Hook | None = None,
         on_session_ended: Hook | None = None,
+        http: aiohttp.ClientSession | None = None,
     ) -> None:
         if not zones:
             raise ValueError("at least one zone")
@@ -302,13 +303,17 @@ class TweestapClient:
         self._down: set[int] = set()
         self._held: _Held | None = None
         self._session: aiohttp.ClientSession | None = None
+        #: A caller's HTTP session shared by many short-lived clients (a server-side front end
+        #: making one client per request keeps its connections): used, never closed, here.
+        self._shared_http = http
         self._probe: asyncio.Task[None] | None = None
         self._renewing = asyncio.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def __aenter__(self) -> TweestapClient:
-        self._session = aiohttp.ClientSession(timeout=self.timeout)
+        # Every call sets its own time limit, so a shared session's default does not matter.
+        self._session = self._shared_http or aiohttp.ClientSession(timeout=self.timeout)
         if self.file is not None:
             record = self.file.read()
             if record is not None:
@@ -328,7 +333,7 @@ class TweestapClient:
             self._probe.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._probe
-        if self._session is not None:
+        if self._session is not None and self._session is not self._shared_http:
             await self._session.close()
 
     # -- state -----------------------------------------------------------------------------

@@ -4,16 +4,17 @@ session/CSRF/security-header middleware and the jinja2 templates (autoescape on)
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import aiohttp
 import jinja2
 from aiohttp import web
 
 from services.web import csrf, headers, i18n
 from services.web import session as sessions
 from services.web.console import routes as console
-from services.web.context import ENV, KEY, SETTINGS, WebRoute, render
+from services.web.context import ENV, HTTP, KEY, SETTINGS, WebRoute, render
 from services.web.pages import factors, login, wizard
 from services.web.settings import WebSettings
 
@@ -98,6 +99,13 @@ async def _home(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/factors" if request["session"].get("token") else "/login")
 
 
+async def _http(app: web.Application) -> AsyncIterator[None]:
+    """The HTTP session to the services, opened once for the process (not per request)."""
+    async with aiohttp.ClientSession() as session:
+        app[HTTP] = session
+        yield
+
+
 def create_app(settings: WebSettings) -> web.Application:
     app = web.Application(middlewares=[_session_middleware], client_max_size=64 * 1024)
     app[SETTINGS] = settings
@@ -113,4 +121,5 @@ def create_app(settings: WebSettings) -> web.Application:
         for route in routes:
             app.router.add_route(route.method, route.path, route.handler)
     app.router.add_static("/static/", HERE / "static")
+    app.cleanup_ctx.append(_http)
     return app

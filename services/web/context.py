@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import jinja2
 from aiohttp import web
 from tweestap_client import TweestapClient, TweestapError, acting_for
@@ -19,6 +20,8 @@ from services.web.settings import WebSettings
 SETTINGS = web.AppKey("settings", WebSettings)
 KEY = web.AppKey("session_key", bytes)
 ENV = web.AppKey("jinja", jinja2.Environment)
+#: One HTTP session per process, shared by the per-request SDK clients (kept connections).
+HTTP = web.AppKey("http", aiohttp.ClientSession)
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ async def sdk(request: web.Request) -> AsyncIterator[TweestapClient]:
     """An SDK client for this request, holding the session's token (if any); a renewed token
     goes back into the session."""
     session = request["session"]
-    async with TweestapClient(request.app[SETTINGS].zones) as client:
+    async with TweestapClient(request.app[SETTINGS].zones, http=request.app[HTTP]) as client:
         if session.get("token"):
             client.restore(session["token"])
         with acting_for(request.remote):

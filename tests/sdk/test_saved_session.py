@@ -4,6 +4,7 @@ calls with it; ``request(token=...)`` sends another bearer (the wizard's enrolme
 
 from __future__ import annotations
 
+import aiohttp
 from tweestap_client import TweestapClient
 
 from tests.conftest import ADMIN_PASSWORD, Cluster
@@ -21,7 +22,10 @@ async def test_a_saved_token_restored_in_a_new_client_renews_and_logs_out(
         assert step.next == "done"
         saved = first.saved
     assert saved is not None and saved["token"]
-    async with TweestapClient([zone]) as second:
+    # The next two clients share the caller's HTTP session (one client per request, as the web
+    # front end makes them): they use it and leave it open.
+    http = aiohttp.ClientSession()
+    async with TweestapClient([zone], http=http) as second:
         second.restore(saved)
         assert second.token == saved["token"]
         renewed = await second.renew()
@@ -32,7 +36,10 @@ async def test_a_saved_token_restored_in_a_new_client_renews_and_logs_out(
         assert answer.status == 401
         await second.logout()
         assert second.saved is None
-    async with TweestapClient([zone]) as third:
+    assert not http.closed
+    async with TweestapClient([zone], http=http) as third:
         third.restore({**saved, "token": renewed})
         answer = await third.request("auth", "POST", "/v1/tokens/renew")
         assert answer.status == 401  # revoked by the logout
+    assert not http.closed
+    await http.close()
