@@ -37,6 +37,7 @@ test-browser: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/tweestap bench login
 	$(BIN)/tweestap bench renew
+	$(BIN)/tweestap bench introspect
 	$(BIN)/tweestap bench notify
 	$(BIN)/tweestap bench failover
 	$(BIN)/tweestap bench startup

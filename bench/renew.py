@@ -1,13 +1,21 @@
 """``tweestap bench renew``: sliding-window token renewals per second against one auth server,
 and per CPU-second of that server (the fair per-core figure: the load generator, PostgreSQL and
-the broker run on the same machine)."""
+the broker run on the same machine).
+
+Each renewal presents the token the previous one returned, as a client does (``--same-token``:
+the first token every time, how this bench measured before issue 14), so the server never
+sees the same token twice and nothing it may remember per token flatters the figure."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+
+import aiohttp
 
 from bench.harness import (
     RequestSpec,
+    Scenario,
     auth_stack,
     base_parser,
     ensure_alive,
@@ -15,6 +23,7 @@ from bench.harness import (
     log,
     login_once,
     report,
+    request_json,
     rss_mb,
     run_load,
     stack_meter,
@@ -25,16 +34,40 @@ RENEWALS_PER_CORE_S = 1500.0
 IDLE_RSS_MB = 100.0
 
 
+@dataclass
+class ChainedRenewal:
+    """Renew with the latest token of the session (shared by the client's workers)."""
+
+    url: str
+    token: str
+
+    async def once(self, session: aiohttp.ClientSession) -> str | None:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        data, failure = await request_json(session, "POST", self.url, None, headers, "token")
+        if data is not None:
+            self.token = data["token"]
+        return failure
+
+    def part(self, index: int, count: int) -> ChainedRenewal:
+        return ChainedRenewal(self.url, self.token)
+
+
 def main(argv: list[str]) -> int:
-    args = base_parser("renew", __doc__ or "").parse_args(argv)
+    parser = base_parser("renew", __doc__ or "")
+    parser.add_argument(
+        "--same-token", action="store_true", help="renew the first token every time"
+    )
+    args = parser.parse_args(argv)
     with auth_stack() as stack:
         time.sleep(1.0)
         rss_idle = rss_mb(stack.server.pid)
         token = login_once(stack)["token"]["token"]
         log(f"renew load: {args.seconds:g} s, concurrency {args.concurrency}")
-        # The original token stays valid: every request renews the same session.
-        spec = RequestSpec(
-            "POST", f"{stack.base_url}/v1/tokens/renew", None, {"Authorization": f"Bearer {token}"}
+        url = f"{stack.base_url}/v1/tokens/renew"
+        spec: Scenario = (
+            RequestSpec("POST", url, None, {"Authorization": f"Bearer {token}"})
+            if args.same_token
+            else ChainedRenewal(url, token)
         )
         meter = stack_meter(stack)
         load = run_load(spec, args.seconds, args.concurrency, args.processes, args.warmup, meter)
@@ -50,6 +83,7 @@ def main(argv: list[str]) -> int:
             "concurrency": args.concurrency,
             "client_processes": args.processes,
             "warmup_s": args.warmup,
+            "tokens": "the first, every time" if args.same_token else "each renewal's own",
         },
         {
             "renewals": load.ok,

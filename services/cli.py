@@ -237,7 +237,7 @@ def parser() -> argparse.ArgumentParser:
     zone.add_argument("--timeout", type=float, default=180.0, help="seconds to wait")
     zone.set_defaults(func=_zone)
     bench = sub.add_parser("bench", help="run a benchmark, print JSON")
-    bench.add_argument("name", choices=["login", "renew", "notify", "failover", "startup"])
+    bench.add_argument("name", choices=["login", "renew", "introspect", "notify", "failover", "startup"])
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     bench.set_defaults(func=_bench)
     keygen = sub.add_parser(
