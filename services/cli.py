@@ -14,6 +14,7 @@ from aiohttp import web
 from services.registry import SERVICES
 from shared import logs, trust
 from shared.db import migrate
+from shared.event_loop import new_event_loop
 from shared.problems import Problem
 from shared.sealing import generate_key
 
@@ -53,6 +54,7 @@ def _serve(args: argparse.Namespace) -> int:
         print=None,
         access_log=None,
         handle_signals=True,
+        loop=new_event_loop(settings),
     )
     return 0
 
@@ -237,7 +239,9 @@ def parser() -> argparse.ArgumentParser:
     zone.add_argument("--timeout", type=float, default=180.0, help="seconds to wait")
     zone.set_defaults(func=_zone)
     bench = sub.add_parser("bench", help="run a benchmark, print JSON")
-    bench.add_argument("name", choices=["login", "renew", "introspect", "notify", "failover", "startup"])
+    bench.add_argument(
+        "name", choices=["login", "renew", "introspect", "notify", "failover", "startup"]
+    )
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     bench.set_defaults(func=_bench)
     keygen = sub.add_parser(

@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     #: believed for the client address (auth's login rate limit, the audit trail's actor);
     #: from anyone else the peer address counts.
     trusted_proxies: list[str] = Field(default_factory=list)
+    #: The event loop a served process runs on: ``uvloop`` (libuv; less CPU per request on the
+    #: hot paths, issue 14) or ``asyncio`` (the standard library's selector loop).
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    #: Bearer tokens whose signature this process has checked (or, in auth, made), remembered
+    #: so that the same token's next request skips the Ed25519 check; 0 turns it off. Expiry,
+    #: issuer and audience are checked on every use, and the session's liveness is always
+    #: asked of the database.
+    token_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)
     database_url: str = "postgresql://postgres@localhost/tweestap"
     database_pool_min: int = Field(default=2, ge=1)
     database_pool_max: int = Field(default=10, ge=1)
