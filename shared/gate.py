@@ -40,8 +40,12 @@ class TokenGate:
         issuer: str,
         audience: str,
         leeway_seconds: int,
+        columns: tuple[str, ...] = (),
     ) -> None:
+        """``columns``: more of the employee's columns (of table ``employees``, alias ``e``)
+        that :meth:`live` should return with the state, in the same round trip."""
         self.verifier = verifier
+        self._state_sql = session_state_sql(columns)
         self.pool = pool
         self.issuer = issuer
         self.audience = audience
@@ -97,7 +101,7 @@ class TokenGate:
         a deactivation."""
         async with self.pool.acquire() as conn:
             state: asyncpg.Record | None = await conn.fetchrow(
-                _SESSION_STATE, claims["practice"], claims["sub"], str(claims["sid"])
+                self._state_sql, claims["practice"], claims["sub"], str(claims["sid"])
             )
         if state is None or not state["in_service"] or state["revoked"]:
             raise session_revoked()
@@ -116,18 +120,25 @@ class TokenGate:
         """The check for every request a person makes with a session token: signed, for this
         audience, and the session live (:meth:`live_state`); the claims carry the employee's
         current rights group (the directory's now, not the token's)."""
+        claims, _ = await self.live(token)
+        return claims
+
+    async def live(self, token: str) -> tuple[dict[str, Any], asyncpg.Record]:
+        """:meth:`live_session`, with the state it read (and the gate's ``columns``)."""
         claims = await self.signed_session_claims(token)
         state = await self.live_state(claims)
-        return {**claims, "rg": state["rights_group"]}
+        return {**claims, "rg": state["rights_group"]}, state
 
 
-#: The employee's status, the practice's two-factor rule, whether the session is revoked and
-#: the employee's cutoff (tables ``employees``, ``practices``, ``revocations``,
-#: ``session_cutoffs`` of the service's database).
-_SESSION_STATE = """SELECT e.in_service, e.rights_group,
-                           coalesce(p.two_factor_required, false) AS two_factor_required,
-                           EXISTS (SELECT 1 FROM revocations r WHERE r.sid = $3) AS revoked,
-                           (SELECT c.before FROM session_cutoffs c
-                            WHERE c.practice = e.practice AND c.employee = e.id) AS cutoff
-                    FROM employees e LEFT JOIN practices p ON p.id = e.practice
-                    WHERE e.practice = $1 AND e.id = $2"""
+def session_state_sql(columns: tuple[str, ...] = ()) -> str:
+    """The employee's status, the practice's two-factor rule, whether the session is revoked
+    and the employee's cutoff (tables ``employees``, ``practices``, ``revocations``,
+    ``session_cutoffs`` of the service's database), and ``columns`` of the employee."""
+    extra = "".join(f"e.{column}, " for column in columns)
+    return f"""SELECT {extra}e.in_service, e.rights_group,
+                      coalesce(p.two_factor_required, false) AS two_factor_required,
+                      EXISTS (SELECT 1 FROM revocations r WHERE r.sid = $3) AS revoked,
+                      (SELECT c.before FROM session_cutoffs c
+                       WHERE c.practice = e.practice AND c.employee = e.id) AS cutoff
+               FROM employees e LEFT JOIN practices p ON p.id = e.practice
+               WHERE e.practice = $1 AND e.id = $2"""  # noqa: S608 - column names are ours

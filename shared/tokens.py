@@ -7,6 +7,8 @@ is :meth:`shared.gate.TokenGate.live_session`'s question."""
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from typing import Any
 
 import jwt
@@ -34,23 +36,42 @@ class UnknownKey(InvalidToken):
 
 
 class TokenVerifier:
-    """Verifies tokens with any zone's known public key."""
+    """Verifies tokens with any zone's known public key.
 
-    def __init__(self) -> None:
+    Tokens whose signature has been checked (or that this process signed, :meth:`remember`)
+    are remembered, at most ``cache_size`` of them, least recently used first out: a relying
+    service introspects, and a front end calls with, the same token many times, and the
+    Ed25519 check is the largest cost of such a request. A remembered token is still checked
+    for expiry, issuer and audience on every use, and the memory is forgotten whenever a
+    known key goes away or changes."""
+
+    def __init__(self, cache_size: int = 0) -> None:
         self._public: dict[str, Ed25519PublicKey] = {}
+        #: The JWK ``x`` of each known key id: what decides whether remembered tokens stay.
+        self._known: dict[str, str] = {}
+        self._cache_size = cache_size
+        self._checked: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     def set_public_keys(self, jwks: list[dict[str, Any]]) -> None:
         public: dict[str, Ed25519PublicKey] = {}
+        known: dict[str, str] = {}
         for jwk in jwks:
             key = OKPAlgorithm.from_jwk(jwk)
             if isinstance(key, Ed25519PublicKey):
                 public[jwk["kid"]] = key
-        self._public = public
+                known[jwk["kid"]] = str(jwk.get("x"))
+        if not self._known.items() <= known.items():
+            self._checked.clear()
+        self._public, self._known = public, known
 
     def add_public_key(self, jwk: dict[str, Any]) -> None:
         key = OKPAlgorithm.from_jwk(jwk)
         if isinstance(key, Ed25519PublicKey):
-            self._public = {**self._public, jwk["kid"]: key}
+            kid, x = jwk["kid"], str(jwk.get("x"))
+            if self._known.get(kid, x) != x:
+                self._checked.clear()
+            self._public = {**self._public, kid: key}
+            self._known = {**self._known, kid: x}
 
     def knows(self, kid: str) -> bool:
         return kid in self._public
@@ -67,6 +88,10 @@ class TokenVerifier:
     def signed_claims(self, token: str, issuer: str, audience: str, leeway: int) -> dict[str, Any]:
         """The claims of a token signed by a known key, for ``issuer`` and ``audience``, of
         type ``at+jwt``, not expired. Signature only: says nothing about the session."""
+        remembered = self._checked.get(token)
+        if remembered is not None and _still_valid(remembered, issuer, audience, leeway):
+            self._checked.move_to_end(token)
+            return dict(remembered)
         kid = self.kid_of(token)
         key = self._public.get(kid)
         if key is None:
@@ -82,11 +107,42 @@ class TokenVerifier:
                 options={"require": ["exp", "iat", "sub", "sid", "iss", "aud"]},
             )
         except jwt.PyJWTError as exc:
+            self._checked.pop(token, None)
             raise InvalidToken(str(exc)) from None
         if not is_access_token_type(decoded["header"].get("typ")):
             raise InvalidToken("not an access token (typ at+jwt)")
         claims: dict[str, Any] = decoded["payload"]
-        return claims
+        self.remember(token, claims)
+        return dict(claims)
+
+    def remember(self, token: str, claims: dict[str, Any]) -> None:
+        """Remember ``token`` as signed, with its ``claims`` (checked, or just signed here)."""
+        if self._cache_size <= 0:
+            return
+        self._checked[token] = dict(claims)
+        self._checked.move_to_end(token)
+        while len(self._checked) > self._cache_size:
+            self._checked.popitem(last=False)
+
+    @property
+    def remembered(self) -> int:
+        """How many tokens are remembered (for tests and metrics)."""
+        return len(self._checked)
+
+    def remembers(self, token: str) -> bool:
+        return token in self._checked
+
+
+def _still_valid(claims: dict[str, Any], issuer: str, audience: str, leeway: int) -> bool:
+    """What a remembered token must still be now: unexpired, for this issuer and audience
+    (anything else goes through the full check, which names the reason)."""
+    exp, aud = claims.get("exp"), claims.get("aud")
+    return (
+        isinstance(exp, int | float)
+        and exp > time.time() - leeway
+        and claims.get("iss") == issuer
+        and (aud == audience or (isinstance(aud, list) and audience in aud))
+    )
 
 
 def is_access_token_type(typ: object) -> bool:

@@ -5,7 +5,8 @@ register one; the secret itself never leaves the command that made it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import asyncpg
 from pydantic import BaseModel, ValidationError
@@ -48,6 +49,10 @@ class Clients(EventWriter):
     settings: AuthSettings
     pool: asyncpg.Pool
     keyring: Keyring
+    #: Active clients as found in the database, and when (``client_cache_seconds``).
+    _believed: dict[str, tuple[ClientState, float]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     async def add(self, client_id: str, name: str) -> str:
         """Register ``client_id`` (or give it a new secret); returns the secret, once."""
@@ -74,13 +79,28 @@ class Clients(EventWriter):
         if credentials is None:
             raise unauthenticated_client()
         client_id, secret = credentials
-        state = await repo.get(self.pool, client_id)
-        hashed = state.secret_hash if state is not None and state.active else None
+        state = await self._active(client_id)
+        hashed = state.secret_hash if state is not None else None
         if state is None or not clients.secret_matches(secret, hashed):
             raise unauthenticated_client()
         return state
 
+    async def _active(self, client_id: str) -> ClientState | None:
+        """The client if it is registered and active, from memory while that is fresh enough.
+        Only clients found active are remembered: their number is the registrations'."""
+        now = time.monotonic()
+        believed = self._believed.get(client_id)
+        if believed is not None and now - believed[1] < self.settings.client_cache_seconds:
+            return believed[0]
+        state = await repo.get(self.pool, client_id)
+        if state is None or not state.active:
+            self._believed.pop(client_id, None)
+            return None
+        self._believed[client_id] = (state, now)
+        return state
+
     async def _write(self, client_id: str, name: str, hashed: str, active: bool) -> None:
+        self._believed.pop(client_id, None)
         now = utcnow()
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", client_id)

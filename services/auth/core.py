@@ -73,6 +73,8 @@ class AuthCore(EventWriter):
             self.settings.issuer,
             self.settings.token_audience,
             self.settings.leeway_seconds,
+            # Introspection answers the username: read with the session's state.
+            columns=("username",),
         )
 
     @property

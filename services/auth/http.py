@@ -287,7 +287,7 @@ def create_app(settings: AuthSettings) -> web.Application:
             settings.hash_max_waiting,
             settings.hash_busy_retry_seconds,
         )
-        signer = Signer()
+        signer = Signer(settings.token_cache_size)
         core = AuthCore(
             settings, rt.pool, hasher, signer, keyring, KeyStore(settings, keyring), metrics
         )

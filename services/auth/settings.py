@@ -45,6 +45,14 @@ class AuthSettings(Settings, WebAuthnSettings):
     login_rate_window_seconds: int = Field(default=60, ge=1, le=24 * 3600)
     #: Client addresses whose budget is remembered (least recently seen forgotten first).
     login_rate_max_clients: int = Field(default=100_000, ge=1)
+    #: A registered relying service, once found active, is believed for this long without
+    #: asking the database again (introspection is the relying services' hot path): a removed
+    #: client is refused at the latest this long after. 0: ask on every request.
+    client_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    #: Renewals of a session queue a ``token.renewed`` event at most once per this many
+    #: seconds of the session (nothing consumes the event; tweestap_tokens_total counts every
+    #: renewal): a client renewing in a loop cannot flood the bus. 0: an event per renewal.
+    renewal_event_seconds: int = Field(default=3600, ge=0, le=DAY)
     #: A zone's signing key is replaced after this many days.
     key_rotation_days: int = Field(default=30, ge=1)
     #: Private half of the deployment's trust key (``tweestap keygen --trust``): signs this

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -43,7 +43,8 @@ class Tokens:
         )
 
     async def renew(self, token: str) -> TokenResponse:
-        """A new token valid X from now (capped at the session's end), in one round trip."""
+        """A new token valid X from now (capped at the session's end), in one round trip; a
+        ``token.renewed`` event only when due (:func:`tokens.renewal_event_due`)."""
         started = time.perf_counter()
         # The live-session rules are checked in renew_session's one statement (one round
         # trip on the hottest path), the same rules as TokenGate.live_session.
@@ -59,17 +60,26 @@ class Tokens:
                 "Session reached its maximum",
                 "The session may not be extended further; log in again.",
             ) from None
-        event = self.core.token_event("token.renewed", session, grant, now)
+        every = timedelta(seconds=self.core.settings.renewal_event_seconds)
+        event = (
+            outbox_row(
+                self.core.settings,
+                AUTH_EVENTS,
+                self.core.token_event("token.renewed", session, grant, now),
+            )
+            if tokens.renewal_event_due(session, int(claims["iat"]), now, every)
+            else None
+        )
         state = await repo.renew_session(
             self.core.pool,
             session.practice,
             session.employee,
             session.sid,
-            outbox_row(self.core.settings, AUTH_EVENTS, event),
+            event,
             single_factor=session.acr == tokens.SINGLE_FACTOR_ACR,
             auth_time=session.auth_time,
         )
-        if state is None or not state["queued"]:
+        if state is None or not state["live"]:
             raise Problem(401, "session-revoked", "Session ended", "Log in again.")
         signed = self.core.signer.sign({**grant.claims, "rg": state["rights_group"]}, now)
         self.core.metrics.tokens("token.renewed", started)
@@ -120,14 +130,11 @@ class Tokens:
 
     async def introspect(self, token: str) -> dict[str, Any]:
         """RFC 7662: ``{"active": false}`` for anything not a live session token; when active,
-        the rights group is the directory's now, not the token's."""
+        the rights group is the directory's now, not the token's. One round trip: the
+        session's state and the username in one statement."""
         try:
-            claims = await self.core.gate.live_session(token)
+            claims, state = await self.core.gate.live(token)
         except Problem:
-            return {"active": False}
-        async with self.core.pool.acquire() as conn:
-            employee = await repo.employee(conn, claims["practice"], claims["sub"])
-        if employee is None:
             return {"active": False}
         shown = (
             *("sub", "iss", "aud", "client_id", "exp", "iat", "jti", "practice", "rg", "sid"),
@@ -137,6 +144,6 @@ class Tokens:
             "active": True,
             "token_type": "Bearer",
             "scope": claims["scope"],
-            "username": employee.username,
+            "username": state["username"],
             **{k: claims[k] for k in shown if k in claims},
         }

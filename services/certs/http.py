@@ -169,7 +169,7 @@ def create_app(settings: CertsSettings) -> web.Application:
 
     async def certs_ctx(app: web.Application) -> AsyncIterator[None]:
         rt = app[RUNTIME]
-        verifier = TokenVerifier()
+        verifier = TokenVerifier(settings.token_cache_size)
         gate = TokenGate(
             verifier, rt.pool, settings.issuer, settings.token_audience, settings.leeway_seconds
         )

@@ -337,7 +337,7 @@ def create_app(settings: EnrolmentSettings) -> web.Application:
 
     async def enrolment_ctx(app: web.Application) -> AsyncIterator[None]:
         rt = app[RUNTIME]
-        verifier = TokenVerifier()
+        verifier = TokenVerifier(settings.token_cache_size)
         gate = TokenGate(
             verifier, rt.pool, settings.issuer, settings.token_audience, settings.leeway_seconds
         )

@@ -27,7 +27,7 @@ from shared.http import RUNTIME
 from shared.trust import TrustSigner
 from shared.trust import generate as generate_trust_key
 from tests.conftest import ADMIN_PASSWORD, TRUST_PRIVATE, Cluster, Zone, login, wait_for
-from tests.integration.test_enrolment import read_topic
+from tests.topics import read_topic
 
 P = "fysio"
 

@@ -21,7 +21,7 @@ from shared.events import EmployeeUpserted, PracticeUpserted, utcnow
 from shared.sealing import Keyring
 from tests.certfactory import TestCA
 from tests.conftest import ADMIN_PASSWORD, SEALING, Cluster, Zone, login, wait_for
-from tests.integration.test_enrolment import read_topic
+from tests.topics import read_topic
 
 P = "fysio"
 OTHER = "tandarts"

@@ -31,7 +31,6 @@ from shared.outbox import _RELAY_LOCK
 from shared.problems import Problem
 from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
 from tests.integration.test_certs import VECOZO
-from tests.integration.test_enrolment import read_topic
 from tests.integration.test_second_factor import (
     Setup,
     add_factor,
@@ -39,6 +38,7 @@ from tests.integration.test_second_factor import (
     two_factor_setup,
     verify,
 )
+from tests.topics import read_topic
 
 P = "fysio"
 PIET = "piet01"

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from services.enrolment.bootstrap import Enrolment
 from services.enrolment.http import ENROLMENT
@@ -44,6 +44,7 @@ from tests.conftest import (
     text_of,
     wait_for,
 )
+from tests.topics import read_topic
 
 P = "fysio"
 PRACTICE_EMAIL = "praktijk@fysio-jansen.nl"
@@ -195,37 +196,6 @@ class Rig:
         match = re.search(r"^    (\S+)\s*$", text_of(message), re.MULTILINE)
         assert match, text_of(message)
         return match.group(1)
-
-
-async def read_topic(
-    bootstrap: str,
-    topic: str,
-    until: Callable[[list[dict[str, Any]]], bool],
-    timeout: float = 20,
-) -> list[dict[str, Any]]:
-    """Like ``tests.conftest.read_events``, but with the partitions assigned directly instead
-    of joining a consumer group (which takes seconds on the embedded broker)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
-    )
-    await consumer.start()
-    events: list[dict[str, Any]] = []
-    try:
-        deadline = time.monotonic() + timeout
-        while (partitions := consumer.partitions_for_topic(topic)) is None:
-            assert time.monotonic() < deadline, f"no topic {topic}"
-            await consumer.topics()  # refreshes the metadata
-            await asyncio.sleep(0.1)
-        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(assigned)
-        await consumer.seek_to_beginning(*assigned)
-        while time.monotonic() < deadline and not until(events):
-            batches = await consumer.getmany(timeout_ms=200)
-            for records in batches.values():
-                events.extend(json.loads(r.value) for r in records)
-    finally:
-        await consumer.stop()
-    return events
 
 
 async def start(

@@ -28,8 +28,6 @@ from tests.integration.test_second_factor import (
     challenge,
     claims_of,
     emit,
-    events,
-    of_type,
     problem,
     second_step,
     two_factor_practice,
@@ -37,6 +35,7 @@ from tests.integration.test_second_factor import (
     until_in,
 )
 from tests.integration.test_tokens import bearer, forge_session, renew
+from tests.topics import events, of_type
 
 CA = TestCA()
 

@@ -152,6 +152,14 @@ async def test_introspection_needs_a_registered_client_known_in_both_zones(
         return status == 401
 
     await wait_for(removed_in_b)
+
+    async def removed_in_a() -> bool:
+        # The command removed it in zone a's database; the server believes an active client
+        # for at most client_cache_seconds.
+        status, _, _ = await introspect(zone_a, token, basic("praktijk-software", secret))
+        return status == 401
+
+    await wait_for(removed_in_a, timeout=zone_a.auth.settings.client_cache_seconds + 5)
     for zone in (zone_a, zone_b):
 
         async def dead_lettered(zone: Zone = zone) -> bool:

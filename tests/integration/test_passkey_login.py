@@ -22,8 +22,6 @@ from tests.integration.test_second_factor import (
     challenge,
     claims_of,
     emit,
-    events,
-    of_type,
     problem,
     second_step,
     two_factor_practice,
@@ -31,6 +29,7 @@ from tests.integration.test_second_factor import (
     until_in,
 )
 from tests.softkey import SoftAuthenticator
+from tests.topics import events, of_type
 
 ORIGIN = "http://localhost:8100"
 

@@ -11,12 +11,9 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.auth.domain.tokens import Session
 from shared import otp
@@ -54,6 +51,7 @@ from tests.conftest import (
 )
 from tests.integration.test_login import verify_with_jwks
 from tests.integration.test_tokens import introspect, renew
+from tests.topics import events, of_type, read_topic
 
 KEYRING = Keyring.parse(SEALING)
 PRACTICE = "fysio"
@@ -267,62 +265,6 @@ def wrong(*valid: str) -> str:
 async def claims_of(zone: Zone, token: str) -> dict[str, Any]:
     jwks = await (await zone.client.get("/.well-known/jwks.json")).json()
     return verify_with_jwks(token, jwks)
-
-
-async def read_topic(
-    bootstrap: str,
-    topic: str,
-    until: Callable[[list[dict[str, Any]]], bool],
-    timeout: float = 20,
-) -> list[dict[str, Any]]:
-    """Every event on ``topic`` from the beginning, read until ``until`` holds (or timeout).
-    Partitions are assigned directly, without a consumer group: no group join to wait for."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
-    )
-    await consumer.start()
-    found: list[dict[str, Any]] = []
-    try:
-        deadline = time.monotonic() + timeout
-        partitions: set[int] = set()
-        while not partitions and time.monotonic() < deadline:
-            await consumer.topics()  # refreshes the metadata
-            partitions = consumer.partitions_for_topic(topic) or set()
-            if not partitions:
-                await asyncio.sleep(0.1)
-        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(assigned)
-        await consumer.seek_to_beginning(*assigned)
-        while time.monotonic() < deadline and not until(found):
-            batches = await consumer.getmany(timeout_ms=200)
-            for records in batches.values():
-                found.extend(json.loads(r.value) for r in records)
-    finally:
-        await consumer.stop()
-    return found
-
-
-async def events(
-    cluster: Cluster, zone: Zone, topic: str, wanted: Any, count: int = 1
-) -> list[dict[str, Any]]:
-    """Events on ``topic`` for which ``wanted(event)`` holds, once there are ``count``."""
-    found = await read_topic(
-        cluster.broker.bootstrap,
-        zone.settings.topic(topic),
-        lambda evs: sum(1 for e in evs if wanted(e)) >= count,
-    )
-    chosen = [e for e in found if wanted(e)]
-    assert len(chosen) >= count, f"{len(chosen)} of {count} events on {topic}"
-    return chosen
-
-
-def of_type(type_: str, **data: Any) -> Any:
-    def wanted(event: dict[str, Any]) -> bool:
-        return bool(
-            event["type"] == type_ and all(event["data"].get(k) == v for k, v in data.items())
-        )
-
-    return wanted
 
 
 def login_code(event: dict[str, Any]) -> str:

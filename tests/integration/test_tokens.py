@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
 import aiohttp
+import jwt
 
 from services.auth.domain import tokens
 from services.auth.http import CLIENTS
 from shared.events import utcnow
 from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
 from tests.integration.test_login import verify_with_jwks
+from tests.topics import events, of_type
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -81,6 +84,32 @@ async def test_renewal_never_passes_the_session_maximum(cluster: Cluster) -> Non
     fallback = forge_session(zone, employee, timedelta(hours=12, seconds=5), tokens.FALLBACK_ACR)
     status, body = await renew(zone, fallback)
     assert status == 401 and body["type"].endswith("/session-expired"), "fallback: 12 h"
+
+
+async def test_renewals_queue_an_event_once_per_period_of_the_session(cluster: Cluster) -> None:
+    """Renewing in a loop leaves no event per renewal (the counter counts them); a renewal
+    of a token issued in an earlier hour of the session does queue one."""
+    zone = await cluster.start("a", renewal_event_seconds=3600)
+    await cluster.bootstrap(zone)
+    _, body = await login(zone, "fysio", "admin", ADMIN_PASSWORD)
+    token = body["token"]["token"]
+    for _ in range(3):
+        status, renewed = await renew(zone, token)
+        assert status == 200
+        token = renewed["token"]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    # The same session, as if it had started 3,700 s ago and this token came in its first hour.
+    now = int(time.time())
+    earlier = {**claims, "auth_time": now - 3700, "iat": now - 3650, "jti": "earlier"}
+    status, _ = await renew(zone, zone.auth.signer.sign(earlier, utcnow()))
+    assert status == 200
+    renewals = await events(
+        cluster, zone, "auth.events", of_type("token.renewed", sid=claims["sid"]), 1
+    )
+    # The earlier renewals of the session precede it on the same key: none was queued.
+    assert len(renewals) == 1
+    metrics = await (await zone.ops.get("/metrics")).text()
+    assert 'tweestap_tokens_total{kind="token.renewed",service="auth",zone="a"} 4.0' in metrics
 
 
 async def test_revocation_and_introspection(cluster: Cluster) -> None:

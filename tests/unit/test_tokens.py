@@ -13,6 +13,7 @@ from services.auth.domain.tokens import (
     Lifetimes,
     Session,
     SessionEnded,
+    renewal_event_due,
 )
 from services.auth.domain.tokens import grant as issue
 from shared.tokens import is_access_token_type
@@ -171,3 +172,31 @@ def test_access_token_type_follows_rfc9068() -> None:
     assert is_access_token_type("application/AT+JWT")
     assert not is_access_token_type("JWT")
     assert not is_access_token_type(None)
+
+
+HOUR = timedelta(hours=1)
+
+
+def at(offset: timedelta) -> int:
+    return int((AUTH_TIME + offset).timestamp())
+
+
+@pytest.mark.parametrize(
+    ("issued", "renewed", "due"),
+    [
+        (timedelta(0), timedelta(minutes=59), False),  # same hour of the session
+        (timedelta(0), HOUR, True),  # the next hour starts
+        (timedelta(minutes=30), timedelta(hours=4, minutes=30), True),  # a client's usual pace
+        (timedelta(hours=4, minutes=30), timedelta(hours=4, minutes=31), False),  # in a loop
+        (timedelta(hours=4, seconds=59 * 60 + 59), timedelta(hours=5), True),
+    ],
+)
+def test_a_renewal_event_is_due_once_per_period_of_the_session(
+    issued: timedelta, renewed: timedelta, due: bool
+) -> None:
+    assert renewal_event_due(session(), at(issued), AUTH_TIME + renewed, HOUR) is due
+
+
+def test_a_period_of_zero_makes_every_renewal_an_event() -> None:
+    now = AUTH_TIME + timedelta(seconds=1)
+    assert renewal_event_due(session(), at(timedelta(0)), now, timedelta(0))

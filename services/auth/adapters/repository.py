@@ -193,37 +193,44 @@ async def renew_session(
     practice_id: str,
     employee_id: str,
     sid: str,
-    event: OutboxRow,
+    event: OutboxRow | None,
     single_factor: bool,
     auth_time: datetime,
 ) -> asyncpg.Record | None:
-    """One statement, one round trip: the employee's rights group and status, whether the
-    session is revoked (by its id, or by a cutoff at or after its ``auth_time``), and, if the
-    session may go on, the renewal event queued in the outbox. A single-factor session ends
-    once its practice requires two factors."""
-    row: asyncpg.Record | None = await conn.fetchrow(
-        """WITH state AS (
-               SELECT e.rights_group, e.in_service, p.two_factor_required,
-                      EXISTS (SELECT 1 FROM revocations r WHERE r.sid = $3)
-                      OR EXISTS (SELECT 1 FROM session_cutoffs c
-                                 WHERE c.practice = $1 AND c.employee = $2
-                                   AND c.before >= $9) AS revoked
-               FROM employees e JOIN practices p ON p.id = e.practice
-               WHERE e.practice = $1 AND e.id = $2),
-           queued AS (
-               INSERT INTO outbox (id, topic, key, payload)
-               SELECT $4, $5, $6, $7 FROM state
-               WHERE in_service AND NOT revoked AND NOT (two_factor_required AND $8)
-               RETURNING pg_notify('outbox', ''))
-           SELECT s.*, (SELECT count(*) FROM queued) AS queued FROM state s""",
-        practice_id,
-        employee_id,
-        sid,
-        *event,
-        single_factor,
-        auth_time,
-    )
+    """One statement, one round trip: the employee's rights group, and whether the session
+    may go on (``live``: the employee in service, the session not revoked by its id or by a
+    cutoff at or after its ``auth_time``, and not a single-factor session of a practice that
+    now requires two factors); with ``event``, the renewal event queued in the outbox if so."""
+    args = (practice_id, employee_id, sid, single_factor, auth_time)
+    if event is None:
+        row: asyncpg.Record | None = await conn.fetchrow(_RENEWAL, *args)
+        return row
+    row = await conn.fetchrow(_RENEWAL_QUEUED, *args, *event)
     return row
+
+
+#: The session's state for a renewal ($1 practice, $2 employee, $3 sid, $4 single factor,
+#: $5 auth_time), as the CTE ``state``.
+_RENEWAL_STATE = """WITH state AS (
+       SELECT e.rights_group,
+              e.in_service
+              AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.sid = $3)
+              AND NOT EXISTS (SELECT 1 FROM session_cutoffs c
+                              WHERE c.practice = $1 AND c.employee = $2 AND c.before >= $5)
+              AND NOT (p.two_factor_required AND $4) AS live
+       FROM employees e JOIN practices p ON p.id = e.practice
+       WHERE e.practice = $1 AND e.id = $2)"""
+_RENEWAL = _RENEWAL_STATE + " SELECT * FROM state"  # noqa: S608 - constants
+#: The same, and the renewal event ($6-$9, an outbox row) queued if the session is live.
+_RENEWAL_QUEUED = (
+    _RENEWAL_STATE  # noqa: S608 - constants
+    + """,
+       queued AS (
+           INSERT INTO outbox (id, topic, key, payload)
+           SELECT $6, $7, $8, $9 FROM state WHERE live
+           RETURNING pg_notify('outbox', ''))
+       SELECT s.*, (SELECT count(*) FROM queued) AS queued FROM state s"""
+)
 
 
 async def practice(conn: asyncpg.Connection, practice_id: str) -> Practice | None:

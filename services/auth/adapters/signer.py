@@ -53,8 +53,8 @@ class SigningKey:
 class Signer(TokenVerifier):
     """Signs with this zone's current key; verifies with any zone's known public key."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, cache_size: int = 0) -> None:
+        super().__init__(cache_size)
         self._signing: list[SigningKey] = []
 
     def set_signing_keys(self, keys: list[SigningKey]) -> None:
@@ -71,4 +71,7 @@ class Signer(TokenVerifier):
     def sign(self, claims: dict[str, Any], now: datetime) -> str:
         key = self.current(now)
         headers = {"kid": key.kid, "typ": ACCESS_TOKEN_TYPE}  # RFC 9068 §2.1
-        return jwt.encode(claims, key.private, algorithm=ALGORITHM, headers=headers)
+        token = jwt.encode(claims, key.private, algorithm=ALGORITHM, headers=headers)
+        # Its next request (a renewal, an introspection) need not check what was just made.
+        self.remember(token, claims)
+        return token

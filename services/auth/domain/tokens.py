@@ -132,3 +132,17 @@ def grant(
         "scope": SESSION_SCOPE,
     }
     return Grant(claims, expires_at, renew_after, session_end)
+
+
+def renewal_event_due(
+    session: Session, presented_iat: int, now: datetime, every: timedelta
+) -> bool:
+    """Whether a renewal at ``now`` queues a ``token.renewed`` event: when the token presented
+    was issued in an earlier period (of length ``every``, counted from the session's start)
+    than ``now``. A client renewing every few hours gets an event for each renewal; one
+    renewing in a loop, one per period. ``every`` zero: every renewal."""
+    if every <= timedelta(0):
+        return True
+    start = session.auth_time.timestamp()
+    period = every.total_seconds()
+    return (now.timestamp() - start) // period > (presented_iat - start) // period
