@@ -1,6 +1,7 @@
 """What the benchmarks share: a private stack (embedded PostgreSQL, Tansu broker, ONE auth
-server process) in a temporary folder, a closed-loop HTTP load generator running in separate
-client processes, process CPU/RSS sampling and the JSON report."""
+server: one process, or with ``--workers`` a supervisor and its workers) in a temporary folder,
+a closed-loop HTTP load generator running in separate client processes, process CPU/RSS
+sampling and the JSON report."""
 
 from __future__ import annotations
 
@@ -68,6 +69,11 @@ def base_parser(prog: str, description: str) -> argparse.ArgumentParser:
     return p
 
 
+def add_workers_argument(p: argparse.ArgumentParser) -> None:
+    """``--workers N``: the auth server as N worker processes behind its one port."""
+    p.add_argument("--workers", type=int, default=1, help="auth server processes (one port)")
+
+
 # --------------------------------------------------------------------------- the stack
 
 
@@ -85,6 +91,8 @@ class Stack:
     password: str
     practice: str = PRACTICE
     username: str = USERNAME
+    #: Above 1, ``server`` is the supervisor of this many worker processes.
+    workers: int = 1
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -92,7 +100,7 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 @contextlib.contextmanager
-def auth_stack() -> Iterator[Stack]:
+def auth_stack(workers: int = 1) -> Iterator[Stack]:
     """Start everything in a fresh folder under /tmp; stop and remove it all on the way out,
     also on Ctrl-C or SIGTERM."""
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -108,9 +116,9 @@ def auth_stack() -> Iterator[Stack]:
         settings, password, employee = _bootstrap(postgres, broker)
         port = free_port()
         server_log = folder / "auth.log"
-        server = start_server("auth", settings, port, server_log)
+        server = start_server("auth", settings, port, server_log, workers=workers)
         base_url = f"http://127.0.0.1:{port}"
-        wait_ready("auth", port, server, server_log)
+        wait_ready("auth", port, server, server_log, workers)
         asyncio.run(_wait_materialised(settings.database_url, employee, server_log))
         yield Stack(
             folder,
@@ -122,6 +130,7 @@ def auth_stack() -> Iterator[Stack]:
             broker.process.pid if broker.process else None,
             settings,
             password,
+            workers=workers,
         )
     finally:
         log("stopping")
@@ -197,8 +206,10 @@ def start_server(
     port: int,
     log_file: Path,
     extra_env: dict[str, str] | None = None,
+    workers: int = 1,
 ) -> subprocess.Popen[bytes]:
-    """One ``tweestap serve SERVICE`` process with the settings the stack needs."""
+    """One ``tweestap serve SERVICE`` process with the settings the stack needs (with
+    ``workers`` above 1: the supervisor of that many)."""
     env = {
         **os.environ,
         "TWEESTAP_ZONE": settings.zone,
@@ -214,7 +225,7 @@ def start_server(
     command = [sys.executable, "-m", "services.cli", "serve", service, "--zone", settings.zone]
     with log_file.open("ab") as out:
         return subprocess.Popen(  # noqa: S603 - our own command line
-            [*command, "--port", str(port)],
+            [*command, "--port", str(port), "--workers", str(workers)],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -239,15 +250,23 @@ def _ready(port: int) -> bool:
         conn.close()
 
 
-def wait_ready(service: str, port: int, server: subprocess.Popen[bytes], log_file: Path) -> None:
+def wait_ready(
+    service: str, port: int, server: subprocess.Popen[bytes], log_file: Path, workers: int = 1
+) -> None:
+    """Until /readyz answers 200; with workers, until every worker has started and the probe
+    has said 200 as many times in a row (any worker may answer it)."""
     deadline = time.monotonic() + READY_TIMEOUT_S
-    while not _ready(port):
+    while not (_workers_started(server.pid, workers) and all(_ready(port) for _ in range(workers))):
         if server.poll() is not None:
             raise RuntimeError(f"{service} exited ({server.returncode}):\n{tail(log_file)}")
         if time.monotonic() > deadline:
             raise TimeoutError(f"{service} not ready in {READY_TIMEOUT_S:.0f} s:\n{tail(log_file)}")
         time.sleep(0.2)
     log(f"{service} ready (pid {server.pid}, port {port})")
+
+
+def _workers_started(pid: int, workers: int) -> bool:
+    return workers == 1 or len(worker_pids(pid)) >= workers
 
 
 def tail(path: Path, lines: int = 40) -> str:
@@ -279,6 +298,34 @@ def ensure_alive(stack: Stack) -> None:
 def rss_mb(pid: int) -> float:
     """Resident set size in MiB."""
     return round(float(psutil.Process(pid).memory_info().rss) / MB, 1)
+
+
+def worker_pids(pid: int) -> list[int]:
+    """The worker processes of a supervisor (none for a single server process)."""
+    try:
+        return [child.pid for child in psutil.Process(pid).children()]
+    except psutil.Error:
+        return []
+
+
+def process_rss_mb(stack: Stack) -> float:
+    """The resident memory of one server process (with workers: the largest worker's)."""
+    if stack.workers == 1:
+        return rss_mb(stack.server.pid)
+    return max(rss_mb(pid) for pid in worker_pids(stack.server.pid))
+
+
+def server_rss(stack: Stack) -> dict[str, Any]:
+    """The server's resident memory in MiB: the total, and with workers each one's (the
+    supervisor counts in the total)."""
+    if stack.workers == 1:
+        return {"total": rss_mb(stack.server.pid)}
+    workers = [rss_mb(pid) for pid in worker_pids(stack.server.pid)]
+    return {
+        "total": round(rss_mb(stack.server.pid) + sum(workers), 1),
+        "supervisor": rss_mb(stack.server.pid),
+        "workers": workers,
+    }
 
 
 def _cpu(process: Any) -> float:
@@ -348,14 +395,16 @@ def _machine_busy() -> float:
 
 
 def stack_meter(stack: Stack, **more: list[int | None]) -> CpuMeter:
-    """A meter over the server, PostgreSQL (all its processes), the broker and ``more``."""
+    """A meter over the server (with workers: the supervisor and all of them), PostgreSQL
+    (all its processes), the broker and ``more``."""
     groups: dict[str, list[int | None]] = {
         "server": [stack.server.pid],
         "postgres": [stack.postgres_pid],
         "broker": [stack.broker_pid],
         **more,
     }
-    return CpuMeter(groups, trees=frozenset({"postgres"}))
+    trees = {"postgres", "server"} if stack.workers > 1 else {"postgres"}
+    return CpuMeter(groups, trees=frozenset(trees))
 
 
 # --------------------------------------------------------------------------- load

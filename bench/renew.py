@@ -16,16 +16,18 @@ import aiohttp
 from bench.harness import (
     RequestSpec,
     Scenario,
+    add_workers_argument,
     auth_stack,
     base_parser,
     ensure_alive,
     latency_summary,
     log,
     login_once,
+    process_rss_mb,
     report,
     request_json,
-    rss_mb,
     run_load,
+    server_rss,
     stack_meter,
     target,
 )
@@ -57,10 +59,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--same-token", action="store_true", help="renew the first token every time"
     )
+    add_workers_argument(parser)
     args = parser.parse_args(argv)
-    with auth_stack() as stack:
+    with auth_stack(args.workers) as stack:
         time.sleep(1.0)
-        rss_idle = rss_mb(stack.server.pid)
+        rss_idle = process_rss_mb(stack)
         token = login_once(stack)["token"]["token"]
         log(f"renew load: {args.seconds:g} s, concurrency {args.concurrency}")
         url = f"{stack.base_url}/v1/tokens/renew"
@@ -72,7 +75,8 @@ def main(argv: list[str]) -> int:
         meter = stack_meter(stack)
         load = run_load(spec, args.seconds, args.concurrency, args.processes, args.warmup, meter)
         ensure_alive(stack)
-        rss_after = rss_mb(stack.server.pid)
+        rss_after = process_rss_mb(stack)
+        rss_by_process = server_rss(stack)
     rate = load.ok / args.seconds
     server_cpu = meter.seconds.get("server", 0.0)
     per_core = round(load.ok / server_cpu, 1) if server_cpu > 0 else None
@@ -83,6 +87,7 @@ def main(argv: list[str]) -> int:
             "concurrency": args.concurrency,
             "client_processes": args.processes,
             "warmup_s": args.warmup,
+            "server_workers": args.workers,
             "tokens": "the first, every time" if args.same_token else "each renewal's own",
         },
         {
@@ -96,7 +101,11 @@ def main(argv: list[str]) -> int:
             "renewals_per_server_core_s": per_core,
             "cpu_s_during_load": meter.seconds,
         },
-        {"rss_idle_mb": rss_idle, "rss_after_mb": rss_after},
+        {
+            "rss_idle_mb": rss_idle,
+            "rss_after_mb": rss_after,
+            "rss_after_by_process_mb": rss_by_process,
+        },
         {
             "renewals_per_server_core_s": target(per_core, RENEWALS_PER_CORE_S, at_least=True),
             "idle_rss_mb": target(rss_idle, IDLE_RSS_MB, at_least=False),

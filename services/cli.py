@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import os
 import secrets
 import sys
 from typing import Any
@@ -17,6 +18,8 @@ from shared.db import migrate
 from shared.event_loop import new_event_loop
 from shared.problems import Problem
 from shared.sealing import generate_key
+from shared.settings import Settings
+from shared.workers import Backoff, WorkerSupervisor, is_worker
 
 
 def _serve_web(args: argparse.Namespace) -> int:
@@ -39,14 +42,21 @@ def _serve_web(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     if args.service == "web":
+        if args.workers > 1:
+            print("tweestap serve web: no --workers; run more web processes", file=sys.stderr)
+            return 2
         return _serve_web(args)
     spec = SERVICES[args.service]
     overrides: dict[str, Any] = {"zone": args.zone} if args.zone else {}
+    if args.workers:
+        overrides["workers"] = args.workers
     settings = spec.settings(**overrides)
     port = args.port or settings.port or spec.default_port(settings.zone)
     # The settings carry the public port: the operations listener's default derives from it.
     settings = settings.model_copy(update={"port": port})
     logs.configure(settings.service, settings.zone, settings.log_level)
+    if settings.workers > 1 and not is_worker():
+        return _supervise(args, settings)
     web.run_app(
         spec.create_app(settings),
         host=settings.host,
@@ -54,9 +64,22 @@ def _serve(args: argparse.Namespace) -> int:
         print=None,
         access_log=None,
         handle_signals=True,
+        reuse_port=settings.workers > 1,
         loop=new_event_loop(settings),
     )
     return 0
+
+
+def _supervise(args: argparse.Namespace, settings: Settings) -> int:
+    """``--workers N``: run N worker processes of this command behind the one port."""
+    if not settings.ops_listen_port():
+        print("tweestap serve: --workers needs a fixed TWEESTAP_OPS_PORT, not 0", file=sys.stderr)
+        return 2
+    command = [sys.executable, "-m", "services.cli", "serve", args.service]
+    command += ["--zone", settings.zone, "--port", str(settings.port)]
+    env = {**os.environ, "TWEESTAP_WORKERS": str(settings.workers)}
+    backoff = Backoff(settings.task_restart_seconds, settings.task_restart_max_seconds)
+    return WorkerSupervisor(command, settings.workers, env, backoff).run()
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -195,6 +218,13 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("service", choices=sorted([*SERVICES, "web"]))
     serve.add_argument("--zone", choices=["a", "b"], help="default: TWEESTAP_ZONE, else a")
     serve.add_argument("--port", type=int, default=0)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="processes behind the one port, sharing the zone's database and consumer groups "
+        "(default: TWEESTAP_WORKERS, else 1)",
+    )
     serve.set_defaults(func=_serve)
     mig = sub.add_parser(
         "migrate", help="apply a service's migrations to its database (TWEESTAP_DATABASE_URL)"

@@ -20,7 +20,7 @@ from typing import Any, Protocol, TypeVar
 
 import asyncpg
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ValidationError
 from yarl import URL
 
@@ -307,7 +307,7 @@ def readiness(checks: Mapping[str, bool], needs_broker: bool) -> str | None:
 
 
 async def _metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[METRICS].registry)
+    body = request.app[METRICS].exposition()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
@@ -330,7 +330,13 @@ def _ops_listener(settings: Settings, ops: web.Application) -> Any:
         runner = web.AppRunner(ops, access_log=None)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, settings.ops_host, settings.ops_listen_port())
+            # Workers of one service share the port (shared.workers); any may answer.
+            site = web.TCPSite(
+                runner,
+                settings.ops_host,
+                settings.ops_listen_port(),
+                reuse_port=settings.workers > 1,
+            )
             await site.start()
             port = runner.addresses[0][1]
             app[OPS_URL] = f"http://{settings.ops_host}:{port}"

@@ -1,17 +1,29 @@
 """Prometheus metrics per application: one registry each, labels ``service`` and ``zone``.
 
 A registry per app (not the process-global one) lets tests run both zones in one process.
+A worker of ``tweestap serve --workers N`` (:mod:`shared.workers`) writes its values to files
+instead (prometheus_client's multiprocess mode), and a scrape, whichever worker answers it,
+adds up every worker's: counters and histograms summed, each gauge as its mode says.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from shared.workers import metrics_shared
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 #: Replication lag: the 1 s promise (DESIGN §4) in the middle, a broker outage at the top.
 LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+#: How a gauge's values of several workers make one: ``livemax`` for what every worker sees
+#: alike (the zone's database: backlogs, dead rows, expiry times) or any worker may raise
+#: (flags), ``livesum`` for each worker's share (a consumer's lag on its own partitions).
+#: ``live``: only running workers count. Ignored by a single process.
+GaugeMode = Literal["livemax", "livesum"]
 
 
 class Metrics:
@@ -41,10 +53,11 @@ class Metrics:
             ["consumer"],
         )
         self.outbox_relay_active = self.gauge(
-            "outbox_relay_active", "1 while this process holds its database's relay lock"
+            "outbox_relay_active",
+            "1 while a process of the service holds its database's relay lock",
         )
         self.consumer_lag = self.gauge(
-            "consumer_lag", "Messages behind the end of the topic", ["topic"]
+            "consumer_lag", "Messages behind the end of the topic", ["topic"], mode="livesum"
         )
         self.replication_lag = self.histogram(
             "replication_lag_seconds",
@@ -71,8 +84,16 @@ class Metrics:
     def counter(self, name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
         return Counter(f"tweestap_{name}", doc, self._labels(labels), registry=self.registry)
 
-    def gauge(self, name: str, doc: str, labels: Sequence[str] = ()) -> Gauge:
-        return Gauge(f"tweestap_{name}", doc, self._labels(labels), registry=self.registry)
+    def gauge(
+        self, name: str, doc: str, labels: Sequence[str] = (), mode: GaugeMode = "livemax"
+    ) -> Gauge:
+        return Gauge(
+            f"tweestap_{name}",
+            doc,
+            self._labels(labels),
+            registry=self.registry,
+            multiprocess_mode=mode,
+        )
 
     def histogram(
         self,
@@ -88,6 +109,14 @@ class Metrics:
             registry=self.registry,
             buckets=buckets,
         )
+
+    def exposition(self) -> bytes:
+        """The text a scrape gets: this registry's metrics, or every worker's added up."""
+        if not metrics_shared():
+            return generate_latest(self.registry)
+        workers = CollectorRegistry()
+        MultiProcessCollector(workers)  # type: ignore[no-untyped-call]
+        return generate_latest(workers)
 
     def base(self) -> dict[str, str]:
         """The constant labels, to splat into ``.labels(**metrics.base(), ...)``."""

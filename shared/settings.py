@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     #: The event loop a served process runs on: ``uvloop`` (libuv; less CPU per request on the
     #: hot paths, issue 14) or ``asyncio`` (the standard library's selector loop).
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    #: Processes of this service in this zone behind its one port (``tweestap serve --workers``
+    #: overrides it). Above 1, ``tweestap serve`` supervises that many worker processes that
+    #: bind the public and the operations port with ``SO_REUSEPORT`` and share the zone's
+    #: database and consumer groups; per process: the login rate limit's budget, caches, the
+    #: catching-up gate (README "Scaling").
+    workers: int = Field(default=1, ge=1, le=64)
     #: Bearer tokens whose signature this process has checked (or, in auth, made), remembered
     #: so that the same token's next request skips the Ed25519 check; 0 turns it off. Expiry,
     #: issuer and audience are checked on every use, and the session's liveness is always
