@@ -48,7 +48,8 @@ class Expiry(Certificates):
                 # A smaller (later) threshold already told the practice more than this one.
                 if any(t <= threshold for t in sent):
                     continue
-                await repo.add_notice(conn, practice, nr, threshold, now)
+                if not await repo.add_notice(conn, practice, nr, threshold, now):
+                    continue  # another worker of this zone queued it meanwhile
                 left = days_left(not_after, now)
                 about = certs.describe_pem(row["certificate_pem"])
                 if row["practice_email"]:
