@@ -301,6 +301,9 @@ class EventConsumer:
         """Apply and commit each partition's records; on a database failure raise
         ``DatabaseFailed`` with where each partition must resume."""
         pending = list(batches.items())
+        # Committed once for the whole batch (one request to the broker, not one per
+        # partition); a replay of what was applied but not committed is a no-op (the inbox).
+        done: dict[TopicPartition, int] = {}
         for index, (tp, records) in enumerate(pending):
             for record in records:
                 try:
@@ -308,10 +311,16 @@ class EventConsumer:
                 except INFRASTRUCTURE_ERRORS as exc:
                     if isinstance(exc, KafkaError):
                         raise
+                    if done:
+                        with contextlib.suppress(KafkaError):
+                            await consumer.commit(done)
                     resume = {tp: record.offset}
                     resume.update((later, rs[0].offset) for later, rs in pending[index + 1 :])
                     raise DatabaseFailed(exc, resume) from exc
-            await consumer.commit({tp: records[-1].offset + 1})
+            if records:
+                done[tp] = records[-1].offset + 1
+        if done:
+            await consumer.commit(done)
 
     async def _process(self, record: ConsumerRecord) -> None:
         topic = record.topic

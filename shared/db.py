@@ -15,7 +15,7 @@ SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
 _LOCK_ID = 7_510_419  # advisory lock serialising migrators of one database
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
@@ -26,7 +26,7 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 
 async def create_pool(dsn: str, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     pool: asyncpg.Pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session
+        dsn, min_size=min_size, max_size=max_size, init=init_connection, reset=_keep_session
     )
     return pool
 

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,7 @@ import asyncpg
 from aiokafka.errors import KafkaError
 
 from shared.bus import Bus
+from shared.db import init_connection
 from shared.events import Envelope
 from shared.metrics import Metrics
 from shared.settings import Settings
@@ -106,10 +108,18 @@ class RelayLockLost(Exception):
     """The connection holding the relay lock is gone, so another relay may hold the lock now."""
 
 
-_HOLDS_LOCK = (
-    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
-    "AND pid = pg_backend_pid() AND classid = 0 AND objid = $1 AND objsubid = 1)"
-)
+_BATCH = "SELECT seq, id, topic, key, payload FROM outbox ORDER BY seq LIMIT $1"
+#: The next batch, read on the relay's lock connection with whether that session still holds
+#: the lock: one round trip (a row with ``holds`` and no ``seq`` when the outbox is empty).
+_LOCKED_BATCH = """
+    SELECT h.holds, o.seq, o.id, o.topic, o.key, o.payload
+    FROM (SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+                         AND pid = pg_backend_pid() AND classid = 0 AND objid = $1
+                         AND objsubid = 1) AS holds) h
+    LEFT JOIN LATERAL (SELECT seq, id, topic, key, payload FROM outbox
+                       ORDER BY seq LIMIT $2) o ON h.holds
+    ORDER BY o.seq"""
+_DELETE_SENT = "DELETE FROM outbox WHERE seq = ANY($1::bigint[])"
 _MOVE_ASIDE = """
     WITH dead AS (DELETE FROM outbox WHERE seq = $1
                   RETURNING seq, id, topic, key, payload, created_at)
@@ -150,29 +160,50 @@ class OutboxRelay:
         return count
 
     async def drain(self) -> int:
-        """Publish everything queued; returns how many rows went out. Before each batch the
-        relay checks that it still holds its lock (:class:`RelayLockLost` if not)."""
+        """Publish everything queued; returns how many rows went out. Each batch is read
+        together with whether the relay still holds its lock (:class:`RelayLockLost` if
+        not); a batch smaller than ``outbox_batch`` was the last (rows committed meanwhile
+        wake the relay again)."""
         sent = 0
         while True:
-            await self._check_lock()
-            rows = await self.pool.fetch(
-                "SELECT seq, id, topic, key, payload FROM outbox ORDER BY seq LIMIT $1",
-                self.settings.outbox_batch,
-            )
-            if not rows:
-                break
-            outcomes = await self.bus.send_batch(
-                [(r["topic"], r["key"], _encode(r["payload"])) for r in rows]
-            )
-            published = [r["seq"] for r, refused in zip(rows, outcomes, strict=True) if not refused]
+            rows = await self._next_batch()
+            if rows:
+                sent += await self._publish(rows)
+            if len(rows) < self.settings.outbox_batch:
+                return sent
+
+    async def _next_batch(self) -> list[asyncpg.Record]:
+        conn = self._lock_conn
+        if conn is None:  # draining by hand (no relay loop): nothing to guard
+            rows: list[asyncpg.Record] = await self.pool.fetch(_BATCH, self.settings.outbox_batch)
+            return rows
+        # A session lock lives as long as its connection: when that dies (a restarted or
+        # failed-over database, a killed backend, a pooler) another relay may take the lock.
+        try:
+            found = await conn.fetch(_LOCKED_BATCH, _RELAY_LOCK, self.settings.outbox_batch)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise RelayLockLost(f"relay lock connection failed: {exc!r}") from exc
+        if not found or not found[0]["holds"]:
+            raise RelayLockLost("relay lock no longer held")
+        return [r for r in found if r["seq"] is not None]
+
+    async def _publish(self, rows: list[asyncpg.Record]) -> int:
+        """Send ``rows``, then delete what went out and set aside what the broker refused
+        for good; how many went out."""
+        outcomes = await self.bus.send_batch(
+            [(r["topic"], r["key"], _encode(r["payload"])) for r in rows]
+        )
+        published = [r["seq"] for r, refused in zip(rows, outcomes, strict=True) if not refused]
+        if len(published) == len(rows):
+            await self.pool.execute(_DELETE_SENT, published)
+        else:
             async with self.pool.acquire() as conn, conn.transaction():
-                await conn.execute("DELETE FROM outbox WHERE seq = ANY($1::bigint[])", published)
+                await conn.execute(_DELETE_SENT, published)
                 for row, refused in zip(rows, outcomes, strict=True):
                     if refused is not None:
                         await self._move_aside(conn, row, refused)
-            sent += len(published)
-            self.metrics.outbox_published.labels(**self.metrics.base()).inc(len(published))
-        return sent
+        self.metrics.outbox_published.labels(**self.metrics.base()).inc(len(published))
+        return len(published)
 
     async def _move_aside(
         self, conn: asyncpg.Connection, row: asyncpg.Record, refused: KafkaError
@@ -194,19 +225,6 @@ class OutboxRelay:
                 "error": reason,
             },
         )
-
-    async def _check_lock(self) -> None:
-        """A session lock lives as long as its connection: when that dies (a restarted or
-        failed-over database, a killed backend, a pooler) another relay may take the lock."""
-        conn = self._lock_conn
-        if conn is None:
-            return  # draining by hand (no relay loop): nothing to guard
-        try:
-            holds = await conn.fetchval(_HOLDS_LOCK, _RELAY_LOCK)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise RelayLockLost(f"relay lock connection failed: {exc!r}") from exc
-        if not holds:
-            raise RelayLockLost("relay lock no longer held")
 
     async def run(self) -> None:
         """Run until cancelled: hold the relay lock, listen, drain, back off on failures."""
@@ -237,6 +255,7 @@ class OutboxRelay:
 
     async def _serve(self) -> None:
         conn: asyncpg.Connection = await asyncpg.connect(self.settings.database_url)
+        await init_connection(conn)  # it reads the batches (jsonb payloads) too
         active = self.metrics.outbox_relay_active.labels(**self.metrics.base())
         try:
             # Session-level lock: one relay per database, released when the connection closes.
@@ -245,10 +264,14 @@ class OutboxRelay:
             active.set(1)
             conn.add_termination_listener(self._notified)
             await conn.add_listener("outbox", self._notified)
+            gauged = float("-inf")
             while True:
-                await self.drain()
-                await self.backlog()
+                # Cleared before the drain: a row committed while it runs wakes the next one.
                 self._wake.clear()
+                await self.drain()
+                if time.monotonic() - gauged >= self.settings.outbox_gauge_seconds:
+                    await self.backlog()
+                    gauged = time.monotonic()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.settings.outbox_sweep_seconds)
         finally:

@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     kafka_cert_file: str = ""
     kafka_key_file: str = ""
     outbox_sweep_seconds: float = Field(default=2.0, gt=0)
+    #: The outbox relay counts its backlog and the dead rows (three queries, for the gauges
+    #: ``tweestap_outbox_backlog``, ``_outbox_dead_rows``, ``_dead_letter_rows``) at most
+    #: this often, not after every wake-up.
+    outbox_gauge_seconds: float = Field(default=1.0, gt=0)
     #: Tries of an event whose handler fails for a reason not known to be the event's (nor the
     #: database's or broker's) before it is dead-lettered; the wait between tries starts at
     #: ``consumer_backoff_seconds`` and doubles.

@@ -286,6 +286,7 @@ def create_app(settings: AuthSettings) -> web.Application:
             settings.hash_workers,
             settings.hash_max_waiting,
             settings.hash_busy_retry_seconds,
+            cpu_spent=metrics.hash_cpu.labels(**metrics.base()).inc,
         )
         signer = Signer(settings.token_cache_size)
         core = AuthCore(

@@ -24,6 +24,10 @@ class AuthMetrics(Metrics):
         self.token_latency = self.histogram(
             "token_seconds", "Latency of signing a token, by kind", ["kind"]
         )
+        self.hash_cpu = self.counter(
+            "argon2_cpu_seconds_total",
+            "CPU time the hashing threads spent in argon2id (password checks and hashes)",
+        )
         self.second_factors = self.counter(
             "second_factor_total",
             "Second-factor verifications by factor and outcome",

@@ -15,7 +15,7 @@ import asyncpg
 from services.auth import problems
 from services.auth.adapters import fallbacks
 from services.auth.adapters import repository as repo
-from services.auth.api import LoginResponse
+from services.auth.api import LoginResponse, TokenResponse
 from services.auth.core import AuthCore
 from services.auth.domain import factors, passwords, tokens
 from services.auth.domain.login import next_step
@@ -89,9 +89,11 @@ class PasswordLogin:
         now: datetime,
         existing: bool = False,
         fallback: bool = False,
+        passed: uuid.UUID | None = None,
     ) -> LoginResponse:
         """Record where the login goes next and answer with that step (and, for the second
-        factor, the factors it may use)."""
+        factor, the factors it may use); ``passed``: the pending row of the right guess that
+        opened the login, settled by the login's first write (it was no failure)."""
         step = next_step(
             practice, credential, strong_factors=factors.strong_count(factor_kinds), now=now
         )
@@ -106,35 +108,48 @@ class PasswordLogin:
         response = LoginResponse(
             login_id=login_id, next=step, factors=offered, expires_at=expires_at
         )
-        async with self.core.pool.acquire() as conn, conn.transaction():
-            if existing:
-                moved = await repo.advance_login(
-                    conn, login_id, step, expires_at, repo.CHANGING_PASSWORD
-                )
-                if not moved:
-                    raise problems.login_gone()
+        new = (login_id, practice.id, employee.id, step, now, expires_at, passed)
+        async with self.core.pool.acquire() as conn:
+            if not existing and step != "done":
+                # The usual case (a second factor, a new password, enrolment): one statement
+                # opens the login and settles the guess, without a transaction around it.
+                await repo.create_login(conn, *new)
             else:
-                await repo.create_login(
-                    conn, login_id, practice.id, employee.id, step, now, expires_at
-                )
-            if step == "done":
-                cutoff = await repo.session_cutoff(conn, practice.id, employee.id)
-                session = tokens.Session.new(
-                    practice.id,
-                    employee.id,
-                    employee.rights_group,
-                    ("pwd",),
-                    tokens.SINGLE_FACTOR_ACR,
-                    tokens.session_start(now, cutoff),
-                )
-                response.token = await self.tokens.issue(conn, session, now, "token.issued")
-                await self._login_succeeded(conn, practice.id, employee, now)
+                async with conn.transaction():
+                    if existing:
+                        moved = await repo.advance_login(
+                            conn, login_id, step, expires_at, repo.CHANGING_PASSWORD
+                        )
+                        if not moved:
+                            raise problems.login_gone()
+                    else:
+                        await repo.create_login(conn, *new)
+                    if step == "done":
+                        response.token = await self._done(conn, practice, employee, now)
         if step == "enrol":
             response.enrolment_token = self._enrolment_token(employee, login_id, now, expires_at)
         warn_at = passwords.expires_at(practice.policy, credential.changed_at or now)
         if warn_at and warn_at - now <= timedelta(days=practice.policy.warn_before_days):
             response.password_expires_at = warn_at
         return response
+
+    async def _done(
+        self, conn: asyncpg.Connection, practice: Practice, employee: Employee, now: datetime
+    ) -> TokenResponse:
+        """A password-only login is complete: its session and token, in the caller's
+        transaction."""
+        cutoff = await repo.session_cutoff(conn, practice.id, employee.id)
+        session = tokens.Session.new(
+            practice.id,
+            employee.id,
+            employee.rights_group,
+            ("pwd",),
+            tokens.SINGLE_FACTOR_ACR,
+            tokens.session_start(now, cutoff),
+        )
+        token = await self.tokens.issue(conn, session, now, "token.issued")
+        await self._login_succeeded(conn, practice.id, employee, now)
+        return token
 
     async def _login_succeeded(
         self, conn: asyncpg.Connection, practice_id: str, employee: Employee, now: datetime

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -40,7 +41,10 @@ class Hasher:
         workers: int = 0,
         max_waiting: int = 64,
         busy_retry_seconds: int = 1,
+        cpu_spent: Callable[[float], None] | None = None,
     ) -> None:
+        """``cpu_spent``: told the CPU seconds of each hashing job (its thread's time), so
+        the argon2 share of auth's CPU can be told apart from the rest (``tweestap bench``)."""
         self._ph = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
         )
@@ -48,6 +52,7 @@ class Hasher:
         self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="argon2")
         self._max_waiting = max_waiting
         self._busy_retry_seconds = busy_retry_seconds
+        self._cpu_spent = cpu_spent
         #: Hashing jobs submitted and not finished (running or waiting for a thread).
         self._queued = 0
         # Verified when the user is unknown, so that the answer takes the same time.
@@ -65,9 +70,23 @@ class Hasher:
             raise HasherBusy(self._busy_retry_seconds)
         self._queued += 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, job)
+            return await asyncio.get_running_loop().run_in_executor(self._pool, self._timed(job))
         finally:
             self._queued -= 1
+
+    def _timed(self, job: Callable[[], T]) -> Callable[[], T]:
+        spent = self._cpu_spent
+        if spent is None:
+            return job
+
+        def timed() -> T:
+            started = time.thread_time()
+            try:
+                return job()
+            finally:
+                spent(time.thread_time() - started)
+
+        return timed
 
     def _verify(self, hashed: str | None, password: str) -> bool:
         try:

@@ -352,8 +352,12 @@ async def create_login(
     stage: str,
     now: datetime,
     expires_at: datetime,
+    passed: Any = None,
 ) -> None:
+    """Open a login; ``passed``: the pending failure row (event id) of the right guess that
+    opened it, which goes in the same statement (:func:`drop_failure`)."""
     await conn.execute(
+        "WITH settled AS (DELETE FROM login_failures WHERE event_id = $7) "
         "INSERT INTO logins (id, practice, employee, stage, created_at, expires_at, done) "
         "VALUES ($1, $2, $3, $4, $5, $6, $4 = 'done')",
         login_id,
@@ -362,6 +366,7 @@ async def create_login(
         stage,
         now,
         expires_at,
+        passed,
     )
 
 

@@ -52,11 +52,9 @@ class Totp(Usual):
             await self.tools.failed(conn, step, "totp", now)
             return problems.invalid_code()
         factor, used_step = matched
-        last, replayed = await repo.totp_history(
-            conn, practice.id, employee.id, factor.id, used_step
-        )
-        if not factors.totp_step_fresh(used_step, last):
-            return await self._refused(conn, step, factor, used_step, replayed, now)
+        # The statement that completes the login spends the step only if it comes after the
+        # employee's last used one (factors.totp_step_fresh): the history is read only when
+        # it refused, to tell a replay from an old step.
         data = {"employee": employee.id, "factor": factor.id, "step": used_step}
         used = self.tools.core.outgoing(
             AUTH_EVENTS, "totp.used", practice.id, employee.id, data, now
@@ -72,8 +70,9 @@ class Totp(Usual):
             return token
         if spent:
             return problems.login_gone()  # cannot happen: the row is locked
-        # Another zone's use of a later step arrived meanwhile.
-        return await self._refused(conn, step, factor, used_step, False, now)
+        # Not after the last used step (this zone's or, replicated, the other's).
+        _, replayed = await repo.totp_history(conn, practice.id, employee.id, factor.id, used_step)
+        return await self._refused(conn, step, factor, used_step, replayed, now)
 
     def _match(
         self, step: repo.SecondStep, candidates: list[Factor], code: str, now: datetime
