@@ -16,8 +16,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from zxcvbn import zxcvbn
-
 _SEPARATORS = re.compile(r"[\s\-_.,;:/]+")
 _SCORED_LENGTH = 72
 _FULL_STRENGTH_LOG10 = 14.0
@@ -28,6 +26,10 @@ def strength(password: str, user_inputs: Iterable[str] = ()) -> int:
     "Fysio Jansen 2024" as brute-force chunks but sees the names in "FysioJansen2024"."""
     if not password:
         return 0
+    # Imported when first needed: its dictionaries take some 12 MB of a process's memory,
+    # used only when a password is set or a policy previewed (idle RSS, issue 14).
+    from zxcvbn import zxcvbn
+
     inputs = [word for value in user_inputs for word in value.split() if word]
     variants = {password[:_SCORED_LENGTH], _SEPARATORS.sub("", password)[:_SCORED_LENGTH]}
     log10 = min(
