@@ -117,17 +117,17 @@ class AuthCore(EventWriter):
         username): refused (429) when locked, else a pending failure row is committed before
         argon2 runs, so at most ``max_attempts`` guesses are ever evaluated in this zone,
         whatever the concurrency, and a crash mid-verify still counts. The lock is held for
-        two short statements only, not across the hashing."""
+        two short statements only, not across the hashing: the second adds the pending row
+        and reads the failures before it; when they lock, the transaction rolls back."""
+        attempt = Attempt(uuid.uuid4(), practice_id, key, policy, now)
         async with self.pool.acquire() as conn, conn.transaction():
             await repo.lock_attempts(conn, practice_id, key)
-            failures, reset_at = await repo.failures(conn, practice_id, key)
+            failures, reset_at = await repo.reserve_failure(
+                conn, practice_id, key, now, self.settings.zone, attempt.id
+            )
             state = lockout.lock_state(failures, reset_at, policy, now)
             if state.locked(now):
                 raise problems.locked(state, now)
-            attempt = Attempt(uuid.uuid4(), practice_id, key, policy, now)
-            await repo.add_failure(
-                conn, practice_id, key, now, self.settings.zone, attempt.id, pending=True
-            )
         return attempt
 
     async def attempt_failed(self, attempt: Attempt, employee: str | None = None) -> None:

@@ -282,6 +282,38 @@ async def failures(
     return list(row["failures"]), row["reset_at"]
 
 
+async def reserve_failure(
+    conn: asyncpg.Connection,
+    practice_id: str,
+    username: str,
+    at: datetime,
+    zone: str,
+    event_id: Any,
+) -> tuple[list[datetime], datetime | None]:
+    """One statement: a password guess counted as a pending failure before its verdict
+    (:func:`add_failure` ``pending``), and the username's failures and latest reset as they
+    were before it (:func:`failures`; the statement does not see its own insert). A caller
+    that finds the username locked rolls its transaction back, and the pending row with it."""
+    row = await conn.fetchrow(
+        """WITH reset AS (SELECT at FROM login_resets WHERE practice = $1 AND username = $2),
+                pending AS (
+                    INSERT INTO login_failures (practice, username, at, zone, event_id, pending)
+                    VALUES ($1, $2, $3, $4, $5, true) RETURNING 1)
+           SELECT (SELECT at FROM reset) AS reset_at,
+                  ARRAY(SELECT f.at FROM login_failures f
+                        WHERE f.practice = $1 AND f.username = $2
+                          AND f.at > coalesce((SELECT at FROM reset), '-infinity')
+                        ORDER BY f.at) AS failures,
+                  (SELECT count(*) FROM pending) AS added""",
+        practice_id,
+        username,
+        at,
+        zone,
+        event_id,
+    )
+    return list(row["failures"]), row["reset_at"]
+
+
 async def add_failure(
     conn: asyncpg.Connection,
     practice_id: str,
