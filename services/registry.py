@@ -1,45 +1,52 @@
-"""The services the ``tweestap`` command can run, and their default ports per zone."""
+"""The services the ``tweestap`` command can run, and their default ports per zone.
+
+A service's modules are imported when first asked for (its settings, app or migrations), so a
+command that runs one service, or only supervises its workers, does not carry the others."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 from aiohttp import web
 
-from services.auth.http import MIGRATIONS as AUTH_MIGRATIONS
-from services.auth.http import create_app as create_auth
-from services.auth.settings import AuthSettings
-from services.certs.http import MIGRATIONS as CERTS_MIGRATIONS
-from services.certs.http import create_app as create_certs
-from services.certs.settings import CertsSettings
-from services.enrolment.http import MIGRATIONS as ENROLMENT_MIGRATIONS
-from services.enrolment.http import create_app as create_enrolment
-from services.enrolment.settings import EnrolmentSettings
-from services.notifier.http import MIGRATIONS as NOTIFIER_MIGRATIONS
-from services.notifier.http import create_app as create_notifier
-from services.notifier.settings import NotifierSettings
 from shared.settings import Settings
 
 
 @dataclass(frozen=True)
 class ServiceSpec:
     name: str
-    settings: type[Settings]
-    create_app: Callable[..., web.Application]
-    migrations: Path
+    #: ``module:Class`` of its settings.
+    settings_class: str
     port_offset: int
+
+    @property
+    def settings(self) -> type[Settings]:
+        module, _, name = self.settings_class.partition(":")
+        return cast(type[Settings], getattr(importlib.import_module(module), name))
+
+    def _http(self) -> Any:
+        """The service's ``services.NAME.http`` module: ``create_app`` and ``MIGRATIONS``."""
+        return importlib.import_module(f"services.{self.name}.http")
+
+    @property
+    def create_app(self) -> Callable[..., web.Application]:
+        return cast(Callable[..., web.Application], self._http().create_app)
+
+    @property
+    def migrations(self) -> Path:
+        return cast(Path, self._http().MIGRATIONS)
 
     def default_port(self, zone: str) -> int:
         return (8100 if zone == "a" else 8200) + self.port_offset
 
 
 SERVICES = {
-    "auth": ServiceSpec("auth", AuthSettings, create_auth, AUTH_MIGRATIONS, 1),
-    "enrolment": ServiceSpec(
-        "enrolment", EnrolmentSettings, create_enrolment, ENROLMENT_MIGRATIONS, 2
-    ),
-    "certs": ServiceSpec("certs", CertsSettings, create_certs, CERTS_MIGRATIONS, 3),
-    "notifier": ServiceSpec("notifier", NotifierSettings, create_notifier, NOTIFIER_MIGRATIONS, 4),
+    "auth": ServiceSpec("auth", "services.auth.settings:AuthSettings", 1),
+    "enrolment": ServiceSpec("enrolment", "services.enrolment.settings:EnrolmentSettings", 2),
+    "certs": ServiceSpec("certs", "services.certs.settings:CertsSettings", 3),
+    "notifier": ServiceSpec("notifier", "services.notifier.settings:NotifierSettings", 4),
 }
