@@ -290,8 +290,9 @@ class HashShare:
         )
 
     def per_login_ms(self, before: HashShare) -> float | None:
-        logins = self.logins - before.logins
-        return round((self.hash_cpu_s - before.hash_cpu_s) / logins * 1000, 2) if logins else None
+        logins, hashing = self.logins - before.logins, self.hash_cpu_s - before.hash_cpu_s
+        # A server without the counter (before issue 14) cannot tell: None.
+        return round(hashing / logins * 1000, 2) if logins and hashing else None
 
 
 def server_histogram_mean_ms(ops_url: str, name: str) -> float | None:
