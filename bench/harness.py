@@ -225,7 +225,7 @@ def start_server(
     command = [sys.executable, "-m", "services.cli", "serve", service, "--zone", settings.zone]
     with log_file.open("ab") as out:
         return subprocess.Popen(  # noqa: S603 - our own command line
-            [*command, "--port", str(port), "--workers", str(workers)],
+            [*command, "--port", str(port), *(["--workers", str(workers)] if workers > 1 else [])],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
