@@ -588,6 +588,37 @@ def latency_summary(result: LoadResult) -> dict[str, float | None]:
     }
 
 
+def load_parameters(args: argparse.Namespace) -> dict[str, Any]:
+    """The load's part of a report's parameters (:func:`base_parser`'s options)."""
+    return {
+        "seconds": args.seconds,
+        "concurrency": args.concurrency,
+        "client_processes": args.processes,
+        "warmup_s": args.warmup,
+    }
+
+
+def throughput(
+    noun: str, load: LoadResult, meter: CpuMeter, seconds: float
+) -> tuple[dict[str, Any], float | None]:
+    """A closed-loop benchmark's results, named after what it counts (``renewals``): how
+    many, per second, latency, errors, the server's CPU, and how many per server CPU-second
+    (returned too, for the target)."""
+    server_cpu = meter.seconds.get("server", 0.0)
+    per_core = round(load.ok / server_cpu, 1) if server_cpu > 0 else None
+    return {
+        noun: load.ok,
+        f"{noun}_per_s": round(load.ok / seconds, 1),
+        "latency_ms": latency_summary(load),
+        "errors": load.errors,
+        "error_samples": load.error_samples,
+        "server_cpu_s": server_cpu,
+        "server_cores_busy": round(server_cpu / seconds, 3),
+        f"{noun}_per_server_core_s": per_core,
+        "cpu_s_during_load": meter.seconds,
+    }, per_core
+
+
 # --------------------------------------------------------------------------- HTTP helpers
 
 

@@ -14,7 +14,7 @@ from bench.harness import (
     auth_stack,
     base_parser,
     ensure_alive,
-    latency_summary,
+    load_parameters,
     log,
     login_once,
     report,
@@ -22,6 +22,7 @@ from bench.harness import (
     run_load,
     stack_meter,
     target,
+    throughput,
 )
 from services.auth.client_command import open_clients
 from services.auth.settings import AuthSettings
@@ -57,28 +58,11 @@ def main(argv: list[str]) -> int:
         load = run_load(spec, args.seconds, args.concurrency, args.processes, args.warmup, meter)
         ensure_alive(stack)
         rss_after = rss_mb(stack.server.pid)
-    rate = load.ok / args.seconds
-    server_cpu = meter.seconds.get("server", 0.0)
-    per_core = round(load.ok / server_cpu, 1) if server_cpu > 0 else None
+    results, per_core = throughput("introspections", load, meter, args.seconds)
     report(
         "introspect",
-        {
-            "seconds": args.seconds,
-            "concurrency": args.concurrency,
-            "client_processes": args.processes,
-            "warmup_s": args.warmup,
-        },
-        {
-            "introspections": load.ok,
-            "introspections_per_s": round(rate, 1),
-            "latency_ms": latency_summary(load),
-            "errors": load.errors,
-            "error_samples": load.error_samples,
-            "server_cpu_s": server_cpu,
-            "server_cores_busy": round(server_cpu / args.seconds, 3),
-            "introspections_per_server_core_s": per_core,
-            "cpu_s_during_load": meter.seconds,
-        },
+        load_parameters(args),
+        results,
         {"rss_idle_mb": rss_idle, "rss_after_mb": rss_after},
         {
             "introspections_per_server_core_s": target(

@@ -20,7 +20,7 @@ from bench.harness import (
     auth_stack,
     base_parser,
     ensure_alive,
-    latency_summary,
+    load_parameters,
     log,
     login_once,
     process_rss_mb,
@@ -30,6 +30,7 @@ from bench.harness import (
     server_rss,
     stack_meter,
     target,
+    throughput,
 )
 
 RENEWALS_PER_CORE_S = 1500.0
@@ -77,30 +78,15 @@ def main(argv: list[str]) -> int:
         ensure_alive(stack)
         rss_after = process_rss_mb(stack)
         rss_by_process = server_rss(stack)
-    rate = load.ok / args.seconds
-    server_cpu = meter.seconds.get("server", 0.0)
-    per_core = round(load.ok / server_cpu, 1) if server_cpu > 0 else None
+    results, per_core = throughput("renewals", load, meter, args.seconds)
     report(
         "renew",
         {
-            "seconds": args.seconds,
-            "concurrency": args.concurrency,
-            "client_processes": args.processes,
-            "warmup_s": args.warmup,
+            **load_parameters(args),
             "server_workers": args.workers,
             "tokens": "the first, every time" if args.same_token else "each renewal's own",
         },
-        {
-            "renewals": load.ok,
-            "renewals_per_s": round(rate, 1),
-            "latency_ms": latency_summary(load),
-            "errors": load.errors,
-            "error_samples": load.error_samples,
-            "server_cpu_s": server_cpu,
-            "server_cores_busy": round(server_cpu / args.seconds, 3),
-            "renewals_per_server_core_s": per_core,
-            "cpu_s_during_load": meter.seconds,
-        },
+        results,
         {
             "rss_idle_mb": rss_idle,
             "rss_after_mb": rss_after,

@@ -14,24 +14,9 @@ import pytest
 
 from services.auth.adapters.signer import InvalidToken, Signer, SigningKey, UnknownKey
 from shared.tokens import TokenVerifier
+from tests.unit.test_signer import AUDIENCE, ISSUER, claims
 
-ISSUER = "https://tweestap.nl"
-AUDIENCE = "https://tweestap.nl/api"
 NOW = datetime.now(UTC)
-
-
-def claims(**overrides: Any) -> dict[str, Any]:
-    now = int(time.time())
-    base: dict[str, Any] = {
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "sub": "emp-1",
-        "practice": "fysio",
-        "sid": "s" * 32,
-        "iat": now,
-        "exp": now + 3600,
-    }
-    return {**base, **overrides}
 
 
 def signer(key: SigningKey, cache_size: int = 100) -> Signer:

@@ -262,19 +262,25 @@ async def lock_attempts(conn: asyncpg.Connection, practice_id: str, username: st
     )
 
 
+#: The username's ($1, $2) latest reset, as the CTE ``reset``.
+_RESET = "reset AS (SELECT at FROM login_resets WHERE practice = $1 AND username = $2)"
+#: Its failures after that reset, oldest first, as the column ``failures`` (``also``: a
+#: further condition on ``f``).
+_FAILURES_SINCE_RESET = """ARRAY(SELECT f.at FROM login_failures f
+                         WHERE f.practice = $1 AND f.username = $2
+                           AND f.at > coalesce((SELECT at FROM reset), '-infinity') {also}
+                         ORDER BY f.at) AS failures"""
+
+
 async def failures(
     conn: asyncpg.Connection, practice_id: str, username: str, settled: bool = False
 ) -> tuple[list[datetime], datetime | None]:
     """The username's failures after its latest reset, and that reset; with ``settled`` only
     the attempts whose verdict is in (not the pending password guesses)."""
     row = await conn.fetchrow(
-        """WITH reset AS (SELECT at FROM login_resets WHERE practice = $1 AND username = $2)
-           SELECT (SELECT at FROM reset) AS reset_at,
-                  ARRAY(SELECT f.at FROM login_failures f
-                        WHERE f.practice = $1 AND f.username = $2
-                          AND f.at > coalesce((SELECT at FROM reset), '-infinity')
-                          AND NOT ($3 AND f.pending)
-                        ORDER BY f.at) AS failures""",
+        f"""WITH {_RESET}
+            SELECT (SELECT at FROM reset) AS reset_at,
+                   {_FAILURES_SINCE_RESET.format(also="AND NOT ($3 AND f.pending)")}""",  # noqa: S608
         practice_id,
         username,
         settled,
@@ -295,16 +301,13 @@ async def reserve_failure(
     were before it (:func:`failures`; the statement does not see its own insert). A caller
     that finds the username locked rolls its transaction back, and the pending row with it."""
     row = await conn.fetchrow(
-        """WITH reset AS (SELECT at FROM login_resets WHERE practice = $1 AND username = $2),
-                pending AS (
-                    INSERT INTO login_failures (practice, username, at, zone, event_id, pending)
-                    VALUES ($1, $2, $3, $4, $5, true) RETURNING 1)
-           SELECT (SELECT at FROM reset) AS reset_at,
-                  ARRAY(SELECT f.at FROM login_failures f
-                        WHERE f.practice = $1 AND f.username = $2
-                          AND f.at > coalesce((SELECT at FROM reset), '-infinity')
-                        ORDER BY f.at) AS failures,
-                  (SELECT count(*) FROM pending) AS added""",
+        f"""WITH {_RESET},
+                 pending AS (
+                     INSERT INTO login_failures (practice, username, at, zone, event_id, pending)
+                     VALUES ($1, $2, $3, $4, $5, true) RETURNING 1)
+            SELECT (SELECT at FROM reset) AS reset_at,
+                   {_FAILURES_SINCE_RESET.format(also="")},
+                   (SELECT count(*) FROM pending) AS added""",  # noqa: S608 - constants
         practice_id,
         username,
         at,
