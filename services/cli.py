@@ -14,12 +14,13 @@ from aiohttp import web
 
 from services.registry import SERVICES
 from shared import logs, trust
+from shared.backoff import Backoff
 from shared.db import migrate
 from shared.event_loop import new_event_loop
 from shared.problems import Problem
 from shared.sealing import generate_key
 from shared.settings import Settings
-from shared.workers import Backoff, WorkerSupervisor, is_worker
+from shared.workers import WorkerSupervisor, is_worker
 
 
 def _serve_web(args: argparse.Namespace) -> int:

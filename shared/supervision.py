@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared import logs
+from shared.backoff import Backoff
 from shared.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class Supervisor:
         return failing
 
     async def _supervise(self, run: TaskFactory, name: str) -> None:
-        backoff = self.backoff
+        rule = Backoff(self.backoff, self.max_backoff)
         attempt = 0
         while True:
             started = time.monotonic()
@@ -66,10 +67,9 @@ class Supervisor:
             except Exception as exc:  # CancelledError is a BaseException: it ends supervision
                 failure = exc
                 reason = f"{type(exc).__name__}: {exc}"[:300]
-            if time.monotonic() - started >= self.max_backoff:
-                backoff = self.backoff  # it ran well for a while: a fresh failure
-                attempt = 0
-            attempt += 1
+            # One that ran well for a while starts a fresh count.
+            attempt = rule.failures_after(attempt, time.monotonic() - started)
+            backoff = rule.delay(attempt)
             log.error(
                 "task %s %s; restarting in %.1fs",
                 name,
@@ -89,4 +89,3 @@ class Supervisor:
                 await asyncio.sleep(backoff)
             finally:
                 self._down.pop(name, None)
-            backoff = min(backoff * 2, self.max_backoff)

@@ -25,6 +25,8 @@ from types import FrameType
 
 from prometheus_client import multiprocess
 
+from shared.backoff import Backoff
+
 log = logging.getLogger(__name__)
 
 #: Set in a worker's environment: its index (0 … N-1). Its absence marks the supervisor.
@@ -47,24 +49,6 @@ def is_worker() -> bool:
 def metrics_shared() -> bool:
     """Whether this process's metrics go to files that a scrape adds up across workers."""
     return METRICS_DIR_ENV in os.environ
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """The wait before a dead worker starts again: ``first``, doubling per failure up to
-    ``most``; a worker that ran ``most`` seconds or longer starts a fresh count (the same
-    rule as a background task's, :mod:`shared.supervision`)."""
-
-    first: float
-    most: float
-
-    def failures_after(self, failures: int, ran_seconds: float) -> int:
-        """The count of consecutive failures once a worker that ran this long has died."""
-        return 1 if ran_seconds >= self.most else failures + 1
-
-    def delay(self, failures: int) -> float:
-        """The wait after the ``failures``-th consecutive failure (1: ``first``)."""
-        return float(min(self.most, self.first * 2 ** max(0, failures - 1)))
 
 
 @dataclass

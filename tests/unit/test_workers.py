@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.workers import Backoff
+from shared.backoff import Backoff
 
 BACKOFF = Backoff(first=1.0, most=60.0)
 

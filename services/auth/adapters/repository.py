@@ -229,6 +229,7 @@ _RENEWAL_QUEUED = (
            INSERT INTO outbox (id, topic, key, payload)
            SELECT $6, $7, $8, $9 FROM state WHERE live
            RETURNING pg_notify('outbox', ''))
+       -- Read, so that the NOTIFY in its RETURNING is certainly evaluated.
        SELECT s.*, (SELECT count(*) FROM queued) AS queued FROM state s"""
 )
 
@@ -304,10 +305,9 @@ async def reserve_failure(
         f"""WITH {_RESET},
                  pending AS (
                      INSERT INTO login_failures (practice, username, at, zone, event_id, pending)
-                     VALUES ($1, $2, $3, $4, $5, true) RETURNING 1)
+                     VALUES ($1, $2, $3, $4, $5, true))
             SELECT (SELECT at FROM reset) AS reset_at,
-                   {_FAILURES_SINCE_RESET.format(also="")},
-                   (SELECT count(*) FROM pending) AS added""",  # noqa: S608 - constants
+                   {_FAILURES_SINCE_RESET.format(also="")}""",  # noqa: S608 - constants
         practice_id,
         username,
         at,
