@@ -1,6 +1,7 @@
-"""A per-client request budget (token bucket) and the client's address behind trusted
-proxies — pure logic with an injected clock, so a service wires it where unauthenticated
-requests cost real work (auth's login endpoints: argon2)."""
+"""A per-client request budget (token bucket), the client's address behind trusted proxies and
+the budget's key for an address (an IPv6 client's network) — pure logic with an injected
+clock, so a service wires it where unauthenticated requests cost real work (auth's login
+endpoints: argon2)."""
 
 from __future__ import annotations
 
@@ -70,6 +71,20 @@ def _address(value: str) -> Address | None:
         return ipaddress.ip_address(value.strip())
     except ValueError:
         return None
+
+
+def limit_key(address: str, ipv6_prefix: int) -> str:
+    """The budget ``address`` spends from: an IPv4 address itself (an IPv4-mapped IPv6 address
+    too), an IPv6 address's ``/ipv6_prefix`` network (one subscriber usually holds a whole /64,
+    so per /128 each of its addresses would have a fresh budget); anything else as it is."""
+    parsed = _address(address.partition("%")[0])  # a zone id (fe80::1%eth0) names no client
+    if parsed is None:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        parsed = parsed.ipv4_mapped
+    if isinstance(parsed, ipaddress.IPv4Address):
+        return str(parsed)
+    return str(ipaddress.IPv6Network((parsed, ipv6_prefix), strict=False))
 
 
 def client_address(

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     #: believed for the client address (auth's login rate limit, the audit trail's actor);
     #: from anyone else the peer address counts.
     trusted_proxies: list[str] = Field(default_factory=list)
+    #: A rate limit's budget (auth's login limit) is per IPv4 address but per IPv6 network of
+    #: this prefix length: one subscriber usually holds a whole /64 (``ratelimit.limit_key``).
+    rate_limit_ipv6_prefix: int = Field(default=64, ge=1, le=128)
     #: The event loop a served process runs on: ``uvloop`` (libuv; less CPU per request on the
     #: hot paths, issue 14) or ``asyncio`` (the standard library's selector loop).
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"

@@ -49,7 +49,7 @@ from shared.http import (
     parse_body,
 )
 from shared.problems import Problem
-from shared.ratelimit import RateLimiter
+from shared.ratelimit import RateLimiter, limit_key
 from shared.sealing import Keyring
 from shared.topics import DEAD_LETTERS
 
@@ -72,13 +72,16 @@ def _login_limiter(settings: AuthSettings) -> RateLimiter:
 
 
 def limited(handler: HandlerFn) -> HandlerFn:
-    """Spend one request of the client address's login budget before ``handler``: the login
+    """Spend one request of the client's login budget before ``handler``: the login
     endpoints cost argon2 work (or guess a second factor) for anyone, known practice or not."""
 
     @functools.wraps(handler)
     async def wrapped(request: web.Request) -> web.StreamResponse:
-        # The client as the shared middleware resolved it (through TWEESTAP_TRUSTED_PROXIES).
-        retry_after = request.app[LOGIN_LIMITER].take(actors.address() or "unknown")
+        # The client as the shared middleware resolved it (through TWEESTAP_TRUSTED_PROXIES),
+        # an IPv6 client by its network (TWEESTAP_RATE_LIMIT_IPV6_PREFIX).
+        prefix = request.app[AUTH].settings.rate_limit_ipv6_prefix
+        client = limit_key(actors.address() or "unknown", prefix)
+        retry_after = request.app[LOGIN_LIMITER].take(client)
         if retry_after is not None:
             raise Problem(
                 429,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.ratelimit import RateLimiter, client_address, parse_networks
+from shared.ratelimit import RateLimiter, client_address, limit_key, parse_networks
 
 
 class Clock:
@@ -72,3 +72,34 @@ TRUSTED = parse_networks(["10.0.0.0/8", "::1"])
 )
 def test_client_address(peer: str | None, forwarded: list[str], expected: str) -> None:
     assert client_address(peer, forwarded, TRUSTED) == expected
+
+
+@pytest.mark.parametrize(
+    ("address", "prefix", "key"),
+    [
+        ("192.0.2.7", 64, "192.0.2.7"),  # IPv4: per address
+        ("2001:db8:1:2:aaaa::1", 64, "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", 64, "2001:db8:1:2::/64"),  # same /64, same key
+        ("2001:db8:1:3::1", 64, "2001:db8:1:3::/64"),  # the next /64: another key
+        ("2001:DB8:1:2::1", 56, "2001:db8:1::/56"),
+        ("2001:db8::1", 128, "2001:db8::1/128"),
+        ("::ffff:192.0.2.7", 64, "192.0.2.7"),  # IPv4-mapped: the IPv4 address
+        ("fe80::1%eth0", 64, "fe80::/64"),  # a zone id names no other client
+        ("unknown", 64, "unknown"),
+        ("not-an-address", 64, "not-an-address"),
+    ],
+)
+def test_limit_key_is_the_ipv6_network_and_the_ipv4_address(
+    address: str, prefix: int, key: str
+) -> None:
+    """Hardening II finding 14: one IPv6 client holds a whole /64, so its budget is the
+    network's; an IPv4 address stays its own key."""
+    assert limit_key(address, prefix) == key
+
+
+def test_addresses_of_one_ipv6_network_share_a_budget() -> None:
+    limiter = RateLimiter(attempts=2, window=60, clock=Clock())
+    first, second = (limit_key(a, 64) for a in ("2001:db8::1", "2001:db8::ffff:2"))
+    assert [limiter.take(first), limiter.take(second)] == [None, None]
+    assert limiter.take(limit_key("2001:db8::3", 64)) is not None, "the /64's budget is spent"
+    assert limiter.take(limit_key("2001:db8:0:1::1", 64)) is None, "another /64 has its own"
