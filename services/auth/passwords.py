@@ -14,11 +14,12 @@ from services.auth import problems
 from services.auth.adapters import repository as repo
 from services.auth.api import PasswordChanged
 from services.auth.core import AuthCore
-from services.auth.domain import passwords, tokens
+from services.auth.domain import tokens
 from services.auth.domain.records import Credential, Employee, Practice
 from services.auth.tokens import Tokens
 from shared import actors, replicas
 from shared.events import PasswordCredential, credential_aad, utcnow
+from shared.password_strength import assess
 from shared.problems import Problem, not_found
 from shared.tokens import require_admin
 from shared.topics import AUTH_CREDENTIALS, AUTH_EVENTS
@@ -117,15 +118,20 @@ class Passwords:
         ``end_sessions``: every session of the employee that started until ``now`` ends, in the
         same transaction (cutoff and ``sessions.revoked`` on ``sts.revocations``)."""
         policy = practice.policy
-        score = passwords.strength(password, (practice.name, employee.name, employee.username))
+        # The rule of shared.password_strength.strength, and why a password is guessable.
+        assessed = assess(password, practice.name, (employee.name, employee.username))
+        score = assessed.strength
         if enforce_policy and score < policy.min_strength:
+            why = " ".join(reason.en for reason in assessed.reasons[:2])
             raise Problem(
                 422,
                 "password-too-weak",
                 "Password too weak",
-                f"Strength {score} is below the practice's minimum of {policy.min_strength}.",
+                f"Strength {score} is below the practice's minimum of {policy.min_strength}."
+                + (f" {why}" if why else ""),
                 strength=score,
                 min_strength=policy.min_strength,
+                reasons=[{"code": r.code, "nl": r.nl, "en": r.en} for r in assessed.reasons[:2]],
             )
         previous = [credential.hash, *credential.history] if credential else []
         if enforce_policy and policy.history and previous:
