@@ -6,7 +6,7 @@ topics, maps each event with :func:`services.enrolment.domain.audit.to_record` a
 record in the transaction of its inbox row, so both zones' events end up in both zones'
 stores, each once. A retention job deletes records older than
 ``TWEESTAP_AUDIT_RETENTION_DAYS``. The administrator reads them a page at a time or as JSON
-lines."""
+lines, in a two-factor session only (NEN 7513)."""
 
 from __future__ import annotations
 
@@ -30,12 +30,13 @@ from services.enrolment.audit_api import (
     parse_limit,
     view,
 )
-from services.enrolment.domain.audit import AUDITED_TYPES, Event, to_record
+from services.enrolment.domain.audit import AUDITED_TYPES, Event, may_read, to_record
 from services.enrolment.metrics import EnrolmentMetrics
+from services.enrolment.problems import two_factor_required
 from services.enrolment.settings import EnrolmentSettings
 from shared.consumer import EventConsumer
 from shared.events import Envelope, utcnow
-from shared.http import Route, admin_request, json_response
+from shared.http import Route, bearer, json_response, path_id
 from shared.topics import (
     AUTH_EVENTS,
     CERTS_EVENTS,
@@ -58,8 +59,8 @@ AUDITED_TOPICS = (
 #: Export: rows fetched per round trip.
 EXPORT_PREFETCH = 500
 
-#: Checks that a bearer token is a live session of the practice's administrator.
-AdminCheck = Callable[[str, str], Awaitable[Any]]
+#: Checks that a bearer token is a live session of the practice's administrator; its claims.
+AdminCheck = Callable[[str, str], Awaitable[dict[str, Any]]]
 
 
 @dataclass
@@ -68,6 +69,13 @@ class AuditTrail:
     pool: asyncpg.Pool
     metrics: EnrolmentMetrics
     admin: AdminCheck
+
+    async def reader(self, token: str, practice: str) -> None:
+        """The practice's administrator in a two-factor session (NEN 7513): 401/403 as for
+        any administrator's call, then 403 ``two-factor-required`` for a password-only one."""
+        claims = await self.admin(token, practice)
+        if not may_read(claims.get("acr")):
+            raise two_factor_required()
 
     async def record(self, conn: asyncpg.Connection, event: Envelope) -> None:
         """The consumer's handler: keep the event's audit record (in the inbox transaction)."""
@@ -122,8 +130,15 @@ def _auditable(topic: Topic, event: Envelope) -> bool:
 AUDIT = web.AppKey("audit", AuditTrail)
 
 
+async def _read_request(request: web.Request) -> tuple[AuditTrail, str]:
+    """The trail and the practice (path ``{p}``) of a request its reader may make."""
+    trail, practice = request.app[AUDIT], path_id(request, "p")
+    await trail.reader(bearer(request), practice)
+    return trail, practice
+
+
 async def get_audit(request: web.Request) -> web.Response:
-    trail, practice = await admin_request(request, AUDIT)
+    trail, practice = await _read_request(request)
     filters = parse_filters(request.query)
     limit, after = parse_limit(request.query), parse_cursor(request.query)
     async with trail.pool.acquire() as conn:
@@ -140,7 +155,7 @@ async def get_audit(request: web.Request) -> web.Response:
 
 
 async def export_audit(request: web.Request) -> web.StreamResponse:
-    trail, practice = await admin_request(request, AUDIT)
+    trail, practice = await _read_request(request)
     filters = parse_filters(request.query)
     response = web.StreamResponse(
         headers={
@@ -168,7 +183,7 @@ ROUTES = (
         "/v1/practices/{p}/audit",
         get_audit,
         "The practice's audit trail, newest first, a page at a time (filters: from, to, "
-        "employee, type)",
+        "employee, type); the administrator in a two-factor session only",
         None,
         AuditPage,
         True,
@@ -179,7 +194,8 @@ ROUTES = (
         "GET",
         "/v1/practices/{p}/audit/export",
         export_audit,
-        "The practice's audit trail as JSON lines (application/x-ndjson; same filters, no pages)",
+        "The practice's audit trail as JSON lines (application/x-ndjson; same filters, no "
+        "pages); the administrator in a two-factor session only",
         None,
         None,
         True,

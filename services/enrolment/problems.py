@@ -86,6 +86,18 @@ def passkey_refused(reason: str, detail: str) -> Problem:
     return Problem(400, "passkey-refused", "Passkey not accepted", detail, reason=reason)
 
 
+def two_factor_required() -> Problem:
+    """A password-only session asked for what NEN 7513 keeps for two factors (the audit trail)."""
+    return Problem(
+        403,
+        "two-factor-required",
+        "Two-factor session required",
+        "Reading the audit trail needs a session that logged in with two factors (NEN 7513): "
+        "log in again with a second factor (logins ask for one once the practice requires two "
+        "factors).",
+    )
+
+
 def code_expired() -> Problem:
     return Problem(410, "code-expired", "Code expired", "Request a new code.")
 

@@ -51,6 +51,11 @@ TEXTS: dict[str, dict[str, str]] = {
         ),
         "forbidden": "Geweigerd",
         "zones_down": "De dienst is tijdelijk niet bereikbaar. Probeer het later opnieuw.",
+        "audit_two_factor_required": (
+            "Het logboek is alleen te lezen na inloggen met twee factoren (NEN 7513). Log "
+            "opnieuw in met uw tweede factor; vraagt de praktijk nog geen tweede factor, zet dan "
+            "eerst tweestapsverificatie aan bij de praktijkinstellingen."
+        ),
         "login_expired": "Uw inlogpoging is verlopen. Begin opnieuw.",
         "language": "Taal",
         "back_to_login": "Opnieuw inloggen",
@@ -134,6 +139,11 @@ TEXTS: dict[str, dict[str, str]] = {
         ),
         "forbidden": "Refused",
         "zones_down": "The service cannot be reached right now. Please try again later.",
+        "audit_two_factor_required": (
+            "The audit trail can only be read after logging in with two factors (NEN 7513). "
+            "Log in again with your second factor; if the practice does not ask for one yet, "
+            "first switch on two-step verification in the practice settings."
+        ),
         "login_expired": "Your login attempt has expired. Please start again.",
         "language": "Language",
         "back_to_login": "Log in again",

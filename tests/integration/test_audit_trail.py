@@ -7,18 +7,26 @@ is append-only except for the retention job."""
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
+import os
+import re
 import uuid
 from collections import Counter
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
+import jwt
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import AIOKafkaProducer
 
 from services.enrolment.audit import AUDIT, AuditTrail
+from services.enrolment.audit_api import encode_cursor
+from services.web.app import create_app as create_web_app
+from services.web.settings import WebSettings
 from shared.events import Envelope, utcnow
 from shared.http import RUNTIME
 from shared.topics import AUTH_EVENTS
@@ -342,3 +350,122 @@ async def test_audit_trail_in_both_zones(cluster: Cluster) -> None:
     assert not await has(
         enrol_a, "SELECT EXISTS (SELECT 1 FROM audit_events WHERE event_id = $1)", old
     )
+
+
+# -- Hardening II finding 17: reading the audit trail needs a two-factor session (NEN 7513) --
+
+
+def session_token(auth: Zone, employee: str, acr: str, amr: list[str]) -> str:
+    """A session token of ``employee`` signed by ``auth``'s real key, logged in with ``acr``."""
+    now = int(utcnow().timestamp())
+    return auth.auth.signer.sign(
+        {
+            "iss": auth.settings.issuer,
+            "aud": auth.settings.token_audience,
+            "sub": employee,
+            "practice": P,
+            "rg": 1,
+            "sid": uuid.uuid4().hex,
+            "amr": amr,
+            "acr": acr,
+            "auth_time": now,
+            "iat": now,
+            "exp": now + 600,
+            "jti": uuid.uuid4().hex,
+            "zone": auth.settings.zone,
+            "scope": "session",
+        },
+        utcnow(),
+    )
+
+
+TWO_FACTOR_REQUIRED = "https://tweestap.nl/problems/two-factor-required"
+
+
+async def test_reading_the_audit_trail_needs_a_two_factor_session(cluster: Cluster) -> None:
+    """A password-only administrator (a practice without "two factors required" gives such
+    sessions) is refused the list, a cursor page and the export, with a type that says why; a
+    two-factor session (``aal2``) and a certificate fallback (``aal2-fallback``: password plus
+    certificate) read it."""
+    auth = await cluster.start("a")
+    enrol = await cluster.start("a", "enrolment")
+    admin = await cluster.bootstrap(auth)
+    await wait_for(
+        functools.partial(
+            has,
+            enrol,
+            """SELECT EXISTS (SELECT 1 FROM employees WHERE practice = $1 AND id = $2)
+                  AND EXISTS (SELECT 1 FROM public_keys WHERE zone = 'a')""",
+            P,
+            admin,
+        )
+    )
+    status, body = await login(auth, P, "admin", ADMIN_PASSWORD)
+    assert status == 200 and body["next"] == "done", body
+    password_only = body["token"]["token"]
+    claims = jwt.decode(password_only, options={"verify_signature": False})
+    assert claims["acr"] == "aal1" and claims["amr"] == ["pwd"], claims
+    cursor = encode_cursor(utcnow(), uuid.uuid4())
+    paths = (
+        f"/v1/practices/{P}/audit",
+        f"/v1/practices/{P}/audit?cursor={cursor}&limit=5",
+        f"/v1/practices/{P}/audit/export",
+    )
+    for path in paths:
+        response = await enrol.client.get(
+            path, headers={"Authorization": f"Bearer {password_only}"}
+        )
+        problem = await response.json(content_type=None)
+        assert response.status == 403, (path, problem)
+        assert problem["type"] == TWO_FACTOR_REQUIRED, (path, problem)
+        assert response.content_type == "application/problem+json"
+    for acr, amr in (("aal2", ["pwd", "otp"]), ("aal2-fallback", ["pwd", "hwk"])):
+        token = session_token(auth, admin, acr, amr)
+        for path in paths:
+            response = await enrol.client.get(path, headers={"Authorization": f"Bearer {token}"})
+            assert response.status == 200, (acr, path, await response.text())
+
+
+async def test_the_console_says_why_a_password_only_session_sees_no_audit_trail(
+    cluster: Cluster,
+) -> None:
+    """The web console's audit page (and its export) with a password-only session: the
+    enrolment service's refusal shown as a clear message, in Dutch and in English, instead of
+    rows."""
+    auth = await cluster.start("a")
+    enrol = await cluster.start("a", "enrolment")
+    admin = await cluster.bootstrap(auth)
+    await wait_for(
+        functools.partial(
+            has, enrol, "SELECT EXISTS (SELECT 1 FROM employees WHERE id = $1)", admin
+        )
+    )
+    zone = {
+        service: str(z.client.make_url("")).rstrip("/")
+        for service, z in (("auth", auth), ("enrolment", enrol))
+    }
+    settings = WebSettings(zones=[zone], session_key=base64.b64encode(os.urandom(32)).decode())
+    web: TestClient[Any, Any] = TestClient(TestServer(create_web_app(settings)))
+    await web.start_server()
+    try:
+        form = await (await web.get("/login")).text()
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+        assert csrf
+        fields = {"practice": P, "username": "admin", "password": ADMIN_PASSWORD}
+        answer = await web.post(
+            "/login", data={**fields, "csrf": csrf.group(1)}, allow_redirects=False
+        )
+        assert answer.headers.get("Location") == "/factors", await answer.text()
+        for path in ("/console/audit", "/console/audit/export"):
+            page = await web.get(path)
+            html = await page.text()
+            assert page.status == 403, html
+            assert "twee factoren" in html and "<table" not in html, html
+        await web.post(
+            "/language", data={"locale": "en", "csrf": csrf.group(1), "back": "/console/audit"}
+        )
+        page = await web.get("/console/audit")
+        html = await page.text()
+        assert page.status == 403 and "two factors" in html, html
+    finally:
+        await web.close()

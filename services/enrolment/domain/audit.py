@@ -17,6 +17,12 @@ from datetime import datetime
 from typing import Any, Literal
 
 from shared.audit_actions import AUDIT_ACTIONS
+from shared.tokens import FALLBACK_ACR, TWO_FACTOR_ACR
+
+#: Sessions that may read the audit trail (NEN 7513: two factors): a login with a second factor
+#: (``aal2``) and a certificate fallback (``aal2-fallback``: the password and a certificate's
+#: signature, two factors too). A password-only session (``aal1``) may not.
+READER_ACRS = frozenset({TWO_FACTOR_ACR, FALLBACK_ACR})
 
 Outcome = Literal["success", "failure"]
 ObjectType = Literal["employee", "certificate", "practice"]
@@ -269,6 +275,11 @@ RULES: dict[str, Rule] = {
 AUDITED_TYPES = frozenset(RULES)
 #: Every action a record can carry (for the ``type`` filter's check): the shared contract.
 ACTIONS = frozenset(AUDIT_ACTIONS)
+
+
+def may_read(acr: object) -> bool:
+    """Whether a session that logged in with ``acr`` may read the audit trail."""
+    return isinstance(acr, str) and acr in READER_ACRS
 
 
 def to_record(event: Event) -> AuditRecord | None:
