@@ -9,6 +9,8 @@ from shared.webauthn import WebAuthnSettings
 
 #: A BSN key shorter than this is refused at start (an HMAC key must not be guessable).
 MIN_BSN_KEY_CHARS = 16
+#: Five calendar years at their longest (two leap days in them): 5 * 365 + 2 days.
+MIN_AUDIT_RETENTION_DAYS = 5 * 365 + 2
 
 
 class EnrolmentSettings(Settings, WebAuthnSettings):
@@ -45,8 +47,12 @@ class EnrolmentSettings(Settings, WebAuthnSettings):
     recovery_reenrol_seconds: int = Field(default=900, ge=60, le=24 * 3600)
     #: Time zone of the times written in e-mails (``changed_at``, ``blocked_at``).
     mail_time_zone: str = "Europe/Amsterdam"
-    #: Days an audit record is kept (NEN 7513 asks for a period the practice can justify;
-    #: one year by default); older records are deleted by the retention job.
-    audit_retention_days: int = Field(default=365, ge=1, le=100 * 365)
+    #: Days an audit record is kept; older records are deleted by the retention job. At least
+    #: five years (NEN 7513, DESIGN §5): a shorter period is refused at start, not quietly
+    #: applied (a deleted record cannot come back). Longer is allowed (e.g. with the records
+    #: of care, WGBO).
+    audit_retention_days: int = Field(
+        default=MIN_AUDIT_RETENTION_DAYS, ge=MIN_AUDIT_RETENTION_DAYS, le=100 * 366
+    )
     #: Seconds between two runs of the audit retention job.
     audit_purge_interval_seconds: float = Field(default=3600, gt=0, le=7 * 24 * 3600)

@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaProducer
 
 from services.enrolment.audit import AUDIT, AuditTrail
 from services.enrolment.audit_api import encode_cursor
+from services.enrolment.settings import MIN_AUDIT_RETENTION_DAYS
 from services.web.app import create_app as create_web_app
 from services.web.settings import WebSettings
 from shared.events import Envelope, utcnow
@@ -342,7 +343,7 @@ async def test_audit_trail_in_both_zones(cluster: Cluster) -> None:
                VALUES ($1, $2, $3, 'login.failed', 'failure', 'employee', 'x', 'auth@a')""",
             old,
             P,
-            utcnow() - timedelta(days=366),
+            utcnow() - timedelta(days=MIN_AUDIT_RETENTION_DAYS + 1),
         )
     trail: AuditTrail = enrol_a.app[AUDIT]
     assert await trail.purge() == 1
