@@ -125,11 +125,15 @@ def _client(args: argparse.Namespace) -> int:
     if args.action != "list" and not args.client_id:
         print(f"tweestap client {args.action}: a client id is required", file=sys.stderr)
         return 2
+    if args.reactivate and args.action != "add":
+        print(f"tweestap client {args.action}: --reactivate is for add only", file=sys.stderr)
+        return 2
     settings = AuthSettings(zone=args.zone)
     try:
-        print(asyncio.run(run(settings, args.action, args.client_id, args.name)))
+        print(asyncio.run(run(settings, args.action, args.client_id, args.name, args.reactivate)))
     except Problem as problem:
-        print(f"tweestap client: {problem.title} ({args.client_id})", file=sys.stderr)
+        because = f": {problem.detail}" if problem.slug == "client-removed" else ""
+        print(f"tweestap client: {problem.title} ({args.client_id}){because}", file=sys.stderr)
         return 2
     except ValueError as exc:  # pydantic: a malformed id or name
         print(f"tweestap client: not valid: {exc}", file=sys.stderr)
@@ -249,6 +253,11 @@ def parser() -> argparse.ArgumentParser:
     client.add_argument("action", choices=["add", "list", "remove"])
     client.add_argument("client_id", nargs="?", help="e.g. praktijk-software")
     client.add_argument("--name", help="what the client is (add; default: its id)")
+    client.add_argument(
+        "--reactivate",
+        action="store_true",
+        help="add: register a removed client again, with a new secret (refused without it)",
+    )
     client.add_argument("--zone", choices=["a", "b"], default="a")
     client.set_defaults(func=_client)
     dev = sub.add_parser("dev", help="run everything locally (embedded PostgreSQL and broker)")

@@ -24,8 +24,15 @@ async def open_clients(settings: AuthSettings) -> AsyncIterator[Clients]:
         await pool.close()
 
 
-async def run(settings: AuthSettings, action: str, client_id: str | None, name: str | None) -> str:
-    """What the command prints. ``add`` prints the secret: this once, never again."""
+async def run(
+    settings: AuthSettings,
+    action: str,
+    client_id: str | None,
+    name: str | None,
+    reactivate: bool = False,
+) -> str:
+    """What the command prints. ``add`` prints the secret: this once, never again; it refuses
+    a removed client unless ``reactivate`` (Problem ``client-removed``)."""
     async with open_clients(settings) as clients:
         if action == "list":
             return "\n".join(
@@ -34,7 +41,8 @@ async def run(settings: AuthSettings, action: str, client_id: str | None, name: 
             )
         assert client_id is not None  # the parser requires it for add and remove
         if action == "add":
-            secret = await clients.add(client_id, name or client_id)
-            return f"client {client_id}: registered\nclient_secret (shown once): {secret}"
+            secret = await clients.add(client_id, name or client_id, reactivate=reactivate)
+            done = "reactivated" if reactivate else "registered"
+            return f"client {client_id}: {done}\nclient_secret (shown once): {secret}"
         await clients.remove(client_id)
         return f"client {client_id}: removed"

@@ -44,6 +44,16 @@ def unauthenticated_client() -> Problem:
     )
 
 
+def client_removed(client_id: str) -> Problem:
+    return Problem(
+        409,
+        "client-removed",
+        "Client removed",
+        f"Client {client_id} was removed. To register it again, with a new secret: "
+        f"tweestap client add {client_id} --reactivate",
+    )
+
+
 @dataclass
 class Clients(EventWriter):
     settings: AuthSettings
@@ -54,10 +64,14 @@ class Clients(EventWriter):
         default_factory=dict, init=False, repr=False
     )
 
-    async def add(self, client_id: str, name: str) -> str:
-        """Register ``client_id`` (or give it a new secret); returns the secret, once."""
+    async def add(self, client_id: str, name: str, *, reactivate: bool = False) -> str:
+        """Register ``client_id`` (or give an active one a new secret); returns the secret,
+        once. A removed client comes back only with ``reactivate`` (409 ``client-removed``
+        otherwise): an id reused by mistake must not revive a client someone removed."""
         secret = clients.new_secret()
-        await self._write(client_id, name, clients.secret_hash(secret), active=True)
+        await self._write(
+            client_id, name, clients.secret_hash(secret), active=True, reactivate=reactivate
+        )
         return secret
 
     async def remove(self, client_id: str) -> None:
@@ -99,15 +113,20 @@ class Clients(EventWriter):
         self._believed[client_id] = (state, now)
         return state
 
-    async def _write(self, client_id: str, name: str, hashed: str, active: bool) -> None:
+    async def _write(
+        self, client_id: str, name: str, hashed: str, active: bool, *, reactivate: bool = False
+    ) -> None:
         self._believed.pop(client_id, None)
         now = utcnow()
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", client_id)
+            current = await repo.merged(conn, client_id)
+            if active and not reactivate and current is not None and not current.values["active"]:
+                raise client_removed(client_id)
             # Only the changed fields get the new stamp: a new secret given in one zone does
             # not undo a removal made meanwhile in the other.
             changes = {"name": name, "secret_hash": hashed, "active": active}
-            merged = edit(await repo.merged(conn, client_id), changes, now, self.settings.zone)
+            merged = edit(current, changes, now, self.settings.zone)
             state = ClientState(client_id=client_id, **stamped(merged))
             await repo.upsert(conn, state)
             body = ClientPublished(client_id=client_id, sealed=seal(self.keyring, state))
