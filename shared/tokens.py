@@ -7,8 +7,11 @@ is :meth:`shared.gate.TokenGate.live_session`'s question."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 import jwt
@@ -35,8 +38,21 @@ class UnknownKey(InvalidToken):
     """Signed with a key id this process does not know (yet)."""
 
 
+class PublicJwk(dict[str, Any]):
+    """A public key as the JWKS serves it, with when it retires (:func:`shared.replicas.
+    public_keys`). ``retire_at`` is not a JWK member: the JWKS stays as it was."""
+
+    def __init__(self, jwk: Mapping[str, Any], retire_at: datetime | None = None) -> None:
+        super().__init__(jwk)
+        self.retire_at = retire_at
+
+
 class TokenVerifier:
     """Verifies tokens with any zone's known public key.
+
+    A key is trusted until its ``retire_at`` and never from then on (Hardening II finding 16):
+    a key that is already retired is not added, and one that retires while the process runs
+    is forgotten at the first verification after its ``retire_at``, without a reload.
 
     Tokens whose signature has been checked (or that this process signed, :meth:`remember`)
     are remembered, at most ``cache_size`` of them, least recently used first out: a relying
@@ -49,29 +65,70 @@ class TokenVerifier:
         self._public: dict[str, Ed25519PublicKey] = {}
         #: The JWK ``x`` of each known key id: what decides whether remembered tokens stay.
         self._known: dict[str, str] = {}
+        #: When each known key that retires does (seconds since the epoch), and the earliest.
+        self._retire_at: dict[str, float] = {}
+        self._next_retirement = math.inf
         self._cache_size = cache_size
         self._checked: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
-    def set_public_keys(self, jwks: list[dict[str, Any]]) -> None:
+    def set_public_keys(self, jwks: Iterable[Mapping[str, Any]]) -> None:
+        """Every key to trust; a :class:`PublicJwk` until its ``retire_at``."""
+        now = time.time()
         public: dict[str, Ed25519PublicKey] = {}
         known: dict[str, str] = {}
+        retiring: dict[str, float] = {}
         for jwk in jwks:
-            key = OKPAlgorithm.from_jwk(jwk)
+            retire_at = _seconds(jwk.retire_at) if isinstance(jwk, PublicJwk) else None
+            if retire_at is not None and retire_at <= now:
+                continue
+            key = OKPAlgorithm.from_jwk(dict(jwk))
             if isinstance(key, Ed25519PublicKey):
                 public[jwk["kid"]] = key
                 known[jwk["kid"]] = str(jwk.get("x"))
+                if retire_at is not None:
+                    retiring[jwk["kid"]] = retire_at
         if not self._known.items() <= known.items():
             self._checked.clear()
         self._public, self._known = public, known
+        self._set_retirements(retiring)
 
-    def add_public_key(self, jwk: dict[str, Any]) -> None:
-        key = OKPAlgorithm.from_jwk(jwk)
+    def add_public_key(self, jwk: Mapping[str, Any], retire_at: datetime | None = None) -> None:
+        """Trust one more key until ``retire_at`` (None: until told otherwise). A key whose
+        ``retire_at`` is at or before now is not added, and forgotten if it was known."""
+        kid, x = jwk["kid"], str(jwk.get("x"))
+        retires = _seconds(retire_at)
+        if retires is not None and retires <= time.time():
+            self._forget({kid})
+            return
+        key = OKPAlgorithm.from_jwk(dict(jwk))
         if isinstance(key, Ed25519PublicKey):
-            kid, x = jwk["kid"], str(jwk.get("x"))
             if self._known.get(kid, x) != x:
                 self._checked.clear()
             self._public = {**self._public, kid: key}
             self._known = {**self._known, kid: x}
+            retiring = {k: t for k, t in self._retire_at.items() if k != kid}
+            if retires is not None:
+                retiring[kid] = retires
+            self._set_retirements(retiring)
+
+    def _set_retirements(self, retiring: dict[str, float]) -> None:
+        self._retire_at = retiring
+        self._next_retirement = min(retiring.values(), default=math.inf)
+
+    def _forget(self, kids: set[str]) -> None:
+        """Trust these keys no more, nor any token remembered as checked (it may be theirs)."""
+        if not kids & self._known.keys():
+            return
+        self._public = {k: v for k, v in self._public.items() if k not in kids}
+        self._known = {k: v for k, v in self._known.items() if k not in kids}
+        self._set_retirements({k: t for k, t in self._retire_at.items() if k not in kids})
+        self._checked.clear()
+
+    def _retire_due(self) -> None:
+        """Forget the keys whose ``retire_at`` has come (one comparison while none has)."""
+        now = time.time()
+        if now >= self._next_retirement:
+            self._forget({kid for kid, at in self._retire_at.items() if at <= now})
 
     def knows(self, kid: str) -> bool:
         return kid in self._public
@@ -88,6 +145,7 @@ class TokenVerifier:
     def signed_claims(self, token: str, issuer: str, audience: str, leeway: int) -> dict[str, Any]:
         """The claims of a token signed by a known key, for ``issuer`` and ``audience``, of
         type ``at+jwt``, not expired. Signature only: says nothing about the session."""
+        self._retire_due()
         remembered = self._checked.get(token)
         if remembered is not None and _still_valid(remembered, issuer, audience, leeway):
             self._checked.move_to_end(token)
@@ -131,6 +189,10 @@ class TokenVerifier:
 
     def remembers(self, token: str) -> bool:
         return token in self._checked
+
+
+def _seconds(at: datetime | None) -> float | None:
+    return None if at is None else at.timestamp()
 
 
 def _still_valid(claims: dict[str, Any], issuer: str, audience: str, leeway: int) -> bool:
