@@ -182,7 +182,7 @@ def _reason(match: dict[str, Any], practice_words: set[str]) -> str | None:
 @cache
 def _estimator() -> Estimator:
     """zxcvbn with the Dutch lists and the years added, once per process. Imported when first
-    needed: its dictionaries take some 12 MB of a process's memory (the Dutch ones some 5 MB
+    needed: its dictionaries take some 12 MB of a process's memory (the Dutch ones some 10 MB
     more), used only when a password is set or a policy previewed (idle RSS, issue 14)."""
     from zxcvbn import matching, zxcvbn
 
