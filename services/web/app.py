@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import jinja2
@@ -14,9 +15,11 @@ from aiohttp import web
 from services.web import csrf, headers, i18n
 from services.web import session as sessions
 from services.web.console import routes as console
-from services.web.context import ENV, HTTP, KEY, SETTINGS, WebRoute, render
+from services.web.context import ENV, HTTP, KEY, PROXIES, SETTINGS, WebRoute, render
 from services.web.pages import factors, login, wizard
+from services.web.redirects import local_path
 from services.web.settings import WebSettings
+from shared.ratelimit import parse_networks
 
 HERE = Path(__file__).parent
 #: Every page module's routes; the admin console's modules add theirs here.
@@ -25,19 +28,12 @@ PAGES: list[list[WebRoute]] = [login.ROUTES, wizard.ROUTES, factors.ROUTES, cons
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _secure(request: web.Request, settings: WebSettings) -> bool:
-    if settings.cookie_secure != "auto":
-        return settings.cookie_secure == "always"
-    if request.secure:
-        return True
-    return settings.tls_proxy and request.headers.get("X-Forwarded-Proto", "") == "https"
-
-
 @web.middleware
 async def _session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     settings, key = request.app[SETTINGS], request.app[KEY]
+    cookie = sessions.cookie_name(settings.https)
     now = time.time()
-    raw = request.cookies.get(sessions.COOKIE)
+    raw = request.cookies.get(cookie)
     data = None
     if raw is not None:
         data = sessions.unseal(
@@ -70,17 +66,12 @@ async def _session_middleware(request: web.Request, handler: Handler) -> web.Str
         response = exc
     headers.apply(response.headers, static)
     if not static:
+        # Path=/ and no Domain always: what a __Host- cookie must have (and right for any).
+        flags: dict[str, Any] = {"httponly": True, "samesite": "Strict", "secure": settings.https}
         if request.get("session_end"):
-            response.del_cookie(sessions.COOKIE, path="/")
+            response.del_cookie(cookie, path="/", **flags)
         else:
-            response.set_cookie(
-                sessions.COOKIE,
-                sessions.seal(key, request["session"]),
-                path="/",
-                httponly=True,
-                samesite="Strict",
-                secure=_secure(request, settings),
-            )
+            response.set_cookie(cookie, sessions.seal(key, request["session"]), path="/", **flags)
     if isinstance(response, web.HTTPException):
         raise response
     return response
@@ -91,8 +82,7 @@ async def _language(request: web.Request) -> web.StreamResponse:
     locale = str(form.get("locale", ""))
     if locale in i18n.LOCALES:
         request["session"]["locale"] = locale
-    back = str(form.get("back", "/"))
-    raise web.HTTPSeeOther(back if back.startswith("/") and not back.startswith("//") else "/")
+    raise web.HTTPSeeOther(local_path(str(form.get("back", "/"))))
 
 
 async def _home(request: web.Request) -> web.StreamResponse:
@@ -110,6 +100,7 @@ def create_app(settings: WebSettings) -> web.Application:
     app = web.Application(middlewares=[_session_middleware], client_max_size=64 * 1024)
     app[SETTINGS] = settings
     app[KEY] = settings.sealing_key()
+    app[PROXIES] = parse_networks(settings.trusted_proxies)
     app[ENV] = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,

@@ -16,12 +16,15 @@ from tweestap_client import TweestapClient, TweestapError, acting_for
 from services.web import i18n
 from services.web.claims import token_claims
 from services.web.settings import WebSettings
+from shared.ratelimit import Network, client_address
 
 SETTINGS = web.AppKey("settings", WebSettings)
 KEY = web.AppKey("session_key", bytes)
 ENV = web.AppKey("jinja", jinja2.Environment)
 #: One HTTP session per process, shared by the per-request SDK clients (kept connections).
 HTTP = web.AppKey("http", aiohttp.ClientSession)
+#: ``TWEESTAP_WEB_TRUSTED_PROXIES``, parsed once.
+PROXIES: web.AppKey[tuple[Network, ...]] = web.AppKey("trusted_proxies")
 
 
 @dataclass(frozen=True)
@@ -70,15 +73,22 @@ def message(request: web.Request, error: TweestapError) -> str:
     return known
 
 
+def browser_address(request: web.Request) -> str:
+    """The browser's address: the peer, or behind a proxy of ``TWEESTAP_WEB_TRUSTED_PROXIES``
+    the client it forwarded for (the services' own rule, :func:`client_address`)."""
+    forwarded = request.headers.getall("X-Forwarded-For", [])
+    return client_address(request.remote, forwarded, request.app[PROXIES])
+
+
 @asynccontextmanager
 async def sdk(request: web.Request) -> AsyncIterator[TweestapClient]:
-    """An SDK client for this request, holding the session's token (if any); a renewed token
-    goes back into the session."""
+    """An SDK client for this request, holding the session's token (if any), acting for the
+    browser's address; a renewed token goes back into the session."""
     session = request["session"]
     async with TweestapClient(request.app[SETTINGS].zones, http=request.app[HTTP]) as client:
         if session.get("token"):
             client.restore(session["token"])
-        with acting_for(request.remote):
+        with acting_for(browser_address(request)):
             yield client
         if session.get("token") and client.saved is not None:
             session["token"] = client.saved

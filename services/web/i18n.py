@@ -69,6 +69,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "error.challenge-expired": "Deze stap is verlopen; kies opnieuw hoe u zich bevestigt.",
         "error.factor-not-available": "Deze manier kan niet bij deze inlogpoging; kies een andere.",
         "error.passkey-refused": "De passkey is geweigerd",
+        "error.too-many-requests": "Te veel inlogpogingen vanaf dit adres; probeer het zo opnieuw.",
+        "request_invalid": (
+            "Het verzoek is ongeldig; laad de pagina opnieuw en probeer het nog eens."
+        ),
+        "wizard_not_scanned": "Is de QR-code nog niet gescand, of is de app kwijt?",
+        "wizard_again": "Begin opnieuw met uw activeringscode",
         "back_home": "Terug",
         "passkey_add": "Passkey toevoegen",
         "passkey_name": "Naam van de passkey",
@@ -157,6 +163,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "error.challenge-expired": "This step has expired; choose your second step again.",
         "error.factor-not-available": "This way cannot be used for this login; choose another.",
         "error.passkey-refused": "The passkey was refused",
+        "error.too-many-requests": "Too many login attempts from this address; try again shortly.",
+        "request_invalid": "The request is not valid; reload the page and try again.",
+        "wizard_not_scanned": "Not scanned the QR code yet, or lost the app?",
+        "wizard_again": "Start again with your activation code",
         "back_home": "Back",
         "passkey_add": "Add a passkey",
         "passkey_name": "Passkey name",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import secrets
-from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.ratelimit import parse_networks
 
 
 def _zone(port: int) -> dict[str, str]:
@@ -32,11 +33,28 @@ class WebSettings(BaseSettings):
     session_idle_seconds: int = Field(default=30 * 60, ge=60)
     #: A session ends this long after it began, used or not (seconds).
     session_absolute_seconds: int = Field(default=12 * 3600, ge=300)
-    #: Cookie ``Secure``: "auto" sets it when the request came over TLS (or, with
-    #: ``tls_proxy``, a proxy said so in X-Forwarded-Proto); "always"; "never".
-    cookie_secure: Literal["auto", "always", "never"] = "auto"
-    #: Believe X-Forwarded-Proto (served behind a TLS-terminating proxy).
+    #: Served over https (by this process or a TLS-terminating proxy in front): the session
+    #: cookie is ``__Host-tweestap_session``, ``Secure``, ``Path=/``, no ``Domain``. Production
+    #: sets it; unset only for plain-http development (``tweestap_session``, not Secure). Said
+    #: here, not guessed from a request's headers.
+    tls: bool = False
+    #: Served behind a TLS-terminating proxy: the same as ``tls``.
     tls_proxy: bool = False
+    #: Proxies (addresses or networks, JSON list) whose ``X-Forwarded-For`` is believed for the
+    #: browser's address, which the web passes on to the services (login budget, audit trail);
+    #: from anyone else the peer address counts.
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        parse_networks(value)  # ValueError for anything not an address or network
+        return value
+
+    @property
+    def https(self) -> bool:
+        """Whether browsers reach the web over https (the cookie's name and flags follow)."""
+        return self.tls or self.tls_proxy
 
     def sealing_key(self) -> bytes:
         if self.session_key is None:

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 from tweestap_client import NotLoggedIn, TweestapClient, TweestapError, ZonesUnavailable
 
-from services.web import i18n
+from services.web import bodies, i18n
 from services.web.context import WebRoute, message, render, sdk
 
 
@@ -97,12 +97,12 @@ async def passkey_options(request: web.Request) -> web.StreamResponse:
 
 async def passkey_add(request: web.Request) -> web.StreamResponse:
     try:
-        body = await request.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        return web.json_response({"error": "JSON required"}, status=400)
-    payload = {k: body[k] for k in ("registration_id", "credential", "name") if body.get(k)}
+        body = await bodies.read(request, bodies.PasskeyRegistration)
+    except bodies.Refused as refused:
+        return refused.response
+    payload = body.model_dump(exclude_none=True)
+    if not payload.get("name"):
+        payload.pop("name", None)
     async with sdk(request) as client:
         try:
             await _call(request, client, "POST", "/v1/factors/passkey", payload)

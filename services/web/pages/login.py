@@ -8,9 +8,10 @@ from typing import Any
 from aiohttp import web
 from tweestap_client import LoginInterrupted, Step, TweestapClient, TweestapError, ZonesUnavailable
 
-from services.web import i18n
+from services.web import bodies, i18n
 from services.web import session as sessions
 from services.web.context import WebRoute, message, render, sdk
+from services.web.pages import wizard
 
 #: Factors a browser can answer; a certificate signs inside the practice software.
 BROWSER_FACTORS = ("passkey", "totp", "sms", "email", "recovery")
@@ -22,7 +23,8 @@ def _form_values(form: Any, *names: str) -> dict[str, str]:
 
 def _keep(request: web.Request, client: TweestapClient, step: Step) -> web.StreamResponse:
     """Where the login goes after ``step``: done (the token into the session), else the next
-    page; the login's state lives in the sealed session cookie only."""
+    page; the login's state lives in the sealed session cookie only, and an enrolment token in
+    the wizard of this login (:func:`wizard.bind`)."""
     session = request["session"]
     if step.next == "done":
         session.pop("login", None)
@@ -41,8 +43,8 @@ def _keep(request: web.Request, client: TweestapClient, step: Step) -> web.Strea
         "factors": step.factors,
         "factor": held.get("factor") if held.get("id") == step.login_id else None,
     }
-    if step.enrolment_token:
-        session["enrolment_token"] = step.enrolment_token
+    if step.enrolment_token and step.login_id:
+        wizard.bind(session, step.login_id, step.enrolment_token)
     raise web.HTTPSeeOther("/login/step")
 
 
@@ -65,19 +67,33 @@ async def form(request: web.Request) -> web.StreamResponse:
     return render(request, "login/form.html", {"error": None, "values": {}})
 
 
+def _refused_status(error: TweestapError) -> int:
+    if error.status >= 500:
+        return 503
+    return 429 if error.status == 429 else 400
+
+
 async def submit(request: web.Request) -> web.StreamResponse:
+    """A login starts a new session: the one before it (another person's, perhaps, at a shared
+    workstation) ends at auth, and nothing of it — token, login, wizard — is carried over."""
     values = _form_values(await request.post(), "practice", "username", "password")
     async with sdk(request) as client:
+        if client.saved is not None:
+            await client.logout()
+        sessions.restart(request["session"], time.time(), keep_csrf=True)
         try:
             step = await client.login(values["practice"], values["username"], values["password"])
         except TweestapError as error:
             values.pop("password")
-            return render(
+            response = render(
                 request,
                 "login/form.html",
                 {"error": message(request, error), "values": values},
-                status=400 if error.status < 500 else 503,
+                status=_refused_status(error),
             )
+            if error.status == 429 and error.retry_after is not None:
+                response.headers["Retry-After"] = str(max(1, round(error.retry_after)))
+            return response
         except ZonesUnavailable as error:
             return _interrupted(request, error)
         return _keep(request, client, step)
@@ -173,15 +189,12 @@ async def passkey_options(request: web.Request) -> web.StreamResponse:
 async def passkey_verify(request: web.Request) -> web.StreamResponse:
     """The browser's assertion (JSON, CSRF in the header) → {"next": url} or {"error": text}."""
     try:
-        body = await request.json()
-    except ValueError:
-        body = None
-    credential = body.get("credential") if isinstance(body, dict) else None
-    if not isinstance(credential, dict):
-        return web.json_response({"error": "credential required"}, status=400)
+        body = await bodies.read(request, bodies.PasskeyAssertion)
+    except bodies.Refused as refused:
+        return refused.response
     async with sdk(request) as client:
         try:
-            step = await _step(request, client).verify("passkey", credential=credential)
+            step = await _step(request, client).verify("passkey", credential=body.credential)
         except TweestapError as error:
             return web.json_response({"error": message(request, error)}, status=400)
         except ZonesUnavailable as error:
@@ -201,9 +214,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
         if client.saved is not None:
             await client.logout()
     # A fresh session (new CSRF secret, nothing of the old one) that keeps the language.
-    locale = request["session"].get("locale", "nl")
-    request["session"].clear()
-    request["session"].update(sessions.new(time.time(), locale))
+    sessions.restart(request["session"], time.time())
     raise web.HTTPSeeOther("/login")
 
 

@@ -1,9 +1,17 @@
 """The enrolment wizard: activation code (by e-mail) + birth date + BSN → QR code and secret →
-first code → the recovery code, shown once. Calls enrolment with the login's enrolment token."""
+first code → the recovery code, shown once. Calls enrolment with the login's enrolment token.
+
+The wizard's state (``session["wizard"]``: the login it belongs to, that login's enrolment token,
+the enrolment's id) is bound to the login in progress: under another login, or none, it is
+dropped unused, and a new login drops it anyway (:func:`services.web.session.restart`). The TOTP
+secret is never kept: it is on the QR page once; after a wrong first code the page shows the
+error and a way to start again (the identity step again shows the same secret, to whoever
+proves the identity again)."""
 
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 from aiohttp import web
 from tweestap_client import TweestapError, ZonesUnavailable
@@ -11,12 +19,27 @@ from tweestap_client import TweestapError, ZonesUnavailable
 from services.web import i18n
 from services.web.context import WebRoute, message, render, sdk
 
+#: Refusals after which the enrolment cannot go on: "start again" begins a new one.
+_ENDED = ("not-found", "enrolment-expired", "enrolment-blocked")
 
-def _token(request: web.Request) -> str:
-    token = request["session"].get("enrolment_token")
-    if not token:
+
+def bind(session: dict[str, Any], login_id: str, enrolment_token: str) -> None:
+    """The wizard of the login ``login_id`` (a login that must enrol first), with its token."""
+    wizard = session.get("wizard") or {}
+    if wizard.get("login") != login_id:
+        wizard = {"login": login_id}
+    session["wizard"] = {**wizard, "token": enrolment_token}
+
+
+def _wizard(request: web.Request) -> dict[str, Any]:
+    """The wizard of the login in progress; anything else is dropped and goes to the login."""
+    session = request["session"]
+    wizard = session.get("wizard")
+    login_id = (session.get("login") or {}).get("id")
+    if not wizard or not wizard.get("token") or not login_id or wizard.get("login") != login_id:
+        session.pop("wizard", None)
         raise web.HTTPSeeOther("/login")
-    return str(token)
+    return dict(wizard)
 
 
 def _down(request: web.Request, page: str) -> web.Response:
@@ -26,24 +49,25 @@ def _down(request: web.Request, page: str) -> web.Response:
 
 async def start(request: web.Request) -> web.StreamResponse:
     """Asks enrolment for an activation code (e-mailed), once per wizard."""
-    token = _token(request)
-    wizard = request["session"].setdefault("wizard", {})
+    wizard = _wizard(request)
     if not wizard.get("id"):
         async with sdk(request) as client:
             try:
-                answer = await client.request("enrolment", "POST", "/v1/enrolment", {}, token=token)
+                answer = await client.request(
+                    "enrolment", "POST", "/v1/enrolment", {}, token=wizard["token"]
+                )
             except ZonesUnavailable:
                 return _down(request, "wizard/identity.html")
         if answer.status != 201 and answer.status != 200:
             error = TweestapError(answer.status, answer.body)
             return render(request, "wizard/identity.html", {"error": message(request, error)}, 400)
         wizard.update(id=answer.body["enrolment_id"], sent_to=answer.body["sent_to"])
-    return render(request, "wizard/identity.html", {"wizard": wizard})
+        request["session"]["wizard"] = wizard
+    return render(request, "wizard/identity.html", {"sent_to": wizard.get("sent_to")})
 
 
 async def identity(request: web.Request) -> web.StreamResponse:
-    token = _token(request)
-    wizard = request["session"].get("wizard") or {}
+    wizard = _wizard(request)
     form = await request.post()
     payload = {k: str(form.get(k, "")).strip() for k in ("activation_code", "birth_date", "bsn")}
     async with sdk(request) as client:
@@ -53,7 +77,7 @@ async def identity(request: web.Request) -> web.StreamResponse:
                 "POST",
                 f"/v1/enrolment/{wizard.get('id')}/identity",
                 payload,
-                token=token,
+                token=wizard["token"],
             )
         except ZonesUnavailable:
             return _down(request, "wizard/identity.html")
@@ -62,24 +86,15 @@ async def identity(request: web.Request) -> web.StreamResponse:
         text = message(request, error)
         if answer.status in (401, 403, 422):
             text = i18n.text(request["session"]["locale"], "error.activation-failed")
-        return render(request, "wizard/identity.html", {"error": text, "wizard": wizard}, 400)
-    return _qr_page(request, answer.body["secret"], answer.body["qr_svg"], None)
-
-
-def _qr_page(request: web.Request, secret: str, svg: str, error: str | None) -> web.Response:
-    request["session"]["wizard"]["secret"] = secret
+        values = {"error": text, "sent_to": wizard.get("sent_to")}
+        return render(request, "wizard/identity.html", values, 400)
+    svg = str(answer.body["qr_svg"])
     qr = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
-    return render(
-        request,
-        "wizard/totp.html",
-        {"secret": secret, "qr": qr, "error": error},
-        400 if error else 200,
-    )
+    return render(request, "wizard/totp.html", {"secret": answer.body["secret"], "qr": qr})
 
 
 async def confirm(request: web.Request) -> web.StreamResponse:
-    token = _token(request)
-    wizard = request["session"].get("wizard") or {}
+    wizard = _wizard(request)
     code = str((await request.post()).get("code", "")).strip()
     async with sdk(request) as client:
         try:
@@ -88,20 +103,18 @@ async def confirm(request: web.Request) -> web.StreamResponse:
                 "POST",
                 f"/v1/enrolment/{wizard.get('id')}/confirm",
                 {"code": code},
-                token=token,
+                token=wizard["token"],
             )
         except ZonesUnavailable:
-            return _down(request, "wizard/identity.html")
+            return _down(request, "wizard/totp.html")
     if answer.status not in (200, 201):
-        text = message(request, TweestapError(answer.status, answer.body))
-        return render(
-            request,
-            "wizard/totp.html",
-            {"secret": wizard.get("secret", ""), "qr": None, "error": text},
-            400,
-        )
+        error = TweestapError(answer.status, answer.body)
+        if error.slug in _ENDED or error.problem.get("attempts_left") == 0:
+            # This enrolment is over: starting again asks for a new activation code.
+            request["session"]["wizard"] = {k: wizard[k] for k in ("login", "token")}
+        values = {"secret": None, "qr": None, "error": message(request, error)}
+        return render(request, "wizard/totp.html", values, 400)
     request["session"].pop("wizard", None)
-    request["session"].pop("enrolment_token", None)
     request["session"].pop("login", None)
     return render(request, "wizard/recovery.html", {"code": answer.body["recovery_code"]})
 
