@@ -100,10 +100,14 @@ def set_cookie(page: Any) -> dict[str, str]:
     return found
 
 
-async def test_served_over_https_the_cookie_is_host_prefixed_and_secure() -> None:
-    """Hardening II finding 13: with TWEESTAP_WEB_TLS the cookie is ``__Host-``, Secure,
-    Path=/ and has no Domain, whatever a request's headers say; the session it carries works."""
-    web = await client_for(tls=True)
+@pytest.mark.parametrize("https", [{"tls": True}, {"tls_proxy": True}])
+async def test_served_over_https_the_cookie_is_host_prefixed_and_secure(
+    https: dict[str, bool],
+) -> None:
+    """Hardening II finding 13: with TWEESTAP_WEB_TLS (or _TLS_PROXY) the cookie is
+    ``__Host-``, Secure, Path=/ and has no Domain, whatever a request's headers say; the session
+    it carries works."""
+    web = await client_for(**https)
     try:
         page = await web.get("/login")
         cookie = set_cookie(page)

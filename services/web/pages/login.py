@@ -28,6 +28,7 @@ def _keep(request: web.Request, client: TweestapClient, step: Step) -> web.Strea
     session = request["session"]
     if step.next == "done":
         session.pop("login", None)
+        session.pop("wizard", None)
         saved = client.saved or {}
         session["token"] = {k: v for k, v in saved.items() if k != "recovery_code"}
         token = step.body.get("token")
