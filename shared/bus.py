@@ -22,6 +22,7 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 
+from shared.bus_tags import BusTags
 from shared.kafka_security import client_options
 from shared.settings import Settings
 from shared.topics import ALL, Topic, new_topics
@@ -74,10 +75,12 @@ def producer_options(settings: Settings) -> dict[str, Any]:
 
 class Bus:
     """A producer that is (re)started on demand, so a service starts and serves with the
-    broker down, and resumes publishing when it returns."""
+    broker down, and resumes publishing when it returns. Every record it sends carries the
+    application's tag (:mod:`shared.bus_tags`)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.tags = BusTags.from_settings(settings)
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
         self._checked_at = float("-inf")
@@ -107,8 +110,12 @@ class Bus:
         pending: list[tuple[int, asyncio.Future[Any]]] = []
         retry: BaseException | None = None
         for i, (topic, key, value) in enumerate(messages):
+            encoded = key.encode()
+            headers = self.tags.headers(topic, encoded, value)
             try:
-                pending.append((i, await producer.send(topic, value=value, key=key.encode())))
+                pending.append(
+                    (i, await producer.send(topic, value=value, key=encoded, headers=headers))
+                )
             except REFUSED_FOR_GOOD as exc:
                 outcomes[i] = exc
             except KafkaError as exc:

@@ -35,9 +35,11 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
-from shared import logs
+from shared import bounds, logs
 from shared.bus import ensure_topics
+from shared.bus_tags import BusTags
 from shared.events import Envelope, utcnow
+from shared.events import InvalidEvent as InvalidEvent  # re-exported: handlers raise it
 from shared.kafka_security import client_options
 from shared.metrics import Metrics
 from shared.outbox import publish
@@ -51,10 +53,6 @@ Handler = Callable[[asyncpg.Connection, Envelope], Awaitable[None]]
 #: doubling up to the second.
 RESTART_BACKOFF_SECONDS = 0.2
 RESTART_BACKOFF_MAX_SECONDS = 10.0
-
-
-class InvalidEvent(Exception):
-    """Raised by a handler for an event it can never apply; the event is dead-lettered."""
 
 
 class DatabaseUnavailable(Exception):
@@ -131,6 +129,10 @@ class EventConsumer:
         self.pool = pool
         self.metrics = metrics
         self.name = name
+        #: Which records are Tweestap's own (:mod:`shared.bus_tags`), and what an event may
+        #: claim (:mod:`shared.bounds`).
+        self.tags = BusTags.from_settings(settings)
+        self.bounds = bounds.EventBounds.from_settings(settings)
         self.group = group or settings.consumer_group(name)
         #: Besides the ``dead_letters`` table, dead letters are announced on this topic.
         self.dead_letter_topic = dead_letter_topic
@@ -334,6 +336,12 @@ class EventConsumer:
                 **self.metrics.base(), topic=topic, outcome="skipped"
             ).inc()
             return
+        if self.tags.valid(topic, record.key, record.value or b"", record.headers):
+            event.mark_authenticated()
+        refused = self._refusal(self._topics_by_name[topic], record, event)
+        if refused is not None:
+            await self._dead_letter(record, f"{event.type}: {refused}", event)
+            return
         try:
             with logs.bound(practice=event.practice):
                 fresh = await self._apply_or_dead_letter(record, event)
@@ -350,6 +358,24 @@ class EventConsumer:
         self.metrics.events_consumed.labels(
             **self.metrics.base(), topic=topic, outcome=outcome
         ).inc()
+
+    def _refusal(self, topic: Topic, record: ConsumerRecord, event: Envelope) -> str | None:
+        """Why ``event`` may not be applied at all (no valid tag where one is required, a
+        time beyond the allowed skew), or None. Checked before any database work."""
+        if topic.tagged and not event.authenticated:
+            if not self.settings.bus_accept_untagged:
+                return "no valid tweestap-tag: not written by Tweestap (DESIGN §9)"
+            log.warning(
+                "applying an untagged record from %s@%s (TWEESTAP_BUS_ACCEPT_UNTAGGED is on)",
+                record.topic,
+                record.offset,
+                extra=_where(self.name, record, event),
+            )
+        try:
+            self.bounds.check_time("the event's time", event.time)
+        except InvalidEvent as exc:
+            return str(exc)
+        return None
 
     def _observe_replication_lag(self, topic: str, event: Envelope) -> None:
         """How long an event from the other zone took to be applied here (its ``time`` is
@@ -420,7 +446,8 @@ class EventConsumer:
                 event.id,
             )
             if fresh:
-                await self.handlers[topic](conn, event)
+                with bounds.applying(self.bounds):
+                    await self.handlers[topic](conn, event)
         return bool(fresh)
 
     async def _dead_letter(

@@ -10,7 +10,15 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from shared.merge import ELEMENT, SETTING, Record, Stamp, collapse, expand
 
@@ -23,6 +31,11 @@ EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class InvalidEvent(Exception):
+    """Raised by a handler (or a bound) for an event it can never apply; the consumer
+    dead-letters it with the message as the reason."""
 
 
 def storable(value: str) -> str:
@@ -72,6 +85,17 @@ class Envelope(BaseModel):
     version: int = 1
     #: No NUL or lone surrogate anywhere in it: no handler could store such an event.
     data: Annotated[dict[str, Any], AfterValidator(storable_tree)] = Field(default_factory=dict)
+    #: Whether the record carried a valid application tag (:mod:`shared.bus_tags`): set by
+    #: the consumer, never read from the record. Only a tagged event is Tweestap's own.
+    _authenticated: bool = PrivateAttr(default=False)
+
+    @property
+    def authenticated(self) -> bool:
+        return self._authenticated
+
+    def mark_authenticated(self) -> None:
+        """The consumer found the record's tag valid."""
+        self._authenticated = True
 
     @property
     def key(self) -> str:

@@ -4,7 +4,9 @@ A table merged this way has its key columns, the merged columns, ``version``, ``
 and ``zone`` (the record's stamp) and ``stamps jsonb`` (the fields whose stamp differs from the
 record's). An upsert locks the row (``SELECT … FOR UPDATE``), merges in Python with the pure
 function and writes the result back: one row's merges are serialised, and a replay or an older
-state changes nothing. Table and column names come from code, never from input."""
+state changes nothing. A state from the bus is bounded first (:mod:`shared.bounds`: no stamp in
+the future, no version leap past the stored one). Table and column names come from code, never
+from input."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Any
 
 import asyncpg
 
+from shared import bounds
 from shared.events import Versioned
 from shared.merge import (
     ELEMENT,
@@ -110,14 +113,20 @@ class MergedTable:
         incoming: Record,
         derive: Derive | None = None,
     ) -> bool:
-        """Merge ``incoming`` into the row; True if the row changed."""
+        """Merge ``incoming`` into the row; True if the row changed. From the bus (a consumer's
+        handler), a state beyond the bounds raises :class:`shared.events.InvalidEvent`."""
+        limits = bounds.current()
         for _ in range(2):
             row = await self._row(conn, key, lock=True)
             if row is None:
+                if limits is not None:
+                    limits.check_record(incoming, None)
                 if await self._insert(conn, key, incoming, derive):
                     return True
                 continue  # inserted concurrently: merge into that row
             current = self.from_row(row)
+            if limits is not None:
+                limits.check_record(incoming, current)
             merged = merge(current, incoming)
             if merged == current:
                 return False

@@ -13,6 +13,7 @@ from datetime import datetime
 
 import asyncpg
 
+from shared import bounds
 from shared.consumer import Handler, InvalidEvent
 from shared.events import (
     Envelope,
@@ -174,4 +175,6 @@ async def on_revocation(conn: asyncpg.Connection, event: Envelope) -> None:
         )
     elif event.type == "sessions.revoked":
         every = SessionsRevoked.model_validate(event.data)
+        # A cutoff in the future would end every session started until then (logins to come).
+        bounds.check_time("the cutoff", every.before)
         await raise_cutoff(conn, event.practice, every.employee, every.before)

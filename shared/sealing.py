@@ -29,6 +29,10 @@ def _b64e(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+def _bytes(associated_data: str | bytes) -> bytes:
+    return associated_data if isinstance(associated_data, bytes) else associated_data.encode()
+
+
 def generate_key() -> str:
     """A new random 256-bit key, base64url-encoded, for ``TWEESTAP_SEALING_KEYS``."""
     return _b64e(AESGCM.generate_key(bit_length=256))
@@ -59,12 +63,12 @@ class Keyring:
             raise ValueError("no sealing keys configured (TWEESTAP_SEALING_KEYS)")
         return cls(keys, order[0])
 
-    def seal(self, plaintext: bytes, associated_data: str) -> str:
+    def seal(self, plaintext: bytes, associated_data: str | bytes) -> str:
         nonce = os.urandom(12)
-        sealed = self._aead[self.active].encrypt(nonce, plaintext, associated_data.encode())
+        sealed = self._aead[self.active].encrypt(nonce, plaintext, _bytes(associated_data))
         return f"{_VERSION}.{self.active}.{_b64e(nonce + sealed)}"
 
-    def open(self, sealed: str, associated_data: str) -> bytes:
+    def open(self, sealed: str, associated_data: str | bytes) -> bytes:
         try:
             version, kid, body = sealed.split(".", 2)
         except ValueError:
@@ -75,6 +79,6 @@ class Keyring:
             raw = _b64d(body)
             if len(raw) < 12 + 16:
                 raise SealingError("sealed value too short")
-            return self._aead[kid].decrypt(raw[:12], raw[12:], associated_data.encode())
+            return self._aead[kid].decrypt(raw[:12], raw[12:], _bytes(associated_data))
         except (InvalidTag, ValueError):
             raise SealingError("sealed value does not open with its associated data") from None

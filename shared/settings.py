@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     #: asked of the database.
     token_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)
     database_url: str = "postgresql://postgres@localhost/tweestap"
+    #: The role that owns the tables: it runs the migrations and the audit trail's retention
+    #: purge, and grants ``database_url``'s role (the service's own, least privilege) reading
+    #: and writing every table but the append-only ones (the audit trail: read and add only).
+    #: Unset: ``database_url``'s role does everything, and the service warns at start that the
+    #: audit trail is then not protected against it.
+    database_owner_url: str | None = None
     database_pool_min: int = Field(default=2, ge=1)
     database_pool_max: int = Field(default=10, ge=1)
     kafka_bootstrap: str = "127.0.0.1:9092"
@@ -93,6 +99,19 @@ class Settings(BaseSettings):
     #: comma-separated during a rotation: a signing key on ``sts.keys`` counts only when
     #: signed by one of them (DESIGN §9). Required by every service that consumes ``sts.keys``.
     trust_public_keys: str = ""
+    #: An event dated (``time``, or a replicated record's stamp) more than this many seconds
+    #: beyond the consuming zone's clock is dead-lettered: a forged or broken writer cannot
+    #: date a reset, an identity check or a setting into the future (DESIGN §5).
+    event_max_skew_seconds: float = Field(default=120.0, ge=1, le=3600)
+    #: A replicated record whose version exceeds the stored one (0 when none is stored) by
+    #: more than this is dead-lettered, so that no writer can push a version out of reach of
+    #: later edits. Each edit adds 1; raise it only for a record edited more often than this
+    #: before a zone that never saw it reads it (a zone rebuilt from compacted topics).
+    event_max_version_leap: int = Field(default=10_000, ge=1, le=1_000_000_000)
+    #: Apply records without a valid ``tweestap-tag`` on topics that require one (each one is
+    #: logged). Only while upgrading a deployment whose topics hold
+    #: events from before tags (docs/adr/0001-authenticated-events-on-the-bus.md); off otherwise.
+    bus_accept_untagged: bool = False
     #: Whether an untagged ``directory.employees`` upsert (a host system's) may create an
     #: employee of rights group 1 or raise one to it. Off: only Tweestap's own writers, whose
     #: upserts carry a tag made with the sealing keyring, can make an administrator.

@@ -13,10 +13,15 @@ from shared.settings import Settings
 class Topic:
     name: str
     compacted: bool = False
+    #: Whether a consumer applies only records with Tweestap's tag (:mod:`shared.bus_tags`):
+    #: every topic whose events change security state.
+    tagged: bool = True
 
 
 DIRECTORY_PRACTICES = Topic("directory.practices", compacted=True)
-DIRECTORY_EMPLOYEES = Topic("directory.employees", compacted=True)
+#: Open to host systems (an untagged upsert cannot make an administrator there:
+#: :mod:`shared.directory_trust`).
+DIRECTORY_EMPLOYEES = Topic("directory.employees", compacted=True, tagged=False)
 AUTH_EVENTS = Topic("auth.events")
 AUTH_CREDENTIALS = Topic("auth.credentials", compacted=True)
 ENROLMENT_EVENTS = Topic("enrolment.events")
@@ -27,7 +32,8 @@ NOTIFY_DLQ = Topic("notify.dlq")
 #: Compacted: it carries each certificate's whole state (key ``practice:nr``); expiry events
 #: have keys of their own (``practice:nr:expiry:days``), so compaction never drops a state.
 CERTS_EVENTS = Topic("certs.events", compacted=True)
-STS_KEYS = Topic("sts.keys", compacted=True)
+#: Authenticated by the deployment's trust key instead (:mod:`shared.trust`).
+STS_KEYS = Topic("sts.keys", compacted=True, tagged=False)
 STS_REVOCATIONS = Topic("sts.revocations")
 DEAD_LETTERS = Topic("deadletters")
 

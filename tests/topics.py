@@ -1,5 +1,7 @@
-"""Reading events off the bus in tests: every event of a topic from the beginning, with the
-partitions assigned directly (joining a consumer group takes seconds on the embedded broker)."""
+"""The bus in tests. Reading: every event of a topic from the beginning, with the partitions
+assigned directly (joining a consumer group takes seconds on the embedded broker). Writing:
+records as Tweestap's own writers send them, with the application's tag under the suite's
+sealing keyring (:mod:`shared.bus_tags`), or untagged as a host system or an attacker would."""
 
 from __future__ import annotations
 
@@ -9,10 +11,48 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from shared.bus_tags import BusTags
+from shared.sealing import Keyring
 
 if TYPE_CHECKING:
     from tests.conftest import Cluster, Zone
+
+
+def tags(sealing_keys: str | None = None) -> BusTags:
+    """The tags of Tweestap's writers (the suite's keyring unless another is given)."""
+    from tests.conftest import SEALING
+
+    return BusTags(Keyring.parse(sealing_keys or SEALING))
+
+
+def genuine(topic: str, key: bytes | None, value: bytes) -> list[tuple[str, bytes]]:
+    """The headers a Tweestap writer gives this record."""
+    return tags().headers(topic, key, value)
+
+
+async def send(
+    bootstrap: str,
+    topic: str,
+    value: bytes,
+    key: bytes,
+    tagged: bool = True,
+    partition: int | None = None,
+) -> None:
+    """One record on ``topic`` (the full name), tagged as Tweestap's own or not at all."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topic,
+            value,
+            key=key,
+            partition=partition,
+            headers=genuine(topic, key, value) if tagged else None,
+        )
+    finally:
+        await producer.stop()
 
 
 async def read_topic(

@@ -17,7 +17,7 @@ from services.auth.adapters.signer import Signer
 from services.auth.domain import fallback
 from services.auth.domain.clients import CLIENT_EVENT
 from services.auth.settings import AuthSettings
-from shared import replicas
+from shared import bounds, replicas
 from shared.consumer import Handler, InvalidEvent
 from shared.directory_trust import DirectoryTrust, admit_employee
 from shared.events import (
@@ -89,6 +89,11 @@ async def on_factor(conn: asyncpg.Connection, event: Envelope) -> None:
     if event.type != "factor.credential":
         return
     body = FactorCredential.model_validate(event.data)
+    if body.confirmed_step is not None:
+        # The step that confirmed the authenticator, when it was created: one far ahead
+        # would make every code of the factor a "replay" (steps only go forward).
+        bounds.check_time("the factor's creation", body.created_at)
+        bounds.check_step(body.confirmed_step, body.created_at)
     await replicas.upsert_factor(conn, event.practice, body)
     if body.kind == "totp" and body.confirmed_step is not None:
         await repo.add_totp_step(
@@ -131,6 +136,7 @@ def handlers(settings: AuthSettings, signer: Signer) -> dict[Topic, Handler]:
             return
         if event.type == "totp.used":
             used = TotpUsed.model_validate(event.data)
+            bounds.check_step(used.step, event.time)
             await repo.add_totp_step(conn, event.practice, used.employee, used.factor, used.step)
             return
         if event.type == "fallback.used":

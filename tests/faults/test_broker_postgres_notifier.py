@@ -39,6 +39,7 @@ from services.dev.deployment import Deployment, run_sync
 from services.dev.infra import free_port
 from shared.events import Envelope, NotifyRequest
 from tests.faults.conftest import PASSWORD, Account, auth_zones, log, new_account
+from tests.topics import tags
 
 T = TypeVar("T")
 
@@ -381,11 +382,17 @@ async def _request_email(deployment: Deployment, practice: str, recipient: str) 
         subject="fault-test",
         data=body.model_dump(mode="json"),
     )
+    # Sent as a Tweestap service would: tagged under the deployment's own sealing keys.
+    value, key = event.model_dump_json().encode(), event.key.encode()
+    keys = (deployment.root / "dev" / "sealing-keys").read_text().strip()
     producer = AIOKafkaProducer(bootstrap_servers=deployment.broker_bootstrap)
     await producer.start()
     try:
         await producer.send_and_wait(
-            "notify.requests", event.model_dump_json().encode(), key=event.key.encode()
+            "notify.requests",
+            value,
+            key=key,
+            headers=tags(keys).headers("notify.requests", key, value),
         )
     finally:
         await producer.stop()

@@ -21,7 +21,6 @@ import asyncpg
 import jwt
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from aiokafka import AIOKafkaProducer
 
 from services.enrolment.audit import AUDIT, AuditTrail
 from services.enrolment.audit_api import encode_cursor
@@ -41,6 +40,7 @@ from tests.integration.test_second_factor import (
     two_factor_practice,
     verify,
 )
+from tests.topics import send
 
 P = "fysio"
 PIET = "piet01"
@@ -220,16 +220,13 @@ async def test_audit_trail_in_both_zones(cluster: Cluster) -> None:
     await pool(enrol_a).execute(
         "DELETE FROM inbox WHERE consumer = 'enrolment-audit' AND event_id = $1", again.id
     )
-    producer = AIOKafkaProducer(bootstrap_servers=cluster.broker.bootstrap)
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            auth_a.settings.topic(AUTH_EVENTS.name),
-            again.model_dump_json().encode(),
-            key=again.key.encode(),
-        )
-    finally:
-        await producer.stop()
+    # The broker redelivers the record as it was written: with Tweestap's tag.
+    await send(
+        cluster.broker.bootstrap,
+        auth_a.settings.topic(AUTH_EVENTS.name),
+        again.model_dump_json().encode(),
+        again.key.encode(),
+    )
     await wait_for(
         lambda: has(
             enrol_a,

@@ -18,6 +18,7 @@ from shared.trust import TrustSigner
 from tests.conftest import TRUST_PRIVATE, Cluster, Zone, wait_for
 from tests.integration.test_bus_trust import Rig, forged_key, host_employee, key_event, rig
 from tests.integration.test_login_races import metric
+from tests.topics import genuine
 
 #: Fixtures taken from test_bus_trust (imported so that pytest finds them here).
 FIXTURES = (rig,)
@@ -32,11 +33,13 @@ async def produce_in_order(rig: Rig | Cluster, topic: str, *events: Envelope) ->
     await producer.start()
     try:
         for event in events:
-            await producer.send_and_wait(
+            full, value, key = (
                 f"{cluster.prefix}{topic}",
                 event.model_dump_json().encode(),
-                key=event.key.encode(),
-                partition=0,
+                event.key.encode(),
+            )
+            await producer.send_and_wait(
+                full, value, key=key, partition=0, headers=genuine(full, key, value)
             )
     finally:
         await producer.stop()
@@ -125,6 +128,15 @@ async def test_a_nul_in_an_employee_name_is_refused_and_later_upserts_apply(rig:
         )
 
 
+async def as_owner(zone: Zone, sql: str) -> None:
+    """``sql`` as the tables' owner: a service's own database role owns none of them."""
+    conn = await asyncpg.connect(zone.settings.database_owner_url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
 async def test_a_crashed_consumer_is_restarted_and_not_ready_while_down(cluster: Cluster) -> None:
     """A real fault the consumer cannot handle (its dead-letter table is gone): the task is
     restarted with backoff and counted, /readyz says 503 naming it, and once the operator puts
@@ -134,7 +146,7 @@ async def test_a_crashed_consumer_is_restarted_and_not_ready_while_down(cluster:
     ready = await zone.ops.get("/readyz")
     assert ready.status == 200, await ready.text()
     pool = zone.auth.pool
-    await pool.execute("ALTER TABLE dead_letters RENAME TO dead_letters_away")
+    await as_owner(zone, "ALTER TABLE dead_letters RENAME TO dead_letters_away")
     bad = host_employee("nul", 1, 2)
     bad.data["name"] = "nul\u0000"
     await produce_in_order(cluster, "directory.employees", bad, host_employee("hanna", 1, 2))
@@ -151,7 +163,7 @@ async def test_a_crashed_consumer_is_restarted_and_not_ready_while_down(cluster:
     assert down is not None
     assert down["checks"]["tasks"] is False, down
     assert "UndefinedTableError" in down["failing"]["auth-consumer"], down
-    await pool.execute("ALTER TABLE dead_letters_away RENAME TO dead_letters")
+    await as_owner(zone, "ALTER TABLE dead_letters_away RENAME TO dead_letters")
 
     async def hanna() -> bool:
         return bool(await pool.fetchval("SELECT count(*) FROM employees WHERE id = 'hanna'"))

@@ -26,6 +26,7 @@ from shared.db import ensure_database
 from shared.events import Envelope, NotifyRequest, PracticeUpserted, notify_aad, utcnow
 from shared.sealing import Keyring
 from tests.conftest import SEALING, read_events, wait_for
+from tests.topics import genuine
 
 PRACTICE_EMAIL = "praktijk@fysio-jansen.nl"
 
@@ -93,7 +94,10 @@ class Rig:
             self.client = None
 
     async def send(self, topic: str, payload: bytes) -> None:
-        await self.producer.send_and_wait(self.settings.topic(topic), payload, key=b"fysio:x")
+        full = self.settings.topic(topic)
+        await self.producer.send_and_wait(
+            full, payload, key=b"fysio:x", headers=genuine(full, b"fysio:x", payload)
+        )
 
     async def practice(self, email_address: str | None, version: int = 1) -> None:
         body = PracticeUpserted(

@@ -7,10 +7,9 @@ import os
 import subprocess
 import sys
 
-from aiokafka import AIOKafkaProducer
-
 from shared.events import Envelope, PracticeUpserted, utcnow
 from tests.conftest import SEALING, Cluster, Zone, login, wait_for
+from tests.topics import send
 
 
 async def test_probes_metrics_and_openapi(cluster: Cluster) -> None:
@@ -46,12 +45,7 @@ async def test_probes_metrics_and_openapi(cluster: Cluster) -> None:
 
 
 async def _send(zone: Zone, topic: str, payload: bytes) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=zone.settings.kafka_bootstrap)
-    await producer.start()
-    try:
-        await producer.send_and_wait(zone.settings.topic(topic), payload, key=b"fysio:fysio")
-    finally:
-        await producer.stop()
+    await send(zone.settings.kafka_bootstrap, zone.settings.topic(topic), payload, b"fysio:fysio")
 
 
 async def test_duplicates_apply_once_and_bad_events_are_dead_lettered(cluster: Cluster) -> None:

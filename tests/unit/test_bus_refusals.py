@@ -15,6 +15,7 @@ from aiokafka.errors import (
 )
 
 from shared.bus import Bus
+from shared.sealing import generate_key
 from shared.settings import Settings
 
 
@@ -24,7 +25,9 @@ class FakeProducer:
     def __init__(self, errors: dict[bytes, Exception]) -> None:
         self.errors = errors
 
-    async def send(self, topic: str, value: bytes, key: bytes) -> asyncio.Future[Any]:
+    async def send(
+        self, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]]
+    ) -> asyncio.Future[Any]:
         if value == b"too-large":
             raise MessageSizeTooLargeError("larger than max_request_size")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -37,7 +40,7 @@ class FakeProducer:
 
 class FakeBus(Bus):
     def __init__(self, producer: FakeProducer) -> None:
-        super().__init__(Settings())
+        super().__init__(Settings(sealing_keys=f"t1:{generate_key()}"))
         self.fake = producer
 
     async def producer(self) -> Any:

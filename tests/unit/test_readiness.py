@@ -13,6 +13,7 @@ from shared.consumer import EventConsumer
 from shared.http import readiness
 from shared.metrics import Metrics
 from shared.settings import Settings
+from tests.conftest import SEALING
 
 UP = {"database": True, "broker": True, "tasks": True}
 
@@ -41,7 +42,7 @@ def test_settings_refuse_a_heartbeat_not_below_the_session_timeout() -> None:
 
 
 def _consumer(metrics: Metrics, catch_up_max_seconds: float) -> EventConsumer:
-    settings = Settings(catch_up_max_seconds=catch_up_max_seconds)
+    settings = Settings(catch_up_max_seconds=catch_up_max_seconds, sealing_keys=SEALING)
     # The pool is never touched by what these tests call.
     return EventConsumer(settings, cast(Any, None), metrics, "auth", {})
 

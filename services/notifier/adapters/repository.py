@@ -8,23 +8,14 @@ from datetime import datetime
 import asyncpg
 
 from shared.events import NotifyRequest, PracticeUpserted
+from shared.merged_rows import MergedTable
+
+#: The practices' names and sender addresses, merged field by field (:mod:`shared.merge`).
+PRACTICES = MergedTable("practices", ("id",), ("name", "email"))
 
 
 async def upsert_practice(conn: asyncpg.Connection, practice: str, ev: PracticeUpserted) -> None:
-    await conn.execute(
-        """INSERT INTO practices AS p (id, name, email, version, updated_at, zone)
-           VALUES ($1, $2, $3, $4, $5, $6)
-           ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email,
-             version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, zone = EXCLUDED.zone
-           WHERE (p.version, p.updated_at, p.zone)
-               < (EXCLUDED.version, EXCLUDED.updated_at, EXCLUDED.zone)""",
-        practice,
-        ev.name,
-        ev.email,
-        ev.version,
-        ev.updated_at,
-        ev.zone,
-    )
+    await PRACTICES.upsert(conn, (practice,), PRACTICES.state_of(ev))
 
 
 async def enqueue(

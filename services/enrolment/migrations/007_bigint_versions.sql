@@ -1,0 +1,4 @@
+-- Versions of replicated records as bigint (see auth 011).
+ALTER TABLE practices ALTER COLUMN version TYPE bigint;
+ALTER TABLE employees ALTER COLUMN version TYPE bigint;
+ALTER TABLE factors ALTER COLUMN version TYPE bigint;
