@@ -15,7 +15,7 @@ from aiohttp import web
 from services.registry import SERVICES
 from shared import logs, trust
 from shared.backoff import Backoff
-from shared.db import migrate
+from shared.db import migrate_service
 from shared.event_loop import new_event_loop
 from shared.problems import Problem
 from shared.sealing import generate_key
@@ -86,7 +86,7 @@ def _supervise(args: argparse.Namespace, settings: Settings) -> int:
 def _migrate(args: argparse.Namespace) -> int:
     spec = SERVICES[args.service]
     settings = spec.settings(zone=args.zone)
-    applied = asyncio.run(migrate(settings.database_url, spec.name, spec.migrations))
+    applied = asyncio.run(migrate_service(settings, spec.name, spec.migrations))
     print(f"{spec.name}: {', '.join(applied) or 'up to date'}")
     return 0
 
@@ -232,7 +232,10 @@ def parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=_serve)
     mig = sub.add_parser(
-        "migrate", help="apply a service's migrations to its database (TWEESTAP_DATABASE_URL)"
+        "migrate",
+        help="apply a service's migrations to its database, as TWEESTAP_DATABASE_OWNER_URL's "
+        "role (granting TWEESTAP_DATABASE_URL's what the service may do), else as "
+        "TWEESTAP_DATABASE_URL's",
     )
     mig.add_argument("--service", choices=sorted(SERVICES), required=True)
     mig.add_argument("--zone", choices=["a", "b"], default="a")

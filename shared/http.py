@@ -27,7 +27,7 @@ from yarl import URL
 from shared import actors, logs
 from shared.bus import Bus
 from shared.consumer import INFRASTRUCTURE_ERRORS
-from shared.db import create_pool, migrate
+from shared.db import create_pool, migrate_service
 from shared.events import ID_PATTERN
 from shared.metrics import Metrics
 from shared.openapi import openapi
@@ -399,7 +399,7 @@ def create_service_app(
         app.router.add_route(r.method, r.path, r.handler)
 
     async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
-        await migrate(settings.database_url, settings.service, migrations)
+        await migrate_service(settings, settings.service, migrations)
         pool = await create_pool(
             settings.database_url, settings.database_pool_min, settings.database_pool_max
         )

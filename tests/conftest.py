@@ -27,7 +27,7 @@ from services.auth.bootstrapping import bootstrap
 from services.auth.compose import UseCases
 from services.auth.core import AuthCore
 from services.auth.http import AUTH, CONSUMER, USE_CASES
-from services.dev.infra import Broker, Postgres, free_port
+from services.dev.infra import SERVICE_ROLE, Broker, Postgres, free_port
 from services.registry import SERVICES
 from shared.db import ensure_database
 from shared.http import OPS_URL
@@ -184,13 +184,17 @@ class Cluster:
     prefix: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:10]}.")
     zones: list[Zone] = field(default_factory=list)
 
-    def settings(self, zone: str = "a", service: str = "auth", **overrides: Any) -> Any:
-        """Settings of ``service`` in ``zone``: its own database, the shared broker."""
+    def database(self, zone: str = "a", service: str = "auth") -> str:
+        """The name of ``service``'s database in ``zone`` (one per test)."""
         base = self.prefix.rstrip(".")
-        db = f"{base}_{zone}" if service == "auth" else f"{base}_{service}_{zone}"
+        return f"{base}_{zone}" if service == "auth" else f"{base}_{service}_{zone}"
+
+    def settings(self, zone: str = "a", service: str = "auth", **overrides: Any) -> Any:
+        """Settings of ``service`` in ``zone``: its own database (one role, the superuser),
+        the shared broker."""
         values: dict[str, Any] = {
             "zone": zone,
-            "database_url": self.postgres.socket_dsn(db),
+            "database_url": self.postgres.socket_dsn(self.database(zone, service)),
             "kafka_bootstrap": self.broker.bootstrap,
             "topic_prefix": self.prefix,
             "sealing_keys": SEALING,
@@ -205,8 +209,20 @@ class Cluster:
         return settings
 
     async def start(self, zone: str = "a", service: str = "auth", **overrides: Any) -> Zone:
+        """``service`` running in ``zone``; as deployed, it serves as its own role and the
+        superuser owns its tables, unless the test gives a ``database_url``."""
+        if "database_url" not in overrides:
+            db = self.database(zone, service)
+            overrides = {
+                "database_url": self.postgres.socket_dsn(db, SERVICE_ROLE),
+                "database_owner_url": self.postgres.socket_dsn(db),
+                **overrides,
+            }
         settings = self.settings(zone, service, **overrides)
-        await ensure_database(settings.database_url)
+        if settings.database_owner_url:
+            await ensure_database(settings.database_owner_url, SERVICE_ROLE)
+        else:
+            await ensure_database(settings.database_url)
         app = SERVICES[service].create_app(settings)
         client: TestClient[Any, Any] = TestClient(TestServer(app))
         await client.start_server()

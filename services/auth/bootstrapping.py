@@ -15,7 +15,7 @@ from services.auth.passwords import Passwords
 from services.auth.settings import AuthSettings
 from services.auth.tokens import Tokens
 from shared import directory_trust
-from shared.db import create_pool, migrate
+from shared.db import create_pool, migrate_service
 from shared.events import EmployeeUpserted, PracticeUpserted, utcnow
 from shared.problems import Problem
 from shared.sealing import Keyring
@@ -31,7 +31,7 @@ async def bootstrap_practice(
     password: str,
     email: str | None = None,
 ) -> str:
-    await migrate(settings.database_url, settings.service, MIGRATIONS)
+    await migrate_service(settings, settings.service, MIGRATIONS)
     pool = await create_pool(settings.database_url, 1, 2)
     keyring = Keyring.parse(settings.sealing_keys.get_secret_value())
     hasher = Hasher(

