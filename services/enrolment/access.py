@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.enrolment.domain import enrolment as steps
 from services.enrolment.settings import EnrolmentSettings
 from shared.events import utcnow
 from shared.gate import TokenGate
-from shared.problems import forbidden
+from shared.problems import Problem, forbidden
 from shared.tokens import FALLBACK_ACR, TWO_FACTOR_ACR, require_admin
 
 Claims = dict[str, Any]
@@ -28,6 +28,23 @@ class Access:
         claims = await self.gate.live_session(token)
         if two_factor and claims.get("acr") not in TWO_FACTOR_ACRS:
             raise forbidden("This needs a session that logged in with two factors.")
+        return claims
+
+    async def factor_change(self, token: str) -> Claims:
+        """Claims of a live session that may change its own factors: a two-factor login (not
+        a certificate fallback) at most ``factor_change_max_age_seconds`` ago."""
+        claims = await self.gate.live_session(token)
+        max_age = self.settings.factor_change_max_age_seconds
+        if not recent_strong_login(claims, utcnow(), timedelta(seconds=max_age)):
+            raise Problem(
+                403,
+                "reauthentication-required",
+                "Log in again to change your sign-in methods",
+                f"Changing your sign-in methods needs a login with your password and a second "
+                f"factor (not a certificate) in the last {max_age // 60} minutes: log in again "
+                "and repeat this within that time.",
+                max_age_seconds=max_age,
+            )
         return claims
 
     async def admin(self, token: str, practice_id: str) -> Claims:
@@ -50,3 +67,12 @@ class Access:
             )
         await self.gate.live_state(claims)
         return claims, access
+
+
+def recent_strong_login(claims: Claims, now: datetime, max_age: timedelta) -> bool:
+    """Whether the session logged in with two factors (``aal2``; a fallback is ``aal2-fallback``)
+    no longer than ``max_age`` before ``now``."""
+    started = claims.get("auth_time")
+    if claims.get("acr") != TWO_FACTOR_ACR or not isinstance(started, int | float):
+        return False
+    return now - datetime.fromtimestamp(started, tz=UTC) <= max_age

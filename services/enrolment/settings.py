@@ -45,6 +45,10 @@ class EnrolmentSettings(Settings, WebAuthnSettings):
     #: How long after a login with a recovery code the employee may enrol a new authenticator
     #: with that session (lost phone: recovery code → new TOTP app).
     recovery_reenrol_seconds: int = Field(default=900, ge=60, le=24 * 3600)
+    #: Changing one's own sign-in methods (a new recovery code, a passkey, an SMS or e-mail
+    #: factor) needs a two-factor login (never a certificate fallback) at most this long ago:
+    #: a stolen session, or a 12 h fallback, cannot become a permanent second factor.
+    factor_change_max_age_seconds: int = Field(default=900, ge=60, le=24 * 3600)
     #: Time zone of the times written in e-mails (``changed_at``, ``blocked_at``).
     mail_time_zone: str = "Europe/Amsterdam"
     #: Days an audit record is kept; older records are deleted by the retention job. At least

@@ -69,6 +69,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "error.challenge-expired": "Deze stap is verlopen; kies opnieuw hoe u zich bevestigt.",
         "error.factor-not-available": "Deze manier kan niet bij deze inlogpoging; kies een andere.",
         "error.passkey-refused": "De passkey is geweigerd",
+        "error.reauthentication-required": "Om uw inlogmethoden te wijzigen moet u kort "
+        "geleden met twee stappen zijn ingelogd (niet met een certificaat). Log opnieuw in en "
+        "probeer het daarna nog eens.",
         "error.too-many-requests": "Te veel inlogpogingen vanaf dit adres; probeer het zo opnieuw.",
         "request_invalid": (
             "Het verzoek is ongeldig; laad de pagina opnieuw en probeer het nog eens."
@@ -154,6 +157,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "language": "Language",
         "back_to_login": "Log in again",
         "error.invalid-credentials": "Practice, username or password is wrong.",
+        "error.reauthentication-required": "To change your sign-in methods you must have "
+        "logged in with two steps a short while ago (not with a certificate). Log in again, "
+        "then try once more.",
         "error.password-too-weak": "This password is too weak",
         "error.code-already-used": "This code was used already. Wait for the next code.",
         "error.invalid-code": "The code is wrong.",

@@ -57,7 +57,7 @@ class CodeFactors:
     async def request(self, token: str, kind: WeakKind, address: str | None) -> PendingFactorView:
         """Enrol an SMS or e-mail factor (weak: only for an employee with a strong factor):
         a confirmation code goes to the address, :meth:`confirm` activates it."""
-        claims = await self.access.session(token, two_factor=True)
+        claims = await self.access.factor_change(token)
         practice_id, employee_id = claims["practice"], claims["sub"]
         now = utcnow()
         async with self.pool.acquire() as conn, conn.transaction():
@@ -115,7 +115,7 @@ class CodeFactors:
     async def confirm(self, token: str, factor_id: str, code: str) -> FactorView:
         """Activate a pending SMS/e-mail factor with its confirmation code (single use,
         limited attempts); it replaces an earlier factor of the same kind."""
-        claims = await self.access.session(token, two_factor=True)
+        claims = await self.access.factor_change(token)
         practice_id, employee_id = claims["practice"], claims["sub"]
         now = utcnow()
         problem: Problem | None = None

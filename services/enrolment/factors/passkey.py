@@ -75,7 +75,7 @@ class Passkeys:
         """Creation options for the browser, with a challenge kept for
         ``webauthn_challenge_seconds``; the employee's passkeys are excluded (one per
         authenticator)."""
-        claims = await self.access.session(token, two_factor=True)
+        claims = await self.access.factor_change(token)
         practice_id, employee_id = claims["practice"], claims["sub"]
         now = utcnow()
         async with self.pool.acquire() as conn, conn.transaction():
@@ -111,7 +111,7 @@ class Passkeys:
     async def register(self, token: str, body: PasskeyRegistration) -> PasskeyView:
         """Verify the authenticator's answer and activate the passkey. The challenge is spent
         first, in its own transaction: a refused answer uses it up too."""
-        claims = await self.access.session(token, two_factor=True)
+        claims = await self.access.factor_change(token)
         practice_id, employee_id = claims["practice"], claims["sub"]
         now = utcnow()
         async with self.pool.acquire() as conn:

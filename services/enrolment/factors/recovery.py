@@ -49,7 +49,7 @@ class RecoveryCodes:
 
     async def regenerate(self, token: str) -> RecoveryCode:
         """A new recovery code; the earlier one no longer works."""
-        claims = await self.access.session(token, two_factor=True)
+        claims = await self.access.factor_change(token)
         practice_id, employee_id = claims["practice"], claims["sub"]
         now = utcnow()
         async with self.pool.acquire() as conn, conn.transaction():
