@@ -205,8 +205,10 @@ class PasswordLogin:
                 practice, employee, credential = await self.core.load_account(
                     conn, row["practice"], row["employee"]
                 )
+            # Like every password change, it ends the employee's other sessions (this login's
+            # session starts after the cutoff).
             await self.passwords.store(
-                practice, employee, credential, new_password, False, True, now
+                practice, employee, credential, new_password, False, True, now, end_sessions=True
             )
         except Exception:
             async with self.core.pool.acquire() as conn:

@@ -156,3 +156,25 @@ async def test_only_own_practice_administrator_sets_passwords(cluster: Cluster) 
     assert status == 200, "nothing changed"
     status, body = await put_password(zone, other_token, "huisarts", other_admin, "zwak", False)
     assert status == 422 and body["type"].endswith("/password-too-weak")
+
+
+async def test_a_forced_change_in_the_login_ends_the_other_sessions(cluster: Cluster) -> None:
+    """Hardening II finding 7: like every password change, the one a login forces (expired or
+    too weak) ends the employee's other sessions; the login it belongs to goes on."""
+    zone = await cluster.start("a")
+    await cluster.bootstrap(zone)
+    earlier = await admin_token(zone)
+    await set_policy(zone, "fysio", 2, change_after_days=30, warn_before_days=10)
+    await zone.auth.pool.execute("UPDATE credentials SET changed_at = now() - interval '31 days'")
+    status, body = await login(zone, "fysio", "admin", ADMIN_PASSWORD)
+    assert status == 200 and body["next"] == "change_password", body
+    done = await zone.client.post(
+        f"/v1/login/{body['login_id']}/password", json={"new_password": STRONG}
+    )
+    result = await done.json()
+    assert done.status == 200 and result["next"] == "done", result
+    assert await introspect(zone, earlier) == {"active": False}, "the earlier session lives on"
+    renewed = await zone.client.post(
+        "/v1/tokens/renew", headers={"Authorization": f"Bearer {result['token']['token']}"}
+    )
+    assert renewed.status == 200, await renewed.text()

@@ -71,7 +71,7 @@ def session_start(now: datetime, cutoff: datetime | None) -> datetime:
     service) are revoked, so a session started later *in the same second* as the cutoff would
     look revoked: it starts at the next whole second instead (less than a second ahead)."""
     start = now.replace(microsecond=0)
-    if cutoff is not None and cutoff < now and start <= cutoff:
+    if cutoff is not None and cutoff <= now and start <= cutoff:
         start = cutoff.replace(microsecond=0) + timedelta(seconds=1)
     return start
 
