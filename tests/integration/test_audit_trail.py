@@ -429,7 +429,7 @@ async def test_the_console_says_why_a_password_only_session_sees_no_audit_trail(
 ) -> None:
     """The web console's audit page (and its export) with a password-only session: the
     enrolment service's refusal shown as a clear message, in Dutch and in English, instead of
-    rows."""
+    rows. Logged in again with a second factor, the same pages show the rows and export them."""
     auth = await cluster.start("a")
     enrol = await cluster.start("a", "enrolment")
     admin = await cluster.bootstrap(auth)
@@ -445,25 +445,48 @@ async def test_the_console_says_why_a_password_only_session_sees_no_audit_trail(
     settings = WebSettings(zones=[zone], session_key=base64.b64encode(os.urandom(32)).decode())
     web: TestClient[Any, Any] = TestClient(TestServer(create_web_app(settings)))
     await web.start_server()
+
+    async def post(path: str, **fields: str) -> str:
+        """``fields`` posted to ``path`` with the session's CSRF token; where it leads."""
+        page = await (await web.get("/login/step" if path != "/login" else "/login")).text()
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+        assert csrf, page
+        answer = await web.post(path, data={**fields, "csrf": csrf.group(1)}, allow_redirects=False)
+        assert answer.status == 303, await answer.text()
+        return str(answer.headers["Location"])
+
+    credentials = {"practice": P, "username": "admin", "password": ADMIN_PASSWORD}
     try:
-        form = await (await web.get("/login")).text()
-        csrf = re.search(r'name="csrf" value="([^"]+)"', form)
-        assert csrf
-        fields = {"practice": P, "username": "admin", "password": ADMIN_PASSWORD}
-        answer = await web.post(
-            "/login", data={**fields, "csrf": csrf.group(1)}, allow_redirects=False
-        )
-        assert answer.headers.get("Location") == "/factors", await answer.text()
+        assert await post("/login", **credentials) == "/factors"
         for path in ("/console/audit", "/console/audit/export"):
             page = await web.get(path)
             html = await page.text()
             assert page.status == 403, html
             assert "twee factoren" in html and "<table" not in html, html
-        await web.post(
-            "/language", data={"locale": "en", "csrf": csrf.group(1), "back": "/console/audit"}
-        )
+        await post("/language", locale="en", back="/console/audit")
         page = await web.get("/console/audit")
         html = await page.text()
         assert page.status == 403 and "two factors" in html, html
+
+        # Two factors required and a TOTP app: the next login reads it.
+        await two_factor_practice([auth], version=10)
+        secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+        await add_factor([auth], admin, "totp", {"secret": secret})
+        await steady()
+        assert await post("/login", **credentials) == "/login/step"
+        assert await post("/login/factor", factor="totp") == "/login/step"
+        assert await post("/login/verify", code=await oathtool(secret)) == "/factors"
+
+        async def rows() -> str:
+            page = await web.get("/console/audit?type=login.succeeded")
+            html = await page.text()
+            return html if page.status == 200 and "login.succeeded" in html else ""
+
+        html = await wait_for(rows, timeout=30)
+        assert '<table class="audit">' in html and "two factors" not in html
+        export = await web.get("/console/audit/export?type=login.succeeded")
+        assert export.status == 200 and export.content_type == "application/x-ndjson"
+        lines = [json.loads(line) for line in (await export.text()).splitlines()]
+        assert lines and {e["action"] for e in lines} == {"login.succeeded"}
     finally:
         await web.close()
