@@ -66,13 +66,17 @@ class ZonesUnavailable(Exception):
 
 class LoginInterrupted(ZonesUnavailable):
     """The zone that holds this login (its id, the checked password, a sent code) cannot be
-    reached, and no other zone knows the login: call ``login`` again, which goes to a zone
-    that answers. ``may_have_applied``: the request may have reached the zone before it failed
-    (a timeout or a 5xx, not a refused connection), so e.g. a new password may have been set."""
+    reached, and no other zone knows the login; or the password step itself (``action``
+    "login") failed after it may have reached its zone, and is not sent to another. Call
+    ``login`` again, which goes to a zone that answers. ``may_have_applied``: the request may
+    have reached the zone before it failed (a timeout or a 5xx, not a refused connection), so
+    e.g. a new password may have been set."""
 
     def __init__(self, zone: int, action: str, may_have_applied: bool) -> None:
         self.zone, self.action, self.may_have_applied = zone, action, may_have_applied
         hint = "log in again"
+        if action == "login":
+            hint += " (the password may have reached that zone: it is not sent to another)"
         if action == "password" and may_have_applied:
             hint += " (the new password may have been set: try it if the old one is refused)"
         super().__init__(f"the login's zone {zone} is unreachable during {action}: {hint}")
@@ -97,15 +101,30 @@ class Response:
     headers: Mapping[str, str]
 
 
+#: 5xx problem types by which a zone says it evaluated nothing of the request (it was too
+#: busy to hash the password, or it is catching up with the bus and decides nothing yet).
+NOTHING_DONE = frozenset({"hasher-busy", "catching-up"})
+
+
 class _Unavailable(Exception):
     """This zone failed in a way that moves the call to the next one; ``sent`` is False when
     the request never reached the server (connection refused), so any call may move."""
 
-    def __init__(self, message: str, sent: bool = True, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, sent: bool = True, status: int | None = None, slug: str = ""
+    ) -> None:
         self.sent = sent
         #: The HTTP status when the zone did answer (a 5xx), else None.
         self.status = status
+        #: The answer's problem type (its last part), if it had one.
+        self.slug = slug
         super().__init__(message)
+
+    @property
+    def may_have_applied(self) -> bool:
+        """Whether the zone may have acted on the request: it reached the server, and the
+        answer (if any) does not say that nothing was done."""
+        return self.sent and self.slug not in NOTHING_DONE
 
 
 @dataclass
@@ -220,7 +239,7 @@ class Step:
             # The login lives in this zone's database only (not replicated): no other zone can
             # continue it, and the password is gone. The next login goes to another zone.
             self.client._down.add(self.zone)
-            raise LoginInterrupted(self.zone, action, error.sent) from error
+            raise LoginInterrupted(self.zone, action, error.may_have_applied) from error
         self.client._down.discard(self.zone)
         if status == 200 and isinstance(body, dict) and "next" not in body:
             if isinstance(body.get("token"), str):  # verify answers with the token itself
@@ -446,12 +465,22 @@ class TweestapClient:
     # -- login -----------------------------------------------------------------------------
 
     async def login(self, practice: str, username: str, password: str) -> Step:
-        """The password step, repeated in the next zone when one fails (never hedged: a second
-        attempt would count twice toward the lockout); the password is not kept after this
-        call returns."""
+        """The password step. Sent to the next zone only when the zone in use cannot have
+        evaluated it (connection refused, or an answer that says nothing was done): a password
+        that may have reached a zone is never sent to another, where it would count as a
+        second guess toward the lockout; :class:`LoginInterrupted` tells the caller to log in
+        again instead. Never hedged; the password is not kept after this call returns."""
         payload = {"practice": practice, "username": username, "password": password}
         answer = await self._send(
-            "auth", "POST", "/v1/login", payload, None, self._password_limit, watched=True
+            "auth",
+            "POST",
+            "/v1/login",
+            payload,
+            None,
+            self._password_limit,
+            repeatable=False,
+            watched=True,
+            not_repeated=lambda zone: LoginInterrupted(zone, "login", may_have_applied=True),
         )
         return self._step(answer.status, answer.body, answer.zone)
 
@@ -550,7 +579,9 @@ class TweestapClient:
             ) as response:
                 if response.status >= 500:
                     raise _Unavailable(
-                        f"{response.status} from zone {zone}", status=response.status
+                        f"{response.status} from zone {zone}",
+                        status=response.status,
+                        slug=await _problem_slug(response),
                     )
                 text = await response.text()
                 body: Any = None
@@ -579,10 +610,13 @@ class TweestapClient:
         repeatable: bool = True,
         hedged: bool = False,
         watched: bool = False,
+        not_repeated: Callable[[int], ZonesUnavailable] | None = None,
     ) -> _Answer:
         """Try the zone in use, then the others in order (zones that just failed last); a
         ``hedged`` call also goes to the next zone when the first has not answered within
-        ``hedge_after``. The client moves to the answering zone only if the call moved."""
+        ``hedge_after``. The client moves to the answering zone only if the call moved. A call
+        that is not ``repeatable`` moves only when the failed zone cannot have acted on it;
+        otherwise ``not_repeated(zone)`` (default :class:`ZonesUnavailable`) is raised."""
         began = self._zone
         call = _Call(service, method, path, payload, token)
 
@@ -591,7 +625,9 @@ class TweestapClient:
                 answer = await self._send_in(zone, call, limit, watched)
             except _Unavailable as error:
                 self._down.add(zone)
-                if error.sent and not repeatable:
+                if error.may_have_applied and not repeatable:
+                    if not_repeated is not None:
+                        raise not_repeated(zone) from error
                     raise ZonesUnavailable(f"zone {zone}: {error}; {call}") from error
                 raise
             self._down.discard(zone)
@@ -660,6 +696,16 @@ class TweestapClient:
         except (_Unavailable, TweestapError):
             return False
         return status == 200
+
+
+async def _problem_slug(response: aiohttp.ClientResponse) -> str:
+    """The last part of a problem answer's ``type`` ("" for anything else)."""
+    try:
+        body = json.loads(await response.text())
+    except (ValueError, aiohttp.ClientError, UnicodeDecodeError):
+        return ""
+    kind = body.get("type") if isinstance(body, dict) else None
+    return kind.rsplit("/", 1)[-1] if isinstance(kind, str) else ""
 
 
 async def _call(hook: Hook, *args: Any) -> None:

@@ -7,13 +7,16 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from tweestap_client import TweestapClient, TweestapError
+from tweestap_client import LoginInterrupted, TweestapClient, TweestapError
 
 from tests.conftest import ADMIN_PASSWORD, Cluster, wait_for
 from tests.sdk.conftest import HungZone
 from tests.sdk.test_client import url
+
+PROBLEMS = "https://tweestap.nl/problems/"
 
 
 async def test_a_renewal_is_hedged_from_a_hung_zone_and_completes_in_the_next(
@@ -64,7 +67,9 @@ async def test_a_call_answered_where_it_began_keeps_the_probes_move_back() -> No
     async def preferred(request: web.Request) -> web.Response:
         if preferred_up.is_set():
             return web.json_response({"keys": []})
-        return web.json_response({"title": "down"}, status=503)
+        # Down in the way that lets a login move on: nothing evaluated (DESIGN §8 and the
+        # password's rule in test_login_interrupted).
+        return web.json_response({"type": f"{PROBLEMS}catching-up", "status": 503}, status=503)
 
     async def login(request: web.Request) -> web.Response:
         logins.append(1)
@@ -105,8 +110,9 @@ async def test_a_login_in_a_hung_zone_moves_on_after_a_failed_liveness_check(
     cluster: Cluster, hung: HungZone
 ) -> None:
     """Logins are not hedged (a second password attempt would count toward the lockout), but a
-    login whose zone answers not even ``GET /v1/status`` is given up on at once and done in the
-    next zone, instead of waiting out ``password_timeout``."""
+    login whose zone answers not even ``GET /v1/status`` is given up on at once, instead of
+    waiting out ``password_timeout``. The password may have reached that zone, so it is not
+    sent to another (Hardening II finding 10): the caller logs in again, in the next zone."""
     b = await cluster.start("b")
     await cluster.bootstrap(b)
     async with TweestapClient(
@@ -117,7 +123,10 @@ async def test_a_login_in_a_hung_zone_moves_on_after_a_failed_liveness_check(
         probe_interval=3600,
     ) as client:
         # A correctness bound, not a timing goal: well before the hung zone's 30 s limit.
-        step = await asyncio.wait_for(client.login("fysio", "admin", ADMIN_PASSWORD), timeout=10)
+        with pytest.raises(LoginInterrupted) as interrupted:
+            await asyncio.wait_for(client.login("fysio", "admin", ADMIN_PASSWORD), timeout=10)
+        assert interrupted.value.may_have_applied and interrupted.value.zone == 0
+        step = await client.login("fysio", "admin", ADMIN_PASSWORD)
         assert step.next == "done" and client.token is not None
         assert b.auth.signer.kid_of(client.token).startswith("b-"), "zone b issued it"
         assert client.zone == 1 and client.abandoned == 1 and client.hedges == 0

@@ -7,14 +7,16 @@ caller logs in again: that login goes straight to the zone that answers and comp
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from tweestap_client import LoginInterrupted, TweestapClient
+from tweestap_client import LoginInterrupted, TweestapClient, TweestapError
 
 from tests.conftest import ADMIN_PASSWORD, Cluster, wait_for
 from tests.integration.test_passwords import STRONG, admin_token, put_password
@@ -143,3 +145,84 @@ async def test_an_sms_challenge_continues_the_same_login(cluster: Cluster, tmp_p
         done = await sent.verify("sms", code=code)
         assert done.next == "done" and client.token == done.body["token"]["token"]
         assert json.loads(path.read_text())["token"] == client.token
+
+
+class CountingZone:
+    """A zone's auth over real HTTP that answers every login with ``status`` (and ``problem``
+    type, if any), or never within the client's time limit; it counts the logins it saw."""
+
+    def __init__(self, status: int | None, problem: str | None = None) -> None:
+        self.status, self.problem = status, problem
+        self.logins = 0
+        self.server: TestServer | None = None
+
+    async def login(self, request: web.Request) -> web.Response:
+        self.logins += 1
+        if self.status is None:
+            await asyncio.sleep(5)  # past the client's time limit
+        body: dict[str, Any] = {"title": "down"}
+        if self.problem:
+            body = {"type": f"https://tweestap.nl/problems/{self.problem}", "status": self.status}
+        return web.json_response(body, status=self.status or 200)
+
+    async def status_page(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "serving"})
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/v1/login", self.login)
+        app.router.add_get("/v1/status", self.status_page)
+        self.server = TestServer(app)
+        await self.server.start_server()
+        return str(self.server.make_url("")).rstrip("/")
+
+    async def close(self) -> None:
+        if self.server is not None:
+            await self.server.close()
+
+
+@pytest.mark.parametrize(
+    "status",
+    [500, 502, 503, None],
+    ids=["500", "502", "503 without a problem type", "no answer in time"],
+)
+async def test_a_password_that_may_have_reached_a_zone_is_never_sent_to_another(
+    status: int | None,
+) -> None:
+    """Hardening II finding 10: a login whose request may have been received (a 5xx that does
+    not say nothing was evaluated, a timeout) is not repeated in the next zone, where it would
+    count as a second guess; the caller is told to log in again."""
+    first, second = CountingZone(status), CountingZone(200)
+    try:
+        async with TweestapClient(
+            [await first.start(), await second.start()],
+            timeout=aiohttp.ClientTimeout(total=1.0),
+            hedge_after=None,
+            probe_interval=3600,
+        ) as client:
+            with pytest.raises(LoginInterrupted) as interrupted:
+                await client.login(PRACTICE, "admin", "a-guess")
+        assert interrupted.value.may_have_applied and interrupted.value.action == "login"
+        assert "log in again" in str(interrupted.value)
+        assert (first.logins, second.logins) == (1, 0), "the password went to a second zone"
+    finally:
+        await first.close()
+        await second.close()
+
+
+@pytest.mark.parametrize("problem", ["hasher-busy", "catching-up"])
+async def test_a_zone_that_says_it_evaluated_nothing_passes_the_login_on(problem: str) -> None:
+    """A zone that answers that it did not look at the password (too busy to hash it, or still
+    catching up with the bus) counted nothing: the login goes to the next zone."""
+    first, second = CountingZone(503, problem), CountingZone(401, "invalid-credentials")
+    try:
+        async with TweestapClient(
+            [await first.start(), await second.start()], probe_interval=3600
+        ) as client:
+            with pytest.raises(TweestapError) as refused:
+                await client.login(PRACTICE, "admin", "a-guess")
+        assert refused.value.slug == "invalid-credentials", "the second zone's verdict"
+        assert (first.logins, second.logins) == (1, 1)
+    finally:
+        await first.close()
+        await second.close()
