@@ -89,6 +89,7 @@ class AuditTrail:
                 event.practice,
                 event.subject,
                 event.data,
+                event.authenticated,
             )
         )
         if record is not None and await store.insert(conn, record):

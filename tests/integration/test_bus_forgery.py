@@ -408,3 +408,42 @@ async def test_no_fabricated_record_enters_the_audit_trail(rig: Rig) -> None:
             )
 
         await wait_for(audited)
+
+
+async def test_an_untagged_directory_upsert_is_audited_as_unverified(rig: Rig) -> None:
+    """Host systems may write ``directory.employees`` untagged; what such an upsert says of its
+    writer (``source``, ``actor``) is a claim, and the audit trail records it as one."""
+    claim = {"user": rig.admin, "rights_group": 1, "address": "10.0.0.1"}
+    host = Envelope(
+        type="employee.upserted",
+        source="enrolment@a",  # a host claiming to be Tweestap's enrolment
+        practice=P,
+        subject="hanna",
+        data={
+            "employee": "hanna",
+            "username": "hanna",
+            "name": "Hanna Host",
+            "rights_group": 2,
+            "version": 1,
+            "updated_at": utcnow().isoformat(),
+            "zone": "a",
+            "actor": claim,
+        },
+    )
+    await rig.produce("directory.employees", host)
+    for zone in ("a", "b"):
+
+        async def recorded(zone: str = zone) -> Any:
+            return await rig.pool("enrolment", zone).fetchrow(
+                "SELECT source, actor_user, actor_rights_group, actor_address "
+                "FROM audit_events WHERE event_id = $1",
+                host.id,
+            )
+
+        row = await wait_for(recorded)
+        assert row["source"] == "unverified:enrolment@a", dict(row)
+        assert (row["actor_user"], row["actor_rights_group"], row["actor_address"]) == (
+            None,
+            None,
+            None,
+        ), "the claimed actor was believed"

@@ -70,6 +70,14 @@ class Event:
     practice: str
     subject: str
     data: Mapping[str, Any]
+    #: Whether the record carried Tweestap's tag (:mod:`shared.bus_tags`). An untagged event
+    #: (a host system's directory upsert) is recorded, but what it says of its writer is only
+    #: a claim: the record's source says "unverified:" and no actor is believed.
+    authenticated: bool = True
+
+
+#: The source of a record whose event did not carry Tweestap's tag.
+UNVERIFIED = "unverified:"
 
 
 def _text(value: Any, limit: int = MAX_TEXT) -> str | None:
@@ -293,9 +301,9 @@ def to_record(event: Event) -> AuditRecord | None:
         time=event.time,
         action=rule.action(event),
         outcome=rule.outcome,
-        actor=actor_of(event.data),
+        actor=actor_of(event.data) if event.authenticated else Actor(),
         object_type=rule.object_type,
         object_id=rule.object_id(event)[:200],
-        source=event.source,
+        source=event.source if event.authenticated else f"{UNVERIFIED}{event.source}"[:100],
         detail=safe_detail(rule.detail(event)),
     )
