@@ -12,7 +12,6 @@ that are not sessions (enrolment)."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -26,6 +25,7 @@ from shared.tokens import (
     InvalidToken,
     TokenVerifier,
     UnknownKey,
+    session_started,
 )
 
 #: Reload the keys at most this often, so tokens with made-up key ids cannot load the database.
@@ -106,11 +106,11 @@ class TokenGate:
         if state is None or not state["in_service"] or state["revoked"]:
             raise session_revoked()
         if claims.get("scope") == SESSION_SCOPE:
-            started = claims.get("auth_time")
-            if not isinstance(started, int | float):
+            started = session_started(claims)
+            if started is None:
                 raise unauthorized("Token not accepted: no session start.")
             cutoff = state["cutoff"]
-            if cutoff is not None and datetime.fromtimestamp(started, tz=UTC) <= cutoff:
+            if cutoff is not None and started <= cutoff:
                 raise session_revoked()
             if state["two_factor_required"] and claims.get("acr") == SINGLE_FACTOR_ACR:
                 raise session_revoked()

@@ -11,7 +11,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt
@@ -28,6 +28,10 @@ TWO_FACTOR_ACR = "aal2"
 FALLBACK_ACR = "aal2-fallback"
 #: RFC 9068 §2.1: the ``typ`` header of a JWT access token (``application/at+jwt`` also counts).
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 (a media type, not a secret)
+#: The session's start to the microsecond (seconds since the epoch), beside ``auth_time``'s
+#: whole seconds: a cutoff ends the sessions that began at or before it, and two cutoffs and a
+#: login between them can fall in one second.
+SESSION_START_CLAIM = "sst"
 
 
 class InvalidToken(Exception):
@@ -205,6 +209,16 @@ def _still_valid(claims: dict[str, Any], issuer: str, audience: str, leeway: int
         and claims.get("iss") == issuer
         and (aud == audience or (isinstance(aud, list) and audience in aud))
     )
+
+
+def session_started(claims: dict[str, Any]) -> datetime | None:
+    """When the token's session began: ``sst`` (microseconds), else ``auth_time`` (a token
+    signed before ``sst`` existed); None when neither is a number."""
+    for name in (SESSION_START_CLAIM, "auth_time"):
+        value = claims.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, tz=UTC)
+    return None
 
 
 def is_access_token_type(typ: object) -> bool:

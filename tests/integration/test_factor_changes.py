@@ -17,7 +17,7 @@ from tests.integration.test_tokens import bearer, forge_session
 
 P = "fysio"
 #: Every call that changes the caller's own factors.
-CHANGES = (
+CHANGES: tuple[tuple[str, Any], ...] = (
     ("/v1/recovery-code", None),
     ("/v1/factors/passkey/options", {}),
     ("/v1/factors/sms", {"phone": "+31612345678"}),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import timedelta
 from typing import Any
@@ -11,6 +12,7 @@ import jwt
 
 from services.auth.domain import tokens
 from services.auth.http import CLIENTS
+from shared import replicas
 from shared.events import utcnow
 from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
 from tests.integration.test_login import verify_with_jwks
@@ -100,7 +102,13 @@ async def test_renewals_queue_an_event_once_per_period_of_the_session(cluster: C
     claims = jwt.decode(token, options={"verify_signature": False})
     # The same session, as if it had started 3,700 s ago and this token came in its first hour.
     now = int(time.time())
-    earlier = {**claims, "auth_time": now - 3700, "iat": now - 3650, "jti": "earlier"}
+    earlier = {
+        **claims,
+        "auth_time": now - 3700,
+        "sst": now - 3700,
+        "iat": now - 3650,
+        "jti": "earlier",
+    }
     status, _ = await renew(zone, zone.auth.signer.sign(earlier, utcnow()))
     assert status == 200
     renewals = await events(
@@ -204,3 +212,25 @@ async def test_housekeeping_forgets_only_what_can_no_longer_matter(cluster: Clus
     assert await pool.fetchval("SELECT count(*) FROM logins") == 0
     status, _ = await renew(zone, tokens_[1])
     assert status == 401
+
+
+async def test_a_cutoff_ends_a_session_that_began_after_an_earlier_cutoff_in_the_same_second(
+    cluster: Cluster,
+) -> None:
+    """Two cutoffs within one second (a password change, then a deactivation): a session that
+    began between them ends with the second, although ``auth_time`` has whole seconds."""
+    zone = await cluster.start("a")
+    employee = await cluster.bootstrap(zone)
+    await asyncio.sleep(1.05 - time.time() % 1)  # just past a whole second: room for all
+    async with zone.auth.pool.acquire() as conn:
+        await replicas.raise_cutoff(conn, "fysio", employee, utcnow())
+    status, body = await login(zone, "fysio", "admin", ADMIN_PASSWORD)
+    assert status == 200 and body["next"] == "done", body
+    token = body["token"]["token"]
+    assert (await renew(zone, token))[0] == 200, "began after the first cutoff"
+    async with zone.auth.pool.acquire() as conn:
+        await replicas.raise_cutoff(conn, "fysio", employee, utcnow())
+    assert time.time() % 1 < 0.95, "the test took longer than its second: run it again"
+    status, answer = await renew(zone, token)
+    assert status == 401 and answer["type"].endswith("/session-revoked"), answer
+    assert await introspect(zone, token) == {"active": False}

@@ -7,17 +7,20 @@ maximum (24 h, or 12 h for the certificate fallback).
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.tokens import (
     ENROL_SCOPE,
     FALLBACK_ACR,
     SESSION_SCOPE,
+    SESSION_START_CLAIM,
     SINGLE_FACTOR_ACR,
     TWO_FACTOR_ACR,
+    session_started,
 )
 
 __all__ = ["ENROL_SCOPE", "FALLBACK_ACR", "SESSION_SCOPE", "SINGLE_FACTOR_ACR", "TWO_FACTOR_ACR"]
@@ -48,11 +51,15 @@ class Session:
         acr: str,
         auth_time: datetime,
     ) -> Session:
-        auth_time = auth_time.replace(microsecond=0)
+        """``auth_time``: when the session began, to the microsecond (tokens carry it as
+        ``sst`` beside ``auth_time``'s whole seconds)."""
         return cls(uuid.uuid4().hex, practice, employee, rights_group, amr, acr, auth_time)
 
     @classmethod
     def from_claims(cls, claims: dict[str, Any]) -> Session:
+        started = session_started(claims)
+        if started is None:
+            raise ValueError("no session start in the claims")
         return cls(
             sid=claims["sid"],
             practice=claims["practice"],
@@ -60,20 +67,18 @@ class Session:
             rights_group=int(claims["rg"]),
             amr=tuple(claims["amr"]),
             acr=claims["acr"],
-            auth_time=datetime.fromtimestamp(claims["auth_time"], tz=UTC),
+            auth_time=started,
         )
 
 
 def session_start(now: datetime, cutoff: datetime | None) -> datetime:
-    """The ``auth_time`` of a session that starts ``now``, in whole seconds (as JWTs carry it).
-
-    Sessions that started at or before an employee's cutoff (admin deactivation, out of
-    service) are revoked, so a session started later *in the same second* as the cutoff would
-    look revoked: it starts at the next whole second instead (less than a second ahead)."""
-    start = now.replace(microsecond=0)
-    if cutoff is not None and cutoff <= now and start <= cutoff:
-        start = cutoff.replace(microsecond=0) + timedelta(seconds=1)
-    return start
+    """When a session that begins ``now`` starts: ``now``, or just after the employee's cutoff
+    when that is not earlier (a cutoff written with the same clock reading, or a zone's clock
+    behind the other's), so the cutoff that came before a login never ends it. Sessions that
+    began at or before a cutoff are revoked, compared to the microsecond (``sst``)."""
+    if cutoff is not None and cutoff >= now:
+        return cutoff + timedelta(microseconds=1)
+    return now
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,7 @@ class Lifetimes:
 
     def session_end(self, session: Session) -> datetime:
         cap = FALLBACK_SESSION_MAX if session.acr == FALLBACK_ACR else self.session_max
-        return session.auth_time + min(cap, self.session_max)
+        return (session.auth_time + min(cap, self.session_max)).replace(microsecond=0)
 
 
 @dataclass(frozen=True)
@@ -124,7 +129,8 @@ def grant(
         "sid": session.sid,
         "amr": list(session.amr),
         "acr": session.acr,
-        "auth_time": int(session.auth_time.timestamp()),
+        "auth_time": math.floor(session.auth_time.timestamp()),
+        SESSION_START_CLAIM: round(session.auth_time.timestamp(), 6),
         "iat": int(now.timestamp()),
         "exp": int(expires_at.timestamp()),
         "jti": uuid.uuid4().hex,
@@ -143,6 +149,6 @@ def renewal_event_due(
     renewing in a loop, one per period. ``every`` zero: every renewal."""
     if every <= timedelta(0):
         return True
-    start = session.auth_time.timestamp()
+    start = math.floor(session.auth_time.timestamp())  # whole seconds, like ``iat``
     period = every.total_seconds()
     return (now.timestamp() - start) // period > (presented_iat - start) // period
