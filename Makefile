@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast test-faults test-browser lint bench clean
+.PHONY: run test test-fast test-faults test-browser lint bench clean system-packages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +21,17 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# The whole suite: lint, then the in-process tests, then the fault tests (OS processes).
-test: lint test-fast test-faults test-browser
+# The Debian packages the tests use (oathtool, promtool, chromium): installed when missing.
+system-packages:
+	scripts/system-packages.sh
 
+# The whole suite: lint, then the in-process tests, then the fault tests (OS processes).
+test: system-packages lint test-fast test-faults test-browser
+
+# Three processes on two cores: the tests mostly wait (brokers, timers), each process has its
+# own PostgreSQL and broker.
 test-fast: $(STAMP)
-	$(BIN)/pytest --ignore=tests/faults --ignore=tests/browser
+	$(BIN)/pytest --ignore=tests/faults --ignore=tests/browser -n 3
 
 # Services as real OS processes in both zones: killed, held down, cut off from the broker.
 test-faults: $(STAMP)

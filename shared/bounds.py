@@ -48,6 +48,16 @@ class EventBounds:
                 f"{self.max_skew.total_seconds():.0f} s of clock skew are allowed)"
             )
 
+    @staticmethod
+    def check_step(step: int, at: datetime) -> None:
+        """Refuse a TOTP step outside ±1 of the step of ``at`` (the event's own time, itself
+        bounded): a code is only ever accepted within one step of the verifying clock."""
+        expected = time_step(at)
+        if abs(step - expected) > 1:
+            raise InvalidEvent(
+                f"TOTP step {step} is not within 1 of the step of the event's time ({expected})"
+            )
+
     def check_record(self, incoming: Record, stored: Record | None) -> None:
         """Refuse a replicated record whose stamps lie in the future or whose version leaps
         more than the bound past the stored one."""
@@ -64,13 +74,10 @@ class EventBounds:
 
 
 def check_step(step: int, at: datetime) -> None:
-    """Refuse a TOTP step outside ±1 of the step of ``at`` (the event's own time, itself
-    bounded): a code is only ever accepted within one step of the verifying clock."""
-    expected = time_step(at)
-    if abs(step - expected) > 1:
-        raise InvalidEvent(
-            f"TOTP step {step} is not within 1 of the step of the event's time ({expected})"
-        )
+    """:meth:`EventBounds.check_step` for the event being applied (nothing outside a
+    consumer)."""
+    if current() is not None:
+        EventBounds.check_step(step, at)
 
 
 def check_time(what: str, at: datetime) -> None:

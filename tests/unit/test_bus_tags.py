@@ -68,10 +68,10 @@ def test_times_beyond_the_skew_are_refused() -> None:
 def test_a_totp_step_must_lie_within_one_of_its_events_time() -> None:
     at = utcnow()
     for offset in (-1, 0, 1):
-        bounds.check_step(time_step(at) + offset, at)
+        LIMITS.check_step(time_step(at) + offset, at)
     for step in (time_step(at) + 2, time_step(at) - 2, 2**62, 0):
         with pytest.raises(InvalidEvent, match="step"):
-            bounds.check_step(step, at)
+            LIMITS.check_step(step, at)
 
 
 def test_versions_may_not_leap_and_stamps_not_lie_ahead() -> None:
@@ -96,9 +96,12 @@ def test_versions_may_not_leap_and_stamps_not_lie_ahead() -> None:
 def test_bounds_apply_only_inside_a_consumer() -> None:
     ahead = utcnow() + timedelta(days=1)
     bounds.check_time("t", ahead)  # a service's own write: nothing checked
+    bounds.check_step(2**62, ahead)
     assert bounds.current() is None
     with bounds.applying(LIMITS):
         assert bounds.current() is LIMITS
         with pytest.raises(InvalidEvent):
             bounds.check_time("t", ahead)
+        with pytest.raises(InvalidEvent):
+            bounds.check_step(2**62, ahead)
     assert bounds.current() is None
