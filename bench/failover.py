@@ -33,6 +33,7 @@ from tweestap_client import (
     DEFAULT_HEDGE_AFTER,
     DEFAULT_PASSWORD_TIMEOUT,
     DEFAULT_RENEW_TIMEOUT,
+    LoginInterrupted,
     SessionEnded,
     TweestapClient,
 )
@@ -129,6 +130,9 @@ class Op:
     error: str | None
     #: Zones this call was sent to while an earlier one was still busy (the SDK's hedge).
     hedges: int = 0
+    #: A login whose password may have reached a zone that failed: the SDK does not send it
+    #: to another zone (LoginInterrupted), and the user logs in again (the next op).
+    interrupted: bool = False
 
     @property
     def ended(self) -> float:
@@ -162,7 +166,7 @@ async def client_loop(
                 moved.clear()
                 began_in, hedges = client.zone, client.hedges
                 started = time.monotonic()
-                error = None
+                error, interrupted = None, False
                 try:
                     if kind == "login":
                         step = await client.login(
@@ -171,12 +175,20 @@ async def client_loop(
                         error = None if step.next == "done" else f"login at {step.next}"
                     else:
                         await client.renew()
+                except LoginInterrupted as exc:
+                    # The documented outcome of a login in flight when its zone failed.
+                    interrupted = exc.action == "login"
+                    error = None if interrupted else f"{type(exc).__name__}: {exc}"[:300]
                 except Exception as exc:  # every failure counts, whatever it is
                     error = f"{type(exc).__name__}: {exc}"[:300]
                 seconds = time.monotonic() - started
                 over = failed_over(began_in, moved)
                 hedged = client.hedges - hedges
-                ops.append(Op(kind, started, seconds, client.zone, over, error, hedged))
+                ops.append(
+                    Op(kind, started, seconds, client.zone, over, error, hedged, interrupted)
+                )
+                if interrupted:
+                    break  # the user logs in again: the round starts over
             await asyncio.sleep(pause)
     return ops
 
@@ -353,6 +365,7 @@ def _figures(ops: list[Op], killed_at: float) -> dict[str, Any]:
         "operations_after_kill": sum(o.started >= killed_at for o in ops),
         "failed_operations": len(failed),
         "failed_samples": samples,
+        "interrupted_logins": sum(o.interrupted for o in ops),
         "kill_to_first_success_in_zone_b_ms": (
             round((min(in_b) - killed_at) * 1000, 1) if in_b else None
         ),
@@ -375,6 +388,7 @@ def _kind(ops: list[Op], killed_at: float, kind: str) -> dict[str, Any]:
     return {
         "calls": len(mine),
         "failed": sum(o.error is not None for o in mine),
+        "interrupted": sum(o.interrupted for o in mine),
         "failed_over": len(over),
         "hedged": sum(o.hedges > 0 for o in mine),
         "extra_latency_ms": {

@@ -65,3 +65,10 @@ def not_found(detail: str = "No such resource.") -> Problem:
 
 def session_revoked() -> Problem:
     return Problem(401, "session-revoked", "Session ended", "Log in again.")
+
+
+def not_evaluated(detail: str) -> Problem:
+    """503 by which a zone says it did nothing of the request (its database could not be
+    reached before anything was written): a client may send it to another zone, even one it
+    must never send twice (a password guess)."""
+    return Problem(503, "not-evaluated", "Nothing done", detail, headers={"Retry-After": "1"})

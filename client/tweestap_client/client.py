@@ -102,8 +102,9 @@ class Response:
 
 
 #: 5xx problem types by which a zone says it evaluated nothing of the request (it was too
-#: busy to hash the password, or it is catching up with the bus and decides nothing yet).
-NOTHING_DONE = frozenset({"hasher-busy", "catching-up"})
+#: busy to hash the password, it is catching up with the bus and decides nothing yet, or it
+#: could not reach its database before writing anything).
+NOTHING_DONE = frozenset({"hasher-busy", "catching-up", "not-evaluated"})
 
 
 class _Unavailable(Exception):

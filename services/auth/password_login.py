@@ -23,8 +23,9 @@ from services.auth.domain.records import Credential, Employee, Practice
 from services.auth.passwords import Passwords
 from services.auth.tokens import Tokens
 from shared import actors, logs
+from shared.consumer import INFRASTRUCTURE_ERRORS
 from shared.events import PasswordPolicy, utcnow
-from shared.problems import Problem
+from shared.problems import Problem, not_evaluated
 from shared.topics import AUTH_EVENTS
 from shared.usernames import normalise_username
 
@@ -42,8 +43,12 @@ class PasswordLogin:
         now = utcnow()
         key = normalise_username(username)
         logs.bind(practice=practice_id)  # this request's log lines name the practice
-        async with self.core.pool.acquire() as conn:
-            view = await repo.login_view(conn, practice_id, key, now)
+        try:
+            async with self.core.pool.acquire() as conn:
+                view = await repo.login_view(conn, practice_id, key, now)
+        except INFRASTRUCTURE_ERRORS as exc:
+            # Nothing is written before the guess is reserved: another zone may take it.
+            raise not_evaluated("This zone cannot reach its database; use the other.") from exc
         practice, employee = view.practice, view.employee
         policy = practice.policy if practice else PasswordPolicy()
         try:
