@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import asyncpg
 
-from services.certs.adapters import repository as repo
+from services.certs.adapters import certificates, directory
 from services.certs.settings import CertsSettings
 from shared import replicas
 from shared.consumer import Handler
@@ -28,7 +28,7 @@ from shared.trust import TrustVerifier
 
 async def on_practice(conn: asyncpg.Connection, event: Envelope) -> None:
     if event.type == "practice.upserted":
-        await repo.upsert_practice(
+        await directory.upsert_practice(
             conn, event.practice, PracticeUpserted.model_validate(event.data)
         )
 
@@ -39,14 +39,14 @@ async def on_employee(conn: asyncpg.Connection, event: Envelope, trust: Director
     if event.type == "employee.upserted":
         body = EmployeeUpserted.model_validate(event.data)
         await admit_employee(conn, trust, event.practice, event.data, body)
-        await repo.upsert_employee(conn, event.practice, body)
+        await directory.upsert_employee(conn, event.practice, body)
 
 
 async def on_certificate(conn: asyncpg.Connection, event: Envelope) -> None:
     """Another zone's certificate state (without its key, which never leaves its zone)."""
     if event.type == "certificate.upserted":
         body = CertificateUpserted.model_validate(event.data)
-        await repo.upsert_certificate(conn, event.practice, body)
+        await certificates.upsert_certificate(conn, event.practice, body)
 
 
 def accept(settings: CertsSettings) -> Callable[[Topic, Envelope], bool]:
@@ -62,10 +62,10 @@ def accept(settings: CertsSettings) -> Callable[[Topic, Envelope], bool]:
 
 
 def handlers(settings: CertsSettings, verifier: TokenVerifier) -> dict[Topic, Handler]:
-    directory = DirectoryTrust.from_settings(settings)
+    directory_trust = DirectoryTrust.from_settings(settings)
 
     async def on_directory_employee(conn: asyncpg.Connection, event: Envelope) -> None:
-        await on_employee(conn, event, directory)
+        await on_employee(conn, event, directory_trust)
 
     return {
         DIRECTORY_PRACTICES: on_practice,

@@ -1,13 +1,10 @@
-"""The certificate store's HTTP API: routes → handlers, problem+json errors."""
+"""The certificate store's HTTP API: routes → use cases, problem+json errors."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 from aiohttp import web
 
 from services.certs import consumers
@@ -20,7 +17,7 @@ from services.certs.api import (
     EntitlementsQuery,
     Removed,
 )
-from services.certs.handlers import CertsService
+from services.certs.bootstrap import Certs, compose
 from services.certs.metrics import CertsMetrics
 from services.certs.settings import CertsSettings
 from shared.consumer import EventConsumer
@@ -39,58 +36,59 @@ from shared.sealing import Keyring
 from shared.tokens import TokenVerifier
 from shared.topics import DEAD_LETTERS
 
-log = logging.getLogger(__name__)
-CERTS = web.AppKey("certs", CertsService)
+CERTS = web.AppKey("certs", Certs)
 CONSUMER = web.AppKey("certs-consumer", EventConsumer)
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 async def import_certificate(request: web.Request) -> web.Response:
-    svc, practice = await admin_request(request, CERTS)
+    certs, practice = await admin_request(request, CERTS)
     body = await parse_body(request, CertificateImport)
-    return json_response(await svc.import_certificate(practice, body), status=201)
+    return json_response(await certs.importing.import_certificate(practice, body), status=201)
 
 
 async def list_certificates(request: web.Request) -> web.Response:
-    svc, practice = await admin_request(request, CERTS)
-    return json_response(CertificateList(certificates=await svc.list_certificates(practice)))
+    certs, practice = await admin_request(request, CERTS)
+    return json_response(
+        CertificateList(certificates=await certs.reading.list_certificates(practice))
+    )
 
 
 async def get_certificate(request: web.Request) -> web.Response:
-    svc, practice = await admin_request(request, CERTS)
-    return json_response(await svc.get_certificate(practice, path_id(request, "nr")))
+    certs, practice = await admin_request(request, CERTS)
+    return json_response(await certs.reading.get_certificate(practice, path_id(request, "nr")))
 
 
 async def patch_certificate(request: web.Request) -> web.Response:
-    svc, practice = await admin_request(request, CERTS)
+    certs, practice = await admin_request(request, CERTS)
     nr = path_id(request, "nr")
     body = await parse_body(request, CertificateUpdate)
-    return json_response(await svc.update_certificate(practice, nr, body))
+    return json_response(await certs.configuring.update_certificate(practice, nr, body))
 
 
 async def delete_certificate(request: web.Request) -> web.Response:
-    svc, practice = await admin_request(request, CERTS)
-    return json_response(await svc.remove(practice, path_id(request, "nr")))
+    certs, practice = await admin_request(request, CERTS)
+    return json_response(await certs.removing.remove(practice, path_id(request, "nr")))
 
 
 async def put_grant(request: web.Request) -> web.Response:
-    svc, practice = await admin_request(request, CERTS)
+    certs, practice = await admin_request(request, CERTS)
     nr, employee = path_id(request, "nr"), path_id(request, "e")
-    return json_response(await svc.grant(practice, nr, employee))
+    return json_response(await certs.granting.grant(practice, nr, employee))
 
 
 async def delete_grant(request: web.Request) -> web.Response:
-    svc, practice = await admin_request(request, CERTS)
+    certs, practice = await admin_request(request, CERTS)
     nr, employee = path_id(request, "nr"), path_id(request, "e")
-    return json_response(await svc.revoke(practice, nr, employee))
+    return json_response(await certs.granting.revoke(practice, nr, employee))
 
 
 async def entitlements(request: web.Request) -> web.Response:
-    svc, practice = await admin_request(request, CERTS)
+    certs, practice = await admin_request(request, CERTS)
     employee = request.query.get("employee", "")
     service = request.query.get("service") or None
     field_id(employee, "employee")
-    return json_response(await svc.entitlements(practice, employee, service))
+    return json_response(await certs.entitlements.entitlements(practice, employee, service))
 
 
 CERTIFICATES = "/v1/practices/{p}/certificates"
@@ -173,9 +171,9 @@ def create_app(settings: CertsSettings) -> web.Application:
         gate = TokenGate(
             verifier, rt.pool, settings.issuer, settings.token_audience, settings.leeway_seconds
         )
-        service = CertsService(settings, rt.pool, keyring, gate, metrics)
+        certs = compose(settings, rt.pool, keyring, gate, metrics)
         await gate.load_keys()
-        app[CERTS] = service
+        app[CERTS] = certs
         consumer = EventConsumer(
             settings,
             rt.pool,
@@ -187,20 +185,8 @@ def create_app(settings: CertsSettings) -> web.Application:
         )
         app[CONSUMER] = consumer
         rt.spawn(consumer.run, "certs-consumer", consumer.not_ready)
-        rt.spawn(lambda: _maintenance(service), "maintenance")
+        rt.spawn(certs.maintenance.run, "maintenance")
         yield
 
     app.cleanup_ctx.append(certs_ctx)
     return app
-
-
-async def _maintenance(service: CertsService) -> None:
-    """Expiry notices and the expiry gauge, key reloads and housekeeping, every interval."""
-    while True:
-        try:
-            await service.check_expiry()
-            await service.gate.load_keys()
-            await service.housekeeping()
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("maintenance failed, will retry: %r", exc)
-        await asyncio.sleep(service.settings.expiry_check_seconds)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from datetime import datetime
+
 from shared.metrics import Metrics
 
 
@@ -25,3 +28,12 @@ class CertsMetrics(Metrics):
 
     def notice(self, threshold: int) -> None:
         self.notices.labels(**self.base(), threshold=str(threshold)).inc()
+
+    def expires(self, practice: str, nr: str, at: datetime) -> None:
+        """Set the certificate's expiry gauge."""
+        self.expiry.labels(**self.base(), practice=practice, nr=nr).set(at.timestamp())
+
+    def forget(self, practice: str, nr: str) -> None:
+        """Drop a removed certificate's expiry gauge (if this process had set it)."""
+        with contextlib.suppress(KeyError):
+            self.expiry.remove(self.service, self.zone, practice, nr)

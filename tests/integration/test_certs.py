@@ -10,14 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 
-from services.certs.adapters import repository as repo
-from services.certs.core import certificate_aad
-from services.certs.domain.rules import expiry_request_id
-from services.certs.handlers import CertsService
+from services.certs.adapters import directory
+from services.certs.bootstrap import Certs
+from services.certs.domain.rules import certificate_aad, expiry_request_id
 from services.certs.http import CERTS
 from shared.events import EmployeeUpserted, PracticeUpserted, utcnow
+from shared.http import RUNTIME
 from shared.sealing import Keyring
 from tests.certfactory import TestCA
 from tests.conftest import ADMIN_PASSWORD, SEALING, Cluster, Zone, login, wait_for
@@ -46,11 +47,15 @@ class Rig:
     admin_token: str
 
     @property
-    def service(self) -> CertsService:
+    def use_cases(self) -> Certs:
         return self.certs.app[CERTS]
 
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.certs.app[RUNTIME].pool
+
     def topic(self, name: str) -> str:
-        return self.service.settings.topic(name)
+        return self.certs.app[RUNTIME].settings.topic(name)
 
     async def call(
         self,
@@ -105,20 +110,20 @@ class Rig:
             updated_at=utcnow(),
             zone="a",
         )
-        async with self.service.pool.acquire() as conn:
-            await repo.upsert_employee(conn, practice, body)
+        async with self.pool.acquire() as conn:
+            await directory.upsert_employee(conn, practice, body)
 
     async def count(self) -> int:
-        n: int = await self.service.pool.fetchval("SELECT count(*) FROM certificates")
+        n: int = await self.pool.fetchval("SELECT count(*) FROM certificates")
         return n
 
 
 async def _known(zone: Zone, practice: str, employee: str) -> None:
-    service: CertsService = zone.app[CERTS]
+    pool = zone.app[RUNTIME].pool
 
     async def present() -> bool:
         return bool(
-            await service.pool.fetchval(
+            await pool.fetchval(
                 """SELECT EXISTS (SELECT 1 FROM practices WHERE id = $1)
                       AND EXISTS (SELECT 1 FROM employees WHERE practice = $1 AND id = $2)
                       AND EXISTS (SELECT 1 FROM public_keys)""",
@@ -163,9 +168,7 @@ async def test_import_pkcs12_uzi_and_pem_vecozo(rig: Rig) -> None:
     nr = body["nr"]
 
     # The key is sealed at rest, bound to the practice and the certificate.
-    sealed = await rig.service.pool.fetchval(
-        "SELECT sealed_key FROM certificates WHERE nr = $1", nr
-    )
+    sealed = await rig.pool.fetchval("SELECT sealed_key FROM certificates WHERE nr = $1", nr)
     assert "PRIVATE" not in sealed
     assert KEYRING.open(sealed, certificate_aad(P, nr)) == uzi.key_pem.encode()
 
@@ -275,7 +278,7 @@ async def test_configure_grant_entitlements_remove(rig: Rig) -> None:
     assert status == 404
     status, listed = await rig.call("GET", BASE)
     assert listed["certificates"] == []
-    row = await rig.service.pool.fetchrow("SELECT * FROM certificates WHERE nr = $1", cert["nr"])
+    row = await rig.pool.fetchrow("SELECT * FROM certificates WHERE nr = $1", cert["nr"])
     assert row["removed"] and row["sealed_key"] is None and row["version"] == 6
 
     events = await read_topic(
@@ -332,8 +335,8 @@ async def test_expiry_notices(rig: Rig) -> None:
     practice = PracticeUpserted(
         name="Fysio Jansen", email=PRACTICE_EMAIL, version=100, updated_at=utcnow(), zone="a"
     )
-    async with rig.service.pool.acquire() as conn:
-        await repo.upsert_practice(conn, P, practice)
+    async with rig.pool.acquire() as conn:
+        await directory.upsert_practice(conn, P, practice)
     status, cert = await rig.call(
         "POST",
         BASE,
@@ -342,11 +345,11 @@ async def test_expiry_notices(rig: Rig) -> None:
     assert status == 201
     nr = cert["nr"]
     now = utcnow()
-    assert await rig.service.check_expiry(now) == 1  # 5 days left: the 7-day notice
-    assert await rig.service.check_expiry(now + timedelta(hours=1)) == 0  # once
-    assert await rig.service.check_expiry(now + timedelta(days=4, hours=12)) == 1  # the 1-day one
-    assert await rig.service.check_expiry(now + timedelta(days=6)) == 1  # expired
-    assert await rig.service.check_expiry(now + timedelta(days=7)) == 0
+    assert await rig.use_cases.expiry.check(now) == 1  # 5 days left: the 7-day notice
+    assert await rig.use_cases.expiry.check(now + timedelta(hours=1)) == 0  # once
+    assert await rig.use_cases.expiry.check(now + timedelta(days=4, hours=12)) == 1  # the 1-day one
+    assert await rig.use_cases.expiry.check(now + timedelta(days=6)) == 1  # expired
+    assert await rig.use_cases.expiry.check(now + timedelta(days=7)) == 0
 
     requests = await read_topic(
         rig.cluster.broker.bootstrap, rig.topic("notify.requests"), lambda e: len(e) >= 3

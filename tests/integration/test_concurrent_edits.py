@@ -22,11 +22,10 @@ import pytest
 
 from services.auth.domain.clients import subject as client_subject
 from services.auth.http import CLIENTS
-from services.certs.handlers import CertsService
-from services.certs.http import CERTS
 from services.enrolment.http import ENROLMENT
 from shared import otp
 from shared.events import utcnow
+from shared.http import RUNTIME
 from shared.outbox import _RELAY_LOCK
 from shared.problems import Problem
 from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
@@ -369,8 +368,7 @@ def basic_auth(client_id: str, secret: str) -> str:
 
 
 def certs_pool(zone: Zone) -> asyncpg.Pool:
-    service: CertsService = zone.app[CERTS]
-    return service.pool
+    return zone.app[RUNTIME].pool
 
 
 async def test_revoked_grant_stays_revoked_when_another_is_granted_concurrently(

@@ -15,9 +15,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from services.auth.domain import tokens
-from services.certs.handlers import CertsService
-from services.certs.http import CERTS
 from shared.events import CertificateUpserted, utcnow
+from shared.http import RUNTIME
 from shared.topics import CERTS_EVENTS
 from tests.certfactory import Issued, TestCA
 from tests.conftest import Cluster, Zone, wait_for
@@ -372,11 +371,11 @@ async def test_certificate_from_the_certificate_store(cluster: Cluster) -> None:
     setup: Setup = await two_factor_setup(cluster)
     zone = setup.zone
     certs = await cluster.start("a", "certs")
-    service: CertsService = certs.app[CERTS]
+    pool = certs.app[RUNTIME].pool
 
     async def known() -> bool:
         return bool(
-            await service.pool.fetchval(
+            await pool.fetchval(
                 "SELECT EXISTS (SELECT 1 FROM employees WHERE practice = $1 AND id = $2) "
                 "AND EXISTS (SELECT 1 FROM public_keys)",
                 PRACTICE,

@@ -1,4 +1,5 @@
-"""Who may use a certificate, and which expiry notice is due: pure."""
+"""Who may use a certificate, which expiry notice is due, and what binds a sealed key to its
+certificate: pure."""
 
 from __future__ import annotations
 
@@ -60,3 +61,9 @@ def expiry_subject(nr: str, threshold: int) -> str:
     """The subject of an expiry event: not the certificate's own, so that on the compacted
     ``certs.events`` an expiry event never replaces the certificate's state."""
     return f"{nr}:expiry:{threshold}"
+
+
+def certificate_aad(practice: str, nr: str) -> str:
+    """Associated data of a sealed private key: a key sealed for one certificate does not open
+    as another's."""
+    return f"certificate:{practice}:{nr}"

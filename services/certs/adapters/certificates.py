@@ -1,56 +1,17 @@
-"""SQL of the certificate store. Every function takes the caller's connection."""
+"""SQL of the certificates and their expiry notices. Every function takes the caller's
+connection."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from shared.events import CertificateUpserted, EmployeeUpserted, PracticeUpserted
+from shared.events import CertificateUpserted
 from shared.merge import Record
 from shared.merged_rows import MergedTable
-
-_HOUR = timedelta(hours=1)
-
-
-def _applied(status: str) -> bool:
-    return status.endswith(" 1")
-
-
-#: Practices and employees as this store keeps them, merged field by field (:mod:`shared.merge`).
-PRACTICES = MergedTable("practices", ("id",), ("name", "email", "two_factor_required"))
-EMPLOYEES = MergedTable("employees", ("practice", "id"), ("name", "rights_group", "in_service"))
-
-
-async def upsert_practice(conn: asyncpg.Connection, practice: str, ev: PracticeUpserted) -> bool:
-    return await PRACTICES.upsert(conn, (practice,), PRACTICES.state_of(ev))
-
-
-async def upsert_employee(conn: asyncpg.Connection, practice: str, ev: EmployeeUpserted) -> bool:
-    return await EMPLOYEES.upsert(conn, (practice, ev.employee), EMPLOYEES.state_of(ev))
-
-
-async def practice(conn: asyncpg.Connection, practice_id: str) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT id, name, email FROM practices WHERE id = $1", practice_id
-    )
-    return row
-
-
-async def employee(
-    conn: asyncpg.Connection, practice_id: str, employee_id: str
-) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT id, in_service FROM employees WHERE practice = $1 AND id = $2",
-        practice_id,
-        employee_id,
-    )
-    return row
-
-
-# -- certificates -------------------------------------------------------------------------------
 
 
 def to_event(row: asyncpg.Record) -> CertificateUpserted:
@@ -118,14 +79,16 @@ async def lock_practice(conn: asyncpg.Connection, practice_id: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(7510431, hashtext($1))", practice_id)
 
 
-async def has_fingerprint(conn: asyncpg.Connection, practice_id: str, fingerprint: str) -> bool:
-    found: bool = await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM certificates "
-        "WHERE practice = $1 AND fingerprint = $2 AND NOT removed)",
+async def live_with_fingerprint(
+    conn: asyncpg.Connection, practice_id: str, fingerprint: str
+) -> str | None:
+    """The number of the practice's certificate (not removed) with this fingerprint, if any."""
+    nr: str | None = await conn.fetchval(
+        "SELECT nr FROM certificates WHERE practice = $1 AND fingerprint = $2 AND NOT removed",
         practice_id,
         fingerprint,
     )
-    return found
+    return nr
 
 
 _ONE = "SELECT * FROM certificates WHERE practice = $1 AND nr = $2 AND NOT removed"
@@ -176,9 +139,4 @@ async def add_notice(
         threshold,
         at,
     )
-    return _applied(status)
-
-
-async def housekeeping(conn: asyncpg.Connection, now: datetime, inbox_before: datetime) -> None:
-    await conn.execute("DELETE FROM revocations WHERE session_expires_at < $1", now - _HOUR)
-    await conn.execute("DELETE FROM inbox WHERE processed_at < $1", inbox_before)
+    return status.endswith(" 1")
