@@ -63,10 +63,11 @@ class PasswordLogin:
             await self.core.attempt_failed(attempt, employee.id if employee else None)
             self.core.metrics.login("failure", started)
             raise problems.invalid_credentials()
-        await self.core.attempt_passed(attempt)
         if not self._active(practice, employee, view.last_login, now):
+            await self.core.attempt_passed(attempt)
             self.core.metrics.login("disabled", started)
             raise problems.account_disabled()
+        # The right guess's pending row is settled by the statement that opens the login.
         response = await self._continue(
             practice,
             employee,
@@ -75,6 +76,7 @@ class PasswordLogin:
             uuid.uuid4().hex,
             now,
             fallback=view.fallback,
+            passed=attempt.id,
         )
         self.core.metrics.login("success", started)
         return response

@@ -1,0 +1,70 @@
+"""Database round trips of a login, counted on the real pool (every statement a connection of
+auth's pool sends): a guard that the hot path does not grow a round trip unnoticed. The
+counts are what the code does (deterministic), not timings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+from shared.http import RUNTIME
+from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, login
+from tests.integration.test_second_factor import oathtool, second_step, two_factor_setup, verify
+
+#: Not the request's: the outbox relay's deletes (it runs beside the request), and asyncpg's
+#: type introspection the first time a connection meets a type.
+NOISE = (
+    "DELETE FROM outbox WHERE seq",
+    "SELECT current_setting('jit')",
+    "WITH RECURSIVE typeinfo_tree",
+    "SELECT set_config('jit'",
+)
+
+
+@asynccontextmanager
+async def counted(zone: Zone) -> AsyncIterator[list[str]]:
+    """The statements auth's pool sends while the block runs."""
+    pool: asyncpg.Pool = zone.app[RUNTIME].pool
+    seen: list[str] = []
+
+    def log(record: Any) -> None:
+        query = " ".join(str(record.query).split())
+        if not query.startswith(NOISE):
+            seen.append(query[:60])
+
+    connections = [holder._con for holder in pool._holders if holder._con is not None]
+    for conn in connections:
+        conn.add_query_logger(log)
+    try:
+        yield seen
+    finally:
+        for conn in connections:
+            conn.remove_query_logger(log)
+
+
+async def test_round_trips_of_a_password_login(cluster: Cluster) -> None:
+    zone = await cluster.start("a", database_pool_min=10)
+    await cluster.bootstrap(zone)
+    status, _ = await login(zone, "fysio", "admin", ADMIN_PASSWORD)  # warm: keys, caches
+    async with counted(zone) as statements:
+        status, body = await login(zone, "fysio", "admin", ADMIN_PASSWORD)
+    assert status == 200 and body["next"] == "done", body
+    print(f"password-only login: {len(statements)} round trips {statements}")
+    # 15 before the right guess's pending row was settled by the statement opening the login.
+    assert len(statements) <= 14, statements
+
+
+async def test_round_trips_of_a_totp_login(cluster: Cluster) -> None:
+    s = await two_factor_setup(cluster, database_pool_min=10)
+    async with counted(s.zone) as password_step:
+        body = await second_step(s.zone)
+    async with counted(s.zone) as totp_step:
+        status, answer = await verify(s.zone, body["login_id"], "totp", await oathtool(s.secret))
+    assert status == 200, answer
+    print(f"TOTP login: {len(password_step)} + {len(totp_step)} round trips")
+    print(f"  password step {password_step}\n  TOTP step {totp_step}")
+    assert len(password_step) <= 6, password_step  # 7 before (the same settling)
+    assert len(totp_step) <= 6, totp_step
