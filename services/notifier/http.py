@@ -1,35 +1,19 @@
-"""The notifier: no API of its own beyond the probes; it works from ``notify.requests``."""
+"""The notifier's app: no HTTP API of its own beyond the probes, metrics and OpenAPI every
+service has; its work comes from ``notify.requests`` (:mod:`services.notifier.consumers`)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 from aiohttp import web
 
-from services.notifier.adapters import repository as repo
-from services.notifier.adapters.email import SmtpSender
-from services.notifier.adapters.sms import PROVIDERS
-from services.notifier.handlers import Notifier
+from services.notifier.bootstrap import compose
 from services.notifier.metrics import NotifierMetrics
-from services.notifier.rendering import Templates
 from services.notifier.settings import NotifierSettings
-from shared.consumer import EventConsumer
-from shared.events import Envelope, PracticeUpserted
 from shared.http import RUNTIME, create_service_app
-from shared.sealing import Keyring
-from shared.topics import DIRECTORY_PRACTICES, NOTIFY_DLQ, NOTIFY_REQUESTS
 
-NOTIFIER = web.AppKey("notifier", Notifier)
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-async def on_practice(conn: asyncpg.Connection, event: Envelope) -> None:
-    if event.type == "practice.upserted":
-        await repo.upsert_practice(
-            conn, event.practice, PracticeUpserted.model_validate(event.data)
-        )
 
 
 def create_app(settings: NotifierSettings) -> web.Application:
@@ -38,37 +22,15 @@ def create_app(settings: NotifierSettings) -> web.Application:
 
     async def notifier_ctx(app: web.Application) -> AsyncIterator[None]:
         rt = app[RUNTIME]
-        sms = PROVIDERS[settings.sms_provider](settings)
-        notifier = Notifier(
-            settings,
-            rt.pool,
-            Keyring.parse(settings.sealing_keys.get_secret_value()),
-            Templates(),
-            SmtpSender(settings),
-            sms,
-            metrics,
-        )
-        app[NOTIFIER] = notifier
-        directory = EventConsumer(
-            settings, rt.pool, metrics, "notifier-directory", {DIRECTORY_PRACTICES: on_practice}
-        )
-        requests = EventConsumer(
-            settings,
-            rt.pool,
-            metrics,
-            "notifier-requests",
-            {NOTIFY_REQUESTS: notifier.accept},
-            group=settings.shared_group("requests"),
-            dead_letter_topic=NOTIFY_DLQ,
-            on_committed=notifier.wake_up,
-        )
-        rt.spawn(directory.run, "directory-consumer", directory.not_ready)
-        rt.spawn(requests.run, "requests-consumer", requests.not_ready)
-        rt.spawn(notifier.run, "dispatcher")
+        notifier = compose(settings, rt.pool, metrics)
+        rt.spawn(notifier.directory.run, "directory-consumer", notifier.directory.not_ready)
+        rt.spawn(notifier.requests.run, "requests-consumer", notifier.requests.not_ready)
+        rt.spawn(notifier.delivering.run, "dispatcher")
+        rt.spawn(notifier.housekeeping.run, "housekeeping")
         try:
             yield
         finally:
-            await sms.close()
+            await notifier.sms.close()
 
     app.cleanup_ctx.append(notifier_ctx)
     return app

@@ -20,10 +20,11 @@ from aiosmtpd.smtp import SMTP, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
 from services.dev.infra import Broker, Postgres, free_port
-from services.notifier.http import NOTIFIER, create_app
+from services.notifier.http import create_app
 from services.notifier.settings import NotifierSettings
 from shared.db import ensure_database
 from shared.events import Envelope, NotifyRequest, PracticeUpserted, notify_aad, utcnow
+from shared.http import RUNTIME
 from shared.sealing import Keyring
 from tests.conftest import SEALING, read_events, wait_for
 from tests.topics import genuine
@@ -116,7 +117,7 @@ class Rig:
         )
         await self.send("directory.practices", event.model_dump_json().encode())
         assert self.client is not None
-        pool = self.client.server.app[NOTIFIER].pool  # type: ignore[attr-defined]
+        pool = self.client.server.app[RUNTIME].pool  # type: ignore[attr-defined]
 
         async def applied() -> bool:
             return bool(await pool.fetchval("SELECT version = $1 FROM practices", version))
@@ -160,7 +161,7 @@ class Rig:
 
     async def status(self, rid: uuid.UUID) -> tuple[str, int]:
         assert self.client is not None
-        pool = self.client.server.app[NOTIFIER].pool  # type: ignore[attr-defined]
+        pool = self.client.server.app[RUNTIME].pool  # type: ignore[attr-defined]
         row = await pool.fetchrow(
             "SELECT status, attempts FROM messages WHERE request_id = $1", rid
         )
@@ -293,7 +294,7 @@ async def test_secrets_stay_sealed_on_the_topic_and_in_the_queue(rig: Rig) -> No
     )
     await rig.wait_status(rid, "delivered")
     assert rig.client is not None
-    pool = rig.client.server.app[NOTIFIER].pool  # type: ignore[attr-defined]
+    pool = rig.client.server.app[RUNTIME].pool  # type: ignore[attr-defined]
     stored = await pool.fetchval("SELECT sealed::text FROM messages WHERE request_id = $1", rid)
     assert "482913" not in stored
     events = await read_events(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
+from typing import Any, NamedTuple
 
 import asyncpg
 
+from services.notifier.domain.message import Message
 from shared.events import NotifyRequest, PracticeUpserted
 from shared.merged_rows import MergedTable
 
@@ -46,9 +49,16 @@ async def enqueue(
     return status.endswith(" 1")
 
 
+class Sender(NamedTuple):
+    """A practice as the sender of its e-mail."""
+
+    name: str
+    email: str | None
+
+
 async def claim_due(
     conn: asyncpg.Connection | asyncpg.Pool, now: datetime, lease_until: datetime, limit: int
-) -> list[asyncpg.Record]:
+) -> list[Message]:
     """Record the next attempt of due messages durably, before sending: status ``sending``
     with a lease. A message whose lease ran out (its sender died) is due again."""
     rows: list[asyncpg.Record] = await conn.fetch(
@@ -65,7 +75,29 @@ async def claim_due(
         lease_until,
         limit,
     )
-    return rows
+    return [_message(row) for row in rows]
+
+
+def _message(row: asyncpg.Record) -> Message:
+    return Message(
+        request_id=row["request_id"],
+        practice=row["practice"],
+        channel=row["channel"],
+        template=row["template"],
+        locale=row["locale"],
+        recipient=row["recipient"],
+        parameters=_json(row["parameters"]),
+        sealed=_json(row["sealed"]),
+        requested_at=row["requested_at"],
+        attempts=row["attempts"],
+    )
+
+
+def _json(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        loaded: dict[str, Any] = json.loads(value)
+        return loaded
+    return dict(value)
 
 
 async def recent_to(
@@ -90,11 +122,11 @@ async def recent_to(
     return count
 
 
-async def practice_sender(conn: asyncpg.Connection, practice: str) -> asyncpg.Record | None:
+async def practice_sender(conn: asyncpg.Connection, practice: str) -> Sender | None:
     row: asyncpg.Record | None = await conn.fetchrow(
         "SELECT name, email FROM practices WHERE id = $1", practice
     )
-    return row
+    return Sender(row["name"], row["email"]) if row else None
 
 
 async def mark_delivered(conn: asyncpg.Connection, request_id: uuid.UUID, now: datetime) -> None:
@@ -129,3 +161,22 @@ async def mark_failed(
         now,
         error,
     )
+
+
+async def count_waiting(conn: asyncpg.Connection | asyncpg.Pool) -> int:
+    """Messages not yet delivered or given up on."""
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM messages WHERE status IN ('queued', 'sending')"
+    )
+    return count
+
+
+async def forget_before(conn: asyncpg.Connection, before: datetime) -> None:
+    """Delete finished messages (recipients are personal data), inbox ids and dead letters
+    older than ``before``."""
+    await conn.execute(
+        "DELETE FROM messages WHERE status IN ('delivered', 'failed') AND updated_at < $1",
+        before,
+    )
+    await conn.execute("DELETE FROM inbox WHERE processed_at < $1", before)
+    await conn.execute("DELETE FROM dead_letters WHERE received_at < $1", before)

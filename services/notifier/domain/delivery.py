@@ -53,3 +53,24 @@ class RateLimit:
 
     def since(self, now: datetime) -> datetime:
         return now - self.window
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long a failed message is tried again: a transient failure until ``max_attempts``
+    attempts were made, a permanent one never."""
+
+    max_attempts: int
+    base_seconds: float
+    max_seconds: float
+
+    def delay(self, error: DeliveryError, attempts: int) -> float | None:
+        """Seconds until the next attempt after ``attempts`` attempts, or None to give up."""
+        if not error.transient or attempts >= self.max_attempts:
+            return None
+        return backoff(attempts, self.base_seconds, self.max_seconds)
+
+
+def failure_reason(error: DeliveryError) -> str:
+    """Why a message was given up on: a transient reason says it ran out of attempts."""
+    return error.reason if not error.transient else f"gave-up:{error.reason}"

@@ -1,0 +1,1 @@
+"""The notifier's use cases: receiving requests, delivering them, and forgetting old ones."""
