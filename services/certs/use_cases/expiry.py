@@ -65,67 +65,64 @@ class ExpiryNotices:
                 return False
             if not await repo.add_notice(conn, practice, nr, threshold, now):
                 return False  # another worker of this zone queued it meanwhile
-            left = days_left(row["not_after"], now)
-            await self._mail(conn, row, threshold, left, now)
-            await self._emit(conn, row, threshold, left, now)
+            due = _Due(practice, nr, row["not_after"], threshold, days_left(row["not_after"], now))
+            await self._mail(conn, row, due, now)
+            await self._emit(conn, due, now)
         return True
 
     async def _mail(
-        self,
-        conn: asyncpg.Connection,
-        row: asyncpg.Record,
-        threshold: int,
-        left: int,
-        now: datetime,
+        self, conn: asyncpg.Connection, row: asyncpg.Record, due: _Due, now: datetime
     ) -> None:
-        practice, nr = row["practice"], row["nr"]
         if not row["practice_email"]:
-            log.warning("practice %s has no e-mail address for expiry notices", practice)
+            log.warning("practice %s has no e-mail address for expiry notices", due.practice)
             return
         about = certs.describe_pem(row["certificate_pem"])
+        parameters = {
+            "practice_name": row["practice_name"] or due.practice,
+            "certificate": about.subject,
+            "serial": about.serial_spaced,
+            "expires_at": local_time(due.not_after, self.settings.mail_time_zone, "%d-%m-%Y"),
+            "days_left": due.left,
+        }
         envelope = notify_request(
             self.settings,
             self.keyring,
-            practice,
-            nr,
+            due.practice,
+            due.nr,
             "email",
             "certificate_expiry",
             row["practice_email"],
-            {
-                "practice_name": row["practice_name"] or practice,
-                "certificate": about.subject,
-                "serial": about.serial_spaced,
-                "expires_at": local_time(
-                    row["not_after"], self.settings.mail_time_zone, "%d-%m-%Y"
-                ),
-                "days_left": left,
-            },
+            parameters,
             now=now,
-            request_id=expiry_request_id(practice, nr, threshold),
+            request_id=expiry_request_id(due.practice, due.nr, due.threshold),
         )
         await request_notification(conn, self.settings, envelope)
 
-    async def _emit(
-        self,
-        conn: asyncpg.Connection,
-        row: asyncpg.Record,
-        threshold: int,
-        left: int,
-        now: datetime,
-    ) -> None:
-        practice, nr, not_after = row["practice"], row["nr"], row["not_after"]
+    async def _emit(self, conn: asyncpg.Connection, due: _Due, now: datetime) -> None:
+        data = {
+            "nr": due.nr,
+            "not_after": due.not_after.isoformat(),
+            "threshold_days": due.threshold,
+            "days_left": due.left,
+        }
         await self.events.emit(
             conn,
             CERTS_EVENTS,
-            "certificate.expired" if left == 0 else "certificate.expiring",
-            practice,
-            expiry_subject(nr, threshold),
-            {
-                "nr": nr,
-                "not_after": not_after.isoformat(),
-                "threshold_days": threshold,
-                "days_left": left,
-            },
+            "certificate.expired" if due.left == 0 else "certificate.expiring",
+            due.practice,
+            expiry_subject(due.nr, due.threshold),
+            data,
             now,
-            id=expiry_event_id(practice, nr, threshold),
+            id=expiry_event_id(due.practice, due.nr, due.threshold),
         )
+
+
+@dataclass(frozen=True)
+class _Due:
+    """A notice now queued: which certificate, which threshold, how many days are left."""
+
+    practice: str
+    nr: str
+    not_after: datetime
+    threshold: int
+    left: int
