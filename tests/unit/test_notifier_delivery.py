@@ -8,7 +8,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.notifier.adapters.email import _by_code
-from services.notifier.domain.delivery import DeliveryError, RateLimit, backoff, check_recipient
+from services.notifier.domain.delivery import (
+    DeliveryError,
+    RateLimit,
+    RetryPolicy,
+    backoff,
+    check_recipient,
+    failure_reason,
+    permanent,
+    transient,
+)
 
 
 def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
@@ -50,3 +59,14 @@ def test_smtp_codes_4xx_are_transient_5xx_permanent() -> None:
     assert _by_code(451, "later").transient and _by_code(421, "busy").transient
     assert not _by_code(550, "no such user").transient
     assert _by_code(552, "x").reason == "smtp-552"
+
+
+def test_transient_failures_are_retried_until_the_last_attempt_permanent_ones_never() -> None:
+    policy = RetryPolicy(max_attempts=3, base_seconds=1.0, max_seconds=30.0)
+    later = transient("smtp-451", "later")
+    first = policy.delay(later, 1)
+    assert first is not None and 0.5 <= first <= 1.0
+    assert policy.delay(later, 3) is None
+    assert policy.delay(permanent("smtp-550", "no such user"), 1) is None
+    assert failure_reason(later) == "gave-up:smtp-451"
+    assert failure_reason(permanent("smtp-550", "x")) == "smtp-550"
