@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import logging
 import os
 import secrets
 import sys
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -29,16 +31,46 @@ def _serve_web(args: argparse.Namespace) -> int:
     from services.web.settings import WebSettings
 
     settings = WebSettings()
-    logs.configure("web", "a", "INFO")
+    port = args.port or settings.port
+    # As for a service (`_serve`): JSON lines on stderr, at TWEESTAP_LOG_LEVEL; no zone.
+    logs.configure("web", None, os.environ.get("TWEESTAP_LOG_LEVEL", "INFO").upper())
+    app = create_web(settings)
+    _log_web(app, port)
     web.run_app(
-        create_web(settings),
+        app,
         host=settings.host,
-        port=args.port or settings.port,
+        port=port,
         print=None,
         access_log=None,
         handle_signals=True,
     )
     return 0
+
+
+def _log_web(app: web.Application, port: int) -> None:
+    """The web front end's lines: its start (version, port) as a service's, and every answer
+    that refuses or fails (a failed login 400, a lockout 429, a refused form 403, a 5xx) by
+    method, path and status — never a form's values or a query."""
+    log = logging.getLogger("services.web")
+
+    async def started(app: web.Application) -> None:
+        version = logs.package_version()
+        log.info("web %s started", version, extra={"version": version, "port": port})
+
+    async def answered(request: web.Request, response: web.StreamResponse) -> None:
+        if response.status >= 400:
+            level = logging.WARNING if response.status >= 500 else logging.INFO
+            log.log(
+                level,
+                "%s %s answered %d",
+                request.method,
+                request.path,
+                response.status,
+                extra={"status": response.status},
+            )
+
+    app.on_startup.append(started)
+    app.on_response_prepare.append(answered)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -159,6 +191,11 @@ def _needs_local_extra(command: str, error: ModuleNotFoundError) -> int:
 
 
 def _dev(args: argparse.Namespace) -> int:
+    if args.action == "reset-admin":
+        return _reset_admin(args)
+    if args.password:
+        print("tweestap dev: --password is for reset-admin", file=sys.stderr)
+        return 2
     try:
         from services.dev.runner import run
     except ModuleNotFoundError as error:
@@ -166,33 +203,72 @@ def _dev(args: argparse.Namespace) -> int:
     return run(args.var)
 
 
+def _reset_admin(args: argparse.Namespace) -> int:
+    """Ask the running ``tweestap dev`` to set the demo administrator's password and unlock
+    them in both zones; print the new password."""
+    password = args.password or secrets.token_urlsafe(15)
+    answer = _control("dev reset-admin", args, "/demo/reset-admin", {"password": password})
+    if isinstance(answer, int):
+        return answer
+    for line in answer["said"]:
+        print(line)
+    print(f"password: {password} (kept in {os.path.join(args.var, 'dev', 'demo.json')})")
+    return 0
+
+
 def _zone(args: argparse.Namespace) -> int:
-    """Ask the running ``tweestap dev`` (its control endpoint) to take a zone down or up."""
+    """Ask the running ``tweestap dev`` (its control endpoint) to take a zone down or up; a
+    zone that is so already is said, not an error."""
+    answer = _control("zone", args, f"/zones/{args.zone}/{args.action}")
+    if isinstance(answer, int):
+        return answer
+    for line in answer["said"]:
+        print(line)
+    return 0
+
+
+def _control(
+    command: str, args: argparse.Namespace, path: str, body: dict[str, Any] | None = None
+) -> dict[str, Any] | int:
+    """POST to the control endpoint of the ``tweestap dev`` running on ``args.var`` (found in
+    ``var/run/``, else at ``--control-port`` or its default): its answer, or the exit code
+    after saying what went wrong."""
     import http.client
     import json
 
+    from services.dev.run_folder import RunFolder
     from services.dev.settings import DevSettings
 
-    port = args.control_port or DevSettings().control_port
+    found = RunFolder(Path(args.var) / "run").control()
+    port, token = found if found is not None else (DevSettings().control_listen_port, "")
+    port = args.control_port or port
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=args.timeout)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     try:
-        conn.request("POST", f"/zones/{args.zone}/{args.action}")
+        conn.request("POST", path, json.dumps(body or {}), headers)
         response = conn.getresponse()
-        body = json.loads(response.read() or b"{}")
-    except OSError as error:
+        answer = json.loads(response.read() or b"{}")
+    except ConnectionRefusedError:
         print(
-            f"tweestap zone: no `tweestap dev` answers on 127.0.0.1:{port} ({error})",
+            f"tweestap {command}: no `tweestap dev` runs for {args.var}/ (nothing answers on "
+            f"127.0.0.1:{port}): start it first (make run)",
+            file=sys.stderr,
+        )
+        return 2
+    except (OSError, ValueError) as error:
+        print(
+            f"tweestap {command}: `tweestap dev` on 127.0.0.1:{port} did not answer "
+            f"({type(error).__name__}: {error}); its terminal says why",
             file=sys.stderr,
         )
         return 2
     finally:
         conn.close()
     if response.status != 200:
-        print(f"tweestap zone: {body.get('detail') or body.get('title')}", file=sys.stderr)
+        print(f"tweestap {command}: {answer.get('detail') or answer.get('title')}", file=sys.stderr)
         return 1
-    for line in body["said"]:
-        print(line)
-    return 0
+    result: dict[str, Any] = answer
+    return result
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -263,8 +339,15 @@ def parser() -> argparse.ArgumentParser:
     )
     client.add_argument("--zone", choices=["a", "b"], default="a")
     client.set_defaults(func=_client)
-    dev = sub.add_parser("dev", help="run everything locally (embedded PostgreSQL and broker)")
+    dev = sub.add_parser(
+        "dev",
+        help="run everything locally (embedded PostgreSQL and broker); reset-admin: give the "
+        "running one's demo administrator a new password and unlock them in both zones",
+    )
+    dev.add_argument("action", nargs="?", choices=["reset-admin"])
     dev.add_argument("--var", default="var", help="folder for data, mail and logs")
+    dev.add_argument("--password", help="reset-admin: this password (default: a generated one)")
+    _control_options(dev)
     dev.set_defaults(func=_dev)
     zone = sub.add_parser(
         "zone",
@@ -273,13 +356,8 @@ def parser() -> argparse.ArgumentParser:
     )
     zone.add_argument("action", choices=["down", "up"])
     zone.add_argument("zone", choices=["a", "b"])
-    zone.add_argument(
-        "--control-port",
-        type=int,
-        default=0,
-        help="the control endpoint of `tweestap dev` (default: TWEESTAP_DEV_CONTROL_PORT, 2527)",
-    )
-    zone.add_argument("--timeout", type=float, default=180.0, help="seconds to wait")
+    zone.add_argument("--var", default="var", help="the folder of that `tweestap dev`")
+    _control_options(zone)
     zone.set_defaults(func=_zone)
     bench = sub.add_parser("bench", help="run a benchmark, print JSON")
     bench.add_argument(
@@ -299,6 +377,17 @@ def parser() -> argparse.ArgumentParser:
     )
     keygen.set_defaults(func=_keygen)
     return p
+
+
+def _control_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--control-port",
+        type=int,
+        default=0,
+        help="the control endpoint of `tweestap dev` (default: what the one running on --var "
+        "wrote in var/run/, else TWEESTAP_DEV_CONTROL_PORT + TWEESTAP_DEV_PORT_OFFSET, 2527)",
+    )
+    command.add_argument("--timeout", type=float, default=180.0, help="seconds to wait")
 
 
 def main(argv: list[str] | None = None) -> int:

