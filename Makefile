@@ -6,11 +6,17 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test test-fast test-faults test-browser lint bench clean system-packages
 
+# setuptools prints a warning box for each editable install ("Editable installation", and
+# "Compat editable installs" for the SDK, in compat mode so that mypy sees it from anywhere):
+# known, nothing to act on.
+QUIET_BUILD := PYTHONWARNINGS='ignore:Editable installation,ignore:Compat editable installs'
+
 $(STAMP): pyproject.toml
+	@scripts/check-python.sh $(PYTHON) $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,local]'
-	$(BIN)/pip install -q -e ./client --config-settings editable_mode=compat
+	$(QUIET_BUILD) $(BIN)/pip install -q -e '.[dev,local]'
+	$(QUIET_BUILD) $(BIN)/pip install -q -e ./client --config-settings editable_mode=compat
 	touch $(STAMP)
 
 run: $(STAMP)

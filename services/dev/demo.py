@@ -173,11 +173,11 @@ def record(path: Path, demo: Demo, states: list[AdminState], when: datetime) -> 
     return demo
 
 
-def banner(demo: Demo, states: list[AdminState], login_url: str, command: str) -> list[str]:
+def banner(demo: Demo, states: list[AdminState], login_url: str, reset: str) -> list[str]:
     """What the banner says of the demo administrator: the password and a login that works,
-    or why there is none and how to get one (``command``: how to run ``tweestap``)."""
+    or why there is none and how to get one (``reset``: the ``tweestap dev reset-admin``
+    command line)."""
     who = f"Demo practice '{demo.practice}', administrator '{demo.username}'"
-    reset = f"{command} dev reset-admin"
     locked = [s for s in states if s.locked_until is not None]
     works = [s for s in states if s.password_logs_in]
     lines = []

@@ -107,6 +107,8 @@ def _banner(deployment: Deployment, control_port: int) -> None:
     root = deployment.root
     auth_a = deployment.url("auth", deployment.zones[0])
     tweestap = _command()
+    # The commands find this deployment through var/run: say where, unless it is ./var.
+    var = "" if root == Path.cwd() / "var" else f" --var {_short(root)}"
     run = _short(deployment.run.path)
     lines += [
         f"  web          http://localhost:{deployment.web_port} (log in in a browser)",
@@ -116,10 +118,10 @@ def _banner(deployment: Deployment, control_port: int) -> None:
         f"  logs         {root / 'logs'}",
         f"  pids         {run}/*.pid (kill -9 $(cat {run}/auth-a.pid): zone a's auth of this "
         "checkout only)",
-        f"  control      127.0.0.1:{control_port} ({tweestap} zone down a / zone up a, "
-        f"{tweestap} dev reset-admin)",
+        f"  control      127.0.0.1:{control_port} ({tweestap} zone down a{var}, "
+        f"{tweestap} zone up a{var}, {tweestap} dev reset-admin{var})",
         "",
-        *demos.banner(demo, states, auth_a, tweestap),
+        *demos.banner(demo, states, auth_a, f"{tweestap} dev reset-admin{var}"),
         "",
         "A service that exits is restarted (and said here). Press Ctrl-C to stop.",
     ]
