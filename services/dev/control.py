@@ -19,6 +19,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
+from services.dev.ports import PortTaken
 from shared.problems import CONTENT_TYPE, TYPE_BASE, Problem
 
 Answer = tuple[int, dict[str, Any]]
@@ -101,6 +102,8 @@ class ControlServer:
             return 200, {"said": operation()}
         except Problem as problem:
             return _problem(problem.status, problem.slug, problem.detail or problem.title)
+        except PortTaken as taken:
+            return _problem(409, "port-taken", str(taken).replace(" Nothing was started.", ""))
         except (OSError, TimeoutError) as error:
             return _problem(503, "operation-failed", _first_line(error))
         except Exception as error:  # said to the caller, not a dropped connection

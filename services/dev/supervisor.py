@@ -176,13 +176,20 @@ class Supervisor:
                 process.wait()
 
     def release(self, processes: Iterable[ServiceProcess], wait: bool = True) -> None:
-        """Start ``processes`` that are down (held or not), at once; ``wait``: until ready."""
+        """Start ``processes`` that are down (held or not), at once; ``wait``: until ready.
+        :class:`PortTaken` when a port of one is taken (that one stays as it was)."""
         chosen = list(processes)
+        taken: list[ports.Taken] = []
         with self._lock:
             for p in chosen:
+                if not p.alive() and (blocked := self._taken_ports(p)):
+                    taken += blocked
+                    continue
                 p.held = False
                 if not p.alive():
                     self._spawn(p)
+        if taken:
+            raise ports.PortTaken(taken, self.run.path if self.run else None)
         if wait:
             self.wait_ready(chosen)
 
@@ -214,6 +221,20 @@ class Supervisor:
                 raise TimeoutError(f"{p.name} was not restarted")
             time.sleep(0.05)
         self.wait_ready([p])
+
+    def _taken_ports(self, p: ServiceProcess) -> list[ports.Taken]:
+        """``p``'s ports (public, operations) that something else listens on."""
+        try:
+            ports.check(
+                [
+                    ports.Wanted(p.port, p.name),
+                    ports.Wanted(p.ops_port, f"{p.name}, operations listener"),
+                ],
+                self.run,
+            )
+        except ports.PortTaken as taken:
+            return taken.taken
+        return []
 
     def port_taken(self, p: ServiceProcess) -> ports.Taken | None:
         """Why ``p`` exited, if it did because it could not bind its port (or its operations
@@ -279,10 +300,22 @@ class Supervisor:
             p.quick_exits = p.quick_exits + 1 if quick else 0
             delay = restart_delay(p.quick_exits, self.settings.restart_backoff_seconds, ceiling)
             p.restart_at = now + delay
-            taken = self.port_taken(p)
-            why = f": {taken.line()}" if taken else ""
+            exited_on = self.port_taken(p)
+            why = f": {exited_on.line()}" if exited_on else ""
             self.echo(f"{p.name} exited ({_exit_reason(code)}){why}; restarting in {delay:.1f} s")
         elif now >= p.restart_at:
+            if blocked := self._taken_ports(p):
+                p.quick_exits += 1
+                delay = restart_delay(
+                    p.quick_exits,
+                    self.settings.restart_backoff_seconds,
+                    ceiling=self.settings.restart_backoff_max_seconds,
+                )
+                p.restart_at = now + delay
+                self.echo(
+                    f"{p.name} cannot start: {blocked[0].line()}; trying again in {delay:.1f} s"
+                )
+                return
             self._spawn(p, restarted=True)
             p.restarts += 1
             p.awaiting_ready = True
