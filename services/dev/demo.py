@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 DEMO_PRACTICE = "demo"
 DEMO_USERNAME = "admin"
 RESET_COMMAND = "tweestap dev reset-admin"
+DEMO_JSON = "var/dev/demo.json"
 
 
 @dataclass
@@ -173,10 +174,12 @@ def record(path: Path, demo: Demo, states: list[AdminState], when: datetime) -> 
     return demo
 
 
-def banner(demo: Demo, states: list[AdminState], login_url: str, reset: str) -> list[str]:
+def banner(
+    demo: Demo, states: list[AdminState], login_url: str, reset: str, file: str = DEMO_JSON
+) -> list[str]:
     """What the banner says of the demo administrator: the password and a login that works,
     or why there is none and how to get one (``reset``: the ``tweestap dev reset-admin``
-    command line)."""
+    command line; ``file``: where ``demo.json`` is)."""
     who = f"Demo practice '{demo.practice}', administrator '{demo.username}'"
     locked = [s for s in states if s.locked_until is not None]
     works = [s for s in states if s.password_logs_in]
@@ -193,16 +196,18 @@ def banner(demo: Demo, states: list[AdminState], login_url: str, reset: str) -> 
     if demo.password is None or not works:
         lines.append(
             f"{who}: the password was changed through Tweestap since it was printed "
-            "(var/dev/demo.json does not know the new one)."
+            f"({file} does not know the new one)."
         )
     elif len(works) < len(states):
-        zones = ", ".join(s.zone for s in works)
-        lines.append(f"{who}, password '{demo.password}': logs in in zone {zones} only.")
+        where = ", ".join(s.zone for s in works)
+        lines.append(f"{who}, password '{demo.password}': logs in in zone {where} only.")
+    until: dict[str, list[str]] = {}
     for state in locked:
         assert state.locked_until is not None
+        until.setdefault(f"{state.locked_until:%H:%M:%S}", []).append(state.zone)
+    for when, zones in until.items():
         lines.append(
-            f"  Locked in zone {state.zone} until {state.locked_until:%H:%M:%S} UTC "
-            "(too many failed logins)."
+            f"  Locked in zone {', '.join(zones)} until {when} UTC (too many failed logins)."
         )
     lines.append(f"  Forgot it, or locked out? `{reset}` sets a new password and unlocks.")
     return lines
@@ -287,6 +292,8 @@ async def reset(deployment: Deployment, password: str) -> list[str]:
                 f"zone {zone} is down: after `tweestap zone up {zone}` run "
                 f"`{RESET_COMMAND}` again to unlock there"
             )
+    for line in said:
+        deployment.echo(f"{line} ({RESET_COMMAND})")
     return said
 
 

@@ -121,7 +121,13 @@ def _banner(deployment: Deployment, control_port: int) -> None:
         f"  control      127.0.0.1:{control_port} ({tweestap} zone down a{var}, "
         f"{tweestap} zone up a{var}, {tweestap} dev reset-admin{var})",
         "",
-        *demos.banner(demo, states, auth_a, f"{tweestap} dev reset-admin{var}"),
+        *demos.banner(
+            demo,
+            states,
+            auth_a,
+            f"{tweestap} dev reset-admin{var}",
+            _short(demos.demo_file(root)),
+        ),
         "",
         "A service that exits is restarted (and said here). Press Ctrl-C to stop.",
     ]
