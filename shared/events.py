@@ -20,7 +20,10 @@ from pydantic import (
     model_validator,
 )
 
+from shared.factor_kinds import FactorKind as FactorKind  # re-exported: events name it
 from shared.merge import ELEMENT, SETTING, Record, Stamp, collapse, expand
+from shared.text import Text as Text  # re-exported: the one string type of events
+from shared.text import storable as storable
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 #: E.164: a plus, a country code and at most 15 digits in all.
@@ -36,23 +39,6 @@ def utcnow() -> datetime:
 class InvalidEvent(Exception):
     """Raised by a handler (or a bound) for an event it can never apply; the consumer
     dead-letters it with the message as the reason."""
-
-
-def storable(value: str) -> str:
-    """Refuse what PostgreSQL cannot keep in ``text`` and UTF-8 cannot encode: NUL and lone
-    surrogates (JSON may carry both as ``\\u`` escapes)."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL (\\u0000)")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must not contain lone surrogates") from None
-    return value
-
-
-#: The one string type of every event and request field: storable text. Bounds go beside it,
-#: ``Annotated[Text, Field(max_length=...)]``.
-Text = Annotated[str, AfterValidator(storable)]
 
 
 def storable_tree(value: Any, path: str = "") -> Any:
@@ -282,11 +268,6 @@ class SigningKeyPublished(BaseModel):
     retire_at: datetime | None = None
 
 
-FactorKind = Literal["passkey", "totp", "sms", "email", "recovery"]
-#: The order in which a login offers an employee's factors: strongest first, the one-time
-#: recovery code last (it is the way back in when the phone is gone).
-FACTOR_ORDER: tuple[FactorKind, ...] = ("passkey", "totp", "sms", "email", "recovery")
-STRONG_FACTORS: frozenset[str] = frozenset({"totp", "passkey"})
 FACTOR_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"
 
 

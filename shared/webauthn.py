@@ -8,11 +8,13 @@ from urllib.parse import urlsplit
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.factor_kinds import amr_of
+
 #: RFC 8176 method references of a passkey login (after ``pwd``): proof of possession of a
 #: hardware-secured key, and the user presence test every WebAuthn ceremony requires. Whether
 #: the authenticator also verified the user (PIN, biometrics) is recorded, not claimed: the
 #: relying party cannot tell which method it used.
-AMR_PASSKEY: tuple[str, ...] = ("hwk", "user")
+AMR_PASSKEY: tuple[str, ...] = (amr_of("passkey"), "user")
 
 
 class WebAuthnSettings(BaseSettings):

@@ -8,7 +8,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.auth.domain.passwords import MAX_PASSWORD_LENGTH
+from shared import factor_kinds
 from shared.events import ID_PATTERN, Text
+from shared.factor_kinds import ChallengedFactor, LoginFactor
 
 
 class Body(BaseModel):
@@ -53,7 +55,7 @@ class TokenResponse(BaseModel):
 
 
 class ChallengeRequest(Body):
-    factor: Literal["passkey", "sms", "email", "certificate"]
+    factor: ChallengedFactor
 
 
 class FallbackCertificateView(BaseModel):
@@ -66,7 +68,7 @@ class FallbackCertificateView(BaseModel):
 
 
 class ChallengeResponse(BaseModel):
-    factor: Literal["passkey", "sms", "email", "certificate"]
+    factor: ChallengedFactor
     #: When the code (or the nonce) stops working.
     expires_at: datetime
     #: SMS and e-mail: the masked address the code went to (``a***@example.nl``,
@@ -109,7 +111,7 @@ class AssertionCredential(BaseModel):
 
 
 class VerifyRequest(Body):
-    factor: Literal["passkey", "totp", "sms", "email", "recovery", "certificate"]
+    factor: LoginFactor
     #: The code (TOTP, SMS, e-mail or recovery code); required for those factors.
     code: Text | None = Field(default=None, min_length=1, max_length=64)
     #: Certificate fallback: the certificate's ``nr`` or SHA-256 fingerprint (hex) ...
@@ -121,12 +123,13 @@ class VerifyRequest(Body):
 
     @model_validator(mode="after")
     def _what_the_factor_needs(self) -> VerifyRequest:
-        if self.factor == "certificate":
+        answer = factor_kinds.spec(self.factor).answer
+        if answer == "signature":
             if self.certificate is None or self.signature is None:
-                raise ValueError("factor 'certificate' needs certificate and signature")
-        elif self.factor == "passkey":
+                raise ValueError(f"factor {self.factor!r} needs certificate and signature")
+        elif answer == "assertion":
             if self.credential is None:
-                raise ValueError("factor 'passkey' needs credential")
+                raise ValueError(f"factor {self.factor!r} needs credential")
         elif self.code is None:
             raise ValueError(f"a code is required for factor {self.factor!r}")
         return self

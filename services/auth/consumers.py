@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 import asyncpg
 from asyncpg.exceptions import UniqueViolationError
-from pydantic import BaseModel
 
 from services.auth import clients
 from services.auth.adapters import fallbacks
@@ -16,8 +15,9 @@ from services.auth.adapters import repository as repo
 from services.auth.adapters.signer import Signer
 from services.auth.domain import fallback
 from services.auth.domain.clients import CLIENT_EVENT
+from services.auth.factors import registry as factor_registry
 from services.auth.settings import AuthSettings
-from shared import bounds, replicas
+from shared import replicas
 from shared.consumer import Handler, InvalidEvent
 from shared.directory_trust import DirectoryTrust, admit_employee
 from shared.events import (
@@ -25,7 +25,6 @@ from shared.events import (
     EmployeeUpserted,
     Envelope,
     FactorCredential,
-    FallbackUsed,
     PasswordCredential,
     PracticeUpserted,
 )
@@ -85,33 +84,18 @@ async def on_certificate(conn: asyncpg.Connection, event: Envelope) -> None:
 
 
 async def on_factor(conn: asyncpg.Connection, event: Envelope) -> None:
-    """A second factor (last writer wins); an authenticator's confirmation step is spent."""
+    """A second factor (last writer wins), and what its factor module keeps of it (an
+    authenticator's confirmation step is spent)."""
     if event.type != "factor.credential":
         return
     body = FactorCredential.model_validate(event.data)
-    if body.confirmed_step is not None:
-        # The step that confirmed the authenticator, when it was created: one far ahead
-        # would make every code of the factor a "replay" (steps only go forward).
-        bounds.check_time("the factor's creation", body.created_at)
-        bounds.check_step(body.confirmed_step, body.created_at)
+    for hook in factor_registry.ON_CREDENTIAL:
+        await hook(conn, event.practice, body)
     await replicas.upsert_factor(conn, event.practice, body)
-    if body.kind == "totp" and body.confirmed_step is not None:
-        await repo.add_totp_step(
-            conn, event.practice, body.employee, body.factor, body.confirmed_step
-        )
 
 
-class TotpUsed(BaseModel):
-    """``auth.events`` ``totp.used``: a time step spent in the writer's zone."""
-
-    employee: str
-    factor: str
-    step: int
-
-
-REPLICATED_AUTH_EVENTS = frozenset(
-    {"login.failed", "login.succeeded", "totp.used", "fallback.used"}
-)
+#: The other zone's login outcomes, and what its factors spent (used TOTP steps, fallback uses).
+REPLICATED_AUTH_EVENTS = frozenset({"login.failed", "login.succeeded", *factor_registry.REPLICATED})
 
 
 def accept(settings: AuthSettings) -> Callable[[Topic, Envelope], bool]:
@@ -130,26 +114,13 @@ def accept(settings: AuthSettings) -> Callable[[Topic, Envelope], bool]:
 
 def handlers(settings: AuthSettings, signer: Signer) -> dict[Topic, Handler]:
     async def on_auth_event(conn: asyncpg.Connection, event: Envelope) -> None:
-        """Another zone's failed attempts, successful logins and used TOTP steps: they
+        """Another zone's failed attempts, successful logins and what its factors spent: they
         converge as sets."""
         if event.zone == settings.zone:
             return
-        if event.type == "totp.used":
-            used = TotpUsed.model_validate(event.data)
-            bounds.check_step(used.step, event.time)
-            await repo.add_totp_step(conn, event.practice, used.employee, used.factor, used.step)
-            return
-        if event.type == "fallback.used":
-            use = FallbackUsed.model_validate(event.data)
-            await fallbacks.add_use(
-                conn,
-                event.id,
-                event.practice,
-                use.employee,
-                use.certificate,
-                event.time,
-                event.zone,
-            )
+        factor_handler = factor_registry.REPLICATED.get(event.type)
+        if factor_handler is not None:
+            await factor_handler(conn, event)
             return
         username = str(event.data.get("username", ""))
         if event.type == "login.failed":

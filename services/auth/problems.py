@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.auth.domain import lockout
+from shared import factor_kinds
 from shared.problems import Problem
 
 
@@ -78,27 +79,32 @@ def login_gone() -> Problem:
     )
 
 
-#: What a factor's challenge hands out, as its problems name it.
-_CHALLENGES = {"certificate": "certificate challenge (a new nonce)", "passkey": "passkey challenge"}
+def _challenge(factor: str) -> tuple[str, str]:
+    """What a factor's challenge is called, and what it hands out (a nonce to sign, or a
+    challenge for the authenticator)."""
+    signed = factor_kinds.spec(factor).answer == "signature"
+    return f"{factor} challenge" + (" (a new nonce)" if signed else ""), (
+        "nonce" if signed else "challenge"
+    )
 
 
 def challenge_required(factor: str = "certificate") -> Problem:
-    what = "nonce" if factor == "certificate" else "challenge"
+    name, what = _challenge(factor)
     return Problem(
         409,
         "challenge-required",
         "No challenge to answer",
-        f"Ask for a {_CHALLENGES[factor]} first; each {what} is good for one try.",
+        f"Ask for a {name} first; each {what} is good for one try.",
     )
 
 
 def challenge_expired(factor: str = "certificate") -> Problem:
-    what = "nonce" if factor == "certificate" else "challenge"
+    name, what = _challenge(factor)
     return Problem(
         401,
         "challenge-expired",
         "Challenge expired",
-        f"The {what} has expired; ask for a new {_CHALLENGES[factor].split(' (')[0]}.",
+        f"The {what} has expired; ask for a new {name.split(' (')[0]}.",
     )
 
 

@@ -84,7 +84,8 @@ class SecondStep:
     async def _wait_for_authenticator(self, login_id: str, deadline: float) -> bool:
         interval = 0.05
         while True:
-            if await repo.has_active_totp(self.tools.core.pool, login_id):
+            kinds = self.registry.completing_enrolment()
+            if await repo.has_active_factor(self.tools.core.pool, login_id, kinds):
                 return True
             if time.monotonic() >= deadline:
                 return False

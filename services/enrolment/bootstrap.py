@@ -18,10 +18,17 @@ from services.enrolment.factors.credentials import Credentials
 from services.enrolment.factors.listing import FactorListing
 from services.enrolment.factors.passkey import Passkeys
 from services.enrolment.factors.recovery import RecoveryCodes
+from services.enrolment.factors.totp import Authenticators
 from services.enrolment.metrics import EnrolmentMetrics
 from services.enrolment.notices import Notices
 from services.enrolment.settings import EnrolmentSettings
-from services.enrolment.wizard import Wizard
+from services.enrolment.wizard import (
+    CheckIdentity,
+    ConfirmAuthenticator,
+    IdentityFailures,
+    StartEnrolment,
+    Wizard,
+)
 from shared.events import utcnow
 from shared.gate import TokenGate
 from shared.sealing import Keyring
@@ -74,17 +81,27 @@ def compose(
             settings, pool, keyring, bsn_key, credentials, events, notices, metrics
         ),
         wizard=Wizard(
-            settings,
-            pool,
-            keyring,
-            bsn_key,
-            access,
-            credentials,
-            recovery,
-            changes,
-            events,
-            notices,
-            metrics,
+            start=StartEnrolment(settings, pool, access, events, notices, metrics),
+            identify=CheckIdentity(
+                settings,
+                pool,
+                keyring,
+                bsn_key,
+                access,
+                IdentityFailures(settings, events, notices, metrics),
+                events,
+                metrics,
+            ),
+            confirm=ConfirmAuthenticator(
+                settings,
+                pool,
+                keyring,
+                access,
+                Authenticators(credentials),
+                recovery,
+                changes,
+                metrics,
+            ),
         ),
         factors=FactorListing(pool, access, credentials),
         codes=CodeFactors(settings, pool, keyring, access, credentials, changes, notices, metrics),

@@ -1,4 +1,8 @@
-"""The enrolment wizard: activation code → identity check → TOTP secret → confirm."""
+"""The enrolment wizard, three steps, each its own use case: an activation code by e-mail
+(:class:`StartEnrolment`) → activation code, birth date and BSN (:class:`CheckIdentity`, which
+then shows the new authenticator's secret) → the app's first code (:class:`ConfirmAuthenticator`).
+The authenticator itself is the ``totp`` factor module's (:mod:`services.enrolment.factors.totp`);
+:class:`Wizard` groups the three for the entry points."""
 
 from __future__ import annotations
 
@@ -11,7 +15,6 @@ import asyncpg
 from services.enrolment import problems
 from services.enrolment.access import Access
 from services.enrolment.adapters import repository as repo
-from services.enrolment.adapters.qr import qr_svg
 from services.enrolment.api import (
     EnrolmentStarted,
     FactorEnrolled,
@@ -24,8 +27,8 @@ from services.enrolment.domain import readiness as ready
 from services.enrolment.domain.masking import mask_email
 from services.enrolment.domain.records import Employee
 from services.enrolment.events import Events
+from services.enrolment.factors import totp
 from services.enrolment.factors.changes import FactorChanges
-from services.enrolment.factors.credentials import Credentials
 from services.enrolment.factors.owner import has_totp
 from services.enrolment.factors.recovery import RecoveryCodes
 from services.enrolment.metrics import EnrolmentMetrics
@@ -36,9 +39,7 @@ from shared import otp
 from shared.events import utcnow
 from shared.problems import Problem
 from shared.sealing import Keyring
-from shared.topics import (
-    ENROLMENT_EVENTS,
-)
+from shared.topics import ENROLMENT_EVENTS
 
 
 def enrolment_aad(practice: str, employee: str, enrolment_id: str) -> str:
@@ -46,20 +47,15 @@ def enrolment_aad(practice: str, employee: str, enrolment_id: str) -> str:
 
 
 @dataclass
-class Wizard:
+class StartEnrolment:
     settings: EnrolmentSettings
     pool: asyncpg.Pool
-    keyring: Keyring
-    bsn_key: bytes
     access: Access
-    credentials: Credentials
-    recovery: RecoveryCodes
-    changes: FactorChanges
     events: Events
     notices: Notices
     metrics: EnrolmentMetrics
 
-    async def start(self, token: str) -> EnrolmentStarted:
+    async def __call__(self, token: str) -> EnrolmentStarted:
         """Start (or restart) enrolling an authenticator app: an activation code goes to the
         employee's own e-mail address. A new start replaces earlier open ones."""
         claims, access = await self.access.wizard(token)
@@ -135,71 +131,17 @@ class Wizard:
             enrolment_id=enrolment_id, sent_to=mask_email(employee.email), expires_at=expires_at
         )
 
-    async def identify(
-        self, token: str, enrolment_id: str, body: IdentityRequest
-    ) -> IdentityAccepted:
-        """Check activation code, birth date and BSN together (a mismatch does not say
-        which); the last allowed failure blocks the enrolment and tells the practice."""
-        claims, _ = await self.access.wizard(token)
-        practice_id, employee_id = claims["practice"], claims["sub"]
-        try:
-            bsns.normalise(body.bsn)
-        except bsns.InvalidBsn as exc:
-            raise Problem(
-                422, "invalid-bsn", "Invalid BSN", f"The BSN is not valid: {exc}."
-            ) from None
-        now = utcnow()
-        problem: Problem | None = None
-        secret = ""
-        async with self.pool.acquire() as conn, conn.transaction():
-            enrolment = await repo.take_enrolment(conn, enrolment_id, practice_id, employee_id)
-            if enrolment is None:
-                raise problems.refusal("not-found")
-            blocked = await repo.is_blocked(conn, practice_id, employee_id)
-            refusal = steps.identity_refusal(enrolment.state, blocked, enrolment.expires_at, now)
-            if refusal is not None:
-                self.metrics.step("identity", refusal)
-                raise problems.refusal(refusal)
-            employee = await repo.employee(conn, practice_id, employee_id)
-            if employee is None:
-                raise problems.session_revoked()
-            # Evaluate all three, so the time taken does not tell which one was wrong.
-            checks = (
-                otp.same_code(body.activation_code, enrolment.code_hash),
-                employee.birth_date is not None and employee.birth_date == body.birth_date,
-                bsns.same_bsn(self.bsn_key, body.bsn, employee.bsn_hash),
-            )
-            if not all(checks):
-                problem = await self._identity_failed(conn, enrolment.id, employee, now)
-            elif enrolment.sealed_secret is not None:
-                secret = self.keyring.open(
-                    enrolment.sealed_secret, enrolment_aad(practice_id, employee_id, enrolment.id)
-                ).decode()
-            else:
-                secret = otp.new_secret()
-                sealed = self.keyring.seal(
-                    secret.encode(), enrolment_aad(practice_id, employee_id, enrolment.id)
-                )
-                expires_at = now + timedelta(seconds=self.settings.activation_code_seconds)
-                await repo.identified(conn, enrolment.id, sealed, now, expires_at)
-                # A passed check resets the employee's failed ones (in both zones).
-                await repo.reset_identity(conn, practice_id, employee_id, now)
-                await self.events.emit(
-                    conn,
-                    ENROLMENT_EVENTS,
-                    "identity.verified",
-                    practice_id,
-                    employee_id,
-                    {"enrolment_id": enrolment.id},
-                    now,
-                )
-        if problem is not None:
-            raise problem
-        self.metrics.step("identity", "accepted")
-        uri = otp.provisioning_uri(secret, practice_id, employee.username)
-        return IdentityAccepted(otpauth_uri=uri, secret=secret, qr_svg=qr_svg(uri))
 
-    async def _identity_failed(
+@dataclass
+class IdentityFailures:
+    """A wrong identity check counted, and the blocking one told to the practice."""
+
+    settings: EnrolmentSettings
+    events: Events
+    notices: Notices
+    metrics: EnrolmentMetrics
+
+    async def record(
         self,
         conn: asyncpg.Connection,
         enrolment_id: str,
@@ -262,7 +204,94 @@ class Wizard:
         self.metrics.step("identity", "blocked")
         return problems.refusal("enrolment-blocked")
 
-    async def confirm(self, token: str, enrolment_id: str, code: str) -> FactorEnrolled:
+
+@dataclass
+class CheckIdentity:
+    settings: EnrolmentSettings
+    pool: asyncpg.Pool
+    keyring: Keyring
+    bsn_key: bytes
+    access: Access
+    failures: IdentityFailures
+    events: Events
+    metrics: EnrolmentMetrics
+
+    async def __call__(
+        self, token: str, enrolment_id: str, body: IdentityRequest
+    ) -> IdentityAccepted:
+        """Check activation code, birth date and BSN together (a mismatch does not say
+        which); the last allowed failure blocks the enrolment and tells the practice."""
+        claims, _ = await self.access.wizard(token)
+        practice_id, employee_id = claims["practice"], claims["sub"]
+        try:
+            bsns.normalise(body.bsn)
+        except bsns.InvalidBsn as exc:
+            raise Problem(
+                422, "invalid-bsn", "Invalid BSN", f"The BSN is not valid: {exc}."
+            ) from None
+        now = utcnow()
+        problem: Problem | None = None
+        secret = ""
+        async with self.pool.acquire() as conn, conn.transaction():
+            enrolment = await repo.take_enrolment(conn, enrolment_id, practice_id, employee_id)
+            if enrolment is None:
+                raise problems.refusal("not-found")
+            blocked = await repo.is_blocked(conn, practice_id, employee_id)
+            refusal = steps.identity_refusal(enrolment.state, blocked, enrolment.expires_at, now)
+            if refusal is not None:
+                self.metrics.step("identity", refusal)
+                raise problems.refusal(refusal)
+            employee = await repo.employee(conn, practice_id, employee_id)
+            if employee is None:
+                raise problems.session_revoked()
+            # Evaluate all three, so the time taken does not tell which one was wrong.
+            checks = (
+                otp.same_code(body.activation_code, enrolment.code_hash),
+                employee.birth_date is not None and employee.birth_date == body.birth_date,
+                bsns.same_bsn(self.bsn_key, body.bsn, employee.bsn_hash),
+            )
+            if not all(checks):
+                problem = await self.failures.record(conn, enrolment.id, employee, now)
+            elif enrolment.sealed_secret is not None:
+                secret = self.keyring.open(
+                    enrolment.sealed_secret, enrolment_aad(practice_id, employee_id, enrolment.id)
+                ).decode()
+            else:
+                secret = totp.new_secret()
+                sealed = self.keyring.seal(
+                    secret.encode(), enrolment_aad(practice_id, employee_id, enrolment.id)
+                )
+                expires_at = now + timedelta(seconds=self.settings.activation_code_seconds)
+                await repo.identified(conn, enrolment.id, sealed, now, expires_at)
+                # A passed check resets the employee's failed ones (in both zones).
+                await repo.reset_identity(conn, practice_id, employee_id, now)
+                await self.events.emit(
+                    conn,
+                    ENROLMENT_EVENTS,
+                    "identity.verified",
+                    practice_id,
+                    employee_id,
+                    {"enrolment_id": enrolment.id},
+                    now,
+                )
+        if problem is not None:
+            raise problem
+        self.metrics.step("identity", "accepted")
+        return totp.shown(secret, practice_id, employee.username)
+
+
+@dataclass
+class ConfirmAuthenticator:
+    settings: EnrolmentSettings
+    pool: asyncpg.Pool
+    keyring: Keyring
+    access: Access
+    authenticators: totp.Authenticators
+    recovery: RecoveryCodes
+    changes: FactorChanges
+    metrics: EnrolmentMetrics
+
+    async def __call__(self, token: str, enrolment_id: str, code: str) -> FactorEnrolled:
         """The first code from the app proves it holds the secret: the totp factor becomes
         active (replacing an earlier one), with a new recovery code."""
         claims, _ = await self.access.wizard(token)
@@ -284,8 +313,12 @@ class Wizard:
             secret = self.keyring.open(
                 enrolment.sealed_secret, enrolment_aad(practice_id, employee_id, enrolment.id)
             ).decode()
-            step = otp.match_totp(secret, code, now)
-            if step is None:
+            if await repo.employee(conn, practice_id, employee_id) is None:
+                raise problems.session_revoked()
+            confirmed = await self.authenticators.confirm(
+                conn, practice_id, employee_id, secret, code, now
+            )
+            if confirmed is None:
                 failures = enrolment.confirm_failures + 1
                 void = failures >= self.settings.confirm_max_failures
                 await repo.confirm_failed(conn, enrolment.id, failures, now if void else None)
@@ -300,29 +333,23 @@ class Wizard:
                     attempts_left=self.settings.confirm_max_failures - failures,
                 )
             else:
-                if await repo.employee(conn, practice_id, employee_id) is None:
-                    raise problems.session_revoked()
-                old = [
-                    f
-                    for f in await repo.active_factors(conn, practice_id, employee_id)
-                    if f.kind == "totp"
-                ]
-                for factor in old:
-                    await self.credentials.deactivate(conn, factor, now)
-                factor_id = f"totp.{uuid.uuid4().hex[:16]}"
-                sealed = self.credentials.seal(
-                    practice_id, employee_id, factor_id, {"secret": secret}
-                )
-                await self.credentials.add(
-                    conn, practice_id, employee_id, factor_id, "totp", sealed, now, step
-                )
+                factor_id, replaced = confirmed
                 recovery = await self.recovery.issue(conn, practice_id, employee_id, now)
                 await repo.finish_enrolment(conn, enrolment.id, factor_id, now)
                 await self.changes.enrolled(
-                    conn, claims, factor_id, "totp", old, now, enrolment_id=enrolment.id
+                    conn, claims, factor_id, totp.KINDS[0], replaced, now, enrolment_id=enrolment.id
                 )
         if problem is not None:
             raise problem
         self.metrics.step("confirm", "enrolled")
-        self.metrics.factor("totp", "enrolled")
+        self.metrics.factor(totp.KINDS[0], "enrolled")
         return FactorEnrolled(factor_id=factor_id, recovery_code=recovery)
+
+
+@dataclass(frozen=True)
+class Wizard:
+    """The wizard's three steps, for the entry points."""
+
+    start: StartEnrolment
+    identify: CheckIdentity
+    confirm: ConfirmAuthenticator

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from shared import factor_kinds
+
 LOCALES = ("nl", "en")
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -19,12 +21,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "change_password": "Kies een nieuw wachtwoord",
         "change_password_why": "Uw wachtwoord moet worden vervangen voordat u verder kunt.",
         "choose_factor": "Kies hoe u zich tweede keer bevestigt",
-        "factor.passkey": "Passkey (beveiligingssleutel of toestel)",
-        "factor.totp": "Code uit de authenticator-app",
-        "factor.sms": "Code per sms",
-        "factor.email": "Code per e-mail",
-        "factor.recovery": "Herstelcode",
-        "factor.certificate": "Certificaat (UZI-pas)",
         "code": "Code",
         "code_sent": "Er is een code verstuurd naar {sent_to}.",
         "confirm": "Bevestigen",
@@ -116,12 +112,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "change_password": "Choose a new password",
         "change_password_why": "Your password must be replaced before you can continue.",
         "choose_factor": "Choose your second step",
-        "factor.passkey": "Passkey (security key or device)",
-        "factor.totp": "Code from the authenticator app",
-        "factor.sms": "Code by text message",
-        "factor.email": "Code by e-mail",
-        "factor.recovery": "Recovery code",
-        "factor.certificate": "Certificate (UZI card)",
         "code": "Code",
         "code_sent": "A code was sent to {sent_to}.",
         "confirm": "Confirm",
@@ -217,6 +207,12 @@ def negotiate(accept_language: str | None) -> str:
     return "nl"
 
 
+#: ``factor.<kind>``: a factor's name, from its spec (:mod:`shared.factor_kinds`).
+FACTOR = "factor."
+
+
 def text(locale: str, key: str, **values: str) -> str:
+    if key.startswith(FACTOR) and key[len(FACTOR) :] in factor_kinds.KINDS:
+        return factor_kinds.label(key[len(FACTOR) :], locale)
     found = TEXTS.get(locale, TEXTS["nl"]).get(key) or TEXTS["nl"].get(key) or key
     return found.format(**values) if values else found

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from services.auth import clients as auth_clients
 from services.auth import consumers as auth_consumers
-from services.auth.adapters import fallbacks
+from services.auth.adapters import fallbacks, totp_steps
 from services.auth.adapters import repository as auth_repo
 from services.auth.domain.clients import CLIENT_EVENT, ClientState
 from services.certs import consumers as certs_consumers
@@ -447,7 +447,7 @@ async def test_used_totp_steps(
 ) -> None:
     async def apply(conn: asyncpg.Connection, used: tuple[str, int]) -> None:
         # What auth's handler does with another zone's ``totp.used``.
-        await auth_repo.add_totp_step(conn, P, "e1", used[0], used[1])
+        await totp_steps.add(conn, P, "e1", used[0], used[1])
 
     (rows,) = await converge(zones.pools["auth"], everything("totp_steps"), apply, events, data)
     assert {(r["factor"], r["step"]) for r in rows} == set(events)

@@ -43,9 +43,9 @@ def test_weak_factors_usable_only_beside_a_strong_one() -> None:
 
 
 def test_masking() -> None:
-    assert mask("email", "anna@fysio.example") == "a***@fysio.example"
-    assert mask("sms", "+31612345678") == "+31*******78"
-    assert mask("sms", "+3161") == "*****"
+    assert mask("anna@fysio.example") == "a***@fysio.example"
+    assert mask("+31612345678") == "+31*******78"
+    assert mask("+3161") == "*****"
 
 
 def test_minutes_and_retry_after() -> None:

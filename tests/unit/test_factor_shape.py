@@ -9,7 +9,7 @@ from services.auth.domain import passkeys
 from services.auth.domain.passkeys import StoredPasskey
 from services.auth.factors import registry
 from services.auth.factors.tools import StepTools
-from shared.events import FACTOR_ORDER
+from shared.factor_kinds import ENROLLED as FACTOR_ORDER
 
 
 def test_every_factor_kind_and_the_fallback_have_one_method() -> None:

@@ -4,7 +4,7 @@ the caller decides the transaction (state and outbox rows commit together)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -453,47 +453,18 @@ async def factor_kinds(conn: asyncpg.Connection, practice_id: str, employee_id: 
     return [r["kind"] for r in rows]
 
 
-async def has_active_totp(conn: asyncpg.Connection | asyncpg.Pool, login_id: str) -> bool:
-    """Whether the employee of the login has an active authenticator (yet)."""
+async def has_active_factor(
+    conn: asyncpg.Connection | asyncpg.Pool, login_id: str, kinds: Sequence[str]
+) -> bool:
+    """Whether the employee of the login has an active factor of one of ``kinds`` (yet)."""
     found: bool = await conn.fetchval(
         """SELECT EXISTS (SELECT 1 FROM logins l JOIN factors f
                             ON f.practice = l.practice AND f.employee = l.employee
-                          WHERE l.id = $1 AND f.active AND f.kind = 'totp')""",
+                          WHERE l.id = $1 AND f.active AND f.kind = ANY($2::text[]))""",
         login_id,
+        list(kinds),
     )
     return found
-
-
-async def add_totp_step(
-    conn: asyncpg.Connection, practice: str, employee: str, factor: str, step: int
-) -> bool:
-    """Record a used time step; False if it was used before (also concurrently: the insert
-    waits for a competing transaction and then conflicts)."""
-    status: str = await conn.execute(
-        "INSERT INTO totp_steps (practice, employee, factor, step) VALUES ($1, $2, $3, $4) "
-        "ON CONFLICT DO NOTHING",
-        practice,
-        employee,
-        factor,
-        step,
-    )
-    return status.endswith(" 1")
-
-
-async def totp_history(
-    conn: asyncpg.Connection, practice: str, employee: str, factor: str, step: int
-) -> tuple[int | None, bool]:
-    """The employee's last used time step (every factor, every zone as replicated here), and
-    whether ``step`` itself was used with ``factor``."""
-    row = await conn.fetchrow(
-        "SELECT max(step) AS last, coalesce(bool_or(factor = $3 AND step = $4), false) AS used "
-        "FROM totp_steps WHERE practice = $1 AND employee = $2",
-        practice,
-        employee,
-        factor,
-        step,
-    )
-    return row["last"], bool(row["used"])
 
 
 async def spend_recovery(
@@ -658,40 +629,25 @@ async def login_code_tried(conn: asyncpg.Connection, code_id: Any, used: bool) -
     )
 
 
-async def complete_login(
-    conn: asyncpg.Connection,
-    login_id: str,
-    practice_id: str,
-    employee_id: str,
-    username: str,
-    now: datetime,
-    events: list[OutboxRow],
-    totp_step: tuple[str, int] | None = None,
-) -> tuple[bool, bool]:
-    """One statement: spend the TOTP time step (if given, and only if it comes after the
-    employee's last used step) and, only if it was spent, mark the open login done (at most
-    once), reset the username's failures, record the last login and queue ``events`` in the
-    outbox. Returns (the step was new, the login was completed); when
-    the login is not completed nothing but the step changed."""
-    factor, step = totp_step if totp_step is not None else (None, None)
-    rows = [
-        {"id": str(event_id), "topic": topic, "key": key, "payload": payload}
-        for event_id, topic, key, payload in events
-    ]
-    row = await conn.fetchrow(
-        """WITH spent AS (
-               INSERT INTO totp_steps (practice, employee, factor, step)
-               SELECT $2, $3, $7, $8
-               WHERE $7::text IS NOT NULL AND EXISTS (
-                   SELECT 1 FROM logins WHERE id = $1 AND NOT done AND expires_at > $5)
-                 -- steps only go forward per employee
-                 AND NOT EXISTS (SELECT 1 FROM totp_steps
-                                 WHERE practice = $2 AND employee = $3 AND step >= $8)
-               ON CONFLICT DO NOTHING RETURNING 1),
+@dataclass(frozen=True)
+class Spend:
+    """What a factor spends in the statement that completes its login, so that the spend and
+    the completion happen together or not at all (a TOTP step). ``sql`` is an INSERT or UPDATE
+    that reads the CTE ``open_login`` (one row while the login is open) and returns a row
+    when it spent; in it ``$1`` to ``$5`` are the login id, the practice, the employee, the
+    username key and now, and ``{0}``, ``{1}`` … its own ``values``."""
+
+    sql: str
+    values: tuple[Any, ...] = ()
+
+
+#: The completion of a login, with the factor's spend as ``{spend}``.
+_COMPLETE = """WITH open_login AS (
+               SELECT 1 FROM logins WHERE id = $1 AND NOT done AND expires_at > $5),
+           spent AS ({spend}),
            done AS (
                UPDATE logins SET stage = 'done', done = true
-               WHERE id = $1 AND NOT done AND expires_at > $5
-                 AND ($7::text IS NULL OR EXISTS (SELECT 1 FROM spent))
+               WHERE id = $1 AND NOT done AND expires_at > $5 AND EXISTS (SELECT 1 FROM spent)
                RETURNING id),
            reset AS (
                INSERT INTO login_resets (practice, username, at)
@@ -717,14 +673,41 @@ async def complete_login(
            woken AS (
                SELECT pg_notify('outbox', '') FROM done)
            SELECT EXISTS (SELECT 1 FROM spent) AS spent,
-                  (SELECT count(*) FROM woken) = 1 AS done""",
+                  (SELECT count(*) FROM woken) = 1 AS done"""
+
+#: Without a spend of its own, a factor "spends" the open login.
+_NOTHING_TO_SPEND = Spend("SELECT 1 FROM open_login")
+
+
+async def complete_login(
+    conn: asyncpg.Connection,
+    login_id: str,
+    practice_id: str,
+    employee_id: str,
+    username: str,
+    now: datetime,
+    events: list[OutboxRow],
+    spend: Spend | None = None,
+) -> tuple[bool, bool]:
+    """One statement: the factor's ``spend`` (if any) and, only if it spent, mark the open login
+    done (at most once), reset the username's failures, record the last login and queue
+    ``events`` in the outbox. Returns (spent, the login was completed); when the login is not
+    completed nothing but the spend changed."""
+    spend = spend or _NOTHING_TO_SPEND
+    own = [f"${7 + i}" for i in range(len(spend.values))]
+    rows = [
+        {"id": str(event_id), "topic": topic, "key": key, "payload": payload}
+        for event_id, topic, key, payload in events
+    ]
+    query = _COMPLETE.format(spend=spend.sql.format(*own))
+    row = await conn.fetchrow(
+        query,
         login_id,
         practice_id,
         employee_id,
         username,
         now,
         rows,
-        factor,
-        step,
+        *spend.values,
     )
     return bool(row["spent"]), bool(row["done"])

@@ -1,5 +1,5 @@
-"""Second factors at login — pure, no I/O: which factors a login offers, what a token's ``amr``
-says about the factor used, how an address is shown masked."""
+"""Second factors at login — pure, no I/O: which factors a login offers (by their specs,
+:mod:`shared.factor_kinds`), how an address is shown masked."""
 
 from __future__ import annotations
 
@@ -7,11 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.events import FACTOR_ORDER, STRONG_FACTORS
-
-#: RFC 8176 style method references per factor kind (``pwd`` comes first in every token).
-AMR = {"totp": "otp", "sms": "sms", "email": "email", "recovery": "rec"}
-WEAK_FACTORS = frozenset({"sms", "email"})
+from shared import factor_kinds
+from shared.factor_kinds import STRONG
 
 
 @dataclass(frozen=True)
@@ -26,7 +23,7 @@ class Factor:
 
 
 def strong_count(kinds: Iterable[str]) -> int:
-    return sum(1 for kind in kinds if kind in STRONG_FACTORS)
+    return sum(1 for kind in kinds if kind in STRONG)
 
 
 def offered(kinds: Iterable[str], fallback: bool = False) -> list[str]:
@@ -35,18 +32,21 @@ def offered(kinds: Iterable[str], fallback: bool = False) -> list[str]:
     practice allows it) last. Nothing without a strong factor (the login goes to enrolment),
     so SMS and e-mail never stand alone."""
     present = set(kinds)
-    if not present & STRONG_FACTORS:
+    if not present & STRONG:
         return []
-    return [kind for kind in FACTOR_ORDER if kind in present] + (
-        ["certificate"] if fallback else []
-    )
+    return [
+        kind
+        for kind in factor_kinds.ORDER
+        if kind in present or (fallback and not factor_kinds.spec(kind).enrolled)
+    ]
 
 
 def usable(factors: Iterable[Factor], kind: str) -> list[Factor]:
     """The employee's active factors of ``kind`` that this login accepts: SMS and e-mail only
     beside a strong factor."""
     factors = list(factors)
-    if kind in WEAK_FACTORS and not any(f.kind in STRONG_FACTORS for f in factors):
+    needs_strong = factor_kinds.spec(kind).beside_strong if kind in factor_kinds.KINDS else False
+    if needs_strong and not any(f.kind in STRONG for f in factors):
         return []
     return [f for f in factors if f.kind == kind]
 
@@ -58,9 +58,9 @@ def totp_step_fresh(step: int, last_used: int | None) -> bool:
     return last_used is None or step > last_used
 
 
-def mask(kind: str, address: str) -> str:
+def mask(address: str) -> str:
     """Enough of an address to recognise it: ``a***@example.nl``, ``+31******78``."""
-    if kind == "email":
+    if "@" in address:
         local, _, domain = address.partition("@")
         return f"{local[:1]}***@{domain}"
     if len(address) <= 5:

@@ -23,11 +23,13 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from shared.factor_kinds import amr_of
+
 #: Fallback uses are counted per employee over this period.
 WINDOW = timedelta(days=30)
 NONCE_PREFIX = "tweestap-fallback-v1:"
 #: The ``amr`` of a fallback login: password and proof of possession of a certificate's key.
-AMR = "x509"
+AMR = amr_of("certificate")
 _FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
 #: The largest signature accepted (RSA 8192 bits is 1 KiB).
 MAX_SIGNATURE_BYTES = 2048

@@ -6,19 +6,22 @@ is adding a module and registering it in :func:`services.auth.factors.registry.d
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import asyncpg
 
 from services.auth.adapters import repository as repo
 from services.auth.api import ChallengeResponse, TokenResponse, VerifyRequest
 from services.auth.domain import tokens
-from shared.events import Envelope
+from shared.events import Envelope, FactorCredential
 from shared.problems import Problem
 from shared.topics import Topic
+
+if TYPE_CHECKING:
+    from services.auth.factors.tools import StepTools
 
 #: Where a login may take its second factor: after the password, or after enrolling.
 SECOND_STAGES = ("second_factor", "enrol")
@@ -52,6 +55,8 @@ class Passed:
     acr: str = tokens.TWO_FACTOR_ACR
     #: Added to ``login.succeeded`` (a passkey: which one, whether the user was verified).
     detail: dict[str, Any] = field(default_factory=dict)
+    #: What the statement completing the login spends with it (a TOTP step), if anything.
+    spend: repo.Spend | None = None
 
 
 Outcome = TokenResponse | Problem | Wait
@@ -97,3 +102,24 @@ class Registry:
 
     def get(self, kind: str) -> Method | None:
         return self._by_kind.get(kind)
+
+    def completing_enrolment(self) -> tuple[str, ...]:
+        """The kinds whose new factor completes a login waiting at its ``enrol`` step."""
+        return tuple(k for k, m in self._by_kind.items() if m.completes_enrolment)
+
+
+#: A handler of replicated state: an event of the other zone (``auth.events``), or a factor
+#: credential (``factors``), in the consumer's transaction.
+Replicated = Callable[[asyncpg.Connection, Envelope], Awaitable[None]]
+CredentialHook = Callable[[asyncpg.Connection, str, FactorCredential], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class FactorModule:
+    """What a factor module plugs into auth: its login method, and how the state it spends
+    replicates from the other zone (the ``auth.events`` types it applies, and what it keeps of
+    a factor credential beside the credential itself)."""
+
+    method: Callable[[StepTools], Method]
+    replicated: Mapping[str, Replicated] = field(default_factory=dict)
+    on_credential: CredentialHook | None = None

@@ -20,7 +20,7 @@ from services.auth.adapters import repository as repo
 from services.auth.api import ChallengeResponse, FallbackCertificateView, VerifyRequest
 from services.auth.domain import factors, fallback, tokens
 from services.auth.domain.fallback import FallbackCertificate
-from services.auth.factors import Outcome, Passed
+from services.auth.factors import FactorModule, Outcome, Passed
 from services.auth.factors.tools import StepTools
 from shared import actors
 from shared.events import Actor, Envelope, FallbackUsed, utcnow
@@ -211,3 +211,14 @@ class Certificate:
                 now=now,
             ),
         )
+
+
+async def on_fallback_used(conn: asyncpg.Connection, event: Envelope) -> None:
+    """A fallback login of the other zone: it counts toward the employee's uses here too."""
+    use = FallbackUsed.model_validate(event.data)
+    await fallbacks.add_use(
+        conn, event.id, event.practice, use.employee, use.certificate, event.time, event.zone
+    )
+
+
+MODULE = FactorModule(Certificate, {"fallback.used": on_fallback_used})

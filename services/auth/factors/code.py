@@ -16,9 +16,9 @@ from services.auth import problems
 from services.auth.adapters import repository as repo
 from services.auth.api import ChallengeResponse, VerifyRequest
 from services.auth.domain import factors
-from services.auth.factors import Outcome, Passed
+from services.auth.factors import FactorModule, Outcome, Passed
 from services.auth.factors.tools import StepTools, Usual
-from shared import otp
+from shared import factor_kinds, otp
 from shared.events import Channel, utcnow
 from shared.notify import notify_request, request_notification
 from shared.problems import Problem
@@ -100,7 +100,7 @@ class Code(Usual):
             await request_notification(conn, settings, request)
         metrics.code_sent(channel, "sent")
         return ChallengeResponse(
-            factor=channel, sent_to=factors.mask(channel, address), expires_at=expires_at
+            factor=channel, sent_to=factors.mask(address), expires_at=expires_at
         )
 
     async def verify(
@@ -139,4 +139,7 @@ class Code(Usual):
         typed = code.strip().replace(" ", "").encode()
         ok = hmac.compare_digest(typed, stored)
         await repo.login_code_tried(conn, row["id"], used=ok)
-        return Passed((factors.AMR[channel],)) if ok else problems.invalid_code()
+        return Passed((factor_kinds.amr_of(channel),)) if ok else problems.invalid_code()
+
+
+MODULE = FactorModule(Code)

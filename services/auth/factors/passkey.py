@@ -32,7 +32,7 @@ from services.auth.adapters import repository as repo
 from services.auth.api import ChallengeResponse, VerifyRequest
 from services.auth.domain import passkeys
 from services.auth.domain.passkeys import StoredPasskey
-from services.auth.factors import Outcome, Passed
+from services.auth.factors import FactorModule, Outcome, Passed
 from services.auth.factors.tools import StepTools, Usual
 from shared.events import utcnow
 from shared.sealing import SealingError
@@ -137,3 +137,6 @@ class Passkey(Usual):
         log.info("passkey login", extra={"practice": practice.id, **detail})
         passed = Passed(AMR_PASSKEY, detail=detail)
         return await self.tools.complete_locked(conn, step, passed, now)
+
+
+MODULE = FactorModule(Passkey)

@@ -16,9 +16,9 @@ from services.auth.adapters import repository as repo
 from services.auth.api import VerifyRequest
 from services.auth.domain import factors
 from services.auth.domain.factors import Factor
-from services.auth.factors import Outcome, Passed
+from services.auth.factors import FactorModule, Outcome, Passed
 from services.auth.factors.tools import StepTools, Usual
-from shared import otp
+from shared import factor_kinds, otp
 from shared.events import factor_aad
 from shared.notify import notify_request
 from shared.sealing import SealingError
@@ -48,7 +48,7 @@ class Recovery(Usual):
         if used is None:
             await self.tools.failed(conn, step, "recovery", now)
             return problems.invalid_code()
-        passed = Passed((factors.AMR["recovery"],))
+        passed = Passed((factor_kinds.amr_of("recovery"),))
         if not await self._renew(conn, step, used, passed, now):
             await self.tools.failed(conn, step, "recovery", now)
             return problems.code_already_used()
@@ -128,3 +128,6 @@ class Recovery(Usual):
             )
             passed.events.append((NOTIFY_REQUESTS, notice))
         return True
+
+
+MODULE = FactorModule(Recovery)

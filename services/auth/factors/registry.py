@@ -1,15 +1,38 @@
-"""The second factors a login knows, in one place: a new factor is a module registered here."""
+"""The second factors auth knows, in one place: a new factor is a module registered here."""
 
 from __future__ import annotations
 
-from services.auth.factors import Registry
-from services.auth.factors.certificate import Certificate
-from services.auth.factors.code import Code
-from services.auth.factors.passkey import Passkey
-from services.auth.factors.recovery import Recovery
+from collections.abc import Mapping
+
+from services.auth.factors import (
+    CredentialHook,
+    FactorModule,
+    Registry,
+    Replicated,
+    certificate,
+    code,
+    passkey,
+    recovery,
+    totp,
+)
 from services.auth.factors.tools import StepTools
-from services.auth.factors.totp import Totp
+
+MODULES: tuple[FactorModule, ...] = (
+    passkey.MODULE,
+    totp.MODULE,
+    code.MODULE,
+    recovery.MODULE,
+    certificate.MODULE,
+)
+#: The other zone's ``auth.events`` the factors apply (the state they spend replicates).
+REPLICATED: Mapping[str, Replicated] = {
+    kind: handler for module in MODULES for kind, handler in module.replicated.items()
+}
+#: What the factors keep of a factor credential from ``factors``, besides the credential.
+ON_CREDENTIAL: tuple[CredentialHook, ...] = tuple(
+    module.on_credential for module in MODULES if module.on_credential is not None
+)
 
 
 def default(tools: StepTools) -> Registry:
-    return Registry([Passkey(tools), Totp(tools), Code(tools), Recovery(tools), Certificate(tools)])
+    return Registry([module.method(tools) for module in MODULES])

@@ -82,7 +82,6 @@ class StepTools:
         step: repo.SecondStep,
         passed: Passed,
         now: datetime,
-        totp_step: tuple[str, int] | None = None,
     ) -> tuple[TokenResponse, bool, bool]:
         """Complete the login (once): the two-factor token, and the outbox rows that go with
         it (the factor's own events, ``login.succeeded``, ``token.issued``); also (spent,
@@ -131,7 +130,7 @@ class StepTools:
             employee.username_key,
             now,
             [outbox_row(core.settings, t, e) for t, e in events],
-            totp_step=totp_step,
+            passed.spend,
         )
         return token, spent, done
 

@@ -10,15 +10,18 @@ from datetime import datetime
 from typing import ClassVar
 
 import asyncpg
+from pydantic import BaseModel
 
 from services.auth import problems
 from services.auth.adapters import repository as repo
+from services.auth.adapters import totp_steps
 from services.auth.api import VerifyRequest
 from services.auth.domain import factors
 from services.auth.domain.factors import Factor
-from services.auth.factors import Outcome, Passed
+from services.auth.factors import FactorModule, Outcome, Passed
 from services.auth.factors.tools import StepTools, Usual
-from shared import otp
+from shared import bounds, factor_kinds, otp
+from shared.events import Envelope, FactorCredential
 from shared.notify import notify_request, request_notification
 from shared.problems import Problem
 from shared.sealing import SealingError
@@ -59,19 +62,16 @@ class Totp(Usual):
         used = self.tools.core.outgoing(
             AUTH_EVENTS, "totp.used", practice.id, employee.id, data, now
         )
-        token, spent, done = await self.tools.complete(
-            conn,
-            step,
-            Passed((factors.AMR["totp"],), [used]),
-            now,
-            totp_step=(factor.id, used_step),
+        passed = Passed(
+            (factor_kinds.amr_of("totp"),), [used], spend=totp_steps.spend(factor.id, used_step)
         )
+        token, spent, done = await self.tools.complete(conn, step, passed, now)
         if done:
             return token
         if spent:
             return problems.login_gone()  # cannot happen: the row is locked
         # Not after the last used step (this zone's or, replicated, the other's).
-        _, replayed = await repo.totp_history(conn, practice.id, employee.id, factor.id, used_step)
+        _, replayed = await totp_steps.history(conn, practice.id, employee.id, factor.id, used_step)
         return await self._refused(conn, step, factor, used_step, replayed, now)
 
     def _match(
@@ -157,3 +157,31 @@ class Totp(Usual):
                     now=now,
                 ),
             )
+
+
+class TotpUsed(BaseModel):
+    """``auth.events`` ``totp.used``: a time step spent in the writer's zone."""
+
+    employee: str
+    factor: str
+    step: int
+
+
+async def on_totp_used(conn: asyncpg.Connection, event: Envelope) -> None:
+    """A step the other zone spent: spent here too (the steps converge as a set)."""
+    used = TotpUsed.model_validate(event.data)
+    bounds.check_step(used.step, event.time)
+    await totp_steps.add(conn, event.practice, used.employee, used.factor, used.step)
+
+
+async def on_credential(conn: asyncpg.Connection, practice: str, body: FactorCredential) -> None:
+    """An authenticator's confirmation step is spent (its code was typed in the wizard). One
+    far ahead of the factor's creation would make every code a "replay": refused."""
+    if body.kind != "totp" or body.confirmed_step is None:
+        return
+    bounds.check_time("the factor's creation", body.created_at)
+    bounds.check_step(body.confirmed_step, body.created_at)
+    await totp_steps.add(conn, practice, body.employee, body.factor, body.confirmed_step)
+
+
+MODULE = FactorModule(Totp, {"totp.used": on_totp_used}, on_credential)

@@ -22,12 +22,13 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from shared.factor_kinds import amr_of
 from shared.tokens import ENROL_SCOPE, SESSION_SCOPE
 
 State = Literal["sent", "identified", "blocked", "done", "void"]
 OPEN_STATES: tuple[State, ...] = ("sent", "identified")
 #: ``amr`` value of a login whose second factor was the recovery code.
-RECOVERY_AMR = "rec"
+RECOVERY_AMR = amr_of("recovery")
 
 Access = Literal["enrol", "recovery"]
 

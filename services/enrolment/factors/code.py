@@ -18,6 +18,7 @@ from services.enrolment.api import FactorView, PendingFactorView
 from services.enrolment.domain import enrolment as steps
 from services.enrolment.domain.masking import mask
 from services.enrolment.domain.records import PendingFactor, WeakKind
+from services.enrolment.factors import EnrolledFactor
 from services.enrolment.factors.changes import FactorChanges
 from services.enrolment.factors.credentials import Credentials
 from services.enrolment.factors.owner import has_totp, lock_owner
@@ -41,6 +42,9 @@ def details(body: dict[str, Any]) -> dict[str, Any]:
     """What the employee's list shows of an SMS/e-mail factor: where codes go, masked."""
     to = body.get("to")
     return {"sent_to": mask(to) if isinstance(to, str) else None}
+
+
+FACTOR = EnrolledFactor(KINDS, details)
 
 
 @dataclass

@@ -7,6 +7,7 @@ import asyncpg
 from services.enrolment import problems
 from services.enrolment.adapters import repository as repo
 from services.enrolment.domain.records import Employee, Factor, Practice
+from shared import factor_kinds
 
 
 async def lock_owner(
@@ -22,5 +23,6 @@ async def lock_owner(
 
 
 def has_totp(factors: list[Factor]) -> bool:
-    """Whether the employee completed the wizard (strong factors are added after that)."""
-    return any(f.kind == "totp" for f in factors)
+    """Whether the employee completed the wizard (it sets up the factor whose spec says
+    ``wizard``, an authenticator app; other factors are added after that)."""
+    return any(factor_kinds.spec(f.kind).wizard for f in factors)

@@ -33,6 +33,7 @@ from services.enrolment.access import Access
 from services.enrolment.adapters import repository as repo
 from services.enrolment.api import PasskeyOptions, PasskeyRegistration, PasskeyView
 from services.enrolment.domain import passkey as rules
+from services.enrolment.factors import EnrolledFactor
 from services.enrolment.factors.changes import FactorChanges
 from services.enrolment.factors.credentials import Credentials
 from services.enrolment.factors.owner import has_totp, lock_owner
@@ -58,6 +59,10 @@ TRANSPORTS = frozenset(t.value for t in AuthenticatorTransport)
 def details(body: dict[str, Any]) -> dict[str, Any]:
     """What the employee's list shows of a passkey: its name."""
     return {"name": body.get("name")}
+
+
+#: Passkeys stand beside each other (a phone and a security key).
+FACTOR = EnrolledFactor(("passkey",), details, replaces_same_kind=False)
 
 
 @dataclass

@@ -11,6 +11,7 @@ import asyncpg
 from services.enrolment.access import Access
 from services.enrolment.api import RecoveryCode
 from services.enrolment.events import Events
+from services.enrolment.factors import EnrolledFactor
 from services.enrolment.factors.credentials import Credentials
 from services.enrolment.factors.owner import lock_owner
 from services.enrolment.metrics import EnrolmentMetrics
@@ -18,6 +19,9 @@ from services.enrolment.notices import Notices
 from shared import otp
 from shared.events import recovery_factor_id, utcnow
 from shared.topics import ENROLMENT_EVENTS
+
+#: One per employee: a new code replaces the earlier one (under the same factor id).
+FACTOR = EnrolledFactor(("recovery",))
 
 
 @dataclass

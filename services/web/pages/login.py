@@ -12,9 +12,23 @@ from services.web import bodies, i18n
 from services.web import session as sessions
 from services.web.context import WebRoute, message, render, sdk
 from services.web.pages import wizard
+from shared import factor_kinds
 
-#: Factors a browser can answer; a certificate signs inside the practice software.
-BROWSER_FACTORS = ("passkey", "totp", "sms", "email", "recovery")
+#: Factors a browser can answer (a code or a passkey); a certificate signs inside the
+#: practice software.
+BROWSER_FACTORS = tuple(
+    kind for kind in factor_kinds.ORDER if factor_kinds.spec(kind).answer != "signature"
+)
+
+
+#: The factor a passkey assertion answers.
+PASSKEY = next(kind for kind in factor_kinds.ORDER if factor_kinds.spec(kind).answer == "assertion")
+
+
+def _answer(kind: object) -> str | None:
+    """How a person answers ``kind`` (:class:`shared.factor_kinds.FactorSpec`), if it is one."""
+    found = factor_kinds.KINDS.get(kind) if isinstance(kind, str) else None
+    return found.answer if found else None
 
 
 def _form_values(form: Any, *names: str) -> dict[str, str]:
@@ -111,9 +125,9 @@ async def step_page(request: web.Request, error: str | None = None) -> web.Strea
     factor = login.get("factor")
     values = {"error": error, "login": login, "factor": factor}
     status = 400 if error else 200
-    if factor == "passkey":
+    if _answer(factor) == "assertion":
         return render(request, "login/passkey.html", values, status)
-    if factor == "certificate":
+    if _answer(factor) == "signature":
         return render(request, "login/certificate.html", values, status)
     if factor in BROWSER_FACTORS:
         return render(request, "login/code.html", values, status)
@@ -143,7 +157,7 @@ async def choose(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther("/login/step")
     login.pop("sent_to", None)
     login.pop("options", None)
-    if factor in ("sms", "email", "passkey"):
+    if factor in BROWSER_FACTORS and factor_kinds.spec(factor).challenge:
         async with sdk(request) as client:
             try:
                 answer = await _step(request, client).challenge(factor)
@@ -153,7 +167,7 @@ async def choose(request: web.Request) -> web.StreamResponse:
                 return _interrupted(request, error)
         if answer.body.get("sent_to"):
             login["sent_to"] = str(answer.body["sent_to"])
-        if factor == "passkey":
+        if _answer(factor) == "assertion":
             login["options"] = answer.body.get("options")
     login["factor"] = factor
     raise web.HTTPSeeOther("/login/step")
@@ -170,7 +184,7 @@ async def verify(request: web.Request) -> web.StreamResponse:
     code = str((await request.post()).get("code", "")).strip()
     login = request["session"].get("login") or {}
     factor = login.get("factor")
-    if factor not in BROWSER_FACTORS or factor == "passkey":
+    if _answer(factor) != "code":
         raise web.HTTPSeeOther("/login/step")
     async with sdk(request) as client:
         try:
@@ -195,7 +209,7 @@ async def passkey_verify(request: web.Request) -> web.StreamResponse:
         return refused.response
     async with sdk(request) as client:
         try:
-            step = await _step(request, client).verify("passkey", credential=body.credential)
+            step = await _step(request, client).verify(PASSKEY, credential=body.credential)
         except TweestapError as error:
             return web.json_response({"error": message(request, error)}, status=400)
         except ZonesUnavailable as error:
