@@ -14,15 +14,15 @@ from typing import Any
 
 from aiohttp import web
 
+from services.process.event_loop import new_event_loop
+from services.process.workers import WorkerSupervisor, is_worker
 from services.registry import SERVICES
 from shared import logs, trust
 from shared.backoff import Backoff
 from shared.db import migrate_service
-from shared.event_loop import new_event_loop
 from shared.problems import Problem
 from shared.sealing import generate_key
 from shared.settings import Settings
-from shared.workers import WorkerSupervisor, is_worker
 
 
 def _serve_web(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Backoff:
     """The wait before something that failed starts again (a background task,
-    :mod:`shared.supervision`; a worker process, :mod:`shared.workers`): ``first``, doubling
+    :mod:`shared.supervision`; a worker process, :mod:`services.process.workers`): ``first``, doubling
     per consecutive failure up to ``most``; one that ran ``most`` seconds or longer before it
     failed starts a fresh count."""
 

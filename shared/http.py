@@ -330,7 +330,7 @@ def _ops_listener(settings: Settings, ops: web.Application) -> Any:
         runner = web.AppRunner(ops, access_log=None)
         await runner.setup()
         try:
-            # Workers of one service share the port (shared.workers); any may answer.
+            # Workers of one service share the port (services.process.workers); any may answer.
             site = web.TCPSite(
                 runner,
                 settings.ops_host,

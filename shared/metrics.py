@@ -1,20 +1,19 @@
 """Prometheus metrics per application: one registry each, labels ``service`` and ``zone``.
 
 A registry per app (not the process-global one) lets tests run both zones in one process.
-A worker of ``tweestap serve --workers N`` (:mod:`shared.workers`) writes its values to files
+A worker of ``tweestap serve --workers N`` (:mod:`services.process.workers`) writes its values to files
 instead (prometheus_client's multiprocess mode), and a scrape, whichever worker answers it,
 adds up every worker's: counters and histograms summed, each gauge as its mode says.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
-
-from shared.workers import metrics_shared
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 #: Replication lag: the 1 s promise (DESIGN §4) in the middle, a broker outage at the top.
@@ -24,6 +23,16 @@ LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.
 #: (flags), ``livesum`` for each worker's share (a consumer's lag on its own partitions).
 #: ``live``: only running workers count. Ignored by a single process.
 GaugeMode = Literal["livemax", "livesum"]
+
+
+#: prometheus_client's multiprocess mode: on in a process whose environment names the folder
+#: (``tweestap serve --workers``, :mod:`services.process.workers`).
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def metrics_shared() -> bool:
+    """Whether this process's metrics go to files that a scrape adds up across workers."""
+    return METRICS_DIR_ENV in os.environ
 
 
 class Metrics:

@@ -51,7 +51,11 @@ def _kinds_in(node: ast.AST) -> set[str]:
         items = list(node.elts)
     else:
         return set()
-    return {i.value for i in items if isinstance(i, ast.Constant) and i.value in KINDS}
+    return {
+        i.value
+        for i in items
+        if isinstance(i, ast.Constant) and isinstance(i.value, str) and i.value in KINDS
+    }
 
 
 def _about_kinds(node: ast.expr) -> bool:
@@ -67,7 +71,8 @@ def _places(path: Path) -> list[str]:
     for node in ast.walk(tree):
         kinds = _kinds_in(node)
         if len(kinds) >= 2 and kinds & ONLY_FACTORS:
-            found.append(f"{path.relative_to(ROOT)}:{node.lineno} lists {sorted(kinds)}")
+            line = getattr(node, "lineno", 0)
+            found.append(f"{path.relative_to(ROOT)}:{line} lists {sorted(kinds)}")
         if isinstance(node, ast.Compare):
             operands = (node.left, *node.comparators)
             named = [

@@ -26,13 +26,12 @@ from types import FrameType
 from prometheus_client import multiprocess
 
 from shared.backoff import Backoff
+from shared.metrics import METRICS_DIR_ENV
 
 log = logging.getLogger(__name__)
 
 #: Set in a worker's environment: its index (0 … N-1). Its absence marks the supervisor.
 WORKER_INDEX_ENV = "TWEESTAP_WORKER_INDEX"
-#: prometheus_client's multiprocess mode: on in a process whose environment names the folder.
-METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 #: How often the supervisor looks whether a worker has exited or a restart is due.
 POLL_SECONDS = 0.1
 #: How long workers get to stop gracefully (each shutdown step is bounded at 10 s) before
@@ -44,11 +43,6 @@ _PR_SET_PDEATHSIG = 1
 def is_worker() -> bool:
     """Whether this process is one of a supervisor's workers."""
     return WORKER_INDEX_ENV in os.environ
-
-
-def metrics_shared() -> bool:
-    """Whether this process's metrics go to files that a scrape adds up across workers."""
-    return METRICS_DIR_ENV in os.environ
 
 
 @dataclass
