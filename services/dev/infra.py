@@ -57,13 +57,16 @@ class Postgres:
         ``start`` brings it back on the same folder and socket."""
         with PostgresServer._lock:
             pg_ctl = str(POSTGRES_BIN_PATH / "pg_ctl")
-            subprocess.run(  # noqa: S603 - the package's own pg_ctl
+            done = subprocess.run(  # noqa: S603 - the package's own pg_ctl
                 [pg_ctl, "-D", str(self.server.pgdata), "-w", "-m", "fast", "stop"],
-                check=True,
                 capture_output=True,
+                text=True,
                 user=self.server.system_user,
                 timeout=60,
             )
+            if done.returncode != 0:
+                said = (done.stderr or done.stdout).strip().replace("\n", " ")
+                raise RuntimeError(f"pg_ctl stop {self.server.pgdata}: {said}")
 
     def start(self) -> None:
         """Start the server again after ``halt`` (the socket folder derives from the data
