@@ -8,11 +8,11 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, cast
 
 from aiohttp import web
 
+from shared.db import Migrations
 from shared.settings import Settings
 
 
@@ -37,8 +37,8 @@ class ServiceSpec:
         return cast(Callable[..., web.Application], self._http().create_app)
 
     @property
-    def migrations(self) -> Path:
-        return cast(Path, self._http().MIGRATIONS)
+    def migrations(self) -> Migrations:
+        return cast(Migrations, self._http().MIGRATIONS)
 
     def default_port(self, zone: str) -> int:
         return (8100 if zone == "a" else 8200) + self.port_offset

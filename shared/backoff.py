@@ -8,9 +8,9 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Backoff:
     """The wait before something that failed starts again (a background task,
-    :mod:`shared.supervision`; a worker process, :mod:`services.process.workers`): ``first``, doubling
-    per consecutive failure up to ``most``; one that ran ``most`` seconds or longer before it
-    failed starts a fresh count."""
+    :mod:`shared.supervision`; a worker process, :mod:`services.process.workers`): ``first``,
+    doubling per consecutive failure up to ``most``; one that ran ``most`` seconds or longer
+    before it failed starts a fresh count."""
 
     first: float
     most: float

@@ -14,6 +14,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
@@ -53,6 +54,31 @@ async def create_pool(dsn: str, min_size: int = 2, max_size: int = 10) -> asyncp
     return pool
 
 
+#: The tables of the replicated read models (:mod:`shared.replicas`), one folder per part.
+REPLICA_MIGRATIONS = Path(__file__).parent / "replicas" / "migrations"
+
+
+@dataclass(frozen=True)
+class Migrations:
+    """A service's migrations: the parts of the replicated read model it keeps (``keys``,
+    ``revocations``, ``factors``: their tables come from the parts' own migrations, applied
+    before the service's) and its own folder."""
+
+    folder: Path
+    parts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = [p for p in self.parts if not (REPLICA_MIGRATIONS / p).is_dir()]
+        if unknown:
+            raise ValueError(f"no such replicated part: {unknown}")
+
+    def sources(self, component: str) -> list[tuple[str, Path]]:
+        """(component, folder) in the order they apply: the shared tables, the parts, the
+        service's own."""
+        parts = [(f"replica.{p}", REPLICA_MIGRATIONS / p) for p in self.parts]
+        return [("shared", SHARED_MIGRATIONS), *parts, (component, self.folder)]
+
+
 def _migrations(folder: Path) -> list[tuple[int, str, Path]]:
     found = []
     for path in sorted(folder.glob("*.sql")):
@@ -64,9 +90,10 @@ def _migrations(folder: Path) -> list[tuple[int, str, Path]]:
 
 
 async def migrate(
-    dsn: str, component: str, folder: Path, service_role: str | None = None
+    dsn: str, component: str, folder: Path | Migrations, service_role: str | None = None
 ) -> list[str]:
-    """Apply the shared migrations, then ``folder``'s, each once, each in its own transaction;
+    """Apply the shared migrations, then the replicated parts' and ``folder``'s (a folder, or
+    a service's :class:`Migrations`), each once, each in its own transaction;
     then, given the ``service_role`` (the role the service serves requests as, not ``dsn``'s),
     grant it what the service may do (:func:`_grant`).
 
@@ -84,7 +111,8 @@ async def migrate(
                        applied_at timestamptz NOT NULL DEFAULT now(),
                        PRIMARY KEY (component, version))"""
             )
-        for comp, path in (("shared", SHARED_MIGRATIONS), (component, folder)):
+        migrations = folder if isinstance(folder, Migrations) else Migrations(folder)
+        for comp, path in migrations.sources(component):
             done = {
                 r["version"]
                 for r in await conn.fetch(
@@ -163,7 +191,9 @@ async def role_of(dsn: str) -> str:
         await conn.close()
 
 
-async def migrate_service(settings: Settings, component: str, folder: Path) -> list[str]:
+async def migrate_service(
+    settings: Settings, component: str, folder: Path | Migrations
+) -> list[str]:
     """:func:`migrate` for a service: as the tables' owner (``database_owner_url``), granting
     ``database_url``'s role what the service may do; without an owner URL, as
     ``database_url``'s role alone, with :data:`ONE_ROLE_WARNING`."""

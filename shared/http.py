@@ -27,7 +27,7 @@ from yarl import URL
 from shared import actors, logs
 from shared.bus import Bus
 from shared.consumer import INFRASTRUCTURE_ERRORS
-from shared.db import create_pool, migrate_service
+from shared.db import Migrations, create_pool, migrate_service
 from shared.events import ID_PATTERN
 from shared.metrics import Metrics
 from shared.openapi import openapi
@@ -378,7 +378,7 @@ async def _shutdown(rt: Runtime) -> None:
 def create_service_app(
     settings: Settings,
     routes: Sequence[Route],
-    migrations: Path,
+    migrations: Path | Migrations,
     metrics: Metrics | None = None,
 ) -> web.Application:
     """The common part of every service's ``create_app``: middleware, runtime, and the

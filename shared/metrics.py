@@ -1,8 +1,8 @@
 """Prometheus metrics per application: one registry each, labels ``service`` and ``zone``.
 
 A registry per app (not the process-global one) lets tests run both zones in one process.
-A worker of ``tweestap serve --workers N`` (:mod:`services.process.workers`) writes its values to files
-instead (prometheus_client's multiprocess mode), and a scrape, whichever worker answers it,
+A worker of ``tweestap serve --workers N`` (:mod:`services.process.workers`) writes its values
+to files instead (prometheus_client's multiprocess mode), and a scrape, whichever worker answers it,
 adds up every worker's: counters and histograms summed, each gauge as its mode says.
 """
 

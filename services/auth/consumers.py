@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import asyncpg
-from asyncpg.exceptions import UniqueViolationError
 
 from services.auth import clients
 from services.auth.adapters import fallbacks
@@ -18,54 +17,25 @@ from services.auth.domain.clients import CLIENT_EVENT
 from services.auth.factors import registry as factor_registry
 from services.auth.settings import AuthSettings
 from shared import replicas
-from shared.consumer import Handler, InvalidEvent
-from shared.directory_trust import DirectoryTrust, admit_employee
+from shared.consumer import Handler
+from shared.directory_trust import DirectoryTrust
 from shared.events import (
     CertificateUpserted,
-    EmployeeUpserted,
     Envelope,
     FactorCredential,
     PasswordCredential,
-    PracticeUpserted,
 )
 from shared.sealing import Keyring
 from shared.topics import (
     AUTH_CREDENTIALS,
     AUTH_EVENTS,
     CERTS_EVENTS,
-    DIRECTORY_EMPLOYEES,
-    DIRECTORY_PRACTICES,
     FACTORS,
     STS_KEYS,
     STS_REVOCATIONS,
     Topic,
 )
 from shared.trust import TrustVerifier
-
-
-async def on_practice(conn: asyncpg.Connection, event: Envelope) -> None:
-    if event.type == "practice.upserted":
-        await repo.upsert_practice(
-            conn, event.practice, PracticeUpserted.model_validate(event.data)
-        )
-
-
-async def on_employee(conn: asyncpg.Connection, event: Envelope, trust: DirectoryTrust) -> None:
-    if event.type != "employee.upserted":
-        return
-    body = EmployeeUpserted.model_validate(event.data)
-    await admit_employee(conn, trust, event.practice, event.data, body)
-    try:
-        async with conn.transaction():
-            await repo.upsert_employee(conn, event.practice, body)
-    except UniqueViolationError:
-        raise InvalidEvent(f"username {body.username!r} is taken in this practice") from None
-    if not body.in_service:
-        # Out of service ends every session that started until then, whoever published it,
-        # and they stay ended if the employee comes back. "Then": when ``in_service`` was
-        # written (a later edit of another field carries its older stamp).
-        went = body.field_stamps().get("in_service", body.stamp).updated_at
-        await replicas.raise_cutoff(conn, event.practice, body.employee, went)
 
 
 async def on_credential(conn: asyncpg.Connection, event: Envelope) -> None:
@@ -129,7 +99,7 @@ def handlers(settings: AuthSettings, signer: Signer) -> dict[Topic, Handler]:
             await repo.reset_failures(conn, event.practice, username, event.time)
             await repo.record_login(conn, event.practice, event.subject, event.time)
 
-    directory = DirectoryTrust.from_settings(settings)
+    trust = DirectoryTrust.from_settings(settings)
     on_client = clients.on_client(Keyring.parse(settings.sealing_keys.get_secret_value()))
 
     async def on_credentials(conn: asyncpg.Connection, event: Envelope) -> None:
@@ -139,12 +109,8 @@ def handlers(settings: AuthSettings, signer: Signer) -> dict[Topic, Handler]:
         else:
             await on_credential(conn, event)
 
-    async def on_directory_employee(conn: asyncpg.Connection, event: Envelope) -> None:
-        await on_employee(conn, event, directory)
-
     return {
-        DIRECTORY_PRACTICES: on_practice,
-        DIRECTORY_EMPLOYEES: on_directory_employee,
+        **repo.DIRECTORY.handlers(trust),
         AUTH_CREDENTIALS: on_credentials,
         FACTORS: on_factor,
         STS_KEYS: replicas.on_key(signer, TrustVerifier.parse(settings.trust_public_keys)),

@@ -39,6 +39,7 @@ from services.auth.metrics import AuthMetrics
 from services.auth.settings import AuthSettings
 from shared import actors
 from shared.consumer import EventConsumer
+from shared.db import Migrations
 from shared.http import (
     RUNTIME,
     HandlerFn,
@@ -59,7 +60,8 @@ USE_CASES = web.AppKey("use_cases", UseCases)
 CONSUMER = web.AppKey("consumer", EventConsumer)
 CLIENTS = web.AppKey("clients", Clients)
 LOGIN_LIMITER = web.AppKey("login_limiter", RateLimiter)
-MIGRATIONS = Path(__file__).parent / "migrations"
+#: Its own migrations, and the replicated parts it keeps (shared/replicas).
+MIGRATIONS = Migrations(Path(__file__).parent / "migrations", ("keys", "revocations", "factors"))
 KEY_CHECK_SECONDS = 300
 
 

@@ -12,34 +12,16 @@ from services.certs.adapters import certificates, directory
 from services.certs.settings import CertsSettings
 from shared import replicas
 from shared.consumer import Handler
-from shared.directory_trust import DirectoryTrust, admit_employee
-from shared.events import CertificateUpserted, EmployeeUpserted, Envelope, PracticeUpserted
+from shared.directory_trust import DirectoryTrust
+from shared.events import CertificateUpserted, Envelope
 from shared.tokens import TokenVerifier
 from shared.topics import (
     CERTS_EVENTS,
-    DIRECTORY_EMPLOYEES,
-    DIRECTORY_PRACTICES,
     STS_KEYS,
     STS_REVOCATIONS,
     Topic,
 )
 from shared.trust import TrustVerifier
-
-
-async def on_practice(conn: asyncpg.Connection, event: Envelope) -> None:
-    if event.type == "practice.upserted":
-        await directory.upsert_practice(
-            conn, event.practice, PracticeUpserted.model_validate(event.data)
-        )
-
-
-async def on_employee(conn: asyncpg.Connection, event: Envelope, trust: DirectoryTrust) -> None:
-    """An employee from any writer; one that is not valid (ValidationError) or would make an
-    administrator without Tweestap's tag is dead-lettered."""
-    if event.type == "employee.upserted":
-        body = EmployeeUpserted.model_validate(event.data)
-        await admit_employee(conn, trust, event.practice, event.data, body)
-        await directory.upsert_employee(conn, event.practice, body)
 
 
 async def on_certificate(conn: asyncpg.Connection, event: Envelope) -> None:
@@ -62,14 +44,8 @@ def accept(settings: CertsSettings) -> Callable[[Topic, Envelope], bool]:
 
 
 def handlers(settings: CertsSettings, verifier: TokenVerifier) -> dict[Topic, Handler]:
-    directory_trust = DirectoryTrust.from_settings(settings)
-
-    async def on_directory_employee(conn: asyncpg.Connection, event: Envelope) -> None:
-        await on_employee(conn, event, directory_trust)
-
     return {
-        DIRECTORY_PRACTICES: on_practice,
-        DIRECTORY_EMPLOYEES: on_directory_employee,
+        **directory.DIRECTORY.handlers(DirectoryTrust.from_settings(settings)),
         STS_KEYS: replicas.on_key(verifier, TrustVerifier.parse(settings.trust_public_keys)),
         STS_REVOCATIONS: replicas.on_revocation,
         CERTS_EVENTS: on_certificate,

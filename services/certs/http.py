@@ -21,6 +21,7 @@ from services.certs.bootstrap import Certs, compose
 from services.certs.metrics import CertsMetrics
 from services.certs.settings import CertsSettings
 from shared.consumer import EventConsumer
+from shared.db import Migrations
 from shared.gate import TokenGate
 from shared.http import (
     RUNTIME,
@@ -38,7 +39,8 @@ from shared.topics import DEAD_LETTERS
 
 CERTS = web.AppKey("certs", Certs)
 CONSUMER = web.AppKey("certs-consumer", EventConsumer)
-MIGRATIONS = Path(__file__).parent / "migrations"
+#: Its own migrations, and the replicated parts it keeps (shared/replicas).
+MIGRATIONS = Migrations(Path(__file__).parent / "migrations", ("keys", "revocations"))
 
 
 async def import_certificate(request: web.Request) -> web.Response:

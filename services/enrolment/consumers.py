@@ -7,23 +7,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import asyncpg
-from asyncpg.exceptions import UniqueViolationError
 
 from services.enrolment.adapters import repository as repo
 from services.enrolment.settings import EnrolmentSettings
 from shared import replicas
-from shared.consumer import Handler, InvalidEvent
-from shared.directory_trust import DirectoryTrust, admit_employee
+from shared.consumer import Handler
+from shared.directory_trust import DirectoryTrust
 from shared.events import (
-    EmployeeUpserted,
     Envelope,
     FactorCredential,
-    PracticeUpserted,
 )
 from shared.tokens import TokenVerifier
 from shared.topics import (
-    DIRECTORY_EMPLOYEES,
-    DIRECTORY_PRACTICES,
     ENROLMENT_EVENTS,
     FACTORS,
     STS_KEYS,
@@ -31,29 +26,6 @@ from shared.topics import (
     Topic,
 )
 from shared.trust import TrustVerifier
-
-
-async def on_practice(conn: asyncpg.Connection, event: Envelope) -> None:
-    if event.type == "practice.upserted":
-        await repo.upsert_practice(
-            conn, event.practice, PracticeUpserted.model_validate(event.data)
-        )
-
-
-async def on_employee(conn: asyncpg.Connection, event: Envelope, trust: DirectoryTrust) -> None:
-    """An employee from any writer; one that is not valid (ValidationError), whose username
-    another employee of the practice has, or that would make an administrator without
-    Tweestap's tag is dead-lettered and changes nothing."""
-    if event.type != "employee.upserted":
-        return
-    body = EmployeeUpserted.model_validate(event.data)
-    await admit_employee(conn, trust, event.practice, event.data, body)
-    try:
-        async with conn.transaction():
-            await repo.upsert_employee(conn, event.practice, body)
-    except UniqueViolationError:
-        raise InvalidEvent(f"username {body.username!r} is taken in this practice") from None
-
 
 #: The other zone's wizard outcomes that this zone must know: failed identity checks and
 #: blocks count per employee in both zones; a passed check and a deactivation reset them.
@@ -92,14 +64,9 @@ async def on_factor(conn: asyncpg.Connection, event: Envelope) -> None:
 
 
 def handlers(settings: EnrolmentSettings, verifier: TokenVerifier) -> dict[Topic, Handler]:
-    directory = DirectoryTrust.from_settings(settings)
-
-    async def on_directory_employee(conn: asyncpg.Connection, event: Envelope) -> None:
-        await on_employee(conn, event, directory)
-
+    trust = DirectoryTrust.from_settings(settings)
     return {
-        DIRECTORY_PRACTICES: on_practice,
-        DIRECTORY_EMPLOYEES: on_directory_employee,
+        **repo.DIRECTORY.handlers(trust),
         FACTORS: on_factor,
         STS_KEYS: replicas.on_key(verifier, TrustVerifier.parse(settings.trust_public_keys)),
         STS_REVOCATIONS: replicas.on_revocation,

@@ -42,6 +42,7 @@ from services.enrolment.directory import Directory
 from services.enrolment.metrics import EnrolmentMetrics
 from services.enrolment.settings import MIN_BSN_KEY_CHARS, EnrolmentSettings
 from shared.consumer import EventConsumer
+from shared.db import Migrations
 from shared.gate import TokenGate
 from shared.http import (
     RUNTIME,
@@ -60,7 +61,8 @@ from shared.topics import DEAD_LETTERS
 log = logging.getLogger(__name__)
 ENROLMENT = web.AppKey("enrolment", Enrolment)
 CONSUMER = web.AppKey("enrolment-consumer", EventConsumer)
-MIGRATIONS = Path(__file__).parent / "migrations"
+#: Its own migrations, and the replicated parts it keeps (shared/replicas).
+MIGRATIONS = Migrations(Path(__file__).parent / "migrations", ("keys", "revocations", "factors"))
 HOUSEKEEPING_SECONDS = 300
 
 

@@ -12,24 +12,17 @@ from services.notifier.metrics import NotifierMetrics
 from services.notifier.settings import NotifierSettings
 from services.notifier.use_cases.receiving import receive
 from shared.consumer import EventConsumer
-from shared.events import Envelope, PracticeUpserted
-from shared.topics import DIRECTORY_PRACTICES, NOTIFY_DLQ, NOTIFY_REQUESTS
-
-
-async def on_practice(conn: asyncpg.Connection, event: Envelope) -> None:
-    if event.type == "practice.upserted":
-        await repo.upsert_practice(
-            conn, event.practice, PracticeUpserted.model_validate(event.data)
-        )
+from shared.directory_trust import DirectoryTrust
+from shared.topics import NOTIFY_DLQ, NOTIFY_REQUESTS
 
 
 def directory(
     settings: NotifierSettings, pool: asyncpg.Pool, metrics: NotifierMetrics
 ) -> EventConsumer:
     """Every notifier reads every practice (its own group)."""
-    return EventConsumer(
-        settings, pool, metrics, "notifier-directory", {DIRECTORY_PRACTICES: on_practice}
-    )
+    # No employees are kept here, so no host upsert can make an administrator: no trust.
+    handlers = repo.DIRECTORY.handlers(DirectoryTrust.from_settings(settings))
+    return EventConsumer(settings, pool, metrics, "notifier-directory", handlers)
 
 
 def requests(

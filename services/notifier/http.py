@@ -11,9 +11,10 @@ from aiohttp import web
 from services.notifier.bootstrap import compose
 from services.notifier.metrics import NotifierMetrics
 from services.notifier.settings import NotifierSettings
+from shared.db import Migrations
 from shared.http import RUNTIME, create_service_app
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATIONS = Migrations(Path(__file__).parent / "migrations")
 
 
 def create_app(settings: NotifierSettings) -> web.Application:

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
 from services.registry import SERVICES
-from shared.db import ensure_database, migrate
+from shared.db import Migrations, ensure_database, migrate
 from shared.events import Envelope, utcnow
 from shared.http import RUNTIME
 from shared.trust import TrustSigner
@@ -337,11 +337,11 @@ async def test_keys_kept_before_the_trust_key_are_forgotten_by_the_upgrade(
     await ensure_database(settings.database_url)
     before = tmp_path / "before"
     before.mkdir()
-    for file in sorted(spec.migrations.glob("*.sql")):
+    for file in sorted(spec.migrations.folder.glob("*.sql")):
         if "trusted_public_keys" in file.name:
             break
         shutil.copy(file, before / file.name)
-    await migrate(settings.database_url, spec.name, before)
+    await migrate(settings.database_url, spec.name, Migrations(before, spec.migrations.parts))
     _, jwk = forged_key("a-20250101-0badbeef")
     conn = await asyncpg.connect(settings.database_url)
     try:

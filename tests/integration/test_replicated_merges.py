@@ -26,8 +26,11 @@ from services.auth.adapters import fallbacks, totp_steps
 from services.auth.adapters import repository as auth_repo
 from services.auth.domain.clients import CLIENT_EVENT, ClientState
 from services.certs import consumers as certs_consumers
+from services.certs.adapters import directory as certs_directory
 from services.dev.infra import Postgres
 from services.enrolment import consumers as enrolment_consumers
+from services.enrolment.adapters import repository as enrolment_repo
+from services.registry import SERVICES
 from shared import replicas
 from shared.db import create_pool, ensure_database, migrate
 from shared.directory_trust import DirectoryTrust
@@ -45,7 +48,9 @@ from shared.events import (
     Versioned,
 )
 from shared.merge import Stamp
+from shared.replicas.directory import Directory
 from shared.sealing import Keyring
+from shared.topics import DIRECTORY_EMPLOYEES, DIRECTORY_PRACTICES
 from tests.conftest import SEALING
 
 P = "fysio"
@@ -78,7 +83,7 @@ async def zones(postgres: Postgres) -> AsyncIterator[Zones]:
         for zone in ("x", "y"):
             dsn = postgres.socket_dsn(f"merges_{service}_{zone}")
             await ensure_database(dsn)
-            await migrate(dsn, service, ROOT / "services" / service / "migrations")
+            await migrate(dsn, service, SERVICES[service].migrations)
             pair.append(await create_pool(dsn, 1, 2))
         pools[service] = (pair[0], pair[1])
     yield Zones(pools)
@@ -251,9 +256,9 @@ def everything(*names: str) -> dict[str, str]:
 @given(st.lists(practices, min_size=1, max_size=6), st.data())
 async def test_practices(zones: Zones, events: list[Any], data: st.DataObject) -> None:
     for service, handler in (
-        ("auth", auth_consumers.on_practice),
-        ("enrolment", enrolment_consumers.on_practice),
-        ("certs", certs_consumers.on_practice),
+        ("auth", auth_repo.DIRECTORY.handlers(TRUST)[DIRECTORY_PRACTICES]),
+        ("enrolment", enrolment_repo.DIRECTORY.handlers(TRUST)[DIRECTORY_PRACTICES]),
+        ("certs", certs_directory.DIRECTORY.handlers(TRUST)[DIRECTORY_PRACTICES]),
     ):
 
         async def apply(conn: asyncpg.Connection, ev: Versioned, handler: Any = handler) -> None:
@@ -262,10 +267,12 @@ async def test_practices(zones: Zones, events: list[Any], data: st.DataObject) -
         await converge(zones.pools[service], everything("practices"), apply, events, data)
 
 
-def _employee_applier(handler: Any) -> Apply:
+def _employee_applier(directory: Directory) -> Apply:
+    handler = directory.handlers(TRUST)[DIRECTORY_EMPLOYEES]
+
     async def apply(conn: asyncpg.Connection, ev: EmployeeUpserted) -> None:
         body = ev.model_dump(mode="json")
-        await handler(conn, envelope("employee.upserted", ev.employee, body), TRUST)
+        await handler(conn, envelope("employee.upserted", ev.employee, body))
 
     return apply
 
@@ -276,8 +283,8 @@ async def test_employees_and_out_of_service_cutoffs(
     zones: Zones, events: list[Any], data: st.DataObject
 ) -> None:
     for service, handler in (
-        ("auth", auth_consumers.on_employee),
-        ("certs", certs_consumers.on_employee),
+        ("auth", auth_repo.DIRECTORY),
+        ("certs", certs_directory.DIRECTORY),
     ):
         tables = everything("employees")
         if service == "auth":
@@ -300,7 +307,7 @@ async def test_employees_and_out_of_service_cutoffs(
 async def test_enrolment_employees_keep_a_bsn_hash(
     zones: Zones, events: list[Any], data: st.DataObject
 ) -> None:
-    apply = _employee_applier(enrolment_consumers.on_employee)
+    apply = _employee_applier(enrolment_repo.DIRECTORY)
     (rows,) = await converge(zones.pools["enrolment"], everything("employees"), apply, events, data)
     for row in rows:
         known = {e.bsn_hash for e in events if e.employee == row["id"]} - {None}

@@ -1,4 +1,4 @@
-"""The worker supervisor's restart backoff (services/process/workers.py): pure rules, no processes."""
+"""The worker supervisor's restart backoff (services/process/workers.py): pure rules."""
 
 from __future__ import annotations
 

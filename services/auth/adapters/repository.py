@@ -15,46 +15,29 @@ from services.auth.domain.factors import Factor
 from services.auth.domain.records import Employee, Practice
 from shared import replicas
 from shared.events import (
-    EmployeeUpserted,
     FactorCredential,
     PasswordCredential,
     PasswordPolicy,
-    PracticeUpserted,
     stamped,
 )
 from shared.merge import Record, edit
-from shared.merged_rows import MergedTable
 from shared.outbox import OutboxRow
+from shared.replicas import directory
+from shared.replicas.counters import ZoneCounter
 from shared.usernames import normalise_username
-
-#: Practice settings and employees merge field by field (:mod:`shared.merge`): a switch of
-#: ``two_factor_required`` or ``in_service`` survives a concurrent edit of another field.
-PRACTICES = MergedTable(
-    "practices",
-    ("id",),
-    ("name", "email", "two_factor_required", "policy"),
-    renames={"password_policy": "policy"},
-    maps=frozenset({"policy"}),  # each password setting merges on its own
-)
-EMPLOYEES = MergedTable(
-    "employees", ("practice", "id"), ("username", "name", "email", "rights_group", "in_service")
-)
-
-
-async def upsert_practice(conn: asyncpg.Connection, practice: str, ev: PracticeUpserted) -> bool:
-    return await PRACTICES.upsert(conn, (practice,), PRACTICES.state_of(ev))
 
 
 def _username_key(merged: Record, _: asyncpg.Record | None) -> dict[str, Any]:
     return {"username_key": normalise_username(str(merged.values["username"]))}
 
 
-async def upsert_employee(conn: asyncpg.Connection, practice: str, ev: EmployeeUpserted) -> bool:
-    """Merge an employee (raises UniqueViolationError when another employee of the practice
-    has the username)."""
-    return await EMPLOYEES.upsert(
-        conn, (practice, ev.employee), EMPLOYEES.state_of(ev), _username_key
-    )
+#: The directory as auth keeps it (:mod:`shared.replicas.directory`): the practices' settings,
+#: the employees' names, addresses, rights groups and status, with the normalised username.
+DIRECTORY = directory.Directory(
+    directory.practices(),
+    directory.employees(("username", "name", "email", "rights_group", "in_service")),
+    derive=_username_key,
+)
 
 
 async def upsert_credential(
@@ -264,6 +247,10 @@ async def lock_attempts(conn: asyncpg.Connection, practice_id: str, username: st
 
 
 #: The username's ($1, $2) latest reset, as the CTE ``reset``.
+#: A username's failed logins, every zone's, with a reset (a successful login):
+#: :mod:`shared.replicas.counters`. (A password guess is counted pending before its verdict:
+#: :func:`reserve_failure`.)
+LOGIN_FAILURES = ZoneCounter("login_failures", "login_resets", "username")
 _RESET = "reset AS (SELECT at FROM login_resets WHERE practice = $1 AND username = $2)"
 #: Its failures after that reset, oldest first, as the column ``failures`` (``also``: a
 #: further condition on ``f``).
@@ -350,20 +337,7 @@ async def reset_failures(
     conn: asyncpg.Connection, practice_id: str, username: str, at: datetime
 ) -> None:
     """A successful login at ``at`` clears every zone's failures up to then."""
-    await conn.execute(
-        """INSERT INTO login_resets (practice, username, at) VALUES ($1, $2, $3)
-           ON CONFLICT (practice, username)
-           DO UPDATE SET at = greatest(login_resets.at, EXCLUDED.at)""",
-        practice_id,
-        username,
-        at,
-    )
-    await conn.execute(
-        "DELETE FROM login_failures WHERE practice = $1 AND username = $2 AND at <= $3",
-        practice_id,
-        username,
-        at,
-    )
+    await LOGIN_FAILURES.reset(conn, practice_id, username, at)
 
 
 async def record_login(

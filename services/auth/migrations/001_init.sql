@@ -84,19 +84,6 @@ CREATE TABLE signing_keys (
     created_at    timestamptz NOT NULL
 );
 
-CREATE TABLE public_keys (
-    kid        text PRIMARY KEY,
-    zone       text NOT NULL,
-    jwk        jsonb NOT NULL,
-    created_at timestamptz NOT NULL,
-    retire_at  timestamptz
-);
+-- `public_keys`: created by the replicated part (shared/replicas/migrations).
 
--- Revoked sessions (a grow-only set), replicated over sts.revocations.
-CREATE TABLE revocations (
-    sid                text PRIMARY KEY,
-    practice           text NOT NULL,
-    employee           text NOT NULL,
-    revoked_at         timestamptz NOT NULL,
-    session_expires_at timestamptz NOT NULL
-);
+-- `revocations`: created by the replicated part (shared/replicas/migrations).

@@ -1,20 +1,4 @@
--- Second factors, materialised from the compacted `factors` topic (last writer wins, like
--- credentials). `sealed` opens with associated data factor:{practice}:{employee}:{id}.
-CREATE TABLE factors (
-    practice       text NOT NULL,
-    id             text NOT NULL,
-    employee       text NOT NULL,
-    kind           text NOT NULL,
-    sealed         text NOT NULL,
-    active         boolean NOT NULL,
-    created_at     timestamptz NOT NULL,
-    confirmed_step bigint,
-    version        int NOT NULL,
-    updated_at     timestamptz NOT NULL,
-    zone           text NOT NULL,
-    PRIMARY KEY (practice, id)
-);
-CREATE INDEX factors_employee ON factors (practice, employee) WHERE active;
+-- `factors`: created by the replicated part (shared/replicas/migrations).
 
 -- Used TOTP time steps: a grow-only set, the union of every zone's (auth.events `totp.used`)
 -- and each factor's confirmation step. A step is accepted at most once per factor.
@@ -44,11 +28,4 @@ CREATE TABLE login_codes (
 CREATE INDEX login_codes_login ON login_codes (login_id, channel, created_at);
 CREATE INDEX login_codes_sends ON login_codes (practice, employee, created_at);
 
--- Every session of the employee that started at or before `before` is revoked: a max-register
--- per employee (sts.revocations `sessions.revoked`, and employees going out of service).
-CREATE TABLE session_cutoffs (
-    practice text NOT NULL,
-    employee text NOT NULL,
-    before   timestamptz NOT NULL,
-    PRIMARY KEY (practice, employee)
-);
+-- `session_cutoffs`: created by the replicated part (shared/replicas/migrations).

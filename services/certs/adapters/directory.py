@@ -5,20 +5,14 @@ from __future__ import annotations
 
 import asyncpg
 
-from shared.events import EmployeeUpserted, PracticeUpserted
-from shared.merged_rows import MergedTable
+from shared.replicas import directory
 
-#: Practices and employees as this store keeps them, merged field by field (:mod:`shared.merge`).
-PRACTICES = MergedTable("practices", ("id",), ("name", "email", "two_factor_required"))
-EMPLOYEES = MergedTable("employees", ("practice", "id"), ("name", "rights_group", "in_service"))
-
-
-async def upsert_practice(conn: asyncpg.Connection, practice: str, ev: PracticeUpserted) -> bool:
-    return await PRACTICES.upsert(conn, (practice,), PRACTICES.state_of(ev))
-
-
-async def upsert_employee(conn: asyncpg.Connection, practice: str, ev: EmployeeUpserted) -> bool:
-    return await EMPLOYEES.upsert(conn, (practice, ev.employee), EMPLOYEES.state_of(ev))
+#: The directory as this store keeps it (:mod:`shared.replicas.directory`).
+DIRECTORY = directory.Directory(
+    directory.practices(("name", "email", "two_factor_required")),
+    directory.employees(("name", "rights_group", "in_service")),
+)
+upsert_practice, upsert_employee = DIRECTORY.upsert_practice, DIRECTORY.upsert_employee
 
 
 async def employee(

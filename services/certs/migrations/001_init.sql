@@ -60,25 +60,8 @@ CREATE TABLE expiry_notices (
     PRIMARY KEY (practice, nr, threshold)
 );
 
-CREATE TABLE public_keys (
-    kid        text PRIMARY KEY,
-    zone       text NOT NULL,
-    jwk        jsonb NOT NULL,
-    created_at timestamptz NOT NULL,
-    retire_at  timestamptz
-);
+-- `public_keys`: created by the replicated part (shared/replicas/migrations).
 
-CREATE TABLE revocations (
-    sid                text PRIMARY KEY,
-    practice           text NOT NULL,
-    employee           text NOT NULL,
-    revoked_at         timestamptz NOT NULL,
-    session_expires_at timestamptz NOT NULL
-);
+-- `revocations`: created by the replicated part (shared/replicas/migrations).
 
-CREATE TABLE session_cutoffs (
-    practice text NOT NULL,
-    employee text NOT NULL,
-    before   timestamptz NOT NULL,
-    PRIMARY KEY (practice, employee)
-);
+-- `session_cutoffs`: created by the replicated part (shared/replicas/migrations).

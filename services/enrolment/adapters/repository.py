@@ -12,8 +12,9 @@ import asyncpg
 from services.enrolment.domain.passkey import Registration
 from services.enrolment.domain.readiness import Person
 from services.enrolment.domain.records import Employee, Enrolment, Factor, PendingFactor, Practice
-from shared.events import EmployeeUpserted, PasswordPolicy, PracticeUpserted
-from shared.merged_rows import MergedTable
+from shared.events import PasswordPolicy
+from shared.replicas import directory
+from shared.replicas.counters import ZoneCounter
 from shared.usernames import normalise_username
 
 _HOUR = timedelta(hours=1)
@@ -27,20 +28,10 @@ def _applied(status: str) -> bool:
 # -- directory --------------------------------------------------------------------------------
 
 
-#: Practice settings and employees merge field by field (:mod:`shared.merge`): switching
-#: ``two_factor_required`` on or an employee out of service survives a concurrent edit of
-#: another field in the other zone.
-PRACTICES = MergedTable(
-    "practices",
-    ("id",),
-    ("name", "email", "two_factor_required", "policy"),
-    renames={"password_policy": "policy"},
-    maps=frozenset({"policy"}),  # each password setting merges on its own
-)
-#: An upsert without ``bsn_hash`` keeps the stored hash (host systems cannot compute it).
-EMPLOYEES = MergedTable(
-    "employees",
-    ("practice", "id"),
+#: The directory as enrolment keeps it (:mod:`shared.replicas.directory`): the practices'
+#: settings and everything of an employee the wizard checks. An upsert without ``bsn_hash``
+#: keeps the stored hash (host systems cannot compute it).
+EMPLOYEES = directory.employees(
     (
         "username",
         "name",
@@ -51,19 +42,11 @@ EMPLOYEES = MergedTable(
         "rights_group",
         "in_service",
     ),
-    optional=frozenset({"bsn_hash"}),
+    optional=("bsn_hash",),
 )
-
-
-async def upsert_practice(conn: asyncpg.Connection, practice: str, ev: PracticeUpserted) -> bool:
-    """Merge practice settings into those held; True if anything changed."""
-    return await PRACTICES.upsert(conn, (practice,), PRACTICES.state_of(ev))
-
-
-async def upsert_employee(conn: asyncpg.Connection, practice: str, ev: EmployeeUpserted) -> bool:
-    """Merge an employee into the one held; True if anything changed. Raises
-    UniqueViolationError when another employee of the practice has the username."""
-    return await EMPLOYEES.upsert(conn, (practice, ev.employee), EMPLOYEES.state_of(ev))
+DIRECTORY = directory.Directory(directory.practices(), EMPLOYEES)
+PRACTICES = DIRECTORY.practices
+upsert_practice, upsert_employee = DIRECTORY.upsert_practice, DIRECTORY.upsert_employee
 
 
 def _practice(row: asyncpg.Record) -> Practice:
@@ -208,15 +191,16 @@ def _enrolment(row: asyncpg.Record) -> Enrolment:
     )
 
 
+#: Failed identity checks per employee, every zone's, with a reset (a passed check, a
+#: deactivation): :mod:`shared.replicas.counters`.
+IDENTITY = ZoneCounter("identity_failures", "identity_resets", "employee")
+
+
 async def is_blocked(conn: asyncpg.Connection, practice_id: str, employee_id: str) -> bool:
     """Whether the employee's enrolment is blocked (in either zone) since the latest reset."""
     blocked: bool = await conn.fetchval(
-        """SELECT EXISTS (
-               SELECT 1 FROM enrolment_blocks b
-               WHERE b.practice = $1 AND b.employee = $2
-                 AND b.blocked_at > coalesce((SELECT r.at FROM identity_resets r
-                                              WHERE r.practice = $1 AND r.employee = $2),
-                                             '-infinity'))""",
+        "SELECT EXISTS (SELECT 1 FROM enrolment_blocks b "  # noqa: S608 - names from code
+        f"WHERE b.practice = $1 AND b.employee = $2 AND {IDENTITY.since_reset('b.blocked_at')})",
         practice_id,
         employee_id,
     )
@@ -231,28 +215,12 @@ async def add_identity_failure(
     at: datetime,
     zone: str,
 ) -> None:
-    await conn.execute(
-        "INSERT INTO identity_failures (event_id, practice, employee, at, zone) "
-        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        event_id,
-        practice_id,
-        employee_id,
-        at,
-        zone,
-    )
+    await IDENTITY.add(conn, event_id, practice_id, employee_id, at, zone)
 
 
 async def identity_failures(conn: asyncpg.Connection, practice_id: str, employee_id: str) -> int:
     """Failed identity checks of the employee (every zone's) since the latest reset."""
-    count: int = await conn.fetchval(
-        """SELECT count(*) FROM identity_failures f
-           WHERE f.practice = $1 AND f.employee = $2
-             AND f.at > coalesce((SELECT r.at FROM identity_resets r
-                                  WHERE r.practice = $1 AND r.employee = $2), '-infinity')""",
-        practice_id,
-        employee_id,
-    )
-    return count
+    return await IDENTITY.count(conn, practice_id, employee_id)
 
 
 async def add_block(
@@ -278,20 +246,7 @@ async def reset_identity(
     conn: asyncpg.Connection, practice_id: str, employee_id: str, at: datetime
 ) -> None:
     """Failures and blocks up to ``at`` no longer count (and failures are forgotten)."""
-    await conn.execute(
-        """INSERT INTO identity_resets (practice, employee, at) VALUES ($1, $2, $3)
-           ON CONFLICT (practice, employee)
-           DO UPDATE SET at = greatest(identity_resets.at, EXCLUDED.at)""",
-        practice_id,
-        employee_id,
-        at,
-    )
-    await conn.execute(
-        "DELETE FROM identity_failures WHERE practice = $1 AND employee = $2 AND at <= $3",
-        practice_id,
-        employee_id,
-        at,
-    )
+    await IDENTITY.reset(conn, practice_id, employee_id, at)
 
 
 async def enrolments_since(

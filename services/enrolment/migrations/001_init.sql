@@ -31,23 +31,7 @@ CREATE TABLE employees (
 );
 CREATE UNIQUE INDEX employees_username ON employees (practice, lower(username));
 
--- Second factors (secrets sealed with associated data factor:{practice}:{employee}:{factor}),
--- replicated over the compacted `factors` topic; a deactivated factor stays, inactive.
-CREATE TABLE factors (
-    practice       text NOT NULL,
-    id             text NOT NULL,
-    employee       text NOT NULL,
-    kind           text NOT NULL,
-    sealed         text NOT NULL,
-    active         boolean NOT NULL,
-    created_at     timestamptz NOT NULL,
-    confirmed_step bigint,
-    version        int NOT NULL,
-    updated_at     timestamptz NOT NULL,
-    zone           text NOT NULL,
-    PRIMARY KEY (practice, id)
-);
-CREATE INDEX factors_employee ON factors (practice, employee) WHERE active;
+-- `factors`: created by the replicated part (shared/replicas/migrations).
 
 -- The enrolment wizard (not replicated: a wizard finishes in the zone that started it).
 CREATE TABLE enrolments (
@@ -88,28 +72,8 @@ CREATE TABLE pending_factors (
 );
 CREATE INDEX pending_factors_employee ON pending_factors (practice, employee, created_at);
 
--- Every zone's public signing keys (sts.keys), to verify tokens offline.
-CREATE TABLE public_keys (
-    kid        text PRIMARY KEY,
-    zone       text NOT NULL,
-    jwk        jsonb NOT NULL,
-    created_at timestamptz NOT NULL,
-    retire_at  timestamptz
-);
+-- `public_keys`: created by the replicated part (shared/replicas/migrations).
 
--- Revoked sessions (a grow-only set) and per-employee cutoffs (a max-register: sessions that
--- started at or before `before` are over), from sts.revocations.
-CREATE TABLE revocations (
-    sid                text PRIMARY KEY,
-    practice           text NOT NULL,
-    employee           text NOT NULL,
-    revoked_at         timestamptz NOT NULL,
-    session_expires_at timestamptz NOT NULL
-);
+-- `revocations`: created by the replicated part (shared/replicas/migrations).
 
-CREATE TABLE session_cutoffs (
-    practice text NOT NULL,
-    employee text NOT NULL,
-    before   timestamptz NOT NULL,
-    PRIMARY KEY (practice, employee)
-);
+-- `session_cutoffs`: created by the replicated part (shared/replicas/migrations).

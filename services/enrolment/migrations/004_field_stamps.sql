@@ -4,4 +4,4 @@
 -- stamp (every row written before this migration).
 ALTER TABLE practices ADD COLUMN stamps jsonb NOT NULL DEFAULT '{}';
 ALTER TABLE employees ADD COLUMN stamps jsonb NOT NULL DEFAULT '{}';
-ALTER TABLE factors ADD COLUMN stamps jsonb NOT NULL DEFAULT '{}';
+ALTER TABLE factors ADD COLUMN IF NOT EXISTS stamps jsonb NOT NULL DEFAULT '{}';

@@ -10,15 +10,12 @@ from typing import Any, NamedTuple
 import asyncpg
 
 from services.notifier.domain.message import Message
-from shared.events import NotifyRequest, PracticeUpserted
-from shared.merged_rows import MergedTable
+from shared.events import NotifyRequest
+from shared.replicas import directory
 
-#: The practices' names and sender addresses, merged field by field (:mod:`shared.merge`).
-PRACTICES = MergedTable("practices", ("id",), ("name", "email"))
-
-
-async def upsert_practice(conn: asyncpg.Connection, practice: str, ev: PracticeUpserted) -> None:
-    await PRACTICES.upsert(conn, (practice,), PRACTICES.state_of(ev))
+#: The practices' names and sender addresses (:mod:`shared.replicas.directory`); no employees,
+#: no sessions.
+DIRECTORY = directory.Directory(directory.practices(("name", "email")), cutoffs=False)
 
 
 async def enqueue(
