@@ -9,12 +9,10 @@ never logs in, so a stale password is not a guess that counts toward the lockout
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -213,17 +211,18 @@ def banner(
     return lines
 
 
-@contextlib.asynccontextmanager
-async def _auth_core(settings: AuthSettings) -> AsyncIterator[AuthCore]:
-    """Auth's use-case state over ``settings``' database, in this process (as
-    ``tweestap bootstrap`` builds it)."""
+async def _store_password(settings: AuthSettings, demo: Demo, password: str, now: datetime) -> str:
+    """The administrator's new password through auth's own password store, as an
+    administrator's reset (not temporary, the practice's policy applies, every session ends),
+    in ``settings``' zone; returns their username as the lockout keys it. The one place here
+    that knows how auth's use cases are put together (as ``tweestap bootstrap`` does)."""
     pool = await create_pool(settings.database_url, 1, 2)
     keyring = Keyring.parse(settings.sealing_keys.get_secret_value())
     hasher = Hasher(
         settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism, 1
     )
     try:
-        yield AuthCore(
+        core = AuthCore(
             settings,
             pool,
             hasher,
@@ -232,6 +231,18 @@ async def _auth_core(settings: AuthSettings) -> AsyncIterator[AuthCore]:
             KeyStore(settings, keyring),
             AuthMetrics(settings.zone),
         )
+        async with pool.acquire() as conn:
+            practice = await repo.practice(conn, demo.practice)
+            employee = await repo.employee(conn, demo.practice, demo.employee)
+            row = await repo.credential_row(conn, demo.practice, demo.employee)
+        if practice is None or employee is None:
+            raise Problem(404, "not-found", "Not found", f"no {demo.username} in {demo.practice}")
+        credential = core.open_credential(row) if row else None
+        await Passwords(core, Tokens(core)).store(
+            practice, employee, credential, password, False, True, now, by=employee.id,
+            end_sessions=True,
+        )  # fmt: skip
+        return employee.username_key
     finally:
         hasher.close()
         await pool.close()
@@ -252,32 +263,14 @@ async def reset(deployment: Deployment, password: str) -> list[str]:
     if not serving:
         raise Problem(503, "zones-down", "Zones down", "no zone's auth runs: `tweestap zone up a`")
     now = utcnow()
-    async with _auth_core(deployment.auth_settings(serving[0])) as core:
-        async with core.pool.acquire() as conn:
-            practice = await repo.practice(conn, demo.practice)
-            employee = await repo.employee(conn, demo.practice, demo.employee)
-            row = await repo.credential_row(conn, demo.practice, demo.employee)
-        if practice is None or employee is None:
-            raise Problem(404, "not-found", "Not found", f"no {demo.username} in {demo.practice}")
-        credential = core.open_credential(row) if row else None
-        await Passwords(core, Tokens(core)).store(
-            practice,
-            employee,
-            credential,
-            password,
-            False,
-            True,
-            now,
-            by=employee.id,
-            end_sessions=True,
-        )
-    version = (credential.version if credential else 0) + 1
+    username_key = await _store_password(deployment.auth_settings(serving[0]), demo, password, now)
     for zone in running:
         conn = await asyncpg.connect(deployment.dsn("auth", zone))
         try:
-            await repo.reset_failures(conn, practice.id, employee.username_key, now)
+            await repo.reset_failures(conn, demo.practice, username_key, now)
         finally:
             await conn.close()
+    version = await _password_version(deployment, serving[0], demo)
     for zone in serving[1:]:
         await _wait_version(deployment, zone, demo, version)
     demo.password, demo.note = password, None
@@ -295,6 +288,19 @@ async def reset(deployment: Deployment, password: str) -> list[str]:
     for line in said:
         deployment.echo(f"{line} ({RESET_COMMAND})")
     return said
+
+
+async def _password_version(deployment: Deployment, zone: str, demo: Demo) -> int:
+    conn = await asyncpg.connect(deployment.dsn("auth", zone))
+    try:
+        version: int = await conn.fetchval(
+            "SELECT version FROM credentials WHERE practice = $1 AND employee = $2",
+            demo.practice,
+            demo.employee,
+        )
+        return version
+    finally:
+        await conn.close()
 
 
 async def _wait_version(deployment: Deployment, zone: str, demo: Demo, version: int) -> None:

@@ -261,6 +261,16 @@ async def test_discovery_names_the_web_front_door_and_tokens_hold_everywhere(
                 assert response.status == 200, (url, await response.text())
 
 
+def test_a_second_tweestap_dev_on_the_same_folder_is_refused(dev: DevProcess) -> None:
+    second = DevProcess(dev.var, dev.offset)
+    second.start(banner=False)
+    assert second.process is not None
+    assert second.process.wait(60) == 2
+    assert dev.process is not None
+    assert f"another `tweestap dev` (pid {dev.process.pid}) runs on {dev.var}" in second.output()
+    assert (dev.var / "run" / "control.json").exists(), "the first one's files stay"
+
+
 def test_the_pid_files_name_this_checkouts_processes(dev: DevProcess) -> None:
     run = dev.var / "run"
     pid = int((run / "auth-a.pid").read_text())

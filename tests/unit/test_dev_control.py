@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from services.dev import demo as demos
+from services.dev import ports
 from services.dev.control import ControlServer
 from services.dev.infra import free_port
 from services.dev.run_folder import RunFolder
@@ -145,3 +146,29 @@ def test_demo_json_forgets_a_password_that_logs_in_nowhere(tmp_path: Path) -> No
     assert kept["password"] is None
     assert kept["note"].startswith("The administrator's password was changed through Tweestap")
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_taken_port_is_said_with_what_holds_it(tmp_path: Path) -> None:
+    taken = [
+        ports.Taken(ports.Wanted(8101, "auth zone a"), "pid 7 (python3 -m http.server 8101)"),
+        ports.Taken(ports.Wanted(9092, "the broker"), "pid 8 (tansu broker)", left_over=True),
+    ]
+    said = str(ports.PortTaken(taken, tmp_path / "run")).splitlines()
+    assert said == [
+        "port 8101 (auth zone a) is taken by pid 7 (python3 -m http.server 8101)",
+        "port 9092 (the broker) is taken by pid 8 (tansu broker) — left over from a "
+        "`tweestap dev` of this folder",
+        f"stop those first: kill $(cat {tmp_path / 'run'}/*.pid)",
+        "Stop what holds it, or run this deployment on other ports "
+        "(e.g. TWEESTAP_DEV_PORT_OFFSET=10000 make run). Nothing was started.",
+    ]
+
+
+def test_a_service_log_names_the_port_it_could_not_bind() -> None:
+    log = (
+        "OSError: [Errno 98] error while attempting to bind on address ('127.0.0.1', 8101): "
+        "address already in use"
+    )
+    assert ports.bind_failure(log) == 8101
+    assert ports.bind_failure("OSError: [Errno 98] Address already in use") == 0
+    assert ports.bind_failure('{"message": "auth 0.1.0 started"}') is None
