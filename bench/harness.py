@@ -31,7 +31,7 @@ import aiohttp
 import asyncpg
 import psutil
 
-from services.auth.bootstrapping import bootstrap_practice
+from services.auth.commands import bootstrap_practice
 from services.auth.settings import AuthSettings
 from services.dev.infra import Broker, Postgres, free_port, with_timeout_terminate
 from shared.db import ensure_database

@@ -24,7 +24,7 @@ from bench.harness import (
     target,
     throughput,
 )
-from services.auth.client_command import open_clients
+from services.auth.commands import open_clients
 from services.auth.settings import AuthSettings
 
 INTROSPECTIONS_PER_CORE_S = 3000.0

@@ -124,7 +124,7 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _bootstrap(args: argparse.Namespace) -> int:
-    from services.auth.bootstrapping import bootstrap_practice
+    from services.auth.commands import bootstrap_practice
     from services.auth.settings import AuthSettings
 
     settings = AuthSettings(zone=args.zone)
@@ -151,7 +151,7 @@ def _bootstrap(args: argparse.Namespace) -> int:
 
 
 def _client(args: argparse.Namespace) -> int:
-    from services.auth.client_command import run
+    from services.auth.commands import run
     from services.auth.settings import AuthSettings
 
     if args.action != "list" and not args.client_id:

@@ -23,10 +23,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
-from services.auth.bootstrapping import bootstrap
-from services.auth.compose import UseCases
-from services.auth.core import AuthCore
-from services.auth.http import AUTH, CONSUMER, USE_CASES
+from services.auth.bootstrap import Adapters, Auth
+from services.auth.http import ADAPTERS, AUTH, CONSUMER
 from services.dev.infra import SERVICE_ROLE, Broker, Postgres, free_port
 from services.registry import SERVICES
 from shared.db import ensure_database
@@ -154,13 +152,14 @@ class Zone:
     _ops: OpsClient | None = None
 
     @property
-    def auth(self) -> AuthCore:
-        return self.app[AUTH]
+    def auth(self) -> Adapters:
+        """Auth's adapters: pool, settings, signer, gate … (an auth zone only)."""
+        return self.app[ADAPTERS]
 
     @property
-    def use_cases(self) -> UseCases:
+    def use_cases(self) -> Auth:
         """Auth's use cases (an auth zone only)."""
-        return self.app[USE_CASES]
+        return self.app[AUTH]
 
     @property
     def ops(self) -> OpsClient:
@@ -232,8 +231,8 @@ class Cluster:
 
     async def bootstrap(self, zone: Zone, practice: str = "fysio") -> str:
         """A practice with its administrator, materialised in every running auth."""
-        employee = await bootstrap(
-            zone.auth, practice, "Fysio Jansen", "admin", "Anna Jansen", ADMIN_PASSWORD
+        employee = await zone.use_cases.first_practice.create(
+            practice, "Fysio Jansen", "admin", "Anna Jansen", ADMIN_PASSWORD
         )
         for z in self.zones:
             if z.settings.service == "auth":

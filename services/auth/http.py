@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
-from services.auth import consumers, discovery
-from services.auth.adapters.hasher import Hasher
-from services.auth.adapters.keystore import KeyStore
-from services.auth.adapters.signer import Signer
+from services.auth import bootstrap
 from services.auth.api import (
     ChallengeRequest,
     ChallengeResponse,
@@ -31,12 +27,11 @@ from services.auth.api import (
     VerifyRequest,
     ZoneStatus,
 )
-from services.auth.catching_up import refuse_while_behind
-from services.auth.clients import Clients
-from services.auth.compose import UseCases, compose
-from services.auth.core import AuthCore
+from services.auth.bootstrap import Adapters, Auth
+from services.auth.domain import discovery
 from services.auth.metrics import AuthMetrics
 from services.auth.settings import AuthSettings
+from services.auth.use_cases.clients import Clients
 from shared import actors
 from shared.consumer import EventConsumer
 from shared.db import Migrations
@@ -51,18 +46,19 @@ from shared.http import (
 )
 from shared.problems import Problem
 from shared.ratelimit import RateLimiter, limit_key
-from shared.sealing import Keyring
-from shared.topics import DEAD_LETTERS
 
 log = logging.getLogger(__name__)
-AUTH = web.AppKey("auth", AuthCore)
-USE_CASES = web.AppKey("use_cases", UseCases)
+ADAPTERS = web.AppKey("auth_adapters", Adapters)
+AUTH = web.AppKey("auth", Auth)
 CONSUMER = web.AppKey("consumer", EventConsumer)
 CLIENTS = web.AppKey("clients", Clients)
 LOGIN_LIMITER = web.AppKey("login_limiter", RateLimiter)
 #: Its own migrations, and the replicated parts it keeps (shared/replicas).
 MIGRATIONS = Migrations(Path(__file__).parent / "migrations", ("keys", "revocations", "factors"))
-KEY_CHECK_SECONDS = 300
+#: Paths answered while catching up: ending a session never depends on the state being
+#: complete.
+OPEN_WHILE_BEHIND = frozenset({"/v1/tokens/revoke"})
+RETRY_AFTER_SECONDS = 1
 
 
 def _login_limiter(settings: AuthSettings) -> RateLimiter:
@@ -81,7 +77,7 @@ def limited(handler: HandlerFn) -> HandlerFn:
     async def wrapped(request: web.Request) -> web.StreamResponse:
         # The client as the shared middleware resolved it (through TWEESTAP_TRUSTED_PROXIES),
         # an IPv6 client by its network (TWEESTAP_RATE_LIMIT_IPV6_PREFIX).
-        prefix = request.app[AUTH].settings.rate_limit_ipv6_prefix
+        prefix = request.app[ADAPTERS].settings.rate_limit_ipv6_prefix
         client = limit_key(actors.address() or "unknown", prefix)
         retry_after = request.app[LOGIN_LIMITER].take(client)
         if retry_after is not None:
@@ -99,13 +95,13 @@ def limited(handler: HandlerFn) -> HandlerFn:
 
 async def login(request: web.Request) -> web.Response:
     body = await parse_body(request, LoginRequest)
-    result = await request.app[USE_CASES].login.login(body.practice, body.username, body.password)
+    result = await request.app[AUTH].login.login(body.practice, body.username, body.password)
     return json_response(result)
 
 
 async def login_password(request: web.Request) -> web.Response:
     body = await parse_body(request, NewPasswordRequest)
-    result = await request.app[USE_CASES].login.change_password_in_login(
+    result = await request.app[AUTH].change_password_at_login.change_password_in_login(
         request.match_info["id"], body.new_password
     )
     return json_response(result)
@@ -113,22 +109,22 @@ async def login_password(request: web.Request) -> web.Response:
 
 async def login_challenge(request: web.Request) -> web.Response:
     body = await parse_body(request, ChallengeRequest)
-    second_step = request.app[USE_CASES].second_step
+    second_step = request.app[AUTH].second_step
     return json_response(await second_step.challenge(request.match_info["id"], body.factor))
 
 
 async def login_verify(request: web.Request) -> web.Response:
     body = await parse_body(request, VerifyRequest)
-    second_step = request.app[USE_CASES].second_step
+    second_step = request.app[AUTH].second_step
     return json_response(await second_step.verify(request.match_info["id"], body))
 
 
 async def renew(request: web.Request) -> web.Response:
-    return json_response(await request.app[USE_CASES].tokens.renew(bearer(request)))
+    return json_response(await request.app[AUTH].renewing.renew(bearer(request)))
 
 
 async def revoke(request: web.Request) -> web.Response:
-    await request.app[USE_CASES].tokens.revoke(bearer(request))
+    await request.app[AUTH].revoking.revoke(bearer(request))
     return web.Response(status=204)
 
 
@@ -136,7 +132,7 @@ async def introspect(request: web.Request) -> web.Response:
     """RFC 7662: only a registered relying service may ask (§2.1), HTTP Basic."""
     await request.app[CLIENTS].authenticate(request.headers.get("Authorization"))
     body = await parse_body(request, IntrospectRequest)
-    return json_response(await request.app[USE_CASES].tokens.introspect(body.token))
+    return json_response(await request.app[AUTH].introspecting.introspect(body.token))
 
 
 def _public(response: web.Response, settings: AuthSettings) -> web.Response:
@@ -148,40 +144,38 @@ def _public(response: web.Response, settings: AuthSettings) -> web.Response:
 
 
 async def jwks(request: web.Request) -> web.Response:
-    keys = request.app[USE_CASES].keys
-    return _public(json_response(await keys.jwks()), request.app[AUTH].settings)
+    keys = request.app[AUTH].keys
+    return _public(json_response(await keys.jwks()), request.app[ADAPTERS].settings)
 
 
 async def status(request: web.Request) -> web.Response:
     """Whether this zone serves logins and tokens now: clients probe it before moving back to a
     zone. A zone catching up answers 503 ``catching-up`` (middleware), one whose database is away
     503 ``unavailable``; the public JWKS, in contrast, is served from either state."""
-    auth = request.app[AUTH]
-    await auth.pool.fetchval("SELECT 1")
-    return json_response({"zone": auth.settings.zone, "status": "serving"})
+    adapters = request.app[ADAPTERS]
+    await adapters.pool.fetchval("SELECT 1")
+    return json_response({"zone": adapters.settings.zone, "status": "serving"})
 
 
 async def openid_configuration(request: web.Request) -> web.Response:
-    settings = request.app[AUTH].settings
+    settings = request.app[ADAPTERS].settings
     return _public(json_response(discovery.openid_configuration(settings.issuer)), settings)
 
 
 async def set_password(request: web.Request) -> web.Response:
-    auth = request.app[AUTH]
-    claims = await auth.gate.live_session(bearer(request))
+    claims = await request.app[ADAPTERS].gate.live_session(bearer(request))
     body = await parse_body(request, SetPasswordRequest)
-    result = await request.app[USE_CASES].passwords.set_password(
+    result = await request.app[AUTH].set_password.set_password(
         claims, request.match_info["p"], request.match_info["e"], body.password, body.temporary
     )
     return json_response(result)
 
 
 async def change_password(request: web.Request) -> web.Response:
-    auth = request.app[AUTH]
-    claims = await auth.gate.live_session(bearer(request))
+    claims = await request.app[ADAPTERS].gate.live_session(bearer(request))
     body = await parse_body(request, ChangePasswordRequest)
-    passwords = request.app[USE_CASES].passwords
-    result = await passwords.change_own_password(claims, body.current_password, body.new_password)
+    change = request.app[AUTH].change_own_password
+    result = await change.change_own_password(claims, body.current_password, body.new_password)
     return json_response(result)
 
 
@@ -275,6 +269,38 @@ ROUTES = (
 )
 
 
+def refuse_while_behind(consumer: web.AppKey[EventConsumer]) -> Middleware:
+    """A middleware answering 503 ``catching-up`` on ``/v1/…`` while the app's ``consumer``
+    is behind. After its database failed while events were arriving, or when it starts again
+    on a database that has consumed before (a zone back from an outage), this zone's tables
+    may lack what the bus already holds (the other zone's revocations, password changes,
+    failed attempts) until its consumer has read to the end again (``EventConsumer.behind``,
+    bounded by ``catch_up_max_seconds``). Meanwhile a login, renewal or introspection here
+    could honour a session the other zone ended, so clients use the other zone. Logging out
+    stays open: it only adds a revocation."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: HandlerFn) -> web.StreamResponse:
+        replication = request.app.get(consumer)
+        if (
+            replication is not None
+            and replication.behind
+            and request.path.startswith("/v1/")
+            and request.path not in OPEN_WHILE_BEHIND
+        ):
+            raise Problem(
+                503,
+                "catching-up",
+                "Zone catching up",
+                "This zone is applying events it missed while its database was away; "
+                "try again shortly or use another zone.",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        return await handler(request)
+
+    return middleware
+
+
 def create_app(settings: AuthSettings) -> web.Application:
     metrics = AuthMetrics(settings.zone)
     app = create_service_app(settings, ROUTES, MIGRATIONS, metrics)
@@ -283,53 +309,19 @@ def create_app(settings: AuthSettings) -> web.Application:
 
     async def auth_ctx(app: web.Application) -> AsyncIterator[None]:
         rt = app[RUNTIME]
-        keyring = Keyring.parse(settings.sealing_keys.get_secret_value())
-        hasher = Hasher(
-            settings.argon2_memory_kib,
-            settings.argon2_time_cost,
-            settings.argon2_parallelism,
-            settings.hash_workers,
-            settings.hash_max_waiting,
-            settings.hash_busy_retry_seconds,
-            cpu_spent=metrics.hash_cpu.labels(**metrics.base()).inc,
-        )
-        signer = Signer(settings.token_cache_size)
-        core = AuthCore(
-            settings, rt.pool, hasher, signer, keyring, KeyStore(settings, keyring), metrics
-        )
-        use_cases = compose(core)
-        await use_cases.keys.start_keys()
-        app[AUTH] = core
-        app[USE_CASES] = use_cases
-        app[CLIENTS] = Clients(settings, rt.pool, keyring)
-        consumer = EventConsumer(
-            settings,
-            rt.pool,
-            metrics,
-            "auth",
-            consumers.handlers(settings, signer),
-            consumers.accept(settings),
-            dead_letter_topic=DEAD_LETTERS,
-        )
-        app[CONSUMER] = consumer
-        await consumer.recall()  # before the first request: behind if it has consumed before
-        rt.spawn(consumer.run, "auth-consumer", consumer.not_ready)
-        rt.spawn(lambda: _maintenance(use_cases), "maintenance")
+        adapters = bootstrap.build_adapters(settings, rt.pool, metrics, settings.hash_workers)
         try:
+            auth = bootstrap.compose(adapters)
+            await auth.keys.start_keys()
+            app[ADAPTERS], app[AUTH], app[CLIENTS] = adapters, auth, auth.clients
+            consumer = bootstrap.consumer(adapters)
+            app[CONSUMER] = consumer
+            await consumer.recall()  # before the first request: behind if it has consumed before
+            rt.spawn(consumer.run, "auth-consumer", consumer.not_ready)
+            rt.spawn(auth.maintenance.run, "maintenance")
             yield
         finally:
-            hasher.close()
+            adapters.hasher.close()
 
     app.cleanup_ctx.append(auth_ctx)
     return app
-
-
-async def _maintenance(use_cases: UseCases) -> None:
-    """Rotate this zone's key when due, drop retired keys, forget what can no longer matter."""
-    while True:
-        await asyncio.sleep(KEY_CHECK_SECONDS)
-        try:
-            await use_cases.keys.rotate_if_due()
-            await use_cases.housekeeping.housekeeping()
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("maintenance failed, will retry: %r", exc)

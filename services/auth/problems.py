@@ -136,3 +136,49 @@ def fallback_limit_reached(max_uses: int, retry_after: int) -> Problem:
         "use another factor or ask the practice administrator.",
         retry_after=retry_after,
     )
+
+
+def session_expired() -> Problem:
+    return Problem(
+        401,
+        "session-expired",
+        "Session reached its maximum",
+        "The session may not be extended further; log in again.",
+    )
+
+
+def session_revoked() -> Problem:
+    return Problem(401, "session-revoked", "Session ended", "Log in again.")
+
+
+def password_reused(history: int) -> Problem:
+    return Problem(
+        422,
+        "password-reused",
+        "Password used before",
+        f"The password may not be one of the last {history}.",
+    )
+
+
+#: RFC 7235 challenge of a 401 at the introspection endpoint.
+BASIC_CHALLENGE = 'Basic realm="tweestap", charset="UTF-8"'
+
+
+def unauthenticated_client() -> Problem:
+    return Problem(
+        401,
+        "invalid-client",
+        "Client not authenticated",
+        "Introspection is for registered relying services: HTTP Basic client_id and secret.",
+        headers={"WWW-Authenticate": BASIC_CHALLENGE},
+    )
+
+
+def client_removed(client_id: str) -> Problem:
+    return Problem(
+        409,
+        "client-removed",
+        "Client removed",
+        f"Client {client_id} was removed. To register it again, with a new secret: "
+        f"tweestap client add {client_id} --reactivate",
+    )

@@ -23,16 +23,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from services.auth.adapters import repository as repo
-from services.auth.adapters.hasher import Hasher
-from services.auth.adapters.keystore import KeyStore
-from services.auth.adapters.signer import Signer
-from services.auth.core import AuthCore
+from services.auth.bootstrap import offline
 from services.auth.domain import lockout
-from services.auth.metrics import AuthMetrics
-from services.auth.passwords import Passwords
 from services.auth.settings import AuthSettings
-from services.auth.tokens import Tokens
-from shared.db import create_pool
 from shared.events import credential_aad, utcnow
 from shared.problems import Problem
 from shared.sealing import Keyring
@@ -214,38 +207,21 @@ def banner(
 async def _store_password(settings: AuthSettings, demo: Demo, password: str, now: datetime) -> str:
     """The administrator's new password through auth's own password store, as an
     administrator's reset (not temporary, the practice's policy applies, every session ends),
-    in ``settings``' zone; returns their username as the lockout keys it. The one place here
-    that knows how auth's use cases are put together (as ``tweestap bootstrap`` does)."""
-    pool = await create_pool(settings.database_url, 1, 2)
-    keyring = Keyring.parse(settings.sealing_keys.get_secret_value())
-    hasher = Hasher(
-        settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism, 1
-    )
-    try:
-        core = AuthCore(
-            settings,
-            pool,
-            hasher,
-            Signer(),
-            keyring,
-            KeyStore(settings, keyring),
-            AuthMetrics(settings.zone),
-        )
-        async with pool.acquire() as conn:
+    in ``settings``' zone; returns their username as the lockout keys it. Auth is built here
+    as ``tweestap bootstrap`` builds it (:func:`services.auth.bootstrap.offline`)."""
+    async with offline(settings) as (adapters, auth):
+        async with adapters.pool.acquire() as conn:
             practice = await repo.practice(conn, demo.practice)
             employee = await repo.employee(conn, demo.practice, demo.employee)
             row = await repo.credential_row(conn, demo.practice, demo.employee)
         if practice is None or employee is None:
             raise Problem(404, "not-found", "Not found", f"no {demo.username} in {demo.practice}")
-        credential = core.open_credential(row) if row else None
-        await Passwords(core, Tokens(core)).store(
+        credential = auth.accounts.credential(row) if row else None
+        await auth.passwords.store(
             practice, employee, credential, password, False, True, now, by=employee.id,
             end_sessions=True,
         )  # fmt: skip
         return employee.username_key
-    finally:
-        hasher.close()
-        await pool.close()
 
 
 async def reset(deployment: Deployment, password: str) -> list[str]:

@@ -29,7 +29,7 @@ from typing import Any, Literal, TypeVar
 import asyncpg
 from aiosmtpd.controller import Controller
 
-from services.auth.bootstrapping import bootstrap_practice
+from services.auth.commands import bootstrap_practice
 from services.auth.settings import AuthSettings
 from services.dev import ports
 from services.dev.infra import SERVICE_ROLE, Broker, Postgres, free_port, wait_for_port

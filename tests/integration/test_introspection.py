@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any
 
-from services.auth.clients import ClientPublished
+from services.auth.adapters.clients import ClientPublished
 from services.auth.domain.clients import CLIENT_EVENT, DEPLOYMENT, ClientState
 from shared.events import utcnow
 from shared.sealing import Keyring, generate_key
@@ -136,7 +136,7 @@ async def test_introspection_needs_a_registered_client_known_in_both_zones(
         sealed=foreign.seal(forged.model_dump_json().encode(), "client:indringer"),
     )
     async with zone_a.auth.pool.acquire() as conn:
-        await zone_a.auth.emit(
+        await zone_a.auth.events.emit(
             conn,
             AUTH_CREDENTIALS,
             CLIENT_EVENT,

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from services.auth import clients as auth_clients
 from services.auth import consumers as auth_consumers
+from services.auth.adapters import clients as client_rows
 from services.auth.adapters import fallbacks, totp_steps
 from services.auth.adapters import repository as auth_repo
 from services.auth.domain.clients import CLIENT_EVENT, ClientState
@@ -377,8 +378,8 @@ async def test_registered_clients(zones: Zones, events: list[Any], data: st.Data
     handle = auth_clients.on_client(KEYRING)
 
     async def apply(conn: asyncpg.Connection, state: ClientState) -> None:
-        sealed = auth_clients.seal(KEYRING, state)
-        body = auth_clients.ClientPublished(client_id=state.client_id, sealed=sealed)
+        sealed = client_rows.seal(KEYRING, state)
+        body = client_rows.ClientPublished(client_id=state.client_id, sealed=sealed)
         await handle(conn, envelope(CLIENT_EVENT, state.client_id, body.model_dump()))
 
     await converge(zones.pools["auth"], everything("clients"), apply, events, data)

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
-from services.auth.core import AuthCore
 from services.auth.factors import registry as auth_factors
-from services.auth.factors.tools import StepTools
 from services.enrolment.factors import registry as enrolment_factors
 from shared import factor_kinds
 from shared.factor_kinds import ENROLLED, KINDS, ORDER, SPECS
@@ -35,7 +33,7 @@ def test_the_specs_are_consistent() -> None:
 
 
 def test_every_kind_has_its_modules() -> None:
-    methods = auth_factors.default(StepTools(cast(AuthCore, None)))
+    methods = auth_factors.default(*[cast(Any, None)] * 7)
     for kind in ORDER:
         method = methods.get(kind)
         assert method is not None and kind in method.kinds, f"auth has no module for {kind}"

@@ -1,12 +1,18 @@
-"""The ``clients`` table: registered relying services (last writer wins per field)."""
+"""The ``clients`` table: registered relying services (last writer wins per field); and a
+client's state as it travels on ``auth.credentials``, sealed (only auth, with the keyring,
+can register one)."""
 
 from __future__ import annotations
 
 import asyncpg
+from pydantic import BaseModel, ValidationError
 
+from services.auth.domain import clients
 from services.auth.domain.clients import ClientState
+from shared.consumer import InvalidEvent
 from shared.merge import Record
 from shared.merged_rows import MergedTable
+from shared.sealing import Keyring, SealingError
 
 #: Merged field by field (:mod:`shared.merge`).
 CLIENTS = MergedTable("clients", ("id",), ("name", "secret_hash", "active"))
@@ -42,3 +48,27 @@ def _state(row: asyncpg.Record) -> ClientState:
         updated_at=row["updated_at"],
         zone=row["zone"],
     )
+
+
+class ClientPublished(BaseModel):
+    """``auth.credentials`` ``client.upserted``: a client's :class:`ClientState`, sealed."""
+
+    client_id: str
+    sealed: str
+
+
+def seal(keyring: Keyring, state: ClientState) -> str:
+    return keyring.seal(state.model_dump_json().encode(), clients.client_aad(state.client_id))
+
+
+def open_sealed(keyring: Keyring, body: ClientPublished) -> ClientState:
+    """The state inside a ``client.upserted``; InvalidEvent if it is not the keyring's seal
+    of that very client (a forgery, or another client's state copied)."""
+    try:
+        raw = keyring.open(body.sealed, clients.client_aad(body.client_id))
+        state = ClientState.model_validate_json(raw)
+    except (SealingError, ValidationError, ValueError):
+        raise InvalidEvent("client.upserted: not sealed by this deployment") from None
+    if state.client_id != body.client_id:
+        raise InvalidEvent("client.upserted: sealed state of another client")
+    return state

@@ -1,15 +1,15 @@
 """Second factors at login, one module per factor and one shape (cf. Ory Kratos'
 ``selfservice/strategy/*``): each says where it may be used, what it counts as (``amr``, RFC
 8176), how strong it is, its challenge (if any) and its verify. :class:`Registry` holds them;
-the second step (:mod:`services.auth.second_step`) composes the registry, so adding a factor
-is adding a module and registering it in :func:`services.auth.factors.registry.default`."""
+the second step (:mod:`services.auth.use_cases.second_step`) composes the registry, so adding
+a factor is adding a module and registering it in :mod:`services.auth.factors.registry`."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import asyncpg
 
@@ -19,9 +19,6 @@ from services.auth.domain import tokens
 from shared.events import Envelope, FactorCredential
 from shared.problems import Problem
 from shared.topics import Topic
-
-if TYPE_CHECKING:
-    from services.auth.factors.tools import StepTools
 
 #: Where a login may take its second factor: after the password, or after enrolling.
 SECOND_STAGES = ("second_factor", "enrol")
@@ -116,10 +113,9 @@ CredentialHook = Callable[[asyncpg.Connection, str, FactorCredential], Awaitable
 
 @dataclass(frozen=True)
 class FactorModule:
-    """What a factor module plugs into auth: its login method, and how the state it spends
-    replicates from the other zone (the ``auth.events`` types it applies, and what it keeps of
-    a factor credential beside the credential itself)."""
+    """How the state a factor spends replicates from the other zone: the ``auth.events``
+    types it applies, and what it keeps of a factor credential beside the credential itself.
+    Its login method is built with what it uses in :func:`registry.default`."""
 
-    method: Callable[[StepTools], Method]
     replicated: Mapping[str, Replicated] = field(default_factory=dict)
     on_credential: CredentialHook | None = None

@@ -17,16 +17,19 @@ import asyncpg
 from services.auth import problems
 from services.auth.adapters import fallbacks
 from services.auth.adapters import repository as repo
+from services.auth.adapters.events import Events
+from services.auth.adapters.notices import Notices
 from services.auth.api import ChallengeResponse, FallbackCertificateView, VerifyRequest
 from services.auth.domain import factors, fallback, tokens
 from services.auth.domain.fallback import FallbackCertificate
 from services.auth.factors import FactorModule, Outcome, Passed
 from services.auth.factors.tools import StepTools
+from services.auth.metrics import AuthMetrics
+from services.auth.settings import AuthSettings
 from shared import actors
 from shared.events import Actor, Envelope, FallbackUsed, utcnow
-from shared.notify import notify_request
 from shared.problems import Problem
-from shared.topics import AUTH_EVENTS, NOTIFY_REQUESTS, Topic
+from shared.topics import AUTH_EVENTS, Topic
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +47,17 @@ _OUTCOMES = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class Certificate:
     """The fallback's two calls: ``challenge`` hands out a nonce, ``verify`` checks its
     signature and completes the login."""
 
     tools: StepTools
+    pool: asyncpg.Pool
+    settings: AuthSettings
+    events: Events
+    notices: Notices
+    metrics: AuthMetrics
     kinds: ClassVar[tuple[str, ...]] = ("certificate",)
     #: After the password, instead of its second factor.
     stages: ClassVar[tuple[str, ...]] = ("second_factor",)
@@ -57,14 +65,14 @@ class Certificate:
     completes_enrolment: ClassVar[bool] = False
 
     def observed(self, kind: str, outcome: str) -> None:
-        self.tools.core.metrics.fallback(outcome)
+        self.metrics.fallback(outcome)
 
     async def challenge(self, kind: str, login_id: str) -> ChallengeResponse:
         """A nonce to sign, valid ``fallback_challenge_seconds``; it replaces the login's
         earlier ones. Only for an employee with a usable certificate and uses left."""
-        core, now = self.tools.core, utcnow()
+        now = utcnow()
         try:
-            async with core.pool.acquire() as conn, conn.transaction():
+            async with self.pool.acquire() as conn, conn.transaction():
                 step = await self.tools.challenge_step(conn, login_id, now)
                 practice, employee = step.practice, step.employee
                 max_uses = practice.policy.fallback_max_uses
@@ -73,12 +81,12 @@ class Certificate:
                     raise problems.factor_not_available()
                 used = await self._check_limit(conn, practice.id, employee.id, max_uses, now)
                 nonce = fallback.new_nonce()
-                expires_at = now + timedelta(seconds=core.settings.fallback_challenge_seconds)
+                expires_at = now + timedelta(seconds=self.settings.fallback_challenge_seconds)
                 await fallbacks.add_challenge(conn, login_id, nonce, now, expires_at)
         except Problem as problem:
-            core.metrics.fallback(f"challenge_{_OUTCOMES.get(problem.slug, problem.slug)}")
+            self.metrics.fallback(f"challenge_{_OUTCOMES.get(problem.slug, problem.slug)}")
             raise
-        core.metrics.fallback("challenged")
+        self.metrics.fallback("challenged")
         return ChallengeResponse(
             factor="certificate",
             expires_at=expires_at,
@@ -153,7 +161,7 @@ class Certificate:
             employee.id,
             found.nr,
             now,
-            self.tools.core.settings.zone,
+            self.settings.zone,
         )
         practice_email = await fallbacks.practice_email(conn, practice.id)
         if practice_email:
@@ -171,11 +179,11 @@ class Certificate:
             username=employee.username_key,
             certificate=certificate.nr,
             fingerprint=certificate.fingerprint,
-            zone=self.tools.core.settings.zone,
+            zone=self.settings.zone,
             uses_left=left,
             actor=Actor(**actors.actor(employee.id, employee.rights_group)),
         )
-        event = self.tools.core.outgoing(
+        event = self.events.outgoing(
             AUTH_EVENTS, "fallback.used", practice.id, employee.id, used.model_dump(), now
         )
         return Passed((fallback.AMR,), [event], acr=tokens.FALLBACK_ACR)
@@ -190,26 +198,21 @@ class Certificate:
     ) -> tuple[Topic, Envelope]:
         """The e-mail to the practice: who, when, which certificate, how many uses are left."""
         practice, employee = step.practice, step.employee
-        return (
-            NOTIFY_REQUESTS,
-            notify_request(
-                self.tools.core.settings,
-                self.tools.core.keyring,
-                practice.id,
-                employee.id,
-                "email",
-                "fallback_alert",
-                address,
-                {
-                    "practice_name": practice.name,
-                    "employee_name": employee.name,
-                    "username": employee.username,
-                    "used_at": factors.format_time(now),
-                    "certificate": f"{certificate.subject} (nr {certificate.nr})",
-                    "uses_left": left,
-                },
-                now=now,
-            ),
+        return self.notices.request(
+            practice.id,
+            employee.id,
+            "email",
+            "fallback_alert",
+            address,
+            {
+                "practice_name": practice.name,
+                "employee_name": employee.name,
+                "username": employee.username,
+                "used_at": factors.format_time(now),
+                "certificate": f"{certificate.subject} (nr {certificate.nr})",
+                "uses_left": left,
+            },
+            now,
         )
 
 
@@ -221,4 +224,4 @@ async def on_fallback_used(conn: asyncpg.Connection, event: Envelope) -> None:
     )
 
 
-MODULE = FactorModule(Certificate, {"fallback.used": on_fallback_used})
+MODULE = FactorModule({"fallback.used": on_fallback_used})

@@ -14,76 +14,50 @@ import asyncpg
 
 from services.auth import problems
 from services.auth.adapters import repository as repo
+from services.auth.adapters.notices import Notices
 from services.auth.api import ChallengeResponse, VerifyRequest
 from services.auth.domain import factors
 from services.auth.factors import FactorModule, Outcome, Passed
 from services.auth.factors.tools import StepTools, Usual
+from services.auth.metrics import AuthMetrics
+from services.auth.settings import AuthSettings
 from shared import factor_kinds, otp
 from shared.events import Channel, utcnow
-from shared.notify import notify_request, request_notification
 from shared.problems import Problem
+from shared.sealing import Keyring
 
 
 def _login_code_aad(practice: str, employee: str, code_id: uuid.UUID) -> str:
     return f"login-code:{practice}:{employee}:{code_id}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Code(Usual):
     tools: StepTools
+    pool: asyncpg.Pool
+    settings: AuthSettings
+    keyring: Keyring
+    notices: Notices
+    metrics: AuthMetrics
     kinds: ClassVar[tuple[str, ...]] = ("sms", "email")
 
     async def challenge(self, kind: str, login_id: str) -> ChallengeResponse:
         """Send an SMS or e-mail login code for a login at its second step."""
-        core = self.tools.core
-        settings, metrics = core.settings, core.metrics
         channel: Channel = "sms" if kind == "sms" else "email"
         now = utcnow()
-        async with core.pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as conn, conn.transaction():
             step = await self.tools.challenge_step(conn, login_id, now)
             candidates = factors.usable(step.factors, kind)
             if not candidates:
-                metrics.code_sent(kind, "unavailable")
+                self.metrics.code_sent(kind, "unavailable")
                 raise problems.factor_not_available()
+            await self._limit_sends(conn, step, channel, now)
             practice, employee = step.practice, step.employee
-            # Sends are counted per employee, across the employee's logins: serialise them.
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                f"login-codes:{practice.id}:{employee.id}",
-            )
-            window = settings.otp_send_window_seconds
-            sent, oldest = await repo.recent_sends(
-                conn, practice.id, employee.id, now - timedelta(seconds=window)
-            )
-            if sent >= settings.otp_max_sends:
-                metrics.code_sent(channel, "too_many")
-                raise Problem(
-                    429,
-                    "too-many-codes",
-                    "Too many codes",
-                    "Too many codes were sent in a short time; try again later.",
-                    retry_after=factors.retry_after(oldest or now, window, now),
-                )
             address = str(self.tools.open_factor(practice.id, employee.id, candidates[0])["to"])
-            code = otp.numeric_code(settings.otp_code_digits)
-            code_id = uuid.uuid4()
-            expires_at = now + timedelta(seconds=settings.otp_code_seconds)
-            await repo.add_login_code(
+            code = otp.numeric_code(self.settings.otp_code_digits)
+            expires_at = await self._store(conn, step, channel, code, now)
+            await self.notices.send(
                 conn,
-                code_id,
-                login_id,
-                practice.id,
-                employee.id,
-                channel,
-                core.keyring.seal(
-                    code.encode(), _login_code_aad(practice.id, employee.id, code_id)
-                ),
-                now,
-                expires_at,
-            )
-            request = notify_request(
-                settings,
-                core.keyring,
                 practice.id,
                 employee.id,
                 channel,
@@ -92,16 +66,57 @@ class Code(Usual):
                 {
                     "practice_name": practice.name,
                     "employee_name": employee.name,
-                    "expires_minutes": factors.expires_minutes(settings.otp_code_seconds),
+                    "expires_minutes": factors.expires_minutes(self.settings.otp_code_seconds),
                 },
+                now,
                 {"code": code},
-                now=now,
             )
-            await request_notification(conn, settings, request)
-        metrics.code_sent(channel, "sent")
+        self.metrics.code_sent(channel, "sent")
         return ChallengeResponse(
             factor=channel, sent_to=factors.mask(address), expires_at=expires_at
         )
+
+    async def _limit_sends(
+        self, conn: asyncpg.Connection, step: repo.SecondStep, channel: Channel, now: datetime
+    ) -> None:
+        """429 ``too-many-codes`` after ``otp_max_sends`` in the window. Sends are counted per
+        employee, across the employee's logins: serialised."""
+        practice, employee = step.practice, step.employee
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            f"login-codes:{practice.id}:{employee.id}",
+        )
+        window = self.settings.otp_send_window_seconds
+        sent, oldest = await repo.recent_sends(
+            conn, practice.id, employee.id, now - timedelta(seconds=window)
+        )
+        if sent >= self.settings.otp_max_sends:
+            self.metrics.code_sent(channel, "too_many")
+            raise Problem(
+                429,
+                "too-many-codes",
+                "Too many codes",
+                "Too many codes were sent in a short time; try again later.",
+                retry_after=factors.retry_after(oldest or now, window, now),
+            )
+
+    async def _store(
+        self,
+        conn: asyncpg.Connection,
+        step: repo.SecondStep,
+        channel: Channel,
+        code: str,
+        now: datetime,
+    ) -> datetime:
+        """The login's new code, sealed; when it expires."""
+        practice, employee = step.practice.id, step.employee.id
+        code_id = uuid.uuid4()
+        expires_at = now + timedelta(seconds=self.settings.otp_code_seconds)
+        sealed = self.keyring.seal(code.encode(), _login_code_aad(practice, employee, code_id))
+        await repo.add_login_code(
+            conn, code_id, step.login_id, practice, employee, channel, sealed, now, expires_at
+        )
+        return expires_at
 
     async def verify(
         self,
@@ -128,12 +143,11 @@ class Code(Usual):
         now: datetime,
     ) -> Passed | Problem:
         row = await repo.newest_login_code(conn, step.login_id, channel)
-        settings = self.tools.core.settings
-        if row is None or row["used"] or row["attempts"] >= settings.otp_max_attempts:
+        if row is None or row["used"] or row["attempts"] >= self.settings.otp_max_attempts:
             return problems.invalid_code()
         if row["expires_at"] <= now:
             return problems.code_expired()
-        stored = self.tools.core.keyring.open(
+        stored = self.keyring.open(
             row["sealed"], _login_code_aad(row["practice"], row["employee"], row["id"])
         )
         typed = code.strip().replace(" ", "").encode()
@@ -142,4 +156,4 @@ class Code(Usual):
         return Passed((factor_kinds.amr_of(channel),)) if ok else problems.invalid_code()
 
 
-MODULE = FactorModule(Code)
+MODULE = FactorModule()

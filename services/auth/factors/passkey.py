@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar
 
@@ -34,6 +35,7 @@ from services.auth.domain import passkeys
 from services.auth.domain.passkeys import StoredPasskey
 from services.auth.factors import FactorModule, Outcome, Passed
 from services.auth.factors.tools import StepTools, Usual
+from services.auth.settings import AuthSettings
 from shared.events import utcnow
 from shared.sealing import SealingError
 from shared.webauthn import AMR_PASSKEY
@@ -45,12 +47,13 @@ _REFUSED = (WebAuthnException, ValueError, TypeError, KeyError, IndexError)
 _TRANSPORTS = {t.value for t in AuthenticatorTransport}
 
 
+@dataclass(frozen=True)
 class Passkey(Usual):
+    tools: StepTools
+    pool: asyncpg.Pool
+    settings: AuthSettings
     kinds: ClassVar[tuple[str, ...]] = ("passkey",)
     stages: ClassVar[tuple[str, ...]] = ("second_factor",)
-
-    def __init__(self, tools: StepTools) -> None:
-        self.tools = tools
 
     def _stored(self, step: repo.SecondStep) -> list[StoredPasskey]:
         """The employee's active passkeys that open (one that does not is skipped)."""
@@ -66,9 +69,8 @@ class Passkey(Usual):
         return found
 
     async def challenge(self, kind: str, login_id: str) -> ChallengeResponse:
-        core, now = self.tools.core, utcnow()
-        settings = core.settings
-        async with core.pool.acquire() as conn, conn.transaction():
+        settings, now = self.settings, utcnow()
+        async with self.pool.acquire() as conn, conn.transaction():
             step = await self.tools.challenge_step(conn, login_id, now)
             stored = self._stored(step)
             if not stored:
@@ -103,7 +105,7 @@ class Passkey(Usual):
     ) -> Outcome:
         """The login's challenge is spent by this try, whatever the answer."""
         assert answer.credential is not None  # the model checks
-        settings, practice = self.tools.core.settings, step.practice
+        settings, practice = self.settings, step.practice
         stored = self._stored(step)
         if not stored:
             return problems.factor_not_available()
@@ -139,4 +141,4 @@ class Passkey(Usual):
         return await self.tools.complete_locked(conn, step, passed, now)
 
 
-MODULE = FactorModule(Passkey)
+MODULE = FactorModule()

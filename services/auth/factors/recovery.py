@@ -13,25 +13,31 @@ import asyncpg
 
 from services.auth import problems
 from services.auth.adapters import repository as repo
+from services.auth.adapters.events import Events
+from services.auth.adapters.notices import Notices
 from services.auth.api import VerifyRequest
 from services.auth.domain import factors
 from services.auth.domain.factors import Factor
 from services.auth.factors import FactorModule, Outcome, Passed
 from services.auth.factors.tools import StepTools, Usual
+from services.auth.settings import AuthSettings
 from shared import factor_kinds, otp
 from shared.events import factor_aad
-from shared.notify import notify_request
-from shared.sealing import SealingError
-from shared.topics import AUTH_EVENTS, FACTORS, NOTIFY_REQUESTS
+from shared.sealing import Keyring, SealingError
+from shared.topics import AUTH_EVENTS, FACTORS
 
 log = logging.getLogger(__name__)
 
 CHANGE_RECOVERY_USED = "recovery code used"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Recovery(Usual):
     tools: StepTools
+    settings: AuthSettings
+    keyring: Keyring
+    events: Events
+    notices: Notices
     kinds: ClassVar[tuple[str, ...]] = ("recovery",)
 
     async def verify(
@@ -79,20 +85,20 @@ class Recovery(Usual):
         ``factors``, applied here only if the factor is still at the version the code was
         checked against), announce its use and tell the employee. False: spent by someone
         else meanwhile."""
-        core, practice, employee = self.tools.core, step.practice, step.employee
+        practice, employee = step.practice, step.employee
         new_code = otp.recovery_code()
-        sealed = core.keyring.seal(
+        sealed = self.keyring.seal(
             json.dumps({"hash": otp.code_hash(new_code)}).encode(),
             factor_aad(practice.id, employee.id, used.id),
         )
         credential = await repo.spend_recovery(
-            conn, practice.id, used.id, used.version, sealed, now, core.settings.zone
+            conn, practice.id, used.id, used.version, sealed, now, self.settings.zone
         )
         if credential is None:
             return False
         passed.recovery_code = new_code
         passed.events += [
-            core.outgoing(
+            self.events.outgoing(
                 FACTORS,
                 "factor.credential",
                 practice.id,
@@ -100,7 +106,7 @@ class Recovery(Usual):
                 credential.model_dump(mode="json"),
                 now,
             ),
-            core.outgoing(
+            self.events.outgoing(
                 AUTH_EVENTS,
                 "recovery.used",
                 practice.id,
@@ -110,9 +116,7 @@ class Recovery(Usual):
             ),
         ]
         if step.email:
-            notice = notify_request(
-                core.settings,
-                core.keyring,
+            notice = self.notices.request(
                 practice.id,
                 employee.id,
                 "email",
@@ -124,10 +128,10 @@ class Recovery(Usual):
                     "change": CHANGE_RECOVERY_USED,
                     "changed_at": factors.format_time(now),
                 },
-                now=now,
+                now,
             )
-            passed.events.append((NOTIFY_REQUESTS, notice))
+            passed.events.append(notice)
         return True
 
 
-MODULE = FactorModule(Recovery)
+MODULE = FactorModule()

@@ -1,9 +1,14 @@
-"""The second factors auth knows, in one place: a new factor is a module registered here."""
+"""The second factors auth knows, in one place: a new factor is a module registered here, its
+login method given what it uses and its replication plugged into the consumers."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+import asyncpg
+
+from services.auth.adapters.events import Events
+from services.auth.adapters.notices import Notices
 from services.auth.factors import (
     CredentialHook,
     FactorModule,
@@ -16,6 +21,9 @@ from services.auth.factors import (
     totp,
 )
 from services.auth.factors.tools import StepTools
+from services.auth.metrics import AuthMetrics
+from services.auth.settings import AuthSettings
+from shared.sealing import Keyring
 
 MODULES: tuple[FactorModule, ...] = (
     passkey.MODULE,
@@ -34,5 +42,22 @@ ON_CREDENTIAL: tuple[CredentialHook, ...] = tuple(
 )
 
 
-def default(tools: StepTools) -> Registry:
-    return Registry([module.method(tools) for module in MODULES])
+def default(
+    tools: StepTools,
+    pool: asyncpg.Pool,
+    settings: AuthSettings,
+    keyring: Keyring,
+    events: Events,
+    notices: Notices,
+    metrics: AuthMetrics,
+) -> Registry:
+    """The login methods, each given what it uses (building one does no I/O)."""
+    return Registry(
+        [
+            passkey.Passkey(tools, pool, settings),
+            totp.Totp(tools, events, notices, metrics),
+            code.Code(tools, pool, settings, keyring, notices, metrics),
+            recovery.Recovery(tools, settings, keyring, events, notices),
+            certificate.Certificate(tools, pool, settings, events, notices, metrics),
+        ]
+    )

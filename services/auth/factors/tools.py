@@ -14,25 +14,32 @@ import asyncpg
 
 from services.auth import problems
 from services.auth.adapters import repository as repo
+from services.auth.adapters.events import Events
 from services.auth.api import ChallengeResponse, TokenResponse
-from services.auth.core import AuthCore
 from services.auth.domain import factors, lockout, tokens
 from services.auth.domain.factors import Factor
 from services.auth.factors import OUTCOMES, SECOND_STAGES, WAIT, Passed, Wait
+from services.auth.use_cases.attempts import Attempts
+from services.auth.use_cases.grants import Grants
 from shared import actors
-from shared.events import factor_aad
-from shared.outbox import outbox_row
+from shared.events import Envelope, factor_aad
 from shared.problems import Problem
-from shared.topics import AUTH_EVENTS
+from shared.sealing import Keyring
+from shared.topics import AUTH_EVENTS, Topic
 
 
-@dataclass
+@dataclass(frozen=True)
 class StepTools:
-    """Receives the service's shared state (pool, settings, keyring, signer, metrics, events)."""
+    """What every factor's verify uses: the checks of the open login, the employee's factors
+    (opened), a failed attempt counted, and the completion with the two-factor token."""
 
-    core: AuthCore
+    keyring: Keyring
+    attempts: Attempts
+    grants: Grants
+    events: Events
 
-    def check_step(self, step: repo.SecondStep, now: datetime) -> None:
+    @staticmethod
+    def check_step(step: repo.SecondStep, now: datetime) -> None:
         """Lockout first, as the password step does; then the account must still be usable."""
         state = lockout.lock_state(step.failures, step.reset_at, step.practice.policy, now)
         if state.locked(now):
@@ -40,15 +47,8 @@ class StepTools:
         if not step.employee.in_service:
             raise problems.account_disabled()
 
-    async def guard(self, conn: asyncpg.Connection, step: repo.SecondStep, now: datetime) -> None:
-        """Before a second factor is verified, in the caller's transaction: the username's
-        attempts serialised and the lockout checked under that lock (so at most
-        ``max_attempts`` codes are ever evaluated), then the account must still be usable."""
-        await self.core.serialise_attempts(conn, step.practice, step.employee.username_key, now)
-        if not step.employee.in_service:
-            raise problems.account_disabled()
-
-    def candidates(self, step: repo.SecondStep, kind: str) -> list[Factor] | Problem | Wait:
+    @staticmethod
+    def candidates(step: repo.SecondStep, kind: str) -> list[Factor] | Problem | Wait:
         """The employee's factors of ``kind`` this login accepts; at the enrol step ``WAIT``
         until the authenticator just enrolled has arrived."""
         found = factors.usable(step.factors, kind)
@@ -58,7 +58,7 @@ class StepTools:
 
     def open_factor(self, practice: str, employee: str, factor: Factor) -> dict[str, Any]:
         body: dict[str, Any] = json.loads(
-            self.core.keyring.open(factor.sealed, factor_aad(practice, employee, factor.id))
+            self.keyring.open(factor.sealed, factor_aad(practice, employee, factor.id))
         )
         return body
 
@@ -66,7 +66,7 @@ class StepTools:
         self, conn: asyncpg.Connection, step: repo.SecondStep, factor: str, now: datetime
     ) -> None:
         """A wrong second factor: one failed attempt toward the username's lockout."""
-        await self.core.failure(
+        await self.attempts.failure(
             conn,
             step.practice.id,
             step.employee.username_key,
@@ -86,7 +86,7 @@ class StepTools:
         """Complete the login (once): the two-factor token, and the outbox rows that go with
         it (the factor's own events, ``login.succeeded``, ``token.issued``); also (spent,
         done) as :func:`repo.complete_login` answers."""
-        core, practice, employee = self.core, step.practice, step.employee
+        practice, employee = step.practice, step.employee
         session = tokens.Session.new(
             practice.id,
             employee.id,
@@ -95,33 +95,13 @@ class StepTools:
             passed.acr,
             tokens.session_start(now, step.cutoff),
         )
-        grant = core.grant(session, now)
-        signed = core.signer.sign(grant.claims, now)
+        grant = self.grants.grant(session, now)
+        token = self.grants.token(grant, now, passed.recovery_code)
         events = [
             *passed.events,
-            core.outgoing(
-                AUTH_EVENTS,
-                "login.succeeded",
-                practice.id,
-                employee.id,
-                {
-                    "username": employee.username_key,
-                    "employee": employee.id,
-                    "amr": ["pwd", *passed.amr],
-                    **passed.detail,
-                    "actor": actors.actor(employee.id, employee.rights_group),
-                },
-                now,
-            ),
-            (AUTH_EVENTS, core.token_event("token.issued", session, grant, now)),
+            self._succeeded(step, passed, now),
+            (AUTH_EVENTS, self.events.token("token.issued", session, grant, now)),
         ]
-        token = TokenResponse(
-            token=signed,
-            expires_at=grant.expires_at,
-            renew_after=grant.renew_after,
-            session_expires_at=grant.session_expires_at,
-            recovery_code=passed.recovery_code,
-        )
         spent, done = await repo.complete_login(
             conn,
             step.login_id,
@@ -129,10 +109,29 @@ class StepTools:
             employee.id,
             employee.username_key,
             now,
-            [outbox_row(core.settings, t, e) for t, e in events],
+            [self.events.row(t, e) for t, e in events],
             passed.spend,
         )
         return token, spent, done
+
+    def _succeeded(
+        self, step: repo.SecondStep, passed: Passed, now: datetime
+    ) -> tuple[Topic, Envelope]:
+        employee = step.employee
+        return self.events.outgoing(
+            AUTH_EVENTS,
+            "login.succeeded",
+            step.practice.id,
+            employee.id,
+            {
+                "username": employee.username_key,
+                "employee": employee.id,
+                "amr": ["pwd", *passed.amr],
+                **passed.detail,
+                "actor": actors.actor(employee.id, employee.rights_group),
+            },
+            now,
+        )
 
     async def complete_locked(
         self, conn: asyncpg.Connection, step: repo.SecondStep, passed: Passed, now: datetime

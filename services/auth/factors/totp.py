@@ -15,14 +15,16 @@ from pydantic import BaseModel
 from services.auth import problems
 from services.auth.adapters import repository as repo
 from services.auth.adapters import totp_steps
+from services.auth.adapters.events import Events
+from services.auth.adapters.notices import Notices
 from services.auth.api import VerifyRequest
 from services.auth.domain import factors
 from services.auth.domain.factors import Factor
 from services.auth.factors import FactorModule, Outcome, Passed
 from services.auth.factors.tools import StepTools, Usual
+from services.auth.metrics import AuthMetrics
 from shared import bounds, factor_kinds, otp
 from shared.events import Envelope, FactorCredential
-from shared.notify import notify_request, request_notification
 from shared.problems import Problem
 from shared.sealing import SealingError
 from shared.topics import AUTH_EVENTS
@@ -30,9 +32,12 @@ from shared.topics import AUTH_EVENTS
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Totp(Usual):
     tools: StepTools
+    events: Events
+    notices: Notices
+    metrics: AuthMetrics
     kinds: ClassVar[tuple[str, ...]] = ("totp",)
     #: At the enrol step only the authenticator just enrolled completes the login.
     completes_enrolment: ClassVar[bool] = True
@@ -59,9 +64,7 @@ class Totp(Usual):
         # employee's last used one (factors.totp_step_fresh): the history is read only when
         # it refused, to tell a replay from an old step.
         data = {"employee": employee.id, "factor": factor.id, "step": used_step}
-        used = self.tools.core.outgoing(
-            AUTH_EVENTS, "totp.used", practice.id, employee.id, data, now
-        )
+        used = self.events.outgoing(AUTH_EVENTS, "totp.used", practice.id, employee.id, data, now)
         passed = Passed(
             (factor_kinds.amr_of("totp"),), [used], spend=totp_steps.spend(factor.id, used_step)
         )
@@ -92,7 +95,7 @@ class Totp(Usual):
                     return candidate, found
             return None
         finally:
-            self.tools.core.metrics.totp_checked(started)
+            self.metrics.totp_checked(started)
 
     async def _refused(
         self,
@@ -121,9 +124,9 @@ class Totp(Usual):
         """A spent time step came again: an event, and an e-mail to the employee (someone may
         have their code). The code that confirmed the enrolment, typed again at once, is most
         likely the employee's own: refused and recorded, but no alarm e-mail."""
-        core, practice, employee = self.tools.core, step.practice, step.employee
+        practice, employee = step.practice, step.employee
         confirmation = used_step == factor.confirmed_step
-        await core.emit(
+        await self.events.emit(
             conn,
             AUTH_EVENTS,
             "totp.replayed",
@@ -138,24 +141,19 @@ class Totp(Usual):
             now,
         )
         if step.email and not confirmation:
-            await request_notification(
+            await self.notices.send(
                 conn,
-                core.settings,
-                notify_request(
-                    core.settings,
-                    core.keyring,
-                    practice.id,
-                    employee.id,
-                    "email",
-                    "totp_replay",
-                    step.email,
-                    {
-                        "practice_name": practice.name,
-                        "employee_name": employee.name,
-                        "used_at": factors.format_time(now),
-                    },
-                    now=now,
-                ),
+                practice.id,
+                employee.id,
+                "email",
+                "totp_replay",
+                step.email,
+                {
+                    "practice_name": practice.name,
+                    "employee_name": employee.name,
+                    "used_at": factors.format_time(now),
+                },
+                now,
             )
 
 
@@ -184,4 +182,4 @@ async def on_credential(conn: asyncpg.Connection, practice: str, body: FactorCre
     await totp_steps.add(conn, practice, body.employee, body.factor, body.confirmed_step)
 
 
-MODULE = FactorModule(Totp, {"totp.used": on_totp_used}, on_credential)
+MODULE = FactorModule({"totp.used": on_totp_used}, on_credential)

@@ -1,17 +1,36 @@
-"""``tweestap client add|list|remove``: relying services that may introspect tokens, managed
-outside a running service (like ``tweestap bootstrap``). Run in one zone: the registration
-reaches the other zone over ``auth.credentials`` (sealed) once that zone's auth runs."""
+"""Auth's commands, run outside a running service: ``tweestap bootstrap`` (the first practice
+and administrator) and ``tweestap client add|list|remove`` (relying services that may
+introspect tokens). Run in one zone: what they write reaches the other zone over the bus once
+that zone's auth runs."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from services.auth.clients import Clients
+from services.auth.bootstrap import build_clients, offline
 from services.auth.http import MIGRATIONS
 from services.auth.settings import AuthSettings
+from services.auth.use_cases.clients import Clients
 from shared.db import create_pool, migrate_service
 from shared.sealing import Keyring
+
+
+async def bootstrap_practice(
+    settings: AuthSettings,
+    practice: str,
+    name: str,
+    username: str,
+    admin_name: str,
+    password: str,
+    email: str | None = None,
+) -> str:
+    """``tweestap bootstrap``: the administrator's employee id."""
+    await migrate_service(settings, settings.service, MIGRATIONS)
+    async with offline(settings) as (_, auth):
+        return await auth.first_practice.create(
+            practice, name, username, admin_name, password, email
+        )
 
 
 @asynccontextmanager
@@ -19,7 +38,7 @@ async def open_clients(settings: AuthSettings) -> AsyncIterator[Clients]:
     await migrate_service(settings, settings.service, MIGRATIONS)
     pool = await create_pool(settings.database_url, 1, 2)
     try:
-        yield Clients(settings, pool, Keyring.parse(settings.sealing_keys.get_secret_value()))
+        yield build_clients(settings, pool, Keyring.parse(settings.sealing_keys.get_secret_value()))
     finally:
         await pool.close()
 
@@ -31,8 +50,8 @@ async def run(
     name: str | None,
     reactivate: bool = False,
 ) -> str:
-    """What the command prints. ``add`` prints the secret: this once, never again; it refuses
-    a removed client unless ``reactivate`` (Problem ``client-removed``)."""
+    """What ``tweestap client`` prints. ``add`` prints the secret: this once, never again; it
+    refuses a removed client unless ``reactivate`` (Problem ``client-removed``)."""
     async with open_clients(settings) as clients:
         if action == "list":
             return "\n".join(

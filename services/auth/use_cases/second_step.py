@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
@@ -16,15 +17,20 @@ from services.auth import problems
 from services.auth.adapters import repository as repo
 from services.auth.api import ChallengeResponse, TokenResponse, VerifyRequest
 from services.auth.factors import Method, Outcome, Registry
-from services.auth.factors.tools import StepTools
+from services.auth.metrics import AuthMetrics
+from services.auth.use_cases.attempts import Attempts
 from shared.events import utcnow
 from shared.problems import Problem
 
 
-@dataclass
+@dataclass(frozen=True)
 class SecondStep:
-    tools: StepTools
+    pool: asyncpg.Pool
+    attempts: Attempts
     registry: Registry
+    metrics: AuthMetrics
+    #: How long a verify at the enrol step waits for the authenticator just confirmed.
+    factor_wait_seconds: float
 
     def _method(self, kind: str) -> Method:
         method = self.registry.get(kind)
@@ -41,11 +47,11 @@ class SecondStep:
         two-factor token. A login at the ``enrol`` step continues here once the authenticator
         the enrolment wizard confirmed has arrived (waiting up to ``factor_wait_seconds``)."""
         kind, method = answer.factor, self._method(answer.factor)
-        metrics = self.tools.core.metrics
+        metrics = self.metrics
         deadline: float | None = None
         while True:
             started = time.perf_counter()
-            async with self.tools.core.pool.acquire() as conn, conn.transaction():
+            async with self.pool.acquire() as conn, conn.transaction():
                 outcome = await self._attempt(conn, method, login_id, answer)
             if isinstance(outcome, TokenResponse):
                 metrics.second_factor(kind, "success")
@@ -58,7 +64,7 @@ class SecondStep:
                 method.observed(kind, label)
                 raise outcome
             if deadline is None:
-                deadline = time.monotonic() + self.tools.core.settings.factor_wait_seconds
+                deadline = time.monotonic() + self.factor_wait_seconds
             if not await self._wait_for_authenticator(login_id, deadline):
                 metrics.second_factor(kind, "not_ready")
                 raise problems.factor_not_ready()
@@ -74,18 +80,26 @@ class SecondStep:
         if step is None:
             return problems.login_gone()
         try:
-            await self.tools.guard(conn, step, now)
+            await self._guard(conn, step, now)
         except Problem as problem:
             return problem
         if step.stage == "enrol" and not method.completes_enrolment:
             return problems.factor_not_available()
         return await method.verify(conn, step, answer, now)
 
+    async def _guard(self, conn: asyncpg.Connection, step: repo.SecondStep, now: datetime) -> None:
+        """Before a second factor is verified, in the caller's transaction: the username's
+        attempts serialised and the lockout checked under that lock (so at most
+        ``max_attempts`` codes are ever evaluated), then the account must still be usable."""
+        await self.attempts.serialise(conn, step.practice, step.employee.username_key, now)
+        if not step.employee.in_service:
+            raise problems.account_disabled()
+
     async def _wait_for_authenticator(self, login_id: str, deadline: float) -> bool:
         interval = 0.05
         while True:
             kinds = self.registry.completing_enrolment()
-            if await repo.has_active_factor(self.tools.core.pool, login_id, kinds):
+            if await repo.has_active_factor(self.pool, login_id, kinds):
                 return True
             if time.monotonic() >= deadline:
                 return False

@@ -1,0 +1,223 @@
+"""The one place that builds auth: its adapters over the settings and the pool, then each use
+case given only what it uses. The HTTP and Kafka entry points and the commands reach the use
+cases through the one :class:`Auth`; no use case receives :class:`Adapters`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+import asyncpg
+
+from services.auth import consumers
+from services.auth.adapters.accounts import Accounts
+from services.auth.adapters.events import Events
+from services.auth.adapters.hasher import Hasher
+from services.auth.adapters.keystore import KeyStore
+from services.auth.adapters.notices import Notices
+from services.auth.adapters.signer import Signer
+from services.auth.domain import tokens
+from services.auth.factors import registry
+from services.auth.factors.tools import StepTools
+from services.auth.metrics import AuthMetrics
+from services.auth.settings import AuthSettings
+from services.auth.use_cases.attempts import Attempts
+from services.auth.use_cases.clients import Clients
+from services.auth.use_cases.first_practice import FirstPractice
+from services.auth.use_cases.grants import Grants
+from services.auth.use_cases.housekeeping import Housekeeping, Maintenance
+from services.auth.use_cases.keys import Keys
+from services.auth.use_cases.login_steps import LoginSteps
+from services.auth.use_cases.password_login import ChangePasswordAtLogin, PasswordLogin
+from services.auth.use_cases.passwords import (
+    ChangeOwnPassword,
+    ReuseCheck,
+    SetPassword,
+    StorePassword,
+)
+from services.auth.use_cases.second_step import SecondStep
+from services.auth.use_cases.tokens import Introspecting, Issuing, Renewing, Revoking
+from shared.consumer import EventConsumer
+from shared.db import create_pool
+from shared.gate import TokenGate
+from shared.sealing import Keyring
+from shared.topics import DEAD_LETTERS
+
+#: How often keys are checked for rotation and old rows forgotten.
+MAINTENANCE_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Adapters:
+    """What auth is built from, and what the entry points (and tests) reach directly: the
+    pool, the signer, the session gate; the hasher to close at the end."""
+
+    settings: AuthSettings
+    pool: asyncpg.Pool
+    keyring: Keyring
+    hasher: Hasher
+    signer: Signer
+    metrics: AuthMetrics
+    events: Events
+    gate: TokenGate
+
+
+def build_adapters(
+    settings: AuthSettings, pool: asyncpg.Pool, metrics: AuthMetrics, hash_workers: int
+) -> Adapters:
+    """The adapters over ``pool``; ``hash_workers``: the hashing threads (0: one per core)."""
+    signer = Signer(settings.token_cache_size)
+    hasher = Hasher(
+        settings.argon2_memory_kib,
+        settings.argon2_time_cost,
+        settings.argon2_parallelism,
+        hash_workers,
+        settings.hash_max_waiting,
+        settings.hash_busy_retry_seconds,
+        cpu_spent=metrics.hash_cpu.labels(**metrics.base()).inc,
+    )
+    gate = TokenGate(
+        signer,
+        pool,
+        settings.issuer,
+        settings.token_audience,
+        settings.leeway_seconds,
+        # Introspection answers the username: read with the session's state.
+        columns=("username",),
+    )
+    keyring = Keyring.parse(settings.sealing_keys.get_secret_value())
+    return Adapters(settings, pool, keyring, hasher, signer, metrics, Events(settings), gate)
+
+
+@dataclass(frozen=True)
+class Auth:
+    """Auth's use cases, wired."""
+
+    login: PasswordLogin
+    change_password_at_login: ChangePasswordAtLogin
+    second_step: SecondStep
+    renewing: Renewing
+    revoking: Revoking
+    introspecting: Introspecting
+    change_own_password: ChangeOwnPassword
+    set_password: SetPassword
+    passwords: StorePassword
+    first_practice: FirstPractice
+    accounts: Accounts
+    clients: Clients
+    keys: Keys
+    housekeeping: Housekeeping
+    maintenance: Maintenance
+
+
+def _lifetimes(settings: AuthSettings) -> tokens.Lifetimes:
+    return tokens.Lifetimes(
+        token=timedelta(seconds=settings.token_lifetime_seconds),
+        session_max=timedelta(seconds=settings.session_max_seconds),
+    )
+
+
+def _grants(settings: AuthSettings, signer: Signer) -> Grants:
+    return Grants(
+        signer,
+        _lifetimes(settings),
+        settings.issuer,
+        settings.zone,
+        settings.token_audience,
+        settings.token_client_id,
+    )
+
+
+def build_clients(settings: AuthSettings, pool: asyncpg.Pool, keyring: Keyring) -> Clients:
+    return Clients(pool, keyring, Events(settings), settings.zone, settings.client_cache_seconds)
+
+
+def _second_step(a: Adapters, attempts: Attempts, grants: Grants) -> SecondStep:
+    """The login's second step over every factor the registry knows."""
+    s, pool = a.settings, a.pool
+    tools = StepTools(a.keyring, attempts, grants, a.events)
+    notices = Notices(s, a.keyring)
+    methods = registry.default(tools, pool, s, a.keyring, a.events, notices, a.metrics)
+    return SecondStep(pool, attempts, methods, a.metrics, s.factor_wait_seconds)
+
+
+def _housekeeping(settings: AuthSettings, pool: asyncpg.Pool) -> Housekeeping:
+    return Housekeeping(
+        pool,
+        retention=timedelta(milliseconds=settings.topics.retention_ms),
+        failure_memory=timedelta(hours=settings.failure_memory_hours),
+        code_window=timedelta(seconds=settings.otp_send_window_seconds),
+        session_max=_lifetimes(settings).session_max,
+    )
+
+
+def compose(a: Adapters) -> Auth:
+    s, pool, events, metrics = a.settings, a.pool, a.events, a.metrics
+    grants = _grants(s, a.signer)
+    accounts = Accounts(a.keyring)
+    attempts = Attempts(pool, events, metrics, s.zone)
+    issuing = Issuing(grants, events, metrics)
+    passwords = StorePassword(
+        pool, a.hasher, accounts, ReuseCheck(attempts, a.hasher), events, metrics, s.zone
+    )
+    steps = LoginSteps(
+        pool,
+        issuing,
+        grants,
+        events,
+        login_ttl=timedelta(seconds=s.login_ttl_seconds),
+        enrolment_ttl=timedelta(seconds=s.enrolment_token_seconds),
+    )
+    keys = Keys(pool, KeyStore(s, a.keyring), a.signer)
+    forgetting = _housekeeping(s, pool)
+    return Auth(
+        login=PasswordLogin(pool, accounts, attempts, a.hasher, steps, metrics),
+        change_password_at_login=ChangePasswordAtLogin(pool, accounts, passwords, steps),
+        second_step=_second_step(a, attempts, grants),
+        renewing=Renewing(
+            a.gate, pool, grants, events, metrics, timedelta(seconds=s.renewal_event_seconds)
+        ),
+        revoking=Revoking(a.gate, pool, events, grants.lifetimes, metrics),
+        introspecting=Introspecting(a.gate),
+        change_own_password=ChangeOwnPassword(
+            pool, accounts, attempts, a.hasher, passwords, issuing
+        ),
+        set_password=SetPassword(pool, accounts, passwords),
+        passwords=passwords,
+        first_practice=FirstPractice(pool, a.keyring, events, passwords, s.zone),
+        accounts=accounts,
+        clients=build_clients(s, pool, a.keyring),
+        keys=keys,
+        housekeeping=forgetting,
+        maintenance=Maintenance(keys, forgetting, MAINTENANCE_SECONDS),
+    )
+
+
+def consumer(a: Adapters) -> EventConsumer:
+    """Auth's Kafka entry points, one consumer over every topic it applies."""
+    return EventConsumer(
+        a.settings,
+        a.pool,
+        a.metrics,
+        "auth",
+        consumers.handlers(a.settings, a.signer),
+        consumers.accept(a.settings),
+        dead_letter_topic=DEAD_LETTERS,
+    )
+
+
+@asynccontextmanager
+async def offline(settings: AuthSettings) -> AsyncIterator[tuple[Adapters, Auth]]:
+    """Auth over ``settings``' database in this process, outside a running service (the
+    commands, ``tweestap dev``'s reset): a small pool, one hashing thread."""
+    pool = await create_pool(settings.database_url, 1, 2)
+    try:
+        built = build_adapters(settings, pool, AuthMetrics(settings.zone), hash_workers=1)
+        try:
+            yield built, compose(built)
+        finally:
+            built.hasher.close()
+    finally:
+        await pool.close()

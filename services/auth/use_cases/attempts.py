@@ -1,0 +1,168 @@
+"""Counting guesses toward the lockout (DESIGN §5): one lockout for passwords and second
+factors, exact within a zone whatever the concurrency. A password guess is reserved (counted
+pending) before argon2 runs and settled by its verdict; a second factor is checked, verified
+and recorded under the username's lock in the caller's transaction."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from services.auth import problems
+from services.auth.adapters import repository as repo
+from services.auth.adapters.events import Events
+from services.auth.adapters.hasher import HasherBusy
+from services.auth.domain import lockout
+from services.auth.domain.records import Practice
+from services.auth.metrics import AuthMetrics
+from shared import actors
+from shared.events import PasswordPolicy
+from shared.topics import AUTH_EVENTS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A password guess counted (pending) before its verdict."""
+
+    id: uuid.UUID
+    practice: str
+    key: str
+    policy: PasswordPolicy
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Attempts:
+    pool: asyncpg.Pool
+    events: Events
+    metrics: AuthMetrics
+    zone: str
+
+    async def reserve(
+        self, practice_id: str, key: str, policy: PasswordPolicy, now: datetime
+    ) -> Attempt:
+        """Count a password guess before its verdict, serialised per (practice, username):
+        refused (429) when locked, else a pending failure row is committed before argon2 runs,
+        so at most ``max_attempts`` guesses are ever evaluated in this zone, whatever the
+        concurrency, and a crash mid-verify still counts. The lock is held for two short
+        statements only, not across the hashing: the second adds the pending row and reads
+        the failures before it; when they lock, the transaction rolls back."""
+        attempt = Attempt(uuid.uuid4(), practice_id, key, policy, now)
+        async with self.pool.acquire() as conn, conn.transaction():
+            await repo.lock_attempts(conn, practice_id, key)
+            failures, reset_at = await repo.reserve_failure(
+                conn, practice_id, key, now, self.zone, attempt.id
+            )
+            state = lockout.lock_state(failures, reset_at, policy, now)
+            if state.locked(now):
+                raise problems.locked(state, now)
+        return attempt
+
+    async def verify(self, attempt: Attempt, verdict: Awaitable[bool]) -> bool:
+        """The hasher's ``verdict`` on a reserved guess (the caller settles it); one the hasher
+        refused (busy, 503) was no guess: its pending row goes, so an overload locks no one."""
+        try:
+            return await verdict
+        except HasherBusy:
+            await self.passed(attempt)
+            raise
+
+    async def failed(self, attempt: Attempt, employee: str | None = None) -> None:
+        """The verdict of a reserved guess: wrong (its row settles, ``login.failed``)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await self.failure(
+                conn,
+                attempt.practice,
+                attempt.key,
+                attempt.policy,
+                attempt.at,
+                attempt=attempt.id,
+                employee=employee,
+            )
+
+    async def passed(self, attempt: Attempt) -> None:
+        """The verdict of a reserved guess: right (it was no failure)."""
+        async with self.pool.acquire() as conn:
+            await repo.drop_failure(conn, attempt.id)
+
+    async def serialise(
+        self, conn: asyncpg.Connection, practice: Practice, key: str, now: datetime
+    ) -> None:
+        """For a second factor verified inside the caller's transaction: serialise the
+        username's attempts and check the lockout on failures read under that lock, so the
+        check, the verify and the failure it may record are one step."""
+        await repo.lock_attempts(conn, practice.id, key)
+        failures, reset_at = await repo.failures(conn, practice.id, key)
+        state = lockout.lock_state(failures, reset_at, practice.policy, now)
+        if state.locked(now):
+            raise problems.locked(state, now)
+
+    async def failure(
+        self,
+        conn: asyncpg.Connection,
+        practice_id: str,
+        key: str,
+        policy: PasswordPolicy,
+        now: datetime,
+        factor: str | None = None,
+        attempt: uuid.UUID | None = None,
+        employee: str | None = None,
+    ) -> None:
+        """One failed attempt for the username (a wrong password or a wrong second factor,
+        both count toward the same lockout), in the caller's transaction; ``attempt``: the
+        pending row of a reserved guess, settled under its id. ``account.locked`` is emitted
+        by the failure that locks, once."""
+        await repo.lock_attempts(conn, practice_id, key)
+        settled, reset_at = await repo.failures(conn, practice_id, key, settled=True)
+        data: dict[str, Any] = {"username": key, "zone": self.zone}
+        if factor is not None:
+            data["factor"] = factor
+        # Audit (NEN 7513): the employee the username names (if any) and the client address.
+        actor = actors.actor(employee)
+        data.update(employee=employee, actor=actor)
+        ids = {} if attempt is None else {"id": attempt}
+        event = await self.events.emit(
+            conn, AUTH_EVENTS, "login.failed", practice_id, f"user:{key}", data, now, **ids
+        )
+        await repo.add_failure(conn, practice_id, key, now, self.zone, event.id)
+        who = {"practice": practice_id, "username": key, "factor": factor}
+        log.info("login failed: %s", factor or "password", extra=who)
+        if lockout.locks(settled, now, reset_at, policy):
+            state = lockout.lock_state([*settled, now], reset_at, policy, now)
+            await self._locked(conn, practice_id, key, state.locked_until or now, data, now)
+
+    async def _locked(
+        self,
+        conn: asyncpg.Connection,
+        practice_id: str,
+        key: str,
+        until: datetime,
+        failed: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        """The failure that locks: counted, logged and announced (``account.locked``)."""
+        self.metrics.lockouts.labels(**self.metrics.base()).inc()
+        who = {"practice": practice_id, "username": key, "factor": failed.get("factor")}
+        log.warning("account locked", extra={**who, "locked_until": until.isoformat()})
+        await self.events.emit(
+            conn,
+            AUTH_EVENTS,
+            "account.locked",
+            practice_id,
+            f"user:{key}",
+            {
+                "username": key,
+                "locked_until": until.isoformat(),
+                "employee": failed["employee"],
+                "actor": failed["actor"],
+            },
+            now,
+        )

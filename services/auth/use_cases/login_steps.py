@@ -1,0 +1,134 @@
+"""Where a login goes after its password: a changed password, the second factor, enrolment,
+or done with a one-factor token. The step is recorded on the login (the statement that opens
+it also settles the right guess) and answered with what the client needs for it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from services.auth import problems
+from services.auth.adapters import repository as repo
+from services.auth.adapters.events import Events
+from services.auth.api import LoginResponse, TokenResponse
+from services.auth.domain import factors, passwords, tokens
+from services.auth.domain.login import next_step
+from services.auth.domain.records import Credential, Employee, Practice
+from services.auth.use_cases.grants import Grants
+from services.auth.use_cases.tokens import Issuing
+from shared import actors
+from shared.topics import AUTH_EVENTS
+
+
+def expiry_warning(practice: Practice, credential: Credential, now: datetime) -> datetime | None:
+    """When the password expires, if that is within the policy's warning period."""
+    warn_at = passwords.expires_at(practice.policy, credential.changed_at or now)
+    if warn_at and warn_at - now <= timedelta(days=practice.policy.warn_before_days):
+        return warn_at
+    return None
+
+
+@dataclass(frozen=True)
+class LoginSteps:
+    pool: asyncpg.Pool
+    issuing: Issuing
+    grants: Grants
+    events: Events
+    #: How long a login waits at its second factor (or password change), and at enrolment.
+    login_ttl: timedelta
+    enrolment_ttl: timedelta
+
+    async def advance(
+        self,
+        practice: Practice,
+        employee: Employee,
+        credential: Credential,
+        factor_kinds: Sequence[str],
+        login_id: str,
+        now: datetime,
+        existing: bool = False,
+        fallback: bool = False,
+        passed: uuid.UUID | None = None,
+    ) -> LoginResponse:
+        """Record where the login goes next and answer with that step (and, for the second
+        factor, the factors it may use); ``existing``: a login that changed its password;
+        ``passed``: the pending row of the right guess that opened the login, settled by the
+        login's first write (it was no failure)."""
+        step = next_step(
+            practice, credential, strong_factors=factors.strong_count(factor_kinds), now=now
+        )
+        expires_at = now + (self.enrolment_ttl if step == "enrol" else self.login_ttl)
+        allowed = fallback and practice.policy.fallback_max_uses > 0
+        offered = factors.offered(factor_kinds, allowed) if step == "second_factor" else []
+        response = LoginResponse(
+            login_id=login_id, next=step, factors=offered, expires_at=expires_at
+        )
+        new = (login_id, practice.id, employee.id, step, now, expires_at, passed)
+        async with self.pool.acquire() as conn:
+            if not existing and step != "done":
+                # The usual case (a second factor, a new password, enrolment): one statement
+                # opens the login and settles the guess, without a transaction around it.
+                await repo.create_login(conn, *new)
+            else:
+                async with conn.transaction():
+                    if existing:
+                        await self._move(conn, login_id, step, expires_at)
+                    else:
+                        await repo.create_login(conn, *new)
+                    if step == "done":
+                        response.token = await self._done(conn, practice, employee, now)
+        if step == "enrol":
+            response.enrolment_token = self.grants.enrolment_token(
+                employee, login_id, now, expires_at
+            )
+        response.password_expires_at = expiry_warning(practice, credential, now)
+        return response
+
+    async def _move(
+        self, conn: asyncpg.Connection, login_id: str, step: str, expires_at: datetime
+    ) -> None:
+        """The login that changed its password goes on to ``step`` (once)."""
+        if not await repo.advance_login(conn, login_id, step, expires_at, repo.CHANGING_PASSWORD):
+            raise problems.login_gone()
+
+    async def _done(
+        self, conn: asyncpg.Connection, practice: Practice, employee: Employee, now: datetime
+    ) -> TokenResponse:
+        """A password-only login is complete: its session and token, in the caller's
+        transaction."""
+        cutoff = await repo.session_cutoff(conn, practice.id, employee.id)
+        session = tokens.Session.new(
+            practice.id,
+            employee.id,
+            employee.rights_group,
+            ("pwd",),
+            tokens.SINGLE_FACTOR_ACR,
+            tokens.session_start(now, cutoff),
+        )
+        token = await self.issuing.issue(conn, session, now, "token.issued")
+        await self._login_succeeded(conn, practice.id, employee, now)
+        return token
+
+    async def _login_succeeded(
+        self, conn: asyncpg.Connection, practice_id: str, employee: Employee, now: datetime
+    ) -> None:
+        key = employee.username_key
+        await repo.reset_failures(conn, practice_id, key, now)
+        await repo.record_login(conn, practice_id, employee.id, now)
+        await self.events.emit(
+            conn,
+            AUTH_EVENTS,
+            "login.succeeded",
+            practice_id,
+            employee.id,
+            {
+                "username": key,
+                "employee": employee.id,
+                "actor": actors.actor(employee.id, employee.rights_group),
+            },
+            now,
+        )

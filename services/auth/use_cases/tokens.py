@@ -1,0 +1,148 @@
+"""Token use cases: issue, renew (sliding window, one round trip), revoke (log out),
+introspect (RFC 7662)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from services.auth import problems
+from services.auth.adapters import repository as repo
+from services.auth.adapters.events import Events
+from services.auth.api import TokenResponse
+from services.auth.domain import tokens
+from services.auth.metrics import AuthMetrics
+from services.auth.use_cases.grants import Grants
+from shared import replicas
+from shared.events import RevocationReason, SessionRevoked, utcnow
+from shared.gate import TokenGate
+from shared.problems import Problem
+from shared.topics import AUTH_EVENTS, STS_REVOCATIONS
+
+
+@dataclass(frozen=True)
+class Issuing:
+    grants: Grants
+    events: Events
+    metrics: AuthMetrics
+
+    async def issue(
+        self, conn: asyncpg.Connection, session: tokens.Session, now: datetime, kind: str
+    ) -> TokenResponse:
+        """A token for ``session``, its ``kind`` event queued in the caller's transaction."""
+        started = time.perf_counter()
+        grant = self.grants.grant(session, now)
+        token = self.grants.token(grant, now)
+        await self.events.queue(conn, AUTH_EVENTS, self.events.token(kind, session, grant, now))
+        self.metrics.tokens(kind, started)
+        return token
+
+
+@dataclass(frozen=True)
+class Renewing:
+    gate: TokenGate
+    pool: asyncpg.Pool
+    grants: Grants
+    events: Events
+    metrics: AuthMetrics
+    #: How often a session's renewals are announced (``token.renewed``).
+    event_every: timedelta
+
+    async def renew(self, token: str) -> TokenResponse:
+        """A new token valid X from now (capped at the session's end), in one round trip; a
+        ``token.renewed`` event only when due (:func:`tokens.renewal_event_due`)."""
+        started = time.perf_counter()
+        # The live-session rules are checked in renew_session's one statement (one round
+        # trip on the hottest path), the same rules as TokenGate.live_session.
+        claims = await self.gate.signed_session_claims(token)
+        session = tokens.Session.from_claims(claims)
+        now = utcnow()
+        try:
+            grant = self.grants.grant(session, now)
+        except tokens.SessionEnded:
+            raise problems.session_expired() from None
+        due = tokens.renewal_event_due(session, int(claims["iat"]), now, self.event_every)
+        event = self.events.token("token.renewed", session, grant, now) if due else None
+        state = await repo.renew_session(
+            self.pool,
+            session.practice,
+            session.employee,
+            session.sid,
+            None if event is None else self.events.row(AUTH_EVENTS, event),
+            single_factor=session.acr == tokens.SINGLE_FACTOR_ACR,
+            auth_time=session.auth_time,
+        )
+        if state is None or not state["live"]:
+            raise problems.session_revoked()
+        renewed = self.grants.token(grant, now, rg=state["rights_group"])
+        self.metrics.tokens("token.renewed", started)
+        return renewed
+
+
+@dataclass(frozen=True)
+class Revoking:
+    gate: TokenGate
+    pool: asyncpg.Pool
+    events: Events
+    lifetimes: tokens.Lifetimes
+    metrics: AuthMetrics
+
+    async def revoke(self, token: str, reason: RevocationReason = "logout") -> None:
+        """Log out: holding the signed token is enough, even when the session already ended."""
+        claims = await self.gate.signed_session_claims(token)
+        session = tokens.Session.from_claims(claims)
+        now = utcnow()
+        body = SessionRevoked(
+            sid=session.sid,
+            employee=session.employee,
+            revoked_at=now,
+            session_expires_at=self.lifetimes.session_end(session),
+            reason=reason,
+        )
+        async with self.pool.acquire() as conn, conn.transaction():
+            fresh = await replicas.add_revocation(
+                conn, session.sid, session.practice, session.employee, now, body.session_expires_at
+            )
+            if not fresh:
+                return
+            revoked = {"sid": session.sid, "reason": reason}
+            for topic, type_, data in (
+                (STS_REVOCATIONS, "session.revoked", body.model_dump(mode="json")),
+                (AUTH_EVENTS, "token.revoked", revoked),
+            ):
+                await self.events.emit(
+                    conn, topic, type_, session.practice, session.employee, data, now
+                )
+        self.metrics.tokens("token.revoked", None)
+
+
+#: The claims an active token's introspection shows (RFC 7662 §2.2 and Tweestap's own).
+SHOWN = (
+    *("sub", "iss", "aud", "client_id", "exp", "iat", "jti", "practice", "rg", "sid"),
+    *("amr", "acr", "auth_time", "zone"),
+)
+
+
+@dataclass(frozen=True)
+class Introspecting:
+    gate: TokenGate
+
+    async def introspect(self, token: str) -> dict[str, Any]:
+        """RFC 7662: ``{"active": false}`` for anything not a live session token; when active,
+        the rights group is the directory's now, not the token's. One round trip: the
+        session's state and the username in one statement."""
+        try:
+            claims, state = await self.gate.live(token)
+        except Problem:
+            return {"active": False}
+        return {
+            "active": True,
+            "token_type": "Bearer",
+            "scope": claims["scope"],
+            "username": state["username"],
+            **{k: claims[k] for k in SHOWN if k in claims},
+        }
