@@ -47,20 +47,7 @@ class Notices:
         )
         return NOTIFY_REQUESTS, envelope
 
-    async def send(
-        self,
-        conn: asyncpg.Connection,
-        practice: str,
-        employee: str,
-        channel: Channel,
-        template: str,
-        recipient: str,
-        parameters: Mapping[str, str | int],
-        now: datetime,
-        secrets: Mapping[str, str] | None = None,
-    ) -> None:
-        """Queue the request in the caller's transaction."""
-        _, envelope = self.request(
-            practice, employee, channel, template, recipient, parameters, now, secrets
-        )
+    async def queue(self, conn: asyncpg.Connection, request: tuple[Topic, Envelope]) -> None:
+        """Queue a :meth:`request` in the caller's transaction."""
+        _, envelope = request
         await request_notification(conn, self.settings, envelope)

@@ -153,22 +153,31 @@ class Certificate:
             await self.tools.failed(conn, step, "certificate", now)
             return problems.invalid_signature()
         left = fallback.uses_left(max_uses, used + 1)
-        passed = self._fallback_used(step, found, left, now)
+        passed = await self._use(conn, step, found, left, now)
+        return await self.tools.complete_locked(conn, step, passed, now)
+
+    async def _use(
+        self,
+        conn: asyncpg.Connection,
+        step: repo.SecondStep,
+        certificate: FallbackCertificate,
+        left: int,
+        now: datetime,
+    ) -> Passed:
+        """A fallback use: counted (``fallback.used``, for both zones) and the practice
+        told by e-mail."""
+        practice = step.practice
+        passed = self._fallback_used(step, certificate, left, now)
+        used_id = passed.events[0][1].id
         await fallbacks.add_use(
-            conn,
-            passed.events[0][1].id,
-            practice.id,
-            employee.id,
-            found.nr,
-            now,
-            self.settings.zone,
+            conn, used_id, practice.id, step.employee.id, certificate.nr, now, self.settings.zone
         )
         practice_email = await fallbacks.practice_email(conn, practice.id)
         if practice_email:
-            passed.events.append(self._alert(step, found, left, practice_email, now))
+            passed.events.append(self._alert(step, certificate, left, practice_email, now))
         else:
             log.warning("practice %s has no e-mail address: fallback alert not sent", practice.id)
-        return await self.tools.complete_locked(conn, step, passed, now)
+        return passed
 
     def _fallback_used(
         self, step: repo.SecondStep, certificate: FallbackCertificate, left: int, now: datetime

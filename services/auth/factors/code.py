@@ -56,8 +56,7 @@ class Code(Usual):
             address = str(self.tools.open_factor(practice.id, employee.id, candidates[0])["to"])
             code = otp.numeric_code(self.settings.otp_code_digits)
             expires_at = await self._store(conn, step, channel, code, now)
-            await self.notices.send(
-                conn,
+            notice = self.notices.request(
                 practice.id,
                 employee.id,
                 channel,
@@ -71,6 +70,7 @@ class Code(Usual):
                 now,
                 {"code": code},
             )
+            await self.notices.queue(conn, notice)
         self.metrics.code_sent(channel, "sent")
         return ChallengeResponse(
             factor=channel, sent_to=factors.mask(address), expires_at=expires_at

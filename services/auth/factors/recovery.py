@@ -22,9 +22,9 @@ from services.auth.factors import FactorModule, Outcome, Passed
 from services.auth.factors.tools import StepTools, Usual
 from services.auth.settings import AuthSettings
 from shared import factor_kinds, otp
-from shared.events import factor_aad
+from shared.events import Envelope, FactorCredential, factor_aad
 from shared.sealing import Keyring, SealingError
-from shared.topics import AUTH_EVENTS, FACTORS
+from shared.topics import AUTH_EVENTS, FACTORS, Topic
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,15 @@ class Recovery(Usual):
         if credential is None:
             return False
         passed.recovery_code = new_code
-        passed.events += [
+        passed.events += self._announced(step, used, credential, now)
+        return True
+
+    def _announced(
+        self, step: repo.SecondStep, used: Factor, credential: FactorCredential, now: datetime
+    ) -> list[tuple[Topic, Envelope]]:
+        """The new code on ``factors``, ``recovery.used``, and the e-mail to the employee."""
+        practice, employee = step.practice, step.employee
+        events = [
             self.events.outgoing(
                 FACTORS,
                 "factor.credential",
@@ -130,8 +138,8 @@ class Recovery(Usual):
                 },
                 now,
             )
-            passed.events.append(notice)
-        return True
+            events.append(notice)
+        return events
 
 
 MODULE = FactorModule()

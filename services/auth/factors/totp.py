@@ -141,8 +141,7 @@ class Totp(Usual):
             now,
         )
         if step.email and not confirmation:
-            await self.notices.send(
-                conn,
+            notice = self.notices.request(
                 practice.id,
                 employee.id,
                 "email",
@@ -155,6 +154,7 @@ class Totp(Usual):
                 },
                 now,
             )
+            await self.notices.queue(conn, notice)
 
 
 class TotpUsed(BaseModel):
