@@ -49,11 +49,13 @@ class EventBounds:
             )
 
     @staticmethod
-    def check_step(step: int, at: datetime) -> None:
+    def check_step(step: int, at: datetime, earlier: bool = False) -> None:
         """Refuse a TOTP step outside ±1 of the step of ``at`` (the event's own time, itself
-        bounded): a code is only ever accepted within one step of the verifying clock."""
+        bounded): a code is only ever accepted within one step of the verifying clock. With
+        ``earlier``, any earlier step is allowed: only a step ahead of its time can harm
+        (steps go only forward, so one far ahead would refuse every code until then)."""
         expected = time_step(at)
-        if abs(step - expected) > 1:
+        if step - expected > 1 or (not earlier and expected - step > 1):
             raise InvalidEvent(
                 f"TOTP step {step} is not within 1 of the step of the event's time ({expected})"
             )
@@ -73,11 +75,11 @@ class EventBounds:
             self.check_time(f"the stamp of {name}", stamp.updated_at, now)
 
 
-def check_step(step: int, at: datetime) -> None:
+def check_step(step: int, at: datetime, earlier: bool = False) -> None:
     """:meth:`EventBounds.check_step` for the event being applied (nothing outside a
     consumer)."""
     if current() is not None:
-        EventBounds.check_step(step, at)
+        EventBounds.check_step(step, at, earlier)
 
 
 def check_time(what: str, at: datetime) -> None:

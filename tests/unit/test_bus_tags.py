@@ -72,6 +72,10 @@ def test_a_totp_step_must_lie_within_one_of_its_events_time() -> None:
     for step in (time_step(at) + 2, time_step(at) - 2, 2**62, 0):
         with pytest.raises(InvalidEvent, match="step"):
             LIMITS.check_step(step, at)
+    # A step spent before its event (a factor's confirmation) is harmless: only ahead is not.
+    LIMITS.check_step(time_step(at) - 100, at, earlier=True)
+    with pytest.raises(InvalidEvent, match="step"):
+        LIMITS.check_step(time_step(at) + 2, at, earlier=True)
 
 
 def test_versions_may_not_leap_and_stamps_not_lie_ahead() -> None:

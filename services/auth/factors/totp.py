@@ -178,7 +178,8 @@ async def on_credential(conn: asyncpg.Connection, practice: str, body: FactorCre
     if body.kind != "totp" or body.confirmed_step is None:
         return
     bounds.check_time("the factor's creation", body.created_at)
-    bounds.check_step(body.confirmed_step, body.created_at)
+    # Spent when (or before) the factor was created: only a step ahead of that can harm.
+    bounds.check_step(body.confirmed_step, body.created_at, earlier=True)
     await totp_steps.add(conn, practice, body.employee, body.factor, body.confirmed_step)
 
 
