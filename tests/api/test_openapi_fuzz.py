@@ -34,7 +34,7 @@ from services.auth.http import CLIENTS
 from shared.events import utcnow
 from shared.http import RUNTIME
 from shared.tokens import TWO_FACTOR_ACR
-from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
 
 #: Schemathesis' own strategies use ``random`` (its concern, not this test's).
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")

@@ -18,9 +18,10 @@ import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from tests.browser.conftest import Browser, free_port, serve_web
-from tests.certfactory import TestCA
-from tests.conftest import ADMIN_PASSWORD, Cluster, SmtpSink, Zone, wait_for
-from tests.e2e.story import JAN, PRACTICE, PRACTICE_EMAIL, Story
+from tests.support.certificates import TestCA
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, wait_for
+from tests.support.mail import SmtpSink
+from tests.support.story import JAN, PRACTICE, PRACTICE_EMAIL, Story
 
 #: The console's screenshots follow the employee story's (20-console-….png).
 FIRST_SHOT = 19

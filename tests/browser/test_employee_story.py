@@ -21,8 +21,9 @@ from selenium.webdriver.common.virtual_authenticator import (
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from tests.browser.conftest import Browser, free_port, serve_web
-from tests.conftest import ADMIN_PASSWORD, Cluster, SmtpSink, Zone, text_of, wait_for
-from tests.e2e.story import (
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, wait_for
+from tests.support.mail import SmtpSink, text_of
+from tests.support.story import (
     JAN,
     JAN_PASSWORD,
     PRACTICE,

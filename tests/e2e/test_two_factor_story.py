@@ -1,4 +1,4 @@
-"""The whole two-factor story on real components (told in tests/e2e/story.py: a practice
+"""The whole two-factor story on real components (told in tests/support/story.py: a practice
 switches on two factors and an employee lives with it), and no secret in clear where operators
 and other services look (issue 12, DESIGN §3): while the story runs, every log line, every HTTP
 error body and every event on every topic is kept, then all of it is scanned for every
@@ -15,12 +15,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from tests.conftest import Cluster, SmtpSink, wait_for
-from tests.e2e.story import Witness, two_factor_story
-from tests.log_lines import Lines, lines
+from tests.support.cluster import Cluster, wait_for
+from tests.support.logs import Lines
+from tests.support.mail import SmtpSink
+from tests.support.story import Witness, two_factor_story
 
-#: The fixture, imported so that pytest finds it here.
-FIXTURES = (lines,)
 #: Shorter secrets (the 6-digit TOTP and SMS/e-mail codes) are only looked for where a code
 #: would leak (see ``leaks``); longer ones anywhere.
 SHORT = 8

@@ -39,7 +39,7 @@ from services.dev.deployment import Deployment, run_sync
 from services.dev.infra import free_port
 from shared.events import Envelope, NotifyRequest
 from tests.faults.conftest import PASSWORD, Account, auth_zones, log, new_account
-from tests.topics import tags
+from tests.support.bus import tags
 
 T = TypeVar("T")
 

@@ -21,7 +21,7 @@ from services.enrolment.settings import MIN_AUDIT_RETENTION_DAYS
 from shared.db import ONE_ROLE_WARNING
 from shared.events import utcnow
 from shared.http import RUNTIME
-from tests.conftest import Cluster, Zone
+from tests.support.cluster import Cluster, Zone
 
 OLD = timedelta(days=MIN_AUDIT_RETENTION_DAYS + 1)
 

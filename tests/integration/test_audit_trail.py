@@ -30,8 +30,6 @@ from services.web.settings import WebSettings
 from shared.events import Envelope, utcnow
 from shared.http import RUNTIME
 from shared.topics import AUTH_EVENTS
-from tests.certfactory import TestCA
-from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, login, read_events, wait_for
 from tests.integration.test_second_factor import (
     add_factor,
     oathtool,
@@ -40,7 +38,9 @@ from tests.integration.test_second_factor import (
     two_factor_practice,
     verify,
 )
-from tests.topics import send
+from tests.support.bus import read_events, send
+from tests.support.certificates import TestCA
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
 
 P = "fysio"
 PIET = "piet01"

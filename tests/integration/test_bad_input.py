@@ -11,8 +11,8 @@ from typing import Any
 
 from aiohttp import ClientResponse
 
-from tests.conftest import ADMIN_PASSWORD, login
 from tests.integration.test_bus_trust import Rig, rig
+from tests.support.cluster import ADMIN_PASSWORD, login
 
 #: Fixtures taken from test_bus_trust (imported so that pytest finds them here).
 FIXTURES = (rig,)

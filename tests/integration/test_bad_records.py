@@ -15,10 +15,10 @@ from aiokafka import AIOKafkaProducer
 
 from shared.events import Envelope
 from shared.trust import TrustSigner
-from tests.conftest import TRUST_PRIVATE, Cluster, Zone, wait_for
 from tests.integration.test_bus_trust import Rig, forged_key, host_employee, key_event, rig
 from tests.integration.test_login_races import metric
-from tests.topics import genuine
+from tests.support.bus import genuine
+from tests.support.cluster import TRUST_PRIVATE, Cluster, Zone, wait_for
 
 #: Fixtures taken from test_bus_trust (imported so that pytest finds them here).
 FIXTURES = (rig,)

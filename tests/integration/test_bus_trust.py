@@ -26,8 +26,8 @@ from shared.events import Envelope, utcnow
 from shared.http import RUNTIME
 from shared.trust import TrustSigner
 from shared.trust import generate as generate_trust_key
-from tests.conftest import ADMIN_PASSWORD, TRUST_PRIVATE, Cluster, Zone, login, wait_for
-from tests.topics import read_topic
+from tests.support.bus import read_topic
+from tests.support.cluster import ADMIN_PASSWORD, TRUST_PRIVATE, Cluster, Zone, login, wait_for
 
 P = "fysio"
 

@@ -20,9 +20,9 @@ from services.certs.http import CERTS
 from shared.events import EmployeeUpserted, PracticeUpserted, utcnow
 from shared.http import RUNTIME
 from shared.sealing import Keyring
-from tests.certfactory import TestCA
-from tests.conftest import ADMIN_PASSWORD, SEALING, Cluster, Zone, login, wait_for
-from tests.topics import read_topic
+from tests.support.bus import read_topic
+from tests.support.certificates import TestCA
+from tests.support.cluster import ADMIN_PASSWORD, SEALING, Cluster, Zone, login, wait_for
 
 P = "fysio"
 OTHER = "tandarts"

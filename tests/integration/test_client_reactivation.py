@@ -12,7 +12,7 @@ import uuid
 from services.dev.infra import Postgres
 from services.registry import SERVICES
 from shared.db import ensure_database
-from tests.conftest import SEALING
+from tests.support.cluster import SEALING
 
 
 async def tweestap_client(database_url: str, *args: str) -> tuple[int, str, str]:

@@ -28,7 +28,6 @@ from shared.events import utcnow
 from shared.http import RUNTIME
 from shared.outbox import _RELAY_LOCK
 from shared.problems import Problem
-from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
 from tests.integration.test_certs import VECOZO
 from tests.integration.test_second_factor import (
     Setup,
@@ -37,7 +36,8 @@ from tests.integration.test_second_factor import (
     two_factor_setup,
     verify,
 )
-from tests.topics import read_topic
+from tests.support.bus import read_topic
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
 
 P = "fysio"
 PIET = "piet01"

@@ -33,18 +33,9 @@ from services.enrolment.http import ENROLMENT
 from shared.events import Envelope, factor_aad, recovery_factor_id, utcnow
 from shared.otp import code_hash
 from shared.sealing import Keyring
-from tests.conftest import (
-    ADMIN_PASSWORD,
-    BSN_KEY,
-    SEALING,
-    Cluster,
-    SmtpSink,
-    Zone,
-    login,
-    text_of,
-    wait_for,
-)
-from tests.topics import read_topic
+from tests.support.bus import read_topic
+from tests.support.cluster import ADMIN_PASSWORD, BSN_KEY, SEALING, Cluster, Zone, login, wait_for
+from tests.support.mail import SmtpSink, text_of
 
 P = "fysio"
 PRACTICE_EMAIL = "praktijk@fysio-jansen.nl"

@@ -14,16 +14,9 @@ import asyncpg
 import pytest
 
 from services.dev.infra import Broker, Postgres, free_port
-from tests.conftest import (
-    ADMIN_PASSWORD,
-    Cluster,
-    consumer_of,
-    login,
-    read_events,
-    wait_for,
-    wait_ready,
-)
 from tests.integration.test_tokens import bearer
+from tests.support.bus import read_events
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, consumer_of, login, wait_for, wait_ready
 
 
 @pytest.fixture

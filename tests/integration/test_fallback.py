@@ -18,8 +18,6 @@ from services.auth.domain import tokens
 from shared.events import CertificateUpserted, utcnow
 from shared.http import RUNTIME
 from shared.topics import CERTS_EVENTS
-from tests.certfactory import Issued, TestCA
-from tests.conftest import Cluster, Zone, wait_for
 from tests.integration.test_second_factor import (
     PRACTICE,
     PRACTICE_EMAIL,
@@ -34,7 +32,9 @@ from tests.integration.test_second_factor import (
     until_in,
 )
 from tests.integration.test_tokens import bearer, forge_session, renew
-from tests.topics import events, of_type
+from tests.support.bus import events, of_type
+from tests.support.certificates import Issued, TestCA
+from tests.support.cluster import Cluster, Zone, wait_for
 
 CA = TestCA()
 

@@ -17,9 +17,10 @@ from services.auth.domain.clients import CLIENT_EVENT, DEPLOYMENT, ClientState
 from shared.events import utcnow
 from shared.sealing import Keyring, generate_key
 from shared.topics import AUTH_CREDENTIALS
-from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, login, read_events, wait_for
 from tests.integration.test_enrolment import P, start
 from tests.integration.test_token_trust import PIET, PIET_PASSWORD, put_piet, set_password
+from tests.support.bus import read_events
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
 
 PROBLEM = "application/problem+json"
 

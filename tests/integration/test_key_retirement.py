@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared.events import Envelope, utcnow
 from shared.trust import TrustSigner
-from tests.conftest import TRUST_PRIVATE, wait_for
 from tests.integration import test_bus_trust as bus
 from tests.integration.test_bus_trust import P, Rig, forged_calls, forged_key, token_refused
+from tests.support.cluster import TRUST_PRIVATE, wait_for
 
 rig = bus.rig  # the fixture: auth, enrolment and certs of zone a with an administrator
 

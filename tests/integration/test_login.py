@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from shared.events import Envelope, PasswordPolicy, PracticeUpserted, utcnow
 from shared.outbox import publish
 from shared.topics import DIRECTORY_EMPLOYEES, DIRECTORY_PRACTICES
-from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
 
 PROBLEM = "application/problem+json"
 

@@ -11,7 +11,6 @@ from collections.abc import Awaitable
 from typing import Any
 
 from shared import otp
-from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, login
 from tests.integration.test_fallback import CA, publish_certificate, sign, verify_certificate
 from tests.integration.test_login import set_policy
 from tests.integration.test_passwords import STRONG, STRONGER, admin_token, put_password
@@ -30,6 +29,7 @@ from tests.integration.test_second_factor import (
     verify,
     wrong,
 )
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login
 
 #: Argon2 at its cheapest allowed cost: the tests count verifies, they do not time them.
 FAST: dict[str, Any] = {"argon2_memory_kib": 8 * 1024, "argon2_time_cost": 1}

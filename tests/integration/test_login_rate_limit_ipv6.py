@@ -4,9 +4,9 @@ PostgreSQL and broker); the addresses come from a trusted proxy's ``X-Forwarded-
 
 from __future__ import annotations
 
-from tests.conftest import Cluster
 from tests.integration.test_login_races import FAST
 from tests.integration.test_password_attacks import login_from
+from tests.support.cluster import Cluster
 
 
 async def test_addresses_of_one_ipv6_64_share_the_login_budget(cluster: Cluster) -> None:

@@ -14,11 +14,8 @@ from shared.events import Envelope
 from shared.http import RUNTIME
 from shared.outbox import publish
 from shared.topics import DIRECTORY_PRACTICES
-from tests.conftest import ADMIN_PASSWORD, Cluster
-from tests.log_lines import Lines, lines
-
-#: The fixture, imported so that pytest finds it here.
-FIXTURES = (lines,)
+from tests.support.cluster import ADMIN_PASSWORD, Cluster
+from tests.support.logs import Lines
 
 P = "fysio"
 

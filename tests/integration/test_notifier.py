@@ -26,8 +26,8 @@ from shared.db import ensure_database
 from shared.events import Envelope, NotifyRequest, PracticeUpserted, notify_aad, utcnow
 from shared.http import RUNTIME
 from shared.sealing import Keyring
-from tests.conftest import SEALING, read_events, wait_for
-from tests.topics import genuine
+from tests.support.bus import genuine, read_events
+from tests.support.cluster import SEALING, wait_for
 
 PRACTICE_EMAIL = "praktijk@fysio-jansen.nl"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from shared.settings import Settings
-from tests.conftest import Cluster
+from tests.support.cluster import Cluster
 
 OPS_PATHS = ("/metrics", "/healthz", "/readyz")
 

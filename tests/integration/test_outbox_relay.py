@@ -21,7 +21,8 @@ from shared.events import Envelope, utcnow
 from shared.metrics import Metrics
 from shared.outbox import OutboxRelay, publish
 from shared.topics import AUTH_EVENTS
-from tests.conftest import Cluster, read_events, wait_for
+from tests.support.bus import read_events
+from tests.support.cluster import Cluster, wait_for
 
 _RELAY_LOCK = 7_510_420
 

@@ -1,5 +1,5 @@
 """Passkeys as the login's second factor, on real PostgreSQL and the real broker, answered by
-the software authenticator of ``tests/softkey.py``. The enrolment service is simulated as in
+the software authenticator of ``tests/support/softkey.py``. The enrolment service is simulated as in
 test_second_factor: the passkey is registered with py_webauthn (the registration enrolment
 does) and its sealed ``factor.credential`` published through the outbox."""
 
@@ -14,7 +14,6 @@ from webauthn.helpers import bytes_to_base64url
 
 from shared.events import FactorCredential, factor_aad, utcnow
 from shared.topics import FACTORS
-from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, login
 from tests.integration.test_second_factor import (
     KEYRING,
     PRACTICE,
@@ -28,8 +27,9 @@ from tests.integration.test_second_factor import (
     two_factor_setup,
     until_in,
 )
-from tests.softkey import SoftAuthenticator
-from tests.topics import events, of_type
+from tests.support.bus import events, of_type
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login
+from tests.support.softkey import SoftAuthenticator
 
 ORIGIN = "http://localhost:8100"
 

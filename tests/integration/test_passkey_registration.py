@@ -1,7 +1,7 @@
 """Passkey registration at the enrolment service (the employee's own factor), answered by the
-software authenticator in ``tests/softkey.py`` — real PostgreSQL, the real broker, auth in both
-zones consuming ``factors``, the notifier with a real SMTP sink. py_webauthn verifies what a
-browser would post; nothing is mocked."""
+software authenticator in ``tests/support/softkey.py`` — real PostgreSQL, the real broker, auth
+in both zones consuming ``factors``, the notifier with a real SMTP sink. py_webauthn verifies
+what a browser would post; nothing is mocked."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from shared.events import factor_aad
-from tests.conftest import Cluster, SmtpSink, Zone, text_of, wait_for
 from tests.integration.test_enrolment import (
     KEYRING,
     PIET,
@@ -28,7 +27,9 @@ from tests.integration.test_enrolment import (
     start,
     two_factor_practice,
 )
-from tests.softkey import SoftAuthenticator
+from tests.support.cluster import Cluster, Zone, wait_for
+from tests.support.mail import SmtpSink, text_of
+from tests.support.softkey import SoftAuthenticator
 
 
 @pytest.fixture

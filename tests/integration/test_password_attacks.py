@@ -10,11 +10,12 @@ import asyncio
 from typing import Any
 
 from shared.topics import AUTH_EVENTS, STS_REVOCATIONS
-from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, login, read_events
 from tests.integration.test_enrolment import PIET, PIET_DATA, P, Rig, rig
 from tests.integration.test_login import set_policy
 from tests.integration.test_login_races import FAST, count_verifies
 from tests.integration.test_passwords import STRONG, STRONGER, admin_token, put_password
+from tests.support.bus import read_events
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login
 
 #: "admin" in fullwidth letters (NFKC: "admin").
 FULLWIDTH_ADMIN = "\uff41\uff44\uff4d\uff49\uff4e"

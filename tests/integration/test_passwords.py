@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, login
 from tests.integration.test_login import set_policy
 from tests.integration.test_tokens import introspect
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login
 
 STRONG = "Lange-Zin-Met-Koffie-En-Fietsen-93"
 STRONGER = "Nog-Een-Heel-Ander-Wachtwoord-Voor-2027"

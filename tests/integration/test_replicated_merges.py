@@ -52,7 +52,7 @@ from shared.merge import Stamp
 from shared.replicas.directory import Directory
 from shared.sealing import Keyring
 from shared.topics import DIRECTORY_EMPLOYEES, DIRECTORY_PRACTICES
-from tests.conftest import SEALING
+from tests.support.cluster import SEALING
 
 P = "fysio"
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
 from tests.integration.test_tokens import bearer, introspect, renew
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
 
 
 def lag_counts(metrics: str) -> dict[tuple[str, str, str], float]:

@@ -39,19 +39,11 @@ from shared.topics import (
     STS_REVOCATIONS,
     Topic,
 )
-from tests.conftest import (
-    ADMIN_PASSWORD,
-    SEALING,
-    Cluster,
-    SmtpSink,
-    Zone,
-    login,
-    text_of,
-    wait_for,
-)
 from tests.integration.test_login import verify_with_jwks
 from tests.integration.test_tokens import introspect, renew
-from tests.topics import events, of_type, read_topic
+from tests.support.bus import events, of_type, read_topic
+from tests.support.cluster import ADMIN_PASSWORD, SEALING, Cluster, Zone, login, wait_for
+from tests.support.mail import SmtpSink, text_of
 
 KEYRING = Keyring.parse(SEALING)
 PRACTICE = "fysio"

@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 from shared.events import Envelope, PracticeUpserted, utcnow
-from tests.conftest import SEALING, Cluster, Zone, login, wait_for
-from tests.topics import send
+from tests.support.bus import send
+from tests.support.cluster import SEALING, Cluster, Zone, login, wait_for
 
 
 async def test_probes_metrics_and_openapi(cluster: Cluster) -> None:

@@ -19,7 +19,6 @@ from services.dev.infra import free_port
 from services.registry import SERVICES
 from shared.db import ensure_database
 from shared.events import utcnow
-from tests.conftest import ADMIN_PASSWORD, Cluster, SmtpSink, Zone, login, wait_for
 from tests.integration.test_enrolment import (
     PIET_BIRTH,
     PIET_BSN,
@@ -32,6 +31,8 @@ from tests.integration.test_enrolment import (
     totp,
     two_factor_practice,
 )
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
+from tests.support.mail import SmtpSink
 
 PROBLEM = "application/problem+json"
 PIET = "piet01"

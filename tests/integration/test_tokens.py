@@ -14,9 +14,9 @@ from services.auth.domain import tokens
 from services.auth.http import CLIENTS
 from shared import replicas
 from shared.events import utcnow
-from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
 from tests.integration.test_login import verify_with_jwks
-from tests.topics import events, of_type
+from tests.support.bus import events, of_type
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
 
 
 def bearer(token: str) -> dict[str, str]:

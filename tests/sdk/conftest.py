@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.conftest import Cluster, Zone, wait_for
+from tests.support.cluster import Cluster, Zone, wait_for
 
 
 class HungZone:

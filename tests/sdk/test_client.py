@@ -24,7 +24,7 @@ from tweestap_client import (
     acting_for,
 )
 
-from tests.conftest import ADMIN_PASSWORD, Cluster, Zone, wait_for
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, wait_for
 
 
 def url(zone: Zone) -> str:

@@ -18,7 +18,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from tweestap_client import LoginInterrupted, TweestapClient, TweestapError
 
-from tests.conftest import ADMIN_PASSWORD, Cluster, wait_for
 from tests.integration.test_passwords import STRONG, admin_token, put_password
 from tests.integration.test_second_factor import (
     PHONE,
@@ -30,6 +29,7 @@ from tests.integration.test_second_factor import (
     two_factor_setup,
 )
 from tests.sdk.test_client import url
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, wait_for
 
 TEMPORARY = "tijdelijk1"
 

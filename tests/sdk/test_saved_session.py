@@ -7,7 +7,7 @@ from __future__ import annotations
 import aiohttp
 from tweestap_client import TweestapClient
 
-from tests.conftest import ADMIN_PASSWORD, Cluster
+from tests.support.cluster import ADMIN_PASSWORD, Cluster
 
 
 async def test_a_saved_token_restored_in_a_new_client_renews_and_logs_out(

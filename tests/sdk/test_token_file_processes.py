@@ -15,9 +15,9 @@ from pathlib import Path
 
 from tweestap_client import TweestapClient
 
-from tests.conftest import ADMIN_PASSWORD, Cluster, Zone
 from tests.sdk.conftest import HungZone
 from tests.sdk.test_client import url
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone
 
 PROCESSES = 3
 

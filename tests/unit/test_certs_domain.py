@@ -10,7 +10,7 @@ import pytest
 
 from services.certs.domain import certificate as certs
 from services.certs.domain import rules
-from tests.certfactory import TestCA
+from tests.support.certificates import TestCA
 
 CA = TestCA()
 VECOZO = TestCA("VECOZO Test CA")

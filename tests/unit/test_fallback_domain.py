@@ -26,7 +26,7 @@ from services.auth.domain.fallback import (
     uses_left,
 )
 from shared.events import utcnow
-from tests.certfactory import TestCA
+from tests.support.certificates import TestCA
 
 CA = TestCA()
 NOW = utcnow()

@@ -13,7 +13,7 @@ from shared.consumer import EventConsumer
 from shared.http import readiness
 from shared.metrics import Metrics
 from shared.settings import Settings
-from tests.conftest import SEALING
+from tests.support.cluster import SEALING
 
 UP = {"database": True, "broker": True, "tasks": True}
 

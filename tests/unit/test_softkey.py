@@ -15,7 +15,7 @@ from webauthn import (
 )
 from webauthn.helpers.exceptions import InvalidAuthenticationResponse
 
-from tests.softkey import SoftAuthenticator, unb64url
+from tests.support.softkey import SoftAuthenticator, unb64url
 
 ORIGIN = "http://localhost:8100"
 

@@ -120,3 +120,7 @@ class TestCA:
             policy=UZI_POLICY,
             **kwargs,  # type: ignore[arg-type]
         )
+
+
+#: A CA with Vecozo's name: what it issues counts as a Vecozo certificate.
+VECOZO = TestCA("VECOZO Test CA")

@@ -1,17 +1,15 @@
 """Capture of the log lines the services write (the JSON their formatter makes), for tests
-that check what an operator reads and that no secret is among it."""
+that check what an operator reads and that no secret is among it (the ``lines`` fixture of
+tests/conftest.py captures them)."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 from shared.logs import JsonFormatter
-from tests.conftest import wait_for
+from tests.support.cluster import wait_for
 
 
 class Lines(logging.Handler):
@@ -38,18 +36,3 @@ class Lines(logging.Handler):
             return self.where(**fields)
 
         return await wait_for(found, timeout=20)
-
-
-@pytest.fixture
-def lines() -> Iterator[Lines]:
-    """The root logger's lines during the test (at info, the services' default level)."""
-    handler = Lines()
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    try:
-        yield handler
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(level)

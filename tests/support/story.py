@@ -16,14 +16,8 @@ from typing import Any
 
 import jwt
 
-from tests.conftest import (
-    ADMIN_PASSWORD,
-    Cluster,
-    SmtpSink,
-    Zone,
-    text_of,
-    wait_for,
-)
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, wait_for
+from tests.support.mail import SmtpSink, text_of
 
 PRACTICE = "fysio"
 PRACTICE_EMAIL = "praktijk@fysio-jansen.nl"

@@ -1,5 +1,6 @@
 """The bus in tests. Reading: every event of a topic from the beginning, with the partitions
-assigned directly (joining a consumer group takes seconds on the embedded broker). Writing:
+assigned directly (``read_topic``: joining a consumer group takes seconds on the embedded
+broker), or through a consumer group of its own (``read_events``). Writing:
 records as Tweestap's own writers send them, with the application's tag under the suite's
 sealing keyring (:mod:`shared.bus_tags`), or untagged as a host system or an attacker would."""
 
@@ -8,22 +9,21 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from services.dev.infra import Broker
 from shared.bus_tags import BusTags
+from shared.events import Envelope
 from shared.sealing import Keyring
-
-if TYPE_CHECKING:
-    from tests.conftest import Cluster, Zone
+from tests.support.cluster import SEALING, Cluster, Zone
 
 
 def tags(sealing_keys: str | None = None) -> BusTags:
     """The tags of Tweestap's writers (the suite's keyring unless another is given)."""
-    from tests.conftest import SEALING
-
     return BusTags(Keyring.parse(sealing_keys or SEALING))
 
 
@@ -53,6 +53,12 @@ async def send(
         )
     finally:
         await producer.stop()
+
+
+async def produce(bootstrap: str, topic: str, event: Envelope) -> None:
+    """``event`` on ``topic`` (the full name) as a host system or an attacker writes it:
+    untagged, keyed by the event's key."""
+    await send(bootstrap, topic, event.model_dump_json().encode(), event.key.encode(), False)
 
 
 async def read_topic(
@@ -86,6 +92,31 @@ async def read_topic(
     finally:
         await consumer.stop()
     return found
+
+
+async def read_events(
+    broker: Broker, topic: str, until: Callable[[list[dict[str, Any]]], bool], timeout: float = 20
+) -> list[dict[str, Any]]:
+    """Every event on ``topic`` from the beginning, read until ``until`` holds (or timeout)."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=broker.bootstrap,
+        group_id=f"test-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        metadata_max_age_ms=1000,
+    )
+    await consumer.start()
+    events: list[dict[str, Any]] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not until(events):
+            batches = await consumer.getmany(timeout_ms=300)
+            for records in batches.values():
+                events.extend(json.loads(r.value) for r in records)
+    finally:
+        await consumer.stop()
+    return events
 
 
 async def events(
