@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast test-faults test-browser lint bench clean system-packages
+.PHONY: run test test-fast test-faults test-browser lint bench clean system-packages docs
 
 # setuptools prints a warning box for each editable install ("Editable installation", and
 # "Compat editable installs" for the SDK, in compat mode so that mypy sees it from anywhere):
@@ -45,6 +45,10 @@ test-faults: $(STAMP)
 
 test-browser: $(STAMP)
 	$(BIN)/pytest tests/browser
+
+# Reference made from code: docs/settings.md from the settings classes (tests/docs checks it).
+docs: $(STAMP)
+	$(BIN)/python -m services.settings_reference
 
 bench: $(STAMP)
 	$(BIN)/tweestap bench login
