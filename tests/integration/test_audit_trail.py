@@ -30,7 +30,10 @@ from services.web.settings import WebSettings
 from shared.events import Envelope, utcnow
 from shared.http import RUNTIME
 from shared.topics import AUTH_EVENTS
-from tests.integration.test_second_factor import (
+from tests.support.bus import read_events, send
+from tests.support.certificates import TestCA
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
+from tests.support.factors import (
     add_factor,
     oathtool,
     second_step,
@@ -38,9 +41,6 @@ from tests.integration.test_second_factor import (
     two_factor_practice,
     verify,
 )
-from tests.support.bus import read_events, send
-from tests.support.certificates import TestCA
-from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
 
 P = "fysio"
 PIET = "piet01"

@@ -16,9 +16,8 @@ from aiokafka import AIOKafkaProducer
 from shared.events import Envelope
 from shared.trust import TrustSigner
 from tests.integration.test_bus_trust import Rig, forged_key, host_employee, key_event, rig
-from tests.integration.test_login_races import metric
 from tests.support.bus import genuine
-from tests.support.cluster import TRUST_PRIVATE, Cluster, Zone, wait_for
+from tests.support.cluster import TRUST_PRIVATE, Cluster, Zone, metric, wait_for
 
 #: Fixtures taken from test_bus_trust (imported so that pytest finds them here).
 FIXTURES = (rig,)

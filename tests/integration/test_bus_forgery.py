@@ -24,8 +24,8 @@ from shared.bus_tags import BusTags
 from shared.events import Envelope, PracticeUpserted, utcnow
 from shared.http import RUNTIME
 from shared.sealing import Keyring
-from tests.integration.test_second_factor import oathtool, second_step, two_factor_setup, verify
 from tests.support.cluster import ADMIN_PASSWORD, SEALING, Cluster, Zone, login, wait_for
+from tests.support.factors import oathtool, second_step, two_factor_setup, verify
 
 P = "fysio"
 SERVICES = ("auth", "enrolment", "certs")

@@ -29,15 +29,9 @@ from shared.http import RUNTIME
 from shared.outbox import _RELAY_LOCK
 from shared.problems import Problem
 from tests.integration.test_certs import VECOZO
-from tests.integration.test_second_factor import (
-    Setup,
-    add_factor,
-    second_step,
-    two_factor_setup,
-    verify,
-)
 from tests.support.bus import read_topic
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
+from tests.support.factors import Setup, add_factor, second_step, two_factor_setup, verify
 
 P = "fysio"
 PIET = "piet01"

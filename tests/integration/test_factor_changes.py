@@ -12,8 +12,8 @@ from typing import Any
 import asyncpg
 
 from shared.http import RUNTIME
-from tests.integration.test_tokens import bearer, forge_session
 from tests.support.cluster import Cluster, Zone, wait_for
+from tests.support.tokens import bearer, forge_session
 
 P = "fysio"
 #: Every call that changes the caller's own factors.

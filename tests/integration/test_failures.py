@@ -14,9 +14,9 @@ import asyncpg
 import pytest
 
 from services.dev.infra import Broker, Postgres, free_port
-from tests.integration.test_tokens import bearer
 from tests.support.bus import read_events
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, consumer_of, login, wait_for, wait_ready
+from tests.support.tokens import bearer
 
 
 @pytest.fixture

@@ -2,69 +2,17 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import statistics
-from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from shared.events import Envelope, PasswordPolicy, PracticeUpserted, utcnow
+from shared.events import Envelope, utcnow
 from shared.outbox import publish
-from shared.topics import DIRECTORY_EMPLOYEES, DIRECTORY_PRACTICES
+from shared.topics import DIRECTORY_EMPLOYEES
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
+from tests.support.practices import set_policy
+from tests.support.tokens import verify_with_jwks
 
 PROBLEM = "application/problem+json"
-
-
-def _b64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def verify_with_jwks(token: str, jwks: dict[str, Any]) -> dict[str, Any]:
-    """Verify an EdDSA JWT with `cryptography` alone: no code shared with the signer."""
-    header_b64, payload_b64, signature_b64 = token.split(".")
-    header = json.loads(_b64(header_b64))
-    assert header["alg"] == "EdDSA"
-    jwk = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
-    assert (jwk["kty"], jwk["crv"]) == ("OKP", "Ed25519")
-    key = Ed25519PublicKey.from_public_bytes(_b64(jwk["x"]))
-    key.verify(_b64(signature_b64), f"{header_b64}.{payload_b64}".encode())
-    claims: dict[str, Any] = json.loads(_b64(payload_b64))
-    return claims
-
-
-async def set_policy(
-    zone: Zone, practice: str, version: int, two_factor_required: bool = False, **policy: Any
-) -> None:
-    """Publish new practice settings the way the directory's owner does."""
-    body = PracticeUpserted(
-        name="Fysio Jansen",
-        password_policy=PasswordPolicy(**policy),
-        version=version,
-        updated_at=utcnow(),
-        zone=zone.settings.zone,
-        two_factor_required=two_factor_required,
-    )
-    async with zone.auth.pool.acquire() as conn, conn.transaction():
-        await publish(
-            conn,
-            zone.settings,
-            DIRECTORY_PRACTICES,
-            Envelope(
-                type="practice.upserted",
-                source="test@a",
-                practice=practice,
-                subject=practice,
-                data=body.model_dump(mode="json"),
-            ),
-        )
-
-    async def applied() -> bool:
-        v = await zone.auth.pool.fetchval("SELECT version FROM practices WHERE id = $1", practice)
-        return bool(v == version)
-
-    await wait_for(applied)
 
 
 async def test_login_issues_verifiable_aal1_token(cluster: Cluster) -> None:

@@ -11,10 +11,8 @@ from collections.abc import Awaitable
 from typing import Any
 
 from shared import otp
-from tests.integration.test_fallback import CA, publish_certificate, sign, verify_certificate
-from tests.integration.test_login import set_policy
-from tests.integration.test_passwords import STRONG, STRONGER, admin_token, put_password
-from tests.integration.test_second_factor import (
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, metric
+from tests.support.factors import (
     PRACTICE,
     add_factor,
     challenge,
@@ -29,34 +27,18 @@ from tests.integration.test_second_factor import (
     verify,
     wrong,
 )
-from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login
+from tests.support.fallback import CA, publish_certificate, sign, verify_certificate
+from tests.support.practices import (
+    FAST,
+    STRONG,
+    STRONGER,
+    admin_token,
+    count_verifies,
+    put_password,
+    set_policy,
+)
 
-#: Argon2 at its cheapest allowed cost: the tests count verifies, they do not time them.
-FAST: dict[str, Any] = {"argon2_memory_kib": 8 * 1024, "argon2_time_cost": 1}
 GUESSES = 30
-
-
-def count_verifies(zone: Zone) -> list[int]:
-    """Count the argon2 verifies the zone runs (the real hasher still does the work)."""
-    hasher = zone.auth.hasher
-    original = hasher.verify
-    calls = [0]
-
-    async def counting(hashed: str | None, password: str) -> bool:
-        calls[0] += 1
-        return await original(hashed, password)
-
-    hasher.verify = counting  # type: ignore[method-assign]
-    return calls
-
-
-async def metric(zone: Zone, name: str, **labels: str) -> float:
-    """The value of one sample on the zone's /metrics (0 when absent)."""
-    text = await (await zone.ops.get("/metrics")).text()
-    for line in text.splitlines():
-        if line.startswith(f"{name}{{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 async def failures(zone: Zone) -> int:

@@ -4,9 +4,8 @@ PostgreSQL and broker); the addresses come from a trusted proxy's ``X-Forwarded-
 
 from __future__ import annotations
 
-from tests.integration.test_login_races import FAST
-from tests.integration.test_password_attacks import login_from
-from tests.support.cluster import Cluster
+from tests.support.cluster import Cluster, login_from
+from tests.support.practices import FAST
 
 
 async def test_addresses_of_one_ipv6_64_share_the_login_budget(cluster: Cluster) -> None:

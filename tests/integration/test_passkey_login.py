@@ -1,7 +1,8 @@
 """Passkeys as the login's second factor, on real PostgreSQL and the real broker, answered by
-the software authenticator of ``tests/support/softkey.py``. The enrolment service is simulated as in
-test_second_factor: the passkey is registered with py_webauthn (the registration enrolment
-does) and its sealed ``factor.credential`` published through the outbox."""
+the software authenticator of ``tests/support/softkey.py``. The enrolment service is simulated
+as in test_second_factor (tests/support/factors.py): the passkey is registered with py_webauthn
+(the registration enrolment does) and its sealed ``factor.credential`` published through the
+outbox."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from webauthn.helpers import bytes_to_base64url
 
 from shared.events import FactorCredential, factor_aad, utcnow
 from shared.topics import FACTORS
-from tests.integration.test_second_factor import (
-    KEYRING,
+from tests.support.bus import events, of_type
+from tests.support.cluster import ADMIN_PASSWORD, KEYRING, Cluster, Zone, login
+from tests.support.factors import (
     PRACTICE,
     add_factor,
     challenge,
@@ -27,8 +29,6 @@ from tests.integration.test_second_factor import (
     two_factor_setup,
     until_in,
 )
-from tests.support.bus import events, of_type
-from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login
 from tests.support.softkey import SoftAuthenticator
 
 ORIGIN = "http://localhost:8100"

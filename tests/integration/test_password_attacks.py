@@ -11,11 +11,17 @@ from typing import Any
 
 from shared.topics import AUTH_EVENTS, STS_REVOCATIONS
 from tests.integration.test_enrolment import PIET, PIET_DATA, P, Rig, rig
-from tests.integration.test_login import set_policy
-from tests.integration.test_login_races import FAST, count_verifies
-from tests.integration.test_passwords import STRONG, STRONGER, admin_token, put_password
 from tests.support.bus import read_events
-from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, login_from
+from tests.support.practices import (
+    FAST,
+    STRONG,
+    STRONGER,
+    admin_token,
+    count_verifies,
+    put_password,
+    set_policy,
+)
 
 #: "admin" in fullwidth letters (NFKC: "admin").
 FULLWIDTH_ADMIN = "\uff41\uff44\uff4d\uff49\uff4e"
@@ -39,18 +45,6 @@ async def change_own(
         "/v1/password",
         json={"current_password": current, "new_password": new},
         headers=auth_header(token),
-    )
-    return response.status, await response.json(content_type=None), dict(response.headers)
-
-
-async def login_from(
-    zone: Zone, practice: str, username: str, password: str, forwarded: str | None = None
-) -> tuple[int, dict[str, Any], dict[str, str]]:
-    headers = {"X-Forwarded-For": forwarded} if forwarded else {}
-    response = await zone.client.post(
-        "/v1/login",
-        json={"practice": practice, "username": username, "password": password},
-        headers=headers,
     )
     return response.status, await response.json(content_type=None), dict(response.headers)
 

@@ -3,8 +3,8 @@ the Dutch dictionaries and the practice's name are what auth enforces."""
 
 from __future__ import annotations
 
-from tests.integration.test_passwords import admin_token, put_password
 from tests.support.cluster import Cluster, Zone
+from tests.support.practices import admin_token, put_password
 
 
 async def test_too_weak_password_says_why(cluster: Cluster) -> None:

@@ -5,30 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.integration.test_login import set_policy
-from tests.integration.test_tokens import introspect
-from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login
-
-STRONG = "Lange-Zin-Met-Koffie-En-Fietsen-93"
-STRONGER = "Nog-Een-Heel-Ander-Wachtwoord-Voor-2027"
-
-
-async def admin_token(zone: Zone, practice: str = "fysio") -> str:
-    status, body = await login(zone, practice, "admin", ADMIN_PASSWORD)
-    assert status == 200, body
-    token: str = body["token"]["token"]
-    return token
-
-
-async def put_password(
-    zone: Zone, token: str, practice: str, employee: str, password: str, temporary: bool
-) -> tuple[int, dict[str, Any]]:
-    response = await zone.client.put(
-        f"/v1/practices/{practice}/employees/{employee}/password",
-        json={"password": password, "temporary": temporary},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    return response.status, await response.json(content_type=None)
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, login
+from tests.support.practices import STRONG, STRONGER, admin_token, put_password, set_policy
+from tests.support.tokens import introspect
 
 
 async def test_temporary_password_must_change_at_next_login(cluster: Cluster) -> None:

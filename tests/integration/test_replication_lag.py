@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from tests.integration.test_tokens import bearer, introspect, renew
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
+from tests.support.tokens import bearer, introspect, renew
 
 
 def lag_counts(metrics: str) -> dict[tuple[str, str, str], float]:

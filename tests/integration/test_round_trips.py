@@ -11,8 +11,8 @@ from typing import Any
 import asyncpg
 
 from shared.http import RUNTIME
-from tests.integration.test_second_factor import oathtool, second_step, two_factor_setup, verify
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login
+from tests.support.factors import oathtool, second_step, two_factor_setup, verify
 
 #: Not the request's: the outbox relay's deletes (it runs beside the request), and asyncpg's
 #: type introspection the first time a connection meets a type.

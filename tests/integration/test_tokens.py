@@ -5,54 +5,15 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import timedelta
-from typing import Any
 
-import aiohttp
 import jwt
 
 from services.auth.domain import tokens
-from services.auth.http import CLIENTS
 from shared import replicas
 from shared.events import utcnow
-from tests.integration.test_login import verify_with_jwks
 from tests.support.bus import events, of_type
-from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def renew(zone: Zone, token: str) -> tuple[int, dict[str, Any]]:
-    response = await zone.client.post("/v1/tokens/renew", headers=bearer(token))
-    return response.status, await response.json(content_type=None)
-
-
-async def introspect(zone: Zone, token: str) -> dict[str, Any]:
-    """As a registered relying service (RFC 7662 §2.1)."""
-    secret = await zone.app[CLIENTS].add("relying-service", "Relying service")
-    auth = aiohttp.BasicAuth("relying-service", secret)
-    response = await zone.client.post("/v1/tokens/introspect", json={"token": token}, auth=auth)
-    assert response.status == 200
-    body: dict[str, Any] = await response.json()
-    return body
-
-
-def forge_session(zone: Zone, employee: str, auth_age: timedelta, acr: str = "aal1") -> str:
-    """A token for a session that started ``auth_age`` ago, signed by the zone's own key (as a
-    renewal long after login would be), valid for one more minute."""
-    now = utcnow()
-    session = tokens.Session.new("fysio", employee, 1, ("pwd",), "aal1", now - auth_age)
-    grant = tokens.grant(
-        session,
-        tokens.Lifetimes(timedelta(minutes=1), timedelta(days=2)),
-        zone.settings.issuer,
-        "a",
-        now,
-        audience=zone.settings.token_audience,
-        client_id=zone.settings.token_client_id,
-    )
-    return zone.auth.signer.sign({**grant.claims, "acr": acr}, now)
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, login, wait_for
+from tests.support.tokens import bearer, forge_session, introspect, renew, verify_with_jwks
 
 
 async def test_renewal_gives_fresh_token_valid_x_from_now(cluster: Cluster) -> None:

@@ -27,10 +27,10 @@ from shared.events import utcnow
 from shared.tokens import TWO_FACTOR_ACR
 from shared.topics import AUTH_EVENTS
 from tests.integration.test_bad_input import bad_bodies
-from tests.integration.test_login_races import FAST
 from tests.support.bus import read_events
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, wait_for
 from tests.support.mail import SmtpSink
+from tests.support.practices import FAST
 from tests.support.story import JAN, JAN_PASSWORD, PRACTICE, PRACTICE_EMAIL, Authenticator, Story
 
 WebClient = TestClient[Any, Any]

@@ -3,9 +3,9 @@ either zone, failed attempts add up, revocations replicate."""
 
 from __future__ import annotations
 
-from tests.integration.test_login import set_policy
-from tests.integration.test_tokens import bearer, introspect, renew
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
+from tests.support.practices import set_policy
+from tests.support.tokens import bearer, introspect, renew
 
 
 async def _practice_version(zone: Zone, version: int) -> bool:

@@ -16,9 +16,9 @@ from tweestap_client import SessionEnded, TweestapClient
 
 from services.registry import SERVICES
 from shared.events import utcnow
-from tests.integration.test_tokens import forge_session
 from tests.sdk.test_client import url
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, wait_for, wait_ready
+from tests.support.tokens import forge_session
 
 
 async def test_a_session_past_its_cap_ends_with_the_hook(cluster: Cluster, tmp_path: Path) -> None:

@@ -18,8 +18,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from tweestap_client import LoginInterrupted, TweestapClient, TweestapError
 
-from tests.integration.test_passwords import STRONG, admin_token, put_password
-from tests.integration.test_second_factor import (
+from tests.sdk.test_client import url
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, wait_for
+from tests.support.factors import (
     PHONE,
     PRACTICE,
     add_factor,
@@ -28,8 +29,7 @@ from tests.integration.test_second_factor import (
     steady,
     two_factor_setup,
 )
-from tests.sdk.test_client import url
-from tests.support.cluster import ADMIN_PASSWORD, Cluster, wait_for
+from tests.support.practices import STRONG, admin_token, put_password
 
 TEMPORARY = "tijdelijk1"
 

@@ -1,0 +1,106 @@
+"""Tokens in tests: the bearer header, renewal and introspection at auth, a session token
+signed with a zone's own key (as auth issues it), and verification with ``cryptography`` alone."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiohttp
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from services.auth.domain import tokens
+from services.auth.http import CLIENTS
+from shared.events import utcnow
+from tests.support.cluster import Zone
+
+
+def _b64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def verify_with_jwks(token: str, jwks: dict[str, Any]) -> dict[str, Any]:
+    """Verify an EdDSA JWT with `cryptography` alone: no code shared with the signer."""
+    header_b64, payload_b64, signature_b64 = token.split(".")
+    header = json.loads(_b64(header_b64))
+    assert header["alg"] == "EdDSA"
+    jwk = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
+    assert (jwk["kty"], jwk["crv"]) == ("OKP", "Ed25519")
+    key = Ed25519PublicKey.from_public_bytes(_b64(jwk["x"]))
+    key.verify(_b64(signature_b64), f"{header_b64}.{payload_b64}".encode())
+    claims: dict[str, Any] = json.loads(_b64(payload_b64))
+    return claims
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def renew(zone: Zone, token: str) -> tuple[int, dict[str, Any]]:
+    response = await zone.client.post("/v1/tokens/renew", headers=bearer(token))
+    return response.status, await response.json(content_type=None)
+
+
+async def introspect(zone: Zone, token: str) -> dict[str, Any]:
+    """As a registered relying service (RFC 7662 §2.1)."""
+    secret = await zone.app[CLIENTS].add("relying-service", "Relying service")
+    auth = aiohttp.BasicAuth("relying-service", secret)
+    response = await zone.client.post("/v1/tokens/introspect", json={"token": token}, auth=auth)
+    assert response.status == 200
+    body: dict[str, Any] = await response.json()
+    return body
+
+
+def forge_session(zone: Zone, employee: str, auth_age: timedelta, acr: str = "aal1") -> str:
+    """A token for a session that started ``auth_age`` ago, signed by the zone's own key (as a
+    renewal long after login would be), valid for one more minute."""
+    now = utcnow()
+    session = tokens.Session.new("fysio", employee, 1, ("pwd",), "aal1", now - auth_age)
+    grant = tokens.grant(
+        session,
+        tokens.Lifetimes(timedelta(minutes=1), timedelta(days=2)),
+        zone.settings.issuer,
+        "a",
+        now,
+        audience=zone.settings.token_audience,
+        client_id=zone.settings.token_client_id,
+    )
+    return zone.auth.signer.sign({**grant.claims, "acr": acr}, now)
+
+
+def session_token(
+    zone: Zone,
+    employee: str,
+    practice: str = "fysio",
+    rights_group: int = 2,
+    acr: str = "aal2",
+    amr: Sequence[str] = ("pwd", "otp"),
+    auth_time: datetime | None = None,
+    precise: bool = False,
+) -> str:
+    """A session token as auth (``zone``) issues it after a two-factor login, signed with its
+    key (with ``precise``, ``auth_time`` keeps its fraction of a second)."""
+    now = utcnow()
+    started = (auth_time or now).timestamp()
+    claims = {
+        "iss": zone.settings.issuer,
+        "aud": zone.settings.token_audience,
+        "sub": employee,
+        "practice": practice,
+        "rg": rights_group,
+        "sid": uuid.uuid4().hex,
+        "amr": list(amr),
+        "acr": acr,
+        "auth_time": started if precise else int(started),
+        "iat": int(now.timestamp()),
+        "exp": int(now.timestamp()) + 3600,
+        "jti": uuid.uuid4().hex,
+        "zone": "a",
+        "scope": "session",
+    }
+    token: str = zone.auth.signer.sign(claims, now)
+    return token
