@@ -28,11 +28,10 @@ from services.enrolment.settings import MIN_AUDIT_RETENTION_DAYS
 from services.web.app import create_app as create_web_app
 from services.web.settings import WebSettings
 from shared.events import Envelope, utcnow
-from shared.http import RUNTIME
 from shared.topics import AUTH_EVENTS
 from tests.support.bus import read_events, send
 from tests.support.certificates import TestCA
-from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, pool, wait_for
 from tests.support.factors import (
     add_factor,
     oathtool,
@@ -47,10 +46,6 @@ PIET = "piet01"
 PIET_PASSWORD = "Kruisbes-Vlinder-Aardbei-42!"
 LOCALHOST = "127.0.0.1"
 Row = tuple[str, str, str, str | None, str]
-
-
-def pool(zone: Zone) -> asyncpg.Pool:
-    return zone.app[RUNTIME].pool
 
 
 async def has(zone: Zone, sql: str, *args: Any) -> bool:

@@ -6,15 +6,15 @@ UTF-8, the wrong content type and JSON that is not an object."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import ClientResponse
 
-from tests.integration.test_bus_trust import Rig, rig
+from tests.support.bodies import bad_bodies
 from tests.support.cluster import ADMIN_PASSWORD, login
+from tests.support.services import Rig, rig
 
-#: Fixtures taken from test_bus_trust (imported so that pytest finds them here).
+#: The fixture of tests.support.services (imported so that pytest finds it here).
 FIXTURES = (rig,)
 
 P = "fysio"
@@ -68,24 +68,6 @@ def endpoints(rig: Rig) -> list[tuple[str, str, str, dict[str, Any], str]]:
         ("certs", "POST", certificates, {"pkcs12": "AAAA", "password": "x"}, "password"),
         ("certs", "PATCH", f"{certificates}/nope", {"agb_code": "12345678"}, "agb_code"),
     ]
-
-
-def bad_bodies(body: dict[str, Any], field: str) -> dict[str, tuple[bytes, str, bool]]:
-    """name → (raw body, content type, whether the problem must name ``field``)."""
-
-    def spoiled(value: str) -> bytes:
-        return json.dumps({**body, field: value}).encode()
-
-    return {
-        "10,000-deep nesting": (b"[" * 10_000 + b"]" * 10_000, "application/json", False),
-        "NUL": (spoiled("ab\u0000cd"), "application/json", True),
-        "lone surrogate": (spoiled("ab\ud800cd"), "application/json", True),
-        "10 KB string": (spoiled("x" * 10_000), "application/json", True),
-        "100 KB string": (spoiled("x" * 100_000), "application/json", False),
-        "invalid UTF-8": (b'{"' + field.encode() + b'": "\xff\xfe"}', "application/json", False),
-        "wrong content type": (json.dumps(body).encode(), "text/plain", False),
-        "non-object JSON": (b'["a", 1]', "application/json", False),
-    }
 
 
 async def verdict(response: ClientResponse, field: str, named: bool) -> str | None:

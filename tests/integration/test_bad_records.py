@@ -15,11 +15,12 @@ from aiokafka import AIOKafkaProducer
 
 from shared.events import Envelope
 from shared.trust import TrustSigner
-from tests.integration.test_bus_trust import Rig, forged_key, host_employee, key_event, rig
 from tests.support.bus import genuine
 from tests.support.cluster import TRUST_PRIVATE, Cluster, Zone, metric, wait_for
+from tests.support.forgery import forged_key, host_employee, key_event
+from tests.support.services import Rig, rig
 
-#: Fixtures taken from test_bus_trust (imported so that pytest finds them here).
+#: The fixture of tests.support.services (imported so that pytest finds it here).
 FIXTURES = (rig,)
 
 P = "fysio"

@@ -8,128 +8,27 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import jwt
 import pytest
-from aiokafka import AIOKafkaProducer
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from jwt.algorithms import OKPAlgorithm
 
 from services.registry import SERVICES
 from shared.db import Migrations, ensure_database, migrate
-from shared.events import Envelope, utcnow
-from shared.http import RUNTIME
+from shared.events import Envelope
 from shared.trust import TrustSigner
 from shared.trust import generate as generate_trust_key
 from tests.support.bus import read_topic
-from tests.support.cluster import ADMIN_PASSWORD, TRUST_PRIVATE, Cluster, Zone, login, wait_for
+from tests.support.cluster import TRUST_PRIVATE, Cluster, wait_for
+from tests.support.forgery import forged_calls, forged_key, host_employee, key_event
+from tests.support.services import P, Rig, rig
 
-P = "fysio"
-
-
-@dataclass
-class Rig:
-    cluster: Cluster
-    auth: Zone
-    enrolment: Zone
-    certs: Zone
-    admin: str
-    admin_token: str
-
-    @property
-    def zones(self) -> dict[str, Zone]:
-        return {"auth": self.auth, "enrolment": self.enrolment, "certs": self.certs}
-
-    def pool(self, service: str) -> asyncpg.Pool:
-        pool: asyncpg.Pool = self.zones[service].app[RUNTIME].pool
-        return pool
-
-    def topic(self, name: str) -> str:
-        return f"{self.cluster.prefix}{name}"
-
-    async def produce(self, topic: str, event: Envelope) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.cluster.broker.bootstrap)
-        await producer.start()
-        try:
-            await producer.send_and_wait(
-                self.topic(topic), event.model_dump_json().encode(), key=event.key.encode()
-            )
-        finally:
-            await producer.stop()
-
-    async def call(self, service: str, method: str, path: str, token: str, body: Any = None) -> Any:
-        response = await self.zones[service].client.request(
-            method, path, json=body, headers={"Authorization": f"Bearer {token}"}
-        )
-        return response.status, await response.json(content_type=None)
-
-    async def dead_letters_on_topic(self, about_topic: str, count: int) -> list[dict[str, Any]]:
-        """The dead letters announced on the ``deadletters`` topic about ``about_topic``."""
-        topic = self.topic(about_topic)
-
-        def about(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            return [e for e in events if e["data"].get("topic") == topic]
-
-        events = await read_topic(
-            self.cluster.broker.bootstrap,
-            self.topic("deadletters"),
-            lambda es: len(about(es)) >= count,
-        )
-        return about(events)
-
-
-@pytest.fixture
-async def rig(cluster: Cluster) -> AsyncIterator[Rig]:
-    auth = await cluster.start("a")
-    enrolment = await cluster.start("a", "enrolment")
-    certs = await cluster.start("a", "certs")
-    admin = await cluster.bootstrap(auth)
-    rig = Rig(cluster, auth, enrolment, certs, admin, "")
-
-    async def everywhere() -> bool:
-        for service in ("enrolment", "certs"):
-            known = await rig.pool(service).fetchval(
-                """SELECT EXISTS (SELECT 1 FROM employees WHERE practice = $1 AND id = $2)
-                      AND EXISTS (SELECT 1 FROM public_keys)""",
-                P,
-                admin,
-            )
-            if not known:
-                return False
-        return True
-
-    await wait_for(everywhere)
-    status, body = await login(auth, P, "admin", ADMIN_PASSWORD)
-    assert status == 200 and body["next"] == "done", body
-    rig.admin_token = body["token"]["token"]
-    yield rig
+#: The fixture of tests.support.services (imported so that pytest finds it here).
+FIXTURES = (rig,)
 
 
 # -- (a) sts.keys -----------------------------------------------------------------------------
-
-
-def forged_key(kid: str) -> tuple[Ed25519PrivateKey, dict[str, Any]]:
-    private = Ed25519PrivateKey.generate()
-    jwk: dict[str, Any] = OKPAlgorithm.to_jwk(private.public_key(), as_dict=True)
-    return private, {**jwk, "kid": kid, "use": "sig", "alg": "EdDSA"}
-
-
-def key_event(kid: str, jwk: dict[str, Any], signer: TrustSigner | None) -> Envelope:
-    data: dict[str, Any] = {
-        "kid": kid,
-        "zone": "a",
-        "jwk": jwk,
-        "created_at": utcnow().isoformat(),
-        "retire_at": None,
-    }
-    if signer is not None:
-        data = signer.sign(data)
-    return Envelope(type="sts.key.published", source="auth@a", practice="*", subject=kid, data=data)
 
 
 async def key_settled(rig: Rig, kid: str) -> bool:
@@ -144,42 +43,6 @@ async def key_settled(rig: Rig, kid: str) -> bool:
         if not done:
             return False
     return True
-
-
-def token_refused(status: int, body: Any) -> bool:
-    """The answer to a bad bearer token (any other answer means the token got through)."""
-    return status == 401 and str(body.get("type", "")).endswith("/unauthorized")
-
-
-async def forged_calls(rig: Rig, token: str) -> dict[str, bool]:
-    """Each endpoint that takes a token: did it let the forged one through?"""
-    admin_path = f"/v1/practices/{P}"
-    calls: list[tuple[str, str, str, str, Any]] = [
-        ("auth renew", "auth", "POST", "/v1/tokens/renew", None),
-        (
-            "auth own password",
-            "auth",
-            "POST",
-            "/v1/password",
-            {"current_password": ADMIN_PASSWORD, "new_password": "Nog-Sterker-Wachtwoord-2027!"},
-        ),
-        (
-            "auth admin password",
-            "auth",
-            "PUT",
-            f"{admin_path}/employees/{rig.admin}/password",
-            {"password": "Ander-Sterk-Wachtwoord-2028!", "temporary": False},
-        ),
-        ("enrolment employees", "enrolment", "GET", f"{admin_path}/employees", None),
-        ("certs certificates", "certs", "GET", f"{admin_path}/certificates", None),
-    ]
-    through = {}
-    for name, service, method, path, body in calls:
-        through[name] = not token_refused(*await rig.call(service, method, path, token, body))
-    response = await rig.auth.client.post("/v1/tokens/introspect", json={"token": token})
-    introspected = await response.json(content_type=None)
-    through["auth introspect"] = response.status == 200 and introspected.get("active") is True
-    return through
 
 
 async def test_forged_signing_keys_are_dead_lettered_and_verify_no_token(rig: Rig) -> None:
@@ -235,21 +98,6 @@ async def test_forged_signing_keys_are_dead_lettered_and_verify_no_token(rig: Ri
 
 
 # -- (c) directory.employees --------------------------------------------------------------------
-
-
-def host_employee(employee: str, version: int, rights_group: int) -> Envelope:
-    body = {
-        "employee": employee,
-        "username": employee,
-        "name": "Host Employee",
-        "rights_group": rights_group,
-        "version": version,
-        "updated_at": utcnow().isoformat(),
-        "zone": "a",
-    }
-    return Envelope(
-        type="employee.upserted", source="his@a", practice=P, subject=employee, data=body
-    )
 
 
 async def rights_groups(rig: Rig, employee: str) -> dict[str, int | None]:

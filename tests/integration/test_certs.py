@@ -19,23 +19,17 @@ from services.certs.domain.rules import certificate_aad, expiry_request_id
 from services.certs.http import CERTS
 from shared.events import EmployeeUpserted, PracticeUpserted, utcnow
 from shared.http import RUNTIME
-from shared.sealing import Keyring
 from tests.support.bus import read_topic
-from tests.support.certificates import TestCA
-from tests.support.cluster import ADMIN_PASSWORD, SEALING, Cluster, Zone, login, wait_for
+from tests.support.certificates import VECOZO, TestCA
+from tests.support.cluster import ADMIN_PASSWORD, KEYRING, Cluster, Zone, login, slug, wait_for
+from tests.support.tokens import session_token
 
 P = "fysio"
 OTHER = "tandarts"
 PRACTICE_EMAIL = "praktijk@fysio-jansen.nl"
 PROBLEM = "application/problem+json"
-KEYRING = Keyring.parse(SEALING)
 CA = TestCA()
-VECOZO = TestCA("VECOZO Test CA")
 BASE = f"/v1/practices/{P}/certificates"
-
-
-def slug(body: dict[str, Any]) -> str:
-    return str(body["type"]).rsplit("/", 1)[1]
 
 
 @dataclass
@@ -76,25 +70,7 @@ class Rig:
 
     def token(self, employee: str, practice: str = P, rights_group: int = 2) -> str:
         """A session token as auth issues it, signed with auth's key."""
-        now = utcnow()
-        claims = {
-            "iss": self.auth.settings.issuer,
-            "aud": self.auth.settings.token_audience,
-            "sub": employee,
-            "practice": practice,
-            "rg": rights_group,
-            "sid": uuid.uuid4().hex,
-            "amr": ["pwd", "otp"],
-            "acr": "aal2",
-            "auth_time": int(now.timestamp()),
-            "iat": int(now.timestamp()),
-            "exp": int(now.timestamp()) + 3600,
-            "jti": uuid.uuid4().hex,
-            "zone": "a",
-            "scope": "session",
-        }
-        token: str = self.auth.auth.signer.sign(claims, now)
-        return token
+        return session_token(self.auth, employee, practice=practice, rights_group=rights_group)
 
     async def employee(
         self, employee: str, practice: str = P, rights_group: int = 2, in_service: bool = True

@@ -24,14 +24,14 @@ from services.auth.domain.clients import subject as client_subject
 from services.auth.http import CLIENTS
 from services.enrolment.http import ENROLMENT
 from shared import otp
-from shared.events import utcnow
 from shared.http import RUNTIME
 from shared.outbox import _RELAY_LOCK
 from shared.problems import Problem
-from tests.integration.test_certs import VECOZO
 from tests.support.bus import read_topic
+from tests.support.certificates import VECOZO
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
 from tests.support.factors import Setup, add_factor, second_step, two_factor_setup, verify
+from tests.support.tokens import session_token
 
 P = "fysio"
 PIET = "piet01"
@@ -72,25 +72,7 @@ class Zones:
 
     def token(self) -> str:
         """The administrator's two-factor session, signed by auth a as it issues them."""
-        now = utcnow()
-        claims = {
-            "iss": self.auth_a.settings.issuer,
-            "aud": self.auth_a.settings.token_audience,
-            "sub": self.admin,
-            "practice": P,
-            "rg": 1,
-            "sid": uuid.uuid4().hex,
-            "amr": ["pwd", "otp"],
-            "acr": "aal2",
-            "auth_time": int(now.timestamp()),
-            "iat": int(now.timestamp()),
-            "exp": int(now.timestamp()) + 3600,
-            "jti": uuid.uuid4().hex,
-            "zone": "a",
-            "scope": "session",
-        }
-        token: str = self.auth_a.auth.signer.sign(claims, now)
-        return token
+        return session_token(self.auth_a, self.admin, practice=P, rights_group=1)
 
     async def enrol(self, zone: Zone, method: str, path: str, body: Any = None) -> Any:
         response = await zone.client.request(

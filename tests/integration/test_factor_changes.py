@@ -9,10 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import asyncpg
-
-from shared.http import RUNTIME
-from tests.support.cluster import Cluster, Zone, wait_for
+from tests.support.cluster import Cluster, Zone, pool, wait_for
 from tests.support.tokens import bearer, forge_session
 
 P = "fysio"
@@ -28,11 +25,6 @@ CHANGES: tuple[tuple[str, Any], ...] = (
 async def post(zone: Zone, path: str, body: Any, token: str) -> tuple[int, dict[str, Any]]:
     response = await zone.client.post(path, json=body, headers=bearer(token))
     return response.status, await response.json(content_type=None)
-
-
-def pool(zone: Zone) -> asyncpg.Pool:
-    found: asyncpg.Pool = zone.app[RUNTIME].pool
-    return found
 
 
 async def rig(cluster: Cluster) -> tuple[Zone, Zone, str]:

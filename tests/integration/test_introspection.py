@@ -17,10 +17,9 @@ from services.auth.domain.clients import CLIENT_EVENT, DEPLOYMENT, ClientState
 from shared.events import utcnow
 from shared.sealing import Keyring, generate_key
 from shared.topics import AUTH_CREDENTIALS
-from tests.integration.test_enrolment import P, start
-from tests.integration.test_token_trust import PIET, PIET_PASSWORD, put_piet, set_password
 from tests.support.bus import read_events
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
+from tests.support.enrolment import PIET, PIET_PASSWORD, P, put_piet, set_password, start
 
 PROBLEM = "application/problem+json"
 

@@ -1,6 +1,6 @@
 """Hardening II finding 16: a signing key is never trusted at or after its ``retire_at``.
 
-Real auth, enrolment and certs of one zone (tests.integration.test_bus_trust's rig), the real
+Real auth, enrolment and certs of one zone (the ``rig`` of tests.support.services), the real
 broker and PostgreSQL. The announcements are genuinely signed with the deployment's trust key:
 what is tested is the retirement, not the trust check."""
 
@@ -16,11 +16,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared.events import Envelope, utcnow
 from shared.trust import TrustSigner
-from tests.integration import test_bus_trust as bus
-from tests.integration.test_bus_trust import P, Rig, forged_calls, forged_key, token_refused
+from tests.support import services
 from tests.support.cluster import TRUST_PRIVATE, wait_for
+from tests.support.forgery import forged_calls, forged_key, token_refused
+from tests.support.services import P, Rig
 
-rig = bus.rig  # the fixture: auth, enrolment and certs of zone a with an administrator
+rig = services.rig  # the fixture: auth, enrolment and certs of zone a with an administrator
 
 TRUST = TrustSigner(TRUST_PRIVATE)
 

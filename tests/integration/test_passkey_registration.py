@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from shared.events import factor_aad
-from tests.integration.test_enrolment import (
-    KEYRING,
+from tests.support.cluster import KEYRING, Cluster, Zone, slug, wait_for
+from tests.support.enrolment import (
     PIET,
     PIET_EMAIL,
     P,
@@ -23,11 +23,9 @@ from tests.integration.test_enrolment import (
     enrol_login,
     enrol_totp,
     opened,
-    slug,
     start,
     two_factor_practice,
 )
-from tests.support.cluster import Cluster, Zone, wait_for
 from tests.support.mail import SmtpSink, text_of
 from tests.support.softkey import SoftAuthenticator
 

@@ -10,9 +10,9 @@ import asyncio
 from typing import Any
 
 from shared.topics import AUTH_EVENTS, STS_REVOCATIONS
-from tests.integration.test_enrolment import PIET, PIET_DATA, P, Rig, rig
 from tests.support.bus import read_events
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, login_from
+from tests.support.enrolment import PIET, PIET_DATA, P, Rig, rig
 from tests.support.practices import (
     FAST,
     STRONG,

@@ -50,15 +50,13 @@ from shared.events import (
 )
 from shared.merge import Stamp
 from shared.replicas.directory import Directory
-from shared.sealing import Keyring
 from shared.topics import DIRECTORY_EMPLOYEES, DIRECTORY_PRACTICES
-from tests.support.cluster import SEALING
+from tests.support.cluster import KEYRING
 
 P = "fysio"
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[2]
 #: Host systems may make administrators here: the trust check is not what is tested.
-KEYRING = Keyring.parse(SEALING)
 TRUST = DirectoryTrust(KEYRING, host_admins=True)
 EXAMPLES = settings(
     max_examples=25,

@@ -19,43 +19,26 @@ from services.dev.infra import free_port
 from services.registry import SERVICES
 from shared.db import ensure_database
 from shared.events import utcnow
-from tests.integration.test_enrolment import (
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
+from tests.support.enrolment import (
+    PIET,
     PIET_BIRTH,
     PIET_BSN,
     PIET_EMAIL,
+    PIET_PASSWORD,
     P,
-    Rig,
     enrol_login,
-    in_auth,
+    put_piet,
+    set_password,
     start,
     totp,
     two_factor_practice,
 )
-from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
 from tests.support.mail import SmtpSink
+from tests.support.tokens import bearer
 
 PROBLEM = "application/problem+json"
-PIET = "piet01"
-PIET_PASSWORD = "Kruisbes-Vlinder-Aardbei-42!"
 OTHER_PASSWORD = "Nog-Een-Heel-Ander-Wachtwoord-Voor-2027"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def set_password(
-    zone: Zone, token: str, employee: str, password: str | None = None
-) -> aiohttp.ClientResponse:
-    """The administrator's route; a fresh strong password by default (history refuses reuse)."""
-    return await zone.client.put(
-        f"/v1/practices/{P}/employees/{employee}/password",
-        json={
-            "password": password or f"Vlinder-{uuid.uuid4().hex[:8]}-Aardbei!",
-            "temporary": False,
-        },
-        headers=bearer(token),
-    )
 
 
 async def change_own_password(zone: Zone, token: str, current: str) -> aiohttp.ClientResponse:
@@ -63,24 +46,6 @@ async def change_own_password(zone: Zone, token: str, current: str) -> aiohttp.C
         "/v1/password",
         json={"current_password": current, "new_password": OTHER_PASSWORD},
         headers=bearer(token),
-    )
-
-
-async def put_piet(rig: Rig, **fields: Any) -> None:
-    """Piet through the directory (enrolment's admin API), then seen by auth."""
-    body = {"username": "piet", "name": "Piet de Vries", "rights_group": 2, **fields}
-    status, answer = await rig.call(
-        "PUT", f"/v1/practices/{P}/employees/{PIET}", rig.admin_token, body
-    )
-    assert status == 200, answer
-    await wait_for(
-        lambda: in_auth(
-            rig,
-            "SELECT 1 FROM employees WHERE id = $1 AND rights_group = $2 AND in_service = $3",
-            PIET,
-            body["rights_group"],
-            body.get("in_service", True),
-        )
     )
 
 

@@ -217,6 +217,11 @@ async def login_from(
     return response.status, await response.json(content_type=None), dict(response.headers)
 
 
+def slug(body: dict[str, Any]) -> str:
+    """The last part of a problem's type (``…/problems/account-locked``: ``account-locked``)."""
+    return str(body["type"]).rsplit("/", 1)[1]
+
+
 def consumer_of(zone: Zone) -> Any:
     return zone.app[CONSUMER]
 
