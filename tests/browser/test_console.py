@@ -17,11 +17,12 @@ import aiohttp
 import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from tests.browser.conftest import Browser, free_port, serve_web
+from services.dev.infra import free_port
+from tests.support.browser import Browser, serve_web
 from tests.support.certificates import TestCA
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, wait_for
 from tests.support.mail import SmtpSink
-from tests.support.story import JAN, PRACTICE, PRACTICE_EMAIL, Story
+from tests.support.story import JAN, PRACTICE, PRACTICE_EMAIL, Story, jan_at_auth
 
 #: The console's screenshots follow the employee story's (20-console-….png).
 FIRST_SHOT = 19
@@ -61,16 +62,6 @@ async def console(
         b = Browser(driver, url)
         b.shots = FIRST_SHOT
         yield b, story, auth
-
-
-async def cluster_knows_jan(auth: Zone) -> None:
-    async def known() -> bool:
-        found = await auth.auth.pool.fetchval(
-            "SELECT 1 FROM employees WHERE practice = $1 AND id = 'jan01'", PRACTICE
-        )
-        return bool(found)
-
-    await wait_for(known)
 
 
 async def scroll_to(b: Browser, css: str) -> None:
@@ -213,7 +204,7 @@ async def test_console_refuses_an_employee(console: tuple[Browser, Story, Zone])
     b, story, auth = console
     path = f"/v1/practices/{PRACTICE}/employees/jan01/password"
     _, answer = await story.login(auth, PRACTICE, "admin", ADMIN_PASSWORD)
-    await cluster_knows_jan(auth)
+    await jan_at_auth(auth)
     status, body = await story.call(
         auth,
         "PUT",

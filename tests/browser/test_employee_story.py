@@ -20,7 +20,8 @@ from selenium.webdriver.common.virtual_authenticator import (
 )
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from tests.browser.conftest import Browser, free_port, serve_web
+from services.dev.infra import free_port
+from tests.support.browser import Browser, serve_web
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, wait_for
 from tests.support.mail import SmtpSink, text_of
 from tests.support.story import (
@@ -31,6 +32,7 @@ from tests.support.story import (
     WEAK_PASSWORD,
     Authenticator,
     Story,
+    jan_at_auth,
 )
 
 
@@ -40,25 +42,14 @@ async def practice_with_jan(cluster: Cluster, story: Story, auth: Zone) -> None:
     _, answer = await story.login(auth, PRACTICE, "admin", ADMIN_PASSWORD)
     admin = answer["token"]["token"]
 
-    async def practice_known() -> bool:
-        status, _ = await story.call(story.enrolment, "GET", f"/v1/practices/{PRACTICE}", admin)
-        return status == 200
-
-    await wait_for(practice_known)
+    await story.practice_known(admin)
     path = f"/v1/practices/{PRACTICE}"
     status, body = await story.call(story.enrolment, "PUT", path, admin, email=PRACTICE_EMAIL)
     assert status == 200, body
     status, body = await story.call(story.enrolment, "PUT", f"{path}/employees/jan01", admin, **JAN)
     assert status == 200, body
 
-    async def jan_at_auth() -> bool:
-        return bool(
-            await auth.auth.pool.fetchval(
-                "SELECT 1 FROM employees WHERE practice = $1 AND id = 'jan01'", PRACTICE
-            )
-        )
-
-    await wait_for(jan_at_auth)
+    await jan_at_auth(auth)
     status, body = await story.call(
         auth,
         "PUT",

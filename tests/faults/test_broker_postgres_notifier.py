@@ -8,7 +8,6 @@ go to the log (``-o log_cli=true`` shows them), never into an assertion.
 from __future__ import annotations
 
 import asyncio
-import base64
 import email
 import email.policy
 import json
@@ -18,11 +17,11 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -38,57 +37,37 @@ from services.auth.consumers import REPLICATED_AUTH_EVENTS
 from services.dev.deployment import Deployment, run_sync
 from services.dev.infra import free_port
 from shared.events import Envelope, NotifyRequest
-from tests.faults.conftest import PASSWORD, Account, auth_zones, log, new_account
 from tests.support.bus import tags
-
-T = TypeVar("T")
+from tests.support.deployment import (
+    CATCH_UP_LIMIT_SECONDS,
+    FAILED_LOGINS,
+    NEW_PASSWORD,
+    PASSWORD,
+    Account,
+    auth_zones,
+    failures_in,
+    fetch_rows,
+    log,
+    new_account,
+    renew_status,
+    revoked_in,
+    same_password,
+    sid_of,
+    wait_until,
+)
 
 #: How long the broker stays frozen in the broker test.
 BROKER_OUTAGE_SECONDS = 30.0
 #: Between two rounds of one client during an outage: a steady trickle, not a flood (the
 #: machine is small and shared).
 ROUND_PAUSE_SECONDS = 0.25
-#: Wrong-password logins per zone during an outage (fewer than the policy's lockout).
-FAILED_LOGINS = 3
-#: How long a catch-up may take before the test gives up (not a target: figures are logged).
-CATCH_UP_LIMIT_SECONDS = 60.0
 #: The topics auth writes to and reads from the other zone.
 REVOCATIONS = "sts.revocations"
 AUTH_EVENTS = "auth.events"
 TOPICS = (REVOCATIONS, AUTH_EVENTS)
-NEW_PASSWORD = "Nog-Veel-Sterker-Wachtwoord-2027!"
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-async def _until(check: Callable[[], Awaitable[T]], what: str, limit: float) -> T:
-    """Poll ``check`` until it returns something truthy (bounded, no fixed sleeps)."""
-    deadline = time.monotonic() + limit
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {limit} s")
-        await asyncio.sleep(0.1)
-
-
-def _sid(token: str) -> str:
-    payload = token.split(".")[1]
-    claims: dict[str, Any] = json.loads(
-        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-    )
-    return str(claims["sid"])
-
-
-async def _fetch(dsn: str, query: str, *args: Any) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(dsn, timeout=5)
-    try:
-        rows: list[asyncpg.Record] = await conn.fetch(query, *args)
-        return rows
-    finally:
-        await conn.close()
 
 
 async def _readiness(deployment: Deployment, service: str, zone: str) -> tuple[int, Any]:
@@ -187,7 +166,7 @@ async def _session_round(zones: list[dict[str, str]], account: Account, activity
                     token = client.token
                     assert token is not None
                     await client.logout()
-                    activity.revoked[_sid(token)] = token
+                    activity.revoked[sid_of(token)] = token
             except Exception as exc:  # every kind of failure is what is counted
                 activity.failures.append(f"{kind}: {type(exc).__name__}: {exc}")
                 return
@@ -229,28 +208,9 @@ async def _keep_working(
 
 
 async def _outbox(deployment: Deployment, zone: str) -> list[asyncpg.Record]:
-    return await _fetch(
+    return await fetch_rows(
         deployment.dsn("auth", zone), "SELECT id, topic, payload->>'type' AS type FROM outbox"
     )
-
-
-async def _revoked_in(deployment: Deployment, zone: str, sids: set[str]) -> set[str]:
-    rows = await _fetch(
-        deployment.dsn("auth", zone),
-        "SELECT sid FROM revocations WHERE sid = ANY($1::text[])",
-        list(sids),
-    )
-    return {r["sid"] for r in rows}
-
-
-async def _failures_in(deployment: Deployment, zone: str, practice: str, origin: str) -> int:
-    rows = await _fetch(
-        deployment.dsn("auth", zone),
-        "SELECT count(*) AS n FROM login_failures WHERE practice = $1 AND zone = $2",
-        practice,
-        origin,
-    )
-    return int(rows[0]["n"])
 
 
 # -- zone a's notifier killed mid-delivery ---------------------------------------------------
@@ -332,7 +292,9 @@ def mailbox(
         deployment.env.update(overrides)  # read when the process is started
         deployment.release("notifier", "a")
         started = time.monotonic()
-        run_sync(_until(lambda: _holds_requests(deployment), "zone a's notifier consuming", 120))
+        run_sync(
+            wait_until(lambda: _holds_requests(deployment), "zone a's notifier consuming", 120)
+        )
         log.info("zone a's notifier got notify.requests after %.1f s", time.monotonic() - started)
         yield box
     finally:
@@ -400,7 +362,7 @@ async def _request_email(deployment: Deployment, practice: str, recipient: str) 
 
 
 async def _message(deployment: Deployment, request_id: uuid.UUID) -> asyncpg.Record | None:
-    rows = await _fetch(
+    rows = await fetch_rows(
         deployment.dsn("notifier", "a"),
         "SELECT status, attempts FROM messages WHERE request_id = $1",
         request_id,
@@ -418,12 +380,12 @@ async def _kill_mid_delivery(
     await deployment.bootstrap(practice, "admin", PASSWORD, email=PRACTICE_EMAIL)
 
     async def known() -> bool:
-        rows = await _fetch(
+        rows = await fetch_rows(
             deployment.dsn("notifier", "a"), "SELECT 1 FROM practices WHERE id = $1", practice
         )
         return bool(rows)
 
-    await _until(known, "the practice in zone a's notifier", CATCH_UP_LIMIT_SECONDS)
+    await wait_until(known, "the practice in zone a's notifier", CATCH_UP_LIMIT_SECONDS)
     mailbox.arm(stage)
     request_id = await _request_email(deployment, practice, f"{practice}@example.org")
     assert await asyncio.to_thread(mailbox.reached.wait, CATCH_UP_LIMIT_SECONDS), "no delivery"
@@ -439,7 +401,7 @@ async def _kill_mid_delivery(
         row = await _message(deployment, request_id)
         return row is not None and row["status"] == "delivered"
 
-    await _until(delivered, "delivered after the restart", CATCH_UP_LIMIT_SECONDS)
+    await wait_until(delivered, "delivered after the restart", CATCH_UP_LIMIT_SECONDS)
     row = await _message(deployment, request_id)
     assert row is not None
     log.info(
@@ -543,22 +505,24 @@ async def test_broker_outage_loses_nothing_and_applies_nothing_twice(
     async def drained() -> bool:
         return not any([await _outbox(deployment, z) for z in ("a", "b")])
 
-    await _until(drained, "both outboxes drained", CATCH_UP_LIMIT_SECONDS)
+    await wait_until(drained, "both outboxes drained", CATCH_UP_LIMIT_SECONDS)
     drained_at = time.monotonic()
     for mine, other in (("a", "b"), ("b", "a")):
         sids = set(activity[mine].revoked)
 
         async def revoked(other: str = other, sids: set[str] = sids) -> bool:
-            return await _revoked_in(deployment, other, sids) == sids
+            return await revoked_in(deployment, other, sids) == sids
 
         async def failures(other: str = other, mine: str = mine) -> bool:
             practice = targets[mine].practice
-            return await _failures_in(deployment, other, practice, mine) >= FAILED_LOGINS
+            return await failures_in(deployment, other, practice, mine) >= FAILED_LOGINS
 
-        await _until(revoked, f"zone {mine}'s logouts in zone {other}", CATCH_UP_LIMIT_SECONDS)
-        await _until(failures, f"zone {mine}'s failures in zone {other}", CATCH_UP_LIMIT_SECONDS)
+        await wait_until(revoked, f"zone {mine}'s logouts in zone {other}", CATCH_UP_LIMIT_SECONDS)
+        await wait_until(
+            failures, f"zone {mine}'s failures in zone {other}", CATCH_UP_LIMIT_SECONDS
+        )
         practice = targets[mine].practice
-        assert await _failures_in(deployment, other, practice, mine) == FAILED_LOGINS
+        assert await failures_in(deployment, other, practice, mine) == FAILED_LOGINS
     caught_up_at = time.monotonic()
 
     # None lost: every queued event is on its topic (read back, counted by envelope id).
@@ -579,7 +543,7 @@ async def test_broker_outage_loses_nothing_and_applies_nothing_twice(
                 now = await _consumed(deployment, z, topic)
                 return now["applied"] - before[z][topic]["applied"] >= n
 
-            await _until(applied, f"zone {z} applied {topic}", CATCH_UP_LIMIT_SECONDS)
+            await wait_until(applied, f"zone {z} applied {topic}", CATCH_UP_LIMIT_SECONDS)
             after = await _consumed(deployment, z, topic)
             counts = {k: after[k] - before[z][topic][k] for k in ("applied", "duplicate")}
             log.info(
@@ -679,20 +643,20 @@ async def test_zone_a_postgres_down_zone_b_serves_and_zone_a_catches_up(
         status, body = await _readiness(deployment, "auth", "a")
         if status != 200:
             reasons.append(json.dumps(body.get("failing") or body.get("checks")))
-        probes[await _renew_status(deployment, "a", ended_in_b)] += 1
+        probes[await renew_status(deployment, "a", ended_in_b)] += 1
         return status == 200
 
-    await _until(ready_again, "zone a's auth ready", CATCH_UP_LIMIT_SECONDS)
+    await wait_until(ready_again, "zone a's auth ready", CATCH_UP_LIMIT_SECONDS)
     ready_at = time.monotonic()
     sids = set(activity.revoked)
 
     async def caught_up() -> bool:
-        probes[await _renew_status(deployment, "a", ended_in_b)] += 1
-        revoked = await _revoked_in(deployment, "a", sids) == sids
-        failures = await _failures_in(deployment, "a", target.practice, "b") >= FAILED_LOGINS
-        return revoked and failures and await _same_password(deployment, changer)
+        probes[await renew_status(deployment, "a", ended_in_b)] += 1
+        revoked = await revoked_in(deployment, "a", sids) == sids
+        failures = await failures_in(deployment, "a", target.practice, "b") >= FAILED_LOGINS
+        return revoked and failures and await same_password(deployment, changer)
 
-    await _until(caught_up, "zone a caught up with zone b", CATCH_UP_LIMIT_SECONDS)
+    await wait_until(caught_up, "zone a caught up with zone b", CATCH_UP_LIMIT_SECONDS)
     log.info(
         "zone a's PostgreSQL back: auth ready after %.1f s (not ready meanwhile: %s), caught "
         "up after %.1f s",
@@ -700,7 +664,7 @@ async def test_zone_a_postgres_down_zone_b_serves_and_zone_a_catches_up(
         ", ".join(sorted(set(reasons))) or "-",
         time.monotonic() - up_at,
     )
-    assert await _failures_in(deployment, "a", target.practice, "b") == FAILED_LOGINS
+    assert await failures_in(deployment, "a", target.practice, "b") == FAILED_LOGINS
     log.info("zone a renewing a session zone b ended, until caught up: %s", dict(probes))
     assert probes[200] == 0, "zone a renewed a session ended in zone b before catching up"
 
@@ -714,7 +678,7 @@ async def test_zone_a_postgres_down_zone_b_serves_and_zone_a_catches_up(
             await client.login(changer.practice, changer.username, PASSWORD)
         assert refused.value.status == 401, "the old password no longer works in zone a"
     for token in activity.revoked.values():
-        assert await _renew_status(deployment, "a", token) == 401, "ended in zone b, so in a"
+        assert await renew_status(deployment, "a", token) == 401, "ended in zone b, so in a"
 
 
 async def _plain_login(deployment: Deployment, zone: str, account: Account) -> tuple[int, str]:
@@ -726,26 +690,3 @@ async def _plain_login(deployment: Deployment, zone: str, account: Account) -> t
     ):
         body = await response.json(content_type=None)
         return response.status, str(body.get("type", "")).rsplit("/", 1)[-1]
-
-
-async def _renew_status(deployment: Deployment, zone: str, token: str) -> int:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            f"{deployment.url('auth', zone)}/v1/tokens/renew",
-            headers={"Authorization": f"Bearer {token}"},
-        ) as response,
-    ):
-        return response.status
-
-
-async def _same_password(deployment: Deployment, account: Account) -> bool:
-    """Whether both zones hold the same password credential for the account's employee."""
-    query = (
-        "SELECT version, updated_at, zone FROM credentials WHERE practice = $1 AND employee = $2"
-    )
-    a, b = [
-        await _fetch(deployment.dsn("auth", z), query, account.practice, account.employee)
-        for z in ("a", "b")
-    ]
-    return bool(a) and [tuple(r) for r in a] == [tuple(r) for r in b] and b[0]["zone"] == "b"

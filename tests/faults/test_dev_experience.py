@@ -38,7 +38,7 @@ from services.dev.deployment import (
 from services.dev.settings import DevSettings
 from services.registry import SERVICES
 from shared.settings import OPS_PORT_OFFSET
-from tests.faults.conftest import SERVICE_ENV
+from tests.support.deployment import SERVICE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 BANNER_END = "Press Ctrl-C to stop."

@@ -16,7 +16,7 @@ from tweestap_client import TweestapClient
 from services.dev.control import ControlServer
 from services.dev.deployment import Deployment
 from services.dev.supervisor import restart_delay
-from tests.faults.conftest import Transcript, auth_zones, new_account
+from tests.support.deployment import Transcript, auth_zones, new_account
 
 
 async def _ready(deployment: Deployment, service: str, zone: str) -> int:

@@ -20,7 +20,7 @@ import aiohttp
 from bench.failover import client_loop, extra_ms
 from bench.harness import percentile
 from services.dev.deployment import Deployment
-from tests.faults.conftest import auth_zones, log, new_account
+from tests.support.deployment import auth_zones, log, new_account
 
 CLIENTS = 20
 #: Load before the kill (the baseline latency) and after it (failover, the restart, and on).

@@ -18,17 +18,21 @@ import aiohttp
 from tweestap_client import TweestapClient
 
 from services.dev.deployment import Deployment
-from tests.faults.conftest import PASSWORD, Account, auth_zones, log, new_account
-from tests.faults.test_broker_postgres_notifier import (
+from tests.support.deployment import (
     CATCH_UP_LIMIT_SECONDS,
     FAILED_LOGINS,
     NEW_PASSWORD,
-    _failures_in,
-    _renew_status,
-    _revoked_in,
-    _same_password,
-    _sid,
-    _until,
+    PASSWORD,
+    Account,
+    auth_zones,
+    failures_in,
+    log,
+    new_account,
+    renew_status,
+    revoked_in,
+    same_password,
+    sid_of,
+    wait_until,
 )
 
 #: Between two probes of the returning zone.
@@ -93,7 +97,7 @@ async def test_returning_zone_never_decides_on_stale_state(deployment: Deploymen
             assert answer.status in (200, 204), answer.body
         for _ in range(FAILED_LOGINS):
             assert await _login_status(deployment, "b", target, "Fout-Wachtwoord-0000!") == 401
-        assert await _revoked_in(deployment, "b", {_sid(ended)}) == {_sid(ended)}
+        assert await revoked_in(deployment, "b", {sid_of(ended)}) == {sid_of(ended)}
     except BaseException:
         deployment.zone_up("a")
         raise
@@ -104,23 +108,23 @@ async def test_returning_zone_never_decides_on_stale_state(deployment: Deploymen
     renewals: Counter[int] = Counter()
     old_password: Counter[int] = Counter()
     served: Counter[int] = Counter()
-    await _until(lambda: _answers(deployment, "a"), "zone a answers", CATCH_UP_LIMIT_SECONDS)
+    await wait_until(lambda: _answers(deployment, "a"), "zone a answers", CATCH_UP_LIMIT_SECONDS)
     answers_at = time.monotonic()
 
     async def serves() -> bool:
-        renewals[await _renew_status(deployment, "a", ended)] += 1
+        renewals[await renew_status(deployment, "a", ended)] += 1
         old_password[await _login_status(deployment, "a", changer, PASSWORD)] += 1
         status = await _login_status(deployment, "a", user, user.password)
         served[status] += 1
         await asyncio.sleep(PROBE_PAUSE_SECONDS)
         return status == 200
 
-    await _until(serves, "zone a serves again", CATCH_UP_LIMIT_SECONDS)
+    await wait_until(serves, "zone a serves again", CATCH_UP_LIMIT_SECONDS)
     serves_at = time.monotonic()
     await coming_up
     ready_at = time.monotonic()
     for _ in range(3):  # and once serving, still with zone b's state
-        renewals[await _renew_status(deployment, "a", ended)] += 1
+        renewals[await renew_status(deployment, "a", ended)] += 1
         old_password[await _login_status(deployment, "a", changer, PASSWORD)] += 1
     log.info(
         "zone a back: answers after %.1f s, serves after %.1f s, zone_up returned (ready) "
@@ -135,6 +139,6 @@ async def test_returning_zone_never_decides_on_stale_state(deployment: Deploymen
     )
     assert renewals[200] == 0, "zone a renewed a session zone b had ended"
     assert old_password[200] == 0, "zone a accepted a password zone b had replaced"
-    assert await _revoked_in(deployment, "a", {_sid(ended)}) == {_sid(ended)}
-    assert await _failures_in(deployment, "a", target.practice, "b") == FAILED_LOGINS
-    assert await _same_password(deployment, changer), "zone b's password change is in zone a"
+    assert await revoked_in(deployment, "a", {sid_of(ended)}) == {sid_of(ended)}
+    assert await failures_in(deployment, "a", target.practice, "b") == FAILED_LOGINS
+    assert await same_password(deployment, changer), "zone b's password change is in zone a"

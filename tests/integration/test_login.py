@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import statistics
 
-from shared.events import Envelope, utcnow
-from shared.outbox import publish
+from shared.events import utcnow
 from shared.topics import DIRECTORY_EMPLOYEES
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
+from tests.support.factors import emit
 from tests.support.practices import set_policy
 from tests.support.tokens import verify_with_jwks
 
@@ -113,19 +113,15 @@ async def test_out_of_service_employee_cannot_log_in(cluster: Cluster) -> None:
         "updated_at": utcnow().isoformat(),
         "zone": "a",
     }
-    async with zone.auth.pool.acquire() as conn, conn.transaction():
-        await publish(
-            conn,
-            zone.settings,
-            DIRECTORY_EMPLOYEES,
-            Envelope(
-                type="employee.upserted",
-                source="test@a",
-                practice="fysio",
-                subject=employee,
-                data=data,
-            ),
-        )
+    await emit(
+        zone,
+        DIRECTORY_EMPLOYEES,
+        "employee.upserted",
+        employee,
+        data,
+        practice="fysio",
+        source="test@a",
+    )
 
     async def out() -> bool:
         return not await zone.auth.pool.fetchval(

@@ -26,12 +26,20 @@ from services.web.settings import WebSettings
 from shared.events import utcnow
 from shared.tokens import TWO_FACTOR_ACR
 from shared.topics import AUTH_EVENTS
-from tests.integration.test_bad_input import bad_bodies
+from tests.support.bodies import bad_bodies
 from tests.support.bus import read_events
-from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, wait_for
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone
 from tests.support.mail import SmtpSink
 from tests.support.practices import FAST
-from tests.support.story import JAN, JAN_PASSWORD, PRACTICE, PRACTICE_EMAIL, Authenticator, Story
+from tests.support.story import (
+    JAN,
+    JAN_PASSWORD,
+    PRACTICE,
+    PRACTICE_EMAIL,
+    Authenticator,
+    Story,
+    jan_at_auth,
+)
 
 WebClient = TestClient[Any, Any]
 KEY = os.urandom(32)
@@ -87,25 +95,14 @@ async def start_site(cluster: Cluster, smtp_sink: SmtpSink, two_factors: bool, *
     _, answer = await story.login(auth_zone, PRACTICE, "admin", ADMIN_PASSWORD)
     admin = answer["token"]["token"]
 
-    async def practice_known() -> bool:
-        status, _ = await story.call(enrolment, "GET", f"/v1/practices/{PRACTICE}", admin)
-        return status == 200
-
-    await wait_for(practice_known)
+    await story.practice_known(admin)
     path = f"/v1/practices/{PRACTICE}"
     status, body = await story.call(enrolment, "PUT", path, admin, email=PRACTICE_EMAIL)
     assert status == 200, body
     status, body = await story.call(enrolment, "PUT", f"{path}/employees/jan01", admin, **JAN)
     assert status == 200, body
 
-    async def jan_at_auth() -> bool:
-        return bool(
-            await auth_zone.auth.pool.fetchval(
-                "SELECT 1 FROM employees WHERE practice = $1 AND id = 'jan01'", PRACTICE
-            )
-        )
-
-    await wait_for(jan_at_auth)
+    await jan_at_auth(auth_zone)
     status, body = await story.call(
         auth_zone,
         "PUT",

@@ -25,10 +25,7 @@ from tweestap_client import (
 )
 
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, wait_for
-
-
-def url(zone: Zone) -> str:
-    return str(zone.client.make_url("")).rstrip("/")
+from tests.support.sdk import url
 
 
 async def login_renew_logout_and_the_token_file(a: Zone, tmp_path: Path) -> None:

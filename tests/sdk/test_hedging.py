@@ -12,9 +12,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from tweestap_client import LoginInterrupted, TweestapClient, TweestapError
 
-from tests.sdk.conftest import HungZone
-from tests.sdk.test_client import url
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, wait_for
+from tests.support.sdk import HungZone, url
 
 PROBLEMS = "https://tweestap.nl/problems/"
 

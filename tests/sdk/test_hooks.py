@@ -16,8 +16,8 @@ from tweestap_client import SessionEnded, TweestapClient
 
 from services.registry import SERVICES
 from shared.events import utcnow
-from tests.sdk.test_client import url
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, wait_for, wait_ready
+from tests.support.sdk import url
 from tests.support.tokens import forge_session
 
 

@@ -18,7 +18,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from tweestap_client import LoginInterrupted, TweestapClient, TweestapError
 
-from tests.sdk.test_client import url
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, wait_for
 from tests.support.factors import (
     PHONE,
@@ -30,6 +29,7 @@ from tests.support.factors import (
     two_factor_setup,
 )
 from tests.support.practices import STRONG, admin_token, put_password
+from tests.support.sdk import url
 
 TEMPORARY = "tijdelijk1"
 

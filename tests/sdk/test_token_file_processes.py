@@ -15,9 +15,8 @@ from pathlib import Path
 
 from tweestap_client import TweestapClient
 
-from tests.sdk.conftest import HungZone
-from tests.sdk.test_client import url
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone
+from tests.support.sdk import HungZone, url
 
 PROCESSES = 3
 

@@ -157,6 +157,17 @@ class Story:
             self.witness.error_bodies.append(text)
         return status, answer
 
+    async def practice_known(self, admin_token: str) -> None:
+        """Until enrolment knows the practice (bootstrapped at auth)."""
+
+        async def known() -> bool:
+            status, _ = await self.call(
+                self.enrolment, "GET", f"/v1/practices/{PRACTICE}", admin_token
+            )
+            return status == 200
+
+        await wait_for(known)
+
     async def require_two_factors(self, admin_token: str) -> None:
         """Switch two factors on (past incomplete employees), and wait until auth knows."""
         status, practice = await self.call(
@@ -258,6 +269,19 @@ class Story:
         return phone, confirmed["recovery_code"], token
 
 
+async def jan_at_auth(auth: Zone) -> None:
+    """Until ``auth`` knows Jan (from enrolment's directory)."""
+
+    async def known() -> bool:
+        return bool(
+            await auth.auth.pool.fetchval(
+                "SELECT 1 FROM employees WHERE practice = $1 AND id = 'jan01'", PRACTICE
+            )
+        )
+
+    await wait_for(known)
+
+
 def claims_of(token: str) -> dict[str, Any]:
     decoded: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
     return decoded
@@ -282,11 +306,7 @@ async def two_factor_story(cluster: Cluster, smtp_sink: SmtpSink) -> Witness:
     assert status == 200 and answer["next"] == "done"
     admin_token = answer["token"]["token"]
 
-    async def practice_known() -> bool:
-        status, _ = await story.call(enrolment, "GET", f"/v1/practices/{PRACTICE}", admin_token)
-        return status == 200
-
-    await wait_for(practice_known)
+    await story.practice_known(admin_token)
     status, practice = await story.call(
         enrolment, "PUT", f"/v1/practices/{PRACTICE}", admin_token, email=PRACTICE_EMAIL
     )
@@ -313,14 +333,7 @@ async def two_factor_story(cluster: Cluster, smtp_sink: SmtpSink) -> Witness:
     assert status == 200, body
 
     # Jan gets a password that meets today's minimum (50) but not the coming one (60).
-    async def jan_at_auth() -> bool:
-        return bool(
-            await auth.auth.pool.fetchval(
-                "SELECT 1 FROM employees WHERE practice = $1 AND id = 'jan01'", PRACTICE
-            )
-        )
-
-    await wait_for(jan_at_auth)
+    await jan_at_auth(auth)
     status, body = await story.call(
         auth,
         "PUT",

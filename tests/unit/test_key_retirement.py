@@ -11,8 +11,7 @@ import pytest
 
 from services.auth.adapters.signer import SigningKey, UnknownKey
 from shared.tokens import PublicJwk, TokenVerifier
-from tests.unit.test_signer import claims
-from tests.unit.test_token_cache import check, signer
+from tests.support.signing import check, claims, signer
 
 NOW = datetime.now(UTC)
 

@@ -10,7 +10,6 @@ import base64
 import json
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import jwt
 import pytest
@@ -18,9 +17,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from services.auth.adapters.signer import ALGORITHM, InvalidToken, Signer, SigningKey
+from tests.support.signing import AUDIENCE, ISSUER, claims
 
-ISSUER = "https://tweestap.nl"
-AUDIENCE = "https://tweestap.nl/api"
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 
@@ -30,20 +28,6 @@ def b64d(text: str) -> bytes:
 
 def b64e(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def claims(**overrides: Any) -> dict[str, Any]:
-    now = int(time.time())
-    base: dict[str, Any] = {
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "sub": "emp-1",
-        "practice": "fysio",
-        "sid": "s" * 32,
-        "iat": now,
-        "exp": now + 3600,
-    }
-    return {**base, **overrides}
 
 
 def signer_with(*keys: SigningKey) -> Signer:

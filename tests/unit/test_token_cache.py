@@ -8,32 +8,20 @@ from __future__ import annotations
 import base64
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
-from services.auth.adapters.signer import InvalidToken, Signer, SigningKey, UnknownKey
+from services.auth.adapters.signer import InvalidToken, SigningKey, UnknownKey
 from shared.tokens import TokenVerifier
-from tests.unit.test_signer import AUDIENCE, ISSUER, claims
+from tests.support.signing import AUDIENCE, ISSUER, check, claims, signer
 
 NOW = datetime.now(UTC)
-
-
-def signer(key: SigningKey, cache_size: int = 100) -> Signer:
-    s = Signer(cache_size)
-    s.set_signing_keys([key])
-    s.set_public_keys([key.public_jwk()])
-    return s
 
 
 def verifier(*keys: SigningKey, cache_size: int = 100) -> TokenVerifier:
     v = TokenVerifier(cache_size)
     v.set_public_keys([k.public_jwk() for k in keys])
     return v
-
-
-def check(v: TokenVerifier, token: str, audience: str = AUDIENCE) -> dict[str, Any]:
-    return v.signed_claims(token, ISSUER, audience, 0)
 
 
 def forged(token: str) -> str:
