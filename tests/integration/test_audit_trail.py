@@ -40,6 +40,7 @@ from tests.support.factors import (
     two_factor_practice,
     verify,
 )
+from tests.support.tokens import session_token
 
 P = "fysio"
 PIET = "piet01"
@@ -299,25 +300,7 @@ async def test_audit_trail_in_both_zones(cluster: Cluster) -> None:
     status, body = await login(auth_a, "tandarts", "admin", ADMIN_PASSWORD)
     assert status == 200, body
     assert (await audit(enrol_a, body["token"]["token"]))[0] == 403
-    piet_token = auth_a.auth.signer.sign(
-        {
-            "iss": auth_a.settings.issuer,
-            "aud": auth_a.settings.token_audience,
-            "sub": PIET,
-            "practice": P,
-            "rg": 2,
-            "sid": uuid.uuid4().hex,
-            "amr": ["pwd", "otp"],
-            "acr": "aal2",
-            "auth_time": int(utcnow().timestamp()),
-            "iat": int(utcnow().timestamp()),
-            "exp": int(utcnow().timestamp()) + 600,
-            "jti": uuid.uuid4().hex,
-            "zone": "a",
-            "scope": "session",
-        },
-        utcnow(),
-    )
+    piet_token = session_token(auth_a, PIET, practice=P, lifetime=600)
     assert (await audit(enrol_a, piet_token))[0] == 403
 
     # Append-only: no UPDATE, no DELETE from a plain connection; the retention job purges.
@@ -346,30 +329,6 @@ async def test_audit_trail_in_both_zones(cluster: Cluster) -> None:
 
 
 # -- Hardening II finding 17: reading the audit trail needs a two-factor session (NEN 7513) --
-
-
-def session_token(auth: Zone, employee: str, acr: str, amr: list[str]) -> str:
-    """A session token of ``employee`` signed by ``auth``'s real key, logged in with ``acr``."""
-    now = int(utcnow().timestamp())
-    return auth.auth.signer.sign(
-        {
-            "iss": auth.settings.issuer,
-            "aud": auth.settings.token_audience,
-            "sub": employee,
-            "practice": P,
-            "rg": 1,
-            "sid": uuid.uuid4().hex,
-            "amr": amr,
-            "acr": acr,
-            "auth_time": now,
-            "iat": now,
-            "exp": now + 600,
-            "jti": uuid.uuid4().hex,
-            "zone": auth.settings.zone,
-            "scope": "session",
-        },
-        utcnow(),
-    )
 
 
 TWO_FACTOR_REQUIRED = "https://tweestap.nl/problems/two-factor-required"
@@ -413,7 +372,9 @@ async def test_reading_the_audit_trail_needs_a_two_factor_session(cluster: Clust
         assert problem["type"] == TWO_FACTOR_REQUIRED, (path, problem)
         assert response.content_type == "application/problem+json"
     for acr, amr in (("aal2", ["pwd", "otp"]), ("aal2-fallback", ["pwd", "hwk"])):
-        token = session_token(auth, admin, acr, amr)
+        token = session_token(
+            auth, admin, practice=P, rights_group=1, acr=acr, amr=amr, lifetime=600
+        )
         for path in paths:
             response = await enrol.client.get(path, headers={"Authorization": f"Bearer {token}"})
             assert response.status == 200, (acr, path, await response.text())

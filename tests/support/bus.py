@@ -1,8 +1,8 @@
 """The bus in tests. Reading: every event of a topic from the beginning, with the partitions
 assigned directly (``read_topic``: joining a consumer group takes seconds on the embedded
-broker), or through a consumer group of its own (``read_events``). Writing:
-records as Tweestap's own writers send them, with the application's tag under the suite's
-sealing keyring (:mod:`shared.bus_tags`), or untagged as a host system or an attacker would."""
+broker), or through a consumer group of its own (``read_events``). Writing: records as
+Tweestap's own writers send them, with the application's tag under the suite's sealing keyring
+(:mod:`shared.bus_tags`), or untagged as a host system or an attacker would (``produce``)."""
 
 from __future__ import annotations
 

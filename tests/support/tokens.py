@@ -81,9 +81,11 @@ def session_token(
     amr: Sequence[str] = ("pwd", "otp"),
     auth_time: datetime | None = None,
     precise: bool = False,
+    lifetime: int = 3600,
 ) -> str:
     """A session token as auth (``zone``) issues it after a two-factor login, signed with its
-    key (with ``precise``, ``auth_time`` keeps its fraction of a second)."""
+    key, valid ``lifetime`` seconds (with ``precise``, ``auth_time`` keeps its fraction of a
+    second)."""
     now = utcnow()
     started = (auth_time or now).timestamp()
     claims = {
@@ -97,9 +99,9 @@ def session_token(
         "acr": acr,
         "auth_time": started if precise else int(started),
         "iat": int(now.timestamp()),
-        "exp": int(now.timestamp()) + 3600,
+        "exp": int(now.timestamp()) + lifetime,
         "jti": uuid.uuid4().hex,
-        "zone": "a",
+        "zone": zone.settings.zone,
         "scope": "session",
     }
     token: str = zone.auth.signer.sign(claims, now)
