@@ -1,5 +1,6 @@
 """Composes the enrolment service's use cases once, from the collaborators they share: the
-HTTP and Kafka entry points reach every use case through the one :class:`Enrolment`."""
+HTTP and Kafka entry points reach every use case through the one :class:`Enrolment` (which no
+use case receives)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,8 @@ from datetime import timedelta
 
 import asyncpg
 
-from services.enrolment.access import Access
-from services.enrolment.adapters import repository as repo
-from services.enrolment.directory import Directory
-from services.enrolment.events import Events
+from services.enrolment.adapters.events import Events
+from services.enrolment.adapters.notices import Notices
 from services.enrolment.factors.changes import FactorChanges
 from services.enrolment.factors.code import CodeFactors
 from services.enrolment.factors.credentials import Credentials
@@ -20,18 +19,23 @@ from services.enrolment.factors.passkey import Passkeys
 from services.enrolment.factors.recovery import RecoveryCodes
 from services.enrolment.factors.totp import Authenticators
 from services.enrolment.metrics import EnrolmentMetrics
-from services.enrolment.notices import Notices
 from services.enrolment.settings import EnrolmentSettings
-from services.enrolment.wizard import (
+from services.enrolment.use_cases.access import Access
+from services.enrolment.use_cases.audit import AuditTrail
+from services.enrolment.use_cases.directory import Employees, Practices
+from services.enrolment.use_cases.housekeeping import Maintenance
+from services.enrolment.use_cases.wizard import (
     CheckIdentity,
     ConfirmAuthenticator,
     IdentityFailures,
     StartEnrolment,
     Wizard,
 )
-from shared.events import utcnow
 from shared.gate import TokenGate
 from shared.sealing import Keyring
+
+#: Seconds between two rounds of the periodic work.
+HOUSEKEEPING_SECONDS = 300
 
 
 @dataclass
@@ -39,23 +43,16 @@ class Enrolment:
     """The service's use cases: practice settings and the directory, the wizard, and the
     employee's own factors (one use case per kind: SMS/e-mail codes, recovery, passkeys)."""
 
-    settings: EnrolmentSettings
-    pool: asyncpg.Pool
-    gate: TokenGate
     access: Access
-    directory: Directory
+    practices: Practices
+    employees: Employees
     wizard: Wizard
     factors: FactorListing
     codes: CodeFactors
     recovery: RecoveryCodes
     passkeys: Passkeys
-
-    async def housekeeping(self) -> None:
-        """Forget what can no longer matter (old inbox rows, finished wizards)."""
-        now = utcnow()
-        retention = timedelta(milliseconds=self.settings.topics.retention_ms)
-        async with self.pool.acquire() as conn:
-            await repo.housekeeping(conn, now, now - retention)
+    audit: AuditTrail
+    maintenance: Maintenance
 
 
 def compose(
@@ -72,12 +69,11 @@ def compose(
     credentials = Credentials(keyring, events, metrics)
     changes = FactorChanges(events, notices)
     recovery = RecoveryCodes(pool, access, credentials, events, notices, metrics)
+    retention = timedelta(milliseconds=settings.topics.retention_ms)
     return Enrolment(
-        settings=settings,
-        pool=pool,
-        gate=gate,
         access=access,
-        directory=Directory(
+        practices=Practices(settings, pool, events, metrics),
+        employees=Employees(
             settings, pool, keyring, bsn_key, credentials, events, notices, metrics
         ),
         wizard=Wizard(
@@ -107,4 +103,6 @@ def compose(
         codes=CodeFactors(settings, pool, keyring, access, credentials, changes, notices, metrics),
         recovery=recovery,
         passkeys=Passkeys(settings, pool, bsn_key, access, credentials, changes, metrics),
+        audit=AuditTrail(settings, pool, metrics, access.admin),
+        maintenance=Maintenance(pool, gate, retention, HOUSEKEEPING_SECONDS),
     )

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 from aiohttp import web
 
 from services.enrolment import consumers
-from services.enrolment.access import Claims
 from services.enrolment.api import (
     CodeRequest,
     EmailFactorRequest,
@@ -35,12 +32,18 @@ from services.enrolment.api import (
     RecoveryCode,
     SmsFactorRequest,
 )
-from services.enrolment.audit import AUDIT, AuditTrail
-from services.enrolment.audit import ROUTES as AUDIT_ROUTES
+from services.enrolment.api_audit import (
+    AuditPage,
+    AuditQuery,
+    parse_cursor,
+    parse_filters,
+    parse_limit,
+)
 from services.enrolment.bootstrap import Enrolment, compose
-from services.enrolment.directory import Directory
 from services.enrolment.metrics import EnrolmentMetrics
 from services.enrolment.settings import MIN_BSN_KEY_CHARS, EnrolmentSettings
+from services.enrolment.use_cases.access import Claims
+from services.enrolment.use_cases.audit import AuditTrail
 from shared.consumer import EventConsumer
 from shared.db import Migrations
 from shared.gate import TokenGate
@@ -63,52 +66,51 @@ ENROLMENT = web.AppKey("enrolment", Enrolment)
 CONSUMER = web.AppKey("enrolment-consumer", EventConsumer)
 #: Its own migrations, and the replicated parts it keeps (shared/replicas).
 MIGRATIONS = Migrations(Path(__file__).parent / "migrations", ("keys", "revocations", "factors"))
-HOUSEKEEPING_SECONDS = 300
 
 
 # -- administrator ------------------------------------------------------------------------------
 
 
-async def _admin(request: web.Request) -> tuple[Directory, Claims, str]:
-    """The directory, and the claims of the practice's administrator calling it."""
+async def _admin(request: web.Request) -> tuple[Enrolment, Claims, str]:
+    """The use cases, and the claims of the practice's administrator calling them."""
     enrolment = request.app[ENROLMENT]
     practice = path_id(request, "p")
     claims = await enrolment.access.admin(bearer(request), practice)
-    return enrolment.directory, claims, practice
+    return enrolment, claims, practice
 
 
 async def get_practice(request: web.Request) -> web.Response:
-    directory, claims, practice = await _admin(request)
-    return json_response(await directory.get_practice(claims, practice))
+    use, claims, practice = await _admin(request)
+    return json_response(await use.practices.get_practice(claims, practice))
 
 
 async def put_practice(request: web.Request) -> web.Response:
-    directory, claims, practice = await _admin(request)
+    use, claims, practice = await _admin(request)
     body = await parse_body(request, PracticeUpdate)
-    return json_response(await directory.update_practice(claims, practice, body))
+    return json_response(await use.practices.update_practice(claims, practice, body))
 
 
 async def readiness(request: web.Request) -> web.Response:
-    directory, claims, practice = await _admin(request)
-    return json_response(await directory.readiness(claims, practice))
+    use, claims, practice = await _admin(request)
+    return json_response(await use.practices.readiness(claims, practice))
 
 
 async def list_employees(request: web.Request) -> web.Response:
-    directory, claims, practice = await _admin(request)
-    return json_response(EmployeeList(await directory.list_employees(claims, practice)))
+    use, claims, practice = await _admin(request)
+    return json_response(EmployeeList(await use.employees.list_employees(claims, practice)))
 
 
 async def put_employee(request: web.Request) -> web.Response:
-    directory, claims, practice = await _admin(request)
+    use, claims, practice = await _admin(request)
     employee = request.match_info["e"]
     body = await parse_body(request, EmployeeUpdate)
     field_id(employee, "employee")
-    return json_response(await directory.put_employee(claims, practice, employee, body))
+    return json_response(await use.employees.put_employee(claims, practice, employee, body))
 
 
 async def deactivate(request: web.Request) -> web.Response:
-    directory, claims, practice = await _admin(request)
-    await directory.deactivate(claims, practice, path_id(request, "e"))
+    use, claims, practice = await _admin(request)
+    await use.employees.deactivate(claims, practice, path_id(request, "e"))
     return web.Response(status=204)
 
 
@@ -330,6 +332,76 @@ def _bsn_key(settings: EnrolmentSettings) -> bytes:
     return key.encode()
 
 
+# -- the audit trail ----------------------------------------------------------------------------
+
+AUDIT = web.AppKey("audit", AuditTrail)
+
+
+async def _read_request(request: web.Request) -> tuple[AuditTrail, str]:
+    """The trail and the practice (path ``{p}``) of a request its reader may make."""
+    trail, practice = request.app[AUDIT], path_id(request, "p")
+    await trail.reader(bearer(request), practice)
+    return trail, practice
+
+
+async def get_audit(request: web.Request) -> web.Response:
+    trail, practice = await _read_request(request)
+    filters = parse_filters(request.query)
+    limit, after = parse_limit(request.query), parse_cursor(request.query)
+    return json_response(await trail.page(practice, filters, limit, after))
+
+
+async def export_audit(request: web.Request) -> web.StreamResponse:
+    trail, practice = await _read_request(request)
+    filters = parse_filters(request.query)
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "application/x-ndjson",
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'attachment; filename="audit-{practice}.jsonl"',
+        }
+    )
+    first = True
+    async for line in trail.export(practice, filters):
+        if first:  # headers only once the database answered (else a problem, not a 200)
+            await response.prepare(request)
+            first = False
+        await response.write(line)
+    if first:
+        await response.prepare(request)
+    await response.write_eof()
+    return response
+
+
+AUDIT_ROUTES = (
+    Route(
+        "GET",
+        "/v1/practices/{p}/audit",
+        get_audit,
+        "The practice's audit trail, newest first, a page at a time (filters: from, to, "
+        "employee, type); the administrator in a two-factor session only",
+        None,
+        AuditPage,
+        True,
+        query=AuditQuery,
+        errors=(400,),
+    ),
+    Route(
+        "GET",
+        "/v1/practices/{p}/audit/export",
+        export_audit,
+        "The practice's audit trail as JSON lines (application/x-ndjson; same filters, no "
+        "pages); the administrator in a two-factor session only",
+        None,
+        None,
+        True,
+        query=AuditQuery,
+        errors=(400,),
+        content_type="application/x-ndjson",
+    ),
+)
+
+
 def create_app(settings: EnrolmentSettings) -> web.Application:
     # Refuse to start without the keys: nothing could be sealed or compared.
     keyring = Keyring.parse(settings.sealing_keys.get_secret_value())
@@ -357,22 +429,11 @@ def create_app(settings: EnrolmentSettings) -> web.Application:
         )
         app[CONSUMER] = consumer
         rt.spawn(consumer.run, "enrolment-consumer", consumer.not_ready)
-        rt.spawn(lambda: _maintenance(service), "maintenance")
-        app[AUDIT] = trail = AuditTrail(settings, rt.pool, metrics, service.access.admin)
-        rt.spawn(trail.consumer().run, "audit-consumer")
-        rt.spawn(trail.retention, "audit-retention")
+        rt.spawn(service.maintenance.run, "maintenance")
+        app[AUDIT] = service.audit
+        rt.spawn(service.audit.consumer().run, "audit-consumer")
+        rt.spawn(service.audit.retention, "audit-retention")
         yield
 
     app.cleanup_ctx.append(enrolment_ctx)
     return app
-
-
-async def _maintenance(service: Enrolment) -> None:
-    """Reload the public keys (drops retired ones) and forget what can no longer matter."""
-    while True:
-        await asyncio.sleep(HOUSEKEEPING_SECONDS)
-        try:
-            await service.gate.load_keys()
-            await service.housekeeping()
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("maintenance failed, will retry: %r", exc)

@@ -16,8 +16,9 @@ import asyncpg
 import pytest
 
 from services.dev.infra import SERVICE_ROLE
-from services.enrolment.audit import AUDIT, AuditTrail
+from services.enrolment.http import AUDIT
 from services.enrolment.settings import MIN_AUDIT_RETENTION_DAYS
+from services.enrolment.use_cases.audit import AuditTrail
 from shared.db import ONE_ROLE_WARNING
 from shared.events import utcnow
 from shared.http import RUNTIME

@@ -22,9 +22,10 @@ import jwt
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from services.enrolment.audit import AUDIT, AuditTrail
-from services.enrolment.audit_api import encode_cursor
+from services.enrolment.api_audit import encode_cursor
+from services.enrolment.http import AUDIT
 from services.enrolment.settings import MIN_AUDIT_RETENTION_DAYS
+from services.enrolment.use_cases.audit import AuditTrail
 from services.web.app import create_app as create_web_app
 from services.web.settings import WebSettings
 from shared.events import Envelope, utcnow

@@ -22,7 +22,6 @@ import pytest
 
 from services.auth.domain.clients import subject as client_subject
 from services.auth.http import CLIENTS
-from services.enrolment.http import ENROLMENT
 from shared import otp
 from shared.http import RUNTIME
 from shared.outbox import _RELAY_LOCK
@@ -129,7 +128,7 @@ def pool(zone: Zone) -> asyncpg.Pool:
         return zone.auth.pool
     if zone.settings.service == "certs":
         return certs_pool(zone)
-    return zone.app[ENROLMENT].pool
+    return zone.app[RUNTIME].pool
 
 
 async def two_zones(cluster: Cluster, setup: Setup | None = None) -> Zones:

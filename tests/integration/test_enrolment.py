@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from services.enrolment.http import ENROLMENT
 from shared.events import Envelope, recovery_factor_id, utcnow
+from shared.http import RUNTIME
 from shared.otp import code_hash
 from tests.support import enrolment
 from tests.support.bus import produce
@@ -426,7 +426,7 @@ async def test_identity_failures_expiry_blocking_in_both_zones_and_unblocking(
 
 
 async def _identity_failures(rig: Rig, zone_b: Zone) -> None:
-    pool_b = zone_b.app[ENROLMENT].pool
+    pool_b = zone_b.app[RUNTIME].pool
     await two_factor_practice(rig)
     _, token = await enrol_login(rig)
     # An enrolment token is no session token, and not an administrator's.

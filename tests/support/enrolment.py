@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestServer
 from services.enrolment.bootstrap import Enrolment
 from services.enrolment.http import ENROLMENT
 from shared.events import factor_aad
+from shared.http import RUNTIME
 from tests.support.bus import read_topic
 from tests.support.cluster import ADMIN_PASSWORD, KEYRING, Cluster, Zone, login, wait_for
 from tests.support.mail import SmtpSink, text_of
@@ -79,10 +80,10 @@ class Rig:
 
     @property
     def pool(self) -> Any:
-        return self.service.pool
+        return self.enrol.app[RUNTIME].pool
 
     def topic(self, name: str) -> str:
-        return self.service.settings.topic(name)
+        return str(self.enrol.settings.topic(name))
 
     async def call(
         self,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from multidict import MultiDict
 
-from services.enrolment.audit_api import (
+from services.enrolment.api_audit import (
     MAX_LIMIT,
     encode_cursor,
     parse_cursor,

@@ -3,7 +3,6 @@ matter, every few minutes, a failure waiting for the next round."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,6 +12,7 @@ import asyncpg
 from services.auth.adapters import housekeeping
 from services.auth.use_cases.keys import Keys
 from shared.events import utcnow
+from shared.periodic import every
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +52,9 @@ class Maintenance:
     interval_seconds: float
 
     async def run(self) -> None:
-        """Every interval until cancelled; a database or network failure waits for the next."""
-        while True:
-            await asyncio.sleep(self.interval_seconds)
-            try:
-                await self.keys.rotate_if_due()
-                await self.housekeeping.housekeeping()
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("maintenance failed, will retry: %r", exc)
+        """Every interval (the first after one) until cancelled."""
+        await every(self.interval_seconds, self.once, "maintenance", at_start=False)
+
+    async def once(self) -> None:
+        await self.keys.rotate_if_due()
+        await self.housekeeping.housekeeping()

@@ -3,7 +3,6 @@ forgetting what can no longer matter."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from services.certs.adapters.housekeeping import housekeeping
 from services.certs.use_cases.expiry import ExpiryNotices
 from shared.events import utcnow
 from shared.gate import TokenGate
+from shared.periodic import every
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +30,8 @@ class Maintenance:
     clock: Callable[[], datetime] = utcnow
 
     async def run(self) -> None:
-        """Every interval until cancelled; a database or network failure waits for the next."""
-        while True:
-            try:
-                await self.once()
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("maintenance failed, will retry: %r", exc)
-            await asyncio.sleep(self.interval_seconds)
+        """At start and every interval until cancelled."""
+        await every(self.interval_seconds, self.once, "maintenance")
 
     async def once(self) -> None:
         await self.expiry.check()

@@ -10,9 +10,9 @@ from typing import Any
 import asyncpg
 
 from services.enrolment.adapters import repository as repo
+from services.enrolment.adapters.events import Events
+from services.enrolment.adapters.notices import Notices
 from services.enrolment.domain.records import Factor
-from services.enrolment.events import Events
-from services.enrolment.notices import Notices
 from shared import actors
 from shared.topics import ENROLMENT_EVENTS
 

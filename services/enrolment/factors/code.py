@@ -12,8 +12,8 @@ from typing import Any
 import asyncpg
 
 from services.enrolment import problems
-from services.enrolment.access import Access
 from services.enrolment.adapters import repository as repo
+from services.enrolment.adapters.notices import Notices
 from services.enrolment.api import FactorView, PendingFactorView
 from services.enrolment.domain import enrolment as steps
 from services.enrolment.domain.masking import mask
@@ -23,9 +23,9 @@ from services.enrolment.factors.changes import FactorChanges
 from services.enrolment.factors.credentials import Credentials
 from services.enrolment.factors.owner import has_totp, lock_owner
 from services.enrolment.metrics import EnrolmentMetrics
-from services.enrolment.notices import Notices
 from services.enrolment.problems import HOUR
 from services.enrolment.settings import EnrolmentSettings
+from services.enrolment.use_cases.access import Access
 from shared import otp
 from shared.events import utcnow
 from shared.problems import Problem, not_found

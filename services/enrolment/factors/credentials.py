@@ -10,8 +10,8 @@ from typing import Any
 
 import asyncpg
 
+from services.enrolment.adapters.events import Events
 from services.enrolment.domain.records import Factor
-from services.enrolment.events import Events
 from services.enrolment.metrics import EnrolmentMetrics
 from shared import replicas
 from shared.events import FactorCredential, FactorKind, factor_aad, stamped

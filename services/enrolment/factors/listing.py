@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from services.enrolment.access import Access
 from services.enrolment.adapters import repository as repo
 from services.enrolment.api import FactorView
 from services.enrolment.factors import no_details, registry
 from services.enrolment.factors.credentials import Credentials
+from services.enrolment.use_cases.access import Access
 from shared.factor_kinds import KINDS
 
 

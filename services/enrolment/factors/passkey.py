@@ -29,7 +29,6 @@ from webauthn.helpers.structs import (
 from webauthn.registration.verify_registration_response import VerifiedRegistration
 
 from services.enrolment import problems
-from services.enrolment.access import Access
 from services.enrolment.adapters import repository as repo
 from services.enrolment.api import PasskeyOptions, PasskeyRegistration, PasskeyView
 from services.enrolment.domain import passkey as rules
@@ -39,6 +38,7 @@ from services.enrolment.factors.credentials import Credentials
 from services.enrolment.factors.owner import has_totp, lock_owner
 from services.enrolment.metrics import EnrolmentMetrics
 from services.enrolment.settings import EnrolmentSettings
+from services.enrolment.use_cases.access import Access
 from shared.events import utcnow
 
 ALGORITHMS = [

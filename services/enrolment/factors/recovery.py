@@ -8,14 +8,14 @@ from datetime import datetime
 
 import asyncpg
 
-from services.enrolment.access import Access
+from services.enrolment.adapters.events import Events
+from services.enrolment.adapters.notices import Notices
 from services.enrolment.api import RecoveryCode
-from services.enrolment.events import Events
 from services.enrolment.factors import EnrolledFactor
 from services.enrolment.factors.credentials import Credentials
 from services.enrolment.factors.owner import lock_owner
 from services.enrolment.metrics import EnrolmentMetrics
-from services.enrolment.notices import Notices
+from services.enrolment.use_cases.access import Access
 from shared import otp
 from shared.events import recovery_factor_id, utcnow
 from shared.topics import ENROLMENT_EVENTS

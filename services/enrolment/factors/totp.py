@@ -2,7 +2,7 @@
 identity check a new secret is shown as a QR code (and for manual entry), and the app's first
 code proves it holds it; the new authenticator replaces an earlier one, and its confirming time
 step is spent (auth refuses that code at login). The wizard's own steps (activation code,
-identity check) are in :mod:`services.enrolment.wizard`."""
+identity check) are in :mod:`services.enrolment.use_cases.wizard`."""
 
 from __future__ import annotations
 

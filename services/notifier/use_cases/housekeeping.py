@@ -3,7 +3,6 @@ and dead letters once they are older than the retention."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,6 +11,7 @@ import asyncpg
 
 from services.notifier.adapters import repository as repo
 from shared.events import utcnow
+from shared.periodic import every
 
 log = logging.getLogger(__name__)
 INTERVAL_SECONDS = 600
@@ -27,11 +27,5 @@ class Housekeeping:
             await repo.forget_before(conn, utcnow() - self.retention)
 
     async def run(self) -> None:
-        """At start and every :data:`INTERVAL_SECONDS` until cancelled; a database that is away
-        is tried again at the next turn."""
-        while True:
-            try:
-                await self.forget()
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("housekeeping failed, will retry: %r", exc)
-            await asyncio.sleep(INTERVAL_SECONDS)
+        """At start and every :data:`INTERVAL_SECONDS` until cancelled."""
+        await every(INTERVAL_SECONDS, self.forget, "housekeeping")

@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from services.enrolment import problems
-from services.enrolment.access import Access
 from services.enrolment.adapters import repository as repo
+from services.enrolment.adapters.events import Events
+from services.enrolment.adapters.notices import Notices
 from services.enrolment.api import (
     EnrolmentStarted,
     FactorEnrolled,
@@ -26,15 +27,14 @@ from services.enrolment.domain import enrolment as steps
 from services.enrolment.domain import readiness as ready
 from services.enrolment.domain.masking import mask_email
 from services.enrolment.domain.records import Employee
-from services.enrolment.events import Events
 from services.enrolment.factors import totp
 from services.enrolment.factors.changes import FactorChanges
 from services.enrolment.factors.owner import has_totp
 from services.enrolment.factors.recovery import RecoveryCodes
 from services.enrolment.metrics import EnrolmentMetrics
-from services.enrolment.notices import Notices
 from services.enrolment.problems import HOUR
 from services.enrolment.settings import EnrolmentSettings
+from services.enrolment.use_cases.access import Access
 from shared import otp
 from shared.events import utcnow
 from shared.problems import Problem

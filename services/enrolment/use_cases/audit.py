@@ -12,24 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
-from aiohttp import web
 
-from services.enrolment import audit_store as store
-from services.enrolment.audit_api import (
-    AuditPage,
-    AuditQuery,
-    encode_cursor,
-    parse_cursor,
-    parse_filters,
-    parse_limit,
-    view,
-)
+from services.enrolment.adapters import audit_store as store
+from services.enrolment.api_audit import AuditPage, encode_cursor, view
 from services.enrolment.domain.audit import AUDITED_TYPES, Event, may_read, to_record
 from services.enrolment.metrics import EnrolmentMetrics
 from services.enrolment.problems import two_factor_required
@@ -37,7 +29,6 @@ from services.enrolment.settings import EnrolmentSettings
 from shared.consumer import EventConsumer
 from shared.db import owner_connection
 from shared.events import Envelope, utcnow
-from shared.http import Route, bearer, json_response, path_id
 from shared.topics import (
     AUTH_EVENTS,
     CERTS_EVENTS,
@@ -60,6 +51,8 @@ AUDITED_TOPICS = (
 #: Export: rows fetched per round trip.
 EXPORT_PREFETCH = 500
 
+#: Where a page of the trail ends: (time, event id) of its last record.
+Cursor = tuple[datetime, uuid.UUID]
 #: Checks that a bearer token is a live session of the practice's administrator; its claims.
 AdminCheck = Callable[[str, str], Awaitable[dict[str, Any]]]
 
@@ -95,6 +88,28 @@ class AuditTrail:
         if record is not None and await store.insert(conn, record):
             self.metrics.audited(record.action)
 
+    async def page(
+        self, practice: str, filters: store.Filters, limit: int, after: Cursor | None
+    ) -> AuditPage:
+        """Newest first, at most ``limit`` records older than ``after``, and the cursor of
+        the next page (None at the end)."""
+        async with self.pool.acquire() as conn:
+            rows = await store.page(conn, practice, filters, limit + 1, after)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        last = rows[-1] if more else None
+        return AuditPage(
+            events=[view(r) for r in rows],
+            next=encode_cursor(last["time"], last["event_id"]) if last is not None else None,
+        )
+
+    async def export(self, practice: str, filters: store.Filters) -> AsyncIterator[bytes]:
+        """Every matching record, newest first, as JSON lines (one read-only transaction,
+        :data:`EXPORT_PREFETCH` rows a round trip)."""
+        async with self.pool.acquire() as conn, conn.transaction(readonly=True):
+            async for row in store.stream(conn, practice, filters, EXPORT_PREFETCH):
+                yield view(row).model_dump_json().encode() + b"\n"
+
     def consumer(self) -> EventConsumer:
         handlers = dict.fromkeys(AUDITED_TOPICS, self.record)
         return EventConsumer(
@@ -128,82 +143,3 @@ class AuditTrail:
 def _auditable(topic: Topic, event: Envelope) -> bool:
     """Skip what can never be a record before any database work (tokens renewed, keys)."""
     return event.type in AUDITED_TYPES
-
-
-AUDIT = web.AppKey("audit", AuditTrail)
-
-
-async def _read_request(request: web.Request) -> tuple[AuditTrail, str]:
-    """The trail and the practice (path ``{p}``) of a request its reader may make."""
-    trail, practice = request.app[AUDIT], path_id(request, "p")
-    await trail.reader(bearer(request), practice)
-    return trail, practice
-
-
-async def get_audit(request: web.Request) -> web.Response:
-    trail, practice = await _read_request(request)
-    filters = parse_filters(request.query)
-    limit, after = parse_limit(request.query), parse_cursor(request.query)
-    async with trail.pool.acquire() as conn:
-        rows = await store.page(conn, practice, filters, limit + 1, after)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    last = rows[-1] if more else None
-    return json_response(
-        AuditPage(
-            events=[view(r) for r in rows],
-            next=encode_cursor(last["time"], last["event_id"]) if last is not None else None,
-        )
-    )
-
-
-async def export_audit(request: web.Request) -> web.StreamResponse:
-    trail, practice = await _read_request(request)
-    filters = parse_filters(request.query)
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "application/x-ndjson",
-            "Cache-Control": "no-store",
-            "Content-Disposition": f'attachment; filename="audit-{practice}.jsonl"',
-        }
-    )
-    async with trail.pool.acquire() as conn, conn.transaction(readonly=True):
-        first = True
-        async for row in store.stream(conn, practice, filters, EXPORT_PREFETCH):
-            if first:
-                await response.prepare(request)
-                first = False
-            await response.write(view(row).model_dump_json().encode() + b"\n")
-        if first:
-            await response.prepare(request)
-    await response.write_eof()
-    return response
-
-
-ROUTES = (
-    Route(
-        "GET",
-        "/v1/practices/{p}/audit",
-        get_audit,
-        "The practice's audit trail, newest first, a page at a time (filters: from, to, "
-        "employee, type); the administrator in a two-factor session only",
-        None,
-        AuditPage,
-        True,
-        query=AuditQuery,
-        errors=(400,),
-    ),
-    Route(
-        "GET",
-        "/v1/practices/{p}/audit/export",
-        export_audit,
-        "The practice's audit trail as JSON lines (application/x-ndjson; same filters, no "
-        "pages); the administrator in a two-factor session only",
-        None,
-        None,
-        True,
-        query=AuditQuery,
-        errors=(400,),
-        content_type="application/x-ndjson",
-    ),
-)

@@ -1,5 +1,5 @@
-"""Practice settings (the two-factor switch), the employee directory, readiness and the
-administrator's deactivation."""
+"""The administrator's directory: practice settings (the two-factor switch) and readiness
+(:class:`Practices`), the employees and the deactivation of their factors (:class:`Employees`)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import asyncpg
 from asyncpg.exceptions import UniqueViolationError
 
 from services.enrolment import problems
-from services.enrolment.access import Claims
 from services.enrolment.adapters import repository as repo
+from services.enrolment.adapters.events import Events
+from services.enrolment.adapters.notices import Notices
 from services.enrolment.api import (
     EmployeeUpdate,
     EmployeeView,
@@ -27,11 +28,10 @@ from services.enrolment.domain.practice import (
     two_factor_unmet,
 )
 from services.enrolment.domain.records import Employee, Practice
-from services.enrolment.events import Events
 from services.enrolment.factors.credentials import Credentials
 from services.enrolment.metrics import EnrolmentMetrics
-from services.enrolment.notices import Notices
 from services.enrolment.settings import EnrolmentSettings
+from services.enrolment.use_cases.access import Claims
 from shared import actors, directory_trust, replicas
 from shared.events import (
     EmployeeUpserted,
@@ -72,14 +72,13 @@ def _same_employee(current: Employee, event: EmployeeUpserted) -> bool:
 
 
 @dataclass
-class Directory:
+class Practices:
+    """The practice's settings: the password policy and the two-factor switch, refused
+    while the policy or the practice's address is not ready, and the readiness report."""
+
     settings: EnrolmentSettings
     pool: asyncpg.Pool
-    keyring: Keyring
-    bsn_key: bytes
-    credentials: Credentials
     events: Events
-    notices: Notices
     metrics: EnrolmentMetrics
 
     @staticmethod
@@ -215,6 +214,21 @@ class Directory:
                 ],
             }
         )
+
+
+@dataclass
+class Employees:
+    """The employee directory: the administrator's list, an employee's data (BSN kept only
+    as a keyed hash) and the deactivation of an employee's factors."""
+
+    settings: EnrolmentSettings
+    pool: asyncpg.Pool
+    keyring: Keyring
+    bsn_key: bytes
+    credentials: Credentials
+    events: Events
+    notices: Notices
+    metrics: EnrolmentMetrics
 
     @staticmethod
     def employee_view(employee: Employee) -> EmployeeView:

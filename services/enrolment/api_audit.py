@@ -14,7 +14,7 @@ import asyncpg
 from multidict import MultiMapping
 from pydantic import BaseModel, Field
 
-from services.enrolment.audit_store import Filters
+from services.enrolment.adapters.audit_store import Filters
 from services.enrolment.domain.audit import ACTIONS
 from shared.events import ID_PATTERN
 from shared.problems import Problem
