@@ -12,10 +12,12 @@ that are not sessions (enrolment)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
 
+from shared import actors
 from shared.events import utcnow
 from shared.problems import session_revoked, unauthorized
 from shared.replicas import public_keys
@@ -25,9 +27,13 @@ from shared.tokens import (
     InvalidToken,
     TokenVerifier,
     UnknownKey,
+    require_admin,
     session_started,
 )
 
+#: A live session of a practice's administrator, ``(token, practice) → claims``
+#: (:meth:`TokenGate.administrator`, as the use cases that need it receive it).
+AdminCheck = Callable[[str, str], Awaitable[dict[str, Any]]]
 #: Reload the keys at most this often, so tokens with made-up key ids cannot load the database.
 RELOAD_INTERVAL_SECONDS = 1.0
 
@@ -121,6 +127,15 @@ class TokenGate:
         audience, and the session live (:meth:`live_state`); the claims carry the employee's
         current rights group (the directory's now, not the token's)."""
         claims, _ = await self.live(token)
+        return claims
+
+    async def administrator(self, token: str, practice_id: str) -> dict[str, Any]:
+        """:meth:`live_session` of the practice's administrator: rights group 1 of its own
+        practice, as the directory says now (not the token's claim); 403 otherwise. The
+        claims are bound as the actor of this request's events (the audit trail)."""
+        claims = await self.live_session(token)
+        require_admin(claims, practice_id)
+        actors.bind(claims)
         return claims
 
     async def live(self, token: str) -> tuple[dict[str, Any], asyncpg.Record]:

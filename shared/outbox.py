@@ -39,6 +39,30 @@ INSERT = (
 )
 
 
+def queued_cte(select: str) -> str:
+    """SQL: the CTE ``queued`` of a larger statement, queuing the outbox rows that ``select``
+    yields (columns id, topic, key, payload) and waking the relay at commit."""
+    return (
+        f"queued AS (INSERT INTO outbox (id, topic, key, payload) {select} "
+        "RETURNING pg_notify('outbox', ''))"
+    )
+
+
+def rows_json(rows: list[OutboxRow]) -> list[dict[str, Any]]:
+    """``rows`` as a JSON array parameter for :data:`FROM_JSON`."""
+    return [
+        {"id": str(event_id), "topic": topic, "key": key, "payload": payload}
+        for event_id, topic, key, payload in rows
+    ]
+
+
+#: A ``select`` for :func:`queued_cte`: the rows of the JSON array parameter ``{param}``
+#: (:func:`rows_json`), in their order, when ``{when}`` holds.
+FROM_JSON = """SELECT (r.x->>'id')::uuid, r.x->>'topic', r.x->>'key', r.x->'payload'
+               FROM jsonb_array_elements({param}::jsonb) WITH ORDINALITY AS r(x, n)
+               WHERE {when} ORDER BY r.n"""
+
+
 def outbox_row(settings: Settings, topic: Topic, event: Envelope) -> OutboxRow:
     """``(id, topic, key, payload)`` of an outbox row, for writers that insert it as part of a
     larger statement."""

@@ -96,8 +96,7 @@ def handlers(settings: AuthSettings, signer: Signer) -> dict[Topic, Handler]:
         if event.type == "login.failed":
             await repo.add_failure(conn, event.practice, username, event.time, event.zone, event.id)
         elif event.type == "login.succeeded":
-            await repo.reset_failures(conn, event.practice, username, event.time)
-            await repo.record_login(conn, event.practice, event.subject, event.time)
+            await repo.login_succeeded(conn, event.practice, event.subject, username, event.time)
 
     trust = DirectoryTrust.from_settings(settings)
     on_client = clients.on_client(Keyring.parse(settings.sealing_keys.get_secret_value()))

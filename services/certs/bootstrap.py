@@ -11,7 +11,6 @@ import asyncpg
 from services.certs.adapters.events import Events
 from services.certs.metrics import CertsMetrics
 from services.certs.settings import CertsSettings
-from services.certs.use_cases.access import AdminCheck
 from services.certs.use_cases.configuring import Configuring
 from services.certs.use_cases.editing import Editor
 from services.certs.use_cases.entitlements import EntitlementCheck
@@ -22,7 +21,7 @@ from services.certs.use_cases.maintenance import Maintenance
 from services.certs.use_cases.reading import Reading
 from services.certs.use_cases.recording import Recorder
 from services.certs.use_cases.removing import Removing
-from shared.gate import TokenGate
+from shared.gate import AdminCheck, TokenGate
 from shared.sealing import Keyring
 
 
@@ -30,6 +29,7 @@ from shared.sealing import Keyring
 class Certs:
     """The store's use cases; ``admin`` is the check every route makes first."""
 
+    #: The practice administrator's check (:meth:`shared.gate.TokenGate.administrator`).
     admin: AdminCheck
     importing: Importing
     reading: Reading
@@ -53,7 +53,7 @@ def compose(
     editor = Editor(pool, recorder, metrics, settings.zone)
     expiry = ExpiryNotices(settings, pool, keyring, events, metrics)
     return Certs(
-        admin=AdminCheck(gate),
+        admin=gate.administrator,
         importing=Importing(pool, keyring, recorder, metrics, settings.zone),
         reading=Reading(pool),
         configuring=Configuring(editor),

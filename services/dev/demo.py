@@ -243,7 +243,7 @@ async def reset(deployment: Deployment, password: str) -> list[str]:
     for zone in running:
         conn = await asyncpg.connect(deployment.dsn("auth", zone))
         try:
-            await repo.reset_failures(conn, demo.practice, username_key, now)
+            await repo.LOGIN_FAILURES.reset(conn, demo.practice, username_key, now)
         finally:
             await conn.close()
     version = await _password_version(deployment, serving[0], demo)

@@ -60,20 +60,26 @@ class ZoneCounter:
             zone,
         )
 
+    def reset_ctes(self, source: str, practice: str, key: str, at: str) -> str:
+        """SQL: the CTEs ``reset`` and ``forgotten`` of a larger statement that reset the
+        count of ``key`` as of ``at`` when the CTE ``source`` has a row (the parameters are
+        given as ``$n``): failures up to then no longer count and are forgotten; a reset only
+        moves forward."""
+        return f"""reset AS (
+               INSERT INTO {self.resets} (practice, {self.key}, at)
+               SELECT {practice}, {key}, {at} FROM {source}
+               ON CONFLICT (practice, {self.key})
+               DO UPDATE SET at = greatest({self.resets}.at, EXCLUDED.at) RETURNING 1),
+           forgotten AS (
+               DELETE FROM {self.failures}
+               WHERE practice = {practice} AND {self.key} = {key} AND at <= {at}
+                 AND EXISTS (SELECT 1 FROM {source})
+               RETURNING 1)"""  # noqa: S608 - names from code
+
     async def reset(self, conn: asyncpg.Connection, practice: str, key: str, at: datetime) -> None:
-        """Failures up to ``at`` no longer count (and are forgotten); a reset only moves
-        forward."""
+        """Failures up to ``at`` no longer count (and are forgotten), in one statement."""
         await conn.execute(
-            f"""INSERT INTO {self.resets} (practice, {self.key}, at) VALUES ($1, $2, $3)
-                ON CONFLICT (practice, {self.key})
-                DO UPDATE SET at = greatest({self.resets}.at, EXCLUDED.at)""",  # noqa: S608
-            practice,
-            key,
-            at,
-        )
-        await conn.execute(
-            f"DELETE FROM {self.failures} "  # noqa: S608 - names from code
-            f"WHERE practice = $1 AND {self.key} = $2 AND at <= $3",
+            f"WITH now AS (SELECT 1), {self.reset_ctes('now', '$1', '$2', '$3')} SELECT 1",
             practice,
             key,
             at,

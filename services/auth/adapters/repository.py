@@ -21,7 +21,7 @@ from shared.events import (
     stamped,
 )
 from shared.merge import Record, edit
-from shared.outbox import OutboxRow
+from shared.outbox import FROM_JSON, OutboxRow, queued_cte, rows_json
 from shared.replicas import directory
 from shared.replicas.counters import ZoneCounter
 from shared.usernames import normalise_username
@@ -207,11 +207,9 @@ _RENEWAL = _RENEWAL_STATE + " SELECT * FROM state"  # noqa: S608 - constants
 #: The same, and the renewal event ($6-$9, an outbox row) queued if the session is live.
 _RENEWAL_QUEUED = (
     _RENEWAL_STATE  # noqa: S608 - constants
-    + """,
-       queued AS (
-           INSERT INTO outbox (id, topic, key, payload)
-           SELECT $6, $7, $8, $9 FROM state WHERE live
-           RETURNING pg_notify('outbox', ''))
+    + ", "
+    + queued_cte("SELECT $6, $7, $8, $9 FROM state WHERE live")
+    + """
        -- Read, so that the NOTIFY in its RETURNING is certainly evaluated.
        SELECT s.*, (SELECT count(*) FROM queued) AS queued FROM state s"""
 )
@@ -331,26 +329,6 @@ async def add_failure(
 async def drop_failure(conn: asyncpg.Connection, event_id: Any) -> None:
     """A pending guess turned out right: it was no failure."""
     await conn.execute("DELETE FROM login_failures WHERE event_id = $1", event_id)
-
-
-async def reset_failures(
-    conn: asyncpg.Connection, practice_id: str, username: str, at: datetime
-) -> None:
-    """A successful login at ``at`` clears every zone's failures up to then."""
-    await LOGIN_FAILURES.reset(conn, practice_id, username, at)
-
-
-async def record_login(
-    conn: asyncpg.Connection, practice_id: str, employee_id: str, at: datetime
-) -> None:
-    await conn.execute(
-        """INSERT INTO last_logins (practice, employee, at) VALUES ($1, $2, $3)
-           ON CONFLICT (practice, employee)
-           DO UPDATE SET at = greatest(last_logins.at, EXCLUDED.at)""",
-        practice_id,
-        employee_id,
-        at,
-    )
 
 
 async def create_login(
@@ -615,39 +593,57 @@ class Spend:
     values: tuple[Any, ...] = ()
 
 
-#: The completion of a login, with the factor's spend as ``{spend}``.
-_COMPLETE = """WITH open_login AS (
+def _recorded(source: str, practice: str, employee: str, at: str) -> str:
+    """SQL: the CTE ``seen`` recording the employee's last login when ``source`` has a row."""
+    return f"""seen AS (  -- the names are code's
+               INSERT INTO last_logins (practice, employee, at)
+               SELECT {practice}, {employee}, {at} FROM {source}
+               ON CONFLICT (practice, employee)
+               DO UPDATE SET at = greatest(last_logins.at, EXCLUDED.at) RETURNING 1)"""  # noqa: S608
+
+
+#: What a successful login changes, wherever it succeeded (here, or the other zone's
+#: ``login.succeeded``): the username's failures reset, the last login recorded.
+_SUCCEEDED = (
+    ", ".join(
+        [
+            "WITH succeeded AS (SELECT 1)",
+            LOGIN_FAILURES.reset_ctes("succeeded", "$1", "$3", "$4"),
+            _recorded("succeeded", "$1", "$2", "$4"),
+        ]
+    )
+    + " SELECT 1"
+)
+
+
+async def login_succeeded(
+    conn: asyncpg.Connection, practice_id: str, employee_id: str, username: str, at: datetime
+) -> None:
+    """A successful login at ``at``: every zone's failures up to then cleared, the last login
+    recorded (one statement)."""
+    await conn.execute(_SUCCEEDED, practice_id, employee_id, username, at)
+
+
+#: The completion of a login, with the factor's spend as ``{spend}``: what a successful login
+#: changes, and the events queued, when the spend spent.
+_COMPLETE = ", ".join(  # noqa: S608 - every part is code's
+    [
+        """WITH open_login AS (
                SELECT 1 FROM logins WHERE id = $1 AND NOT done AND expires_at > $5),
            spent AS ({spend}),
            done AS (
                UPDATE logins SET stage = 'done', done = true
                WHERE id = $1 AND NOT done AND expires_at > $5 AND EXISTS (SELECT 1 FROM spent)
-               RETURNING id),
-           reset AS (
-               INSERT INTO login_resets (practice, username, at)
-               SELECT $2, $4, $5 FROM done
-               ON CONFLICT (practice, username)
-               DO UPDATE SET at = greatest(login_resets.at, EXCLUDED.at) RETURNING 1),
-           forgotten AS (
-               DELETE FROM login_failures
-               WHERE practice = $2 AND username = $4 AND at <= $5 AND EXISTS (SELECT 1 FROM done)
-               RETURNING 1),
-           seen AS (
-               INSERT INTO last_logins (practice, employee, at)
-               SELECT $2, $3, $5 FROM done
-               ON CONFLICT (practice, employee)
-               DO UPDATE SET at = greatest(last_logins.at, EXCLUDED.at) RETURNING 1),
-           queued AS (
-               INSERT INTO outbox (id, topic, key, payload)
-               SELECT (r.x->>'id')::uuid, r.x->>'topic', r.x->>'key', r.x->'payload'
-               FROM jsonb_array_elements($6::jsonb) WITH ORDINALITY AS r(x, n)
-               WHERE EXISTS (SELECT 1 FROM done)
-               ORDER BY r.n
-               RETURNING 1),
-           woken AS (
-               SELECT pg_notify('outbox', '') FROM done)
-           SELECT EXISTS (SELECT 1 FROM spent) AS spent,
-                  (SELECT count(*) FROM woken) = 1 AS done"""
+               RETURNING id)""",
+        LOGIN_FAILURES.reset_ctes("done", "$2", "$4", "$5").replace("{", "{{").replace("}", "}}"),
+        _recorded("done", "$2", "$3", "$5"),
+        queued_cte(FROM_JSON.format(param="$6", when="EXISTS (SELECT 1 FROM done)")),
+    ]
+) + (
+    """
+           SELECT EXISTS (SELECT 1 FROM spent) AS spent, EXISTS (SELECT 1 FROM done) AS done"""
+)
+
 
 #: Without a spend of its own, a factor "spends" the open login.
 _NOTHING_TO_SPEND = Spend("SELECT 1 FROM open_login")
@@ -669,10 +665,7 @@ async def complete_login(
     completed nothing but the spend changed."""
     spend = spend or _NOTHING_TO_SPEND
     own = [f"${7 + i}" for i in range(len(spend.values))]
-    rows = [
-        {"id": str(event_id), "topic": topic, "key": key, "payload": payload}
-        for event_id, topic, key, payload in events
-    ]
+    rows = rows_json(events)
     query = _COMPLETE.format(spend=spend.sql.format(*own))
     row = await conn.fetchrow(
         query,

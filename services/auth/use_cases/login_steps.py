@@ -117,8 +117,7 @@ class LoginSteps:
         self, conn: asyncpg.Connection, practice_id: str, employee: Employee, now: datetime
     ) -> None:
         key = employee.username_key
-        await repo.reset_failures(conn, practice_id, key, now)
-        await repo.record_login(conn, practice_id, employee.id, now)
+        await repo.login_succeeded(conn, practice_id, employee.id, key, now)
         await self.events.emit(
             conn,
             AUTH_EVENTS,

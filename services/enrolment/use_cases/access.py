@@ -11,7 +11,7 @@ from services.enrolment.settings import EnrolmentSettings
 from shared.events import utcnow
 from shared.gate import TokenGate
 from shared.problems import Problem, forbidden
-from shared.tokens import FALLBACK_ACR, TWO_FACTOR_ACR, require_admin
+from shared.tokens import FALLBACK_ACR, TWO_FACTOR_ACR
 
 Claims = dict[str, Any]
 TWO_FACTOR_ACRS = frozenset({TWO_FACTOR_ACR, FALLBACK_ACR})
@@ -48,11 +48,8 @@ class Access:
         return claims
 
     async def admin(self, token: str, practice_id: str) -> Claims:
-        """A live session of the practice's administrator (rights group 1, checked against the
-        directory now rather than the token's claim)."""
-        claims = await self.session(token)
-        require_admin(claims, practice_id)
-        return claims
+        """A live session of the practice's administrator (:meth:`TokenGate.administrator`)."""
+        return await self.gate.administrator(token, practice_id)
 
     async def wizard(self, token: str) -> tuple[Claims, steps.Access]:
         """Claims of a token that may use the wizard: an enrolment token, or a session that

@@ -13,10 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import asyncpg
 
@@ -29,6 +28,7 @@ from services.enrolment.settings import EnrolmentSettings
 from shared.consumer import EventConsumer
 from shared.db import owner_connection
 from shared.events import Envelope, utcnow
+from shared.gate import AdminCheck
 from shared.topics import (
     AUTH_EVENTS,
     CERTS_EVENTS,
@@ -53,8 +53,6 @@ EXPORT_PREFETCH = 500
 
 #: Where a page of the trail ends: (time, event id) of its last record.
 Cursor = tuple[datetime, uuid.UUID]
-#: Checks that a bearer token is a live session of the practice's administrator; its claims.
-AdminCheck = Callable[[str, str], Awaitable[dict[str, Any]]]
 
 
 @dataclass
