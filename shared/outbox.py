@@ -15,6 +15,7 @@ import json
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -76,9 +77,11 @@ async def publish(
     await conn.execute(INSERT, *outbox_row(settings, topic, event))
 
 
+@dataclass(frozen=True)
 class EventWriter:
-    """Mixin for a service's use cases (a dataclass with ``settings``): events stamped with
-    the service as their source, queued in the caller's transaction."""
+    """A service's events, stamped with the service as their source (``settings``) and queued
+    in the caller's transaction (the outbox), or handed as outbox rows to a statement that
+    inserts them with its own write."""
 
     settings: Settings
 
@@ -115,6 +118,26 @@ class EventWriter:
         event = self.event(type_, practice, subject, data, now, **envelope)
         await publish(conn, self.settings, topic, event)
         return event
+
+    def outgoing(
+        self,
+        topic: Topic,
+        type_: str,
+        practice: str,
+        subject: str,
+        data: dict[str, Any],
+        now: datetime,
+    ) -> tuple[Topic, Envelope]:
+        """An event for ``topic`` that a later statement queues."""
+        return topic, self.event(type_, practice, subject, data, now)
+
+    def row(self, topic: Topic, event: Envelope) -> OutboxRow:
+        """The outbox row of ``event``, for a statement that inserts it with its own write."""
+        return outbox_row(self.settings, topic, event)
+
+    async def queue(self, conn: asyncpg.Connection, topic: Topic, event: Envelope) -> None:
+        """Queue an event already made, in the caller's transaction."""
+        await publish(conn, self.settings, topic, event)
 
 
 #: The database going away, as asyncpg reports it. ``InternalClientError`` included: a pool

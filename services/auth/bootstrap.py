@@ -13,7 +13,6 @@ import asyncpg
 
 from services.auth import consumers
 from services.auth.adapters.accounts import Accounts
-from services.auth.adapters.events import Events
 from services.auth.adapters.hasher import Hasher
 from services.auth.adapters.keystore import KeyStore
 from services.auth.adapters.notices import Notices
@@ -42,6 +41,7 @@ from services.auth.use_cases.tokens import Introspecting, Issuing, Renewing, Rev
 from shared.consumer import EventConsumer
 from shared.db import create_pool
 from shared.gate import TokenGate
+from shared.outbox import EventWriter
 from shared.sealing import Keyring
 from shared.topics import DEAD_LETTERS
 
@@ -60,7 +60,7 @@ class Adapters:
     hasher: Hasher
     signer: Signer
     metrics: AuthMetrics
-    events: Events
+    events: EventWriter
     gate: TokenGate
 
 
@@ -88,7 +88,7 @@ def build_adapters(
         columns=("username",),
     )
     keyring = Keyring.parse(settings.sealing_keys.get_secret_value())
-    return Adapters(settings, pool, keyring, hasher, signer, metrics, Events(settings), gate)
+    return Adapters(settings, pool, keyring, hasher, signer, metrics, EventWriter(settings), gate)
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,9 @@ def _grants(settings: AuthSettings, signer: Signer) -> Grants:
 
 
 def build_clients(settings: AuthSettings, pool: asyncpg.Pool, keyring: Keyring) -> Clients:
-    return Clients(pool, keyring, Events(settings), settings.zone, settings.client_cache_seconds)
+    return Clients(
+        pool, keyring, EventWriter(settings), settings.zone, settings.client_cache_seconds
+    )
 
 
 def _second_step(a: Adapters, attempts: Attempts, grants: Grants) -> SecondStep:

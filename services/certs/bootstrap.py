@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import asyncpg
 
-from services.certs.adapters.events import Events
 from services.certs.metrics import CertsMetrics
 from services.certs.settings import CertsSettings
 from services.certs.use_cases.configuring import Configuring
@@ -22,6 +21,7 @@ from services.certs.use_cases.reading import Reading
 from services.certs.use_cases.recording import Recorder
 from services.certs.use_cases.removing import Removing
 from shared.gate import AdminCheck, TokenGate
+from shared.outbox import EventWriter
 from shared.sealing import Keyring
 
 
@@ -48,7 +48,7 @@ def compose(
     gate: TokenGate,
     metrics: CertsMetrics,
 ) -> Certs:
-    events = Events(settings)
+    events = EventWriter(settings)
     recorder = Recorder(events, metrics)
     editor = Editor(pool, recorder, metrics, settings.zone)
     expiry = ExpiryNotices(settings, pool, keyring, events, metrics)

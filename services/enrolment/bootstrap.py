@@ -9,7 +9,6 @@ from datetime import timedelta
 
 import asyncpg
 
-from services.enrolment.adapters.events import Events
 from services.enrolment.adapters.notices import Notices
 from services.enrolment.factors.changes import FactorChanges
 from services.enrolment.factors.code import CodeFactors
@@ -32,6 +31,7 @@ from services.enrolment.use_cases.wizard import (
     Wizard,
 )
 from shared.gate import TokenGate
+from shared.outbox import EventWriter
 from shared.sealing import Keyring
 
 #: Seconds between two rounds of the periodic work.
@@ -64,7 +64,7 @@ def compose(
     metrics: EnrolmentMetrics,
 ) -> Enrolment:
     access = Access(settings, gate)
-    events = Events(settings)
+    events = EventWriter(settings)
     notices = Notices(settings, keyring)
     credentials = Credentials(keyring, events, metrics)
     changes = FactorChanges(events, notices)

@@ -17,7 +17,6 @@ import asyncpg
 from services.auth import problems
 from services.auth.adapters import fallbacks
 from services.auth.adapters import repository as repo
-from services.auth.adapters.events import Events
 from services.auth.adapters.notices import Notices
 from services.auth.api import ChallengeResponse, FallbackCertificateView, VerifyRequest
 from services.auth.domain import factors, fallback, tokens
@@ -28,6 +27,7 @@ from services.auth.metrics import AuthMetrics
 from services.auth.settings import AuthSettings
 from shared import actors
 from shared.events import Actor, Envelope, FallbackUsed, utcnow
+from shared.outbox import EventWriter
 from shared.problems import Problem
 from shared.topics import AUTH_EVENTS, Topic
 
@@ -55,7 +55,7 @@ class Certificate:
     tools: StepTools
     pool: asyncpg.Pool
     settings: AuthSettings
-    events: Events
+    events: EventWriter
     notices: Notices
     metrics: AuthMetrics
     kinds: ClassVar[tuple[str, ...]] = ("certificate",)

@@ -13,7 +13,6 @@ import asyncpg
 
 from services.auth import problems
 from services.auth.adapters import repository as repo
-from services.auth.adapters.events import Events
 from services.auth.adapters.notices import Notices
 from services.auth.api import VerifyRequest
 from services.auth.domain import factors
@@ -23,6 +22,7 @@ from services.auth.factors.tools import StepTools, Usual
 from services.auth.settings import AuthSettings
 from shared import factor_kinds, otp
 from shared.events import Envelope, FactorCredential, factor_aad
+from shared.outbox import EventWriter
 from shared.sealing import Keyring, SealingError
 from shared.topics import AUTH_EVENTS, FACTORS, Topic
 
@@ -36,7 +36,7 @@ class Recovery(Usual):
     tools: StepTools
     settings: AuthSettings
     keyring: Keyring
-    events: Events
+    events: EventWriter
     notices: Notices
     kinds: ClassVar[tuple[str, ...]] = ("recovery",)
 

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 
 import asyncpg
 
-from services.auth.adapters.events import Events
 from services.auth.adapters.notices import Notices
 from services.auth.factors import (
     CredentialHook,
@@ -23,6 +22,7 @@ from services.auth.factors import (
 from services.auth.factors.tools import StepTools
 from services.auth.metrics import AuthMetrics
 from services.auth.settings import AuthSettings
+from shared.outbox import EventWriter
 from shared.sealing import Keyring
 
 MODULES: tuple[FactorModule, ...] = (
@@ -47,7 +47,7 @@ def default(
     pool: asyncpg.Pool,
     settings: AuthSettings,
     keyring: Keyring,
-    events: Events,
+    events: EventWriter,
     notices: Notices,
     metrics: AuthMetrics,
 ) -> Registry:

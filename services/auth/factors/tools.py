@@ -14,7 +14,7 @@ import asyncpg
 
 from services.auth import problems
 from services.auth.adapters import repository as repo
-from services.auth.adapters.events import Events
+from services.auth.adapters.events import token_event
 from services.auth.api import ChallengeResponse, TokenResponse
 from services.auth.domain import factors, lockout, tokens
 from services.auth.domain.factors import Factor
@@ -23,6 +23,7 @@ from services.auth.use_cases.attempts import Attempts
 from services.auth.use_cases.grants import Grants
 from shared import actors
 from shared.events import Envelope, factor_aad
+from shared.outbox import EventWriter
 from shared.problems import Problem
 from shared.sealing import Keyring
 from shared.topics import AUTH_EVENTS, Topic
@@ -36,7 +37,7 @@ class StepTools:
     keyring: Keyring
     attempts: Attempts
     grants: Grants
-    events: Events
+    events: EventWriter
 
     @staticmethod
     def check_step(step: repo.SecondStep, now: datetime) -> None:
@@ -100,7 +101,7 @@ class StepTools:
         events = [
             *passed.events,
             self._succeeded(step, passed, now),
-            (AUTH_EVENTS, self.events.token("token.issued", session, grant, now)),
+            (AUTH_EVENTS, token_event(self.events, "token.issued", session, grant, now)),
         ]
         spent, done = await repo.complete_login(
             conn,

@@ -15,7 +15,6 @@ from pydantic import BaseModel
 from services.auth import problems
 from services.auth.adapters import repository as repo
 from services.auth.adapters import totp_steps
-from services.auth.adapters.events import Events
 from services.auth.adapters.notices import Notices
 from services.auth.api import VerifyRequest
 from services.auth.domain import factors
@@ -25,6 +24,7 @@ from services.auth.factors.tools import StepTools, Usual
 from services.auth.metrics import AuthMetrics
 from shared import bounds, factor_kinds, otp
 from shared.events import Envelope, FactorCredential
+from shared.outbox import EventWriter
 from shared.problems import Problem
 from shared.sealing import SealingError
 from shared.topics import AUTH_EVENTS
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Totp(Usual):
     tools: StepTools
-    events: Events
+    events: EventWriter
     notices: Notices
     metrics: AuthMetrics
     kinds: ClassVar[tuple[str, ...]] = ("totp",)

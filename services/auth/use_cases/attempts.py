@@ -16,13 +16,13 @@ import asyncpg
 
 from services.auth import problems
 from services.auth.adapters import repository as repo
-from services.auth.adapters.events import Events
 from services.auth.adapters.hasher import HasherBusy
 from services.auth.domain import lockout
 from services.auth.domain.records import Practice
 from services.auth.metrics import AuthMetrics
 from shared import actors
 from shared.events import PasswordPolicy
+from shared.outbox import EventWriter
 from shared.topics import AUTH_EVENTS
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class Attempt:
 @dataclass(frozen=True)
 class Attempts:
     pool: asyncpg.Pool
-    events: Events
+    events: EventWriter
     metrics: AuthMetrics
     zone: str
 

@@ -11,11 +11,11 @@ import asyncpg
 
 from services.auth import problems
 from services.auth.adapters import clients as repo
-from services.auth.adapters.events import Events
 from services.auth.domain import clients
 from services.auth.domain.clients import ClientState
 from shared.events import stamped, utcnow
 from shared.merge import edit
+from shared.outbox import EventWriter
 from shared.problems import not_found
 from shared.sealing import Keyring
 from shared.topics import AUTH_CREDENTIALS
@@ -25,7 +25,7 @@ from shared.topics import AUTH_CREDENTIALS
 class Clients:
     pool: asyncpg.Pool
     keyring: Keyring
-    events: Events
+    events: EventWriter
     zone: str
     #: How long an active client found in the database is believed without asking again.
     cache_seconds: float

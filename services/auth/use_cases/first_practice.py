@@ -9,11 +9,11 @@ from datetime import datetime
 
 import asyncpg
 
-from services.auth.adapters.events import Events
 from services.auth.domain.records import Employee, Practice
 from services.auth.use_cases.passwords import StorePassword
 from shared import directory_trust
 from shared.events import EmployeeUpserted, PracticeUpserted, utcnow
+from shared.outbox import EventWriter
 from shared.problems import Problem
 from shared.sealing import Keyring
 from shared.topics import DIRECTORY_EMPLOYEES, DIRECTORY_PRACTICES
@@ -23,7 +23,7 @@ from shared.topics import DIRECTORY_EMPLOYEES, DIRECTORY_PRACTICES
 class FirstPractice:
     pool: asyncpg.Pool
     keyring: Keyring
-    events: Events
+    events: EventWriter
     passwords: StorePassword
     zone: str
 

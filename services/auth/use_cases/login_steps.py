@@ -13,7 +13,6 @@ import asyncpg
 
 from services.auth import problems
 from services.auth.adapters import repository as repo
-from services.auth.adapters.events import Events
 from services.auth.api import LoginResponse, TokenResponse
 from services.auth.domain import factors, passwords, tokens
 from services.auth.domain.login import next_step
@@ -21,6 +20,7 @@ from services.auth.domain.records import Credential, Employee, Practice
 from services.auth.use_cases.grants import Grants
 from services.auth.use_cases.tokens import Issuing
 from shared import actors
+from shared.outbox import EventWriter
 from shared.topics import AUTH_EVENTS
 
 
@@ -37,7 +37,7 @@ class LoginSteps:
     pool: asyncpg.Pool
     issuing: Issuing
     grants: Grants
-    events: Events
+    events: EventWriter
     #: How long a login waits at its second factor (or password change), and at enrolment.
     login_ttl: timedelta
     enrolment_ttl: timedelta

@@ -12,7 +12,6 @@ import asyncpg
 from services.auth import problems
 from services.auth.adapters import repository as repo
 from services.auth.adapters.accounts import Accounts
-from services.auth.adapters.events import Events
 from services.auth.adapters.hasher import Hasher
 from services.auth.api import PasswordChanged
 from services.auth.domain import tokens
@@ -22,6 +21,7 @@ from services.auth.use_cases.attempts import Attempts
 from services.auth.use_cases.tokens import Issuing
 from shared import actors, replicas
 from shared.events import PasswordCredential, utcnow
+from shared.outbox import EventWriter
 from shared.password_strength import assess
 from shared.problems import Problem, not_found
 from shared.tokens import require_admin
@@ -84,7 +84,7 @@ class StorePassword:
     hasher: Hasher
     accounts: Accounts
     reuse: ReuseCheck
-    events: Events
+    events: EventWriter
     metrics: AuthMetrics
     zone: str
 

@@ -12,7 +12,7 @@ import asyncpg
 
 from services.auth import problems
 from services.auth.adapters import repository as repo
-from services.auth.adapters.events import Events
+from services.auth.adapters.events import token_event
 from services.auth.api import TokenResponse
 from services.auth.domain import tokens
 from services.auth.metrics import AuthMetrics
@@ -20,6 +20,7 @@ from services.auth.use_cases.grants import Grants
 from shared import replicas
 from shared.events import RevocationReason, SessionRevoked, utcnow
 from shared.gate import TokenGate
+from shared.outbox import EventWriter
 from shared.problems import Problem
 from shared.topics import AUTH_EVENTS, STS_REVOCATIONS
 
@@ -27,7 +28,7 @@ from shared.topics import AUTH_EVENTS, STS_REVOCATIONS
 @dataclass(frozen=True)
 class Issuing:
     grants: Grants
-    events: Events
+    events: EventWriter
     metrics: AuthMetrics
 
     async def issue(
@@ -37,7 +38,9 @@ class Issuing:
         started = time.perf_counter()
         grant = self.grants.grant(session, now)
         token = self.grants.token(grant, now)
-        await self.events.queue(conn, AUTH_EVENTS, self.events.token(kind, session, grant, now))
+        await self.events.queue(
+            conn, AUTH_EVENTS, token_event(self.events, kind, session, grant, now)
+        )
         self.metrics.tokens(kind, started)
         return token
 
@@ -47,7 +50,7 @@ class Renewing:
     gate: TokenGate
     pool: asyncpg.Pool
     grants: Grants
-    events: Events
+    events: EventWriter
     metrics: AuthMetrics
     #: How often a session's renewals are announced (``token.renewed``).
     event_every: timedelta
@@ -66,7 +69,7 @@ class Renewing:
         except tokens.SessionEnded:
             raise problems.session_expired() from None
         due = tokens.renewal_event_due(session, int(claims["iat"]), now, self.event_every)
-        event = self.events.token("token.renewed", session, grant, now) if due else None
+        event = token_event(self.events, "token.renewed", session, grant, now) if due else None
         state = await repo.renew_session(
             self.pool,
             session.practice,
@@ -87,7 +90,7 @@ class Renewing:
 class Revoking:
     gate: TokenGate
     pool: asyncpg.Pool
-    events: Events
+    events: EventWriter
     lifetimes: tokens.Lifetimes
     metrics: AuthMetrics
 

@@ -10,16 +10,16 @@ from typing import Any
 import asyncpg
 
 from services.enrolment.adapters import repository as repo
-from services.enrolment.adapters.events import Events
 from services.enrolment.adapters.notices import Notices
 from services.enrolment.domain.records import Factor
 from shared import actors
+from shared.outbox import EventWriter
 from shared.topics import ENROLMENT_EVENTS
 
 
 @dataclass
 class FactorChanges:
-    events: Events
+    events: EventWriter
     notices: Notices
 
     async def enrolled(

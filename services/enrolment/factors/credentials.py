@@ -10,12 +10,12 @@ from typing import Any
 
 import asyncpg
 
-from services.enrolment.adapters.events import Events
 from services.enrolment.domain.records import Factor
 from services.enrolment.metrics import EnrolmentMetrics
 from shared import replicas
 from shared.events import FactorCredential, FactorKind, factor_aad, stamped
 from shared.merge import edit
+from shared.outbox import EventWriter
 from shared.sealing import Keyring
 from shared.topics import FACTORS
 
@@ -23,7 +23,7 @@ from shared.topics import FACTORS
 @dataclass
 class Credentials:
     keyring: Keyring
-    events: Events
+    events: EventWriter
     metrics: EnrolmentMetrics
 
     def seal(self, practice: str, employee: str, factor_id: str, body: Any) -> str:

@@ -8,7 +8,6 @@ from datetime import datetime
 
 import asyncpg
 
-from services.enrolment.adapters.events import Events
 from services.enrolment.adapters.notices import Notices
 from services.enrolment.api import RecoveryCode
 from services.enrolment.factors import EnrolledFactor
@@ -18,6 +17,7 @@ from services.enrolment.metrics import EnrolmentMetrics
 from services.enrolment.use_cases.access import Access
 from shared import otp
 from shared.events import recovery_factor_id, utcnow
+from shared.outbox import EventWriter
 from shared.topics import ENROLMENT_EVENTS
 
 #: One per employee: a new code replaces the earlier one (under the same factor id).
@@ -29,7 +29,7 @@ class RecoveryCodes:
     pool: asyncpg.Pool
     access: Access
     credentials: Credentials
-    events: Events
+    events: EventWriter
     notices: Notices
     metrics: EnrolmentMetrics
 

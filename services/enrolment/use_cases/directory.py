@@ -11,7 +11,6 @@ from asyncpg.exceptions import UniqueViolationError
 
 from services.enrolment import problems
 from services.enrolment.adapters import repository as repo
-from services.enrolment.adapters.events import Events
 from services.enrolment.adapters.notices import Notices
 from services.enrolment.api import (
     EmployeeUpdate,
@@ -40,6 +39,7 @@ from shared.events import (
     utcnow,
 )
 from shared.merge import SETTING, edit
+from shared.outbox import EventWriter
 from shared.problems import Problem, not_found
 from shared.sealing import Keyring
 from shared.topics import (
@@ -78,7 +78,7 @@ class Practices:
 
     settings: EnrolmentSettings
     pool: asyncpg.Pool
-    events: Events
+    events: EventWriter
     metrics: EnrolmentMetrics
 
     @staticmethod
@@ -226,7 +226,7 @@ class Employees:
     keyring: Keyring
     bsn_key: bytes
     credentials: Credentials
-    events: Events
+    events: EventWriter
     notices: Notices
     metrics: EnrolmentMetrics
 

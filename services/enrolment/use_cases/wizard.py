@@ -14,7 +14,6 @@ import asyncpg
 
 from services.enrolment import problems
 from services.enrolment.adapters import repository as repo
-from services.enrolment.adapters.events import Events
 from services.enrolment.adapters.notices import Notices
 from services.enrolment.api import (
     EnrolmentStarted,
@@ -37,6 +36,7 @@ from services.enrolment.settings import EnrolmentSettings
 from services.enrolment.use_cases.access import Access
 from shared import otp
 from shared.events import utcnow
+from shared.outbox import EventWriter
 from shared.problems import Problem
 from shared.sealing import Keyring
 from shared.topics import ENROLMENT_EVENTS
@@ -51,7 +51,7 @@ class StartEnrolment:
     settings: EnrolmentSettings
     pool: asyncpg.Pool
     access: Access
-    events: Events
+    events: EventWriter
     notices: Notices
     metrics: EnrolmentMetrics
 
@@ -137,7 +137,7 @@ class IdentityFailures:
     """A wrong identity check counted, and the blocking one told to the practice."""
 
     settings: EnrolmentSettings
-    events: Events
+    events: EventWriter
     notices: Notices
     metrics: EnrolmentMetrics
 
@@ -213,7 +213,7 @@ class CheckIdentity:
     bsn_key: bytes
     access: Access
     failures: IdentityFailures
-    events: Events
+    events: EventWriter
     metrics: EnrolmentMetrics
 
     async def __call__(
