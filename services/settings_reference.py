@@ -37,73 +37,6 @@ from shared.settings import Settings, TopicSettings
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "docs" / "settings.md"
 
-#: Meanings of fields whose class has no ``#:`` comment for them yet (``Class.field``). Each
-#: belongs above its field as a ``#:`` comment; the test fails for an entry whose field has
-#: one now (delete the entry) or no longer exists.
-SUPPLEMENT: dict[str, str] = {
-    "TopicSettings.partitions": "Partitions of the topics the services create at start.",
-    "TopicSettings.replication_factor": "Replication factor of the topics the services create "
-    "(3 on a production cluster).",
-    "TopicSettings.retention_ms": "`retention.ms` of the topics that are not compacted (7 days).",
-    "Settings.zone": "This process's zone: in the `source` of its events (`auth@a`), its zone "
-    "consumer groups, its signing keys' ids and its metrics. `tweestap serve --zone` wins.",
-    "Settings.host": "Address of the public API (`0.0.0.0` in containers).",
-    "Settings.port": "Port of the public API; 0: the service's default for its zone (auth 8101 / "
-    "8201, enrolment 8102 / 8202, certs 8103 / 8203, notifier 8104 / 8204). "
-    "`tweestap serve --port` wins.",
-    "Settings.ops_port": "Port of the operations listener (see `TWEESTAP_OPS_HOST`); unset: the "
-    "public port + 1000.",
-    "Settings.database_url": "This service's database in this zone, as the role that serves "
-    "requests (see `TWEESTAP_DATABASE_OWNER_URL`).",
-    "Settings.database_pool_min": "Connections the database pool keeps open at least.",
-    "Settings.database_pool_max": "Connections the database pool opens at most.",
-    "Settings.kafka_bootstrap": "Kafka bootstrap servers, `host:port[,host:port…]`.",
-    "Settings.topics": 'The topic settings below as one JSON object, e.g. `{"partitions": 3}`.',
-    "Settings.kafka_security_protocol": "How every Kafka client connects (`SASL_SSL` in "
-    "production). Settings that contradict each other (a username without SASL, TLS files "
-    "without TLS) stop the service at start.",
-    "Settings.kafka_sasl_mechanism": "The SASL mechanism; `PLAIN` only over `SASL_SSL`.",
-    "Settings.kafka_password": "The password of `TWEESTAP_KAFKA_USERNAME`.",
-    "Settings.kafka_key_file": "The key of `TWEESTAP_KAFKA_CERT_FILE` (PEM): both or neither.",
-    "Settings.outbox_sweep_seconds": "The outbox relay wakes on every `NOTIFY outbox` and also "
-    "looks for rows this often (a missed notification delays an event by one sweep at most).",
-    "Settings.consumer_backoff_seconds": "The first wait between the tries of "
-    "`TWEESTAP_CONSUMER_ATTEMPTS`; it doubles.",
-    "Settings.kafka_heartbeat_interval_ms": "The consumers' heartbeat; below the session timeout.",
-    "Settings.task_restart_max_seconds": "The longest wait before a failed background task is "
-    "restarted (see `TWEESTAP_TASK_RESTART_SECONDS`).",
-    "Settings.outbox_batch": "Outbox rows the relay publishes at a time.",
-    "Settings.max_request_bytes": "The largest request body; larger: 413 `payload-too-large`.",
-    "Settings.log_level": "Level of the JSON log lines on stderr (`DEBUG`, `INFO`, `WARNING`, …).",
-    "AuthSettings.enrolment_token_seconds": "Lifetime of the enrolment token a login at "
-    "`next: enrol` gets, and of that login.",
-    "AuthSettings.argon2_memory_kib": "Argon2id memory cost of password hashes (19 MiB, with "
-    "time cost 2 and parallelism 1: OWASP's minimum).",
-    "AuthSettings.argon2_time_cost": "Argon2id time cost (passes).",
-    "AuthSettings.argon2_parallelism": "Argon2id parallelism (lanes).",
-    "AuthSettings.login_rate_window_seconds": "The window of `TWEESTAP_LOGIN_RATE_ATTEMPTS`.",
-    "NotifierSettings.smtp_host": "The SMTP server (a relay or a submission server).",
-    "NotifierSettings.smtp_port": "Its port (587 for `starttls`, 465 for `tls`).",
-    "NotifierSettings.smtp_username": "SMTP AUTH user name; when set, the notifier logs in with "
-    "it and `TWEESTAP_SMTP_PASSWORD`.",
-    "NotifierSettings.smtp_password": "SMTP AUTH password.",
-    "NotifierSettings.sms_provider": "The SMS provider: `http`, a JSON-over-HTTP gateway (a "
-    "provider is one class in `PROVIDERS` of `services/notifier/adapters/sms.py`).",
-    "NotifierSettings.sms_url": "The gateway's URL; the notifier POSTs `to`, `from`, `text` and "
-    "`reference` to it as JSON. The default is `tweestap dev`'s SMS sink.",
-    "NotifierSettings.sms_sender": "The `from` of every SMS (a name or number, as the gateway "
-    "allows).",
-    "NotifierSettings.retry_base_seconds": "The wait after a message's first failed attempt; it "
-    "doubles per attempt, with jitter.",
-    "NotifierSettings.retry_max_seconds": "The longest wait between two attempts.",
-    "NotifierSettings.rate_limit_window_seconds": "See `TWEESTAP_RATE_LIMIT_COUNT` (per zone).",
-    "NotifierSettings.dispatch_sweep_seconds": "The dispatcher wakes on every new request and "
-    "finished delivery, and also looks for due messages (retries, expired leases) this often.",
-    "WebSettings.host": "Address the web front end listens on.",
-    "WebSettings.port": "Its port.",
-    "DevSettings.restart_backoff_max_seconds": "The longest such wait, and what counts as soon "
-    "after a restart.",
-}
 #: Every class has it, and sets it: the service's name in logs, metrics and event sources.
 _SERVICE = "Which service this is; each class sets it (do not set it)."
 
@@ -220,10 +153,10 @@ def declared(cls: type[BaseSettings]) -> list[str]:
 
 
 def meaning(cls: type[BaseSettings], name: str) -> str:
-    """The field's ``#:`` comment, else its :data:`SUPPLEMENT` entry."""
+    """The field's ``#:`` comment (every field has one: the tests say which lack it)."""
     if name == "service":
         return _SERVICE
-    return comments(cls).get(name) or SUPPLEMENT.get(f"{cls.__name__}.{name}", "")
+    return comments(cls).get(name, "")
 
 
 def rows(cls: type[BaseSettings]) -> Iterator[Row]:

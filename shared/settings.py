@@ -19,8 +19,11 @@ class TopicSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TWEESTAP_TOPIC_", extra="ignore")
 
+    #: Partitions of the topics the services create at start.
     partitions: int = Field(default=6, ge=1)
+    #: Replication factor of the topics the services create (3 on a production cluster).
     replication_factor: int = Field(default=1, ge=1)
+    #: `retention.ms` of the topics that are not compacted (7 days).
     retention_ms: int = Field(default=7 * 24 * 3600 * 1000, ge=-1)
     #: ``min.insync.replicas`` of every topic: with the producer's ``acks=all`` a write counts
     #: only once this many replicas have it (1 with dev's single broker; production: 2 with
@@ -41,13 +44,19 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TWEESTAP_", extra="ignore")
 
     service: str = "tweestap"
+    #: This process's zone: in the `source` of its events (`auth@a`), its zone consumer groups, its
+    #: signing keys' ids and its metrics. `tweestap serve --zone` wins.
     zone: Zone = "a"
+    #: Address of the public API (`0.0.0.0` in containers).
     host: str = "127.0.0.1"
+    #: Port of the public API; 0: the service's default for its zone (auth 8101 / 8201, enrolment
+    #: 8102 / 8202, certs 8103 / 8203, notifier 8104 / 8204). `tweestap serve --port` wins.
     port: int = 0
     #: The operations listener (``/metrics``, ``/healthz``, ``/readyz``), apart from the public
     #: API so that metrics never reach the public port. Unset port: the public port + 1000
     #: (auth in zone a: 9101), or an ephemeral one when the public port is (tests).
     ops_host: str = "127.0.0.1"
+    #: Port of the operations listener (see `TWEESTAP_OPS_HOST`); unset: the public port + 1000.
     ops_port: int | None = Field(default=None, ge=0, le=65535)
     #: Proxies (addresses or networks, e.g. ``["10.0.0.0/8"]``) whose ``X-Forwarded-For`` is
     #: believed for the client address (auth's login rate limit, the audit trail's actor);
@@ -57,19 +66,21 @@ class Settings(BaseSettings):
     #: this prefix length: one subscriber usually holds a whole /64 (``ratelimit.limit_key``).
     rate_limit_ipv6_prefix: int = Field(default=64, ge=1, le=128)
     #: The event loop a served process runs on: ``uvloop`` (libuv; less CPU per request on the
-    #: hot paths, issue 14) or ``asyncio`` (the standard library's selector loop).
+    #: hot paths) or ``asyncio`` (the standard library's selector loop).
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     #: Processes of this service in this zone behind its one port (``tweestap serve --workers``
     #: overrides it). Above 1, ``tweestap serve`` supervises that many worker processes that
     #: bind the public and the operations port with ``SO_REUSEPORT`` and share the zone's
     #: database and consumer groups; per process: the login rate limit's budget, caches, the
-    #: catching-up gate (README "Scaling").
+    #: catching-up gate (docs/operate.md, "Scaling").
     workers: int = Field(default=1, ge=1, le=64)
     #: Bearer tokens whose signature this process has checked (or, in auth, made), remembered
     #: so that the same token's next request skips the Ed25519 check; 0 turns it off. Expiry,
     #: issuer and audience are checked on every use, and the session's liveness is always
     #: asked of the database.
     token_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)
+    #: This service's database in this zone, as the role that serves requests (see
+    #: `TWEESTAP_DATABASE_OWNER_URL`).
     database_url: str = "postgresql://postgres@localhost/tweestap"
     #: The role that owns the tables: it runs the migrations and the audit trail's retention
     #: purge, and grants ``database_url``'s role (the service's own, least privilege) reading
@@ -77,8 +88,11 @@ class Settings(BaseSettings):
     #: Unset: ``database_url``'s role does everything, and the service warns at start that the
     #: audit trail is then not protected against it.
     database_owner_url: str | None = None
+    #: Connections the database pool keeps open at least.
     database_pool_min: int = Field(default=2, ge=1)
+    #: Connections the database pool opens at most.
     database_pool_max: int = Field(default=10, ge=1)
+    #: Kafka bootstrap servers, `host:port[,host:port…]`.
     kafka_bootstrap: str = "127.0.0.1:9092"
     #: Prefix for every topic name, so that tests (and tenants of one cluster) do not collide.
     topic_prefix: str = ""
@@ -92,6 +106,7 @@ class Settings(BaseSettings):
     #: The producer's largest request (aiokafka ``max_request_size``); keep it at or below the
     #: broker's ``message.max.bytes``. A larger event is moved to ``outbox_dead``.
     kafka_max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    #: The topic settings below as one JSON object, e.g. `{"partitions": 3}`.
     topics: TopicSettings = Field(default_factory=TopicSettings)
     #: Sealing keys as ``kid:base64key,kid:base64key``; the first is used to seal new data.
     sealing_keys: SecretStr = SecretStr("")
@@ -117,16 +132,23 @@ class Settings(BaseSettings):
     #: upserts carry a tag made with the sealing keyring, can make an administrator.
     directory_host_admins: bool = False
     # Kafka client security (every producer, consumer and admin client, shared/kafka_security.py).
+    #: How every Kafka client connects (`SASL_SSL` in production). Settings that contradict each
+    #: other (a username without SASL, TLS files without TLS) stop the service at start.
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    #: The SASL mechanism; `PLAIN` only over `SASL_SSL`.
     kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
     #: This service's own principal (one per service) and its password.
     kafka_username: str = ""
+    #: The password of `TWEESTAP_KAFKA_USERNAME`.
     kafka_password: SecretStr = SecretStr("")
     #: CA bundle that signed the brokers' certificates (SSL, SASL_SSL); empty: system CAs.
     kafka_ca_file: str = ""
     #: Client certificate and key (PEM) when the brokers ask for one (mutual TLS).
     kafka_cert_file: str = ""
+    #: The key of `TWEESTAP_KAFKA_CERT_FILE` (PEM): both or neither.
     kafka_key_file: str = ""
+    #: The outbox relay wakes on every `NOTIFY outbox` and also looks for rows this often (a missed
+    #: notification delays an event by one sweep at most).
     outbox_sweep_seconds: float = Field(default=2.0, gt=0)
     #: The outbox relay counts its backlog and the dead rows (three queries, for the gauges
     #: ``tweestap_outbox_backlog``, ``_outbox_dead_rows``, ``_dead_letter_rows``) at most
@@ -136,6 +158,7 @@ class Settings(BaseSettings):
     #: database's or broker's) before it is dead-lettered; the wait between tries starts at
     #: ``consumer_backoff_seconds`` and doubles.
     consumer_attempts: int = Field(default=5, ge=1, le=100)
+    #: The first wait between the tries of `TWEESTAP_CONSUMER_ATTEMPTS`; it doubles.
     consumer_backoff_seconds: float = Field(default=0.2, ge=0, le=60)
     #: Readiness says no while a consumer is more than this many messages behind.
     consumer_max_lag: int = Field(default=10_000, ge=0)
@@ -148,6 +171,7 @@ class Settings(BaseSettings):
     #: The consumer group's session timeout and heartbeat interval: how soon the broker gives
     #: a killed member's partitions to another (a restarted process waits for this).
     kafka_session_timeout_ms: int = Field(default=6_000, ge=1_000, le=300_000)
+    #: The consumers' heartbeat; below the session timeout.
     kafka_heartbeat_interval_ms: int = Field(default=2_000, ge=100, le=100_000)
     #: Whether readiness says no while the broker cannot be reached. Off: requests are served
     #: and events wait in the outbox (readiness is 200 with ``status: degraded``); on for a
@@ -156,12 +180,17 @@ class Settings(BaseSettings):
     #: A background task that failed is restarted after this wait, doubling on every failure
     #: up to ``task_restart_max_seconds`` (back to the start once it has run that long).
     task_restart_seconds: float = Field(default=1.0, gt=0, le=600)
+    #: The longest wait before a failed background task is restarted (see
+    #: `TWEESTAP_TASK_RESTART_SECONDS`).
     task_restart_max_seconds: float = Field(default=60.0, gt=0, le=3600)
+    #: Outbox rows the relay publishes at a time.
     outbox_batch: int = Field(default=500, ge=1)
+    #: The largest request body; larger: 413 `payload-too-large`.
     max_request_bytes: int = Field(default=64 * 1024, ge=1024)
     #: RFC 9068 ``aud`` of Tweestap's access tokens: auth issues it, and auth, enrolment and
     #: certs accept only tokens for it (the same value in every service of both zones).
     token_audience: str = "https://tweestap.nl/api"  # noqa: S105 (a name, not a secret)
+    #: Level of the JSON log lines on stderr (`DEBUG`, `INFO`, `WARNING`, …).
     log_level: str = "INFO"
 
     @field_validator("trusted_proxies")

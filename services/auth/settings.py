@@ -26,10 +26,15 @@ class AuthSettings(Settings, WebAuthnSettings):
     session_max_seconds: int = Field(default=DAY, ge=60, le=DAY)
     #: How long the second step of a login may follow the password step.
     login_ttl_seconds: int = Field(default=300, ge=30, le=900)
+    #: Lifetime of the enrolment token a login at `next: enrol` gets, and of that login.
     enrolment_token_seconds: int = Field(default=900, ge=60, le=3600)
     # Argon2id, OWASP minimum: m=19 MiB, t=2, p=1.
+    #: Argon2id memory cost of password hashes (19 MiB, with time cost 2 and parallelism 1: OWASP's
+    #: minimum).
     argon2_memory_kib: int = Field(default=19 * 1024, ge=8 * 1024)
+    #: Argon2id time cost (passes).
     argon2_time_cost: int = Field(default=2, ge=1)
+    #: Argon2id parallelism (lanes).
     argon2_parallelism: int = Field(default=1, ge=1)
     #: Threads hashing passwords off the event loop (0 = one per core).
     hash_workers: int = Field(default=0, ge=0)
@@ -42,6 +47,7 @@ class AuthSettings(Settings, WebAuthnSettings):
     #: ``/password``, ``/challenge``, ``/verify`` steps) per window; beyond it 429
     #: ``too-many-requests`` with ``Retry-After``. A burst of this many, then refilled evenly.
     login_rate_attempts: int = Field(default=120, ge=1, le=100_000)
+    #: The window of `TWEESTAP_LOGIN_RATE_ATTEMPTS`.
     login_rate_window_seconds: int = Field(default=60, ge=1, le=24 * 3600)
     #: Client addresses whose budget is remembered (least recently seen forgotten first).
     login_rate_max_clients: int = Field(default=100_000, ge=1)

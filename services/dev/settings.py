@@ -21,6 +21,7 @@ class DevSettings(BaseSettings):
     #: A service that exited unasked is restarted after this wait, doubled for every further
     #: exit within ``restart_backoff_max_seconds`` of its restart (a crash loop), up to that.
     restart_backoff_seconds: float = Field(default=0.5, ge=0, le=60)
+    #: The longest such wait, and what counts as soon after a restart.
     restart_backoff_max_seconds: float = Field(default=30.0, gt=0, le=600)
     #: How long a started service may take to answer 200 on ``/readyz``.
     ready_timeout_seconds: float = Field(default=90.0, gt=0, le=900)

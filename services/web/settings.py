@@ -22,7 +22,9 @@ class WebSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TWEESTAP_WEB_", extra="ignore")
 
     service: str = "web"
+    #: Address the web front end listens on.
     host: str = "127.0.0.1"
+    #: Its port.
     port: int = 8100
     #: Both zones in order of preference, each a mapping service -> base URL (JSON).
     zones: list[dict[str, str]] = Field(default_factory=lambda: [_zone(8100), _zone(8200)])

@@ -55,14 +55,3 @@ def test_every_setting_says_what_it_means() -> None:
         if not reference.meaning(section.cls, name)
     ]
     assert not silent, f"give these a #: comment in their class: {silent}"
-
-
-def test_the_supplement_is_only_for_fields_without_a_comment_of_their_own() -> None:
-    classes = {section.cls.__name__: section.cls for section in reference.sections()}
-    for key in reference.SUPPLEMENT:
-        owner, _, name = key.partition(".")
-        cls = classes.get(owner)
-        assert cls is not None and name in reference.declared(cls), f"{key}: no such field"
-        assert name not in reference.comments(cls), (
-            f"{key} has a #: comment in its class now: delete its SUPPLEMENT entry"
-        )
