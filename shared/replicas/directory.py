@@ -12,6 +12,7 @@ so that they stay ended when the employee comes back, whoever published it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -20,7 +21,13 @@ from asyncpg.exceptions import UniqueViolationError
 
 from shared.consumer import Handler
 from shared.directory_trust import DirectoryTrust, admit_employee
-from shared.events import EmployeeUpserted, Envelope, InvalidEvent, PracticeUpserted
+from shared.events import (
+    EmployeeUpserted,
+    Envelope,
+    InvalidEvent,
+    PasswordPolicy,
+    PracticeUpserted,
+)
 from shared.merged_rows import Derive, MergedTable
 from shared.replicas.revocations import raise_cutoff
 from shared.topics import DIRECTORY_EMPLOYEES, DIRECTORY_PRACTICES, Topic
@@ -45,6 +52,12 @@ def employees(fields: Iterable[str], optional: Iterable[str] = ()) -> MergedTabl
     """A service's ``employees`` table, keeping ``fields``; ``optional``: fields where an
     upsert without a value keeps the stored one (a host system cannot compute a BSN hash)."""
     return MergedTable("employees", ("practice", "id"), tuple(fields), frozenset(optional))
+
+
+def policy_of(row: asyncpg.Record) -> PasswordPolicy:
+    """The password policy of a ``practices`` row (jsonb, a dict or its text)."""
+    value = row["policy"]
+    return PasswordPolicy.model_validate(json.loads(value) if isinstance(value, str) else value)
 
 
 @dataclass(frozen=True)

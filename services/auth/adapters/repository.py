@@ -17,7 +17,6 @@ from shared import replicas
 from shared.events import (
     FactorCredential,
     PasswordCredential,
-    PasswordPolicy,
     stamped,
 )
 from shared.merge import Record, edit
@@ -73,14 +72,11 @@ async def upsert_credential(
 
 
 def _practice(row: asyncpg.Record) -> Practice:
-    policy = row["policy"]
     return Practice(
         id=row["id"],
         name=row["name"],
         two_factor_required=row["two_factor_required"],
-        policy=PasswordPolicy.model_validate(
-            json.loads(policy) if isinstance(policy, str) else policy
-        ),
+        policy=directory.policy_of(row),
     )
 
 

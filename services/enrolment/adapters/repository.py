@@ -3,7 +3,6 @@ so the caller decides the transaction (state and outbox rows commit together).""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,7 +11,6 @@ import asyncpg
 from services.enrolment.domain.passkey import Registration
 from services.enrolment.domain.readiness import Person
 from services.enrolment.domain.records import Employee, Enrolment, Factor, PendingFactor, Practice
-from shared.events import PasswordPolicy
 from shared.replicas import directory
 from shared.replicas.counters import ZoneCounter
 from shared.usernames import normalise_username
@@ -50,15 +48,12 @@ upsert_practice, upsert_employee = DIRECTORY.upsert_practice, DIRECTORY.upsert_e
 
 
 def _practice(row: asyncpg.Record) -> Practice:
-    policy = row["policy"]
     return Practice(
         id=row["id"],
         name=row["name"],
         email=row["email"],
         two_factor_required=row["two_factor_required"],
-        policy=PasswordPolicy.model_validate(
-            json.loads(policy) if isinstance(policy, str) else policy
-        ),
+        policy=directory.policy_of(row),
         version=row["version"],
         updated_at=row["updated_at"],
     )
