@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -22,6 +23,7 @@ from services.enrolment.api import (
 from services.enrolment.domain import bsn as bsns
 from services.enrolment.domain import readiness as ready
 from services.enrolment.domain.practice import (
+    PracticeSettings,
     incomplete_employees,
     switching_on,
     two_factor_unmet,
@@ -71,6 +73,51 @@ def _same_employee(current: Employee, event: EmployeeUpserted) -> bool:
     )
 
 
+def _requested(body: PracticeUpdate) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The settings a request changes, and the policy settings it changes."""
+    given = body.model_fields_set
+    changes: dict[str, Any] = {}
+    if "name" in given and body.name is not None:
+        changes["name"] = body.name
+    if "email" in given:
+        changes["email"] = body.email
+    if "two_factor_required" in given and body.two_factor_required is not None:
+        changes["two_factor_required"] = body.two_factor_required
+    policy = body.password_policy
+    return changes, policy.model_dump(exclude_unset=True, exclude_none=True) if policy else {}
+
+
+async def _refuse_unready_switch(
+    conn: asyncpg.Connection,
+    practice_id: str,
+    before: PracticeSettings,
+    after: PracticeSettings,
+    confirmed: bool | None,
+) -> None:
+    """Two factors required need the policy and the address (422); switching them on while
+    employees in service lack data needs the administrator's confirmation (409)."""
+    if after.two_factor_required and (unmet := two_factor_unmet(after)):
+        raise Problem(
+            422,
+            "two-factor-not-allowed",
+            "Two-factor login cannot be required yet",
+            problems.unmet_detail(unmet),
+            unmet=unmet,
+        )
+    if switching_on(before, after) and not confirmed:
+        incomplete = incomplete_employees(await repo.people(conn, practice_id))
+        if incomplete:
+            raise Problem(
+                409,
+                "employees-incomplete",
+                "Employees lack data",
+                f"{len(incomplete)} employee(s) in service lack birth date, e-mail address or "
+                "BSN and cannot log in until that is complete; send confirm_incomplete: true to "
+                "switch anyway.",
+                employees=[asdict(i) for i in incomplete],
+            )
+
+
 @dataclass
 class Practices:
     """The practice's settings: the password policy and the two-factor switch, refused
@@ -107,77 +154,17 @@ class Practices:
         practice's e-mail address; switching it on while employees in service lack birth
         date, e-mail or BSN needs ``confirm_incomplete``. A refusal changes nothing."""
         now = utcnow()
-        given = body.model_fields_set
-        changes: dict[str, Any] = {}
-        if "name" in given and body.name is not None:
-            changes["name"] = body.name
-        if "email" in given:
-            changes["email"] = body.email
-        if "two_factor_required" in given and body.two_factor_required is not None:
-            changes["two_factor_required"] = body.two_factor_required
-        policy_changes = (
-            body.password_policy.model_dump(exclude_unset=True, exclude_none=True)
-            if body.password_policy
-            else {}
-        )
+        changes, policy_changes = _requested(body)
         async with self.pool.acquire() as conn, conn.transaction():
             current = await repo.practice(conn, practice_id, for_update=True)
             if current is None:
                 raise not_found("No such practice.")
             before = current.settings
             after = before.merged(changes, policy_changes)
-            if after.two_factor_required and (unmet := two_factor_unmet(after)):
-                raise Problem(
-                    422,
-                    "two-factor-not-allowed",
-                    "Two-factor login cannot be required yet",
-                    problems.unmet_detail(unmet),
-                    unmet=unmet,
-                )
-            if switching_on(before, after) and not body.confirm_incomplete:
-                incomplete = incomplete_employees(await repo.people(conn, practice_id))
-                if incomplete:
-                    raise Problem(
-                        409,
-                        "employees-incomplete",
-                        "Employees lack data",
-                        f"{len(incomplete)} employee(s) in service lack birth date, e-mail "
-                        "address or BSN and cannot log in until that is complete; send "
-                        "confirm_incomplete: true to switch anyway.",
-                        employees=[asdict(i) for i in incomplete],
-                    )
+            await _refuse_unready_switch(conn, practice_id, before, after, body.confirm_incomplete)
             if after == before:
                 return self.practice_view(current)
-            # Only the changed fields get the new stamp (a concurrent edit of another field in
-            # the other zone survives, and so does this one there).
-            state = edit(
-                await repo.PRACTICES.load(conn, (practice_id,)),
-                repo.PRACTICES.column_values(
-                    {
-                        "name": after.name,
-                        "email": after.email,
-                        "two_factor_required": after.two_factor_required,
-                        # Per setting: two settings changed concurrently in two zones survive.
-                        **{
-                            f"password_policy{SETTING}{name}": value
-                            for name, value in after.policy.model_dump().items()
-                        },
-                    }
-                ),
-                now,
-                self.settings.zone,
-            )
-            event = PracticeUpserted(**stamped(repo.PRACTICES.event_state(state), PracticeUpserted))
-            await repo.upsert_practice(conn, practice_id, event)
-            await self.events.emit(
-                conn,
-                DIRECTORY_PRACTICES,
-                "practice.upserted",
-                practice_id,
-                practice_id,
-                {**event.model_dump(mode="json"), "actor": actors.of_claims(claims)},
-                now,
-            )
+            event = await self._write(conn, claims, practice_id, after, now)
         self.metrics.written("practice")
         return PracticeView(
             id=practice_id,
@@ -188,6 +175,46 @@ class Practices:
             version=event.version,
             updated_at=now,
         )
+
+    async def _write(
+        self,
+        conn: asyncpg.Connection,
+        claims: Claims,
+        practice_id: str,
+        after: PracticeSettings,
+        now: datetime,
+    ) -> PracticeUpserted:
+        """Store and publish the new settings. Only the changed fields get the new stamp (a
+        concurrent edit of another field in the other zone survives, and so does this one
+        there); the password policy per setting."""
+        state = edit(
+            await repo.PRACTICES.load(conn, (practice_id,)),
+            repo.PRACTICES.column_values(
+                {
+                    "name": after.name,
+                    "email": after.email,
+                    "two_factor_required": after.two_factor_required,
+                    **{
+                        f"password_policy{SETTING}{name}": value
+                        for name, value in after.policy.model_dump().items()
+                    },
+                }
+            ),
+            now,
+            self.settings.zone,
+        )
+        event = PracticeUpserted(**stamped(repo.PRACTICES.event_state(state), PracticeUpserted))
+        await repo.upsert_practice(conn, practice_id, event)
+        await self.events.emit(
+            conn,
+            DIRECTORY_PRACTICES,
+            "practice.upserted",
+            practice_id,
+            practice_id,
+            {**event.model_dump(mode="json"), "actor": actors.of_claims(claims)},
+            now,
+        )
+        return event
 
     async def readiness(self, claims: Claims, practice_id: str) -> Readiness:
         async with self.pool.acquire() as conn:
@@ -214,6 +241,45 @@ class Practices:
                 ],
             }
         )
+
+
+def _require_new_employee_fields(body: EmployeeUpdate) -> None:
+    missing = [f for f in ("username", "name") if getattr(body, f) is None]
+    if missing:
+        raise Problem(
+            422,
+            "invalid-request",
+            "The request is not valid",
+            errors=[{"field": f, "message": "required for a new employee"} for f in missing],
+        )
+
+
+#: Fields a request may clear (``null``); any other field left ``null`` keeps its value.
+_CLEARABLE = ("birth_date", "email", "phone")
+
+
+def _employee_values(
+    body: EmployeeUpdate, current: Employee | None, bsn_hash: str | None
+) -> dict[str, Any]:
+    """An employee's values after ``body``: what it gives, else what is stored, else the
+    defaults of a new employee (rights group 2, in service)."""
+    given = body.model_fields_set
+
+    def value(field: str, default: Any) -> Any:
+        if field in given and (getattr(body, field) is not None or field in _CLEARABLE):
+            return getattr(body, field)
+        return getattr(current, field) if current else default
+
+    return {
+        "username": value("username", None),
+        "name": value("name", None),
+        "birth_date": value("birth_date", None),
+        "email": value("email", None),
+        "phone": value("phone", None),
+        "bsn_hash": bsn_hash or (current.bsn_hash if current else None),
+        "rights_group": value("rights_group", 2),
+        "in_service": value("in_service", True),
+    }
 
 
 @dataclass
@@ -255,81 +321,68 @@ class Employees:
     ) -> EmployeeView:
         """Create or update an employee (fields left out keep their value)."""
         now = utcnow()
-        given = body.model_fields_set
-        bsn_hash = None
-        if body.bsn is not None:
-            try:
-                bsn_hash = bsns.bsn_hash(self.bsn_key, body.bsn)
-            except bsns.InvalidBsn as exc:
-                raise Problem(
-                    422, "invalid-bsn", "Invalid BSN", f"The BSN is not valid: {exc}."
-                ) from None
+        bsn_hash = self._bsn_hash(body.bsn)
         async with self.pool.acquire() as conn, conn.transaction():
             if await repo.practice(conn, practice_id) is None:
                 raise not_found("No such practice.")
             current = await repo.employee(conn, practice_id, employee_id, for_update=True)
-            if current is None and (body.username is None or body.name is None):
-                raise Problem(
-                    422,
-                    "invalid-request",
-                    "The request is not valid",
-                    errors=[
-                        {"field": f, "message": "required for a new employee"}
-                        for f in ("username", "name")
-                        if getattr(body, f) is None
-                    ],
-                )
-
-            def value(field: str, default: Any) -> Any:
-                if field in given and (
-                    getattr(body, field) is not None or field in ("birth_date", "email", "phone")
-                ):
-                    return getattr(body, field)
-                return getattr(current, field) if current else default
-
+            if current is None:
+                _require_new_employee_fields(body)
             # Only the fields whose value changes get the new stamp: an edit of the e-mail
             # address cannot undo ``in_service: false`` set meanwhile in the other zone.
             state = edit(
                 await repo.EMPLOYEES.load(conn, (practice_id, employee_id)),
-                {
-                    "username": value("username", None),
-                    "name": value("name", None),
-                    "birth_date": value("birth_date", None),
-                    "email": value("email", None),
-                    "phone": value("phone", None),
-                    "bsn_hash": bsn_hash or (current.bsn_hash if current else None),
-                    "rights_group": value("rights_group", 2),
-                    "in_service": value("in_service", True),
-                },
+                _employee_values(body, current, bsn_hash),
                 now,
                 self.settings.zone,
             )
             event = EmployeeUpserted(employee=employee_id, **stamped(state))
             if current is not None and _same_employee(current, event):
                 return self.employee_view(current)
-            if await repo.username_taken(conn, practice_id, event.username, employee_id):
-                raise problems.username_taken()
-            try:
-                async with conn.transaction():
-                    await repo.upsert_employee(conn, practice_id, event)
-            except UniqueViolationError:
-                raise problems.username_taken() from None
-            await self.events.emit(
-                conn,
-                DIRECTORY_EMPLOYEES,
-                "employee.upserted",
-                practice_id,
-                employee_id,
-                # Tagged: the administrator's own writes may give rights group 1.
-                directory_trust.tagged(
-                    self.keyring, practice_id, event, {"actor": actors.of_claims(claims)}
-                ),
-                now,
-            )
+            await self._write(conn, claims, practice_id, event, now)
             stored = await repo.employee(conn, practice_id, employee_id)
         self.metrics.written("employee")
         assert stored is not None
         return self.employee_view(stored)
+
+    def _bsn_hash(self, bsn: str | None) -> str | None:
+        if bsn is None:
+            return None
+        try:
+            return bsns.bsn_hash(self.bsn_key, bsn)
+        except bsns.InvalidBsn as exc:
+            raise Problem(
+                422, "invalid-bsn", "Invalid BSN", f"The BSN is not valid: {exc}."
+            ) from None
+
+    async def _write(
+        self,
+        conn: asyncpg.Connection,
+        claims: Claims,
+        practice_id: str,
+        event: EmployeeUpserted,
+        now: datetime,
+    ) -> None:
+        """Store and publish an employee, its username unique in the practice."""
+        if await repo.username_taken(conn, practice_id, event.username, event.employee):
+            raise problems.username_taken()
+        try:
+            async with conn.transaction():
+                await repo.upsert_employee(conn, practice_id, event)
+        except UniqueViolationError:
+            raise problems.username_taken() from None
+        await self.events.emit(
+            conn,
+            DIRECTORY_EMPLOYEES,
+            "employee.upserted",
+            practice_id,
+            event.employee,
+            # Tagged: the administrator's own writes may give rights group 1.
+            directory_trust.tagged(
+                self.keyring, practice_id, event, {"actor": actors.of_claims(claims)}
+            ),
+            now,
+        )
 
     async def deactivate(self, claims: Claims, practice_id: str, employee_id: str) -> None:
         """The administrator deactivates every second factor of an employee (new or lost
