@@ -1,6 +1,7 @@
 """Part ``keys``: every zone's public signing keys from ``sts.keys`` (table ``public_keys``),
-accepted only when the deployment's trust key signed the announcement, and never at or after
-a key's ``retire_at``."""
+Ed25519 (EdDSA) and RSA (RS256) alike, accepted only when the deployment's trust key signed the
+announcement and the key is one auth signs with, and never at or after a key's
+``retire_at``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import asyncpg
 
 from shared.consumer import Handler, InvalidEvent
 from shared.events import Envelope, SigningKeyPublished
-from shared.tokens import PublicJwk, TokenVerifier
+from shared.tokens import PublicJwk, TokenVerifier, UnsupportedKey, verification_key
 from shared.trust import TrustVerifier
 
 
@@ -52,7 +53,8 @@ async def public_keys(conn: asyncpg.Connection, now: datetime) -> list[PublicJwk
 
 def on_key(verifier: TokenVerifier, trust: TrustVerifier) -> Handler:
     """``sts.keys``: keep the key and let ``verifier`` use it at once, if the deployment's
-    trust key signed its announcement; anything else is dead-lettered and verifies nothing.
+    trust key signed its announcement and it is an Ed25519 key for EdDSA or an RSA key of at
+    least 2048 bits for RS256; anything else is dead-lettered and verifies nothing.
     The verifier trusts it only until its stored ``retire_at``: a key announced already
     retired is kept in the table but verifies nothing (Hardening II finding 16)."""
 
@@ -62,6 +64,10 @@ def on_key(verifier: TokenVerifier, trust: TrustVerifier) -> Handler:
         body = SigningKeyPublished.model_validate(event.data)
         if body.jwk.get("kid") != body.kid:
             raise InvalidEvent("key announcement names two key ids")
+        try:
+            verification_key(body.jwk)
+        except UnsupportedKey as exc:
+            raise InvalidEvent(f"key announcement: {exc}") from None
         retire_at = await upsert_public_key(conn, body)
         verifier.add_public_key(body.jwk, retire_at)
 

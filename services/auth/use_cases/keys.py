@@ -1,4 +1,5 @@
-"""This zone's signing keys: made, rotated, announced and loaded into the signer; the JWKS."""
+"""This zone's signing keys, one current key per algorithm (EdDSA, RS256): made, rotated,
+announced and loaded into the signer; the JWKS."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from services.auth.adapters.keystore import KeyStore
 from services.auth.adapters.signer import Signer
 from shared import replicas
 from shared.events import utcnow
+from shared.tokens import SIGNING_ALGORITHMS
 
 #: Serialises key changes of the zone's instances (one makes the new key, all announce).
 _LOCK_KEYS = "SELECT pg_advisory_xact_lock(7510421)"
@@ -27,19 +29,25 @@ class Keys:
             return {"keys": await replicas.public_keys(conn, utcnow())}
 
     async def start_keys(self) -> None:
-        """At start: make sure this zone has a current key, announce every live key."""
+        """At start: make sure this zone has a current key of each algorithm (a key is made
+        only when none is, or one is due), announce every live key."""
         now = utcnow()
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(_LOCK_KEYS)
-            await self.keystore.ensure_current(conn, now)
+            for alg in SIGNING_ALGORITHMS:
+                await self.keystore.ensure_current(conn, now, alg)
             await self.keystore.publish_all(conn, now)
         await self.load_keys()
 
     async def rotate_if_due(self) -> None:
+        """Rotate each algorithm's key that is due; announce the keys when one was."""
         now = utcnow()
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(_LOCK_KEYS)
-            if await self.keystore.ensure_current(conn, now):
+            changed = [
+                await self.keystore.ensure_current(conn, now, alg) for alg in SIGNING_ALGORITHMS
+            ]
+            if any(changed):
                 await self.keystore.publish_all(conn, now)
         await self.load_keys()
 
