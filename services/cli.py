@@ -152,6 +152,7 @@ def _bootstrap(args: argparse.Namespace) -> int:
 
 def _client(args: argparse.Namespace) -> int:
     from services.auth.commands import run
+    from services.auth.domain.clients import Registration
     from services.auth.settings import AuthSettings
 
     if args.action != "list" and not args.client_id:
@@ -160,17 +161,42 @@ def _client(args: argparse.Namespace) -> int:
     if args.reactivate and args.action != "add":
         print(f"tweestap client {args.action}: --reactivate is for add only", file=sys.stderr)
         return 2
-    settings = AuthSettings(zone=args.zone)
+    if args.public and args.jwks_uri:
+        print("tweestap client add: --public or --jwks-uri, not both", file=sys.stderr)
+        return 2
+    registration = Registration(
+        tuple(args.redirect_uri),
+        tuple(args.post_logout_redirect_uri),
+        args.backchannel_logout_uri,
+        args.public,
+        args.jwks_uri,
+        args.id_token_alg,
+    )
+    settings = _client_settings(args) or AuthSettings(zone=args.zone)
     try:
-        print(asyncio.run(run(settings, args.action, args.client_id, args.name, args.reactivate)))
+        print(
+            asyncio.run(
+                run(settings, args.action, args.client_id, args.name, args.reactivate, registration)
+            )
+        )
     except Problem as problem:
         because = f": {problem.detail}" if problem.slug == "client-removed" else ""
         print(f"tweestap client: {problem.title} ({args.client_id}){because}", file=sys.stderr)
         return 2
-    except ValueError as exc:  # pydantic: a malformed id or name
+    except ValueError as exc:  # pydantic: a malformed id, name or URI
         print(f"tweestap client: not valid: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _client_settings(args: argparse.Namespace) -> Any:
+    """Under a running ``tweestap dev`` (and no database named in the environment): its auth
+    settings of ``--zone``, so the command needs nothing copied; else None."""
+    if os.environ.get("TWEESTAP_DATABASE_URL"):
+        return None
+    from services.dev.run_folder import RunFolder
+
+    return RunFolder(Path(args.var) / "run").auth_settings(args.zone)
 
 
 #: Packages of the ``local`` extra: ``tweestap dev`` and the benchmarks need them, a
@@ -327,7 +353,9 @@ def parser() -> argparse.ArgumentParser:
     boot.set_defaults(func=_bootstrap)
     client = sub.add_parser(
         "client",
-        help="register, list or remove relying services that may introspect tokens (RFC 7662)",
+        help="register, list or remove clients: applications that log people in through the "
+        "OpenID Provider, and relying services that introspect tokens (RFC 7662); under "
+        "`tweestap dev` the running deployment's",
     )
     client.add_argument("action", choices=["add", "list", "remove"])
     client.add_argument("client_id", nargs="?", help="e.g. praktijk-software")
@@ -337,6 +365,31 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="add: register a removed client again, with a new secret (refused without it)",
     )
+    client.add_argument(
+        "--redirect-uri",
+        action="append",
+        default=[],
+        help="add: where the provider may send codes (exact match; repeat for several)",
+    )
+    client.add_argument(
+        "--post-logout-redirect-uri",
+        action="append",
+        default=[],
+        help="add: where an RP-initiated logout may return (repeat for several)",
+    )
+    client.add_argument(
+        "--backchannel-logout-uri", help="add: where logout tokens are posted (Back-Channel 1.0)"
+    )
+    client.add_argument(
+        "--public", action="store_true", help="add: a native app: no secret, PKCE alone"
+    )
+    client.add_argument(
+        "--jwks-uri", help="add: the client's keys; it authenticates with private_key_jwt"
+    )
+    client.add_argument(
+        "--id-token-alg", choices=["RS256", "EdDSA"], default="RS256", help="add: ID tokens"
+    )
+    client.add_argument("--var", default="var", help="the folder of a running `tweestap dev`")
     client.add_argument("--zone", choices=["a", "b"], default="a")
     client.set_defaults(func=_client)
     dev = sub.add_parser(

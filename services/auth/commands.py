@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from services.auth.bootstrap import build_clients, offline
+from services.auth.domain.clients import Registration
 from services.auth.http import MIGRATIONS
 from services.auth.settings import AuthSettings
 from services.auth.use_cases.clients import Clients
@@ -49,19 +50,34 @@ async def run(
     client_id: str | None,
     name: str | None,
     reactivate: bool = False,
+    registration: Registration | None = None,
 ) -> str:
     """What ``tweestap client`` prints. ``add`` prints the secret: this once, never again; it
     refuses a removed client unless ``reactivate`` (Problem ``client-removed``)."""
     async with open_clients(settings) as clients:
         if action == "list":
             return "\n".join(
-                f"{c.client_id}\t{c.name}\t{c.updated_at.isoformat()}"
+                "\t".join(
+                    (
+                        c.client_id,
+                        c.name,
+                        c.auth_method,
+                        " ".join(c.redirect_uris) or "-",
+                        c.updated_at.isoformat(),
+                    )
+                )
                 for c in await clients.active()
             )
         assert client_id is not None  # the parser requires it for add and remove
         if action == "add":
-            secret = await clients.add(client_id, name or client_id, reactivate=reactivate)
+            secret = await clients.register(
+                client_id, name or client_id, registration or Registration(), reactivate
+            )
             done = "reactivated" if reactivate else "registered"
-            return f"client {client_id}: {done}\nclient_secret (shown once): {secret}"
+            said = f"client {client_id}: {done}"
+            if secret is None:
+                how = "PKCE alone" if registration and registration.public else "private_key_jwt"
+                return f"{said} (no secret: {how})"
+            return f"{said}\nclient_secret (shown once): {secret}"
         await clients.remove(client_id)
         return f"client {client_id}: removed"

@@ -232,6 +232,8 @@ class Deployment:
         self._secrets = _Secrets.under(self.root / "dev")
         for zone in self.zones:
             self._postgres[zone] = Postgres(self.root / f"pg-{zone}")
+            # For `tweestap client` beside it: the running deployment's auth, nothing to copy.
+            self.run.write_settings(f"auth-{zone}", self.auth_settings(zone))
         self._broker = Broker(self.broker_port, self.root / "logs" / "broker.log")
         self._broker.start()
         assert self._broker.process is not None

@@ -4,8 +4,10 @@
 for itself (``tweestap-dev.pid``), so that one of them can be signalled without touching
 another checkout's processes (``kill -9 $(cat var/run/auth-a.pid)``); ``control.json`` (where
 its control endpoint listens) and ``control-token`` (0600: what a command sends to be let
-in), so that ``tweestap zone`` and ``tweestap dev reset-admin`` find it by themselves. A
-stopped ``tweestap dev`` removes them.
+in), so that ``tweestap zone`` and ``tweestap dev reset-admin`` find it by themselves; and
+``auth-Z.json`` (0600: auth's settings of zone Z, keys included), so that ``tweestap client``
+registers in the running deployment with nothing copied. A stopped ``tweestap dev`` removes
+them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,13 @@ import json
 import os
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings
+
+if TYPE_CHECKING:
+    from services.auth.settings import AuthSettings
 
 DEV = "tweestap-dev"
 
@@ -53,8 +62,37 @@ class RunFolder:
         )
         return token
 
+    def write_settings(self, name: str, settings: BaseSettings) -> None:
+        """``settings`` (secrets in clear: the file is 0600) for a command beside it."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        file = self.path / f"{name}.json"
+        file.touch(mode=0o600)
+        file.chmod(0o600)
+        values = {
+            k: v.get_secret_value() if isinstance(v, SecretStr) else v
+            for k, v in settings.model_dump().items()
+        }
+        file.write_text(json.dumps(values, default=str))
+
+    def auth_settings(self, zone: str) -> AuthSettings | None:
+        """Auth's settings of ``zone`` of the ``tweestap dev`` running here; None when none
+        runs (no control file, or its process is gone)."""
+        control = self.path / "control.json"
+        file = self.path / f"auth-{zone}.json"
+        try:
+            pid = int(json.loads(control.read_text())["pid"])
+            os.kill(pid, 0)
+            values = json.loads(file.read_text())
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        from services.auth.settings import AuthSettings
+
+        return AuthSettings.model_validate(values)
+
     def clear(self) -> None:
-        for file in [*self.path.glob("*.pid"), self.path / "control.json"]:
+        for file in [*self.path.glob("*.pid"), *self.path.glob("auth-*.json")]:
+            file.unlink(missing_ok=True)
+        for file in [self.path / "control.json"]:
             file.unlink(missing_ok=True)
         (self.path / "control-token").unlink(missing_ok=True)
 

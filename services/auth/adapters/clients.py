@@ -15,7 +15,21 @@ from shared.merged_rows import MergedTable
 from shared.sealing import Keyring, SealingError
 
 #: Merged field by field (:mod:`shared.merge`).
-CLIENTS = MergedTable("clients", ("id",), ("name", "secret_hash", "active"))
+CLIENTS = MergedTable(
+    "clients",
+    ("id",),
+    (
+        "name",
+        "secret_hash",
+        "active",
+        "redirect_uris",
+        "post_logout_redirect_uris",
+        "backchannel_logout_uri",
+        "auth_method",
+        "jwks_uri",
+        "id_token_alg",
+    ),
+)
 
 
 async def upsert(conn: asyncpg.Connection, state: ClientState) -> bool:
@@ -41,9 +55,7 @@ async def all_active(conn: asyncpg.Connection) -> list[ClientState]:
 def _state(row: asyncpg.Record) -> ClientState:
     return ClientState(
         client_id=row["id"],
-        name=row["name"],
-        secret_hash=row["secret_hash"],
-        active=row["active"],
+        **{field: row[field] for field in CLIENTS.fields},
         version=row["version"],
         updated_at=row["updated_at"],
         zone=row["zone"],

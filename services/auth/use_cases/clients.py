@@ -35,13 +35,31 @@ class Clients:
     )
 
     async def add(self, client_id: str, name: str, *, reactivate: bool = False) -> str:
-        """Register ``client_id`` (or give an active one a new secret); returns the secret,
-        once. A removed client comes back only with ``reactivate`` (409 ``client-removed``
-        otherwise): an id reused by mistake must not revive a client someone removed."""
-        secret = clients.new_secret()
-        await self._write(
-            client_id, name, clients.secret_hash(secret), active=True, reactivate=reactivate
-        )
+        """Register a client with a secret (a relying service that introspects); its secret."""
+        secret = await self.register(client_id, name, clients.Registration(), reactivate)
+        assert secret is not None  # a client_secret_basic client always gets one
+        return secret
+
+    async def register(
+        self,
+        client_id: str,
+        name: str,
+        registration: clients.Registration,
+        reactivate: bool = False,
+    ) -> str | None:
+        """Register ``client_id`` (or give an active one a new secret and ``registration``);
+        returns the secret, once (None for a client without one: public, or signing its own
+        assertions). A removed client comes back only with ``reactivate`` (409
+        ``client-removed`` otherwise): an id reused by mistake must not revive a client
+        someone removed."""
+        secret = clients.new_secret() if registration.auth_method == "client_secret_basic" else None
+        changes = {
+            "name": name,
+            "secret_hash": clients.secret_hash(secret) if secret else None,
+            "active": True,
+            **registration.fields(),
+        }
+        await self._write(client_id, changes, reactivate=reactivate)
         return secret
 
     async def remove(self, client_id: str) -> None:
@@ -49,7 +67,7 @@ class Clients:
             current = await repo.get(conn, client_id)
         if current is None or not current.active:
             raise not_found("No such client.")
-        await self._write(client_id, current.name, current.secret_hash, active=False)
+        await self._write(client_id, {"active": False})
 
     async def active(self) -> list[ClientState]:
         async with self.pool.acquire() as conn:
@@ -83,19 +101,23 @@ class Clients:
         self._believed[client_id] = (state, now)
         return state
 
+    async def get(self, client_id: str) -> ClientState | None:
+        """The client if it is registered and active (believed for ``cache_seconds``)."""
+        return await self._active(client_id)
+
     async def _write(
-        self, client_id: str, name: str, hashed: str, active: bool, *, reactivate: bool = False
+        self, client_id: str, changes: dict[str, object], *, reactivate: bool = False
     ) -> None:
         self._believed.pop(client_id, None)
         now = utcnow()
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", client_id)
             current = await repo.merged(conn, client_id)
-            if active and not reactivate and current is not None and not current.values["active"]:
+            removed = current is not None and not current.values["active"]
+            if changes.get("active") and not reactivate and removed:
                 raise problems.client_removed(client_id)
             # Only the changed fields get the new stamp: a new secret given in one zone does
             # not undo a removal made meanwhile in the other.
-            changes = {"name": name, "secret_hash": hashed, "active": active}
             merged = edit(current, changes, now, self.zone)
             state = ClientState(client_id=client_id, **stamped(merged))
             await repo.upsert(conn, state)
