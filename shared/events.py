@@ -385,24 +385,53 @@ class SessionsRevoked(BaseModel):
     reason: RevocationReason
 
 
-Channel = Literal["email", "sms"]
+#: ``backchannel``: an OpenID Connect Back-Channel Logout token POSTed to a client's URI.
+Channel = Literal["email", "sms", "backchannel"]
 Locale = Literal["nl", "en"]
+#: The one template name of the ``backchannel`` channel (it has no template: the body is the
+#: token), and the sealed name of its token.
+BACKCHANNEL_TEMPLATE = "backchannel_logout"
+LOGOUT_TOKEN = "logout_token"  # noqa: S105 (a parameter name, not a secret)
+#: An e-mail address or phone number is at most this long; a back-channel logout URI at most
+#: as long as a client may register one (auth's ``MAX_URI``).
+MAX_ADDRESS = 254
+MAX_BACKCHANNEL_URI = 2000
 
 
 class NotifyRequest(BaseModel):
     """``notify.requests`` (``type: notify.requested``): a message to deliver once.
 
-    The envelope id is the request id. Secrets (codes) go in ``sealed``, each sealed with
-    associated data :func:`notify_aad`, and are opened only by the notifier."""
+    The envelope id is the request id. Secrets (codes, a logout token) go in ``sealed``, each
+    sealed with associated data :func:`notify_aad`, and are opened only by the notifier.
+
+    A ``backchannel`` request has the template :data:`BACKCHANNEL_TEMPLATE`, the client's
+    back-channel logout URI as ``recipient``, no ``parameters`` and exactly one sealed value,
+    :data:`LOGOUT_TOKEN`; no other channel uses that template."""
 
     model_config = ConfigDict(extra="forbid")
 
     channel: Channel
     template: Text = Field(pattern=r"^[a-z_]{1,50}$")
     locale: Locale = "nl"
-    recipient: Text = Field(min_length=3, max_length=254)
+    recipient: Text = Field(min_length=3, max_length=MAX_BACKCHANNEL_URI)
     parameters: dict[Text, Text | int] = Field(default_factory=dict)
     sealed: dict[Text, Text] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _fits_its_channel(self) -> NotifyRequest:
+        if self.channel != "backchannel":
+            if len(self.recipient) > MAX_ADDRESS:
+                raise ValueError(f"recipient: at most {MAX_ADDRESS} characters")
+            if self.template == BACKCHANNEL_TEMPLATE:
+                raise ValueError(f"template {BACKCHANNEL_TEMPLATE} is for channel backchannel")
+            return self
+        if self.template != BACKCHANNEL_TEMPLATE:
+            raise ValueError(f"channel backchannel: template must be {BACKCHANNEL_TEMPLATE}")
+        if self.parameters:
+            raise ValueError("channel backchannel: no parameters")
+        if set(self.sealed) != {LOGOUT_TOKEN}:
+            raise ValueError(f"channel backchannel: sealed must hold {LOGOUT_TOKEN} alone")
+        return self
 
 
 def notify_aad(practice: str, request_id: uuid.UUID, name: str) -> str:

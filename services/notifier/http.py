@@ -31,7 +31,7 @@ def create_app(settings: NotifierSettings) -> web.Application:
         try:
             yield
         finally:
-            await notifier.sms.close()
+            await notifier.close()
 
     app.cleanup_ctx.append(notifier_ctx)
     return app

@@ -1,4 +1,5 @@
-"""Settings of the notifier (e-mail over SMTP, SMS over an HTTP gateway)."""
+"""Settings of the notifier (e-mail over SMTP, SMS over an HTTP gateway, back-channel logout
+tokens over HTTP)."""
 
 from __future__ import annotations
 
@@ -44,13 +45,21 @@ class NotifierSettings(Settings):
     sms_extra_fields: dict[str, str] = Field(default_factory=dict)
     #: Seconds one delivery attempt may take.
     send_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Seconds an application's back-channel logout URI has to answer a logout token (then the
+    #: attempt is retried like any other transient failure).
+    backchannel_timeout_seconds: float = Field(default=5.0, gt=0)
+    #: At most this many of the `TWEESTAP_CONCURRENCY` delivery slots post back-channel logout
+    #: tokens at once, so that a slow or unreachable application cannot hold up e-mail and SMS
+    #: codes.
+    backchannel_concurrency: int = Field(default=10, ge=1)
     #: With the defaults a message is retried for about ten minutes before it is given up.
     max_attempts: int = Field(default=10, ge=1, le=50)
     #: The wait after a message's first failed attempt; it doubles per attempt, with jitter.
     retry_base_seconds: float = Field(default=2.0, gt=0)
     #: The longest wait between two attempts.
     retry_max_seconds: float = Field(default=300.0, gt=0)
-    #: Per recipient: at most ``rate_limit_count`` messages per ``rate_limit_window_seconds``.
+    #: Per e-mail address or phone number: at most ``rate_limit_count`` messages per
+    #: ``rate_limit_window_seconds`` (back-channel logouts are not limited).
     rate_limit_count: int = Field(default=10, ge=1)
     #: See `TWEESTAP_RATE_LIMIT_COUNT` (per zone).
     rate_limit_window_seconds: int = Field(default=3600, ge=1)

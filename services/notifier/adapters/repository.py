@@ -54,23 +54,30 @@ class Sender(NamedTuple):
 
 
 async def claim_due(
-    conn: asyncpg.Connection | asyncpg.Pool, now: datetime, lease_until: datetime, limit: int
+    conn: asyncpg.Connection | asyncpg.Pool,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    backchannel: bool = False,
 ) -> list[Message]:
     """Record the next attempt of due messages durably, before sending: status ``sending``
-    with a lease. A message whose lease ran out (its sender died) is due again."""
+    with a lease. A message whose lease ran out (its sender died) is due again. Back-channel
+    logouts (``backchannel``) and e-mail and SMS are claimed apart, each with its own limit."""
     rows: list[asyncpg.Record] = await conn.fetch(
         """UPDATE messages SET status = 'sending', attempts = attempts + 1,
                   lease_until = $2, updated_at = $1
            WHERE request_id IN (
                SELECT request_id FROM messages
-               WHERE (status = 'queued' AND next_attempt_at <= $1)
-                  OR (status = 'sending' AND lease_until < $1)
+               WHERE ((status = 'queued' AND next_attempt_at <= $1)
+                      OR (status = 'sending' AND lease_until < $1))
+                 AND (channel = 'backchannel') = $4
                ORDER BY next_attempt_at LIMIT $3
                FOR UPDATE SKIP LOCKED)
            RETURNING *""",
         now,
         lease_until,
         limit,
+        backchannel,
     )
     return [_message(row) for row in rows]
 

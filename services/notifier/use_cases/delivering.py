@@ -2,7 +2,8 @@
 
 Exactly-once delivery: :func:`~services.notifier.use_cases.receiving.receive` queues a request
 and records its event id in one transaction. The worker records each attempt (status
-``sending``, a lease) and commits before it talks to SMTP or the gateway, and records the
+``sending``, a lease) and commits before it talks to SMTP, the gateway or the client, and
+records the
 outcome after. The one remaining at-least-once corner: the process dies after the server
 accepted the message and before the outcome is committed (a few milliseconds per message);
 when the lease runs out the message is sent again. Anything else — a crash before sending, a
@@ -38,6 +39,9 @@ class Delivering:
     metrics: NotifierMetrics
     #: Messages delivered at once by this process.
     concurrency: int
+    #: Of those, at most this many back-channel logouts (a slow application must not hold up
+    #: e-mail and SMS codes).
+    backchannel_concurrency: int
     #: How long a claimed message is this process's; past it, another may claim it again.
     lease: timedelta
     #: Without a wake-up, how often to look for due messages (retries, expired leases).
@@ -46,6 +50,7 @@ class Delivering:
     grace_seconds: float
     wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _inflight: set[asyncio.Task[None]] = field(default_factory=set, init=False)
+    _backchannel: set[asyncio.Task[None]] = field(default_factory=set, init=False)
 
     def wake_up(self) -> None:
         """A request was queued (called after its commit, when the row is visible)."""
@@ -76,17 +81,26 @@ class Delivering:
             return 0
 
     async def dispatch(self, limit: int) -> int:
-        """Claim up to ``limit`` due messages and start delivering each."""
+        """Claim up to ``limit`` due messages and start delivering each: e-mail and SMS first,
+        then back-channel logouts in the slots left, up to their own limit."""
         now = utcnow()
         messages = await repo.claim_due(self.pool, now, now + self.lease, limit)
+        room = min(limit - len(messages), self.backchannel_concurrency - len(self._backchannel))
+        if room > 0:
+            messages += await repo.claim_due(
+                self.pool, now, now + self.lease, room, backchannel=True
+            )
         for message in messages:
             task = asyncio.create_task(self.deliver(message))
             self._inflight.add(task)
+            if message.channel == "backchannel":
+                self._backchannel.add(task)
             task.add_done_callback(self._delivered)
         return len(messages)
 
     def _delivered(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
+        self._backchannel.discard(task)
         self.wake.set()  # a slot is free
 
     async def deliver(self, message: Message) -> None:

@@ -1,5 +1,7 @@
 """Sending: one attempt at one claimed message — check the recipient and its rate limit, open
-the sealed parameters, render the template and hand the result to SMTP or the SMS gateway.
+the sealed parameters, render the template and hand the result to SMTP or the SMS gateway; or,
+for a back-channel logout, open the token and POST it to the client (no rate limit: when many
+sessions of one application end at once, every logout must reach it).
 
 A failed attempt raises :class:`DeliveryError`, transient or permanent; what follows from it
 is for :mod:`services.notifier.use_cases.outcomes`.
@@ -12,12 +14,13 @@ from dataclasses import dataclass
 import asyncpg
 
 from services.notifier.adapters import repository as repo
+from services.notifier.adapters.backchannel import BackchannelClient
 from services.notifier.adapters.email import SmtpSender, build_message
 from services.notifier.adapters.sms import SmsProvider
 from services.notifier.domain.delivery import RateLimit, check_recipient, permanent, transient
 from services.notifier.domain.message import Message
 from services.notifier.rendering import Rendered, Templates
-from shared.events import notify_aad, utcnow
+from shared.events import LOGOUT_TOKEN, notify_aad, utcnow
 from shared.sealing import Keyring, SealingError
 
 
@@ -29,9 +32,13 @@ class Sending:
     templates: Templates
     smtp: SmtpSender
     sms: SmsProvider
+    backchannel: BackchannelClient
 
     async def attempt(self, message: Message) -> None:
         check_recipient(message.channel, message.recipient)
+        if message.channel == "backchannel":
+            await self._logout(message)
+            return
         recent, sender = await self._look_up(message)
         if not self.limit.allows(recent):
             raise permanent("rate-limited", "too many messages to this recipient")
@@ -56,6 +63,12 @@ class Sending:
             if message.channel != "email":
                 return recent, None
             return recent, await repo.practice_sender(conn, message.practice)
+
+    async def _logout(self, message: Message) -> None:
+        token = self._unseal(message).get(LOGOUT_TOKEN)
+        if not token:
+            raise permanent("sealed-parameter", f"no {LOGOUT_TOKEN}")
+        await self.backchannel.send(message.recipient, token, str(message.request_id))
 
     def _unseal(self, message: Message) -> dict[str, str]:
         opened = {}
