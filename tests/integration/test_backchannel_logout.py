@@ -58,14 +58,22 @@ class Application:
     answers: list[Answer] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     redirected: int = 0
+    #: Every answer waits this long (beside an answer's own delay).
+    slowness: float = 0.0
+    inflight: int = 0
+    most_at_once: int = 0
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
         answer = self.answers.pop(0) if self.answers else Answer()
         body = await request.read()
         form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
         self.received.append(Received(time.monotonic(), request.content_type, body, form))
-        if answer.delay:
-            await asyncio.sleep(answer.delay)
+        self.inflight += 1
+        self.most_at_once = max(self.most_at_once, self.inflight)
+        try:
+            await asyncio.sleep(answer.delay + self.slowness)
+        finally:
+            self.inflight -= 1
         return web.Response(status=answer.status, headers=answer.headers)
 
     async def elsewhere(self, request: web.Request) -> web.Response:
@@ -180,6 +188,8 @@ async def rig(postgres: Postgres, broker: Broker) -> AsyncIterator[Rig]:
         rate_limit_count=3,
         dispatch_sweep_seconds=0.1,
         backchannel_timeout_seconds=0.5,
+        concurrency=4,
+        backchannel_concurrency=2,
     )
     await ensure_database(settings.database_url)
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
@@ -298,6 +308,15 @@ async def test_logouts_are_not_rate_limited(rig: Rig) -> None:
     for rid in ids:
         await rig.wait_status(rid, "delivered")
     assert len(rig.app.received) == 6
+
+
+async def test_logouts_take_at_most_their_share_of_the_delivery_slots(rig: Rig) -> None:
+    # 2 of the 4 slots: a slow application leaves the others to e-mail and SMS codes.
+    rig.app.slowness = 0.3
+    ids = [await rig.publish(rig.logout(session=f"s-{i}")) for i in range(6)]
+    for rid in ids:
+        await rig.wait_status(rid, "delivered")
+    assert len(rig.app.received) == 6 and rig.app.most_at_once == 2
 
 
 async def test_a_uri_that_is_not_http_fails_without_a_request(rig: Rig) -> None:
