@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
+from multidict import CIMultiDict
 
 from tweestap_client.failover import call_order, zone_after
 from tweestap_client.hedge import first_answer
@@ -25,6 +27,7 @@ from tweestap_client.window import Schedule, Window, estimate_skew
 
 Zone = str | Mapping[str, str]
 SESSION_ENDED = ("session-expired", "session-revoked")
+FORM = "application/x-www-form-urlencoded"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 #: Read-only: sent to a second zone while the first is still busy (``hedge_after``).
 HEDGED_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -152,13 +155,18 @@ def _claims(token: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class _Call:
-    """One HTTP call as the transport sends it to whichever zone."""
+    """One HTTP call as the transport sends it to whichever zone: ``payload`` as JSON, or
+    ``form`` (already encoded) as ``application/x-www-form-urlencoded``; ``headers`` sent as
+    given. A ``relayed`` call returns every answer below 500 (a 429 too) to its caller."""
 
     service: str
     method: str
     path: str
     payload: Any = None
     token: str | None = None
+    form: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    relayed: bool = False
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
@@ -463,15 +471,58 @@ class TweestapClient:
         )
         return Response(answer.status, answer.body, answer.headers)
 
+    async def relay(
+        self,
+        method: str,
+        path: str,
+        *,
+        form: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        repeatable: bool,
+        service: str = "auth",
+    ) -> Response:
+        """Someone else's call, passed on by a server-side front door (an OpenID Provider's
+        token endpoint relaying a relying party's request): no token of this client is sent,
+        only ``headers`` as given (their ``Authorization``); ``form`` as
+        ``application/x-www-form-urlencoded`` (pairs keep their order and repeats), else
+        ``json``. The same failover as every call; one that is not ``repeatable`` (a token
+        request, a pushed request, a revocation) moves to another zone only when the first
+        cannot have acted on it, else :class:`ZonesUnavailable`. Every answer below 500 comes
+        back as it is, 401 and 429 too: the caller passes it on."""
+        method = method.upper()
+        call = _Call(
+            service,
+            method,
+            path,
+            payload=json,
+            form=None if form is None else urlencode(form),
+            headers=tuple((headers or {}).items()),
+            relayed=True,
+        )
+        answer = await self._dispatch(
+            call,
+            self._request_limit,
+            repeatable=repeatable,
+            hedged=repeatable and method in HEDGED_METHODS,
+        )
+        return Response(answer.status, answer.body, answer.headers)
+
     # -- login -----------------------------------------------------------------------------
 
-    async def login(self, practice: str, username: str, password: str) -> Step:
+    async def login(
+        self, practice: str, username: str, password: str, *, second_factor: bool = False
+    ) -> Step:
         """The password step. Sent to the next zone only when the zone in use cannot have
         evaluated it (connection refused, or an answer that says nothing was done): a password
         that may have reached a zone is never sent to another, where it would count as a
         second guess toward the lockout; :class:`LoginInterrupted` tells the caller to log in
-        again instead. Never hedged; the password is not kept after this call returns."""
-        payload = {"practice": practice, "username": username, "password": password}
+        again instead. Never hedged; the password is not kept after this call returns.
+        ``second_factor``: ask for a second factor even where the practice requires none (a
+        step-up: the login goes on to ``second_factor``, or ``enrol`` without one)."""
+        payload: dict[str, Any] = {"practice": practice, "username": username, "password": password}
+        if second_factor:
+            payload["second_factor"] = True
         answer = await self._send(
             "auth",
             "POST",
@@ -570,13 +621,19 @@ class TweestapClient:
         if self._session is None:
             raise RuntimeError("use TweestapClient as an async context manager")
         base = self.zones[zone][call.service].rstrip("/")
-        headers = {} if call.token is None else {"Authorization": f"Bearer {call.token}"}
+        headers = CIMultiDict(call.headers)
+        if call.token is not None:
+            headers["Authorization"] = f"Bearer {call.token}"
         person = _acting_for.get()
         if person is not None:
             headers["X-Forwarded-For"] = person
+        body: dict[str, Any] = {"json": call.payload}
+        if call.form is not None:
+            headers["Content-Type"] = FORM
+            body = {"data": call.form.encode()}
         try:
             async with self._session.request(
-                call.method, f"{base}{call.path}", json=call.payload, headers=headers, timeout=limit
+                call.method, f"{base}{call.path}", headers=headers, timeout=limit, **body
             ) as response:
                 if response.status >= 500:
                     raise _Unavailable(
@@ -585,15 +642,16 @@ class TweestapClient:
                         slug=await _problem_slug(response),
                     )
                 text = await response.text()
-                body: Any = None
+                answer: Any = None
                 if text:
                     try:
-                        body = json.loads(text)
+                        answer = json.loads(text)
                     except ValueError:
-                        body = text
-                if response.status == 429 and isinstance(body, dict):
-                    raise TweestapError(429, body, float(response.headers.get("Retry-After", "1")))
-                return response.status, body, dict(response.headers)
+                        answer = text
+                if response.status == 429 and isinstance(answer, dict) and not call.relayed:
+                    retry = float(response.headers.get("Retry-After", "1"))
+                    raise TweestapError(429, answer, retry)
+                return response.status, answer, CIMultiDict(response.headers)
         except aiohttp.ClientConnectorError as error:
             raise _Unavailable(str(error), sent=False) from error
         except (TimeoutError, aiohttp.ClientConnectionError) as error:
@@ -618,8 +676,27 @@ class TweestapClient:
         ``hedge_after``. The client moves to the answering zone only if the call moved. A call
         that is not ``repeatable`` moves only when the failed zone cannot have acted on it;
         otherwise ``not_repeated(zone)`` (default :class:`ZonesUnavailable`) is raised."""
+        return await self._dispatch(
+            _Call(service, method, path, payload, token),
+            limit,
+            repeatable=repeatable,
+            hedged=hedged,
+            watched=watched,
+            not_repeated=not_repeated,
+        )
+
+    async def _dispatch(
+        self,
+        call: _Call,
+        limit: aiohttp.ClientTimeout,
+        *,
+        repeatable: bool = True,
+        hedged: bool = False,
+        watched: bool = False,
+        not_repeated: Callable[[int], ZonesUnavailable] | None = None,
+    ) -> _Answer:
+        """:meth:`_send` of a call already made."""
         began = self._zone
-        call = _Call(service, method, path, payload, token)
 
         async def attempt(zone: int) -> tuple[int, Any, Mapping[str, str]]:
             try:
@@ -645,7 +722,7 @@ class TweestapClient:
         except _Unavailable as error:
             raise ZonesUnavailable(f"no zone answered {call}") from error
         await self._switch(zone_after(began, zone, self._zone))
-        if status == 401 and token is not None:
+        if status == 401 and call.token is not None:
             await self._maybe_ended(body)
         return _Answer(status, body, headers, zone)
 
