@@ -362,7 +362,17 @@ class FallbackUsed(BaseModel):
     actor: Actor | None = None
 
 
-RevocationReason = Literal["logout", "admin", "out_of_service", "deactivated", "password_changed"]
+#: ``token_reused``: an application's code or refresh token presented again (its grant ends,
+#: docs/adr/0011); ``client_revoked``: an application revoked its grant (RFC 7009).
+RevocationReason = Literal[
+    "logout",
+    "admin",
+    "out_of_service",
+    "deactivated",
+    "password_changed",
+    "token_reused",
+    "client_revoked",
+]
 
 
 class SessionRevoked(BaseModel):

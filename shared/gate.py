@@ -22,11 +22,12 @@ from shared.events import utcnow
 from shared.problems import session_revoked, unauthorized
 from shared.replicas import public_keys
 from shared.tokens import (
-    SESSION_SCOPE,
     SINGLE_FACTOR_ACR,
+    SSO_SESSION_CLAIM,
     InvalidToken,
     TokenVerifier,
     UnknownKey,
+    is_session,
     require_admin,
     session_started,
 )
@@ -95,7 +96,7 @@ class TokenGate:
         """Claims of a signed session token, live or not: only for what an ended session may
         still do (log out), or where the caller checks liveness in its own statement."""
         claims = await self.signed_subject_claims(token)
-        if claims.get("scope") != SESSION_SCOPE:
+        if not is_session(claims):
             raise unauthorized("Token not accepted: not a session token.")
         return claims
 
@@ -106,12 +107,17 @@ class TokenGate:
         session tokens (enrolment) are not subject to cutoffs: enrolling again is what follows
         a deactivation."""
         async with self.pool.acquire() as conn:
+            sid = str(claims["sid"])
             state: asyncpg.Record | None = await conn.fetchrow(
-                self._state_sql, claims["practice"], claims["sub"], str(claims["sid"])
+                self._state_sql,
+                claims["practice"],
+                claims["sub"],
+                sid,
+                str(claims.get(SSO_SESSION_CLAIM) or sid),
             )
         if state is None or not state["in_service"] or state["revoked"]:
             raise session_revoked()
-        if claims.get("scope") == SESSION_SCOPE:
+        if is_session(claims):
             started = session_started(claims)
             if started is None:
                 raise unauthorized("Token not accepted: no session start.")
@@ -146,13 +152,14 @@ class TokenGate:
 
 
 def session_state_sql(columns: tuple[str, ...] = ()) -> str:
-    """The employee's status, the practice's two-factor rule, whether the session is revoked
-    and the employee's cutoff (tables ``employees``, ``practices``, ``revocations``,
+    """The employee's status, the practice's two-factor rule, whether the session (``$3``) or
+    the SSO session it came from (``$4``, the same sid for any other) is revoked and the
+    employee's cutoff (tables ``employees``, ``practices``, ``revocations``,
     ``session_cutoffs`` of the service's database), and ``columns`` of the employee."""
     extra = "".join(f"e.{column}, " for column in columns)
     return f"""SELECT {extra}e.in_service, e.rights_group,
                       coalesce(p.two_factor_required, false) AS two_factor_required,
-                      EXISTS (SELECT 1 FROM revocations r WHERE r.sid = $3) AS revoked,
+                      EXISTS (SELECT 1 FROM revocations r WHERE r.sid IN ($3, $4)) AS revoked,
                       (SELECT c.before FROM session_cutoffs c
                        WHERE c.practice = e.practice AND c.employee = e.id) AS cutoff
                FROM employees e LEFT JOIN practices p ON p.id = e.practice

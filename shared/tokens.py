@@ -50,6 +50,20 @@ LOGOUT_TOKEN_TYPE = "logout+jwt"  # noqa: S105 (a media type)
 #: whole seconds: a cutoff ends the sessions that began at or before it, and two cutoffs and a
 #: login between them can fall in one second.
 SESSION_START_CLAIM = "sst"
+#: An application's grant session names the SSO session it came from (docs/adr/0011): when
+#: either is revoked, the grant's tokens are refused (:func:`shared.gate.session_state_sql`).
+SSO_SESSION_CLAIM = "ssid"
+
+
+def scopes(claims: Mapping[str, Any]) -> tuple[str, ...]:
+    """The scopes a token grants (RFC 9068 ``scope``: space-separated): ``session`` for a
+    person's session (and an application's grant, with its OpenID scopes), ``enrol``."""
+    scope = claims.get("scope")
+    return tuple(scope.split()) if isinstance(scope, str) else ()
+
+
+def is_session(claims: Mapping[str, Any]) -> bool:
+    return SESSION_SCOPE in scopes(claims)
 
 
 class InvalidToken(Exception):

@@ -24,6 +24,9 @@ class LoginRequest(Body):
     practice: Text = Field(max_length=64, pattern=ID_PATTERN)
     username: Text = Field(min_length=1, max_length=100)
     password: Text = Password
+    #: Ask a second factor even where the practice does not require one (step-up: an
+    #: application's ``acr_values``); enrolment first for an employee who has none.
+    second_factor: bool = False
 
 
 class NewPasswordRequest(Body):

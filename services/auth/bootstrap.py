@@ -13,6 +13,7 @@ import asyncpg
 
 from services.auth import consumers
 from services.auth.adapters.accounts import Accounts
+from services.auth.adapters.client_keys import ClientKeys
 from services.auth.adapters.hasher import Hasher
 from services.auth.adapters.keystore import KeyStore
 from services.auth.adapters.notices import Notices
@@ -23,10 +24,15 @@ from services.auth.factors.tools import StepTools
 from services.auth.metrics import AuthMetrics
 from services.auth.settings import AuthSettings
 from services.auth.use_cases.attempts import Attempts
+from services.auth.use_cases.authorizations import Authorizations
+from services.auth.use_cases.backchannel import BackchannelLogouts
+from services.auth.use_cases.client_auth import ClientAuthentication
 from services.auth.use_cases.clients import Clients
 from services.auth.use_cases.first_practice import FirstPractice
+from services.auth.use_cases.grant_revocation import GrantRevocation
 from services.auth.use_cases.grants import Grants
 from services.auth.use_cases.housekeeping import Housekeeping, Maintenance
+from services.auth.use_cases.id_tokens import IdTokens
 from services.auth.use_cases.keys import Keys
 from services.auth.use_cases.login_steps import LoginSteps
 from services.auth.use_cases.password_login import ChangePasswordAtLogin, PasswordLogin
@@ -37,7 +43,9 @@ from services.auth.use_cases.passwords import (
     StorePassword,
 )
 from services.auth.use_cases.second_step import SecondStep
+from services.auth.use_cases.token_endpoint import TokenEndpoint
 from services.auth.use_cases.tokens import Introspecting, Issuing, Renewing, Revoking
+from services.auth.use_cases.userinfo import Userinfo
 from shared.consumer import EventConsumer
 from shared.db import create_pool
 from shared.gate import TokenGate
@@ -84,8 +92,9 @@ def build_adapters(
         settings.issuer,
         settings.token_audience,
         settings.leeway_seconds,
-        # Introspection answers the username: read with the session's state.
-        columns=("username",),
+        # Introspection answers the username, an application's grant the person's name and
+        # e-mail (ID token, userinfo): read with the session's state.
+        columns=("username", "name", "email"),
     )
     keyring = Keyring.parse(settings.sealing_keys.get_secret_value())
     return Adapters(settings, pool, keyring, hasher, signer, metrics, EventWriter(settings), gate)
@@ -110,6 +119,21 @@ class Auth:
     keys: Keys
     housekeeping: Housekeeping
     maintenance: Maintenance
+    #: The OpenID Provider (docs/adr/0011).
+    oidc: Provider
+
+
+@dataclass(frozen=True)
+class Provider:
+    """The OpenID Provider's use cases, and the client key sets they fetch (closed at the
+    end)."""
+
+    authorizations: Authorizations
+    token_endpoint: TokenEndpoint
+    userinfo: Userinfo
+    revocation: GrantRevocation
+    backchannel: BackchannelLogouts
+    client_keys: ClientKeys
 
 
 def _lifetimes(settings: AuthSettings) -> tokens.Lifetimes:
@@ -155,6 +179,49 @@ def _housekeeping(settings: AuthSettings, pool: asyncpg.Pool) -> Housekeeping:
     )
 
 
+def _provider(
+    a: Adapters, clients: Clients, grants: Grants, issuing: Issuing, revoking: Revoking
+) -> Provider:
+    s = a.settings
+    base = s.issuer.rstrip("/")
+    keys = ClientKeys(s.client_jwks_keep_seconds, 60.0, s.client_jwks_timeout_seconds)
+    client_auth = ClientAuthentication(
+        clients, keys, (s.issuer, base + "/token", base + "/par"), s.leeway_seconds
+    )
+    id_tokens = IdTokens(a.signer, s.issuer, timedelta(seconds=s.oidc_id_token_seconds))
+    return Provider(
+        authorizations=Authorizations(
+            a.gate, clients, client_auth, a.keyring, a.signer, s.issuer, s.leeway_seconds
+        ),
+        token_endpoint=TokenEndpoint(
+            a.pool,
+            a.keyring,
+            a.gate,
+            grants,
+            issuing,
+            revoking,
+            id_tokens,
+            client_auth,
+            a.events,
+            a.metrics,
+            s.zone,
+        ),
+        userinfo=Userinfo(a.gate),
+        revocation=GrantRevocation(a.pool, a.keyring, a.gate, client_auth, revoking),
+        backchannel=BackchannelLogouts(
+            a.pool,
+            clients,
+            a.signer,
+            a.keyring,
+            s,
+            s.issuer,
+            a.metrics,
+            s.oidc_logout_sweep_seconds,
+        ),
+        client_keys=keys,
+    )
+
+
 def compose(a: Adapters) -> Auth:
     s, pool, events, metrics = a.settings, a.pool, a.events, a.metrics
     grants = _grants(s, a.signer)
@@ -174,6 +241,8 @@ def compose(a: Adapters) -> Auth:
     )
     keys = Keys(pool, KeyStore(s, a.keyring), a.signer)
     forgetting = _housekeeping(s, pool)
+    clients = build_clients(s, pool, a.keyring)
+    revoking = Revoking(a.gate, pool, events, grants.lifetimes, metrics)
     return Auth(
         login=PasswordLogin(pool, accounts, attempts, a.hasher, steps, metrics),
         change_password_at_login=ChangePasswordAtLogin(pool, accounts, passwords, steps),
@@ -181,7 +250,7 @@ def compose(a: Adapters) -> Auth:
         renewing=Renewing(
             a.gate, pool, grants, events, metrics, timedelta(seconds=s.renewal_event_seconds)
         ),
-        revoking=Revoking(a.gate, pool, events, grants.lifetimes, metrics),
+        revoking=revoking,
         introspecting=Introspecting(a.gate),
         change_own_password=ChangeOwnPassword(
             pool, accounts, attempts, a.hasher, passwords, issuing
@@ -190,10 +259,11 @@ def compose(a: Adapters) -> Auth:
         passwords=passwords,
         first_practice=FirstPractice(pool, a.keyring, events, passwords, s.zone),
         accounts=accounts,
-        clients=build_clients(s, pool, a.keyring),
+        clients=clients,
         keys=keys,
         housekeeping=forgetting,
         maintenance=Maintenance(keys, forgetting, MAINTENANCE_SECONDS),
+        oidc=_provider(a, clients, grants, issuing, revoking),
     )
 
 

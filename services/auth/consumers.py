@@ -9,13 +9,14 @@ from collections.abc import Callable
 import asyncpg
 
 from services.auth import clients
-from services.auth.adapters import fallbacks
+from services.auth.adapters import fallbacks, oidc_store
 from services.auth.adapters import repository as repo
 from services.auth.adapters.signer import Signer
 from services.auth.domain import fallback
 from services.auth.domain.clients import CLIENT_EVENT
 from services.auth.factors import registry as factor_registry
 from services.auth.settings import AuthSettings
+from services.auth.use_cases import grant_replication
 from shared import replicas
 from shared.consumer import Handler
 from shared.directory_trust import DirectoryTrust
@@ -25,6 +26,7 @@ from shared.events import (
     FactorCredential,
     PasswordCredential,
 )
+from shared.outbox import EventWriter
 from shared.sealing import Keyring
 from shared.topics import (
     AUTH_CREDENTIALS,
@@ -65,7 +67,15 @@ async def on_factor(conn: asyncpg.Connection, event: Envelope) -> None:
 
 
 #: The other zone's login outcomes, and what its factors spent (used TOTP steps, fallback uses).
-REPLICATED_AUTH_EVENTS = frozenset({"login.failed", "login.succeeded", *factor_registry.REPLICATED})
+REPLICATED_AUTH_EVENTS = frozenset(
+    {
+        "login.failed",
+        "login.succeeded",
+        *factor_registry.REPLICATED,
+        oidc_store.GRANTED,
+        oidc_store.REFRESHED,
+    }
+)
 
 
 def accept(settings: AuthSettings) -> Callable[[Topic, Envelope], bool]:
@@ -83,10 +93,15 @@ def accept(settings: AuthSettings) -> Callable[[Topic, Envelope], bool]:
 
 
 def handlers(settings: AuthSettings, signer: Signer) -> dict[Topic, Handler]:
+    on_grant = grant_replication.handler(EventWriter(settings))
+
     async def on_auth_event(conn: asyncpg.Connection, event: Envelope) -> None:
-        """Another zone's failed attempts, successful logins and what its factors spent: they
-        converge as sets."""
+        """Another zone's failed attempts, successful logins, what its factors spent and its
+        applications' grants: they converge as sets (a grant's generation as a maximum)."""
         if event.zone == settings.zone:
+            return
+        if event.type in (oidc_store.GRANTED, oidc_store.REFRESHED):
+            await on_grant(conn, event)
             return
         factor_handler = factor_registry.REPLICATED.get(event.type)
         if factor_handler is not None:

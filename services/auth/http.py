@@ -10,7 +10,7 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from services.auth import bootstrap
+from services.auth import bootstrap, http_oidc
 from services.auth.api import (
     ChallengeRequest,
     ChallengeResponse,
@@ -95,7 +95,9 @@ def limited(handler: HandlerFn) -> HandlerFn:
 
 async def login(request: web.Request) -> web.Response:
     body = await parse_body(request, LoginRequest)
-    result = await request.app[AUTH].login.login(body.practice, body.username, body.password)
+    result = await request.app[AUTH].login.login(
+        body.practice, body.username, body.password, second_factor=body.second_factor
+    )
     return json_response(result)
 
 
@@ -179,7 +181,7 @@ async def change_password(request: web.Request) -> web.Response:
     return json_response(result)
 
 
-ROUTES = (
+OWN_ROUTES = (
     Route(
         "POST",
         "/v1/login",
@@ -269,6 +271,10 @@ ROUTES = (
 )
 
 
+#: Auth's routes, the OpenID Provider's among them.
+ROUTES = (*OWN_ROUTES, *http_oidc.ROUTES)
+
+
 def refuse_while_behind(consumer: web.AppKey[EventConsumer]) -> Middleware:
     """A middleware answering 503 ``catching-up`` on ``/v1/…`` while the app's ``consumer``
     is behind. After its database failed while events were arriving, or when it starts again
@@ -314,12 +320,15 @@ def create_app(settings: AuthSettings) -> web.Application:
             auth = bootstrap.compose(adapters)
             await auth.keys.start_keys()
             app[ADAPTERS], app[AUTH], app[CLIENTS] = adapters, auth, auth.clients
+            app[http_oidc.PROVIDER] = auth.oidc
             consumer = bootstrap.consumer(adapters)
             app[CONSUMER] = consumer
             await consumer.recall()  # before the first request: behind if it has consumed before
             rt.spawn(consumer.run, "auth-consumer", consumer.not_ready)
             rt.spawn(auth.maintenance.run, "maintenance")
+            rt.spawn(auth.oidc.backchannel.run, "backchannel-logouts")
             yield
+            await auth.oidc.client_keys.close()
         finally:
             adapters.hasher.close()
 

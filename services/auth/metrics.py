@@ -53,6 +53,26 @@ class AuthMetrics(Metrics):
             ["outcome"],
         )
 
+        self.oidc_requests = self.counter(
+            "oidc_requests_total",
+            "OpenID Provider requests (token: authorization_code, refresh_token; par; revoke; "
+            "userinfo; code) by outcome (ok or the OAuth error)",
+            ["endpoint", "outcome"],
+        )
+        self.oidc_latency = self.histogram(
+            "oidc_seconds", "OpenID Provider request latency in auth", ["endpoint"]
+        )
+        self.backchannel_logouts = self.counter(
+            "backchannel_logouts_total",
+            "Back-channel logout tokens handed to the notifier for ended grants",
+        )
+
+    def oidc(self, endpoint: str, outcome: str, started: float) -> None:
+        self.oidc_requests.labels(**self.base(), endpoint=endpoint, outcome=outcome).inc()
+        self.oidc_latency.labels(**self.base(), endpoint=endpoint).observe(
+            time.perf_counter() - started
+        )
+
     def login(self, outcome: str, started: float) -> None:
         self.logins.labels(**self.base(), outcome=outcome).inc()
         self.login_latency.labels(**self.base(), outcome=outcome).observe(

@@ -182,3 +182,22 @@ def client_removed(client_id: str) -> Problem:
         f"Client {client_id} was removed. To register it again, with a new secret: "
         f"tweestap client add {client_id} --reactivate",
     )
+
+
+def unknown_client() -> Problem:
+    """An authorization request's client is not registered (or was removed): the provider
+    shows this at its own page, never at a redirect URI."""
+    return Problem(404, "unknown-client", "Unknown client", "No active client has this id.")
+
+
+def invalid_authorization(detail: str) -> Problem:
+    return Problem(400, "invalid-request", "Invalid authorization request", detail)
+
+
+def invalid_request_uri() -> Problem:
+    return Problem(
+        400,
+        "invalid-request-uri",
+        "Pushed request not usable",
+        "The request_uri is not this client's, was altered or has expired; push it again.",
+    )

@@ -84,6 +84,19 @@ class AuthSettings(Settings, WebAuthnSettings):
     #: Wrong tries after which an SMS/e-mail login code is void.
     otp_max_attempts: int = Field(default=3, ge=1, le=10)
 
+    #: OpenID Provider (docs/adr/0011): how long an ID token is valid (its ``exp``; the
+    #: session it tells of lasts as long as its access and refresh tokens allow).
+    oidc_id_token_seconds: int = Field(default=300, ge=60, le=3600)
+    #: How often ended grants are looked for to send their clients a back-channel logout
+    #: token (the longest a logout waits before the notifier has it).
+    oidc_logout_sweep_seconds: float = Field(default=1.0, ge=0.1, le=60)
+    #: How long a ``private_key_jwt`` client's key set (from its ``jwks_uri``) is used before
+    #: it is fetched again; an assertion naming an unknown key fetches it at most once a
+    #: minute.
+    client_jwks_keep_seconds: int = Field(default=300, ge=0, le=86_400)
+    #: How long fetching a client's key set may take.
+    client_jwks_timeout_seconds: float = Field(default=5.0, ge=0.1, le=30)
+
     #: How long the nonce of a certificate fallback challenge may be signed.
     fallback_challenge_seconds: int = Field(default=300, ge=10, le=900)
 

@@ -29,3 +29,4 @@ from shared.replicas.revocations import add_revocation as add_revocation
 from shared.replicas.revocations import end_sessions as end_sessions
 from shared.replicas.revocations import on_revocation as on_revocation
 from shared.replicas.revocations import raise_cutoff as raise_cutoff
+from shared.replicas.revocations import revoke_session as revoke_session

@@ -42,6 +42,32 @@ async def add_revocation(
     return bool(inserted)
 
 
+async def revoke_session(
+    writer: EventWriter,
+    conn: asyncpg.Connection,
+    revoked: SessionRevoked,
+    practice_id: str,
+    now: datetime,
+) -> bool:
+    """One session ends: here at once and in every zone and service by ``session.revoked``,
+    in the caller's transaction; True if it was not revoked here before (the event is sent
+    only then)."""
+    fresh = await add_revocation(
+        conn, revoked.sid, practice_id, revoked.employee, now, revoked.session_expires_at
+    )
+    if fresh:
+        await writer.emit(
+            conn,
+            STS_REVOCATIONS,
+            "session.revoked",
+            practice_id,
+            revoked.employee,
+            revoked.model_dump(mode="json"),
+            now,
+        )
+    return fresh
+
+
 async def end_sessions(
     writer: EventWriter,
     conn: asyncpg.Connection,

@@ -190,11 +190,11 @@ async def test_an_independent_library_verifies_a_token_knowing_only_the_issuer(
             config = await response.json()
         assert config["issuer"] == issuer
         assert config["introspection_endpoint"] == f"{issuer}/v1/tokens/introspect"
-        assert config["revocation_endpoint"] == f"{issuer}/v1/tokens/revoke"
-        assert "EdDSA" in config["id_token_signing_alg_values_supported"]
+        assert config["revocation_endpoint"] == f"{issuer}/revoke"
+        assert config["access_token_signing_alg_values_supported"] == ["EdDSA"]
         async with http.get(config["jwks_uri"]) as response:
             keys = KeySet.import_key_set(await response.json())
-    algorithms = config["id_token_signing_alg_values_supported"]
+    algorithms = config["access_token_signing_alg_values_supported"]
     verified = jose_jwt.decode(token, keys, algorithms=algorithms)
     assert verified.header["typ"] == "at+jwt"
     registry = jose_jwt.JWTClaimsRegistry(

@@ -1,7 +1,7 @@
 """Forgetting what can no longer matter: finished logins, revocations of sessions past their
 end, inbox ids no redelivery can repeat, old failed attempts, TOTP steps too old to match,
 spent login codes and challenges, fallback uses past their period, cutoffs older than any
-session."""
+session, spent authorization codes and grants past their session's end."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from services.auth.adapters import passkeys
+from services.auth.adapters import oidc_store, passkeys
 from services.auth.domain.fallback import WINDOW as FALLBACK_WINDOW
 from shared import otp
 
@@ -46,5 +46,8 @@ async def forget(
     await conn.execute(
         "DELETE FROM fallback_uses WHERE at < $1", now - FALLBACK_WINDOW - timedelta(days=1)
     )
+    # Codes expire in a minute and grants with their session; an hour on, no event about
+    # them is of use either.
+    await oidc_store.forget(conn, now - GRACE)
     # A cutoff older than the longest session can no longer revoke anything.
     await conn.execute("DELETE FROM session_cutoffs WHERE before < $1", now - session_max - GRACE)

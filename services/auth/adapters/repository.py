@@ -175,12 +175,14 @@ async def renew_session(
     event: OutboxRow | None,
     single_factor: bool,
     auth_time: datetime,
+    sso_sid: str | None = None,
 ) -> asyncpg.Record | None:
     """One statement, one round trip: the employee's rights group, and whether the session
-    may go on (``live``: the employee in service, the session not revoked by its id or by a
-    cutoff at or after its ``auth_time``, and not a single-factor session of a practice that
-    now requires two factors); with ``event``, the renewal event queued in the outbox if so."""
-    args = (practice_id, employee_id, sid, single_factor, auth_time)
+    may go on (``live``: the employee in service, the session not revoked by its id, by its
+    SSO session's (``sso_sid``, an application's grant) or by a cutoff at or after its
+    ``auth_time``, and not a single-factor session of a practice that now requires two
+    factors); with ``event``, the renewal event queued in the outbox if so."""
+    args = (practice_id, employee_id, sid, single_factor, auth_time, sso_sid or sid)
     if event is None:
         row: asyncpg.Record | None = await conn.fetchrow(_RENEWAL, *args)
         return row
@@ -189,22 +191,22 @@ async def renew_session(
 
 
 #: The session's state for a renewal ($1 practice, $2 employee, $3 sid, $4 single factor,
-#: $5 auth_time), as the CTE ``state``.
+#: $5 auth_time, $6 the SSO session's sid or $3), as the CTE ``state``.
 _RENEWAL_STATE = """WITH state AS (
        SELECT e.rights_group,
               e.in_service
-              AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.sid = $3)
+              AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.sid IN ($3, $6))
               AND NOT EXISTS (SELECT 1 FROM session_cutoffs c
                               WHERE c.practice = $1 AND c.employee = $2 AND c.before >= $5)
               AND NOT (p.two_factor_required AND $4) AS live
        FROM employees e JOIN practices p ON p.id = e.practice
        WHERE e.practice = $1 AND e.id = $2)"""
 _RENEWAL = _RENEWAL_STATE + " SELECT * FROM state"  # noqa: S608 - constants
-#: The same, and the renewal event ($6-$9, an outbox row) queued if the session is live.
+#: The same, and the renewal event ($7-$10, an outbox row) queued if the session is live.
 _RENEWAL_QUEUED = (
     _RENEWAL_STATE  # noqa: S608 - constants
     + ", "
-    + queued_cte("SELECT $6, $7, $8, $9 FROM state WHERE live")
+    + queued_cte("SELECT $7, $8, $9, $10 FROM state WHERE live")
     + """
        -- Read, so that the NOTIFY in its RETURNING is certainly evaluated.
        SELECT s.*, (SELECT count(*) FROM queued) AS queued FROM state s"""
@@ -336,13 +338,15 @@ async def create_login(
     now: datetime,
     expires_at: datetime,
     passed: Any = None,
+    second_factor: bool = False,
 ) -> None:
     """Open a login; ``passed``: the pending failure row (event id) of the right guess that
-    opened it, which goes in the same statement (:func:`drop_failure`)."""
+    opened it, which goes in the same statement (:func:`drop_failure`); ``second_factor``:
+    the login asked for one (step-up)."""
     await conn.execute(
         "WITH settled AS (DELETE FROM login_failures WHERE event_id = $7) "
-        "INSERT INTO logins (id, practice, employee, stage, created_at, expires_at, done) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $4 = 'done')",
+        "INSERT INTO logins (id, practice, employee, stage, created_at, expires_at, done, "
+        "second_factor) VALUES ($1, $2, $3, $4, $5, $6, $4 = 'done', $8)",
         login_id,
         practice_id,
         employee_id,
@@ -350,6 +354,7 @@ async def create_login(
         now,
         expires_at,
         passed,
+        second_factor,
     )
 
 

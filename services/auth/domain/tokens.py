@@ -19,7 +19,9 @@ from shared.tokens import (
     SESSION_SCOPE,
     SESSION_START_CLAIM,
     SINGLE_FACTOR_ACR,
+    SSO_SESSION_CLAIM,
     TWO_FACTOR_ACR,
+    scopes,
     session_started,
 )
 
@@ -40,6 +42,13 @@ class Session:
     amr: tuple[str, ...]
     acr: str
     auth_time: datetime
+    #: An application's grant (OpenID Connect, docs/adr/0011): the client it was granted to
+    #: (the tokens' ``client_id``), and the SSO session it came from (``ssid``), whose end is
+    #: its end too.
+    client_id: str | None = None
+    sso_sid: str | None = None
+    #: The OpenID scopes granted beside ``session`` (``openid``, ``profile``…).
+    scope: tuple[str, ...] = ()
 
     @classmethod
     def new(
@@ -68,6 +77,9 @@ class Session:
             amr=tuple(claims["amr"]),
             acr=claims["acr"],
             auth_time=started,
+            client_id=claims.get("client_id") if SSO_SESSION_CLAIM in claims else None,
+            sso_sid=claims.get(SSO_SESSION_CLAIM),
+            scope=tuple(s for s in scopes(claims) if s != SESSION_SCOPE),
         )
 
 
@@ -122,7 +134,7 @@ def grant(
     claims = {
         "iss": issuer,
         "aud": audience,
-        "client_id": client_id,
+        "client_id": session.client_id or client_id,
         "sub": session.employee,
         "practice": session.practice,
         "rg": session.rights_group,
@@ -135,8 +147,10 @@ def grant(
         "exp": int(expires_at.timestamp()),
         "jti": uuid.uuid4().hex,
         "zone": zone,
-        "scope": SESSION_SCOPE,
+        "scope": " ".join((SESSION_SCOPE, *session.scope)),
     }
+    if session.sso_sid is not None:
+        claims[SSO_SESSION_CLAIM] = session.sso_sid
     return Grant(claims, expires_at, renew_after, session_end)
 
 

@@ -53,21 +53,22 @@ class LoginSteps:
         existing: bool = False,
         fallback: bool = False,
         passed: uuid.UUID | None = None,
+        second_factor: bool = False,
     ) -> LoginResponse:
         """Record where the login goes next and answer with that step (and, for the second
         factor, the factors it may use); ``existing``: a login that changed its password;
         ``passed``: the pending row of the right guess that opened the login, settled by the
-        login's first write (it was no failure)."""
-        step = next_step(
-            practice, credential, strong_factors=factors.strong_count(factor_kinds), now=now
-        )
+        login's first write (it was no failure); ``second_factor``: asked for by the
+        application whatever the practice requires (kept on the login for its later steps)."""
+        strong = factors.strong_count(factor_kinds)
+        step = next_step(practice, credential, strong, now, second_factor=second_factor)
         expires_at = now + (self.enrolment_ttl if step == "enrol" else self.login_ttl)
         allowed = fallback and practice.policy.fallback_max_uses > 0
         offered = factors.offered(factor_kinds, allowed) if step == "second_factor" else []
         response = LoginResponse(
             login_id=login_id, next=step, factors=offered, expires_at=expires_at
         )
-        new = (login_id, practice.id, employee.id, step, now, expires_at, passed)
+        new = (login_id, practice.id, employee.id, step, now, expires_at, passed, second_factor)
         async with self.pool.acquire() as conn:
             if not existing and step != "done":
                 # The usual case (a second factor, a new password, enrolment): one statement

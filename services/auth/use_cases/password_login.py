@@ -44,9 +44,12 @@ class PasswordLogin:
     steps: LoginSteps
     metrics: AuthMetrics
 
-    async def login(self, practice_id: str, username: str, password: str) -> LoginResponse:
+    async def login(
+        self, practice_id: str, username: str, password: str, second_factor: bool = False
+    ) -> LoginResponse:
         """Check the password. Unknown practice, unknown user and wrong password answer the
-        same, after the same argon2id work, and all count toward the same lockout."""
+        same, after the same argon2id work, and all count toward the same lockout.
+        ``second_factor``: the login must give one even where the practice does not ask it."""
         started = time.perf_counter()
         now = utcnow()
         key = normalise_username(username)
@@ -85,6 +88,7 @@ class PasswordLogin:
             now,
             fallback=view.fallback,
             passed=attempt.id,
+            second_factor=second_factor,
         )
         self.metrics.login("success", started)
         return response
@@ -129,5 +133,13 @@ class ChangePasswordAtLogin:
             kinds = await repo.factor_kinds(conn, practice.id, employee.id)
             fallback = await fallbacks.has_usable_certificate(conn, practice.id, employee.id, now)
         return await self.steps.advance(
-            practice, employee, fresh[2], kinds, login_id, now, existing=True, fallback=fallback
+            practice,
+            employee,
+            fresh[2],
+            kinds,
+            login_id,
+            now,
+            existing=True,
+            fallback=fallback,
+            second_factor=bool(row["second_factor"]),
         )

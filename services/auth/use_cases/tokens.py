@@ -22,7 +22,7 @@ from shared.events import RevocationReason, SessionRevoked, utcnow
 from shared.gate import TokenGate
 from shared.outbox import EventWriter
 from shared.problems import Problem
-from shared.topics import AUTH_EVENTS, STS_REVOCATIONS
+from shared.topics import AUTH_EVENTS
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,7 @@ class Renewing:
             None if event is None else self.events.row(AUTH_EVENTS, event),
             single_factor=session.acr == tokens.SINGLE_FACTOR_ACR,
             auth_time=session.auth_time,
+            sso_sid=session.sso_sid,
         )
         if state is None or not state["live"]:
             raise problems.session_revoked()
@@ -97,8 +98,18 @@ class Revoking:
     async def revoke(self, token: str, reason: RevocationReason = "logout") -> None:
         """Log out: holding the signed token is enough, even when the session already ended."""
         claims = await self.gate.signed_session_claims(token)
-        session = tokens.Session.from_claims(claims)
-        now = utcnow()
+        async with self.pool.acquire() as conn, conn.transaction():
+            await self.end(conn, tokens.Session.from_claims(claims), reason, utcnow())
+
+    async def end(
+        self,
+        conn: asyncpg.Connection,
+        session: tokens.Session,
+        reason: RevocationReason,
+        now: datetime,
+    ) -> bool:
+        """``session`` ends (in the caller's transaction): revoked until its absolute end
+        everywhere, ``token.revoked`` for the audit trail; False if it had ended here before."""
         body = SessionRevoked(
             sid=session.sid,
             employee=session.employee,
@@ -106,21 +117,14 @@ class Revoking:
             session_expires_at=self.lifetimes.session_end(session),
             reason=reason,
         )
-        async with self.pool.acquire() as conn, conn.transaction():
-            fresh = await replicas.add_revocation(
-                conn, session.sid, session.practice, session.employee, now, body.session_expires_at
-            )
-            if not fresh:
-                return
-            revoked = {"sid": session.sid, "reason": reason}
-            for topic, type_, data in (
-                (STS_REVOCATIONS, "session.revoked", body.model_dump(mode="json")),
-                (AUTH_EVENTS, "token.revoked", revoked),
-            ):
-                await self.events.emit(
-                    conn, topic, type_, session.practice, session.employee, data, now
-                )
+        if not await replicas.revoke_session(self.events, conn, body, session.practice, now):
+            return False
+        revoked = {"sid": session.sid, "reason": reason}
+        await self.events.emit(
+            conn, AUTH_EVENTS, "token.revoked", session.practice, session.employee, revoked, now
+        )
         self.metrics.tokens("token.revoked", None)
+        return True
 
 
 #: The claims an active token's introspection shows (RFC 7662 §2.2 and Tweestap's own).

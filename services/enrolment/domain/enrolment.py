@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from shared.factor_kinds import amr_of
-from shared.tokens import ENROL_SCOPE, SESSION_SCOPE
+from shared.tokens import ENROL_SCOPE, SESSION_SCOPE, scopes
 
 State = Literal["sent", "identified", "blocked", "done", "void"]
 OPEN_STATES: tuple[State, ...] = ("sent", "identified")
@@ -39,10 +39,10 @@ def wizard_access(
     """How a token may use the wizard: an enrolment token (``enrol``), or a session that
     started with a recovery code within ``reenrol_window`` (``recovery``: the employee lost
     their authenticator and enrols a new one); None: not at all."""
-    scope = claims.get("scope")
-    if scope == ENROL_SCOPE:
+    scope = scopes(claims)
+    if ENROL_SCOPE in scope:
         return "enrol"
-    if scope == SESSION_SCOPE and RECOVERY_AMR in (claims.get("amr") or []):
+    if SESSION_SCOPE in scope and RECOVERY_AMR in (claims.get("amr") or []):
         auth_time = claims.get("auth_time")
         if isinstance(auth_time, int | float):
             started = datetime.fromtimestamp(auth_time, tz=UTC)

@@ -1,0 +1,174 @@
+"""The OpenID Provider's tables (migration 014): spent codes and grants with their refresh
+generation, in this zone's database; the other zone's arrive as ``oidc.granted`` and
+``oidc.refreshed`` on ``auth.events`` (:func:`apply`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+from pydantic import BaseModel, Field
+
+from shared.events import ID_PATTERN, Text
+
+GRANTED = "oidc.granted"
+REFRESHED = "oidc.refreshed"
+
+
+class GrantRow(BaseModel):
+    """A grant as stored and as it travels (``oidc.granted``, ``oidc.refreshed``)."""
+
+    sid: Text
+    sso_sid: Text
+    client_id: str = Field(pattern=ID_PATTERN)
+    scope: Text
+    auth_time: datetime
+    session_expires_at: datetime
+    generation: int = Field(ge=1, le=2**62)
+    token_id: Text
+
+
+class Granted(BaseModel):
+    """``oidc.granted``: a code was redeemed (spent) and began ``grant``."""
+
+    code_id: Text
+    code_expires_at: datetime
+    grant: GrantRow
+
+
+@dataclass(frozen=True)
+class Current:
+    """A family's current refresh generation here, and whether its back-channel logout was
+    asked for."""
+
+    generation: int
+    token_id: str
+
+
+async def spend_code(
+    conn: asyncpg.Connection,
+    code_id: str,
+    grant_sid: str,
+    practice: str,
+    employee: str,
+    now: datetime,
+    expires_at: datetime,
+    zone: str,
+) -> str | None:
+    """Spend a code for ``grant_sid``; None if that is its first spending here, else the grant
+    an earlier spending began (a second redemption)."""
+    earlier: str | None = await conn.fetchval(
+        """WITH spent AS (
+               INSERT INTO oidc_spent_codes
+                   (code_id, grant_sid, practice, employee, spent_at, expires_at, zone)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)
+               ON CONFLICT (code_id) DO NOTHING
+               RETURNING grant_sid)
+           SELECT CASE WHEN EXISTS (SELECT 1 FROM spent) THEN NULL
+                       ELSE (SELECT grant_sid FROM oidc_spent_codes WHERE code_id = $1) END""",
+        code_id,
+        grant_sid,
+        practice,
+        employee,
+        now,
+        expires_at,
+        zone,
+    )
+    return earlier
+
+
+async def insert_grant(
+    conn: asyncpg.Connection, practice: str, employee: str, grant: GrantRow, now: datetime
+) -> bool:
+    """Store ``grant`` if this zone does not know it yet; True if it was new."""
+    inserted: bool | None = await conn.fetchval(
+        """INSERT INTO oidc_grants (sid, sso_sid, client_id, practice, employee, scope,
+                                    auth_time, session_expires_at, generation, token_id,
+                                    updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+           ON CONFLICT (sid) DO NOTHING
+           RETURNING true""",
+        grant.sid,
+        grant.sso_sid,
+        grant.client_id,
+        practice,
+        employee,
+        grant.scope,
+        grant.auth_time,
+        grant.session_expires_at,
+        grant.generation,
+        grant.token_id,
+        now,
+    )
+    return bool(inserted)
+
+
+async def current(conn: asyncpg.Connection, sid: str) -> Current | None:
+    """The family's current generation, its row locked until the caller's transaction ends."""
+    row = await conn.fetchrow(
+        "SELECT generation, token_id FROM oidc_grants WHERE sid = $1 FOR UPDATE", sid
+    )
+    return None if row is None else Current(int(row["generation"]), str(row["token_id"]))
+
+
+async def advance(
+    conn: asyncpg.Connection, sid: str, generation: int, token_id: str, now: datetime
+) -> None:
+    """The family's current token is now ``generation`` (only ever forward)."""
+    await conn.execute(
+        """UPDATE oidc_grants SET generation = $2, token_id = $3, updated_at = $4
+           WHERE sid = $1 AND generation < $2""",
+        sid,
+        generation,
+        token_id,
+        now,
+    )
+
+
+async def spent_grant(conn: asyncpg.Connection, code_id: str) -> str | None:
+    found: str | None = await conn.fetchval(
+        "SELECT grant_sid FROM oidc_spent_codes WHERE code_id = $1", code_id
+    )
+    return found
+
+
+async def grant_of(conn: asyncpg.Connection, sid: str) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT * FROM oidc_grants WHERE sid = $1", sid
+    )
+    return row
+
+
+async def forget(conn: asyncpg.Connection, before: datetime) -> None:
+    """Spent codes past their life and grants past their session's end are of no more use."""
+    await conn.execute("DELETE FROM oidc_spent_codes WHERE expires_at < $1", before)
+    await conn.execute("DELETE FROM oidc_grants WHERE session_expires_at < $1", before)
+
+
+#: Grants whose session ended (revoked itself or through its SSO session, cut off, the
+#: employee out of service or gone, or a password-only session the practice no longer
+#: allows) and whose client was not yet told, locked for this sweep; ``$1`` how many at most.
+ENDED_GRANTS = """
+    SELECT g.sid, g.sso_sid, g.client_id, g.practice, g.employee
+    FROM oidc_grants g
+    LEFT JOIN employees e ON e.practice = g.practice AND e.id = g.employee
+    LEFT JOIN session_cutoffs c ON c.practice = g.practice AND c.employee = g.employee
+    WHERE g.logout_requested_at IS NULL
+      AND (e.id IS NULL OR NOT e.in_service
+           OR EXISTS (SELECT 1 FROM revocations r WHERE r.sid IN (g.sid, g.sso_sid))
+           OR (c.before IS NOT NULL AND c.before >= g.auth_time))
+    ORDER BY g.updated_at
+    LIMIT $1
+    FOR UPDATE OF g SKIP LOCKED"""
+
+
+async def ended(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(ENDED_GRANTS, limit)
+    return rows
+
+
+async def logout_requested(conn: asyncpg.Connection, sids: list[str], now: datetime) -> None:
+    await conn.execute(
+        "UPDATE oidc_grants SET logout_requested_at = $2 WHERE sid = ANY($1::text[])", sids, now
+    )
