@@ -265,6 +265,7 @@ class Deployment:
             "TWEESTAP_WEB_ZONES": json.dumps(zones),
             "TWEESTAP_WEB_SESSION_KEY": key,
             "TWEESTAP_WEB_PORT": str(port),
+            **self._front_door(),
             **self.env,
         }
         log = self.web_log.open("ab")
@@ -593,6 +594,7 @@ class Deployment:
         origin = f"http://localhost:{self.web_port}"
         return {
             "TWEESTAP_ISSUER": origin,  # the same in auth, enrolment and certs
+            "TWEESTAP_WEB_ISSUER": origin,  # and at the web, which serves the provider
             "TWEESTAP_WEBAUTHN_ORIGINS": json.dumps([origin]),
             # The web front end on this machine passes each browser's address on (the SDK's
             # acting_for): believe it, so every person has their own login budget.

@@ -16,6 +16,8 @@ from services.web import csrf, headers, i18n
 from services.web import session as sessions
 from services.web.console import routes as console
 from services.web.context import ENV, HTTP, KEY, PROXIES, SETTINGS, WebRoute, render
+from services.web.oidc import pending as oidc_pending
+from services.web.oidc import routes as oidc
 from services.web.pages import factors, login, wizard
 from services.web.redirects import local_path
 from services.web.settings import WebSettings
@@ -23,13 +25,36 @@ from shared.ratelimit import parse_networks
 
 HERE = Path(__file__).parent
 #: Every page module's routes; the admin console's modules add theirs here.
-PAGES: list[list[WebRoute]] = [login.ROUTES, wizard.ROUTES, factors.ROUTES, console.ROUTES]
+PAGES: list[list[WebRoute]] = [
+    login.ROUTES,
+    wizard.ROUTES,
+    factors.ROUTES,
+    console.ROUTES,
+    oidc.ROUTES,
+]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+async def _without_session(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The provider's relays and its cross-site POSTs: no cookie read or set, no CSRF check;
+    a throwaway session only for the language of an error page."""
+    language = i18n.negotiate(request.headers.get("Accept-Language"))
+    request["session"] = sessions.new(time.time(), language)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        response = exc
+    headers.apply(response.headers, static=False, cache=True)
+    if isinstance(response, web.HTTPException):
+        raise response
+    return response
+
+
 @web.middleware
 async def _session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if oidc.sessionless(request.method, request.path):
+        return await _without_session(request, handler)
     settings, key = request.app[SETTINGS], request.app[KEY]
     cookie = sessions.cookie_name(settings.https)
     now = time.time()
@@ -64,10 +89,14 @@ async def _session_middleware(request: web.Request, handler: Handler) -> web.Str
         response = await handler(request)
     except web.HTTPException as exc:
         response = exc
-    headers.apply(response.headers, static)
+    headers.apply(response.headers, static, oidc_pending.form_targets(request["session"]))
     if not static:
         # Path=/ and no Domain always: what a __Host- cookie must have (and right for any).
-        flags: dict[str, Any] = {"httponly": True, "samesite": "Strict", "secure": settings.https}
+        # SameSite=Lax, not Strict: an OpenID client sends the browser here from its own site
+        # (``/authorize``, ``/end-session``), and the SSO session must come along on that
+        # top-level navigation. Lax still keeps the cookie off every cross-site POST, fetch
+        # and frame, and every POST carries the CSRF secret besides.
+        flags: dict[str, Any] = {"httponly": True, "samesite": "Lax", "secure": settings.https}
         if request.get("session_end"):
             response.del_cookie(cookie, path="/", **flags)
         else:

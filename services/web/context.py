@@ -3,6 +3,7 @@ client for a request, and the problem → message mapping."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from tweestap_client import TweestapClient, TweestapError, acting_for
 
 from services.web import i18n
 from services.web.claims import token_claims
+from services.web.oidc import pending
 from services.web.settings import WebSettings
 from shared.ratelimit import Network, client_address
 
@@ -54,6 +56,9 @@ def render(
             # Only which links to show: the console's pages and the services check again.
             is_admin=(token_claims(session.get("token")) or {}).get("rg") == 1,
             path=request.path,
+            # The request of an application this login is for, if one waits (the login page
+            # says where the person goes on to).
+            oidc=pending.login_view(session, time.time()),
             **{"error": None, **(values or {})},
         )
     )

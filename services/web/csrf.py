@@ -1,5 +1,6 @@
 """CSRF: every state-changing request carries the session's secret, in the form field
-``csrf`` or the header ``X-CSRF-Token`` (JavaScript); SameSite=Strict is the second fence."""
+``csrf`` or the header ``X-CSRF-Token`` (JavaScript); SameSite=Lax is the second fence (no
+cookie on a cross-site POST)."""
 
 from __future__ import annotations
 

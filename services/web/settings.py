@@ -26,6 +26,10 @@ class WebSettings(BaseSettings):
     host: str = "127.0.0.1"
     #: Its port.
     port: int = 8100
+    #: The OpenID Provider's issuer: the web's public URL, the same as auth's
+    #: ``TWEESTAP_ISSUER`` (auth names every endpoint under it). Sent as ``iss`` with every
+    #: authorization response (RFC 9207).
+    issuer: str = "https://tweestap.nl"
     #: Both zones in order of preference, each a mapping service -> base URL (JSON).
     zones: list[dict[str, str]] = Field(default_factory=lambda: [_zone(8100), _zone(8200)])
     #: 32 bytes, base64: seals the session cookie (AES-GCM). Unset: a random key per process

@@ -16,7 +16,6 @@ from aiohttp.test_utils import TestServer
 from tweestap_client import TweestapClient, ZonesUnavailable
 
 from tests.support.cluster import ADMIN_PASSWORD, Cluster
-from tests.support.oidc import AWAITS_AUTH
 from tests.support.sdk import HungZone, url
 
 #: Nothing listens there: a connection to it is refused (nothing reached a server).
@@ -108,7 +107,6 @@ async def test_a_relay_that_may_have_acted_is_not_repeated_elsewhere(
         assert keys.status == 200 and client.hedges == 1, "a repeatable GET is hedged"
 
 
-@AWAITS_AUTH
 async def test_a_step_up_login_asks_for_a_second_factor(cluster: Cluster) -> None:
     """The demo practice needs one factor; asked for two, the administrator (who has none
     yet) is sent to enrol, and a login without the flag still completes with the password."""

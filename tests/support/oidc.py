@@ -2,11 +2,38 @@
 
 from __future__ import annotations
 
-import pytest
+import base64
+import hashlib
+import secrets
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
-#: A test of the web's or the SDK's side that needs auth's side of the provider (``/v1/oidc/…``,
-#: the login's ``second_factor``), still being built: expected to fail until it lands, and
-#: strict, so that it fails loudly (XPASS) once it passes and the mark must go.
-AWAITS_AUTH = pytest.mark.xfail(
-    strict=True, reason="auth's side of the OpenID Provider (/v1/oidc/…) has not landed yet"
-)
+from services.auth.domain.clients import Registration
+from tests.support.cluster import Zone
+
+
+def pkce() -> tuple[str, str]:
+    """A PKCE verifier and its S256 challenge (RFC 7636)."""
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def basic(client_id: str, secret: str) -> dict[str, str]:
+    raw = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    return {"Authorization": f"Basic {raw}"}
+
+
+async def register(
+    zone: Zone, client_id: str, redirect_uris: tuple[str, ...], **registration: Any
+) -> str | None:
+    """An application registered at ``zone``'s auth (its secret, or None for a public one)."""
+    fields = {"redirect_uris": redirect_uris, **registration}
+    return await zone.use_cases.clients.register(
+        client_id, f"App {client_id}", Registration(**fields)
+    )
+
+
+def query_of(location: str) -> dict[str, str]:
+    """The query of a redirect's ``Location`` (each parameter once)."""
+    return dict(parse_qsl(urlsplit(location).query, keep_blank_values=True))

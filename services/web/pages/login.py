@@ -11,6 +11,7 @@ from tweestap_client import LoginInterrupted, Step, TweestapClient, TweestapErro
 from services.web import bodies, i18n
 from services.web import session as sessions
 from services.web.context import WebRoute, message, render, sdk
+from services.web.oidc import pending
 from services.web.pages import wizard
 from shared import factor_kinds
 
@@ -49,7 +50,7 @@ def _keep(request: web.Request, client: TweestapClient, step: Step) -> web.Strea
         if isinstance(token, dict) and token.get("recovery_code"):
             # A recovery login replaces the code: shown once on the next page, then dropped.
             session["recovery_code"] = str(token["recovery_code"])
-        raise web.HTTPSeeOther("/factors")
+        raise web.HTTPSeeOther(pending.after_login(session, time.time()))
     held = session.get("login") or {}
     session["login"] = {
         "id": step.login_id,
@@ -79,7 +80,10 @@ def _interrupted(request: web.Request, error: Exception) -> web.Response:
 
 
 async def form(request: web.Request) -> web.StreamResponse:
-    return render(request, "login/form.html", {"error": None, "values": {}})
+    """The login form; for an application's request, filled in from its ``login_hint``."""
+    waiting = pending.current(request["session"], time.time())
+    values = pending.hinted(waiting.request) if waiting is not None else {}
+    return render(request, "login/form.html", {"error": None, "values": values})
 
 
 def _refused_status(error: TweestapError) -> int:
@@ -90,14 +94,26 @@ def _refused_status(error: TweestapError) -> int:
 
 async def submit(request: web.Request) -> web.StreamResponse:
     """A login starts a new session: the one before it (another person's, perhaps, at a shared
-    workstation) ends at auth, and nothing of it — token, login, wizard — is carried over."""
-    values = _form_values(await request.post(), "practice", "username", "password")
+    workstation) ends at auth, and nothing of it — token, login, wizard — is carried over but
+    the application's request this login form was shown for (its ``pending`` id), which the
+    login then answers: with a second factor when the request asks for one (a step-up)."""
+    posted = await request.post()
+    values = _form_values(posted, "practice", "username", "password")
+    now = time.time()
+    waiting = pending.for_login(request["session"], str(posted.get("pending", "")), now)
     async with sdk(request) as client:
         if client.saved is not None:
             await client.logout()
-        sessions.restart(request["session"], time.time(), keep_csrf=True)
+        sessions.restart(request["session"], now, keep_csrf=True)
+        if waiting is not None:
+            request["session"][pending.KEY] = waiting
         try:
-            step = await client.login(values["practice"], values["username"], values["password"])
+            step = await client.login(
+                values["practice"],
+                values["username"],
+                values["password"],
+                second_factor=bool(waiting and waiting.get("second_factor")),
+            )
         except TweestapError as error:
             values.pop("password")
             response = render(

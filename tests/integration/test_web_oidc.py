@@ -1,0 +1,409 @@
+"""The OpenID Provider at the web front door (issue 23, ADR 0011), in-process: the web app in
+front of real auth (PostgreSQL, the broker), driven over HTTP as a browser and a relying
+party would. Faults before the client and its redirect URI are known to be right are shown
+at the provider, never redirected; every later one goes back with ``state`` and ``iss``. The
+relays pass auth's answers on without the session cookie or CSRF, and say
+``temporarily_unavailable`` when no zone answers. The whole flow with an independent relying
+party in Chromium is tests/browser/test_oidc.py's."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient, TestServer
+
+from services.web import session as sessions
+from services.web.app import create_app
+from services.web.settings import WebSettings
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone
+from tests.support.oidc import basic, pkce, query_of, register
+
+WebClient = TestClient[Any, Any]
+KEY = os.urandom(32)
+ISSUER = "https://tweestap.test"
+REDIRECT = "https://app.example/callback"
+OTHER_REDIRECT = "https://app.example/other"
+#: Nothing listens there: every zone refuses the connection.
+DEAD = [{"auth": "http://127.0.0.1:9"}]
+
+
+async def web_for(zones: list[dict[str, str]]) -> WebClient:
+    key = base64.b64encode(KEY).decode()
+    app = create_app(WebSettings(zones=zones, session_key=key, issuer=ISSUER))
+    client: WebClient = TestClient(TestServer(app))
+    await client.start_server()
+    return client
+
+
+@dataclass
+class Provider:
+    auth: Zone
+    web: WebClient
+    secret: str
+
+
+@pytest.fixture
+async def provider(cluster: Cluster) -> AsyncIterator[Provider]:
+    """Auth in zone a (the practice with its administrator; an application ``app`` with one
+    redirect URI, ``multi`` with two) and the web in front of it."""
+    auth = await cluster.start("a", issuer=ISSUER)
+    await cluster.bootstrap(auth)
+    secret = await register(auth, "app", (REDIRECT,))
+    assert secret is not None
+    await register(auth, "multi", (REDIRECT, OTHER_REDIRECT))
+    web = await web_for([{"auth": str(auth.client.make_url("")).rstrip("/")}])
+    yield Provider(auth, web, secret)
+    await web.close()
+
+
+@pytest.fixture
+async def unreachable() -> AsyncIterator[WebClient]:
+    """The web with no zone to reach."""
+    web = await web_for(DEAD)
+    yield web
+    await web.close()
+
+
+def asking(**changes: str | None) -> dict[str, str]:
+    """A good authorization request of ``app``, with ``changes`` (None removes one)."""
+    _, challenge = pkce()
+    params: dict[str, str | None] = {
+        "response_type": "code",
+        "client_id": "app",
+        "redirect_uri": REDIRECT,
+        "scope": "openid profile",
+        "state": "st-123",
+        "nonce": "n-456",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        **changes,
+    }
+    return {name: value for name, value in params.items() if value is not None}
+
+
+async def authorize(web: WebClient, query: Any) -> ClientResponse:
+    return await web.get(f"/authorize?{urlencode(query)}", allow_redirects=False)
+
+
+def session_of(web: WebClient) -> dict[str, Any]:
+    morsel = web.session.cookie_jar.filter_cookies(web.make_url("/")).get(sessions.COOKIE)
+    assert morsel is not None, "no session cookie"
+    opened = sessions.unseal(KEY, morsel.value, time.time(), 3600, 3600)
+    assert opened is not None
+    return opened
+
+
+async def shown(response: ClientResponse, status: int = 400) -> str:
+    """A fault shown at the provider: its page, no redirect anywhere."""
+    page = await response.text()
+    assert response.status == status, page
+    assert "Location" not in response.headers
+    assert 'id="oidc-error"' in page
+    return page
+
+
+def back_to_client(response: ClientResponse, redirect: str = REDIRECT) -> dict[str, str]:
+    """An answer sent back to the client's redirect URI: its query."""
+    assert response.status == 302, response.status
+    location = response.headers["Location"]
+    assert location.startswith(f"{redirect}?"), location
+    return query_of(location)
+
+
+async def log_in(web: WebClient, password: str = ADMIN_PASSWORD) -> ClientResponse:
+    """The login form as the page shows it for the waiting request, posted."""
+    page = await (await web.get("/login")).text()
+    found = re.search(r'name="pending" value="([^"]+)"', page)
+    form = {
+        "practice": "fysio",
+        "username": "admin",
+        "password": password,
+        "csrf": session_of(web)["csrf"],
+        "pending": found.group(1) if found else "",
+    }
+    return await web.post("/login", data=form, allow_redirects=False)
+
+
+# -- faults -------------------------------------------------------------------------------------
+
+
+async def test_a_fault_in_the_client_or_its_redirect_is_shown_never_redirected(
+    provider: Provider,
+) -> None:
+    web = provider.web
+    await shown(await authorize(web, asking(client_id="nobody")))
+    await shown(await authorize(web, asking(client_id="../../etc")))
+    await shown(await authorize(web, asking(client_id=None)))
+    duplicated = [*asking().items(), ("client_id", "app")]
+    await shown(await authorize(web, duplicated))
+    twice = [*asking().items(), ("redirect_uri", REDIRECT)]
+    await shown(await authorize(web, twice))
+    await shown(await authorize(web, asking(redirect_uri="https://evil.example/callback")))
+    await shown(await authorize(web, asking(redirect_uri=REDIRECT + "/")))
+    await shown(await authorize(web, asking(redirect_uri=REDIRECT + "?x=1")))
+    await shown(await authorize(web, asking(client_id="multi", redirect_uri=None)))
+    forged = asking(request_uri="urn:ietf:params:oauth:request_uri:forged")
+    await shown(await authorize(web, forged))
+    # Even a request that is wrong in every other way is not redirected to an unknown URI.
+    page = await shown(
+        await authorize(web, asking(redirect_uri="https://evil.example/", response_type="token"))
+    )
+    assert "evil.example" not in page.split('id="oidc-detail"')[0].split("<main")[1]
+
+
+async def test_a_redirect_uri_may_be_left_out_by_a_client_with_one(provider: Provider) -> None:
+    answer = await authorize(provider.web, asking(redirect_uri=None, prompt="none"))
+    assert back_to_client(answer)["error"] == "login_required"
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"response_type": "token"}, "unsupported_response_type"),
+        ({"response_type": "code id_token"}, "unsupported_response_type"),
+        ({"response_type": None}, "unsupported_response_type"),
+        ({"code_challenge": None}, "invalid_request"),
+        ({"code_challenge_method": "plain"}, "invalid_request"),
+        ({"code_challenge_method": None}, "invalid_request"),
+        ({"code_challenge": "short"}, "invalid_request"),
+        ({"scope": "profile"}, "invalid_scope"),
+        ({"scope": "openid admin"}, "invalid_scope"),
+        ({"prompt": "none login"}, "invalid_request"),
+        ({"max_age": "-1"}, "invalid_request"),
+        ({"response_mode": "fragment"}, "invalid_request"),
+        ({"request": "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported"),
+        ({"prompt": "none"}, "login_required"),
+    ],
+)
+async def test_a_fault_in_the_request_goes_back_with_state_and_iss(
+    provider: Provider, changes: dict[str, str | None], error: str
+) -> None:
+    answer = back_to_client(await authorize(provider.web, asking(**changes)))
+    assert answer["error"] == error and answer["error_description"]
+    assert answer["state"] == "st-123" and answer["iss"] == ISSUER
+    assert "code" not in answer
+
+
+async def test_a_parameter_given_twice_goes_back_as_invalid_request(provider: Provider) -> None:
+    answer = back_to_client(await authorize(provider.web, [*asking().items(), ("scope", "openid")]))
+    assert (answer["error"], answer["state"], answer["iss"]) == (
+        "invalid_request",
+        "st-123",
+        ISSUER,
+    )
+    state_twice = [*asking().items(), ("state", "other")]
+    answer = back_to_client(await authorize(provider.web, state_twice))
+    assert answer["error"] == "invalid_request" and "state" not in answer
+
+
+async def test_the_redirect_keeps_the_registered_uris_own_query(cluster: Cluster) -> None:
+    auth = await cluster.start("a", issuer=ISSUER)
+    with_query = "https://app.example/cb?tenant=7"
+    await register(auth, "q", (with_query,))
+    web = await web_for([{"auth": str(auth.client.make_url("")).rstrip("/")}])
+    try:
+        answer = await authorize(web, asking(client_id="q", redirect_uri=with_query, prompt="none"))
+    finally:
+        await web.close()
+    assert answer.headers["Location"].startswith(f"{with_query}&error=login_required")
+
+
+# -- the login, the SSO session --------------------------------------------------------------
+
+
+async def test_a_request_waits_for_the_login_and_then_gets_its_code(provider: Provider) -> None:
+    web = provider.web
+    verifier, challenge = pkce()
+    query = asking(code_challenge=challenge, login_hint="admin@fysio", ui_locales="en-GB nl")
+    going = await authorize(web, query)
+    assert (going.status, going.headers["Location"]) == (303, "/login")
+    kept = session_of(web)["oidc"]
+    assert kept["params"]["state"] == "st-123" and kept["client"] == "App app"
+
+    page = await web.get("/login")
+    html = await page.text()
+    assert '<html lang="en">' in html, "ui_locales chose the language"
+    assert "continue to App app" in html
+    assert 'value="fysio"' in html and 'value="admin"' in html, "login_hint filled the form"
+    csp = page.headers["Content-Security-Policy"]
+    assert "form-action 'self' https://app.example;" in csp, csp
+    cookie = page.headers["Set-Cookie"]
+    assert "SameSite=Lax" in cookie and "HttpOnly" in cookie
+
+    done = await log_in(web)
+    assert (done.status, done.headers["Location"]) == (303, "/authorize/resume")
+    answer = back_to_client(await web.get("/authorize/resume", allow_redirects=False))
+    assert set(answer) == {"code", "state", "iss"} and answer["state"] == "st-123"
+    assert answer["iss"] == ISSUER
+    assert "oidc" not in session_of(web), "the request is answered"
+    again = await web.get("/authorize/resume", allow_redirects=False)
+    await shown(again)
+
+    tokens = await web.post(
+        "/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": answer["code"],
+            "redirect_uri": REDIRECT,
+            "code_verifier": verifier,
+        },
+        headers=basic("app", provider.secret),
+    )
+    body = await tokens.json()
+    assert tokens.status == 200, body
+    assert {"access_token", "id_token", "refresh_token"} <= set(body)
+    assert tokens.headers["Cache-Control"] == "no-store" and "Set-Cookie" not in tokens.headers
+    info = await web.get("/userinfo", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert info.status == 200 and (await info.json())["practice"] == "fysio"
+
+
+async def test_the_sso_session_answers_until_a_login_is_asked_for(provider: Provider) -> None:
+    web = provider.web
+    await authorize(web, asking())
+    await log_in(web)
+    back_to_client(await web.get("/authorize/resume", allow_redirects=False))
+    sso = session_of(web)["token"]["token"]
+
+    for answered in (asking(), asking(prompt="none"), asking(max_age="3600")):
+        assert "code" in back_to_client(await authorize(web, answered)), answered
+    assert "code" in back_to_client(await authorize(web, asking(acr_values="aal1 urn:other")))
+    assert session_of(web)["token"]["token"] == sso, "the same SSO session throughout"
+
+    for stale in (asking(prompt="login"), asking(max_age="0"), asking(login_hint="other-practice")):
+        going = await authorize(web, stale)
+        assert (going.status, going.headers["Location"]) == (303, "/login"), stale
+    for silent in (asking(prompt="none", max_age="0"), asking(prompt="none", acr_values="aal2")):
+        assert back_to_client(await authorize(web, silent))["error"] == "interaction_required"
+
+    # A login for prompt=login is a new session; max_age=0 is met by it, not sent round again.
+    await authorize(web, asking(max_age="0"))
+    assert (await log_in(web)).headers["Location"] == "/authorize/resume"
+    assert "code" in back_to_client(await web.get("/authorize/resume", allow_redirects=False))
+    assert session_of(web)["token"]["token"] != sso
+    replaced = await provider.auth.client.post(
+        "/v1/tokens/renew", headers={"Authorization": f"Bearer {sso}"}
+    )
+    assert replaced.status == 401, "the re-authentication ended the session it replaced"
+
+
+async def test_a_step_up_asks_for_a_second_factor(provider: Provider) -> None:
+    """``acr_values=aal2`` on a password-only practice: the administrator, who has no second
+    factor yet, is sent to set one up (a login with a password alone would not do)."""
+    web = provider.web
+    going = await authorize(web, asking(acr_values="aal2"))
+    assert going.headers["Location"] == "/login"
+    assert session_of(web)["oidc"]["second_factor"] is True
+    step = await log_in(web)
+    assert (step.status, step.headers["Location"]) == (303, "/login/step")
+    assert "/wizard" in await (await web.get("/login/step")).text()
+    assert "token" not in session_of(web)
+
+
+async def test_a_gone_sso_session_is_dropped_and_the_login_shown(provider: Provider) -> None:
+    web = provider.web
+    await authorize(web, asking())
+    await log_in(web)
+    back_to_client(await web.get("/authorize/resume", allow_redirects=False))
+    sso = session_of(web)["token"]["token"]
+    revoked = await provider.auth.client.post(
+        "/v1/tokens/revoke", headers={"Authorization": f"Bearer {sso}"}
+    )
+    assert revoked.status in (200, 204)
+    silent = back_to_client(await authorize(web, asking(prompt="none")))
+    assert silent["error"] == "login_required" and silent["state"] == "st-123"
+    assert "token" not in session_of(web)
+    going = await authorize(web, asking())
+    assert going.headers["Location"] == "/login"
+
+
+# -- relays -----------------------------------------------------------------------------------
+
+
+async def test_the_api_paths_go_without_the_cookie_and_csrf(provider: Provider) -> None:
+    web = provider.web
+    discovery = await web.get("/.well-known/openid-configuration")
+    document = await discovery.json()
+    assert discovery.status == 200 and document["issuer"] == ISSUER
+    assert discovery.headers["Cache-Control"].startswith("public")
+    keys = await web.get("/.well-known/jwks.json")
+    assert keys.status == 200 and (await keys.json())["keys"]
+    assert keys.headers["Cache-Control"].startswith("public")
+
+    refused = await web.post("/token", data={"grant_type": "authorization_code", "code": "x"})
+    assert refused.status in (400, 401) and "error" in await refused.json()
+    assert refused.headers["Cache-Control"] == "no-store"
+    wrong = await web.post("/token", data={"grant_type": "x"}, headers=basic("app", "wrong"))
+    assert wrong.status == 401 and (await wrong.json())["error"] == "invalid_client"
+    assert "WWW-Authenticate" in wrong.headers
+    info = await web.get("/userinfo", headers={"Authorization": "Bearer not-a-token"})
+    assert info.status == 401 and "invalid_token" in info.headers["WWW-Authenticate"]
+    for path in ("/par", "/revoke", "/v1/tokens/introspect", "/userinfo"):
+        answer = await web.post(path, data={"token": "x"})
+        assert answer.status in (400, 401), (path, answer.status)
+    for answer in (discovery, keys, refused, wrong, info):
+        assert "Set-Cookie" not in answer.headers
+    assert not web.session.cookie_jar.filter_cookies(web.make_url("/"))
+
+    # A client's page may post the authorization request: it becomes the same GET, and the
+    # POST neither reads nor sets the cookie (a cross-site POST carries none).
+    posted = await web.post("/authorize", data=asking(), allow_redirects=False)
+    assert posted.status == 303 and "Set-Cookie" not in posted.headers
+    assert posted.headers["Location"].startswith("/authorize?response_type=code&client_id=app")
+
+
+async def test_the_relays_say_temporarily_unavailable_when_no_zone_answers(
+    unreachable: WebClient,
+) -> None:
+    for method, path in (
+        ("GET", "/.well-known/openid-configuration"),
+        ("GET", "/.well-known/jwks.json"),
+        ("POST", "/token"),
+        ("POST", "/par"),
+        ("POST", "/revoke"),
+        ("GET", "/userinfo"),
+        ("POST", "/userinfo"),
+        ("POST", "/v1/tokens/introspect"),
+    ):
+        answer = await unreachable.request(method, path, data={"grant_type": "refresh_token"})
+        assert answer.status == 503, (path, answer.status)
+        assert (await answer.json())["error"] == "temporarily_unavailable"
+        assert answer.headers["Cache-Control"] == "no-store"
+    page = await authorize(unreachable, asking())
+    assert page.status == 503 and "Location" not in page.headers
+
+
+async def test_bodies_too_large_or_malformed_are_refused_before_auth(
+    unreachable: WebClient,
+) -> None:
+    web = unreachable
+    large = await web.post("/token", data={"grant_type": "x", "pad": "a" * 40_000})
+    assert large.status == 413 and (await large.json())["error"] == "invalid_request"
+    huge = await web.post("/token", data=b"a=" + b"b" * 70_000, headers=_form())
+    assert huge.status == 413
+    for raw in (b"a=%ff%fe", b"code=\xff", b"a=%00", b"&".join([b"a=b"] * 100)):
+        bad = await web.post("/token", data=raw, headers=_form())
+        assert bad.status == 400, raw
+        assert (await bad.json())["error"] == "invalid_request"
+    typed = await web.post("/token", json={"grant_type": "x"})
+    assert typed.status == 400
+    junk = await web.post("/v1/tokens/introspect", data=b"{not json", headers=_json())
+    assert junk.status == 400
+    posted = await web.post("/authorize", data=b"a=%ff", headers=_form())
+    assert posted.status == 400 and "Set-Cookie" not in posted.headers
+
+
+def _form() -> dict[str, str]:
+    return {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def _json() -> dict[str, str]:
+    return {"Content-Type": "application/json"}
