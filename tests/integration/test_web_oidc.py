@@ -32,6 +32,7 @@ KEY = os.urandom(32)
 ISSUER = "https://tweestap.test"
 REDIRECT = "https://app.example/callback"
 OTHER_REDIRECT = "https://app.example/other"
+LOGGED_OUT = "https://app.example/logged-out"
 #: Nothing listens there: every zone refuses the connection.
 DEAD = [{"auth": "http://127.0.0.1:9"}]
 
@@ -57,7 +58,7 @@ async def provider(cluster: Cluster) -> AsyncIterator[Provider]:
     redirect URI, ``multi`` with two) and the web in front of it."""
     auth = await cluster.start("a", issuer=ISSUER)
     await cluster.bootstrap(auth)
-    secret = await register(auth, "app", (REDIRECT,))
+    secret = await register(auth, "app", (REDIRECT,), post_logout_redirect_uris=(LOGGED_OUT,))
     assert secret is not None
     await register(auth, "multi", (REDIRECT, OTHER_REDIRECT))
     web = await web_for([{"auth": str(auth.client.make_url("")).rstrip("/")}])
@@ -323,6 +324,128 @@ async def test_a_gone_sso_session_is_dropped_and_the_login_shown(provider: Provi
     assert "token" not in session_of(web)
     going = await authorize(web, asking())
     assert going.headers["Location"] == "/login"
+
+
+async def signed_in(provider: Provider) -> dict[str, Any]:
+    """The administrator logged in for ``app``: its tokens (with the ID token)."""
+    web = provider.web
+    verifier, challenge = pkce()
+    await authorize(web, asking(code_challenge=challenge))
+    await log_in(web)
+    code = back_to_client(await web.get("/authorize/resume", allow_redirects=False))["code"]
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT,
+        "code_verifier": verifier,
+    }
+    answer = await web.post("/token", data=form, headers=basic("app", provider.secret))
+    tokens: dict[str, Any] = await answer.json()
+    assert answer.status == 200, tokens
+    return tokens
+
+
+async def sso_lives(provider: Provider, token: str) -> bool:
+    renewed = await provider.auth.client.post(
+        "/v1/tokens/renew", headers={"Authorization": f"Bearer {token}"}
+    )
+    return renewed.status == 200
+
+
+async def test_a_logout_with_this_browsers_hint_ends_the_session_and_goes_back(
+    provider: Provider,
+) -> None:
+    web = provider.web
+    tokens = await signed_in(provider)
+    sso = session_of(web)["token"]["token"]
+    query = {
+        "id_token_hint": tokens["id_token"],
+        "post_logout_redirect_uri": LOGGED_OUT,
+        "state": "bye",
+    }
+    going = await web.get(f"/end-session?{urlencode(query)}", allow_redirects=False)
+    assert (going.status, going.headers["Location"]) == (303, f"{LOGGED_OUT}?state=bye")
+    assert "token" not in session_of(web) and not await sso_lives(provider, sso)
+    assert (await authorize(web, asking())).headers["Location"] == "/login"
+
+    # Nothing left to end in this browser: straight back (a client's POST as its GET).
+    posted = await web.post("/end-session", data=query, allow_redirects=False)
+    assert posted.status == 303 and "Set-Cookie" not in posted.headers
+    again = await web.get(posted.headers["Location"], allow_redirects=False)
+    assert again.headers["Location"] == f"{LOGGED_OUT}?state=bye"
+
+
+async def test_a_logout_without_a_hint_is_confirmed_first(provider: Provider) -> None:
+    web = provider.web
+    await signed_in(provider)
+    sso = session_of(web)["token"]["token"]
+    query = {"client_id": "app", "post_logout_redirect_uri": LOGGED_OUT, "state": "s1"}
+    page = await web.get(f"/end-session?{urlencode(query)}", allow_redirects=False)
+    html = await page.text()
+    assert page.status == 200 and 'action="/end-session/confirm"' in html and "App app" in html
+    assert "form-action 'self' https://app.example;" in page.headers["Content-Security-Policy"]
+    assert await sso_lives(provider, sso), "a link alone logs nobody out"
+    unchecked = await web.post("/end-session/confirm", data={}, allow_redirects=False)
+    assert unchecked.status == 403 and await sso_lives(provider, sso)
+
+    stay = await web.get("/end-session/cancel", allow_redirects=False)
+    assert stay.status == 303 and "logout" not in session_of(web)
+    await web.get(f"/end-session?{urlencode(query)}")
+    csrf = session_of(web)["csrf"]
+    done = await web.post("/end-session/confirm", data={"csrf": csrf}, allow_redirects=False)
+    assert (done.status, done.headers["Location"]) == (303, f"{LOGGED_OUT}?state=s1")
+    assert "token" not in session_of(web) and not await sso_lives(provider, sso)
+
+    # Without a way back, a page says so; an unregistered one is refused, not followed.
+    await signed_in(provider)
+    await web.get("/end-session")
+    ended = await web.post(
+        "/end-session/confirm", data={"csrf": session_of(web)["csrf"]}, allow_redirects=False
+    )
+    assert ended.status == 200 and 'id="oidc-logged-out"' in await ended.text()
+    evil = {"client_id": "app", "post_logout_redirect_uri": "https://evil.example/"}
+    await shown(await web.get(f"/end-session?{urlencode(evil)}", allow_redirects=False))
+    forged = await web.get("/end-session?id_token_hint=e30.e30.e30", allow_redirects=False)
+    await shown(forged)
+
+
+async def test_a_pushed_request_is_used_by_its_client_only(provider: Provider) -> None:
+    web = provider.web
+    pushed = await web.post(
+        "/par", data=asking(state="pushed-state"), headers=basic("app", provider.secret)
+    )
+    body = await pushed.json()
+    assert pushed.status == 201 and body["request_uri"].startswith("urn:ietf:params:oauth:")
+    assert pushed.headers["Cache-Control"] == "no-store"
+    by_uri = {"client_id": "app", "request_uri": body["request_uri"], "state": "ignored"}
+    going = await authorize(web, by_uri)
+    assert going.headers["Location"] == "/login"
+    assert session_of(web)["oidc"]["params"]["state"] == "pushed-state"
+    assert session_of(web)["oidc"]["pushed"] is True
+    silent = await web.post(
+        "/par", data=asking(prompt="none"), headers=basic("app", provider.secret)
+    )
+    uri = (await silent.json())["request_uri"]
+    answer = back_to_client(await authorize(web, {"client_id": "app", "request_uri": uri}))
+    assert (answer["error"], answer["state"]) == ("login_required", "st-123")
+    await shown(await authorize(web, {"client_id": "multi", "request_uri": uri}))
+    await shown(await authorize(web, {"client_id": "app", "request_uri": uri + "x"}))
+
+
+async def test_the_session_cookie_stays_small_with_the_largest_request(
+    provider: Provider,
+) -> None:
+    """A browser keeps a cookie of at most 4 KiB: the largest request that is kept, and the
+    token beside it, fit; a larger one goes back as invalid_request."""
+    web = provider.web
+    big = back_to_client(await authorize(web, asking(state="s" * 1500, nonce="n" * 500)))
+    assert big["error"] == "invalid_request"
+    await authorize(web, asking(state="s" * 600, nonce="n" * 300, login_hint="admin@fysio"))
+    await log_in(web)
+    cookie = web.session.cookie_jar.filter_cookies(web.make_url("/"))[sessions.COOKIE]
+    assert {"oidc", "token"} <= set(session_of(web))
+    size = len(f"__Host-{sessions.COOKIE}={cookie.value}")
+    assert size < 4000, size
 
 
 # -- relays -----------------------------------------------------------------------------------
