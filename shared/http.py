@@ -61,6 +61,11 @@ class Route:
     errors: tuple[int, ...] = ()
     #: The success answer's media type (e.g. ``application/x-ndjson`` for an export).
     content_type: str = "application/json"
+    #: A form-encoded body (OAuth's endpoints), one model field per parameter.
+    form: type[BaseModel] | None = None
+    #: An OAuth endpoint: its ``errors`` answer as RFC 6749 §5.2 / RFC 6750 §3 say (JSON
+    #: ``error``), not problem+json.
+    oauth: bool = False
 
 
 @dataclass

@@ -46,6 +46,18 @@ _REASONS = {
     503: "Unavailable: retry or use the other zone (``Retry-After``)",
 }
 
+#: RFC 6749 §5.2's error answer (and RFC 6750 §3's), for OAuth's endpoints.
+OAUTH_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {"type": "string"},
+        "error_description": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+FORM_TYPE = "application/x-www-form-urlencoded"
+
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "RFC 9457 problem details; extension members never hold secrets.",
@@ -102,6 +114,8 @@ def error_statuses(route: Route) -> list[int]:
     codes = set(_ALWAYS) | set(route.errors)
     if route.body is not None:
         codes |= set(_WITH_BODY)
+    if route.form is not None:
+        codes.add(413)
     if route.query is not None:
         codes.add(422)
     if _parameters(route.path):
@@ -133,10 +147,10 @@ def _success(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
 def operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
     responses: dict[str, Any] = {str(route.status): _success(route, schemas)}
     for code in error_statuses(route):
-        responses[str(code)] = {
-            "description": _REASONS.get(code, "Error"),
-            "content": {PROBLEM_TYPE: {"schema": {"$ref": _REF.format(model="Problem")}}},
-        }
+        content = {PROBLEM_TYPE: {"schema": {"$ref": _REF.format(model="Problem")}}}
+        if route.oauth and code in route.errors:
+            content = {"application/json": {"schema": {"$ref": _REF.format(model="OAuthError")}}}
+        responses[str(code)] = {"description": _REASONS.get(code, "Error"), "content": content}
     op: dict[str, Any] = {
         "operationId": f"{route.method.lower()}_{route.handler.__name__}",
         "summary": route.summary,
@@ -152,6 +166,11 @@ def operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
             "required": True,
             "content": {"application/json": {"schema": _ref(route.body, schemas)}},
         }
+    elif route.form is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {FORM_TYPE: {"schema": _ref(route.form, schemas)}},
+        }
     if route.bearer:
         op["security"] = [{"bearer": []}]
     elif route.basic:
@@ -161,7 +180,10 @@ def operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
 
 def openapi(title: str, routes: Sequence[Route]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
-    schemas: dict[str, Any] = {"Problem": dict(PROBLEM_SCHEMA)}
+    schemas: dict[str, Any] = {
+        "Problem": dict(PROBLEM_SCHEMA),
+        "OAuthError": dict(OAUTH_ERROR_SCHEMA),
+    }
     for r in routes:
         path = "/".join(
             "{" + m["name"] + "}" if (m := _PARAM.fullmatch(segment)) else segment

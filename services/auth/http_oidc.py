@@ -8,6 +8,7 @@ import functools
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from services.auth.bootstrap import Provider
 from services.auth.domain.oauth import OAuthError
@@ -24,6 +25,54 @@ from shared.http import Route, bearer, json_response, parse_body, path_id
 from shared.problems import Problem
 
 PROVIDER = web.AppKey("oidc_provider", Provider)
+
+
+class ClientForm(BaseModel):
+    """Client authentication in a form (besides ``Authorization: Basic``): a public client's
+    id, or a signed assertion (RFC 7523)."""
+
+    client_id: str | None = None
+    client_assertion_type: str | None = None
+    client_assertion: str | None = None
+
+
+class TokenForm(ClientForm):
+    grant_type: str
+    code: str | None = None
+    redirect_uri: str | None = None
+    code_verifier: str | None = None
+    refresh_token: str | None = None
+
+
+class TokenAnswer(BaseModel):
+    access_token: str
+    token_type: str
+    expires_in: int
+    refresh_token: str
+    id_token: str
+    scope: str
+
+
+class PushForm(ClientForm):
+    """RFC 9126: the authorization request's parameters (``shared.oidc.PARAMETERS``)."""
+
+    response_type: str
+    redirect_uri: str
+    scope: str
+    code_challenge: str
+    code_challenge_method: str
+    state: str | None = None
+    nonce: str | None = None
+
+
+class PushAnswer(BaseModel):
+    request_uri: str
+    expires_in: int
+
+
+class RevokeForm(ClientForm):
+    token: str
+    token_type_hint: str | None = None
 FORM = "application/x-www-form-urlencoded"
 
 OAuthHandler = Callable[[web.Request], Awaitable[web.Response]]
@@ -87,7 +136,7 @@ async def par(request: web.Request) -> web.Response:
 async def revoke(request: web.Request) -> web.Response:
     form = await _form(request)
     await _provider(request).revocation.revoke(form, request.headers.get("Authorization"))
-    return web.Response(status=200)
+    return json_response({})
 
 
 async def userinfo(request: web.Request) -> web.Response:
@@ -132,15 +181,21 @@ ROUTES = (
         "/v1/oidc/token",
         token,
         "OpenID Connect token endpoint (form): a code (PKCE) or a refresh token for tokens",
+        response=TokenAnswer,
         errors=(400, 401),
+        form=TokenForm,
+        oauth=True,
     ),
     Route(
         "POST",
         "/v1/oidc/par",
         par,
         "Pushed authorization request (RFC 9126, form, client authentication)",
+        response=PushAnswer,
         status=201,
         errors=(400, 401),
+        form=PushForm,
+        oauth=True,
     ),
     Route(
         "POST",
@@ -148,9 +203,21 @@ ROUTES = (
         revoke,
         "Token revocation (RFC 7009, form, client authentication): the grant ends",
         errors=(400, 401),
+        form=RevokeForm,
+        oauth=True,
     ),
-    Route("GET", "/v1/oidc/userinfo", userinfo, "OpenID Connect userinfo", bearer=True),
-    Route("POST", "/v1/oidc/userinfo", userinfo, "OpenID Connect userinfo", bearer=True),
+    *(
+        Route(
+            method,
+            "/v1/oidc/userinfo",
+            userinfo,
+            "OpenID Connect userinfo (an application's access token with scope openid)",
+            bearer=True,
+            errors=(401, 403),
+            oauth=True,
+        )
+        for method in ("GET", "POST")
+    ),
     Route(
         "GET",
         "/v1/oidc/clients/{client_id}",
