@@ -73,6 +73,8 @@ class PushAnswer(BaseModel):
 class RevokeForm(ClientForm):
     token: str
     token_type_hint: str | None = None
+
+
 FORM = "application/x-www-form-urlencoded"
 
 OAuthHandler = Callable[[web.Request], Awaitable[web.Response]]
