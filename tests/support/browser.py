@@ -91,8 +91,9 @@ class Browser:
             await self.run(self.driver.save_screenshot, f"{SCREENS}/{self.shots:02d}-{name}.png")
 
 
-async def serve_web(zones: list[dict[str, str]], port: int) -> AsyncIterator[str]:
-    settings = WebSettings(port=port, zones=zones)
+async def serve_web(zones: list[dict[str, str]], port: int, **more: Any) -> AsyncIterator[str]:
+    """The web front end at ``http://localhost:{port}`` (``more``: other settings of it)."""
+    settings = WebSettings(port=port, zones=zones, **more)
     server = TestServer(create_app(settings), host="127.0.0.1", port=port)
     await server.start_server()
     try:

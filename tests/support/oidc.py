@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import random
 import secrets
+import socket
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -37,3 +39,21 @@ async def register(
 def query_of(location: str) -> dict[str, str]:
     """The query of a redirect's ``Location`` (each parameter once)."""
     return dict(parse_qsl(urlsplit(location).query, keep_blank_values=True))
+
+
+#: The ports the provider's browser tests serve on (the web, the relying party's site).
+PORTS = range(18600, 18700)
+
+
+def free_port_in(ports: range = PORTS, taken: tuple[int, ...] = ()) -> int:
+    """A port of ``ports`` nothing listens on now (tried in random order)."""
+    for port in random.sample(ports, len(ports)):
+        if port in taken:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {ports}")
