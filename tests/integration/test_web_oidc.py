@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+import random
 import re
 import time
 from collections.abc import AsyncIterator
@@ -530,3 +531,63 @@ def _form() -> dict[str, str]:
 
 def _json() -> dict[str, str]:
     return {"Content-Type": "application/json"}
+
+
+# -- garbage ------------------------------------------------------------------------------------
+
+#: Values that have broken parsers: control characters, NUL, lone surrogates' neighbours,
+#: percent junk, very long ones, other scripts, injection attempts.
+NASTY = (
+    "",
+    " ",
+    "\x00",
+    "a\r\nSet-Cookie: x=1",
+    "%ff%fe",
+    "%%",
+    "é" * 50,
+    "\U0001d518\U0001d52b\U0001d526",
+    "x" * 5000,
+    "<script>alert(1)</script>",
+    "' OR 1=1 --",
+    "../../etc/passwd",
+    "urn:ietf:params:oauth:request_uri:" + "A" * 300,
+    "eyJhbGciOiJub25lIn0.e30.",
+    "openid " * 40,
+    "\u202etxt.exe",
+)
+NAMES = (
+    "response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
+    "code_challenge", "code_challenge_method", "prompt", "max_age", "login_hint",
+    "ui_locales", "acr_values", "request_uri", "id_token_hint", "post_logout_redirect_uri",
+    "grant_type", "code", "refresh_token", "token", "client_assertion", "x",
+)  # fmt: skip
+
+
+async def test_garbage_never_gives_a_server_error(provider: Provider) -> None:
+    """Random requests at every endpoint of the provider (a fixed seed: the same ones each
+    run): parameters good and nasty, repeated, in queries, forms and JSON. Nothing answers
+    5xx, and nothing redirects anywhere but a registered URI or this site."""
+    web, rng = provider.web, random.Random(2326)
+    paths = (
+        "/authorize", "/authorize/resume", "/end-session", "/token", "/par", "/revoke",
+        "/userinfo", "/v1/tokens/introspect",
+    )  # fmt: skip
+    for _ in range(150):
+        pairs = list(asking().items()) if rng.random() < 0.5 else []
+        for _ in range(rng.randrange(0, 6)):
+            value = rng.choice(NASTY) if rng.random() < 0.7 else rng.choice(list(asking().values()))
+            pairs.append((rng.choice(NAMES), value))
+        rng.shuffle(pairs)
+        path = rng.choice(paths)
+        headers = basic("app", provider.secret) if rng.random() < 0.3 else {}
+        if rng.random() < 0.5:
+            answer = await web.get(
+                f"{path}?{urlencode(pairs)}", headers=headers, allow_redirects=False
+            )
+        elif rng.random() < 0.8:
+            answer = await web.post(path, data=pairs, headers=headers, allow_redirects=False)
+        else:
+            answer = await web.post(path, json=dict(pairs), headers=headers, allow_redirects=False)
+        assert answer.status < 500, (path, pairs, answer.status, await answer.text())
+        location = answer.headers.get("Location", "")
+        assert not location or location.startswith(("/", REDIRECT, LOGGED_OUT)), location
