@@ -47,6 +47,15 @@ class RunFolder:
                 found[int(file.read_text().strip())] = file.stem
         return found
 
+    def running(self) -> bool:
+        """Whether a process of the deployment here is alive (``tweestap dev`` itself or one
+        it started)."""
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                os.kill(pid, 0)
+                return True
+        return False
+
     def start(self, control_port: int) -> str:
         """Written by a starting ``tweestap dev``: its pid, its control port and a new token
         (returned) for its control endpoint; leftovers of a run that did not stop go."""
@@ -75,15 +84,14 @@ class RunFolder:
         file.write_text(json.dumps(values, default=str))
 
     def auth_settings(self, zone: str) -> AuthSettings | None:
-        """Auth's settings of ``zone`` of the ``tweestap dev`` running here; None when none
-        runs (no control file, or its process is gone)."""
-        control = self.path / "control.json"
+        """Auth's settings of ``zone`` of the deployment running here (``tweestap dev``, or a
+        test's); None when none runs (no settings file, or none of its processes is alive)."""
         file = self.path / f"auth-{zone}.json"
+        if not self.running():
+            return None
         try:
-            pid = int(json.loads(control.read_text())["pid"])
-            os.kill(pid, 0)
             values = json.loads(file.read_text())
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError):
             return None
         from services.auth.settings import AuthSettings
 

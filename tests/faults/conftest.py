@@ -1,6 +1,6 @@
 """One local deployment (services/dev/deployment.py) per test session, for every fault test:
 both zones of every service as real OS processes on free ports, each zone's own embedded
-PostgreSQL, one embedded broker, the SMTP and SMS sinks. Each test leaves it as it found it
+PostgreSQL, one embedded broker, the SMTP and SMS sinks, and the web front door (the issuer). Each test leaves it as it found it
 (``deployment`` restores every fault after the test)."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def fault_deployment(
 ) -> Iterator[Deployment]:
     """The session's deployment, started once (use ``deployment`` in tests: it restores)."""
     root = tmp_path_factory.mktemp("deployment")
-    deployment = Deployment(root, ports="free", env=SERVICE_ENV, echo=transcript)
+    deployment = Deployment(root, ports="free", env=SERVICE_ENV, echo=transcript, web=True)
     try:
         deployment.start()
         yield deployment
