@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/tweestap bench login
 	$(BIN)/tweestap bench renew
 	$(BIN)/tweestap bench introspect
+	$(BIN)/tweestap bench oidc
 	$(BIN)/tweestap bench notify
 	$(BIN)/tweestap bench failover
 	$(BIN)/tweestap bench startup

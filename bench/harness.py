@@ -1,12 +1,13 @@
 """What the benchmarks share: a private stack (embedded PostgreSQL, Tansu broker, ONE auth
-server: one process, or with ``--workers`` a supervisor and its workers) in a temporary folder,
-a closed-loop HTTP load generator running in separate client processes, process CPU/RSS
-sampling and the JSON report."""
+server: one process, or with ``--workers`` a supervisor and its workers; with ``web``, the web
+front door before it) in a temporary folder, a closed-loop HTTP load generator running in
+separate client processes, process CPU/RSS sampling and the JSON report."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import http.client
 import json
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
 import asyncpg
@@ -33,7 +35,13 @@ import psutil
 
 from services.auth.commands import bootstrap_practice
 from services.auth.settings import AuthSettings
-from services.dev.infra import Broker, Postgres, free_port, with_timeout_terminate
+from services.dev.infra import (
+    Broker,
+    Postgres,
+    free_port,
+    wait_for_port,
+    with_timeout_terminate,
+)
 from shared.db import ensure_database
 from shared.sealing import generate_key
 from shared.settings import OPS_PORT_OFFSET, Settings
@@ -93,6 +101,17 @@ class Stack:
     username: str = USERNAME
     #: Above 1, ``server`` is the supervisor of this many worker processes.
     workers: int = 1
+    #: The web front door (``auth_stack(web=True)``): the issuer, relaying to ``server``.
+    web: FrontDoor | None = None
+
+
+@dataclass
+class FrontDoor:
+    """``tweestap serve web`` with the stack's auth as its only zone; its URL is the issuer."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log_file: Path
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -100,14 +119,18 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 @contextlib.contextmanager
-def auth_stack(workers: int = 1) -> Iterator[Stack]:
+def auth_stack(workers: int = 1, web: bool = False, profile: Path | None = None) -> Iterator[Stack]:
     """Start everything in a fresh folder under /tmp; stop and remove it all on the way out,
-    also on Ctrl-C or SIGTERM."""
+    also on Ctrl-C or SIGTERM. ``web``: the web front door too, as the issuer. ``profile``: a
+    folder where auth (one process) and the web write their cProfile statistics when they
+    stop (``auth.prof``, ``web.prof``; bench/profiled.py), slower meanwhile: the figures are
+    not comparable."""
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     folder = Path(tempfile.mkdtemp(prefix="tweestap-bench-", dir="/tmp"))
     postgres: Postgres | None = None
     broker: Broker | None = None
     server: subprocess.Popen[bytes] | None = None
+    front_door: FrontDoor | None = None
     try:
         log(f"starting PostgreSQL and the broker in {folder}")
         postgres = Postgres(folder / "pg")
@@ -115,10 +138,22 @@ def auth_stack(workers: int = 1) -> Iterator[Stack]:
         broker.start()
         settings, password, employee = _bootstrap(postgres, broker)
         port = free_port()
-        server_log = folder / "auth.log"
-        server = start_server("auth", settings, port, server_log, workers=workers)
         base_url = f"http://127.0.0.1:{port}"
+        issuer: dict[str, str] = {}
+        if web:
+            web_profile = profile / "web.prof" if profile else None
+            front_door = start_web(free_port(), base_url, folder / "web.log", web_profile)
+            # Auth names the front door as the issuer (``iss``, discovery), as under tweestap dev.
+            issuer = {"TWEESTAP_ISSUER": front_door.url}
+            settings = settings.model_copy(update={"issuer": front_door.url})
+        server_log = folder / "auth.log"
+        auth_profile = profile / "auth.prof" if profile else None
+        server = start_server(
+            "auth", settings, port, server_log, issuer, workers=workers, profile=auth_profile
+        )
         wait_ready("auth", port, server, server_log, workers)
+        if front_door is not None:
+            wait_web(front_door)
         asyncio.run(_wait_materialised(settings.database_url, employee, server_log))
         yield Stack(
             folder,
@@ -131,9 +166,12 @@ def auth_stack(workers: int = 1) -> Iterator[Stack]:
             settings,
             password,
             workers=workers,
+            web=front_door,
         )
     finally:
         log("stopping")
+        if front_door is not None:
+            stop_server(front_door.process)
         if server is not None:
             stop_server(server)
         if broker is not None:
@@ -207,9 +245,10 @@ def start_server(
     log_file: Path,
     extra_env: dict[str, str] | None = None,
     workers: int = 1,
+    profile: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     """One ``tweestap serve SERVICE`` process with the settings the stack needs (with
-    ``workers`` above 1: the supervisor of that many)."""
+    ``workers`` above 1: the supervisor of that many; with ``profile``, under cProfile)."""
     env = {
         **os.environ,
         "TWEESTAP_ZONE": settings.zone,
@@ -222,7 +261,7 @@ def start_server(
         **_load_env(settings),
         **(extra_env or {}),
     }
-    command = [sys.executable, "-m", "services.cli", "serve", service, "--zone", settings.zone]
+    command = [*_tweestap(profile), "serve", service, "--zone", settings.zone]
     with log_file.open("ab") as out:
         return subprocess.Popen(  # noqa: S603 - our own command line
             [*command, "--port", str(port), *(["--workers", str(workers)] if workers > 1 else [])],
@@ -230,6 +269,53 @@ def start_server(
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+
+
+def _tweestap(profile: Path | None) -> list[str]:
+    """The ``tweestap`` command; with ``profile``, under cProfile (bench/profiled.py)."""
+    if profile is None:
+        return [sys.executable, "-m", "services.cli"]
+    return [sys.executable, "-m", "bench.profiled", str(profile)]
+
+
+def start_web(port: int, auth_url: str, log_file: Path, profile: Path | None = None) -> FrontDoor:
+    """The web front door on ``port``, with ``auth_url`` as its one zone (the login and the
+    provider need only auth) and a session key of its own."""
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "TWEESTAP_WEB_PORT": str(port),
+        "TWEESTAP_WEB_ZONES": json.dumps([{"auth": auth_url}]),
+        "TWEESTAP_WEB_ISSUER": url,
+        "TWEESTAP_WEB_SESSION_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "TWEESTAP_LOG_LEVEL": "WARNING",
+    }
+    with log_file.open("ab") as out:
+        process = subprocess.Popen(  # noqa: S603 - our own command line
+            [*_tweestap(profile), "serve", "web", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return FrontDoor(url, process, log_file)
+
+
+def wait_web(web: FrontDoor) -> None:
+    """Until the front door listens (it has no probes of its own)."""
+    port = urlsplit(web.url).port or 0
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        try:
+            wait_for_port("127.0.0.1", port, timeout=0.2)
+            break
+        except TimeoutError:
+            pass
+        if web.process.poll() is not None:
+            code = web.process.returncode
+            raise RuntimeError(f"web exited ({code}):\n{tail(web.log_file)}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"web not listening in {READY_TIMEOUT_S:.0f} s")
+    log(f"web ready (pid {web.process.pid}, port {port})")
 
 
 def ops_url(port: int) -> str:
@@ -290,6 +376,9 @@ def ensure_alive(stack: Stack) -> None:
     if stack.server.poll() is not None:
         code = stack.server.returncode
         raise RuntimeError(f"auth server exited ({code}):\n{tail(stack.server_log)}")
+    if stack.web is not None and stack.web.process.poll() is not None:
+        code = stack.web.process.returncode
+        raise RuntimeError(f"web exited ({code}):\n{tail(stack.web.log_file)}")
 
 
 # --------------------------------------------------------------------------- processes
@@ -396,9 +485,12 @@ def _machine_busy() -> float:
 
 def stack_meter(stack: Stack, **more: list[int | None]) -> CpuMeter:
     """A meter over the server (with workers: the supervisor and all of them), PostgreSQL
-    (all its processes), the broker and ``more``."""
+    (all its processes), the broker, the web front door when the stack has one, and
+    ``more``."""
+    web: dict[str, list[int | None]] = {"web": [stack.web.process.pid]} if stack.web else {}
     groups: dict[str, list[int | None]] = {
         "server": [stack.server.pid],
+        **web,
         "postgres": [stack.postgres_pid],
         "broker": [stack.broker_pid],
         **more,
@@ -436,6 +528,28 @@ class RequestSpec:
         return self
 
 
+class Steps:
+    """The latency of each named step of a scenario that takes several requests (a login's
+    pages, a code's exchange): a scenario that has one as its ``steps`` attribute times its
+    steps that succeeded with :meth:`done`, and the load keeps those that ended inside the
+    measured window, in :attr:`LoadResult.steps`."""
+
+    def __init__(self) -> None:
+        #: Step -> (when it ended, monotonic; its milliseconds).
+        self._times: dict[str, list[tuple[float, float]]] = {}
+
+    def done(self, step: str, began: float) -> None:
+        """``step``, begun at ``began`` (time.monotonic()), has succeeded now."""
+        now = time.monotonic()
+        self._times.setdefault(step, []).append((now, (now - began) * 1000))
+
+    def within(self, start_at: float, end_at: float) -> dict[str, list[float]]:
+        return {
+            step: [ms for done, ms in times if start_at <= done < end_at]
+            for step, times in self._times.items()
+        }
+
+
 @dataclass
 class LoadResult:
     ok: int = 0
@@ -443,12 +557,16 @@ class LoadResult:
     latencies_ms: list[float] = field(default_factory=list)
     error_samples: list[str] = field(default_factory=list)
     late_start_s: float = 0.0
+    #: With a scenario that has :class:`Steps`: each step's latencies in the window.
+    steps: dict[str, list[float]] = field(default_factory=dict)
 
     def merge(self, other: LoadResult) -> None:
         self.ok += other.ok
         self.errors += other.errors
         self.latencies_ms += other.latencies_ms
         self.late_start_s = max(self.late_start_s, other.late_start_s)
+        for step, times in other.steps.items():
+            self.steps.setdefault(step, []).extend(times)
         for sample in other.error_samples:
             if len(self.error_samples) < 5 and sample not in self.error_samples:
                 self.error_samples.append(sample)
@@ -467,13 +585,14 @@ async def request_json(
     body: bytes | None,
     headers: dict[str, str],
     expect: str,
+    status: int = 200,
 ) -> tuple[dict[str, Any] | None, str | None]:
-    """Send one request: (the JSON answer, None) on success (status 200 and a non-empty
+    """Send one request: (the JSON answer, None) on success (``status`` and a non-empty
     ``expect``), else (None, a short description of the failure)."""
     try:
         async with session.request(method, url, data=body, headers=headers) as resp:
             text = await resp.text()
-            if resp.status != 200:
+            if resp.status != status:
                 return None, f"HTTP {resp.status}: {text[:200]}"
             data = json.loads(text)
             if not _dig(data, expect):
@@ -521,6 +640,9 @@ async def _client(spec: Scenario, concurrency: int, start_at: float, end_at: flo
         )
     for part in parts:
         result.merge(part)
+    steps = getattr(spec, "steps", None)
+    if isinstance(steps, Steps):
+        result.steps = steps.within(start_at, end_at)
     return result
 
 
@@ -571,6 +693,31 @@ def run_load(
     return total
 
 
+def run_load_here(
+    spec: Scenario, seconds: float, concurrency: int, warmup: float, meter: CpuMeter
+) -> LoadResult:
+    """:func:`run_load` from this process, for a scenario whose state the caller reads
+    afterwards (what its requests returned). This process is then the load generator: its
+    CPU is not in ``meter`` unless added."""
+
+    async def measured() -> LoadResult:
+        start_at = time.monotonic() + warmup
+        end_at = start_at + seconds
+
+        async def edges() -> None:
+            await asyncio.sleep(max(0.0, start_at - time.monotonic()))
+            meter.start()
+            await asyncio.sleep(max(0.0, end_at - time.monotonic()))
+            meter.stop()
+
+        edge = asyncio.create_task(edges())
+        result = await _client(spec, concurrency, start_at, end_at)
+        await edge
+        return result
+
+    return asyncio.run(measured())
+
+
 def percentile(values: list[float], q: float) -> float | None:
     """Nearest-rank percentile, ``q`` in (0, 100]."""
     if not values:
@@ -585,6 +732,19 @@ def latency_summary(result: LoadResult) -> dict[str, float | None]:
         "p50": percentile(result.latencies_ms, 50),
         "p99": percentile(result.latencies_ms, 99),
         "max": percentile(result.latencies_ms, 100),
+    }
+
+
+def step_latencies(result: LoadResult) -> dict[str, dict[str, float | None]]:
+    """:func:`latency_summary` of each step, with how many there were."""
+    return {
+        step: {
+            "count": len(times),
+            "p50": percentile(times, 50),
+            "p99": percentile(times, 99),
+            "max": percentile(times, 100),
+        }
+        for step, times in result.steps.items()
     }
 
 

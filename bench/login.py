@@ -18,7 +18,7 @@ import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import aiohttp
 import asyncpg
@@ -66,22 +66,66 @@ JSON = {"Content-Type": "application/json"}
 # --------------------------------------------------------------------------- setup
 
 
-async def _two_factor_practice(stack: Stack, users: int) -> list[tuple[str, str]]:
-    """Switch the bench practice to two factors and give it ``users`` employees, each with
-    the bench password and an enrolled authenticator, published through the server's outbox
-    the way the enrolment service would. Returns (username, secret) pairs."""
+#: The bench practice's version once it has its employees (bootstrapping made version 1) and
+#: once it requires two factors after that (:func:`require_two_factors`).
+EMPLOYEES_VERSION, TWO_FACTOR_VERSION = 2, 3
+
+
+async def two_factor_practice(
+    stack: Stack, users: int, two_factor_required: bool = True
+) -> list[tuple[str, str]]:
+    """Give the bench practice ``users`` employees, each with the bench password and an
+    enrolled authenticator, published through the server's outbox the way the enrolment
+    service would, and switch it to two factors (``two_factor_required``: else the password
+    alone completes their logins, until :func:`require_two_factors`). Returns (username,
+    secret) pairs."""
     pool = await create_pool(stack.settings.database_url, 1, 1)
     try:
         async with pool.acquire() as conn:
-            pairs = await _publish_all(conn, stack, users)
-            await _wait_materialised(conn, stack.practice, users)
+            pairs = await _publish_all(conn, stack, users, two_factor_required)
+            await _wait_materialised(conn, stack.practice, users, two_factor_required)
     finally:
         await pool.close()
     log(f"{users} employees with an authenticator materialised")
     return pairs
 
 
-async def _publish_all(conn: asyncpg.Connection, stack: Stack, users: int) -> list[tuple[str, str]]:
+async def require_two_factors(stack: Stack, users: int) -> None:
+    """Switch the bench practice, given its employees, to two factors."""
+    pool = await create_pool(stack.settings.database_url, 1, 1)
+    try:
+        async with pool.acquire() as conn:
+            now = utcnow()
+            envelope = _practice_event(stack.practice, True, TWO_FACTOR_VERSION, now)
+            await publish(conn, stack.settings, DIRECTORY_PRACTICES, envelope)
+            await _wait_materialised(conn, stack.practice, users, True)
+    finally:
+        await pool.close()
+    log("the practice requires two factors")
+
+
+def _practice_event(practice: str, two_factor: bool, version: int, now: datetime) -> Envelope:
+    body = PracticeUpserted(
+        name="Bench Fysio",
+        email="praktijk@bench.example",
+        two_factor_required=two_factor,
+        version=version,
+        updated_at=now,
+        zone="a",
+    )
+    return Envelope(
+        type="practice.upserted",
+        source="bench@a",
+        time=now,
+        practice=practice,
+        subject=practice,
+        data=body.model_dump(mode="json"),
+    )
+
+
+async def _publish_all(
+    conn: asyncpg.Connection, stack: Stack, users: int, two_factor_required: bool
+) -> list[tuple[str, str]]:
     settings, practice = stack.settings, stack.practice
     keyring = Keyring.parse(settings.sealing_keys.get_secret_value())
     now = utcnow()
@@ -108,17 +152,8 @@ async def _publish_all(conn: asyncpg.Connection, stack: Stack, users: int) -> li
 
     pairs: list[tuple[str, str]] = []
     async with conn.transaction():
-        body = PracticeUpserted(
-            name="Bench Fysio",
-            email="praktijk@bench.example",
-            two_factor_required=True,
-            version=2,
-            updated_at=now,
-            zone="a",
-        )
-        await publish(
-            conn, settings, DIRECTORY_PRACTICES, event("practice.upserted", practice, body)
-        )
+        switch = _practice_event(practice, two_factor_required, EMPLOYEES_VERSION, now)
+        await publish(conn, settings, DIRECTORY_PRACTICES, switch)
         for i in range(users):
             employee, username, secret = f"u{i:05d}", f"user{i:05d}", otp.new_secret()
             pairs.append((username, secret))
@@ -162,20 +197,25 @@ async def _publish_all(conn: asyncpg.Connection, stack: Stack, users: int) -> li
     return pairs
 
 
-async def _wait_materialised(conn: asyncpg.Connection, practice: str, users: int) -> None:
+async def _wait_materialised(
+    conn: asyncpg.Connection, practice: str, users: int, two_factor_required: bool
+) -> None:
     """Until the server has every employee, their credential and authenticator, and the
     switch. Each arrives on its own topic (``directory.employees``, ``auth.credentials``,
     ``factors``), in any order: a login needs all three (an employee not yet materialised
     answers 401, which the sanity check once met)."""
     deadline = time.monotonic() + READY_TIMEOUT_S
-    while await conn.fetchval(
-        "SELECT count(*) FROM factors f JOIN credentials c "
-        "ON c.practice = f.practice AND c.employee = f.employee "
-        "JOIN employees e ON e.practice = f.practice AND e.id = f.employee "
-        "WHERE f.practice = $1 AND f.active",
-        practice,
-    ) < users or not await conn.fetchval(
-        "SELECT two_factor_required FROM practices WHERE id = $1", practice
+    while (
+        await conn.fetchval(
+            "SELECT count(*) FROM factors f JOIN credentials c "
+            "ON c.practice = f.practice AND c.employee = f.employee "
+            "JOIN employees e ON e.practice = f.practice AND e.id = f.employee "
+            "WHERE f.practice = $1 AND f.active",
+            practice,
+        )
+        < users
+        or await conn.fetchval("SELECT two_factor_required FROM practices WHERE id = $1", practice)
+        is not two_factor_required
     ):
         if time.monotonic() > deadline:
             raise TimeoutError("employees and factors not materialised")
@@ -186,21 +226,17 @@ async def _wait_materialised(conn: asyncpg.Connection, practice: str, users: int
 
 
 @dataclass
-class TwoStepLogin:
-    """Password step, then the TOTP step, for employees taken in turn; each (employee, time
-    step) is used once. Codes are computed in the client (the server's work is measured)."""
+class TotpSteps:
+    """Employees taken in turn, each with a TOTP time step not used before: each (employee,
+    time step) is used once, as the server accepts it once."""
 
-    base_url: str
-    practice: str
-    password: str
     users: list[tuple[str, str]]
     _queue: collections.deque[tuple[str, str]] = field(default_factory=collections.deque)
     _used: dict[str, set[int]] = field(default_factory=dict)
 
-    def part(self, index: int, count: int) -> TwoStepLogin:
-        return TwoStepLogin(self.base_url, self.practice, self.password, self.users[index::count])
-
-    def _next(self) -> tuple[str, str, int] | None:
+    def next(self) -> tuple[str, str, int] | None:
+        """(username, secret, time step), or None when every employee has used both steps
+        a code may have now."""
         if not self._queue:
             self._queue.extend(self.users)
         for _ in range(len(self._queue)):
@@ -215,8 +251,26 @@ class TwoStepLogin:
                     return username, secret, step
         return None
 
+
+@dataclass
+class TwoStepLogin:
+    """Password step, then the TOTP step, for employees taken in turn (:class:`TotpSteps`).
+    Codes are computed in the client (the server's work is measured)."""
+
+    base_url: str
+    practice: str
+    password: str
+    users: list[tuple[str, str]]
+    _steps: TotpSteps = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._steps = TotpSteps(self.users)
+
+    def part(self, index: int, count: int) -> TwoStepLogin:
+        return TwoStepLogin(self.base_url, self.practice, self.password, self.users[index::count])
+
     async def once(self, session: aiohttp.ClientSession) -> str | None:
-        chosen = self._next()
+        chosen = self._steps.next()
         if chosen is None:
             await asyncio.sleep(0.05)
             return "no unused time step left: raise --users"
@@ -368,7 +422,7 @@ def main(argv: list[str]) -> int:
     with auth_stack() as stack:
         time.sleep(1.0)
         rss_idle = rss_mb(stack.server.pid)
-        users = asyncio.run(_two_factor_practice(stack, args.users))
+        users = asyncio.run(two_factor_practice(stack, args.users))
         # One login end to end before measuring, with an employee the load does not use.
         check = asyncio.run(
             _check_once(TwoStepLogin(stack.base_url, stack.practice, stack.password, users[-1:]))

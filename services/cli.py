@@ -414,7 +414,8 @@ def parser() -> argparse.ArgumentParser:
     zone.set_defaults(func=_zone)
     bench = sub.add_parser("bench", help="run a benchmark, print JSON")
     bench.add_argument(
-        "name", choices=["login", "renew", "introspect", "notify", "failover", "startup"]
+        "name",
+        choices=["login", "renew", "introspect", "oidc", "notify", "failover", "startup"],
     )
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     bench.set_defaults(func=_bench)
