@@ -1,5 +1,5 @@
 """Tweestap as an OpenID Provider through a real browser (issue 23, ADR 0011), with an
-independent relying party: Authlib's ``AsyncOAuth2Client`` (over httpx) makes the requests
+independent relying party: Authlib's ``AsyncOAuth2Client`` (over httpx2) makes the requests
 and redeems the codes, joserfc checks the ID tokens against the provider's JWKS, and
 Chromium carries the person from the application's site (``127.0.0.1``: another site than
 the provider's ``localhost``, so the session cookie crosses as a browser sends it) through
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
+import httpx2
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -131,7 +131,7 @@ async def provider(cluster: Cluster, driver: WebDriver) -> AsyncIterator[Provide
         async for url in serve_web([zone], web_port, issuer=issuer):
             assert url == issuer
             driver.delete_all_cookies()
-            async with httpx.AsyncClient() as plain:
+            async with httpx2.AsyncClient() as plain:
                 discovery = (await plain.get(f"{issuer}/.well-known/openid-configuration")).json()
                 keys = KeySet.import_key_set((await plain.get(discovery["jwks_uri"])).json())
             provider = Provider(

@@ -1,7 +1,7 @@
 """One local deployment (services/dev/deployment.py) per test session, for every fault test:
 both zones of every service as real OS processes on free ports, each zone's own embedded
-PostgreSQL, one embedded broker, the SMTP and SMS sinks, and the web front door (the issuer). Each test leaves it as it found it
-(``deployment`` restores every fault after the test)."""
+PostgreSQL, one embedded broker, the SMTP and SMS sinks, and the web front door (the issuer).
+Each test leaves it as it found it (``deployment`` restores every fault after the test)."""
 
 from __future__ import annotations
 
