@@ -9,6 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from pydantic import ValidationError
 
 from services.auth import bootstrap, http_oidc
 from services.auth.api import (
@@ -131,9 +132,20 @@ async def revoke(request: web.Request) -> web.Response:
 
 
 async def introspect(request: web.Request) -> web.Response:
-    """RFC 7662: only a registered relying service may ask (§2.1), HTTP Basic."""
+    """RFC 7662: only a registered relying service may ask (§2.1), HTTP Basic; the token in a
+    form (§2.1, what relying-party libraries send) or in JSON ``{token}``."""
     await request.app[CLIENTS].authenticate(request.headers.get("Authorization"))
-    body = await parse_body(request, IntrospectRequest)
+    if request.content_type == "application/x-www-form-urlencoded":
+        form = await request.post()
+        token = form.get("token")
+        if not isinstance(token, str) or not token or len(form.getall("token")) > 1:
+            raise Problem(400, "invalid-request", "Invalid request", "One token is needed.")
+        try:
+            body = IntrospectRequest(token=token)
+        except ValidationError:
+            raise Problem(400, "invalid-request", "Invalid request", "Not a token.") from None
+    else:
+        body = await parse_body(request, IntrospectRequest)
     return json_response(await request.app[AUTH].introspecting.introspect(body.token))
 
 

@@ -101,6 +101,17 @@ async def test_introspection_needs_a_registered_client_known_in_both_zones(
         assert "username" not in answer
     status, answer, _ = await introspect(zone_a, token, basic("praktijk-software", secret))
     assert status == 200 and answer["active"] is True and answer["username"] == "admin"
+    # RFC 7662 §2.1's form, as relying-party libraries send it, works as well.
+    as_form = await zone_a.client.post(
+        "/v1/tokens/introspect", data={"token": token}, headers=basic("praktijk-software", secret)
+    )
+    assert as_form.status == 200 and (await as_form.json())["active"] is True
+    doubled = await zone_a.client.post(
+        "/v1/tokens/introspect",
+        data=[("token", token), ("token", token)],
+        headers=basic("praktijk-software", secret),
+    )
+    assert doubled.status == 400
 
     # Only the hash is kept, in both zones; the event carries the state sealed.
     stored = await zone_a.auth.pool.fetchval(

@@ -48,8 +48,12 @@ def _down(request: web.Request, page: str) -> web.Response:
 
 
 async def start(request: web.Request) -> web.StreamResponse:
-    """Asks enrolment for an activation code (e-mailed), once per wizard."""
+    """Asks enrolment for an activation code (e-mailed), once per wizard. Not for a link
+    followed from another site (the session cookie is SameSite=Lax, ADR 0011): that gets the
+    page with the way in, and the person's own click sends the code."""
     wizard = _wizard(request)
+    if not wizard.get("id") and request.headers.get("Sec-Fetch-Site") == "cross-site":
+        return render(request, "login/enrol.html", {})
     if not wizard.get("id"):
         async with sdk(request) as client:
             try:
