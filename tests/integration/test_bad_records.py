@@ -80,7 +80,7 @@ async def test_a_malformed_signed_jwk_is_dead_lettered_and_later_keys_apply(rig:
         ) from None
     for service in rig.zones:
         reasons = await dead_letter_reasons(rig, service, "sts.keys")
-        assert len(reasons) == 1 and "InvalidKeyError" in reasons[0], (service, reasons)
+        assert len(reasons) == 1 and "not an Ed25519" in reasons[0], (service, reasons)
         assert not await rig.pool(service).fetchval(query, bad_kid)
     dead = await rig.dead_letters_on_topic("sts.keys", 3)
     assert {e["data"]["consumer"] for e in dead} == set(rig.zones), dead
