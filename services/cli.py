@@ -171,6 +171,7 @@ def _client(args: argparse.Namespace) -> int:
         args.public,
         args.jwks_uri,
         args.id_token_alg,
+        args.min_level,
     )
     settings = _client_settings(args) or AuthSettings(zone=args.zone)
     try:
@@ -388,6 +389,12 @@ def parser() -> argparse.ArgumentParser:
     )
     client.add_argument(
         "--id-token-alg", choices=["RS256", "EdDSA"], default="RS256", help="add: ID tokens"
+    )
+    client.add_argument(
+        "--min-level",
+        choices=["low", "substantial", "high"],
+        default="low",
+        help="add: the lowest assurance level of a session the application accepts",
     )
     client.add_argument("--var", default="var", help="the folder of a running `tweestap dev`")
     client.add_argument("--zone", choices=["a", "b"], default="a")

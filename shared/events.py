@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from shared.assurance import Level, PolicyKey
 from shared.factor_kinds import FactorKind as FactorKind  # re-exported: events name it
 from shared.merge import ELEMENT, SETTING, Record, Stamp, collapse, expand
 from shared.text import Text as Text  # re-exported: the one string type of events
@@ -206,12 +207,15 @@ class PracticeUpserted(Versioned):
     """``directory.practices``: practice settings (``type: practice.upserted``). Each
     password policy setting merges on its own (``stamps`` key ``password_policy.<setting>``)."""
 
-    map_fields: ClassVar[frozenset[str]] = frozenset({"password_policy"})
+    map_fields: ClassVar[frozenset[str]] = frozenset({"password_policy", "assurance"})
 
     name: Text = Field(min_length=1, max_length=200)
     email: Text | None = None
     two_factor_required: bool = False
     password_policy: PasswordPolicy = Field(default_factory=PasswordPolicy)
+    #: The lowest assurance level a login must have (``minimum``), and per rights group
+    #: (``"1"`` … ``"9"``): shared/assurance.py. Each key merges on its own.
+    assurance: dict[PolicyKey, Level] = Field(default_factory=dict)
 
 
 class EmployeeUpserted(Versioned):

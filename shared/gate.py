@@ -22,11 +22,12 @@ from shared.events import utcnow
 from shared.problems import session_revoked, unauthorized
 from shared.replicas import public_keys
 from shared.tokens import (
-    SINGLE_FACTOR_ACR,
+    SINGLE_FACTOR_AAL,
     SSO_SESSION_CLAIM,
     InvalidToken,
     TokenVerifier,
     UnknownKey,
+    aal_of,
     is_session,
     require_admin,
     session_started,
@@ -124,7 +125,7 @@ class TokenGate:
             cutoff = state["cutoff"]
             if cutoff is not None and started <= cutoff:
                 raise session_revoked()
-            if state["two_factor_required"] and claims.get("acr") == SINGLE_FACTOR_ACR:
+            if state["two_factor_required"] and aal_of(claims) == SINGLE_FACTOR_AAL:
                 raise session_revoked()
         return state
 

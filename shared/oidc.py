@@ -15,6 +15,8 @@ from typing import Any, Final
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
+from shared.assurance import LEVELS, LOA, Level, rank
+
 #: RFC 7636 §4.1: the verifier's characters and length; the S256 challenge is 43 of them.
 _VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 _CHALLENGE = re.compile(r"^[A-Za-z0-9\-_]{43}$")
@@ -31,9 +33,16 @@ SCOPE_CLAIMS: Final[Mapping[str, tuple[str, ...]]] = {
     "offline_access": (),
 }
 PROMPTS: Final = frozenset({"none", "login", "consent", "select_account"})
-#: The second-factor levels in order: a session satisfies an ``acr_values`` request when its
-#: own level is at least the lowest it names that Tweestap knows.
-ACR_RANK: Final[Mapping[str, int]] = {"aal1": 1, "aal2-fallback": 2, "aal2": 2}
+#: The levels an ``acr`` may name, in order: the eIDAS levels (what tokens carry, ADR 0012)
+#: and Tweestap's own ``aal`` values (what they carried before). A session satisfies an
+#: ``acr_values`` request when its own level is at least the lowest it names that Tweestap
+#: knows.
+ACR_RANK: Final[Mapping[str, int]] = {
+    **{LOA[level]: rank(level) + 1 for level in LEVELS},
+    "aal1": 1,
+    "aal2-fallback": 2,
+    "aal2": 2,
+}
 #: The request parameters read; any other is ignored (OpenID Connect Core §3.1.2.1).
 PARAMETERS: Final = (
     *("response_type", "client_id", "redirect_uri", "scope", "state", "nonce"),
@@ -201,6 +210,13 @@ def acr_satisfied(session_acr: str, requested: Iterable[str]) -> bool:
     if not known:
         return True
     return ACR_RANK.get(session_acr, 0) >= min(known)
+
+
+def asked_level(requested: Iterable[str]) -> Level | None:
+    """The eIDAS level an ``acr_values`` asks (the lowest it names that Tweestap knows);
+    None when it names none."""
+    known = [ACR_RANK[value] for value in requested if value in ACR_RANK]
+    return LEVELS[min(known) - 1] if known else None
 
 
 def claims_for(scope: Iterable[str], person: Mapping[str, Any]) -> dict[str, Any]:

@@ -37,9 +37,13 @@ ALGORITHM: Final = EDDSA
 RSA_MIN_BITS = 2048
 SESSION_SCOPE = "session"
 ENROL_SCOPE = "enrol"
-SINGLE_FACTOR_ACR = "aal1"
-TWO_FACTOR_ACR = "aal2"
-FALLBACK_ACR = "aal2-fallback"
+#: Tweestap's own authentication levels, in the ``aal`` claim (they were the ``acr`` claim's
+#: before the eIDAS levels took it: :func:`aal_of` reads both).
+SINGLE_FACTOR_AAL = "aal1"
+TWO_FACTOR_AAL = "aal2"
+FALLBACK_AAL = "aal2-fallback"
+AALS = frozenset({SINGLE_FACTOR_AAL, TWO_FACTOR_AAL, FALLBACK_AAL})
+AAL_CLAIM = "aal"
 #: RFC 9068 §2.1: the ``typ`` header of a JWT access token (``application/at+jwt`` also counts).
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 (a media type, not a secret)
 #: The ``typ`` header of an ID token (OpenID Connect Core §2 leaves it to JWT's ``JWT``).
@@ -60,6 +64,16 @@ def scopes(claims: Mapping[str, Any]) -> tuple[str, ...]:
     person's session (and an application's grant, with its OpenID scopes), ``enrol``."""
     scope = claims.get("scope")
     return tuple(scope.split()) if isinstance(scope, str) else ()
+
+
+def aal_of(claims: Mapping[str, Any]) -> str | None:
+    """The token's ``aal1``/``aal2``/``aal2-fallback``: its ``aal``, or for a token signed
+    before the eIDAS levels, its ``acr``."""
+    for name in (AAL_CLAIM, "acr"):
+        value = claims.get(name)
+        if value in AALS:
+            return str(value)
+    return None
 
 
 def is_session(claims: Mapping[str, Any]) -> bool:

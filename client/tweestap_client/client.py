@@ -511,7 +511,13 @@ class TweestapClient:
     # -- login -----------------------------------------------------------------------------
 
     async def login(
-        self, practice: str, username: str, password: str, *, second_factor: bool = False
+        self,
+        practice: str,
+        username: str,
+        password: str,
+        *,
+        second_factor: bool = False,
+        level: str | None = None,
     ) -> Step:
         """The password step. Sent to the next zone only when the zone in use cannot have
         evaluated it (connection refused, or an answer that says nothing was done): a password
@@ -519,10 +525,14 @@ class TweestapClient:
         second guess toward the lockout; :class:`LoginInterrupted` tells the caller to log in
         again instead. Never hedged; the password is not kept after this call returns.
         ``second_factor``: ask for a second factor even where the practice requires none (a
-        step-up: the login goes on to ``second_factor``, or ``enrol`` without one)."""
+        step-up: the login goes on to ``second_factor``, or ``enrol`` without one);
+        ``level``: the lowest assurance level the login must reach (``substantial``, ``high``:
+        a login that cannot is refused, ``assurance-level-too-low``)."""
         payload: dict[str, Any] = {"practice": practice, "username": username, "password": password}
         if second_factor:
             payload["second_factor"] = True
+        if level is not None:
+            payload["level"] = level
         answer = await self._send(
             "auth",
             "POST",

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.auth.domain.passwords import MAX_PASSWORD_LENGTH
 from shared import factor_kinds
+from shared.assurance import Level
 from shared.events import ID_PATTERN, Text
 from shared.factor_kinds import ChallengedFactor, LoginFactor
 
@@ -27,6 +28,9 @@ class LoginRequest(Body):
     #: Ask a second factor even where the practice does not require one (step-up: an
     #: application's ``acr_values``); enrolment first for an employee who has none.
     second_factor: bool = False
+    #: The lowest assurance level the login must reach (an application's ``acr_values`` or
+    #: its own minimum): ``low``, ``substantial`` or ``high`` (ADR 0012).
+    level: Level | None = None
 
 
 class NewPasswordRequest(Body):

@@ -35,6 +35,7 @@ from services.auth.use_cases.housekeeping import Housekeeping, Maintenance
 from services.auth.use_cases.id_tokens import IdTokens
 from services.auth.use_cases.keys import Keys
 from services.auth.use_cases.login_steps import LoginSteps
+from services.auth.use_cases.means_login import MeansLogin
 from services.auth.use_cases.password_login import ChangePasswordAtLogin, PasswordLogin
 from services.auth.use_cases.passwords import (
     ChangeOwnPassword,
@@ -121,6 +122,8 @@ class Auth:
     maintenance: Maintenance
     #: The OpenID Provider (docs/adr/0011).
     oidc: Provider
+    #: Logins completed by a means of their own: Dezi, UZI-pas, PKIoverheid (ADR 0012).
+    means_login: MeansLogin
 
 
 @dataclass(frozen=True)
@@ -163,7 +166,7 @@ def build_clients(settings: AuthSettings, pool: asyncpg.Pool, keyring: Keyring) 
 def _second_step(a: Adapters, attempts: Attempts, grants: Grants) -> SecondStep:
     """The login's second step over every factor the registry knows."""
     s, pool = a.settings, a.pool
-    tools = StepTools(a.keyring, attempts, grants, a.events)
+    tools = StepTools(a.keyring, attempts, grants, a.events, a.settings.levels)
     notices = Notices(s, a.keyring)
     methods = registry.default(tools, pool, s, a.keyring, a.events, notices, a.metrics)
     return SecondStep(pool, attempts, methods, a.metrics, s.factor_wait_seconds)
@@ -238,6 +241,7 @@ def compose(a: Adapters) -> Auth:
         events,
         login_ttl=timedelta(seconds=s.login_ttl_seconds),
         enrolment_ttl=timedelta(seconds=s.enrolment_token_seconds),
+        levels=s.levels,
     )
     keys = Keys(pool, KeyStore(s, a.keyring), a.signer)
     forgetting = _housekeeping(s, pool)
@@ -264,6 +268,7 @@ def compose(a: Adapters) -> Auth:
         housekeeping=forgetting,
         maintenance=Maintenance(keys, forgetting, MAINTENANCE_SECONDS),
         oidc=_provider(a, clients, grants, issuing, revoking),
+        means_login=MeansLogin(pool, issuing, steps, s.levels),
     )
 
 

@@ -62,6 +62,7 @@ async def run(
                         c.client_id,
                         c.name,
                         c.auth_method,
+                        c.min_level,
                         " ".join(c.redirect_uris) or "-",
                         c.updated_at.isoformat(),
                     )

@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from pydantic import ValidationError
 
-from services.auth import bootstrap, http_oidc
+from services.auth import bootstrap, http_cards, http_oidc
 from services.auth.api import (
     ChallengeRequest,
     ChallengeResponse,
@@ -97,7 +97,11 @@ def limited(handler: HandlerFn) -> HandlerFn:
 async def login(request: web.Request) -> web.Response:
     body = await parse_body(request, LoginRequest)
     result = await request.app[AUTH].login.login(
-        body.practice, body.username, body.password, second_factor=body.second_factor
+        body.practice,
+        body.username,
+        body.password,
+        second_factor=body.second_factor,
+        level=body.level,
     )
     return json_response(result)
 
@@ -283,8 +287,8 @@ OWN_ROUTES = (
 )
 
 
-#: Auth's routes, the OpenID Provider's among them.
-ROUTES = (*OWN_ROUTES, *http_oidc.ROUTES)
+#: Auth's routes, the OpenID Provider's and the card login's among them.
+ROUTES = (*OWN_ROUTES, *http_oidc.ROUTES, *http_cards.routes(limited))
 
 
 def refuse_while_behind(consumer: web.AppKey[EventConsumer]) -> Middleware:
@@ -345,4 +349,9 @@ def create_app(settings: AuthSettings) -> web.Application:
             adapters.hasher.close()
 
     app.cleanup_ctx.append(auth_ctx)
+    app.cleanup_ctx.append(
+        http_cards.context(
+            settings, lambda app: app[ADAPTERS].pool, lambda app: app[AUTH].means_login
+        )
+    )
     return app

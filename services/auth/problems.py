@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.auth.domain import lockout
-from shared import factor_kinds
+from shared import assurance, factor_kinds
+from shared.assurance import Level
 from shared.problems import Problem
 
 
@@ -200,4 +201,22 @@ def invalid_request_uri() -> Problem:
         "invalid-request-uri",
         "Pushed request not usable",
         "The request_uri is not this client's, was altered or has expired; push it again.",
+    )
+
+
+def assurance_level_too_low(needed: Level) -> Problem:
+    """A login (or a session for an application) below the level that applies: ``level`` names
+    the level needed (``low``, ``substantial``, ``high``), ``acr`` its eIDAS URI."""
+    return Problem(
+        403,
+        "assurance-level-too-low",
+        "A higher assurance level is needed",
+        f"This needs a login at assurance level {assurance.DUTCH[needed]} ({needed}); "
+        + (
+            "log in with Dezi, a UZI pass or a PKIoverheid certificate."
+            if needed == "high"
+            else "log in with a second factor."
+        ),
+        level=needed,
+        acr=assurance.LOA[needed],
     )

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr, model_validator
 
+from services.auth.card_settings import CardSettings
+from shared import assurance
+from shared.assurance import Level
 from shared.settings import Settings
 from shared.webauthn import WebAuthnSettings
 
 DAY = 24 * 3600
 
 
-class AuthSettings(Settings, WebAuthnSettings):
+class AuthSettings(Settings, WebAuthnSettings, CardSettings):
     service: str = "auth"
     #: The public base URL of auth (``iss`` of its tokens): discovery is served at
     #: ``{issuer}/.well-known/openid-configuration`` and names endpoints under it.
@@ -84,6 +87,12 @@ class AuthSettings(Settings, WebAuthnSettings):
     #: Wrong tries after which an SMS/e-mail login code is void.
     otp_max_attempts: int = Field(default=3, ge=1, le=10)
 
+    #: The assurance level of each means a session can be made with, over the defaults (JSON
+    #: object, e.g. ``{"password+sms": "low"}``; docs/adr/0012): ``password``,
+    #: ``password+totp|sms|email|recovery|passkey|certificate``,
+    #: ``password+passkey-certified``, ``dezi``, ``uzi-pas``, ``pkioverheid`` →
+    #: ``low``, ``substantial`` or ``high``. A means the table does not name is ``low``.
+    assurance_levels: dict[str, Level] = Field(default_factory=dict)
     #: OpenID Provider (docs/adr/0011): how long an ID token is valid (its ``exp``; the
     #: session it tells of lasts as long as its access and refresh tokens allow).
     oidc_id_token_seconds: int = Field(default=300, ge=60, le=3600)
@@ -99,6 +108,11 @@ class AuthSettings(Settings, WebAuthnSettings):
 
     #: How long the nonce of a certificate fallback challenge may be signed.
     fallback_challenge_seconds: int = Field(default=300, ge=10, le=900)
+
+    @property
+    def levels(self) -> dict[str, Level]:
+        """The means → level table: the defaults with ``assurance_levels`` over them."""
+        return assurance.table(self.assurance_levels)
 
     @model_validator(mode="after")
     def _lifetime_within_session(self) -> AuthSettings:

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 
+from shared.assurance import Level, PolicyKey
 from shared.events import (
     E164_PATTERN,
     EMAIL_PATTERN,
@@ -68,6 +69,9 @@ class PracticeUpdate(Body):
     two_factor_required: bool | None = None
     confirm_incomplete: bool = False
     password_policy: PolicyUpdate | None = None
+    #: Assurance minimums to set (``minimum``, rights groups ``"1"``-``"9"``: ``low``,
+    #: ``substantial`` or ``high``); keys not given keep their value, ``low`` asks nothing.
+    assurance: dict[PolicyKey, Level] | None = None
 
 
 class PracticeView(BaseModel):
@@ -76,6 +80,7 @@ class PracticeView(BaseModel):
     email: str | None
     two_factor_required: bool
     password_policy: PasswordPolicy
+    assurance: dict[str, Level]
     version: int
     updated_at: datetime
 

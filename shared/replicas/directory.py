@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import asyncpg
 from asyncpg.exceptions import UniqueViolationError
 
+from shared.assurance import Level, check_policy
 from shared.consumer import Handler
 from shared.directory_trust import DirectoryTrust, admit_employee
 from shared.events import (
@@ -33,7 +34,7 @@ from shared.replicas.revocations import raise_cutoff
 from shared.topics import DIRECTORY_EMPLOYEES, DIRECTORY_PRACTICES, Topic
 
 #: Everything a practice's settings hold (the password policy merges per setting).
-PRACTICE_FIELDS = ("name", "email", "two_factor_required", "policy")
+PRACTICE_FIELDS = ("name", "email", "two_factor_required", "policy", "assurance")
 
 
 def practices(fields: Iterable[str] = PRACTICE_FIELDS) -> MergedTable:
@@ -44,7 +45,8 @@ def practices(fields: Iterable[str] = PRACTICE_FIELDS) -> MergedTable:
         ("id",),
         kept,
         renames={"password_policy": "policy"},
-        maps=frozenset({"policy"} & set(kept)),  # each password setting merges on its own
+        # Each password setting, and each assurance minimum, merges on its own.
+        maps=frozenset({"policy", "assurance"} & set(kept)),
     )
 
 
@@ -52,6 +54,12 @@ def employees(fields: Iterable[str], optional: Iterable[str] = ()) -> MergedTabl
     """A service's ``employees`` table, keeping ``fields``; ``optional``: fields where an
     upsert without a value keeps the stored one (a host system cannot compute a BSN hash)."""
     return MergedTable("employees", ("practice", "id"), tuple(fields), frozenset(optional))
+
+
+def assurance_of(row: asyncpg.Record) -> dict[str, Level]:
+    """The assurance minimums of a ``practices`` row (jsonb, a dict or its text)."""
+    value = row["assurance"]
+    return check_policy(json.loads(value) if isinstance(value, str) else dict(value or {}))
 
 
 def policy_of(row: asyncpg.Record) -> PasswordPolicy:

@@ -33,7 +33,7 @@ from schemathesis.specs.openapi.checks import (
 from services.auth.http import CLIENTS
 from shared.events import utcnow
 from shared.http import RUNTIME
-from shared.tokens import TWO_FACTOR_ACR
+from shared.tokens import TWO_FACTOR_AAL
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
 
 #: Schemathesis' own strategies use ``random`` (its concern, not this test's).
@@ -191,7 +191,7 @@ def two_factor(auth: Zone, token: str) -> str:
     """``token``'s session as if its second step had been done (``aal2``), signed by auth, as
     the enrolment tests do: the factor and recovery-code routes need it."""
     claims = jwt.decode(token, options={"verify_signature": False})
-    claims.update(acr=TWO_FACTOR_ACR, amr=["pwd", "otp"])
+    claims.update(acr=TWO_FACTOR_AAL, amr=["pwd", "otp"])
     signed: str = auth.auth.signer.sign(claims, utcnow())
     return signed
 

@@ -262,7 +262,8 @@ async def test_an_independent_relying_party_logs_in_through_the_provider(
     first, _ = await sign_in(p, "app", password)
     assert first is not None
     claims = first.claims
-    assert (claims["acr"], claims["amr"], claims["practice"]) == ("aal1", ["pwd"], "fysio")
+    assert (claims["aal"], claims["amr"], claims["practice"]) == ("aal1", ["pwd"], "fysio")
+    assert claims["acr"] == "http://eidas.europa.eu/LoA/low"
     info = await first.client.get(p.discovery["userinfo_endpoint"])
     assert info.status_code == 200 and info.json()["sub"] == claims["sub"]
     assert info.json()["name"] == "Anna Jansen"
@@ -308,7 +309,7 @@ async def test_an_independent_relying_party_logs_in_through_the_provider(
     # acr_values=aal2: the password and a second factor, though the practice asks one.
     stepped, _ = await sign_in(p, "app", password, totp, acr_values="aal2")
     assert stepped is not None
-    assert stepped.claims["acr"] == "aal2" and "otp" in stepped.claims["amr"]
+    assert stepped.claims["aal"] == "aal2" and "otp" in stepped.claims["amr"]
     held, _ = await sign_in(p, "app2", acr_values="aal2")
     assert held is not None and held.claims["sid"] == stepped.claims["sid"], "SSO at aal2"
 

@@ -357,7 +357,7 @@ async def test_reading_the_audit_trail_needs_a_two_factor_session(cluster: Clust
     assert status == 200 and body["next"] == "done", body
     password_only = body["token"]["token"]
     claims = jwt.decode(password_only, options={"verify_signature": False})
-    assert claims["acr"] == "aal1" and claims["amr"] == ["pwd"], claims
+    assert claims["aal"] == "aal1" and claims["amr"] == ["pwd"], claims
     cursor = encode_cursor(utcnow(), uuid.uuid4())
     paths = (
         f"/v1/practices/{P}/audit",
@@ -374,7 +374,7 @@ async def test_reading_the_audit_trail_needs_a_two_factor_session(cluster: Clust
         assert response.content_type == "application/problem+json"
     for acr, amr in (("aal2", ["pwd", "otp"]), ("aal2-fallback", ["pwd", "hwk"])):
         token = session_token(
-            auth, admin, practice=P, rights_group=1, acr=acr, amr=amr, lifetime=600
+            auth, admin, practice=P, rights_group=1, aal=acr, amr=amr, lifetime=600
         )
         for path in paths:
             response = await enrol.client.get(path, headers={"Authorization": f"Bearer {token}"})

@@ -541,7 +541,7 @@ async def test_sms_and_email_factors_recovery_code_and_deactivation(mail_rig: Ri
 
     status, listed = await rig.call("GET", "/v1/factors", piet)
     assert status == 200 and [f["kind"] for f in listed] == ["totp", "recovery"]
-    status, body = await rig.call("GET", "/v1/factors", rig.token(PIET, acr="aal1", amr=("pwd",)))
+    status, body = await rig.call("GET", "/v1/factors", rig.token(PIET, aal="aal1", amr=("pwd",)))
     assert status == 401, "a password-only session ends when two factors are required"
 
     # E-mail factor at the directory's address, code from the mail.

@@ -47,8 +47,8 @@ async def rig(cluster: Cluster) -> tuple[Zone, Zone, str]:
 
 async def test_a_fallback_or_old_session_cannot_change_factors(cluster: Cluster) -> None:
     auth, enrolment, admin = await rig(cluster)
-    fallback = forge_session(auth, admin, timedelta(minutes=1), acr="aal2-fallback")
-    old = forge_session(auth, admin, timedelta(minutes=11), acr="aal2")
+    fallback = forge_session(auth, admin, timedelta(minutes=1), aal="aal2-fallback")
+    old = forge_session(auth, admin, timedelta(minutes=11), aal="aal2")
     refused: dict[str, list[str]] = {}
     for label, token in (("fallback", fallback), ("ten minutes old", old)):
         for path, body in CHANGES:
@@ -70,6 +70,6 @@ async def test_a_fallback_or_old_session_cannot_change_factors(cluster: Cluster)
 
 async def test_a_fresh_two_factor_session_changes_factors(cluster: Cluster) -> None:
     auth, enrolment, admin = await rig(cluster)
-    fresh = forge_session(auth, admin, timedelta(minutes=1), acr="aal2")
+    fresh = forge_session(auth, admin, timedelta(minutes=1), aal="aal2")
     status, answer = await post(enrolment, "/v1/recovery-code", None, fresh)
     assert status == 200 and answer["recovery_code"], answer

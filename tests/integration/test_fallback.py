@@ -87,7 +87,7 @@ async def test_fallback_login_with_ecdsa_and_rsa_pss(cluster: Cluster) -> None:
     )
     assert status == 200, token
     claims = await claims_of(zone, token["token"])
-    assert claims["acr"] == tokens.FALLBACK_ACR and claims["amr"] == ["pwd", "x509"]
+    assert claims["aal"] == tokens.FALLBACK_AAL and claims["amr"] == ["pwd", "x509"]
     session_end = at(token["session_expires_at"]).timestamp()
     assert session_end == claims["auth_time"] + 12 * 3600, "a fallback session lasts 12 hours"
     assert claims["exp"] <= session_end
@@ -97,7 +97,7 @@ async def test_fallback_login_with_ecdsa_and_rsa_pss(cluster: Cluster) -> None:
     colons = ":".join(fingerprint[i : i + 2] for i in range(0, 64, 2)).upper()
     second, token = await fallback_login(zone, rsa_cert, colons)
     assert second["uses_left"] == 2
-    assert (await claims_of(zone, token["token"]))["acr"] == tokens.FALLBACK_ACR
+    assert (await claims_of(zone, token["token"]))["aal"] == tokens.FALLBACK_AAL
 
     used = await events(
         cluster, zone, "auth.events", of_type("fallback.used", employee=setup.employee), 2
@@ -114,7 +114,7 @@ async def test_fallback_login_with_ecdsa_and_rsa_pss(cluster: Cluster) -> None:
     parameters = alerts[0]["data"]["parameters"]
     assert parameters["username"] == "admin" and "nr c" in parameters["certificate"]
     issued = await events(
-        cluster, zone, "auth.events", of_type("token.issued", acr=tokens.FALLBACK_ACR), 2
+        cluster, zone, "auth.events", of_type("token.issued", aal=tokens.FALLBACK_AAL), 2
     )
     assert all(e["data"]["amr"] == ["pwd", "x509"] for e in issued)
     metrics = await (await zone.ops.get("/metrics")).text()
@@ -278,15 +278,15 @@ async def test_fallback_session_is_not_renewed_past_12_hours(cluster: Cluster) -
     status, renewed = await renew(zone, token["token"])
     assert status == 200, renewed
     assert renewed["session_expires_at"] == token["session_expires_at"]
-    assert (await claims_of(zone, renewed["token"]))["acr"] == tokens.FALLBACK_ACR
+    assert (await claims_of(zone, renewed["token"]))["aal"] == tokens.FALLBACK_AAL
 
     # The same kind of session near its end and past it (signed as a renewal would be).
-    near = forge_session(zone, setup.employee, timedelta(hours=11, minutes=50), tokens.FALLBACK_ACR)
+    near = forge_session(zone, setup.employee, timedelta(hours=11, minutes=50), tokens.FALLBACK_AAL)
     status, body = await renew(zone, near)
     assert status == 200, body
     claims = await claims_of(zone, body["token"])
     assert claims["exp"] == claims["auth_time"] + 12 * 3600, "capped at 12 hours"
-    past = forge_session(zone, setup.employee, timedelta(hours=12, seconds=5), tokens.FALLBACK_ACR)
+    past = forge_session(zone, setup.employee, timedelta(hours=12, seconds=5), tokens.FALLBACK_AAL)
     problem(await renew(zone, past), 401, "session-expired")
     two_factor = forge_session(zone, setup.employee, timedelta(hours=12, seconds=5), "aal2")
     assert (await renew(zone, two_factor))[0] == 200, "an aal2 session goes on to 24 hours"

@@ -24,7 +24,7 @@ async def test_login_issues_verifiable_aal1_token(cluster: Cluster) -> None:
     jwks = await (await zone.client.get("/.well-known/jwks.json")).json()
     claims = verify_with_jwks(body["token"]["token"], jwks)
     assert claims["sub"] == employee and claims["practice"] == "fysio" and claims["rg"] == 1
-    assert claims["amr"] == ["pwd"] and claims["acr"] == "aal1" and claims["zone"] == "a"
+    assert claims["amr"] == ["pwd"] and claims["aal"] == "aal1" and claims["zone"] == "a"
     assert claims["exp"] - claims["iat"] == zone.settings.token_lifetime_seconds
     assert claims["auth_time"] == claims["iat"] and claims["sid"]
     assert {"iss", "sid", "auth_time"} <= claims.keys()

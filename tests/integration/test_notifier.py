@@ -176,7 +176,11 @@ class Rig:
 
 
 @pytest.fixture
-async def rig(postgres: Postgres, broker: Broker) -> AsyncIterator[Rig]:
+async def rig(
+    postgres: Postgres, broker: Broker, request: pytest.FixtureRequest
+) -> AsyncIterator[Rig]:
+    """The notifier with an SMTP server and SMS gateway; ``request.param`` (indirect) sets
+    notifier settings over the rig's."""
     mailbox, gateway = Mailbox(), Gateway()
     smtp_port = free_port()
     smtp = Controller(mailbox, hostname="127.0.0.1", port=smtp_port)
@@ -207,7 +211,7 @@ async def rig(postgres: Postgres, broker: Broker) -> AsyncIterator[Rig]:
         rate_limit_count=3,
         dispatch_sweep_seconds=0.1,
         send_timeout_seconds=2,
-    )
+    ).model_copy(update=getattr(request, "param", {}))
     await ensure_database(settings.database_url)
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
     await producer.start()
@@ -330,11 +334,28 @@ async def test_rejected_recipient_is_dead_lettered_without_retry(rig: Rig) -> No
 async def test_no_practice_email_is_a_clear_failure(rig: Rig) -> None:
     await rig.practice(None)
     rid = await rig.request("email", "login_code", "piet@example.nl", PARAMS["login_code"], "9")
-    await rig.wait_status(rid, "failed")
+    assert await rig.wait_status(rid, "failed") == 4, "tried until the attempts run out"
     results = await read_events(
         rig.broker, rig.settings.topic("notify.results"), lambda ev: len(ev) >= 1
     )
-    assert results[0]["data"]["reason"] == "practice-email-missing"
+    assert results[0]["data"]["reason"] == "gave-up:practice-email-missing"
+    assert rig.mailbox.messages == []
+
+
+@pytest.mark.parametrize("rig", [{"max_attempts": 100}], indirect=True)
+async def test_a_message_waits_for_the_practice_email_that_is_on_its_way(rig: Rig) -> None:
+    """The practice's address travels on another topic than the request (the console sets it
+    just before an enrolment mails): the message is kept until it arrives, not failed."""
+    await rig.practice(None)
+    rid = await rig.request("email", "login_code", "piet@example.nl", PARAMS["login_code"], "9")
+
+    async def tried() -> bool:
+        return (await rig.status(rid))[1] >= 2
+
+    await wait_for(tried, timeout=20, interval=0.05)
+    await rig.practice(PRACTICE_EMAIL, version=2)
+    await rig.wait_status(rid, "delivered")
+    assert len(rig.mailbox.messages) == 1
 
 
 async def test_sms_gateway_500_then_200_and_400(rig: Rig) -> None:

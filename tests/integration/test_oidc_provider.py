@@ -121,7 +121,7 @@ async def test_code_flow_gives_tokens_an_independent_library_verifies(
         sid={"essential": True},
     ).validate(id_token.claims)
     claims = id_token.claims
-    assert claims["practice"] == "fysio" and claims["acr"] == "aal1" and claims["amr"] == ["pwd"]
+    assert claims["practice"] == "fysio" and claims["aal"] == "aal1" and claims["amr"] == ["pwd"]
     assert claims["name"] == "Anna Jansen" and claims["preferred_username"] == "admin"
 
     # The access token is Tweestap's own (RFC 9068) and works wherever a session token does.

@@ -83,7 +83,7 @@ async def test_passkey_is_offered_first_and_completes_the_login(cluster: Cluster
     status, token = await answer(zone, body["login_id"], soft.authenticate(options))
     assert status == 200, token
     claims = await claims_of(zone, token["token"])
-    assert claims["amr"] == ["pwd", "hwk", "user"] and claims["acr"] == "aal2"
+    assert claims["amr"] == ["pwd", "hwk", "user"] and claims["aal"] == "aal2"
     await events(
         cluster,
         zone,

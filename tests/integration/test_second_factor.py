@@ -79,10 +79,10 @@ async def test_login_offers_factors_strongest_first_and_totp_completes_it(
     token = next(answer for status, answer in answers if status == 200)
     assert token["recovery_code"] is None
     claims = await claims_of(zone, token["token"])
-    assert claims["acr"] == "aal2" and claims["amr"] == ["pwd", "otp"]
+    assert claims["aal"] == "aal2" and claims["amr"] == ["pwd", "otp"]
     assert claims["sub"] == s.employee and claims["scope"] == "session"
     info = await introspect(zone, token["token"])
-    assert info["active"] is True and info["acr"] == "aal2"
+    assert info["active"] is True and info["aal"] == "aal2"
     status, _ = await renew(zone, token["token"])
     assert status == 200, "a two-factor session renews in a two-factor practice"
     metrics = await (await zone.ops.get("/metrics")).text()
@@ -194,7 +194,7 @@ async def test_sms_codes_single_use_limited_tries_and_sends(cluster: Cluster) ->
     status, token = await verify(zone, body["login_id"], "sms", code)
     assert status == 200, token
     claims = await claims_of(zone, token["token"])
-    assert claims["amr"] == ["pwd", "sms"] and claims["acr"] == "aal2"
+    assert claims["amr"] == ["pwd", "sms"] and claims["aal"] == "aal2"
 
     # Three wrong tries make a code void: the right one no longer works.
     body = await second_step(zone)
@@ -332,7 +332,7 @@ async def test_enrol_step_continues_when_the_authenticator_arrives(cluster: Clus
     status, token = await pending
     assert status == 200, token
     claims = await claims_of(zone, token["token"])
-    assert claims["acr"] == "aal2" and claims["amr"] == ["pwd", "otp"]
+    assert claims["aal"] == "aal2" and claims["amr"] == ["pwd", "otp"]
     problem(await verify(zone, body["login_id"], "totp", code), 404, "login-not-found")
 
 

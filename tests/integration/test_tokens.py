@@ -44,7 +44,7 @@ async def test_renewal_never_passes_the_session_maximum(cluster: Cluster) -> Non
     past_end = forge_session(zone, employee, timedelta(hours=24, seconds=5))
     status, body = await renew(zone, past_end)
     assert status == 401 and body["type"].endswith("/session-expired")
-    fallback = forge_session(zone, employee, timedelta(hours=12, seconds=5), tokens.FALLBACK_ACR)
+    fallback = forge_session(zone, employee, timedelta(hours=12, seconds=5), tokens.FALLBACK_AAL)
     status, body = await renew(zone, fallback)
     assert status == 401 and body["type"].endswith("/session-expired"), "fallback: 12 h"
 
@@ -104,7 +104,9 @@ async def test_expired_and_foreign_tokens_are_refused(cluster: Cluster) -> None:
     zone = await cluster.start("a")
     employee = await cluster.bootstrap(zone)
     now = utcnow()
-    session = tokens.Session.new("fysio", employee, 1, ("pwd",), "aal1", now - timedelta(hours=2))
+    session = tokens.Session.new(
+        "fysio", employee, 1, ("pwd",), "aal1", now - timedelta(hours=2), "low"
+    )
     claims = tokens.grant(
         session,
         tokens.Lifetimes(timedelta(minutes=1), timedelta(days=1)),

@@ -23,8 +23,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from services.web import session as sessions
 from services.web.app import create_app
 from services.web.settings import WebSettings
+from shared.assurance import LOA
 from shared.events import utcnow
-from shared.tokens import TWO_FACTOR_ACR
+from shared.tokens import TWO_FACTOR_AAL
 from shared.topics import AUTH_EVENTS
 from tests.support.bodies import bad_bodies
 from tests.support.bus import read_events
@@ -316,7 +317,9 @@ def two_factor(site: Site, web: WebClient) -> None:
     auth issues after a second factor, signed with auth's key), as a passkey page needs."""
     held = session_of(web)
     claims = jwt.decode(held["token"]["token"], options={"verify_signature": False})
-    claims.update(amr=["pwd", "otp"], acr=TWO_FACTOR_ACR, jti=uuid.uuid4().hex)
+    claims.update(
+        amr=["pwd", "otp"], aal=TWO_FACTOR_AAL, acr=LOA["substantial"], jti=uuid.uuid4().hex
+    )
     held["token"]["token"] = site.auth.auth.signer.sign(claims, utcnow())
     sealed = sessions.seal(KEY, held)
     web.session.cookie_jar.update_cookies({sessions.COOKIE: sealed}, web.make_url("/"))

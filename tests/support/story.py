@@ -379,7 +379,7 @@ async def two_factor_story(cluster: Cluster, smtp_sink: SmtpSink) -> Witness:
     status, answer = await story.login(auth, PRACTICE, "admin", ADMIN_PASSWORD)
     _, _, admin_session = await story.enrol(answer, ADMIN_DATA)
     admin_token = admin_session["token"]
-    assert claims_of(admin_token)["acr"] == "aal2"
+    assert claims_of(admin_token)["aal"] == "aal2"
 
     # Jan: weak password → change it → enrolment → token.
     status, answer = await story.login(auth, PRACTICE, "jan", WEAK_PASSWORD)
@@ -390,7 +390,7 @@ async def two_factor_story(cluster: Cluster, smtp_sink: SmtpSink) -> Witness:
     assert status == 200, answer
     phone, recovery, session = await story.enrol(answer, JAN)
     claims = claims_of(session["token"])
-    assert claims["acr"] == "aal2" and claims["amr"] == ["pwd", "otp"]
+    assert claims["aal"] == "aal2" and claims["amr"] == ["pwd", "otp"]
 
     # A later login offers the app first; the code that ended the last one is refused. (The
     # server takes each employee's TOTP steps only forward, three per 30 s at most: every
@@ -439,5 +439,5 @@ async def two_factor_story(cluster: Cluster, smtp_sink: SmtpSink) -> Witness:
     answer = await wait_for(enrol_next)
     new_phone, _, again = await story.enrol(answer, JAN, previous=phone)
     assert new_phone.secret != phone.secret
-    assert claims_of(again["token"])["acr"] == "aal2"
+    assert claims_of(again["token"])["aal"] == "aal2"
     return witness

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from services.auth.domain import tokens
 from services.auth.http import CLIENTS
+from shared.assurance import LOA
 from shared.events import utcnow
 from tests.support.cluster import Zone
 
@@ -55,11 +56,12 @@ async def introspect(zone: Zone, token: str) -> dict[str, Any]:
     return body
 
 
-def forge_session(zone: Zone, employee: str, auth_age: timedelta, acr: str = "aal1") -> str:
-    """A token for a session that started ``auth_age`` ago, signed by the zone's own key (as a
-    renewal long after login would be), valid for one more minute."""
+def forge_session(zone: Zone, employee: str, auth_age: timedelta, aal: str = "aal1") -> str:
+    """A token for a session of ``aal`` that started ``auth_age`` ago, signed by the zone's own
+    key (as a renewal long after login would be), valid for one more minute even past the cap
+    of its kind."""
     now = utcnow()
-    session = tokens.Session.new("fysio", employee, 1, ("pwd",), "aal1", now - auth_age)
+    session = tokens.Session.new("fysio", employee, 1, ("pwd",), "aal1", now - auth_age, "low")
     grant = tokens.grant(
         session,
         tokens.Lifetimes(timedelta(minutes=1), timedelta(days=2)),
@@ -69,7 +71,10 @@ def forge_session(zone: Zone, employee: str, auth_age: timedelta, acr: str = "aa
         audience=zone.settings.token_audience,
         client_id=zone.settings.token_client_id,
     )
-    return zone.auth.signer.sign({**grant.claims, "acr": acr}, now)
+    if aal == tokens.SINGLE_FACTOR_AAL:
+        return zone.auth.signer.sign(grant.claims, now)
+    kind = {"aal": aal, "acr": LOA["substantial"], "amr": ["pwd", "otp"]}
+    return zone.auth.signer.sign({**grant.claims, **kind}, now)
 
 
 def session_token(
@@ -77,7 +82,7 @@ def session_token(
     employee: str,
     practice: str = "fysio",
     rights_group: int = 2,
-    acr: str = "aal2",
+    aal: str = "aal2",
     amr: Sequence[str] = ("pwd", "otp"),
     auth_time: datetime | None = None,
     precise: bool = False,
@@ -96,7 +101,8 @@ def session_token(
         "rg": rights_group,
         "sid": uuid.uuid4().hex,
         "amr": list(amr),
-        "acr": acr,
+        "aal": aal,
+        "acr": LOA["low" if aal == tokens.SINGLE_FACTOR_AAL else "substantial"],
         "auth_time": started if precise else int(started),
         "iat": int(now.timestamp()),
         "exp": int(now.timestamp()) + lifetime,

@@ -15,7 +15,7 @@ from shared.sealing import Keyring, generate_key
 
 KEYRING = Keyring.parse(f"k1:{generate_key()}")
 NOW = datetime(2026, 12, 5, 12, 0, 0, 123456, tzinfo=UTC)
-SSO = sealed.SsoSession("s1", "fysio", "e1", 2, ("pwd", "otp"), "aal2", NOW)
+SSO = sealed.SsoSession("s1", "fysio", "e1", 2, ("pwd", "otp"), "aal2", NOW, "substantial")
 
 
 def code() -> sealed.Code:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.auth.domain.tokens import (
-    FALLBACK_ACR,
+    FALLBACK_AAL,
     SESSION_SCOPE,
     Grant,
     Lifetimes,
@@ -32,7 +32,7 @@ def grant(s: Session, lifetimes: Lifetimes, issuer: str, zone: str, now: datetim
 
 
 def session(acr: str = "aal2", amr: tuple[str, ...] = ("pwd", "otp")) -> Session:
-    return Session.new("fysio", "emp-1", 1, amr, acr, AUTH_TIME)
+    return Session.new("fysio", "emp-1", 1, amr, acr, AUTH_TIME, "substantial")
 
 
 def test_claims() -> None:
@@ -46,7 +46,8 @@ def test_claims() -> None:
     assert c["rg"] == 1
     assert c["sid"] == s.sid and len(s.sid) >= 32
     assert c["amr"] == ["pwd", "otp"]
-    assert c["acr"] == "aal2"
+    assert c["aal"] == "aal2"
+    assert c["acr"] == "http://eidas.europa.eu/LoA/substantial", "the eIDAS level (ADR 0012)"
     assert c["auth_time"] == int(AUTH_TIME.timestamp())
     assert c["iat"] == int(AUTH_TIME.timestamp())
     assert c["exp"] == int((AUTH_TIME + X).timestamp())
@@ -79,7 +80,8 @@ def test_microseconds_are_dropped() -> None:
     g = grant(session(), LIFETIMES, ISSUER, "a", now)
     assert g.expires_at == AUTH_TIME + timedelta(hours=1) + X
     # The session's start keeps them, in its own claim beside auth_time's whole seconds.
-    started = grant(Session.new("p", "e", 1, ("pwd",), "aal2", now), LIFETIMES, ISSUER, "a", now)
+    made = Session.new("p", "e", 1, ("pwd",), "aal2", now, "substantial")
+    started = grant(made, LIFETIMES, ISSUER, "a", now)
     assert started.claims["auth_time"] == int(now.timestamp())
     assert started.claims["sst"] == now.timestamp()
 
@@ -115,12 +117,12 @@ def test_shorter_session_max_caps_the_first_token() -> None:
 
 
 def test_fallback_session_capped_at_12_hours_even_with_24_hour_max() -> None:
-    fallback = session(acr=FALLBACK_ACR, amr=("pwd", "x509"))
+    fallback = session(acr=FALLBACK_AAL, amr=("pwd", "x509"))
     lifetimes = Lifetimes(token=DAY, session_max=DAY)
     g = grant(fallback, lifetimes, ISSUER, "a", AUTH_TIME)
     assert g.expires_at == AUTH_TIME + timedelta(hours=12)
     assert g.session_expires_at == AUTH_TIME + timedelta(hours=12)
-    assert g.claims["acr"] == FALLBACK_ACR
+    assert g.claims["aal"] == FALLBACK_AAL
     near_end = AUTH_TIME + timedelta(hours=11)
     assert grant(fallback, LIFETIMES, ISSUER, "a", near_end).expires_at == (
         AUTH_TIME + timedelta(hours=12)
@@ -134,7 +136,7 @@ def test_fallback_session_capped_at_12_hours_even_with_24_hour_max() -> None:
 
 def test_fallback_respects_a_shorter_session_max() -> None:
     lifetimes = Lifetimes(token=timedelta(hours=1), session_max=timedelta(hours=6))
-    fallback = session(acr=FALLBACK_ACR)
+    fallback = session(acr=FALLBACK_AAL)
     assert lifetimes.session_end(fallback) == AUTH_TIME + timedelta(hours=6)
 
 

@@ -28,6 +28,7 @@ CLIENTS = MergedTable(
         "auth_method",
         "jwks_uri",
         "id_token_alg",
+        "min_level",
     ),
 )
 

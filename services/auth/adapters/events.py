@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.auth.domain import tokens
+from shared.assurance import LOA
 from shared.events import Envelope
 from shared.outbox import EventWriter
 
@@ -22,7 +23,9 @@ def token_event(
             "jti": grant.claims["jti"],
             "exp": grant.claims["exp"],
             "amr": list(session.amr),
-            "acr": session.acr,
+            "acr": LOA[session.level],
+            "aal": session.aal,
+            "level": session.level,
         },
         now,
     )

@@ -14,6 +14,7 @@ import asyncpg
 from services.auth.domain.factors import Factor
 from services.auth.domain.records import Employee, Practice
 from shared import replicas
+from shared.assurance import Level
 from shared.events import (
     FactorCredential,
     PasswordCredential,
@@ -77,6 +78,7 @@ def _practice(row: asyncpg.Record) -> Practice:
         name=row["name"],
         two_factor_required=row["two_factor_required"],
         policy=directory.policy_of(row),
+        assurance=directory.assurance_of(row),
     )
 
 
@@ -122,7 +124,7 @@ async def login_view(
     conn: asyncpg.Connection, practice_id: str, username: str, now: datetime
 ) -> LoginView:
     row = await conn.fetchrow(
-        """SELECT p.id, p.name, p.two_factor_required, p.policy,
+        """SELECT p.id, p.name, p.two_factor_required, p.policy, p.assurance,
                   e.id AS employee_id, e.username, e.name AS employee_name, e.rights_group,
                   e.in_service, c.sealed, c.changed_at, c.must_change, c.strength, c.version,
                   l.at AS last_login,
@@ -339,14 +341,15 @@ async def create_login(
     expires_at: datetime,
     passed: Any = None,
     second_factor: bool = False,
+    required_level: Level = "low",
 ) -> None:
     """Open a login; ``passed``: the pending failure row (event id) of the right guess that
     opened it, which goes in the same statement (:func:`drop_failure`); ``second_factor``:
-    the login asked for one (step-up)."""
+    the login asked for one (step-up); ``required_level``: the level it must reach."""
     await conn.execute(
         "WITH settled AS (DELETE FROM login_failures WHERE event_id = $7) "
         "INSERT INTO logins (id, practice, employee, stage, created_at, expires_at, done, "
-        "second_factor) VALUES ($1, $2, $3, $4, $5, $6, $4 = 'done', $8)",
+        "second_factor, required_level) VALUES ($1, $2, $3, $4, $5, $6, $4 = 'done', $8, $9)",
         login_id,
         practice_id,
         employee_id,
@@ -355,6 +358,7 @@ async def create_login(
         expires_at,
         passed,
         second_factor,
+        required_level,
     )
 
 
@@ -458,10 +462,13 @@ class SecondStep:
     reset_at: datetime | None
     #: Sessions of this employee that started at or before this are revoked.
     cutoff: datetime | None = None
+    #: The level the login must reach (settled at its password step).
+    required_level: Level = "low"
 
 
 #: An open login at one of the stages, with its employee, practice, factors and failures.
-_SECOND_STEP = """SELECT l.id AS login_id, l.stage, p.id, p.name, p.two_factor_required, p.policy,
+_SECOND_STEP = """SELECT l.id AS login_id, l.stage, l.required_level,
+           p.id, p.name, p.two_factor_required, p.policy, p.assurance,
            e.id AS employee_id, e.username, e.name AS employee_name, e.email,
            e.rights_group, e.in_service,
            (SELECT r.at FROM login_resets r
@@ -518,6 +525,7 @@ async def second_step(
         failures=list(row["failures"]),
         reset_at=row["reset_at"],
         cutoff=row["cutoff"],
+        required_level=row["required_level"],
     )
 
 

@@ -24,6 +24,7 @@ from urllib.parse import unquote_plus, urlsplit
 
 from pydantic import AfterValidator, Field, model_validator
 
+from shared.assurance import Level
 from shared.events import ID_PATTERN, Text, Versioned
 
 #: Bytes of randomness in a client secret (256 bits).
@@ -83,6 +84,8 @@ class ClientState(Versioned):
     auth_method: AuthMethod = "client_secret_basic"
     jwks_uri: RegisteredUri | None = None
     id_token_alg: IdTokenAlg = "RS256"  # noqa: S105 (an algorithm, not a secret)
+    #: The lowest assurance level of a session this application may have (ADR 0012).
+    min_level: Level = "low"
 
     @model_validator(mode="after")
     def _authenticates_somehow(self) -> ClientState:
@@ -109,6 +112,8 @@ class Registration:
     #: Its keys, for ``private_key_jwt`` (no secret).
     jwks_uri: str | None = None
     id_token_alg: IdTokenAlg = "RS256"  # noqa: S105 (an algorithm, not a secret)
+    #: The lowest assurance level of a session it accepts.
+    min_level: Level = "low"
 
     @property
     def auth_method(self) -> AuthMethod:
@@ -125,6 +130,7 @@ class Registration:
             "auth_method": self.auth_method,
             "jwks_uri": self.jwks_uri,
             "id_token_alg": self.id_token_alg,
+            "min_level": self.min_level,
         }
 
 

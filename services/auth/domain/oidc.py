@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from services.auth.domain import tokens
+from shared.assurance import LEVELS, Level
 from shared.sealing import Keyring, SealingError
 
 #: A code is redeemable this long (RFC 6749 §4.1.2: "a maximum lifetime of 10 minutes is
@@ -47,8 +48,9 @@ class SsoSession:
     employee: str
     rights_group: int
     amr: tuple[str, ...]
-    acr: str
+    aal: str
     auth_time: datetime
+    level: Level
 
     @classmethod
     def from_session(cls, session: tokens.Session) -> SsoSession:
@@ -58,13 +60,14 @@ class SsoSession:
             session.employee,
             session.rights_group,
             session.amr,
-            session.acr,
+            session.aal,
             session.auth_time,
+            session.level,
         )
 
     def grant_session(self, client_id: str, scope: tuple[str, ...]) -> tokens.Session:
         """The new session of one application's grant: its own sid, this session's
-        ``auth_time``, ``acr`` and ``amr``, linked to it (``ssid``), to the client and its
+        ``auth_time``, ``aal``, level and ``amr``, linked to it (``ssid``), to the client and its
         ``scope``."""
         return tokens.Session(
             sid=uuid.uuid4().hex,
@@ -72,8 +75,9 @@ class SsoSession:
             employee=self.employee,
             rights_group=self.rights_group,
             amr=self.amr,
-            acr=self.acr,
+            aal=self.aal,
             auth_time=self.auth_time,
+            level=self.level,
             client_id=client_id,
             sso_sid=self.sid,
             scope=scope,
@@ -217,6 +221,8 @@ def open_pushed(keyring: Keyring, value: str, client_id: str, now: datetime) -> 
 
 
 def _sso(raw: dict[str, Any]) -> SsoSession:
+    if raw.get("level") not in LEVELS:
+        raise ValueError("no level")
     return SsoSession(
         **{**raw, "amr": tuple(raw["amr"]), "auth_time": _time(raw["auth_time"])},
     )

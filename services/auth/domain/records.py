@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from shared.assurance import Level
 from shared.events import PasswordPolicy
 from shared.usernames import normalise_username
 
@@ -15,6 +17,8 @@ class Practice:
     name: str
     two_factor_required: bool
     policy: PasswordPolicy
+    #: The lowest level a login must have, and per rights group (shared/assurance.py).
+    assurance: Mapping[str, Level] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -13,19 +13,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared.assurance import LOA, Level, level_of_acr
 from shared.tokens import (
+    AAL_CLAIM,
     ENROL_SCOPE,
-    FALLBACK_ACR,
+    FALLBACK_AAL,
     SESSION_SCOPE,
     SESSION_START_CLAIM,
-    SINGLE_FACTOR_ACR,
+    SINGLE_FACTOR_AAL,
     SSO_SESSION_CLAIM,
-    TWO_FACTOR_ACR,
+    TWO_FACTOR_AAL,
+    aal_of,
     scopes,
     session_started,
 )
 
-__all__ = ["ENROL_SCOPE", "FALLBACK_ACR", "SESSION_SCOPE", "SINGLE_FACTOR_ACR", "TWO_FACTOR_ACR"]
+__all__ = ["ENROL_SCOPE", "FALLBACK_AAL", "SESSION_SCOPE", "SINGLE_FACTOR_AAL", "TWO_FACTOR_AAL"]
 FALLBACK_SESSION_MAX = timedelta(hours=12)
 
 
@@ -40,8 +43,11 @@ class Session:
     employee: str
     rights_group: int
     amr: tuple[str, ...]
-    acr: str
+    #: ``aal1``, ``aal2`` or ``aal2-fallback`` (the ``aal`` claim; the fallback's cap).
+    aal: str
     auth_time: datetime
+    #: The eIDAS level (the ``acr`` claim), from the means it was made with (ADR 0012).
+    level: Level = "low"
     #: An application's grant (OpenID Connect, docs/adr/0011): the client it was granted to
     #: (the tokens' ``client_id``), and the SSO session it came from (``ssid``), whose end is
     #: its end too.
@@ -49,6 +55,8 @@ class Session:
     sso_sid: str | None = None
     #: The OpenID scopes granted beside ``session`` (``openid``, ``profile``…).
     scope: tuple[str, ...] = ()
+    #: Role codes a means vouched for (Dezi's), carried as the ``roles`` claim.
+    roles: tuple[str, ...] = ()
 
     @classmethod
     def new(
@@ -57,12 +65,24 @@ class Session:
         employee: str,
         rights_group: int,
         amr: tuple[str, ...],
-        acr: str,
+        aal: str,
         auth_time: datetime,
+        level: Level,
+        roles: tuple[str, ...] = (),
     ) -> Session:
         """``auth_time``: when the session began, to the microsecond (tokens carry it as
-        ``sst`` beside ``auth_time``'s whole seconds)."""
-        return cls(uuid.uuid4().hex, practice, employee, rights_group, amr, acr, auth_time)
+        ``sst`` beside ``auth_time``'s whole seconds); ``level``: its means' (ADR 0012)."""
+        return cls(
+            uuid.uuid4().hex,
+            practice,
+            employee,
+            rights_group,
+            amr,
+            aal,
+            auth_time,
+            level,
+            roles=roles,
+        )
 
     @classmethod
     def from_claims(cls, claims: dict[str, Any]) -> Session:
@@ -75,12 +95,23 @@ class Session:
             employee=claims["sub"],
             rights_group=int(claims["rg"]),
             amr=tuple(claims["amr"]),
-            acr=claims["acr"],
+            aal=aal_of(claims) or SINGLE_FACTOR_AAL,
             auth_time=started,
+            level=level_of_claims(claims),
             client_id=claims.get("client_id") if SSO_SESSION_CLAIM in claims else None,
             sso_sid=claims.get(SSO_SESSION_CLAIM),
             scope=tuple(s for s in scopes(claims) if s != SESSION_SCOPE),
+            roles=tuple(str(role) for role in claims.get("roles") or ()),
         )
+
+
+def level_of_claims(claims: dict[str, Any]) -> Level:
+    """A token's level: its eIDAS ``acr``; a token signed before the levels (``acr`` an
+    ``aal`` value) is ``low`` with one factor and ``substantial`` with two."""
+    found = level_of_acr(claims.get("acr"))
+    if found is not None:
+        return found
+    return "low" if aal_of(claims) in (None, SINGLE_FACTOR_AAL) else "substantial"
 
 
 def session_start(now: datetime, cutoff: datetime | None) -> datetime:
@@ -99,7 +130,7 @@ class Lifetimes:
     session_max: timedelta
 
     def session_end(self, session: Session) -> datetime:
-        cap = FALLBACK_SESSION_MAX if session.acr == FALLBACK_ACR else self.session_max
+        cap = FALLBACK_SESSION_MAX if session.aal == FALLBACK_AAL else self.session_max
         return (session.auth_time + min(cap, self.session_max)).replace(microsecond=0)
 
 
@@ -140,7 +171,8 @@ def grant(
         "rg": session.rights_group,
         "sid": session.sid,
         "amr": list(session.amr),
-        "acr": session.acr,
+        "acr": LOA[session.level],
+        AAL_CLAIM: session.aal,
         "auth_time": math.floor(session.auth_time.timestamp()),
         SESSION_START_CLAIM: round(session.auth_time.timestamp(), 6),
         "iat": int(now.timestamp()),
@@ -151,6 +183,8 @@ def grant(
     }
     if session.sso_sid is not None:
         claims[SSO_SESSION_CLAIM] = session.sso_sid
+    if session.roles:
+        claims["roles"] = list(session.roles)
     return Grant(claims, expires_at, renew_after, session_end)
 
 

@@ -44,12 +44,17 @@ class Passed:
     """A second factor that checked out: its ``amr`` and what the login's completion must also
     write (events, notifications), plus a new recovery code to hand out once."""
 
+    #: The factor kind (shared/factor_kinds.py): with the password, the session's means and
+    #: so its level (shared/assurance.py).
+    kind: str
     #: RFC 8176 method references after ``pwd``.
     amr: tuple[str, ...]
     events: list[tuple[Topic, Envelope]] = field(default_factory=list)
     recovery_code: str | None = None
     #: ``aal2``, or ``aal2-fallback`` for the certificate fallback (a 12-hour session).
-    acr: str = tokens.TWO_FACTOR_ACR
+    aal: str = tokens.TWO_FACTOR_AAL
+    #: A passkey of an authenticator model the deployment lists as certified.
+    certified: bool = False
     #: Added to ``login.succeeded`` (a passkey: which one, whether the user was verified).
     detail: dict[str, Any] = field(default_factory=dict)
     #: What the statement completing the login spends with it (a TOTP step), if anything.

@@ -195,7 +195,7 @@ class Certificate:
         event = self.events.outgoing(
             AUTH_EVENTS, "fallback.used", practice.id, employee.id, used.model_dump(), now
         )
-        return Passed((fallback.AMR,), [event], acr=tokens.FALLBACK_ACR)
+        return Passed("certificate", (fallback.AMR,), [event], aal=tokens.FALLBACK_AAL)
 
     def _alert(
         self,

@@ -153,7 +153,7 @@ class Code(Usual):
         typed = code.strip().replace(" ", "").encode()
         ok = hmac.compare_digest(typed, stored)
         await repo.login_code_tried(conn, row["id"], used=ok)
-        return Passed((factor_kinds.amr_of(channel),)) if ok else problems.invalid_code()
+        return Passed(channel, (factor_kinds.amr_of(channel),)) if ok else problems.invalid_code()
 
 
 MODULE = FactorModule()

@@ -21,7 +21,8 @@ from services.auth.domain.factors import Factor
 from services.auth.factors import OUTCOMES, SECOND_STAGES, WAIT, Passed, Wait
 from services.auth.use_cases.attempts import Attempts
 from services.auth.use_cases.grants import Grants
-from shared import actors
+from shared import actors, assurance
+from shared.assurance import Level
 from shared.events import Envelope, factor_aad
 from shared.outbox import EventWriter
 from shared.problems import Problem
@@ -38,6 +39,8 @@ class StepTools:
     attempts: Attempts
     grants: Grants
     events: EventWriter
+    #: The means → level table (``TWEESTAP_ASSURANCE_LEVELS``).
+    levels: Mapping[str, Level]
 
     @staticmethod
     def check_step(step: repo.SecondStep, now: datetime) -> None:
@@ -88,19 +91,27 @@ class StepTools:
         it (the factor's own events, ``login.succeeded``, ``token.issued``); also (spent,
         done) as :func:`repo.complete_login` answers."""
         practice, employee = step.practice, step.employee
+        means = assurance.means_of_factor(passed.kind, passed.certified)
+        level = assurance.level_of(means, self.levels)
+        needed = assurance.highest(
+            (step.required_level, assurance.required(practice.assurance, employee.rights_group))
+        )
+        if not assurance.at_least(level, needed):
+            raise problems.assurance_level_too_low(needed)
         session = tokens.Session.new(
             practice.id,
             employee.id,
             employee.rights_group,
             ("pwd", *passed.amr),
-            passed.acr,
+            passed.aal,
             tokens.session_start(now, step.cutoff),
+            level,
         )
         grant = self.grants.grant(session, now)
         token = self.grants.token(grant, now, passed.recovery_code)
         events = [
             *passed.events,
-            self._succeeded(step, passed, now),
+            self._succeeded(step, passed, level, now),
             (AUTH_EVENTS, token_event(self.events, "token.issued", session, grant, now)),
         ]
         spent, done = await repo.complete_login(
@@ -116,7 +127,7 @@ class StepTools:
         return token, spent, done
 
     def _succeeded(
-        self, step: repo.SecondStep, passed: Passed, now: datetime
+        self, step: repo.SecondStep, passed: Passed, level: Level, now: datetime
     ) -> tuple[Topic, Envelope]:
         employee = step.employee
         return self.events.outgoing(
@@ -127,7 +138,9 @@ class StepTools:
             {
                 "username": employee.username_key,
                 "employee": employee.id,
+                "means": assurance.means_of_factor(passed.kind, passed.certified),
                 "amr": ["pwd", *passed.amr],
+                "level": level,
                 **passed.detail,
                 "actor": actors.actor(employee.id, employee.rights_group),
             },

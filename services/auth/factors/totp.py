@@ -66,7 +66,10 @@ class Totp(Usual):
         data = {"employee": employee.id, "factor": factor.id, "step": used_step}
         used = self.events.outgoing(AUTH_EVENTS, "totp.used", practice.id, employee.id, data, now)
         passed = Passed(
-            (factor_kinds.amr_of("totp"),), [used], spend=totp_steps.spend(factor.id, used_step)
+            "totp",
+            (factor_kinds.amr_of("totp"),),
+            [used],
+            spend=totp_steps.spend(factor.id, used_step),
         )
         token, spent, done = await self.tools.complete(conn, step, passed, now)
         if done:

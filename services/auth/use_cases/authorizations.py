@@ -18,7 +18,8 @@ from services.auth.domain.clients import ClientState
 from services.auth.domain.oauth import OAuthError, form_values
 from services.auth.use_cases.client_auth import ClientAuthentication
 from services.auth.use_cases.clients import Clients
-from shared import oidc
+from shared import assurance, oidc
+from shared.assurance import Level
 from shared.events import Text, utcnow
 from shared.gate import TokenGate
 from shared.sealing import Keyring
@@ -48,6 +49,8 @@ class ClientView(BaseModel):
     redirect_uris: list[str]
     post_logout_redirect_uris: list[str]
     public: bool
+    #: The lowest assurance level of a session it accepts (ADR 0012).
+    min_level: Level = "low"
 
 
 class PushedResolve(BaseModel):
@@ -91,6 +94,7 @@ class Authorizations:
             redirect_uris=state.redirect_uris,
             post_logout_redirect_uris=state.post_logout_redirect_uris,
             public=state.public,
+            min_level=state.min_level,
         )
 
     async def _client(self, client_id: str) -> ClientState:
@@ -107,6 +111,8 @@ class Authorizations:
         if session.sso_sid is not None:
             raise problems.invalid_authorization("An application's token is no SSO session.")
         client = await self._client(asked.client_id)
+        if not assurance.at_least(session.level, client.min_level):
+            raise problems.assurance_level_too_low(client.min_level)
         if asked.redirect_uri not in client.redirect_uris:
             raise problems.invalid_authorization("redirect_uri is not registered for the client")
         params = {

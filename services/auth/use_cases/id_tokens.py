@@ -14,6 +14,7 @@ from services.auth.adapters.signer import Signer
 from services.auth.domain.clients import ClientState
 from services.auth.domain.oidc import SsoSession
 from shared import oidc
+from shared.assurance import LOA
 from shared.tokens import ID_TOKEN_TYPE
 
 
@@ -43,7 +44,8 @@ class IdTokens:
             "iat": iat,
             "exp": iat + int(self.lifetime.total_seconds()),
             "auth_time": math.floor(sso.auth_time.timestamp()),
-            "acr": sso.acr,
+            "acr": LOA[sso.level],
+            "aal": sso.aal,
             "amr": list(sso.amr),
             "sid": sso.sid,
             "practice": sso.practice,

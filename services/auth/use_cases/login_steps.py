@@ -5,7 +5,7 @@ it also settles the right guess) and answered with what the client needs for it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,11 +15,12 @@ from services.auth import problems
 from services.auth.adapters import repository as repo
 from services.auth.api import LoginResponse, TokenResponse
 from services.auth.domain import factors, passwords, tokens
-from services.auth.domain.login import next_step
+from services.auth.domain.login import next_step, reaching, required_level
 from services.auth.domain.records import Credential, Employee, Practice
 from services.auth.use_cases.grants import Grants
 from services.auth.use_cases.tokens import Issuing
-from shared import actors
+from shared import actors, assurance
+from shared.assurance import Level
 from shared.outbox import EventWriter
 from shared.topics import AUTH_EVENTS
 
@@ -41,6 +42,8 @@ class LoginSteps:
     #: How long a login waits at its second factor (or password change), and at enrolment.
     login_ttl: timedelta
     enrolment_ttl: timedelta
+    #: The means → level table (``TWEESTAP_ASSURANCE_LEVELS``).
+    levels: Mapping[str, Level]
 
     async def advance(
         self,
@@ -54,21 +57,34 @@ class LoginSteps:
         fallback: bool = False,
         passed: uuid.UUID | None = None,
         second_factor: bool = False,
+        asked_level: Level | None = None,
     ) -> LoginResponse:
         """Record where the login goes next and answer with that step (and, for the second
         factor, the factors it may use); ``existing``: a login that changed its password;
         ``passed``: the pending row of the right guess that opened the login, settled by the
-        login's first write (it was no failure); ``second_factor``: asked for by the
-        application whatever the practice requires (kept on the login for its later steps)."""
+        login's first write (it was no failure); ``second_factor``, ``asked_level``: asked for
+        by the application whatever the practice requires (kept on the login for its later
+        steps). A login that cannot reach the level that applies with a password and the
+        employee's factors is refused (``assurance-level-too-low``, naming the level)."""
+        needed = required_level(practice, employee.rights_group, asked_level, second_factor)
+        below = not assurance.at_least(assurance.level_of("password", self.levels), needed)
         strong = factors.strong_count(factor_kinds)
-        step = next_step(practice, credential, strong, now, second_factor=second_factor)
+        step = next_step(practice, credential, strong, now, second_factor=second_factor or below)
         expires_at = now + (self.enrolment_ttl if step == "enrol" else self.login_ttl)
         allowed = fallback and practice.policy.fallback_max_uses > 0
         offered = factors.offered(factor_kinds, allowed) if step == "second_factor" else []
+        offered = reaching(offered, needed, self.levels)
+        if (step == "second_factor" and not offered) or (
+            step == "enrol" and not reaching(("totp",), needed, self.levels)
+        ):
+            raise problems.assurance_level_too_low(needed)
         response = LoginResponse(
             login_id=login_id, next=step, factors=offered, expires_at=expires_at
         )
-        new = (login_id, practice.id, employee.id, step, now, expires_at, passed, second_factor)
+        new = (
+            *(login_id, practice.id, employee.id, step, now, expires_at, passed),
+            *(second_factor, needed),
+        )
         async with self.pool.acquire() as conn:
             if not existing and step != "done":
                 # The usual case (a second factor, a new password, enrolment): one statement
@@ -107,16 +123,25 @@ class LoginSteps:
             employee.id,
             employee.rights_group,
             ("pwd",),
-            tokens.SINGLE_FACTOR_ACR,
+            tokens.SINGLE_FACTOR_AAL,
             tokens.session_start(now, cutoff),
+            assurance.level_of("password", self.levels),
         )
         token = await self.issuing.issue(conn, session, now, "token.issued")
-        await self._login_succeeded(conn, practice.id, employee, now)
+        await self.succeeded(conn, practice.id, employee, session, "password", now)
         return token
 
-    async def _login_succeeded(
-        self, conn: asyncpg.Connection, practice_id: str, employee: Employee, now: datetime
+    async def succeeded(
+        self,
+        conn: asyncpg.Connection,
+        practice_id: str,
+        employee: Employee,
+        session: tokens.Session,
+        means: str,
+        now: datetime,
     ) -> None:
+        """A login completed (in the caller's transaction): the failures cleared, the last
+        login recorded, ``login.succeeded`` with its means, amr and level (the audit trail)."""
         key = employee.username_key
         await repo.login_succeeded(conn, practice_id, employee.id, key, now)
         await self.events.emit(
@@ -128,6 +153,9 @@ class LoginSteps:
             {
                 "username": key,
                 "employee": employee.id,
+                "means": means,
+                "amr": list(session.amr),
+                "level": session.level,
                 "actor": actors.actor(employee.id, employee.rights_group),
             },
             now,

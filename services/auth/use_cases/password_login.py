@@ -23,6 +23,7 @@ from services.auth.use_cases.attempts import Attempts
 from services.auth.use_cases.login_steps import LoginSteps
 from services.auth.use_cases.passwords import StorePassword
 from shared import logs
+from shared.assurance import Level
 from shared.consumer import INFRASTRUCTURE_ERRORS
 from shared.events import PasswordPolicy, utcnow
 from shared.problems import Problem, not_evaluated
@@ -45,7 +46,12 @@ class PasswordLogin:
     metrics: AuthMetrics
 
     async def login(
-        self, practice_id: str, username: str, password: str, second_factor: bool = False
+        self,
+        practice_id: str,
+        username: str,
+        password: str,
+        second_factor: bool = False,
+        level: Level | None = None,
     ) -> LoginResponse:
         """Check the password. Unknown practice, unknown user and wrong password answer the
         same, after the same argon2id work, and all count toward the same lockout.
@@ -79,17 +85,23 @@ class PasswordLogin:
             self.metrics.login("disabled", started)
             raise problems.account_disabled()
         # The right guess's pending row is settled by the statement that opens the login.
-        response = await self.steps.advance(
-            practice,
-            employee,
-            credential,
-            view.factor_kinds,
-            uuid.uuid4().hex,
-            now,
-            fallback=view.fallback,
-            passed=attempt.id,
-            second_factor=second_factor,
-        )
+        try:
+            response = await self.steps.advance(
+                practice,
+                employee,
+                credential,
+                view.factor_kinds,
+                uuid.uuid4().hex,
+                now,
+                fallback=view.fallback,
+                passed=attempt.id,
+                second_factor=second_factor,
+                asked_level=level,
+            )
+        except Problem:
+            await self.attempts.passed(attempt)  # a right guess all the same
+            self.metrics.login("level_too_low", started)
+            raise
         self.metrics.login("success", started)
         return response
 
@@ -142,4 +154,5 @@ class ChangePasswordAtLogin:
             existing=True,
             fallback=fallback,
             second_factor=bool(row["second_factor"]),
+            asked_level=row["required_level"],
         )

@@ -199,8 +199,9 @@ class ChangeOwnPassword:
             employee.id,
             employee.rights_group,
             caller.amr,
-            caller.acr,
+            caller.aal,
             tokens.session_start(issued, now),  # after the cutoff
+            caller.level,
         )
         async with self.pool.acquire() as conn, conn.transaction():
             changed.token = await self.issuing.issue(conn, session, issued, "token.issued")

@@ -76,7 +76,7 @@ class Renewing:
             session.employee,
             session.sid,
             None if event is None else self.events.row(AUTH_EVENTS, event),
-            single_factor=session.acr == tokens.SINGLE_FACTOR_ACR,
+            single_factor=session.aal == tokens.SINGLE_FACTOR_AAL,
             auth_time=session.auth_time,
             sso_sid=session.sso_sid,
         )
@@ -130,7 +130,7 @@ class Revoking:
 #: The claims an active token's introspection shows (RFC 7662 §2.2 and Tweestap's own).
 SHOWN = (
     *("sub", "iss", "aud", "client_id", "exp", "iat", "jti", "practice", "rg", "sid"),
-    *("amr", "acr", "auth_time", "zone"),
+    *("amr", "acr", "aal", "auth_time", "zone"),
 )
 
 

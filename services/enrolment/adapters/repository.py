@@ -54,6 +54,7 @@ def _practice(row: asyncpg.Record) -> Practice:
         email=row["email"],
         two_factor_required=row["two_factor_required"],
         policy=directory.policy_of(row),
+        assurance=directory.assurance_of(row),
         version=row["version"],
         updated_at=row["updated_at"],
     )

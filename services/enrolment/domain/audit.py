@@ -17,12 +17,12 @@ from datetime import datetime
 from typing import Any, Literal
 
 from shared.audit_actions import AUDIT_ACTIONS
-from shared.tokens import FALLBACK_ACR, TWO_FACTOR_ACR
+from shared.tokens import FALLBACK_AAL, TWO_FACTOR_AAL
 
 #: Sessions that may read the audit trail (NEN 7513: two factors): a login with a second factor
 #: (``aal2``) and a certificate fallback (``aal2-fallback``: the password and a certificate's
 #: signature, two factors too). A password-only session (``aal1``) may not.
-READER_ACRS = frozenset({TWO_FACTOR_ACR, FALLBACK_ACR})
+READER_AALS = frozenset({TWO_FACTOR_AAL, FALLBACK_AAL})
 
 Outcome = Literal["success", "failure"]
 ObjectType = Literal["employee", "certificate", "practice"]
@@ -204,7 +204,7 @@ RULES: dict[str, Rule] = {
         "success",
         "employee",
         _employee,
-        lambda e: _pick(e.data, "username", "factor", "amr"),
+        lambda e: _pick(e.data, "username", "factor", "means", "amr", "level"),
     ),
     "totp.replayed": Rule(
         _fixed("second_factor.replayed"),
@@ -285,9 +285,9 @@ AUDITED_TYPES = frozenset(RULES)
 ACTIONS = frozenset(AUDIT_ACTIONS)
 
 
-def may_read(acr: object) -> bool:
-    """Whether a session that logged in with ``acr`` may read the audit trail."""
-    return isinstance(acr, str) and acr in READER_ACRS
+def may_read(aal: object) -> bool:
+    """Whether a session that logged in at ``aal`` may read the audit trail."""
+    return isinstance(aal, str) and aal in READER_AALS
 
 
 def to_record(event: Event) -> AuditRecord | None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from services.enrolment.domain.readiness import Person, missing_identity
+from shared.assurance import Level
 from shared.events import PasswordPolicy
 
 #: A practice that requires two factors needs at least this minimum password strength.
@@ -19,15 +20,21 @@ class PracticeSettings:
     email: str | None
     two_factor_required: bool
     policy: PasswordPolicy
+    #: Assurance minimums (shared/assurance.py): ``minimum`` and per rights group.
+    assurance: Mapping[str, Level] = field(default_factory=dict)
 
     def merged(
-        self, changes: Mapping[str, Any], policy_changes: Mapping[str, Any]
+        self,
+        changes: Mapping[str, Any],
+        policy_changes: Mapping[str, Any],
+        assurance_changes: Mapping[str, Level] | None = None,
     ) -> PracticeSettings:
         """These settings with ``changes`` (fields given in the request) applied; policy
-        fields not given keep their value. Raises pydantic's ValidationError for a policy
-        that is not valid as a whole."""
+        fields and assurance keys not given keep their value. Raises pydantic's
+        ValidationError for a policy that is not valid as a whole."""
         policy = PasswordPolicy.model_validate({**self.policy.model_dump(), **policy_changes})
-        return replace(self, **dict(changes), policy=policy)
+        assurance = {**self.assurance, **(assurance_changes or {})}
+        return replace(self, **dict(changes), policy=policy, assurance=assurance)
 
 
 def two_factor_unmet(settings: PracticeSettings) -> list[str]:

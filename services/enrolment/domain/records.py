@@ -9,6 +9,7 @@ from typing import Literal
 from services.enrolment.domain.enrolment import State
 from services.enrolment.domain.practice import PracticeSettings
 from services.enrolment.domain.readiness import Person
+from shared.assurance import Level
 from shared.events import FactorKind, PasswordPolicy
 
 
@@ -19,12 +20,15 @@ class Practice:
     email: str | None
     two_factor_required: bool
     policy: PasswordPolicy
+    assurance: dict[str, Level]
     version: int
     updated_at: datetime
 
     @property
     def settings(self) -> PracticeSettings:
-        return PracticeSettings(self.name, self.email, self.two_factor_required, self.policy)
+        return PracticeSettings(
+            self.name, self.email, self.two_factor_required, self.policy, self.assurance
+        )
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ from services.enrolment.settings import EnrolmentSettings
 from shared.events import utcnow
 from shared.gate import TokenGate
 from shared.problems import Problem, forbidden
-from shared.tokens import FALLBACK_ACR, TWO_FACTOR_ACR
+from shared.tokens import FALLBACK_AAL, TWO_FACTOR_AAL, aal_of
 
 Claims = dict[str, Any]
-TWO_FACTOR_ACRS = frozenset({TWO_FACTOR_ACR, FALLBACK_ACR})
+TWO_FACTOR_AALS = frozenset({TWO_FACTOR_AAL, FALLBACK_AAL})
 
 
 @dataclass
@@ -26,7 +26,7 @@ class Access:
         """Claims of a live session token; with ``two_factor``, only a two-factor session
         (``aal2``, ``aal2-fallback``)."""
         claims = await self.gate.live_session(token)
-        if two_factor and claims.get("acr") not in TWO_FACTOR_ACRS:
+        if two_factor and aal_of(claims) not in TWO_FACTOR_AALS:
             raise forbidden("This needs a session that logged in with two factors.")
         return claims
 
@@ -70,6 +70,6 @@ def recent_strong_login(claims: Claims, now: datetime, max_age: timedelta) -> bo
     """Whether the session logged in with two factors (``aal2``; a fallback is ``aal2-fallback``)
     no longer than ``max_age`` before ``now``."""
     started = claims.get("auth_time")
-    if claims.get("acr") != TWO_FACTOR_ACR or not isinstance(started, int | float):
+    if aal_of(claims) != TWO_FACTOR_AAL or not isinstance(started, int | float):
         return False
     return now - datetime.fromtimestamp(started, tz=UTC) <= max_age

@@ -29,6 +29,7 @@ from shared.consumer import EventConsumer
 from shared.db import owner_connection
 from shared.events import Envelope, utcnow
 from shared.gate import AdminCheck
+from shared.tokens import aal_of
 from shared.topics import (
     AUTH_EVENTS,
     CERTS_EVENTS,
@@ -66,7 +67,7 @@ class AuditTrail:
         """The practice's administrator in a two-factor session (NEN 7513): 401/403 as for
         any administrator's call, then 403 ``two-factor-required`` for a password-only one."""
         claims = await self.admin(token, practice)
-        if not may_read(claims.get("acr")):
+        if not may_read(aal_of(claims)):
             raise two_factor_required()
 
     async def record(self, conn: asyncpg.Connection, event: Envelope) -> None:

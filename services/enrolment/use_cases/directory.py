@@ -34,6 +34,7 @@ from services.enrolment.metrics import EnrolmentMetrics
 from services.enrolment.settings import EnrolmentSettings
 from services.enrolment.use_cases.access import Claims
 from shared import actors, directory_trust, replicas
+from shared.assurance import Level
 from shared.events import (
     EmployeeUpserted,
     PracticeUpserted,
@@ -73,8 +74,11 @@ def _same_employee(current: Employee, event: EmployeeUpserted) -> bool:
     )
 
 
-def _requested(body: PracticeUpdate) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The settings a request changes, and the policy settings it changes."""
+def _requested(
+    body: PracticeUpdate,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Level]]:
+    """The settings a request changes, the policy settings and the assurance minimums it
+    changes."""
     given = body.model_fields_set
     changes: dict[str, Any] = {}
     if "name" in given and body.name is not None:
@@ -84,7 +88,8 @@ def _requested(body: PracticeUpdate) -> tuple[dict[str, Any], dict[str, Any]]:
     if "two_factor_required" in given and body.two_factor_required is not None:
         changes["two_factor_required"] = body.two_factor_required
     policy = body.password_policy
-    return changes, policy.model_dump(exclude_unset=True, exclude_none=True) if policy else {}
+    policy_changes = policy.model_dump(exclude_unset=True, exclude_none=True) if policy else {}
+    return changes, policy_changes, {str(k): v for k, v in (body.assurance or {}).items()}
 
 
 async def _refuse_unready_switch(
@@ -136,6 +141,7 @@ class Practices:
             email=practice.email,
             two_factor_required=practice.two_factor_required,
             password_policy=practice.policy,
+            assurance=practice.assurance,
             version=practice.version,
             updated_at=practice.updated_at,
         )
@@ -154,13 +160,13 @@ class Practices:
         practice's e-mail address; switching it on while employees in service lack birth
         date, e-mail or BSN needs ``confirm_incomplete``. A refusal changes nothing."""
         now = utcnow()
-        changes, policy_changes = _requested(body)
+        changes, policy_changes, assurance_changes = _requested(body)
         async with self.pool.acquire() as conn, conn.transaction():
             current = await repo.practice(conn, practice_id, for_update=True)
             if current is None:
                 raise not_found("No such practice.")
             before = current.settings
-            after = before.merged(changes, policy_changes)
+            after = before.merged(changes, policy_changes, assurance_changes)
             await _refuse_unready_switch(conn, practice_id, before, after, body.confirm_incomplete)
             if after == before:
                 return self.practice_view(current)
@@ -172,6 +178,7 @@ class Practices:
             email=event.email,
             two_factor_required=event.two_factor_required,
             password_policy=event.password_policy,
+            assurance=event.assurance,
             version=event.version,
             updated_at=now,
         )
@@ -198,6 +205,7 @@ class Practices:
                         f"password_policy{SETTING}{name}": value
                         for name, value in after.policy.model_dump().items()
                     },
+                    **{f"assurance{SETTING}{key}": value for key, value in after.assurance.items()},
                 }
             ),
             now,

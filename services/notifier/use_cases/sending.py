@@ -87,7 +87,9 @@ class Sending:
             # The practice may not have reached this zone yet: worth waiting for.
             raise transient("practice-unknown", "the practice is not known (yet)")
         if not sender.email:
-            raise permanent("practice-email-missing", "the practice has no e-mail address")
+            # Its address may be on its way (another topic than this request): worth waiting
+            # for, within the retry policy.
+            raise transient("practice-email-missing", "the practice has no e-mail address")
         reference = str(message.request_id)
         email = build_message(sender.email, sender.name, message.recipient, rendered, reference)
         await self.smtp.send(email, sender.email)

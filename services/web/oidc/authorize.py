@@ -31,7 +31,14 @@ from services.web.oidc.decision import (
     wants_second_factor,
 )
 from services.web.oidc.redirects import authorization_response
-from shared.oidc import AuthorizationError, client_and_redirect, read_request, single
+from shared import assurance
+from shared.oidc import (
+    AuthorizationError,
+    asked_level,
+    client_and_redirect,
+    read_request,
+    single,
+)
 
 #: The longest authorization request the web takes as a query (aiohttp reads request lines of
 #: 8 KiB): a larger one is pushed (RFC 9126).
@@ -117,7 +124,9 @@ async def _begin(request: web.Request, params: Params) -> web.StreamResponse:
     session, now = request["session"], time.time()
     try:
         asked = read_request(params, redirect_uri, pushed=pushed)
-        kept = pending.keep(session, asked, client.name, now, wants_second_factor(asked))
+        level = assurance.highest((asked_level(asked.acr_values) or "low", client.min_level))
+        second = wants_second_factor(asked) or level != "low"
+        kept = pending.keep(session, asked, client.name, now, second, level)
     except AuthorizationError as error:
         if not error.redirectable:
             raise Shown("oidc.request_invalid", error.description) from None
@@ -170,7 +179,8 @@ async def answer(request: web.Request, kept: pending.Pending, now: float) -> web
     (``prompt=none``), or the login page (with a second factor when it must)."""
     session, asked = request["session"], kept.request
     sso = sso_of(token_claims(session.get("token")))
-    verdict = decide(asked, sso, sso is not None and kept.answered_by(sso.sid), now)
+    fresh = sso is not None and kept.answered_by(sso.sid)
+    verdict = decide(asked, sso, fresh, now, kept.level)
     if isinstance(verdict, Issue):
         try:
             code = await calls.issue_code(request, asked)
@@ -191,7 +201,7 @@ async def answer(request: web.Request, kept: pending.Pending, now: float) -> web
             pending.drop(session)
             _to_client(request, asked.redirect_uri, asked.state, code=code)
         session.pop("token", None)  # the SSO session ended at auth: a login starts a new one
-        verdict = decide(asked, None, False, now)
+        verdict = decide(asked, None, False, now, kept.level)
     if isinstance(verdict, Refuse):
         pending.drop(session)
         _to_client(

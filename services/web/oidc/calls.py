@@ -15,6 +15,7 @@ from aiohttp import web
 from tweestap_client import NotLoggedIn, TweestapClient, acting_for
 
 from services.web.context import HTTP, SETTINGS, browser_address, sdk
+from shared.assurance import LEVELS, Level
 from shared.events import ID_PATTERN
 from shared.oidc import AuthorizationRequest
 
@@ -28,6 +29,8 @@ class Client:
     redirect_uris: tuple[str, ...]
     post_logout_redirect_uris: tuple[str, ...]
     public: bool
+    #: The lowest assurance level of a session the client accepts (ADR 0012).
+    min_level: Level = "low"
 
 
 class Refused(Exception):
@@ -72,7 +75,12 @@ async def client(request: web.Request, client_id: str) -> Client | None:
             str(uri) for uri in body.get("post_logout_redirect_uris") or ()
         ),
         public=bool(body.get("public")),
+        min_level=_level(body.get("min_level")),
     )
+
+
+def _level(value: object) -> Level:
+    return value if value in LEVELS else "low"
 
 
 async def pushed(request: web.Request, client_id: str, request_uri: str) -> dict[str, list[str]]:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shared.assurance import LOA, Level
 from shared.oidc import ACR_RANK, AuthorizationRequest, acr_satisfied
 
 #: The lowest level Tweestap knows: a password alone.
@@ -65,6 +66,11 @@ def sso_of(claims: Mapping[str, Any] | None) -> Sso | None:
     )
 
 
+def reaches(sso: Sso, minimum: Level) -> bool:
+    """Whether the session's level (its ``acr``) is at least ``minimum``."""
+    return ACR_RANK.get(sso.acr, 0) >= ACR_RANK[LOA[minimum]]
+
+
 def hinted_practice(login_hint: str | None) -> str | None:
     """The practice a ``login_hint`` names: ``practice`` or ``username@practice``."""
     if not login_hint:
@@ -77,7 +83,13 @@ def wants_second_factor(request: AuthorizationRequest) -> bool:
     return not acr_satisfied(PASSWORD_ONLY, request.acr_values)
 
 
-def decide(request: AuthorizationRequest, sso: Sso | None, fresh: bool, now: float) -> Verdict:
+def decide(
+    request: AuthorizationRequest,
+    sso: Sso | None,
+    fresh: bool,
+    now: float,
+    minimum: Level = "low",
+) -> Verdict:
     """What answers ``request`` with the browser's session ``sso``; ``fresh``: that session
     is the one a login made for this very request.
 
@@ -85,10 +97,11 @@ def decide(request: AuthorizationRequest, sso: Sso | None, fresh: bool, now: flo
     round again), and only its level is checked — a login asked to give two factors that gave
     fewer is refused (``access_denied``), never sent round again. Any other session answers
     when no ``prompt=login`` asks a new login, it is no older than ``max_age``, it is of the
-    practice ``login_hint`` names, and its level meets ``acr_values``."""
+    practice ``login_hint`` names, and its level meets ``acr_values`` and the client's
+    ``minimum``."""
     second = wants_second_factor(request)
     if sso is not None and fresh:
-        if acr_satisfied(sso.acr, request.acr_values):
+        if acr_satisfied(sso.acr, request.acr_values) and reaches(sso, minimum):
             return Issue()
         return Refuse("access_denied", "the login did not reach the level acr_values asks")
     silent = "none" in request.prompt
@@ -101,7 +114,7 @@ def decide(request: AuthorizationRequest, sso: Sso | None, fresh: bool, now: flo
     )
     practice = hinted_practice(request.login_hint)
     other = practice is not None and sso.practice is not None and practice != sso.practice
-    weak = not acr_satisfied(sso.acr, request.acr_values)
+    weak = not acr_satisfied(sso.acr, request.acr_values) or not reaches(sso, minimum)
     if not (stale or other or weak):
         return Issue()
     if silent:

@@ -15,6 +15,7 @@ from services.web import i18n
 from services.web.claims import token_claims
 from services.web.oidc.decision import hinted_practice
 from services.web.oidc.redirects import form_origin
+from shared.assurance import LEVELS, Level
 from shared.oidc import AuthorizationError, AuthorizationRequest, read_request
 
 KEY = "oidc"
@@ -38,6 +39,9 @@ class Pending:
     client: str
     request: AuthorizationRequest
     second_factor: bool = False
+    #: The lowest assurance level the session must have: what ``acr_values`` asks and the
+    #: client's own minimum, the higher (ADR 0012).
+    level: Level = "low"
     #: The SSO session a login made for this request (``sid``), once one has.
     login: str | None = None
 
@@ -52,6 +56,7 @@ def keep(
     client: str,
     now: float,
     second_factor: bool = False,
+    level: Level = "low",
 ) -> Pending:
     """``request`` kept in ``session`` (replacing any other); a request too large to keep
     beside the session's token is refused (redirectable: the client can push it, RFC 9126,
@@ -63,6 +68,7 @@ def keep(
         "pushed": request.pushed,
         "params": request.parameters(),
         "second_factor": second_factor,
+        "level": level,
     }
     if len(json.dumps(entry, separators=(",", ":"))) > MAX_PENDING_BYTES:
         raise AuthorizationError("invalid_request", "the request is too large to keep")
@@ -87,6 +93,7 @@ def current(session: MutableMapping[str, Any], now: float) -> Pending | None:
             client=str(entry["client"]),
             request=request,
             second_factor=bool(entry.get("second_factor")),
+            level=entry.get("level") if entry.get("level") in LEVELS else "low",
             login=str(entry["login"]) if entry.get("login") else None,
         )
     except (TypeError, KeyError, ValueError, AttributeError, AuthorizationError):

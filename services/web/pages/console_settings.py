@@ -12,7 +12,7 @@ from services.web.console import forms, views
 from services.web.console.admin import Admin, admin_page, call, form_page, problem
 from services.web.context import WebRoute, render
 from shared.password_strength import strength
-from shared.tokens import SINGLE_FACTOR_ACR
+from shared.tokens import SINGLE_FACTOR_AAL, aal_of
 
 
 async def _current(request: web.Request, admin: Admin) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -97,7 +97,7 @@ def _saved(request: web.Request, practice: dict[str, Any]) -> web.StreamResponse
     """Back to the settings, unless two factors are now required and this session is a
     password-only one: the services end it (shared.gate), so the page says so and why."""
     claims = token_claims(request["session"].get("token")) or {}
-    if practice.get("two_factor_required") and claims.get("acr") == SINGLE_FACTOR_ACR:
+    if practice.get("two_factor_required") and aal_of(claims) == SINGLE_FACTOR_AAL:
         request["session"].pop("token", None)
         return render(request, "console/switched.html", {"error": None})
     raise web.HTTPSeeOther("/console/settings?saved=1")

@@ -14,6 +14,7 @@ from services.web.context import WebRoute, message, render, sdk
 from services.web.oidc import pending
 from services.web.pages import wizard
 from shared import factor_kinds
+from shared.assurance import LEVELS, Level
 
 #: Factors a browser can answer (a code or a passkey); a certificate signs inside the
 #: practice software.
@@ -86,6 +87,12 @@ async def form(request: web.Request) -> web.StreamResponse:
     return render(request, "login/form.html", {"error": None, "values": values})
 
 
+def _asked(waiting: dict[str, Any] | None) -> Level | None:
+    """The level the application waiting for this login asks (ADR 0012), if above low."""
+    level = (waiting or {}).get("level")
+    return level if level in LEVELS and level != "low" else None
+
+
 def _refused_status(error: TweestapError) -> int:
     if error.status >= 500:
         return 503
@@ -113,6 +120,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
                 values["username"],
                 values["password"],
                 second_factor=bool(waiting and waiting.get("second_factor")),
+                level=_asked(waiting),
             )
         except TweestapError as error:
             values.pop("password")
