@@ -196,7 +196,8 @@ def _type_name(annotation: Any) -> str:
         return f"{' or '.join(_type_name(a) for a in inner)} (optional)"
     if origin is list:
         item = args[0]
-        plural = "objects" if get_origin(item) is dict else {str: "strings", int: "integers"}[item]
+        names = {str: "strings", int: "integers", Path: "paths"}
+        plural = "objects" if get_origin(item) is dict else names[item]
         return f"JSON list of {plural}"
     if origin is dict:
         return "JSON object"
