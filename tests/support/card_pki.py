@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import shutil
 import subprocess
 import time
@@ -14,7 +15,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+import asyncpg
 from aiohttp import web
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 
 from services.dev import cards
 from services.dev.cards import Card, Hierarchy, Issued
@@ -169,3 +173,29 @@ async def ocsp_responder(pki: CardPki) -> AsyncIterator[subprocess.Popen[bytes]]
             await asyncio.to_thread(process.wait, 5)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def sign_nonce(issued: Issued, nonce: str) -> str:
+    """What practice software does with the card's key: RSA-PSS, SHA-256, over the nonce's
+    UTF-8 bytes, base64."""
+    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH)
+    return base64.b64encode(issued.key.sign(nonce.encode(), pss, hashes.SHA256())).decode()
+
+
+async def link(owner_dsn: str, practice: str, employee: str, uzi_number: str, ura: str) -> None:
+    """The practice's URA and the employee's UZI (Dezi) number in auth's copy of the directory,
+    as the directory events of enrolment set them (the owner's connection: until those columns
+    have their migration, they are added here, as that migration will)."""
+    conn = await asyncpg.connect(owner_dsn)
+    try:
+        await conn.execute("ALTER TABLE practices ADD COLUMN IF NOT EXISTS ura text")
+        await conn.execute("ALTER TABLE employees ADD COLUMN IF NOT EXISTS dezi_number text")
+        await conn.execute("UPDATE practices SET ura = $2 WHERE id = $1", practice, ura)
+        await conn.execute(
+            "UPDATE employees SET dezi_number = $3 WHERE practice = $1 AND id = $2",
+            practice,
+            employee,
+            uzi_number,
+        )
+    finally:
+        await conn.close()
