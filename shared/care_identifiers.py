@@ -18,6 +18,9 @@ URA_OID: Final = "2.16.528.1.1007.3.3"
 DEZI_NUMBER_PATTERN: Final = r"^[0-9]{1,20}$"
 #: A URA: eight digits.
 URA_PATTERN: Final = r"^[0-9]{8}$"
+#: The same in the directory's events, where ``""`` records "none".
+DEZI_NUMBER_OR_NONE: Final = r"^([0-9]{1,20})?$"
+URA_OR_NONE: Final = r"^([0-9]{8})?$"
 #: A role code (RoleCodeNL, e.g. ``01.015``) as Dezi states it; at most this many are kept.
 ROLE_CODE_PATTERN: Final = r"^[0-9A-Za-z][0-9A-Za-z.-]{0,19}$"
 MAX_ROLES: Final = 20

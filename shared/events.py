@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from shared.assurance import Level, PolicyKey
+from shared.care_identifiers import DEZI_NUMBER_OR_NONE, URA_OR_NONE
 from shared.factor_kinds import FactorKind as FactorKind  # re-exported: events name it
 from shared.merge import ELEMENT, SETTING, Record, Stamp, collapse, expand
 from shared.text import Text as Text  # re-exported: the one string type of events
@@ -216,6 +217,10 @@ class PracticeUpserted(Versioned):
     #: The lowest assurance level a login must have (``minimum``), and per rights group
     #: (``"1"`` … ``"9"``): shared/assurance.py. Each key merges on its own.
     assurance: dict[PolicyKey, Level] = Field(default_factory=dict)
+    #: The practice's URA (care provider number, OID 2.16.528.1.1007.3.3: eight digits), what
+    #: a Dezi or UZI-pas login must act for (docs/adr/0014). ``""``: recorded as none; left
+    #: out (null): not stated, the stored one stays (writers that do not know it).
+    ura: Text | None = Field(default=None, max_length=8, pattern=URA_OR_NONE)
 
 
 class EmployeeUpserted(Versioned):
@@ -234,6 +239,10 @@ class EmployeeUpserted(Versioned):
     bsn_hash: Text | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     rights_group: int = Field(ge=1, le=9)
     in_service: bool = True
+    #: The employee's Dezi/UZI number (OID 2.16.528.1.1007.3.1), what a Dezi or UZI-pas login
+    #: finds them by (docs/adr/0014). ``""``: recorded as none; left out (null): not stated,
+    #: the stored one stays (host systems do not know it).
+    dezi_number: Text | None = Field(default=None, max_length=20, pattern=DEZI_NUMBER_OR_NONE)
 
     @field_validator("birth_date")
     @classmethod

@@ -1,8 +1,9 @@
 """Request and response bodies of the enrolment HTTP API (DESIGN §7).
 
 Updates (``PUT``) are partial: a field left out keeps its current value. Where a field may be
-removed, ``null`` removes it (a practice's or employee's ``email``, an employee's ``phone`` and
-``birth_date``); a BSN is never removed (host systems publish employees without it)."""
+removed, ``null`` removes it (a practice's or employee's ``email``, a practice's ``ura``, an
+employee's ``phone``, ``birth_date`` and ``dezi_number``); a BSN is never removed (host
+systems publish employees without it)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 
 from shared.assurance import Level, PolicyKey
+from shared.care_identifiers import DEZI_NUMBER_PATTERN, URA_PATTERN
 from shared.events import (
     E164_PATTERN,
     EMAIL_PATTERN,
@@ -72,6 +74,9 @@ class PracticeUpdate(Body):
     #: Assurance minimums to set (``minimum``, rights groups ``"1"``-``"9"``: ``low``,
     #: ``substantial`` or ``high``); keys not given keep their value, ``low`` asks nothing.
     assurance: dict[PolicyKey, Level] | None = None
+    #: The practice's URA (eight digits): what Dezi and UZI-pas logins must act for;
+    #: ``null`` removes it.
+    ura: Text | None = Field(default=None, max_length=8, pattern=URA_PATTERN)
 
 
 class PracticeView(BaseModel):
@@ -83,6 +88,7 @@ class PracticeView(BaseModel):
     assurance: dict[str, Level]
     version: int
     updated_at: datetime
+    ura: str | None = None
 
 
 class EmployeeUpdate(Body):
@@ -98,6 +104,9 @@ class EmployeeUpdate(Body):
     phone: Text | None = Phone
     rights_group: int | None = Field(default=None, ge=1, le=9)
     in_service: bool | None = None
+    #: The employee's Dezi/UZI number (digits), what a Dezi or UZI-pas login finds them by;
+    #: unique within the practice (409 ``dezi-number-taken``); ``null`` removes it.
+    dezi_number: Text | None = Field(default=None, max_length=20, pattern=DEZI_NUMBER_PATTERN)
 
     _phone = field_validator("phone", mode="before")(_plain_phone)
     _birth = field_validator("birth_date")(_plausible)
@@ -124,6 +133,7 @@ class EmployeeView(BaseModel):
     in_service: bool
     version: int
     updated_at: datetime
+    dezi_number: str | None = None
 
 
 class EmployeeList(RootModel[list[EmployeeView]]):

@@ -74,6 +74,16 @@ def username_taken() -> Problem:
     )
 
 
+def dezi_number_taken() -> Problem:
+    return Problem(
+        409,
+        "dezi-number-taken",
+        "Dezi number taken",
+        "Another employee of this practice has this Dezi/UZI number; a number belongs to one "
+        "employee of a practice.",
+    )
+
+
 def strong_factor_required(
     detail: str = "SMS and e-mail codes are only offered to employees who have an authenticator "
     "app.",

@@ -34,7 +34,10 @@ from shared.replicas.revocations import raise_cutoff
 from shared.topics import DIRECTORY_EMPLOYEES, DIRECTORY_PRACTICES, Topic
 
 #: Everything a practice's settings hold (the password policy merges per setting).
-PRACTICE_FIELDS = ("name", "email", "two_factor_required", "policy", "assurance")
+PRACTICE_FIELDS = ("name", "email", "two_factor_required", "policy", "assurance", "ura")
+#: Fields where an upsert without a value (null) keeps the stored one: writers that do not
+#: know them (host systems, ``tweestap bootstrap``) state none; ``""`` records "none".
+OPTIONAL_PRACTICE_FIELDS = frozenset({"ura"})
 
 
 def practices(fields: Iterable[str] = PRACTICE_FIELDS) -> MergedTable:
@@ -47,6 +50,7 @@ def practices(fields: Iterable[str] = PRACTICE_FIELDS) -> MergedTable:
         renames={"password_policy": "policy"},
         # Each password setting, and each assurance minimum, merges on its own.
         maps=frozenset({"policy", "assurance"} & set(kept)),
+        optional=OPTIONAL_PRACTICE_FIELDS & set(kept),
     )
 
 

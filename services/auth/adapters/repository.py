@@ -32,10 +32,14 @@ def _username_key(merged: Record, _: asyncpg.Record | None) -> dict[str, Any]:
 
 
 #: The directory as auth keeps it (:mod:`shared.replicas.directory`): the practices' settings,
-#: the employees' names, addresses, rights groups and status, with the normalised username.
+#: the employees' names, addresses, rights groups and status, with the normalised username,
+#: and their Dezi/UZI numbers (an upsert without one keeps the stored one).
 DIRECTORY = directory.Directory(
     directory.practices(),
-    directory.employees(("username", "name", "email", "rights_group", "in_service")),
+    directory.employees(
+        ("username", "name", "email", "rights_group", "in_service", "dezi_number"),
+        optional=("dezi_number",),
+    ),
     derive=_username_key,
 )
 

@@ -39,8 +39,9 @@ EMPLOYEES = directory.employees(
         "bsn_hash",
         "rights_group",
         "in_service",
+        "dezi_number",
     ),
-    optional=("bsn_hash",),
+    optional=("bsn_hash", "dezi_number"),
 )
 DIRECTORY = directory.Directory(directory.practices(), EMPLOYEES)
 PRACTICES = DIRECTORY.practices
@@ -55,6 +56,7 @@ def _practice(row: asyncpg.Record) -> Practice:
         two_factor_required=row["two_factor_required"],
         policy=directory.policy_of(row),
         assurance=directory.assurance_of(row),
+        ura=row["ura"] or None,
         version=row["version"],
         updated_at=row["updated_at"],
     )
@@ -72,6 +74,7 @@ def _employee(row: asyncpg.Record) -> Employee:
         bsn_hash=row["bsn_hash"],
         rights_group=row["rights_group"],
         in_service=row["in_service"],
+        dezi_number=row["dezi_number"] or None,
         version=row["version"],
         updated_at=row["updated_at"],
     )
@@ -116,6 +119,27 @@ async def username_taken(
         employee_id,
     )
     return any(normalise_username(r["username"]) == key for r in others)
+
+
+async def dezi_number_taken(
+    conn: asyncpg.Connection, practice_id: str, dezi_number: str, employee_id: str
+) -> bool:
+    """Whether another employee of the practice has ``dezi_number``; the caller's transaction
+    holds a lock on the number in the practice until it ends (two administrators giving it
+    to two employees at once: the second waits, then sees the first)."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('dezi_number'), hashtext($1 || ':' || $2))",
+        practice_id,
+        dezi_number,
+    )
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM employees WHERE practice = $1 AND dezi_number = $2"
+        " AND id <> $3)",
+        practice_id,
+        dezi_number,
+        employee_id,
+    )
+    return found
 
 
 async def people(conn: asyncpg.Connection, practice_id: str) -> list[Person]:

@@ -22,6 +22,8 @@ class PracticeSettings:
     policy: PasswordPolicy
     #: Assurance minimums (shared/assurance.py): ``minimum`` and per rights group.
     assurance: Mapping[str, Level] = field(default_factory=dict)
+    #: The URA (care provider number) Dezi and UZI-pas logins must act for (None: none).
+    ura: str | None = None
 
     def merged(
         self,

@@ -23,11 +23,13 @@ class Practice:
     assurance: dict[str, Level]
     version: int
     updated_at: datetime
+    #: The URA (None: none recorded).
+    ura: str | None = None
 
     @property
     def settings(self) -> PracticeSettings:
         return PracticeSettings(
-            self.name, self.email, self.two_factor_required, self.policy, self.assurance
+            self.name, self.email, self.two_factor_required, self.policy, self.assurance, self.ura
         )
 
 
@@ -45,6 +47,8 @@ class Employee:
     in_service: bool
     version: int
     updated_at: datetime
+    #: The Dezi/UZI number (None: none recorded).
+    dezi_number: str | None = None
 
     def person(self, has_strong_factor: bool = False) -> Person:
         return Person(

@@ -62,6 +62,7 @@ def _same_employee(current: Employee, event: EmployeeUpserted) -> bool:
         current.bsn_hash,
         current.rights_group,
         current.in_service,
+        current.dezi_number,
     ) == (
         event.username,
         event.name,
@@ -71,6 +72,7 @@ def _same_employee(current: Employee, event: EmployeeUpserted) -> bool:
         event.bsn_hash,
         event.rights_group,
         event.in_service,
+        event.dezi_number or None,
     )
 
 
@@ -87,6 +89,8 @@ def _requested(
         changes["email"] = body.email
     if "two_factor_required" in given and body.two_factor_required is not None:
         changes["two_factor_required"] = body.two_factor_required
+    if "ura" in given:
+        changes["ura"] = body.ura
     policy = body.password_policy
     policy_changes = policy.model_dump(exclude_unset=True, exclude_none=True) if policy else {}
     return changes, policy_changes, {str(k): v for k, v in (body.assurance or {}).items()}
@@ -144,6 +148,7 @@ class Practices:
             assurance=practice.assurance,
             version=practice.version,
             updated_at=practice.updated_at,
+            ura=practice.ura,
         )
 
     async def get_practice(self, claims: Claims, practice_id: str) -> PracticeView:
@@ -170,7 +175,7 @@ class Practices:
             await _refuse_unready_switch(conn, practice_id, before, after, body.confirm_incomplete)
             if after == before:
                 return self.practice_view(current)
-            event = await self._write(conn, claims, practice_id, after, now)
+            event = await self._write(conn, claims, practice_id, before, after, now)
         self.metrics.written("practice")
         return PracticeView(
             id=practice_id,
@@ -181,6 +186,7 @@ class Practices:
             assurance=event.assurance,
             version=event.version,
             updated_at=now,
+            ura=event.ura or None,
         )
 
     async def _write(
@@ -188,6 +194,7 @@ class Practices:
         conn: asyncpg.Connection,
         claims: Claims,
         practice_id: str,
+        before: PracticeSettings,
         after: PracticeSettings,
         now: datetime,
     ) -> PracticeUpserted:
@@ -206,6 +213,9 @@ class Practices:
                         for name, value in after.policy.model_dump().items()
                     },
                     **{f"assurance{SETTING}{key}": value for key, value in after.assurance.items()},
+                    # Stated only when it changes ("" records none): a practice that never
+                    # had one publishes none, and writers that do not know it keep it.
+                    **({"ura": after.ura or ""} if after.ura != before.ura else {}),
                 }
             ),
             now,
@@ -266,6 +276,17 @@ def _require_new_employee_fields(body: EmployeeUpdate) -> None:
 _CLEARABLE = ("birth_date", "email", "phone")
 
 
+def _dezi_number_change(body: EmployeeUpdate, current: Employee | None) -> dict[str, str]:
+    """The Dezi number to write: only when the request changes it (``""`` records none), so
+    that writers that never state it (host systems) keep it."""
+    if "dezi_number" not in body.model_fields_set:
+        return {}
+    wanted = body.dezi_number or None
+    if wanted == (current.dezi_number if current else None):
+        return {}
+    return {"dezi_number": wanted or ""}
+
+
 def _employee_values(
     body: EmployeeUpdate, current: Employee | None, bsn_hash: str | None
 ) -> dict[str, Any]:
@@ -287,6 +308,7 @@ def _employee_values(
         "bsn_hash": bsn_hash or (current.bsn_hash if current else None),
         "rights_group": value("rights_group", 2),
         "in_service": value("in_service", True),
+        **_dezi_number_change(body, current),
     }
 
 
@@ -318,6 +340,7 @@ class Employees:
             in_service=employee.in_service,
             version=employee.version,
             updated_at=employee.updated_at,
+            dezi_number=employee.dezi_number,
         )
 
     async def list_employees(self, claims: Claims, practice_id: str) -> list[EmployeeView]:
@@ -371,9 +394,14 @@ class Employees:
         event: EmployeeUpserted,
         now: datetime,
     ) -> None:
-        """Store and publish an employee, its username unique in the practice."""
+        """Store and publish an employee, its username and Dezi number unique in the
+        practice."""
         if await repo.username_taken(conn, practice_id, event.username, event.employee):
             raise problems.username_taken()
+        if event.dezi_number and await repo.dezi_number_taken(
+            conn, practice_id, event.dezi_number, event.employee
+        ):
+            raise problems.dezi_number_taken()
         try:
             async with conn.transaction():
                 await repo.upsert_employee(conn, practice_id, event)
