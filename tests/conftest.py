@@ -1,6 +1,6 @@
 """Real components for the suite: one embedded PostgreSQL and one Tansu broker per session;
 a fresh database and a unique topic prefix per test, so tests are independent. What the
-fixtures give is defined in tests/support (``cluster``, ``mail``, ``logs``)."""
+fixtures give is defined in tests/support (``cluster``, ``mail``, ``logs``, ``site``)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from services.dev.infra import Broker, Postgres, free_port
 from tests.support.cluster import Cluster
 from tests.support.logs import Lines
 from tests.support.mail import Inbox, SmtpSink
+from tests.support.site import sites as sites  # a fixture: sites through the web front end
 
 
 @pytest.fixture(scope="session")

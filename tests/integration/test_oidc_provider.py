@@ -514,3 +514,38 @@ async def test_pushed_requests_are_sealed_for_their_client(zones: tuple[Zone, Zo
         headers=basic("app", secret),
     )
     assert unregistered.status == 400
+
+
+async def test_a_client_with_a_minimum_level_gets_no_code_for_a_session_below_it(
+    zones: tuple[Zone, Zone],
+) -> None:
+    """ADR 0012: an application registered at ``substantial`` is refused a password-only SSO
+    session (naming the level, for the front door to step up); its ID token's ``acr`` is the
+    eIDAS level of the session, ``aal`` Tweestap's own."""
+    a, _ = zones
+    assert await register(a, "strict", min_level="substantial") is not None
+    secret = await register(a, "app")
+    assert secret is not None
+    sso = await sso_token(a)
+    _, challenge = pkce()
+    refused = await code_for(a, sso, "strict", challenge)
+    assert refused["status"] == 403, refused
+    assert refused["type"].endswith("/assurance-level-too-low"), refused
+    assert refused["level"] == "substantial"
+    assert refused["acr"] == "http://eidas.europa.eu/LoA/substantial"
+
+    verifier, challenge = pkce()
+    issued = await code_for(a, sso, "app", challenge)
+    status, tokens, _ = await exchange(a, issued["code"], verifier, secret)
+    assert status == 200, tokens
+    id_token = jose_jwt.decode(tokens["id_token"], await keys_of(a), algorithms=["RS256"])
+    assert id_token.claims["acr"] == "http://eidas.europa.eu/LoA/low"
+    assert id_token.claims["aal"] == "aal1"
+    introspected = await a.client.post(
+        "/v1/tokens/introspect",
+        data={"token": tokens["access_token"]},
+        headers=basic("app", secret),
+    )
+    shown = await introspected.json()
+    assert introspected.status == 200 and shown["active"] is True, shown
+    assert (shown["acr"], shown["aal"]) == ("http://eidas.europa.eu/LoA/low", "aal1"), shown
