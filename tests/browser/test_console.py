@@ -87,6 +87,12 @@ async def test_console_in_the_browser(console: tuple[Browser, Story, Zone]) -> N
     await b.fill(email=PRACTICE_EMAIL)
     await b.click("#save")
     await b.wait_text("Opgeslagen", "#saved")
+    # Rights group 3 needs hoog (ADR 0012): saved in enrolment, shown again.
+    await b.choose("assurance_3", "high")
+    await b.click("#save")
+    await b.wait_text("Opgeslagen", "#saved")
+    assert (await b.find("#assurance_3 option[selected]")).get_attribute("value") == "high"
+    assert (await b.find("#assurance_minimum option[selected]")).get_attribute("value") == "low"
     await b.fill(min_strength="40")
     await b.click("#two_factor_required")
     await b.click("#save")

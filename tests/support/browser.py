@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestServer
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.select import Select
 
 from services.web.app import create_app
 from services.web.settings import WebSettings
@@ -50,6 +51,11 @@ class Browser:
             element = await self.find(f"#{name}")
             await self.run(element.clear)
             await self.run(element.send_keys, value)
+
+    async def choose(self, name: str, value: str) -> None:
+        """The option of a select (``#name``) whose value is ``value``."""
+        element = await self.find(f"#{name}")
+        await self.run(lambda: Select(element).select_by_value(value))
 
     async def date(self, name: str, iso: str) -> None:
         """A date input's value (typing depends on the browser's locale's field order)."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from shared.assurance import LEVELS, MINIMUM
 from shared.audit_actions import AUDIT_ACTIONS
 
 #: The password policy's fields, in the order the settings page shows them.
@@ -25,6 +26,9 @@ POLICY_FIELDS = (
     "lockout_seconds",
     "history",
 )
+#: The keys of a practice's lowest assurance levels, in the order the settings page shows them:
+#: the practice's minimum, then each rights group's (form fields ``assurance_<key>``).
+ASSURANCE_KEYS = (MINIMUM, *(str(group) for group in range(1, 10)))
 #: Fields of an employee as the edit form names them (the BSN is never shown, only replaced).
 EMPLOYEE_FIELDS = (
     "username",
@@ -72,7 +76,8 @@ def _integer(form: Mapping[str, str], name: str, parsed: Parsed) -> int | None:
 
 def practice_body(form: Mapping[str, str]) -> Parsed:
     """``PUT /v1/practices/{p}``: name, e-mail (empty removes it), the two-factor switch,
-    ``confirm_incomplete`` (the "continue anyway" step) and the password policy."""
+    ``confirm_incomplete`` (the "continue anyway" step), the password policy and the lowest
+    assurance levels (``assurance_minimum``, ``assurance_1``…``assurance_9``; ADR 0012)."""
     parsed = Parsed()
     name = _text(form, "name")
     if not name:
@@ -87,6 +92,12 @@ def practice_body(form: Mapping[str, str]) -> Parsed:
         if value is not None:
             policy[name] = value
     parsed.body["password_policy"] = policy
+    assurance = {k: form[f"assurance_{k}"] for k in ASSURANCE_KEYS if f"assurance_{k}" in form}
+    for key, value in assurance.items():
+        if value not in LEVELS:
+            parsed.errors[f"assurance_{key}"] = "console.error.level"
+    if assurance:
+        parsed.body["assurance"] = assurance
     return parsed
 
 

@@ -44,6 +44,18 @@ CONSOLE_TEXTS: dict[str, dict[str, str]] = {
         "console.strength_ok": "voldoende",
         "console.strength_weak": "te zwak",
         "console.two_factor": "Tweestapsverificatie",
+        "console.assurance": "Betrouwbaarheidsniveau bij inloggen",
+        "console.assurance_hint": (
+            "Het laagste eIDAS-niveau waarmee iemand mag inloggen: laag is een wachtwoord, "
+            "substantieel een wachtwoord met een tweede stap, hoog Dezi, een UZI-pas of een "
+            "PKIoverheid-certificaat. Per rechtengroep geldt het hoogste van beide."
+        ),
+        "console.assurance_minimum": "Voor iedereen",
+        "console.assurance_group": "Rechtengroep {group}",
+        "console.level.low": "Laag",
+        "console.level.substantial": "Substantieel",
+        "console.level.high": "Hoog",
+        "console.error.level": "Kies laag, substantieel of hoog.",
         "console.two_factor_required": "Tweestapsverificatie verplicht voor alle medewerkers",
         "console.readiness": "Gereedheid",
         "console.readiness_summary": (
@@ -195,6 +207,18 @@ CONSOLE_TEXTS: dict[str, dict[str, str]] = {
         "console.strength_weak": "too weak",
         "console.two_factor": "Two-step verification",
         "console.two_factor_required": "Require two-step verification for every employee",
+        "console.assurance": "Assurance level of a login",
+        "console.assurance_hint": (
+            "The lowest eIDAS level someone may log in with: low is a password, substantial a "
+            "password with a second step, high Dezi, a UZI pass or a PKIoverheid certificate. "
+            "For a rights group the higher of both applies."
+        ),
+        "console.assurance_minimum": "Everyone",
+        "console.assurance_group": "Rights group {group}",
+        "console.level.low": "Low",
+        "console.level.substantial": "Substantial",
+        "console.level.high": "High",
+        "console.error.level": "Choose low, substantial or high.",
         "console.readiness": "Readiness",
         "console.readiness_summary": (
             "{ready} of {employees} employees ready; {incomplete} with missing data; "

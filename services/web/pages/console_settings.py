@@ -1,5 +1,6 @@
 """The console's practice settings: name, e-mail, password policy with a strength preview,
-and the two-factor switch with the readiness list and "continue anyway"."""
+the two-factor switch with the readiness list and "continue anyway", and the lowest assurance
+level of a login, the practice's and each rights group's (ADR 0012)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from services.web.claims import token_claims
 from services.web.console import forms, views
 from services.web.console.admin import Admin, admin_page, call, form_page, problem
 from services.web.context import WebRoute, render
+from shared.assurance import LEVELS
 from shared.password_strength import strength
 from shared.tokens import SINGLE_FACTOR_AAL, aal_of
 
@@ -28,6 +30,9 @@ def _values(practice: dict[str, Any]) -> dict[str, str]:
     values["name"] = str(practice.get("name") or "")
     values["email"] = str(practice.get("email") or "")
     values["two_factor_required"] = "on" if practice.get("two_factor_required") else ""
+    levels = practice.get("assurance") or {}
+    for key in forms.ASSURANCE_KEYS:
+        values[f"assurance_{key}"] = str(levels.get(key, "low"))
     return values
 
 
@@ -47,6 +52,8 @@ def _page(
             "values": values,
             "readiness": readiness,
             "policy_fields": forms.POLICY_FIELDS,
+            "assurance_keys": forms.ASSURANCE_KEYS,
+            "levels": LEVELS,
             "incomplete": [],
             "saved": request.query.get("saved") == "1",
             "preview": None,
