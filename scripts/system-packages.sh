@@ -5,11 +5,15 @@
 #   prometheus        promtool, which checks deploy/prometheus/alerts.yml and its unit tests
 #   chromium, chromium-driver
 #                     the browser tests (tests/browser), never a downloaded browser
+#   nginx, openssl    the card login's TLS terminator with client certificates and OpenSSL's
+#                     OCSP responder (tests/integration/test_card_*.py)
 set -euo pipefail
 missing=()
 command -v oathtool >/dev/null 2>&1 || missing+=(oathtool)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium chromium-driver)
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing+=(nginx)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "installing Debian packages the tests use: ${missing[*]}"
 SUDO=""

@@ -64,7 +64,11 @@ class TweestapError(Exception):
 
 
 class ZonesUnavailable(Exception):
-    """No zone answered (connection error, timeout or 5xx in every one)."""
+    """No zone answered (connection error, timeout or 5xx in every one). ``slug``: the problem
+    type of the last zone's 5xx answer, if it had one (``revocation-unavailable``: no zone
+    could learn whether a card is revoked)."""
+
+    slug: str = ""
 
 
 class LoginInterrupted(ZonesUnavailable):
@@ -106,8 +110,9 @@ class Response:
 
 #: 5xx problem types by which a zone says it evaluated nothing of the request (it was too
 #: busy to hash the password, it is catching up with the bus and decides nothing yet, or it
-#: could not reach its database before writing anything).
-NOTHING_DONE = frozenset({"hasher-busy", "catching-up", "not-evaluated"})
+#: could not reach its database before writing anything, it could not learn whether a card is
+#: revoked: another zone may have a fresh answer).
+NOTHING_DONE = frozenset({"hasher-busy", "catching-up", "not-evaluated", "revocation-unavailable"})
 
 
 class _Unavailable(Exception):
@@ -257,6 +262,17 @@ class Step:
                 body = {**body, "login_id": self.login_id, "next": self.next}
                 body.setdefault("factors", self.factors)
         return self.client._step(status, body, self.zone)
+
+
+@dataclass(frozen=True)
+class CardChallenge:
+    """A card login's challenge (:meth:`TweestapClient.card_challenge`): sign ``nonce``."""
+
+    challenge: str
+    nonce: str
+    #: The zone that gave it, where the signature goes.
+    zone: int
+    practice: str | None = None
 
 
 Hook = Callable[..., Any]
@@ -546,6 +562,81 @@ class TweestapClient:
         )
         return self._step(answer.status, answer.body, answer.zone)
 
+    async def card_challenge(self, practice: str | None = None) -> CardChallenge:
+        """The first call of a login with a UZI-pas or PKIoverheid certificate by software
+        that holds the card (not a browser): a nonce to sign with the card's key (RSA-PSS or
+        ECDSA, SHA-256, over its UTF-8 bytes), valid in the zone that gave it, once."""
+        payload = {} if practice is None else {"practice": practice}
+        answer = await self._send(
+            "auth", "POST", "/v1/card-login/challenge", payload, None, self._renew_limit
+        )
+        if answer.status != 200:
+            self._problem(answer.status, answer.body)
+        body = answer.body
+        return CardChallenge(str(body["challenge"]), str(body["nonce"]), answer.zone, practice)
+
+    async def card_login(
+        self,
+        *,
+        statement: str | None = None,
+        challenge: CardChallenge | None = None,
+        certificate: str | None = None,
+        signature: str | None = None,
+        practice: str | None = None,
+        level: str | None = None,
+    ) -> None:
+        """Log in with a card: the web front door's sealed ``statement`` of a browser's
+        client-certificate TLS, or a ``challenge`` of :meth:`card_challenge` with the
+        ``certificate`` (PEM) and the ``signature`` of its nonce (sent to the zone that gave
+        the challenge). A session at level high, held like any other; refused: TweestapError
+        (``certificate-revoked``, ``card-not-linked`` …). Never sent to a second zone when the
+        first may have acted on it (:class:`LoginInterrupted`)."""
+        payload: dict[str, Any] = {}
+        if challenge is not None:
+            practice = challenge.practice
+            payload = {
+                "challenge": challenge.challenge,
+                "certificate": certificate,
+                "signature": signature,
+            }
+        elif statement is not None:
+            payload = {"statement": statement}
+        else:
+            raise ValueError("a statement, or a challenge with its certificate and signature")
+        if practice is not None:
+            payload["practice"] = practice
+        if level is not None:
+            payload["level"] = level
+        sent_at = self.clock()
+        if challenge is None:
+            answer = await self._send(
+                "auth",
+                "POST",
+                "/v1/card-login",
+                payload,
+                None,
+                self._password_limit,
+                repeatable=False,
+                watched=True,
+                not_repeated=lambda zone: LoginInterrupted(zone, "card-login", True),
+            )
+            status, body = answer.status, answer.body
+        else:
+            call = _Call("auth", "POST", "/v1/card-login", payload)
+            try:
+                status, body, _ = await self._send_in(
+                    challenge.zone, call, self._password_limit, True
+                )
+            except _Unavailable as error:
+                # The challenge lives in its zone's database only: no other zone can take it.
+                self._down.add(challenge.zone)
+                raise LoginInterrupted(
+                    challenge.zone, "card-login", error.may_have_applied
+                ) from error
+        if status != 200:
+            self._problem(status, body)
+        self._adopt(body, sent_at)
+
     def _step(self, status: int, body: Any, zone: int) -> Step:
         if status != 200:
             self._problem(status, body)
@@ -730,7 +821,9 @@ class TweestapClient:
                 on_hedge=self._hedged,
             )
         except _Unavailable as error:
-            raise ZonesUnavailable(f"no zone answered {call}") from error
+            failed = ZonesUnavailable(f"no zone answered {call}")
+            failed.slug = error.slug
+            raise failed from error
         await self._switch(zone_after(began, zone, self._zone))
         if status == 401 and call.token is not None:
             await self._maybe_ended(body)

@@ -18,7 +18,7 @@ from services.web.console import routes as console
 from services.web.context import ENV, HTTP, KEY, PROXIES, SETTINGS, WebRoute, render
 from services.web.oidc import pending as oidc_pending
 from services.web.oidc import routes as oidc
-from services.web.pages import factors, login, wizard
+from services.web.pages import card_login, factors, login, wizard
 from services.web.redirects import local_path
 from services.web.settings import WebSettings
 from shared.ratelimit import parse_networks
@@ -27,6 +27,7 @@ HERE = Path(__file__).parent
 #: Every page module's routes; the admin console's modules add theirs here.
 PAGES: list[list[WebRoute]] = [
     login.ROUTES,
+    card_login.ROUTES,
     wizard.ROUTES,
     factors.ROUTES,
     console.ROUTES,

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.ratelimit import parse_networks
+from shared.sealing import Keyring
 
 
 def _zone(port: int) -> dict[str, str]:
@@ -51,10 +52,29 @@ class WebSettings(BaseSettings):
     #: from anyone else the peer address counts.
     trusted_proxies: list[str] = Field(default_factory=list)
 
+    #: The keyring (``kid:base64key,…``; the first seals) of the statements that a browser
+    #: presented a UZI-pas or PKIoverheid certificate (ADR 0013): auth's
+    #: ``TWEESTAP_CARD_STATEMENT_KEYS``. Empty: no card login at ``/login/card``.
+    card_statement_keys: SecretStr = SecretStr("")
+    #: The header in which the TLS terminator passes the browser's verified client certificate
+    #: (PEM, URL-escaped as nginx's ``$ssl_client_escaped_cert``); believed only from a proxy of
+    #: ``trusted_proxies``, ignored from anyone else.
+    card_certificate_header: str = "X-SSL-Client-Cert"
+    #: The header with the terminator's verdict on that certificate (nginx's
+    #: ``$ssl_client_verify``): only ``SUCCESS`` counts.
+    card_verify_header: str = "X-SSL-Client-Verify"
+
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
         parse_networks(value)  # ValueError for anything not an address or network
+        return value
+
+    @field_validator("card_statement_keys")
+    @classmethod
+    def _keyring(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value():
+            Keyring.parse(value.get_secret_value())  # ValueError for a malformed keyring
         return value
 
     @property

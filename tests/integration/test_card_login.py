@@ -17,13 +17,12 @@ from shared.assurance import LOA
 from shared.sealing import generate_key
 from tests.support import card_pki
 from tests.support.bus import events, of_type
-from tests.support.card_pki import URA, CardPki
+from tests.support.card_pki import PRACTICE, CardPki
 from tests.support.cluster import Cluster, Zone
 from tests.support.factors import claims_of
 
 pytestmark = pytest.mark.skipif(card_pki.openssl() is None, reason="openssl is not installed")
 
-PRACTICE = "fysio"
 STATEMENT_KEYS = f"c1:{generate_key()}"
 
 
@@ -38,27 +37,8 @@ async def peers(pki: CardPki) -> AsyncIterator[CardPki]:
         yield pki
 
 
-async def card_zone(cluster: Cluster, pki: CardPki, zone: str = "a", **settings: Any) -> Zone:
-    """Auth with the test hierarchy as its trust store; the practice ``fysio`` (URA
-    12345678) whose administrator has the UZI number of the ``good`` card."""
-    started = await cluster.start(
-        zone,
-        card_trust_store=[str(pki.trust_store)],
-        card_statement_keys=STATEMENT_KEYS,
-        card_revocation_timeout_seconds=2.0,
-        **settings,
-    )
-    employee = await cluster.bootstrap(started, PRACTICE)
-    await card_pki.link(started.settings.database_owner_url, PRACTICE, employee, "900012345", URA)
-    return started
-
-
-async def relink(zone: Zone, uzi_number: str) -> None:
-    """The administrator's UZI number is now ``uzi_number`` (another card's)."""
-    employee = await zone.auth.pool.fetchval(
-        "SELECT id FROM employees WHERE practice = $1", PRACTICE
-    )
-    await card_pki.link(zone.settings.database_owner_url, PRACTICE, employee, uzi_number, URA)
+async def card_zone(cluster: Cluster, pki: CardPki, **settings: Any) -> Zone:
+    return await card_pki.card_auth(cluster, pki, STATEMENT_KEYS, **settings)
 
 
 async def card_login(
@@ -97,7 +77,7 @@ async def test_a_good_card_logs_in_at_level_high(cluster: Cluster, peers: CardPk
     )
     assert found[0]["data"]["amr"] == ["sc", "hwk", "pin"]
     # Revocation by CRL alone (no OCSP address on the card) is an answer too.
-    await relink(zone, "900012346")
+    await card_pki.relink(zone, "900012346")
     status, token = await card_login(zone, peers.cards["good_crl_only"])
     assert status == 200, token
 
@@ -166,7 +146,7 @@ async def test_without_a_revocation_answer_only_if_the_deployment_accepts_it(
     cluster: Cluster, peers: CardPki
 ) -> None:
     zone = await card_zone(cluster, peers, card_revocation_unavailable="accept")
-    await relink(zone, "900077777")
+    await card_pki.relink(zone, "900077777")
     status, token = await card_login(zone, peers.cards["ocsp_unreachable"])
     assert status == 200, token
     assert (await claims_of(zone, token["token"]))["acr"] == LOA["high"]

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from aiohttp import web
@@ -22,9 +23,11 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from services.dev import cards
 from services.dev.cards import Card, Hierarchy, Issued
+from tests.support.cluster import Cluster, Zone
 from tests.support.oidc import free_port_in
 
 PORTS = range(18900, 19000)
+PRACTICE = "fysio"
 URA = "12345678"
 OTHER_URA = "87654321"
 
@@ -199,3 +202,29 @@ async def link(owner_dsn: str, practice: str, employee: str, uzi_number: str, ur
         )
     finally:
         await conn.close()
+
+
+async def card_auth(
+    cluster: Cluster, pki: CardPki, statement_keys: str, zone: str = "a", **settings: Any
+) -> Zone:
+    """Auth with the test hierarchy as its trust store and ``statement_keys`` for the web's
+    statements; the practice ``fysio`` (URA :data:`URA`) whose administrator has the UZI
+    number of the ``good`` card."""
+    started = await cluster.start(
+        zone,
+        card_trust_store=[str(pki.trust_store)],
+        card_statement_keys=statement_keys,
+        card_revocation_timeout_seconds=2.0,
+        **settings,
+    )
+    employee = await cluster.bootstrap(started, PRACTICE)
+    await link(started.settings.database_owner_url, PRACTICE, employee, "900012345", URA)
+    return started
+
+
+async def relink(zone: Zone, uzi_number: str) -> None:
+    """The administrator's UZI number is now ``uzi_number`` (another card's)."""
+    employee = await zone.auth.pool.fetchval(
+        "SELECT id FROM employees WHERE practice = $1", PRACTICE
+    )
+    await link(zone.settings.database_owner_url, PRACTICE, employee, uzi_number, URA)
