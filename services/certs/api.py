@@ -56,6 +56,10 @@ class UziView(BaseModel):
     role: str | None
     subscriber: str | None
     agb: str | None
+    #: The pas type (Z, N, M, S) and the URA, read from the UZI subject ID in the
+    #: subjectAltName (None for a certificate that has only the subject serialNumber).
+    card_type: str | None = None
+    ura: str | None = None
 
 
 class CertificateView(BaseModel):

@@ -17,6 +17,7 @@ from services.certs.adapters import directory
 from services.certs.bootstrap import Certs
 from services.certs.domain.rules import certificate_aad, expiry_request_id
 from services.certs.http import CERTS
+from services.dev import cards
 from shared.events import EmployeeUpserted, PracticeUpserted, utcnow
 from shared.http import RUNTIME
 from tests.support.bus import read_topic
@@ -134,6 +135,8 @@ async def test_import_pkcs12_uzi_and_pem_vecozo(rig: Rig) -> None:
         "role": "30.015",
         "subscriber": "90000123",
         "agb": "12345678",
+        "card_type": None,
+        "ura": None,
     }
     assert body["agb_code"] == "12345678"
     assert body["serial_number"] == "0A1B2C3D" and body["serial_spaced"] == "0A 1B 2C 3D"
@@ -168,6 +171,27 @@ async def test_import_pkcs12_uzi_and_pem_vecozo(rig: Rig) -> None:
     assert {e["subject"] for e in upserted} == {nr, second["nr"]}
     assert all("BEGIN CERTIFICATE" in e["data"]["certificate_pem"] for e in upserted)
     assert all("PRIVATE" not in str(e) for e in events)
+
+
+async def test_a_uzi_pas_shows_the_fields_of_its_subject_id(rig: Rig) -> None:
+    """A card of the UZI profile (services/dev/cards.py): the subjectAltName's UZI subject ID
+    and the permanentIdentifier's URA, as a card login reads them."""
+    hierarchy = cards.hierarchy("Store", "http://127.0.0.1:9/ca.crl", "http://127.0.0.1:9/")
+    card = hierarchy.card(cards.Card("900012345", "12345678", agb="01234567"))
+    status, body = await rig.call(
+        "POST", BASE, body={"pkcs12": cards.b64(card.pkcs12("geheim")), "password": "geheim"}
+    )
+    assert status == 201, body
+    assert body["kind"] == "uzi"
+    assert body["uzi"] == {
+        "number": "900012345",
+        "role": "01.015",
+        "subscriber": "12345678",
+        "agb": "01234567",
+        "card_type": "Z",
+        "ura": "12345678",
+    }
+    assert body["agb_code"] == "01234567"
 
 
 async def test_refusals_store_nothing(rig: Rig) -> None:

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtensionOID, NameOID
 
+from shared import uzi
 from shared.events import CertificateKind
 
 #: Certificate policies of the UZI register (Dutch healthcare): 2.16.528.1.1003.1.2.*
@@ -44,6 +45,10 @@ class Uzi:
     role: str | None
     subscriber: str | None
     agb: str | None
+    #: The pas type of the UZI subject ID (Z zorgverlener, N/M medewerker, S server).
+    card_type: str | None = None
+    #: The care organisation's URA (the permanentIdentifier, else the subscriber number).
+    ura: str | None = None
 
 
 @dataclass(frozen=True)
@@ -219,7 +224,25 @@ def parse_uzi_serial(value: str) -> Uzi | None:
     return Uzi(parts[0], role, subscriber, agb)
 
 
+def uzi_of_subject_id(cert: x509.Certificate) -> Uzi | None:
+    """The UZI fields of the subjectAltName's UZI subject ID (otherName 2.5.5.5) and URA
+    (:mod:`shared.uzi`, what a card login reads); None if it carries none, or none the profile
+    allows (the store still keeps such a certificate, described by its serialNumber)."""
+    try:
+        found = uzi.identity(cert)
+    except uzi.UziMalformed:
+        return None
+    if found is None:
+        return None
+    return Uzi(
+        found.uzi_number, found.role, found.subscriber, found.agb, found.card_type, found.ura
+    )
+
+
 def classify(cert: x509.Certificate) -> tuple[CertificateKind, Uzi | None]:
+    from_subject_id = uzi_of_subject_id(cert)
+    if from_subject_id is not None:
+        return "uzi", from_subject_id
     if any(p.startswith(UZI_POLICY_PREFIX) for p in policies(cert)):
         serial = _attribute(cert.subject, NameOID.SERIAL_NUMBER)
         return "uzi", parse_uzi_serial(serial) if serial else None

@@ -22,7 +22,14 @@ def view(row: asyncpg.Record) -> CertificateView:
         serial_spaced=about.serial_spaced,
         key_type=about.key_type,
         key_size=about.key_size,
-        uzi=UziView(number=uzi.number, role=uzi.role, subscriber=uzi.subscriber, agb=uzi.agb)
+        uzi=UziView(
+            number=uzi.number,
+            role=uzi.role,
+            subscriber=uzi.subscriber,
+            agb=uzi.agb,
+            card_type=uzi.card_type,
+            ura=uzi.ura,
+        )
         if uzi
         else None,
         has_key=row["sealed_key"] is not None,
