@@ -18,6 +18,7 @@ from services.web import i18n
 from services.web.claims import token_claims
 from services.web.oidc import pending
 from services.web.settings import WebSettings
+from shared.assurance import LEVELS
 from shared.ratelimit import Network, client_address
 
 SETTINGS = web.AppKey("settings", WebSettings)
@@ -75,6 +76,14 @@ def message(request: web.Request, error: TweestapError) -> str:
         return detail or error.slug
     if error.slug in ("password-too-weak", "passkey-refused") and detail:
         return f"{known}: {detail}"
+    if error.slug == "assurance-level-too-low":
+        level = str(error.problem.get("level"))
+        if level in LEVELS[1:]:  # substantial or high: what a login can be short of
+            how = i18n.text(locale, f"level.how.{level}")
+            return i18n.text(
+                locale, f"error.{error.slug}", level=i18n.text(locale, f"level.{level}"), how=how
+            )
+        return detail
     return known
 
 

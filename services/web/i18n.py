@@ -56,6 +56,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "language": "Taal",
         "back_to_login": "Opnieuw inloggen",
         "error.invalid-credentials": "Praktijk, gebruikersnaam of wachtwoord klopt niet.",
+        "error.assurance-level-too-low": (
+            "Hiervoor is inloggen op betrouwbaarheidsniveau {level} nodig. {how}"
+        ),
+        "level.low": "laag",
+        "level.substantial": "substantieel",
+        "level.high": "hoog",
+        "level.how.substantial": "Log in met uw wachtwoord en een tweede stap.",
+        "level.how.high": "Log in met Dezi of uw UZI-pas.",
         "error.password-too-weak": "Dit wachtwoord is te zwak",
         "error.code-already-used": "Deze code is al gebruikt. Wacht op de volgende code.",
         "error.invalid-code": "De code klopt niet.",
@@ -147,6 +155,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "language": "Language",
         "back_to_login": "Log in again",
         "error.invalid-credentials": "Practice, username or password is wrong.",
+        "error.assurance-level-too-low": "This needs a login at assurance level {level}. {how}",
+        "level.low": "low",
+        "level.substantial": "substantial",
+        "level.high": "high",
+        "level.how.substantial": "Log in with your password and a second step.",
+        "level.how.high": "Log in with Dezi or your UZI pass.",
         "error.reauthentication-required": "To change your sign-in methods you must have "
         "logged in with two steps a short while ago (not with a certificate). Log in again, "
         "then try once more.",

@@ -11,7 +11,7 @@ from typing import Any
 
 from shared.assurance import LOA, Level
 from tests.support.cluster import ADMIN_PASSWORD, wait_for
-from tests.support.site import Site, Sites
+from tests.support.site import Site, Sites, log_in
 from tests.support.story import JAN, JAN_PASSWORD, PRACTICE, claims_of
 from tests.support.tokens import session_token
 
@@ -104,6 +104,12 @@ async def test_a_rights_group_needing_high_is_refused_a_password_login(sites: Si
     # A wrong password still says only that: the level is told after the password is right.
     status, answer = await login(site, "admin", "not-the-password")
     assert status == 401 and answer["type"].endswith("/invalid-credentials"), answer
+    # Through the web front door the administrator reads why, and what reaches it.
+    web = await site.web()
+    page = await log_in(web, "admin", ADMIN_PASSWORD)
+    text = await page.text()
+    assert page.status == 400 and "betrouwbaarheidsniveau hoog" in text, text
+    assert "Dezi" in text and "UZI-pas" in text
     # Jan (rights group 2) is not concerned.
     status, answer = await login(site, "jan", JAN_PASSWORD)
     assert status == 200 and answer["next"] == "done", answer

@@ -11,7 +11,6 @@ import uuid
 from typing import Any
 
 import jwt
-from aiohttp import ClientResponse
 
 from services.web import session as sessions
 from shared.assurance import LOA
@@ -21,11 +20,10 @@ from shared.topics import AUTH_EVENTS
 from tests.support.bodies import bad_bodies
 from tests.support.bus import read_events
 from tests.support.cluster import ADMIN_PASSWORD
-from tests.support.site import KEY, Site, Sites, WebClient, session_of
+from tests.support.site import KEY, Site, Sites, WebClient, log_in, post, session_of
 from tests.support.story import (
     JAN,
     JAN_PASSWORD,
-    PRACTICE,
     Authenticator,
 )
 
@@ -40,27 +38,6 @@ def strings_in(value: Any) -> set[str]:
     if isinstance(value, list):
         return {s for item in value for s in strings_in(item)}
     return {value} if isinstance(value, str) else set()
-
-
-async def post(web: WebClient, path: str, **form: str) -> ClientResponse:
-    """A form the page at ``path`` posts, with the session's CSRF secret (as the page has it)."""
-    return await web.post(path, data={**form, "csrf": session_of(web)["csrf"]})
-
-
-async def log_in(web: WebClient, username: str, password: str, **headers: str) -> ClientResponse:
-    """The login form posted (after a first visit, for the session and its CSRF secret)."""
-    if not web.session.cookie_jar.filter_cookies(web.make_url("/")).get(sessions.COOKIE):
-        await web.get("/login")
-    return await web.post(
-        "/login",
-        data={
-            "practice": PRACTICE,
-            "username": username,
-            "password": password,
-            "csrf": session_of(web)["csrf"],
-        },
-        headers=headers,
-    )
 
 
 def secret_on(page: str) -> str:

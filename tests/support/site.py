@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 
 from services.web import session as sessions
@@ -107,3 +108,24 @@ def session_of(web: WebClient) -> dict[str, Any]:
     opened = sessions.unseal(KEY, morsel.value, time.time(), 3600, 3600)
     assert opened is not None
     return opened
+
+
+async def post(web: WebClient, path: str, **form: str) -> ClientResponse:
+    """A form the page at ``path`` posts, with the session's CSRF secret (as the page has it)."""
+    return await web.post(path, data={**form, "csrf": session_of(web)["csrf"]})
+
+
+async def log_in(web: WebClient, username: str, password: str, **headers: str) -> ClientResponse:
+    """The login form posted (after a first visit, for the session and its CSRF secret)."""
+    if not web.session.cookie_jar.filter_cookies(web.make_url("/")).get(sessions.COOKIE):
+        await web.get("/login")
+    return await web.post(
+        "/login",
+        data={
+            "practice": PRACTICE,
+            "username": username,
+            "password": password,
+            "csrf": session_of(web)["csrf"],
+        },
+        headers=headers,
+    )

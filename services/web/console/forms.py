@@ -93,8 +93,8 @@ def practice_body(form: Mapping[str, str]) -> Parsed:
             policy[name] = value
     parsed.body["password_policy"] = policy
     assurance = {k: form[f"assurance_{k}"] for k in ASSURANCE_KEYS if f"assurance_{k}" in form}
-    for key, value in assurance.items():
-        if value not in LEVELS:
+    for key, level in assurance.items():
+        if level not in LEVELS:
             parsed.errors[f"assurance_{key}"] = "console.error.level"
     if assurance:
         parsed.body["assurance"] = assurance
