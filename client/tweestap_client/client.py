@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import aiohttp
 from multidict import CIMultiDict
@@ -112,7 +112,16 @@ class Response:
 #: busy to hash the password, it is catching up with the bus and decides nothing yet, or it
 #: could not reach its database before writing anything, it could not learn whether a card is
 #: revoked: another zone may have a fresh answer).
-NOTHING_DONE = frozenset({"hasher-busy", "catching-up", "not-evaluated", "revocation-unavailable"})
+NOTHING_DONE = frozenset(
+    {
+        "hasher-busy",
+        "catching-up",
+        "not-evaluated",
+        "revocation-unavailable",
+        # An upstream OpenID Provider (Dezi) not reached: auth wrote nothing.
+        "upstream-unavailable",
+    }
+)
 
 
 class _Unavailable(Exception):
@@ -525,6 +534,29 @@ class TweestapClient:
         return Response(answer.status, answer.body, answer.headers)
 
     # -- login -----------------------------------------------------------------------------
+
+    async def upstream_login(self, provider: str, answer: Mapping[str, Any]) -> None:
+        """Log in with an upstream OpenID Provider's answer (Dezi): what it sent the browser
+        back with (``code``, ``state``, ``iss``), the ``ticket`` auth gave when the login
+        started, and optionally the ``level`` it must reach. A session held like any other;
+        refused: TweestapError (``upstream-identity-unlinked``, ``upstream-ura-mismatch`` …).
+        The code can be redeemed once: never sent to a second zone when the first may have
+        acted on it (:class:`LoginInterrupted`)."""
+        sent_at = self.clock()
+        result = await self._send(
+            "auth",
+            "POST",
+            f"/v1/upstream/{quote(provider, safe='')}/login/complete",
+            dict(answer),
+            None,
+            self._password_limit,
+            repeatable=False,
+            watched=True,
+            not_repeated=lambda zone: LoginInterrupted(zone, "upstream-login", True),
+        )
+        if result.status != 200:
+            self._problem(result.status, result.body)
+        self._adopt(result.body["token"], sent_at)
 
     async def login(
         self,

@@ -24,11 +24,14 @@ class DeziSettings(BaseSettings):
 
     #: Dezi's issuer, exactly as its discovery document
     #: (``{issuer}/.well-known/openid-configuration``) names it. Unset: no Dezi login (the
-    #: login page shows no button). https; plain http only on this machine (``localhost``).
+    #: web's `/login/dezi` says so). https; plain http only on this machine (``localhost``).
     dezi_issuer: str = ""
     #: The client id Dezi registered for this deployment. Its redirect URI is the web's
     #: ``{TWEESTAP_ISSUER}/login/dezi/callback``.
     dezi_client_id: str = ""
+    #: The redirect URI registered at Dezi; empty: the web's
+    #: ``{TWEESTAP_ISSUER}/login/dezi/callback``.
+    dezi_redirect_uri: str = ""
     #: How Tweestap authenticates at Dezi's token endpoint: ``client_secret_basic``,
     #: ``client_secret_post`` (with `TWEESTAP_DEZI_CLIENT_SECRET`) or ``private_key_jwt``
     #: (with `TWEESTAP_DEZI_CLIENT_KEY`).

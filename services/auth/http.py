@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from pydantic import ValidationError
 
-from services.auth import bootstrap, http_cards, http_oidc
+from services.auth import bootstrap, http_cards, http_oidc, http_upstream
 from services.auth.api import (
     ChallengeRequest,
     ChallengeResponse,
@@ -287,8 +287,14 @@ OWN_ROUTES = (
 )
 
 
-#: Auth's routes, the OpenID Provider's and the card login's among them.
-ROUTES = (*OWN_ROUTES, *http_oidc.ROUTES, *http_cards.routes(limited))
+#: Auth's routes, the OpenID Provider's, the card login's and the upstream logins' (Dezi)
+#: among them.
+ROUTES = (
+    *OWN_ROUTES,
+    *http_oidc.ROUTES,
+    *http_cards.routes(limited),
+    *http_upstream.routes(limited),
+)
 
 
 def refuse_while_behind(consumer: web.AppKey[EventConsumer]) -> Middleware:
@@ -352,6 +358,11 @@ def create_app(settings: AuthSettings) -> web.Application:
     app.cleanup_ctx.append(
         http_cards.context(
             settings, lambda app: app[ADAPTERS].pool, lambda app: app[AUTH].means_login
+        )
+    )
+    app.cleanup_ctx.append(
+        http_upstream.context(
+            settings, lambda app: app[ADAPTERS], lambda app: app[AUTH].means_login
         )
     )
     return app

@@ -3,13 +3,14 @@ what the web front door asks while a browser goes to the upstream and comes back
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from services.auth import upstream_problems as problems
-from services.auth.adapters.upstream import UpstreamProvider
+from services.auth.adapters.upstream import UpstreamConfig, UpstreamProvider
 from services.auth.api_upstream import (
     DeziLinkProof,
     UpstreamAnswer,
@@ -19,7 +20,11 @@ from services.auth.api_upstream import (
     UpstreamStarted,
     UpstreamView,
 )
+from services.auth.bootstrap import Adapters
+from services.auth.settings import AuthSettings
 from services.auth.use_cases.dezi import DeziLink, DeziLogin
+from services.auth.use_cases.means_login import MeansLogin
+from services.auth.use_cases.upstream_identities import UpstreamIdentities
 from shared.http import HandlerFn, Route, bearer, json_response, parse_body
 
 
@@ -143,3 +148,70 @@ def routes(limited: Callable[[HandlerFn], HandlerFn]) -> tuple[Route, ...]:
             errors=(404, 409),
         ),
     )
+
+
+#: Where Dezi sends the browser back: the web front door's page under the issuer.
+CALLBACK = "/login/dezi/callback"
+
+
+def dezi_config(settings: AuthSettings) -> UpstreamConfig:
+    """Dezi as the deployment configured it (``TWEESTAP_DEZI_*``)."""
+    key = settings.dezi_client_key.get_secret_value()
+    return UpstreamConfig(
+        name="dezi",
+        display_name=settings.dezi_display_name,
+        issuer=settings.dezi_issuer,
+        client_id=settings.dezi_client_id,
+        client_auth=settings.dezi_client_auth,
+        redirect_uri=settings.dezi_redirect_uri or settings.issuer.rstrip("/") + CALLBACK,
+        scopes=tuple(settings.dezi_scopes),
+        prompt=settings.dezi_prompt,
+        minimum_level=settings.dezi_minimum_level,
+        login_seconds=settings.dezi_login_seconds,
+        keep_seconds=settings.dezi_metadata_keep_seconds,
+        timeout_seconds=settings.dezi_timeout_seconds,
+        leeway_seconds=settings.leeway_seconds,
+        client_secret=settings.dezi_client_secret.get_secret_value(),
+        client_key=json.loads(key) if settings.dezi_client_auth == "private_key_jwt" else None,
+    )
+
+
+def build_dezi(settings: AuthSettings, adapters: Adapters, means: MeansLogin) -> Dezi:
+    """The Dezi login and link over auth's adapters (its provider not yet reached)."""
+    provider = UpstreamProvider(dezi_config(settings))
+    identities = UpstreamIdentities(provider, adapters.keyring)
+    minimum = settings.dezi_minimum_level
+    return Dezi(
+        login=DeziLogin(identities, adapters.pool, means, minimum),
+        link=DeziLink(
+            identities,
+            adapters.pool,
+            adapters.gate,
+            adapters.signer,
+            settings.issuer,
+            minimum,
+        ),
+        provider=provider,
+    )
+
+
+def context(
+    settings: AuthSettings,
+    adapters: Callable[[web.Application], Adapters],
+    means: Callable[[web.Application], MeansLogin],
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The cleanup context that builds the upstream logins once auth is up; none when no
+    Dezi issuer is configured (the routes answer 404 ``upstream-unknown``)."""
+
+    async def upstreams_ctx(app: web.Application) -> AsyncIterator[None]:
+        found: Dezi | None = None
+        if settings.dezi_enabled:
+            found = build_dezi(settings, adapters(app), means(app))
+        upstreams = Upstreams(dezi=found)
+        app[UPSTREAMS] = upstreams
+        try:
+            yield
+        finally:
+            await upstreams.close()
+
+    return upstreams_ctx

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, model_validator
 
 from services.auth.card_settings import CardSettings
+from services.auth.dezi_settings import DeziSettings
 from shared import assurance
 from shared.assurance import Level
 from shared.settings import Settings
@@ -13,7 +14,7 @@ from shared.webauthn import WebAuthnSettings
 DAY = 24 * 3600
 
 
-class AuthSettings(Settings, WebAuthnSettings, CardSettings):
+class AuthSettings(Settings, WebAuthnSettings, CardSettings, DeziSettings):
     service: str = "auth"
     #: The public base URL of auth (``iss`` of its tokens): discovery is served at
     #: ``{issuer}/.well-known/openid-configuration`` and names endpoints under it.

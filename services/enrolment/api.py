@@ -285,3 +285,16 @@ class PasskeyView(BaseModel):
     kind: Literal["passkey"] = "passkey"
     name: str
     created_at: datetime
+
+
+class DeziLinkRequest(Body):
+    """``PUT /v1/dezi``: auth's signed statement (``typ`` ``dezi-link+jwt``) that this
+    session's employee proved their Dezi identity just now (auth's
+    ``POST /v1/upstream/dezi/link/complete``)."""
+
+    assertion: Text = Field(min_length=1, max_length=4000)
+
+
+class DeziLinked(BaseModel):
+    #: The Dezi/UZI number now recorded on the employee.
+    dezi_number: str

@@ -21,6 +21,7 @@ from services.enrolment.metrics import EnrolmentMetrics
 from services.enrolment.settings import EnrolmentSettings
 from services.enrolment.use_cases.access import Access
 from services.enrolment.use_cases.audit import AuditTrail
+from services.enrolment.use_cases.dezi_links import DeziLinks
 from services.enrolment.use_cases.directory import Employees, Practices
 from services.enrolment.use_cases.housekeeping import Maintenance
 from services.enrolment.use_cases.wizard import (
@@ -53,6 +54,8 @@ class Enrolment:
     passkeys: Passkeys
     audit: AuditTrail
     maintenance: Maintenance
+    #: An employee linking Dezi to themselves (docs/adr/0014).
+    dezi: DeziLinks
 
 
 def compose(
@@ -70,12 +73,11 @@ def compose(
     changes = FactorChanges(events, notices)
     recovery = RecoveryCodes(pool, access, credentials, events, notices, metrics)
     retention = timedelta(milliseconds=settings.topics.retention_ms)
+    employees = Employees(settings, pool, keyring, bsn_key, credentials, events, notices, metrics)
     return Enrolment(
         access=access,
         practices=Practices(settings, pool, events, metrics),
-        employees=Employees(
-            settings, pool, keyring, bsn_key, credentials, events, notices, metrics
-        ),
+        employees=employees,
         wizard=Wizard(
             start=StartEnrolment(settings, pool, access, events, notices, metrics),
             identify=CheckIdentity(
@@ -105,4 +107,5 @@ def compose(
         passkeys=Passkeys(settings, pool, bsn_key, access, credentials, changes, metrics),
         audit=AuditTrail(settings, pool, metrics, access.admin),
         maintenance=Maintenance(pool, gate, retention, HOUSEKEEPING_SECONDS),
+        dezi=DeziLinks(access, gate, employees),
     )

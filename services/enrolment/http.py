@@ -11,6 +11,8 @@ from aiohttp import web
 from services.enrolment import consumers
 from services.enrolment.api import (
     CodeRequest,
+    DeziLinked,
+    DeziLinkRequest,
     EmailFactorRequest,
     EmployeeList,
     EmployeeUpdate,
@@ -181,6 +183,12 @@ async def recovery_code(request: web.Request) -> web.Response:
     return json_response(await request.app[ENROLMENT].recovery.regenerate(bearer(request)))
 
 
+async def link_dezi(request: web.Request) -> web.Response:
+    token = bearer(request)
+    body = await parse_body(request, DeziLinkRequest)
+    return json_response(await request.app[ENROLMENT].dezi.link(token, body.assertion))
+
+
 ROUTES = (
     Route("GET", "/v1/practices/{p}", get_practice, "Practice settings", None, PracticeView, True),
     Route(
@@ -319,6 +327,16 @@ ROUTES = (
         None,
         RecoveryCode,
         True,
+    ),
+    Route(
+        "PUT",
+        "/v1/dezi",
+        link_dezi,
+        "Link my Dezi identity: auth's signed statement of my Dezi login records my Dezi number",
+        DeziLinkRequest,
+        DeziLinked,
+        True,
+        errors=(403, 409),
     ),
 )
 

@@ -18,7 +18,7 @@ from services.web.console import routes as console
 from services.web.context import ENV, HTTP, KEY, PROXIES, SETTINGS, WebRoute, render
 from services.web.oidc import pending as oidc_pending
 from services.web.oidc import routes as oidc
-from services.web.pages import card_login, factors, login, wizard
+from services.web.pages import card_login, dezi_login, factors, login, wizard
 from services.web.redirects import local_path
 from services.web.settings import WebSettings
 from shared.ratelimit import parse_networks
@@ -28,6 +28,7 @@ HERE = Path(__file__).parent
 PAGES: list[list[WebRoute]] = [
     login.ROUTES,
     card_login.ROUTES,
+    dezi_login.ROUTES,
     wizard.ROUTES,
     factors.ROUTES,
     console.ROUTES,
