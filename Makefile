@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast test-faults test-browser lint bench clean system-packages docs
+.PHONY: run test test-fast test-faults test-browser lint bench clean system-packages docs peers dezi
 
 # setuptools prints a warning box for each editable install ("Editable installation", and
 # "Compat editable installs" for the SDK, in compat mode so that mypy sees it from anywhere):
@@ -31,19 +31,30 @@ lint: $(STAMP)
 system-packages:
 	scripts/system-packages.sh
 
+# Peers the tests start that Tweestap did not write (tests/peers: panva's oidc-provider as a
+# test Dezi), installed from the lock file with Node.js's npm.
+peers: tests/peers/node_modules/.package-lock.json
+
+tests/peers/node_modules/.package-lock.json: tests/peers/package-lock.json
+	cd tests/peers && npm ci --no-audit --no-fund
+
+# A test Dezi on http://localhost:8900 for `tweestap dev` (README: trying a Dezi login).
+dezi: peers
+	node tests/peers/dezi-provider.mjs
+
 # The whole suite: lint, then the in-process tests, then the fault tests (OS processes).
-test: system-packages lint test-fast test-faults test-browser
+test: system-packages peers lint test-fast test-faults test-browser
 
 # Three processes on two cores: the tests mostly wait (brokers, timers), each process has its
 # own PostgreSQL and broker.
-test-fast: $(STAMP)
+test-fast: $(STAMP) peers
 	$(BIN)/pytest --ignore=tests/faults --ignore=tests/browser -n 3
 
 # Services as real OS processes in both zones: killed, held down, cut off from the broker.
 test-faults: $(STAMP)
 	$(BIN)/pytest tests/faults
 
-test-browser: $(STAMP)
+test-browser: $(STAMP) peers
 	$(BIN)/pytest tests/browser
 
 # Reference made from code: docs/settings.md from the settings classes (tests/docs checks it).
