@@ -220,6 +220,11 @@ def _needs_local_extra(command: str, error: ModuleNotFoundError) -> int:
 def _dev(args: argparse.Namespace) -> int:
     if args.action == "reset-admin":
         return _reset_admin(args)
+    if args.action == "cards":
+        from services.dev import card_kit
+
+        print(card_kit.describe(card_kit.make(Path(args.var) / "cards")))
+        return 0
     if args.password:
         print("tweestap dev: --password is for reset-admin", file=sys.stderr)
         return 2
@@ -402,9 +407,10 @@ def parser() -> argparse.ArgumentParser:
     dev = sub.add_parser(
         "dev",
         help="run everything locally (embedded PostgreSQL and broker); reset-admin: give the "
-        "running one's demo administrator a new password and unlock them in both zones",
+        "running one's demo administrator a new password and unlock them in both zones; cards: "
+        "write a UZI test card hierarchy and an nginx configuration to VAR/cards",
     )
-    dev.add_argument("action", nargs="?", choices=["reset-admin"])
+    dev.add_argument("action", nargs="?", choices=["reset-admin", "cards"])
     dev.add_argument("--var", default="var", help="folder for data, mail and logs")
     dev.add_argument("--password", help="reset-admin: this password (default: a generated one)")
     _control_options(dev)

@@ -3,12 +3,11 @@ client-certificate verification against the UZI test CAs (``ssl_verify_client op
 failed verification goes to the web as its verdict, not as nginx's bare 400), the verified
 certificate passed to the web in ``X-SSL-Client-Cert`` (``$ssl_client_escaped_cert``) and the
 verdict in ``X-SSL-Client-Verify``; whatever the browser sent in those headers is replaced.
-The same configuration the README shows for trying it locally (:func:`config`)."""
+The configuration ``tweestap dev cards`` writes (:func:`card_kit.nginx_config`)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import socket
 import subprocess
@@ -17,6 +16,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from services.dev import card_kit
+
 NGINX_PATHS = ("/usr/sbin/nginx", "/usr/bin/nginx")
 
 
@@ -24,66 +25,6 @@ def nginx() -> str | None:
     return shutil.which("nginx") or next(
         (path for path in NGINX_PATHS if Path(path).exists()), None
     )
-
-
-def config(
-    folder: Path,
-    port: int,
-    upstream: str,
-    server_cert: Path,
-    server_key: Path,
-    client_cas: Path,
-) -> str:
-    """An nginx.conf (run with ``-p folder``) terminating TLS on 127.0.0.1:``port`` for the
-    web at ``upstream`` (``127.0.0.1:8100``)."""
-    temp = folder / "temp"
-    # As root (a CI container), workers would run as nobody, who cannot enter a test's folder.
-    user = "user root root;\n" if os.geteuid() == 0 else ""
-    proxy = f"""            proxy_pass http://{upstream};
-            proxy_set_header Host $host;
-            proxy_set_header X-Forwarded-For $remote_addr;
-            proxy_set_header X-Forwarded-Proto https;
-            # Always set (empty: not passed), so a browser's own header never gets through.
-            proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;
-            proxy_set_header X-SSL-Client-Verify $ssl_client_verify;
-"""
-    return f"""{user}worker_processes 1;
-daemon off;
-pid {folder}/nginx.pid;
-error_log {folder}/error.log info;
-events {{ worker_connections 128; }}
-http {{
-    access_log {folder}/access.log;
-    client_body_temp_path {temp}/body;
-    proxy_temp_path {temp}/proxy;
-    fastcgi_temp_path {temp}/fastcgi;
-    uwsgi_temp_path {temp}/uwsgi;
-    scgi_temp_path {temp}/scgi;
-    server {{
-        listen 127.0.0.1:{port} ssl;
-        server_name localhost;
-        ssl_certificate {server_cert};
-        ssl_certificate_key {server_key};
-        # The UZI register's and PKIoverheid's CAs: browsers offer only cards of these.
-        ssl_client_certificate {client_cas};
-        ssl_verify_client optional;
-        ssl_verify_depth 3;
-        # A certificate that fails verification (expired, wrong CA) would get nginx's bare 400
-        # page; the web says why instead (the verdict, FAILED:…, in X-SSL-Client-Verify).
-        error_page 495 = @web;
-        location / {{
-{proxy}        }}
-        location @web {{
-{proxy}        }}
-    }}
-}}
-"""
-
-
-def _prepare(folder: Path, conf: Path, text: str) -> None:
-    for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (folder / "temp" / name).mkdir(parents=True, exist_ok=True)
-    conf.write_text(text)
 
 
 def _wait_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -102,12 +43,11 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> N
 async def terminator(
     folder: Path, port: int, upstream: str, server_cert: Path, server_key: Path, client_cas: Path
 ) -> AsyncIterator[subprocess.Popen[bytes]]:
-    """nginx running :func:`config` in the foreground, stopped (TERM) at the end."""
+    """nginx running :func:`card_kit.nginx_config` in the foreground, stopped (TERM) at the end."""
     binary = nginx()
     assert binary is not None
-    conf = folder / "nginx.conf"
-    text = config(folder, port, upstream, server_cert, server_key, client_cas)
-    await asyncio.to_thread(_prepare, folder, conf, text)
+    text = card_kit.nginx_config(folder, port, upstream, server_cert, server_key, client_cas)
+    conf = await asyncio.to_thread(card_kit.prepare_nginx, folder, text)
     log = folder / "stderr.log"
     process = subprocess.Popen(  # noqa: ASYNC220 (started once, waited for below)
         [binary, "-p", str(folder), "-c", str(conf), "-e", str(folder / "error.log")],
