@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tweestap_client import TweestapClient, TweestapError
 
 from services.dev.cards import Issued
 from shared.assurance import LOA
@@ -152,3 +153,29 @@ async def test_without_a_revocation_answer_only_if_the_deployment_accepts_it(
     assert (await claims_of(zone, token["token"]))["acr"] == LOA["high"]
     # A revoked card stays refused: "accept" is for no answer, not for a bad one.
     refused(await card_login(zone, peers.cards["revoked_ocsp"]), 401, "certificate-revoked")
+
+
+async def test_the_sdk_signs_a_challenge_in_the_zone_that_gave_it(
+    cluster: Cluster, peers: CardPki
+) -> None:
+    zone = await card_zone(cluster, peers)
+    card = peers.cards["good"]
+    dead = "http://127.0.0.1:9"  # a zone that refuses every connection, tried after zone a
+    async with TweestapClient([str(zone.client.make_url("")).rstrip("/"), dead]) as client:
+        challenge = await client.card_challenge(PRACTICE)
+        assert challenge.zone == 0 and challenge.nonce.startswith("tweestap-card-v1:")
+        signature = card_pki.sign_nonce(card, challenge.nonce)
+        await client.card_login(challenge=challenge, certificate=card.pem, signature=signature)
+        token = client.token
+        assert token is not None
+        assert (await claims_of(zone, token))["acr"] == LOA["high"]
+        # A refused card is the service's problem, not a zone failure.
+        again = await client.card_challenge(PRACTICE)
+        revoked = peers.cards["revoked_ocsp"]
+        with pytest.raises(TweestapError) as refusal:
+            await client.card_login(
+                challenge=again,
+                certificate=revoked.pem,
+                signature=card_pki.sign_nonce(revoked, again.nonce),
+            )
+        assert refusal.value.slug == "certificate-revoked"

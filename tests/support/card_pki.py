@@ -186,13 +186,11 @@ def sign_nonce(issued: Issued, nonce: str) -> str:
 
 
 async def link(owner_dsn: str, practice: str, employee: str, uzi_number: str, ura: str) -> None:
-    """The practice's URA and the employee's UZI (Dezi) number in auth's copy of the directory,
-    as the directory events of enrolment set them (the owner's connection: until those columns
-    have their migration, they are added here, as that migration will)."""
+    """The practice's URA and the employee's UZI (Dezi) number in auth's copy of the directory
+    (``practices.ura``, ``employees.dezi_number``), as enrolment's directory events set them
+    (tests/integration/test_dezi_directory.py goes through enrolment's API)."""
     conn = await asyncpg.connect(owner_dsn)
     try:
-        await conn.execute("ALTER TABLE practices ADD COLUMN IF NOT EXISTS ura text")
-        await conn.execute("ALTER TABLE employees ADD COLUMN IF NOT EXISTS dezi_number text")
         await conn.execute("UPDATE practices SET ura = $2 WHERE id = $1", practice, ura)
         await conn.execute(
             "UPDATE employees SET dezi_number = $3 WHERE practice = $1 AND id = $2",
