@@ -1,7 +1,8 @@
 """The admin console through a real browser (Chromium, headless): the administrator completes
-the practice data and switches two-factor on (refused below strength 60, the incomplete
-employee listed, then "continue anyway"), completes Jan's data, deactivates his second factor
-behind a confirmation page, imports a PKCS#12 file (serial in hex pairs, a grant) and is told
+the practice data (its URA) and switches two-factor on (refused below strength 60, the
+incomplete employee listed, then "continue anyway"), completes Jan's data (his Dezi number,
+then refused for the administrator: 409), deactivates his second factor behind a confirmation
+page, imports a PKCS#12 file (serial in hex pairs, a grant) and is told
 that the audit trail needs a two-factor session (NEN 7513; the rows with two factors:
 tests/integration/test_audit_trail.py). A rights-group-2 token gets the 403 page."""
 
@@ -83,10 +84,17 @@ async def test_console_in_the_browser(console: tuple[Browser, Story, Zone]) -> N
     await b.open("/console/settings")
     await b.wait_text("Praktijkinstellingen", "h1")
 
-    # The practice's e-mail saved; two factors at strength 40 refused at the minimum's field.
-    await b.fill(email=PRACTICE_EMAIL)
+    # The practice's e-mail and URA saved (a URA that is not eight digits refused at its
+    # field first); two factors at strength 40 refused at the minimum's field.
+    await b.fill(email=PRACTICE_EMAIL, ura="8765432")
+    await b.click("#save")
+    await b.wait_text("8 cijfers", "#ura-error")
+    assert (await b.find("#ura")).get_attribute("aria-invalid") == "true"
+    await b.fill(ura="87654321")
     await b.click("#save")
     await b.wait_text("Opgeslagen", "#saved")
+    assert (await b.find("#ura")).get_attribute("value") == "87654321"
+    assert (await b.find("#email")).get_attribute("value") == PRACTICE_EMAIL
     # Rights group 3 needs hoog (ADR 0012): saved in enrolment, shown again.
     await b.choose("assurance_3", "high")
     await b.click("#save")
@@ -128,7 +136,13 @@ async def test_console_in_the_browser(console: tuple[Browser, Story, Zone]) -> N
     await b.run(
         b.driver.execute_script, "arguments[0].value = arguments[1]", birth, JAN["birth_date"]
     )
+    # His Dezi number: letters refused at the field, digits saved.
+    await b.fill(dezi_number="UZI-1")
     await b.shot("console-employee")
+    await b.click("#save")
+    await b.wait_text("cijfers", "#dezi_number-error")
+    await b.fill(bsn=JAN["bsn"], dezi_number="900000123")
+    await b.date("birth_date", JAN["birth_date"])
     await b.click("#save")
     await b.wait_text("Opgeslagen", "#saved")
     row = await b.text("#employee-jan01")
@@ -136,6 +150,17 @@ async def test_console_in_the_browser(console: tuple[Browser, Story, Zone]) -> N
     await b.click("#employee-jan01 a")
     assert (await b.find("#birth_date")).get_attribute("value") == JAN["birth_date"]
     assert "Er is een BSN vastgelegd" in await b.text("#bsn-hint")
+    assert (await b.find("#dezi_number")).get_attribute("value") == "900000123"
+
+    # The same number for the administrator: another employee of the practice has it (409).
+    await b.open("/console/employees")
+    await b.click('a[aria-label="Wijzigen: Anna Jansen"]')
+    await b.wait_text("Anna Jansen", "h1")
+    await b.fill(dezi_number="900000123")
+    await b.click("#save")
+    await b.wait_text("heeft dit Dezi/UZI-nummer al", "#dezi_number-error")
+    await b.open("/console/employees/jan01")
+    await b.wait_text("Jan de Vries", "h1")
 
     # Deactivation asks first on a page of its own.
     await b.click("#deactivate")

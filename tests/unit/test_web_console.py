@@ -52,6 +52,29 @@ def test_employee_form_keeps_the_bsn_unless_one_is_typed_and_empties_remove() ->
     assert bad.errors == {"username": "console.error.required", "birth_date": "console.error.date"}
 
 
+def test_the_care_identifiers_are_sent_when_the_form_has_them_and_checked_first() -> None:
+    """The URA (eight digits) and the Dezi number (digits): spaces dropped, empty removes
+    (``null``), a bad value names its field and sends nothing; a form without the field
+    leaves the stored value alone (ADR 0014)."""
+    practice = forms.practice_body({"name": "Fysio", "ura": " 8765 4321 "})
+    assert practice.ok and practice.body["ura"] == "87654321"
+    assert forms.practice_body({"name": "Fysio", "ura": ""}).body["ura"] is None
+    assert "ura" not in forms.practice_body({"name": "Fysio"}).body
+    for bad in ("1234567", "123456789", "8765432x"):
+        assert forms.practice_body({"name": "F", "ura": bad}).errors == {"ura": "console.error.ura"}
+    employee = {"username": "anna", "name": "Anna"}
+    linked = forms.employee_body({**employee, "dezi_number": "900000123"})
+    assert linked.ok and linked.body["dezi_number"] == "900000123"
+    assert forms.employee_body({**employee, "dezi_number": ""}).body["dezi_number"] is None
+    assert "dezi_number" not in forms.employee_body(employee).body
+    assert forms.employee_body({**employee, "dezi_number": "UZI-12"}).errors == {
+        "dezi_number": "console.error.dezi_number"
+    }
+    assert forms.problem_errors("dezi-number-taken", {}) == {
+        "dezi_number": "console.problem.dezi-number-taken"
+    }
+
+
 def test_certificate_forms() -> None:
     upload = forms.certificate_import_body(b"\x30\x82", "geheim")
     assert upload.body == {"pkcs12": "MII=", "password": "geheim"}
@@ -175,7 +198,10 @@ def test_every_console_text_exists_in_dutch_and_english() -> None:
     assert set(CONSOLE_TEXTS["nl"]) == set(CONSOLE_TEXTS["en"])
     keys = set(CONSOLE_TEXTS["nl"])
     used = set(forms.practice_body({"max_attempts": "x"}).errors.values())
-    problems = [forms.problem_errors(s, {}) for s in ("username-taken", "wrong-password")]
+    used |= set(forms.practice_body({"ura": "1"}).errors.values())
+    used |= set(forms.employee_body({"dezi_number": "x"}).errors.values())
+    slugs = ("username-taken", "wrong-password", "dezi-number-taken")
+    problems = [forms.problem_errors(s, {}) for s in slugs]
     used |= {key for found in problems for key in found.values()}
     used |= {f"console.missing.{m}" for m in views.MISSING_ORDER}
     assert used <= keys

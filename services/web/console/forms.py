@@ -8,13 +8,14 @@ a message key of the console's texts (``console.error.*``), translated by the pa
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 from shared.assurance import LEVELS, MINIMUM
 from shared.audit_actions import AUDIT_ACTIONS
+from shared.care_identifiers import is_dezi_number, is_ura
 
 #: The password policy's fields, in the order the settings page shows them.
 POLICY_FIELDS = (
@@ -39,6 +40,7 @@ EMPLOYEE_FIELDS = (
     "phone",
     "rights_group",
     "in_service",
+    "dezi_number",
 )
 CERTIFICATE_TYPES = ("personal", "public")
 
@@ -76,8 +78,9 @@ def _integer(form: Mapping[str, str], name: str, parsed: Parsed) -> int | None:
 
 def practice_body(form: Mapping[str, str]) -> Parsed:
     """``PUT /v1/practices/{p}``: name, e-mail (empty removes it), the two-factor switch,
-    ``confirm_incomplete`` (the "continue anyway" step), the password policy and the lowest
-    assurance levels (``assurance_minimum``, ``assurance_1``…``assurance_9``; ADR 0012)."""
+    ``confirm_incomplete`` (the "continue anyway" step), the password policy, the lowest
+    assurance levels (``assurance_minimum``, ``assurance_1``…``assurance_9``; ADR 0012) and
+    the URA when the form has it (eight digits; empty removes it)."""
     parsed = Parsed()
     name = _text(form, "name")
     if not name:
@@ -98,7 +101,21 @@ def practice_body(form: Mapping[str, str]) -> Parsed:
             parsed.errors[f"assurance_{key}"] = "console.error.level"
     if assurance:
         parsed.body["assurance"] = assurance
+    _identifier(form, "ura", is_ura, "console.error.ura", parsed)
     return parsed
+
+
+def _identifier(
+    form: Mapping[str, str], name: str, valid: Callable[[str], bool], error: str, parsed: Parsed
+) -> None:
+    """A care identifier (digits; spaces dropped) when the form has its field: empty removes
+    it (``null``), a value that is not one is the field's error."""
+    if name not in form:
+        return
+    raw = _text(form, name).replace(" ", "")
+    if raw and not valid(raw):
+        parsed.errors[name] = error
+    parsed.body[name] = raw or None
 
 
 def _date(form: Mapping[str, str], name: str, parsed: Parsed) -> str | None:
@@ -113,8 +130,9 @@ def _date(form: Mapping[str, str], name: str, parsed: Parsed) -> str | None:
 
 
 def employee_body(form: Mapping[str, str]) -> Parsed:
-    """``PUT /v1/practices/{p}/employees/{e}``: an empty e-mail, phone or birth date removes
-    it; an empty BSN keeps the stored one (it is never shown, so never sent back)."""
+    """``PUT /v1/practices/{p}/employees/{e}``: an empty e-mail, phone, birth date or Dezi
+    number removes it (the Dezi number only when the form has its field); an empty BSN keeps
+    the stored one (it is never shown, so never sent back)."""
     parsed = Parsed()
     for name in ("username", "name"):
         parsed.body[name] = _text(form, name)
@@ -129,6 +147,7 @@ def employee_body(form: Mapping[str, str]) -> Parsed:
     if group is not None:
         parsed.body["rights_group"] = group
     parsed.body["in_service"] = _checked(form, "in_service")
+    _identifier(form, "dezi_number", is_dezi_number, "console.error.dezi_number", parsed)
     return parsed
 
 
@@ -209,6 +228,7 @@ _PROBLEM_FIELDS = {
     "certificate-not-yet-valid": ("pkcs12", "console.problem.certificate-not-yet-valid"),
     "duplicate-certificate": ("pkcs12", "console.problem.duplicate-certificate"),
     "unknown-employee": ("employee", "console.problem.unknown-employee"),
+    "dezi-number-taken": ("dezi_number", "console.problem.dezi-number-taken"),
 }
 
 

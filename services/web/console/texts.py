@@ -26,6 +26,11 @@ CONSOLE_TEXTS: dict[str, dict[str, str]] = {
         "console.practice_name": "Naam van de praktijk",
         "console.practice_email": "E-mailadres van de praktijk",
         "console.practice_email_hint": "Activeringscodes worden vanaf dit adres verstuurd.",
+        "console.ura": "URA van de praktijk (8 cijfers)",
+        "console.ura_hint": (
+            "Het abonneenummer van de praktijk in het UZI-register. Wie met Dézi of een UZI-pas "
+            "inlogt, moet namens deze URA handelen. Leeg laten verwijdert het."
+        ),
         "console.policy": "Wachtwoordbeleid",
         "console.min_strength": "Minimale wachtwoordsterkte (0 tot 100)",
         "console.min_strength_hint": "Voor tweestapsverificatie is minstens 60 nodig.",
@@ -56,6 +61,8 @@ CONSOLE_TEXTS: dict[str, dict[str, str]] = {
         "console.level.substantial": "Substantieel",
         "console.level.high": "Hoog",
         "console.error.level": "Kies laag, substantieel of hoog.",
+        "console.error.ura": "Een URA is 8 cijfers, bijvoorbeeld 87654321.",
+        "console.error.dezi_number": "Een Dezi/UZI-nummer bestaat uit cijfers (meestal 9).",
         "console.two_factor_required": "Tweestapsverificatie verplicht voor alle medewerkers",
         "console.readiness": "Gereedheid",
         "console.readiness_summary": (
@@ -87,6 +94,10 @@ CONSOLE_TEXTS: dict[str, dict[str, str]] = {
         "console.phone": "Telefoonnummer",
         "console.rights_group": "Rechtengroep",
         "console.in_service": "In dienst",
+        "console.dezi_number": "Dezi/UZI-nummer",
+        "console.dezi_number_hint": (
+            "Hiermee logt deze medewerker in met Dézi of een UZI-pas. Leeg laten verwijdert het."
+        ),
         "console.out_of_service": "uit dienst",
         "console.yes": "ja",
         "console.no": "nee",
@@ -162,6 +173,9 @@ CONSOLE_TEXTS: dict[str, dict[str, str]] = {
             "Niet ingeschakeld: medewerkers missen gegevens (zie de lijst)."
         ),
         "console.problem.username-taken": "Een andere medewerker heeft deze gebruikersnaam.",
+        "console.problem.dezi-number-taken": (
+            "Een andere medewerker van deze praktijk heeft dit Dezi/UZI-nummer al."
+        ),
         "console.problem.wrong-password": "Het wachtwoord van het bestand klopt niet.",
         "console.problem.unreadable-certificate": "Dit bestand is geen leesbaar certificaat.",
         "console.problem.key-mismatch": "De sleutel hoort niet bij het certificaat.",
@@ -190,6 +204,11 @@ CONSOLE_TEXTS: dict[str, dict[str, str]] = {
         "console.practice_name": "Practice name",
         "console.practice_email": "Practice e-mail address",
         "console.practice_email_hint": "Activation codes are sent from this address.",
+        "console.ura": "Practice's URA (8 digits)",
+        "console.ura_hint": (
+            "The practice's subscriber number in the UZI register. Whoever logs in with Dézi or "
+            "a UZI card must act for this URA. Leave empty to remove it."
+        ),
         "console.policy": "Password policy",
         "console.min_strength": "Minimum password strength (0 to 100)",
         "console.min_strength_hint": "Two-step verification needs at least 60.",
@@ -219,6 +238,8 @@ CONSOLE_TEXTS: dict[str, dict[str, str]] = {
         "console.level.substantial": "Substantial",
         "console.level.high": "High",
         "console.error.level": "Choose low, substantial or high.",
+        "console.error.ura": "A URA is 8 digits, for example 87654321.",
+        "console.error.dezi_number": "A Dezi/UZI number is digits (usually 9).",
         "console.readiness": "Readiness",
         "console.readiness_summary": (
             "{ready} of {employees} employees ready; {incomplete} with missing data; "
@@ -249,6 +270,10 @@ CONSOLE_TEXTS: dict[str, dict[str, str]] = {
         "console.phone": "Phone number",
         "console.rights_group": "Rights group",
         "console.in_service": "In service",
+        "console.dezi_number": "Dezi/UZI number",
+        "console.dezi_number_hint": (
+            "This employee logs in with Dézi or a UZI card by it. Leave empty to remove it."
+        ),
         "console.out_of_service": "out of service",
         "console.yes": "yes",
         "console.no": "no",
@@ -322,6 +347,9 @@ CONSOLE_TEXTS: dict[str, dict[str, str]] = {
             "Not switched on: employees lack data (see the list)."
         ),
         "console.problem.username-taken": "Another employee has this username.",
+        "console.problem.dezi-number-taken": (
+            "Another employee of this practice already has this Dezi/UZI number."
+        ),
         "console.problem.wrong-password": "The file's password is wrong.",
         "console.problem.unreadable-certificate": "This file is not a readable certificate.",
         "console.problem.key-mismatch": "The key does not belong to the certificate.",

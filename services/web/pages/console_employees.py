@@ -48,7 +48,15 @@ async def listing(request: web.Request, admin: Admin) -> web.StreamResponse:
 def _values(employee: dict[str, Any]) -> dict[str, str]:
     values = {
         name: "" if employee.get(name) is None else str(employee[name])
-        for name in ("username", "name", "birth_date", "email", "phone", "rights_group")
+        for name in (
+            "username",
+            "name",
+            "birth_date",
+            "email",
+            "phone",
+            "rights_group",
+            "dezi_number",
+        )
     }
     values["in_service"] = "on" if employee.get("in_service") else ""
     return values

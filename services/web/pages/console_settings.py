@@ -1,6 +1,7 @@
 """The console's practice settings: name, e-mail, password policy with a strength preview,
-the two-factor switch with the readiness list and "continue anyway", and the lowest assurance
-level of a login, the practice's and each rights group's (ADR 0012)."""
+the two-factor switch with the readiness list and "continue anyway", the lowest assurance
+level of a login, the practice's and each rights group's (ADR 0012), and the practice's URA
+(what a Dezi or UZI-pas login must act for; ADR 0014)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ def _values(practice: dict[str, Any]) -> dict[str, str]:
     values = {name: str(policy.get(name, "")) for name in forms.POLICY_FIELDS}
     values["name"] = str(practice.get("name") or "")
     values["email"] = str(practice.get("email") or "")
+    values["ura"] = str(practice.get("ura") or "")
     values["two_factor_required"] = "on" if practice.get("two_factor_required") else ""
     levels = practice.get("assurance") or {}
     for key in forms.ASSURANCE_KEYS:
