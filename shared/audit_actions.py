@@ -12,6 +12,8 @@ AUDIT_ACTIONS: tuple[str, ...] = (
     "second_factor.failed",
     "second_factor.replayed",
     "account.locked",
+    "account.unlocked",
+    "account.sessions_ended",
     "recovery_code.used",
     "fallback.used",
     "password.changed",

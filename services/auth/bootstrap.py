@@ -23,6 +23,7 @@ from services.auth.factors import registry
 from services.auth.factors.tools import StepTools
 from services.auth.metrics import AuthMetrics
 from services.auth.settings import AuthSettings
+from services.auth.use_cases.account_admin import AccountAdmin
 from services.auth.use_cases.attempts import Attempts
 from services.auth.use_cases.authorizations import Authorizations
 from services.auth.use_cases.backchannel import BackchannelLogouts
@@ -113,6 +114,8 @@ class Auth:
     introspecting: Introspecting
     change_own_password: ChangeOwnPassword
     set_password: SetPassword
+    #: The administrator's account tasks: state, unlock, end sessions (issue 25).
+    account_admin: AccountAdmin
     passwords: StorePassword
     first_practice: FirstPractice
     accounts: Accounts
@@ -260,6 +263,7 @@ def compose(a: Adapters) -> Auth:
             pool, accounts, attempts, a.hasher, passwords, issuing
         ),
         set_password=SetPassword(pool, accounts, passwords),
+        account_admin=AccountAdmin(pool, events),
         passwords=passwords,
         first_practice=FirstPractice(pool, a.keyring, events, passwords, s.zone),
         accounts=accounts,

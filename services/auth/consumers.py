@@ -16,7 +16,7 @@ from services.auth.domain import fallback
 from services.auth.domain.clients import CLIENT_EVENT
 from services.auth.factors import registry as factor_registry
 from services.auth.settings import AuthSettings
-from services.auth.use_cases import grant_replication
+from services.auth.use_cases import account_admin, grant_replication
 from shared import replicas
 from shared.consumer import Handler
 from shared.directory_trust import DirectoryTrust
@@ -71,6 +71,7 @@ REPLICATED_AUTH_EVENTS = frozenset(
     {
         "login.failed",
         "login.succeeded",
+        account_admin.UNLOCKED,
         *factor_registry.REPLICATED,
         oidc_store.GRANTED,
         oidc_store.REFRESHED,
@@ -112,6 +113,10 @@ def handlers(settings: AuthSettings, signer: Signer) -> dict[Topic, Handler]:
             await repo.add_failure(conn, event.practice, username, event.time, event.zone, event.id)
         elif event.type == "login.succeeded":
             await repo.login_succeeded(conn, event.practice, event.subject, username, event.time)
+        elif event.type == account_admin.UNLOCKED:
+            # An administrator's unlock in the other zone: its failures up to then no longer
+            # count here either (its time is bounded by the consumer like every event's).
+            await repo.LOGIN_FAILURES.reset(conn, event.practice, username, event.time)
 
     trust = DirectoryTrust.from_settings(settings)
     on_client = clients.on_client(Keyring.parse(settings.sealing_keys.get_secret_value()))

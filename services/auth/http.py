@@ -28,6 +28,7 @@ from services.auth.api import (
     VerifyRequest,
     ZoneStatus,
 )
+from services.auth.api_accounts import AccountList, AccountView, SessionsEnded
 from services.auth.bootstrap import Adapters, Auth
 from services.auth.domain import discovery
 from services.auth.metrics import AuthMetrics
@@ -189,6 +190,28 @@ async def set_password(request: web.Request) -> web.Response:
     return json_response(result)
 
 
+async def accounts(request: web.Request) -> web.Response:
+    claims = await request.app[ADAPTERS].gate.live_session(bearer(request))
+    listed = await request.app[AUTH].account_admin.accounts(claims, request.match_info["p"])
+    return json_response(listed)
+
+
+async def unlock(request: web.Request) -> web.Response:
+    claims = await request.app[ADAPTERS].gate.live_session(bearer(request))
+    account = await request.app[AUTH].account_admin.unlock(
+        claims, request.match_info["p"], request.match_info["e"]
+    )
+    return json_response(account)
+
+
+async def end_sessions(request: web.Request) -> web.Response:
+    claims = await request.app[ADAPTERS].gate.live_session(bearer(request))
+    ended = await request.app[AUTH].account_admin.end_sessions(
+        claims, request.match_info["p"], request.match_info["e"]
+    )
+    return json_response(ended)
+
+
 async def change_password(request: web.Request) -> web.Response:
     claims = await request.app[ADAPTERS].gate.live_session(bearer(request))
     body = await parse_body(request, ChangePasswordRequest)
@@ -273,6 +296,33 @@ OWN_ROUTES = (
         PasswordChanged,
         True,
         errors=(409, 422),
+    ),
+    Route(
+        "GET",
+        "/v1/practices/{p}/accounts",
+        accounts,
+        "Administrator: every employee's account (locked until, failures, last login, status)",
+        None,
+        AccountList,
+        True,
+    ),
+    Route(
+        "POST",
+        "/v1/practices/{p}/employees/{e}/unlock",
+        unlock,
+        "Administrator unlocks an employee's account in both zones",
+        None,
+        AccountView,
+        True,
+    ),
+    Route(
+        "POST",
+        "/v1/practices/{p}/employees/{e}/sessions/end",
+        end_sessions,
+        "Administrator ends every session of an employee (every application's too)",
+        None,
+        SessionsEnded,
+        True,
     ),
     Route(
         "POST",

@@ -629,6 +629,54 @@ _SUCCEEDED = (
 )
 
 
+@dataclass(frozen=True)
+class AccountRow:
+    """An employee's account: what the lockout and dormancy are computed from."""
+
+    employee: str
+    username: str
+    in_service: bool
+    last_login: datetime | None
+    #: Every zone's settled failures since the username's latest reset, oldest first.
+    failures: list[datetime]
+
+
+async def account_rows(
+    conn: asyncpg.Connection, practice_id: str, employee_id: str | None = None
+) -> list[AccountRow]:
+    """The practice's employees' accounts (or only ``employee_id``'s), by username."""
+    employees = await conn.fetch(
+        """SELECT e.id, e.username, e.in_service, l.at AS last_login
+             FROM employees e
+             LEFT JOIN last_logins l ON l.practice = e.practice AND l.employee = e.id
+            WHERE e.practice = $1 AND ($2::text IS NULL OR e.id = $2)
+            ORDER BY e.username""",
+        practice_id,
+        employee_id,
+    )
+    counted = await conn.fetch(
+        """SELECT f.username, array_agg(f.at ORDER BY f.at) AS failures
+             FROM login_failures f
+             LEFT JOIN login_resets r ON r.practice = f.practice AND r.username = f.username
+            WHERE f.practice = $1 AND NOT f.pending AND f.at > coalesce(r.at, '-infinity')
+              AND ($2::text[] IS NULL OR f.username = ANY($2::text[]))
+            GROUP BY f.username""",
+        practice_id,
+        None if employee_id is None else [normalise_username(e["username"]) for e in employees],
+    )
+    failures = {row["username"]: list(row["failures"]) for row in counted}
+    return [
+        AccountRow(
+            e["id"],
+            e["username"],
+            e["in_service"],
+            e["last_login"],
+            failures.get(normalise_username(e["username"]), []),
+        )
+        for e in employees
+    ]
+
+
 async def login_succeeded(
     conn: asyncpg.Connection, practice_id: str, employee_id: str, username: str, at: datetime
 ) -> None:

@@ -199,6 +199,16 @@ RULES: dict[str, Rule] = {
         _employee,
         lambda e: _pick(e.data, "username", "locked_until"),
     ),
+    "account.unlocked": Rule(
+        _fixed("account.unlocked"),
+        "success",
+        "employee",
+        _employee,
+        lambda e: _pick(e.data, "username"),
+    ),
+    "account.sessions_ended": Rule(
+        _fixed("account.sessions_ended"), "success", "employee", _employee, lambda e: {}
+    ),
     "login.succeeded": Rule(
         _fixed("login.succeeded"),
         "success",

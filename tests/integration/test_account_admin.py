@@ -1,0 +1,161 @@
+"""The administrator's account tasks at auth (issue 25), in two zones on real PostgreSQL and the
+real broker: every employee's account state, unlocking a locked account (in both zones: the
+other zone's failures no longer count either), ending every session of an employee; and the
+refusals (rights group 2, another practice, an unknown employee), which change nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared.events import EmployeeUpserted, utcnow
+from shared.topics import DIRECTORY_EMPLOYEES
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
+from tests.support.factors import PRACTICE, emit, until_in
+from tests.support.practices import set_policy
+from tests.support.tokens import renew, session_token
+
+PIET = "piet01"
+
+
+async def call(zone: Zone, method: str, path: str, token: str) -> tuple[int, Any]:
+    response = await zone.client.request(method, path, headers={"Authorization": f"Bearer {token}"})
+    return response.status, await response.json(content_type=None)
+
+
+async def accounts(zone: Zone, token: str) -> dict[str, dict[str, Any]]:
+    status, body = await call(zone, "GET", f"/v1/practices/{PRACTICE}/accounts", token)
+    assert status == 200, body
+    return {account["employee"]: account for account in body["accounts"]}
+
+
+@pytest.fixture
+async def zones(cluster: Cluster) -> tuple[Zone, Zone]:
+    """Two zones; the practice locks after three failures for ten minutes; Piet (rights group
+    2) besides the administrator."""
+    a, b = await cluster.start("a"), await cluster.start("b")
+    await cluster.bootstrap(a)
+    await set_policy(a, PRACTICE, 2, max_attempts=3, lockout_seconds=600)
+    piet = EmployeeUpserted(
+        employee=PIET,
+        username="Piet",
+        name="Piet de Boer",
+        rights_group=2,
+        in_service=True,
+        version=1,
+        updated_at=utcnow(),
+        zone="a",
+    )
+    await emit(a, DIRECTORY_EMPLOYEES, "employee.upserted", PIET, piet.model_dump(mode="json"))
+    await until_in(
+        [a, b], "SELECT 1 FROM employees WHERE practice = $1 AND id = $2", PRACTICE, PIET
+    )
+    await until_in(
+        [b], "SELECT (policy->>'max_attempts')::int = 3 FROM practices WHERE id = $1", PRACTICE
+    )
+    return a, b
+
+
+async def admin_token(zone: Zone) -> str:
+    status, body = await login(zone, PRACTICE, "admin", ADMIN_PASSWORD)
+    assert status == 200, body
+    return str(body["token"]["token"])
+
+
+async def test_a_locked_account_is_shown_and_unlocked_in_both_zones(
+    zones: tuple[Zone, Zone],
+) -> None:
+    a, b = zones
+    admin = await admin_token(a)
+    for _ in range(3):
+        status, _ = await login(a, PRACTICE, "piet", "wrong")
+        assert status == 401
+
+    async def locked_in_b() -> bool:
+        return bool((await accounts(b, admin))[PIET]["status"] == "locked")
+
+    await wait_for(locked_in_b, what="zone a's failures in zone b")
+    status, body = await login(b, PRACTICE, "PIET", "wrong")
+    assert status == 429 and body["type"].endswith("/account-locked"), body
+
+    shown = (await accounts(a, admin))[PIET]
+    assert shown["status"] == "locked" and shown["failures"] == 3, shown
+    assert shown["username"] == "Piet" and shown["locked_until"] is not None
+    assert (await accounts(a, admin))[await admin_id(a)]["status"] == "active"
+
+    # Unlocked in zone b; zone a, where the failures were made, lets Piet try again too.
+    status, unlocked = await call(
+        b, "POST", f"/v1/practices/{PRACTICE}/employees/{PIET}/unlock", admin
+    )
+    assert status == 200 and unlocked["status"] == "active", unlocked
+    assert unlocked["failures"] == 0 and unlocked["locked_until"] is None
+
+    async def open_in_a() -> bool:
+        return bool((await accounts(a, admin))[PIET]["status"] == "active")
+
+    await wait_for(open_in_a, what="the unlock in zone a")
+    status, body = await login(a, PRACTICE, "piet", "wrong")
+    assert status == 401, body  # a wrong password again, not a locked account
+    # Unlocking again changes nothing (a reset only moves forward).
+    status, again = await call(
+        a, "POST", f"/v1/practices/{PRACTICE}/employees/{PIET}/unlock", admin
+    )
+    assert status == 200 and again["status"] == "active", again
+
+
+async def admin_id(zone: Zone) -> str:
+    found: str = await zone.auth.pool.fetchval(
+        "SELECT id FROM employees WHERE practice = $1 AND rights_group = 1", PRACTICE
+    )
+    return found
+
+
+async def test_ending_an_employees_sessions_ends_them_in_both_zones(
+    zones: tuple[Zone, Zone],
+) -> None:
+    a, b = zones
+    admin = await admin_token(a)
+    other = await admin_token(b)  # the administrator's session at another workstation
+    status, ended = await call(
+        a, "POST", f"/v1/practices/{PRACTICE}/employees/{await admin_id(a)}/sessions/end", admin
+    )
+    assert status == 200 and ended["employee"] == await admin_id(a), ended
+
+    async def ended_in_b() -> bool:
+        status, _ = await renew(b, other)
+        return status == 401
+
+    await wait_for(ended_in_b, what="the sessions' end in zone b")
+    status, body = await renew(a, admin)
+    assert status == 401 and body["type"].endswith("/session-revoked"), body
+    assert (await login(a, PRACTICE, "admin", ADMIN_PASSWORD))[0] == 200, "a new login works"
+
+
+async def test_only_the_practices_administrator_does_account_tasks(
+    zones: tuple[Zone, Zone],
+) -> None:
+    a, _ = zones
+    for _ in range(3):
+        await login(a, PRACTICE, "piet", "wrong")
+    piet = session_token(a, PIET, practice=PRACTICE, rights_group=2)
+    elsewhere = session_token(a, await admin_id(a), practice="elders", rights_group=1)
+    admin = await admin_token(a)
+    paths = (
+        ("GET", f"/v1/practices/{PRACTICE}/accounts"),
+        ("POST", f"/v1/practices/{PRACTICE}/employees/{PIET}/unlock"),
+        ("POST", f"/v1/practices/{PRACTICE}/employees/{PIET}/sessions/end"),
+    )
+    for method, path in paths:
+        for token in (piet, elsewhere):
+            status, problem = await call(a, method, path, token)
+            assert status in (401, 403), (path, problem)
+            assert problem["status"] == status and "type" in problem
+    for method, path in (
+        ("POST", f"/v1/practices/{PRACTICE}/employees/nobody/unlock"),
+        ("POST", f"/v1/practices/{PRACTICE}/employees/nobody/sessions/end"),
+    ):
+        status, problem = await call(a, method, path, admin)
+        assert status == 404 and problem["type"].endswith("/not-found"), problem
+    assert (await accounts(a, admin))[PIET]["status"] == "locked", "nothing changed"
+    assert await a.auth.pool.fetchval("SELECT count(*) FROM session_cutoffs") == 0
