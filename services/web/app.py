@@ -15,6 +15,7 @@ from aiohttp import web
 from services.web import csrf, headers, i18n
 from services.web import session as sessions
 from services.web.console import routes as console
+from services.web.console.when import local_time
 from services.web.context import ENV, HTTP, KEY, PROXIES, SETTINGS, WebRoute, render
 from services.web.oidc import pending as oidc_pending
 from services.web.oidc import routes as oidc
@@ -137,6 +138,7 @@ def create_app(settings: WebSettings) -> web.Application:
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
+    app[ENV].filters["local_time"] = local_time
     app.router.add_get("/", _home)
     app.router.add_post("/language", _language)
     for routes in PAGES:

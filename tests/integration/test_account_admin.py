@@ -5,6 +5,7 @@ refusals (rights group 2, another practice, an unknown employee), which change n
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from shared.topics import DIRECTORY_EMPLOYEES
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
 from tests.support.factors import PRACTICE, emit, until_in
 from tests.support.practices import set_policy
+from tests.support.site import Sites, log_in, post
+from tests.support.story import JAN_PASSWORD
 from tests.support.tokens import renew, session_token
 
 PIET = "piet01"
@@ -159,3 +162,70 @@ async def test_only_the_practices_administrator_does_account_tasks(
         assert status == 404 and problem["type"].endswith("/not-found"), problem
     assert (await accounts(a, admin))[PIET]["status"] == "locked", "nothing changed"
     assert await a.auth.pool.fetchval("SELECT count(*) FROM session_cutoffs") == 0
+
+
+# -- the console (the web front end in front of auth, enrolment and the notifier) --------------
+
+
+async def test_the_console_unlocks_resets_and_ends_sessions(sites: Sites) -> None:
+    site = await sites(two_factors=False)
+    story = site.story
+    status, body = await story.call(
+        story.enrolment,
+        "PUT",
+        f"/v1/practices/{PRACTICE}",
+        site.admin_token,
+        password_policy={"max_attempts": 3, "lockout_seconds": 600},
+    )
+    assert status == 200, body
+
+    async def strict_at_auth() -> bool:
+        policy = await site.auth.auth.pool.fetchval(
+            "SELECT policy->>'max_attempts' FROM practices WHERE id = $1", PRACTICE
+        )
+        return bool(policy == "3")
+
+    await wait_for(strict_at_auth, what="the policy at auth")
+    for _ in range(3):
+        assert (await login(site.auth, PRACTICE, "jan", "wrong"))[0] == 401
+    web = await site.web()
+    assert (await log_in(web, "admin", ADMIN_PASSWORD)).url.path == "/factors"
+
+    page = await (await web.get("/console/employees/jan01")).text()
+    assert 'id="account-status">Geblokkeerd tot ' in page and 'id="unlock"' in page, page
+    confirm = await web.get("/console/employees/jan01/account/unlock")
+    assert confirm.status == 200 and "deblokkeren" in await confirm.text()
+    done = await post(web, "/console/employees/jan01/account/unlock")
+    assert done.status == 200 and "is gedeblokkeerd" in await done.text()
+    status, answer = await login(site.auth, PRACTICE, "jan", JAN_PASSWORD)
+    assert status == 200, answer
+    jan_token = answer["token"]["token"]
+
+    # A password reset: a temporary password shown once; Jan's sessions end; his next login
+    # asks him for a new password.
+    done = await post(web, "/console/employees/jan01/account/password")
+    text = await done.text()
+    match = re.search(r'id="temporary-password"><code>([a-z0-9-]{19})</code>', text)
+    assert done.status == 200 and match, text
+    status, _ = await renew(site.auth, jan_token)
+    assert status == 401, "a reset ends Jan's sessions"
+    status, answer = await login(site.auth, PRACTICE, "jan", match.group(1))
+    assert status == 200 and answer["next"] == "change_password", answer
+
+    # Every session ended: Jan's new one (after choosing a password) too.
+    status, answer = await story.call(
+        site.auth,
+        "POST",
+        f"/v1/login/{answer['login_id']}/password",
+        new_password=JAN_PASSWORD + "!",
+    )
+    assert status == 200 and answer["token"], answer
+    jan_token = answer["token"]["token"]
+    done = await post(web, "/console/employees/jan01/account/sessions")
+    assert done.status == 200 and "zijn beëindigd" in await done.text()
+    status, _ = await renew(site.auth, jan_token)
+    assert status == 401
+
+    # An unknown task or employee is a 404 page; nothing is done.
+    assert (await web.get("/console/employees/jan01/account/explode")).status == 404
+    assert (await post(web, "/console/employees/nobody/account/unlock")).status == 404

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from services.web.console import texts
+from services.web.console import account_texts, texts
 from services.web.context import WebRoute
 from services.web.pages import (
+    console_accounts,
     console_audit,
     console_certificates,
     console_employees,
@@ -12,11 +13,13 @@ from services.web.pages import (
 )
 
 texts.register()
+account_texts.register()
 
 ROUTES: list[WebRoute] = [
     WebRoute("GET", "/console", console_settings.home),
     *console_settings.ROUTES,
     *console_employees.ROUTES,
+    *console_accounts.ROUTES,
     *console_certificates.ROUTES,
     *console_audit.ROUTES,
 ]

@@ -9,25 +9,14 @@ from aiohttp import web
 
 from services.web.console import forms, views
 from services.web.console.admin import Admin, admin_page, call, form_page, problem
+from services.web.console.directory import employees_of, one_employee
 from services.web.console.texts import t
 from services.web.context import WebRoute, render
-
-
-async def _employees(request: web.Request, admin: Admin) -> list[dict[str, Any]]:
-    answer = await call(request, "enrolment", "GET", admin.path("employees"))
-    return list(answer.body or [])
-
-
-async def _one(request: web.Request, admin: Admin) -> dict[str, Any]:
-    wanted = request.match_info["e"]
-    for employee in await _employees(request, admin):
-        if employee.get("employee") == wanted:
-            return employee
-    raise web.HTTPNotFound()
+from services.web.pages import console_accounts
 
 
 async def listing(request: web.Request, admin: Admin) -> web.StreamResponse:
-    employees = await _employees(request, admin)
+    employees = await employees_of(request, admin)
     readiness = await call(request, "enrolment", "GET", admin.path("readiness"))
     rows = views.employee_rows(employees, readiness.body)
     done = request.query.get("deactivated", "")
@@ -67,19 +56,28 @@ def _edit_page(
     employee: dict[str, Any],
     values: dict[str, str],
     errors: dict[str, str] | None = None,
+    account: dict[str, Any] | None = None,
 ) -> web.Response:
     return form_page(
-        request, "console/employee.html", "employees", errors, employee=employee, values=values
+        request,
+        "console/employee.html",
+        "employees",
+        errors,
+        employee=employee,
+        values=values,
+        account=account,
     )
 
 
 async def edit(request: web.Request, admin: Admin) -> web.StreamResponse:
-    employee = await _one(request, admin)
-    return _edit_page(request, employee, _values(employee))
+    """The employee's data to edit, and their account's state with its tasks (auth's)."""
+    employee = await one_employee(request, admin)
+    account = await console_accounts.account_of(request, admin, employee["employee"])
+    return _edit_page(request, employee, _values(employee), account=account)
 
 
 async def save(request: web.Request, admin: Admin) -> web.StreamResponse:
-    employee = await _one(request, admin)
+    employee = await one_employee(request, admin)
     form = await request.post()
     values = {k: str(v).strip() for k, v in form.items() if isinstance(v, str) and k != "csrf"}
     parsed = forms.employee_body(values)
@@ -97,7 +95,7 @@ async def save(request: web.Request, admin: Admin) -> web.StreamResponse:
 
 
 async def confirm_deactivation(request: web.Request, admin: Admin) -> web.StreamResponse:
-    employee = await _one(request, admin)
+    employee = await one_employee(request, admin)
     return render(
         request,
         "console/deactivate.html",
@@ -106,7 +104,7 @@ async def confirm_deactivation(request: web.Request, admin: Admin) -> web.Stream
 
 
 async def deactivate(request: web.Request, admin: Admin) -> web.StreamResponse:
-    employee = await _one(request, admin)
+    employee = await one_employee(request, admin)
     path = admin.path("employees", employee["employee"], "factors")
     answer = await call(request, "enrolment", "DELETE", path)
     if answer.status >= 400:
