@@ -194,6 +194,10 @@ def test_dezi() -> Iterator[TestDezi]:
             process.wait()
 
 
+# A helper, not a test (its name starts with ``test_``).
+test_dezi.__test__ = False  # type: ignore[attr-defined]
+
+
 def _wait_for(issuer: str, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
