@@ -16,6 +16,7 @@ from services.enrolment.factors.credentials import Credentials
 from services.enrolment.factors.listing import FactorListing
 from services.enrolment.factors.passkey import Passkeys
 from services.enrolment.factors.recovery import RecoveryCodes
+from services.enrolment.factors.removal import OwnFactorRemoval, Removal
 from services.enrolment.factors.totp import Authenticators
 from services.enrolment.metrics import EnrolmentMetrics
 from services.enrolment.settings import EnrolmentSettings
@@ -56,6 +57,8 @@ class Enrolment:
     maintenance: Maintenance
     #: An employee linking Dezi to themselves (docs/adr/0014).
     dezi: DeziLinks
+    #: An employee removing one of their own factors.
+    removal: OwnFactorRemoval
 
 
 def compose(
@@ -108,4 +111,5 @@ def compose(
         audit=AuditTrail(settings, pool, metrics, access.admin),
         maintenance=Maintenance(pool, gate, retention, HOUSEKEEPING_SECONDS),
         dezi=DeziLinks(access, gate, employees),
+        removal=OwnFactorRemoval(pool, access, Removal(credentials, events, notices)),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -48,6 +49,7 @@ from services.enrolment.use_cases.access import Claims
 from services.enrolment.use_cases.audit import AuditTrail
 from shared.consumer import EventConsumer
 from shared.db import Migrations
+from shared.events import FACTOR_ID_PATTERN
 from shared.gate import TokenGate
 from shared.http import (
     RUNTIME,
@@ -59,6 +61,7 @@ from shared.http import (
     parse_body,
     path_id,
 )
+from shared.problems import not_found
 from shared.sealing import Keyring
 from shared.tokens import TokenVerifier
 from shared.topics import DEAD_LETTERS
@@ -163,6 +166,15 @@ async def confirm_factor(request: web.Request) -> web.Response:
     token = bearer(request)
     body = await parse_body(request, CodeRequest)
     return json_response(await svc.confirm(token, request.match_info["id"], body.code))
+
+
+async def remove_factor(request: web.Request) -> web.Response:
+    svc = request.app[ENROLMENT].removal
+    factor = request.match_info["id"]
+    if re.fullmatch(FACTOR_ID_PATTERN, factor) is None:
+        raise not_found()
+    await svc(bearer(request), factor)
+    return web.Response(status=204)
 
 
 async def passkey_options(request: web.Request) -> web.Response:
@@ -318,6 +330,15 @@ ROUTES = (
         FactorView,
         True,
         errors=(409, 410, 429),
+    ),
+    Route(
+        "DELETE",
+        "/v1/factors/{id}",
+        remove_factor,
+        "Remove one of my factors (never my last authenticator app or passkey)",
+        bearer=True,
+        status=204,
+        errors=(403, 409),
     ),
     Route(
         "POST",

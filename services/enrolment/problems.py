@@ -118,3 +118,14 @@ def unmet_detail(unmet: list[str]) -> str:
         "email": "the practice's e-mail address must be set (activation codes are sent from it)",
     }
     return "To require two factors, " + " and ".join(reasons[u] for u in unmet) + "."
+
+
+def last_strong_factor() -> Problem:
+    """Removing the employee's only authenticator app or passkey."""
+    return Problem(
+        409,
+        "last-strong-factor",
+        "Last strong sign-in method",
+        "This is your only authenticator app or passkey: add another one before removing it, "
+        "or ask the practice administrator.",
+    )

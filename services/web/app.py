@@ -19,7 +19,7 @@ from services.web.console.when import local_time
 from services.web.context import ENV, HTTP, KEY, PROXIES, SETTINGS, WebRoute, render
 from services.web.oidc import pending as oidc_pending
 from services.web.oidc import routes as oidc
-from services.web.pages import card_login, dezi_login, factors, login, wizard
+from services.web.pages import card_login, dezi_login, factors, login, own_factors, wizard
 from services.web.redirects import local_path
 from services.web.settings import WebSettings
 from shared.ratelimit import parse_networks
@@ -32,6 +32,7 @@ PAGES: list[list[WebRoute]] = [
     dezi_login.ROUTES,
     wizard.ROUTES,
     factors.ROUTES,
+    own_factors.ROUTES,
     console.ROUTES,
     oidc.ROUTES,
 ]

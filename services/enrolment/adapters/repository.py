@@ -183,6 +183,14 @@ async def active_factors(
     return [_factor(r) for r in rows]
 
 
+async def factor_owner(conn: asyncpg.Connection, practice_id: str, factor_id: str) -> str | None:
+    """The employee a factor of the practice belongs to (active or not), if it exists."""
+    owner: str | None = await conn.fetchval(
+        "SELECT employee FROM factors WHERE practice = $1 AND id = $2", practice_id, factor_id
+    )
+    return owner
+
+
 async def lock_employee_factors(
     conn: asyncpg.Connection, practice_id: str, employee_id: str
 ) -> None:

@@ -46,7 +46,9 @@ async def show(request: web.Request) -> web.StreamResponse:
     fresh = request["session"].pop("recovery_code", None)
     if fresh:
         return await _page(request, recovery_code=fresh)
-    return await _page(request)
+    # What the last task did (a text key), said once.
+    notice = request["session"].pop("notice", None)
+    return await _page(request, **({"notice": notice} if notice else {}))
 
 
 async def add_code_factor(request: web.Request) -> web.StreamResponse:

@@ -1,0 +1,58 @@
+"""The Dutch and English texts of the employee's own account tasks (issue 25): removing a
+sign-in method, ending every session, the recovery code's page. Added to the front end's
+(``services.web.i18n``) when the pages' module is loaded; a key the front end already has keeps
+its text."""
+
+from __future__ import annotations
+
+from services.web import i18n
+
+OWN_TEXTS: dict[str, dict[str, str]] = {
+    "nl": {
+        "own.error_prefix": "Fout:",
+        "own.actions": "Acties",
+        "own.remove": "Verwijderen",
+        "own.remove.label": "{kind} verwijderen",
+        "own.remove.title": "{kind} verwijderen",
+        "own.remove.why": (
+            "U kunt daarna niet meer met deze inlogmethode inloggen, in geen enkele zone. U "
+            "krijgt een e-mail over deze wijziging. Uw laatste authenticator-app of passkey kunt "
+            "u niet verwijderen."
+        ),
+        "own.remove.confirm": "Ja, verwijderen",
+        "own.removed": "De inlogmethode is verwijderd.",
+        "own.cancel": "Annuleren",
+        "error.last-strong-factor": (
+            "Dit is uw enige authenticator-app of passkey. Voeg eerst een andere toe, of vraag "
+            "de beheerder van uw praktijk om hulp."
+        ),
+        "error.forbidden": "Dit mag u niet doen.",
+    },
+    "en": {
+        "own.error_prefix": "Error:",
+        "own.actions": "Actions",
+        "own.remove": "Remove",
+        "own.remove.label": "Remove {kind}",
+        "own.remove.title": "Remove {kind}",
+        "own.remove.why": (
+            "You can then no longer log in with this sign-in method, in any zone. You will "
+            "receive an e-mail about this change. Your last authenticator app or passkey cannot "
+            "be removed."
+        ),
+        "own.remove.confirm": "Yes, remove",
+        "own.removed": "The sign-in method has been removed.",
+        "own.cancel": "Cancel",
+        "error.last-strong-factor": (
+            "This is your only authenticator app or passkey. Add another one first, or ask your "
+            "practice administrator for help."
+        ),
+        "error.forbidden": "You may not do this.",
+    },
+}
+
+
+def register() -> None:
+    """Add these texts to the front end's (the pages' module does, when loaded)."""
+    for locale, texts in OWN_TEXTS.items():
+        for key, value in texts.items():
+            i18n.TEXTS[locale].setdefault(key, value)

@@ -1,0 +1,157 @@
+"""The employee's own sign-in methods (issue 25), on real PostgreSQL, the broker and SMTP:
+removing one (replicated to auth in both zones as an inactive credential, announced as
+``factor.removed`` with who did it, the employee told by e-mail); and the refusals — a stale or
+fallback session, another employee's factor, the last strong one — which change nothing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from aiohttp import ClientResponse
+
+from shared.events import utcnow
+from tests.support.cluster import Cluster, Zone, slug, wait_for
+from tests.support.enrolment import (
+    PIET,
+    PIET_EMAIL,
+    P,
+    Rig,
+    enrol_login,
+    enrol_totp,
+    start,
+    two_factor_practice,
+)
+from tests.support.mail import SmtpSink
+from tests.support.site import Site, Sites, WebClient, log_in, post
+from tests.support.story import JAN, JAN_PASSWORD, PRACTICE, Authenticator
+
+
+@pytest.fixture
+async def rig(cluster: Cluster, smtp_sink: SmtpSink) -> AsyncIterator[Rig]:
+    """Enrolment and auth of zone a, with mail to a real SMTP server."""
+    async for started in start(cluster, smtp_sink):
+        yield started
+
+
+async def email_factor(rig: Rig, token: str) -> str:
+    """An e-mail factor at the directory's address, confirmed with the mailed code."""
+    status, pending = await rig.call("POST", "/v1/factors/email", token, {})
+    assert status == 200, pending
+    code = await rig.code(PIET_EMAIL, "inlogcode")
+    path = f"/v1/factors/{pending['factor_id']}/confirm"
+    status, factor = await rig.call("POST", path, token, {"code": code})
+    assert status == 200, factor
+    return str(pending["factor_id"])
+
+
+async def active_at(zone: Zone, factor_id: str) -> bool | None:
+    active: bool | None = await zone.auth.pool.fetchval(
+        "SELECT active FROM factors WHERE practice = $1 AND id = $2", P, factor_id
+    )
+    return active
+
+
+async def test_an_employee_removes_one_of_their_own_sign_in_methods(rig: Rig) -> None:
+    zone_b = await rig.cluster.start("b")
+    await two_factor_practice(rig)
+    await enrol_totp(rig, (await enrol_login(rig))[1])
+    piet = rig.token(PIET)
+    email_id = await email_factor(rig, piet)
+    status, listed = await rig.call("GET", "/v1/factors", piet)
+    assert [f["kind"] for f in listed] == ["totp", "email", "recovery"], listed
+    totp_id = listed[0]["factor_id"]
+
+    # Refused, and nothing changes: a login too long ago, a certificate fallback's session,
+    # another employee (the administrator) naming Piet's factor, the only authenticator app,
+    # an unknown factor; a malformed id is not found.
+    stale = rig.token(PIET, auth_time=utcnow() - timedelta(minutes=20))
+    fallback = rig.token(PIET, aal="aal2-fallback", amr=("pwd", "x509"))
+    refusals = [
+        (stale, email_id, 403, "reauthentication-required"),
+        (fallback, email_id, 403, "reauthentication-required"),
+        (rig.admin2(), email_id, 403, "forbidden"),
+        (piet, totp_id, 409, "last-strong-factor"),
+        (piet, "totp.0000000000000000", 403, "forbidden"),
+        (piet, "no%20such", 404, "not-found"),
+    ]
+    for token, factor_id, expected, problem in refusals:
+        status, body = await rig.call("DELETE", f"/v1/factors/{factor_id}", token)
+        assert (status, slug(body)) == (expected, problem), (factor_id, body)
+    assert (await rig.call("GET", "/v1/factors", piet))[1] == listed, "nothing changed"
+
+    status, _ = await rig.call("DELETE", f"/v1/factors/{email_id}", piet)
+    assert status == 204
+    status, left = await rig.call("GET", "/v1/factors", piet)
+    assert [f["kind"] for f in left] == ["totp", "recovery"], left
+    status, _ = await rig.call("DELETE", f"/v1/factors/{email_id}", piet)
+    assert status == 204, "removed already: done"
+
+    # Replicated: auth in both zones holds the credential inactive.
+    for zone in (rig.auth, zone_b):
+
+        async def inactive(zone: Zone = zone) -> bool:
+            return await active_at(zone, email_id) is False
+
+        await wait_for(inactive, what=f"the removal at auth {zone.settings.zone}")
+    assert await active_at(zone_b, totp_id) is True, "the app stays"
+
+    events = await rig.events(
+        "enrolment.events", lambda es: any(e["type"] == "factor.removed" for e in es)
+    )
+    [event] = [e for e in events if e["type"] == "factor.removed"]
+    assert event["data"]["factors"] == [email_id] and event["data"]["kind"] == "email"
+    assert event["data"]["actor"]["user"] == PIET and event["data"]["actor"]["rights_group"] == 2
+    await rig.mails(PIET_EMAIL, "Wijziging", 3)  # the app, the e-mail factor, its removal
+
+
+# -- the factors page (the web front end in front of auth, enrolment and the notifier) ---------
+
+
+async def jan_on_the_web(site: Site) -> tuple[WebClient, Authenticator]:
+    """Jan with an authenticator app (the wizard through the API), then logged in on the web
+    with a code from it: the factors page."""
+    status, answer = await site.story.login(site.auth, PRACTICE, "jan", JAN_PASSWORD)
+    assert status == 200 and answer["next"] == "enrol", answer
+    phone, _, _ = await site.story.enrol(answer, JAN)
+    web = await site.web()
+    assert (await log_in(web, "jan", JAN_PASSWORD)).url.path == "/login/step"
+    assert (await post(web, "/login/factor", factor="totp")).url.path == "/login/step"
+    assert (await post(web, "/login/verify", code=phone.code())).url.path == "/factors"
+    return web, phone
+
+
+def removals(page: str) -> list[str]:
+    return re.findall(r'href="/factors/([^/"]+)/remove"', page)
+
+
+async def text(response: ClientResponse) -> str:
+    return await response.text()
+
+
+async def test_the_factors_page_removes_one_method_after_a_confirmation(sites: Sites) -> None:
+    site = await sites(two_factors=True)
+    web, _ = await jan_on_the_web(site)
+    page = await text(await web.get("/factors"))
+    app_id, recovery_id = removals(page)  # strongest first: the app, then the recovery code
+    assert 'aria-label="Herstelcode verwijderen"' in page, page
+
+    confirm = await web.get(f"/factors/{recovery_id}/remove")
+    html = await text(confirm)
+    assert confirm.status == 200 and "<h1>Herstelcode verwijderen</h1>" in html, html
+    done = await post(web, f"/factors/{recovery_id}/remove")
+    html = await text(done)
+    assert done.url.path == "/factors" and "De inlogmethode is verwijderd." in html, html
+    assert removals(html) == [app_id]
+    assert "is verwijderd" not in await text(await web.get("/factors")), "said once"
+
+    # The only app: refused on the confirmation page, in Dutch; it stays.
+    refused = await post(web, f"/factors/{app_id}/remove")
+    html = await text(refused)
+    assert refused.status == 400 and "<title>Fout: " in html, html
+    assert "Dit is uw enige authenticator-app of passkey" in html, html
+    assert removals(await text(await web.get("/factors"))) == [app_id]
+    # Someone else's or an unknown factor: back to the list, nothing done.
+    assert (await web.get("/factors/totp.0000000000000000/remove")).url.path == "/factors"
