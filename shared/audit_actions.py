@@ -22,6 +22,7 @@ AUDIT_ACTIONS: tuple[str, ...] = (
     "employee.changed",
     "factor.enrolled",
     "factor.deactivated",
+    "factor.removed",
     "recovery_code.regenerated",
     "enrolment.identity_failed",
     "enrolment.blocked",

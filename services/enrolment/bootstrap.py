@@ -24,6 +24,7 @@ from services.enrolment.use_cases.access import Access
 from services.enrolment.use_cases.audit import AuditTrail
 from services.enrolment.use_cases.dezi_links import DeziLinks
 from services.enrolment.use_cases.directory import Employees, Practices
+from services.enrolment.use_cases.employee_factors import EmployeeFactors
 from services.enrolment.use_cases.housekeeping import Maintenance
 from services.enrolment.use_cases.wizard import (
     CheckIdentity,
@@ -50,6 +51,8 @@ class Enrolment:
     employees: Employees
     wizard: Wizard
     factors: FactorListing
+    #: An employee's sign-in methods as the administrator sees and removes them (issue 25).
+    employee_factors: EmployeeFactors
     codes: CodeFactors
     recovery: RecoveryCodes
     passkeys: Passkeys
@@ -77,6 +80,7 @@ def compose(
     recovery = RecoveryCodes(pool, access, credentials, events, notices, metrics)
     retention = timedelta(milliseconds=settings.topics.retention_ms)
     employees = Employees(settings, pool, keyring, bsn_key, credentials, events, notices, metrics)
+    removal = Removal(credentials, events, notices)
     return Enrolment(
         access=access,
         practices=Practices(settings, pool, events, metrics),
@@ -105,11 +109,12 @@ def compose(
             ),
         ),
         factors=FactorListing(pool, access, credentials),
+        employee_factors=EmployeeFactors(pool, credentials, removal),
         codes=CodeFactors(settings, pool, keyring, access, credentials, changes, notices, metrics),
         recovery=recovery,
         passkeys=Passkeys(settings, pool, bsn_key, access, credentials, changes, metrics),
         audit=AuditTrail(settings, pool, metrics, access.admin),
         maintenance=Maintenance(pool, gate, retention, HOUSEKEEPING_SECONDS),
         dezi=DeziLinks(access, gate, employees),
-        removal=OwnFactorRemoval(pool, access, Removal(credentials, events, notices)),
+        removal=OwnFactorRemoval(pool, access, removal),
     )

@@ -119,6 +119,21 @@ async def deactivate(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def employee_factors(request: web.Request) -> web.Response:
+    use, _, practice = await _admin(request)
+    listed = await use.employee_factors.listed(practice, path_id(request, "e"))
+    return json_response(FactorList(listed))
+
+
+async def remove_employee_factor(request: web.Request) -> web.Response:
+    use, claims, practice = await _admin(request)
+    factor = request.match_info["f"]
+    if re.fullmatch(FACTOR_ID_PATTERN, factor) is None:
+        raise not_found()
+    await use.employee_factors.remove(claims, practice, path_id(request, "e"), factor)
+    return web.Response(status=204)
+
+
 # -- wizard -------------------------------------------------------------------------------------
 
 
@@ -240,6 +255,23 @@ ROUTES = (
         EmployeeView,
         True,
         errors=(409,),
+    ),
+    Route(
+        "GET",
+        "/v1/practices/{p}/employees/{e}/factors",
+        employee_factors,
+        "Administrator: an employee's active sign-in methods",
+        None,
+        FactorList,
+        True,
+    ),
+    Route(
+        "DELETE",
+        "/v1/practices/{p}/employees/{e}/factors/{f}",
+        remove_employee_factor,
+        "Administrator removes one sign-in method of an employee",
+        bearer=True,
+        status=204,
     ),
     Route(
         "DELETE",

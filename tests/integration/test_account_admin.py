@@ -16,7 +16,7 @@ from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
 from tests.support.factors import PRACTICE, emit, until_in
 from tests.support.practices import set_policy
 from tests.support.site import Sites, log_in, post
-from tests.support.story import JAN_PASSWORD
+from tests.support.story import JAN, JAN_PASSWORD
 from tests.support.tokens import renew, session_token
 
 PIET = "piet01"
@@ -225,6 +225,33 @@ async def test_the_console_unlocks_resets_and_ends_sessions(sites: Sites) -> Non
     assert done.status == 200 and "zijn beëindigd" in await done.text()
     status, _ = await renew(site.auth, jan_token)
     assert status == 401
+
+    # Jan sets up the app (a login asking for a second factor enrols one), and the
+    # administrator removes his recovery code, not the app.
+    status, answer = await story.call(
+        site.auth,
+        "POST",
+        "/v1/login",
+        practice=PRACTICE,
+        username="jan",
+        password=JAN_PASSWORD + "!",
+        second_factor=True,
+    )
+    assert status == 200 and answer["next"] == "enrol", answer
+    await story.enrol(answer, JAN)
+    page = await (await web.get("/console/employees/jan01")).text()
+    removals = re.findall(r'href="/console/employees/jan01/factors/([^/"]+)/remove"', page)
+    assert len(removals) == 2 and "Herstelcode" in page, page
+    recovery = removals[1]  # strongest first: the app, then the recovery code
+    confirm = await web.get(f"/console/employees/jan01/factors/{recovery}/remove")
+    assert (
+        confirm.status == 200 and "Herstelcode van Jan de Vries verwijderen" in await confirm.text()
+    )
+    done = await post(web, f"/console/employees/jan01/factors/{recovery}/remove")
+    assert done.status == 200 and "is verwijderd" in await done.text()
+    page = await (await web.get("/console/employees/jan01")).text()
+    assert f"/factors/{recovery}/remove" not in page and f"/factors/{removals[0]}/remove" in page
+    assert (await web.get(f"/console/employees/jan01/factors/{recovery}/remove")).status == 404
 
     # An unknown task or employee is a 404 page; nothing is done.
     assert (await web.get("/console/employees/jan01/account/explode")).status == 404

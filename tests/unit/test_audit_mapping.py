@@ -61,6 +61,16 @@ CASES: list[tuple[str, dict[str, Any], str, str, str, str, str, dict[str, Any]]]
         {"locked_until": "2026-11-28T12:30:00+00:00"},
     ),
     (
+        "factor.removed",
+        {"employee": "e-2", "factors": ["f-1"], "kind": "sms", "actor": {"user": "e-1"}},
+        "e-2",
+        "factor.removed",
+        "success",
+        "employee",
+        "e-2",
+        {"factors": ["f-1"], "kind": "sms"},
+    ),
+    (
         "account.unlocked",
         {"username": "piet", "employee": "e-2", "actor": {"user": "e-1", "rights_group": 1}},
         "e-2",

@@ -268,6 +268,13 @@ RULES: dict[str, Rule] = {
         _employee,
         lambda e: _pick(e.data, "factors", "unblocked"),
     ),
+    "factor.removed": Rule(
+        _fixed("factor.removed"),
+        "success",
+        "employee",
+        _employee,
+        lambda e: _pick(e.data, "factors", "kind"),
+    ),
     "recovery.regenerated": Rule(
         _fixed("recovery_code.regenerated"), "success", "employee", _employee, lambda e: {}
     ),

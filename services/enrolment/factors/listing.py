@@ -16,6 +16,21 @@ from services.enrolment.use_cases.access import Access
 from shared.factor_kinds import KINDS
 
 
+async def views(
+    conn: asyncpg.Connection, credentials: Credentials, practice_id: str, employee_id: str
+) -> list[FactorView]:
+    """The employee's active factors, strongest kind first, as their owner or the practice's
+    administrator sees them (never a secret)."""
+    factors = await repo.active_factors(conn, practice_id, employee_id)
+    factors.sort(key=lambda f: (KINDS[f.kind].order, f.created_at))
+    shown = []
+    for f in factors:
+        details = registry.details(f.kind)
+        extra = details(credentials.open(f)) if details is not no_details else {}
+        shown.append(FactorView(factor_id=f.id, kind=f.kind, created_at=f.created_at, **extra))
+    return shown
+
+
 @dataclass
 class FactorListing:
     pool: asyncpg.Pool
@@ -25,11 +40,4 @@ class FactorListing:
     async def show(self, token: str) -> list[FactorView]:
         claims = await self.access.session(token, two_factor=True)
         async with self.pool.acquire() as conn:
-            factors = await repo.active_factors(conn, claims["practice"], claims["sub"])
-        factors.sort(key=lambda f: (KINDS[f.kind].order, f.created_at))
-        views = []
-        for f in factors:
-            details = registry.details(f.kind)
-            extra = details(self.credentials.open(f)) if details is not no_details else {}
-            views.append(FactorView(factor_id=f.id, kind=f.kind, created_at=f.created_at, **extra))
-        return views
+            return await views(conn, self.credentials, claims["practice"], claims["sub"])

@@ -41,6 +41,17 @@ ACCOUNT_TEXTS: dict[str, dict[str, str]] = {
         "account.password.hand_over": "Geef dit tijdelijke wachtwoord persoonlijk door:",
         "account.password.once": "U ziet het alleen nu; het wordt nergens bewaard.",
         "account.back": "Terug naar {name}",
+        "account.factors": "Inlogmethoden",
+        "account.no_factors": "Nog geen tweede stap ingesteld.",
+        "account.factor_since": "sinds {since}",
+        "account.remove": "Verwijderen",
+        "account.remove.title": "{kind} van {name} verwijderen",
+        "account.remove.why": (
+            "Alleen deze inlogmethode wordt uitgeschakeld, in beide zones; de andere blijven. "
+            "De medewerker krijgt hierover een e-mail."
+        ),
+        "account.remove.confirm": "Ja, verwijderen",
+        "account.remove.done": "De inlogmethode van {name} is verwijderd",
     },
     "en": {
         "account.title": "Account",
@@ -76,6 +87,17 @@ ACCOUNT_TEXTS: dict[str, dict[str, str]] = {
         "account.password.hand_over": "Give this temporary password in person:",
         "account.password.once": "You see it only now; it is not kept anywhere.",
         "account.back": "Back to {name}",
+        "account.factors": "Sign-in methods",
+        "account.no_factors": "No second step set up yet.",
+        "account.factor_since": "since {since}",
+        "account.remove": "Remove",
+        "account.remove.title": "Remove {kind} of {name}",
+        "account.remove.why": (
+            "Only this sign-in method is switched off, in both zones; the others stay. The "
+            "employee gets an e-mail about it."
+        ),
+        "account.remove.confirm": "Yes, remove",
+        "account.remove.done": "The sign-in method of {name} is removed",
     },
 }
 

@@ -1,6 +1,7 @@
 """The console's account tasks for one employee (issue 25): the account's state on the
-employee's page, and unlocking it, ending every session and resetting the password, each
-behind a confirmation page (auth does the work, in both zones, audited)."""
+employee's page, and unlocking it, ending every session and resetting the password (auth
+does the work, in both zones, audited); their sign-in methods, and removing one (enrolment
+does). Each behind a confirmation page."""
 
 from __future__ import annotations
 
@@ -63,6 +64,62 @@ async def account_of(request: web.Request, admin: Admin, employee: str) -> dict[
     return None
 
 
+async def factors_of(request: web.Request, admin: Admin, employee: str) -> list[dict[str, Any]]:
+    """The employee's active sign-in methods (enrolment's)."""
+    answer = await call(request, "enrolment", "GET", admin.path("employees", employee, "factors"))
+    return list(answer.body or []) if answer.status == 200 else []
+
+
+async def _factor(request: web.Request, admin: Admin, employee: str) -> dict[str, Any]:
+    wanted = request.match_info["f"]
+    for factor in await factors_of(request, admin, employee):
+        if factor.get("factor_id") == wanted:
+            return factor
+    raise web.HTTPNotFound()
+
+
+async def confirm_removal(request: web.Request, admin: Admin) -> web.StreamResponse:
+    employee = await one_employee(request, admin)
+    factor = await _factor(request, admin, employee["employee"])
+    return _removal_page(request, employee, factor, None)
+
+
+async def remove(request: web.Request, admin: Admin) -> web.StreamResponse:
+    """One sign-in method removed (enrolment); the others stay."""
+    employee = await one_employee(request, admin)
+    factor = await _factor(request, admin, employee["employee"])
+    path = admin.path("employees", employee["employee"], "factors", factor["factor_id"])
+    answer = await call(request, "enrolment", "DELETE", path)
+    if answer.status >= 400:
+        detail = str(problem(answer).problem.get("detail") or answer.status)
+        return _removal_page(request, employee, factor, detail, status=400)
+    return render(
+        request,
+        "console/account_done.html",
+        {
+            "employee": employee,
+            "done": {"task": "remove", "kind": factor["kind"]},
+            "error": None,
+            "section": "employees",
+        },
+    )
+
+
+def _removal_page(
+    request: web.Request,
+    employee: dict[str, Any],
+    factor: dict[str, Any],
+    error: str | None,
+    status: int = 200,
+) -> web.Response:
+    return render(
+        request,
+        "console/factor_remove.html",
+        {"employee": employee, "factor": factor, "error": error, "section": "employees"},
+        status=status,
+    )
+
+
 def _task(request: web.Request) -> Task:
     task = TASKS.get(request.match_info["task"])
     if task is None:
@@ -108,6 +165,8 @@ def _page(
 
 
 ROUTES = [
+    WebRoute("GET", "/console/employees/{e}/factors/{f}/remove", admin_page(confirm_removal)),
+    WebRoute("POST", "/console/employees/{e}/factors/{f}/remove", admin_page(remove)),
     WebRoute("GET", "/console/employees/{e}/account/{task}", admin_page(confirm)),
     WebRoute("POST", "/console/employees/{e}/account/{task}", admin_page(perform)),
 ]

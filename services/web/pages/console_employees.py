@@ -57,6 +57,7 @@ def _edit_page(
     values: dict[str, str],
     errors: dict[str, str] | None = None,
     account: dict[str, Any] | None = None,
+    factors: list[dict[str, Any]] | None = None,
 ) -> web.Response:
     return form_page(
         request,
@@ -66,6 +67,7 @@ def _edit_page(
         employee=employee,
         values=values,
         account=account,
+        factors=factors or [],
     )
 
 
@@ -73,7 +75,8 @@ async def edit(request: web.Request, admin: Admin) -> web.StreamResponse:
     """The employee's data to edit, and their account's state with its tasks (auth's)."""
     employee = await one_employee(request, admin)
     account = await console_accounts.account_of(request, admin, employee["employee"])
-    return _edit_page(request, employee, _values(employee), account=account)
+    factors = await console_accounts.factors_of(request, admin, employee["employee"])
+    return _edit_page(request, employee, _values(employee), account=account, factors=factors)
 
 
 async def save(request: web.Request, admin: Admin) -> web.StreamResponse:
