@@ -8,7 +8,9 @@ is append-only except for the retention job."""
 from __future__ import annotations
 
 import base64
+import csv
 import functools
+import io
 import json
 import os
 import re
@@ -437,13 +439,20 @@ async def test_the_console_says_why_a_password_only_session_sees_no_audit_trail(
         async def rows() -> str:
             page = await web.get("/console/audit?type=login.succeeded")
             html = await page.text()
-            return html if page.status == 200 and "login.succeeded" in html else ""
+            return html if page.status == 200 and 'data-action="login.succeeded"' in html else ""
 
         html = await wait_for(rows, timeout=30)
         assert '<table class="audit">' in html and "two factors" not in html
+        assert 'data-action="login.succeeded">Logged in</td>' in html, "named, in English"
+        assert re.search(r'<time datetime="[^"]+">\d\d-\d\d-20\d\d \d\d:\d\d</time>', html)
         export = await web.get("/console/audit/export?type=login.succeeded")
         assert export.status == 200 and export.content_type == "application/x-ndjson"
         lines = [json.loads(line) for line in (await export.text()).splitlines()]
         assert lines and {e["action"] for e in lines} == {"login.succeeded"}
+        spreadsheet = await web.get("/console/audit/export.csv?type=login.succeeded")
+        assert spreadsheet.status == 200 and spreadsheet.content_type == "text/csv"
+        table = list(csv.reader(io.StringIO(await spreadsheet.text()), delimiter=";"))
+        assert table[0][:3] == ["Time (Amsterdam)", "Action", "Outcome"], table[0]
+        assert len(table) == len(lines) + 1 and {r[1] for r in table[1:]} == {"Logged in"}
     finally:
         await web.close()

@@ -164,7 +164,11 @@ def test_audit_link_and_row() -> None:
             "source": "auth@a",
         }
     )
-    assert row["time"] == "2026-11-28 10:00:00" and row["actor"] == "—"
+    # Amsterdam is an hour ahead of UTC in November (and two in summer).
+    assert row["time"] == "28-11-2026 11:00" and row["actor"] == "—"
+    assert row["at"] == "2026-11-28T10:00:00.123+00:00"
+    summer = views.audit_row({"time": "2026-07-01T22:30:00+00:00"})
+    assert summer["time"] == "02-07-2026 00:30"
     assert row["object"] == "employee e1" and row["address"] == "10.0.0.1"
     named = views.audit_row(
         {"actor": {"user": "e1"}, "object": {"type": "employee", "id": "e1"}}, {"e1": "Anna"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.web.console import account_texts, texts
+from services.web.console import account_texts, audit_texts, texts
 from services.web.context import WebRoute
 from services.web.pages import (
     console_accounts,
@@ -14,6 +14,7 @@ from services.web.pages import (
 
 texts.register()
 account_texts.register()
+audit_texts.register()
 
 ROUTES: list[WebRoute] = [
     WebRoute("GET", "/console", console_settings.home),

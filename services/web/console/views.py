@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from services.web.console.when import local_time
+
 #: What an employee may lack, in the order the pages name it.
 MISSING_ORDER = ("birth_date", "email", "bsn", "strong_factor")
 
@@ -72,14 +74,16 @@ def audit_link(base: str, query: Mapping[str, str], **changes: str | None) -> st
 
 
 def audit_row(event: Mapping[str, Any], names: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """One audit record as the table's columns: time (UTC), action, outcome, actor (user,
-    rights group, address), object, source; employees by name where ``names`` knows them."""
+    """One audit record as the table's columns: time (``dd-mm-jjjj hh:mm`` Europe/Amsterdam;
+    ``at`` as recorded), action, outcome, actor (user, rights group, address), object, source;
+    employees by name where ``names`` knows them."""
     names = names or {}
     actor = event.get("actor") or {}
     target = event.get("object") or {}
     target_id = str(target.get("id", ""))
     return {
-        "time": str(event.get("time", ""))[:19].replace("T", " "),
+        "time": local_time(event.get("time")),
+        "at": str(event.get("time", "")),
         "action": str(event.get("action", "")),
         "outcome": str(event.get("outcome", "")),
         "actor": names.get(actor.get("user") or "", actor.get("user") or "—"),

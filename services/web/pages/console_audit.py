@@ -5,7 +5,10 @@ only a two-factor session (NEN 7513); a password-only one gets a page that says 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -14,10 +17,13 @@ from tweestap_client import NotLoggedIn, Response
 from services.web import i18n
 from services.web.console import forms, views
 from services.web.console.admin import Admin, Page, admin_page, call, form_page, problem
+from services.web.console.audit_texts import action_name
 from services.web.context import WebRoute, render, sdk
 from shared.audit_actions import AUDIT_ACTIONS
 
 PAGE = "/console/audit"
+#: The CSV export's columns, their headings the console's texts ``console.<column>``.
+CSV_COLUMNS = ("time", "action", "outcome", "actor", "rights_group", "address", "object", "source")
 #: The enrolment service's refusal of a password-only session.
 TWO_FACTOR_REQUIRED = "two-factor-required"
 
@@ -66,7 +72,11 @@ async def show(request: web.Request, admin: Admin) -> web.StreamResponse:
         path = admin.path("audit") + "?" + urlencode(parsed.body)
         answer = await _read(request, path)
         if answer.status == 200:
-            events = [views.audit_row(e, names) for e in answer.body.get("events", [])]
+            locale = request["session"].get("locale", "nl")
+            events = [
+                {**row, "action_name": action_name(locale, row["action"])}
+                for row in (views.audit_row(e, names) for e in answer.body.get("events", []))
+            ]
             following = answer.body.get("next")
         else:
             refused = problem(answer)
@@ -86,12 +96,13 @@ async def show(request: web.Request, admin: Admin) -> web.StreamResponse:
         next_link=views.audit_link(PAGE, filters, cursor=following) if following else None,
         first_link=views.audit_link(PAGE, filters) if request.query.get("cursor") else None,
         export_link=export,
+        csv_link=views.audit_link(PAGE + "/export.csv", filters),
     )
 
 
-async def export(request: web.Request, admin: Admin) -> web.StreamResponse:
-    """The service's JSON lines for the same filters, as a download (held in memory: the SDK
-    answers whole bodies)."""
+async def _exported(request: web.Request, admin: Admin) -> list[dict[str, Any]]:
+    """The service's export (JSON lines) for the page's filters, as records (held in memory:
+    the SDK answers whole bodies)."""
     values = {k: v for k, v in request.query.items() if k in ("from", "to", "employee", "type")}
     parsed = forms.audit_query(values)
     if not parsed.ok:
@@ -100,18 +111,59 @@ async def export(request: web.Request, admin: Admin) -> web.StreamResponse:
     answer = await _read(request, path)
     if answer.status != 200:
         raise web.HTTPBadRequest(text=str(problem(answer).slug))
-    # One line of JSON is parsed by the SDK like any answer: written back as that line.
-    body = answer.body if isinstance(answer.body, str) else ""
-    if isinstance(answer.body, (dict, list)):
-        body = json.dumps(answer.body) + "\n"
+    # One line of JSON is parsed by the SDK like any answer; more come as text.
+    if isinstance(answer.body, dict):
+        return [answer.body]
+    if isinstance(answer.body, list):
+        return [e for e in answer.body if isinstance(e, dict)]
+    text = answer.body if isinstance(answer.body, str) else ""
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+async def export(request: web.Request, admin: Admin) -> web.StreamResponse:
+    """The records as JSON lines, as the service keeps them (a download)."""
+    records = await _exported(request, admin)
     return web.Response(
-        text=body,
+        text="".join(json.dumps(record) + "\n" for record in records),
         content_type="application/x-ndjson",
         headers={"Content-Disposition": 'attachment; filename="audit.jsonl"'},
+    )
+
+
+async def export_csv(request: web.Request, admin: Admin) -> web.StreamResponse:
+    """The records as a spreadsheet reads them: one row each, times in Europe/Amsterdam,
+    actions and employees by name, in the session's language (a download)."""
+    records = await _exported(request, admin)
+    locale = request["session"].get("locale", "nl")
+    employees = await call(request, "enrolment", "GET", admin.path("employees"))
+    names = {str(e["employee"]): str(e["name"]) for e in employees.body or []}
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";")  # what Dutch spreadsheets open by default
+    writer.writerow([i18n.text(locale, f"console.{c}") for c in CSV_COLUMNS])
+    for record in records:
+        row = views.audit_row(record, names)
+        writer.writerow(
+            [
+                row["time"],
+                action_name(locale, row["action"]),
+                i18n.text(locale, f"console.outcome.{row['outcome']}"),
+                row["actor"],
+                "" if row["rights_group"] is None else row["rights_group"],
+                row["address"],
+                row["object"],
+                row["source"],
+            ]
+        )
+    return web.Response(
+        text=out.getvalue(),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
     )
 
 
 ROUTES = [
     WebRoute("GET", PAGE, admin_page(_two_factor_told(show))),
     WebRoute("GET", PAGE + "/export", admin_page(_two_factor_told(export))),
+    WebRoute("GET", PAGE + "/export.csv", admin_page(_two_factor_told(export_csv))),
 ]
