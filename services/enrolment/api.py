@@ -136,7 +136,17 @@ class EmployeeView(BaseModel):
     dezi_number: str | None = None
 
 
-class EmployeeList(RootModel[list[EmployeeView]]):
+class EmployeeListed(EmployeeView):
+    """An employee in the practice's list: also their sign-in methods and a pending
+    activation code (issue 25), for the administrator's overview."""
+
+    #: The kinds of their active factors, strongest first (``totp``, ``passkey``, …).
+    factor_kinds: list[str] = Field(default_factory=list)
+    #: Until when the activation code last e-mailed is valid, if one is waiting for its use.
+    activation_valid_until: datetime | None = None
+
+
+class EmployeeList(RootModel[list[EmployeeListed]]):
     pass
 
 
@@ -184,6 +194,14 @@ class IdentityAccepted(BaseModel):
     secret: str
     #: The ``otpauth_uri`` as a QR code, a standalone SVG document.
     qr_svg: str
+
+
+class AppReplacementStarted(IdentityAccepted):
+    """A new authenticator app for an employee who has one: the secret to scan, and the
+    enrolment that its first code confirms (before ``expires_at``)."""
+
+    enrolment_id: str
+    expires_at: datetime
 
 
 class CodeRequest(Body):

@@ -21,6 +21,7 @@ from services.enrolment.factors.totp import Authenticators
 from services.enrolment.metrics import EnrolmentMetrics
 from services.enrolment.settings import EnrolmentSettings
 from services.enrolment.use_cases.access import Access
+from services.enrolment.use_cases.app_replacement import ReplaceAuthenticator
 from services.enrolment.use_cases.audit import AuditTrail
 from services.enrolment.use_cases.dezi_links import DeziLinks
 from services.enrolment.use_cases.directory import Employees, Practices
@@ -62,6 +63,8 @@ class Enrolment:
     dezi: DeziLinks
     #: An employee removing one of their own factors.
     removal: OwnFactorRemoval
+    #: An employee replacing their authenticator app (a new phone).
+    app_replacement: ReplaceAuthenticator
 
 
 def compose(
@@ -80,6 +83,9 @@ def compose(
     recovery = RecoveryCodes(pool, access, credentials, events, notices, metrics)
     retention = timedelta(milliseconds=settings.topics.retention_ms)
     employees = Employees(settings, pool, keyring, bsn_key, credentials, events, notices, metrics)
+    confirm = ConfirmAuthenticator(
+        settings, pool, keyring, access, Authenticators(credentials), recovery, changes, metrics
+    )
     removal = Removal(credentials, events, notices)
     return Enrolment(
         access=access,
@@ -97,16 +103,7 @@ def compose(
                 events,
                 metrics,
             ),
-            confirm=ConfirmAuthenticator(
-                settings,
-                pool,
-                keyring,
-                access,
-                Authenticators(credentials),
-                recovery,
-                changes,
-                metrics,
-            ),
+            confirm=confirm,
         ),
         factors=FactorListing(pool, access, credentials),
         employee_factors=EmployeeFactors(pool, credentials, removal),
@@ -117,4 +114,5 @@ def compose(
         maintenance=Maintenance(pool, gate, retention, HOUSEKEEPING_SECONDS),
         dezi=DeziLinks(access, gate, employees),
         removal=OwnFactorRemoval(pool, access, removal),
+        app_replacement=ReplaceAuthenticator(settings, pool, keyring, access, confirm),
     )

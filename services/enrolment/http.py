@@ -11,6 +11,7 @@ from aiohttp import web
 
 from services.enrolment import consumers
 from services.enrolment.api import (
+    AppReplacementStarted,
     CodeRequest,
     DeziLinked,
     DeziLinkRequest,
@@ -181,6 +182,17 @@ async def confirm_factor(request: web.Request) -> web.Response:
     token = bearer(request)
     body = await parse_body(request, CodeRequest)
     return json_response(await svc.confirm(token, request.match_info["id"], body.code))
+
+
+async def replace_app(request: web.Request) -> web.Response:
+    return json_response(await request.app[ENROLMENT].app_replacement.start(bearer(request)))
+
+
+async def confirm_app(request: web.Request) -> web.Response:
+    svc = request.app[ENROLMENT].app_replacement
+    token = bearer(request)
+    body = await parse_body(request, CodeRequest)
+    return json_response(await svc.confirm(token, path_id(request, "id"), body.code))
 
 
 async def remove_factor(request: web.Request) -> web.Response:
@@ -362,6 +374,27 @@ ROUTES = (
         FactorView,
         True,
         errors=(409, 410, 429),
+    ),
+    Route(
+        "POST",
+        "/v1/factors/totp",
+        replace_app,
+        "Replace my authenticator app (a new phone): the new secret; the old app works until "
+        "the new one's first code confirms it",
+        None,
+        AppReplacementStarted,
+        True,
+        errors=(409, 423, 429),
+    ),
+    Route(
+        "POST",
+        "/v1/factors/totp/{id}/confirm",
+        confirm_app,
+        "The new authenticator app's first code: it replaces the old one",
+        CodeRequest,
+        FactorView,
+        True,
+        errors=(409, 410, 423),
     ),
     Route(
         "DELETE",

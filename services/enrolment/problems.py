@@ -129,3 +129,13 @@ def last_strong_factor() -> Problem:
         "This is your only authenticator app or passkey: add another one before removing it, "
         "or ask the practice administrator.",
     )
+
+
+def no_authenticator() -> Problem:
+    """Replacing an authenticator app the employee does not have."""
+    return Problem(
+        409,
+        "no-authenticator",
+        "No authenticator app to replace",
+        "You have no authenticator app yet: the enrolment wizard sets one up at your next login.",
+    )

@@ -191,6 +191,9 @@ async def test_the_console_unlocks_resets_and_ends_sessions(sites: Sites) -> Non
     web = await site.web()
     assert (await log_in(web, "admin", ADMIN_PASSWORD)).url.path == "/factors"
 
+    listed = await (await web.get("/console/employees?status=locked")).text()
+    assert 'id="employee-jan01"' in listed and 'data-status="locked"' in listed, listed
+    assert "Geblokkeerd tot " in listed and "Anna Jansen" not in listed, "only the locked"
     page = await (await web.get("/console/employees/jan01")).text()
     assert 'id="account-status">Geblokkeerd tot ' in page and 'id="unlock"' in page, page
     confirm = await web.get("/console/employees/jan01/account/unlock")
@@ -239,6 +242,9 @@ async def test_the_console_unlocks_resets_and_ends_sessions(sites: Sites) -> Non
     )
     assert status == 200 and answer["next"] == "enrol", answer
     await story.enrol(answer, JAN)
+    listed = await (await web.get("/console/employees")).text()
+    jan_row = listed[listed.index('id="employee-jan01"') :].split("</tr>")[0]
+    assert "authenticator-app, Herstelcode" in jan_row, jan_row
     page = await (await web.get("/console/employees/jan01")).text()
     removals = re.findall(r'href="/console/employees/jan01/factors/([^/"]+)/remove"', page)
     assert len(removals) == 2 and "Herstelcode" in page, page

@@ -39,6 +39,10 @@ async def test_the_administrator_removes_one_sign_in_method(rig: Rig) -> None:
     status, listed = await rig.call("GET", path, admin)
     assert status == 200 and [f["kind"] for f in listed] == ["totp", "recovery"], listed
     totp_id, recovery_id = (f["factor_id"] for f in listed)
+    status, employees = await rig.call("GET", f"/v1/practices/{P}/employees", admin)
+    piet = next(e for e in employees if e["employee"] == PIET)
+    assert piet["factor_kinds"] == ["totp", "recovery"], piet
+    assert piet["activation_valid_until"] is None, "the code was used"
 
     # Piet himself (rights group 2) may not; nor may anyone remove what is not there.
     status, body = await rig.call("DELETE", f"{path}/{recovery_id}", rig.token(PIET))

@@ -22,6 +22,7 @@ from tests.support.enrolment import (
     enrol_login,
     enrol_totp,
     start,
+    totp,
     two_factor_practice,
 )
 from tests.support.mail import SmtpSink
@@ -107,6 +108,75 @@ async def test_an_employee_removes_one_of_their_own_sign_in_methods(rig: Rig) ->
     await rig.mails(PIET_EMAIL, "Wijziging", 3)  # the app, the e-mail factor, its removal
 
 
+async def test_a_new_phone_replaces_the_app_only_once_its_first_code_confirms_it(
+    rig: Rig,
+) -> None:
+    await two_factor_practice(rig)
+    old = await enrol_totp(rig, (await enrol_login(rig))[1])
+    piet = rig.token(PIET)
+    status, listed = await rig.call("GET", "/v1/factors", piet)
+    old_id = listed[0]["factor_id"]
+    assert listed[0]["kind"] == "totp" and old_id == old["factor_id"], listed
+
+    async def open_enrolments() -> int:
+        count: int = await rig.pool.fetchval(
+            "SELECT count(*) FROM enrolments WHERE state IN ('sent', 'identified')"
+        )
+        return count
+
+    # Refused, changing nothing: a stale session, a fallback one, someone without an app.
+    stale = rig.token(PIET, auth_time=utcnow() - timedelta(minutes=20))
+    fallback = rig.token(PIET, aal="aal2-fallback", amr=("pwd", "x509"))
+    for token, expected, problem in (
+        (stale, 403, "reauthentication-required"),
+        (fallback, 403, "reauthentication-required"),
+        (rig.admin2(), 409, "no-authenticator"),
+    ):
+        status, body = await rig.call("POST", "/v1/factors/totp", token, {})
+        assert (status, slug(body)) == (expected, problem), body
+    assert await open_enrolments() == 0
+
+    status, new = await rig.call("POST", "/v1/factors/totp", piet, {})
+    assert status == 200 and new["secret"] != old["secret"], new
+    assert f"secret={new['secret']}" in new["otpauth_uri"] and "<svg" in new["qr_svg"]
+    confirm = f"/v1/factors/totp/{new['enrolment_id']}/confirm"
+    # Until the new app's first code: the old app is the one, at enrolment and at auth.
+    wrong = "000000" if totp(new["secret"]) != "000000" else "111111"
+    for token, code, expected, problem in (
+        (piet, wrong, 422, "invalid-code"),
+        (stale, totp(new["secret"]), 403, "reauthentication-required"),
+        (rig.token("someone"), totp(new["secret"]), 401, "session-revoked"),
+    ):
+        status, body = await rig.call("POST", confirm, token, {"code": code})
+        assert (status, slug(body)) == (expected, problem), body
+    assert (await rig.call("GET", "/v1/factors", piet))[1] == listed, "nothing changed"
+    assert await rig.auth.auth.pool.fetchval("SELECT active FROM factors WHERE id = $1", old_id), (
+        "the old app still works"
+    )
+
+    status, factor = await rig.call("POST", confirm, piet, {"code": totp(new["secret"])})
+    assert status == 200 and factor["kind"] == "totp" and factor["factor_id"] != old_id, factor
+    status, now_listed = await rig.call("GET", "/v1/factors", piet)
+    assert [f["factor_id"] for f in now_listed] == [factor["factor_id"], listed[1]["factor_id"]]
+    status, body = await rig.call("POST", confirm, piet, {"code": totp(new["secret"])})
+    assert status == 404, "confirmed once"
+
+    async def replaced_at_auth() -> bool:
+        rows = await rig.auth.auth.pool.fetch(
+            "SELECT id, active FROM factors WHERE employee = $1 AND kind = 'totp'", PIET
+        )
+        return {r["id"]: r["active"] for r in rows} == {old_id: False, factor["factor_id"]: True}
+
+    await wait_for(replaced_at_auth, what="the new app at auth")
+    events = await rig.events(
+        "enrolment.events",
+        lambda es: any(e["data"].get("factor_id") == factor["factor_id"] for e in es),
+    )
+    [enrolled] = [e for e in events if e["data"].get("factor_id") == factor["factor_id"]]
+    assert enrolled["type"] == "factor.enrolled" and enrolled["data"]["replaced"] == [old_id]
+    assert enrolled["data"]["actor"]["user"] == PIET
+
+
 # -- the factors page (the web front end in front of auth, enrolment and the notifier) ---------
 
 
@@ -155,3 +225,31 @@ async def test_the_factors_page_removes_one_method_after_a_confirmation(sites: S
     assert removals(await text(await web.get("/factors"))) == [app_id]
     # Someone else's or an unknown factor: back to the list, nothing done.
     assert (await web.get("/factors/totp.0000000000000000/remove")).url.path == "/factors"
+
+
+async def test_the_factors_page_replaces_the_app_with_a_new_phones(sites: Sites) -> None:
+    site = await sites(two_factors=True)
+    web, _ = await jan_on_the_web(site)
+    page = await text(await web.get("/factors"))
+    old_app = removals(page)[0]
+    assert 'id="replace-app"' in page, page
+
+    started = await post(web, "/factors/app")
+    html = await text(started)
+    secret = re.search(r'id="secret">([A-Z2-7]+)<', html)
+    assert started.status == 200 and secret and 'src="data:image/svg+xml;base64,' in html, html
+    enrolment = re.search(r'name="enrolment_id" value="([0-9a-f]+)"', html)
+    assert enrolment, html
+    new_phone = Authenticator(secret.group(1))
+    code = new_phone.code()
+    wrong = "000000" if code != "000000" else "111111"
+    refused = await post(web, "/factors/app/confirm", enrolment_id=enrolment.group(1), code=wrong)
+    html = await text(refused)
+    assert refused.status == 400 and "<title>Fout: " in html, html
+    assert enrolment.group(1) in html, "the same enrolment takes another code"
+    assert removals(await text(await web.get("/factors")))[0] == old_app, "the old app stays"
+
+    done = await post(web, "/factors/app/confirm", enrolment_id=enrolment.group(1), code=code)
+    html = await text(done)
+    assert done.url.path == "/factors" and "Uw nieuwe authenticator-app is ingesteld" in html
+    assert old_app not in removals(html) and len(removals(html)) == 2, html

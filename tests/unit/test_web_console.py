@@ -137,6 +137,44 @@ def test_employee_rows_flag_missing_data_in_service_first() -> None:
     assert rows[0].missing == ("bsn", "strong_factor") and rows[1].missing == ()
 
 
+def test_employee_rows_join_accounts_and_filter_by_status() -> None:
+    employees = [
+        {
+            "employee": "e1",
+            "username": "a",
+            "name": "Anna",
+            "rights_group": 1,
+            "in_service": True,
+            "factor_kinds": ["totp", "recovery"],
+        },
+        {
+            "employee": "e2",
+            "username": "b",
+            "name": "Bert",
+            "rights_group": 2,
+            "in_service": True,
+            "activation_valid_until": "2026-11-28T10:30:00+00:00",
+        },
+    ]
+    accounts = {
+        "e1": {"status": "active", "last_login": "2026-11-28T08:00:00+00:00"},
+        "e2": {"status": "locked", "locked_until": "2026-11-28T10:15:00+00:00"},
+    }
+    rows = views.employee_rows(employees, None, accounts)
+    assert [(r.status, r.factor_kinds) for r in rows] == [
+        ("active", ("totp", "recovery")),
+        ("locked", ()),
+    ]
+    assert rows[0].last_login == "28-11-2026 09:00" and rows[1].locked_until == "28-11-2026 11:15"
+    assert rows[1].activation_until == "28-11-2026 11:30"
+    assert [r.employee for r in views.employee_rows(employees, None, accounts, "locked")] == ["e2"]
+    assert [r.employee for r in views.employee_rows(employees, None, accounts, "no_factor")] == [
+        "e2"
+    ]
+    unknown = views.employee_rows(employees, None, {})
+    assert all(r.status is None for r in unknown), "auth did not answer: no status shown"
+
+
 def test_incomplete_lists_only_employees_in_service_lacking_identity_data() -> None:
     readiness = {
         "employees": [

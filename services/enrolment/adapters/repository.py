@@ -157,6 +157,30 @@ async def people(conn: asyncpg.Connection, practice_id: str) -> list[Person]:
 # -- factors ----------------------------------------------------------------------------------
 
 
+async def factor_kinds(conn: asyncpg.Connection, practice_id: str) -> dict[str, list[str]]:
+    """Each employee's kinds of active factors."""
+    rows = await conn.fetch(
+        "SELECT employee, array_agg(DISTINCT kind) AS kinds FROM factors "
+        "WHERE practice = $1 AND active GROUP BY employee",
+        practice_id,
+    )
+    return {r["employee"]: list(r["kinds"]) for r in rows}
+
+
+async def activations_waiting(
+    conn: asyncpg.Connection, practice_id: str, now: datetime
+) -> dict[str, datetime]:
+    """Until when each employee's e-mailed activation code that still waits for its use is
+    valid (an enrolment in state ``sent``, not expired)."""
+    rows = await conn.fetch(
+        "SELECT employee, max(expires_at) AS until FROM enrolments "
+        "WHERE practice = $1 AND state = 'sent' AND expires_at > $2 GROUP BY employee",
+        practice_id,
+        now,
+    )
+    return {r["employee"]: r["until"] for r in rows}
+
+
 def _factor(row: asyncpg.Record) -> Factor:
     return Factor(
         practice=row["practice"],

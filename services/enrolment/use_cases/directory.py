@@ -14,6 +14,7 @@ from services.enrolment import problems
 from services.enrolment.adapters import repository as repo
 from services.enrolment.adapters.notices import Notices
 from services.enrolment.api import (
+    EmployeeListed,
     EmployeeUpdate,
     EmployeeView,
     PracticeUpdate,
@@ -41,6 +42,7 @@ from shared.events import (
     stamped,
     utcnow,
 )
+from shared.factor_kinds import KINDS
 from shared.merge import SETTING, edit
 from shared.outbox import EventWriter
 from shared.problems import Problem, not_found
@@ -343,9 +345,22 @@ class Employees:
             dezi_number=employee.dezi_number,
         )
 
-    async def list_employees(self, claims: Claims, practice_id: str) -> list[EmployeeView]:
+    async def list_employees(self, claims: Claims, practice_id: str) -> list[EmployeeListed]:
+        """Every employee, with their sign-in methods and a waiting activation code."""
+        now = utcnow()
         async with self.pool.acquire() as conn:
-            return [self.employee_view(e) for e in await repo.employees(conn, practice_id)]
+            employees = await repo.employees(conn, practice_id)
+            kinds = await repo.factor_kinds(conn, practice_id)
+            waiting = await repo.activations_waiting(conn, practice_id, now)
+        order = {kind: info.order for kind, info in KINDS.items()}
+        return [
+            EmployeeListed(
+                **self.employee_view(e).model_dump(),
+                factor_kinds=sorted(kinds.get(e.id, []), key=lambda k: order.get(k, 99)),
+                activation_valid_until=waiting.get(e.id),
+            )
+            for e in employees
+        ]
 
     async def put_employee(
         self, claims: Claims, practice_id: str, employee_id: str, body: EmployeeUpdate

@@ -33,7 +33,7 @@ from services.enrolment.factors.recovery import RecoveryCodes
 from services.enrolment.metrics import EnrolmentMetrics
 from services.enrolment.problems import HOUR
 from services.enrolment.settings import EnrolmentSettings
-from services.enrolment.use_cases.access import Access
+from services.enrolment.use_cases.access import Access, Claims
 from shared import otp
 from shared.events import utcnow
 from shared.outbox import EventWriter
@@ -295,10 +295,22 @@ class ConfirmAuthenticator:
         """The first code from the app proves it holds the secret: the totp factor becomes
         active (replacing an earlier one), with a new recovery code."""
         claims, _ = await self.access.wizard(token)
+        factor_id, recovery = await self.confirm(claims, enrolment_id, code, new_recovery=True)
+        assert recovery is not None
+        return FactorEnrolled(factor_id=factor_id, recovery_code=recovery)
+
+    async def confirm(
+        self, claims: Claims, enrolment_id: str, code: str, new_recovery: bool
+    ) -> tuple[str, str | None]:
+        """The caller's enrolment ``enrolment_id`` confirmed with the app's ``code``: (the new
+        factor's id, the new recovery code if ``new_recovery``, else None: the employee keeps
+        theirs). Also for replacing the app from a fresh login
+        (:mod:`services.enrolment.use_cases.app_replacement`)."""
         practice_id, employee_id = claims["practice"], claims["sub"]
         now = utcnow()
         problem: Problem | None = None
-        factor_id = recovery = ""
+        factor_id: str = ""
+        recovery: str | None = None
         async with self.pool.acquire() as conn, conn.transaction():
             await repo.lock_employee_factors(conn, practice_id, employee_id)
             enrolment = await repo.take_enrolment(conn, enrolment_id, practice_id, employee_id)
@@ -334,7 +346,8 @@ class ConfirmAuthenticator:
                 )
             else:
                 factor_id, replaced = confirmed
-                recovery = await self.recovery.issue(conn, practice_id, employee_id, now)
+                if new_recovery:
+                    recovery = await self.recovery.issue(conn, practice_id, employee_id, now)
                 await repo.finish_enrolment(conn, enrolment.id, factor_id, now)
                 await self.changes.enrolled(
                     conn, claims, factor_id, totp.KINDS[0], replaced, now, enrolment_id=enrolment.id
@@ -343,7 +356,7 @@ class ConfirmAuthenticator:
             raise problem
         self.metrics.step("confirm", "enrolled")
         self.metrics.factor(totp.KINDS[0], "enrolled")
-        return FactorEnrolled(factor_id=factor_id, recovery_code=recovery)
+        return factor_id, recovery
 
 
 @dataclass(frozen=True)

@@ -30,13 +30,31 @@ class EmployeeRow:
     in_service: bool
     #: Of :data:`MISSING_ORDER`; empty when nothing is missing.
     missing: tuple[str, ...]
+    #: The account at auth (issue 25): ``active``, ``locked``, ``dormant``,
+    #: ``out_of_service``; None when auth did not answer.
+    status: str | None = None
+    locked_until: str = ""
+    last_login: str = ""
+    #: Active sign-in methods, strongest first.
+    factor_kinds: tuple[str, ...] = ()
+    #: Until when a waiting activation code is valid (empty: none waits).
+    activation_until: str = ""
+
+
+#: What the list may be filtered by (``?status=``): an account status, or no second step.
+STATUS_FILTERS = ("active", "locked", "dormant", "out_of_service", "no_factor")
 
 
 def employee_rows(
-    employees: Sequence[Mapping[str, Any]], readiness: Mapping[str, Any] | None
+    employees: Sequence[Mapping[str, Any]],
+    readiness: Mapping[str, Any] | None,
+    accounts: Mapping[str, Mapping[str, Any]] | None = None,
+    status: str = "",
 ) -> list[EmployeeRow]:
-    """The employee list joined with the readiness answer (what each lacks), in service
-    first, then by name."""
+    """The employee list joined with the readiness answer (what each lacks) and auth's
+    accounts (status, last login), filtered by ``status`` (:data:`STATUS_FILTERS`; empty: all),
+    in service first, then by name."""
+    accounts = accounts or {}
     lacks: dict[str, list[str]] = {}
     for item in (readiness or {}).get("employees", []):
         lacks[str(item["employee"])] = list(item.get("missing", []))
@@ -48,10 +66,27 @@ def employee_rows(
             rights_group=int(e["rights_group"]),
             in_service=bool(e["in_service"]),
             missing=tuple(m for m in MISSING_ORDER if m in lacks.get(str(e["employee"]), [])),
+            **_account(accounts.get(str(e["employee"])) or {}),
+            factor_kinds=tuple(e.get("factor_kinds") or ()),
+            activation_until=local_time(e.get("activation_valid_until")),
         )
         for e in employees
     ]
+    if status == "no_factor":
+        rows = [r for r in rows if not r.factor_kinds]
+    elif status:
+        rows = [r for r in rows if r.status == status]
     return sorted(rows, key=lambda r: (not r.in_service, r.name.casefold(), r.employee))
+
+
+def _account(account: Mapping[str, Any]) -> dict[str, Any]:
+    if not account:
+        return {}
+    return {
+        "status": str(account.get("status")),
+        "locked_until": local_time(account.get("locked_until")),
+        "last_login": local_time(account.get("last_login")),
+    }
 
 
 def incomplete(readiness: Mapping[str, Any]) -> list[dict[str, Any]]:

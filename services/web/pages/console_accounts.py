@@ -55,13 +55,17 @@ def temporary_password() -> str:
     return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(4))
 
 
-async def account_of(request: web.Request, admin: Admin, employee: str) -> dict[str, Any] | None:
-    """The employee's account at auth (status, failures, locked until, last login)."""
+async def accounts_of(request: web.Request, admin: Admin) -> dict[str, dict[str, Any]]:
+    """Every employee's account at auth (status, failures, locked until, last login) by id;
+    empty when auth does not answer (the pages show what enrolment knows)."""
     answer = await call(request, "auth", "GET", admin.path("accounts"))
-    for account in (answer.body or {}).get("accounts", []) if answer.status == 200 else []:
-        if account.get("employee") == employee:
-            return dict(account)
-    return None
+    listed = (answer.body or {}).get("accounts", []) if answer.status == 200 else []
+    return {str(account["employee"]): dict(account) for account in listed}
+
+
+async def account_of(request: web.Request, admin: Admin, employee: str) -> dict[str, Any] | None:
+    """The employee's account at auth."""
+    return (await accounts_of(request, admin)).get(employee)
 
 
 async def factors_of(request: web.Request, admin: Admin, employee: str) -> list[dict[str, Any]]:

@@ -18,9 +18,13 @@ from services.web.pages import console_accounts
 async def listing(request: web.Request, admin: Admin) -> web.StreamResponse:
     employees = await employees_of(request, admin)
     readiness = await call(request, "enrolment", "GET", admin.path("readiness"))
-    rows = views.employee_rows(employees, readiness.body)
+    status = request.query.get("status", "")
+    if status not in views.STATUS_FILTERS:
+        status = ""
+    accounts = await console_accounts.accounts_of(request, admin)
+    rows = views.employee_rows(employees, readiness.body, accounts, status)
     done = request.query.get("deactivated", "")
-    names = {r.employee: r.name for r in rows}
+    names = {str(e["employee"]): str(e["name"]) for e in employees}
     return render(
         request,
         "console/employees.html",
@@ -30,6 +34,8 @@ async def listing(request: web.Request, admin: Admin) -> web.StreamResponse:
             "section": "employees",
             "saved": request.query.get("saved") == "1",
             "deactivated": names.get(done),
+            "status": status,
+            "statuses": views.STATUS_FILTERS,
         },
     )
 

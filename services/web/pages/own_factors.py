@@ -1,9 +1,12 @@
 """The employee's own account tasks on the factors page (issue 25): removing one sign-in
-method, behind a confirmation page. Enrolment decides (a recent strong login, never the last
-authenticator app or passkey); a refusal is shown on the confirmation page."""
+method, behind a confirmation page; replacing the authenticator app (a new phone: the QR code,
+then the new app's first code). Enrolment decides (a recent strong login, never the last
+authenticator app or passkey); a refusal is shown on the task's page. As in the wizard, the new
+app's secret is never kept: it is on the QR page once."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from aiohttp import web
@@ -59,7 +62,59 @@ async def remove(request: web.Request) -> web.StreamResponse:
     return render(request, "factors/remove.html", {"factor": factor, "error": shown}, 400)
 
 
+def _app_page(request: web.Request, values: dict[str, Any], status: int = 200) -> web.Response:
+    return render(request, "factors/app.html", {"secret": None, **values}, status)
+
+
+async def replace_app(request: web.Request) -> web.StreamResponse:
+    """A new secret for the new phone's app (the old app keeps working until confirmed)."""
+    if not request["session"].get("token"):
+        raise web.HTTPSeeOther("/login")
+    async with sdk(request) as client:
+        try:
+            answer = await _call(request, client, "POST", "/v1/factors/totp", {})
+        except TweestapError as error:
+            return _app_page(request, {"error": message(request, error)}, 400)
+        except ZonesUnavailable:
+            error_text = i18n.text(request["session"]["locale"], "zones_down")
+            return _app_page(request, {"error": error_text}, 503)
+    svg = base64.b64encode(str(answer["qr_svg"]).encode()).decode()
+    values = {
+        "secret": answer["secret"],
+        "qr": f"data:image/svg+xml;base64,{svg}",
+        "enrolment_id": answer["enrolment_id"],
+    }
+    return _app_page(request, values)
+
+
+async def confirm_app(request: web.Request) -> web.StreamResponse:
+    if not request["session"].get("token"):
+        raise web.HTTPSeeOther("/login")
+    form = await request.post()
+    enrolment_id = str(form.get("enrolment_id", ""))
+    code = str(form.get("code", "")).strip()
+    path = f"/v1/factors/totp/{enrolment_id}/confirm"
+    async with sdk(request) as client:
+        try:
+            await _call(request, client, "POST", path, {"code": code})
+        except TweestapError as error:
+            # The same enrolment takes another code until it is over (then: start again).
+            over = error.status in (404, 410) or error.problem.get("attempts_left") == 0
+            values = {
+                "error": message(request, error),
+                "enrolment_id": None if over else enrolment_id,
+            }
+            return _app_page(request, values, 400)
+        except ZonesUnavailable:
+            error_text = i18n.text(request["session"]["locale"], "zones_down")
+            return _app_page(request, {"error": error_text, "enrolment_id": enrolment_id}, 503)
+    request["session"]["notice"] = "own.app.replaced"
+    raise web.HTTPSeeOther("/factors")
+
+
 ROUTES = [
+    WebRoute("POST", "/factors/app", replace_app),
+    WebRoute("POST", "/factors/app/confirm", confirm_app),
     WebRoute("GET", f"/factors/{{id:{FACTOR_ID}}}/remove", confirm_removal),
     WebRoute("POST", f"/factors/{{id:{FACTOR_ID}}}/remove", remove),
 ]

@@ -27,6 +27,15 @@ OWN_TEXTS: dict[str, dict[str, str]] = {
             "de beheerder van uw praktijk om hulp."
         ),
         "error.forbidden": "Dit mag u niet doen.",
+        "own.app.section": "Nieuwe telefoon?",
+        "own.app.start": "Authenticator-app vervangen",
+        "own.app.title": "Authenticator-app vervangen",
+        "own.app.old_stays": (
+            "Uw huidige app blijft werken tot u hieronder de eerste code uit de nieuwe app invoert."
+        ),
+        "own.app.again": "Opnieuw beginnen",
+        "own.app.replaced": "Uw nieuwe authenticator-app is ingesteld; de oude werkt niet meer.",
+        "error.no-authenticator": "U heeft nog geen authenticator-app om te vervangen.",
     },
     "en": {
         "own.error_prefix": "Error:",
@@ -47,6 +56,15 @@ OWN_TEXTS: dict[str, dict[str, str]] = {
             "practice administrator for help."
         ),
         "error.forbidden": "You may not do this.",
+        "own.app.section": "New phone?",
+        "own.app.start": "Replace the authenticator app",
+        "own.app.title": "Replace the authenticator app",
+        "own.app.old_stays": (
+            "Your current app keeps working until you enter the first code from the new app below."
+        ),
+        "own.app.again": "Start again",
+        "own.app.replaced": "Your new authenticator app is set up; the old one no longer works.",
+        "error.no-authenticator": "You have no authenticator app to replace yet.",
     },
 }
 
