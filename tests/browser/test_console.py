@@ -222,6 +222,12 @@ async def test_console_in_the_browser(console: tuple[Browser, Story, Zone]) -> N
     await b.click("#save")
     listed = await b.wait_text("Anna Jansen", "#incomplete")
     assert "Jan de Vries" not in listed
+    # She is told she locks herself out; the switch is still off; the button counts.
+    assert "U staat zelf in deze lijst" in await b.text("#myself")
+    assert await b.text("#two-factor-now") == "Nu uitgeschakeld."
+    button = await b.find("#continue-anyway")
+    assert "1 medewerker(s) kunnen dan niet inloggen" in button.text
+    assert "secondary" in (button.get_attribute("class") or "")
     await scroll_to(b, "#incomplete")
     await b.shot("console-settings-incomplete")
     await b.click("#continue-anyway")

@@ -75,6 +75,15 @@ CONSOLE_TEXTS: dict[str, dict[str, str]] = {
             "of ga toch door."
         ),
         "console.continue_anyway": "Toch doorgaan",
+        "console.continue_anyway_count": (
+            "Toch inschakelen: {count} medewerker(s) kunnen dan niet inloggen"
+        ),
+        "console.incomplete_myself": (
+            "U staat zelf in deze lijst. Schakelt u nu toch in, dan kunt u zelf niet meer "
+            "inloggen tot uw eigen gegevens compleet zijn. Vul eerst uw gegevens aan."
+        ),
+        "console.two_factor_now_on": "Nu ingeschakeld.",
+        "console.two_factor_now_off": "Nu uitgeschakeld.",
         "console.missing": "Ontbreekt",
         "console.missing.birth_date": "geboortedatum",
         "console.missing.email": "e-mailadres",
@@ -253,6 +262,13 @@ CONSOLE_TEXTS: dict[str, dict[str, str]] = {
             "anyway."
         ),
         "console.continue_anyway": "Continue anyway",
+        "console.continue_anyway_count": "Switch it on anyway: {count} employee(s) cannot log in",
+        "console.incomplete_myself": (
+            "You are in this list yourself. If you switch it on anyway, you cannot log in "
+            "yourself until your own data is complete. Complete your data first."
+        ),
+        "console.two_factor_now_on": "On now.",
+        "console.two_factor_now_off": "Off now.",
         "console.missing": "Missing",
         "console.missing.birth_date": "birth date",
         "console.missing.email": "e-mail address",

@@ -59,6 +59,9 @@ def _page(
             "incomplete": [],
             "saved": request.query.get("saved") == "1",
             "preview": None,
+            "myself": False,
+            # What is in force now, whatever the form says (a refused switch stays off).
+            "current_two_factor": bool(readiness.get("two_factor_required")),
             **extra,
         },
     )
@@ -93,12 +96,15 @@ async def submit(request: web.Request, admin: Admin) -> web.StreamResponse:
     incomplete = (
         refused.problem.get("employees") or [] if refused.slug == "employees-incomplete" else []
     )
+    listed = views.incomplete({"employees": [{**e, "in_service": True} for e in incomplete]})
     return _page(
         request,
         values,
         readiness,
         forms.problem_errors(refused.slug, refused.problem),
-        incomplete=views.incomplete({"employees": [{**e, "in_service": True} for e in incomplete]}),
+        incomplete=listed,
+        # The administrator switching it on would be locked out too: said in so many words.
+        myself=any(e.get("employee") == admin.employee for e in listed),
     )
 
 
