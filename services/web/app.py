@@ -22,6 +22,7 @@ from services.web.oidc import routes as oidc
 from services.web.pages import card_login, dezi_login, factors, login, own_factors, wizard
 from services.web.redirects import local_path
 from services.web.settings import WebSettings
+from services.web.upstreams import UPSTREAM_LOGINS, UpstreamLogins
 from shared.ratelimit import parse_networks
 
 HERE = Path(__file__).parent
@@ -134,6 +135,7 @@ def create_app(settings: WebSettings) -> web.Application:
     app[SETTINGS] = settings
     app[KEY] = settings.sealing_key()
     app[PROXIES] = parse_networks(settings.trusted_proxies)
+    app[UPSTREAM_LOGINS] = UpstreamLogins()
     app[ENV] = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,

@@ -11,6 +11,7 @@ an upstream that is down gets a clear Dutch page and no session."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -250,3 +251,69 @@ async def test_an_employee_links_dezi_in_a_two_factor_session(stack: Stack, pers
     )
     assert started.status == 403, await started.text()
     assert json.loads(await started.text())["type"].endswith("/forbidden")
+
+
+async def _page(person: Person, path: str) -> tuple[int, str]:
+    url = f"{person.stack.web}{path}" if path.startswith("/") else path
+    async with person.http.get(url, allow_redirects=False) as answer:
+        return answer.status, await answer.text()
+
+
+async def test_the_login_page_offers_dezi_when_auth_has_it(stack: Stack, person: Person) -> None:
+    status, page = await _page(person, "/login")
+    assert status == 200 and 'id="login-dezi"' in page and "Inloggen met Dézi" in page
+    await stack.link(stack.admin, "jansen")
+    status, _, _ = await person.dezi_login("jansen")
+    assert status == 303
+    status, page = await _page(person, "/factors")
+    assert status == 200 and 'id="link-dezi"' in page
+
+
+async def test_a_deployment_without_dezi_shows_no_dezi_link(cluster: Cluster) -> None:
+    """Auth without ``TWEESTAP_DEZI_ISSUER``: the web asks auth's ``GET /v1/upstream`` and
+    offers neither the login nor the link; ``/login/dezi`` says there is none."""
+    port = free_port_in(PORTS)
+    issuer = f"http://localhost:{port}"
+    auth = await cluster.start("a", issuer=issuer)
+    enrol = await cluster.start("a", "enrolment", issuer=issuer)
+    admin = await cluster.bootstrap(auth)
+
+    async def known() -> bool:
+        return bool(
+            await pool(enrol).fetchval(
+                "SELECT EXISTS (SELECT 1 FROM employees WHERE id = $1)"
+                " AND EXISTS (SELECT 1 FROM public_keys)",
+                admin,
+            )
+        )
+
+    await wait_for(known)
+    zone = {
+        "auth": str(auth.client.make_url("")).rstrip("/"),
+        "enrolment": str(enrol.client.make_url("")).rstrip("/"),
+    }
+    listed = await auth.client.get("/v1/upstream")
+    assert listed.status == 200 and await listed.json() == {"providers": []}
+    async for url in serve_web([zone], port, issuer=issuer):
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with aiohttp.ClientSession(cookie_jar=jar) as http:
+            async with http.get(f"{url}/login") as answer:
+                page = await answer.text()
+            assert answer.status == 200 and "login-dezi" not in page and "Dézi" not in page
+            found = re.search(r'name="csrf" value="([^"]+)"', page)
+            assert found is not None
+            form = {
+                "practice": P,
+                "username": "admin",
+                "password": ADMIN_PASSWORD,
+                "csrf": found.group(1),
+            }
+            async with http.post(f"{url}/login", data=form, allow_redirects=False) as answer:
+                assert answer.status == 303, await answer.text()
+            async with http.get(f"{url}/factors", allow_redirects=False) as answer:
+                page = await answer.text()
+            # A password-only session: the page says its factors need two, but it is the
+            # factors page, without the link.
+            assert 'id="new-recovery"' in page and "link-dezi" not in page, page
+            async with http.get(f"{url}/login/dezi", allow_redirects=False) as answer:
+                assert answer.status == 404, await answer.text()

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 from tweestap_client import NotLoggedIn, TweestapClient, TweestapError, ZonesUnavailable
 
-from services.web import bodies, i18n
+from services.web import bodies, i18n, upstreams
 from services.web.context import WebRoute, message, render, sdk
 
 
@@ -34,10 +34,11 @@ async def _page(request: web.Request, error: str | None = None, **extra: Any) ->
         except (TweestapError, ZonesUnavailable):
             factors = []
             error = error or i18n.text(request["session"]["locale"], "zones_down")
+    means = await upstreams.providers(request)
     return render(
         request,
         "factors/list.html",
-        {"factors": factors, "error": error, **extra},
+        {"factors": factors, "error": error, "upstreams": means, **extra},
         400 if error else 200,
     )
 

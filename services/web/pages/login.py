@@ -8,11 +8,12 @@ from typing import Any
 from aiohttp import web
 from tweestap_client import LoginInterrupted, Step, TweestapClient, TweestapError, ZonesUnavailable
 
-from services.web import bodies, i18n
+from services.web import bodies, i18n, upstreams
 from services.web import session as sessions
 from services.web.context import WebRoute, message, render, sdk
 from services.web.oidc import pending
 from services.web.pages import wizard
+from services.web.upstreams import UPSTREAM_LOGINS
 from shared import factor_kinds
 from shared.assurance import LEVELS, Level
 
@@ -77,14 +78,24 @@ def _interrupted(request: web.Request, error: Exception) -> web.Response:
     request["session"].pop("login", None)
     key = "login_expired" if isinstance(error, LoginInterrupted) else "zones_down"
     locale = request["session"]["locale"]
-    return render(request, "login/form.html", {"error": i18n.text(locale, key), "values": {}})
+    return _form_page(request, i18n.text(locale, key), {})
+
+
+def _form_page(
+    request: web.Request, error: str | None, values: dict[str, str], status: int = 200
+) -> web.Response:
+    """The login form, with the other means this deployment has (Dezi: as auth last said)."""
+    means = request.app[UPSTREAM_LOGINS].known()
+    context = {"error": error, "values": values, "upstreams": means}
+    return render(request, "login/form.html", context, status)
 
 
 async def form(request: web.Request) -> web.StreamResponse:
     """The login form; for an application's request, filled in from its ``login_hint``."""
     waiting = pending.current(request["session"], time.time())
     values = pending.hinted(waiting.request) if waiting is not None else {}
-    return render(request, "login/form.html", {"error": None, "values": values})
+    await upstreams.providers(request)
+    return _form_page(request, None, values)
 
 
 def _asked(waiting: dict[str, Any] | None) -> Level | None:
@@ -124,12 +135,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
             )
         except TweestapError as error:
             values.pop("password")
-            response = render(
-                request,
-                "login/form.html",
-                {"error": message(request, error), "values": values},
-                status=_refused_status(error),
-            )
+            response = _form_page(request, message(request, error), values, _refused_status(error))
             if error.status == 429 and error.retry_after is not None:
                 response.headers["Retry-After"] = str(max(1, round(error.retry_after)))
             return response
