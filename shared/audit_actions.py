@@ -24,6 +24,7 @@ AUDIT_ACTIONS: tuple[str, ...] = (
     "factor.deactivated",
     "factor.removed",
     "recovery_code.regenerated",
+    "enrolment.code_resent",
     "enrolment.identity_failed",
     "enrolment.blocked",
     "certificate.imported",

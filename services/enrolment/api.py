@@ -150,6 +150,14 @@ class EmployeeList(RootModel[list[EmployeeListed]]):
     pass
 
 
+class ActivationResent(BaseModel):
+    """A waiting activation code replaced and mailed to the employee (never shown here)."""
+
+    enrolment_id: str
+    sent_to: str
+    expires_at: datetime
+
+
 class EmployeeReadiness(BaseModel):
     employee: str
     username: str

@@ -21,6 +21,7 @@ from services.enrolment.factors.totp import Authenticators
 from services.enrolment.metrics import EnrolmentMetrics
 from services.enrolment.settings import EnrolmentSettings
 from services.enrolment.use_cases.access import Access
+from services.enrolment.use_cases.activation_resend import ResendActivation
 from services.enrolment.use_cases.app_replacement import ReplaceAuthenticator
 from services.enrolment.use_cases.audit import AuditTrail
 from services.enrolment.use_cases.dezi_links import DeziLinks
@@ -52,6 +53,8 @@ class Enrolment:
     employees: Employees
     wizard: Wizard
     factors: FactorListing
+    #: The administrator resends an employee's waiting activation code (issue 25).
+    resend_activation: ResendActivation
     #: An employee's sign-in methods as the administrator sees and removes them (issue 25).
     employee_factors: EmployeeFactors
     codes: CodeFactors
@@ -87,12 +90,13 @@ def compose(
         settings, pool, keyring, access, Authenticators(credentials), recovery, changes, metrics
     )
     removal = Removal(credentials, events, notices)
+    start = StartEnrolment(settings, pool, access, events, notices, metrics)
     return Enrolment(
         access=access,
         practices=Practices(settings, pool, events, metrics),
         employees=employees,
         wizard=Wizard(
-            start=StartEnrolment(settings, pool, access, events, notices, metrics),
+            start=start,
             identify=CheckIdentity(
                 settings,
                 pool,
@@ -107,6 +111,7 @@ def compose(
         ),
         factors=FactorListing(pool, access, credentials),
         employee_factors=EmployeeFactors(pool, credentials, removal),
+        resend_activation=ResendActivation(pool, start, events),
         codes=CodeFactors(settings, pool, keyring, access, credentials, changes, notices, metrics),
         recovery=recovery,
         passkeys=Passkeys(settings, pool, bsn_key, access, credentials, changes, metrics),

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from services.enrolment import consumers
 from services.enrolment.api import (
+    ActivationResent,
     AppReplacementStarted,
     CodeRequest,
     DeziLinked,
@@ -124,6 +125,11 @@ async def employee_factors(request: web.Request) -> web.Response:
     use, _, practice = await _admin(request)
     listed = await use.employee_factors.listed(practice, path_id(request, "e"))
     return json_response(FactorList(listed))
+
+
+async def resend_activation(request: web.Request) -> web.Response:
+    use, claims, practice = await _admin(request)
+    return json_response(await use.resend_activation(claims, practice, path_id(request, "e")))
 
 
 async def remove_employee_factor(request: web.Request) -> web.Response:
@@ -276,6 +282,16 @@ ROUTES = (
         None,
         FactorList,
         True,
+    ),
+    Route(
+        "POST",
+        "/v1/practices/{p}/employees/{e}/activation",
+        resend_activation,
+        "Administrator resends an employee's waiting activation code (to the employee)",
+        None,
+        ActivationResent,
+        True,
+        errors=(409,),
     ),
     Route(
         "DELETE",

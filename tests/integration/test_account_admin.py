@@ -229,6 +229,10 @@ async def test_the_console_unlocks_resets_and_ends_sessions(sites: Sites) -> Non
     status, _ = await renew(site.auth, jan_token)
     assert status == 401
 
+    # No activation code waits for Jan: resending one is refused, in Dutch, nothing sent.
+    refused = await post(web, "/console/employees/jan01/account/activation")
+    assert refused.status == 400 and "Er wacht geen activeringscode" in await refused.text()
+
     # Jan sets up the app (a login asking for a second factor enrols one), and the
     # administrator removes his recovery code, not the app.
     status, answer = await story.call(

@@ -13,6 +13,8 @@ import pytest
 from tests.support.cluster import Cluster, slug
 from tests.support.enrolment import (
     PIET,
+    PIET_BIRTH,
+    PIET_BSN,
     PIET_EMAIL,
     P,
     Rig,
@@ -73,3 +75,37 @@ async def test_the_administrator_removes_one_sign_in_method(rig: Rig) -> None:
     assert event["data"]["actor"]["rights_group"] == 1
     assert not any(e["type"] == "factor.deactivated" for e in events)
     await rig.mails(PIET_EMAIL, "Wijziging", 2)  # the app set up, then this
+
+
+async def test_the_administrator_resends_a_waiting_activation_code(rig: Rig) -> None:
+    await two_factor_practice(rig)
+    admin = rig.admin2()
+    path = f"/v1/practices/{P}/employees/{PIET}/activation"
+    status, body = await rig.call("POST", path, admin)
+    assert status == 409 and slug(body) == "no-activation-waiting", "nothing started yet"
+
+    _, token = await enrol_login(rig)
+    status, started = await rig.call("POST", "/v1/enrolment", token)
+    assert status == 200, started
+    first = await rig.code(PIET_EMAIL, "activatiecode", 1)
+    status, body = await rig.call("POST", path, rig.token(PIET))
+    assert status == 403, "Piet himself may not"
+    status, resent = await rig.call("POST", path, admin)
+    assert status == 200 and resent["enrolment_id"] == started["enrolment_id"], resent
+    assert resent["sent_to"] == started["sent_to"] and "code" not in resent
+    second = await rig.code(PIET_EMAIL, "activatiecode", 2)
+    assert second != first
+
+    identity = f"/v1/enrolment/{started['enrolment_id']}/identity"
+    person = {"birth_date": PIET_BIRTH, "bsn": PIET_BSN}
+    status, body = await rig.call("POST", identity, token, {"activation_code": first, **person})
+    assert status in (400, 401, 422) and "secret" not in body, "the old code no longer works"
+    status, shown = await rig.call("POST", identity, token, {"activation_code": second, **person})
+    assert status == 200 and shown["secret"], shown
+    events = await rig.events(
+        "enrolment.events", lambda es: any(e["type"] == "enrolment.code_resent" for e in es)
+    )
+    [event] = [e for e in events if e["type"] == "enrolment.code_resent"]
+    assert event["data"]["actor"]["rights_group"] == 1 and second not in str(event)
+    status, body = await rig.call("POST", path, admin)
+    assert status == 409, "the code was used: nothing waits"

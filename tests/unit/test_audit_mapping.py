@@ -61,6 +61,16 @@ CASES: list[tuple[str, dict[str, Any], str, str, str, str, str, dict[str, Any]]]
         {"locked_until": "2026-11-28T12:30:00+00:00"},
     ),
     (
+        "enrolment.code_resent",
+        {"employee": "e-2", "enrolment_id": "n-1", "actor": {"user": "e-1", "rights_group": 1}},
+        "e-2",
+        "enrolment.code_resent",
+        "success",
+        "employee",
+        "e-2",
+        {"enrolment_id": "n-1"},
+    ),
+    (
         "factor.removed",
         {"employee": "e-2", "factors": ["f-1"], "kind": "sms", "actor": {"user": "e-1"}},
         "e-2",

@@ -315,6 +315,32 @@ async def enrolments_since(
     return [r["created_at"] for r in rows]
 
 
+async def waiting_enrolment(
+    conn: asyncpg.Connection, practice_id: str, employee_id: str
+) -> str | None:
+    """The employee's enrolment whose activation code waits for its use (state ``sent``), if
+    any: the latest."""
+    found: str | None = await conn.fetchval(
+        "SELECT id FROM enrolments WHERE practice = $1 AND employee = $2 AND state = 'sent' "
+        "ORDER BY created_at DESC LIMIT 1",
+        practice_id,
+        employee_id,
+    )
+    return found
+
+
+async def replace_code(
+    conn: asyncpg.Connection, enrolment_id: str, code_hash: str, expires_at: datetime
+) -> None:
+    """A waiting enrolment's activation code replaced (the old one no longer works)."""
+    await conn.execute(
+        "UPDATE enrolments SET code_hash = $2, expires_at = $3 WHERE id = $1 AND state = 'sent'",
+        enrolment_id,
+        code_hash,
+        expires_at,
+    )
+
+
 async def void_open_enrolments(
     conn: asyncpg.Connection, practice_id: str, employee_id: str, now: datetime
 ) -> int:

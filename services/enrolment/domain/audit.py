@@ -278,6 +278,13 @@ RULES: dict[str, Rule] = {
     "recovery.regenerated": Rule(
         _fixed("recovery_code.regenerated"), "success", "employee", _employee, lambda e: {}
     ),
+    "enrolment.code_resent": Rule(
+        _fixed("enrolment.code_resent"),
+        "success",
+        "employee",
+        _employee,
+        lambda e: _pick(e.data, "enrolment_id", "expires_at"),
+    ),
     "identity.failed": Rule(
         _fixed("enrolment.identity_failed"),
         "failure",

@@ -25,7 +25,7 @@ from services.enrolment.domain import bsn as bsns
 from services.enrolment.domain import enrolment as steps
 from services.enrolment.domain import readiness as ready
 from services.enrolment.domain.masking import mask_email
-from services.enrolment.domain.records import Employee
+from services.enrolment.domain.records import Employee, Practice
 from services.enrolment.factors import totp
 from services.enrolment.factors.changes import FactorChanges
 from services.enrolment.factors.owner import has_totp
@@ -78,58 +78,85 @@ class StartEnrolment:
             if refusal is not None:
                 self.metrics.step("start", refusal)
                 raise problems.refusal(refusal)
-            sent = await repo.enrolments_since(conn, practice_id, employee_id, now - HOUR)
-            if len(sent) >= self.settings.activation_sends_per_hour:
-                self.metrics.step("start", "too-many-codes")
-                raise problems.too_many(sent, now)
-            assert employee.email is not None
-            await repo.void_open_enrolments(conn, practice_id, employee_id, now)
-            enrolment_id = uuid.uuid4().hex
-            code = otp.typable_code(self.settings.activation_code_length)
-            expires_at = now + timedelta(seconds=self.settings.activation_code_seconds)
-            await repo.create_enrolment(
-                conn,
-                enrolment_id,
-                practice_id,
-                employee_id,
-                login_id,
-                otp.code_hash(code),
-                now,
-                expires_at,
-            )
-            await self.events.emit(
-                conn,
-                ENROLMENT_EVENTS,
-                "enrolment.started",
-                practice_id,
-                employee_id,
-                {
-                    "enrolment_id": enrolment_id,
-                    "login_id": login_id,
-                    "access": access,
-                    "expires_at": expires_at.isoformat(),
-                },
-                now,
-            )
-            await self.notices.send(
-                conn,
-                practice_id,
-                employee_id,
-                "email",
-                "activation_code",
-                employee.email,
-                {
-                    "practice_name": practice.name,
-                    "employee_name": employee.name,
-                    "expires_minutes": steps.minutes(self.settings.activation_code_seconds),
-                },
-                {"code": code},
-            )
+            started = await self.send_code(conn, practice, employee, login_id, access, now)
         self.metrics.step("start", "sent")
-        self.metrics.code("activation")
+        return started
+
+    async def send_code(
+        self,
+        conn: asyncpg.Connection,
+        practice: Practice,
+        employee: Employee,
+        login_id: str,
+        access: steps.Access,
+        now: datetime,
+    ) -> EnrolmentStarted:
+        """A new activation code for the employee's login ``login_id`` to their own e-mail
+        address, replacing any open enrolment (in the caller's transaction, which holds the
+        employee's factor lock): at most ``activation_sends_per_hour`` an hour."""
+        practice_id, employee_id = practice.id, employee.id
+        sent = await repo.enrolments_since(conn, practice_id, employee_id, now - HOUR)
+        if len(sent) >= self.settings.activation_sends_per_hour:
+            self.metrics.step("start", "too-many-codes")
+            raise problems.too_many(sent, now)
+        assert employee.email is not None
+        await repo.void_open_enrolments(conn, practice_id, employee_id, now)
+        enrolment_id = uuid.uuid4().hex
+        code, expires_at = self.new_code(now)
+        await repo.create_enrolment(
+            conn,
+            enrolment_id,
+            practice_id,
+            employee_id,
+            login_id,
+            otp.code_hash(code),
+            now,
+            expires_at,
+        )
+        await self.events.emit(
+            conn,
+            ENROLMENT_EVENTS,
+            "enrolment.started",
+            practice_id,
+            employee_id,
+            {
+                "enrolment_id": enrolment_id,
+                "login_id": login_id,
+                "access": access,
+                "expires_at": expires_at.isoformat(),
+            },
+            now,
+        )
+        await self.mail_code(conn, practice, employee, code)
         return EnrolmentStarted(
             enrolment_id=enrolment_id, sent_to=mask_email(employee.email), expires_at=expires_at
         )
+
+    def new_code(self, now: datetime) -> tuple[str, datetime]:
+        """A fresh activation code and when it expires."""
+        code = otp.typable_code(self.settings.activation_code_length)
+        return code, now + timedelta(seconds=self.settings.activation_code_seconds)
+
+    async def mail_code(
+        self, conn: asyncpg.Connection, practice: Practice, employee: Employee, code: str
+    ) -> None:
+        """The activation code to the employee's own e-mail address (sealed on the bus)."""
+        assert employee.email is not None
+        await self.notices.send(
+            conn,
+            practice.id,
+            employee.id,
+            "email",
+            "activation_code",
+            employee.email,
+            {
+                "practice_name": practice.name,
+                "employee_name": employee.name,
+                "expires_minutes": steps.minutes(self.settings.activation_code_seconds),
+            },
+            {"code": code},
+        )
+        self.metrics.code("activation")
 
 
 @dataclass

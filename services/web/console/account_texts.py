@@ -41,6 +41,18 @@ ACCOUNT_TEXTS: dict[str, dict[str, str]] = {
         "account.password.hand_over": "Geef dit tijdelijke wachtwoord persoonlijk door:",
         "account.password.once": "U ziet het alleen nu; het wordt nergens bewaard.",
         "account.back": "Terug naar {name}",
+        "account.activation.title": "Activeringscode van {name} opnieuw versturen",
+        "account.activation.why": (
+            "De medewerker krijgt een nieuwe activeringscode op het eigen e-mailadres; de vorige "
+            "werkt dan niet meer. U ziet de code zelf niet."
+        ),
+        "account.activation.confirm": "Ja, opnieuw versturen",
+        "account.activation.done": "De activeringscode van {name} is opnieuw verstuurd",
+        "console.problem.no-activation-waiting": (
+            "Er wacht geen activeringscode: de medewerker is nog niet begonnen met instellen, "
+            "of heeft de code al gebruikt. Bij de volgende keer inloggen wordt een code "
+            "verstuurd."
+        ),
         "account.filter": "Medewerkers filteren",
         "account.filter.active": "Actief",
         "account.filter.locked": "Geblokkeerd",
@@ -95,6 +107,17 @@ ACCOUNT_TEXTS: dict[str, dict[str, str]] = {
         "account.password.hand_over": "Give this temporary password in person:",
         "account.password.once": "You see it only now; it is not kept anywhere.",
         "account.back": "Back to {name}",
+        "account.activation.title": "Send the activation code of {name} again",
+        "account.activation.why": (
+            "The employee gets a new activation code at their own e-mail address; the previous "
+            "one stops working. You do not see the code yourself."
+        ),
+        "account.activation.confirm": "Yes, send again",
+        "account.activation.done": "The activation code of {name} is sent again",
+        "console.problem.no-activation-waiting": (
+            "No activation code is waiting: the employee has not started setting up, or "
+            "already used the code. A code is sent at their next login."
+        ),
         "account.filter": "Filter employees",
         "account.filter.active": "Active",
         "account.filter.locked": "Locked",

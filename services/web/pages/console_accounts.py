@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from tweestap_client import Response
 
+from services.web.console import forms
 from services.web.console.admin import Admin, admin_page, call, problem
 from services.web.console.directory import one_employee
+from services.web.console.texts import t
 from services.web.context import WebRoute, render
 
 
@@ -24,6 +27,8 @@ class Task:
     name: str
     method: str
     path: tuple[str, ...]
+    #: The service that does it.
+    service: str = "auth"
 
     def body(self) -> dict[str, Any] | None:
         return None
@@ -44,6 +49,7 @@ TASKS = {
         Task("unlock", "POST", ("unlock",)),
         Task("sessions", "POST", ("sessions", "end")),
         PasswordReset("password", "PUT", ("password",)),
+        Task("activation", "POST", ("activation",), "enrolment"),
     )
 }
 
@@ -95,8 +101,7 @@ async def remove(request: web.Request, admin: Admin) -> web.StreamResponse:
     path = admin.path("employees", employee["employee"], "factors", factor["factor_id"])
     answer = await call(request, "enrolment", "DELETE", path)
     if answer.status >= 400:
-        detail = str(problem(answer).problem.get("detail") or answer.status)
-        return _removal_page(request, employee, factor, detail, status=400)
+        return _removal_page(request, employee, factor, _refusal(request, answer), status=400)
     return render(
         request,
         "console/account_done.html",
@@ -124,6 +129,18 @@ def _removal_page(
     )
 
 
+def _refusal(request: web.Request, answer: Response) -> str:
+    """A service's refusal in the person's language: ours where we know it, else the
+    service's own words."""
+    refused = problem(answer)
+    locale = request["session"].get("locale", "nl")
+    key = forms.problem_errors(refused.slug, refused.problem).get("form", "")
+    known = t(locale, key) if key else key
+    if known and known != key:
+        return known
+    return str(refused.problem.get("detail") or refused.slug)
+
+
 def _task(request: web.Request) -> Task:
     task = TASKS.get(request.match_info["task"])
     if task is None:
@@ -142,11 +159,9 @@ async def perform(request: web.Request, admin: Admin) -> web.StreamResponse:
     employee = await one_employee(request, admin)
     body = task.body()
     path = admin.path("employees", employee["employee"], *task.path)
-    answer = await call(request, "auth", task.method, path, body)
+    answer = await call(request, task.service, task.method, path, body)
     if answer.status >= 400:
-        refused = problem(answer)
-        detail = str(refused.problem.get("detail") or refused.slug)
-        return _page(request, task, employee, detail, status=400)
+        return _page(request, task, employee, _refusal(request, answer), status=400)
     done: dict[str, Any] = {"task": task.name}
     if body is not None:
         done["password"] = body["password"]  # shown once, on this answer only
