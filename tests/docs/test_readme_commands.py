@@ -15,6 +15,8 @@ EXEMPT = {
     "make run": "it runs until Ctrl-C; tests/faults/test_readme_tour.py starts the same "
     "`tweestap dev` on ports of its own and runs the tour against it",
     "make test": "the whole suite, this test included",
+    "make dezi": "it runs until Ctrl-C; tests/integration/test_dezi.py and tests/browser/"
+    "test_dezi.py start the same test Dezi (tests/peers/dezi-provider.mjs) on ports of their own",
 }
 #: The languages a README block may have: a shell command in any other would not be run.
 LANGUAGES = readme.SHELL | {"text", "python", "json"}
