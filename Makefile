@@ -32,7 +32,8 @@ system-packages:
 	scripts/system-packages.sh
 
 # Peers the tests start that Tweestap did not write (tests/peers: panva's oidc-provider as a
-# test Dezi; axe-core, the accessibility check injected by the browser tests), installed from the lock file with Node.js's npm.
+# test Dezi; axe-core, the accessibility check the browser tests inject), installed from the
+# lock file with Node.js's npm.
 peers: tests/peers/node_modules/.package-lock.json
 
 tests/peers/node_modules/.package-lock.json: tests/peers/package-lock.json
