@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -16,6 +17,7 @@ from tweestap_client import TweestapClient, TweestapError, acting_for
 
 from services.web import i18n
 from services.web.claims import token_claims
+from services.web.console.when import clock_time
 from services.web.oidc import pending
 from services.web.settings import WebSettings
 from shared.assurance import LEVELS
@@ -76,6 +78,9 @@ def message(request: web.Request, error: TweestapError) -> str:
         return detail or error.slug
     if error.slug in ("password-too-weak", "passkey-refused") and detail:
         return f"{known}: {detail}"
+    if error.slug == "account-locked" and error.retry_after is not None:
+        until = datetime.now(UTC) + timedelta(seconds=error.retry_after)
+        return i18n.text(locale, "error.account-locked-until", time=clock_time(until))
     if error.slug == "assurance-level-too-low":
         level = str(error.problem.get("level"))
         if level in LEVELS[1:]:  # substantial or high: what a login can be short of

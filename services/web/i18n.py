@@ -68,6 +68,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "error.code-already-used": "Deze code is al gebruikt. Wacht op de volgende code.",
         "error.invalid-code": "De code klopt niet.",
         "error.account-locked": "Te veel mislukte pogingen; het account is tijdelijk geblokkeerd.",
+        "error.account-locked-until": (
+            "Te veel mislukte pogingen; het account is geblokkeerd. Probeer het opnieuw om "
+            "{time} of neem contact op met de beheerder van uw praktijk."
+        ),
         "error.activation-failed": "De activeringscode, geboortedatum of BSN klopt niet.",
         "error.code-expired": "De code is verlopen; vraag een nieuwe aan.",
         "error.challenge-expired": "Deze stap is verlopen; kies opnieuw hoe u zich bevestigt.",
@@ -168,6 +172,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "error.code-already-used": "This code was used already. Wait for the next code.",
         "error.invalid-code": "The code is wrong.",
         "error.account-locked": "Too many failed attempts; the account is locked for a while.",
+        "error.account-locked-until": (
+            "Too many failed attempts; the account is locked. Try again at {time} or contact "
+            "your practice's administrator."
+        ),
         "error.activation-failed": "The activation code, birth date or BSN is wrong.",
         "error.code-expired": "The code has expired; ask for a new one.",
         "error.challenge-expired": "This step has expired; choose your second step again.",

@@ -196,6 +196,11 @@ async def test_the_console_unlocks_resets_and_ends_sessions(sites: Sites) -> Non
     assert "Geblokkeerd tot " in listed and "Anna Jansen" not in listed, "only the locked"
     page = await (await web.get("/console/employees/jan01")).text()
     assert 'id="account-status">Geblokkeerd tot ' in page and 'id="unlock"' in page, page
+    # Jan at his own workstation reads until when, in his practice's time.
+    jans = await site.web()
+    told = await (await log_in(jans, "jan", JAN_PASSWORD)).text()
+    until = re.search(r"Probeer het opnieuw om (\d\d:\d\d) of neem contact op", told)
+    assert until, told
     confirm = await web.get("/console/employees/jan01/account/unlock")
     assert confirm.status == 200 and "deblokkeren" in await confirm.text()
     done = await post(web, "/console/employees/jan01/account/unlock")

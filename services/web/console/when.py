@@ -8,6 +8,11 @@ from zoneinfo import ZoneInfo
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
+def clock_time(moment: datetime) -> str:
+    """``14:32`` in Europe/Amsterdam (a time later today, as a message names it)."""
+    return moment.astimezone(AMSTERDAM).strftime("%H:%M")
+
+
 def local_time(value: object) -> str:
     """An ISO 8601 time (or a datetime) as ``dd-mm-jjjj hh:mm`` in Europe/Amsterdam; empty for
     none, and the text as it is when it is not a time."""
