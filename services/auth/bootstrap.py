@@ -37,6 +37,7 @@ from services.auth.use_cases.id_tokens import IdTokens
 from services.auth.use_cases.keys import Keys
 from services.auth.use_cases.login_steps import LoginSteps
 from services.auth.use_cases.means_login import MeansLogin
+from services.auth.use_cases.own_sessions import OwnSessions
 from services.auth.use_cases.password_login import ChangePasswordAtLogin, PasswordLogin
 from services.auth.use_cases.passwords import (
     ChangeOwnPassword,
@@ -116,6 +117,8 @@ class Auth:
     set_password: SetPassword
     #: The administrator's account tasks: state, unlock, end sessions (issue 25).
     account_admin: AccountAdmin
+    #: The employee's "log out everywhere" (issue 25).
+    own_sessions: OwnSessions
     passwords: StorePassword
     first_practice: FirstPractice
     accounts: Accounts
@@ -264,6 +267,7 @@ def compose(a: Adapters) -> Auth:
         ),
         set_password=SetPassword(pool, accounts, passwords),
         account_admin=AccountAdmin(pool, events),
+        own_sessions=OwnSessions(pool, events),
         passwords=passwords,
         first_practice=FirstPractice(pool, a.keyring, events, passwords, s.zone),
         accounts=accounts,

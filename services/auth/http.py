@@ -212,6 +212,11 @@ async def end_sessions(request: web.Request) -> web.Response:
     return json_response(ended)
 
 
+async def end_own_sessions(request: web.Request) -> web.Response:
+    claims = await request.app[ADAPTERS].gate.live_session(bearer(request))
+    return json_response(await request.app[AUTH].own_sessions.end_all(claims))
+
+
 async def change_password(request: web.Request) -> web.Response:
     claims = await request.app[ADAPTERS].gate.live_session(bearer(request))
     body = await parse_body(request, ChangePasswordRequest)
@@ -320,6 +325,15 @@ OWN_ROUTES = (
         "/v1/practices/{p}/employees/{e}/sessions/end",
         end_sessions,
         "Administrator ends every session of an employee (every application's too)",
+        None,
+        SessionsEnded,
+        True,
+    ),
+    Route(
+        "POST",
+        "/v1/sessions/end",
+        end_own_sessions,
+        "Employee ends every session of their own, this one too (every application's too)",
         None,
         SessionsEnded,
         True,

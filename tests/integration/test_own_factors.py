@@ -13,7 +13,8 @@ import pytest
 from aiohttp import ClientResponse
 
 from shared.events import utcnow
-from tests.support.cluster import Cluster, Zone, slug, wait_for
+from tests.support.bus import read_topic
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, slug, wait_for
 from tests.support.enrolment import (
     PIET,
     PIET_EMAIL,
@@ -26,8 +27,9 @@ from tests.support.enrolment import (
     two_factor_practice,
 )
 from tests.support.mail import SmtpSink
-from tests.support.site import Site, Sites, WebClient, log_in, post
+from tests.support.site import Site, Sites, WebClient, log_in, post, session_of
 from tests.support.story import JAN, JAN_PASSWORD, PRACTICE, Authenticator
+from tests.support.tokens import bearer, renew
 
 
 @pytest.fixture
@@ -180,17 +182,17 @@ async def test_a_new_phone_replaces_the_app_only_once_its_first_code_confirms_it
 # -- the factors page (the web front end in front of auth, enrolment and the notifier) ---------
 
 
-async def jan_on_the_web(site: Site) -> tuple[WebClient, Authenticator]:
-    """Jan with an authenticator app (the wizard through the API), then logged in on the web
-    with a code from it: the factors page."""
+async def jan_on_the_web(site: Site) -> tuple[WebClient, Authenticator, str]:
+    """Jan with an authenticator app (the wizard through the API, whose login's session token
+    is returned too), then logged in on the web with a code from it: the factors page."""
     status, answer = await site.story.login(site.auth, PRACTICE, "jan", JAN_PASSWORD)
     assert status == 200 and answer["next"] == "enrol", answer
-    phone, _, _ = await site.story.enrol(answer, JAN)
+    phone, _, token = await site.story.enrol(answer, JAN)
     web = await site.web()
     assert (await log_in(web, "jan", JAN_PASSWORD)).url.path == "/login/step"
     assert (await post(web, "/login/factor", factor="totp")).url.path == "/login/step"
     assert (await post(web, "/login/verify", code=phone.code())).url.path == "/factors"
-    return web, phone
+    return web, phone, str(token["token"])
 
 
 def removals(page: str) -> list[str]:
@@ -203,7 +205,7 @@ async def text(response: ClientResponse) -> str:
 
 async def test_the_factors_page_removes_one_method_after_a_confirmation(sites: Sites) -> None:
     site = await sites(two_factors=True)
-    web, _ = await jan_on_the_web(site)
+    web, _, _ = await jan_on_the_web(site)
     page = await text(await web.get("/factors"))
     app_id, recovery_id = removals(page)  # strongest first: the app, then the recovery code
     assert 'aria-label="Herstelcode verwijderen"' in page, page
@@ -229,7 +231,7 @@ async def test_the_factors_page_removes_one_method_after_a_confirmation(sites: S
 
 async def test_the_factors_page_replaces_the_app_with_a_new_phones(sites: Sites) -> None:
     site = await sites(two_factors=True)
-    web, _ = await jan_on_the_web(site)
+    web, _, _ = await jan_on_the_web(site)
     page = await text(await web.get("/factors"))
     old_app = removals(page)[0]
     assert 'id="replace-app"' in page, page
@@ -253,3 +255,56 @@ async def test_the_factors_page_replaces_the_app_with_a_new_phones(sites: Sites)
     html = await text(done)
     assert done.url.path == "/factors" and "Uw nieuwe authenticator-app is ingesteld" in html
     assert old_app not in removals(html) and len(removals(html)) == 2, html
+
+
+# -- "log out everywhere" ----------------------------------------------------------------------
+
+
+async def test_an_employee_ends_every_session_of_their_own_in_both_zones(cluster: Cluster) -> None:
+    a, b = await cluster.start("a"), await cluster.start("b")
+    admin = await cluster.bootstrap(a)
+    here = await token_of(a)
+    elsewhere = await token_of(b)  # another workstation, the other zone
+    response = await a.client.post("/v1/sessions/end")
+    assert response.status == 401, "a token is needed"
+
+    response = await a.client.post("/v1/sessions/end", headers=bearer(here))
+    ended = await response.json()
+    assert response.status == 200 and ended["employee"] == admin, ended
+    status, body = await renew(a, here)
+    assert status == 401 and body["type"].endswith("/session-revoked"), "this session too"
+
+    async def ended_in_b() -> bool:
+        return (await renew(b, elsewhere))[0] == 401
+
+    await wait_for(ended_in_b, what="the end of the sessions in zone b")
+    response = await a.client.post("/v1/sessions/end", headers=bearer(here))
+    assert response.status == 401, "an ended session cannot end anything"
+    events = await read_topic(
+        cluster.broker.bootstrap,
+        str(a.settings.topic("auth.events")),
+        lambda es: any(e["type"] == "account.sessions_ended" for e in es),
+    )
+    [announced] = [e for e in events if e["type"] == "account.sessions_ended"]
+    assert announced["data"]["actor"]["user"] == admin and announced["subject"] == admin
+    assert (await login(a, PRACTICE, "admin", ADMIN_PASSWORD))[0] == 200, "a new login works"
+
+
+async def token_of(zone: Zone) -> str:
+    status, body = await login(zone, PRACTICE, "admin", ADMIN_PASSWORD)
+    assert status == 200, body
+    return str(body["token"]["token"])
+
+
+async def test_log_out_everywhere_on_the_factors_page(sites: Sites) -> None:
+    site = await sites(two_factors=True)
+    web, _, other = await jan_on_the_web(site)
+    page = await text(await web.get("/factors"))
+    assert 'id="log-out-everywhere"' in page and "Overal uitloggen" in page, page
+
+    done = await post(web, "/factors/sessions/end")
+    assert done.url.path == "/login", await done.text()
+    assert "token" not in session_of(web), "the browser's session is over"
+    assert (await web.get("/factors")).url.path == "/login"
+    status, body = await renew(site.auth, other)
+    assert status == 401 and body["type"].endswith("/session-revoked"), "every other one too"

@@ -7,12 +7,14 @@ app's secret is never kept: it is on the QR page once."""
 from __future__ import annotations
 
 import base64
+import time
 from typing import Any
 
 from aiohttp import web
-from tweestap_client import TweestapError, ZonesUnavailable
+from tweestap_client import NotLoggedIn, Response, TweestapError, ZonesUnavailable
 
 from services.web import i18n
+from services.web import session as sessions
 from services.web.context import WebRoute, message, render, sdk
 from services.web.pages import own_texts
 from services.web.pages.factors import _call
@@ -112,7 +114,27 @@ async def confirm_app(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/factors")
 
 
+async def end_sessions(request: web.Request) -> web.StreamResponse:
+    """Every session of the employee ends at auth (every application's, this one's too); the
+    browser's session starts afresh at the login page."""
+    if not request["session"].get("token"):
+        raise web.HTTPSeeOther("/login")
+    async with sdk(request) as client:
+        try:
+            answer = await client.request("auth", "POST", "/v1/sessions/end", {})
+        except NotLoggedIn:
+            answer = Response(401, {}, {})
+        except ZonesUnavailable:
+            answer = None
+    if answer is None or (answer.status >= 400 and answer.status != 401):
+        request["session"]["notice"] = "own.sessions.failed"
+        raise web.HTTPSeeOther("/factors")
+    sessions.restart(request["session"], time.time())
+    raise web.HTTPSeeOther("/login")
+
+
 ROUTES = [
+    WebRoute("POST", "/factors/sessions/end", end_sessions),
     WebRoute("POST", "/factors/app", replace_app),
     WebRoute("POST", "/factors/app/confirm", confirm_app),
     WebRoute("GET", f"/factors/{{id:{FACTOR_ID}}}/remove", confirm_removal),

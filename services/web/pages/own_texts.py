@@ -36,6 +36,13 @@ OWN_TEXTS: dict[str, dict[str, str]] = {
         "own.app.again": "Opnieuw beginnen",
         "own.app.replaced": "Uw nieuwe authenticator-app is ingesteld; de oude werkt niet meer.",
         "error.no-authenticator": "U heeft nog geen authenticator-app om te vervangen.",
+        "own.sessions.title": "Overal uitloggen",
+        "own.sessions.why": (
+            "Bent u ergens ingelogd gebleven, of kwijt u een apparaat? Hiermee beëindigt u al uw "
+            "sessies, ook in andere toepassingen en op deze computer."
+        ),
+        "own.sessions.button": "Overal uitloggen",
+        "own.sessions.failed": "Uitloggen is niet gelukt. Probeer het opnieuw.",
     },
     "en": {
         "own.error_prefix": "Error:",
@@ -65,6 +72,13 @@ OWN_TEXTS: dict[str, dict[str, str]] = {
         "own.app.again": "Start again",
         "own.app.replaced": "Your new authenticator app is set up; the old one no longer works.",
         "error.no-authenticator": "You have no authenticator app to replace yet.",
+        "own.sessions.title": "Log out everywhere",
+        "own.sessions.why": (
+            "Did you stay logged in somewhere, or lose a device? This ends all your sessions, "
+            "in other applications and on this computer too."
+        ),
+        "own.sessions.button": "Log out everywhere",
+        "own.sessions.failed": "Logging out did not work. Please try again.",
     },
 }
 
