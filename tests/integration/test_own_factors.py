@@ -152,9 +152,13 @@ async def test_a_new_phone_replaces_the_app_only_once_its_first_code_confirms_it
         status, body = await rig.call("POST", confirm, token, {"code": code})
         assert (status, slug(body)) == (expected, problem), body
     assert (await rig.call("GET", "/v1/factors", piet))[1] == listed, "nothing changed"
-    assert await rig.auth.auth.pool.fetchval("SELECT active FROM factors WHERE id = $1", old_id), (
-        "the old app still works"
-    )
+
+    async def old_app_works() -> bool:
+        return bool(
+            await rig.auth.auth.pool.fetchval("SELECT active FROM factors WHERE id = $1", old_id)
+        )
+
+    await wait_for(old_app_works, what="the old app at auth (it still works)")
 
     status, factor = await rig.call("POST", confirm, piet, {"code": totp(new["secret"])})
     assert status == 200 and factor["kind"] == "totp" and factor["factor_id"] != old_id, factor
