@@ -273,3 +273,12 @@ def test_the_header_links_the_console_for_an_administrator_only() -> None:
 
     assert 'href="/console"' in header(True) and "Beheer" in header(True)
     assert 'href="/console"' not in header(False) and 'href="/factors"' in header(False)
+
+
+def test_a_certificate_is_named_by_its_holder_and_uzi_number() -> None:
+    assert views.common_name("CN=de Vries\\, Jan,O=Fysio Jansen,C=NL") == "de Vries, Jan"
+    assert views.common_name("O=Fysio Jansen,C=NL") is None
+    uzi = {"subject": "CN=Jan de Vries,O=Fysio", "uzi": {"number": "123456789"}}
+    assert views.holder(uzi) == "Jan de Vries — UZI 123456789"
+    assert views.holder({"subject": "CN=Praktijkserver"}) == "Praktijkserver"
+    assert views.holder({"subject": "O=Fysio"}) == "O=Fysio"

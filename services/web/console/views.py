@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,26 @@ from services.web.console.when import local_time
 
 #: What an employee may lack, in the order the pages name it.
 MISSING_ORDER = ("birth_date", "email", "bsn", "strong_factor")
+
+
+def common_name(dn: str) -> str | None:
+    """The CN of an RFC 4514 distinguished name (``CN=Jan de Vries,O=…``), escapes undone;
+    None when it has none."""
+    for part in re.split(r"(?<!\\),", dn):
+        name, _, value = part.partition("=")
+        if name.strip().upper() == "CN" and value:
+            return re.sub(r"\\(.)", r"\1", value.strip())
+    return None
+
+
+def holder(certificate: Mapping[str, Any]) -> str:
+    """How a certificate is named to a person: its holder's name and UZI number (``Jan de
+    Vries — UZI 123456789``), else its holder's name, else its subject as it is."""
+    subject = str(certificate.get("subject", ""))
+    name = common_name(subject) or subject
+    uzi = certificate.get("uzi") or {}
+    number = uzi.get("number") if isinstance(uzi, Mapping) else None
+    return f"{name} — UZI {number}" if number else name
 
 
 def serial_pairs(serial_hex: str) -> str:

@@ -10,13 +10,20 @@ from aiohttp import web
 
 from services.web.console import forms, views
 from services.web.console.admin import Admin, admin_page, call, form_page, problem
+from services.web.console.when import local_time
 from services.web.context import WebRoute, render
 
 LIST = "/console/certificates"
 
 
 def _shown(certificate: dict[str, Any]) -> dict[str, Any]:
-    return {**certificate, "serial_pairs": views.serial_pairs(str(certificate["serial_number"]))}
+    return {
+        **certificate,
+        "serial_pairs": views.serial_pairs(str(certificate["serial_number"])),
+        "holder": views.holder(certificate),
+        "valid_from": local_time(certificate.get("not_before")),
+        "valid_until": local_time(certificate.get("not_after")),
+    }
 
 
 async def _listing_page(
