@@ -65,9 +65,8 @@ def form_page(
 
 def forbidden(request: web.Request) -> web.Response:
     locale = request["session"].get("locale", "nl")
-    return render(
-        request, "forbidden.html", {"message": t(locale, "console.forbidden")}, status=403
-    )
+    values = {"message": t(locale, "console.forbidden"), "what": t(locale, "console")}
+    return render(request, "forbidden.html", values, status=403)
 
 
 Page = Callable[[web.Request, Admin], Awaitable[web.StreamResponse]]

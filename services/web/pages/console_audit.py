@@ -55,7 +55,8 @@ def _two_factor_told(page: Page) -> Page:
         except _TwoFactorRequired:
             locale = request["session"].get("locale", "nl")
             message = i18n.text(locale, "audit_two_factor_required")
-            return render(request, "forbidden.html", {"message": message}, status=403)
+            values = {"message": message, "what": i18n.text(locale, "console.audit")}
+            return render(request, "forbidden.html", values, status=403)
 
     return handler
 

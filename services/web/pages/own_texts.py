@@ -9,7 +9,6 @@ from services.web import i18n
 
 OWN_TEXTS: dict[str, dict[str, str]] = {
     "nl": {
-        "own.error_prefix": "Fout:",
         "own.actions": "Acties",
         "own.remove": "Verwijderen",
         "own.remove.label": "{kind} verwijderen",
@@ -45,7 +44,6 @@ OWN_TEXTS: dict[str, dict[str, str]] = {
         "own.sessions.failed": "Uitloggen is niet gelukt. Probeer het opnieuw.",
     },
     "en": {
-        "own.error_prefix": "Error:",
         "own.actions": "Actions",
         "own.remove": "Remove",
         "own.remove.label": "Remove {kind}",

@@ -1,0 +1,307 @@
+"""Every page of the web front end checked by axe-core (WCAG 2.0, 2.1 and 2.2, A and AA) in
+Chromium, in Dutch and in English, at desktop width and at 320 px: no serious or critical
+violation, no page wider than 320 px (reflow: tables scroll within themselves), a title of
+its own on every page with "Fout:"/"Error:" first when it shows an error, and a focus
+indicator of at least 3:1 against the page. One stack for the whole walk: the administrator's
+console in both languages (two factors still off), then two factors on and an employee per
+language through the password change, the wizard, the second step, the own sign-in methods
+and the 403 page. With TWEESTAP_SCREENS=docs/screens the Dutch pages are saved as
+``a11y-<page>-<width>.png``."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from services.dev.infra import free_port
+from tests.support.accessibility import Violation, axe_violations, blocking
+from tests.support.browser import SCREENS, Browser, serve_web
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, wait_for
+from tests.support.mail import SmtpSink
+from tests.support.story import JAN, JAN_PASSWORD, PRACTICE, PRACTICE_EMAIL, Authenticator, Story
+
+DESKTOP, NARROW = (1280, 900), (320, 800)
+PIET: dict[str, Any] = {
+    **JAN,
+    "username": "piet",
+    "name": "Piet Bakker",
+    "email": "piet@fysio-jansen.nl",
+    "bsn": "234567806",
+    "birth_date": "1982-03-04",
+}
+#: Each employee's first, temporary password (replaced on the change-password page).
+FIRST_PASSWORD = "Eerste-Keer-Wachtwoord-1"
+ERROR_PREFIX = {"nl": "Fout: ", "en": "Error: "}
+
+
+@dataclass
+class Walk:
+    """The pages seen in one language: what axe found, each page's title, and whether a page
+    scrolled sideways at 320 px."""
+
+    b: Browser
+    locale: str
+    violations: list[Violation] = field(default_factory=list)
+    titles: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    async def check(self, page: str, refused: bool = False) -> None:
+        """The page the browser shows, at both widths; ``refused``: it shows an error."""
+        driver = self.b.driver
+        name = f"{self.locale}/{page}"
+        title = str(await self.b.run(lambda: driver.title))
+        self.titles[name] = title
+        if title.startswith(ERROR_PREFIX[self.locale]) != refused:
+            self.problems.append(f"{name}: title {title!r} (refused: {refused})")
+        if (await self.b.find("html")).get_attribute("lang") != self.locale:
+            self.problems.append(f"{name}: html lang is not {self.locale}")
+        for width, height in (DESKTOP, NARROW):
+            await self.b.run(driver.set_window_size, width, height)
+            found = await self.b.run(axe_violations, driver, f"{name} at {width} px")
+            self.violations.extend(found)
+            if width == NARROW[0]:
+                wide = await self.b.run(
+                    driver.execute_script,
+                    "return document.documentElement.scrollWidth - window.innerWidth",
+                )
+                if int(wide) > 0:
+                    self.problems.append(f"{name}: {wide} px wider than the window at 320 px")
+            if SCREENS and self.locale == "nl":
+                await self.b.run(full_page_shot, driver, f"a11y-{page}-{width}.png")
+        await self.b.run(driver.set_window_size, *DESKTOP)
+
+
+def full_page_shot(driver: WebDriver, name: str) -> None:
+    """The whole page (up to 3000 px high) at the window's width, saved under SCREENS."""
+    width = driver.get_window_size()["width"]
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width, min(int(height) + 100, 3000))
+    Path(str(SCREENS)).mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(f"{SCREENS}/{name}")
+
+
+@pytest.fixture
+async def site(
+    cluster: Cluster, smtp_sink: SmtpSink, driver: WebDriver
+) -> AsyncIterator[tuple[Browser, Story, str]]:
+    auth = await cluster.start("a")
+    enrolment = await cluster.start("a", "enrolment")
+    certs = await cluster.start("a", "certs")
+    await cluster.start("a", "notifier", smtp_port=smtp_sink.port)
+    story = Story(cluster, auth, enrolment, smtp_sink)
+    await cluster.bootstrap(auth, PRACTICE)
+    _, answer = await story.login(auth, PRACTICE, "admin", ADMIN_PASSWORD)
+    admin = answer["token"]["token"]
+    await story.practice_known(admin)
+    path = f"/v1/practices/{PRACTICE}"
+    status, body = await story.call(enrolment, "PUT", path, admin, email=PRACTICE_EMAIL)
+    assert status == 200, body
+    for person in (JAN, PIET):
+        employee = f"{person['username']}01"
+        status, body = await story.call(
+            enrolment, "PUT", f"{path}/employees/{employee}", admin, **person
+        )
+        assert status == 200, body
+
+        async def known(employee: str = employee) -> bool:
+            sql = "SELECT 1 FROM employees WHERE practice = $1 AND id = $2"
+            return bool(await auth.auth.pool.fetchval(sql, PRACTICE, employee))
+
+        await wait_for(known)
+        status, body = await story.call(
+            auth,
+            "PUT",
+            f"{path}/employees/{employee}/password",
+            admin,
+            password=FIRST_PASSWORD,
+            temporary=True,
+        )
+        assert status == 200, body
+    zone = {
+        service: str(z.client.make_url("")).rstrip("/")
+        for service, z in (("auth", auth), ("enrolment", enrolment), ("certs", certs))
+    }
+    async for url in serve_web([zone], free_port()):
+        driver.delete_all_cookies()
+        await asyncio.to_thread(driver.set_window_size, *DESKTOP)
+        yield Browser(driver, url), story, admin
+
+
+async def log_in(b: Browser, username: str, password: str) -> None:
+    await b.open("/login")
+    await b.fill(practice=PRACTICE, username=username, password=password)
+    await b.submit()
+
+
+async def log_out(b: Browser) -> None:
+    await b.click("header .logout button")
+    await b.find("#practice")  # the login page
+
+
+async def console_walk(walk: Walk) -> None:
+    """The administrator's pages (a password-only session: two factors are still off)."""
+    b = walk.b
+    await b.open("/login")
+    await b.wait_text("", "h1")
+    await walk.check("login")
+    await log_in(b, "admin", "wrong-password")
+    await b.find("#error-summary")
+    await walk.check("login-refused", refused=True)
+    await log_in(b, "admin", ADMIN_PASSWORD)
+    await b.find("header .logout button")
+    await b.open("/console/settings")
+    await b.find("#save")
+    await walk.check("console-settings")
+    await b.fill(ura="123")
+    await b.click("#save")
+    await b.find("#ura-error")
+    await walk.check("console-settings-refused", refused=True)
+    await b.open("/console/employees")
+    await b.find("#employee-jan01")
+    await walk.check("console-employees")
+    await b.open("/console/employees/jan01")
+    await b.find("#save")
+    await walk.check("console-employee")
+    for task in ("unlock", "password", "sessions"):
+        await b.open(f"/console/employees/jan01/account/{task}")
+        await b.find("main form button[type=submit]")
+        await walk.check(f"console-account-{task}")
+    await b.open("/console/employees/jan01/deactivate")
+    await b.find("#confirm-deactivate")
+    await walk.check("console-deactivate")
+    await b.open("/console/certificates")
+    await b.find("#pkcs12")
+    await walk.check("console-certificates")
+    await b.open("/console/audit")
+    await b.find("p.refused")
+    await walk.check("console-audit")
+    await log_out(b)
+
+
+async def employee_walk(walk: Walk, story: Story, person: dict[str, Any]) -> None:
+    """An employee's pages: the password change, the wizard, the second step, their own
+    sign-in methods, and the console refused (rights group 2)."""
+    b = walk.b
+    await log_in(b, person["username"], FIRST_PASSWORD)
+    await b.find("#new_password")
+    await walk.check("change-password")
+    await b.fill(new_password=JAN_PASSWORD)
+    await b.submit()
+    await b.find("main a.button[href='/wizard']")
+    await walk.check("enrol-needed")
+    await b.click("main a.button")
+    await b.find("#activation_code")
+    await walk.check("wizard-identity")
+    await b.fill(activation_code="WRONGCODE1", bsn=person["bsn"])
+    await b.date("birth_date", person["birth_date"])
+    await b.submit()
+    await b.find("#error-summary")
+    await walk.check("wizard-identity-refused", refused=True)
+    code = await story.activation_code(person["email"], 1)
+    await b.fill(activation_code=code, bsn=person["bsn"])
+    await b.date("birth_date", person["birth_date"])
+    await b.submit()
+    await b.find("img.qr")
+    await walk.check("wizard-qr")
+    phone = Authenticator(re.sub(r"\s", "", await b.text("#secret")))
+    await b.fill(code=phone.code())
+    await b.submit()
+    await b.find("#recovery-code")
+    await walk.check("wizard-recovery")
+
+    await log_in(b, person["username"], JAN_PASSWORD)
+    await b.find("#factor-totp")
+    await walk.check("second-step-choose")
+    await b.click("#factor-totp")
+    await b.find("#code")
+    await walk.check("second-step-code")
+    await b.fill(code="000000")
+    await b.submit()
+    await b.find("#error-summary")
+    await walk.check("second-step-refused", refused=True)
+    await b.fill(code=phone.code())
+    await b.submit()
+    await b.find("header .logout button")
+    await b.open("/factors")
+    await b.find("main table")
+    await walk.check("factors")
+    await b.open("/console/employees")
+    await b.find("p.refused")
+    await walk.check("forbidden")
+    await log_out(b)
+
+
+async def focus_contrast(b: Browser) -> float:
+    """The contrast of the focused element's outline against the page behind it, after a Tab
+    (the first control on the login page)."""
+    await b.open("/login")
+    await b.keys(Keys.TAB)
+    style = await b.run(
+        b.driver.execute_script,
+        """const e = document.activeElement, s = getComputedStyle(e);
+        let p = e.parentElement, bg = 'rgba(0, 0, 0, 0)';
+        while (p && (bg = getComputedStyle(p).backgroundColor) === 'rgba(0, 0, 0, 0)') {
+          p = p.parentElement; }
+        return [s.outlineStyle, parseFloat(s.outlineWidth), s.outlineColor, bg];""",
+    )
+    outline_style, width, color, behind = style
+    assert outline_style != "none" and width >= 2, style
+    return contrast(rgb(color), rgb(behind))
+
+
+def rgb(css: str) -> tuple[int, int, int]:
+    r, g, b = (int(n) for n in re.findall(r"\d+", css)[:3])
+    return r, g, b
+
+
+def contrast(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
+    """WCAG's contrast ratio of two sRGB colours."""
+
+    def luminance(c: tuple[int, int, int]) -> float:
+        channels = [x / 255 for x in c]
+        lin = [x / 12.92 if x <= 0.04045 else ((x + 0.055) / 1.055) ** 2.4 for x in channels]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+async def test_every_page_is_accessible(site: tuple[Browser, Story, str]) -> None:
+    b, story, admin = site
+    dutch, english = Walk(b, "nl"), Walk(b, "en")
+    await console_walk(dutch)
+    await b.click("header button[value=en]")
+    await b.wait_text("Log in", "h1")
+    await console_walk(english)
+
+    await story.require_two_factors(admin)
+    await b.click("header button[value=nl]")
+    await b.wait_text("Inloggen", "h1")
+    await employee_walk(dutch, story, JAN)
+    await b.click("header button[value=en]")
+    await b.wait_text("Log in", "h1")
+    await employee_walk(english, story, PIET)
+
+    failures = [str(v) for v in blocking(dutch.violations + english.violations)]
+    ratio = await focus_contrast(b)
+    if ratio < 3.0:
+        failures.append(f"the focus indicator's contrast is {ratio:.2f}:1, under 3:1")
+    for walk in (dutch, english):
+        failures.extend(walk.problems)
+        titles = list(walk.titles.values())
+        failures.extend(
+            f"{walk.locale}: {t!r} is the title of more than one page"
+            for t in sorted(set(titles))
+            if titles.count(t) > 1
+        )
+    if (await b.find("header button[value=en]")).get_attribute("lang") != "en":
+        failures.append("the English switch has no lang=en")
+    assert not failures, "\n".join(failures)
