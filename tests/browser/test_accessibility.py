@@ -70,7 +70,7 @@ class Walk:
             if width == NARROW[0]:
                 wide = await self.b.run(
                     driver.execute_script,
-                    "return document.documentElement.scrollWidth - window.innerWidth",
+                    "const d = document.documentElement; return d.scrollWidth - d.clientWidth",
                 )
                 if int(wide) > 0:
                     self.problems.append(f"{name}: {wide} px wider than the window at 320 px")
@@ -82,8 +82,11 @@ class Walk:
 def full_page_shot(driver: WebDriver, name: str) -> None:
     """The whole page (up to 3000 px high) at the window's width, saved under SCREENS."""
     width = driver.get_window_size()["width"]
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(width, min(int(height) + 100, 3000))
+    # The window's height less its viewport's: headless Chromium's window has a frame too.
+    height, frame = driver.execute_script(
+        "return [document.documentElement.scrollHeight, outerHeight - innerHeight]"
+    )
+    driver.set_window_size(width, min(int(height) + int(frame), 3000))
     Path(str(SCREENS)).mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(f"{SCREENS}/{name}")
 
