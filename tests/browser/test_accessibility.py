@@ -5,8 +5,8 @@ its own on every page with "Fout:"/"Error:" first when it shows an error, and a 
 indicator of at least 3:1 against the page. One stack for the whole walk: the administrator's
 console in both languages (two factors still off), then two factors on and an employee per
 language through the password change, the wizard, the second step, the own sign-in methods
-and the 403 page. With TWEESTAP_SCREENS=docs/screens the Dutch pages are saved as
-``a11y-<page>-<width>.png``."""
+(a new app, removing one) and the 403 page. With TWEESTAP_SCREENS=docs/screens the Dutch
+pages are saved as ``a11y-<page>-<width>.png``."""
 
 from __future__ import annotations
 
@@ -236,6 +236,13 @@ async def employee_walk(walk: Walk, story: Story, person: dict[str, Any]) -> Non
     await b.open("/factors")
     await b.find("main table")
     await walk.check("factors")
+    await b.click("#replace-app")
+    await b.find("#confirm-app")
+    await walk.check("factors-app")
+    await b.open("/factors")
+    await b.click("tr.factor[data-kind=totp] a.remove")
+    await b.find("#confirm-remove")
+    await walk.check("factors-remove")
     await b.open("/console/employees")
     await b.find("p.refused")
     await walk.check("forbidden")
