@@ -103,7 +103,18 @@ TEXTS: dict[str, dict[str, str]] = {
             "op een veilige plek."
         ),
         "print": "Afdrukken",
-        "done_continue": "Ik heb hem bewaard, verder",
+        "done_continue": "Verder",
+        "recovery_title": "Uw herstelcode",
+        "recovery_copy": "Kopiëren",
+        "recovery_copied": "De herstelcode is gekopieerd.",
+        "recovery_download": "Downloaden als tekstbestand",
+        "recovery_print": "Afdrukken",
+        "recovery_file": "tweestap-herstelcode.txt",
+        "recovery_file_text": (
+            "Uw Tweestap-herstelcode. Bewaar deze op een veilige plek, niet op de computer "
+            "waarop u inlogt. U gebruikt hem als u geen toegang hebt tot uw app."
+        ),
+        "recovery_stored": "Ik heb de herstelcode veilig bewaard",
         "add_sms": "Sms toevoegen",
         "add_email": "E-mail toevoegen",
         "phone": "Telefoonnummer",
@@ -202,7 +213,18 @@ TEXTS: dict[str, dict[str, str]] = {
             "This is your recovery code. It is shown only once: print it or keep it somewhere safe."
         ),
         "print": "Print",
-        "done_continue": "I have kept it, continue",
+        "done_continue": "Continue",
+        "recovery_title": "Your recovery code",
+        "recovery_copy": "Copy",
+        "recovery_copied": "The recovery code is copied.",
+        "recovery_download": "Download as a text file",
+        "recovery_print": "Print",
+        "recovery_file": "tweestap-recovery-code.txt",
+        "recovery_file_text": (
+            "Your Tweestap recovery code. Keep it somewhere safe, not on the computer you log "
+            "in on. You use it when you cannot reach your app."
+        ),
+        "recovery_stored": "I have stored the recovery code safely",
         "add_sms": "Add text message",
         "add_email": "Add e-mail",
         "phone": "Phone number",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from services.dev.infra import free_port
@@ -195,6 +196,11 @@ async def test_console_in_the_browser(console: tuple[Browser, Story, Zone]) -> N
     await b.click("#save")
     await b.wait_text("Opgeslagen", "#saved")
     assert (await b.find("#type-public")).is_selected()
+    # A public certificate is the practice's, granted to nobody: no grants to manage.
+    assert not await b.run(b.driver.find_elements, By.CSS_SELECTOR, "#grant")
+    await b.click("#type-personal")
+    await b.click("#save")
+    await b.wait_text("Opgeslagen", "#saved")
     who = await b.find("#employee")
     await b.run(who.send_keys, "Jan")
     await b.click("#grant")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from urllib.parse import unquote
 
 import aiohttp
 import pytest
@@ -138,6 +139,16 @@ async def test_employee_story_in_the_browser(web_story: tuple[Browser, Story]) -
     recovery = await b.text("#recovery-code")
     assert len(recovery) >= 8
     await b.shot("wizard-recovery")
+    # Downloadable as a text file, copied with an announcement; going on needs "stored".
+    download = await b.find("#download-recovery")
+    assert unquote(str(download.get_attribute("href"))).endswith(recovery + "\n")
+    await b.click("#copy-recovery")
+    await b.wait_text("gekopieerd", "#recovery-announce")
+    await b.click("#recovery-done")
+    stored = "return document.getElementById('recovery-stored').validity.valueMissing"
+    assert await b.run(b.driver.execute_script, stored), "not yet: the box is required"
+    assert await b.text("#recovery-code") == recovery, "still on the page"
+    await b.click("#recovery-stored")
     await b.click("#recovery-done")
 
     # A login with the app.

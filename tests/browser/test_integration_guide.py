@@ -68,4 +68,4 @@ async def test_the_guides_application_logs_someone_in(application: Browser) -> N
     await browser.fill(practice="fysio", username="admin", password=ADMIN_PASSWORD)
     await browser.submit()
     shown = await browser.wait_text("Hello", css="body")
-    assert shown == "Hello Anna Jansen of fysio (aal1)"
+    assert shown == "Hello Anna Jansen of fysio (http://eidas.europa.eu/LoA/low)"  # acr: the level
