@@ -22,6 +22,7 @@ from services.web.oidc import routes as oidc
 from services.web.pages import card_login, dezi_login, factors, login, own_factors, wizard
 from services.web.redirects import local_path
 from services.web.settings import WebSettings
+from services.web.text import grouped
 from services.web.upstreams import UPSTREAM_LOGINS, UpstreamLogins
 from shared.ratelimit import parse_networks
 
@@ -142,6 +143,7 @@ def create_app(settings: WebSettings) -> web.Application:
         undefined=jinja2.StrictUndefined,
     )
     app[ENV].filters["local_time"] = local_time
+    app[ENV].filters["grouped"] = grouped
     app.router.add_get("/", _home)
     app.router.add_post("/language", _language)
     for routes in PAGES:

@@ -17,6 +17,25 @@ TEXTS: dict[str, dict[str, str]] = {
         "username": "Gebruikersnaam",
         "password": "Wachtwoord",
         "next": "Verder",
+        "back": "Terug",
+        "cancel": "Annuleren",
+        "code_valid_until": "De code is geldig tot {time}.",
+        "why_identity": (
+            "Met uw geboortedatum en BSN controleren we dat u het echt bent: ze moeten "
+            "overeenkomen met wat uw praktijk van u heeft vastgelegd."
+        ),
+        "bsn_hint": "9 cijfers. U vindt uw BSN op uw paspoort, identiteitskaart of rijbewijs.",
+        "no_code_received": "Geen code ontvangen?",
+        "send_new_code": "Stuur een nieuwe code",
+        "apps_named": (
+            "Gebruik een authenticator-app op uw telefoon, bijvoorbeeld Google Authenticator, "
+            "Microsoft Authenticator of FreeOTP."
+        ),
+        "same_phone": "Leest u dit op de telefoon met de app? Stel de app dan hier in.",
+        "secret_grouped_help": "In groepen van vier tekens; de spaties hoeft u niet te typen.",
+        "copy_key": "Sleutel kopiëren",
+        "key_copied": "De sleutel is gekopieerd.",
+        "six_digits": "De 6 cijfers die de app nu toont.",
         "new_password": "Nieuw wachtwoord",
         "change_password": "Kies een nieuw wachtwoord",
         "change_password_why": "Uw wachtwoord moet worden vervangen voordat u verder kunt.",
@@ -132,6 +151,25 @@ TEXTS: dict[str, dict[str, str]] = {
         "username": "Username",
         "password": "Password",
         "next": "Continue",
+        "back": "Back",
+        "cancel": "Cancel",
+        "code_valid_until": "The code is valid until {time}.",
+        "why_identity": (
+            "With your birth date and BSN we check that it is really you: they must match what "
+            "your practice recorded about you."
+        ),
+        "bsn_hint": "9 digits. Your BSN is on your passport, identity card or driving licence.",
+        "no_code_received": "No code received?",
+        "send_new_code": "Send a new code",
+        "apps_named": (
+            "Use an authenticator app on your phone, for example Google Authenticator, "
+            "Microsoft Authenticator or FreeOTP."
+        ),
+        "same_phone": "Reading this on the phone with the app? Set the app up here.",
+        "secret_grouped_help": "In groups of four characters; you need not type the spaces.",
+        "copy_key": "Copy the key",
+        "key_copied": "The key is copied.",
+        "six_digits": "The 6 digits the app shows now.",
         "new_password": "New password",
         "change_password": "Choose a new password",
         "change_password_why": "Your password must be replaced before you can continue.",

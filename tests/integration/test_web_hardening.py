@@ -41,7 +41,7 @@ def strings_in(value: Any) -> set[str]:
 
 
 def secret_on(page: str) -> str:
-    match = re.search(r'id="secret">([A-Z2-7]+)<', page)
+    match = re.search(r'id="secret" data-value="([A-Z2-7]+)"', page)
     assert match, page
     return match.group(1)
 

@@ -11,12 +11,14 @@ proves the identity again)."""
 from __future__ import annotations
 
 import base64
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 from tweestap_client import TweestapError, ZonesUnavailable
 
 from services.web import i18n
+from services.web.console.when import clock_time
 from services.web.context import WebRoute, message, render, sdk
 
 #: Refusals after which the enrolment cannot go on: "start again" begins a new one.
@@ -65,9 +67,23 @@ async def start(request: web.Request) -> web.StreamResponse:
         if answer.status != 201 and answer.status != 200:
             error = TweestapError(answer.status, answer.body)
             return render(request, "wizard/identity.html", {"error": message(request, error)}, 400)
-        wizard.update(id=answer.body["enrolment_id"], sent_to=answer.body["sent_to"])
+        wizard.update(
+            id=answer.body["enrolment_id"],
+            sent_to=answer.body["sent_to"],
+            valid_until=clock_time(datetime.fromisoformat(answer.body["expires_at"])),
+        )
         request["session"]["wizard"] = wizard
-    return render(request, "wizard/identity.html", {"sent_to": wizard.get("sent_to")})
+    shown = {"sent_to": wizard.get("sent_to"), "valid_until": wizard.get("valid_until")}
+    return render(request, "wizard/identity.html", shown)
+
+
+async def resend(request: web.Request) -> web.StreamResponse:
+    """ "No code received?": a new activation code (the open one stops working), within the
+    enrolment service's limit per hour."""
+    wizard = _wizard(request)
+    wizard.pop("id", None)
+    request["session"]["wizard"] = wizard
+    return await start(request)
 
 
 async def identity(request: web.Request) -> web.StreamResponse:
@@ -94,7 +110,8 @@ async def identity(request: web.Request) -> web.StreamResponse:
         return render(request, "wizard/identity.html", values, 400)
     svg = str(answer.body["qr_svg"])
     qr = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
-    return render(request, "wizard/totp.html", {"secret": answer.body["secret"], "qr": qr})
+    shown = {"secret": answer.body["secret"], "qr": qr, "otpauth": answer.body["otpauth_uri"]}
+    return render(request, "wizard/totp.html", shown)
 
 
 async def confirm(request: web.Request) -> web.StreamResponse:
@@ -124,6 +141,7 @@ async def confirm(request: web.Request) -> web.StreamResponse:
 
 
 ROUTES = [
+    WebRoute("POST", "/wizard/resend", resend),
     WebRoute("GET", "/wizard", start),
     WebRoute("POST", "/wizard/identity", identity),
     WebRoute("POST", "/wizard/confirm", confirm),

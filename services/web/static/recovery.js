@@ -1,5 +1,6 @@
-// The recovery code's copy and print buttons: shown only where scripts run (the download link
-// and the code itself work without); a copy is announced to screen readers.
+// Copy and print buttons (the recovery code, the authenticator's key): shown only where scripts
+// run (the text itself and the download link work without); a copy is announced to screen
+// readers. A ``data-value`` is copied rather than the text shown (a key shown in groups).
 "use strict";
 (function () {
   var announce = document.getElementById("recovery-announce");
@@ -8,7 +9,8 @@
     if (!source || !navigator.clipboard) { return; }
     button.hidden = false;
     button.addEventListener("click", function () {
-      navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+      var value = source.getAttribute("data-value") || source.textContent.trim();
+      navigator.clipboard.writeText(value).then(function () {
         if (announce) { announce.textContent = announce.getAttribute("data-copied"); }
       });
     });
