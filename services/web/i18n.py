@@ -46,6 +46,17 @@ TEXTS: dict[str, dict[str, str]] = {
         "passkey_prompt": "Gebruik uw passkey om in te loggen.",
         "passkey_button": "Passkey gebruiken",
         "passkey_needs_js": "Voor een passkey is JavaScript nodig.",
+        "passkey_not_allowed": (
+            "De passkey is niet gebruikt: u hebt het afgebroken of het duurde te lang. Probeer "
+            "het opnieuw."
+        ),
+        "passkey_invalid_state": "Deze passkey is al toegevoegd of hoort niet bij dit account.",
+        "passkey_security": "Deze pagina mag deze passkey niet gebruiken (adres of verbinding).",
+        "passkey_unsupported": "Deze browser of dit apparaat ondersteunt deze passkey niet.",
+        "passkey_other": (
+            "De passkey kon niet worden gebruikt. Probeer het opnieuw of kies een andere "
+            "inlogmethode."
+        ),
         "certificate_browser": (
             "Inloggen met een certificaat kan niet vanuit de browser: de ondertekening gebeurt "
             "met de pas in de praktijksoftware. Kies een andere manier."
@@ -180,6 +191,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "passkey_prompt": "Use your passkey to log in.",
         "passkey_button": "Use passkey",
         "passkey_needs_js": "A passkey needs JavaScript.",
+        "passkey_not_allowed": (
+            "The passkey was not used: you cancelled, or it took too long. Please try again."
+        ),
+        "passkey_invalid_state": "This passkey is already added or belongs to another account.",
+        "passkey_security": "This page may not use this passkey (its address or connection).",
+        "passkey_unsupported": "This browser or device does not support this passkey.",
+        "passkey_other": "The passkey could not be used. Try again or choose another method.",
         "certificate_browser": (
             "Logging in with a certificate cannot work from the browser: the card signs inside "
             "the practice software. Choose another way."

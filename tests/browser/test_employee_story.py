@@ -239,6 +239,11 @@ async def test_employee_story_in_the_browser(web_story: tuple[Browser, Story]) -
         await b.click("#passkey-add")
         await b.wait_text("Laptop", "table")
         await b.shot("factors-passkey")
+        # The same authenticator again: the browser refuses, and the page says so in words.
+        await b.fill(passkey_name="Laptop again")
+        await b.click("#passkey-add")
+        told = await b.wait_text("already added", "#passkey-error")
+        assert "InvalidStateError" not in told and "credential" not in told.lower(), told
         await b.click("header .logout button")
         await b.wait_text("Log in")
         await log_in(b, JAN_PASSWORD)

@@ -14,6 +14,17 @@
     for (var i = 0; i < bytes.length; i++) { s += String.fromCharCode(bytes[i]); }
     return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   }
+  // The browser's own errors (DOMException: cancelled, timed out, already registered, …) in the
+  // page's language, from the error box's data attributes; the server's refusals come as text.
+  var BROWSER_ERRORS = {NotAllowedError: "notAllowed", AbortError: "notAllowed",
+    InvalidStateError: "invalidState", SecurityError: "security", NotSupportedError: "unsupported"};
+  function browserMessage(e) {
+    var box = document.getElementById("passkey-error");
+    if (typeof DOMException !== "undefined" && e instanceof DOMException) {
+      return box.dataset[BROWSER_ERRORS[e.name] || "other"] || box.dataset.other;
+    }
+    return e.message || String(e);
+  }
   function showError(text) {
     var box = document.getElementById("passkey-error");
     box.textContent = text; box.hidden = false; box.focus();
@@ -75,7 +86,7 @@
         var answer = await ceremony(button);
         if (answer.error) { showError(answer.error); } else { window.location = answer.next; }
       } catch (e) {
-        showError(e.message || String(e));
+        showError(browserMessage(e));
       } finally { button.disabled = false; }
     });
   }
