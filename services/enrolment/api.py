@@ -306,6 +306,12 @@ class PasskeyRegistration(Body):
     name: Text | None = Field(default=None, min_length=1, max_length=100)
 
 
+class FactorNameRequest(Body):
+    """``PATCH /v1/factors/{id}``: a passkey's new name (bounded as at its registration)."""
+
+    name: Text = Field(min_length=1, max_length=100)
+
+
 class PasskeyView(BaseModel):
     factor_id: str
     kind: Literal["passkey"] = "passkey"

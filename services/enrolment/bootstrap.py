@@ -14,6 +14,7 @@ from services.enrolment.factors.changes import FactorChanges
 from services.enrolment.factors.code import CodeFactors
 from services.enrolment.factors.credentials import Credentials
 from services.enrolment.factors.listing import FactorListing
+from services.enrolment.factors.naming import FactorNaming
 from services.enrolment.factors.passkey import Passkeys
 from services.enrolment.factors.recovery import RecoveryCodes
 from services.enrolment.factors.removal import OwnFactorRemoval, Removal
@@ -66,6 +67,8 @@ class Enrolment:
     dezi: DeziLinks
     #: An employee removing one of their own factors.
     removal: OwnFactorRemoval
+    #: An employee naming one of their own passkeys.
+    naming: FactorNaming
     #: An employee replacing their authenticator app (a new phone).
     app_replacement: ReplaceAuthenticator
 
@@ -119,5 +122,6 @@ def compose(
         maintenance=Maintenance(pool, gate, retention, HOUSEKEEPING_SECONDS),
         dezi=DeziLinks(access, gate, employees),
         removal=OwnFactorRemoval(pool, access, removal),
+        naming=FactorNaming(pool, access, credentials),
         app_replacement=ReplaceAuthenticator(settings, pool, keyring, access, confirm),
     )

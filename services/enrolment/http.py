@@ -23,6 +23,7 @@ from services.enrolment.api import (
     EnrolmentStarted,
     FactorEnrolled,
     FactorList,
+    FactorNameRequest,
     FactorView,
     IdentityAccepted,
     IdentityRequest,
@@ -208,6 +209,16 @@ async def remove_factor(request: web.Request) -> web.Response:
         raise not_found()
     await svc(bearer(request), factor)
     return web.Response(status=204)
+
+
+async def name_factor(request: web.Request) -> web.Response:
+    svc = request.app[ENROLMENT].naming
+    factor = request.match_info["id"]
+    if re.fullmatch(FACTOR_ID_PATTERN, factor) is None:
+        raise not_found()
+    token = bearer(request)
+    body = await parse_body(request, FactorNameRequest)
+    return json_response(await svc(token, factor, body.name))
 
 
 async def passkey_options(request: web.Request) -> web.Response:
@@ -419,6 +430,16 @@ ROUTES = (
         "Remove one of my factors (never my last authenticator app or passkey)",
         bearer=True,
         status=204,
+        errors=(403, 409),
+    ),
+    Route(
+        "PATCH",
+        "/v1/factors/{id}",
+        name_factor,
+        "Rename one of my passkeys (no fresh login needed)",
+        FactorNameRequest,
+        FactorView,
+        True,
         errors=(403, 409),
     ),
     Route(

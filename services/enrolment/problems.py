@@ -139,3 +139,13 @@ def no_authenticator() -> Problem:
         "No authenticator app to replace",
         "You have no authenticator app yet: the enrolment wizard sets one up at your next login.",
     )
+
+
+def not_named() -> Problem:
+    """Naming a factor whose kind has no name (only passkeys have one)."""
+    return Problem(
+        409,
+        "factor-not-named",
+        "This sign-in method has no name",
+        "Only a passkey can be given a name.",
+    )

@@ -24,8 +24,10 @@ class EnrolledFactor:
     """What a factor module of enrolment plugs in: the kinds it enrols (their specs are in
     :mod:`shared.factor_kinds`), what the employee's list shows of one, and whether a new one
     replaces the employee's earlier one of the same kind (an authenticator, a phone number)
-    or stands beside it (passkeys)."""
+    or stands beside it (passkeys), and whether the employee may name one (its credential's
+    ``name``, which the list shows)."""
 
     kinds: tuple[str, ...]
     details: Details = no_details
     replaces_same_kind: bool = True
+    named: bool = False

@@ -61,8 +61,8 @@ def details(body: dict[str, Any]) -> dict[str, Any]:
     return {"name": body.get("name")}
 
 
-#: Passkeys stand beside each other (a phone and a security key).
-FACTOR = EnrolledFactor(("passkey",), details, replaces_same_kind=False)
+#: Passkeys stand beside each other (a phone and a security key), each with its name.
+FACTOR = EnrolledFactor(("passkey",), details, replaces_same_kind=False, named=True)
 
 
 @dataclass

@@ -22,3 +22,9 @@ BY_KIND: Mapping[str, EnrolledFactor] = {kind: f for f in FACTORS for kind in f.
 def details(kind: str) -> Details:
     found = BY_KIND.get(kind)
     return found.details if found else no_details
+
+
+def named(kind: str) -> bool:
+    """Whether the employee may name a factor of this kind (``PATCH /v1/factors/{id}``)."""
+    found = BY_KIND.get(kind)
+    return found.named if found else False

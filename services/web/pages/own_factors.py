@@ -1,8 +1,8 @@
 """The employee's own account tasks on the factors page (issue 25): removing one sign-in
-method, behind a confirmation page; replacing the authenticator app (a new phone: the QR code,
-then the new app's first code). Enrolment decides (a recent strong login, never the last
-authenticator app or passkey); a refusal is shown on the task's page. As in the wizard, the new
-app's secret is never kept: it is on the QR page once."""
+method, behind a confirmation page; renaming a passkey; replacing the authenticator app (a new
+phone: the QR code, then the new app's first code). Enrolment decides (a recent strong login,
+never the last authenticator app or passkey); a refusal is shown on the task's page. As in the
+wizard, the new app's secret is never kept: it is on the QR page once."""
 
 from __future__ import annotations
 
@@ -62,6 +62,46 @@ async def remove(request: web.Request) -> web.StreamResponse:
             request["session"]["notice"] = "own.removed"
             raise web.HTTPSeeOther("/factors")
     return render(request, "factors/remove.html", {"factor": factor, "error": shown}, 400)
+
+
+#: A passkey's name, bounded as enrolment bounds it (``FactorNameRequest``).
+NAME_MAX = 100
+
+
+async def confirm_name(request: web.Request) -> web.StreamResponse:
+    try:
+        factor = await _own_factor(request)
+    except (TweestapError, ZonesUnavailable):
+        raise web.HTTPSeeOther("/factors") from None
+    return render(request, "factors/name.html", {"factor": factor, "value": factor.get("name")})
+
+
+async def name(request: web.Request) -> web.StreamResponse:
+    """A passkey's new name (no fresh login needed: a name changes no way of logging in)."""
+    try:
+        factor = await _own_factor(request)
+    except (TweestapError, ZonesUnavailable):
+        raise web.HTTPSeeOther("/factors") from None
+    value = str((await request.post()).get("name", "")).strip()
+    locale = request["session"]["locale"]
+    shown = i18n.text(locale, "own.name.invalid") if not 0 < len(value) <= NAME_MAX else None
+    if shown is None:
+        async with sdk(request) as client:
+            try:
+                path = f"/v1/factors/{factor['factor_id']}"
+                await _call(request, client, "PATCH", path, {"name": value})
+            except TweestapError as error:
+                invalid = error.status == 422
+                shown = (
+                    i18n.text(locale, "own.name.invalid") if invalid else message(request, error)
+                )
+            except ZonesUnavailable:
+                shown = i18n.text(locale, "zones_down")
+            else:
+                request["session"]["notice"] = "own.named"
+                raise web.HTTPSeeOther("/factors")
+    values = {"factor": factor, "value": value, "error": shown}
+    return render(request, "factors/name.html", values, 400)
 
 
 def _app_page(request: web.Request, values: dict[str, Any], status: int = 200) -> web.Response:
@@ -139,4 +179,6 @@ ROUTES = [
     WebRoute("POST", "/factors/app/confirm", confirm_app),
     WebRoute("GET", f"/factors/{{id:{FACTOR_ID}}}/remove", confirm_removal),
     WebRoute("POST", f"/factors/{{id:{FACTOR_ID}}}/remove", remove),
+    WebRoute("GET", f"/factors/{{id:{FACTOR_ID}}}/name", confirm_name),
+    WebRoute("POST", f"/factors/{{id:{FACTOR_ID}}}/name", name),
 ]

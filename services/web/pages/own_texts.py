@@ -1,7 +1,7 @@
 """The Dutch and English texts of the employee's own account tasks (issue 25): removing a
-sign-in method, ending every session, the recovery code's page. Added to the front end's
-(``services.web.i18n``) when the pages' module is loaded; a key the front end already has keeps
-its text."""
+sign-in method, renaming a passkey, ending every session, the recovery code's page. Added to the
+front end's (``services.web.i18n``) when the pages' module is loaded; a key the front end already
+has keeps its text."""
 
 from __future__ import annotations
 
@@ -42,6 +42,17 @@ OWN_TEXTS: dict[str, dict[str, str]] = {
         ),
         "own.sessions.button": "Overal uitloggen",
         "own.sessions.failed": "Uitloggen is niet gelukt. Probeer het opnieuw.",
+        "own.name": "Naam wijzigen",
+        "own.name.label": "Naam van {name} wijzigen",
+        "own.name.title": "Naam van de passkey wijzigen",
+        "own.name.field": "Nieuwe naam",
+        "own.name.hint": (
+            "Bijvoorbeeld: Mijn telefoon of Beveiligingssleutel (hoogstens 100 tekens)."
+        ),
+        "own.name.save": "Naam opslaan",
+        "own.name.invalid": "Vul een naam in van 1 tot 100 tekens.",
+        "own.named": "De naam is gewijzigd.",
+        "error.factor-not-named": "Alleen een passkey kunt u een naam geven.",
     },
     "en": {
         "own.actions": "Actions",
@@ -77,6 +88,15 @@ OWN_TEXTS: dict[str, dict[str, str]] = {
         ),
         "own.sessions.button": "Log out everywhere",
         "own.sessions.failed": "Logging out did not work. Please try again.",
+        "own.name": "Rename",
+        "own.name.label": "Rename {name}",
+        "own.name.title": "Rename the passkey",
+        "own.name.field": "New name",
+        "own.name.hint": "For example: My phone or Security key (at most 100 characters).",
+        "own.name.save": "Save name",
+        "own.name.invalid": "Enter a name of 1 to 100 characters.",
+        "own.named": "The name has been changed.",
+        "error.factor-not-named": "Only a passkey can be given a name.",
     },
 }
 
