@@ -18,6 +18,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "password": "Wachtwoord",
         "next": "Verder",
         "back": "Terug",
+        "date_hint": "Bijvoorbeeld 17 5 1980",
+        "date_day": "Dag",
+        "date_month": "Maand",
+        "date_year": "Jaar",
         "cancel": "Annuleren",
         "code_valid_until": "De code is geldig tot {time}.",
         "why_identity": (
@@ -163,6 +167,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "password": "Password",
         "next": "Continue",
         "back": "Back",
+        "date_hint": "For example 17 5 1980",
+        "date_day": "Day",
+        "date_month": "Month",
+        "date_year": "Year",
         "cancel": "Cancel",
         "code_valid_until": "The code is valid until {time}.",
         "why_identity": (

@@ -132,11 +132,11 @@ async def test_console_in_the_browser(console: tuple[Browser, Story, Zone]) -> N
     await b.click("#employee-jan01 a")
     await b.wait_text("Jan de Vries", "h1")
     await b.fill(bsn=JAN["bsn"])
-    # A date input's typing order follows the browser's locale: the value is set directly.
-    birth = await b.find("#birth_date")
-    await b.run(
-        b.driver.execute_script, "arguments[0].value = arguments[1]", birth, JAN["birth_date"]
-    )
+    # The birth date as day, month and year; a day that does not exist is refused at it.
+    await b.fill(**{"birth_date-day": "31", "birth_date-month": "2", "birth_date-year": "1980"})
+    await b.click("#save")
+    assert await b.text("#birth_date-error"), "31 February refused at the date"
+    await b.date("birth_date", JAN["birth_date"])
     # His Dezi number: letters refused at the field, digits saved.
     await b.fill(dezi_number="UZI-1")
     await b.shot("console-employee")
@@ -149,7 +149,9 @@ async def test_console_in_the_browser(console: tuple[Browser, Story, Zone]) -> N
     row = await b.text("#employee-jan01")
     assert "BSN" not in row and "geboortedatum" not in row and "authenticator-app" in row
     await b.click("#employee-jan01 a")
-    assert (await b.find("#birth_date")).get_attribute("value") == JAN["birth_date"]
+    shown = [await b.find(f"#birth_date-{part}") for part in ("year", "month", "day")]
+    typed = [int(element.get_attribute("value") or 0) for element in shown]
+    assert "-".join(f"{number:02d}" for number in typed) == JAN["birth_date"]
     assert "Er is een BSN vastgelegd" in await b.text("#bsn-hint")
     assert (await b.find("#dezi_number")).get_attribute("value") == "900000123"
 

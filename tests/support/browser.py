@@ -58,7 +58,20 @@ class Browser:
         await self.run(lambda: Select(element).select_by_value(value))
 
     async def date(self, name: str, iso: str) -> None:
-        """A date input's value (typing depends on the browser's locale's field order)."""
+        """A date: typed into its day, month and year fields where the page asks it so
+        (services/web/dates.py), else a date input's value (typing there depends on the
+        browser's locale's field order)."""
+        found = await self.run(self.driver.find_elements, By.CSS_SELECTOR, f"#{name}-day")
+        if found:
+            year, month, day = iso.split("-")
+            await self.fill(
+                **{
+                    f"{name}-day": str(int(day)),
+                    f"{name}-month": str(int(month)),
+                    f"{name}-year": year,
+                }
+            )
+            return
         element = await self.find(f"#{name}")
         await self.run(
             self.driver.execute_script, "arguments[0].value = arguments[1]", element, iso

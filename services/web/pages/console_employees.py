@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from services.web import dates
 from services.web.console import forms, views
 from services.web.console.admin import Admin, admin_page, call, form_page, problem
 from services.web.console.directory import employees_of, one_employee
@@ -54,6 +55,8 @@ def _values(employee: dict[str, Any]) -> dict[str, str]:
         )
     }
     values["in_service"] = "on" if employee.get("in_service") else ""
+    parts = dates.to_parts(values["birth_date"])
+    values.update({f"birth_date_{part}": text for part, text in parts.items()})
     return values
 
 
@@ -89,6 +92,7 @@ async def save(request: web.Request, admin: Admin) -> web.StreamResponse:
     employee = await one_employee(request, admin)
     form = await request.post()
     values = {k: str(v).strip() for k, v in form.items() if isinstance(v, str) and k != "csrf"}
+    values["birth_date"] = dates.from_parts(values, "birth_date")
     parsed = forms.employee_body(values)
     values.pop("bsn", None)  # never shown back
     if not parsed.ok:

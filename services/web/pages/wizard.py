@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 from tweestap_client import TweestapError, ZonesUnavailable
 
-from services.web import i18n
+from services.web import dates, i18n
 from services.web.console.when import clock_time
 from services.web.context import WebRoute, message, render, sdk
 
@@ -89,7 +89,8 @@ async def resend(request: web.Request) -> web.StreamResponse:
 async def identity(request: web.Request) -> web.StreamResponse:
     wizard = _wizard(request)
     form = await request.post()
-    payload = {k: str(form.get(k, "")).strip() for k in ("activation_code", "birth_date", "bsn")}
+    payload = {k: str(form.get(k, "")).strip() for k in ("activation_code", "bsn")}
+    payload["birth_date"] = dates.from_parts(form, "birth_date")
     async with sdk(request) as client:
         try:
             answer = await client.request(
