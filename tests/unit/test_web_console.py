@@ -14,7 +14,7 @@ def test_practice_form_becomes_the_put_body_with_the_policy_as_integers() -> Non
             "two_factor_required": "on",
             "min_strength": "60",
             "history": "5",
-            "lockout_seconds": "",
+            "lockout_minutes": "",
         }
     )
     assert parsed.ok
@@ -25,6 +25,15 @@ def test_practice_form_becomes_the_put_body_with_the_policy_as_integers() -> Non
         "confirm_incomplete": False,
         "password_policy": {"min_strength": 60, "history": 5},
     }
+
+
+def test_the_lockout_is_asked_in_minutes_and_kept_in_seconds() -> None:
+    parsed = forms.practice_body({"name": "Fysio", "lockout_minutes": "15"})
+    assert parsed.body["password_policy"] == {"lockout_seconds": 900}
+    refused = forms.problem_errors(
+        "invalid-request", {"errors": [{"field": "password_policy.lockout_seconds"}]}
+    )
+    assert refused == {"lockout_minutes": "console.error.invalid"}
 
 
 def test_practice_form_names_the_field_that_is_no_number_and_a_missing_name() -> None:

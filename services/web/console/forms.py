@@ -24,12 +24,14 @@ POLICY_FIELDS = (
     "warn_before_days",
     "disable_after_days",
     "max_attempts",
-    "lockout_seconds",
+    "lockout_minutes",
     "history",
 )
 #: The keys of a practice's lowest assurance levels, in the order the settings page shows them:
 #: the practice's minimum, then each rights group's (form fields ``assurance_<key>``).
 ASSURANCE_KEYS = (MINIMUM, *(str(group) for group in range(1, 10)))
+#: Policy fields the form asks in a person's unit: the form's name → (the policy's, its factor).
+SCALED = {"lockout_minutes": ("lockout_seconds", 60)}
 #: Fields of an employee as the edit form names them (the BSN is never shown, only replaced).
 EMPLOYEE_FIELDS = (
     "username",
@@ -93,7 +95,8 @@ def practice_body(form: Mapping[str, str]) -> Parsed:
     for name in POLICY_FIELDS:
         value = _integer(form, name, parsed)
         if value is not None:
-            policy[name] = value
+            target, factor = SCALED.get(name, (name, 1))
+            policy[target] = value * factor
     parsed.body["password_policy"] = policy
     assurance = {k: form[f"assurance_{k}"] for k in ASSURANCE_KEYS if f"assurance_{k}" in form}
     for key, level in assurance.items():
@@ -209,7 +212,11 @@ def audit_query(form: Mapping[str, str]) -> Parsed:
 
 
 #: A service's problem field (the pydantic location) → the form's field.
-_FIELD_ALIASES = {"pkcs12": "pkcs12", "body": "form"}
+_FIELD_ALIASES = {
+    "pkcs12": "pkcs12",
+    "body": "form",
+    **{policy: form for form, (policy, _) in SCALED.items()},
+}
 
 
 def _form_field(location: str) -> str:

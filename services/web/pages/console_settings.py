@@ -28,6 +28,9 @@ def _values(practice: dict[str, Any]) -> dict[str, str]:
     """The form's values from the stored settings."""
     policy = practice.get("password_policy") or {}
     values = {name: str(policy.get(name, "")) for name in forms.POLICY_FIELDS}
+    for name, (target, factor) in forms.SCALED.items():
+        if target in policy:  # shown whole, rounded up: never shorter than in force
+            values[name] = str(-(-int(policy[target]) // factor))
     values["name"] = str(practice.get("name") or "")
     values["email"] = str(practice.get("email") or "")
     values["ura"] = str(practice.get("ura") or "")
