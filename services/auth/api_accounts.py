@@ -33,3 +33,20 @@ class SessionsEnded(BaseModel):
 
     employee: str
     before: datetime
+
+
+class SessionView(BaseModel):
+    """One live session of the caller's: since when, from where, in which zone, by which
+    application (``client_id``; none: a login of its own, as the web's), until when at most."""
+
+    started_at: datetime
+    address: str | None
+    zone: str
+    client_id: str | None
+    expires_at: datetime
+    #: The session of the token that asked.
+    current: bool
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionView]

@@ -28,7 +28,7 @@ from services.auth.api import (
     VerifyRequest,
     ZoneStatus,
 )
-from services.auth.api_accounts import AccountList, AccountView, SessionsEnded
+from services.auth.api_accounts import AccountList, AccountView, SessionList, SessionsEnded
 from services.auth.bootstrap import Adapters, Auth
 from services.auth.domain import discovery
 from services.auth.metrics import AuthMetrics
@@ -212,6 +212,11 @@ async def end_sessions(request: web.Request) -> web.Response:
     return json_response(ended)
 
 
+async def own_sessions(request: web.Request) -> web.Response:
+    claims = await request.app[ADAPTERS].gate.live_session(bearer(request))
+    return json_response(await request.app[AUTH].own_sessions.live(claims))
+
+
 async def end_own_sessions(request: web.Request) -> web.Response:
     claims = await request.app[ADAPTERS].gate.live_session(bearer(request))
     return json_response(await request.app[AUTH].own_sessions.end_all(claims))
@@ -327,6 +332,15 @@ OWN_ROUTES = (
         "Administrator ends every session of an employee (every application's too)",
         None,
         SessionsEnded,
+        True,
+    ),
+    Route(
+        "GET",
+        "/v1/sessions",
+        own_sessions,
+        "Employee's own live sessions in both zones: since when, from where, which application",
+        None,
+        SessionList,
         True,
     ),
     Route(

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from services.auth.adapters import oidc_store, passkeys
+from services.auth.adapters import oidc_store, passkeys, sessions
 from services.auth.domain.fallback import WINDOW as FALLBACK_WINDOW
 from shared import otp
 
@@ -31,6 +31,7 @@ async def forget(
     ``session_max``: the longest session."""
     await conn.execute("DELETE FROM logins WHERE expires_at < $1", now - GRACE)
     await conn.execute("DELETE FROM revocations WHERE session_expires_at < $1", now - GRACE)
+    await sessions.forget(conn, now - GRACE)
     await conn.execute("DELETE FROM inbox WHERE processed_at < $1", now - retention)
     await conn.execute("DELETE FROM login_failures WHERE at < $1", now - failure_memory)
     # A step an hour old can never match again (±1 step of drift).

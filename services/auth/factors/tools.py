@@ -14,6 +14,7 @@ import asyncpg
 
 from services.auth import problems
 from services.auth.adapters import repository as repo
+from services.auth.adapters import sessions
 from services.auth.adapters.events import token_event
 from services.auth.api import ChallengeResponse, TokenResponse
 from services.auth.domain import factors, lockout, tokens
@@ -109,9 +110,10 @@ class StepTools:
         )
         grant = self.grants.grant(session, now)
         token = self.grants.token(grant, now, passed.recovery_code)
+        succeeded = self._succeeded(step, passed, session, grant.session_expires_at, now)
         events = [
             *passed.events,
-            self._succeeded(step, passed, level, now),
+            succeeded,
             (AUTH_EVENTS, token_event(self.events, "token.issued", session, grant, now)),
         ]
         spent, done = await repo.complete_login(
@@ -124,10 +126,18 @@ class StepTools:
             [self.events.row(t, e) for t, e in events],
             passed.spend,
         )
+        if done:
+            zone = self.grants.zone
+            await sessions.record(conn, practice.id, employee.id, zone, succeeded[1].data)
         return token, spent, done
 
     def _succeeded(
-        self, step: repo.SecondStep, passed: Passed, level: Level, now: datetime
+        self,
+        step: repo.SecondStep,
+        passed: Passed,
+        session: tokens.Session,
+        session_expires_at: datetime,
+        now: datetime,
     ) -> tuple[Topic, Envelope]:
         employee = step.employee
         return self.events.outgoing(
@@ -140,8 +150,9 @@ class StepTools:
                 "employee": employee.id,
                 "means": assurance.means_of_factor(passed.kind, passed.certified),
                 "amr": ["pwd", *passed.amr],
-                "level": level,
+                "level": session.level,
                 **passed.detail,
+                **sessions.fields(session, session_expires_at),
                 "actor": actors.actor(employee.id, employee.rights_group),
             },
             now,

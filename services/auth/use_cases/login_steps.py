@@ -13,6 +13,7 @@ import asyncpg
 
 from services.auth import problems
 from services.auth.adapters import repository as repo
+from services.auth.adapters import sessions
 from services.auth.api import LoginResponse, TokenResponse
 from services.auth.domain import factors, passwords, tokens
 from services.auth.domain.login import next_step, reaching, required_level
@@ -144,19 +145,16 @@ class LoginSteps:
         login recorded, ``login.succeeded`` with its means, amr and level (the audit trail)."""
         key = employee.username_key
         await repo.login_succeeded(conn, practice_id, employee.id, key, now)
+        data = {
+            "username": key,
+            "employee": employee.id,
+            "means": means,
+            "amr": list(session.amr),
+            "level": session.level,
+            **sessions.fields(session, self.grants.lifetimes.session_end(session)),
+            "actor": actors.actor(employee.id, employee.rights_group),
+        }
         await self.events.emit(
-            conn,
-            AUTH_EVENTS,
-            "login.succeeded",
-            practice_id,
-            employee.id,
-            {
-                "username": key,
-                "employee": employee.id,
-                "means": means,
-                "amr": list(session.amr),
-                "level": session.level,
-                "actor": actors.actor(employee.id, employee.rights_group),
-            },
-            now,
+            conn, AUTH_EVENTS, "login.succeeded", practice_id, employee.id, data, now
         )
+        await sessions.record(conn, practice_id, employee.id, self.grants.zone, data)

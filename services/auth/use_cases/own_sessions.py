@@ -12,7 +12,8 @@ from typing import Any
 import asyncpg
 
 from services.auth.adapters import repository as repo
-from services.auth.api_accounts import SessionsEnded
+from services.auth.adapters import sessions
+from services.auth.api_accounts import SessionList, SessionsEnded, SessionView
 from services.auth.use_cases.account_admin import SESSIONS_ENDED
 from shared import actors, replicas
 from shared.events import utcnow
@@ -25,6 +26,26 @@ from shared.topics import AUTH_EVENTS
 class OwnSessions:
     pool: asyncpg.Pool
     events: EventWriter
+
+    async def live(self, claims: dict[str, Any]) -> SessionList:
+        """The caller's live sessions (both zones' logins), newest first, theirs marked."""
+        practice_id, employee_id = str(claims["practice"]), str(claims["sub"])
+        async with self.pool.acquire() as conn:
+            rows = await sessions.live(conn, practice_id, employee_id, utcnow())
+        current = claims.get("ssid") or claims.get("sid")
+        return SessionList(
+            sessions=[
+                SessionView(
+                    started_at=row.started_at,
+                    address=row.address,
+                    zone=row.zone,
+                    client_id=row.client_id,
+                    expires_at=row.expires_at,
+                    current=row.sid == current,
+                )
+                for row in rows
+            ]
+        )
 
     async def end_all(self, claims: dict[str, Any]) -> SessionsEnded:
         """``claims``: a live session's (any: ending sessions needs no fresh login)."""

@@ -34,13 +34,22 @@ async def _page(request: web.Request, error: str | None = None, **extra: Any) ->
         except (TweestapError, ZonesUnavailable):
             factors = []
             error = error or i18n.text(request["session"]["locale"], "zones_down")
+        live = await _live_sessions(client)
     means = await upstreams.providers(request)
-    return render(
-        request,
-        "factors/list.html",
-        {"factors": factors, "error": error, "upstreams": means, **extra},
-        400 if error else 200,
-    )
+    values = {"factors": factors, "live_sessions": live, "error": error, "upstreams": means}
+    return render(request, "factors/list.html", {**values, **extra}, 400 if error else 200)
+
+
+async def _live_sessions(client: TweestapClient) -> list[dict[str, Any]] | None:
+    """The employee's live sessions in both zones (auth's), newest first; None when auth does
+    not answer (the page shows the rest)."""
+    try:
+        answer = await client.request("auth", "GET", "/v1/sessions")
+    except (NotLoggedIn, ZonesUnavailable):
+        return None
+    if answer.status != 200:
+        return None
+    return list(answer.body["sessions"])
 
 
 async def show(request: web.Request) -> web.StreamResponse:

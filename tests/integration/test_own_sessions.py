@@ -1,0 +1,80 @@
+"""The employee's own live sessions, where and since when (issue 25), on real PostgreSQL and the
+broker: two logins in two zones listed in each zone, a logged-out one gone, "log out
+everywhere" empties the list; through the web the factors page lists them."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tests.integration.test_own_factors import jan_on_the_web, text, token_of
+from tests.support.cluster import Cluster, Zone, wait_for
+from tests.support.site import Sites
+from tests.support.tokens import bearer
+
+
+async def listed(zone: Zone, token: str) -> list[dict[str, Any]]:
+    response = await zone.client.get("/v1/sessions", headers=bearer(token))
+    body = await response.json()
+    assert response.status == 200, body
+    return list(body["sessions"])
+
+
+async def test_an_employees_live_sessions_are_listed_in_both_zones(cluster: Cluster) -> None:
+    a, b = await cluster.start("a"), await cluster.start("b")
+    await cluster.bootstrap(a)
+    here, elsewhere = await token_of(a), await token_of(b)
+    response = await a.client.get("/v1/sessions")
+    assert response.status == 401, "a token is needed"
+
+    async def both_listed() -> bool:
+        in_a, in_b = await listed(a, here), await listed(b, elsewhere)
+        return len(in_a) == 2 and len(in_b) == 2
+
+    await wait_for(both_listed, what="both zones' logins listed in each zone")
+    in_a = await listed(a, here)
+    assert sorted(s["zone"] for s in in_a) == ["a", "b"], in_a
+    [mine] = [s for s in in_a if s["current"]]
+    assert mine["zone"] == "a" and mine["client_id"] is None and mine["address"], mine
+    assert all(s["expires_at"] > s["started_at"] for s in in_a), in_a
+    assert [s["zone"] for s in await listed(b, elsewhere) if s["current"]] == ["b"]
+
+    # Logged out in zone b: gone in both zones.
+    response = await b.client.post("/v1/tokens/revoke", headers=bearer(elsewhere))
+    assert response.status == 204, await response.text()
+
+    async def only_here() -> bool:
+        return [s["zone"] for s in await listed(a, here)] == ["a"]
+
+    await wait_for(only_here, what="the logged-out session gone in zone a")
+
+    # Log out everywhere: a new login is the only one.
+    response = await a.client.post("/v1/sessions/end", headers=bearer(here))
+    assert response.status == 200, await response.text()
+    fresh = await token_of(a)
+
+    async def only_fresh() -> bool:
+        sessions = await listed(a, fresh)
+        return len(sessions) == 1 and sessions[0]["current"]
+
+    await wait_for(only_fresh, what="only the new login listed")
+    response = await a.client.get("/v1/sessions", headers=bearer(here))
+    assert response.status == 401, "an ended session lists nothing"
+
+
+async def test_the_factors_page_lists_where_one_is_logged_in(sites: Sites) -> None:
+    site = await sites(two_factors=True)
+    web, _, other = await jan_on_the_web(site)
+    page = await text(await web.get("/factors"))
+    assert "Waar u bent ingelogd" in page, page
+    assert page.index('id="live-sessions"') < page.index('id="log-out-everywhere"')
+    rows = re.findall(r'<li class="live-session"([^>]*)>([^<]*)', page)
+    assert len(rows) == 2, rows  # the wizard's login and the web's
+    [this] = [text_ for attributes, text_ in rows if "aria-current" in attributes]
+    assert re.match(r"Sinds \d\d-\d\d-\d{4} \d\d:\d\d vanaf \S+", this), this
+    assert "deze sessie" in page
+
+    response = await site.auth.client.post("/v1/tokens/revoke", headers=bearer(other))
+    assert response.status == 204, await response.text()
+    page = await text(await web.get("/factors"))
+    assert len(re.findall(r'<li class="live-session"', page)) == 1, "the logged-out one is gone"
