@@ -230,6 +230,8 @@ class FactorView(BaseModel):
     sent_to: str | None = None
     #: Passkeys: the name the employee gave it.
     name: str | None = None
+    #: When it last passed a login (either zone, from the audit trail); none recorded: null.
+    last_used_at: datetime | None = None
 
 
 class FactorList(RootModel[list[FactorView]]):

@@ -128,7 +128,9 @@ class Code(Usual):
         candidates = self.tools.candidates(step, answer.factor)
         if not isinstance(candidates, list):
             return candidates
-        result = await self._check(conn, step, answer.factor, answer.code or "", now)
+        # One factor per channel: the code went to it.
+        factor_id = candidates[0].id
+        result = await self._check(conn, step, answer.factor, factor_id, answer.code or "", now)
         if isinstance(result, Problem):
             await self.tools.failed(conn, step, answer.factor, now)
             return result
@@ -139,6 +141,7 @@ class Code(Usual):
         conn: asyncpg.Connection,
         step: repo.SecondStep,
         channel: str,
+        factor_id: str,
         code: str,
         now: datetime,
     ) -> Passed | Problem:
@@ -153,7 +156,9 @@ class Code(Usual):
         typed = code.strip().replace(" ", "").encode()
         ok = hmac.compare_digest(typed, stored)
         await repo.login_code_tried(conn, row["id"], used=ok)
-        return Passed(channel, (factor_kinds.amr_of(channel),)) if ok else problems.invalid_code()
+        if not ok:
+            return problems.invalid_code()
+        return Passed(channel, (factor_kinds.amr_of(channel),), detail={"factor_id": factor_id})
 
 
 MODULE = FactorModule()

@@ -137,7 +137,7 @@ class Passkey(Usual):
         await store.put_sign_count(conn, practice.id, passkey.factor, verified.new_sign_count, now)
         detail = {"passkey": passkey.factor, "user_verified": verified.user_verified}
         log.info("passkey login", extra={"practice": practice.id, **detail})
-        passed = Passed("passkey", AMR_PASSKEY, detail=detail)
+        passed = Passed("passkey", AMR_PASSKEY, detail={**detail, "factor_id": passkey.factor})
         return await self.tools.complete_locked(conn, step, passed, now)
 
 

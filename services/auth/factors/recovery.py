@@ -54,7 +54,9 @@ class Recovery(Usual):
         if used is None:
             await self.tools.failed(conn, step, "recovery", now)
             return problems.invalid_code()
-        passed = Passed("recovery", (factor_kinds.amr_of("recovery"),))
+        passed = Passed(
+            "recovery", (factor_kinds.amr_of("recovery"),), detail={"factor_id": used.id}
+        )
         if not await self._renew(conn, step, used, passed, now):
             await self.tools.failed(conn, step, "recovery", now)
             return problems.code_already_used()

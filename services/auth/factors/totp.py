@@ -70,6 +70,7 @@ class Totp(Usual):
             (factor_kinds.amr_of("totp"),),
             [used],
             spend=totp_steps.spend(factor.id, used_step),
+            detail={"factor_id": factor.id},
         )
         token, spent, done = await self.tools.complete(conn, step, passed, now)
         if done:

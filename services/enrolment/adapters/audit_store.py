@@ -118,3 +118,18 @@ async def purge(conn: asyncpg.Connection, before: datetime) -> int:
         await conn.execute("SET LOCAL tweestap.audit_purge = 'on'")
         status = await conn.execute("DELETE FROM audit_events WHERE time < $1", before)
     return int(status.split()[-1])
+
+
+async def last_used(conn: asyncpg.Connection, practice: str, employee: str) -> dict[str, datetime]:
+    """When each of the employee's factors last passed a login (the newest ``login.succeeded``
+    record naming its ``factor_id``), by factor id; a factor not in the trail is absent."""
+    rows = await conn.fetch(
+        """SELECT detail->>'factor_id' AS factor, max(time) AS used
+           FROM audit_events
+           WHERE practice = $1 AND object_id = $2 AND action = 'login.succeeded'
+             AND detail ? 'factor_id'
+           GROUP BY 1""",
+        practice,
+        employee,
+    )
+    return {row["factor"]: row["used"] for row in rows}

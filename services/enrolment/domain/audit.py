@@ -214,7 +214,7 @@ RULES: dict[str, Rule] = {
         "success",
         "employee",
         _employee,
-        lambda e: _pick(e.data, "username", "factor", "means", "amr", "level"),
+        lambda e: _pick(e.data, "username", "factor", "factor_id", "means", "amr", "level"),
     ),
     "totp.replayed": Rule(
         _fixed("second_factor.replayed"),

@@ -1,6 +1,7 @@
 """The employee's own list of active factors, strongest kind first. A kind that shows more
 than its kind and date (where codes go, a passkey's name) says so in its factor module's
-``details`` (:mod:`services.enrolment.factors.registry`)."""
+``details`` (:mod:`services.enrolment.factors.registry`). When each last passed a login comes
+from the audit trail (its ``login.succeeded`` records name the factor)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from services.enrolment.adapters import audit_store
 from services.enrolment.adapters import repository as repo
 from services.enrolment.api import FactorView
 from services.enrolment.factors import no_details, registry
@@ -23,11 +25,20 @@ async def views(
     administrator sees them (never a secret)."""
     factors = await repo.active_factors(conn, practice_id, employee_id)
     factors.sort(key=lambda f: (KINDS[f.kind].order, f.created_at))
+    used = await audit_store.last_used(conn, practice_id, employee_id)
     shown = []
     for f in factors:
         details = registry.details(f.kind)
         extra = details(credentials.open(f)) if details is not no_details else {}
-        shown.append(FactorView(factor_id=f.id, kind=f.kind, created_at=f.created_at, **extra))
+        shown.append(
+            FactorView(
+                factor_id=f.id,
+                kind=f.kind,
+                created_at=f.created_at,
+                last_used_at=used.get(f.id),
+                **extra,
+            )
+        )
     return shown
 
 

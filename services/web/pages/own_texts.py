@@ -58,6 +58,8 @@ OWN_TEXTS: dict[str, dict[str, str]] = {
         "own.name.invalid": "Vul een naam in van 1 tot 100 tekens.",
         "own.named": "De naam is gewijzigd.",
         "error.factor-not-named": "Alleen een passkey kunt u een naam geven.",
+        "own.used": "Laatst gebruikt",
+        "own.used.unknown": "Niet bekend",
     },
     "en": {
         "own.actions": "Actions",
@@ -107,6 +109,8 @@ OWN_TEXTS: dict[str, dict[str, str]] = {
         "own.name.invalid": "Enter a name of 1 to 100 characters.",
         "own.named": "The name has been changed.",
         "error.factor-not-named": "Only a passkey can be given a name.",
+        "own.used": "Last used",
+        "own.used.unknown": "Not known",
     },
 }
 
