@@ -9,12 +9,18 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from aiosmtpd.controller import Controller
+from hypothesis import settings
 
 from services.dev.infra import Broker, Postgres, free_port
 from tests.support.cluster import Cluster
 from tests.support.logs import Lines
 from tests.support.mail import Inbox, SmtpSink
 from tests.support.site import sites as sites  # a fixture: sites through the web front end
+
+# Property tests check what holds, not how fast: on a busy CI machine an example may take
+# longer than Hypothesis's default 200 ms deadline (timing goals live in bench/).
+settings.register_profile("tweestap", deadline=None)
+settings.load_profile("tweestap")
 
 
 @pytest.fixture(scope="session")
