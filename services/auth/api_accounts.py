@@ -37,11 +37,12 @@ class SessionsEnded(BaseModel):
 
 class SessionView(BaseModel):
     """One live session of the caller's: since when, from where, in which zone, by which
-    application (``client_id``; none: a login of its own, as the web's), until when at most."""
+    application (``client_id``; none: a login of its own, as the web's), until when at most.
+    An application's session (OpenID Connect) is its login's: since, where and zone."""
 
     started_at: datetime
     address: str | None
-    zone: str
+    zone: str | None
     client_id: str | None
     expires_at: datetime
     #: The session of the token that asked.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from tests.integration.test_oidc_provider import code_for, exchange, pkce, register, sso_token
 from tests.integration.test_own_factors import jan_on_the_web, text, token_of
 from tests.support.cluster import Cluster, Zone, wait_for
 from tests.support.site import Sites
@@ -78,3 +79,37 @@ async def test_the_factors_page_lists_where_one_is_logged_in(sites: Sites) -> No
     assert response.status == 204, await response.text()
     page = await text(await web.get("/factors"))
     assert len(re.findall(r'<li class="live-session"', page)) == 1, "the logged-out one is gone"
+
+
+async def test_an_applications_session_is_listed_with_its_login(cluster: Cluster) -> None:
+    a, b = await cluster.start("a"), await cluster.start("b")
+    await cluster.bootstrap(a)
+    secret = await register(a, "app")
+    assert secret is not None
+    sso = await sso_token(a)
+    verifier, challenge = pkce()
+    issued = await code_for(a, sso, "app", challenge)
+    status, granted, _ = await exchange(a, issued["code"], verifier, secret)
+    assert status == 200, granted
+    other = await token_of(b)
+
+    async def app_listed_in_b() -> bool:
+        return [s["client_id"] for s in await listed(b, other)] == [None, None, "app"]
+
+    await wait_for(app_listed_in_b, what="the application's session listed in zone b")
+    login, app = [s for s in await listed(a, sso) if s["zone"] == "a"]
+    assert login["current"] and not app["current"], (login, app)
+    assert (app["client_id"], app["address"], app["started_at"]) == (
+        "app",
+        login["address"],
+        login["started_at"],
+    )
+
+    # Its login logged out: the application's session is over too.
+    response = await a.client.post("/v1/tokens/revoke", headers=bearer(sso))
+    assert response.status == 204, await response.text()
+
+    async def only_b() -> bool:
+        return [(s["zone"], s["client_id"]) for s in await listed(b, other)] == [("b", None)]
+
+    await wait_for(only_b, what="the login and its application gone in zone b")

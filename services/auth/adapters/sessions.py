@@ -16,7 +16,8 @@ from services.auth.domain import tokens
 @dataclass(frozen=True)
 class SessionRow:
     sid: str
-    zone: str
+    #: An application's grant whose login is not known here: none.
+    zone: str | None
     address: str | None
     client_id: str | None
     started_at: datetime
@@ -57,23 +58,34 @@ def _time(value: Any) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
+#: The employee's logins, and the applications' grants (OpenID Connect) from them: where and
+#: in which zone as their login's; each live while neither it nor its login is revoked, cut off
+#: or ended (as :data:`oidc_store.ENDED_GRANTS` has a grant end).
+_LIVE = """
+    WITH cutoff AS (
+        SELECT coalesce(max(before), '-infinity') AS before FROM session_cutoffs
+         WHERE practice = $1 AND employee = $2)
+    SELECT s.sid, s.zone, s.address, s.client_id, s.started_at, s.expires_at
+      FROM sessions s, cutoff c
+     WHERE s.practice = $1 AND s.employee = $2 AND s.expires_at > $3
+       AND s.started_at > c.before
+       AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.sid = s.sid)
+    UNION ALL
+    SELECT g.sid, l.zone, l.address, g.client_id, g.auth_time, g.session_expires_at
+      FROM oidc_grants g
+      LEFT JOIN sessions l ON l.sid = g.sso_sid, cutoff c
+     WHERE g.practice = $1 AND g.employee = $2 AND g.session_expires_at > $3
+       AND g.auth_time > c.before
+       AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.sid IN (g.sid, g.sso_sid))
+     ORDER BY started_at DESC, client_id NULLS FIRST, sid"""
+
+
 async def live(
     conn: asyncpg.Connection, practice_id: str, employee_id: str, now: datetime
 ) -> list[SessionRow]:
-    """The employee's sessions neither revoked, cut off (started at or before the cutoff) nor
-    ended, newest first."""
-    rows = await conn.fetch(
-        """SELECT s.sid, s.zone, s.address, s.client_id, s.started_at, s.expires_at
-             FROM sessions s
-             LEFT JOIN session_cutoffs c ON c.practice = s.practice AND c.employee = s.employee
-            WHERE s.practice = $1 AND s.employee = $2 AND s.expires_at > $3
-              AND s.started_at > coalesce(c.before, '-infinity')
-              AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.sid = s.sid)
-            ORDER BY s.started_at DESC, s.sid""",
-        practice_id,
-        employee_id,
-        now,
-    )
+    """The employee's live sessions, its applications' too, newest first (a login before
+    the applications' sessions it began)."""
+    rows = await conn.fetch(_LIVE, practice_id, employee_id, now)
     return [SessionRow(**dict(row)) for row in rows]
 
 

@@ -28,11 +28,12 @@ class OwnSessions:
     events: EventWriter
 
     async def live(self, claims: dict[str, Any]) -> SessionList:
-        """The caller's live sessions (both zones' logins), newest first, theirs marked."""
+        """The caller's live sessions (both zones' logins and their applications'), newest
+        first, the asking one marked."""
         practice_id, employee_id = str(claims["practice"]), str(claims["sub"])
         async with self.pool.acquire() as conn:
             rows = await sessions.live(conn, practice_id, employee_id, utcnow())
-        current = claims.get("ssid") or claims.get("sid")
+        current = claims.get("sid")
         return SessionList(
             sessions=[
                 SessionView(
