@@ -9,7 +9,7 @@ from collections.abc import Callable
 import asyncpg
 
 from services.auth import clients
-from services.auth.adapters import fallbacks, oidc_store, sessions
+from services.auth.adapters import fallbacks, oidc_store
 from services.auth.adapters import repository as repo
 from services.auth.adapters.signer import Signer
 from services.auth.domain import fallback
@@ -112,8 +112,9 @@ def handlers(settings: AuthSettings, signer: Signer) -> dict[Topic, Handler]:
         if event.type == "login.failed":
             await repo.add_failure(conn, event.practice, username, event.time, event.zone, event.id)
         elif event.type == "login.succeeded":
-            await repo.login_succeeded(conn, event.practice, event.subject, username, event.time)
-            await sessions.record(conn, event.practice, event.subject, event.zone, event.data)
+            await repo.login_succeeded(
+                conn, event.practice, event.subject, username, event.time, event.data, event.zone
+            )
         elif event.type == account_admin.UNLOCKED:
             # An administrator's unlock in the other zone: its failures up to then no longer
             # count here either (its time is bounded by the consumer like every event's).

@@ -453,6 +453,7 @@ async def test_the_console_says_why_a_password_only_session_sees_no_audit_trail(
         assert spreadsheet.status == 200 and spreadsheet.content_type == "text/csv"
         table = list(csv.reader(io.StringIO(await spreadsheet.text()), delimiter=";"))
         assert table[0][:3] == ["Time (Amsterdam)", "Action", "Outcome"], table[0]
-        assert len(table) == len(lines) + 1 and {r[1] for r in table[1:]} == {"Logged in"}
+        # A later login may have reached the trail between the two exports: never fewer rows.
+        assert len(table) - 1 >= len(lines) and {r[1] for r in table[1:]} == {"Logged in"}
     finally:
         await web.close()

@@ -422,7 +422,7 @@ async def test_failed_attempts_and_resets(
         if a.failed:
             await auth_repo.add_failure(conn, P, a.username, a.at, a.zone, a.id)
         else:
-            await auth_repo.login_succeeded(conn, P, a.username, a.username, a.at)
+            await auth_repo.login_succeeded(conn, P, a.username, a.username, a.at, {}, a.zone)
 
     counted = """SELECT f.username, f.at, f.zone, f.event_id FROM login_failures f
                  LEFT JOIN login_resets r ON r.practice = f.practice AND r.username = f.username

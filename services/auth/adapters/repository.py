@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from services.auth.adapters import sessions
 from services.auth.domain.factors import Factor
 from services.auth.domain.records import Employee, Practice
 from shared import replicas
@@ -623,6 +624,7 @@ _SUCCEEDED = (
             "WITH succeeded AS (SELECT 1)",
             LOGIN_FAILURES.reset_ctes("succeeded", "$1", "$3", "$4"),
             _recorded("succeeded", "$1", "$2", "$4"),
+            sessions.session_cte("succeeded", "$1", "$2", "$6", "$5::jsonb"),
         ]
     )
     + " SELECT 1"
@@ -678,15 +680,28 @@ async def account_rows(
 
 
 async def login_succeeded(
-    conn: asyncpg.Connection, practice_id: str, employee_id: str, username: str, at: datetime
+    conn: asyncpg.Connection,
+    practice_id: str,
+    employee_id: str,
+    username: str,
+    at: datetime,
+    data: dict[str, Any],
+    zone: str,
 ) -> None:
     """A successful login at ``at``: every zone's failures up to then cleared, the last login
-    recorded (one statement)."""
-    await conn.execute(_SUCCEEDED, practice_id, employee_id, username, at)
+    recorded, and the session its ``login.succeeded`` ``data`` describes, made in ``zone`` (one
+    statement)."""
+    await conn.execute(_SUCCEEDED, practice_id, employee_id, username, at, data, zone)
 
 
 #: The completion of a login, with the factor's spend as ``{spend}``: what a successful login
 #: changes, and the events queued, when the spend spent.
+#: Of the login's queued events ($6, :func:`rows_json`), its ``login.succeeded``'s ``{}``
+#: (``data``, or the ``zone`` of its source ``auth@<zone>``).
+_SUCCEEDED_OF_6 = """(SELECT {} FROM jsonb_array_elements($6::jsonb) AS e(x),
+                  LATERAL (SELECT e.x->'payload' AS p) AS q,
+                  LATERAL (SELECT p->'data' AS data, split_part(p->>'source', '@', 2) AS zone) AS f
+                  WHERE p->>'type' = 'login.succeeded' LIMIT 1)"""
 _COMPLETE = ", ".join(  # noqa: S608 - every part is code's
     [
         """WITH open_login AS (
@@ -699,6 +714,9 @@ _COMPLETE = ", ".join(  # noqa: S608 - every part is code's
         LOGIN_FAILURES.reset_ctes("done", "$2", "$4", "$5").replace("{", "{{").replace("}", "}}"),
         _recorded("done", "$2", "$3", "$5"),
         queued_cte(FROM_JSON.format(param="$6", when="EXISTS (SELECT 1 FROM done)")),
+        sessions.session_cte(
+            "done", "$2", "$3", _SUCCEEDED_OF_6.format("zone"), _SUCCEEDED_OF_6.format("data")
+        ),
     ]
 ) + (
     """

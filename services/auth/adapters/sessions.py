@@ -24,34 +24,23 @@ class SessionRow:
     expires_at: datetime
 
 
-async def record(
-    conn: asyncpg.Connection, practice_id: str, employee_id: str, zone: str, data: dict[str, Any]
-) -> None:
-    """A login's session from its ``login.succeeded`` data (``sid``, ``session_started_at``,
-    ``session_expires_at``, ``client_id``, ``actor.address``); an event from before these
+def session_cte(source: str, practice: str, employee: str, zone: str, data: str) -> str:
+    """SQL: the CTE ``session`` of a larger statement (a login's own, so that recording its
+    session costs no round trip) that records the session a ``login.succeeded``'s ``data`` (a
+    jsonb expression: ``sid``, ``session_started_at``, ``session_expires_at``, ``client_id``,
+    ``actor.address``) describes, when the CTE ``source`` has a row; data from before these
     fields records nothing. Once per ``sid`` (redeliveries are harmless)."""
-    sid, started, expires = (
-        data.get("sid"),
-        data.get("session_started_at"),
-        data.get("session_expires_at"),
-    )
-    if not (isinstance(sid, str) and started and expires):
-        return
-    actor = data.get("actor")
-    address = actor.get("address") if isinstance(actor, dict) else None
-    await conn.execute(
-        """INSERT INTO sessions
-               (sid, practice, employee, zone, address, client_id, started_at, expires_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sid) DO NOTHING""",
-        sid,
-        practice_id,
-        employee_id,
-        zone,
-        address if isinstance(address, str) else None,
-        data.get("client_id"),
-        _time(started),
-        _time(expires),
-    )
+    return f"""session AS (
+               INSERT INTO sessions
+                   (sid, practice, employee, zone, address, client_id, started_at, expires_at)
+               SELECT d->>'sid', {practice}, {employee}, {zone}, d->'actor'->>'address',
+                      d->>'client_id', (d->>'session_started_at')::timestamptz,
+                      (d->>'session_expires_at')::timestamptz
+               FROM (SELECT {data} AS d) AS given
+               WHERE EXISTS (SELECT 1 FROM {source})
+                 AND d ?& array['sid', 'session_started_at', 'session_expires_at']
+               ON CONFLICT (sid) DO NOTHING
+               RETURNING 1)"""  # noqa: S608 - every part is code's
 
 
 def _time(value: Any) -> datetime:

@@ -126,9 +126,6 @@ class StepTools:
             [self.events.row(t, e) for t, e in events],
             passed.spend,
         )
-        if done:
-            zone = self.grants.zone
-            await sessions.record(conn, practice.id, employee.id, zone, succeeded[1].data)
         return token, spent, done
 
     def _succeeded(

@@ -144,7 +144,6 @@ class LoginSteps:
         """A login completed (in the caller's transaction): the failures cleared, the last
         login recorded, ``login.succeeded`` with its means, amr and level (the audit trail)."""
         key = employee.username_key
-        await repo.login_succeeded(conn, practice_id, employee.id, key, now)
         data = {
             "username": key,
             "employee": employee.id,
@@ -154,7 +153,8 @@ class LoginSteps:
             **sessions.fields(session, self.grants.lifetimes.session_end(session)),
             "actor": actors.actor(employee.id, employee.rights_group),
         }
+        zone = self.grants.zone
+        await repo.login_succeeded(conn, practice_id, employee.id, key, now, data, zone)
         await self.events.emit(
             conn, AUTH_EVENTS, "login.succeeded", practice_id, employee.id, data, now
         )
-        await sessions.record(conn, practice_id, employee.id, self.grants.zone, data)
