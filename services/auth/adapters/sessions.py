@@ -43,10 +43,6 @@ def session_cte(source: str, practice: str, employee: str, zone: str, data: str)
                RETURNING 1)"""  # noqa: S608 - every part is code's
 
 
-def _time(value: Any) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-
-
 #: The employee's logins, and the applications' grants (OpenID Connect) from them: where and
 #: in which zone as their login's; each live while neither it nor its login is revoked, cut off
 #: or ended (as :data:`oidc_store.ENDED_GRANTS` has a grant end).

@@ -17,6 +17,7 @@ from tweestap_client import NotLoggedIn, Response, TweestapError, ZonesUnavailab
 
 from services.web import i18n
 from services.web.claims import token_claims
+from services.web.console import forms
 from services.web.console.texts import summary, t
 from services.web.context import render, sdk
 
@@ -116,3 +117,15 @@ def problem(answer: Response) -> TweestapError:
     """A refused call's problem+json (``slug`` and fields) for :mod:`forms.problem_errors`."""
     body = answer.body if isinstance(answer.body, dict) else {}
     return TweestapError(answer.status, body)
+
+
+def refusal_text(request: web.Request, answer: Response) -> str:
+    """A refused call's message for a whole form, in the person's language: ours where we know
+    the problem, else the service's own words."""
+    refused = problem(answer)
+    locale = request["session"].get("locale", "nl")
+    key = forms.problem_errors(refused.slug, refused.problem).get("form", "")
+    known = t(locale, key) if key else key
+    if known and known != key:
+        return known
+    return str(refused.problem.get("detail") or refused.slug)

@@ -10,12 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from tweestap_client import Response
 
-from services.web.console import forms
-from services.web.console.admin import Admin, admin_page, call, problem
+from services.web.console.admin import Admin, admin_page, call, refusal_text
 from services.web.console.directory import one_employee
-from services.web.console.texts import t
 from services.web.context import WebRoute, render
 
 
@@ -101,7 +98,7 @@ async def remove(request: web.Request, admin: Admin) -> web.StreamResponse:
     path = admin.path("employees", employee["employee"], "factors", factor["factor_id"])
     answer = await call(request, "enrolment", "DELETE", path)
     if answer.status >= 400:
-        return _removal_page(request, employee, factor, _refusal(request, answer), status=400)
+        return _removal_page(request, employee, factor, refusal_text(request, answer), status=400)
     return render(
         request,
         "console/account_done.html",
@@ -129,18 +126,6 @@ def _removal_page(
     )
 
 
-def _refusal(request: web.Request, answer: Response) -> str:
-    """A service's refusal in the person's language: ours where we know it, else the
-    service's own words."""
-    refused = problem(answer)
-    locale = request["session"].get("locale", "nl")
-    key = forms.problem_errors(refused.slug, refused.problem).get("form", "")
-    known = t(locale, key) if key else key
-    if known and known != key:
-        return known
-    return str(refused.problem.get("detail") or refused.slug)
-
-
 def _task(request: web.Request) -> Task:
     task = TASKS.get(request.match_info["task"])
     if task is None:
@@ -161,7 +146,7 @@ async def perform(request: web.Request, admin: Admin) -> web.StreamResponse:
     path = admin.path("employees", employee["employee"], *task.path)
     answer = await call(request, task.service, task.method, path, body)
     if answer.status >= 400:
-        return _page(request, task, employee, _refusal(request, answer), status=400)
+        return _page(request, task, employee, refusal_text(request, answer), status=400)
     done: dict[str, Any] = {"task": task.name}
     if body is not None:
         done["password"] = body["password"]  # shown once, on this answer only

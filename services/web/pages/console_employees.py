@@ -9,9 +9,15 @@ from aiohttp import web
 
 from services.web import dates
 from services.web.console import forms, views
-from services.web.console.admin import Admin, admin_page, call, form_page, problem
+from services.web.console.admin import (
+    Admin,
+    admin_page,
+    call,
+    form_page,
+    problem,
+    refusal_text,
+)
 from services.web.console.directory import employees_of, one_employee
-from services.web.console.texts import t
 from services.web.context import WebRoute, render
 from services.web.pages import console_accounts
 
@@ -121,14 +127,12 @@ async def deactivate(request: web.Request, admin: Admin) -> web.StreamResponse:
     path = admin.path("employees", employee["employee"], "factors")
     answer = await call(request, "enrolment", "DELETE", path)
     if answer.status >= 400:
-        refused = problem(answer)
-        locale = request["session"].get("locale", "nl")
         return render(
             request,
             "console/deactivate.html",
             {
                 "employee": employee,
-                "error": t(locale, forms.problem_errors(refused.slug, refused.problem)["form"]),
+                "error": refusal_text(request, answer),
                 "section": "employees",
             },
             status=400,
