@@ -11,11 +11,12 @@ again after a backoff (rejoining the group costs seconds); after a broker failur
 again (without limit, with backoff). A database failure makes it not ready meanwhile; the
 broker's state is readiness's own check.
 
-A consumer that starts on a database that has consumed before (its inbox is not empty, or its
-group has committed offsets), or whose database failed, is *behind*: this zone's state may
-lack events the bus holds (the other zone's revocations, password changes) until every
-assigned partition has been read to its end. Readiness says no meanwhile, and auth refuses to
-decide on sessions (503 ``catching-up``), for at most ``catch_up_max_seconds``: past that
+A consumer that starts on a database that has consumed before (its inbox is not empty or the
+``consumed`` table names it, written at its first commit; failing both, its group has
+committed offsets at the first assignment), or whose database failed, is *behind*: this
+zone's state may lack events the bus holds (the other zone's revocations, password changes)
+until every assigned partition has been read to its end. Readiness says no meanwhile, and auth
+refuses to decide on sessions (503 ``catching-up``), for at most ``catch_up_max_seconds``: past that
 the zone serves with what it has and says so.
 """
 
@@ -158,6 +159,8 @@ class EventConsumer:
         self._overdue_said = False
         self._recalled = False
         self._offsets_recalled = False
+        #: Whether ``consumed`` names this consumer (written once, after its first commit).
+        self._marked = False
         self._gauge = metrics.catching_up.labels(**metrics.base(), consumer=name)
         self._gauge.set(0)
 
@@ -202,12 +205,15 @@ class EventConsumer:
             return
         try:
             used = await self.pool.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM inbox WHERE consumer = $1)", self.name
+                "SELECT EXISTS (SELECT 1 FROM consumed WHERE consumer = $1) "
+                "OR EXISTS (SELECT 1 FROM inbox WHERE consumer = $1)",
+                self.name,
             )
         except asyncpg.PostgresError as exc:
             raise DatabaseUnavailable(f"inbox not readable: {exc!r}") from exc
         if used:
             self._fall_behind()
+            self._marked = True
         self._recalled = True
 
     def not_ready(self) -> str | None:
@@ -323,6 +329,20 @@ class EventConsumer:
                 done[tp] = records[-1].offset + 1
         if done:
             await consumer.commit(done)
+            await self._mark_consumed()
+
+    async def _mark_consumed(self) -> None:
+        """Once: this database has consumed as this consumer (what ``recall`` reads)."""
+        if self._marked:
+            return
+        try:
+            await self.pool.execute(
+                "INSERT INTO consumed (consumer) VALUES ($1) ON CONFLICT DO NOTHING", self.name
+            )
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            log.warning("consumer %s: not marked as consumed yet (next commit): %r", self.name, exc)
+            return
+        self._marked = True
 
     async def _process(self, record: ConsumerRecord) -> None:
         topic = record.topic

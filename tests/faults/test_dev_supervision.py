@@ -20,11 +20,16 @@ from tests.support.deployment import Transcript, auth_zones, new_account
 
 
 async def _ready(deployment: Deployment, service: str, zone: str) -> int:
+    return (await _readiness(deployment, service, zone))[0]
+
+
+async def _readiness(deployment: Deployment, service: str, zone: str) -> tuple[int, str]:
+    """The status of ``/readyz`` and its body (which check said no)."""
     async with (
         aiohttp.ClientSession() as session,
         session.get(f"{deployment.ops_url(service, zone)}/readyz") as response,
     ):
-        return response.status
+        return response.status, await response.text()
 
 
 async def _until(check: Callable[[], bool], limit: float = 30.0) -> None:
@@ -144,7 +149,8 @@ async def test_zone_down_and_up_through_the_cli(
     assert "zone a: PostgreSQL started" in out
     assert "zone a: auth, enrolment, certs, notifier ready" in out
     for service in deployment.services:
-        assert await _ready(deployment, service, "a") == 200
+        status, body = await _readiness(deployment, service, "a")
+        assert status == 200, f"{service}: {body}"
     assert await _login_works(deployment, zones) == 0, "zone a logs people in again"
 
 

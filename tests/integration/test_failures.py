@@ -15,7 +15,15 @@ import pytest
 
 from services.dev.infra import Broker, Postgres, free_port
 from tests.support.bus import read_events
-from tests.support.cluster import ADMIN_PASSWORD, Cluster, consumer_of, login, wait_for, wait_ready
+from tests.support.cluster import (
+    ADMIN_PASSWORD,
+    Cluster,
+    Zone,
+    consumer_of,
+    login,
+    wait_for,
+    wait_ready,
+)
 from tests.support.tokens import bearer
 
 
@@ -116,11 +124,11 @@ async def test_restart_loses_nothing(private: Cluster) -> None:
     assert counts["token.issued"] == 3, "two logins and the caller's new session after the change"
 
 
-async def test_restart_with_an_empty_inbox_still_catches_up(
-    private: Cluster, caplog: pytest.LogCaptureFixture
-) -> None:
-    """The inbox forgets rows past their retention; the group's committed offsets still say
-    the zone has consumed before, so a restart catches up before it counts as caught up."""
+async def _consumed_then_restarted(
+    private: Cluster, forget: str, caplog: pytest.LogCaptureFixture
+) -> Zone:
+    """Zone a logs in, revokes and consumes; stopped, its database runs ``forget``; started
+    again (while ``caplog`` listens)."""
     zone = await private.start("a")
     await private.bootstrap(zone)
     _, body = await login(zone, "fysio", "admin", ADMIN_PASSWORD)
@@ -135,13 +143,38 @@ async def test_restart_with_an_empty_inbox_still_catches_up(
     private.zones.remove(zone)
     conn = await asyncpg.connect(zone.settings.database_url)
     try:
-        await conn.execute("DELETE FROM inbox")
+        await conn.execute(forget)
     finally:
         await conn.close()
-    with caplog.at_level("INFO", logger="shared.consumer"):
-        restarted = await private.start("a")
-        assert not consumer_of(restarted).behind, "the inbox alone says: never consumed"
-        await wait_for(lambda: _said(caplog, "consumer auth caught up"), timeout=60, interval=0.2)
+    caplog.set_level("INFO", logger="shared.consumer")
+    return await private.start("a")
+
+
+async def test_restart_with_an_empty_inbox_is_behind_before_it_serves(
+    private: Cluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The inbox forgets rows past their retention (and records a consumer skips never reach
+    it); the database's own mark that this consumer has consumed does not: a restart is behind
+    before its first request, not only once the broker has assigned it partitions (readiness
+    would say yes, then no)."""
+    restarted = await _consumed_then_restarted(private, "DELETE FROM inbox", caplog)
+    assert consumer_of(restarted).behind, "it has consumed before: behind from the start"
+    refused, problem = await login(restarted, "fysio", "admin", ADMIN_PASSWORD)
+    assert (refused, problem["type"].rsplit("/", 1)[-1]) == (503, "catching-up")
+    await wait_for(lambda: _said(caplog, "consumer auth caught up"), timeout=60, interval=0.2)
+    await wait_ready(restarted)
+
+
+async def test_a_new_database_under_a_group_that_consumed_catches_up(
+    private: Cluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database with no trace of consuming (restored, or new) under a group with committed
+    offsets: the first assignment says it is behind, and it catches up."""
+    restarted = await _consumed_then_restarted(
+        private, "DELETE FROM inbox; DELETE FROM consumed", caplog
+    )
+    assert not consumer_of(restarted).behind, "the database alone says: never consumed"
+    await wait_for(lambda: _said(caplog, "consumer auth caught up"), timeout=60, interval=0.2)
     await wait_ready(restarted)
 
 
