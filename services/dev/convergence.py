@@ -231,7 +231,7 @@ def refused_as_foreign(reason: str) -> bool:
 
 
 def stuck_consumers(metrics_text: str) -> list[str]:
-    """The consumers a ``/metrics`` exposition reports catching up or lagging."""
+    """The consumers a ``/metrics`` exposition reports catching up or lagging, sorted."""
     stuck: list[str] = []
     for family in text_string_to_metric_families(metrics_text):
         for sample in family.samples:
@@ -242,7 +242,7 @@ def stuck_consumers(metrics_text: str) -> list[str]:
             elif sample.name == "tweestap_consumer_lag":
                 topic = sample.labels.get("topic", "?")
                 stuck.append(f"lag {sample.value:.0f} on {topic}")
-    return stuck
+    return sorted(stuck)
 
 
 # -- reading the deployment -------------------------------------------------------------------
