@@ -9,7 +9,7 @@ from collections.abc import Callable
 import asyncpg
 
 from services.auth import clients
-from services.auth.adapters import fallbacks, oidc_store
+from services.auth.adapters import fallbacks, oidc_store, sessions
 from services.auth.adapters import repository as repo
 from services.auth.adapters.signer import Signer
 from services.auth.domain import fallback
@@ -71,6 +71,7 @@ REPLICATED_AUTH_EVENTS = frozenset(
     {
         "login.failed",
         "login.succeeded",
+        sessions.CONTINUED,
         account_admin.UNLOCKED,
         *factor_registry.REPLICATED,
         oidc_store.GRANTED,
@@ -115,6 +116,8 @@ def handlers(settings: AuthSettings, signer: Signer) -> dict[Topic, Handler]:
             await repo.login_succeeded(
                 conn, event.practice, event.subject, username, event.time, event.data, event.zone
             )
+        elif event.type == sessions.CONTINUED:
+            await sessions.record(conn, event.practice, event.subject, event.zone, event.data)
         elif event.type == account_admin.UNLOCKED:
             # An administrator's unlock in the other zone: its failures up to then no longer
             # count here either (its time is bounded by the consumer like every event's).

@@ -9,9 +9,11 @@ from typing import Any
 
 from tests.integration.test_oidc_provider import code_for, exchange, pkce, register, sso_token
 from tests.integration.test_own_factors import jan_on_the_web, text, token_of
-from tests.support.cluster import Cluster, Zone, wait_for
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, wait_for
 from tests.support.site import Sites
 from tests.support.tokens import bearer
+
+NEW_PASSWORD = "Een-Nieuw-Sterk-Wachtwoord-2026"
 
 
 async def listed(zone: Zone, token: str) -> list[dict[str, Any]]:
@@ -113,3 +115,29 @@ async def test_an_applications_session_is_listed_with_its_login(cluster: Cluster
         return [(s["zone"], s["client_id"]) for s in await listed(b, other)] == [("b", None)]
 
     await wait_for(only_b, what="the login and its application gone in zone b")
+
+
+async def test_the_session_a_password_change_goes_on_in_is_listed_in_both_zones(
+    cluster: Cluster,
+) -> None:
+    """A password change ends every session and goes on in a new one: that one is listed,
+    current, where and since when the change was made, in both zones."""
+    a, b = await cluster.start("a"), await cluster.start("b")
+    await cluster.bootstrap(a)
+    before = await token_of(a)
+    response = await a.client.post(
+        "/v1/password",
+        json={"current_password": ADMIN_PASSWORD, "new_password": NEW_PASSWORD},
+        headers=bearer(before),
+    )
+    assert response.status == 200, await response.text()
+    after = (await response.json())["token"]["token"]
+    [mine] = await listed(a, after)
+    assert mine["current"] and mine["zone"] == "a" and mine["address"], mine
+
+    async def listed_in_b() -> bool:
+        return await listed(b, after) == [mine]
+
+    # The same token in zone b (both zones accept it) lists it there too, and only it once
+    # the cutoff has arrived.
+    await wait_for(listed_in_b, what="the password change's session listed in zone b")

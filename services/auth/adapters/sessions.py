@@ -1,6 +1,7 @@
 """Each employee's sessions, where and since when (issue 25): written with a login in this
-zone and from the other zone's ``login.succeeded``; live while neither revoked, cut off nor
-past their end."""
+zone and from the other zone's ``login.succeeded``, and for a session that goes on from
+another without a login (a password change's) with ``session.continued``; live while neither
+revoked, cut off nor past their end."""
 
 from __future__ import annotations
 
@@ -41,6 +42,22 @@ def session_cte(source: str, practice: str, employee: str, zone: str, data: str)
                  AND d ?& array['sid', 'session_started_at', 'session_expires_at']
                ON CONFLICT (sid) DO NOTHING
                RETURNING 1)"""  # noqa: S608 - every part is code's
+
+
+#: The event of a session that goes on from another without a login (a password change ends
+#: every session and the caller goes on in a new one): its data as ``login.succeeded``'s.
+CONTINUED = "session.continued"
+
+_RECORD = (
+    "WITH given AS (SELECT 1), " + session_cte("given", "$1", "$2", "$3", "$4::jsonb") + " SELECT 1"
+)
+
+
+async def record(
+    conn: asyncpg.Connection, practice_id: str, employee_id: str, zone: str, data: dict[str, Any]
+) -> None:
+    """The session ``data`` describes (:func:`fields` and ``actor``), made in ``zone``."""
+    await conn.execute(_RECORD, practice_id, employee_id, zone, data)
 
 
 #: The employee's logins, and the applications' grants (OpenID Connect) from them: where and

@@ -205,6 +205,7 @@ class ChangeOwnPassword:
         )
         async with self.pool.acquire() as conn, conn.transaction():
             changed.token = await self.issuing.issue(conn, session, issued, "token.issued")
+            await self.issuing.continued(conn, session, employee.rights_group, issued)
         return changed
 
 

@@ -12,12 +12,13 @@ import asyncpg
 
 from services.auth import problems
 from services.auth.adapters import repository as repo
+from services.auth.adapters import sessions
 from services.auth.adapters.events import token_event
 from services.auth.api import TokenResponse
 from services.auth.domain import tokens
 from services.auth.metrics import AuthMetrics
 from services.auth.use_cases.grants import Grants
-from shared import replicas
+from shared import actors, replicas
 from shared.events import RevocationReason, SessionRevoked, utcnow
 from shared.gate import TokenGate
 from shared.outbox import EventWriter
@@ -43,6 +44,21 @@ class Issuing:
         )
         self.metrics.tokens(kind, started)
         return token
+
+    async def continued(
+        self, conn: asyncpg.Connection, session: tokens.Session, rights_group: int, now: datetime
+    ) -> None:
+        """``session`` goes on from another without a login (in the caller's transaction):
+        recorded among the employee's sessions here, and in the other zone by
+        ``session.continued``."""
+        data = {
+            **sessions.fields(session, self.grants.lifetimes.session_end(session)),
+            "actor": actors.actor(session.employee, rights_group),
+        }
+        await sessions.record(conn, session.practice, session.employee, self.grants.zone, data)
+        await self.events.emit(
+            conn, AUTH_EVENTS, sessions.CONTINUED, session.practice, session.employee, data, now
+        )
 
 
 @dataclass(frozen=True)
