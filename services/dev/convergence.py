@@ -47,7 +47,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from prometheus_client.parser import text_string_to_metric_families
+
+from shared.bus_tags import BusTags
+from shared.sealing import Keyring
 
 if TYPE_CHECKING:
     from services.dev.deployment import Deployment
@@ -65,6 +70,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+#: How long a read of the broker may take (a dead letter's record) before it is given up.
+BROKER_SECONDS = 10.0
 #: How many differing keys a violation names.
 SHOWN_KEYS = 5
 
@@ -368,28 +375,90 @@ async def _audit(deployment: Deployment) -> Check:
     return Check("audit-exactly-once", violations, detail)
 
 
+#: Where a record is on the bus: topic, partition, offset.
+Place = tuple[str, int, int]
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """A record as the broker still has it: what its tag covers, and its headers."""
+
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+
+
+async def _records(bootstrap: str, places: Iterable[Place]) -> dict[Place, _Stored]:
+    """The records at ``places`` the broker still has (retention and compaction drop some)."""
+    found: dict[Place, _Stored] = {}
+    wanted = sorted(set(places))
+    if not wanted:
+        return found
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+    )
+    await asyncio.wait_for(consumer.start(), BROKER_SECONDS)
+    try:
+        for topic, partition, offset in wanted:
+            tp = TopicPartition(topic, partition)
+            consumer.assign([tp])
+            first = (await consumer.beginning_offsets([tp]))[tp]
+            end = (await consumer.end_offsets([tp]))[tp]
+            if not first <= offset < end:
+                continue
+            consumer.seek(tp, offset)
+            batch = await consumer.getmany(tp, timeout_ms=int(BROKER_SECONDS * 1000), max_records=1)
+            for record in batch.get(tp, []):
+                if record.offset == offset and record.value is not None:
+                    headers = tuple((k, bytes(v)) for k, v in record.headers)
+                    found[(topic, partition, offset)] = _Stored(record.key, record.value, headers)
+    finally:
+        await consumer.stop()
+    return found
+
+
 async def _dead_letters(deployment: Deployment) -> Check:
-    violations: list[str] = []
-    detail: dict[str, Any] = {"foreign": 0, "genuine": 0}
+    """A dead letter is genuine when the broker still has its record (the same value as
+    stored) and the record's ``tweestap-tag`` opens under the deployment's keyring; when the
+    broker no longer has it, by its reason (:func:`refused_as_foreign`)."""
+    letters: list[tuple[str, asyncpg.Record]] = []
     for zone in deployment.zones:
         for service in deployment.services:
 
             async def read(conn: asyncpg.Connection) -> list[asyncpg.Record]:
                 rows: list[asyncpg.Record] = await conn.fetch(
-                    'SELECT consumer, topic, partition, "offset", reason FROM dead_letters '
+                    'SELECT consumer, topic, partition, "offset", reason, raw FROM dead_letters '
                     "ORDER BY id"
                 )
                 return rows
 
-            for r in await _with_conn(deployment.dsn(service, zone), read):
-                if refused_as_foreign(r["reason"]):
-                    detail["foreign"] += 1
-                    continue
-                detail["genuine"] += 1
-                violations.append(
-                    f"{service}-{zone}: {r['consumer']} dead-lettered "
-                    f"{r['topic']}:{r['partition']}:{r['offset']}: {r['reason'][:200]}"
-                )
+            rows = await _with_conn(deployment.dsn(service, zone), read)
+            letters.extend((f"{service}-{zone}", r) for r in rows)
+    detail: dict[str, Any] = {"tagged": 0, "untagged": 0, "by_reason": 0, "foreign_reason": 0}
+    stored: dict[Place, _Stored] = {}
+    if letters:
+        try:
+            stored = await _records(
+                deployment.broker_bootstrap,
+                ((r["topic"], r["partition"], r["offset"]) for _, r in letters),
+            )
+        except (KafkaError, OSError, TimeoutError) as exc:
+            detail["broker"] = f"not read ({type(exc).__name__}): judged by reason"
+    tags = BusTags(Keyring.parse(deployment.sealing_keys))
+    violations: list[str] = []
+    for where, r in letters:
+        record = stored.get((r["topic"], r["partition"], r["offset"]))
+        if record is not None and r["raw"] is not None and record.value == bytes(r["raw"]):
+            genuine = tags.valid(r["topic"], record.key, record.value, record.headers)
+            detail["tagged" if genuine else "untagged"] += 1
+        else:
+            genuine = not refused_as_foreign(r["reason"])
+            detail["by_reason" if genuine else "foreign_reason"] += 1
+        if genuine:
+            violations.append(
+                f"{where}: {r['consumer']} dead-lettered "
+                f"{r['topic']}:{r['partition']}:{r['offset']}: {r['reason'][:200]}"
+            )
     return Check("no-genuine-dead-letters", violations, detail)
 
 

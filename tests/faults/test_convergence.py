@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+from aiokafka import AIOKafkaProducer
 from tweestap_client import TweestapClient
 
 from services.dev.convergence import Check, check_converged
 from services.dev.deployment import Deployment
+from shared.bus_tags import BusTags
+from shared.sealing import Keyring
 from tests.support.deployment import (
     NEW_PASSWORD,
     Account,
@@ -191,6 +195,67 @@ async def test_a_genuine_dead_letter_is_reported_a_forged_one_is_not(
     assert dead.violations == [
         f"certs-b: convergence-test dead-lettered certs.events:0:{offset}: {reasons[offset]}"
     ]
+
+
+async def _dead_letters_of(deployment: Deployment, values: list[bytes]) -> list[asyncpg.Record]:
+    """The dead letters in every database whose stored record is one of ``values``."""
+    rows: list[asyncpg.Record] = []
+    for zone in deployment.zones:
+        for service in deployment.services:
+            rows += await fetch_rows(
+                deployment.dsn(service, zone),
+                'SELECT topic, partition, "offset", raw FROM dead_letters WHERE raw = ANY($1)',
+                values,
+            )
+    return rows
+
+
+async def test_a_dead_letter_of_a_tagged_record_is_genuine_an_untagged_one_is_not(
+    deployment: Deployment,
+) -> None:
+    """Two records no consumer can read (not an envelope) on certs.events: one with the tag
+    only Tweestap's writers can make, one without. Both are dead-lettered by the same reason;
+    the broker still has them, so their tags are checked: only the tagged one is reported."""
+    topic, key = "certs.events", b"convergence-test"
+    tagged = f"tagged {uuid.uuid4()}".encode()
+    untagged = f"untagged {uuid.uuid4()}".encode()
+    tags = BusTags(Keyring.parse(deployment.sealing_keys))
+    producer = AIOKafkaProducer(bootstrap_servers=deployment.broker_bootstrap)
+    await producer.start()
+    try:
+        sent = await producer.send_and_wait(
+            topic, tagged, key=key, headers=tags.headers(topic, key, tagged)
+        )
+        other = await producer.send_and_wait(topic, untagged, key=key)
+    finally:
+        await producer.stop()
+    try:
+        # Every zone's auth and certs read certs.events (auth with more than one consumer).
+        await wait_until(
+            lambda: _counted(_dead_letters_of(deployment, [tagged, untagged]), 8),
+            "both records dead-lettered by auth and certs in both zones",
+            30.0,
+        )
+        checks = _by_name(await check_converged(deployment, settle_seconds=NO_WAIT))
+        letters = await _dead_letters_of(deployment, [tagged])
+    finally:
+        for zone in deployment.zones:
+            for service in deployment.services:
+                await fetch_rows(
+                    deployment.dsn(service, zone),
+                    "DELETE FROM dead_letters WHERE raw = ANY($1) RETURNING id",
+                    [tagged, untagged],
+                )
+    dead = checks["no-genuine-dead-letters"]
+    place = f"{topic}:{sent.partition}:{sent.offset}"
+    assert len(dead.violations) == len(letters) >= 4, dead.violations
+    assert all(place in v and "not an event envelope" in v for v in dead.violations)
+    assert f"{topic}:{other.partition}:{other.offset}" not in " ".join(dead.violations)
+    assert dead.detail["untagged"] >= 4
+
+
+async def _counted(rows: Awaitable[list[asyncpg.Record]], n: int) -> bool:
+    return len(await rows) >= n
 
 
 async def test_a_held_service_and_its_unsent_outbox_row_are_reported(
