@@ -194,7 +194,9 @@ async def test_the_console_unlocks_resets_and_ends_sessions(sites: Sites) -> Non
     listed = await (await web.get("/console/employees?status=locked")).text()
     assert 'id="employee-jan01"' in listed and 'data-status="locked"' in listed, listed
     assert "Geblokkeerd tot " in listed and "Anna Jansen" not in listed, "only the locked"
+    assert "<td>2 · medewerker</td>" in listed, "rights groups named"
     page = await (await web.get("/console/employees/jan01")).text()
+    assert "1: beheer (systeembeheerder of praktijkhouder)" in page, "what the groups mean"
     assert 'id="account-status">Geblokkeerd tot ' in page and 'id="unlock"' in page, page
     # Jan at his own workstation reads until when, in his practice's time.
     jans = await site.web()

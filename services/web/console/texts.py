@@ -102,6 +102,12 @@ CONSOLE_TEXTS: dict[str, dict[str, str]] = {
         "console.bsn_hint_unset": "Nog geen BSN vastgelegd.",
         "console.phone": "Telefoonnummer",
         "console.rights_group": "Rechtengroep",
+        "console.rights_group_hint": (
+            "1: beheer (systeembeheerder of praktijkhouder), stelt de praktijk in en beheert "
+            "medewerkers. 2 tot en met 9: medewerkers, zonder beheer."
+        ),
+        "console.group.admin": "{n} · beheer",
+        "console.group.staff": "{n} · medewerker",
         "console.in_service": "In dienst",
         "console.dezi_number": "Dezi/UZI-nummer",
         "console.dezi_number_hint": (
@@ -289,6 +295,12 @@ CONSOLE_TEXTS: dict[str, dict[str, str]] = {
         "console.bsn_hint_unset": "No BSN on record yet.",
         "console.phone": "Phone number",
         "console.rights_group": "Rights group",
+        "console.rights_group_hint": (
+            "1: administration (system administrator or practice owner), sets up the practice "
+            "and manages employees. 2 to 9: employees, without administration."
+        ),
+        "console.group.admin": "{n} · administration",
+        "console.group.staff": "{n} · employee",
         "console.in_service": "In service",
         "console.dezi_number": "Dezi/UZI number",
         "console.dezi_number_hint": (
