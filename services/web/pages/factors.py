@@ -1,5 +1,5 @@
 """The employee's own factors: the list; add SMS or e-mail (confirmed by a code), add a
-passkey (JavaScript), a new recovery code."""
+passkey (JavaScript), a new recovery code (after a confirmation)."""
 
 from __future__ import annotations
 
@@ -89,6 +89,12 @@ async def confirm(request: web.Request) -> web.StreamResponse:
 
 
 async def recovery(request: web.Request) -> web.StreamResponse:
+    """A new recovery code, which ends the current one: asked first on a page of its own, made
+    only when that page's form confirms (``confirm``)."""
+    if (await request.post()).get("confirm") != "yes":
+        if not request["session"].get("token"):
+            raise web.HTTPSeeOther("/login")
+        return render(request, "factors/recovery.html", {})
     async with sdk(request) as client:
         try:
             answer = await _call(request, client, "POST", "/v1/recovery-code", {})

@@ -60,6 +60,12 @@ OWN_TEXTS: dict[str, dict[str, str]] = {
         "error.factor-not-named": "Alleen een passkey kunt u een naam geven.",
         "own.used": "Laatst gebruikt",
         "own.used.unknown": "Niet bekend",
+        "own.recovery.title": "Nieuwe herstelcode maken",
+        "own.recovery.why": (
+            "Uw huidige herstelcode werkt daarna niet meer. De nieuwe ziet u één keer: druk "
+            "hem af of bewaar hem op een veilige plek."
+        ),
+        "own.recovery.confirm": "Ja, nieuwe herstelcode maken",
     },
     "en": {
         "own.actions": "Actions",
@@ -111,6 +117,12 @@ OWN_TEXTS: dict[str, dict[str, str]] = {
         "error.factor-not-named": "Only a passkey can be given a name.",
         "own.used": "Last used",
         "own.used.unknown": "Not known",
+        "own.recovery.title": "Make a new recovery code",
+        "own.recovery.why": (
+            "Your current recovery code then stops working. You see the new one once: print it "
+            "or keep it somewhere safe."
+        ),
+        "own.recovery.confirm": "Yes, make a new recovery code",
     },
 }
 
