@@ -33,6 +33,7 @@ from services.enrolment.use_cases.wizard import (
     CheckIdentity,
     ConfirmAuthenticator,
     IdentityFailures,
+    ShowAuthenticator,
     StartEnrolment,
     Wizard,
 )
@@ -111,6 +112,7 @@ def compose(
                 metrics,
             ),
             confirm=confirm,
+            show=ShowAuthenticator(pool, keyring, access),
         ),
         factors=FactorListing(pool, access, credentials),
         employee_factors=EmployeeFactors(pool, credentials, removal),

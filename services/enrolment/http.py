@@ -156,6 +156,11 @@ async def identity(request: web.Request) -> web.Response:
     return json_response(await svc.identify(token, request.match_info["id"], body))
 
 
+async def shown_again(request: web.Request) -> web.Response:
+    svc = request.app[ENROLMENT].wizard
+    return json_response(await svc.show(bearer(request), request.match_info["id"]))
+
+
 async def confirm(request: web.Request) -> web.Response:
     svc = request.app[ENROLMENT].wizard
     token = bearer(request)
@@ -339,6 +344,16 @@ ROUTES = (
         IdentityAccepted,
         True,
         errors=(409, 410, 423, 429),
+    ),
+    Route(
+        "GET",
+        "/v1/enrolment/{id}/totp",
+        shown_again,
+        "The QR code again while the enrolment waits for the app's first code",
+        None,
+        IdentityAccepted,
+        True,
+        errors=(409, 410, 423),
     ),
     Route(
         "POST",

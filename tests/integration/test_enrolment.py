@@ -342,11 +342,18 @@ async def test_wizard_from_activation_code_to_factor_and_recovery_re_enrolment(
     if status == 200:  # one in a million: 000000 was the code
         pytest.skip("000000 happened to be the current code")
     assert status == 422 and slug(body) == "invalid-code", body
+    # Still at the QR step after a wrong code: the same QR for the same login, no one else's.
+    status, kept = await rig.call("GET", f"/v1/enrolment/{enrolment}/totp", token)
+    assert status == 200 and kept == shown, kept
+    status, body = await rig.call("GET", f"/v1/enrolment/{enrolment}/totp", other)
+    assert status == 404 and slug(body) == "not-found"
     status, done = await rig.call(
         "POST", f"/v1/enrolment/{enrolment}/confirm", token, {"code": totp(secret)}
     )
     assert status == 200, done
     factor_id, recovery = done["factor_id"], done["recovery_code"]
+    status, body = await rig.call("GET", f"/v1/enrolment/{enrolment}/totp", token)
+    assert status == 404, "once confirmed, the secret is never shown again"
     assert re.fullmatch(r"[A-Z2-7]{5}(-[A-Z2-7]{5}){3}", recovery)
 
     # The factor and the recovery code, sealed, on the compacted factors topic.

@@ -308,6 +308,38 @@ class CheckIdentity:
 
 
 @dataclass
+class ShowAuthenticator:
+    pool: asyncpg.Pool
+    keyring: Keyring
+    access: Access
+
+    async def __call__(self, token: str, enrolment_id: str) -> IdentityAccepted:
+        """The QR of the caller's enrolment again while it waits for the app's first code
+        (after a wrong one): to the login whose wizard it is only, never once confirmed,
+        expired or blocked (DESIGN §10: never after the QR step has been left)."""
+        claims, _ = await self.access.wizard(token)
+        practice_id, employee_id = claims["practice"], claims["sub"]
+        async with self.pool.acquire() as conn, conn.transaction():
+            enrolment = await repo.take_enrolment(conn, enrolment_id, practice_id, employee_id)
+            if enrolment is None:
+                raise problems.refusal("not-found")
+            blocked = await repo.is_blocked(conn, practice_id, employee_id)
+            refusal = steps.confirm_refusal(
+                enrolment.state, blocked, enrolment.expires_at, utcnow()
+            )
+            if refusal is not None:
+                raise problems.refusal(refusal)
+            employee = await repo.employee(conn, practice_id, employee_id)
+        if employee is None:
+            raise problems.session_revoked()
+        assert enrolment.sealed_secret is not None
+        secret = self.keyring.open(
+            enrolment.sealed_secret, enrolment_aad(practice_id, employee_id, enrolment.id)
+        ).decode()
+        return totp.shown(secret, practice_id, employee.username)
+
+
+@dataclass
 class ConfirmAuthenticator:
     settings: EnrolmentSettings
     pool: asyncpg.Pool
@@ -393,3 +425,4 @@ class Wizard:
     start: StartEnrolment
     identify: CheckIdentity
     confirm: ConfirmAuthenticator
+    show: ShowAuthenticator

@@ -4,9 +4,10 @@ first code → the recovery code, shown once. Calls enrolment with the login's e
 The wizard's state (``session["wizard"]``: the login it belongs to, that login's enrolment token,
 the enrolment's id) is bound to the login in progress: under another login, or none, it is
 dropped unused, and a new login drops it anyway (:func:`services.web.session.restart`). The TOTP
-secret is never kept: it is on the QR page once; after a wrong first code the page shows the
-error and a way to start again (the identity step again shows the same secret, to whoever
-proves the identity again)."""
+secret is never kept here: it is on the QR page, and after a wrong first code the page shows
+the error with the same QR again, fetched from enrolment for this login's wizard (the QR step
+has not been left), and a way to start again (the identity step again shows the same secret,
+to whoever proves the identity again)."""
 
 from __future__ import annotations
 
@@ -109,10 +110,26 @@ async def identity(request: web.Request) -> web.StreamResponse:
             text = i18n.text(request["session"]["locale"], "error.activation-failed")
         values = {"error": text, "sent_to": wizard.get("sent_to")}
         return render(request, "wizard/identity.html", values, 400)
-    svg = str(answer.body["qr_svg"])
-    qr = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
-    shown = {"secret": answer.body["secret"], "qr": qr, "otpauth": answer.body["otpauth_uri"]}
-    return render(request, "wizard/totp.html", shown)
+    return render(request, "wizard/totp.html", _shown(answer.body))
+
+
+def _shown(body: dict[str, Any]) -> dict[str, Any]:
+    """The QR page's values of enrolment's ``IdentityAccepted``."""
+    qr = "data:image/svg+xml;base64," + base64.b64encode(str(body["qr_svg"]).encode()).decode()
+    return {"secret": body["secret"], "qr": qr, "otpauth": body["otpauth_uri"]}
+
+
+async def _shown_again(request: web.Request, wizard: dict[str, Any]) -> dict[str, Any]:
+    """The QR of the wizard's enrolment while it waits for a first code; nothing when
+    enrolment does not show it (any more)."""
+    async with sdk(request) as client:
+        try:
+            answer = await client.request(
+                "enrolment", "GET", f"/v1/enrolment/{wizard.get('id')}/totp", token=wizard["token"]
+            )
+        except ZonesUnavailable:
+            return {}
+    return _shown(answer.body) if answer.status == 200 else {}
 
 
 async def confirm(request: web.Request) -> web.StreamResponse:
@@ -131,10 +148,13 @@ async def confirm(request: web.Request) -> web.StreamResponse:
             return _down(request, "wizard/totp.html")
     if answer.status not in (200, 201):
         error = TweestapError(answer.status, answer.body)
+        values: dict[str, Any] = {"secret": None, "qr": None, "error": message(request, error)}
         if error.slug in _ENDED or error.problem.get("attempts_left") == 0:
             # This enrolment is over: starting again asks for a new activation code.
             request["session"]["wizard"] = {k: wizard[k] for k in ("login", "token")}
-        values = {"secret": None, "qr": None, "error": message(request, error)}
+        elif error.slug == "invalid-code":
+            # Still at the QR step: the same QR again, from enrolment (never from the cookie).
+            values.update(await _shown_again(request, wizard))
         return render(request, "wizard/totp.html", values, 400)
     request["session"].pop("wizard", None)
     request["session"].pop("login", None)
