@@ -10,7 +10,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -22,6 +22,7 @@ from multidict import CIMultiDict
 
 from tweestap_client.failover import call_order, zone_after
 from tweestap_client.hedge import first_answer
+from tweestap_client.retry import LOAD_429, parse_retry_after, retry_order, retry_wait
 from tweestap_client.store import TokenFile
 from tweestap_client.window import Schedule, Window, estimate_skew
 
@@ -129,13 +130,20 @@ class _Unavailable(Exception):
     the request never reached the server (connection refused), so any call may move."""
 
     def __init__(
-        self, message: str, sent: bool = True, status: int | None = None, slug: str = ""
+        self,
+        message: str,
+        sent: bool = True,
+        status: int | None = None,
+        slug: str = "",
+        retry_after: float | None = None,
     ) -> None:
         self.sent = sent
         #: The HTTP status when the zone did answer (a 5xx), else None.
         self.status = status
         #: The answer's problem type (its last part), if it had one.
         self.slug = slug
+        #: The answer's ``Retry-After`` in seconds, if it had one.
+        self.retry_after = retry_after
         super().__init__(message)
 
     @property
@@ -255,7 +263,7 @@ class Step:
             raise RuntimeError("this login flow has ended")
         path = f"/v1/login/{self.login_id}/{action}"
         try:
-            status, body, _ = await self.client._send_in(
+            status, body, _ = await self.client._send_here(
                 self.zone, _Call("auth", "POST", path, payload), self.client._password_limit, True
             )
         except _Unavailable as error:
@@ -345,6 +353,8 @@ class TweestapClient:
         self.hedges = 0
         #: Login steps given up on because their zone answered no liveness check meanwhile.
         self.abandoned = 0
+        #: Waits for a ``Retry-After`` before a call was sent again (no zone had taken it).
+        self.retries = 0
         self.probe_interval = probe_interval
         self.renew_floor, self.jitter = renew_floor, jitter
         self.clock, self.rand = clock, rand
@@ -656,7 +666,7 @@ class TweestapClient:
         else:
             call = _Call("auth", "POST", "/v1/card-login", payload)
             try:
-                status, body, _ = await self._send_in(
+                status, body, _ = await self._send_here(
                     challenge.zone, call, self._password_limit, True
                 )
             except _Unavailable as error:
@@ -728,7 +738,7 @@ class TweestapClient:
             # Checked every hedge_after while the call runs: a zone may freeze after answering
             # the first check (a login takes seconds under load).
             while not (await asyncio.wait({task}, timeout=self.hedge_after))[0]:
-                if not await self._alive(zone):
+                if not await self._alive(zone) and not task.done():
                     self.abandoned += 1
                     raise _Unavailable(f"zone {zone} answered no liveness check")
             return task.result()
@@ -737,6 +747,8 @@ class TweestapClient:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, _Unavailable):
                     await task
+            elif not task.cancelled():
+                task.exception()  # retrieved, also when it failed while a check ran
 
     async def _alive(self, zone: int) -> bool:
         """Whether ``zone``'s auth answers at all (any status) within the liveness limit."""
@@ -773,6 +785,7 @@ class TweestapClient:
                         f"{response.status} from zone {zone}",
                         status=response.status,
                         slug=await _problem_slug(response),
+                        retry_after=parse_retry_after(response.headers.get("Retry-After")),
                     )
                 text = await response.text()
                 answer: Any = None
@@ -828,38 +841,86 @@ class TweestapClient:
         watched: bool = False,
         not_repeated: Callable[[int], ZonesUnavailable] | None = None,
     ) -> _Answer:
-        """:meth:`_send` of a call already made."""
+        """:meth:`_send` of a call already made. When no zone took it and one or more asked
+        to be asked again (``Retry-After``: it did nothing of it), the call waits the shortest
+        of those and tries again, as long as ``limit.total`` (its budget) has room
+        (:mod:`tweestap_client.retry`)."""
         began = self._zone
+        budget = _Budget(limit)
+        #: Per zone of the current round: its ``Retry-After`` (None: it gave none).
+        hints: dict[int, float | None] = {}
 
         async def attempt(zone: int) -> tuple[int, Any, Mapping[str, str]]:
             try:
-                answer = await self._send_in(zone, call, limit, watched)
+                answer = await self._send_in(zone, call, budget.limit(), watched)
             except _Unavailable as error:
                 self._down.add(zone)
+                hints[zone] = error.retry_after
                 if error.may_have_applied and not repeatable:
                     if not_repeated is not None:
                         raise not_repeated(zone) from error
                     raise ZonesUnavailable(f"zone {zone}: {error}; {call}") from error
                 raise
+            except TweestapError as error:
+                hints[zone] = _load_hint(error)
+                raise
             self._down.discard(zone)
             return answer
 
-        try:
-            zone, (status, body, headers) = await first_answer(
-                call_order(began, len(self.zones), self._down),
-                attempt,
-                leg_failed=_Unavailable,
-                hedge_after=self.hedge_after if hedged else None,
-                on_hedge=self._hedged,
-            )
-        except _Unavailable as error:
-            failed = ZonesUnavailable(f"no zone answered {call}")
-            failed.slug = error.slug
-            raise failed from error
+        order = call_order(began, len(self.zones), self._down)
+        while True:
+            hints.clear()
+            try:
+                zone, (status, body, headers) = await first_answer(
+                    order,
+                    attempt,
+                    leg_failed=_Unavailable,
+                    hedge_after=self.hedge_after if hedged else None,
+                    on_hedge=self._hedged,
+                )
+                break
+            except _Unavailable as error:
+                if not await self._waited(budget, hints.values()):
+                    failed = ZonesUnavailable(f"no zone answered {call}")
+                    failed.slug = error.slug
+                    raise failed from error
+            except TweestapError as error:
+                if _load_hint(error) is None or not await self._waited(budget, hints.values()):
+                    raise
+            hinted = {z for z, hint in hints.items() if hint is not None}
+            order = retry_order(call_order(began, len(self.zones), self._down), hinted)
         await self._switch(zone_after(began, zone, self._zone))
         if status == 401 and call.token is not None:
             await self._maybe_ended(body)
         return _Answer(status, body, headers, zone)
+
+    async def _send_here(
+        self, zone: int, call: _Call, limit: aiohttp.ClientTimeout, watch: bool = False
+    ) -> tuple[int, Any, Mapping[str, str]]:
+        """:meth:`_send_in` for a call that only ``zone`` can take (a login's later steps): an
+        answer that says it did nothing and when to come back is waited out within the
+        budget, like :meth:`_dispatch` does over zones."""
+        budget = _Budget(limit)
+        while True:
+            try:
+                return await self._send_in(zone, call, budget.limit(), watch)
+            except _Unavailable as error:
+                hint = None if error.may_have_applied else error.retry_after
+                if not await self._waited(budget, [hint]):
+                    raise
+            except TweestapError as error:
+                if not await self._waited(budget, [_load_hint(error)]):
+                    raise
+
+    async def _waited(self, budget: _Budget, hints: Iterable[float | None]) -> bool:
+        """Wait before a call goes round again, if ``hints`` and ``budget`` allow it."""
+        wait = retry_wait(hints, budget.remaining(), self.jitter, self.rand())
+        if wait is None:
+            return False
+        self.retries += 1
+        budget.waited = True
+        await asyncio.sleep(wait)
+        return True
 
     def _hedged(self, zone: int) -> None:
         self.hedges += 1
@@ -909,6 +970,41 @@ class TweestapClient:
         except (_Unavailable, TweestapError):
             return False
         return status == 200
+
+
+@dataclass
+class _Budget:
+    """A call's time budget: ``limit.total`` from its start, over every zone and every wait
+    for a ``Retry-After``; each attempt gets at most what is left. No total, no waiting."""
+
+    base: aiohttp.ClientTimeout
+    started: float = field(default_factory=time.monotonic)
+    #: Whether the call has waited for a ``Retry-After`` yet.
+    waited: bool = False
+
+    def remaining(self) -> float:
+        if self.base.total is None:
+            return 0.0
+        return self.base.total - (time.monotonic() - self.started)
+
+    def limit(self) -> aiohttp.ClientTimeout:
+        """The first round's attempts get the whole limit each (one zone's failure does not
+        shorten the next zone's chance); an attempt after a wait gets what is left."""
+        if not self.waited or self.base.total is None:
+            return self.base
+        return aiohttp.ClientTimeout(
+            total=max(self.remaining(), 0.001),
+            connect=self.base.connect,
+            sock_read=self.base.sock_read,
+            sock_connect=self.base.sock_connect,
+            ceil_threshold=self.base.ceil_threshold,
+        )
+
+
+def _load_hint(error: TweestapError) -> float | None:
+    """The ``Retry-After`` of a 429 that says "too fast" (the request was not evaluated),
+    else None."""
+    return error.retry_after if error.status == 429 and error.slug in LOAD_429 else None
 
 
 async def _problem_slug(response: aiohttp.ClientResponse) -> str:

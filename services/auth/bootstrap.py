@@ -88,6 +88,8 @@ def build_adapters(
         settings.hash_max_waiting,
         settings.hash_busy_retry_seconds,
         cpu_spent=metrics.hash_cpu.labels(**metrics.base()).inc,
+        max_wait_seconds=settings.hash_max_wait_seconds,
+        ipv6_prefix=settings.rate_limit_ipv6_prefix,
     )
     gate = TokenGate(
         signer,

@@ -43,10 +43,17 @@ class AuthSettings(Settings, WebAuthnSettings, CardSettings, DeziSettings):
     #: Threads hashing passwords off the event loop (0 = one per core).
     hash_workers: int = Field(default=0, ge=0)
     #: Hashes that may wait for a hashing thread; beyond that a login (or password change)
-    #: is answered 503 ``hasher-busy`` at once instead of queueing without end.
+    #: is answered 503 ``hasher-busy`` instead of queueing without end. The queue is served
+    #: oldest first; when it is full, a client address holding at least two places more than
+    #: the newcomer's address gives up its newest place to it, else the newcomer is refused:
+    #: one address flooding logins cannot keep others out.
     hash_max_waiting: int = Field(default=64, ge=0, le=10_000)
     #: The ``Retry-After`` of a ``hasher-busy`` answer.
     hash_busy_retry_seconds: int = Field(default=1, ge=1, le=60)
+    #: A hash that has waited this long for a thread is answered 503 ``hasher-busy`` instead
+    #: of run: its caller has given up or is about to (the SDK waits 5 s for a login), and
+    #: hashing it late only delays the ones behind.
+    hash_max_wait_seconds: float = Field(default=4.0, gt=0, le=60)
     #: Requests per client address to the login endpoints (``POST /v1/login`` and its
     #: ``/password``, ``/challenge``, ``/verify`` steps) per window; beyond it 429
     #: ``too-many-requests`` with ``Retry-After``. A burst of this many, then refilled evenly.

@@ -1,6 +1,8 @@
 """Argon2id password hashing off the event loop (argon2-cffi releases the GIL), with a
 bounded queue: anyone can make a login cost an argon2 verify, so beyond ``max_waiting`` hashes
-waiting for a thread the hasher refuses at once (503) instead of queueing without end."""
+waiting for a thread the hasher refuses (503) instead of queueing without end. Who waits and
+who is turned away is services/auth/domain/admission.py: oldest first, fair shares per client
+address when full, nothing hashed after waiting ``max_wait_seconds``."""
 
 from __future__ import annotations
 
@@ -14,7 +16,10 @@ from typing import TypeVar
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from services.auth.domain.admission import AdmissionQueue
+from shared import actors
 from shared.problems import Problem
+from shared.ratelimit import limit_key
 
 T = TypeVar("T")
 
@@ -42,37 +47,89 @@ class Hasher:
         max_waiting: int = 64,
         busy_retry_seconds: int = 1,
         cpu_spent: Callable[[float], None] | None = None,
+        *,
+        max_wait_seconds: float = float("inf"),
+        ipv6_prefix: int = 64,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``cpu_spent``: told the CPU seconds of each hashing job (its thread's time), so
-        the argon2 share of auth's CPU can be told apart from the rest (``tweestap bench``)."""
+        the argon2 share of auth's CPU can be told apart from the rest (``tweestap bench``).
+        ``max_wait_seconds``: a hash that waited longer for a thread is refused, not run;
+        ``ipv6_prefix``: an IPv6 client's share of the queue is its network's."""
         self._ph = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
         )
         self._workers = workers or os.cpu_count() or 2
         self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="argon2")
-        self._max_waiting = max_waiting
         self._busy_retry_seconds = busy_retry_seconds
         self._cpu_spent = cpu_spent
-        #: Hashing jobs submitted and not finished (running or waiting for a thread).
-        self._queued = 0
+        self._ipv6_prefix = ipv6_prefix
+        self._clock = clock
+        self._queue = AdmissionQueue(max_waiting, max_wait_seconds)
+        #: Per waiting ticket, what its job awaits: a thread (None) or a refusal.
+        self._tickets: dict[int, asyncio.Future[None]] = {}
+        #: Hashing jobs holding a thread (running, or granted one and about to run).
+        self._running = 0
         # Verified when the user is unknown, so that the answer takes the same time.
         self._dummy = self._ph.hash(os.urandom(16).hex())
 
     @property
     def waiting(self) -> int:
         """Hashing jobs waiting for a thread."""
-        return max(0, self._queued - self._workers)
+        return len(self._queue)
 
     async def _run(self, job: Callable[[], T]) -> T:
-        """Run ``job`` on a hashing thread, or refuse (:class:`HasherBusy`) when the queue is
-        full. The check and the count are on the event loop, so they cannot race."""
-        if self._queued >= self._workers + self._max_waiting:
-            raise HasherBusy(self._busy_retry_seconds)
-        self._queued += 1
+        """Run ``job`` on a hashing thread once it is this request's turn, or refuse
+        (:class:`HasherBusy`): the queue is full and this client holds its share, or the job
+        was displaced or waited too long (services/auth/domain/admission.py). The queue and
+        the counts are touched on the event loop only, so they cannot race."""
+        if self._running < self._workers and not len(self._queue):
+            self._running += 1
+        else:
+            await self._wait_turn()
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, self._timed(job))
         finally:
-            self._queued -= 1
+            self._running -= 1
+            self._serve_next()
+
+    async def _wait_turn(self) -> None:
+        """Wait in the queue until :meth:`_serve_next` grants a thread (counted in
+        ``_running`` by the grant), or raise :class:`HasherBusy`."""
+        key = limit_key(actors.address() or "unknown", self._ipv6_prefix)
+        admitted = self._queue.admit(key, self._clock())
+        self._refuse(admitted.displaced + admitted.stale)
+        if admitted.ticket is None:
+            raise HasherBusy(self._busy_retry_seconds)
+        turn = self._tickets[admitted.ticket] = asyncio.get_running_loop().create_future()
+        try:
+            await turn
+        except asyncio.CancelledError:
+            waited = self._queue.cancel(admitted.ticket)
+            if not waited and turn.done() and not turn.cancelled() and turn.exception() is None:
+                self._running -= 1  # granted a thread it will not use: the next one's
+                self._serve_next()
+            raise
+        finally:
+            self._tickets.pop(admitted.ticket, None)
+
+    def _serve_next(self) -> None:
+        """Grant free threads to the oldest waiting jobs; refuse those that waited too long."""
+        while self._running < self._workers:
+            served = self._queue.next(self._clock())
+            self._refuse(served.stale)
+            if served.ticket is None:
+                return
+            turn = self._tickets[served.ticket]
+            if not turn.done():  # else its caller was cancelled meanwhile: the next one
+                self._running += 1
+                turn.set_result(None)
+
+    def _refuse(self, tickets: tuple[int, ...]) -> None:
+        for ticket in tickets:
+            turn = self._tickets[ticket]
+            if not turn.done():
+                turn.set_exception(HasherBusy(self._busy_retry_seconds))
 
     def _timed(self, job: Callable[[], T]) -> Callable[[], T]:
         spent = self._cpu_spent

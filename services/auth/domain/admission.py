@@ -1,0 +1,128 @@
+"""Who waits for a hashing thread, and who is turned away (503 ``hasher-busy``). Pure: no I/O,
+no clock (``now`` is passed in); the hasher (services/auth/adapters/hasher.py) wires it.
+
+Anyone can make a login cost an argon2 verify, so the queue in front of the hashing threads is
+bounded. Its rules, so that an overload is shed fairly:
+
+- **Oldest first.** A free thread takes the request that has waited longest.
+- **Fair shares when full.** A request arriving at a full queue takes the place of the newest
+  request of the client address holding the most places, when that address holds at least two
+  more than the newcomer's would then hold; else the newcomer is refused. One address
+  flooding the queue cannot keep another out: the queue tends to equal shares, and within an
+  address the older requests keep their places (first in, first out).
+- **Not served late.** A request that has waited longer than ``max_wait`` seconds is dropped
+  instead of hashed: its caller (the SDK waits ``password_timeout``, 5 s) has given up on it or
+  is about to, and hashing it would only delay the ones behind.
+
+Every request turned away (refused, displaced or dropped) was not evaluated: the password was
+never hashed, so the client may send it again (ADR 0008)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class _Place:
+    key: str
+    since: float
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """The outcome of :meth:`AdmissionQueue.admit`: the newcomer's ticket (None: refused), and
+    tickets turned away to make room (``displaced``) or for having waited too long
+    (``stale``)."""
+
+    ticket: int | None
+    displaced: tuple[int, ...] = ()
+    stale: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Served:
+    """The outcome of :meth:`AdmissionQueue.next`: the ticket to serve now (None: nobody
+    waits), and tickets dropped for having waited longer than ``max_wait``."""
+
+    ticket: int | None
+    stale: tuple[int, ...] = ()
+
+
+@dataclass
+class AdmissionQueue:
+    """Tickets waiting for a hashing thread, at most ``capacity`` of them, per client address
+    (``key``: the address, an IPv6 client's network)."""
+
+    capacity: int
+    max_wait: float = float("inf")
+    #: Every waiting ticket, oldest first.
+    _places: OrderedDict[int, _Place] = field(default_factory=OrderedDict, init=False)
+    #: Per address, its waiting tickets, oldest first.
+    _by_key: dict[str, deque[int]] = field(default_factory=dict, init=False)
+    _issued: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        if self.capacity < 0 or self.max_wait <= 0:
+            raise ValueError("capacity must be ≥ 0 and max_wait > 0")
+
+    def __len__(self) -> int:
+        return len(self._places)
+
+    def held(self, key: str) -> int:
+        """Places ``key`` holds in the queue."""
+        return len(self._by_key.get(key, ()))
+
+    def admit(self, key: str, now: float) -> Admitted:
+        """A request of ``key`` arriving at ``now`` (see the module's rules)."""
+        stale = self._drop_stale(now)
+        displaced: tuple[int, ...] = ()
+        if len(self._places) >= self.capacity:
+            largest = self._largest()
+            if largest is None or self.held(largest) < self.held(key) + 2:
+                return Admitted(None, stale=stale)
+            displaced = (self._remove_newest(largest),)
+        self._issued += 1
+        ticket = self._issued
+        self._places[ticket] = _Place(key, now)
+        self._by_key.setdefault(key, deque()).append(ticket)
+        return Admitted(ticket, displaced, stale)
+
+    def next(self, now: float) -> Served:
+        """The ticket that has waited longest and is still worth serving, taken out."""
+        stale = self._drop_stale(now)
+        if not self._places:
+            return Served(None, stale)
+        ticket = next(iter(self._places))
+        self.cancel(ticket)
+        return Served(ticket, stale)
+
+    def cancel(self, ticket: int) -> bool:
+        """Take ``ticket`` out (its caller gave up); False when it was not waiting."""
+        place = self._places.pop(ticket, None)
+        if place is None:
+            return False
+        mine = self._by_key[place.key]
+        mine.remove(ticket)
+        if not mine:
+            del self._by_key[place.key]
+        return True
+
+    def _largest(self) -> str | None:
+        """The address holding the most places (of equals, the one that came first)."""
+        return max(self._by_key, key=lambda k: len(self._by_key[k]), default=None)
+
+    def _remove_newest(self, key: str) -> int:
+        ticket = self._by_key[key][-1]
+        self.cancel(ticket)
+        return ticket
+
+    def _drop_stale(self, now: float) -> tuple[int, ...]:
+        dropped = []
+        for ticket, place in self._places.items():  # oldest first: stop at the first fresh
+            if now - place.since <= self.max_wait:
+                break
+            dropped.append(ticket)
+        for ticket in dropped:
+            self.cancel(ticket)
+        return tuple(dropped)
