@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import json
 import logging
 import os
 import secrets
@@ -312,6 +313,16 @@ def _bench(args: argparse.Namespace) -> int:
     return result
 
 
+def _chaos(args: argparse.Namespace) -> int:
+    """``tweestap chaos``: docs/chaos.md. Exit 1 on any violation (the seed and the schedule
+    are in the JSON to replay it)."""
+    from services.dev.chaos.run import run
+
+    result = run(args.minutes, args.seed, args.folder)
+    print(json.dumps(result, indent=2, default=str))
+    return 1 if result["violations"] else 0
+
+
 def _keygen(args: argparse.Namespace) -> int:
     if args.trust:
         private, public = trust.generate()
@@ -432,6 +443,13 @@ def parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     bench.set_defaults(func=_bench)
+    chaos = sub.add_parser(
+        "chaos", help="random faults under load for N minutes, invariants checked, print JSON"
+    )
+    chaos.add_argument("--minutes", type=float, default=2.0)
+    chaos.add_argument("--seed", type=int, default=1, help="the same seed replays the faults")
+    chaos.add_argument("--folder", type=Path, help="keep the deployment and history here")
+    chaos.set_defaults(func=_chaos)
     keygen = sub.add_parser(
         "keygen",
         help="print a new sealing key for TWEESTAP_SEALING_KEYS (--trust: the trust key pair)",

@@ -17,23 +17,15 @@ import aiohttp
 import asyncpg
 
 from services.dev.deployment import Deployment
+from services.dev.fault_env import FAULT_SERVICE_ENV
 from tests.support.cluster import wait_for
 
 T = TypeVar("T")
 log = logging.getLogger("tests.faults")
 PASSWORD = "Zeer-Sterk-Wachtwoord-2026!"
-#: Every service of the fault deployment gets these. Replication is fast (a short outbox
-#: sweep); the load comes from one address, so auth's per-address login budget is lifted; and
-#: password hashing is cheaper (argon2 at its floor) so that 20 clients logging in on a small
-#: machine measure failover, not hashing.
-SERVICE_ENV = {
-    "TWEESTAP_OUTBOX_SWEEP_SECONDS": "0.2",
-    "TWEESTAP_LOGIN_RATE_ATTEMPTS": "100000",
-    "TWEESTAP_LOGIN_RATE_WINDOW_SECONDS": "1",
-    "TWEESTAP_ARGON2_MEMORY_KIB": "8192",
-    "TWEESTAP_ARGON2_TIME_COST": "1",
-    "TWEESTAP_TOPIC_PARTITIONS": "2",
-}
+#: Every service of the fault deployment gets these (services/dev/fault_env.py, shared with
+#: ``tweestap chaos``).
+SERVICE_ENV = FAULT_SERVICE_ENV
 
 
 @dataclass
