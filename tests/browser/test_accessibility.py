@@ -1,12 +1,16 @@
 """Every page of the web front end checked by axe-core (WCAG 2.0, 2.1 and 2.2, A and AA) in
-Chromium, in Dutch and in English, at desktop width and at 320 px: no serious or critical
-violation, no page wider than 320 px (reflow: tables scroll within themselves), a title of
-its own on every page with "Fout:"/"Error:" first when it shows an error, and a focus
-indicator of at least 3:1 against the page. One stack for the whole walk: the administrator's
-console in both languages (two factors still off), then two factors on and an employee per
-language through the password change, the wizard, the second step, the own sign-in methods
-(a new app, removing one) and the 403 page. With TWEESTAP_SCREENS=docs/screens the Dutch
-pages are saved as ``a11y-<page>-<width>.png``."""
+Chromium, at desktop width and at 320 px: no serious or critical violation, no page wider than
+320 px (reflow: tables scroll within themselves), a title of its own on every page with
+"Fout:"/"Error:" first when it shows an error, and a focus indicator of at least 3:1 against
+the page. One stack for the main walk, in Dutch and in English: the administrator's console
+(two factors still off), then two factors on and an employee per language through the
+password change, the wizard, the second step, the own sign-in methods (a new app, removing
+one) and the 403 page. A second stack for the other ways in (in Dutch): an application's
+login through the OpenID Provider (its error page, its login page, the recovery code's page,
+the logout question and its answer), the UZI-pas page, the Dezi pages, a passkey added,
+renamed and used at the passkey login page, a new recovery code's question and the console's
+removal of one method. With TWEESTAP_SCREENS=docs/screens the Dutch pages are saved as
+``a11y-<page>-<width>.png``, a few English ones as ``a11y-<page>-en-<width>.png``."""
 
 from __future__ import annotations
 
@@ -16,16 +20,21 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from services.dev.infra import free_port
+from shared import otp
+from shared.sealing import generate_key
 from tests.support.accessibility import Violation, axe_violations, blocking
-from tests.support.browser import SCREENS, Browser, serve_web
-from tests.support.cluster import ADMIN_PASSWORD, Cluster, wait_for
+from tests.support.browser import SCREENS, Browser, passkey_authenticator, serve_web
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, pool, wait_for
+from tests.support.factors import add_factor
 from tests.support.mail import SmtpSink
+from tests.support.oidc import pkce, register
 from tests.support.story import JAN, JAN_PASSWORD, PRACTICE, PRACTICE_EMAIL, Authenticator, Story
 
 DESKTOP, NARROW = (1280, 900), (320, 800)
@@ -40,6 +49,8 @@ PIET: dict[str, Any] = {
 #: Each employee's first, temporary password (replaced on the change-password page).
 FIRST_PASSWORD = "Eerste-Keer-Wachtwoord-1"
 ERROR_PREFIX = {"nl": "Fout: ", "en": "Error: "}
+#: The pages whose English screenshots are saved too.
+ENGLISH_SHOTS = frozenset({"login", "second-step-code", "factors", "console-employees"})
 
 
 @dataclass
@@ -74,8 +85,9 @@ class Walk:
                 )
                 if int(wide) > 0:
                     self.problems.append(f"{name}: {wide} px wider than the window at 320 px")
-            if SCREENS and self.locale == "nl":
-                await self.b.run(full_page_shot, driver, f"a11y-{page}-{width}.png")
+            if SCREENS and (self.locale == "nl" or page in ENGLISH_SHOTS):
+                language = "" if self.locale == "nl" else f"-{self.locale}"
+                await self.b.run(full_page_shot, driver, f"a11y-{page}{language}-{width}.png")
         await self.b.run(driver.set_window_size, *DESKTOP)
 
 
@@ -314,4 +326,153 @@ async def test_every_page_is_accessible(site: tuple[Browser, Story, str]) -> Non
         )
     if (await b.find("header button[value=en]")).get_attribute("lang") != "en":
         failures.append("the English switch has no lang=en")
+    assert not failures, "\n".join(failures)
+
+
+# -- the other ways in: the OpenID Provider's pages, the UZI-pas, Dezi and passkey pages ------
+
+#: The administrator's recovery code (at auth, for the application's login).
+RECOVERY = "AAAAA-BBBBB-CCCCC-DDDDD"
+
+
+@dataclass
+class WaysIn:
+    b: Browser
+    admin: str
+    phone: Authenticator
+    authorize: str
+
+
+@pytest.fixture
+async def ways_in(cluster: Cluster, driver: WebDriver) -> AsyncIterator[WaysIn]:
+    """Auth and enrolment as the OpenID Provider at the web's origin (passkeys there too), an
+    application whose redirect URI is the web's home, the administrator with an app and a
+    recovery code at auth; the web with a card statement keyring."""
+    port = free_port()
+    origin = f"http://localhost:{port}"
+    auth = await cluster.start("a", issuer=origin, webauthn_origins=[origin])
+    enrolment = await cluster.start("a", "enrolment", issuer=origin, webauthn_origins=[origin])
+    admin = await cluster.bootstrap(auth, PRACTICE)
+    secret = otp.new_secret()
+    await add_factor([auth], admin, "totp", {"secret": secret})
+    await add_factor([auth], admin, "recovery", {"hash": otp.code_hash(RECOVERY)})
+    redirect = f"{origin}/"
+    await register(auth, "app", (redirect,))
+
+    async def known() -> bool:
+        sql = "SELECT EXISTS (SELECT 1 FROM employees WHERE id = $1)"
+        return bool(await pool(enrolment).fetchval(sql, admin))
+
+    await wait_for(known, what="the administrator at enrolment")
+    _, challenge = pkce()
+    query = {
+        "client_id": "app",
+        "redirect_uri": redirect,
+        "response_type": "code",
+        "scope": "openid",
+        "state": "s1",
+        "nonce": "n1",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "acr_values": "aal2",  # the second step, though the practice does not ask it
+    }
+    zone = {
+        "auth": str(auth.client.make_url("")).rstrip("/"),
+        "enrolment": str(enrolment.client.make_url("")).rstrip("/"),
+    }
+    statements = f"c1:{generate_key()}"
+    async for url in serve_web([zone], port, issuer=origin, card_statement_keys=statements):
+        driver.delete_all_cookies()
+        await asyncio.to_thread(driver.set_window_size, *DESKTOP)
+        yield WaysIn(Browser(driver, url), admin, Authenticator(secret), urlencode(query))
+
+
+async def oidc_walk(walk: Walk, ways: WaysIn) -> None:
+    """An application's login: a request the provider refuses, the login page naming the
+    application, the UZI-pas page beside it, a login with the recovery code (its new one shown
+    before going back to the application)."""
+    b = walk.b
+    await b.open("/authorize?client_id=nobody&response_type=code")
+    await b.find("#oidc-error")
+    await walk.check("oidc-error")
+    await b.open(f"/authorize?{ways.authorize}")
+    await b.find("#practice")
+    assert "App app" in await b.text("main"), "the login page names the application"
+    await walk.check("oidc-login")
+    await b.open("/login/card")
+    await b.find("#card-login")
+    await walk.check("card-login")
+    await b.submit("#card-login button[type=submit]")
+    await b.find("#error-summary")
+    await walk.check("card-login-refused", refused=True)
+    await b.open(f"/authorize?{ways.authorize}")
+    await b.fill(practice=PRACTICE, username="admin", password=ADMIN_PASSWORD)
+    await b.submit()
+    await b.click("#factor-recovery")
+    await b.fill(code=RECOVERY)
+    await b.submit()
+    await b.find("#oidc-continue")
+    await walk.check("oidc-recovery")
+    await b.click("#oidc-continue")
+    await b.find("header .logout button")
+
+
+async def own_walk(walk: Walk, ways: WaysIn) -> None:
+    """Logged in (the application's login): a passkey added and renamed, a new recovery
+    code's question, Dezi's pages, the console removing one method and a task done, the
+    provider's logout; then the passkey login page."""
+    b = walk.b
+    await b.open("/factors")
+    await b.run(b.driver.add_virtual_authenticator, passkey_authenticator())
+    try:
+        await b.fill(passkey_name="Laptop")
+        await b.click("#passkey-add")
+        await b.wait_text("Laptop", "tr.factor[data-kind=passkey]")
+        await b.click("tr.factor[data-kind=passkey] a.rename")
+        await b.find("#save-name")
+        await walk.check("factors-name")
+        await b.open("/factors")
+        await b.click("#new-recovery")
+        await b.find("#confirm-recovery")
+        await walk.check("factors-recovery")
+        await b.open("/factors/dezi")
+        await b.find("#dezi-start")
+        await walk.check("dezi-link")
+        await b.open("/login/dezi/callback")
+        await b.find("#dezi-back")
+        await walk.check("dezi-refused", refused=True)
+        await b.open(f"/console/employees/{ways.admin}")
+        await b.click("#factors li:first-child a")
+        await b.find("#confirm-remove")
+        await walk.check("console-factor-remove")
+        await b.open(f"/console/employees/{ways.admin}/account/unlock")
+        await b.click("#confirm-unlock")
+        await b.find("#back")
+        await walk.check("console-account-done")
+        await b.open("/end-session")
+        await b.find("#oidc-logout")
+        await walk.check("oidc-logout")
+        await b.click("#oidc-logout")
+        await b.find("#oidc-logged-out")
+        await walk.check("oidc-logged-out")
+        # The practice asks no second step; the application does.
+        await b.open(f"/authorize?{ways.authorize}")
+        await b.fill(practice=PRACTICE, username="admin", password=ADMIN_PASSWORD)
+        await b.submit()
+        await b.click("#factor-passkey")
+        await b.find("#passkey-login")
+        await walk.check("passkey-login")
+    finally:
+        await b.run(b.driver.remove_virtual_authenticator)
+
+
+async def test_the_other_ways_in_are_accessible(ways_in: WaysIn) -> None:
+    walk = Walk(ways_in.b, "nl")
+    await oidc_walk(walk, ways_in)
+    await own_walk(walk, ways_in)
+    failures = [str(v) for v in blocking(walk.violations)] + walk.problems
+    titles = list(walk.titles.values())
+    failures.extend(
+        f"{t!r} is the title of more than one page" for t in set(titles) if titles.count(t) > 1
+    )
     assert not failures, "\n".join(failures)

@@ -24,15 +24,10 @@ from typing import Any
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.virtual_authenticator import (
-    Protocol,
-    Transport,
-    VirtualAuthenticatorOptions,
-)
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from services.dev.infra import free_port
-from tests.support.browser import Browser, serve_web
+from tests.support.browser import Browser, passkey_authenticator, serve_web
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, wait_for
 from tests.support.mail import SmtpSink
 from tests.support.practices import FAST
@@ -385,13 +380,7 @@ async def test_an_employee_manages_their_own_account_in_the_browser(desk: Desk) 
     await wait_for(replaced_in_b, what="the new app in zone b")
 
     # A passkey, renamed, used to log in: its "last used" shown; then removed, the rest stay.
-    options = VirtualAuthenticatorOptions()
-    options.protocol = Protocol.CTAP2
-    options.transport = Transport.INTERNAL
-    options.has_resident_key = True
-    options.has_user_verification = True
-    options.is_user_verified = True
-    await b.run(b.driver.add_virtual_authenticator, options)
+    await b.run(b.driver.add_virtual_authenticator, passkey_authenticator())
     try:
         await b.fill(passkey_name="Laptop")
         await b.click("#passkey-add")

@@ -13,6 +13,11 @@ from typing import Any
 
 from aiohttp.test_utils import TestServer
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.virtual_authenticator import (
+    Protocol,
+    Transport,
+    VirtualAuthenticatorOptions,
+)
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.select import Select
@@ -108,6 +113,18 @@ class Browser:
             self.shots += 1
             await self.run(lambda: Path(SCREENS).mkdir(parents=True, exist_ok=True))
             await self.run(self.driver.save_screenshot, f"{SCREENS}/{self.shots:02d}-{name}.png")
+
+
+def passkey_authenticator() -> VirtualAuthenticatorOptions:
+    """Chromium's virtual authenticator as a platform passkey (``driver.add_virtual_
+    authenticator``): resident keys, the user verified without asking."""
+    options = VirtualAuthenticatorOptions()
+    options.protocol = Protocol.CTAP2
+    options.transport = Transport.INTERNAL
+    options.has_resident_key = True
+    options.has_user_verification = True
+    options.is_user_verified = True
+    return options
 
 
 async def serve_web(zones: list[dict[str, str]], port: int, **more: Any) -> AsyncIterator[str]:
