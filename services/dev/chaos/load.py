@@ -818,7 +818,9 @@ class Load:
             if shown.status != 200:
                 raise TweestapError(shown.status, shown.body)
             secret = str(shown.body["secret"])
-            step = time_step(datetime.now(UTC))
+            # Used steps only go forward over all of an employee's factors (the replay rule):
+            # the new app's first code too.
+            step = max(time_step(datetime.now(UTC)), user.last_step + 1)
             first = {"code": totp_at_step(secret, step)}
             done = await client.request("enrolment", "POST", f"{path}/confirm", first, token=token)
             if done.status != 200:
