@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -133,6 +134,10 @@ class Op:
     #: A login whose password may have reached a zone that failed: the SDK does not send it
     #: to another zone (LoginInterrupted), and the user logs in again (the next op).
     interrupted: bool = False
+    #: Times the SDK waited out a Retry-After in this call (every zone busy).
+    retries: int = 0
+    #: Why a login was interrupted (the zone's failure the SDK saw).
+    cause: str | None = None
 
     @property
     def ended(self) -> float:
@@ -164,9 +169,9 @@ async def client_loop(
         while not done():
             for kind in ("login", *["renew"] * renewals):
                 moved.clear()
-                began_in, hedges = client.zone, client.hedges
+                began_in, hedges, retries = client.zone, client.hedges, client.retries
                 started = time.monotonic()
-                error, interrupted = None, False
+                error, interrupted, cause = None, False, None
                 try:
                     if kind == "login":
                         step = await client.login(
@@ -179,13 +184,25 @@ async def client_loop(
                     # The documented outcome of a login in flight when its zone failed.
                     interrupted = exc.action == "login"
                     error = None if interrupted else f"{type(exc).__name__}: {exc}"[:300]
+                    cause = str(exc.__cause__)[:120]
                 except Exception as exc:  # every failure counts, whatever it is
                     error = f"{type(exc).__name__}: {exc}"[:300]
                 seconds = time.monotonic() - started
                 over = failed_over(began_in, moved)
                 hedged = client.hedges - hedges
                 ops.append(
-                    Op(kind, started, seconds, client.zone, over, error, hedged, interrupted)
+                    Op(
+                        kind,
+                        started,
+                        seconds,
+                        client.zone,
+                        over,
+                        error,
+                        hedged,
+                        interrupted,
+                        client.retries - retries,
+                        cause,
+                    )
                 )
                 if interrupted:
                     break  # the user logs in again: the round starts over
@@ -365,7 +382,12 @@ def _figures(ops: list[Op], killed_at: float) -> dict[str, Any]:
         "operations_after_kill": sum(o.started >= killed_at for o in ops),
         "failed_operations": len(failed),
         "failed_samples": samples,
+        "errors_by_type": dict(Counter(str(o.error).split(":")[0] for o in failed)),
+        "zones_unavailable": sum(str(o.error).startswith("ZonesUnavailable") for o in failed),
+        "renewals_failed": sum(o.kind == "renew" for o in failed),
         "interrupted_logins": sum(o.interrupted for o in ops),
+        "interrupted_by": dict(Counter(str(o.cause) for o in ops if o.interrupted)),
+        "calls_that_waited_for_retry_after": sum(o.retries > 0 for o in ops),
         "kill_to_first_success_in_zone_b_ms": (
             round((min(in_b) - killed_at) * 1000, 1) if in_b else None
         ),

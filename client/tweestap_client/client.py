@@ -729,7 +729,8 @@ class TweestapClient:
         self, zone: int, call: _Call, limit: aiohttp.ClientTimeout, watch: bool = False
     ) -> tuple[int, Any, Mapping[str, str]]:
         """One call in one zone; ``watch``: a call that is not hedged but checks, every
-        ``hedge_after`` while it runs, that its zone is alive (``DEFAULT_LIVENESS_TIMEOUT``)."""
+        ``hedge_after`` while it runs, that its zone is alive (``DEFAULT_LIVENESS_TIMEOUT``),
+        and gives up when it is not and another zone could take the call made again."""
         request = self._request_in(zone, call, limit)
         if not watch or self.hedge_after is None:
             return await request
@@ -738,7 +739,7 @@ class TweestapClient:
             # Checked every hedge_after while the call runs: a zone may freeze after answering
             # the first check (a login takes seconds under load).
             while not (await asyncio.wait({task}, timeout=self.hedge_after))[0]:
-                if not await self._alive(zone) and not task.done():
+                if not await self._alive(zone) and not task.done() and self._another_up(zone):
                     self.abandoned += 1
                     raise _Unavailable(f"zone {zone} answered no liveness check")
             return task.result()
@@ -749,6 +750,14 @@ class TweestapClient:
                     await task
             elif not task.cancelled():
                 task.exception()  # retrieved, also when it failed while a check ran
+
+    def _another_up(self, zone: int) -> bool:
+        """Whether a zone other than ``zone`` did not fail its last call. Giving up on a login
+        step whose zone misses a liveness check only helps when the login can be made again
+        elsewhere: with every other zone failed, a zone merely too loaded to answer the check
+        in time (its cores saturated) is the only hope, and a login made again there would
+        double its argon2 work. So it is waited for, within the call's limit."""
+        return any(z != zone and z not in self._down for z in range(len(self.zones)))
 
     async def _alive(self, zone: int) -> bool:
         """Whether ``zone``'s auth answers at all (any status) within the liveness limit."""
