@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from selenium.webdriver.common.keys import Keys
@@ -31,11 +31,14 @@ from shared import otp
 from shared.sealing import generate_key
 from tests.support.accessibility import Violation, axe_violations, blocking
 from tests.support.browser import SCREENS, Browser, passkey_authenticator, serve_web
-from tests.support.cluster import ADMIN_PASSWORD, Cluster, pool, wait_for
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, login, pool, wait_for
+from tests.support.dezi import PORTS as DEZI_PORTS
+from tests.support.dezi import URA, number_of, test_dezi
 from tests.support.factors import add_factor
 from tests.support.mail import SmtpSink
-from tests.support.oidc import pkce, register
+from tests.support.oidc import free_port_in, pkce, register
 from tests.support.story import JAN, JAN_PASSWORD, PRACTICE, PRACTICE_EMAIL, Authenticator, Story
+from tests.support.tokens import bearer
 
 DESKTOP, NARROW = (1280, 900), (320, 800)
 PIET: dict[str, Any] = {
@@ -339,7 +342,6 @@ RECOVERY = "AAAAA-BBBBB-CCCCC-DDDDD"
 class WaysIn:
     b: Browser
     admin: str
-    phone: Authenticator
     authorize: str
 
 
@@ -347,44 +349,57 @@ class WaysIn:
 async def ways_in(cluster: Cluster, driver: WebDriver) -> AsyncIterator[WaysIn]:
     """Auth and enrolment as the OpenID Provider at the web's origin (passkeys there too), an
     application whose redirect URI is the web's home, the administrator with an app and a
-    recovery code at auth; the web with a card statement keyring."""
-    port = free_port()
-    origin = f"http://localhost:{port}"
-    auth = await cluster.start("a", issuer=origin, webauthn_origins=[origin])
-    enrolment = await cluster.start("a", "enrolment", issuer=origin, webauthn_origins=[origin])
-    admin = await cluster.bootstrap(auth, PRACTICE)
-    secret = otp.new_secret()
-    await add_factor([auth], admin, "totp", {"secret": secret})
-    await add_factor([auth], admin, "recovery", {"hash": otp.code_hash(RECOVERY)})
-    redirect = f"{origin}/"
-    await register(auth, "app", (redirect,))
+    recovery code at auth; auth a relying party of the test Dezi (the practice's URA set); the
+    web with a card statement keyring."""
+    with test_dezi() as dezi:
+        port = free_port_in(DEZI_PORTS, taken=(urlsplit(dezi.issuer).port or 0,))
+        origin = f"http://localhost:{port}"
+        auth = await cluster.start("a", issuer=origin, webauthn_origins=[origin], **dezi.settings())
+        enrolment = await cluster.start("a", "enrolment", issuer=origin, webauthn_origins=[origin])
+        admin = await cluster.bootstrap(auth, PRACTICE)
+        await add_factor([auth], admin, "totp", {"secret": otp.new_secret()})
+        await add_factor([auth], admin, "recovery", {"hash": otp.code_hash(RECOVERY)})
+        redirect = f"{origin}/"
+        await register(auth, "app", (redirect,))
+        _, answer = await login(auth, PRACTICE, "admin", ADMIN_PASSWORD)
+        headers = bearer(answer["token"]["token"])
 
-    async def known() -> bool:
-        sql = "SELECT EXISTS (SELECT 1 FROM employees WHERE id = $1)"
-        return bool(await pool(enrolment).fetchval(sql, admin))
+        async def ura_set() -> bool:
+            sql = "SELECT EXISTS (SELECT 1 FROM employees WHERE id = $1)"
+            if not await pool(enrolment).fetchval(sql, admin):
+                return False
+            path = f"/v1/practices/{PRACTICE}"
+            response = await enrolment.client.put(path, json={"ura": URA}, headers=headers)
+            return response.status == 200
 
-    await wait_for(known, what="the administrator at enrolment")
-    _, challenge = pkce()
-    query = {
-        "client_id": "app",
-        "redirect_uri": redirect,
-        "response_type": "code",
-        "scope": "openid",
-        "state": "s1",
-        "nonce": "n1",
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-        "acr_values": "aal2",  # the second step, though the practice does not ask it
-    }
-    zone = {
-        "auth": str(auth.client.make_url("")).rstrip("/"),
-        "enrolment": str(enrolment.client.make_url("")).rstrip("/"),
-    }
-    statements = f"c1:{generate_key()}"
-    async for url in serve_web([zone], port, issuer=origin, card_statement_keys=statements):
-        driver.delete_all_cookies()
-        await asyncio.to_thread(driver.set_window_size, *DESKTOP)
-        yield WaysIn(Browser(driver, url), admin, Authenticator(secret), urlencode(query))
+        await wait_for(ura_set, what="the administrator and the URA at enrolment")
+
+        async def ura_at_auth() -> bool:
+            sql = "SELECT ura = $1 FROM practices WHERE id = $2"
+            return bool(await auth.auth.pool.fetchval(sql, URA, PRACTICE))
+
+        await wait_for(ura_at_auth, what="the practice's URA at auth")
+        _, challenge = pkce()
+        query = {
+            "client_id": "app",
+            "redirect_uri": redirect,
+            "response_type": "code",
+            "scope": "openid",
+            "state": "s1",
+            "nonce": "n1",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "acr_values": "aal2",  # the second step, though the practice does not ask it
+        }
+        zone = {
+            "auth": str(auth.client.make_url("")).rstrip("/"),
+            "enrolment": str(enrolment.client.make_url("")).rstrip("/"),
+        }
+        statements = f"c1:{generate_key()}"
+        async for url in serve_web([zone], port, issuer=origin, card_statement_keys=statements):
+            driver.delete_all_cookies()
+            await asyncio.to_thread(driver.set_window_size, *DESKTOP)
+            yield WaysIn(Browser(driver, url), admin, urlencode(query))
 
 
 async def oidc_walk(walk: Walk, ways: WaysIn) -> None:
@@ -438,6 +453,10 @@ async def own_walk(walk: Walk, ways: WaysIn) -> None:
         await b.open("/factors/dezi")
         await b.find("#dezi-start")
         await walk.check("dezi-link")
+        await b.click("#dezi-start")
+        await b.click("#account-devries")  # at the test Dezi
+        await b.wait_text(number_of("devries"), "#dezi-done")
+        await walk.check("dezi-linked")
         await b.open("/login/dezi/callback")
         await b.find("#dezi-back")
         await walk.check("dezi-refused", refused=True)

@@ -238,7 +238,7 @@ async def _finish_link(request: web.Request, answer: dict[str, Any]) -> web.Stre
         request,
         TEMPLATE,
         {
-            "title": "dezi.link_title",
+            "title": "dezi.linked_title",  # a title of its own, not the link page's
             "done": done,
             "intro": None,
             "start": None,

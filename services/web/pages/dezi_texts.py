@@ -21,6 +21,7 @@ DEZI_TEXTS: dict[str, dict[str, str]] = {
         ),
         "dezi.link_button": "Dézi koppelen",
         "dezi.linked": "Dézi is gekoppeld aan uw account (UZI-nummer {number}).",
+        "dezi.linked_title": "Dézi gekoppeld",
         "dezi.off": "Inloggen met Dézi kan hier niet.",
         "dezi.cancelled": "Het inloggen bij Dézi is afgebroken; er is niemand ingelogd.",
         "dezi.no_request": (
@@ -82,6 +83,7 @@ DEZI_TEXTS: dict[str, dict[str, str]] = {
         ),
         "dezi.link_button": "Link Dézi",
         "dezi.linked": "Dézi is linked to your account (UZI number {number}).",
+        "dezi.linked_title": "Dézi linked",
         "dezi.off": "Logging in with Dézi is not available here.",
         "dezi.cancelled": "Logging in at Dézi was cancelled; nobody was logged in.",
         "dezi.no_request": (
