@@ -136,7 +136,7 @@ class Op:
     interrupted: bool = False
     #: Times the SDK waited out a Retry-After in this call (every zone busy).
     retries: int = 0
-    #: Why a login was interrupted (the zone's failure the SDK saw).
+    #: Why a login was interrupted or a call failed (the last zone's failure the SDK saw).
     cause: str | None = None
 
     @property
@@ -187,6 +187,7 @@ async def client_loop(
                     cause = str(exc.__cause__)[:120]
                 except Exception as exc:  # every failure counts, whatever it is
                     error = f"{type(exc).__name__}: {exc}"[:300]
+                    cause = None if exc.__cause__ is None else str(exc.__cause__)[:120]
                 seconds = time.monotonic() - started
                 over = failed_over(began_in, moved)
                 hedged = client.hedges - hedges
@@ -385,6 +386,7 @@ def _figures(ops: list[Op], killed_at: float) -> dict[str, Any]:
         "errors_by_type": dict(Counter(str(o.error).split(":")[0] for o in failed)),
         "zones_unavailable": sum(str(o.error).startswith("ZonesUnavailable") for o in failed),
         "renewals_failed": sum(o.kind == "renew" for o in failed),
+        "failed_by_cause": dict(Counter(f"{o.kind}: {o.cause}" for o in failed)),
         "interrupted_logins": sum(o.interrupted for o in ops),
         "interrupted_by": dict(Counter(str(o.cause) for o in ops if o.interrupted)),
         "calls_that_waited_for_retry_after": sum(o.retries > 0 for o in ops),

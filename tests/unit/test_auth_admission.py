@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.auth.domain.admission import AdmissionQueue
+from services.auth.domain.admission import AdmissionQueue, room
 
 FLOODER, OTHER = "192.0.2.1", "198.51.100.7"
 
@@ -67,6 +67,25 @@ def test_a_cancelled_ticket_leaves_the_queue() -> None:
     assert queue.held(OTHER) == 0 and queue.next(now=0).ticket is None
 
 
+def test_the_queue_holds_no_more_work_than_can_be_done_within_max_wait() -> None:
+    assert room(max_wait=4.0, workers=2, seconds_per_job=0.2) == 38, "(4 / 0.2 - 1) * 2"
+    assert room(max_wait=4.0, workers=2, seconds_per_job=1.0) == 6
+    assert room(max_wait=4.0, workers=1, seconds_per_job=5.0) == 0, "a hash alone is too slow"
+    assert room(max_wait=4.0, workers=2, seconds_per_job=None) is None, "nothing measured yet"
+    assert room(max_wait=float("inf"), workers=2, seconds_per_job=0.2) is None
+
+
+def test_a_queue_without_room_refuses_at_once_but_still_fairly() -> None:
+    """Slow hashes: the queue counts as full below its capacity, so a newcomer is refused at
+    once (it can come back after Retry-After) instead of waiting past its caller's budget."""
+    queue = AdmissionQueue(capacity=64, max_wait=4.0)
+    flood = [queue.admit(FLOODER, now=0, room=3).ticket for _ in range(3)]
+    assert queue.admit(FLOODER, now=0, room=3).ticket is None, "no room for a fourth"
+    other = queue.admit(OTHER, now=0, room=3)
+    assert other.ticket is not None and other.displaced == (flood[-1],)
+    assert queue.admit(OTHER, now=0, room=64).ticket is not None, "room again: no one displaced"
+
+
 def test_settings_that_make_no_sense_are_refused() -> None:
     with pytest.raises(ValueError):
         AdmissionQueue(capacity=-1)
@@ -82,9 +101,14 @@ OPERATIONS = st.lists(
 )
 
 
-@given(capacity=st.integers(0, 8), max_wait=st.sampled_from([3.0, 1e9]), ops=OPERATIONS)
+@given(
+    capacity=st.integers(0, 8),
+    max_wait=st.sampled_from([3.0, 1e9]),
+    ops=OPERATIONS,
+    rooms=st.lists(st.one_of(st.none(), st.integers(0, 8)), min_size=1),
+)
 def test_the_queue_is_bounded_fair_and_served_oldest_first(
-    capacity: int, max_wait: float, ops: list[tuple[str, str | None]]
+    capacity: int, max_wait: float, ops: list[tuple[str, str | None]], rooms: list[int | None]
 ) -> None:
     queue = AdmissionQueue(capacity, max_wait)
     admitted_at: dict[int, float] = {}
@@ -95,11 +119,12 @@ def test_the_queue_is_bounded_fair_and_served_oldest_first(
         if op == "admit":
             assert key is not None
             held = {k: queue.held(k) for k in "abcd"}
-            result = queue.admit(key, now)
+            usable = rooms[now % len(rooms)]
+            result = queue.admit(key, now, usable)
             ended += [*result.displaced, *result.stale]
             if result.ticket is None:
                 # Refused only when full and no address holds two places more than it.
-                assert len(queue) >= capacity
+                assert len(queue) >= (capacity if usable is None else min(capacity, usable))
                 assert all(h <= held[key] + 1 for k, h in held.items() if k != key), held
             else:
                 admitted_at[result.ticket], key_of[result.ticket] = now, key

@@ -16,12 +16,14 @@ from typing import TypeVar
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from services.auth.domain.admission import AdmissionQueue
+from services.auth.domain.admission import AdmissionQueue, room
 from shared import actors
 from shared.problems import Problem
 from shared.ratelimit import limit_key
 
 T = TypeVar("T")
+#: Weight of the newest job in the moving average of a job's time (about the last ten jobs).
+JOB_AVERAGING = 0.1
 
 
 class HasherBusy(Problem):
@@ -70,6 +72,9 @@ class Hasher:
         self._tickets: dict[int, asyncio.Future[None]] = {}
         #: Hashing jobs holding a thread (running, or granted one and about to run).
         self._running = 0
+        self._max_wait = max_wait_seconds
+        #: The seconds a job takes on its thread (moving average), None until one has run.
+        self._job_seconds: float | None = None
         # Verified when the user is unknown, so that the answer takes the same time.
         self._dummy = self._ph.hash(os.urandom(16).hex())
 
@@ -87,17 +92,26 @@ class Hasher:
             self._running += 1
         else:
             await self._wait_turn()
+        started = self._clock()
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, self._timed(job))
         finally:
+            self._measured(self._clock() - started)
             self._running -= 1
             self._serve_next()
+
+    def _measured(self, seconds: float) -> None:
+        """A job's time on its thread (wall time: a saturated machine makes it longer), into
+        the moving average that sizes the queue (services/auth/domain/admission.py, room)."""
+        last = self._job_seconds
+        self._job_seconds = seconds if last is None else last + JOB_AVERAGING * (seconds - last)
 
     async def _wait_turn(self) -> None:
         """Wait in the queue until :meth:`_serve_next` grants a thread (counted in
         ``_running`` by the grant), or raise :class:`HasherBusy`."""
         key = limit_key(actors.address() or "unknown", self._ipv6_prefix)
-        admitted = self._queue.admit(key, self._clock())
+        usable = room(self._max_wait, self._workers, self._job_seconds)
+        admitted = self._queue.admit(key, self._clock(), usable)
         self._refuse(admitted.displaced + admitted.stale)
         if admitted.ticket is None:
             raise HasherBusy(self._busy_retry_seconds)

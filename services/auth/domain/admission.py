@@ -13,6 +13,10 @@ bounded. Its rules, so that an overload is shed fairly:
 - **Not served late.** A request that has waited longer than ``max_wait`` seconds is dropped
   instead of hashed: its caller (the SDK waits ``password_timeout``, 5 s) has given up on it or
   is about to, and hashing it would only delay the ones behind.
+- **Refused early rather than dropped late.** The queue counts as full already when it holds
+  more work than the threads can finish within ``max_wait`` (:func:`room`, from the measured
+  time of a hash): a request refused at once can still wait its ``Retry-After`` and come back
+  (or go to the other zone) within its caller's budget; one dropped after waiting cannot.
 
 Every request turned away (refused, displaced or dropped) was not evaluated: the password was
 never hashed, so the client may send it again (ADR 0008)."""
@@ -21,6 +25,15 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+
+
+def room(max_wait: float, workers: int, seconds_per_job: float | None) -> int | None:
+    """How many may wait so that the last one's job is done within ``max_wait``: it starts
+    after the ``n`` before it, ``workers`` at a time, and takes ``seconds_per_job`` itself.
+    None (no limit but the capacity) until a job's time has been measured."""
+    if seconds_per_job is None or seconds_per_job <= 0 or max_wait == float("inf"):
+        return None
+    return max(0, int((max_wait / seconds_per_job - 1) * workers))
 
 
 @dataclass(frozen=True)
@@ -73,11 +86,13 @@ class AdmissionQueue:
         """Places ``key`` holds in the queue."""
         return len(self._by_key.get(key, ()))
 
-    def admit(self, key: str, now: float) -> Admitted:
-        """A request of ``key`` arriving at ``now`` (see the module's rules)."""
+    def admit(self, key: str, now: float, room: int | None = None) -> Admitted:
+        """A request of ``key`` arriving at ``now`` (see the module's rules); ``room``: the
+        places usable now, if fewer than ``capacity`` (:func:`room`)."""
         stale = self._drop_stale(now)
         displaced: tuple[int, ...] = ()
-        if len(self._places) >= self.capacity:
+        usable = self.capacity if room is None else min(self.capacity, room)
+        if len(self._places) >= usable:
             largest = self._largest()
             if largest is None or self.held(largest) < self.held(key) + 2:
                 return Admitted(None, stale=stale)
