@@ -78,6 +78,12 @@ def test_saturation_excuses_logins_not_renewals() -> None:
     assert logins.violations == [] and len(renewals.violations) == 1
 
 
+def test_saturation_excuses_a_password_change_in_its_zone() -> None:
+    history = [fault("saturation", "logins", 0, 10)]
+    change = op("password", 1, 6, "unavailable", repeatable=False)
+    assert checks.calls([*history, change]).violations == []
+
+
 def test_a_session_that_ended_without_a_revocation_is_a_violation() -> None:
     ended = op("renew", 5, 6, "ended", sids=["s1"], employee="e1")
     assert len(checks.calls([ended]).violations) == 1

@@ -33,6 +33,8 @@ CALLS = frozenset(
         "deactivate-factors",
     }
 )
+#: Operations that hash a password (argon2): what saturation may shed.
+HASHING = frozenset({"login", "totp-login", "guess", "password"})
 #: Operations by which an administrator ends an employee's sessions (invariant 1: a session
 #: that ends is ended by one of these, a logout or a password change).
 ENDING = frozenset({"out-of-service", "deactivate-factors"})
@@ -85,8 +87,9 @@ def _affects(fault: Entry, service: str, zone: str, kind: str) -> bool:
         return bool(target == f"{service}-{zone}")
     if fault["kind"] in (kinds.POSTGRES_DOWN, kinds.ZONE_DOWN):
         return bool(target == zone)
-    # Saturation: auth sheds password steps it cannot hash (503 hasher-busy), in every zone.
-    return fault["kind"] == kinds.SATURATION and kind in ("login", "totp-login", "guess")
+    # Saturation: auth sheds what it cannot hash (503 hasher-busy), in every zone: password
+    # steps and password changes (renewals and other calls hash nothing: not excused).
+    return fault["kind"] == kinds.SATURATION and kind in HASHING
 
 
 def _overlaps(fault: Entry, start: float, end: float, grace: float) -> bool:

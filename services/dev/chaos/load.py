@@ -155,6 +155,9 @@ class Load:
         # The practice's e-mail address: the notifier sends every message from it.
         address = f"praktijk@{practice}.example.nl"
         employee = await self.deployment.bootstrap(practice, "admin", PASSWORD, email=address)
+        for zone in self.zones:  # the administrators' API serves it once enrolment has it
+            query = "SELECT 1 FROM practices WHERE id = $1"
+            await self._until(zone, query, practice, service="enrolment")
         return Practice(practice, Account(practice, employee, "admin", PASSWORD))
 
     async def _employees(self, p: Practice) -> None:
@@ -776,8 +779,9 @@ class Load:
             "email": f"totp{index}-{secrets.token_hex(3)}@example.nl",
         }
 
-    async def _until(self, zone: str, query: str, *args: Any) -> None:
-        conn = await asyncpg.connect(self.deployment.dsn("auth", zone))
+    async def _until(self, zone: str, query: str, *args: Any, service: str = "auth") -> None:
+        """Until ``query`` finds something in the zone's database of ``service``."""
+        conn = await asyncpg.connect(self.deployment.dsn(service, zone))
         try:
             for _ in range(300):
                 if await conn.fetchval(query, *args):
