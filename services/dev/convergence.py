@@ -14,13 +14,19 @@ invariants 3, 5 and 6), for ``tweestap chaos`` and the fault tests.
     violation too (a new table must be classified here, or the check would silently skip it).
 ``audit-exactly-once``
     Enrolment keeps the audit trail of both zones in each zone (ADR 0009): each event id is
-    there once, and the two zones hold the same ids.
+    there once, the two zones hold the same ids, and every genuine (tagged) auditable event
+    still on the audited topics (its type mapped to a record by
+    :func:`services.enrolment.domain.audit.to_record`) is in each zone's store. The topics are
+    read before the stores, and on from where the previous evaluation stopped.
 ``no-genuine-dead-letters``
-    No database holds a dead letter of a genuine event. ``dead_letters`` keeps the record's
-    value but not its key and headers, so its ``tweestap-tag`` (DESIGN §9) cannot be verified
-    again from what is stored; a dead letter counts as genuine unless its reason is one the
-    consumer gives only to a record that is not Tweestap's or breaks the bounds
-    (:func:`refused_as_foreign`).
+    No database holds a dead letter of a genuine event: one whose record carried a valid
+    ``tweestap-tag`` (DESIGN §9, :mod:`shared.bus_tags`; forged and untagged records may be
+    dead-lettered, that is what the tag is for). ``dead_letters`` keeps the record's value but
+    not its key and headers, so the record is read back from the broker at its topic,
+    partition and offset; when the broker still has it with the stored value, its tag is
+    opened under the deployment's keyring. When it does not (retention, compaction), the
+    reason decides: every reason counts as genuine but the refusals of authenticity and bounds
+    (:func:`refused_as_foreign`). ``detail`` counts each way of judging.
 ``outbox-drained``
     No ``outbox`` row older than ``outbox_bound_seconds``, and no ``outbox_dead`` row (an
     event the broker refused for good never reaches the other zone).
@@ -40,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -51,7 +58,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from prometheus_client.parser import text_string_to_metric_families
 
+from services.enrolment.domain.audit import AUDITED_TYPES, Event, to_record
+from services.enrolment.use_cases.audit import AUDITED_TOPICS
 from shared.bus_tags import BusTags
+from shared.events import Envelope
 from shared.sealing import Keyring
 
 if TYPE_CHECKING:
@@ -118,8 +128,10 @@ REPLICATED: dict[str, tuple[Table, ...]] = {
         _t("certificates", "practice", "nr"),
         _t("clients", "id"),
         _t("totp_steps", "practice", "employee", "factor", "step"),
-        # A guess reserves its row, pending, before argon2 runs; only settled failures are
-        # announced (login.failed), so only they are compared.
+        # A guess reserves its row, pending, before argon2 runs and its verdict settles or
+        # deletes it; only settled failures are announced (login.failed). A process killed
+        # mid-verify leaves its pending row, which still counts in that zone by design
+        # (DESIGN §5: a crash is no free guess), so only settled rows are compared.
         _t("login_failures", "event_id", local=("pending",), where="NOT pending"),
         _t("login_resets", "practice", "username"),
         _t("last_logins", "practice", "employee"),
@@ -342,13 +354,94 @@ async def _replicated_tables(deployment: Deployment) -> Check:
     return Check("replicated-tables-identical", violations, detail)
 
 
-async def _audit(deployment: Deployment) -> Check:
-    """ADR 0009: enrolment keeps the audit trail, both zones' events in each zone."""
+@dataclass
+class _AuditedOnBus:
+    """The genuine auditable events on the bus, read on from where the last evaluation of
+    one :func:`check_converged` stopped: event id → its topic."""
+
+    positions: dict[TopicPartition, int] = field(default_factory=dict)
+    events: dict[str, str] = field(default_factory=dict)
+
+    async def read(self, bootstrap: str, tags: BusTags, prefix: str) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+        )
+        await asyncio.wait_for(consumer.start(), BROKER_SECONDS)
+        try:
+            await consumer.topics()  # the metadata, for partitions_for_topic
+            partitions = [
+                TopicPartition(f"{prefix}{topic.name}", p)
+                for topic in AUDITED_TOPICS
+                for p in sorted(consumer.partitions_for_topic(f"{prefix}{topic.name}") or ())
+            ]
+            if not partitions:
+                return
+            ends = await consumer.end_offsets(partitions)
+            firsts = await consumer.beginning_offsets(partitions)
+            consumer.assign(partitions)
+            for tp in partitions:
+                consumer.seek(tp, max(self.positions.get(tp, 0), firsts[tp]))
+            deadline = time.monotonic() + BROKER_SECONDS * 6
+            while time.monotonic() < deadline:
+                behind = [tp for tp in partitions if await consumer.position(tp) < ends[tp]]
+                if not behind:
+                    break
+                batches = await consumer.getmany(*behind, timeout_ms=500, max_records=2000)
+                for tp, records in batches.items():
+                    for record in records:
+                        if record.offset < ends[tp]:
+                            self._note(tp.topic, record, tags)
+            else:
+                raise TimeoutError("the audited topics were not read to their end in time")
+            self.positions.update(ends)
+        finally:
+            await consumer.stop()
+
+    def _note(self, topic: str, record: Any, tags: BusTags) -> None:
+        """Keep ``record``'s id if enrolment's audit consumer must record it: Tweestap's own
+        (tagged), an envelope, of an audited type, mapped to a record."""
+        value = record.value or b""
+        if not tags.valid(topic, record.key, value, record.headers):
+            return
+        try:
+            event = Envelope.model_validate_json(value)
+        except ValueError:
+            return
+        if event.type not in AUDITED_TYPES:
+            return
+        try:
+            mapped = to_record(
+                Event(
+                    event.id,
+                    event.type,
+                    event.source,
+                    event.time,
+                    event.practice,
+                    event.subject,
+                    event.data,
+                    True,
+                )
+            )
+        except Exception:  # the consumer dead-letters it: the dead letters check sees it
+            return
+        if mapped is not None:
+            self.events[str(event.id)] = topic
+
+
+async def _audit(deployment: Deployment, on_bus: _AuditedOnBus) -> Check:
+    """ADR 0009: enrolment keeps the audit trail, both zones' events in each zone; every
+    genuine auditable event on the bus is there (the topics are read before the stores, so
+    what the bus had is due in the stores)."""
     violations: list[str] = []
     ids: dict[str, set[str]] = {}
-    detail: dict[str, Any] = {}
     if "enrolment" not in deployment.services:
         return Check("audit-exactly-once", [], {"skipped": "no enrolment"})
+    await on_bus.read(
+        deployment.broker_bootstrap,
+        BusTags(Keyring.parse(deployment.sealing_keys)),
+        deployment.env.get("TWEESTAP_TOPIC_PREFIX", ""),
+    )
+    detail: dict[str, Any] = {"on_bus": len(on_bus.events)}
     for zone in deployment.zones:
 
         async def read(conn: asyncpg.Connection) -> list[asyncpg.Record]:
@@ -363,6 +456,12 @@ async def _audit(deployment: Deployment) -> Check:
             violations.append(f"enrolment-{zone}: {len(twice)} events more than once: {twice[:5]}")
         ids[zone] = {r["id"] for r in rows}
         detail[f"events_{zone}"] = len(rows)
+        lost = sorted(on_bus.events.keys() - ids[zone])
+        if lost:
+            violations.append(
+                f"{len(lost)} auditable events on the bus missing in enrolment-{zone}: "
+                + ", ".join(f"{i} ({on_bus.events[i]})" for i in lost[:SHOWN_KEYS])
+            )
     first, *others = deployment.zones
     for zone in others:
         for a, b in ((first, zone), (zone, first)):
@@ -417,10 +516,11 @@ async def _records(bootstrap: str, places: Iterable[Place]) -> dict[Place, _Stor
     return found
 
 
-async def _dead_letters(deployment: Deployment) -> Check:
+async def _dead_letters(deployment: Deployment, looked_up: dict[Place, _Stored | None]) -> Check:
     """A dead letter is genuine when the broker still has its record (the same value as
     stored) and the record's ``tweestap-tag`` opens under the deployment's keyring; when the
-    broker no longer has it, by its reason (:func:`refused_as_foreign`)."""
+    broker no longer has it, by its reason (:func:`refused_as_foreign`). ``looked_up``: the
+    records read before (None: not on the broker), kept between evaluations."""
     letters: list[tuple[str, asyncpg.Record]] = []
     for zone in deployment.zones:
         for service in deployment.services:
@@ -435,19 +535,18 @@ async def _dead_letters(deployment: Deployment) -> Check:
             rows = await _with_conn(deployment.dsn(service, zone), read)
             letters.extend((f"{service}-{zone}", r) for r in rows)
     detail: dict[str, Any] = {"tagged": 0, "untagged": 0, "by_reason": 0, "foreign_reason": 0}
-    stored: dict[Place, _Stored] = {}
-    if letters:
+    places = {(r["topic"], r["partition"], r["offset"]) for _, r in letters}
+    unread = places - looked_up.keys()
+    if unread:
         try:
-            stored = await _records(
-                deployment.broker_bootstrap,
-                ((r["topic"], r["partition"], r["offset"]) for _, r in letters),
-            )
+            found = await _records(deployment.broker_bootstrap, unread)
+            looked_up.update({place: found.get(place) for place in unread})
         except (KafkaError, OSError, TimeoutError) as exc:
             detail["broker"] = f"not read ({type(exc).__name__}): judged by reason"
     tags = BusTags(Keyring.parse(deployment.sealing_keys))
     violations: list[str] = []
     for where, r in letters:
-        record = stored.get((r["topic"], r["partition"], r["offset"]))
+        record = looked_up.get((r["topic"], r["partition"], r["offset"]))
         if record is not None and r["raw"] is not None and record.value == bytes(r["raw"]):
             genuine = tags.valid(r["topic"], record.key, record.value, record.headers)
             detail["tagged" if genuine else "untagged"] += 1
@@ -501,6 +600,16 @@ async def _get(session: aiohttp.ClientSession, url: str) -> tuple[int, str]:
         return 0, f"{type(exc).__name__}: {exc}"
 
 
+def _status(body: str) -> str | None:
+    """The ``status`` of a ``/readyz`` answer (``ready``, ``degraded``)."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return None
+    status = answer.get("status") if isinstance(answer, dict) else None
+    return status if isinstance(status, str) else None
+
+
 async def _serving(deployment: Deployment, session: aiohttp.ClientSession) -> Check:
     violations: list[str] = []
     detail: dict[str, Any] = {}
@@ -511,7 +620,7 @@ async def _serving(deployment: Deployment, session: aiohttp.ClientSession) -> Ch
             detail[name] = status
             if status != 200:
                 violations.append(f"{name}: /readyz {status or 'unreachable'}: {body[:200]}")
-            elif '"status": "ready"' not in body and '"status":"ready"' not in body:
+            elif _status(body) != "ready":
                 violations.append(f"{name}: /readyz {body[:200]}")
     return Check("every-process-serving", violations, detail)
 
@@ -532,12 +641,23 @@ async def _consumers(deployment: Deployment, session: aiohttp.ClientSession) -> 
     return Check("no-consumer-stuck", violations, detail)
 
 
-async def _all_checks(deployment: Deployment, outbox_bound_seconds: float) -> list[Check]:
+@dataclass
+class _Progress:
+    """What one :func:`check_converged` has read of the bus, so its next evaluation reads
+    only what is new."""
+
+    audited: _AuditedOnBus = field(default_factory=_AuditedOnBus)
+    looked_up: dict[Place, _Stored | None] = field(default_factory=dict)
+
+
+async def _all_checks(
+    deployment: Deployment, outbox_bound_seconds: float, progress: _Progress
+) -> list[Check]:
     async with aiohttp.ClientSession() as session:
         return [
             await _safely("replicated-tables-identical", _replicated_tables(deployment)),
-            await _safely("audit-exactly-once", _audit(deployment)),
-            await _safely("no-genuine-dead-letters", _dead_letters(deployment)),
+            await _safely("audit-exactly-once", _audit(deployment, progress.audited)),
+            await _safely("no-genuine-dead-letters", _dead_letters(deployment, progress.looked_up)),
             await _safely("outbox-drained", _outbox(deployment, outbox_bound_seconds)),
             await _safely("every-process-serving", _serving(deployment, session)),
             await _safely("no-consumer-stuck", _consumers(deployment, session)),
@@ -548,7 +668,13 @@ async def _safely(name: str, check: Awaitable[Check]) -> Check:
     """The check; a database it cannot read is its violation, not an exception."""
     try:
         return await check
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+    except (
+        OSError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        KafkaError,
+        TimeoutError,
+    ) as exc:
         return Check(name, [f"could not read the deployment: {type(exc).__name__}: {exc}"], {})
 
 
@@ -559,8 +685,9 @@ async def check_converged(
     ``settle_seconds`` have passed; the last evaluation is returned. A database or process
     that cannot be reached is a violation of the check that reads it, not an exception."""
     started = time.monotonic()
+    progress = _Progress()
     while True:
-        checks = await _all_checks(deployment, outbox_bound_seconds)
+        checks = await _all_checks(deployment, outbox_bound_seconds, progress)
         waited = time.monotonic() - started
         if all(not c.violations for c in checks) or waited >= settle_seconds:
             break
