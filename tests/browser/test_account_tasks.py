@@ -1,6 +1,6 @@
 """Every account task of issue 25 in a real browser (Chromium, headless), through the web front
-end in front of zone a, with zone b's auth beside it: what replicates is checked at zone b's
-HTTP API.
+end in front of zone a, with zone b's auth beside it: what replicates is checked in zone b (a
+login there, once its tables show the change arrived: a login before would count by itself).
 
 The administrator (two factors, as the audit trail needs) locks nobody out for long: Jan's
 wrong passwords lock him, she unlocks him (zone b lets him log in), ends his sessions (his
@@ -329,11 +329,11 @@ async def test_the_administrator_does_every_account_task_in_the_browser(desk: De
 
     # The audit trail names who did each task, and to whom (auth's tasks reach it by the bus).
     tasks = {
-        ("account.unlocked", "employee Jan de Vries"),
-        ("account.sessions_ended", "employee Jan de Vries"),
-        ("factor.removed", "employee Jan de Vries"),
-        ("enrolment.code_resent", "employee Piet Bakker"),
-        ("password.reset", "employee Jan de Vries"),
+        ("account.unlocked", "Jan de Vries"),
+        ("account.sessions_ended", "Jan de Vries"),
+        ("factor.removed", "Jan de Vries"),
+        ("enrolment.code_resent", "Piet Bakker"),
+        ("password.reset", "Jan de Vries"),
     }
     rows: list[tuple[str, str, str]] = []
 
@@ -341,8 +341,8 @@ async def test_the_administrator_does_every_account_task_in_the_browser(desk: De
         nonlocal rows
         await b.open("/console/audit")
         rows = await audit_rows(b)
-        by_her = {(a, o.strip()) for a, actor, o in rows if actor.startswith(ANNA)}
-        return tasks <= by_her
+        by_her = [(a, o) for a, actor, o in rows if actor.startswith(ANNA)]
+        return all(any(a == action and whom in o for a, o in by_her) for action, whom in tasks)
 
     try:
         await wait_for(all_audited, timeout=20.0, interval=0.5)
