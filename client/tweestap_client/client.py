@@ -22,7 +22,13 @@ from multidict import CIMultiDict
 
 from tweestap_client.failover import call_order, zone_after
 from tweestap_client.hedge import first_answer
-from tweestap_client.retry import LOAD_429, parse_retry_after, retry_order, retry_wait
+from tweestap_client.retry import (
+    LOAD_429,
+    RETRY_SPREAD,
+    parse_retry_after,
+    retry_order,
+    retry_wait,
+)
 from tweestap_client.store import TokenFile
 from tweestap_client.window import Schedule, Window, estimate_skew
 
@@ -65,7 +71,8 @@ class TweestapError(Exception):
 
 
 class ZonesUnavailable(Exception):
-    """No zone answered (connection error, timeout or 5xx in every one). ``slug``: the problem
+    """No zone answered (connection error, timeout or 5xx in every one, after waiting out any
+    ``Retry-After`` that fitted the call's time budget). ``slug``: the problem
     type of the last zone's 5xx answer, if it had one (``revocation-unavailable``: no zone
     could learn whether a card is revoked)."""
 
@@ -781,6 +788,8 @@ class TweestapClient:
         person = _acting_for.get()
         if person is not None:
             headers["X-Forwarded-For"] = person
+        if limit.total is not None:  # auth does not keep a login waiting past it
+            headers["X-Request-Budget"] = f"{limit.total:.2f}"
         body: dict[str, Any] = {"json": call.payload}
         if call.form is not None:
             headers["Content-Type"] = FORM
@@ -923,7 +932,7 @@ class TweestapClient:
 
     async def _waited(self, budget: _Budget, hints: Iterable[float | None]) -> bool:
         """Wait before a call goes round again, if ``hints`` and ``budget`` allow it."""
-        wait = retry_wait(hints, budget.remaining(), self.jitter, self.rand())
+        wait = retry_wait(hints, budget.remaining(), RETRY_SPREAD, self.rand())
         if wait is None:
             return False
         self.retries += 1

@@ -12,6 +12,10 @@ from collections.abc import Collection, Iterable, Sequence
 
 #: The least time worth trying again with: a wait that would leave less is not made.
 MIN_ATTEMPT_SECONDS = 0.25
+#: A wait is the ``Retry-After`` plus up to this much of it, at random: clients turned away
+#: together come back spread over half a second (of a 1 s ``Retry-After``), so the zone's
+#: queue fills steadily instead of all at once and then running dry.
+RETRY_SPREAD = 0.5
 #: 429 problem types that say "too fast, come back later" without evaluating the request
 #: (auth's per-address login budget). ``account-locked``, ``too-many-codes`` and the like are
 #: verdicts about the account, not load: not waited out.

@@ -12,6 +12,7 @@ from aiohttp.typedefs import Middleware
 from pydantic import ValidationError
 
 from services.auth import bootstrap, http_cards, http_oidc, http_upstream
+from services.auth.adapters.hasher import caller_budget
 from services.auth.api import (
     ChallengeRequest,
     ChallengeResponse,
@@ -61,6 +62,10 @@ MIGRATIONS = Migrations(Path(__file__).parent / "migrations", ("keys", "revocati
 #: complete.
 OPEN_WHILE_BEHIND = frozenset({"/v1/tokens/revoke"})
 RETRY_AFTER_SECONDS = 1
+#: The seconds the client will wait for this answer (the SDK sends its call's time limit):
+#: a login's hash does not wait in the queue past it (services/auth/domain/admission.py).
+REQUEST_BUDGET = "X-Request-Budget"
+MAX_REQUEST_BUDGET = 600.0
 
 
 def _login_limiter(settings: AuthSettings) -> RateLimiter:
@@ -90,9 +95,20 @@ def limited(handler: HandlerFn) -> HandlerFn:
                 "Too many login requests from this address; try again later.",
                 retry_after=retry_after,
             )
+        caller_budget.set(_request_budget(request.headers.get(REQUEST_BUDGET)))
         return await handler(request)
 
     return wrapped
+
+
+def _request_budget(value: str | None) -> float | None:
+    """``X-Request-Budget`` in seconds; anything else (absent, not a positive number) is no
+    budget. It can only shorten the request's own wait: the queue's limit still applies."""
+    try:
+        seconds = float(value or "")
+    except ValueError:
+        return None
+    return seconds if 0 < seconds <= MAX_REQUEST_BUDGET else None
 
 
 async def login(request: web.Request) -> web.Response:
@@ -426,6 +442,8 @@ def create_app(settings: AuthSettings) -> web.Application:
             await consumer.recall()  # before the first request: behind if it has consumed before
             rt.spawn(consumer.run, "auth-consumer", consumer.not_ready)
             rt.spawn(auth.maintenance.run, "maintenance")
+            if adapters.gate.liveness is not None:
+                rt.spawn(adapters.gate.liveness.run, "liveness")
             rt.spawn(auth.oidc.backchannel.run, "backchannel-logouts")
             yield
             await auth.oidc.client_keys.close()

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.auth.domain.admission import AdmissionQueue, room
+from services.auth.domain.admission import AdmissionQueue, Served, room
 
 FLOODER, OTHER = "192.0.2.1", "198.51.100.7"
 
@@ -67,6 +67,25 @@ def test_a_cancelled_ticket_leaves_the_queue() -> None:
     assert queue.held(OTHER) == 0 and queue.next(now=0).ticket is None
 
 
+def test_a_caller_with_less_patience_is_dropped_sooner() -> None:
+    queue = AdmissionQueue(capacity=10, max_wait=4.0)
+    hurried = queue.admit(OTHER, now=0, patience=1.0).ticket
+    calm = queue.admit(OTHER, now=0, patience=30.0).ticket  # no longer than max_wait
+    assert hurried is not None and calm is not None
+    assert queue.next(now=1.5) == Served(calm, stale=(hurried,))
+    assert queue.admit(OTHER, now=2, patience=30.0).stale == (), "calm was served"
+
+
+def test_a_request_that_would_wait_past_its_patience_is_refused_at_once() -> None:
+    """Three ahead at 0.5 s each: 1.5 s of waiting, more than this caller can give."""
+    queue = AdmissionQueue(capacity=10, max_wait=4.0)
+    for _ in range(3):
+        queue.admit(FLOODER, now=0, seconds_per_place=0.5)
+    assert queue.admit(OTHER, now=0, patience=1.0, seconds_per_place=0.5).ticket is None
+    assert queue.admit(OTHER, now=0, patience=2.0, seconds_per_place=0.5).ticket is not None
+    assert queue.admit(OTHER, now=0, patience=0.0).ticket is None, "no time at all"
+
+
 def test_the_queue_holds_no_more_work_than_can_be_done_within_max_wait() -> None:
     assert room(max_wait=4.0, workers=2, seconds_per_job=0.2) == 38, "(4 / 0.2 - 1) * 2"
     assert room(max_wait=4.0, workers=2, seconds_per_job=1.0) == 6
@@ -106,13 +125,19 @@ OPERATIONS = st.lists(
     max_wait=st.sampled_from([3.0, 1e9]),
     ops=OPERATIONS,
     rooms=st.lists(st.one_of(st.none(), st.integers(0, 8)), min_size=1),
+    patience=st.lists(st.one_of(st.none(), st.floats(0.5, 10)), min_size=1),
 )
 def test_the_queue_is_bounded_fair_and_served_oldest_first(
-    capacity: int, max_wait: float, ops: list[tuple[str, str | None]], rooms: list[int | None]
+    capacity: int,
+    max_wait: float,
+    ops: list[tuple[str, str | None]],
+    rooms: list[int | None],
+    patience: list[float | None],
 ) -> None:
     queue = AdmissionQueue(capacity, max_wait)
     admitted_at: dict[int, float] = {}
     key_of: dict[int, str] = {}
+    until: dict[int, float] = {}
     served: list[int] = []
     ended: list[int] = []  # served, displaced or dropped: each ticket once
     for now, (op, key) in enumerate(ops):
@@ -120,7 +145,8 @@ def test_the_queue_is_bounded_fair_and_served_oldest_first(
             assert key is not None
             held = {k: queue.held(k) for k in "abcd"}
             usable = rooms[now % len(rooms)]
-            result = queue.admit(key, now, usable)
+            given = patience[now % len(patience)]
+            result = queue.admit(key, now, usable, given)
             ended += [*result.displaced, *result.stale]
             if result.ticket is None:
                 # Refused only when full and no address holds two places more than it.
@@ -128,6 +154,7 @@ def test_the_queue_is_bounded_fair_and_served_oldest_first(
                 assert all(h <= held[key] + 1 for k, h in held.items() if k != key), held
             else:
                 admitted_at[result.ticket], key_of[result.ticket] = now, key
+                until[result.ticket] = now + min(max_wait, given or max_wait)
             for ticket in result.displaced:  # the displaced held the most, and gave its newest
                 assert queue.held(key_of[ticket]) >= queue.held(key)
                 later = [t for t in admitted_at if key_of[t] == key_of[ticket] and t > ticket]
@@ -136,11 +163,11 @@ def test_the_queue_is_bounded_fair_and_served_oldest_first(
             result_next = queue.next(now)
             ended += list(result_next.stale)
             if result_next.ticket is not None:
-                assert now - admitted_at[result_next.ticket] <= max_wait, "served late"
+                assert now <= until[result_next.ticket], "served late"
                 served.append(result_next.ticket)
                 ended.append(result_next.ticket)
             for ticket in result_next.stale:
-                assert now - admitted_at[ticket] > max_wait
+                assert now > until[ticket], "dropped while still worth serving"
         assert len(queue) <= capacity
     assert served == sorted(served), "oldest first (so first in, first out per address too)"
     assert len(ended) == len(set(ended)), "a ticket ends once"

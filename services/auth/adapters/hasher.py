@@ -7,6 +7,7 @@ address when full, nothing hashed after waiting ``max_wait_seconds``."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import time
 from collections.abc import Callable
@@ -24,6 +25,14 @@ from shared.ratelimit import limit_key
 T = TypeVar("T")
 #: Weight of the newest job in the moving average of a job's time (about the last ten jobs).
 JOB_AVERAGING = 0.1
+#: Of a caller's time budget, what a login needs besides waiting and hashing: its database
+#: round trips and the answer's way back.
+BUDGET_MARGIN_SECONDS = 0.5
+#: The seconds the caller of the request being handled will wait for its answer, when it said
+#: (``X-Request-Budget``, set by auth's HTTP layer): its hash does not wait past that.
+caller_budget: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "caller_budget", default=None
+)
 
 
 class HasherBusy(Problem):
@@ -110,8 +119,15 @@ class Hasher:
         """Wait in the queue until :meth:`_serve_next` grants a thread (counted in
         ``_running`` by the grant), or raise :class:`HasherBusy`."""
         key = limit_key(actors.address() or "unknown", self._ipv6_prefix)
-        usable = room(self._max_wait, self._workers, self._job_seconds)
-        admitted = self._queue.admit(key, self._clock(), usable)
+        job = self._job_seconds or 0.0
+        budget = caller_budget.get()
+        admitted = self._queue.admit(
+            key,
+            self._clock(),
+            room(self._max_wait, self._workers, self._job_seconds),
+            patience=None if budget is None else budget - job - BUDGET_MARGIN_SECONDS,
+            seconds_per_place=job / self._workers,
+        )
         self._refuse(admitted.displaced + admitted.stale)
         if admitted.ticket is None:
             raise HasherBusy(self._busy_retry_seconds)

@@ -10,13 +10,15 @@ bounded. Its rules, so that an overload is shed fairly:
   more than the newcomer's would then hold; else the newcomer is refused. One address
   flooding the queue cannot keep another out: the queue tends to equal shares, and within an
   address the older requests keep their places (first in, first out).
-- **Not served late.** A request that has waited longer than ``max_wait`` seconds is dropped
-  instead of hashed: its caller (the SDK waits ``password_timeout``, 5 s) has given up on it or
-  is about to, and hashing it would only delay the ones behind.
+- **Not served late.** A request that has waited longer than ``max_wait`` seconds, or than
+  its caller's patience (what its time budget leaves, when it says), is dropped instead of
+  hashed: its caller has given up on it or is about to, and hashing it would only delay the
+  ones behind.
 - **Refused early rather than dropped late.** The queue counts as full already when it holds
   more work than the threads can finish within ``max_wait`` (:func:`room`, from the measured
-  time of a hash): a request refused at once can still wait its ``Retry-After`` and come back
-  (or go to the other zone) within its caller's budget; one dropped after waiting cannot.
+  time of a hash), and a request that would wait past its patience behind the ones already
+  waiting is refused at once: then it can still wait its ``Retry-After`` and come back (or go
+  to the other zone) within its caller's budget; one dropped after waiting cannot.
 
 Every request turned away (refused, displaced or dropped) was not evaluated: the password was
 never hashed, so the client may send it again (ADR 0008)."""
@@ -39,7 +41,8 @@ def room(max_wait: float, workers: int, seconds_per_job: float | None) -> int | 
 @dataclass(frozen=True)
 class _Place:
     key: str
-    since: float
+    #: When it is no longer worth serving.
+    until: float
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ class Admitted:
 @dataclass(frozen=True)
 class Served:
     """The outcome of :meth:`AdmissionQueue.next`: the ticket to serve now (None: nobody
-    waits), and tickets dropped for having waited longer than ``max_wait``."""
+    waits), and tickets dropped for having waited too long."""
 
     ticket: int | None
     stale: tuple[int, ...] = ()
@@ -86,20 +89,32 @@ class AdmissionQueue:
         """Places ``key`` holds in the queue."""
         return len(self._by_key.get(key, ()))
 
-    def admit(self, key: str, now: float, room: int | None = None) -> Admitted:
-        """A request of ``key`` arriving at ``now`` (see the module's rules); ``room``: the
-        places usable now, if fewer than ``capacity`` (:func:`room`)."""
+    def admit(
+        self,
+        key: str,
+        now: float,
+        room: int | None = None,
+        patience: float | None = None,
+        seconds_per_place: float = 0.0,
+    ) -> Admitted:
+        """A request of ``key`` arriving at ``now`` (see the module's rules). ``room``: the
+        places usable now, if fewer than ``capacity`` (:func:`room`); ``patience``: the seconds
+        its caller can wait, if it said; ``seconds_per_place``: the expected wait for each
+        request ahead of it (a job's time / threads)."""
         stale = self._drop_stale(now)
-        displaced: tuple[int, ...] = ()
+        limit = self.max_wait if patience is None else min(self.max_wait, patience)
         usable = self.capacity if room is None else min(self.capacity, room)
-        if len(self._places) >= usable:
-            largest = self._largest()
-            if largest is None or self.held(largest) < self.held(key) + 2:
-                return Admitted(None, stale=stale)
-            displaced = (self._remove_newest(largest),)
+        full = len(self._places) >= usable
+        largest = self._largest() if full else None
+        if full and (largest is None or self.held(largest) < self.held(key) + 2):
+            return Admitted(None, stale=stale)
+        ahead = len(self._places) - (1 if full else 0)
+        if limit <= 0 or ahead * seconds_per_place > limit:
+            return Admitted(None, stale=stale)  # it would wait past its caller's patience
+        displaced = () if largest is None else (self._remove_newest(largest),)
         self._issued += 1
         ticket = self._issued
-        self._places[ticket] = _Place(key, now)
+        self._places[ticket] = _Place(key, now + limit)
         self._by_key.setdefault(key, deque()).append(ticket)
         return Admitted(ticket, displaced, stale)
 
@@ -133,11 +148,7 @@ class AdmissionQueue:
         return ticket
 
     def _drop_stale(self, now: float) -> tuple[int, ...]:
-        dropped = []
-        for ticket, place in self._places.items():  # oldest first: stop at the first fresh
-            if now - place.since <= self.max_wait:
-                break
-            dropped.append(ticket)
+        dropped = [ticket for ticket, place in self._places.items() if now > place.until]
         for ticket in dropped:
             self.cancel(ticket)
         return tuple(dropped)
