@@ -431,6 +431,11 @@ async def test_an_employee_manages_their_own_account_in_the_browser(desk: Desk) 
     await b.wait_text("De inlogmethode is verwijderd.", "#notice")
     listed = await b.run(b.driver.find_elements, By.CSS_SELECTOR, "tr.factor")
     assert [e.get_attribute("data-kind") for e in listed] == ["totp", "recovery"]
+    await desk.until_in_b(
+        "the passkey's removal",
+        """SELECT NOT bool_or(active) FROM factors
+           WHERE practice = $1 AND employee = $2 AND kind = 'passkey'""",
+    )
 
     # A new recovery code only after a confirmation; shown with a heading.
     assert await absent(b, "#recovery-code")
