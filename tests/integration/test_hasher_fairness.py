@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
+import uuid
 
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, login_from, wait_for
 
@@ -50,3 +52,38 @@ async def test_one_address_flooding_does_not_keep_another_out(cluster: Cluster) 
         await asyncio.gather(*tasks)
     assert others == [200] * 5, f"the other address's logins during the flood: {others}"
     assert set(flood) <= {401, 503} and flood.count(503) > 5, "the flood was turned away"
+
+
+async def test_a_login_that_cannot_wait_behind_a_busy_queue_is_refused_at_once(
+    cluster: Cluster,
+) -> None:
+    """A caller that will wait 0.6 s for its answer (``X-Request-Budget``) has no time to wait
+    for a thread behind others: refused at once (503 ``hasher-busy``, not evaluated), not
+    answered after it gave up."""
+    zone = await cluster.start("a", hash_workers=1, hash_max_waiting=8)
+    await cluster.bootstrap(zone)
+    stop = asyncio.Event()
+
+    async def busy() -> None:
+        while not stop.is_set():
+            await login_from(zone, "fysio", f"ghost{uuid.uuid4().hex[:8]}", "wrong")
+
+    async def queue_in_use() -> bool:
+        return zone.auth.hasher.waiting >= 2
+
+    tasks = [asyncio.create_task(busy()) for _ in range(6)]
+    try:
+        await wait_for(queue_in_use, what="logins waiting for the hashing thread")
+        started = time.monotonic()
+        response = await zone.client.post(
+            "/v1/login",
+            json={"practice": "fysio", "username": "admin", "password": ADMIN_PASSWORD},
+            headers={"X-Request-Budget": "0.6"},
+        )
+        seconds = time.monotonic() - started
+        body = await response.json()
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+    assert response.status == 503 and body["type"].endswith("/hasher-busy"), body
+    assert response.headers["Retry-After"] == "1" and seconds < 0.6, seconds

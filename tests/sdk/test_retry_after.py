@@ -9,6 +9,8 @@ import asyncio
 import socket
 import time
 
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from tweestap_client import (
     DEFAULT_PASSWORD_TIMEOUT,
     TweestapClient,
@@ -81,3 +83,34 @@ async def test_the_login_budget_429_is_waited_out_when_it_fits(cluster: Cluster)
         seconds, retries, error = await _login([url(a)])
         assert error is None, error
     assert retries >= 1 and 0.9 < seconds < 5.0, (retries, seconds)
+
+
+async def test_each_attempt_says_how_long_the_sdk_will_wait_for_it() -> None:
+    """``X-Request-Budget``: the whole limit at first, what is left of it after a wait."""
+    budgets: list[float] = []
+
+    async def login(request: web.Request) -> web.Response:
+        budgets.append(float(request.headers["X-Request-Budget"]))
+        if len(budgets) == 1:
+            busy = {"type": "https://tweestap.nl/problems/hasher-busy", "status": 503}
+            return web.json_response(busy, status=503, headers={"Retry-After": "1"})
+        refused = {"type": "https://tweestap.nl/problems/invalid-credentials", "status": 401}
+        return web.json_response(refused, status=401)
+
+    app = web.Application()
+    app.router.add_post("/v1/login", login)
+    server = TestServer(app)
+    await server.start_server()
+    try:
+        async with TweestapClient([str(server.make_url(""))], probe_interval=3600) as client:
+            try:
+                await client.login("fysio", "admin", "a-guess")
+            except TweestapError as error:
+                assert error.status == 401, "the verdict after the wait"
+            else:
+                raise AssertionError("the zone refused the password")
+        assert budgets[0] == DEFAULT_PASSWORD_TIMEOUT and len(budgets) == 2
+        assert budgets[1] <= DEFAULT_PASSWORD_TIMEOUT - 1.0, "at least the wait is spent"
+        assert client.retries == 1
+    finally:
+        await server.close()
