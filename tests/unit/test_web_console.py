@@ -221,6 +221,10 @@ def test_audit_link_and_row() -> None:
         {"actor": {"user": "e1"}, "object": {"type": "employee", "id": "e1"}}, {"e1": "Anna"}
     )
     assert named["actor"] == "Anna" and named["object"] == "employee Anna"
+    dutch = views.audit_row(
+        {"object": {"type": "employee", "id": "e1"}}, {"e1": "Anna"}, {"employee": "medewerker"}
+    )
+    assert dutch["object"] == "medewerker Anna", "the object's type in the reader's language"
 
 
 def _token(claims: dict[str, object]) -> dict[str, str]:

@@ -102,6 +102,9 @@ CONSOLE_TEXTS: dict[str, dict[str, str]] = {
         "console.bsn_hint_unset": "Nog geen BSN vastgelegd.",
         "console.phone": "Telefoonnummer",
         "console.rights_group": "Rechtengroep",
+        "console.object.employee": "medewerker",
+        "console.object.certificate": "certificaat",
+        "console.object.practice": "praktijk",
         "console.rights_group_hint": (
             "1: beheer (systeembeheerder of praktijkhouder), stelt de praktijk in en beheert "
             "medewerkers. 2 tot en met 9: medewerkers, zonder beheer."
@@ -295,6 +298,9 @@ CONSOLE_TEXTS: dict[str, dict[str, str]] = {
         "console.bsn_hint_unset": "No BSN on record yet.",
         "console.phone": "Phone number",
         "console.rights_group": "Rights group",
+        "console.object.employee": "employee",
+        "console.object.certificate": "certificate",
+        "console.object.practice": "practice",
         "console.rights_group_hint": (
             "1: administration (system administrator or practice owner), sets up the practice "
             "and manages employees. 2 to 9: employees, without administration."

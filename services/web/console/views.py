@@ -129,11 +129,16 @@ def audit_link(base: str, query: Mapping[str, str], **changes: str | None) -> st
     return f"{base}?{urlencode(pairs)}" if pairs else base
 
 
-def audit_row(event: Mapping[str, Any], names: Mapping[str, str] | None = None) -> dict[str, Any]:
+def audit_row(
+    event: Mapping[str, Any],
+    names: Mapping[str, str] | None = None,
+    object_types: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """One audit record as the table's columns: time (``dd-mm-jjjj hh:mm`` Europe/Amsterdam;
     ``at`` as recorded), action, outcome, actor (user, rights group, address), object, source;
-    employees by name where ``names`` knows them."""
-    names = names or {}
+    employees by name where ``names`` knows them, the object's type in the reader's language
+    where ``object_types`` names it."""
+    names, object_types = names or {}, object_types or {}
     actor = event.get("actor") or {}
     target = event.get("object") or {}
     target_id = str(target.get("id", ""))
@@ -145,6 +150,13 @@ def audit_row(event: Mapping[str, Any], names: Mapping[str, str] | None = None) 
         "actor": names.get(actor.get("user") or "", actor.get("user") or "—"),
         "rights_group": actor.get("rights_group"),
         "address": actor.get("address") or "",
-        "object": f"{target.get('type', '')} {names.get(target_id, target_id)}".strip(),
+        "object": " ".join(
+            part
+            for part in (
+                object_types.get(str(target.get("type", "")), str(target.get("type", ""))),
+                names.get(target_id, target_id),
+            )
+            if part
+        ),
         "source": str(event.get("source", "")),
     }

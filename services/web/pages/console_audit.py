@@ -23,6 +23,8 @@ from shared.audit_actions import AUDIT_ACTIONS
 
 PAGE = "/console/audit"
 #: The CSV export's columns, their headings the console's texts ``console.<column>``.
+#: What an audit record's ``object`` can be (enrolment's ``ObjectType``).
+OBJECT_TYPES = ("employee", "certificate", "practice")
 CSV_COLUMNS = ("time", "action", "outcome", "actor", "rights_group", "address", "object", "source")
 #: The enrolment service's refusal of a password-only session.
 TWO_FACTOR_REQUIRED = "two-factor-required"
@@ -76,7 +78,10 @@ async def show(request: web.Request, admin: Admin) -> web.StreamResponse:
             locale = request["session"].get("locale", "nl")
             events = [
                 {**row, "action_name": action_name(locale, row["action"])}
-                for row in (views.audit_row(e, names) for e in answer.body.get("events", []))
+                for row in (
+                    views.audit_row(e, names, object_types(locale))
+                    for e in answer.body.get("events", [])
+                )
             ]
             following = answer.body.get("next")
         else:
@@ -99,6 +104,11 @@ async def show(request: web.Request, admin: Admin) -> web.StreamResponse:
         export_link=export,
         csv_link=views.audit_link(PAGE + "/export.csv", filters),
     )
+
+
+def object_types(locale: str) -> dict[str, str]:
+    """The audit records' object types in ``locale`` (the audit trail keeps them in English)."""
+    return {kind: i18n.text(locale, f"console.object.{kind}") for kind in OBJECT_TYPES}
 
 
 async def _exported(request: web.Request, admin: Admin) -> list[dict[str, Any]]:
@@ -142,7 +152,7 @@ async def export_csv(request: web.Request, admin: Admin) -> web.StreamResponse:
     writer = csv.writer(out, delimiter=";")  # what Dutch spreadsheets open by default
     writer.writerow([i18n.text(locale, f"console.{c}") for c in CSV_COLUMNS])
     for record in records:
-        row = views.audit_row(record, names)
+        row = views.audit_row(record, names, object_types(locale))
         writer.writerow(
             [
                 row["time"],
