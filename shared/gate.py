@@ -12,13 +12,14 @@ that are not sessions (enrolment)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import asyncpg
 
 from shared import actors
 from shared.events import utcnow
+from shared.liveness import Liveness
 from shared.problems import session_revoked, unauthorized
 from shared.replicas import public_keys
 from shared.tokens import (
@@ -49,10 +50,14 @@ class TokenGate:
         audience: str,
         leeway_seconds: int,
         columns: tuple[str, ...] = (),
+        liveness: Liveness | None = None,
     ) -> None:
         """``columns``: more of the employee's columns (of table ``employees``, alias ``e``)
-        that :meth:`live` should return with the state, in the same round trip."""
+        that :meth:`live` should return with the state, in the same round trip;
+        ``liveness``: the state in memory that answers instead of the database while it is
+        current (docs/adr/0015), kept with the same ``columns``."""
         self.verifier = verifier
+        self.liveness = liveness
         self._state_sql = session_state_sql(columns)
         self.pool = pool
         self.issuer = issuer
@@ -101,21 +106,31 @@ class TokenGate:
             raise unauthorized("Token not accepted: not a session token.")
         return claims
 
-    async def live_state(self, claims: dict[str, Any]) -> asyncpg.Record:
+    async def state(
+        self, practice: str, employee: str, sid: str, sso_sid: str
+    ) -> Mapping[str, Any] | None:
+        """The row of :func:`session_state_sql`: from memory while the liveness state is
+        current and holds the employee, from the database otherwise (the same answer)."""
+        if self.liveness is not None:
+            found = self.liveness.row(practice, employee, sid, sso_sid)
+            if found is not None:
+                return found
+        async with self.pool.acquire() as conn:
+            row: asyncpg.Record | None = await conn.fetchrow(
+                self._state_sql, practice, employee, sid, sso_sid
+            )
+        return row
+
+    async def live_state(self, claims: dict[str, Any]) -> Mapping[str, Any]:
         """The employee's current state, if the token's session is still live: not revoked,
         not started at or before the employee's cutoff, employee known and in service, and
         not a password-only session of a practice that requires two factors. Tokens other than
         session tokens (enrolment) are not subject to cutoffs: enrolling again is what follows
         a deactivation."""
-        async with self.pool.acquire() as conn:
-            sid = str(claims["sid"])
-            state: asyncpg.Record | None = await conn.fetchrow(
-                self._state_sql,
-                claims["practice"],
-                claims["sub"],
-                sid,
-                str(claims.get(SSO_SESSION_CLAIM) or sid),
-            )
+        sid = str(claims["sid"])
+        state = await self.state(
+            claims["practice"], claims["sub"], sid, str(claims.get(SSO_SESSION_CLAIM) or sid)
+        )
         if state is None or not state["in_service"] or state["revoked"]:
             raise session_revoked()
         if is_session(claims):
@@ -145,7 +160,7 @@ class TokenGate:
         actors.bind(claims)
         return claims
 
-    async def live(self, token: str) -> tuple[dict[str, Any], asyncpg.Record]:
+    async def live(self, token: str) -> tuple[dict[str, Any], Mapping[str, Any]]:
         """:meth:`live_session`, with the state it read (and the gate's ``columns``)."""
         claims = await self.signed_session_claims(token)
         state = await self.live_state(claims)

@@ -52,6 +52,7 @@ from services.auth.use_cases.userinfo import Userinfo
 from shared.consumer import EventConsumer
 from shared.db import create_pool
 from shared.gate import TokenGate
+from shared.liveness import Liveness
 from shared.outbox import EventWriter
 from shared.sealing import Keyring
 from shared.topics import DEAD_LETTERS
@@ -91,18 +92,33 @@ def build_adapters(
         max_wait_seconds=settings.hash_max_wait_seconds,
         ipv6_prefix=settings.rate_limit_ipv6_prefix,
     )
+    # Introspection answers the username, an application's grant the person's name and
+    # e-mail (ID token, userinfo): read with the session's state.
+    columns = ("username", "name", "email")
     gate = TokenGate(
         signer,
         pool,
         settings.issuer,
         settings.token_audience,
         settings.leeway_seconds,
-        # Introspection answers the username, an application's grant the person's name and
-        # e-mail (ID token, userinfo): read with the session's state.
-        columns=("username", "name", "email"),
+        columns=columns,
+        liveness=liveness(settings, columns),
     )
     keyring = Keyring.parse(settings.sealing_keys.get_secret_value())
     return Adapters(settings, pool, keyring, hasher, signer, metrics, EventWriter(settings), gate)
+
+
+def liveness(settings: AuthSettings, columns: tuple[str, ...]) -> Liveness | None:
+    """The session state in memory (not listening until its ``run`` is started: until then
+    the database answers); None when TWEESTAP_LIVENESS_MAX_STALENESS_SECONDS is 0."""
+    if settings.liveness_max_staleness_seconds <= 0:
+        return None
+
+    async def connect() -> asyncpg.Connection:
+        conn: asyncpg.Connection = await asyncpg.connect(settings.database_url)
+        return conn
+
+    return Liveness(connect, columns, settings.liveness_max_staleness_seconds)
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,12 @@ class AuthSettings(Settings, WebAuthnSettings, CardSettings, DeziSettings):
     #: asking the database again (introspection is the relying services' hot path): a removed
     #: client is refused at the latest this long after. 0: ask on every request.
     client_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    #: Introspection and renewal read a session's liveness (revocations, cutoffs, the
+    #: directory) from a state each process keeps in memory, kept current by the database's
+    #: LISTEN/NOTIFY, while it can prove it holds every change committed more than this many
+    #: seconds ago (a heartbeat on its connection came back); otherwise they ask the database,
+    #: as they do for anything the state does not hold (docs/adr/0015). 0: always the database.
+    liveness_max_staleness_seconds: float = Field(default=0.5, ge=0, le=10)
     #: Renewals of a session queue a ``token.renewed`` event at most once per this many
     #: seconds of the session (nothing consumes the event; tweestap_tokens_total counts every
     #: renewal): a client renewing in a loop cannot flood the bus. 0: an event per renewal.

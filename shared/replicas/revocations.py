@@ -7,7 +7,7 @@ from datetime import datetime
 
 import asyncpg
 
-from shared import bounds
+from shared import bounds, liveness
 from shared.events import Envelope, RevocationReason, SessionRevoked, SessionsRevoked
 from shared.outbox import EventWriter
 from shared.topics import STS_REVOCATIONS
@@ -24,6 +24,7 @@ async def add_revocation(
     """Revoked sessions are a grow-only set; True if ``sid`` is new to it. A session revoked in
     both zones keeps the earliest revocation and the latest end, whichever arrives first (so
     both zones hold the same row)."""
+    liveness.writing(sid=sid)
     inserted: bool | None = await conn.fetchval(
         """INSERT INTO revocations AS r (sid, practice, employee, revoked_at, session_expires_at)
            VALUES ($1, $2, $3, $4, $5)
@@ -96,6 +97,7 @@ async def raise_cutoff(
     conn: asyncpg.Connection, practice_id: str, employee_id: str, before: datetime
 ) -> None:
     """Sessions of the employee that started at or before ``before`` are over (max-register)."""
+    liveness.writing(employee=(practice_id, employee_id))
     await conn.execute(
         """INSERT INTO session_cutoffs (practice, employee, before) VALUES ($1, $2, $3)
            ON CONFLICT (practice, employee)

@@ -21,6 +21,7 @@ from services.auth.use_cases.grants import Grants
 from shared import actors, replicas
 from shared.events import RevocationReason, SessionRevoked, utcnow
 from shared.gate import TokenGate
+from shared.liveness import renewable
 from shared.outbox import EventWriter
 from shared.problems import Problem
 from shared.topics import AUTH_EVENTS
@@ -85,22 +86,44 @@ class Renewing:
         except tokens.SessionEnded:
             raise problems.session_expired() from None
         due = tokens.renewal_event_due(session, int(claims["iat"]), now, self.event_every)
-        event = token_event(self.events, "token.renewed", session, grant, now) if due else None
-        state = await repo.renew_session(
-            self.pool,
-            session.practice,
-            session.employee,
-            session.sid,
-            None if event is None else self.events.row(AUTH_EVENTS, event),
-            single_factor=session.aal == tokens.SINGLE_FACTOR_AAL,
-            auth_time=session.auth_time,
-            sso_sid=session.sso_sid,
-        )
-        if state is None or not state["live"]:
+        single_factor = session.aal == tokens.SINGLE_FACTOR_AAL
+        # No event due: the state in memory answers while it is current (no round trip).
+        held = None if due else self._held(session, single_factor)
+        rights_group: int | None
+        if held is not None:
+            live, rights_group = held
+        else:
+            event = token_event(self.events, "token.renewed", session, grant, now) if due else None
+            state = await repo.renew_session(
+                self.pool,
+                session.practice,
+                session.employee,
+                session.sid,
+                None if event is None else self.events.row(AUTH_EVENTS, event),
+                single_factor=single_factor,
+                auth_time=session.auth_time,
+                sso_sid=session.sso_sid,
+            )
+            live = state is not None and bool(state["live"])
+            rights_group = None if state is None else state["rights_group"]
+        if not live:
             raise problems.session_revoked()
-        renewed = self.grants.token(grant, now, rg=state["rights_group"])
+        renewed = self.grants.token(grant, now, rg=rights_group)
         self.metrics.tokens("token.renewed", started)
         return renewed
+
+    def _held(self, session: tokens.Session, single_factor: bool) -> tuple[bool, int] | None:
+        """(live, rights group) by the renewal statement's rules from the liveness state in
+        memory; None when it cannot answer (the statement then does)."""
+        liveness = self.gate.liveness
+        if liveness is None:
+            return None
+        state = liveness.row(
+            session.practice, session.employee, session.sid, session.sso_sid or session.sid
+        )
+        if state is None:
+            return None
+        return renewable(state, single_factor, session.auth_time), int(state["rights_group"])
 
 
 @dataclass(frozen=True)
