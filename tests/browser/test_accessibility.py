@@ -426,9 +426,10 @@ async def oidc_walk(walk: Walk, ways: WaysIn) -> None:
     await b.click("#factor-recovery")
     await b.fill(code=RECOVERY)
     await b.submit()
-    await b.find("#oidc-continue")
+    await b.find("#download-recovery")
     await walk.check("oidc-recovery")
-    await b.click("#oidc-continue")
+    await b.click("#recovery-stored")
+    await b.click("#recovery-done")
     await b.find("header .logout button")
 
 

@@ -31,7 +31,7 @@ OIDC_TEXTS: dict[str, dict[str, str]] = {
         ),
         "oidc.continue_to": "Na het inloggen gaat u verder naar {client}.",
         "oidc.recovery_title": "Uw nieuwe herstelcode",
-        "oidc.recovery_then": "Daarna gaat u verder naar {client}.",
+        "oidc.recovery_then": "Nadat u hem hebt bewaard, gaat u verder naar {client}.",
         "oidc.continue": "Verder",
         "oidc.logout_title": "Uitloggen bij Tweestap",
         "oidc.logout_question": (
@@ -68,7 +68,7 @@ OIDC_TEXTS: dict[str, dict[str, str]] = {
         ),
         "oidc.continue_to": "After logging in you continue to {client}.",
         "oidc.recovery_title": "Your new recovery code",
-        "oidc.recovery_then": "Then you continue to {client}.",
+        "oidc.recovery_then": "Once you have stored it, you continue to {client}.",
         "oidc.continue": "Continue",
         "oidc.logout_title": "Log out of Tweestap",
         "oidc.logout_question": (
