@@ -14,15 +14,10 @@ from urllib.parse import unquote
 import aiohttp
 import pytest
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.common.virtual_authenticator import (
-    Protocol,
-    Transport,
-    VirtualAuthenticatorOptions,
-)
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from services.dev.infra import free_port
-from tests.support.browser import Browser, serve_web
+from tests.support.browser import Browser, passkey_authenticator, serve_web
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, wait_for
 from tests.support.mail import SmtpSink, text_of
 from tests.support.story import (
@@ -227,13 +222,7 @@ async def test_employee_story_in_the_browser(web_story: tuple[Browser, Story]) -
     assert "recovery-code" not in str(await b.run(lambda: b.driver.page_source))
 
     # A passkey with Chromium's virtual authenticator, then a login with it.
-    options = VirtualAuthenticatorOptions()
-    options.protocol = Protocol.CTAP2
-    options.transport = Transport.INTERNAL
-    options.has_resident_key = True
-    options.has_user_verification = True
-    options.is_user_verified = True
-    await b.run(b.driver.add_virtual_authenticator, options)
+    await b.run(b.driver.add_virtual_authenticator, passkey_authenticator())
     try:
         await b.fill(passkey_name="Laptop")
         await b.click("#passkey-add")
