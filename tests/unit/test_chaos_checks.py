@@ -20,8 +20,7 @@ def op(kind: str, start: float, end: float, outcome: str = "ok", **fields: Any) 
         "outcome": outcome,
         "error": None if outcome == "ok" else "ZonesUnavailable",
         "zones": ["a"],
-        **fields,
-    }
+    } | fields
 
 
 def fault(kind: str, target: str, start: float, end: float | None) -> dict[str, Any]:
@@ -191,6 +190,23 @@ def test_more_guesses_than_the_bound_in_one_zone_is_a_violation() -> None:
     found = checks.lockout(rows, max_attempts=5)
     assert len(found.violations) == 1 and "p/h" in found.violations[0]
     assert found.detail["most_evaluated"] == 10
+
+
+def test_an_employee_locked_out_with_their_own_password_is_one_violation() -> None:
+    locked = "TweestapError(429 account-locked: Logging in is blocked)"
+    history = [
+        op("password", 1, 2, client="p/user0"),
+        op("login", 3, 4, "other", client="p/user0", error="TweestapError(401 invalid)"),
+        op("login", 5, 6, "other", client="p/user0", error=locked),
+        op("login", 7, 8, "other", client="p/user0", error=locked),
+        op("guess", 5, 6, "documented", client="p/guesser", error=locked),
+    ]
+    found = checks.locked_out(history)
+    assert len(found.violations) == 1
+    assert "p/user0 locked out at 5.0 s (2 logins refused)" in found.violations[0]
+    assert "password 1.0 s" in found.violations[0]
+    calls = checks.calls(history)  # counted there once per account, not per refusal
+    assert calls.detail["locked_out"] == 2 and len(calls.violations) == 1  # the 401
 
 
 # --------------------------------------------------------------------------- invariant 5

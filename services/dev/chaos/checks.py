@@ -46,6 +46,8 @@ SERVICE_OF = {
     "deactivate-factors": "enrolment",
 }
 MAX_EXAMPLES = 10
+#: The problem type of a login refused because the account is locked.
+LOCKED = "account-locked"
 #: Issue 26: a revocation honoured by the other zone within 1 s at p99 while connected.
 REVOCATION_GOAL_P99_MS = 1000.0
 #: A renewal's answers that refuse the session.
@@ -146,6 +148,9 @@ def calls(entries: Sequence[Entry], zones: Sequence[str] = kinds.ZONES) -> Check
         if op["kind"] not in CALLS or outcome in (OK, DOCUMENTED):
             continue
         if outcome == STALE:  # counted: the answering zone had not the new password yet
+            continue
+        if LOCKED in str(op.get("error")):  # judged once per account by ``locked_out``
+            counts["locked_out"] += 1
             continue
         if outcome == ENDED:
             if _ended_by(op, revoked, endings):
@@ -299,6 +304,37 @@ def lockout(failures: Iterable[Mapping[str, Any]], max_attempts: int) -> Check:
         violations,
         {"usernames": len(per), "max_attempts": max_attempts, "most_evaluated": most},
     )
+
+
+def locked_out(entries: Sequence[Entry]) -> Check:
+    """4. Nobody is locked out by their own right password: the load's employees and
+    administrators never type a wrong one (a guesser does, under other usernames), so a login
+    of theirs refused ``account-locked`` is a violation, counted once per account with the
+    operations that led to it."""
+    ops = [e for e in entries if e["type"] == "op" and e["kind"] != "guess"]
+    first: dict[str, Entry] = {}
+    refused: dict[str, int] = defaultdict(int)
+    for op in sorted(ops, key=lambda e: float(e["start"])):
+        if op["outcome"] != OK and LOCKED in str(op.get("error")):
+            first.setdefault(op["client"], op)
+            refused[op["client"]] += 1
+    violations = []
+    for client, op in sorted(first.items(), key=lambda item: float(item[1]["start"])):
+        before = [
+            e
+            for e in ops
+            if e["client"] == client and e["start"] < op["start"] and e["kind"] != "renew"
+        ][-6:]
+        lead = "; ".join(
+            f"{e['kind']} {e['start']:.1f} s {','.join(e.get('zones') or [])} {e['outcome']}"
+            + (f" ({str(e['error'])[:40]})" if e.get("error") else "")
+            for e in before
+        )
+        violations.append(
+            f"{client} locked out at {op['start']:.1f} s ({refused[client]} logins refused); "
+            f"before: {lead}"
+        )
+    return Check("4-no-one-locked-out-by-a-right-password", violations, {"accounts": len(first)})
 
 
 # --------------------------------------------------------------------------- invariant 5

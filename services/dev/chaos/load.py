@@ -50,7 +50,7 @@ from services.dev.chaos.history import (
 from services.dev.deployment import Deployment
 from shared.bus_tags import BusTags
 from shared.events import Envelope, NotifyRequest
-from shared.otp import time_step, totp_at_step
+from shared.otp import PERIOD, time_step, totp_at_step
 from shared.sealing import Keyring
 from shared.topics import NOTIFY_REQUESTS
 
@@ -87,8 +87,8 @@ class Account:
     employee: str
     username: str
     password: str
-    #: A new password whose change was not answered: it may or may not have been set.
-    unsure: str | None = None
+    #: (old, new) of a change that was not answered: either may be the one auth holds.
+    unsure: tuple[str, str] | None = None
     #: When this account's password last changed (seconds into the run).
     changed_at: float | None = None
     #: Two factors: what the wizard asks, the app's secret and the last time step used.
@@ -341,33 +341,27 @@ class Load:
     async def _login(
         self, client: TweestapClient, name: str, user: Account, order: list[str]
     ) -> tuple[Entry, Any]:
-        """The password step; after an unanswered change, the new password first."""
-        if user.unsure is not None:
-            unsure, user.unsure = user.unsure, None
-            entry, step = await self._op(
-                client,
-                name,
-                "login",
-                lambda: client.login(user.practice, user.username, unsure),
-                order=order,
-                employee=user.employee,
-                unsure=True,
-            )
-            if entry["outcome"] == OK:
-                user.password, user.changed_at = unsure, entry["start"]
-                return entry, step
-            if entry["outcome"] == OTHER and "401" in (entry["error"] or ""):
-                entry["outcome"] = DOCUMENTED  # the change had not applied: the old one
+        """The password step. After a change whose answer was lost either password may be
+        the one auth holds (and a zone may not have the new one yet): a refused one makes the
+        next login try the other, until the new one works."""
         entry, step = await self._op(
             client,
             name,
             "login",
-            lambda: client.login(user.practice, user.username, user.password),
+            functools.partial(client.login, user.practice, user.username, user.password),
             order=order,
             employee=user.employee,
+            unsure=user.unsure is not None,
         )
-        recent = user.changed_at is not None and entry["start"] - user.changed_at < STALE_SECONDS
-        if entry["outcome"] == OTHER and "401" in (entry["error"] or "") and recent:
+        refused = entry["outcome"] == OTHER and "401" in (entry["error"] or "")
+        if user.unsure is not None:
+            old, new = user.unsure
+            if entry["outcome"] == OK and user.password == new:
+                user.unsure, user.changed_at = None, entry["start"]
+            elif refused:
+                user.password = old if user.password == new else new
+                entry["outcome"] = DOCUMENTED
+        elif refused and entry["start"] - (user.changed_at or -STALE_SECONDS) < STALE_SECONDS:
             # The zone that answered may not yet hold the new password (replication lag).
             entry["outcome"] = STALE
         return entry, step
@@ -397,7 +391,7 @@ class Load:
         choice = self.rng.random()
         if choice < 0.4:
             await self._logout(client, name, sid, user.employee, order)
-        elif choice < 0.55:
+        elif choice < 0.55 and user.unsure is None:  # a change only from a known password
             await self._change_password(client, name, sid, user, order)
 
     async def _logout(
@@ -453,7 +447,8 @@ class Load:
             entry["outcome"], entry["error"] = OTHER, f"{answer.status} {answer.body}"
         elif entry["outcome"] == UNAVAILABLE:
             # It may have applied: the next login tries the new password first, then the old.
-            user.unsure = new
+            user.unsure = (user.unsure[0] if user.unsure else user.password, new)
+            user.password = new
 
     # -- revocations ---------------------------------------------------------------------
 
@@ -823,8 +818,8 @@ class Load:
                 raise TweestapError(shown.status, shown.body)
             secret = str(shown.body["secret"])
             # Used steps only go forward over all of an employee's factors (the replay rule):
-            # the new app's first code too.
-            step = max(time_step(datetime.now(UTC)), user.last_step + 1)
+            # the new app's first code too, within a step of now.
+            step = await self._next_step(user)
             first = {"code": totp_at_step(secret, step)}
             done = await client.request("enrolment", "POST", f"{path}/confirm", first, token=token)
             if done.status != 200:
@@ -868,8 +863,10 @@ class Load:
         while not self.stopping:
             async with self._client(first) as client:
                 if user.secret is None:
-                    await self._enrol(client, name, user, order)
-                    await self._pause(1.0, 3.0)
+                    # A failed wizard is tried again later: each start mails a code, and the
+                    # codes an employee may be sent are limited (429 too-many-codes).
+                    if not await self._enrol(client, name, user, order):
+                        await self._pause(20.0, 40.0)
                     continue
                 entry = await self._totp_login(client, name, user, order)
                 if entry["outcome"] == OK and client.token is not None:
@@ -882,16 +879,22 @@ class Load:
                             await self._logout(client, name, sid, user.employee, order)
             await self._pause(0.5, 2.0)
 
+    @staticmethod
+    async def _next_step(user: Account) -> int:
+        """A TOTP time step after the last one used, at most one ahead of now (waiting for
+        the next step when the one ahead is used already)."""
+        now = time_step(datetime.now(UTC))
+        if user.last_step >= now + 1:
+            await asyncio.sleep((now + 1) * PERIOD - time.time() + 0.5)
+            now = time_step(datetime.now(UTC))
+        return max(now, user.last_step + 1)
+
     async def _totp_login(
         self, client: TweestapClient, name: str, user: Account, order: list[str]
     ) -> Entry:
         """A code of a time step not used before (the replay rule), up to one step ahead."""
         assert user.secret is not None
-        now = time_step(datetime.now(UTC))
-        if user.last_step >= now + 1:
-            await asyncio.sleep((now + 1) * 30 - time.time() + 0.5)
-            now = time_step(datetime.now(UTC))
-        step_no = max(now, user.last_step + 1)
+        step_no = await self._next_step(user)
         secret = user.secret
 
         async def login() -> Any:

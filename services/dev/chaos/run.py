@@ -175,6 +175,7 @@ async def _checks(deployment: Deployment, load: Load, history: History) -> list[
         checks.revocations(entries),
         checks.merged_fields(entries, final),
         checks.lockout(failures, PasswordPolicy().max_attempts),
+        checks.locked_out(entries),
         checks.notifications(entries, delivered),
     ]
 
