@@ -52,9 +52,8 @@ class AuthSettings(Settings, WebAuthnSettings, CardSettings, DeziSettings):
     hash_busy_retry_seconds: int = Field(default=1, ge=1, le=60)
     #: A hash that has waited this long for a thread is answered 503 ``hasher-busy`` instead
     #: of run: its caller has given up or is about to (the SDK waits 5 s for a login), and
-    #: hashing it late only delays the ones behind. The queue also counts as full as soon as
-    #: it holds more hashes than the threads finish in this time (measured), so a login is
-    #: refused at once, while its caller can still come back after ``Retry-After``.
+    #: hashing it late only delays the ones behind. A caller that says how long it will
+    #: wait (``X-Request-Budget``, the SDK does) is dropped sooner when that is shorter.
     hash_max_wait_seconds: float = Field(default=4.0, gt=0, le=60)
     #: Requests per client address to the login endpoints (``POST /v1/login`` and its
     #: ``/password``, ``/challenge``, ``/verify`` steps) per window; beyond it 429

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.auth.domain.admission import AdmissionQueue, Served, room
+from services.auth.domain.admission import AdmissionQueue, Served
 
 FLOODER, OTHER = "192.0.2.1", "198.51.100.7"
 
@@ -74,35 +74,7 @@ def test_a_caller_with_less_patience_is_dropped_sooner() -> None:
     assert hurried is not None and calm is not None
     assert queue.next(now=1.5) == Served(calm, stale=(hurried,))
     assert queue.admit(OTHER, now=2, patience=30.0).stale == (), "calm was served"
-
-
-def test_a_request_that_would_wait_past_its_patience_is_refused_at_once() -> None:
-    """Three ahead at 0.5 s each: 1.5 s of waiting, more than this caller can give."""
-    queue = AdmissionQueue(capacity=10, max_wait=4.0)
-    for _ in range(3):
-        queue.admit(FLOODER, now=0, seconds_per_place=0.5)
-    assert queue.admit(OTHER, now=0, patience=1.0, seconds_per_place=0.5).ticket is None
-    assert queue.admit(OTHER, now=0, patience=2.0, seconds_per_place=0.5).ticket is not None
-    assert queue.admit(OTHER, now=0, patience=0.0).ticket is None, "no time at all"
-
-
-def test_the_queue_holds_no_more_work_than_can_be_done_within_max_wait() -> None:
-    assert room(max_wait=4.0, workers=2, seconds_per_job=0.2) == 38, "(4 / 0.2 - 1) * 2"
-    assert room(max_wait=4.0, workers=2, seconds_per_job=1.0) == 6
-    assert room(max_wait=4.0, workers=1, seconds_per_job=5.0) == 0, "a hash alone is too slow"
-    assert room(max_wait=4.0, workers=2, seconds_per_job=None) is None, "nothing measured yet"
-    assert room(max_wait=float("inf"), workers=2, seconds_per_job=0.2) is None
-
-
-def test_a_queue_without_room_refuses_at_once_but_still_fairly() -> None:
-    """Slow hashes: the queue counts as full below its capacity, so a newcomer is refused at
-    once (it can come back after Retry-After) instead of waiting past its caller's budget."""
-    queue = AdmissionQueue(capacity=64, max_wait=4.0)
-    flood = [queue.admit(FLOODER, now=0, room=3).ticket for _ in range(3)]
-    assert queue.admit(FLOODER, now=0, room=3).ticket is None, "no room for a fourth"
-    other = queue.admit(OTHER, now=0, room=3)
-    assert other.ticket is not None and other.displaced == (flood[-1],)
-    assert queue.admit(OTHER, now=0, room=64).ticket is not None, "room again: no one displaced"
+    assert queue.admit(OTHER, now=2, patience=0.0).ticket is None, "no time to wait at all"
 
 
 def test_settings_that_make_no_sense_are_refused() -> None:
@@ -124,14 +96,12 @@ OPERATIONS = st.lists(
     capacity=st.integers(0, 8),
     max_wait=st.sampled_from([3.0, 1e9]),
     ops=OPERATIONS,
-    rooms=st.lists(st.one_of(st.none(), st.integers(0, 8)), min_size=1),
     patience=st.lists(st.one_of(st.none(), st.floats(0.5, 10)), min_size=1),
 )
 def test_the_queue_is_bounded_fair_and_served_oldest_first(
     capacity: int,
     max_wait: float,
     ops: list[tuple[str, str | None]],
-    rooms: list[int | None],
     patience: list[float | None],
 ) -> None:
     queue = AdmissionQueue(capacity, max_wait)
@@ -144,13 +114,12 @@ def test_the_queue_is_bounded_fair_and_served_oldest_first(
         if op == "admit":
             assert key is not None
             held = {k: queue.held(k) for k in "abcd"}
-            usable = rooms[now % len(rooms)]
             given = patience[now % len(patience)]
-            result = queue.admit(key, now, usable, given)
+            result = queue.admit(key, now, given)
             ended += [*result.displaced, *result.stale]
             if result.ticket is None:
                 # Refused only when full and no address holds two places more than it.
-                assert len(queue) >= (capacity if usable is None else min(capacity, usable))
+                assert len(queue) >= capacity
                 assert all(h <= held[key] + 1 for k, h in held.items() if k != key), held
             else:
                 admitted_at[result.ticket], key_of[result.ticket] = now, key

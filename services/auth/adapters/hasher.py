@@ -17,7 +17,7 @@ from typing import TypeVar
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from services.auth.domain.admission import AdmissionQueue, room
+from services.auth.domain.admission import AdmissionQueue
 from shared import actors
 from shared.problems import Problem
 from shared.ratelimit import limit_key
@@ -81,7 +81,6 @@ class Hasher:
         self._tickets: dict[int, asyncio.Future[None]] = {}
         #: Hashing jobs holding a thread (running, or granted one and about to run).
         self._running = 0
-        self._max_wait = max_wait_seconds
         #: The seconds a job takes on its thread (moving average), None until one has run.
         self._job_seconds: float | None = None
         # Verified when the user is unknown, so that the answer takes the same time.
@@ -111,7 +110,7 @@ class Hasher:
 
     def _measured(self, seconds: float) -> None:
         """A job's time on its thread (wall time: a saturated machine makes it longer), into
-        the moving average that sizes the queue (services/auth/domain/admission.py, room)."""
+        the moving average a caller's patience is reckoned with."""
         last = self._job_seconds
         self._job_seconds = seconds if last is None else last + JOB_AVERAGING * (seconds - last)
 
@@ -119,15 +118,11 @@ class Hasher:
         """Wait in the queue until :meth:`_serve_next` grants a thread (counted in
         ``_running`` by the grant), or raise :class:`HasherBusy`."""
         key = limit_key(actors.address() or "unknown", self._ipv6_prefix)
-        job = self._job_seconds or 0.0
         budget = caller_budget.get()
-        admitted = self._queue.admit(
-            key,
-            self._clock(),
-            room(self._max_wait, self._workers, self._job_seconds),
-            patience=None if budget is None else budget - job - BUDGET_MARGIN_SECONDS,
-            seconds_per_place=job / self._workers,
-        )
+        patience = None
+        if budget is not None:  # what is left for waiting once its own hash and the rest ran
+            patience = budget - (self._job_seconds or 0.0) - BUDGET_MARGIN_SECONDS
+        admitted = self._queue.admit(key, self._clock(), patience)
         self._refuse(admitted.displaced + admitted.stale)
         if admitted.ticket is None:
             raise HasherBusy(self._busy_retry_seconds)

@@ -7,18 +7,20 @@ bounded. Its rules, so that an overload is shed fairly:
 - **Oldest first.** A free thread takes the request that has waited longest.
 - **Fair shares when full.** A request arriving at a full queue takes the place of the newest
   request of the client address holding the most places, when that address holds at least two
-  more than the newcomer's would then hold; else the newcomer is refused. One address
+  places more than the newcomer's address; else the newcomer is refused. One address
   flooding the queue cannot keep another out: the queue tends to equal shares, and within an
   address the older requests keep their places (first in, first out).
 - **Not served late.** A request that has waited longer than ``max_wait`` seconds, or than
   its caller's patience (what its time budget leaves, when it says), is dropped instead of
   hashed: its caller has given up on it or is about to, and hashing it would only delay the
   ones behind.
-- **Refused early rather than dropped late.** The queue counts as full already when it holds
-  more work than the threads can finish within ``max_wait`` (:func:`room`, from the measured
-  time of a hash), and a request that would wait past its patience behind the ones already
-  waiting is refused at once: then it can still wait its ``Retry-After`` and come back (or go
-  to the other zone) within its caller's budget; one dropped after waiting cannot.
+- **No place without patience.** A request whose caller has no time left to wait is refused
+  at once when it would have to queue.
+
+An estimate of the wait (queue length times a hash's measured time) was tried to refuse early
+the requests that would wait past their patience: on a loaded machine it refused logins that
+would have been served in time (a hash's wall time there says little about the threads'
+throughput), so the queue admits up to its capacity and drops only what is past its time.
 
 Every request turned away (refused, displaced or dropped) was not evaluated: the password was
 never hashed, so the client may send it again (ADR 0008)."""
@@ -27,15 +29,6 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-
-
-def room(max_wait: float, workers: int, seconds_per_job: float | None) -> int | None:
-    """How many may wait so that the last one's job is done within ``max_wait``: it starts
-    after the ``n`` before it, ``workers`` at a time, and takes ``seconds_per_job`` itself.
-    None (no limit but the capacity) until a job's time has been measured."""
-    if seconds_per_job is None or seconds_per_job <= 0 or max_wait == float("inf"):
-        return None
-    return max(0, int((max_wait / seconds_per_job - 1) * workers))
 
 
 @dataclass(frozen=True)
@@ -89,28 +82,17 @@ class AdmissionQueue:
         """Places ``key`` holds in the queue."""
         return len(self._by_key.get(key, ()))
 
-    def admit(
-        self,
-        key: str,
-        now: float,
-        room: int | None = None,
-        patience: float | None = None,
-        seconds_per_place: float = 0.0,
-    ) -> Admitted:
-        """A request of ``key`` arriving at ``now`` (see the module's rules). ``room``: the
-        places usable now, if fewer than ``capacity`` (:func:`room`); ``patience``: the seconds
-        its caller can wait, if it said; ``seconds_per_place``: the expected wait for each
-        request ahead of it (a job's time / threads)."""
+    def admit(self, key: str, now: float, patience: float | None = None) -> Admitted:
+        """A request of ``key`` arriving at ``now`` (see the module's rules); ``patience``: the
+        seconds its caller can wait, if it said."""
         stale = self._drop_stale(now)
         limit = self.max_wait if patience is None else min(self.max_wait, patience)
-        usable = self.capacity if room is None else min(self.capacity, room)
-        full = len(self._places) >= usable
+        if limit <= 0:
+            return Admitted(None, stale=stale)
+        full = len(self._places) >= self.capacity
         largest = self._largest() if full else None
         if full and (largest is None or self.held(largest) < self.held(key) + 2):
             return Admitted(None, stale=stale)
-        ahead = len(self._places) - (1 if full else 0)
-        if limit <= 0 or ahead * seconds_per_place > limit:
-            return Admitted(None, stale=stale)  # it would wait past its caller's patience
         displaced = () if largest is None else (self._remove_newest(largest),)
         self._issued += 1
         ticket = self._issued
