@@ -35,7 +35,9 @@ invariants 3, 5 and 6), for ``tweestap chaos`` and the fault tests.
     ``degraded``).
 ``no-consumer-stuck``
     No consumer reports ``tweestap_catching_up`` 1 or a ``tweestap_consumer_lag`` above 0 on
-    ``/metrics``.
+    ``/metrics``. ``detail`` lists per process the topics it has been assigned since it
+    started (those with a lag gauge): a consumer of a work topic (one group across the zones)
+    that is catching up without its topic there has no partition to read to the end.
 
 Every check is re-evaluated until all hold or ``settle_seconds`` have passed (replication is
 asynchronous; a healed process needs a moment to catch up); ``detail["waited_seconds"]`` says
@@ -75,6 +77,7 @@ __all__ = [
     "check_converged",
     "compare_rows",
     "digest",
+    "lag_topics",
     "refused_as_foreign",
     "stuck_consumers",
 ]
@@ -262,6 +265,18 @@ def stuck_consumers(metrics_text: str) -> list[str]:
                 topic = sample.labels.get("topic", "?")
                 stuck.append(f"lag {sample.value:.0f} on {topic}")
     return sorted(stuck)
+
+
+def lag_topics(metrics_text: str) -> list[str]:
+    """The topics a ``/metrics`` exposition has a ``tweestap_consumer_lag`` gauge of, sorted."""
+    return sorted(
+        {
+            sample.labels.get("topic", "?")
+            for family in text_string_to_metric_families(metrics_text)
+            for sample in family.samples
+            if sample.name == "tweestap_consumer_lag"
+        }
+    )
 
 
 # -- reading the deployment -------------------------------------------------------------------
@@ -636,7 +651,9 @@ async def _consumers(deployment: Deployment, session: aiohttp.ClientSession) -> 
                 violations.append(f"{name}: /metrics {status or 'unreachable'}")
                 continue
             stuck = stuck_consumers(body)
-            detail[name] = len(stuck)
+            # The topics it has been assigned since it started (a lag gauge exists): a consumer
+            # catching up without its topic here has no partition to read to the end.
+            detail[name] = {"stuck": len(stuck), "assigned": lag_topics(body)}
             violations.extend(f"{name}: {what}" for what in stuck)
     return Check("no-consumer-stuck", violations, detail)
 

@@ -9,6 +9,7 @@ from services.dev.convergence import (
     REPLICATED,
     compare_rows,
     digest,
+    lag_topics,
     refused_as_foreign,
     stuck_consumers,
 )
@@ -50,6 +51,7 @@ def test_refusals_of_authenticity_and_bounds_are_not_genuine() -> None:
 def test_stuck_consumers_from_a_real_exposition() -> None:
     metrics = Metrics("auth", "a")
     base = metrics.base()
+    assert lag_topics(metrics.exposition().decode()) == []
     metrics.catching_up.labels(**base, consumer="auth-a").set(0)
     metrics.consumer_lag.labels(**base, topic="directory.employees").set(0)
     assert stuck_consumers(metrics.exposition().decode()) == []
@@ -59,6 +61,7 @@ def test_stuck_consumers_from_a_real_exposition() -> None:
         "consumer auth-a catching up",
         "lag 3 on factors",
     ]
+    assert lag_topics(metrics.exposition().decode()) == ["directory.employees", "factors"]
 
 
 def test_no_table_is_both_replicated_and_per_zone() -> None:
