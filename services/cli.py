@@ -439,7 +439,10 @@ def parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="run a benchmark, print JSON")
     bench.add_argument(
         "name",
-        choices=["login", "renew", "introspect", "oidc", "notify", "failover", "startup"],
+        choices=[
+            *("login", "renew", "introspect", "oidc", "notify", "failover", "startup"),
+            "compare",
+        ],
     )
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     bench.set_defaults(func=_bench)

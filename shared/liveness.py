@@ -323,9 +323,9 @@ class Liveness:
         if len(self._sent) > 100:  # beats that never came back (a dead connection)
             self._sent.pop(min(self._sent))
         payload = json.dumps({"heartbeat": f"{self._token}:{seq}"})
-        await asyncio.wait_for(
-            conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload), self.max_staleness
-        )
+        # asyncio.timeout, not wait_for: a cancelled task stops at once (no inner task).
+        async with asyncio.timeout(self.max_staleness):
+            await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
 
     async def _listen_once(self) -> None:
         conn = await self._connect()
@@ -341,7 +341,8 @@ class Liveness:
                 await self._beat(conn)
                 self.state.forget_ended(datetime.now(UTC))
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(lost.wait(), self.max_staleness / 4)
+                    async with asyncio.timeout(self.max_staleness / 4):
+                        await lost.wait()
             raise ConnectionError("the liveness connection ended")
         finally:
             self._ready = False
