@@ -32,7 +32,7 @@ from datetime import UTC
 from typing import Any, get_args
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
@@ -147,6 +147,11 @@ class EventConsumer:
         self.topics = tuple(handlers)
         #: Set once the consumer has been assigned partitions (tests and readiness wait on it).
         self.assigned = asyncio.Event()
+        #: The partitions of the group's latest assignment to this consumer; ``joined``: it has
+        #: had one since it (re)started, possibly none (a group shared with another zone's
+        #: consumer may have more members than partitions).
+        self.partitions: frozenset[TopicPartition] = frozenset()
+        self.joined = False
         #: Why the consumer is not consuming right now (database or broker away), for readiness.
         self._trouble: str | None = None
         #: Messages behind the end of the assigned partitions, as of the last batch.
@@ -239,6 +244,7 @@ class EventConsumer:
                 if isinstance(exc, DatabaseUnavailable):
                     self._trouble = f"retrying after {type(exc).__name__}"
                 self.assigned.clear()
+                self.joined = False
                 await self._back_off(exc)
 
     async def _back_off(self, exc: BaseException) -> None:
@@ -256,7 +262,6 @@ class EventConsumer:
     async def _consume(self) -> None:
         await ensure_topics(self.settings, self.topics)
         consumer = AIOKafkaConsumer(
-            *self.handlers,
             **client_options(self.settings),
             group_id=self.group,
             enable_auto_commit=False,
@@ -266,6 +271,7 @@ class EventConsumer:
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
         )
+        consumer.subscribe(list(self.handlers), listener=_Assignments(self))
         await consumer.start()
         try:
             while True:
@@ -528,11 +534,27 @@ class EventConsumer:
                 continue
             lag[tp.topic] = lag.get(tp.topic, 0) + max(0, high - await consumer.position(tp))
         self._lag = sum(lag.values())
-        read_to_end = bool(consumer.assignment()) and unknown == 0 and self._lag == 0
+        # Assigned nothing, a member has nothing to read: caught up (not before it has joined).
+        read_to_end = self.joined and unknown == 0 and self._lag == 0
         if self._behind_since is not None and read_to_end:
             self._caught_up()
         for topic, value in lag.items():
             self.metrics.consumer_lag.labels(**self.metrics.base(), topic=topic).set(value)
+
+
+class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Tells the consumer each assignment the group gives it, an empty one too (which
+    ``assignment()`` cannot tell from not having joined yet)."""
+
+    def __init__(self, owner: EventConsumer) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        """Nothing to do: offsets are committed after each batch."""
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        self.owner.partitions = frozenset(assigned)
+        self.owner.joined = True
 
 
 def _where(consumer: str, record: ConsumerRecord, event: Envelope | None) -> dict[str, Any]:
