@@ -188,6 +188,9 @@ async def client_loop(
                 except Exception as exc:  # every failure counts, whatever it is
                     error = f"{type(exc).__name__}: {exc}"[:300]
                     cause = None if exc.__cause__ is None else str(exc.__cause__)[:120]
+                    slug = getattr(exc, "slug", "")  # the problem type of the last 5xx
+                    if slug:
+                        cause = f"{cause} {slug}"
                 seconds = time.monotonic() - started
                 over = failed_over(began_in, moved)
                 hedged = client.hedges - hedges
@@ -388,6 +391,10 @@ def _figures(ops: list[Op], killed_at: float) -> dict[str, Any]:
         "renewals_failed": sum(o.kind == "renew" for o in failed),
         "failed_by_cause": dict(Counter(f"{o.kind}: {o.cause}" for o in failed)),
         "interrupted_logins": sum(o.interrupted for o in ops),
+        # A login the user got through: neither failed nor interrupted (to be typed again).
+        "logins_succeeded": sum(
+            o.kind == "login" and not o.error and not o.interrupted for o in ops
+        ),
         "interrupted_by": dict(Counter(str(o.cause) for o in ops if o.interrupted)),
         "calls_that_waited_for_retry_after": sum(o.retries > 0 for o in ops),
         "kill_to_first_success_in_zone_b_ms": (
