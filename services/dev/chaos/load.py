@@ -64,8 +64,8 @@ USERS = 3
 GHOSTS = 2
 #: Employees with an authenticator app (in a practice that requires two factors).
 TOTP_USERS = 2
-#: A login refused within this long after its password changed is counted as "stale" (the
-#: zone that answered had not yet received the new password), not as a violation.
+#: A login or password change refused within this long after the password changed counts as
+#: "stale" (the zone that answered had not yet received the new password), not a violation.
 STALE_SECONDS = 30.0
 #: Concurrent login loops of a saturation burst, over accounts of practices of their own (one
 #: username's attempts queue on its lock, not on the hasher).
@@ -361,10 +361,16 @@ class Load:
             elif refused:
                 user.password = old if user.password == new else new
                 entry["outcome"] = DOCUMENTED
-        elif refused and entry["start"] - (user.changed_at or -STALE_SECONDS) < STALE_SECONDS:
-            # The zone that answered may not yet hold the new password (replication lag).
+        elif refused and self._recent(user, entry):
             entry["outcome"] = STALE
         return entry, step
+
+    @staticmethod
+    def _recent(user: Account, entry: Entry) -> bool:
+        """Whether the password changed so shortly before that the zone answering may not yet
+        hold the new one (replication lag; longer behind a fault)."""
+        changed = user.changed_at
+        return changed is not None and entry["start"] - changed < STALE_SECONDS
 
     async def _use(
         self, client: TweestapClient, name: str, sid: str, employee: str, order: list[str]
@@ -444,7 +450,8 @@ class Load:
                 client.restore({**grant, "skew": 0.0})
                 await self._logout(client, name, _sid(grant["token"]), user.employee, order)
         elif entry["outcome"] == OK:
-            entry["outcome"], entry["error"] = OTHER, f"{answer.status} {answer.body}"
+            stale = answer.status == 401 and self._recent(user, entry)
+            entry["outcome"], entry["error"] = (STALE if stale else OTHER), f"{answer.status}"
         elif entry["outcome"] == UNAVAILABLE:
             # It may have applied: the next login tries the new password first, then the old.
             user.unsure = (user.unsure[0] if user.unsure else user.password, new)
