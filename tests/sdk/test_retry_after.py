@@ -114,3 +114,38 @@ async def test_each_attempt_says_how_long_the_sdk_will_wait_for_it() -> None:
         assert client.retries == 1
     finally:
         await server.close()
+
+
+async def test_a_later_login_step_waits_out_a_retry_after_in_its_own_zone() -> None:
+    """A login's later steps can go to its zone only (the login lives there): a ``hasher-busy``
+    there (a password change at login hashes) is waited out and the step sent again."""
+    seen: list[str] = []
+
+    async def login(request: web.Request) -> web.Response:
+        return web.json_response({"next": "change_password", "login_id": "L1"})
+
+    async def password(request: web.Request) -> web.Response:
+        seen.append(request.match_info["id"])
+        if len(seen) == 1:
+            busy = {"type": "https://tweestap.nl/problems/hasher-busy", "status": 503}
+            return web.json_response(busy, status=503, headers={"Retry-After": "1"})
+        weak = {"type": "https://tweestap.nl/problems/password-too-weak", "status": 422}
+        return web.json_response(weak, status=422)
+
+    app = web.Application()
+    app.router.add_post("/v1/login", login)
+    app.router.add_post("/v1/login/{id}/password", password)
+    server = TestServer(app)
+    await server.start_server()
+    try:
+        async with TweestapClient([str(server.make_url(""))], probe_interval=3600) as client:
+            step = await client.login("fysio", "admin", "tijdelijk1")
+            try:
+                await step.change_password("kort")
+            except TweestapError as error:
+                assert error.status == 422, "the verdict after the wait"
+            else:
+                raise AssertionError("the zone refused the new password")
+            assert seen == ["L1", "L1"] and client.retries == 1
+    finally:
+        await server.close()
