@@ -144,7 +144,7 @@ class State:
                 self.practices.pop(row["id"], None)
             else:
                 self.practices[row["id"]] = bool(row["two_factor_required"])
-            return None
+            return ("practice", row["id"])
         raise ValueError(f"not a liveness table: {table!r}")
 
     def row(
@@ -185,12 +185,15 @@ def renewable(state: Mapping[str, Any], single_factor: bool, auth_time: datetime
 _ALL: weakref.WeakSet[Liveness] = weakref.WeakSet()
 
 
-def writing(sid: str | None = None, employee: EmployeeKey | None = None) -> None:
-    """This process is about to write a revocation of ``sid`` or ``employee``'s cutoff: until
-    its message arrives (after the commit), the database answers for that key, so the next
-    request here sees the write even before the message does."""
+def writing(
+    sid: str | None = None, employee: EmployeeKey | None = None, practice: str | None = None
+) -> None:
+    """This process is about to write a revocation of ``sid``, ``employee``'s cutoff or row, or
+    ``practice``'s row (a request, or a consumer applying the other zone's events): until its
+    message arrives (after the commit), the database answers for that key, so the next request
+    here sees the write even before the message does."""
     for liveness in list(_ALL):
-        liveness.hold(sid, employee)
+        liveness.hold(sid, employee, practice)
 
 
 class Liveness:
@@ -214,7 +217,7 @@ class Liveness:
         self._sent: dict[int, float] = {}
         self._seq = itertools.count()
         self._proven_at = float("-inf")
-        self._held: dict[tuple[str, str | EmployeeKey], float] = {}
+        self._held: dict[tuple[str, str | EmployeeKey | None], float] = {}
         self._conn: asyncpg.Connection | None = None
         #: Answers given from memory and left to the database (tests, metrics).
         self.answered = 0
@@ -253,18 +256,20 @@ class Liveness:
             self.answered += 1
         return found
 
-    def hold(self, sid: str | None, employee: EmployeeKey | None) -> None:
+    def hold(
+        self, sid: str | None, employee: EmployeeKey | None, practice: str | None = None
+    ) -> None:
         until = self._clock() + WRITING_SECONDS
-        if sid is not None:
-            self._held[("sid", sid)] = until
-        if employee is not None:
-            self._held[("employee", employee)] = until
+        for key in (("sid", sid), ("employee", employee), ("practice", practice)):
+            if key[1] is not None:
+                self._held[key] = until
 
     def _holding(self, sid: str, sso_sid: str, employee: EmployeeKey) -> bool:
         if not self._held:
             return False
         now = self._clock()
-        for key in (("sid", sid), ("sid", sso_sid), ("employee", employee)):
+        keys = (("sid", sid), ("sid", sso_sid), ("employee", employee), ("practice", employee[0]))
+        for key in keys:
             until = self._held.get(key)
             if until is not None:
                 if until > now:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import asyncpg
 from asyncpg.exceptions import UniqueViolationError
 
+from shared import liveness
 from shared.assurance import Level, check_policy
 from shared.consumer import Handler
 from shared.directory_trust import DirectoryTrust, admit_employee
@@ -86,6 +87,7 @@ class Directory:
         self, conn: asyncpg.Connection, practice: str, ev: PracticeUpserted
     ) -> bool:
         """Merge practice settings into those held; True if anything changed."""
+        liveness.writing(practice=practice)
         return await self.practices.upsert(conn, (practice,), self.practices.state_of(ev))
 
     async def upsert_employee(
@@ -94,6 +96,7 @@ class Directory:
         """Merge an employee into the one held; True if anything changed. Raises
         UniqueViolationError when another employee of the practice has the username."""
         table = self._employees()
+        liveness.writing(employee=(practice, ev.employee))
         return await table.upsert(conn, (practice, ev.employee), table.state_of(ev), self.derive)
 
     def _employees(self) -> MergedTable:

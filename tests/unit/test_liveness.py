@@ -262,3 +262,15 @@ def test_messages_heard_while_loading_are_applied_after_the_load_in_order() -> N
     for message in liveness._buffer:
         liveness._apply(message)
     assert liveness.state.practices["p1"] is True
+
+
+def test_a_practice_being_written_here_is_read_from_the_database_until_its_message() -> None:
+    clock = Clock()
+    liveness = _ready(clock)
+    _beat(liveness, clock)
+    lv.writing(practice="p1")
+    assert liveness.row("p1", "e1", "s1", "s1") is None, "its two-factor rule is written"
+    practice = {"table": "practices", "row": {"id": "p1", "two_factor_required": True}}
+    liveness._heard(None, 0, lv.CHANNEL, json.dumps(practice))
+    found = liveness.row("p1", "e1", "s1", "s1")
+    assert found is not None and found["two_factor_required"] is True
