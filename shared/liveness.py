@@ -217,7 +217,8 @@ class Liveness:
         self._sent: dict[int, float] = {}
         self._seq = itertools.count()
         self._proven_at = float("-inf")
-        self._held: dict[tuple[str, str | EmployeeKey | None], float] = {}
+        #: Keys this process is writing: (writes whose message has not arrived, until when).
+        self._held: dict[tuple[str, str | EmployeeKey | None], tuple[int, float]] = {}
         self._conn: asyncpg.Connection | None = None
         #: Answers given from memory and left to the database (tests, metrics).
         self.answered = 0
@@ -262,7 +263,8 @@ class Liveness:
         until = self._clock() + WRITING_SECONDS
         for key in (("sid", sid), ("employee", employee), ("practice", practice)):
             if key[1] is not None:
-                self._held[key] = until
+                writes, _ = self._held.get(key, (0, until))
+                self._held[key] = (writes + 1, until)
 
     def _holding(self, sid: str, sso_sid: str, employee: EmployeeKey) -> bool:
         if not self._held:
@@ -270,12 +272,18 @@ class Liveness:
         now = self._clock()
         keys = (("sid", sid), ("sid", sso_sid), ("employee", employee), ("practice", employee[0]))
         for key in keys:
-            until = self._held.get(key)
-            if until is not None:
-                if until > now:
+            held = self._held.get(key)
+            if held is not None:
+                if held[1] > now:
                     return True
                 del self._held[key]
         return False
+
+    def _forget_holds(self) -> None:
+        """Holds past their time (writes that rolled back or changed nothing: no message)."""
+        now = self._clock()
+        for key in [k for k, (_, until) in self._held.items() if until <= now]:
+            del self._held[key]
 
     # -- listening ------------------------------------------------------------------------
 
@@ -296,8 +304,14 @@ class Liveness:
 
     def _apply(self, message: Mapping[str, Any]) -> None:
         touched = self.state.apply(message)
-        if touched is not None:
-            self._held.pop(touched, None)
+        if touched is None:
+            return
+        held = self._held.get(touched)
+        if held is not None:
+            if held[0] > 1:
+                self._held[touched] = (held[0] - 1, held[1])
+            else:
+                del self._held[touched]
 
     async def _load(self, conn: asyncpg.Connection) -> None:
         """Everything, after LISTEN: what arrives meanwhile is applied after, in order."""
@@ -345,6 +359,7 @@ class Liveness:
             while not lost.is_set() and not conn.is_closed():
                 await self._beat(conn)
                 self.state.forget_ended(datetime.now(UTC))
+                self._forget_holds()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.max_staleness / 4):
                         await lost.wait()
