@@ -21,6 +21,11 @@ class ZoneCounter:
     resets: str
     #: The column that names what is counted (``username``, ``employee``).
     key: str
+    #: SQL on a failure row (in code, never input): which rows a reset forgets. Auth keeps a
+    #: guess still waiting for its verdict (``NOT pending``): deleting another login's pending
+    #: row deadlocked two logins of one person, each resetting over the other's guess; a
+    #: pending row at or before the reset counts no more anyway, and its verdict settles it.
+    forgets: str = "true"
 
     def since_reset(self, at: str = "f.at") -> str:
         """SQL: ``at`` (a column of a row of the same practice and key as ``$1``, ``$2``)
@@ -73,7 +78,7 @@ class ZoneCounter:
            forgotten AS (
                DELETE FROM {self.failures}
                WHERE practice = {practice} AND {self.key} = {key} AND at <= {at}
-                 AND EXISTS (SELECT 1 FROM {source})
+                 AND {self.forgets} AND EXISTS (SELECT 1 FROM {source})
                RETURNING 1)"""  # noqa: S608 - names from code
 
     async def reset(self, conn: asyncpg.Connection, practice: str, key: str, at: datetime) -> None:

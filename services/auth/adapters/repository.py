@@ -253,7 +253,7 @@ async def lock_attempts(conn: asyncpg.Connection, practice_id: str, username: st
 #: A username's failed logins, every zone's, with a reset (a successful login):
 #: :mod:`shared.replicas.counters`. (A password guess is counted pending before its verdict:
 #: :func:`reserve_failure`.)
-LOGIN_FAILURES = ZoneCounter("login_failures", "login_resets", "username")
+LOGIN_FAILURES = ZoneCounter("login_failures", "login_resets", "username", forgets="NOT pending")
 _RESET = "reset AS (SELECT at FROM login_resets WHERE practice = $1 AND username = $2)"
 #: Its failures after that reset, oldest first, as the column ``failures`` (``also``: a
 #: further condition on ``f``).

@@ -3,6 +3,7 @@ step; where the login goes then is :class:`LoginSteps`'."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from dataclasses import dataclass
@@ -101,6 +102,12 @@ class PasswordLogin:
         except Problem:
             await self.attempts.passed(attempt)  # a right guess all the same
             self.metrics.login("level_too_low", started)
+            raise
+        except Exception:
+            # The login could not be opened (the database failed mid-way): still a right
+            # guess, which must not stay pending and count as a failure.
+            with contextlib.suppress(Exception):
+                await self.attempts.passed(attempt)
             raise
         self.metrics.login("success", started)
         return response
