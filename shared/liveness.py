@@ -217,8 +217,9 @@ class Liveness:
         self._sent: dict[int, float] = {}
         self._seq = itertools.count()
         self._proven_at = float("-inf")
-        #: Keys this process is writing: (writes whose message has not arrived, until when).
-        self._held: dict[tuple[str, str | EmployeeKey | None], tuple[int, float]] = {}
+        #: Keys this process is writing, until when (the first message for the key ends it:
+        #: with several processes' states in one process, as in tests, a count could not).
+        self._held: dict[tuple[str, str | EmployeeKey | None], float] = {}
         self._conn: asyncpg.Connection | None = None
         #: Answers given from memory and left to the database (tests, metrics).
         self.answered = 0
@@ -263,8 +264,7 @@ class Liveness:
         until = self._clock() + WRITING_SECONDS
         for key in (("sid", sid), ("employee", employee), ("practice", practice)):
             if key[1] is not None:
-                writes, _ = self._held.get(key, (0, until))
-                self._held[key] = (writes + 1, until)
+                self._held[key] = until
 
     def _holding(self, sid: str, sso_sid: str, employee: EmployeeKey) -> bool:
         if not self._held:
@@ -272,9 +272,9 @@ class Liveness:
         now = self._clock()
         keys = (("sid", sid), ("sid", sso_sid), ("employee", employee), ("practice", employee[0]))
         for key in keys:
-            held = self._held.get(key)
-            if held is not None:
-                if held[1] > now:
+            until = self._held.get(key)
+            if until is not None:
+                if until > now:
                     return True
                 del self._held[key]
         return False
@@ -282,7 +282,7 @@ class Liveness:
     def _forget_holds(self) -> None:
         """Holds past their time (writes that rolled back or changed nothing: no message)."""
         now = self._clock()
-        for key in [k for k, (_, until) in self._held.items() if until <= now]:
+        for key in [k for k, until in self._held.items() if until <= now]:
             del self._held[key]
 
     # -- listening ------------------------------------------------------------------------
@@ -304,14 +304,8 @@ class Liveness:
 
     def _apply(self, message: Mapping[str, Any]) -> None:
         touched = self.state.apply(message)
-        if touched is None:
-            return
-        held = self._held.get(touched)
-        if held is not None:
-            if held[0] > 1:
-                self._held[touched] = (held[0] - 1, held[1])
-            else:
-                del self._held[touched]
+        if touched is not None:
+            self._held.pop(touched, None)
 
     async def _load(self, conn: asyncpg.Connection) -> None:
         """Everything, after LISTEN: what arrives meanwhile is applied after, in order."""

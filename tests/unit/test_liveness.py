@@ -276,21 +276,6 @@ def test_a_practice_being_written_here_is_read_from_the_database_until_its_messa
     assert found is not None and found["two_factor_required"] is True
 
 
-def test_two_writes_of_one_key_hold_it_until_both_messages_arrived() -> None:
-    clock = Clock()
-    liveness = _ready(clock)
-    _beat(liveness, clock)
-    lv.writing(sid="s1")
-    lv.writing(sid="s1")
-    ends = _iso(datetime.now(UTC) + timedelta(hours=1))
-    revoked = {"table": "revocations", "row": {"sid": "s1", "session_expires_at": ends}}
-    liveness._heard(None, 0, lv.CHANNEL, json.dumps(revoked))
-    assert liveness.row("p1", "e1", "s1", "s1") is None, "the second write is not heard yet"
-    liveness._heard(None, 0, lv.CHANNEL, json.dumps(revoked))
-    found = liveness.row("p1", "e1", "s1", "s1")
-    assert found is not None and found["revoked"] is True
-
-
 def test_holds_of_writes_that_sent_nothing_are_forgotten() -> None:
     clock = Clock()
     liveness = _ready(clock)
