@@ -446,6 +446,13 @@ def main(argv: list[str]) -> int:
     ratio = round(rate / raw.per_s, 3) if raw.per_s else None
     server_cpu = meter.seconds.get("server", 0.0)
     per_server_cpu = load.ok / server_cpu if server_cpu else 0.0
+    per_cpu_ratio = round(per_server_cpu / raw.per_cpu_s, 3) if raw.per_cpu_s else None
+    # argon2id's share of the server's own CPU per login: the per-CPU-second ratio with
+    # argon2 costed as the server paid it in the same run (under load it costs more than in
+    # the quiet raw run, which moves the ratio above with the neighbours' load).
+    argon2_share = (
+        round(argon2_ms * per_server_cpu / 1000, 3) if argon2_ms and per_server_cpu else None
+    )
     report(
         "login",
         {
@@ -474,7 +481,7 @@ def main(argv: list[str]) -> int:
             # Per CPU-second: what one core of the server does, against one core of argon2.
             "logins_per_server_cpu_s": round(per_server_cpu, 2),
             "raw_argon2_verify_per_cpu_s": round(raw.per_cpu_s, 2),
-            "logins_vs_raw_argon2_per_cpu_s": round(per_server_cpu / raw.per_cpu_s, 3),
+            "logins_vs_raw_argon2_per_cpu_s": per_cpu_ratio,
             "cpu_s_during_load": meter.seconds,
             "cpu_s_during_raw_argon2": raw.cpu_s,
             # The server's CPU per login, split: argon2id on its hashing threads, and the rest.
@@ -486,13 +493,18 @@ def main(argv: list[str]) -> int:
                 else None
             ),
             "raw_argon2_cpu_ms": round(1000 / raw.per_cpu_s, 2) if raw.per_cpu_s else None,
+            "server_argon2_share_of_cpu": argon2_share,
             # Server: the TOTP check inside the verify request (tweestap_totp_verify_seconds).
             "totp_verify_server_mean_ms": totp_server_ms,
             "totp_check_in_process_us": totp_us,
         },
         {"rss_idle_mb": rss_idle, "rss_after_mb": rss_after},
         {
+            # Issue 27's goal is per CPU-second; the wall-clock ratio (logins/s against raw
+            # verifies/s) also pays for PostgreSQL, the broker and the load generator on the
+            # same 2 cores, and is kept as it was judged before.
             "login_vs_raw_argon2": target(ratio, LOGIN_VS_ARGON2, at_least=True),
+            "login_vs_raw_argon2_per_cpu_s": target(per_cpu_ratio, LOGIN_VS_ARGON2, at_least=True),
             "idle_rss_mb": target(rss_idle, IDLE_RSS_MB, at_least=False),
             "totp_adds_ms": target(totp_server_ms, TOTP_ADDS_MS, at_least=False),
         },

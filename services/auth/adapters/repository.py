@@ -287,17 +287,14 @@ async def reserve_failure(
     zone: str,
     event_id: Any,
 ) -> tuple[list[datetime], datetime | None]:
-    """One statement: a password guess counted as a pending failure before its verdict
-    (:func:`add_failure` ``pending``), and the username's failures and latest reset as they
-    were before it (:func:`failures`; the statement does not see its own insert). A caller
-    that finds the username locked rolls its transaction back, and the pending row with it."""
+    """One round trip (``reserve_attempt``, migration 023): the username's attempts serialised
+    (:func:`lock_attempts`, until the caller's transaction ends), then, read under that lock,
+    the username's failures and latest reset (:func:`failures`), and the guess counted as a
+    pending failure before its verdict (:func:`add_failure` ``pending``; not among the failures
+    returned). A caller that finds the username locked rolls its transaction back, and the
+    pending row with it."""
     row = await conn.fetchrow(
-        f"""WITH {_RESET},
-                 pending AS (
-                     INSERT INTO login_failures (practice, username, at, zone, event_id, pending)
-                     VALUES ($1, $2, $3, $4, $5, true))
-            SELECT (SELECT at FROM reset) AS reset_at,
-                   {_FAILURES_SINCE_RESET.format(also="")}""",  # noqa: S608 - constants
+        "SELECT * FROM reserve_attempt($1, $2, $3, $4, $5)",
         practice_id,
         username,
         at,
@@ -495,15 +492,25 @@ _SECOND_STEP = """SELECT l.id AS login_id, l.stage, l.required_level,
     JOIN practices p ON p.id = l.practice
     WHERE l.id = $1 AND l.stage = ANY($2::text[]) AND NOT l.done AND l.expires_at > $3"""
 _SECOND_STEP_LOCKED = f"{_SECOND_STEP} FOR UPDATE OF l"
+#: The same (its columns and more), the login row locked and then the username's attempts
+#: serialised, read under both locks (``second_step_locked``, migration 023).
+_SECOND_STEP_SERIALISED = "SELECT * FROM second_step_locked($1, $2::text[], $3)"
 
 
 async def second_step(
-    conn: asyncpg.Connection, login_id: str, stages: tuple[str, ...], now: datetime, lock: bool
+    conn: asyncpg.Connection,
+    login_id: str,
+    stages: tuple[str, ...],
+    now: datetime,
+    lock: bool,
+    serialise: bool = False,
 ) -> SecondStep | None:
     """One round trip. With ``lock`` the login row stays locked (FOR UPDATE) until the
-    caller's transaction ends."""
+    caller's transaction ends; with ``serialise`` too, then the username's attempts
+    (:func:`lock_attempts`), and its failures and reset are read under both locks."""
+    query = _SECOND_STEP_SERIALISED if serialise else _SECOND_STEP_LOCKED if lock else _SECOND_STEP
     row = await conn.fetchrow(
-        _SECOND_STEP_LOCKED if lock else _SECOND_STEP,
+        query,
         login_id,
         list(stages),
         now,

@@ -52,12 +52,11 @@ class Attempts:
         """Count a password guess before its verdict, serialised per (practice, username):
         refused (429) when locked, else a pending failure row is committed before argon2 runs,
         so at most ``max_attempts`` guesses are ever evaluated in this zone, whatever the
-        concurrency, and a crash mid-verify still counts. The lock is held for two short
-        statements only, not across the hashing: the second adds the pending row and reads
-        the failures before it; when they lock, the transaction rolls back."""
+        concurrency, and a crash mid-verify still counts. The lock is held for one short
+        statement only, not across the hashing: it takes the lock, then reads the failures
+        and adds the pending row; when they lock, the transaction rolls back."""
         attempt = Attempt(uuid.uuid4(), practice_id, key, policy, now)
         async with self.pool.acquire() as conn, conn.transaction():
-            await repo.lock_attempts(conn, practice_id, key)
             failures, reset_at = await repo.reserve_failure(
                 conn, practice_id, key, now, self.zone, attempt.id
             )

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from datetime import datetime
 
 import asyncpg
 
@@ -17,6 +16,7 @@ from services.auth import problems
 from services.auth.adapters import repository as repo
 from services.auth.api import ChallengeResponse, TokenResponse, VerifyRequest
 from services.auth.factors import Method, Outcome, Registry
+from services.auth.factors.tools import StepTools
 from services.auth.metrics import AuthMetrics
 from services.auth.use_cases.attempts import Attempts
 from shared.events import utcnow
@@ -72,28 +72,22 @@ class SecondStep:
     async def _attempt(
         self, conn: asyncpg.Connection, method: Method, login_id: str, answer: VerifyRequest
     ) -> Outcome:
-        """In the caller's transaction: the open login (its row locked, then the username's
-        attempts serialised: always in this order), checked, then the factor's verify. A
+        """In the caller's transaction, in one round trip: the open login (its row locked,
+        then the username's attempts serialised: always in this order) with the failures read
+        under both locks, checked (the lockout, so at most ``max_attempts`` codes are ever
+        evaluated; then the account must still be usable), then the factor's verify. A
         refusal is returned (and committed: a failed attempt, a spent challenge), not raised."""
         now = utcnow()
-        step = await repo.second_step(conn, login_id, method.stages, now, lock=True)
+        step = await repo.second_step(conn, login_id, method.stages, now, lock=True, serialise=True)
         if step is None:
             return problems.login_gone()
         try:
-            await self._guard(conn, step, now)
+            StepTools.check_step(step, now)
         except Problem as problem:
             return problem
         if step.stage == "enrol" and not method.completes_enrolment:
             return problems.factor_not_available()
         return await method.verify(conn, step, answer, now)
-
-    async def _guard(self, conn: asyncpg.Connection, step: repo.SecondStep, now: datetime) -> None:
-        """Before a second factor is verified, in the caller's transaction: the username's
-        attempts serialised and the lockout checked under that lock (so at most
-        ``max_attempts`` codes are ever evaluated), then the account must still be usable."""
-        await self.attempts.serialise(conn, step.practice, step.employee.username_key, now)
-        if not step.employee.in_service:
-            raise problems.account_disabled()
 
     async def _wait_for_authenticator(self, login_id: str, deadline: float) -> bool:
         interval = 0.05
