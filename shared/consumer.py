@@ -15,9 +15,10 @@ A consumer that starts on a database that has consumed before (its inbox is not 
 ``consumed`` table names it, written at its first commit; failing both, its group has
 committed offsets at the first assignment), or whose database failed, is *behind*: this
 zone's state may lack events the bus holds (the other zone's revocations, password changes)
-until every assigned partition has been read to its end. Readiness says no meanwhile, and auth
-refuses to decide on sessions (503 ``catching-up``), for at most ``catch_up_max_seconds``: past that
-the zone serves with what it has and says so.
+until every assigned partition has been read to its end; so is one whose process did not run
+for ``stall_seconds`` (stopped), from its first moment running again. Readiness says no
+meanwhile, and auth refuses to decide on sessions (503 ``catching-up``), for at most
+``catch_up_max_seconds``: past that the zone serves with what it has and says so.
 """
 
 from __future__ import annotations
@@ -164,6 +165,8 @@ class EventConsumer:
         self._overdue_said = False
         self._recalled = False
         self._offsets_recalled = False
+        #: When (monotonic) :meth:`watch` last noted that the process ran; None: not watched.
+        self._ran_at: float | None = None
         #: Whether ``consumed`` names this consumer (written once, after its first commit).
         self._marked = False
         self._gauge = metrics.catching_up.labels(**metrics.base(), consumer=name)
@@ -173,6 +176,7 @@ class EventConsumer:
     def behind(self) -> bool:
         """Whether a service should refuse to decide on this zone's state (auth answers 503
         and clients use the other zone): catching up, for at most ``catch_up_max_seconds``."""
+        self._check_stall()
         if self._behind_since is None:
             return False
         waited = time.monotonic() - self._behind_since
@@ -187,6 +191,30 @@ class EventConsumer:
                 waited,
             )
         return False
+
+    async def watch(self) -> None:
+        """Notes, twice per ``stall_seconds``, that this process runs: a longer gap means it
+        was stopped (or its loop held) and may have missed events (:meth:`_check_stall`)."""
+        interval = self.settings.stall_seconds / 2
+        while True:
+            self._check_stall()
+            self._ran_at = time.monotonic()
+            await asyncio.sleep(interval)
+
+    def _check_stall(self) -> None:
+        """Behind, from its first moment, if the process has not run for ``stall_seconds``
+        (the watch's last note is older), until read to the end again."""
+        if self._ran_at is None:
+            return
+        stalled = time.monotonic() - self._ran_at
+        if stalled > self.settings.stall_seconds:
+            self._ran_at = time.monotonic()
+            log.warning(
+                "consumer %s: the process did not run for %.1f s (stopped?): catching up",
+                self.name,
+                stalled,
+            )
+            self._fall_behind()
 
     def _fall_behind(self) -> None:
         self._behind_since = time.monotonic()
@@ -232,20 +260,24 @@ class EventConsumer:
         return None
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.recall()
-                await self._consume()
-            except asyncio.CancelledError:
-                raise
-            except INFRASTRUCTURE_ERRORS as exc:
-                # The broker (or the database at the start): the broker's state is readiness's
-                # own check, so only a database failure names trouble here.
-                if isinstance(exc, DatabaseUnavailable):
-                    self._trouble = f"retrying after {type(exc).__name__}"
-                self.assigned.clear()
-                self.joined = False
-                await self._back_off(exc)
+        watch = asyncio.create_task(self.watch())
+        try:
+            while True:
+                try:
+                    await self.recall()
+                    await self._consume()
+                except asyncio.CancelledError:
+                    raise
+                except INFRASTRUCTURE_ERRORS as exc:
+                    # The broker (or the database at the start): the broker's state is
+                    # readiness's own check, so only a database failure names trouble here.
+                    if isinstance(exc, DatabaseUnavailable):
+                        self._trouble = f"retrying after {type(exc).__name__}"
+                    self.assigned.clear()
+                    self.joined = False
+                    await self._back_off(exc)
+        finally:
+            watch.cancel()
 
     async def _back_off(self, exc: BaseException) -> None:
         backoff = self._backoff

@@ -168,6 +168,10 @@ class Settings(BaseSettings):
     #: reached must not keep a zone closed for ever); ``tweestap_catching_up`` stays 1 and a
     #: warning is logged until the consumer has read to the end.
     catch_up_max_seconds: float = Field(default=60.0, gt=0, le=3600)
+    #: A process whose event loop did not run for longer than this (stopped by SIGSTOP, a
+    #: paused VM, a frozen host) may have missed events on the bus: its consumers count as
+    #: catching up from the moment it runs again, until read to the end.
+    stall_seconds: float = Field(default=3.0, gt=0, le=600)
     #: The consumer group's session timeout and heartbeat interval: how soon the broker gives
     #: a killed member's partitions to another (a restarted process waits for this).
     kafka_session_timeout_ms: int = Field(default=6_000, ge=1_000, le=300_000)

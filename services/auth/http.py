@@ -414,8 +414,8 @@ def refuse_while_behind(consumer: web.AppKey[EventConsumer]) -> Middleware:
                 503,
                 "catching-up",
                 "Zone catching up",
-                "This zone is applying events it missed while its database was away; "
-                "try again shortly or use another zone.",
+                "This zone is applying events it may have missed while its database or its "
+                "process was away; try again shortly or use another zone.",
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
         return await handler(request)

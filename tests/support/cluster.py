@@ -139,6 +139,10 @@ class Cluster:
             "trust_private_key": TRUST_PRIVATE,
             "outbox_sweep_seconds": 0.2,
             "topics": {"partitions": 2},
+            # The services share the test's event loop, which a fixture's blocking call (a
+            # broker stopped and waited for) holds for seconds: no stall is a stopped process
+            # here (tests/unit/test_readiness.py and the fault tests check that mechanism).
+            "stall_seconds": 600,
             **overrides,
         }
         settings: Settings = SERVICES[service].settings(**values)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, cast
 
 import pytest
@@ -78,3 +79,23 @@ async def test_catching_up_is_bounded_and_says_so(caplog: pytest.LogCaptureFixtu
     assert _gauge(metrics) == 1, "the state may still lack events: the gauge says so"
     warnings = [r for r in caplog.records if "has not caught up" in r.getMessage()]
     assert len(warnings) == 1, "said once, not on every request"
+
+
+async def test_a_process_that_was_stopped_is_behind_until_it_has_read_to_the_end() -> None:
+    """A process frozen for a while (SIGSTOP, a paused VM: here the event loop held) missed
+    what the bus carried meanwhile (the other zone's revocations, a new password): from the
+    first moment it runs again it is behind, before any request is decided on stale state."""
+    metrics = Metrics("t", "a")
+    settings = Settings(catch_up_max_seconds=60, stall_seconds=0.3, sealing_keys=SEALING)
+    consumer = EventConsumer(settings, cast(Any, None), metrics, "auth", {})
+    watch = asyncio.create_task(consumer.watch())
+    try:
+        await asyncio.sleep(0.1)
+        assert not consumer.behind, "running normally"
+        time.sleep(0.5)  # noqa: ASYNC251 - the loop held, as a stopped process's is
+        assert consumer.behind, "a stall longer than stall_seconds: behind at once"
+        await asyncio.sleep(0.2)
+        assert consumer.behind, "until it has read to the end, not merely run again"
+        assert _gauge(metrics) == 1
+    finally:
+        watch.cancel()
