@@ -291,8 +291,9 @@ async def reserve_failure(
     (:func:`lock_attempts`, until the caller's transaction ends), then, read under that lock,
     the username's failures and latest reset (:func:`failures`), and the guess counted as a
     pending failure before its verdict (:func:`add_failure` ``pending``; not among the failures
-    returned). A caller that finds the username locked rolls its transaction back, and the
-    pending row with it."""
+    returned). Outside a transaction the lock is held for this statement only, and the
+    pending row is committed with it; a caller that finds the username locked drops it
+    (:func:`drop_failure`), or rolls its transaction back."""
     row = await conn.fetchrow(
         "SELECT * FROM reserve_attempt($1, $2, $3, $4, $5)",
         practice_id,

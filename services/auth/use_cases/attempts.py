@@ -52,16 +52,19 @@ class Attempts:
         """Count a password guess before its verdict, serialised per (practice, username):
         refused (429) when locked, else a pending failure row is committed before argon2 runs,
         so at most ``max_attempts`` guesses are ever evaluated in this zone, whatever the
-        concurrency, and a crash mid-verify still counts. The lock is held for one short
-        statement only, not across the hashing: it takes the lock, then reads the failures
-        and adds the pending row; when they lock, the transaction rolls back."""
+        concurrency, and a crash mid-verify still counts. The lock is held for one statement
+        only (its own transaction), not across the hashing: it takes the lock, reads the
+        failures and adds the pending row. When they lock, the pending row goes again: until
+        then it is one more guess in flight to a concurrent attempt, inside the lockout it
+        found (so it moves no lockout), as a guess refused by a busy hasher is."""
         attempt = Attempt(uuid.uuid4(), practice_id, key, policy, now)
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as conn:
             failures, reset_at = await repo.reserve_failure(
                 conn, practice_id, key, now, self.zone, attempt.id
             )
             state = lockout.lock_state(failures, reset_at, policy, now)
             if state.locked(now):
+                await repo.drop_failure(conn, attempt.id)
                 raise problems.locked(state, now)
         return attempt
 
