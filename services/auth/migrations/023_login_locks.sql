@@ -5,7 +5,8 @@
 
 -- A password guess counted pending before its verdict, under the username's lock (until the
 -- caller's transaction ends), and the username's failures and latest reset as they were before
--- it. The caller rolls back when they lock (the pending row with it).
+-- it. Called outside a transaction, the lock lasts this statement and the row commits with it;
+-- a caller that finds the username locked drops the row again (or rolls its transaction back).
 CREATE FUNCTION reserve_attempt(
     practice_id text, key text, guessed_at timestamptz, zone_name text, attempt uuid
 ) RETURNS TABLE (reset_at timestamptz, failures timestamptz[])
