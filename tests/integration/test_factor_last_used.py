@@ -32,6 +32,6 @@ async def test_the_factors_page_shows_when_each_method_was_last_used(sites: Site
 
     page = await text(await web.get("/factors"))
     assert '<th scope="col">Laatst gebruikt</th>' in page, page
-    used = re.findall(r'<td class="last-used">([^<]*)</td>', page)
+    used = re.findall(r'<td class="last-used[^"]*">([^<]*)</td>', page)
     assert len(used) == 2 and re.fullmatch(r"\d\d-\d\d-\d{4} \d\d:\d\d", used[0]), used
     assert used[1] == "Niet bekend", used
