@@ -126,7 +126,12 @@ class EventConsumer:
         group: str | None = None,
         dead_letter_topic: Topic | None = None,
         on_committed: Callable[[], None] | None = None,
+        keeps_state: bool = True,
     ) -> None:
+        """``keeps_state``: whether the service decides on what this consumer applies (a
+        work queue, such as the notifier's requests in a group shared across zones, does
+        not: it is never *behind*, only its lag and its failures count for readiness)."""
+        self.keeps_state = keeps_state
         self.settings = settings
         self.pool = pool
         self.metrics = metrics
@@ -217,6 +222,8 @@ class EventConsumer:
             self._fall_behind()
 
     def _fall_behind(self) -> None:
+        if not self.keeps_state:
+            return
         self._behind_since = time.monotonic()
         self._overdue_said = False
         self._gauge.set(1)

@@ -43,4 +43,7 @@ def requests(
         group=settings.shared_group("requests"),
         dead_letter_topic=NOTIFY_DLQ,
         on_committed=on_committed,
+        # A work queue: nothing is decided on what it holds, so it is never catching up (a
+        # member the shared group has not yet given a partition would otherwise say so).
+        keeps_state=False,
     )

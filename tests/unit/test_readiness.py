@@ -99,3 +99,12 @@ async def test_a_process_that_was_stopped_is_behind_until_it_has_read_to_the_end
         assert _gauge(metrics) == 1
     finally:
         watch.cancel()
+
+
+def test_a_work_queue_consumer_is_never_catching_up() -> None:
+    """The notifier's requests (a group shared across zones): nothing is decided on them."""
+    metrics = Metrics("t", "a")
+    settings = Settings(catch_up_max_seconds=60, sealing_keys=SEALING)
+    queue = EventConsumer(settings, cast(Any, None), metrics, "auth", {}, keeps_state=False)
+    queue._fall_behind()
+    assert not queue.behind and queue.not_ready() is None and _gauge(metrics) == 0
