@@ -469,7 +469,8 @@ class SecondStep:
     required_level: Level = "low"
 
 
-#: An open login at one of the stages, with its employee, practice, factors and failures.
+#: An open login at one of the stages, with its employee, practice, factors and failures; the
+#: login row locked.
 _SECOND_STEP = """SELECT l.id AS login_id, l.stage, l.required_level,
            p.id, p.name, p.two_factor_required, p.policy, p.assurance,
            e.id AS employee_id, e.username, e.name AS employee_name, e.email,
@@ -491,8 +492,8 @@ _SECOND_STEP = """SELECT l.id AS login_id, l.stage, l.required_level,
     FROM logins l
     JOIN employees e ON e.practice = l.practice AND e.id = l.employee
     JOIN practices p ON p.id = l.practice
-    WHERE l.id = $1 AND l.stage = ANY($2::text[]) AND NOT l.done AND l.expires_at > $3"""
-_SECOND_STEP_LOCKED = f"{_SECOND_STEP} FOR UPDATE OF l"
+    WHERE l.id = $1 AND l.stage = ANY($2::text[]) AND NOT l.done AND l.expires_at > $3
+    FOR UPDATE OF l"""
 #: The same (its columns and more), the login row locked and then the username's attempts
 #: serialised, read under both locks (``second_step_locked``, migration 023).
 _SECOND_STEP_SERIALISED = "SELECT * FROM second_step_locked($1, $2::text[], $3)"
@@ -503,13 +504,12 @@ async def second_step(
     login_id: str,
     stages: tuple[str, ...],
     now: datetime,
-    lock: bool,
     serialise: bool = False,
 ) -> SecondStep | None:
-    """One round trip. With ``lock`` the login row stays locked (FOR UPDATE) until the
-    caller's transaction ends; with ``serialise`` too, then the username's attempts
-    (:func:`lock_attempts`), and its failures and reset are read under both locks."""
-    query = _SECOND_STEP_SERIALISED if serialise else _SECOND_STEP_LOCKED if lock else _SECOND_STEP
+    """One round trip. The login row stays locked (FOR UPDATE) until the caller's transaction
+    ends; with ``serialise`` the username's attempts too (:func:`lock_attempts`), and its
+    failures and reset are read under both locks."""
+    query = _SECOND_STEP_SERIALISED if serialise else _SECOND_STEP
     row = await conn.fetchrow(
         query,
         login_id,

@@ -168,7 +168,7 @@ class StepTools:
         self, conn: asyncpg.Connection, login_id: str, now: datetime
     ) -> repo.SecondStep:
         """The open login at its second step (row locked) for a challenge, checked."""
-        step = await repo.second_step(conn, login_id, ("second_factor",), now, lock=True)
+        step = await repo.second_step(conn, login_id, ("second_factor",), now)
         if step is None:
             raise problems.login_gone()
         self.check_step(step, now)

@@ -78,7 +78,7 @@ class SecondStep:
         evaluated; then the account must still be usable), then the factor's verify. A
         refusal is returned (and committed: a failed attempt, a spent challenge), not raised."""
         now = utcnow()
-        step = await repo.second_step(conn, login_id, method.stages, now, lock=True, serialise=True)
+        step = await repo.second_step(conn, login_id, method.stages, now, serialise=True)
         if step is None:
             return problems.login_gone()
         try:
