@@ -61,7 +61,8 @@ class BackchannelLogouts:
                 ended = await store.ended(conn, self.batch)
                 for grant in ended:
                     asked += await self._ask(conn, grant, now)
-                await store.logout_requested(conn, [g["sid"] for g in ended], now)
+                if ended:
+                    await store.logout_requested(conn, [g["sid"] for g in ended], now)
             if len(ended) < self.batch:
                 return asked
 
