@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -53,6 +54,19 @@ async def cluster(postgres: Postgres, broker: Broker) -> AsyncIterator[Cluster]:
     c = Cluster(postgres, broker)
     yield c
     await c.close()
+
+
+@pytest.fixture
+async def private(postgres: Postgres, tmp_path: Path) -> AsyncIterator[Cluster]:
+    """A cluster with a broker of its own, which the test may stop, pause and start."""
+    broker = Broker(free_port(), tmp_path / "broker.log")
+    broker.start()
+    c = Cluster(postgres, broker)
+    try:
+        yield c
+    finally:
+        await c.close()
+        broker.stop()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ fallback uses), each applied idempotently."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 import asyncpg
 
@@ -94,6 +95,20 @@ def accept(settings: AuthSettings) -> Callable[[Topic, Envelope], bool]:
     return wanted
 
 
+def _against(event: Envelope) -> datetime | None:
+    """The credential a replicated failure was checked against. One not before the guess (no
+    zone checks a guess against a credential from its future) or not a time is taken as none:
+    the failure then counts whatever credential replaces it, the safe side."""
+    raw = event.data.get("against")
+    if not isinstance(raw, str):
+        return None
+    try:
+        at = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None and at <= event.time else None
+
+
 def handlers(settings: AuthSettings, signer: Signer) -> dict[Topic, Handler]:
     on_grant = grant_replication.handler(EventWriter(settings))
 
@@ -111,7 +126,10 @@ def handlers(settings: AuthSettings, signer: Signer) -> dict[Topic, Handler]:
             return
         username = str(event.data.get("username", ""))
         if event.type == "login.failed":
-            await repo.add_failure(conn, event.practice, username, event.time, event.zone, event.id)
+            against = _against(event)
+            await repo.add_failure(
+                conn, event.practice, username, event.time, event.zone, event.id, against=against
+            )
         elif event.type == "login.succeeded":
             await repo.login_succeeded(
                 conn, event.practice, event.subject, username, event.time, event.data, event.zone

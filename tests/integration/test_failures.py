@@ -6,14 +6,11 @@ duplicates by id, which is the contract."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 
-from services.dev.infra import Broker, Postgres, free_port
 from tests.support.bus import read_events
 from tests.support.cluster import (
     ADMIN_PASSWORD,
@@ -25,19 +22,6 @@ from tests.support.cluster import (
     wait_ready,
 )
 from tests.support.tokens import bearer
-
-
-@pytest.fixture
-async def private(postgres: Postgres, tmp_path: Path) -> AsyncIterator[Cluster]:
-    """A cluster with a broker of its own, which the test may stop and start."""
-    broker = Broker(free_port(), tmp_path / "broker.log")
-    broker.start()
-    cluster = Cluster(postgres, broker)
-    try:
-        yield cluster
-    finally:
-        await cluster.close()
-        broker.stop()
 
 
 def _types(events: list[dict[str, Any]]) -> Counter[str]:

@@ -257,7 +257,7 @@ LOGIN_FAILURES = ZoneCounter("login_failures", "login_resets", "username", forge
 _RESET = "reset AS (SELECT at FROM login_resets WHERE practice = $1 AND username = $2)"
 #: Its failures after that reset, oldest first, as the column ``failures`` (``also``: a
 #: further condition on ``f``).
-_FAILURES_SINCE_RESET = """ARRAY(SELECT f.at FROM login_failures f
+_FAILURES_SINCE_RESET = """ARRAY(SELECT f.at FROM counted_failures f
                          WHERE f.practice = $1 AND f.username = $2
                            AND f.at > coalesce((SELECT at FROM reset), '-infinity') {also}
                          ORDER BY f.at) AS failures"""
@@ -286,21 +286,24 @@ async def reserve_failure(
     at: datetime,
     zone: str,
     event_id: Any,
+    against: datetime | None,
 ) -> tuple[list[datetime], datetime | None]:
-    """One round trip (``reserve_attempt``, migration 023): the username's attempts serialised
+    """One round trip (``reserve_attempt``, migration 024): the username's attempts serialised
     (:func:`lock_attempts`, until the caller's transaction ends), then, read under that lock,
     the username's failures and latest reset (:func:`failures`), and the guess counted as a
     pending failure before its verdict (:func:`add_failure` ``pending``; not among the failures
     returned). Outside a transaction the lock is held for this statement only, and the
     pending row is committed with it; a caller that finds the username locked drops it
-    (:func:`drop_failure`), or rolls its transaction back."""
+    (:func:`drop_failure`), or rolls its transaction back. ``against``: the credential (its
+    ``changed_at``) the guess is checked against, None for an unknown username."""
     row = await conn.fetchrow(
-        "SELECT * FROM reserve_attempt($1, $2, $3, $4, $5)",
+        "SELECT * FROM reserve_attempt($1, $2, $3, $4, $5, $6)",
         practice_id,
         username,
         at,
         zone,
         event_id,
+        against,
     )
     return list(row["failures"]), row["reset_at"]
 
@@ -313,12 +316,16 @@ async def add_failure(
     zone: str,
     event_id: Any,
     pending: bool = False,
+    against: datetime | None = None,
 ) -> None:
     """A failed attempt (``event_id`` is its ``login.failed`` event's id). ``pending``: a
-    password guess counted before its verdict; adding it again (settled) settles it."""
+    password guess counted before its verdict; adding it again (settled) settles it.
+    ``against``: the credential (its ``changed_at``) a password guess was checked against; a
+    newer credential from before the guess makes it count no more (``counted_failures``,
+    migration 024)."""
     await conn.execute(
-        "INSERT INTO login_failures (practice, username, at, zone, event_id, pending) "
-        "VALUES ($1, $2, $3, $4, $5, $6) "
+        "INSERT INTO login_failures (practice, username, at, zone, event_id, pending, against) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7) "
         "ON CONFLICT (event_id) DO UPDATE SET pending = login_failures.pending AND $6",
         practice_id,
         username,
@@ -326,6 +333,7 @@ async def add_failure(
         zone,
         event_id,
         pending,
+        against,
     )
 
 
@@ -469,36 +477,6 @@ class SecondStep:
     required_level: Level = "low"
 
 
-#: An open login at one of the stages, with its employee, practice, factors and failures; the
-#: login row locked.
-_SECOND_STEP = """SELECT l.id AS login_id, l.stage, l.required_level,
-           p.id, p.name, p.two_factor_required, p.policy, p.assurance,
-           e.id AS employee_id, e.username, e.name AS employee_name, e.email,
-           e.rights_group, e.in_service,
-           (SELECT r.at FROM login_resets r
-            WHERE r.practice = l.practice AND r.username = e.username_key) AS reset_at,
-           ARRAY(SELECT f.at FROM login_failures f
-                 WHERE f.practice = l.practice AND f.username = e.username_key
-                 ORDER BY f.at) AS failures,
-           coalesce((SELECT jsonb_agg(jsonb_build_object(
-                         'id', x.id, 'kind', x.kind, 'sealed', x.sealed,
-                         'version', x.version, 'confirmed_step', x.confirmed_step)
-                       ORDER BY x.created_at DESC, x.id)
-                     FROM factors x
-                     WHERE x.practice = l.practice AND x.employee = l.employee
-                       AND x.active), '[]'::jsonb) AS factors,
-           (SELECT c.before FROM session_cutoffs c
-            WHERE c.practice = l.practice AND c.employee = l.employee) AS cutoff
-    FROM logins l
-    JOIN employees e ON e.practice = l.practice AND e.id = l.employee
-    JOIN practices p ON p.id = l.practice
-    WHERE l.id = $1 AND l.stage = ANY($2::text[]) AND NOT l.done AND l.expires_at > $3
-    FOR UPDATE OF l"""
-#: The same (its columns and more), the login row locked and then the username's attempts
-#: serialised, read under both locks (``second_step_locked``, migration 023).
-_SECOND_STEP_SERIALISED = "SELECT * FROM second_step_locked($1, $2::text[], $3)"
-
-
 async def second_step(
     conn: asyncpg.Connection,
     login_id: str,
@@ -506,15 +484,17 @@ async def second_step(
     now: datetime,
     serialise: bool = False,
 ) -> SecondStep | None:
-    """One round trip. The login row stays locked (FOR UPDATE) until the caller's transaction
-    ends; with ``serialise`` the username's attempts too (:func:`lock_attempts`), and its
-    failures and reset are read under both locks."""
-    query = _SECOND_STEP_SERIALISED if serialise else _SECOND_STEP
+    """One round trip (``second_step_locked``, migration 024): the open login at one of the
+    stages, with its employee, practice, factors and failures. The login row stays locked
+    (FOR UPDATE) until the caller's transaction ends; with ``serialise`` the username's
+    attempts too (:func:`lock_attempts`), and its failures and reset are read under both
+    locks."""
     row = await conn.fetchrow(
-        query,
+        "SELECT * FROM second_step_locked($1, $2::text[], $3, $4)",
         login_id,
         list(stages),
         now,
+        serialise,
     )
     if row is None:
         return None
@@ -666,7 +646,7 @@ async def account_rows(
     )
     counted = await conn.fetch(
         """SELECT f.username, array_agg(f.at ORDER BY f.at) AS failures
-             FROM login_failures f
+             FROM counted_failures f
              LEFT JOIN login_resets r ON r.practice = f.practice AND r.username = f.username
             WHERE f.practice = $1 AND NOT f.pending AND f.at > coalesce(r.at, '-infinity')
               AND ($2::text[] IS NULL OR f.username = ANY($2::text[]))

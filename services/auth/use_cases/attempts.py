@@ -37,6 +37,9 @@ class Attempt:
     key: str
     policy: PasswordPolicy
     at: datetime
+    #: The credential (its ``changed_at``) the guess is checked against, None when there is
+    #: none (an unknown username, a reused-password check).
+    against: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,12 @@ class Attempts:
     zone: str
 
     async def reserve(
-        self, practice_id: str, key: str, policy: PasswordPolicy, now: datetime
+        self,
+        practice_id: str,
+        key: str,
+        policy: PasswordPolicy,
+        now: datetime,
+        against: datetime | None = None,
     ) -> Attempt:
         """Count a password guess before its verdict, serialised per (practice, username):
         refused (429) when locked, else a pending failure row is committed before argon2 runs,
@@ -56,11 +64,14 @@ class Attempts:
         only (its own transaction), not across the hashing: it takes the lock, reads the
         failures and adds the pending row. When they lock, the pending row goes again: until
         then it is one more guess in flight to a concurrent attempt, inside the lockout it
-        found (so it moves no lockout), as a guess refused by a busy hasher is."""
-        attempt = Attempt(uuid.uuid4(), practice_id, key, policy, now)
+        found (so it moves no lockout), as a guess refused by a busy hasher is. ``against``:
+        the credential the guess is checked against; once a newer one from before the guess is
+        known, the failure no longer counts (a zone not yet told of a new password checked it
+        against the old one; migration 024)."""
+        attempt = Attempt(uuid.uuid4(), practice_id, key, policy, now, against)
         async with self.pool.acquire() as conn:
             failures, reset_at = await repo.reserve_failure(
-                conn, practice_id, key, now, self.zone, attempt.id
+                conn, practice_id, key, now, self.zone, attempt.id, against
             )
             state = lockout.lock_state(failures, reset_at, policy, now)
             if state.locked(now):
@@ -88,6 +99,7 @@ class Attempts:
                 attempt.at,
                 attempt=attempt.id,
                 employee=employee,
+                against=attempt.against,
             )
 
     async def passed(self, attempt: Attempt) -> None:
@@ -117,6 +129,7 @@ class Attempts:
         factor: str | None = None,
         attempt: uuid.UUID | None = None,
         employee: str | None = None,
+        against: datetime | None = None,
     ) -> None:
         """One failed attempt for the username (a wrong password or a wrong second factor,
         both count toward the same lockout), in the caller's transaction; ``attempt``: the
@@ -127,6 +140,8 @@ class Attempts:
         data: dict[str, Any] = {"username": key, "zone": self.zone}
         if factor is not None:
             data["factor"] = factor
+        if against is not None:
+            data["against"] = against.isoformat()
         # Audit (NEN 7513): the employee the username names (if any) and the client address.
         actor = actors.actor(employee)
         data.update(employee=employee, actor=actor)
@@ -134,7 +149,7 @@ class Attempts:
         event = await self.events.emit(
             conn, AUTH_EVENTS, "login.failed", practice_id, f"user:{key}", data, now, **ids
         )
-        await repo.add_failure(conn, practice_id, key, now, self.zone, event.id)
+        await repo.add_failure(conn, practice_id, key, now, self.zone, event.id, against=against)
         who = {"practice": practice_id, "username": key, "factor": factor}
         log.info("login failed: %s", factor or "password", extra=who)
         if lockout.locks(settled, now, reset_at, policy):

@@ -70,7 +70,8 @@ class PasswordLogin:
         practice, employee = view.practice, view.employee
         policy = practice.policy if practice else PasswordPolicy()
         try:
-            attempt = await self.attempts.reserve(practice_id, key, policy, now)
+            against = view.credential["changed_at"] if view.credential else None
+            attempt = await self.attempts.reserve(practice_id, key, policy, now, against)
         except Problem:
             self.metrics.login("locked", started)
             raise

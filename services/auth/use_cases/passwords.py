@@ -182,7 +182,7 @@ class ChangeOwnPassword:
                 conn, claims["practice"], claims["sub"]
             )
         attempt = await self.attempts.reserve(
-            practice.id, employee.username_key, practice.policy, now
+            practice.id, employee.username_key, practice.policy, now, credential.changed_at
         )
         verdict = self.hasher.verify(credential.hash, current_password)
         if not await self.attempts.verify(attempt, verdict):
