@@ -11,20 +11,19 @@ import asyncio
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from tweestap_client import LoginInterrupted, TweestapClient, TweestapError
 
 from tests.sdk.test_retry_after import refused_url
+from tests.support.sdk import StandInAuth
 
 
-class SlowZone:
+class SlowZone(StandInAuth):
     """Auth on a saturated machine: each status check takes ``status_s``, each login
     ``login_s`` and then answers 401."""
 
     def __init__(self, status_s: float, login_s: float) -> None:
         self.status_s, self.login_s = status_s, login_s
         self.logins = 0
-        self.server: TestServer | None = None
 
     async def status(self, request: web.Request) -> web.Response:
         await asyncio.sleep(self.status_s)
@@ -35,18 +34,6 @@ class SlowZone:
         await asyncio.sleep(self.login_s)
         problem = {"type": "https://tweestap.nl/problems/invalid-credentials", "status": 401}
         return web.json_response(problem, status=401)
-
-    async def start(self) -> str:
-        app = web.Application()
-        app.router.add_get("/v1/status", self.status)
-        app.router.add_post("/v1/login", self.login)
-        self.server = TestServer(app)
-        await self.server.start_server()
-        return str(self.server.make_url("")).rstrip("/")
-
-    async def close(self) -> None:
-        if self.server is not None:
-            await self.server.close()
 
 
 @pytest.mark.parametrize("other_zone", ["gone", "none"])

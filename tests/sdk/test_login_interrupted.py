@@ -29,7 +29,7 @@ from tests.support.factors import (
     two_factor_setup,
 )
 from tests.support.practices import STRONG, admin_token, put_password
-from tests.support.sdk import url
+from tests.support.sdk import StandInAuth, url
 
 TEMPORARY = "tijdelijk1"
 
@@ -147,38 +147,25 @@ async def test_an_sms_challenge_continues_the_same_login(cluster: Cluster, tmp_p
         assert json.loads(path.read_text())["token"] == client.token
 
 
-class CountingZone:
+class CountingZone(StandInAuth):
     """A zone's auth over real HTTP that answers every login with ``status`` (and ``problem``
     type, if any), or never within the client's time limit; it counts the logins it saw."""
 
     def __init__(self, status: int | None, problem: str | None = None) -> None:
-        self.status, self.problem = status, problem
+        self.answer, self.problem = status, problem
         self.logins = 0
-        self.server: TestServer | None = None
 
     async def login(self, request: web.Request) -> web.Response:
         self.logins += 1
-        if self.status is None:
+        if self.answer is None:
             await asyncio.sleep(5)  # past the client's time limit
         body: dict[str, Any] = {"title": "down"}
         if self.problem:
-            body = {"type": f"https://tweestap.nl/problems/{self.problem}", "status": self.status}
-        return web.json_response(body, status=self.status or 200)
+            body = {"type": f"https://tweestap.nl/problems/{self.problem}", "status": self.answer}
+        return web.json_response(body, status=self.answer or 200)
 
-    async def status_page(self, request: web.Request) -> web.Response:
+    async def status(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "serving"})
-
-    async def start(self) -> str:
-        app = web.Application()
-        app.router.add_post("/v1/login", self.login)
-        app.router.add_get("/v1/status", self.status_page)
-        self.server = TestServer(app)
-        await self.server.start_server()
-        return str(self.server.make_url("")).rstrip("/")
-
-    async def close(self) -> None:
-        if self.server is not None:
-            await self.server.close()
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,12 @@
-"""The SDK's zones in tests: the base URL of an in-process zone, and a zone that hangs."""
+"""The SDK's zones in tests: the base URL of an in-process zone, a zone that hangs, and a
+stand-in for auth whose login and status answers a test chooses."""
 
 from __future__ import annotations
 
 import asyncio
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from tests.support.cluster import Zone
 
@@ -35,3 +39,29 @@ class HungZone:
     async def stop(self) -> None:
         if self.server is not None:
             self.server.close()
+
+
+class StandInAuth:
+    """Auth over real HTTP answering ``POST /v1/login`` and ``GET /v1/status`` with a
+    subclass's ``login`` and ``status``, to drive the SDK through answers a real zone gives
+    only under load or failure."""
+
+    server: TestServer | None = None
+
+    async def login(self, request: web.Request) -> web.Response:
+        raise NotImplementedError
+
+    async def status(self, request: web.Request) -> web.Response:
+        raise NotImplementedError
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/v1/login", self.login)
+        app.router.add_get("/v1/status", self.status)
+        self.server = TestServer(app)
+        await self.server.start_server()
+        return str(self.server.make_url("")).rstrip("/")
+
+    async def close(self) -> None:
+        if self.server is not None:
+            await self.server.close()
