@@ -4,6 +4,9 @@ session's end), every employee's cutoff, in-service and rights group, every prac
 two-factor rule — loaded at start and kept current by the database's ``LISTEN/NOTIFY``
 (triggers on those tables, ``liveness_notify`` in ``shared/migrations``: every writer, a
 request of any process, a consumer, a command, is heard by every process of the database).
+It also counts the changes of each relying service (``clients``), without holding them: a
+client read from the database is believed while its count is unchanged (:meth:`Liveness.
+client_stamp`).
 
 The state answers only while it can prove it is current: its listening connection is up and
 a heartbeat it sent on that connection came back within ``max_staleness`` seconds (messages
@@ -25,6 +28,7 @@ import logging
 import os
 import time
 import weakref
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -47,6 +51,9 @@ WRITING_SECONDS = 10.0
 MAX_ENTRIES = 5_000_000
 
 EmployeeKey = tuple[str, str]
+#: Proof that no change of a client was applied since it was taken: (the state's load, the
+#: clients' truncations, that client's changes). Equal stamps: nothing of the client changed.
+ClientStamp = tuple[int, int, int]
 
 
 @dataclass(frozen=True)
@@ -71,11 +78,25 @@ class State:
         self.cutoffs: dict[EmployeeKey, datetime] = {}
         self.employees: dict[EmployeeKey, Employee] = {}
         self.practices: dict[str, bool] = {}
+        #: Changes heard per client id (not the rows: the client's reader reads them), and
+        #: truncations of the whole table.
+        self.client_changes: dict[str, int] = {}
+        self.clients_truncated = 0
         #: (when to forget, sid): revocations in the order they may be forgotten.
         self._ending: list[tuple[datetime, str]] = []
 
     def size(self) -> int:
-        return len(self.revoked) + len(self.cutoffs) + len(self.employees) + len(self.practices)
+        return (
+            len(self.revoked)
+            + len(self.cutoffs)
+            + len(self.employees)
+            + len(self.practices)
+            + len(self.client_changes)
+        )
+
+    def client_count(self, client_id: str) -> tuple[int, int]:
+        """How often the clients were truncated, and ``client_id`` changed, as heard."""
+        return self.clients_truncated, self.client_changes.get(client_id, 0)
 
     def revoke(self, sid: str, session_expires_at: datetime) -> None:
         """A grow-only set; a session revoked twice keeps the latest end (as the table)."""
@@ -109,6 +130,8 @@ class State:
     def apply(self, message: Mapping[str, Any]) -> tuple[str, str | EmployeeKey] | None:
         """One change as ``liveness_notify`` announces it; the key it touched, if any."""
         table = message.get("table")
+        if table == "clients":
+            return self._client(message)
         if message.get("truncated"):
             tables: dict[str, dict[Any, Any]] = {
                 "revocations": self.revoked,
@@ -146,6 +169,17 @@ class State:
                 self.practices[row["id"]] = bool(row["two_factor_required"])
             return ("practice", row["id"])
         raise ValueError(f"not a liveness table: {table!r}")
+
+    def _client(self, message: Mapping[str, Any]) -> tuple[str, str] | None:
+        """A client changed (or all did): its count grows. Counts only grow until the table
+        is truncated, which forgets them and counts the truncation instead."""
+        if message.get("truncated"):
+            self.client_changes.clear()
+            self.clients_truncated += 1
+            return None
+        client_id = str(message["row"]["id"])
+        self.client_changes[client_id] = self.client_changes.get(client_id, 0) + 1
+        return ("client", client_id)
 
     def row(
         self, practice: str, employee: str, sid: str, sso_sid: str, now: datetime
@@ -185,6 +219,10 @@ def renewable(state: Mapping[str, Any], single_factor: bool, auth_time: datetime
 _ALL: weakref.WeakSet[Liveness] = weakref.WeakSet()
 
 
+def _ignore(check: str, source: str) -> None:
+    """No one counts the answers."""
+
+
 def writing(
     sid: str | None = None, employee: EmployeeKey | None = None, practice: str | None = None
 ) -> None:
@@ -221,9 +259,16 @@ class Liveness:
         #: with several processes' states in one process, as in tests, a count could not).
         self._held: dict[tuple[str, str | EmployeeKey | None], float] = {}
         self._conn: asyncpg.Connection | None = None
-        #: Answers given from memory and left to the database (tests, metrics).
+        #: Sessions' liveness answered from memory and left to the database (tests).
         self.answered = 0
         self.fell_back = 0
+        #: Answers by (check, source), as :meth:`count` was told of them.
+        self.answers: Counter[tuple[str, str]] = Counter()
+        #: Told of every answer: what was checked (``session``, ``client``) and where it was
+        #: answered (``memory``, ``database``); the metrics count them.
+        self.on_answer: Callable[[str, str], None] = _ignore
+        #: Loads of the state so far: a stamp taken before a reload never equals one after.
+        self._loads = 0
         _ALL.add(self)
 
     # -- answering ------------------------------------------------------------------------
@@ -246,6 +291,28 @@ class Liveness:
         """Seconds since the newest heartbeat that came back was sent (None: never)."""
         return None if not self._ready else self._clock() - self._proven_at
 
+    def proof_age(self) -> float:
+        """Seconds since the newest heartbeat that came back was sent, also while not
+        listening (it grows then); infinite before the first came back (the metrics)."""
+        return self._clock() - self._proven_at
+
+    def client_stamp(self, client_id: str) -> ClientStamp | None:
+        """None when the state is not current; else a value that changes whenever a change
+        of ``client_id`` (or a truncation of the clients, or a reload of the state) has been
+        applied since. A reader takes it *before* reading the client: while it is unchanged
+        and the state current, no change of the client committed more than ``max_staleness``
+        seconds ago can be missing from what it read (:class:`services.auth.use_cases.
+        clients.Clients` tells the races)."""
+        if not self.current():
+            return None
+        return (self._loads, *self.state.client_count(client_id))
+
+    def count(self, check: str, from_memory: bool) -> None:
+        """An answer given for ``check`` from memory or left to the database."""
+        source = "memory" if from_memory else "database"
+        self.answers[check, source] += 1
+        self.on_answer(check, source)
+
     def row(self, practice: str, employee: str, sid: str, sso_sid: str) -> dict[str, Any] | None:
         """The state row (:meth:`State.row`) when current and nothing of it is being
         written here; None: ask the database."""
@@ -256,6 +323,7 @@ class Liveness:
             self.fell_back += 1
         else:
             self.answered += 1
+        self.count("session", found is not None)
         return found
 
     def hold(
@@ -310,6 +378,7 @@ class Liveness:
     async def _load(self, conn: asyncpg.Connection) -> None:
         """Everything, after LISTEN: what arrives meanwhile is applied after, in order."""
         self.state = State(self.columns)
+        self._loads += 1
         self._buffer = []
         now = datetime.now(UTC)
         for r in await conn.fetch(

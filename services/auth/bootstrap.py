@@ -181,9 +181,16 @@ def _grants(settings: AuthSettings, signer: Signer) -> Grants:
     )
 
 
-def build_clients(settings: AuthSettings, pool: asyncpg.Pool, keyring: Keyring) -> Clients:
+def build_clients(
+    settings: AuthSettings, pool: asyncpg.Pool, keyring: Keyring, liveness: Liveness | None = None
+) -> Clients:
     return Clients(
-        pool, keyring, EventWriter(settings), settings.zone, settings.client_cache_seconds
+        pool,
+        keyring,
+        EventWriter(settings),
+        settings.zone,
+        settings.client_cache_seconds,
+        liveness,
     )
 
 
@@ -269,7 +276,7 @@ def compose(a: Adapters) -> Auth:
     )
     keys = Keys(pool, KeyStore(s, a.keyring), a.signer)
     forgetting = _housekeeping(s, pool)
-    clients = build_clients(s, pool, a.keyring)
+    clients = build_clients(s, pool, a.keyring, a.gate.liveness)
     revoking = Revoking(a.gate, pool, events, grants.lifetimes, metrics)
     return Auth(
         login=PasswordLogin(pool, accounts, attempts, a.hasher, steps, metrics),

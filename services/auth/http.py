@@ -444,6 +444,9 @@ def create_app(settings: AuthSettings) -> web.Application:
             rt.spawn(auth.maintenance.run, "maintenance")
             if adapters.gate.liveness is not None:
                 rt.spawn(adapters.gate.liveness.run, "liveness")
+                publish = metrics.watch_liveness(adapters.gate.liveness)
+                if publish is not None:
+                    rt.spawn(publish, "liveness-metrics")
             rt.spawn(auth.oidc.backchannel.run, "backchannel-logouts")
             yield
             await auth.oidc.client_keys.close()

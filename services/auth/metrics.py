@@ -1,12 +1,19 @@
-"""The auth service's metrics: logins, second factors, lockouts, password changes, tokens."""
+"""The auth service's metrics: logins, second factors, lockouts, password changes, tokens,
+the liveness state in memory."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from prometheus_client import Histogram
 
-from shared.metrics import Metrics
+from shared.liveness import Liveness
+from shared.metrics import Metrics, metrics_shared
+from shared.supervision import TaskFactory
+
+#: With several workers, how often each writes its liveness gauges (a scrape cannot ask them).
+LIVENESS_GAUGE_SECONDS = 1.0
 
 TOTP_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1)
 
@@ -66,6 +73,47 @@ class AuthMetrics(Metrics):
             "backchannel_logouts_total",
             "Back-channel logout tokens handed to the notifier for ended grants",
         )
+        self.liveness_staleness = self.gauge(
+            "liveness_staleness_seconds",
+            "Seconds since the newest heartbeat of the liveness state that came back was sent "
+            "(+Inf before the first): every change committed before then is in memory",
+        )
+        self.liveness_entries = self.gauge(
+            "liveness_entries", "Entries the liveness state holds in memory"
+        )
+        self.liveness_answers = self.counter(
+            "liveness_answers_total",
+            "Checks of a session's liveness or of a relying service, by where they were "
+            "answered (memory: the liveness state; database)",
+            ["check", "source"],
+        )
+
+    def watch_liveness(self, liveness: Liveness) -> TaskFactory | None:
+        """Count ``liveness``'s answers and show its staleness and size: read at each scrape,
+        or, with several workers (whose files a scrape reads), the task to run that writes
+        them every :data:`LIVENESS_GAUGE_SECONDS`."""
+        answers = {
+            (check, source): self.liveness_answers.labels(
+                **self.base(), check=check, source=source
+            ).inc
+            for check in ("session", "client")
+            for source in ("memory", "database")
+        }
+        liveness.on_answer = lambda check, source: answers[check, source]()
+        staleness = self.liveness_staleness.labels(**self.base())
+        entries = self.liveness_entries.labels(**self.base())
+        if not metrics_shared():
+            staleness.set_function(liveness.proof_age)
+            entries.set_function(lambda: liveness.state.size())
+            return None
+
+        async def publish() -> None:
+            while True:
+                staleness.set(liveness.proof_age())
+                entries.set(liveness.state.size())
+                await asyncio.sleep(LIVENESS_GAUGE_SECONDS)
+
+        return publish
 
     def oidc(self, endpoint: str, outcome: str, started: float) -> None:
         self.oidc_requests.labels(**self.base(), endpoint=endpoint, outcome=outcome).inc()

@@ -283,3 +283,96 @@ def test_holds_of_writes_that_sent_nothing_are_forgotten() -> None:
     clock.now += lv.WRITING_SECONDS + 0.1
     liveness._forget_holds()
     assert liveness._held == {}
+
+
+def _client(client_id: str, deleted: bool = False) -> str:
+    row = {"id": client_id, "active": not deleted, "version": 1, "stamps": {}}
+    return json.dumps({"table": "clients", "deleted": deleted, "row": row})
+
+
+def test_a_clients_stamp_changes_with_each_change_of_it_only() -> None:
+    clock = Clock()
+    liveness = _ready(clock)
+    assert liveness.client_stamp("c1") is None, "not current: no proof"
+    _beat(liveness, clock)
+    first = liveness.client_stamp("c1")
+    other = liveness.client_stamp("c2")
+    assert first is not None and first == liveness.client_stamp("c1")
+    liveness._heard(None, 0, lv.CHANNEL, _client("c1"))
+    second = liveness.client_stamp("c1")
+    assert second != first, "c1 changed"
+    assert liveness.client_stamp("c2") == other, "c2 did not"
+    liveness._heard(None, 0, lv.CHANNEL, _client("c1", deleted=True))
+    assert liveness.client_stamp("c1") not in (first, second), "removed: changed again"
+    assert liveness.state.size() == 3, "an employee, a practice, one client counted"
+
+
+def test_a_truncation_or_a_reload_changes_every_clients_stamp() -> None:
+    clock = Clock()
+    liveness = _ready(clock)
+    _beat(liveness, clock)
+    liveness._heard(None, 0, lv.CHANNEL, _client("c1"))
+    before = {c: liveness.client_stamp(c) for c in ("c1", "c2")}
+    truncated = json.dumps({"table": "clients", "truncated": True})
+    liveness._heard(None, 0, lv.CHANNEL, truncated)
+    after = {c: liveness.client_stamp(c) for c in ("c1", "c2")}
+    assert all(after[c] != before[c] for c in before), (before, after)
+    # A reload starts the counts again from nothing: the load's number tells it apart.
+    liveness._loads += 1
+    liveness.state = lv.State()
+    reloaded = {c: liveness.client_stamp(c) for c in ("c1", "c2")}
+    assert all(reloaded[c] not in (before[c], after[c]) for c in before)
+
+
+def test_answers_are_counted_by_check_and_source() -> None:
+    clock = Clock()
+    liveness = _ready(clock)
+    told: list[tuple[str, str]] = []
+    liveness.on_answer = lambda check, source: told.append((check, source))
+    liveness.row("p1", "e1", "s1", "s1")  # not current yet
+    _beat(liveness, clock)
+    liveness.row("p1", "e1", "s1", "s1")
+    liveness.count("client", from_memory=True)
+    assert told == [("session", "database"), ("session", "memory"), ("client", "memory")]
+    assert (liveness.answered, liveness.fell_back) == (1, 1), "sessions only"
+    assert liveness.answers["client", "memory"] == 1
+
+
+def test_proof_age_is_infinite_before_the_first_heartbeat_then_grows() -> None:
+    clock = Clock()
+    liveness = _ready(clock)
+    assert liveness.proof_age() == float("inf")
+    _beat(liveness, clock)
+    clock.now += 0.25
+    assert liveness.proof_age() == 0.25
+    liveness._ready = False  # the connection lost: the age keeps growing
+    clock.now += 1
+    assert liveness.proof_age() == 1.25 and liveness.staleness() is None
+
+
+client_messages = st.one_of(
+    st.builds(
+        lambda c, deleted: json.loads(_client(c, deleted)),
+        st.sampled_from(("c1", "c2")),
+        st.booleans(),
+    ),
+    st.just({"table": "clients", "truncated": True}),
+    messages,
+)
+
+
+@given(st.lists(client_messages, max_size=12))
+def test_a_clients_stamp_is_unchanged_exactly_while_nothing_of_it_was_heard(
+    sent: list[dict[str, Any]],
+) -> None:
+    clock = Clock()
+    liveness = _ready(clock)
+    _beat(liveness, clock)
+    taken = {c: liveness.client_stamp(c) for c in ("c1", "c2")}
+    touched: set[str] = set()
+    for message in sent:
+        liveness._heard(None, 0, lv.CHANNEL, json.dumps(message))
+        if message["table"] == "clients":
+            touched |= {"c1", "c2"} if message.get("truncated") else {message["row"]["id"]}
+        for c in ("c1", "c2"):
+            assert (liveness.client_stamp(c) == taken[c]) == (c not in touched), (c, sent)
