@@ -16,7 +16,6 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import jwt
 import pytest
@@ -26,10 +25,9 @@ from services.web import session as sessions
 from shared import otp
 from shared.assurance import LOA
 from tests.support.browser import Browser, serve_web
-from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, pool, wait_for
-from tests.support.dezi import PORTS, URA, TestDezi, number_of, test_dezi
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, wait_for
+from tests.support.dezi import URA, DeziSite, TestDezi, number_of, start_dezi_site, test_dezi
 from tests.support.factors import add_factor
-from tests.support.oidc import free_port_in
 from tests.support.story import JAN, PRACTICE, Authenticator
 
 SESSION_KEY = os.urandom(32)
@@ -42,18 +40,9 @@ def dezi() -> Iterator[TestDezi]:
 
 
 @dataclass
-class Stack:
+class Stack(DeziSite):
     browser: Browser
     dezi: TestDezi
-    auth: Zone
-    enrol: Zone
-    admin: str
-    admin_token: str
-
-    async def enrolment(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        headers = {"Authorization": f"Bearer {self.admin_token}"}
-        response = await self.enrol.client.request(method, path, json=body, headers=headers)
-        return response.status, await response.json(content_type=None)
 
     async def at_auth(self, query: str, *args: Any) -> None:
         """Until auth's replica of the directory answers ``query`` true."""
@@ -75,32 +64,11 @@ class Stack:
 @pytest.fixture
 async def stack(cluster: Cluster, dezi: TestDezi, driver: WebDriver) -> AsyncIterator[Stack]:
     await dezi.mode("normal")
-    port = free_port_in(PORTS, taken=(urlsplit(dezi.issuer).port or 0,))
-    issuer = f"http://localhost:{port}"
-    auth = await cluster.start("a", issuer=issuer, **dezi.settings())
-    enrol = await cluster.start("a", "enrolment", issuer=issuer)
-    admin = await cluster.bootstrap(auth, PRACTICE)
-
-    async def known() -> bool:
-        return bool(
-            await pool(enrol).fetchval(
-                "SELECT EXISTS (SELECT 1 FROM employees WHERE id = $1)"
-                " AND EXISTS (SELECT 1 FROM public_keys)",
-                admin,
-            )
-        )
-
-    await wait_for(known)
-    status, body = await login(auth, PRACTICE, "admin", ADMIN_PASSWORD)
-    assert status == 200, body
-    zone = {
-        "auth": str(auth.client.make_url("")).rstrip("/"),
-        "enrolment": str(enrol.client.make_url("")).rstrip("/"),
-    }
+    site = await start_dezi_site(cluster, dezi, PRACTICE)
     key = base64.b64encode(SESSION_KEY).decode()
-    async for url in serve_web([zone], port, issuer=issuer, session_key=key):
+    async for url in serve_web([site.zone], site.port, issuer=site.issuer, session_key=key):
         driver.delete_all_cookies()
-        yield Stack(Browser(driver, url), dezi, auth, enrol, admin, body["token"]["token"])
+        yield Stack(**vars(site), browser=Browser(driver, url), dezi=dezi)
 
 
 async def test_an_employee_logs_in_with_dezi_in_the_browser(stack: Stack) -> None:

@@ -15,7 +15,6 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import jwt
@@ -23,9 +22,8 @@ import pytest
 
 from shared.assurance import LOA
 from tests.support.browser import serve_web
-from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, pool, wait_for
-from tests.support.dezi import PORTS, URA, TestDezi, number_of, test_dezi
-from tests.support.oidc import free_port_in
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, wait_for
+from tests.support.dezi import URA, DeziSite, TestDezi, number_of, start_dezi_site, test_dezi
 
 P = "fysio"
 
@@ -37,18 +35,9 @@ def dezi() -> Iterator[TestDezi]:
 
 
 @dataclass
-class Stack:
+class Stack(DeziSite):
     dezi: TestDezi
-    auth: Zone
-    enrol: Zone
     web: str
-    admin: str
-    admin_token: str
-
-    async def enrolment(self, method: str, path: str, body: Any) -> tuple[int, Any]:
-        headers = {"Authorization": f"Bearer {self.admin_token}"}
-        response = await self.enrol.client.request(method, path, json=body, headers=headers)
-        return response.status, await response.json(content_type=None)
 
     async def link(self, employee: str, account: str, ura: str = URA) -> None:
         """The administrator records the practice's URA and the employee's Dezi number; auth
@@ -77,31 +66,9 @@ class Stack:
 @pytest.fixture
 async def stack(cluster: Cluster, dezi: TestDezi) -> AsyncIterator[Stack]:
     await dezi.mode("normal")
-    taken = (urlsplit(dezi.issuer).port or 0,)
-    port = free_port_in(PORTS, taken=taken)
-    issuer = f"http://localhost:{port}"
-    auth = await cluster.start("a", issuer=issuer, **dezi.settings())
-    enrol = await cluster.start("a", "enrolment", issuer=issuer)
-    admin = await cluster.bootstrap(auth)
-
-    async def known() -> bool:
-        return bool(
-            await pool(enrol).fetchval(
-                "SELECT EXISTS (SELECT 1 FROM employees WHERE id = $1)"
-                " AND EXISTS (SELECT 1 FROM public_keys)",
-                admin,
-            )
-        )
-
-    await wait_for(known)
-    status, body = await login(auth, P, "admin", ADMIN_PASSWORD)
-    assert status == 200, body
-    zone = {
-        "auth": str(auth.client.make_url("")).rstrip("/"),
-        "enrolment": str(enrol.client.make_url("")).rstrip("/"),
-    }
-    async for url in serve_web([zone], port, issuer=issuer):
-        yield Stack(dezi, auth, enrol, url, admin, body["token"]["token"])
+    site = await start_dezi_site(cluster, dezi, P)
+    async for url in serve_web([site.zone], site.port, issuer=site.issuer):
+        yield Stack(**vars(site), dezi=dezi, web=url)
 
 
 class Person:
@@ -272,29 +239,10 @@ async def test_the_login_page_offers_dezi_when_auth_has_it(stack: Stack, person:
 async def test_a_deployment_without_dezi_shows_no_dezi_link(cluster: Cluster) -> None:
     """Auth without ``TWEESTAP_DEZI_ISSUER``: the web asks auth's ``GET /v1/upstream`` and
     offers neither the login nor the link; ``/login/dezi`` says there is none."""
-    port = free_port_in(PORTS)
-    issuer = f"http://localhost:{port}"
-    auth = await cluster.start("a", issuer=issuer)
-    enrol = await cluster.start("a", "enrolment", issuer=issuer)
-    admin = await cluster.bootstrap(auth)
-
-    async def known() -> bool:
-        return bool(
-            await pool(enrol).fetchval(
-                "SELECT EXISTS (SELECT 1 FROM employees WHERE id = $1)"
-                " AND EXISTS (SELECT 1 FROM public_keys)",
-                admin,
-            )
-        )
-
-    await wait_for(known)
-    zone = {
-        "auth": str(auth.client.make_url("")).rstrip("/"),
-        "enrolment": str(enrol.client.make_url("")).rstrip("/"),
-    }
-    listed = await auth.client.get("/v1/upstream")
+    site = await start_dezi_site(cluster, None, P)
+    listed = await site.auth.client.get("/v1/upstream")
     assert listed.status == 200 and await listed.json() == {"providers": []}
-    async for url in serve_web([zone], port, issuer=issuer):
+    async for url in serve_web([site.zone], site.port, issuer=site.issuer):
         jar = aiohttp.CookieJar(unsafe=True)
         async with aiohttp.ClientSession(cookie_jar=jar) as http:
             async with http.get(f"{url}/login") as answer:

@@ -24,7 +24,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from services.auth.adapters.upstream import UpstreamConfig
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, pool, wait_for
 from tests.support.oidc import free_port_in
+from tests.support.sdk import web_zone
 
 PEERS = Path(__file__).resolve().parents[1] / "peers"
 #: The ports of the Dezi tests: the test Dezi, and the web the browser tests serve.
@@ -136,6 +138,54 @@ class TestDezi:
                     continue
                 return dict(parse_qsl(urlsplit(url).query))
         raise AssertionError("the provider never sent the browser back")
+
+
+@dataclass
+class DeziSite:
+    """Zone a's auth (the test Dezi's relying party, if there is one) and enrolment, the
+    administrator known to both and logged in at auth, for a web on ``port`` (one of
+    :data:`PORTS`) whose issuer is ``issuer``."""
+
+    auth: Zone
+    enrol: Zone
+    admin: str
+    admin_token: str
+    zone: dict[str, str]
+    port: int
+    issuer: str
+
+    async def enrolment(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """Enrolment's API, as the administrator."""
+        headers = {"Authorization": f"Bearer {self.admin_token}"}
+        response = await self.enrol.client.request(method, path, json=body, headers=headers)
+        return response.status, await response.json(content_type=None)
+
+
+async def start_dezi_site(
+    cluster: Cluster, dezi: TestDezi | None, practice: str = "fysio"
+) -> DeziSite:
+    """A :class:`DeziSite` in ``cluster``; without ``dezi``, auth has no Dezi."""
+    taken = () if dezi is None else (urlsplit(dezi.issuer).port or 0,)
+    port = free_port_in(PORTS, taken=taken)
+    issuer = f"http://localhost:{port}"
+    auth = await cluster.start("a", issuer=issuer, **(dezi.settings() if dezi else {}))
+    enrol = await cluster.start("a", "enrolment", issuer=issuer)
+    admin = await cluster.bootstrap(auth, practice)
+
+    async def known() -> bool:
+        return bool(
+            await pool(enrol).fetchval(
+                "SELECT EXISTS (SELECT 1 FROM employees WHERE id = $1)"
+                " AND EXISTS (SELECT 1 FROM public_keys)",
+                admin,
+            )
+        )
+
+    await wait_for(known)
+    status, body = await login(auth, practice, "admin", ADMIN_PASSWORD)
+    assert status == 200, body
+    token = body["token"]["token"]
+    return DeziSite(auth, enrol, admin, token, web_zone(auth, enrol), port, issuer)
 
 
 def node() -> str:

@@ -15,6 +15,11 @@ def url(zone: Zone) -> str:
     return str(zone.client.make_url("")).rstrip("/")
 
 
+def web_zone(auth: Zone, enrolment: Zone) -> dict[str, str]:
+    """A zone as the web front end (and the SDK's ``request``) is given it: service → URL."""
+    return {"auth": url(auth), "enrolment": url(enrolment)}
+
+
 class HungZone:
     """A TCP server that accepts every connection, reads the request and never answers, like
     a SIGSTOPped process behind a listening socket; it records what it saw."""
