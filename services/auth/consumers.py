@@ -95,7 +95,7 @@ def accept(settings: AuthSettings) -> Callable[[Topic, Envelope], bool]:
     return wanted
 
 
-def _against(event: Envelope) -> datetime | None:
+def checked_against(event: Envelope) -> datetime | None:
     """The credential a replicated failure was checked against. One not before the guess (no
     zone checks a guess against a credential from its future) or not a time is taken as none:
     the failure then counts whatever credential replaces it, the safe side."""
@@ -126,7 +126,7 @@ def handlers(settings: AuthSettings, signer: Signer) -> dict[Topic, Handler]:
             return
         username = str(event.data.get("username", ""))
         if event.type == "login.failed":
-            against = _against(event)
+            against = checked_against(event)
             await repo.add_failure(
                 conn, event.practice, username, event.time, event.zone, event.id, against=against
             )

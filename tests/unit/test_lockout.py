@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from services.auth.consumers import checked_against
 from services.auth.domain.lockout import LockState, lock_state, locks
-from shared.events import PasswordPolicy
+from shared.events import Envelope, PasswordPolicy
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 POLICY = PasswordPolicy(max_attempts=5, lockout_seconds=1800)
@@ -148,3 +149,27 @@ def test_only_the_failure_that_locks_announces_the_lock() -> None:
 def test_failures_before_a_reset_do_not_lock() -> None:
     four = [at(i) for i in range(4)]
     assert not locks(four, at(10), reset_at=at(5), policy=POLICY)
+
+
+def _failed(data: dict[str, object]) -> Envelope:
+    return Envelope(
+        type="login.failed",
+        source="auth@b",
+        time=T0,
+        practice="fysio",
+        subject="user:anna",
+        data={"username": "anna", **data},
+    )
+
+
+def test_a_replicated_failure_names_its_credential_only_from_before_the_guess() -> None:
+    """``against`` of another zone's ``login.failed``: a credential from before the guess; one
+    from after it (no zone checks a guess against its future), not a time, or a time without
+    a zone counts whatever replaces it (None: the safe side)."""
+    assert checked_against(_failed({"against": (T0 - LOCKOUT).isoformat()})) == T0 - LOCKOUT
+    assert checked_against(_failed({"against": T0.isoformat()})) == T0
+    assert checked_against(_failed({"against": (T0 + LOCKOUT).isoformat()})) is None
+    assert checked_against(_failed({"against": "yesterday"})) is None
+    assert checked_against(_failed({"against": "2026-03-02T08:00:00"})) is None
+    assert checked_against(_failed({"against": 1234})) is None
+    assert checked_against(_failed({})) is None
