@@ -37,7 +37,9 @@ from tests.support.dezi import URA, number_of, test_dezi
 from tests.support.factors import add_factor
 from tests.support.mail import SmtpSink
 from tests.support.oidc import free_port_in, pkce, register
-from tests.support.story import JAN, JAN_PASSWORD, PRACTICE, PRACTICE_EMAIL, Authenticator, Story
+from tests.support.sdk import url, web_zone
+from tests.support.site import add_employee, start_practice
+from tests.support.story import JAN, JAN_PASSWORD, PRACTICE, Authenticator, Story
 from tests.support.tokens import bearer
 
 DESKTOP, NARROW = (1280, 900), (320, 800)
@@ -93,6 +95,16 @@ class Walk:
                 await self.b.run(full_page_shot, driver, f"a11y-{page}{language}-{width}.png")
         await self.b.run(driver.set_window_size, *DESKTOP)
 
+    async def see(self, css: str, page: str, refused: bool = False) -> None:
+        """Once the browser shows ``css``, :meth:`check` the page."""
+        await self.b.find(css)
+        await self.check(page, refused)
+
+    async def visit(self, path: str, css: str, page: str, refused: bool = False) -> None:
+        """Open ``path`` and :meth:`see` it."""
+        await self.b.open(path)
+        await self.see(css, page, refused)
+
 
 def full_page_shot(driver: WebDriver, name: str) -> None:
     """The whole page (up to 3000 px high) at the window's width, saved under SCREENS."""
@@ -110,51 +122,21 @@ def full_page_shot(driver: WebDriver, name: str) -> None:
 async def site(
     cluster: Cluster, smtp_sink: SmtpSink, driver: WebDriver
 ) -> AsyncIterator[tuple[Browser, Story, str]]:
-    auth = await cluster.start("a")
-    enrolment = await cluster.start("a", "enrolment")
+    story, admin = await start_practice(cluster, smtp_sink)
     certs = await cluster.start("a", "certs")
-    await cluster.start("a", "notifier", smtp_port=smtp_sink.port)
-    story = Story(cluster, auth, enrolment, smtp_sink)
-    await cluster.bootstrap(auth, PRACTICE)
-    _, answer = await story.login(auth, PRACTICE, "admin", ADMIN_PASSWORD)
-    admin = answer["token"]["token"]
-    await story.practice_known(admin)
-    path = f"/v1/practices/{PRACTICE}"
-    status, body = await story.call(enrolment, "PUT", path, admin, email=PRACTICE_EMAIL)
-    assert status == 200, body
     for person in (JAN, PIET):
-        employee = f"{person['username']}01"
-        status, body = await story.call(
-            enrolment, "PUT", f"{path}/employees/{employee}", admin, **person
-        )
-        assert status == 200, body
-
-        async def known(employee: str = employee) -> bool:
-            sql = "SELECT 1 FROM employees WHERE practice = $1 AND id = $2"
-            return bool(await auth.auth.pool.fetchval(sql, PRACTICE, employee))
-
-        await wait_for(known)
-        status, body = await story.call(
-            auth,
-            "PUT",
-            f"{path}/employees/{employee}/password",
-            admin,
-            password=FIRST_PASSWORD,
-            temporary=True,
-        )
-        assert status == 200, body
-    zone = {
-        service: str(z.client.make_url("")).rstrip("/")
-        for service, z in (("auth", auth), ("enrolment", enrolment), ("certs", certs))
-    }
-    async for url in serve_web([zone], free_port()):
+        await add_employee(story, admin, person, FIRST_PASSWORD, temporary=True)
+    zone = {**web_zone(story.auth, story.enrolment), "certs": url(certs)}
+    async for address in serve_web([zone], free_port()):
         driver.delete_all_cookies()
         await asyncio.to_thread(driver.set_window_size, *DESKTOP)
-        yield Browser(driver, url), story, admin
+        yield Browser(driver, address), story, admin
 
 
-async def log_in(b: Browser, username: str, password: str) -> None:
-    await b.open("/login")
+async def log_in(b: Browser, username: str, password: str, start: str = "/login") -> None:
+    """The login form at ``start`` (the web's, or the OpenID Provider's for an application)
+    filled in and sent."""
+    await b.open(start)
     await b.fill(practice=PRACTICE, username=username, password=password)
     await b.submit()
 
@@ -171,36 +153,26 @@ async def console_walk(walk: Walk) -> None:
     await b.wait_text("", "h1")
     await walk.check("login")
     await log_in(b, "admin", "wrong-password")
-    await b.find("#error-summary")
-    await walk.check("login-refused", refused=True)
+    await walk.see("#error-summary", "login-refused", refused=True)
     await log_in(b, "admin", ADMIN_PASSWORD)
     await b.find("header .logout button")
-    await b.open("/console/settings")
-    await b.find("#save")
-    await walk.check("console-settings")
+    await walk.visit("/console/settings", "#save", "console-settings")
     await b.fill(ura="123")
     await b.click("#save")
-    await b.find("#ura-error")
-    await walk.check("console-settings-refused", refused=True)
-    await b.open("/console/employees")
-    await b.find("#employee-jan01")
-    await walk.check("console-employees")
-    await b.open("/console/employees/jan01")
-    await b.find("#save")
-    await walk.check("console-employee")
+    await walk.see("#ura-error", "console-settings-refused", refused=True)
+    await walk.visit("/console/employees", "#employee-jan01", "console-employees")
+    await walk.visit("/console/employees/jan01", "#save", "console-employee")
     for task in ("unlock", "password", "sessions"):
-        await b.open(f"/console/employees/jan01/account/{task}")
-        await b.find("main form button[type=submit]")
-        await walk.check(f"console-account-{task}")
-    await b.open("/console/employees/jan01/deactivate")
-    await b.find("#confirm-deactivate")
-    await walk.check("console-deactivate")
-    await b.open("/console/certificates")
-    await b.find("#pkcs12")
-    await walk.check("console-certificates")
-    await b.open("/console/audit")
-    await b.find("p.refused")
-    await walk.check("console-audit")
+        await walk.visit(
+            f"/console/employees/jan01/account/{task}",
+            "main form button[type=submit]",
+            f"console-account-{task}",
+        )
+    await walk.visit(
+        "/console/employees/jan01/deactivate", "#confirm-deactivate", "console-deactivate"
+    )
+    await walk.visit("/console/certificates", "#pkcs12", "console-certificates")
+    await walk.visit("/console/audit", "p.refused", "console-audit")
     await log_out(b)
 
 
@@ -209,58 +181,43 @@ async def employee_walk(walk: Walk, story: Story, person: dict[str, Any]) -> Non
     sign-in methods, and the console refused (rights group 2)."""
     b = walk.b
     await log_in(b, person["username"], FIRST_PASSWORD)
-    await b.find("#new_password")
-    await walk.check("change-password")
+    await walk.see("#new_password", "change-password")
     await b.fill(new_password=JAN_PASSWORD)
     await b.submit()
-    await b.find("main a.button[href='/wizard']")
-    await walk.check("enrol-needed")
+    await walk.see("main a.button[href='/wizard']", "enrol-needed")
     await b.click("main a.button")
-    await b.find("#activation_code")
-    await walk.check("wizard-identity")
+    await walk.see("#activation_code", "wizard-identity")
     await b.fill(activation_code="WRONGCODE1", bsn=person["bsn"])
     await b.date("birth_date", person["birth_date"])
     await b.submit()
-    await b.find("#error-summary")
-    await walk.check("wizard-identity-refused", refused=True)
+    await walk.see("#error-summary", "wizard-identity-refused", refused=True)
     code = await story.activation_code(person["email"], 1)
     await b.fill(activation_code=code, bsn=person["bsn"])
     await b.date("birth_date", person["birth_date"])
     await b.submit()
-    await b.find("img.qr")
-    await walk.check("wizard-qr")
+    await walk.see("img.qr", "wizard-qr")
     phone = Authenticator(re.sub(r"\s", "", await b.text("#secret")))
     await b.fill(code=phone.code())
     await b.submit()
-    await b.find("#recovery-code")
-    await walk.check("wizard-recovery")
+    await walk.see("#recovery-code", "wizard-recovery")
 
     await log_in(b, person["username"], JAN_PASSWORD)
-    await b.find("#factor-totp")
-    await walk.check("second-step-choose")
+    await walk.see("#factor-totp", "second-step-choose")
     await b.click("#factor-totp")
-    await b.find("#code")
-    await walk.check("second-step-code")
+    await walk.see("#code", "second-step-code")
     await b.fill(code="000000")
     await b.submit()
-    await b.find("#error-summary")
-    await walk.check("second-step-refused", refused=True)
+    await walk.see("#error-summary", "second-step-refused", refused=True)
     await b.fill(code=phone.code())
     await b.submit()
     await b.find("header .logout button")
-    await b.open("/factors")
-    await b.find("main table")
-    await walk.check("factors")
+    await walk.visit("/factors", "main table", "factors")
     await b.click("#replace-app")
-    await b.find("#confirm-app")
-    await walk.check("factors-app")
+    await walk.see("#confirm-app", "factors-app")
     await b.open("/factors")
     await b.click("tr.factor[data-kind=totp] a.remove")
-    await b.find("#confirm-remove")
-    await walk.check("factors-remove")
-    await b.open("/console/employees")
-    await b.find("p.refused")
-    await walk.check("forbidden")
+    await walk.see("#confirm-remove", "factors-remove")
+    await walk.visit("/console/employees", "p.refused", "forbidden")
     await log_out(b)
 
 
@@ -391,15 +348,12 @@ async def ways_in(cluster: Cluster, driver: WebDriver) -> AsyncIterator[WaysIn]:
             "code_challenge_method": "S256",
             "acr_values": "aal2",  # the second step, though the practice does not ask it
         }
-        zone = {
-            "auth": str(auth.client.make_url("")).rstrip("/"),
-            "enrolment": str(enrolment.client.make_url("")).rstrip("/"),
-        }
+        zone = web_zone(auth, enrolment)
         statements = f"c1:{generate_key()}"
-        async for url in serve_web([zone], port, issuer=origin, card_statement_keys=statements):
+        async for address in serve_web([zone], port, issuer=origin, card_statement_keys=statements):
             driver.delete_all_cookies()
             await asyncio.to_thread(driver.set_window_size, *DESKTOP)
-            yield WaysIn(Browser(driver, url), admin, urlencode(query))
+            yield WaysIn(Browser(driver, address), admin, urlencode(query))
 
 
 async def oidc_walk(walk: Walk, ways: WaysIn) -> None:
@@ -407,27 +361,19 @@ async def oidc_walk(walk: Walk, ways: WaysIn) -> None:
     application, the UZI-pas page beside it, a login with the recovery code (its new one shown
     before going back to the application)."""
     b = walk.b
-    await b.open("/authorize?client_id=nobody&response_type=code")
-    await b.find("#oidc-error")
-    await walk.check("oidc-error")
+    await walk.visit("/authorize?client_id=nobody&response_type=code", "#oidc-error", "oidc-error")
     await b.open(f"/authorize?{ways.authorize}")
     await b.find("#practice")
     assert "App app" in await b.text("main"), "the login page names the application"
     await walk.check("oidc-login")
-    await b.open("/login/card")
-    await b.find("#card-login")
-    await walk.check("card-login")
+    await walk.visit("/login/card", "#card-login", "card-login")
     await b.submit("#card-login button[type=submit]")
-    await b.find("#error-summary")
-    await walk.check("card-login-refused", refused=True)
-    await b.open(f"/authorize?{ways.authorize}")
-    await b.fill(practice=PRACTICE, username="admin", password=ADMIN_PASSWORD)
-    await b.submit()
+    await walk.see("#error-summary", "card-login-refused", refused=True)
+    await log_in(b, "admin", ADMIN_PASSWORD, start=f"/authorize?{ways.authorize}")
     await b.click("#factor-recovery")
     await b.fill(code=RECOVERY)
     await b.submit()
-    await b.find("#download-recovery")
-    await walk.check("oidc-recovery")
+    await walk.see("#download-recovery", "oidc-recovery")
     await b.click("#recovery-stored")
     await b.click("#recovery-done")
     await b.find("header .logout button")
@@ -445,43 +391,29 @@ async def own_walk(walk: Walk, ways: WaysIn) -> None:
         await b.click("#passkey-add")
         await b.wait_text("Laptop", "tr.factor[data-kind=passkey]")
         await b.click("tr.factor[data-kind=passkey] a.rename")
-        await b.find("#save-name")
-        await walk.check("factors-name")
+        await walk.see("#save-name", "factors-name")
         await b.open("/factors")
         await b.click("#new-recovery")
-        await b.find("#confirm-recovery")
-        await walk.check("factors-recovery")
-        await b.open("/factors/dezi")
-        await b.find("#dezi-start")
-        await walk.check("dezi-link")
+        await walk.see("#confirm-recovery", "factors-recovery")
+        await walk.visit("/factors/dezi", "#dezi-start", "dezi-link")
         await b.click("#dezi-start")
         await b.click("#account-devries")  # at the test Dezi
         await b.wait_text(number_of("devries"), "#dezi-done")
         await walk.check("dezi-linked")
-        await b.open("/login/dezi/callback")
-        await b.find("#dezi-back")
-        await walk.check("dezi-refused", refused=True)
+        await walk.visit("/login/dezi/callback", "#dezi-back", "dezi-refused", refused=True)
         await b.open(f"/console/employees/{ways.admin}")
         await b.click("#factors li:first-child a")
-        await b.find("#confirm-remove")
-        await walk.check("console-factor-remove")
+        await walk.see("#confirm-remove", "console-factor-remove")
         await b.open(f"/console/employees/{ways.admin}/account/unlock")
         await b.click("#confirm-unlock")
-        await b.find("#back")
-        await walk.check("console-account-done")
-        await b.open("/end-session")
-        await b.find("#oidc-logout")
-        await walk.check("oidc-logout")
+        await walk.see("#back", "console-account-done")
+        await walk.visit("/end-session", "#oidc-logout", "oidc-logout")
         await b.click("#oidc-logout")
-        await b.find("#oidc-logged-out")
-        await walk.check("oidc-logged-out")
+        await walk.see("#oidc-logged-out", "oidc-logged-out")
         # The practice asks no second step; the application does.
-        await b.open(f"/authorize?{ways.authorize}")
-        await b.fill(practice=PRACTICE, username="admin", password=ADMIN_PASSWORD)
-        await b.submit()
+        await log_in(b, "admin", ADMIN_PASSWORD, start=f"/authorize?{ways.authorize}")
         await b.click("#factor-passkey")
-        await b.find("#passkey-login")
-        await walk.check("passkey-login")
+        await walk.see("#passkey-login", "passkey-login")
     finally:
         await b.run(b.driver.remove_virtual_authenticator)
 

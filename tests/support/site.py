@@ -19,10 +19,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from services.web import session as sessions
 from services.web.app import create_app
 from services.web.settings import WebSettings
-from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, wait_for
 from tests.support.mail import SmtpSink
 from tests.support.practices import FAST
-from tests.support.story import JAN, JAN_PASSWORD, PRACTICE, PRACTICE_EMAIL, Story, jan_at_auth
+from tests.support.sdk import web_zone
+from tests.support.story import JAN, JAN_PASSWORD, PRACTICE, PRACTICE_EMAIL, Story
 
 WebClient = TestClient[Any, Any]
 KEY = os.urandom(32)
@@ -67,38 +68,50 @@ async def sites(cluster: Cluster, smtp_sink: SmtpSink) -> AsyncIterator[Sites]:
 async def start_site(cluster: Cluster, smtp_sink: SmtpSink, two_factors: bool, **auth: Any) -> Site:
     """Auth (believing X-Forwarded-For from loopback, where the web is), enrolment and the
     notifier; the practice with its e-mail and Jan (complete, a strong password)."""
-    auth_zone = await cluster.start("a", trusted_proxies=["127.0.0.0/8", "::1/128"], **FAST, **auth)
+    proxies = ["127.0.0.0/8", "::1/128"]
+    story, admin = await start_practice(cluster, smtp_sink, trusted_proxies=proxies, **FAST, **auth)
+    await add_employee(story, admin, JAN, JAN_PASSWORD, temporary=False)
+    if two_factors:
+        await story.require_two_factors(admin)
+    return Site(story, story.auth, web_zone(story.auth, story.enrolment), admin)
+
+
+async def start_practice(cluster: Cluster, smtp_sink: SmtpSink, **auth: Any) -> tuple[Story, str]:
+    """Zone a's auth (with ``auth``'s settings), enrolment and notifier, and the practice with
+    its e-mail: the story, and the administrator's token (a password-only session)."""
+    auth_zone = await cluster.start("a", **auth)
     enrolment = await cluster.start("a", "enrolment")
     await cluster.start("a", "notifier", smtp_port=smtp_sink.port)
     story = Story(cluster, auth_zone, enrolment, smtp_sink)
     await cluster.bootstrap(auth_zone, PRACTICE)
     _, answer = await story.login(auth_zone, PRACTICE, "admin", ADMIN_PASSWORD)
     admin = answer["token"]["token"]
-
     await story.practice_known(admin)
     path = f"/v1/practices/{PRACTICE}"
     status, body = await story.call(enrolment, "PUT", path, admin, email=PRACTICE_EMAIL)
     assert status == 200, body
-    status, body = await story.call(enrolment, "PUT", f"{path}/employees/jan01", admin, **JAN)
+    return story, admin
+
+
+async def add_employee(
+    story: Story, admin: str, person: dict[str, Any], password: str, temporary: bool
+) -> None:
+    """``person`` (``<username>01``) in enrolment's directory and, once auth knows them, with
+    ``password`` set by the administrator."""
+    employee = f"{person['username']}01"
+    path = f"/v1/practices/{PRACTICE}/employees/{employee}"
+    status, body = await story.call(story.enrolment, "PUT", path, admin, **person)
     assert status == 200, body
 
-    await jan_at_auth(auth_zone)
+    async def known() -> bool:
+        sql = "SELECT 1 FROM employees WHERE practice = $1 AND id = $2"
+        return bool(await story.auth.auth.pool.fetchval(sql, PRACTICE, employee))
+
+    await wait_for(known)
     status, body = await story.call(
-        auth_zone,
-        "PUT",
-        f"{path}/employees/jan01/password",
-        admin,
-        password=JAN_PASSWORD,
-        temporary=False,
+        story.auth, "PUT", f"{path}/password", admin, password=password, temporary=temporary
     )
     assert status == 200, body
-    if two_factors:
-        await story.require_two_factors(admin)
-    zone = {
-        "auth": str(auth_zone.client.make_url("")).rstrip("/"),
-        "enrolment": str(enrolment.client.make_url("")).rstrip("/"),
-    }
-    return Site(story, auth_zone, zone, admin)
 
 
 def session_of(web: WebClient) -> dict[str, Any]:
