@@ -7,6 +7,8 @@ stale zone was locked out of both."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
 from tests.support.practices import set_policy
 from tests.support.tokens import bearer
@@ -29,7 +31,7 @@ async def test_the_new_password_tried_in_a_stale_zone_locks_no_one_out(private: 
     employee = await private.bootstrap(a)
     await set_policy(a, "fysio", 2, max_attempts=3, lockout_seconds=600)
     for zone in (a, b):
-        await wait_for(lambda zone=zone: _policy_version(zone, 2))
+        await wait_for(partial(_policy_version, zone, 2))
     _, body = await login(a, "fysio", "admin", ADMIN_PASSWORD)
     old_changed = await b.auth.pool.fetchval(
         "SELECT changed_at FROM credentials WHERE employee = $1", employee
