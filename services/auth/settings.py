@@ -64,8 +64,10 @@ class AuthSettings(Settings, WebAuthnSettings, CardSettings, DeziSettings):
     #: Client addresses whose budget is remembered (least recently seen forgotten first).
     login_rate_max_clients: int = Field(default=100_000, ge=1)
     #: A registered relying service, once found active, is believed for this long without
-    #: asking the database again (introspection is the relying services' hot path): a removed
-    #: client is refused at the latest this long after. 0: ask on every request.
+    #: asking the database again while the liveness state cannot prove it unchanged (not
+    #: current, or turned off): a removed client is refused at the latest this long after.
+    #: While it is current, a change is honoured within its bound instead. 0: otherwise ask
+    #: every time.
     client_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     #: Introspection and renewal read a session's liveness (revocations, cutoffs, the
     #: directory) from a state each process keeps in memory, kept current by the database's
