@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
@@ -72,6 +73,19 @@ def _usage(kind: str) -> x509.KeyUsage:
     return x509.KeyUsage(**{**_NO_USAGE, **KEY_USAGES[kind]})
 
 
+def certificate_pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def private_key_pem(key: PrivateKeyTypes) -> str:
+    """The key as unencrypted PKCS#8 PEM (test keys only)."""
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
 @dataclass
 class Issued:
     """A certificate and its key."""
@@ -81,15 +95,11 @@ class Issued:
 
     @property
     def pem(self) -> str:
-        return self.cert.public_bytes(serialization.Encoding.PEM).decode()
+        return certificate_pem(self.cert)
 
     @property
     def key_pem(self) -> str:
-        return self.key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ).decode()
+        return private_key_pem(self.key)
 
     def pkcs12(self, password: str, chain: Sequence[Issued] = ()) -> bytes:
         return pkcs12.serialize_key_and_certificates(

@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
+from services.dev.cards import certificate_pem, private_key_pem
+
 UZI_POLICY = "2.16.528.1.1003.1.2.8.4"
 Key = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -34,15 +36,11 @@ class Issued:
 
     @property
     def cert_pem(self) -> str:
-        return self.cert.public_bytes(serialization.Encoding.PEM).decode()
+        return certificate_pem(self.cert)
 
     @property
     def key_pem(self) -> str:
-        return self.key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ).decode()
+        return private_key_pem(self.key)
 
     def pkcs12(self, password: str) -> str:
         data = pkcs12.serialize_key_and_certificates(
