@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.hazmat.primitives.serialization.pkcs12 import PKCS12PrivateKeyTypes
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from shared import uzi
@@ -86,6 +87,23 @@ def private_key_pem(key: PrivateKeyTypes) -> str:
     ).decode()
 
 
+def pkcs12_file(
+    key: PKCS12PrivateKeyTypes,
+    cert: x509.Certificate,
+    password: str,
+    chain: Sequence[x509.Certificate] = (),
+    name: bytes = b"card",
+) -> bytes:
+    """A PKCS#12 file of the key, the certificate and ``chain``, encrypted with ``password``."""
+    return pkcs12.serialize_key_and_certificates(
+        name,
+        key,
+        cert,
+        list(chain) or None,
+        serialization.BestAvailableEncryption(password.encode()),
+    )
+
+
 @dataclass
 class Issued:
     """A certificate and its key."""
@@ -102,13 +120,7 @@ class Issued:
         return private_key_pem(self.key)
 
     def pkcs12(self, password: str, chain: Sequence[Issued] = ()) -> bytes:
-        return pkcs12.serialize_key_and_certificates(
-            b"card",
-            self.key,
-            self.cert,
-            [c.cert for c in chain] or None,
-            serialization.BestAvailableEncryption(password.encode()),
-        )
+        return pkcs12_file(self.key, self.cert, password, [c.cert for c in chain])
 
 
 def _ca(name: x509.Name, issuer: Issued | None, now: datetime, path_length: int | None) -> Issued:

@@ -8,14 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
-from services.dev.cards import certificate_pem, private_key_pem
+from services.dev.cards import UZI_POLICY, certificate_pem, pkcs12_file, private_key_pem
 
-UZI_POLICY = "2.16.528.1.1003.1.2.8.4"
 Key = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
@@ -43,13 +41,7 @@ class Issued:
         return private_key_pem(self.key)
 
     def pkcs12(self, password: str) -> str:
-        data = pkcs12.serialize_key_and_certificates(
-            b"test",
-            self.key,
-            self.cert,
-            None,
-            serialization.BestAvailableEncryption(password.encode()),
-        )
+        data = pkcs12_file(self.key, self.cert, password, name=b"test")
         return base64.b64encode(data).decode()
 
     def pem_body(self) -> dict[str, str]:
