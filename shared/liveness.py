@@ -5,8 +5,8 @@ two-factor rule — loaded at start and kept current by the database's ``LISTEN/
 (triggers on those tables, ``liveness_notify`` in ``shared/migrations``: every writer, a
 request of any process, a consumer, a command, is heard by every process of the database).
 It also counts the changes of each relying service (``clients``), without holding them: a
-client read from the database is believed while its count is unchanged (:meth:`Liveness.
-client_stamp`).
+client read from the database is believed while its count is unchanged
+(:meth:`Liveness.client_stamp`).
 
 The state answers only while it can prove it is current: its listening connection is up and
 a heartbeat it sent on that connection came back within ``max_staleness`` seconds (messages
@@ -301,8 +301,8 @@ class Liveness:
         of ``client_id`` (or a truncation of the clients, or a reload of the state) has been
         applied since. A reader takes it *before* reading the client: while it is unchanged
         and the state current, no change of the client committed more than ``max_staleness``
-        seconds ago can be missing from what it read (:class:`services.auth.use_cases.
-        clients.Clients` tells the races)."""
+        seconds ago can be missing from what it read (the races: auth's
+        ``use_cases/clients.py``)."""
         if not self.current():
             return None
         return (self._loads, *self.state.client_count(client_id))

@@ -14,12 +14,12 @@ client and a read R of it (stamp S taken before R's SELECT):
   message is sent at commit), S counts it. R is believed.
 - W committed before R's snapshot, its message applied after S was taken: R holds W; the
   message changes the stamp, so R is read again once (needlessly, never wrongly).
-- W committed after R's snapshot: R lacks W, but W's message is applied after S was taken
-  (after the commit), so it changes the stamp and R is no longer believed from then on.
-  Until then (the message on its way) the state stays current only while a heartbeat sent
-  after W's commit has not come back late: messages arrive in commit order, so by the time
-  a heartbeat sent after W's commit is back, W's message has been applied. R is believed
-  at most ``max_staleness`` after W's commit.
+- W committed after R's snapshot (also: during R's SELECT, which reads one snapshot): R
+  lacks W. W's message is sent at its commit, so it is applied after S was taken and changes
+  the stamp: from then on R is not believed. Until then the state is current only while the
+  newest heartbeat back was sent less than ``max_staleness`` ago, and a heartbeat sent after
+  W's commit comes back after W's message (commit order): R is believed at most
+  ``max_staleness`` after W's commit.
 - The state lost its connection or was reloaded: no stamp (not current), or the reload's
   stamps differ from every older one: read again.
 
