@@ -9,25 +9,17 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
-from aiokafka import AIOKafkaProducer
 
-from services.dev.infra import Broker, Postgres, free_port
-from services.notifier.http import create_app
-from services.notifier.metrics import NotifierMetrics
-from services.notifier.settings import NotifierSettings
-from shared.db import ensure_database
+from services.dev.infra import Broker, Postgres
 from shared.events import Envelope
-from shared.http import METRICS, RUNTIME
 from shared.notify import backchannel_logout, backchannel_request_id
 from shared.sealing import Keyring
-from tests.support.bus import genuine, read_events
-from tests.support.cluster import SEALING, wait_for
+from tests.support.cluster import SEALING
 from tests.support.logs import Lines
+from tests.support.notifier import NotifierRig, notifier_settings, producer_for, running, serving
 
 #: What a logout token looks like (a compact JWS); the notifier treats it as opaque.
 TOKEN = "eyJhbGciOiJSUzI1NiIsInR5cCI6ImxvZ291dCtqd3QifQ.eyJzaWQiOiJzLTEyMyJ9.c2lnbmF0dXJl"
@@ -82,34 +74,10 @@ class Application:
 
 
 @dataclass
-class Rig:
-    settings: NotifierSettings
+class Rig(NotifierRig):
     app: Application
     uri: str
-    broker: Broker
-    producer: AIOKafkaProducer
-    client: TestClient[Any, Any] | None = None
-
-    async def start(self) -> None:
-        self.client = TestClient(TestServer(create_app(self.settings)))
-        await self.client.start_server()
-
-    async def stop(self) -> None:
-        if self.client is not None:
-            await self.client.close()
-            self.client = None
-
-    @property
-    def pool(self) -> Any:
-        assert self.client is not None
-        return self.client.server.app[RUNTIME].pool  # type: ignore[attr-defined]
-
-    @property
-    def metrics(self) -> NotifierMetrics:
-        assert self.client is not None
-        metrics = self.client.server.app[METRICS]  # type: ignore[attr-defined]
-        assert isinstance(metrics, NotifierMetrics)
-        return metrics
+    poll_seconds = 0.05
 
     def sample(self, name: str, **labels: str) -> float:
         value = self.metrics.registry.get_sample_value(
@@ -139,28 +107,9 @@ class Rig:
         return envelope
 
     async def publish(self, envelope: Envelope) -> uuid.UUID:
-        topic = self.settings.topic("notify.requests")
-        key, value = envelope.key.encode(), envelope.model_dump_json().encode()
-        await self.producer.send_and_wait(topic, value, key=key, headers=genuine(topic, key, value))
+        value = envelope.model_dump_json().encode()
+        await self.send("notify.requests", value, envelope.key.encode())
         return envelope.id
-
-    async def status(self, rid: uuid.UUID) -> tuple[str, int]:
-        row = await self.pool.fetchrow(
-            "SELECT status, attempts FROM messages WHERE request_id = $1", rid
-        )
-        return (row["status"], row["attempts"]) if row else ("absent", 0)
-
-    async def wait_status(self, rid: uuid.UUID, status: str, timeout: float = 20) -> int:
-        async def reached() -> int:
-            current, attempts = await self.status(rid)
-            return attempts if current == status else 0
-
-        return await wait_for(reached, timeout=timeout, interval=0.05)
-
-    async def events(self, topic: str, count: int) -> list[dict[str, Any]]:
-        return await read_events(
-            self.broker, self.settings.topic(topic), lambda ev: len(ev) >= count
-        )
 
 
 @pytest.fixture
@@ -169,40 +118,22 @@ async def rig(postgres: Postgres, broker: Broker) -> AsyncIterator[Rig]:
     server = web.Application()
     server.router.add_post(f"/{SECRET_PATH}/backchannel", application.logout)
     server.router.add_route("*", "/elsewhere", application.elsewhere)
-    runner = web.AppRunner(server, access_log=None)  # its paths are not the notifier's logs
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    prefix = f"b{uuid.uuid4().hex[:10]}."
-    settings = NotifierSettings(
-        zone="a",
-        database_url=postgres.socket_dsn(prefix.rstrip(".") + "_notifier"),
-        kafka_bootstrap=broker.bootstrap,
-        topic_prefix=prefix,
-        sealing_keys=SEALING,
-        outbox_sweep_seconds=0.2,
-        topics={"partitions": 2},
-        retry_base_seconds=0.05,
-        retry_max_seconds=1.5,
-        max_attempts=4,
-        rate_limit_count=3,
-        dispatch_sweep_seconds=0.1,
-        backchannel_timeout_seconds=0.5,
-        concurrency=4,
-        backchannel_concurrency=2,
-    )
-    await ensure_database(settings.database_url)
-    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
-    await producer.start()
-    uri = f"http://127.0.0.1:{port}/{SECRET_PATH}/backchannel?tenant=7"
-    r = Rig(settings, application, uri, broker, producer)
-    await r.start()
-    try:
-        yield r
-    finally:
-        await r.stop()
-        await producer.stop()
-        await runner.cleanup()
+    # access_log=None: its paths are not the notifier's logs
+    async with serving(server, access_log=None) as port:
+        settings = notifier_settings(
+            postgres,
+            broker,
+            "b",
+            retry_max_seconds=1.5,
+            backchannel_timeout_seconds=0.5,
+            concurrency=4,
+            backchannel_concurrency=2,
+        )
+        async with producer_for(settings) as producer:
+            uri = f"http://127.0.0.1:{port}/{SECRET_PATH}/backchannel?tenant=7"
+            r = Rig(settings, broker, producer, application, uri)
+            async with running(r):
+                yield r
 
 
 async def test_a_logout_token_is_posted_once_as_a_form(rig: Rig) -> None:

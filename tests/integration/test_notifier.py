@@ -13,21 +13,16 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
-from aiokafka import AIOKafkaProducer
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
 from services.dev.infra import Broker, Postgres, free_port
-from services.notifier.http import create_app
-from services.notifier.settings import NotifierSettings
-from shared.db import ensure_database
 from shared.events import Envelope, NotifyRequest, PracticeUpserted, notify_aad, utcnow
-from shared.http import RUNTIME
 from shared.sealing import Keyring
-from tests.support.bus import genuine, read_events
+from tests.support.bus import read_events
 from tests.support.cluster import SEALING, wait_for
+from tests.support.notifier import NotifierRig, notifier_settings, producer_for, running, serving
 
 PRACTICE_EMAIL = "praktijk@fysio-jansen.nl"
 
@@ -76,29 +71,10 @@ class Gateway:
 
 
 @dataclass
-class Rig:
-    settings: NotifierSettings
+class Rig(NotifierRig):
     mailbox: Mailbox
     gateway: Gateway
-    broker: Broker
     smtp: Controller
-    producer: AIOKafkaProducer
-    client: TestClient[Any, Any] | None = None
-
-    async def start(self) -> None:
-        self.client = TestClient(TestServer(create_app(self.settings)))
-        await self.client.start_server()
-
-    async def stop(self) -> None:
-        if self.client is not None:
-            await self.client.close()
-            self.client = None
-
-    async def send(self, topic: str, payload: bytes) -> None:
-        full = self.settings.topic(topic)
-        await self.producer.send_and_wait(
-            full, payload, key=b"fysio:x", headers=genuine(full, b"fysio:x", payload)
-        )
 
     async def practice(self, email_address: str | None, version: int = 1) -> None:
         body = PracticeUpserted(
@@ -116,11 +92,9 @@ class Rig:
             data=body.model_dump(mode="json"),
         )
         await self.send("directory.practices", event.model_dump_json().encode())
-        assert self.client is not None
-        pool = self.client.server.app[RUNTIME].pool  # type: ignore[attr-defined]
 
         async def applied() -> bool:
-            return bool(await pool.fetchval("SELECT version = $1 FROM practices", version))
+            return bool(await self.pool.fetchval("SELECT version = $1 FROM practices", version))
 
         await wait_for(applied)
 
@@ -159,21 +133,6 @@ class Rig:
         await self.send("notify.requests", event.model_dump_json().encode())
         return rid
 
-    async def status(self, rid: uuid.UUID) -> tuple[str, int]:
-        assert self.client is not None
-        pool = self.client.server.app[RUNTIME].pool  # type: ignore[attr-defined]
-        row = await pool.fetchrow(
-            "SELECT status, attempts FROM messages WHERE request_id = $1", rid
-        )
-        return (row["status"], row["attempts"]) if row else ("absent", 0)
-
-    async def wait_status(self, rid: uuid.UUID, status: str, timeout: float = 20) -> int:
-        async def reached() -> int:
-            current, attempts = await self.status(rid)
-            return attempts if current == status else 0
-
-        return await wait_for(reached, timeout=timeout, interval=0.1)
-
 
 @pytest.fixture
 async def rig(
@@ -187,43 +146,26 @@ async def rig(
     smtp.start()
     app = web.Application()
     app.router.add_post("/sms", gateway.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    sms_port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", sms_port).start()
-    prefix = f"n{uuid.uuid4().hex[:10]}."
-    settings = NotifierSettings(
-        zone="a",
-        database_url=postgres.socket_dsn(prefix.rstrip(".") + "_notifier"),
-        kafka_bootstrap=broker.bootstrap,
-        topic_prefix=prefix,
-        sealing_keys=SEALING,
-        outbox_sweep_seconds=0.2,
-        topics={"partitions": 2},
-        smtp_port=smtp_port,
-        sms_url=f"http://127.0.0.1:{sms_port}/sms",
-        sms_auth_header="X-Api-Key: test-key",
-        sms_body_fields={"to": "recipient"},
-        sms_extra_fields={"account": "praktijk-42"},
-        retry_base_seconds=0.05,
-        retry_max_seconds=0.2,
-        max_attempts=4,
-        rate_limit_count=3,
-        dispatch_sweep_seconds=0.1,
-        send_timeout_seconds=2,
-    ).model_copy(update=getattr(request, "param", {}))
-    await ensure_database(settings.database_url)
-    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
-    await producer.start()
-    r = Rig(settings, mailbox, gateway, broker, smtp, producer)
-    await r.start()
-    try:
-        yield r
-    finally:
-        await r.stop()
-        await producer.stop()
-        r.smtp.stop()
-        await runner.cleanup()
+    async with serving(app) as sms_port:
+        settings = notifier_settings(
+            postgres,
+            broker,
+            "n",
+            smtp_port=smtp_port,
+            sms_url=f"http://127.0.0.1:{sms_port}/sms",
+            sms_auth_header="X-Api-Key: test-key",
+            sms_body_fields={"to": "recipient"},
+            sms_extra_fields={"account": "praktijk-42"},
+            retry_max_seconds=0.2,
+            send_timeout_seconds=2,
+        ).model_copy(update=getattr(request, "param", {}))
+        async with producer_for(settings) as producer:
+            r = Rig(settings, broker, producer, mailbox, gateway, smtp)
+            try:
+                async with running(r):
+                    yield r
+            finally:
+                r.smtp.stop()
 
 
 PARAMS: dict[str, dict[str, str | int]] = {
@@ -297,9 +239,7 @@ async def test_secrets_stay_sealed_on_the_topic_and_in_the_queue(rig: Rig) -> No
         "email", "login_code", "piet@example.nl", PARAMS["login_code"], "482913"
     )
     await rig.wait_status(rid, "delivered")
-    assert rig.client is not None
-    pool = rig.client.server.app[RUNTIME].pool  # type: ignore[attr-defined]
-    stored = await pool.fetchval("SELECT sealed::text FROM messages WHERE request_id = $1", rid)
+    stored = await rig.pool.fetchval("SELECT sealed::text FROM messages WHERE request_id = $1", rid)
     assert "482913" not in stored
     events = await read_events(
         rig.broker, rig.settings.topic("notify.requests"), lambda ev: len(ev) >= 1
