@@ -18,8 +18,8 @@ import asyncpg
 from services.auth.bootstrap import build_clients
 from services.auth.use_cases.clients import Clients
 from shared.liveness import Liveness
-from tests.integration.test_round_trips import counted
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, metric, wait_for
+from tests.support.statements import counted
 
 #: Long enough that only the liveness state can refuse a changed client within a test.
 CACHE_SECONDS = 60.0
