@@ -21,7 +21,7 @@ from shared.trust import TrustSigner
 from shared.trust import generate as generate_trust_key
 from tests.support.bus import read_topic
 from tests.support.cluster import TRUST_PRIVATE, Cluster, wait_for
-from tests.support.forgery import forged_calls, forged_key, host_employee, key_event
+from tests.support.forgery import forged_calls, forged_key, host_employee, key_event, key_settled
 from tests.support.services import P, Rig, rig
 
 #: The fixture of tests.support.services (imported so that pytest finds it here).
@@ -29,20 +29,6 @@ FIXTURES = (rig,)
 
 
 # -- (a) sts.keys -----------------------------------------------------------------------------
-
-
-async def key_settled(rig: Rig, kid: str) -> bool:
-    """Every service has either kept the key or dead-lettered its announcement."""
-    for service in rig.zones:
-        done = await rig.pool(service).fetchval(
-            """SELECT EXISTS (SELECT 1 FROM public_keys WHERE kid = $1)
-                  OR EXISTS (SELECT 1 FROM dead_letters
-                             WHERE position(convert_to($1, 'UTF8') IN raw) > 0)""",
-            kid,
-        )
-        if not done:
-            return False
-    return True
 
 
 async def test_forged_signing_keys_are_dead_lettered_and_verify_no_token(rig: Rig) -> None:

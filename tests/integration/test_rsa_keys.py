@@ -36,7 +36,7 @@ from shared.tokens import ID_TOKEN_TYPE, LOGOUT_TOKEN_TYPE, InvalidToken, Unknow
 from shared.trust import TrustSigner
 from shared.trust import generate as generate_trust_key
 from tests.support.cluster import KEYRING, TRUST_PRIVATE, Cluster, Zone, wait_for
-from tests.support.forgery import forged_calls, key_event, token_refused
+from tests.support.forgery import forged_calls, key_event, key_settled, token_refused
 from tests.support.services import P, Rig, rig
 
 #: The fixture of tests.support.services (imported so that pytest finds it here).
@@ -226,20 +226,6 @@ def rsa_jwk(kid: str, bits: int = 2048) -> tuple[rsa.RSAPrivateKey, dict[str, An
     return private, {**jwk, "kid": kid, "use": "sig", "alg": "RS256"}
 
 
-async def settled(rig: Rig, kid: str) -> bool:
-    """Every service has either kept the key or dead-lettered its announcement."""
-    for service in rig.zones:
-        done = await rig.pool(service).fetchval(
-            """SELECT EXISTS (SELECT 1 FROM public_keys WHERE kid = $1)
-                  OR EXISTS (SELECT 1 FROM dead_letters
-                             WHERE position(convert_to($1, 'UTF8') IN raw) > 0)""",
-            kid,
-        )
-        if not done:
-            return False
-    return True
-
-
 async def test_forged_rsa_keys_are_dead_lettered_and_verify_nothing(rig: Rig) -> None:
     attacker_trust = TrustSigner(generate_trust_key()[0])
     trust = TrustSigner(TRUST_PRIVATE)
@@ -257,7 +243,7 @@ async def test_forged_rsa_keys_are_dead_lettered_and_verify_nothing(rig: Rig) ->
         privates[label], jwk = rsa_jwk(kids[label], bits)
         await rig.produce("sts.keys", key_event(kids[label], jwk, signer))
     for kid in kids.values():
-        await wait_for(partial(settled, rig, kid))
+        await wait_for(partial(key_settled, rig, kid))
 
     claims = jwt.decode(rig.admin_token, options={"verify_signature": False})
     header = jwt.get_unverified_header(rig.admin_token)

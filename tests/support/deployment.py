@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 import asyncpg
+from tweestap_client import TweestapClient
 
 from services.dev.deployment import Deployment
 from services.dev.fault_env import FAULT_SERVICE_ENV
@@ -130,6 +131,18 @@ async def renew_status(deployment: Deployment, zone: str, token: str) -> int:
         ) as response,
     ):
         return response.status
+
+
+async def change_password(client: TweestapClient, account: Account) -> None:
+    """``account``'s password replaced by :data:`NEW_PASSWORD`, through ``client`` (logged in
+    as the account) and whichever zone it is using."""
+    answer = await client.request(
+        "auth",
+        "POST",
+        "/v1/password",
+        json={"current_password": account.password, "new_password": NEW_PASSWORD},
+    )
+    assert answer.status in (200, 204), answer.body
 
 
 async def same_password(deployment: Deployment, account: Account) -> bool:

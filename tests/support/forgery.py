@@ -33,6 +33,20 @@ def key_event(kid: str, jwk: dict[str, Any], signer: TrustSigner | None) -> Enve
     return Envelope(type="sts.key.published", source="auth@a", practice="*", subject=kid, data=data)
 
 
+async def key_settled(rig: Rig, kid: str) -> bool:
+    """Every service has either kept the key or dead-lettered its announcement."""
+    for service in rig.zones:
+        done = await rig.pool(service).fetchval(
+            """SELECT EXISTS (SELECT 1 FROM public_keys WHERE kid = $1)
+                  OR EXISTS (SELECT 1 FROM dead_letters
+                             WHERE position(convert_to($1, 'UTF8') IN raw) > 0)""",
+            kid,
+        )
+        if not done:
+            return False
+    return True
+
+
 def token_refused(status: int, body: Any) -> bool:
     """The answer to a bad bearer token (any other answer means the token got through)."""
     return status == 401 and str(body.get("type", "")).endswith("/unauthorized")
