@@ -120,8 +120,10 @@ async def test_a_change_by_any_writer_reaches_every_process_of_the_database(
         for state in (liveness, other):
 
             async def heard(state: Liveness = state) -> bool:
+                # The practice's change committed last: its message is the last to arrive.
                 row = state.state.row("fysio", employee, "sid-x", "sid-x", utcnow())
-                return bool(row and row["revoked"] and row["rights_group"] == 3)
+                changed = row and row["revoked"] and row["rights_group"] == 3
+                return bool(changed and row and row["two_factor_required"])
 
             await wait_for(heard, timeout=2.0, what="the changes heard")
             assert state.state.practices["fysio"] is True
