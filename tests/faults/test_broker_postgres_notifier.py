@@ -34,9 +34,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from tweestap_client import TweestapClient, TweestapError
 
 from services.auth.consumers import REPLICATED_AUTH_EVENTS
+from services.dev.chaos.load import factor_changed_mail
 from services.dev.deployment import Deployment, run_sync
 from services.dev.infra import free_port
-from shared.events import Envelope, NotifyRequest
 from tests.support.bus import tags
 from tests.support.deployment import (
     CATCH_UP_LIMIT_SECONDS,
@@ -45,6 +45,7 @@ from tests.support.deployment import (
     PASSWORD,
     Account,
     auth_zones,
+    change_password,
     failures_in,
     fetch_rows,
     log,
@@ -325,25 +326,7 @@ async def _holds_requests(deployment: Deployment) -> bool:
 
 async def _request_email(deployment: Deployment, practice: str, recipient: str) -> uuid.UUID:
     """Put a ``notify.requested`` on the topic, as auth or enrolment would."""
-    body = NotifyRequest(
-        channel="email",
-        template="factor_changed",
-        locale="en",
-        recipient=recipient,
-        parameters={
-            "employee_name": "Fault Test",
-            "practice_name": practice,
-            "change": "authenticator app added",
-            "changed_at": "now",
-        },
-    )
-    event = Envelope(
-        type="notify.requested",
-        source="enrolment@a",
-        practice=practice,
-        subject="fault-test",
-        data=body.model_dump(mode="json"),
-    )
+    event = factor_changed_mail(practice, recipient, "Fault Test", "fault-test")
     # Sent as a Tweestap service would: tagged under the deployment's own sealing keys.
     value, key = event.model_dump_json().encode(), event.key.encode()
     keys = (deployment.root / "dev" / "sealing-keys").read_text().strip()
@@ -610,13 +593,7 @@ async def test_zone_a_postgres_down_zone_b_serves_and_zone_a_catches_up(
             activity = Activity("b")
             await early.renew()  # zone a issued it; zone b renews it
             assert early.zone == 1, "the renewal was served by zone b"
-            answer = await early.request(
-                "auth",
-                "POST",
-                "/v1/password",
-                json={"current_password": changer.password, "new_password": NEW_PASSWORD},
-            )
-            assert answer.status in (200, 204), answer.body
+            await change_password(early, changer)
             changed_at = time.monotonic()
             for _ in range(3):
                 await _session_round(zones, user, activity)

@@ -267,6 +267,26 @@ class Load:
 
     # -- recording -----------------------------------------------------------------------
 
+    async def _password_login(
+        self,
+        client: TweestapClient,
+        name: str,
+        kind: str,
+        user: Account,
+        order: Sequence[str],
+        **fields: Any,
+    ) -> tuple[Entry, Any]:
+        """``user``'s password step with the password the load holds, recorded as ``kind``."""
+        return await self._op(
+            client,
+            name,
+            kind,
+            functools.partial(client.login, user.practice, user.username, user.password),
+            order=order,
+            employee=user.employee,
+            **fields,
+        )
+
     async def _op(
         self,
         client: TweestapClient | None,
@@ -344,14 +364,8 @@ class Load:
         """The password step. After a change whose answer was lost either password may be
         the one auth holds (and a zone may not have the new one yet): a refused one makes the
         next login try the other, until the new one works."""
-        entry, step = await self._op(
-            client,
-            name,
-            "login",
-            functools.partial(client.login, user.practice, user.username, user.password),
-            order=order,
-            employee=user.employee,
-            unsure=user.unsure is not None,
+        entry, step = await self._password_login(
+            client, name, "login", user, order, unsure=user.unsure is not None
         )
         refused = entry["outcome"] == OTHER and "401" in (entry["error"] or "")
         if user.unsure is not None:
@@ -544,18 +558,17 @@ class Load:
         order: Sequence[str] = (),
     ) -> None:
         path = f"/v1/practices/{p.id}/employees/{p.merged}"
-        entry, answer = await self._op(
+        await self._admin_put(
             admin,
             name,
             "admin-edit",
-            lambda: admin.request("enrolment", "PUT", path, {key: value}),
-            order=order,
+            path,
+            {key: value},
+            order,
             employee=f"{p.id}/{p.merged}",
             field=key,
             value=value,
         )
-        if entry["outcome"] == OK and answer.status != 200:
-            entry["outcome"], entry["error"] = OTHER, f"{answer.status} {answer.body}"
 
     async def _out_of_service(
         self, admin: TweestapClient, name: str, p: Practice, first: int, order: list[str]
@@ -566,47 +579,64 @@ class Load:
         victim = p.victim
         path = f"/v1/practices/{p.id}/employees/{victim.employee}"
         async with self._client(first) as client:
-            entry, _ = await self._op(
-                client,
-                f"{p.id}/{victim.username}",
-                "victim-login",
-                lambda: client.login(victim.practice, victim.username, victim.password),
-                order=order,
-                employee=victim.employee,
+            entry, _ = await self._password_login(
+                client, f"{p.id}/{victim.username}", "victim-login", victim, order
             )
             token = client.token
         if entry["outcome"] != OK or token is None:
             return
         sid = _sid(token)
-        entry, answer = await self._op(
+        entry, done = await self._admin_put(
             admin,
             name,
             "out-of-service",
-            lambda: admin.request("enrolment", "PUT", path, {"in_service": False}),
-            order=order,
+            path,
+            {"in_service": False},
+            order,
             employee=victim.employee,
             sids=[sid],
         )
-        if entry["outcome"] == OK and answer.status == 200:
+        if done:
             self._revoked(sid, token, entry["end"], "out-of-service")
-        elif entry["outcome"] == OK:
-            entry["outcome"], entry["error"] = OTHER, f"{answer.status} {answer.body}"
         while True:  # back in service, whatever it takes (until the run stops)
             await self._pause(1.0, 2.0)
-            entry, answer = await self._op(
+            entry, done = await self._admin_put(
                 admin,
                 name,
                 "in-service",
-                lambda: admin.request("enrolment", "PUT", path, {"in_service": True}),
-                order=order,
+                path,
+                {"in_service": True},
+                order,
                 employee=victim.employee,
             )
-            if entry["outcome"] == OK and answer.status == 200:
+            if done or self.stopping or entry["outcome"] in (OTHER, ENDED):
                 return
-            if entry["outcome"] == OK:
-                entry["outcome"], entry["error"] = OTHER, f"{answer.status} {answer.body}"
-            if self.stopping or entry["outcome"] in (OTHER, ENDED):
-                return
+
+    async def _admin_put(
+        self,
+        admin: TweestapClient,
+        name: str,
+        kind: str,
+        path: str,
+        body: dict[str, Any],
+        order: Sequence[str],
+        **fields: Any,
+    ) -> tuple[Entry, bool]:
+        """The administrator's ``PUT`` of ``body`` at enrolment's ``path``, recorded as
+        ``kind``: the entry, and whether enrolment took it (another answer is OTHER)."""
+        entry, answer = await self._op(
+            admin,
+            name,
+            kind,
+            lambda: admin.request("enrolment", "PUT", path, body),
+            order=order,
+            **fields,
+        )
+        if entry["outcome"] != OK:
+            return entry, False
+        if answer.status != 200:
+            entry["outcome"], entry["error"] = OTHER, f"{answer.status} {answer.body}"
+        return entry, answer.status == 200
 
     # -- the lockout ---------------------------------------------------------------------
 
@@ -657,25 +687,8 @@ class Load:
                     await asyncio.wait_for(producer.stop(), 10)
 
     async def _notify(self, producer: AIOKafkaProducer, tags: BusTags, count: int) -> None:
-        practice = self.practices[0].id
-        body = NotifyRequest(
-            channel="email",
-            template="factor_changed",
-            locale="en",
-            recipient=f"chaos-{count}@example.nl",
-            parameters={
-                "employee_name": f"Chaos {count}",
-                "practice_name": practice,
-                "change": "authenticator app added",
-                "changed_at": "now",
-            },
-        )
-        event = Envelope(
-            type="notify.requested",
-            source="enrolment@a",
-            practice=practice,
-            subject=f"chaos-{count}",
-            data=body.model_dump(mode="json"),
+        event = factor_changed_mail(
+            self.practices[0].id, f"chaos-{count}@example.nl", f"Chaos {count}", f"chaos-{count}"
         )
         value, key = event.model_dump_json().encode(), event.key.encode()
         at = self.history.now()
@@ -798,14 +811,7 @@ class Load:
     ) -> bool:
         """The wizard: password login (``next`` enrol), the activation code from the mail,
         birth date and BSN, the first code; the secret kept on ``user``."""
-        entry, step = await self._op(
-            client,
-            name,
-            "enrol-login",
-            functools.partial(client.login, user.practice, user.username, user.password),
-            order=order,
-            employee=user.employee,
-        )
+        entry, step = await self._password_login(client, name, "enrol-login", user, order)
         if entry["outcome"] != OK or step.next != "enrol" or step.enrolment_token is None:
             return False
         token = step.enrolment_token
@@ -947,3 +953,27 @@ class Load:
             user.secret = None
         elif entry["outcome"] == OK:
             entry["outcome"], entry["error"] = OTHER, f"{answer.status} {answer.body}"
+
+
+def factor_changed_mail(practice: str, recipient: str, name: str, subject: str) -> Envelope:
+    """A ``notify.requested`` as enrolment writes it when ``name`` added an authenticator app:
+    an e-mail to ``recipient`` (what the load, and the notifier's fault test, send)."""
+    body = NotifyRequest(
+        channel="email",
+        template="factor_changed",
+        locale="en",
+        recipient=recipient,
+        parameters={
+            "employee_name": name,
+            "practice_name": practice,
+            "change": "authenticator app added",
+            "changed_at": "now",
+        },
+    )
+    return Envelope(
+        type="notify.requested",
+        source="enrolment@a",
+        practice=practice,
+        subject=subject,
+        data=body.model_dump(mode="json"),
+    )
