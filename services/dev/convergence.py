@@ -50,7 +50,7 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -615,6 +615,17 @@ async def _get(session: aiohttp.ClientSession, url: str) -> tuple[int, str]:
         return 0, f"{type(exc).__name__}: {exc}"
 
 
+async def _every_process(
+    deployment: Deployment, session: aiohttp.ClientSession, path: str
+) -> AsyncIterator[tuple[str, int, str]]:
+    """Each process's answer to ``GET`` of its ops ``path``: its name, the status (0 when it
+    did not answer) and the body."""
+    for zone in deployment.zones:
+        for service in deployment.services:
+            status, body = await _get(session, f"{deployment.ops_url(service, zone)}{path}")
+            yield f"{service}-{zone}", status, body
+
+
 def _status(body: str) -> str | None:
     """The ``status`` of a ``/readyz`` answer (``ready``, ``degraded``)."""
     try:
@@ -628,33 +639,27 @@ def _status(body: str) -> str | None:
 async def _serving(deployment: Deployment, session: aiohttp.ClientSession) -> Check:
     violations: list[str] = []
     detail: dict[str, Any] = {}
-    for zone in deployment.zones:
-        for service in deployment.services:
-            name = f"{service}-{zone}"
-            status, body = await _get(session, f"{deployment.ops_url(service, zone)}/readyz")
-            detail[name] = status
-            if status != 200:
-                violations.append(f"{name}: /readyz {status or 'unreachable'}: {body[:200]}")
-            elif _status(body) != "ready":
-                violations.append(f"{name}: /readyz {body[:200]}")
+    async for name, status, body in _every_process(deployment, session, "/readyz"):
+        detail[name] = status
+        if status != 200:
+            violations.append(f"{name}: /readyz {status or 'unreachable'}: {body[:200]}")
+        elif _status(body) != "ready":
+            violations.append(f"{name}: /readyz {body[:200]}")
     return Check("every-process-serving", violations, detail)
 
 
 async def _consumers(deployment: Deployment, session: aiohttp.ClientSession) -> Check:
     violations: list[str] = []
     detail: dict[str, Any] = {}
-    for zone in deployment.zones:
-        for service in deployment.services:
-            name = f"{service}-{zone}"
-            status, body = await _get(session, f"{deployment.ops_url(service, zone)}/metrics")
-            if status != 200:
-                violations.append(f"{name}: /metrics {status or 'unreachable'}")
-                continue
-            stuck = stuck_consumers(body)
-            # The topics it has been assigned since it started (a lag gauge exists): a consumer
-            # catching up without its topic here has no partition to read to the end.
-            detail[name] = {"stuck": len(stuck), "assigned": lag_topics(body)}
-            violations.extend(f"{name}: {what}" for what in stuck)
+    async for name, status, body in _every_process(deployment, session, "/metrics"):
+        if status != 200:
+            violations.append(f"{name}: /metrics {status or 'unreachable'}")
+            continue
+        stuck = stuck_consumers(body)
+        # The topics it has been assigned since it started (a lag gauge exists): a consumer
+        # catching up without its topic here has no partition to read to the end.
+        detail[name] = {"stuck": len(stuck), "assigned": lag_topics(body)}
+        violations.extend(f"{name}: {what}" for what in stuck)
     return Check("no-consumer-stuck", violations, detail)
 
 
