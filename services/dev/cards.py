@@ -296,19 +296,29 @@ def hierarchy(label: str, crl_url: str, ocsp_url: str, now: datetime | None = No
     ca = _ca(_name(f"{label} UZI-register Zorgverlener CA"), root, now, path_length=0)
     key = _key()
     responder = (
+        _year_under(ca, _name(f"{label} UZI-register OCSP"), key, now)
+        .add_extension(x509.KeyUsage(**{**_NO_USAGE, "digital_signature": True}), True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), False)
+        .sign(ca.key, hashes.SHA256())
+    )
+    return Hierarchy(label, root, ca, Issued(responder, key), crl_url, ocsp_url)
+
+
+def _year_under(
+    ca: Issued, name: x509.Name, key: rsa.RSAPrivateKey, now: datetime
+) -> x509.CertificateBuilder:
+    """A certificate of ``name`` for ``key``, not a CA, valid for a year from yesterday, to be
+    signed by ``ca`` (its own extensions added first)."""
+    return (
         x509.CertificateBuilder()
-        .subject_name(_name(f"{label} UZI-register OCSP"))
+        .subject_name(name)
         .issuer_name(ca.cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(days=1))
         .not_valid_after(now + timedelta(days=365))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(**{**_NO_USAGE, "digital_signature": True}), True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), False)
-        .sign(ca.key, hashes.SHA256())
     )
-    return Hierarchy(label, root, ca, Issued(responder, key), crl_url, ocsp_url)
 
 
 def tls_server(hosts: Sequence[str], now: datetime | None = None) -> tuple[Issued, Issued]:
@@ -318,14 +328,7 @@ def tls_server(hosts: Sequence[str], now: datetime | None = None) -> tuple[Issue
     key = _key()
     names: list[x509.GeneralName] = [x509.DNSName(host) for host in hosts]
     cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(hosts[0]))
-        .issuer_name(ca.cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        _year_under(ca, _name(hosts[0]), key, now)
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
         .add_extension(
