@@ -94,7 +94,7 @@ def tweestap(load: Load) -> dict[str, Any]:
         time.sleep(1.0)
         token = login_once(stack)["token"]["token"]
         secret = asyncio.run(register_relying_service(stack.settings))
-        basic = aiohttp.BasicAuth(RELYING_SERVICE, secret).encode()
+        basic = aiohttp.encode_basic_auth(RELYING_SERVICE, secret)
         log(f"tweestap introspection: {load.seconds:g} s, concurrency {load.concurrency}")
         introspect = RequestSpec(
             "POST",

@@ -112,10 +112,10 @@ async def code_by_sso(browser: aiohttp.ClientSession, issuer: str, challenge: st
 async def token_request(
     issuer: str, secret: str, form: dict[str, str]
 ) -> tuple[int, dict[str, str]]:
-    auth = aiohttp.BasicAuth("fault-app", secret)
+    auth = {"Authorization": aiohttp.encode_basic_auth("fault-app", secret)}
     async with (
         aiohttp.ClientSession() as http,
-        http.post(f"{issuer}/token", data=form, auth=auth) as response,
+        http.post(f"{issuer}/token", data=form, headers=auth) as response,
     ):
         return response.status, await response.json()
 

@@ -55,7 +55,7 @@ async def _status(zone: Zone, token: str, client_id: str, secret: str) -> int:
     response = await zone.client.post(
         "/v1/tokens/introspect",
         json={"token": token},
-        auth=aiohttp.BasicAuth(client_id, secret),
+        headers={"Authorization": aiohttp.encode_basic_auth(client_id, secret)},
     )
     return response.status
 

@@ -49,8 +49,8 @@ async def renew(zone: Zone, token: str) -> tuple[int, dict[str, Any]]:
 async def introspect(zone: Zone, token: str) -> dict[str, Any]:
     """As a registered relying service (RFC 7662 §2.1)."""
     secret = await zone.app[CLIENTS].add("relying-service", "Relying service")
-    auth = aiohttp.BasicAuth("relying-service", secret)
-    response = await zone.client.post("/v1/tokens/introspect", json={"token": token}, auth=auth)
+    auth = {"Authorization": aiohttp.encode_basic_auth("relying-service", secret)}
+    response = await zone.client.post("/v1/tokens/introspect", json={"token": token}, headers=auth)
     assert response.status == 200
     body: dict[str, Any] = await response.json()
     return body

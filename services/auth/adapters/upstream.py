@@ -227,8 +227,9 @@ class UpstreamProvider:
         c = self.config
         if c.client_auth == "client_secret_basic":
             # RFC 6749 §2.3.1: each part form-encoded before Basic's base64.
-            basic = aiohttp.BasicAuth(quote_plus(c.client_id), quote_plus(c.client_secret))
-            headers["Authorization"] = basic.encode()
+            headers["Authorization"] = aiohttp.encode_basic_auth(
+                quote_plus(c.client_id), quote_plus(c.client_secret)
+            )
         elif c.client_auth == "client_secret_post":
             form.update(client_id=c.client_id, client_secret=c.client_secret)
         else:
