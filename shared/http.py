@@ -11,8 +11,8 @@ import contextlib
 import json
 import logging
 import re
+import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +22,7 @@ import asyncpg
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ValidationError
+from pydantic_core import to_json
 from yarl import URL
 
 from shared import actors, logs
@@ -128,6 +129,15 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
         raise Problem(415, "unsupported-media-type", "Body must be application/json")
     raw = await request.read()
     try:
+        # Parsed and validated in one pass by pydantic's own parser (the common case, and the
+        # cheaper by far).
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        if not any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise _invalid(exc) from None
+    # Not JSON to pydantic's parser: the standard library's decides, which reads a lone
+    # surrogate as JSON does, so that the model names the field it refuses.
+    try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise Problem(400, "malformed-json", "Body is not valid JSON") from None
@@ -136,11 +146,16 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
-            for e in exc.errors()
-        ]
-        raise Problem(422, "invalid-request", "The request is not valid", errors=errors) from None
+        raise _invalid(exc) from None
+
+
+def _invalid(exc: ValidationError) -> Problem:
+    """422 naming each field refused and why, never its value."""
+    errors = [
+        {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
+        for e in exc.errors()
+    ]
+    return Problem(422, "invalid-request", "The request is not valid", errors=errors)
 
 
 def bearer(request: web.Request) -> str:
@@ -191,8 +206,10 @@ def field_id(value: str, field: str) -> str:
 
 
 def json_response(model: BaseModel | dict[str, Any], status: int = 200) -> web.Response:
-    text = model.model_dump_json() if isinstance(model, BaseModel) else json.dumps(model)
-    return web.Response(text=text, status=status, content_type="application/json")
+    """``model`` as JSON, encoded by pydantic's serialiser (a dict too: about five times
+    faster than the standard library's, on every answer)."""
+    body = model.model_dump_json().encode() if isinstance(model, BaseModel) else to_json(model)
+    return web.Response(body=body, status=status, content_type="application/json", charset="utf-8")
 
 
 #: What an answer that sets no caching of its own gets: answers carry tokens, TOTP secrets, QR
@@ -211,7 +228,7 @@ def _problem_middleware(metrics: Metrics, trusted: tuple[Network, ...] = ()) -> 
 
     @web.middleware
     async def middleware(request: web.Request, handler: HandlerFn) -> web.StreamResponse:
-        rid = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        rid = request.headers.get("X-Request-Id") or secrets.token_hex(16)
         token = logs.request_id.set(rid[:64])
         scope = logs.scope.set((metrics.service, metrics.zone))
         practice = logs.current_practice.set(_practice_of(request))
@@ -249,12 +266,7 @@ def _problem_middleware(metrics: Metrics, trusted: tuple[Network, ...] = ()) -> 
             response.headers["X-Request-Id"] = rid
             if not response.prepared:
                 response.headers.setdefault("Cache-Control", NO_STORE)
-            metrics.http_requests.labels(
-                **metrics.base(), route=route, status=str(response.status)
-            ).inc()
-            metrics.http_latency.labels(**metrics.base(), route=route).observe(
-                time.perf_counter() - started
-            )
+            metrics.http_answered(route, response.status, time.perf_counter() - started)
             return response
         finally:
             actors.party.reset(party)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -48,6 +48,10 @@ class Metrics:
         self.http_latency = self.histogram(
             "http_request_seconds", "HTTP request latency by route", ["route"]
         )
+        #: The labelled children of the two above per (route, status): ``labels()`` takes a
+        #: lock and builds its key on every call, a cost on every request. Routes are the
+        #: app's resources (and "unmatched"), so this stays small.
+        self._http: dict[tuple[str, int], tuple[Any, Any]] = {}
         self.outbox_backlog = self.gauge("outbox_backlog", "Outbox rows not yet published")
         self.outbox_published = self.counter("outbox_published_total", "Outbox rows published")
         self.outbox_dead = self.counter(
@@ -126,6 +130,18 @@ class Metrics:
         workers = CollectorRegistry()
         MultiProcessCollector(workers)  # type: ignore[no-untyped-call]
         return generate_latest(workers)
+
+    def http_answered(self, route: str, status: int, seconds: float) -> None:
+        """One HTTP answer counted (``http_requests_total``), timed (``http_request_seconds``)."""
+        children = self._http.get((route, status))
+        if children is None:
+            children = (
+                self.http_requests.labels(**self.base(), route=route, status=str(status)),
+                self.http_latency.labels(**self.base(), route=route),
+            )
+            self._http[(route, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def base(self) -> dict[str, str]:
         """The constant labels, to splat into ``.labels(**metrics.base(), ...)``."""
