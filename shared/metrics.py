@@ -48,10 +48,8 @@ class Metrics:
         self.http_latency = self.histogram(
             "http_request_seconds", "HTTP request latency by route", ["route"]
         )
-        #: The labelled children of the two above per (route, status): ``labels()`` takes a
-        #: lock and builds its key on every call, a cost on every request. Routes are the
-        #: app's resources (and "unmatched"), so this stays small.
-        self._http: dict[tuple[str, int], tuple[Any, Any]] = {}
+        #: Labelled children already made (:meth:`labelled`).
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.outbox_backlog = self.gauge("outbox_backlog", "Outbox rows not yet published")
         self.outbox_published = self.counter("outbox_published_total", "Outbox rows published")
         self.outbox_dead = self.counter(
@@ -131,17 +129,20 @@ class Metrics:
         MultiProcessCollector(workers)  # type: ignore[no-untyped-call]
         return generate_latest(workers)
 
+    def labelled(self, metric: Any, **labels: str) -> Any:
+        """``metric.labels(service, zone, **labels)``, made once per set of values and kept:
+        ``labels()`` takes a lock and builds its key on every call, a cost on every request
+        of the hot paths. The values must come from a small set (routes, statuses, kinds)."""
+        key = (id(metric), tuple(labels.values()))
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(**self.base(), **labels)
+        return child
+
     def http_answered(self, route: str, status: int, seconds: float) -> None:
         """One HTTP answer counted (``http_requests_total``), timed (``http_request_seconds``)."""
-        children = self._http.get((route, status))
-        if children is None:
-            children = (
-                self.http_requests.labels(**self.base(), route=route, status=str(status)),
-                self.http_latency.labels(**self.base(), route=route),
-            )
-            self._http[(route, status)] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        self.labelled(self.http_requests, route=route, status=str(status)).inc()
+        self.labelled(self.http_latency, route=route).observe(seconds)
 
     def base(self) -> dict[str, str]:
         """The constant labels, to splat into ``.labels(**metrics.base(), ...)``."""

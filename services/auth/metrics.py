@@ -137,11 +137,9 @@ class AuthMetrics(Metrics):
         self.codes_sent.labels(**self.base(), channel=channel, outcome=outcome).inc()
 
     def tokens(self, kind: str, started: float | None) -> None:
-        self.token_ops.labels(**self.base(), kind=kind).inc()
+        self.labelled(self.token_ops, kind=kind).inc()
         if started is not None:
-            self.token_latency.labels(**self.base(), kind=kind).observe(
-                time.perf_counter() - started
-            )
+            self.labelled(self.token_latency, kind=kind).observe(time.perf_counter() - started)
 
     def fallback(self, outcome: str) -> None:
         self.fallback_logins.labels(**self.base(), outcome=outcome).inc()

@@ -8,6 +8,7 @@ maximum (24 h, or 12 h for the certificate fallback).
 from __future__ import annotations
 
 import math
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -177,7 +178,7 @@ def grant(
         SESSION_START_CLAIM: round(session.auth_time.timestamp(), 6),
         "iat": int(now.timestamp()),
         "exp": int(expires_at.timestamp()),
-        "jti": uuid.uuid4().hex,
+        "jti": secrets.token_hex(16),
         "zone": zone,
         "scope": " ".join((SESSION_SCOPE, *session.scope)),
     }
