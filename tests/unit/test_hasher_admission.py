@@ -13,14 +13,7 @@ import pytest
 
 from services.auth.adapters.hasher import Hasher, HasherBusy
 from shared import actors
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import Clock
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared import liveness as lv
+from tests.support.clock import Clock
 
 T0 = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 PRACTICES = ("p1", "p2")
@@ -176,14 +177,6 @@ def test_renewal_rules() -> None:
     assert not lv.renewable({**row, "revoked": True}, False, T0 + timedelta(seconds=1))
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def _never() -> asyncpg.Connection:
     raise AssertionError("not connected in a unit test")
 
@@ -206,7 +199,7 @@ def _beat(liveness: lv.Liveness, clock: Clock) -> None:
 
 
 def test_answers_only_while_a_heartbeat_proves_it_current() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     liveness = _ready(clock)
     assert liveness.row("p1", "e1", "s1", "s1") is None, "no heartbeat back yet"
     _beat(liveness, clock)
@@ -221,7 +214,7 @@ def test_answers_only_while_a_heartbeat_proves_it_current() -> None:
 
 
 def test_a_heartbeat_of_another_process_proves_nothing() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     liveness = _ready(clock)
     liveness._sent[7] = clock()
     liveness._heard(None, 0, lv.CHANNEL, json.dumps({"heartbeat": "other:7"}))
@@ -229,7 +222,7 @@ def test_a_heartbeat_of_another_process_proves_nothing() -> None:
 
 
 def test_unknown_employees_and_practices_go_to_the_database() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     liveness = _ready(clock)
     _beat(liveness, clock)
     assert liveness.row("p1", "e2", "s1", "s1") is None
@@ -237,7 +230,7 @@ def test_unknown_employees_and_practices_go_to_the_database() -> None:
 
 
 def test_a_key_being_written_here_is_read_from_the_database_until_its_message() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     liveness = _ready(clock)
     _beat(liveness, clock)
     lv.writing(sid="s1")
@@ -253,7 +246,7 @@ def test_a_key_being_written_here_is_read_from_the_database_until_its_message() 
 
 
 def test_messages_heard_while_loading_are_applied_after_the_load_in_order() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     liveness = _ready(clock)
     liveness._buffer = []
     practice = {"table": "practices", "row": {"id": "p1", "two_factor_required": True}}
@@ -265,7 +258,7 @@ def test_messages_heard_while_loading_are_applied_after_the_load_in_order() -> N
 
 
 def test_a_practice_being_written_here_is_read_from_the_database_until_its_message() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     liveness = _ready(clock)
     _beat(liveness, clock)
     lv.writing(practice="p1")
@@ -277,7 +270,7 @@ def test_a_practice_being_written_here_is_read_from_the_database_until_its_messa
 
 
 def test_holds_of_writes_that_sent_nothing_are_forgotten() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     liveness = _ready(clock)
     lv.writing(sid="never-heard")
     clock.now += lv.WRITING_SECONDS + 0.1
@@ -291,7 +284,7 @@ def _client(client_id: str, deleted: bool = False) -> str:
 
 
 def test_a_clients_stamp_changes_with_each_change_of_it_only() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     liveness = _ready(clock)
     assert liveness.client_stamp("c1") is None, "not current: no proof"
     _beat(liveness, clock)
@@ -308,7 +301,7 @@ def test_a_clients_stamp_changes_with_each_change_of_it_only() -> None:
 
 
 def test_a_truncation_or_a_reload_changes_every_clients_stamp() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     liveness = _ready(clock)
     _beat(liveness, clock)
     liveness._heard(None, 0, lv.CHANNEL, _client("c1"))
@@ -325,7 +318,7 @@ def test_a_truncation_or_a_reload_changes_every_clients_stamp() -> None:
 
 
 def test_answers_are_counted_by_check_and_source() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     liveness = _ready(clock)
     told: list[tuple[str, str]] = []
     liveness.on_answer = lambda check, source: told.append((check, source))
@@ -339,7 +332,7 @@ def test_answers_are_counted_by_check_and_source() -> None:
 
 
 def test_proof_age_is_infinite_before_the_first_heartbeat_then_grows() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     liveness = _ready(clock)
     assert liveness.proof_age() == float("inf")
     _beat(liveness, clock)
@@ -365,7 +358,7 @@ client_messages = st.one_of(
 def test_a_clients_stamp_is_unchanged_exactly_while_nothing_of_it_was_heard(
     sent: list[dict[str, Any]],
 ) -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     liveness = _ready(clock)
     _beat(liveness, clock)
     taken = {c: liveness.client_stamp(c) for c in ("c1", "c2")}

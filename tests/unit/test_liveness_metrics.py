@@ -13,14 +13,7 @@ import pytest
 from services.auth import metrics as auth_metrics
 from services.auth.metrics import AuthMetrics
 from shared.liveness import Liveness
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import Clock
 
 
 async def _never() -> asyncpg.Connection:
@@ -32,7 +25,7 @@ def _value(metrics: AuthMetrics, name: str, **labels: str) -> float | None:
 
 
 def test_gauges_read_the_state_at_each_scrape() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     liveness = Liveness(_never, (), 0.5, clock=clock)
     metrics = AuthMetrics("a")
     assert metrics.watch_liveness(liveness) is None, "one process: nothing to run"
@@ -46,7 +39,7 @@ def test_gauges_read_the_state_at_each_scrape() -> None:
 
 
 def test_answers_are_counted_by_check_and_source() -> None:
-    liveness = Liveness(_never, (), 0.5, clock=Clock())
+    liveness = Liveness(_never, (), 0.5, clock=Clock(100.0))
     metrics = AuthMetrics("a")
     metrics.watch_liveness(liveness)
     liveness.row("p1", "e1", "s1", "s1")  # not loaded: the database answers
@@ -63,7 +56,7 @@ async def test_with_several_workers_a_task_writes_the_gauges(
 ) -> None:
     monkeypatch.setattr(auth_metrics, "metrics_shared", lambda: True)
     monkeypatch.setattr(auth_metrics, "LIVENESS_GAUGE_SECONDS", 0.01)
-    clock = Clock()
+    clock = Clock(100.0)
     liveness = Liveness(_never, (), 0.5, clock=clock)
     liveness._proven_at = clock.now - 0.3
     metrics = AuthMetrics("a")

@@ -5,18 +5,11 @@ from __future__ import annotations
 import pytest
 
 from shared.ratelimit import RateLimiter, client_address, limit_key, parse_networks
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import Clock
 
 
 def test_burst_then_refused_with_retry_after() -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     limiter = RateLimiter(attempts=5, window=60, clock=clock)
     answers = [limiter.take("10.0.0.1") for _ in range(7)]
     assert answers[:5] == [None] * 5
@@ -25,7 +18,7 @@ def test_burst_then_refused_with_retry_after() -> None:
 
 
 def test_budget_refills_with_time_and_refusals_spend_nothing() -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     limiter = RateLimiter(attempts=2, window=10, clock=clock)
     assert [limiter.take("a") for _ in range(2)] == [None, None]
     for _ in range(100):
@@ -38,7 +31,7 @@ def test_budget_refills_with_time_and_refusals_spend_nothing() -> None:
 
 
 def test_memory_is_bounded_least_recently_used_out() -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     limiter = RateLimiter(attempts=1, window=60, max_keys=2, clock=clock)
     assert limiter.take("a") is None
     assert limiter.take("b") is None
@@ -98,7 +91,7 @@ def test_limit_key_is_the_ipv6_network_and_the_ipv4_address(
 
 
 def test_addresses_of_one_ipv6_network_share_a_budget() -> None:
-    limiter = RateLimiter(attempts=2, window=60, clock=Clock())
+    limiter = RateLimiter(attempts=2, window=60, clock=Clock(1000.0))
     first, second = (limit_key(a, 64) for a in ("2001:db8::1", "2001:db8::ffff:2"))
     assert [limiter.take(first), limiter.take(second)] == [None, None]
     assert limiter.take(limit_key("2001:db8::3", 64)) is not None, "the /64's budget is spent"
