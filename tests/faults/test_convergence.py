@@ -142,15 +142,21 @@ async def test_a_row_changed_in_one_zone_is_named_by_table_and_key(
 async def test_an_audit_event_missing_in_one_zone_is_reported(deployment: Deployment) -> None:
     await _activity(deployment)
     await check_converged(deployment, settle_seconds=SETTLE_SECONDS)
+    # An event both zones recorded (one recorded in a after the settle may not be in b yet).
+    in_b = await asyncpg.connect(deployment.dsn("enrolment", "b"))
+    try:
+        shared_event = await in_b.fetchval(
+            "SELECT event_id FROM audit_events ORDER BY recorded_at DESC LIMIT 1"
+        )
+    finally:
+        await in_b.close()
     conn = await asyncpg.connect(deployment.dsn("enrolment", "a"))
     try:
         async with conn.transaction():
             # The retention purge's way past the append-only trigger (migration 005).
             await conn.execute("SET LOCAL tweestap.audit_purge = 'on'")
             row = await conn.fetchrow(
-                "DELETE FROM audit_events WHERE event_id = "
-                "(SELECT event_id FROM audit_events ORDER BY recorded_at DESC LIMIT 1) "
-                "RETURNING *"
+                "DELETE FROM audit_events WHERE event_id = $1 RETURNING *", shared_event
             )
         assert row is not None
         try:
