@@ -21,7 +21,7 @@ from tests.support.cluster import (
     wait_for,
     wait_ready,
 )
-from tests.support.tokens import bearer
+from tests.support.tokens import bearer, change_own_password
 
 
 def _types(events: list[dict[str, Any]]) -> Counter[str]:
@@ -67,12 +67,8 @@ async def test_restart_loses_nothing(private: Cluster) -> None:
     new_password = "Na-De-Herstart-Nog-Steeds-Geldig-42"
     private.broker.pause()
     try:
-        response = await zone.client.post(
-            "/v1/password",
-            json={"current_password": ADMIN_PASSWORD, "new_password": new_password},
-            headers=bearer(body["token"]["token"]),
-        )
-        assert response.status == 200
+        token = body["token"]["token"]
+        assert await change_own_password(zone, token, ADMIN_PASSWORD, new_password) == 200
         pending = await zone.auth.pool.fetchval("SELECT count(*) FROM outbox")
         assert pending >= 2, "events wait in the outbox"
         await zone.stop()
