@@ -167,6 +167,9 @@ class EventConsumer:
         #: start on a database that has consumed before, and when the database fails; cleared
         #: once the consumer has read to the end of its partitions. None: caught up.
         self._behind_since: float | None = None
+        #: How often it fell behind: a check of the ends started before the latest fall
+        #: does not count (:meth:`_at_the_ends`).
+        self._falls = 0
         self._overdue_said = False
         self._recalled = False
         self._offsets_recalled = False
@@ -225,6 +228,7 @@ class EventConsumer:
         if not self.keeps_state:
             return
         self._behind_since = time.monotonic()
+        self._falls += 1
         self._overdue_said = False
         self._gauge.set(1)
 
@@ -562,6 +566,23 @@ class EventConsumer:
             **self.metrics.base(), topic=record.topic, outcome="dead_letter"
         ).inc()
 
+    async def _at_the_ends(self, consumer: AIOKafkaConsumer) -> bool:
+        """Whether the consumer is at the end of each partition as the broker names it now.
+        A highwater is that of the last fetch response, possibly from before a stop: after
+        one, the first empty batch would compare the position with the bus as it was. Asked
+        only while behind; a fall behind during the question leaves it behind."""
+        falls = self._falls
+        assigned = list(consumer.assignment())
+        try:
+            ends = await consumer.end_offsets(assigned)
+        except KafkaError as exc:
+            log.info("consumer %s: ends not known yet (%r): still catching up", self.name, exc)
+            return False
+        for tp, end in ends.items():
+            if await consumer.position(tp) < end:
+                return False
+        return falls == self._falls
+
     async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
         lag: dict[str, int] = {}
         unknown = 0
@@ -575,7 +596,7 @@ class EventConsumer:
         self._lag = sum(lag.values())
         # Assigned nothing, a member has nothing to read: caught up (not before it has joined).
         read_to_end = self.joined and unknown == 0 and self._lag == 0
-        if self._behind_since is not None and read_to_end:
+        if self._behind_since is not None and read_to_end and await self._at_the_ends(consumer):
             self._caught_up()
         for topic, value in lag.items():
             self.metrics.consumer_lag.labels(**self.metrics.base(), topic=topic).set(value)

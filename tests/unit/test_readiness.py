@@ -9,6 +9,7 @@ import time
 from typing import Any, cast
 
 import pytest
+from aiokafka import TopicPartition
 
 from shared.consumer import EventConsumer
 from shared.http import readiness
@@ -108,3 +109,49 @@ def test_a_work_queue_consumer_is_never_catching_up() -> None:
     queue = EventConsumer(settings, cast(Any, None), metrics, "auth", {}, keeps_state=False)
     queue._fall_behind()
     assert not queue.behind and queue.not_ready() is None and _gauge(metrics) == 0
+
+
+class _StaleFetcher:
+    """What aiokafka knows of one partition after a stop: the highwater of its last fetch
+    response (from before the stop) equals its position, while the broker's end has moved on
+    (the other zone wrote meanwhile)."""
+
+    def __init__(self, position: int, stale_highwater: int, end: int) -> None:
+        self.tp = TopicPartition("t.auth.events", 0)
+        self.position_ = position
+        self.stale_highwater = stale_highwater
+        self.end = end
+        self.asked_ends = 0
+
+    def assignment(self) -> set[TopicPartition]:
+        return {self.tp}
+
+    def highwater(self, tp: TopicPartition) -> int:
+        return self.stale_highwater
+
+    async def position(self, tp: TopicPartition) -> int:
+        return self.position_
+
+    async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        self.asked_ends += 1
+        return {tp: self.end for tp in partitions}
+
+
+async def test_caught_up_only_against_ends_asked_for_after_falling_behind() -> None:
+    """The CI's ``test_stopped_process`` failure: run again after a stop, the consumer's first
+    empty batch compared its position with the highwater of a fetch from before the stop and
+    called the zone caught up, although the bus held records it had not read. Caught up now
+    means: at the end the broker names when asked after the zone fell behind."""
+    metrics = Metrics("t", "a")
+    consumer = _consumer(metrics, 60)
+    consumer.joined = True
+    consumer._fall_behind()
+    stale = _StaleFetcher(position=10, stale_highwater=10, end=12)
+    await consumer._report_lag(cast(Any, stale))
+    assert consumer.behind, "two records on the bus not read: still catching up"
+    assert stale.asked_ends == 1
+    stale.position_ = stale.stale_highwater = 12
+    await consumer._report_lag(cast(Any, stale))
+    assert not consumer.behind and _gauge(metrics) == 0
+    await consumer._report_lag(cast(Any, stale))
+    assert stale.asked_ends == 2, "the broker is asked only while behind"
