@@ -287,14 +287,15 @@ async def reserve_failure(
     zone: str,
     event_id: Any,
     against: datetime | None,
-) -> tuple[list[datetime], datetime | None]:
-    """One round trip (``reserve_attempt``, migration 024): the username's attempts serialised
+) -> tuple[list[datetime], list[datetime], datetime | None]:
+    """One round trip (``reserve_attempt``, migration 026): the username's attempts serialised
     (:func:`lock_attempts`, until the caller's transaction ends), then, read under that lock,
-    the username's failures and latest reset (:func:`failures`), and the guess counted as a
-    pending failure before its verdict (:func:`add_failure` ``pending``; not among the failures
-    returned). Outside a transaction the lock is held for this statement only, and the
-    pending row is committed with it; a caller that finds the username locked drops it
-    (:func:`drop_failure`), or rolls its transaction back. ``against``: the credential (its
+    the username's failures, those of them settled (not pending), and its latest reset
+    (:func:`failures`), and the guess counted as a pending failure before its verdict
+    (:func:`add_failure` ``pending``; not among the failures returned). Outside a
+    transaction the lock is held for this statement only, and the pending row is committed
+    with it; a caller that finds the username locked drops it (:func:`drop_failure`), or rolls
+    its transaction back. ``against``: the credential (its
     ``changed_at``) the guess is checked against, None for an unknown username."""
     row = await conn.fetchrow(
         "SELECT * FROM reserve_attempt($1, $2, $3, $4, $5, $6)",
@@ -305,7 +306,7 @@ async def reserve_failure(
         event_id,
         against,
     )
-    return list(row["failures"]), row["reset_at"]
+    return list(row["failures"]), list(row["settled"]), row["reset_at"]
 
 
 async def add_failure(

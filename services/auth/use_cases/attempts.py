@@ -23,6 +23,7 @@ from services.auth.metrics import AuthMetrics
 from shared import actors
 from shared.events import PasswordPolicy
 from shared.outbox import EventWriter
+from shared.problems import not_evaluated
 from shared.topics import AUTH_EVENTS
 
 log = logging.getLogger(__name__)
@@ -64,19 +65,28 @@ class Attempts:
         only (its own transaction), not across the hashing: it takes the lock, reads the
         failures and adds the pending row. When they lock, the pending row goes again: until
         then it is one more guess in flight to a concurrent attempt, inside the lockout it
-        found (so it moves no lockout), as a guess refused by a busy hasher is. ``against``:
+        found (so it moves no lockout), as a guess refused by a busy hasher is. Only settled
+        failures lock (429); when guesses still in flight fill the lockout, the guess is
+        answered 503 ``not-evaluated`` with ``Retry-After`` (the SDK comes back), since they
+        may all be right. ``against``:
         the credential the guess is checked against; once a newer one from before the guess is
         known, the failure no longer counts (a zone not yet told of a new password checked it
         against the old one; migration 024)."""
         attempt = Attempt(uuid.uuid4(), practice_id, key, policy, now, against)
         async with self.pool.acquire() as conn:
-            failures, reset_at = await repo.reserve_failure(
+            failures, settled, reset_at = await repo.reserve_failure(
                 conn, practice_id, key, now, self.zone, attempt.id, against
             )
             state = lockout.lock_state(failures, reset_at, policy, now)
             if state.locked(now):
                 await repo.drop_failure(conn, attempt.id)
-                raise problems.locked(state, now)
+                verdicts = lockout.lock_state(settled, reset_at, policy, now)
+                if verdicts.locked(now):
+                    raise problems.locked(verdicts, now)
+                # Only guesses still being checked fill the lockout: they may all be right.
+                raise not_evaluated(
+                    "Other attempts for this username are still being checked; try again."
+                )
         return attempt
 
     async def verify(self, attempt: Attempt, verdict: Awaitable[bool]) -> bool:
