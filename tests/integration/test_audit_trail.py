@@ -43,7 +43,7 @@ from tests.support.factors import (
     two_factor_practice,
     verify,
 )
-from tests.support.tokens import session_token
+from tests.support.tokens import session_token, signing_kid
 
 P = "fysio"
 PIET = "piet01"
@@ -96,9 +96,9 @@ async def test_audit_trail_in_both_zones(cluster: Cluster) -> None:
     certs_b = await cluster.start("b", "certs")
     admin = await cluster.bootstrap(auth_a)
     known = """SELECT EXISTS (SELECT 1 FROM employees WHERE practice = $1 AND id = $2)
-                  AND EXISTS (SELECT 1 FROM public_keys WHERE zone = 'a')"""
+                  AND EXISTS (SELECT 1 FROM public_keys WHERE kid = $3)"""
     for zone in (enrol_a, enrol_b, certs_b):
-        await wait_for(functools.partial(has, zone, known, P, admin))
+        await wait_for(functools.partial(has, zone, known, P, admin, signing_kid(auth_a)))
     status, body = await login(auth_a, P, "admin", ADMIN_PASSWORD)
     assert status == 200 and body["next"] == "done", body
     token = body["token"]["token"]
@@ -350,9 +350,10 @@ async def test_reading_the_audit_trail_needs_a_two_factor_session(cluster: Clust
             has,
             enrol,
             """SELECT EXISTS (SELECT 1 FROM employees WHERE practice = $1 AND id = $2)
-                  AND EXISTS (SELECT 1 FROM public_keys WHERE zone = 'a')""",
+                  AND EXISTS (SELECT 1 FROM public_keys WHERE kid = $3)""",
             P,
             admin,
+            signing_kid(auth),
         )
     )
     status, body = await login(auth, P, "admin", ADMIN_PASSWORD)

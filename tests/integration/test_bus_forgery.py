@@ -10,6 +10,7 @@ versions) hold even for a record with a valid tag."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from shared.http import RUNTIME
 from shared.sealing import Keyring
 from tests.support.cluster import ADMIN_PASSWORD, SEALING, Cluster, Zone, login, wait_for
 from tests.support.factors import oathtool, second_step, two_factor_setup, verify
+from tests.support.tokens import knows_tokens_of
 
 P = "fysio"
 SERVICES = ("auth", "enrolment", "certs")
@@ -110,22 +112,11 @@ async def rig(cluster: Cluster) -> AsyncIterator[Rig]:
             rig.zones[(service, zone)] = await cluster.start(zone, service)
     rig.admin = await cluster.bootstrap(rig.zone("auth", "a"))
 
-    async def everywhere() -> bool:
-        for (service, zone), _ in rig.zones.items():
-            known = await rig.fetchval(
-                service,
-                zone,
-                """SELECT EXISTS (SELECT 1 FROM employees WHERE practice = $1 AND id = $2)
-                      AND EXISTS (SELECT 1 FROM practices WHERE id = $1)
-                      AND (SELECT count(DISTINCT zone) FROM public_keys) = 2""",
-                P,
-                rig.admin,
-            )
-            if not known:
-                return False
-        return True
-
-    await wait_for(everywhere, timeout=30)
+    auths = [rig.zone("auth", zone) for zone in ("a", "b")]
+    for service, zone in rig.zones:
+        for auth in auths:  # the tokens of either zone
+            knows = functools.partial(knows_tokens_of, rig.pool(service, zone), auth, P, rig.admin)
+            await wait_for(knows, timeout=30)
     status, body = await login(rig.zone("auth", "a"), P, "admin", ADMIN_PASSWORD)
     assert status == 200 and body["next"] == "done", body
     rig.admin_token = body["token"]["token"]

@@ -4,6 +4,7 @@ from auth (the administrator's password login) or are signed with auth's own key
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from shared.http import RUNTIME
 from tests.support.bus import read_topic
 from tests.support.certificates import VECOZO, TestCA
 from tests.support.cluster import ADMIN_PASSWORD, KEYRING, Cluster, Zone, login, slug, wait_for
-from tests.support.tokens import session_token
+from tests.support.tokens import knows_tokens_of, session_token
 
 P = "fysio"
 OTHER = "tandarts"
@@ -95,21 +96,10 @@ class Rig:
         return n
 
 
-async def _known(zone: Zone, practice: str, employee: str) -> None:
+async def _known(zone: Zone, auth: Zone, practice: str, employee: str) -> None:
+    """Until certs in ``zone`` checks ``auth``'s tokens for the employee."""
     pool = zone.app[RUNTIME].pool
-
-    async def present() -> bool:
-        return bool(
-            await pool.fetchval(
-                """SELECT EXISTS (SELECT 1 FROM practices WHERE id = $1)
-                      AND EXISTS (SELECT 1 FROM employees WHERE practice = $1 AND id = $2)
-                      AND EXISTS (SELECT 1 FROM public_keys)""",
-                practice,
-                employee,
-            )
-        )
-
-    await wait_for(present)
+    await wait_for(functools.partial(knows_tokens_of, pool, auth, practice, employee))
 
 
 @pytest.fixture
@@ -117,7 +107,7 @@ async def rig(cluster: Cluster) -> AsyncIterator[Rig]:
     auth = await cluster.start("a")
     certs = await cluster.start("a", "certs")
     admin = await cluster.bootstrap(auth)
-    await _known(certs, P, admin)
+    await _known(certs, auth, P, admin)
     status, body = await login(auth, P, "admin", ADMIN_PASSWORD)
     assert status == 200 and body["next"] == "done", body
     yield Rig(cluster, auth, certs, admin, body["token"]["token"])
@@ -394,7 +384,7 @@ async def test_expiry_notices(rig: Rig) -> None:
 
 async def test_zones_converge(rig: Rig) -> None:
     other = await rig.cluster.start("b", "certs")
-    await _known(other, P, rig.admin)
+    await _known(other, rig.auth, P, rig.admin)
     status, cert = await rig.call("POST", BASE, body=CA.uzi().pem_body())
     assert status == 201
     one = f"{BASE}/{cert['nr']}"

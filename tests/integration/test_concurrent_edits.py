@@ -30,7 +30,7 @@ from tests.support.bus import read_topic
 from tests.support.certificates import VECOZO
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
 from tests.support.factors import Setup, add_factor, second_step, two_factor_setup, verify
-from tests.support.tokens import session_token
+from tests.support.tokens import session_token, signing_kid
 
 P = "fysio"
 PIET = "piet01"
@@ -148,9 +148,10 @@ async def two_zones(cluster: Cluster, setup: Setup | None = None) -> Zones:
         return all(
             await zones.everywhere(
                 "SELECT EXISTS (SELECT 1 FROM employees WHERE practice = $1 AND id = $2) "
-                "AND EXISTS (SELECT 1 FROM public_keys WHERE zone = 'a')",
+                "AND EXISTS (SELECT 1 FROM public_keys WHERE kid = $3)",
                 P,
                 admin,
+                signing_kid(auth_a),
             )
         )
 
@@ -364,7 +365,8 @@ async def test_revoked_grant_stays_revoked_when_another_is_granted_concurrently(
                 P,
                 [PIET, "anna01"],
             ) != 2 or not await certs_pool(zone).fetchval(
-                "SELECT EXISTS (SELECT 1 FROM public_keys)"
+                "SELECT EXISTS (SELECT 1 FROM public_keys WHERE kid = $1)",
+                signing_kid(zones.auth_a),
             ):
                 return False
         return True

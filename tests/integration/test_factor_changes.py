@@ -6,11 +6,12 @@ ago, and a fresh two-factor login."""
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from typing import Any
 
 from tests.support.cluster import Cluster, Zone, pool, wait_for
-from tests.support.tokens import bearer, forge_session
+from tests.support.tokens import bearer, forge_session, knows_tokens_of
 
 P = "fysio"
 #: Every call that changes the caller's own factors.
@@ -32,16 +33,7 @@ async def rig(cluster: Cluster) -> tuple[Zone, Zone, str]:
     enrolment = await cluster.start("a", "enrolment", factor_change_max_age_seconds=600)
     admin = await cluster.bootstrap(auth)
 
-    async def known() -> bool:
-        return bool(
-            await pool(enrolment).fetchval(
-                "SELECT EXISTS (SELECT 1 FROM employees WHERE id = $1) "
-                "AND EXISTS (SELECT 1 FROM public_keys)",
-                admin,
-            )
-        )
-
-    await wait_for(known)
+    await wait_for(functools.partial(knows_tokens_of, pool(enrolment), auth, None, admin))
     return auth, enrolment, admin
 
 

@@ -29,7 +29,7 @@ from tests.support.factors import (
     until_in,
 )
 from tests.support.fallback import CA, publish_certificate, sign, verify_certificate
-from tests.support.tokens import bearer, forge_session, renew
+from tests.support.tokens import bearer, forge_session, renew, signing_kid
 
 
 async def fallback_login(
@@ -306,9 +306,10 @@ async def test_certificate_from_the_certificate_store(cluster: Cluster) -> None:
         return bool(
             await pool.fetchval(
                 "SELECT EXISTS (SELECT 1 FROM employees WHERE practice = $1 AND id = $2) "
-                "AND EXISTS (SELECT 1 FROM public_keys)",
+                "AND EXISTS (SELECT 1 FROM public_keys WHERE kid = $3)",
                 PRACTICE,
                 setup.employee,
+                signing_kid(zone),
             )
         )
 

@@ -6,6 +6,7 @@ once per test module on a port of 18800-18899; what it does wrong next is set wi
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -27,6 +28,7 @@ from services.auth.adapters.upstream import UpstreamConfig
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, pool, wait_for
 from tests.support.oidc import free_port_in
 from tests.support.sdk import web_zone
+from tests.support.tokens import knows_tokens_of
 
 PEERS = Path(__file__).resolve().parents[1] / "peers"
 #: The ports of the Dezi tests: the test Dezi, and the web the browser tests serve.
@@ -174,16 +176,7 @@ async def start_dezi_site(
     enrol = await cluster.start("a", "enrolment", issuer=issuer)
     admin = await cluster.bootstrap(auth, practice)
 
-    async def known() -> bool:
-        return bool(
-            await pool(enrol).fetchval(
-                "SELECT EXISTS (SELECT 1 FROM employees WHERE id = $1)"
-                " AND EXISTS (SELECT 1 FROM public_keys)",
-                admin,
-            )
-        )
-
-    await wait_for(known)
+    await wait_for(functools.partial(knows_tokens_of, pool(enrol), auth, None, admin))
     status, body = await login(auth, practice, "admin", ADMIN_PASSWORD)
     assert status == 200, body
     token = body["token"]["token"]

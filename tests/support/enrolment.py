@@ -4,6 +4,7 @@ Piet's login to enrolment and the whole TOTP wizard, an administrator setting a 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import subprocess
@@ -26,7 +27,7 @@ from shared.http import RUNTIME
 from tests.support.bus import read_topic
 from tests.support.cluster import ADMIN_PASSWORD, KEYRING, Cluster, Zone, login, wait_for
 from tests.support.mail import SmtpSink, text_of
-from tests.support.tokens import bearer, session_token
+from tests.support.tokens import bearer, knows_tokens_of, session_token
 
 P = "fysio"
 PRACTICE_EMAIL = "praktijk@fysio-jansen.nl"
@@ -178,18 +179,7 @@ async def start(
     admin = await cluster.bootstrap(auth)
     rig = Rig(cluster, auth, enrol, admin, "", smtp, gateway)
 
-    async def known() -> bool:
-        return bool(
-            await rig.pool.fetchval(
-                """SELECT EXISTS (SELECT 1 FROM practices WHERE id = $1)
-                      AND EXISTS (SELECT 1 FROM employees WHERE practice = $1 AND id = $2)
-                      AND EXISTS (SELECT 1 FROM public_keys)""",
-                P,
-                admin,
-            )
-        )
-
-    await wait_for(known)
+    await wait_for(functools.partial(knows_tokens_of, rig.pool, auth, P, admin))
     status, body = await login(auth, P, "admin", ADMIN_PASSWORD)
     assert status == 200 and body["next"] == "done", body
     rig.admin_token = body["token"]["token"]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,7 @@ from shared.events import Envelope
 from shared.http import RUNTIME
 from tests.support.bus import produce, read_topic
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
+from tests.support.tokens import knows_tokens_of
 
 P = "fysio"
 
@@ -71,19 +73,8 @@ async def rig(cluster: Cluster) -> AsyncIterator[Rig]:
     admin = await cluster.bootstrap(auth)
     rig = Rig(cluster, auth, enrolment, certs, admin, "")
 
-    async def everywhere() -> bool:
-        for service in ("enrolment", "certs"):
-            known = await rig.pool(service).fetchval(
-                """SELECT EXISTS (SELECT 1 FROM employees WHERE practice = $1 AND id = $2)
-                      AND EXISTS (SELECT 1 FROM public_keys)""",
-                P,
-                admin,
-            )
-            if not known:
-                return False
-        return True
-
-    await wait_for(everywhere)
+    for service in ("enrolment", "certs"):
+        await wait_for(functools.partial(knows_tokens_of, rig.pool(service), auth, P, admin))
     status, body = await login(auth, P, "admin", ADMIN_PASSWORD)
     assert status == 200 and body["next"] == "done", body
     rig.admin_token = body["token"]["token"]

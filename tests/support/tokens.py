@@ -11,12 +11,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
+import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from services.auth.domain import tokens
 from services.auth.http import CLIENTS
 from shared.assurance import LOA
 from shared.events import utcnow
+from shared.tokens import ALGORITHM
 from tests.support.cluster import Zone
 
 
@@ -35,6 +37,31 @@ def verify_with_jwks(token: str, jwks: dict[str, Any]) -> dict[str, Any]:
     key.verify(_b64(signature_b64), f"{header_b64}.{payload_b64}".encode())
     claims: dict[str, Any] = json.loads(_b64(payload_b64))
     return claims
+
+
+def signing_kid(auth: Zone) -> str:
+    """The key ``auth`` signs access tokens with now: a service checks its tokens once it has
+    this key (any key of the zone is not enough: its RSA key may arrive first)."""
+    return auth.auth.signer.current(utcnow(), ALGORITHM).kid
+
+
+async def knows_tokens_of(
+    pool: asyncpg.Pool, auth: Zone, practice: str | None = None, employee: str | None = None
+) -> bool:
+    """Whether the service of ``pool`` can check ``auth``'s tokens (for ``employee`` of
+    ``practice``, when given): it has the key ``auth`` signs with now, the practice and the
+    employee."""
+    known: bool = await pool.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM public_keys WHERE kid = $1)
+              AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM practices WHERE id = $2))
+              AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM employees
+                                              WHERE practice = coalesce($2, practice)
+                                                AND id = $3))""",
+        signing_kid(auth),
+        practice,
+        employee,
+    )
+    return known
 
 
 def bearer(token: str) -> dict[str, str]:
