@@ -11,12 +11,14 @@ signed has expired.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import jwt
+import pydantic_core
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -63,8 +65,10 @@ class SigningKey:
     private: Ed25519PrivateKey | rsa.RSAPrivateKey
     not_before: datetime
 
-    @property
+    @functools.cached_property
     def alg(self) -> SigningAlgorithm:
+        # Cached: an isinstance against the key's abstract class costs a few microseconds,
+        # and every token signed asks (Signer.current).
         return RS256 if isinstance(self.private, rsa.RSAPrivateKey) else EDDSA
 
     @classmethod
@@ -138,23 +142,38 @@ class Signer(TokenVerifier):
     def __init__(self, cache_size: int = 0) -> None:
         super().__init__(cache_size)
         self._signing: list[SigningKey] = []
+        #: The signing keys of each algorithm, oldest ``not_before`` first.
+        self._by_alg: dict[str, list[SigningKey]] = {}
 
     def set_signing_keys(self, keys: list[SigningKey]) -> None:
         self._signing = sorted(keys, key=lambda k: k.not_before)
+        by_alg: dict[str, list[SigningKey]] = {}
+        for key in self._signing:
+            by_alg.setdefault(key.alg, []).append(key)
+        self._by_alg = by_alg
 
     def current(self, now: datetime, alg: SigningAlgorithm = ALGORITHM) -> SigningKey:
         """The newest key of ``alg`` that signs at ``now`` (the oldest if none does yet)."""
-        of_alg = [k for k in self._signing if k.alg == alg]
-        usable = [k for k in of_alg if k.not_before <= now] or of_alg[:1]
-        if not usable:
+        of_alg = self._by_alg.get(alg)
+        if not of_alg:
             raise RuntimeError(f"this zone has no {alg} signing key")
-        return usable[-1]
+        for key in reversed(of_alg):
+            if key.not_before <= now:
+                return key
+        return of_alg[0]
 
     def sign(self, claims: dict[str, Any], now: datetime) -> str:
         """An access token: EdDSA, ``typ: at+jwt``."""
         key = self.current(now, ALGORITHM)
         headers = {"kid": key.kid, "typ": ACCESS_TOKEN_TYPE}  # RFC 9068 §2.1
-        token = jwt.encode(claims, key.private, algorithm=ALGORITHM, headers=headers)
+        # PyJWS over the claims as compact JSON (pydantic's encoder): PyJWT's JWT layer would
+        # only encode them again with the standard library. Its one other service, times
+        # given as datetimes, is not wanted: a token's times are whole seconds already.
+        if any(isinstance(claims.get(name), datetime) for name in ("exp", "iat", "nbf")):
+            raise TypeError("token times are seconds since the epoch, not datetimes")
+        token = jwt.api_jws.encode(
+            pydantic_core.to_json(claims), key.private, algorithm=ALGORITHM, headers=headers
+        )
         # Its next request (a renewal, an introspection) need not check what was just made.
         self.remember(token, claims)
         return token
