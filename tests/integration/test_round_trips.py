@@ -40,10 +40,8 @@ async def test_round_trips_of_a_totp_login(cluster: Cluster) -> None:
     # that statement ran without BEGIN and COMMIT around it.
     assert any("reserve_attempt" in q for q in password_step), password_step
     assert len(password_step) <= 3, password_step
-    # The login read without locks with a fingerprint of it (second_step_seen), then one
-    # statement that locks the login and its username, finds the fingerprint unchanged and
-    # spends the step with the completion and its events (complete_if_unchanged), without a
-    # transaction around them. 4 before (BEGIN, the locked read, the completion, COMMIT), 6
-    # before that (the username's lock and the failures read under it were two statements).
-    assert any("complete_if_unchanged" in q for q in totp_step), totp_step
-    assert len(totp_step) <= 2, totp_step
+    # BEGIN, the login locked and then its username, read under both (second_step_locked), the
+    # step spent with the completion and its events, COMMIT; 6 before (the username's lock and
+    # the failures read under it were two statements of their own).
+    assert any("second_step_locked" in q for q in totp_step), totp_step
+    assert len(totp_step) <= 4, totp_step

@@ -497,27 +497,8 @@ async def second_step(
         now,
         serialise,
     )
-    return None if row is None else _second_step(row)
-
-
-async def second_step_seen(
-    conn: asyncpg.Connection, login_id: str, stages: tuple[str, ...], now: datetime
-) -> tuple[SecondStep, str] | None:
-    """The open login at one of the stages as :func:`second_step` reads it, but without any
-    lock, and a fingerprint of all of it: :func:`complete_login_if_unchanged` completes the
-    login only while the row still has it (migration auth 027)."""
-    row = await conn.fetchrow(
-        "SELECT s.*, md5(s::text) AS seen FROM login_second_steps s "
-        "WHERE s.login_id = $1 AND s.stage = ANY($2::text[]) AND NOT s.done "
-        "AND s.expires_at > $3",
-        login_id,
-        list(stages),
-        now,
-    )
-    return None if row is None else (_second_step(row), str(row["seen"]))
-
-
-def _second_step(row: asyncpg.Record) -> SecondStep:
+    if row is None:
+        return None
     factors = row["factors"]
     if isinstance(factors, str):
         factors = json.loads(factors)
@@ -734,38 +715,6 @@ _COMPLETE = ", ".join(  # noqa: S608 - every part is code's
 
 #: Without a spend of its own, a factor "spends" the open login.
 _NOTHING_TO_SPEND = Spend("SELECT 1 FROM open_login")
-
-
-async def complete_login_if_unchanged(
-    conn: asyncpg.Connection,
-    login_id: str,
-    stages: tuple[str, ...],
-    seen: str,
-    now: datetime,
-    events: list[OutboxRow],
-    spend: Spend | None = None,
-) -> tuple[bool, bool, bool]:
-    """:func:`complete_login` in one round trip without a transaction around it, only if the
-    open login's row (its factors, failures, employee, practice) still has the fingerprint
-    ``seen`` (:func:`second_step_seen`) once the login and then the username's attempts are
-    locked (``complete_if_unchanged``, migration auth 027). Returns (unchanged, spent, done);
-    nothing was written unless unchanged. A spend passes at most a text and a bigint."""
-    spend = spend or _NOTHING_TO_SPEND
-    values = [*spend.values, None, None][:2]
-    query = _COMPLETE.format(
-        spend=spend.sql.format(*[f"${7 + i}" for i in range(len(spend.values))])
-    )
-    row = await conn.fetchrow(
-        "SELECT * FROM complete_if_unchanged($1, $2::text[], $3, $4, $5, $6, $7, $8)",
-        login_id,
-        list(stages),
-        now,
-        seen,
-        query,
-        rows_json(events),
-        *values,
-    )
-    return bool(row["unchanged"]), bool(row["spent"]), bool(row["done"])
 
 
 async def complete_login(

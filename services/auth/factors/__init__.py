@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol
 
 import asyncpg
 
@@ -94,16 +94,6 @@ class Method(Protocol):
     def observed(self, kind: str, outcome: str) -> None:
         """Count ``outcome`` of a verify (the second-factor metric is counted by the step)."""
         ...
-
-
-@runtime_checkable
-class AtOnce(Protocol):
-    """A method that can also decide on the login read without locks and complete it in one
-    statement guarded by what it read (:meth:`at_once`; None: go the locked way)."""
-
-    async def at_once(
-        self, conn: asyncpg.Connection, login_id: str, answer: VerifyRequest, now: datetime
-    ) -> TokenResponse | None: ...
 
 
 class Registry:

@@ -25,7 +25,7 @@ from services.auth.use_cases.grants import Grants
 from shared import actors, assurance
 from shared.assurance import Level
 from shared.events import Envelope, factor_aad
-from shared.outbox import EventWriter, OutboxRow
+from shared.outbox import EventWriter
 from shared.problems import Problem
 from shared.sealing import Keyring
 from shared.topics import AUTH_EVENTS, Topic
@@ -91,42 +91,6 @@ class StepTools:
         """Complete the login (once): the two-factor token, and the outbox rows that go with
         it (the factor's own events, ``login.succeeded``, ``token.issued``); also (spent,
         done) as :func:`repo.complete_login` answers."""
-        token, rows = self._completion(step, passed, now)
-        spent, done = await repo.complete_login(
-            conn,
-            step.login_id,
-            step.practice.id,
-            step.employee.id,
-            step.employee.username_key,
-            now,
-            rows,
-            passed.spend,
-        )
-        return token, spent, done
-
-    async def complete_if_unchanged(
-        self,
-        conn: asyncpg.Connection,
-        step: repo.SecondStep,
-        seen: str,
-        stages: tuple[str, ...],
-        passed: Passed,
-        now: datetime,
-    ) -> TokenResponse | None:
-        """:meth:`complete` in one statement, for a ``step`` read without locks: the token,
-        or None when nothing was written (the login's row no longer has the fingerprint
-        ``seen``, or the spend was refused) and the locked way must decide."""
-        token, rows = self._completion(step, passed, now)
-        unchanged, _, done = await repo.complete_login_if_unchanged(
-            conn, step.login_id, stages, seen, now, rows, passed.spend
-        )
-        return token if unchanged and done else None
-
-    def _completion(
-        self, step: repo.SecondStep, passed: Passed, now: datetime
-    ) -> tuple[TokenResponse, list[OutboxRow]]:
-        """The two-factor token of a login completed by ``passed`` and the outbox rows that
-        go with it; refused when the means is below the level the login needs."""
         practice, employee = step.practice, step.employee
         means = assurance.means_of_factor(passed.kind, passed.certified)
         level = assurance.level_of(means, self.levels)
@@ -152,7 +116,17 @@ class StepTools:
             succeeded,
             (AUTH_EVENTS, token_event(self.events, "token.issued", session, grant, now)),
         ]
-        return token, [self.events.row(t, e) for t, e in events]
+        spent, done = await repo.complete_login(
+            conn,
+            step.login_id,
+            practice.id,
+            employee.id,
+            employee.username_key,
+            now,
+            [self.events.row(t, e) for t, e in events],
+            passed.spend,
+        )
+        return token, spent, done
 
     def _succeeded(
         self,

@@ -16,7 +16,7 @@ from services.auth import problems
 from services.auth.adapters import repository as repo
 from services.auth.adapters import totp_steps
 from services.auth.adapters.notices import Notices
-from services.auth.api import TokenResponse, VerifyRequest
+from services.auth.api import VerifyRequest
 from services.auth.domain import factors
 from services.auth.domain.factors import Factor
 from services.auth.factors import FactorModule, Outcome, Passed
@@ -63,7 +63,15 @@ class Totp(Usual):
         # The statement that completes the login spends the step only if it comes after the
         # employee's last used one (factors.totp_step_fresh): the history is read only when
         # it refused, to tell a replay from an old step.
-        passed = self._passed(step, factor, used_step, now)
+        data = {"employee": employee.id, "factor": factor.id, "step": used_step}
+        used = self.events.outgoing(AUTH_EVENTS, "totp.used", practice.id, employee.id, data, now)
+        passed = Passed(
+            "totp",
+            (factor_kinds.amr_of("totp"),),
+            [used],
+            spend=totp_steps.spend(factor.id, used_step),
+            detail={"factor_id": factor.id},
+        )
         token, spent, done = await self.tools.complete(conn, step, passed, now)
         if done:
             return token
@@ -72,52 +80,6 @@ class Totp(Usual):
         # Not after the last used step (this zone's or, replicated, the other's).
         _, replayed = await totp_steps.history(conn, practice.id, employee.id, factor.id, used_step)
         return await self._refused(conn, step, factor, used_step, replayed, now)
-
-    async def at_once(
-        self, conn: asyncpg.Connection, login_id: str, answer: VerifyRequest, now: datetime
-    ) -> TokenResponse | None:
-        """The right code of a fresh step in two round trips and no transaction: decided on the
-        login read without locks, completed by one statement only if nothing the decision read
-        changed by the time the login and the username are locked (the same checks as
-        :meth:`verify`, in the same order). None: nothing written, go the locked way, which
-        decides again (a wrong code, a step not fresh, a lockout, a change in between)."""
-        seen = await repo.second_step_seen(conn, login_id, self.stages, now)
-        if seen is None:
-            return None
-        step, fingerprint = seen
-        try:
-            StepTools.check_step(step, now)
-        except Problem:
-            return None
-        candidates = self.tools.candidates(step, "totp")
-        if not isinstance(candidates, list):
-            return None
-        matched = self._match(step, candidates, answer.code or "", now)
-        if matched is None:
-            return None
-        passed = self._passed(step, *matched, now)
-        try:
-            return await self.tools.complete_if_unchanged(
-                conn, step, fingerprint, self.stages, passed, now
-            )
-        except Problem:
-            return None
-
-    def _passed(
-        self, step: repo.SecondStep, factor: Factor, used_step: int, now: datetime
-    ) -> Passed:
-        """The completion of a login by ``factor``'s code of ``used_step``: its ``totp.used``
-        event and the step spent with it."""
-        practice, employee = step.practice, step.employee
-        data = {"employee": employee.id, "factor": factor.id, "step": used_step}
-        used = self.events.outgoing(AUTH_EVENTS, "totp.used", practice.id, employee.id, data, now)
-        return Passed(
-            "totp",
-            (factor_kinds.amr_of("totp"),),
-            [used],
-            spend=totp_steps.spend(factor.id, used_step),
-            detail={"factor_id": factor.id},
-        )
 
     def _match(
         self, step: repo.SecondStep, candidates: list[Factor], code: str, now: datetime

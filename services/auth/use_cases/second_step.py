@@ -15,7 +15,7 @@ import asyncpg
 from services.auth import problems
 from services.auth.adapters import repository as repo
 from services.auth.api import ChallengeResponse, TokenResponse, VerifyRequest
-from services.auth.factors import AtOnce, Method, Outcome, Registry
+from services.auth.factors import Method, Outcome, Registry
 from services.auth.factors.tools import StepTools
 from services.auth.metrics import AuthMetrics
 from services.auth.use_cases.attempts import Attempts
@@ -45,22 +45,14 @@ class SecondStep:
     async def verify(self, login_id: str, answer: VerifyRequest) -> TokenResponse:
         """The answer of one of the employee's factors completes the login (once) with a
         two-factor token. A login at the ``enrol`` step continues here once the authenticator
-        the enrolment wizard confirmed has arrived (waiting up to ``factor_wait_seconds``).
-        A factor that can (TOTP) first tries to complete it at once, without a transaction
-        around it (migration auth 027); whatever it does not complete goes the locked way."""
+        the enrolment wizard confirmed has arrived (waiting up to ``factor_wait_seconds``)."""
         kind, method = answer.factor, self._method(answer.factor)
         metrics = self.metrics
         deadline: float | None = None
-        started = time.perf_counter()
-        outcome: Outcome | None = None
-        if isinstance(method, AtOnce):
-            async with self.pool.acquire() as conn:
-                outcome = await method.at_once(conn, login_id, answer, utcnow())
         while True:
-            if outcome is None:
-                started = time.perf_counter()
-                async with self.pool.acquire() as conn, conn.transaction():
-                    outcome = await self._attempt(conn, method, login_id, answer)
+            started = time.perf_counter()
+            async with self.pool.acquire() as conn, conn.transaction():
+                outcome = await self._attempt(conn, method, login_id, answer)
             if isinstance(outcome, TokenResponse):
                 metrics.second_factor(kind, "success")
                 method.observed(kind, "success")
@@ -76,7 +68,6 @@ class SecondStep:
             if not await self._wait_for_authenticator(login_id, deadline):
                 metrics.second_factor(kind, "not_ready")
                 raise problems.factor_not_ready()
-            outcome = None
 
     async def _attempt(
         self, conn: asyncpg.Connection, method: Method, login_id: str, answer: VerifyRequest
