@@ -8,6 +8,7 @@ with the listener gone the old rule applies. And the liveness metrics on the ops
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -23,6 +24,10 @@ from tests.support.statements import counted
 
 #: Long enough that only the liveness state can refuse a changed client within a test.
 CACHE_SECONDS = 60.0
+#: The state's bound in these tests: a heartbeat late by more than the default 0.5 s on a
+#: busy CI machine turns memory's answers into the database's, which is right but is not what
+#: these tests look at (a CI run failed so).
+STALENESS = 3.0
 CLIENT = "praktijk-software"
 
 
@@ -66,6 +71,13 @@ async def _seconds_until(check: Callable[[], Awaitable[bool]], timeout: float = 
     return time.monotonic() - started
 
 
+async def _believed(zone: Zone, liveness: Liveness, token: str, secret: str) -> bool:
+    """Whether the client's next introspection is accepted from memory."""
+    memory = liveness.answers["client", "memory"]
+    status = await _status(zone, token, CLIENT, secret)
+    return status == 200 and liveness.answers["client", "memory"] == memory + 1
+
+
 def _client_answers(liveness: Liveness) -> tuple[int, int]:
     return liveness.answers["client", "memory"], liveness.answers["client", "database"]
 
@@ -73,16 +85,18 @@ def _client_answers(liveness: Liveness) -> tuple[int, int]:
 async def test_a_client_removed_by_another_process_is_refused_within_the_bound(
     cluster: Cluster,
 ) -> None:
-    zone = await cluster.start("a", client_cache_seconds=CACHE_SECONDS)
+    zone = await cluster.start(
+        "a", client_cache_seconds=CACHE_SECONDS, liveness_max_staleness_seconds=STALENESS
+    )
     token = await _token(cluster, zone)
     liveness = await _current(zone)
     other = _other_process(zone)
     secret = await other.add(CLIENT, "Praktijksoftware")
-    # Read once (the database), then believed (memory).
-    for _ in range(3):
-        assert await _status(zone, token, CLIENT, secret) == 200
+    # Read once (the database), then believed (memory), once the state has the client's
+    # stamp (its notification may come after the first read).
+    await wait_for(lambda: _believed(zone, liveness, token, secret), timeout=5.0, what="believed")
     memory, database = _client_answers(liveness)
-    assert memory >= 2 and database >= 1, (memory, database)
+    assert memory >= 1 and database >= 1, (memory, database)
     await other.remove(CLIENT)
 
     async def refused() -> bool:
@@ -96,8 +110,12 @@ async def test_a_client_removed_by_another_process_is_refused_within_the_bound(
 async def test_a_client_removed_in_the_other_zone_is_refused_after_replication(
     cluster: Cluster,
 ) -> None:
-    a = await cluster.start("a", client_cache_seconds=CACHE_SECONDS)
-    b = await cluster.start("b", client_cache_seconds=CACHE_SECONDS)
+    a = await cluster.start(
+        "a", client_cache_seconds=CACHE_SECONDS, liveness_max_staleness_seconds=STALENESS
+    )
+    b = await cluster.start(
+        "b", client_cache_seconds=CACHE_SECONDS, liveness_max_staleness_seconds=STALENESS
+    )
     token = await _token(cluster, a)
     in_b = await _current(b)
     secret = await a.use_cases.clients.add(CLIENT, "Praktijksoftware")
@@ -106,9 +124,11 @@ async def test_a_client_removed_in_the_other_zone_is_refused_after_replication(
         return await _status(b, token, CLIENT, secret) == 200
 
     await wait_for(known_in_b, what="the client replicated to zone b")
-    memory = in_b.answers["client", "memory"]
-    assert await _status(b, token, CLIENT, secret) == 200
-    assert in_b.answers["client", "memory"] == memory + 1, "believed in zone b"
+
+    # Believed once zone b's state has the client's stamp: its notification may come after
+    # the first read, which then read the database.
+    believed_in_b = functools.partial(_believed, b, in_b, token, secret)
+    await wait_for(believed_in_b, timeout=5.0, what="the client believed in zone b")
     await a.use_cases.clients.remove(CLIENT)
 
     async def refused_in_b() -> bool:
@@ -121,7 +141,9 @@ async def test_a_client_removed_in_the_other_zone_is_refused_after_replication(
 
 
 async def test_a_new_secret_replaces_the_old_one_soon(cluster: Cluster) -> None:
-    zone = await cluster.start("a", client_cache_seconds=CACHE_SECONDS)
+    zone = await cluster.start(
+        "a", client_cache_seconds=CACHE_SECONDS, liveness_max_staleness_seconds=STALENESS
+    )
     token = await _token(cluster, zone)
     liveness = await _current(zone)
     other = _other_process(zone)
@@ -148,7 +170,12 @@ async def test_a_new_secret_replaces_the_old_one_soon(cluster: Cluster) -> None:
 
 
 async def test_a_known_client_costs_no_database_read(cluster: Cluster) -> None:
-    zone = await cluster.start("a", client_cache_seconds=CACHE_SECONDS, database_pool_min=10)
+    zone = await cluster.start(
+        "a",
+        client_cache_seconds=CACHE_SECONDS,
+        liveness_max_staleness_seconds=STALENESS,
+        database_pool_min=10,
+    )
     token = await _token(cluster, zone)
     await _current(zone)
     secret = await _other_process(zone).add(CLIENT, "Praktijksoftware")

@@ -25,6 +25,7 @@ from tests.integration.test_oidc_provider import (
     sso_token,
 )
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, wait_for
+from tests.support.tokens import change_own_password
 
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
@@ -125,12 +126,10 @@ async def test_a_password_change_ends_the_grant_and_tells_the_application(
     a, _, secret = await start(cluster, uri)
     sso = await sso_token(a)
     tokens = await grant(a, sso, secret)
-    changed = await a.client.post(
-        "/v1/password",
-        json={"current_password": ADMIN_PASSWORD, "new_password": "Een-Ander-Sterk-Wachtwoord-9"},
-        headers={"Authorization": f"Bearer {sso}"},
+    status, changed = await change_own_password(
+        a, sso, ADMIN_PASSWORD, "Een-Ander-Sterk-Wachtwoord-9"
     )
-    assert changed.status == 200, await changed.text()
+    assert status == 200, changed
 
     async def delivered() -> bool:
         return bool(received.tokens)

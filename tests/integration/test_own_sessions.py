@@ -11,7 +11,7 @@ from tests.integration.test_oidc_provider import code_for, exchange, pkce, regis
 from tests.integration.test_own_factors import jan_on_the_web, text, token_of
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, wait_for
 from tests.support.site import Sites
-from tests.support.tokens import bearer
+from tests.support.tokens import bearer, change_own_password
 
 NEW_PASSWORD = "Een-Nieuw-Sterk-Wachtwoord-2026"
 
@@ -125,13 +125,9 @@ async def test_the_session_a_password_change_goes_on_in_is_listed_in_both_zones(
     a, b = await cluster.start("a"), await cluster.start("b")
     await cluster.bootstrap(a)
     before = await token_of(a)
-    response = await a.client.post(
-        "/v1/password",
-        json={"current_password": ADMIN_PASSWORD, "new_password": NEW_PASSWORD},
-        headers=bearer(before),
-    )
-    assert response.status == 200, await response.text()
-    after = (await response.json())["token"]["token"]
+    status, changed = await change_own_password(a, before, ADMIN_PASSWORD, NEW_PASSWORD)
+    assert status == 200, changed
+    after = changed["token"]["token"]
     [mine] = await listed(a, after)
     assert mine["current"] and mine["zone"] == "a" and mine["address"], mine
 

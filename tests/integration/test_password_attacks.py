@@ -22,6 +22,7 @@ from tests.support.practices import (
     put_password,
     set_policy,
 )
+from tests.support.tokens import change_own_password
 
 #: "admin" in fullwidth letters (NFKC: "admin").
 FULLWIDTH_ADMIN = "\uff41\uff44\uff4d\uff49\uff4e"
@@ -38,17 +39,6 @@ async def renew_status(zone: Zone, token: str) -> int:
     return response.status
 
 
-async def change_own(
-    zone: Zone, token: str, current: str, new: str
-) -> tuple[int, dict[str, Any], dict[str, str]]:
-    response = await zone.client.post(
-        "/v1/password",
-        json={"current_password": current, "new_password": new},
-        headers=auth_header(token),
-    )
-    return response.status, await response.json(content_type=None), dict(response.headers)
-
-
 def shape(body: dict[str, Any]) -> dict[str, Any]:
     """An answer without what differs per request (ids, times)."""
     return {k: v for k, v in body.items() if k not in ("instance", "retry_after")}
@@ -61,13 +51,13 @@ async def test_own_password_change_ends_the_other_sessions(cluster: Cluster) -> 
     zone = await cluster.start("a", **FAST)
     employee = await cluster.bootstrap(zone)
     mine, others = await admin_token(zone), [await admin_token(zone) for _ in range(2)]
-    status, body, _ = await change_own(zone, mine, ADMIN_PASSWORD, STRONG)
+    status, body = await change_own_password(zone, mine, ADMIN_PASSWORD, STRONG)
     assert status == 200, body
     still = [await renew_status(zone, t) for t in others]
     assert still == [401, 401], f"other sessions after the own change renew: {still}"
     fresh = body["token"]["token"]
     assert await renew_status(zone, fresh) == 200, "the caller goes on with a fresh token"
-    status, _, _ = await change_own(zone, fresh, STRONG, STRONGER)
+    status, _ = await change_own_password(zone, fresh, STRONG, STRONGER)
     assert status == 200, "the fresh token is a live session"
     events = await read_events(
         cluster.broker,
@@ -169,11 +159,11 @@ async def test_reused_passwords_count_toward_the_lockout(cluster: Cluster) -> No
     await cluster.bootstrap(zone)
     await set_policy(zone, "fysio", 2, max_attempts=3, lockout_seconds=600)
     token = await admin_token(zone)
-    status, body, _ = await change_own(zone, token, ADMIN_PASSWORD, STRONG)
+    status, body = await change_own_password(zone, token, ADMIN_PASSWORD, STRONG)
     assert status == 200, body
     token = body["token"]["token"] if body.get("token") else token
     verifies = count_verifies(zone)
-    answers = [(await change_own(zone, token, STRONG, ADMIN_PASSWORD))[:2] for _ in range(5)]
+    answers = [await change_own_password(zone, token, STRONG, ADMIN_PASSWORD) for _ in range(5)]
     statuses = [status for status, _ in answers]
     assert statuses == [422, 422, 422, 429, 429], f"5 reuse probes: {statuses}"
     assert answers[0][1]["type"].endswith("/password-reused")

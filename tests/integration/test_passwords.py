@@ -7,7 +7,7 @@ from typing import Any
 
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, login
 from tests.support.practices import STRONG, STRONGER, admin_token, put_password, set_policy
-from tests.support.tokens import introspect
+from tests.support.tokens import change_own_password, introspect
 
 
 async def test_temporary_password_must_change_at_next_login(cluster: Cluster) -> None:
@@ -43,15 +43,10 @@ async def test_history_refuses_reuse(cluster: Cluster) -> None:
     tokens = [await admin_token(zone)]
 
     async def change(current: str, new: str) -> tuple[int, dict[str, Any]]:
-        response = await zone.client.post(
-            "/v1/password",
-            json={"current_password": current, "new_password": new},
-            headers={"Authorization": f"Bearer {tokens[-1]}"},
-        )
-        body = await response.json(content_type=None)
-        if response.status == 200:  # the change ends every session; the caller gets a new one
+        status, body = await change_own_password(zone, tokens[-1], current, new)
+        if status == 200:  # the change ends every session; the caller gets a new one
             tokens.append(body["token"]["token"])
-        return response.status, body
+        return status, body
 
     status, body = await change(ADMIN_PASSWORD, ADMIN_PASSWORD)
     assert status == 422 and body["type"].endswith("/password-reused")

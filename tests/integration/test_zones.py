@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
 from tests.support.practices import set_policy
-from tests.support.tokens import bearer, introspect, renew
+from tests.support.tokens import bearer, change_own_password, introspect, renew
 
 
 async def _practice_version(zone: Zone, version: int) -> bool:
@@ -83,12 +83,8 @@ async def test_password_changed_in_one_zone_works_in_the_other(cluster: Cluster)
     await cluster.bootstrap(a)
     _, body = await login(b, "fysio", "admin", ADMIN_PASSWORD)
     new = "Een-Nieuw-Lang-Wachtwoord-Voor-Zone-B"
-    response = await b.client.post(
-        "/v1/password",
-        json={"current_password": ADMIN_PASSWORD, "new_password": new},
-        headers=bearer(body["token"]["token"]),
-    )
-    assert response.status == 200
+    status, _ = await change_own_password(b, body["token"]["token"], ADMIN_PASSWORD, new)
+    assert status == 200
 
     async def new_works_in_a() -> bool:
         status, _ = await login(a, "fysio", "admin", new)

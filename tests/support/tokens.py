@@ -141,11 +141,14 @@ def session_token(
     return token
 
 
-async def change_own_password(zone: Zone, token: str, current: str, new: str) -> int:
-    """The employee of ``token`` changes their own password in ``zone``; the answer's status."""
+async def change_own_password(
+    zone: Zone, token: str, current: str, new: str
+) -> tuple[int, dict[str, Any]]:
+    """The employee of ``token`` changes their own password in ``zone``: the answer's status
+    and body (on success a new session's token: the change ends every other session)."""
     response = await zone.client.post(
         "/v1/password",
         json={"current_password": current, "new_password": new},
         headers=bearer(token),
     )
-    return response.status
+    return response.status, await response.json(content_type=None)
