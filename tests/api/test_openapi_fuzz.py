@@ -35,7 +35,7 @@ from shared.events import utcnow
 from shared.http import RUNTIME
 from shared.tokens import TWO_FACTOR_AAL
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
-from tests.support.tokens import signing_kid
+from tests.support.tokens import knows_tokens_of
 
 #: Schemathesis' own strategies use ``random`` (its concern, not this test's).
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
@@ -154,13 +154,6 @@ def fuzz_all(every: list[Target], found: Findings) -> None:
             fuzz(target, mode, found)
 
 
-async def knows_practice(zone: Zone, kid: str) -> bool:
-    """Whether ``zone`` has the practice and the key auth signs tokens with (``kid``)."""
-    sql = """SELECT EXISTS (SELECT 1 FROM practices WHERE id = $1)
-                AND EXISTS (SELECT 1 FROM public_keys WHERE kid = $2)"""
-    return bool(await zone.app[RUNTIME].pool.fetchval(sql, P, kid))
-
-
 async def employee_token(cluster: Cluster, auth: Zone, enrolment: Zone, admin: str) -> str:
     """Piet, an employee (rights group 2) with a password, logged in with two factors."""
     headers = {"Authorization": f"Bearer {admin}"}
@@ -205,7 +198,8 @@ async def test_every_operation_answers_as_its_openapi_document_says(cluster: Clu
     await cluster.bootstrap(auth)
     for z in "ab":
         for service in ("enrolment", "certs"):
-            await wait_for(functools.partial(knows_practice, zones[z, service], signing_kid(auth)))
+            pool = zones[z, service].app[RUNTIME].pool
+            await wait_for(functools.partial(knows_tokens_of, pool, auth, P))
     status, body = await login(auth, P, "admin", ADMIN_PASSWORD)
     assert status == 200 and body["next"] == "done", body
     admin = body["token"]["token"]

@@ -43,7 +43,7 @@ from tests.support.factors import (
     two_factor_practice,
     verify,
 )
-from tests.support.tokens import session_token, signing_kid
+from tests.support.tokens import knows_tokens_of, session_token
 
 P = "fysio"
 PIET = "piet01"
@@ -95,10 +95,8 @@ async def test_audit_trail_in_both_zones(cluster: Cluster) -> None:
     enrol_b = await cluster.start("b", "enrolment")
     certs_b = await cluster.start("b", "certs")
     admin = await cluster.bootstrap(auth_a)
-    known = """SELECT EXISTS (SELECT 1 FROM employees WHERE practice = $1 AND id = $2)
-                  AND EXISTS (SELECT 1 FROM public_keys WHERE kid = $3)"""
     for zone in (enrol_a, enrol_b, certs_b):
-        await wait_for(functools.partial(has, zone, known, P, admin, signing_kid(auth_a)))
+        await wait_for(functools.partial(knows_tokens_of, pool(zone), auth_a, P, admin))
     status, body = await login(auth_a, P, "admin", ADMIN_PASSWORD)
     assert status == 200 and body["next"] == "done", body
     token = body["token"]["token"]
@@ -345,17 +343,7 @@ async def test_reading_the_audit_trail_needs_a_two_factor_session(cluster: Clust
     auth = await cluster.start("a")
     enrol = await cluster.start("a", "enrolment")
     admin = await cluster.bootstrap(auth)
-    await wait_for(
-        functools.partial(
-            has,
-            enrol,
-            """SELECT EXISTS (SELECT 1 FROM employees WHERE practice = $1 AND id = $2)
-                  AND EXISTS (SELECT 1 FROM public_keys WHERE kid = $3)""",
-            P,
-            admin,
-            signing_kid(auth),
-        )
-    )
+    await wait_for(functools.partial(knows_tokens_of, pool(enrol), auth, P, admin))
     status, body = await login(auth, P, "admin", ADMIN_PASSWORD)
     assert status == 200 and body["next"] == "done", body
     password_only = body["token"]["token"]

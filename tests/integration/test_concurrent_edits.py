@@ -10,6 +10,7 @@ events (their ids in each inbox) and checks the merged state."""
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -30,7 +31,7 @@ from tests.support.bus import read_topic
 from tests.support.certificates import VECOZO
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
 from tests.support.factors import Setup, add_factor, second_step, two_factor_setup, verify
-from tests.support.tokens import session_token, signing_kid
+from tests.support.tokens import knows_tokens_of, session_token
 
 P = "fysio"
 PIET = "piet01"
@@ -144,18 +145,9 @@ async def two_zones(cluster: Cluster, setup: Setup | None = None) -> Zones:
     admin = setup.employee if setup else await cluster.bootstrap(auth_a)
     zones = Zones(cluster, auth_a, auth_b, enrol_a, enrol_b, admin)
 
-    async def known() -> bool:
-        return all(
-            await zones.everywhere(
-                "SELECT EXISTS (SELECT 1 FROM employees WHERE practice = $1 AND id = $2) "
-                "AND EXISTS (SELECT 1 FROM public_keys WHERE kid = $3)",
-                P,
-                admin,
-                signing_kid(auth_a),
-            )
-        )
-
-    await wait_for(known, 30)
+    for zone in zones.all:
+        knows = functools.partial(knows_tokens_of, pool(zone), auth_a, P, admin)
+        await wait_for(knows, 30)
     return zones
 
 
@@ -364,10 +356,7 @@ async def test_revoked_grant_stays_revoked_when_another_is_granted_concurrently(
                 "SELECT count(*) FROM employees WHERE practice = $1 AND id = ANY($2::text[])",
                 P,
                 [PIET, "anna01"],
-            ) != 2 or not await certs_pool(zone).fetchval(
-                "SELECT EXISTS (SELECT 1 FROM public_keys WHERE kid = $1)",
-                signing_kid(zones.auth_a),
-            ):
+            ) != 2 or not await knows_tokens_of(certs_pool(zone), zones.auth_a):
                 return False
         return True
 

@@ -7,6 +7,7 @@ here with ``cryptography``."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,7 +30,7 @@ from tests.support.factors import (
     until_in,
 )
 from tests.support.fallback import CA, publish_certificate, sign, verify_certificate
-from tests.support.tokens import bearer, forge_session, renew, signing_kid
+from tests.support.tokens import bearer, forge_session, knows_tokens_of, renew
 
 
 async def fallback_login(
@@ -302,18 +303,7 @@ async def test_certificate_from_the_certificate_store(cluster: Cluster) -> None:
     certs = await cluster.start("a", "certs")
     pool = certs.app[RUNTIME].pool
 
-    async def known() -> bool:
-        return bool(
-            await pool.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM employees WHERE practice = $1 AND id = $2) "
-                "AND EXISTS (SELECT 1 FROM public_keys WHERE kid = $3)",
-                PRACTICE,
-                setup.employee,
-                signing_kid(zone),
-            )
-        )
-
-    await wait_for(known)
+    await wait_for(functools.partial(knows_tokens_of, pool, zone, PRACTICE, setup.employee))
     admin = forge_session(zone, setup.employee, timedelta(minutes=1), "aal2")
     base = f"/v1/practices/{PRACTICE}/certificates"
     uzi = CA.uzi(rsa_key=True)

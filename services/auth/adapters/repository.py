@@ -295,8 +295,8 @@ async def reserve_failure(
     (:func:`add_failure` ``pending``; not among the failures returned). Outside a
     transaction the lock is held for this statement only, and the pending row is committed
     with it; a caller that finds the username locked drops it (:func:`drop_failure`), or rolls
-    its transaction back. ``against``: the credential (its
-    ``changed_at``) the guess is checked against, None for an unknown username."""
+    its transaction back. ``against``: the credential (its ``changed_at``) the guess is
+    checked against, None for an unknown username."""
     row = await conn.fetchrow(
         "SELECT * FROM reserve_attempt($1, $2, $3, $4, $5, $6)",
         practice_id,

@@ -141,14 +141,12 @@ class Signer(TokenVerifier):
 
     def __init__(self, cache_size: int = 0) -> None:
         super().__init__(cache_size)
-        self._signing: list[SigningKey] = []
         #: The signing keys of each algorithm, oldest ``not_before`` first.
         self._by_alg: dict[str, list[SigningKey]] = {}
 
     def set_signing_keys(self, keys: list[SigningKey]) -> None:
-        self._signing = sorted(keys, key=lambda k: k.not_before)
         by_alg: dict[str, list[SigningKey]] = {}
-        for key in self._signing:
+        for key in sorted(keys, key=lambda k: k.not_before):
             by_alg.setdefault(key.alg, []).append(key)
         self._by_alg = by_alg
 

@@ -68,10 +68,9 @@ class Attempts:
         found (so it moves no lockout), as a guess refused by a busy hasher is. Only settled
         failures lock (429); when guesses still in flight fill the lockout, the guess is
         answered 503 ``not-evaluated`` with ``Retry-After`` (the SDK comes back), since they
-        may all be right. ``against``:
-        the credential the guess is checked against; once a newer one from before the guess is
-        known, the failure no longer counts (a zone not yet told of a new password checked it
-        against the old one; migration 024)."""
+        may all be right. ``against``: the credential the guess is checked against; once a
+        newer one from before the guess is known, the failure no longer counts (a zone not yet
+        told of a new password checked it against the old one; migration 024)."""
         attempt = Attempt(uuid.uuid4(), practice_id, key, policy, now, against)
         async with self.pool.acquire() as conn:
             failures, settled, reset_at = await repo.reserve_failure(
