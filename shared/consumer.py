@@ -570,7 +570,10 @@ class EventConsumer:
         """Whether the consumer is at the end of each partition as the broker names it now.
         A highwater is that of the last fetch response, possibly from before a stop: after
         one, the first empty batch would compare the position with the bus as it was. Asked
-        only while behind; a fall behind during the question leaves it behind."""
+        only while behind; a fall behind during the question leaves it behind. Tansu's end is
+        the first record of the last batch + 1 (:mod:`shared.partition_ends`): still past a
+        position before that batch; a position inside it came with that batch's fetch, whose
+        highwater says behind, so this is not asked."""
         falls = self._falls
         assigned = list(consumer.assignment())
         try:

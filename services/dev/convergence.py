@@ -64,6 +64,7 @@ from services.enrolment.domain.audit import AUDITED_TYPES, Event, to_record
 from services.enrolment.use_cases.audit import AUDITED_TOPICS
 from shared.bus_tags import BusTags
 from shared.events import Envelope
+from shared.partition_ends import partition_ends
 from shared.sealing import Keyring
 
 if TYPE_CHECKING:
@@ -391,9 +392,8 @@ class _AuditedOnBus:
             ]
             if not partitions:
                 return
-            ends = await consumer.end_offsets(partitions)
+            ends = await partition_ends(consumer, partitions)
             firsts = await consumer.beginning_offsets(partitions)
-            consumer.assign(partitions)
             for tp in partitions:
                 consumer.seek(tp, max(self.positions.get(tp, 0), firsts[tp]))
             deadline = time.monotonic() + BROKER_SECONDS * 6
@@ -515,9 +515,8 @@ async def _records(bootstrap: str, places: Iterable[Place]) -> dict[Place, _Stor
     try:
         for topic, partition, offset in wanted:
             tp = TopicPartition(topic, partition)
-            consumer.assign([tp])
+            end = (await partition_ends(consumer, [tp]))[tp]
             first = (await consumer.beginning_offsets([tp]))[tp]
-            end = (await consumer.end_offsets([tp]))[tp]
             if not first <= offset < end:
                 continue
             consumer.seek(tp, offset)

@@ -37,6 +37,7 @@ from services.auth.consumers import REPLICATED_AUTH_EVENTS
 from services.dev.chaos.load import factor_changed_mail
 from services.dev.deployment import Deployment, run_sync
 from services.dev.infra import free_port
+from shared.partition_ends import partition_ends
 from tests.support.bus import tags
 from tests.support.deployment import (
     CATCH_UP_LIMIT_SECONDS,
@@ -110,7 +111,7 @@ async def _end_offsets(deployment: Deployment, topic: str) -> dict[int, int]:
             partitions = [
                 TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
             ]
-        ends = await consumer.end_offsets(partitions)
+        ends = await partition_ends(consumer, partitions)
         return {tp.partition: offset for tp, offset in ends.items()}
     finally:
         await consumer.stop()
@@ -126,8 +127,7 @@ async def _records_since(
     await consumer.start()
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(start)]
-        ends = await consumer.end_offsets(partitions)
-        consumer.assign(partitions)
+        ends = await partition_ends(consumer, partitions)
         for tp in partitions:
             consumer.seek(tp, start[tp.partition])
         events: list[dict[str, Any]] = []

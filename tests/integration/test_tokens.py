@@ -163,6 +163,18 @@ async def test_housekeeping_forgets_only_what_can_no_longer_matter(cluster: Clus
         tokens_.append(body["token"]["token"])
         await zone.client.post("/v1/tokens/revoke", headers=bearer(body["token"]["token"]))
     pool = zone.auth.pool
+    # The zone applies its own ``session.revoked`` from the bus too, keeping the later end:
+    # backdating before that lands would be undone (the CI failure of 2026-12-06).
+    revoked = await events(cluster, zone, "sts.revocations", of_type("session.revoked"), 2)
+
+    async def applied() -> bool:
+        count = await pool.fetchval(
+            "SELECT count(*) FROM inbox WHERE event_id = ANY($1::uuid[])",
+            [e["id"] for e in revoked],
+        )
+        return bool(count == 2)
+
+    await wait_for(applied)
     ended = (await zone.auth.gate.signed_claims(tokens_[0]))["sid"]
     await pool.execute(
         "UPDATE revocations SET session_expires_at = now() - interval '2 hours' WHERE sid = $1",
