@@ -14,21 +14,20 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 FETCH_MS = 10_000
 
 
-async def partition_ends(
+async def partition_offsets(
     consumer: AIOKafkaConsumer, partitions: list[TopicPartition]
-) -> dict[TopicPartition, int]:
-    """The end of each partition. Assigns ``partitions`` to ``consumer`` and moves its
-    positions: the caller seeks where it wants to read afterwards."""
+) -> dict[TopicPartition, range]:
+    """The offsets each partition holds now: from its first record to its end. Assigns
+    ``partitions`` to ``consumer`` and moves its positions: the caller seeks afterwards."""
     consumer.assign(partitions)  # first: the offsets are asked of each partition's leader
     listed = await consumer.end_offsets(partitions)
     firsts = await consumer.beginning_offsets(partitions)
-    ends = dict(listed)
+    held: dict[TopicPartition, range] = {}
     for tp in partitions:
-        if listed[tp] <= firsts[tp]:
-            continue  # empty: an empty batch does not exist
-        consumer.seek(tp, listed[tp] - 1)
-        await consumer.getmany(tp, timeout_ms=FETCH_MS, max_records=1)
-        high = consumer.highwater(tp)
-        if high is not None:
-            ends[tp] = max(listed[tp], high)
-    return ends
+        end = listed[tp]
+        if end > firsts[tp]:  # not empty: learn where its last batch ends
+            consumer.seek(tp, end - 1)
+            await consumer.getmany(tp, timeout_ms=FETCH_MS, max_records=1)
+            end = max(end, consumer.highwater(tp) or 0)
+        held[tp] = range(firsts[tp], end)
+    return held

@@ -64,7 +64,7 @@ from services.enrolment.domain.audit import AUDITED_TYPES, Event, to_record
 from services.enrolment.use_cases.audit import AUDITED_TOPICS
 from shared.bus_tags import BusTags
 from shared.events import Envelope
-from shared.partition_ends import partition_ends
+from shared.partition_ends import partition_offsets
 from shared.sealing import Keyring
 
 if TYPE_CHECKING:
@@ -392,10 +392,10 @@ class _AuditedOnBus:
             ]
             if not partitions:
                 return
-            ends = await partition_ends(consumer, partitions)
-            firsts = await consumer.beginning_offsets(partitions)
+            held = await partition_offsets(consumer, partitions)
+            ends = {tp: offsets.stop for tp, offsets in held.items()}
             for tp in partitions:
-                consumer.seek(tp, max(self.positions.get(tp, 0), firsts[tp]))
+                consumer.seek(tp, max(self.positions.get(tp, 0), held[tp].start))
             deadline = time.monotonic() + BROKER_SECONDS * 6
             while time.monotonic() < deadline:
                 behind = [tp for tp in partitions if await consumer.position(tp) < ends[tp]]
@@ -513,11 +513,12 @@ async def _records(bootstrap: str, places: Iterable[Place]) -> dict[Place, _Stor
     )
     await asyncio.wait_for(consumer.start(), BROKER_SECONDS)
     try:
+        held = await partition_offsets(
+            consumer, sorted({TopicPartition(topic, partition) for topic, partition, _ in wanted})
+        )
         for topic, partition, offset in wanted:
             tp = TopicPartition(topic, partition)
-            end = (await partition_ends(consumer, [tp]))[tp]
-            first = (await consumer.beginning_offsets([tp]))[tp]
-            if not first <= offset < end:
+            if offset not in held[tp]:
                 continue
             consumer.seek(tp, offset)
             batch = await consumer.getmany(tp, timeout_ms=int(BROKER_SECONDS * 1000), max_records=1)

@@ -37,7 +37,7 @@ from services.auth.consumers import REPLICATED_AUTH_EVENTS
 from services.dev.chaos.load import factor_changed_mail
 from services.dev.deployment import Deployment, run_sync
 from services.dev.infra import free_port
-from shared.partition_ends import partition_ends
+from shared.partition_ends import partition_offsets
 from tests.support.bus import tags
 from tests.support.deployment import (
     CATCH_UP_LIMIT_SECONDS,
@@ -111,8 +111,8 @@ async def _end_offsets(deployment: Deployment, topic: str) -> dict[int, int]:
             partitions = [
                 TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
             ]
-        ends = await partition_ends(consumer, partitions)
-        return {tp.partition: offset for tp, offset in ends.items()}
+        held = await partition_offsets(consumer, partitions)
+        return {tp.partition: offsets.stop for tp, offsets in held.items()}
     finally:
         await consumer.stop()
 
@@ -127,7 +127,8 @@ async def _records_since(
     await consumer.start()
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(start)]
-        ends = await partition_ends(consumer, partitions)
+        held = await partition_offsets(consumer, partitions)
+        ends = {tp: offsets.stop for tp, offsets in held.items()}
         for tp in partitions:
             consumer.seek(tp, start[tp.partition])
         events: list[dict[str, Any]] = []

@@ -19,7 +19,7 @@ from shared.db import Migrations, ensure_database, migrate
 from shared.events import Envelope
 from shared.trust import TrustSigner
 from shared.trust import generate as generate_trust_key
-from tests.support.bus import read_topic
+from tests.support.bus import applied, read_topic
 from tests.support.cluster import TRUST_PRIVATE, Cluster, wait_for
 from tests.support.forgery import forged_calls, forged_key, host_employee, key_event, key_settled
 from tests.support.services import P, Rig, rig
@@ -210,14 +210,8 @@ async def test_a_replayed_signed_announcement_cannot_bring_a_retired_key_back(ri
         await rig.produce("sts.keys", event)
 
     async def consumed() -> bool:
-        for service in rig.zones:
-            count = await rig.pool(service).fetchval(
-                "SELECT count(*) FROM inbox WHERE event_id = ANY($1::uuid[])",
-                [e.id for e in (announced, retired, replayed)],
-            )
-            if count != 3:
-                return False
-        return True
+        ids = [e.id for e in (announced, retired, replayed)]
+        return all([await applied(rig.pool(service), ids) for service in rig.zones])
 
     await wait_for(consumed)
     for service in rig.zones:

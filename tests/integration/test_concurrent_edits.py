@@ -27,7 +27,7 @@ from shared import otp
 from shared.http import RUNTIME
 from shared.outbox import _RELAY_LOCK
 from shared.problems import Problem
-from tests.support.bus import read_topic
+from tests.support.bus import applied, read_topic
 from tests.support.certificates import VECOZO
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
 from tests.support.factors import Setup, add_factor, second_step, two_factor_setup, verify
@@ -113,11 +113,7 @@ class Zones:
                     if zone.settings.service != "certs"
                     or e["source"].rpartition("@")[2] != zone.settings.zone
                 ]
-                seen = await pool(zone).fetchval(
-                    "SELECT count(DISTINCT event_id) FROM inbox WHERE event_id = ANY($1::uuid[])",
-                    ids,
-                )
-                if seen != len(ids):
+                if not await applied(pool(zone), ids):
                     return False
             return True
 
@@ -250,16 +246,7 @@ async def test_deactivated_factor_stays_deactivated_when_its_code_is_spent_concu
         new_code = passed["recovery_code"]
         # The spend (written by auth b) reaches enrolment a, which has the deactivation.
         spend = [uuid.UUID(e["id"]) for e in await zones.events("factors", factor, 2)]
-
-        async def spend_applied_in_a() -> bool:
-            return bool(
-                await pool(zones.enrol_a).fetchval(
-                    "SELECT count(*) FROM inbox WHERE event_id = ANY($1::uuid[])", spend
-                )
-                == 2
-            )
-
-        await wait_for(spend_applied_in_a)
+        await wait_for(lambda: applied(pool(zones.enrol_a), spend))
     await zones.consumed("factors", factor, 3)
 
     active = await zones.everywhere("SELECT active FROM factors WHERE id = $1", factor)

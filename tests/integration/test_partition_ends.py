@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from services.dev.infra import Broker
-from shared.partition_ends import partition_ends
+from shared.partition_ends import partition_offsets
 
 
 async def test_the_end_of_a_partition_is_past_the_tail_of_its_last_batch(broker: Broker) -> None:
@@ -37,7 +37,8 @@ async def test_the_end_of_a_partition_is_past_the_tail_of_its_last_batch(broker:
     await consumer.start()
     try:
         parts = [TopicPartition(topic, 0), TopicPartition(topic, 1)]
-        ends = await partition_ends(consumer, parts)
+        held = await partition_offsets(consumer, parts)
     finally:
         await consumer.stop()
+    ends = {tp: offsets.stop for tp, offsets in held.items()}
     assert ends == {parts[0]: 4, parts[1]: 0}

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from shared.events import Envelope, PracticeUpserted, utcnow
-from tests.support.bus import send
+from tests.support.bus import applied, send
 from tests.support.cluster import SEALING, Cluster, Zone, login, wait_for
 
 
@@ -80,11 +80,7 @@ async def test_duplicates_apply_once_and_bad_events_are_dead_lettered(cluster: C
     assert "not an event envelope" in reasons[0]
     assert reasons[1].startswith("practice.upserted:") and "name" in reasons[1]
 
-    async def both_seen() -> bool:
-        n = await pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", event.id)
-        return bool(n == 1)
-
-    await wait_for(both_seen)
+    await wait_for(lambda: applied(pool, [event.id]))
     older = body.model_copy(update={"version": 4, "name": "Older"})
     stale = Envelope(
         type="practice.upserted",
@@ -94,11 +90,7 @@ async def test_duplicates_apply_once_and_bad_events_are_dead_lettered(cluster: C
         data=older.model_dump(mode="json"),
     )
     await _send(zone, "directory.practices", stale.model_dump_json().encode())
-
-    async def stale_seen() -> bool:
-        return bool(await pool.fetchval("SELECT 1 FROM inbox WHERE event_id = $1", stale.id))
-
-    await wait_for(stale_seen)
+    await wait_for(lambda: applied(pool, [stale.id]))
     assert await pool.fetchval("SELECT name FROM practices") == "Renamed", "last writer wins"
 
 

@@ -11,7 +11,7 @@ import jwt
 from services.auth.domain import tokens
 from shared import replicas
 from shared.events import utcnow
-from tests.support.bus import events, of_type
+from tests.support.bus import applied, events, of_type
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, login, wait_for
 from tests.support.tokens import bearer, forge_session, introspect, renew, verify_with_jwks
 
@@ -166,15 +166,7 @@ async def test_housekeeping_forgets_only_what_can_no_longer_matter(cluster: Clus
     # The zone applies its own ``session.revoked`` from the bus too, keeping the later end:
     # backdating before that lands would be undone (the CI failure of 2026-12-06).
     revoked = await events(cluster, zone, "sts.revocations", of_type("session.revoked"), 2)
-
-    async def applied() -> bool:
-        count = await pool.fetchval(
-            "SELECT count(*) FROM inbox WHERE event_id = ANY($1::uuid[])",
-            [e["id"] for e in revoked],
-        )
-        return bool(count == 2)
-
-    await wait_for(applied)
+    await wait_for(lambda: applied(pool, [e["id"] for e in revoked]))
     ended = (await zone.auth.gate.signed_claims(tokens_[0]))["sid"]
     await pool.execute(
         "UPDATE revocations SET session_expires_at = now() - interval '2 hours' WHERE sid = $1",

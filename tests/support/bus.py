@@ -10,9 +10,10 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from services.dev.infra import Broker
@@ -140,3 +141,14 @@ def of_type(type_: str, **data: Any) -> Any:
         )
 
     return wanted
+
+
+async def applied(pool: asyncpg.Pool, ids: Iterable[uuid.UUID | str]) -> bool:
+    """Whether each event of ``ids`` is in the database's inbox (a consumer there applied it,
+    or skipped it as applied already)."""
+    wanted = {str(i) for i in ids}
+    count = await pool.fetchval(
+        "SELECT count(DISTINCT event_id) FROM inbox WHERE event_id = ANY($1::uuid[])",
+        list(wanted),
+    )
+    return bool(count == len(wanted))
