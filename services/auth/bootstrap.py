@@ -37,6 +37,7 @@ from services.auth.use_cases.id_tokens import IdTokens
 from services.auth.use_cases.keys import Keys
 from services.auth.use_cases.login_steps import LoginSteps
 from services.auth.use_cases.means_login import MeansLogin
+from services.auth.use_cases.opened_logins import OpenedLogins
 from services.auth.use_cases.own_sessions import OwnSessions
 from services.auth.use_cases.password_login import ChangePasswordAtLogin, PasswordLogin
 from services.auth.use_cases.passwords import (
@@ -194,13 +195,15 @@ def build_clients(
     )
 
 
-def _second_step(a: Adapters, attempts: Attempts, grants: Grants) -> SecondStep:
+def _second_step(
+    a: Adapters, attempts: Attempts, grants: Grants, opened: OpenedLogins
+) -> SecondStep:
     """The login's second step over every factor the registry knows."""
     s, pool = a.settings, a.pool
     tools = StepTools(a.keyring, attempts, grants, a.events, a.settings.levels)
     notices = Notices(s, a.keyring)
     methods = registry.default(tools, pool, s, a.keyring, a.events, notices, a.metrics)
-    return SecondStep(pool, attempts, methods, a.metrics, s.factor_wait_seconds)
+    return SecondStep(pool, attempts, methods, a.metrics, s.factor_wait_seconds, opened)
 
 
 def _housekeeping(settings: AuthSettings, pool: asyncpg.Pool) -> Housekeeping:
@@ -265,6 +268,7 @@ def compose(a: Adapters) -> Auth:
     passwords = StorePassword(
         pool, a.hasher, accounts, ReuseCheck(attempts, a.hasher), events, metrics, s.zone
     )
+    opened = OpenedLogins(s.opened_logins_kept)
     steps = LoginSteps(
         pool,
         issuing,
@@ -273,6 +277,7 @@ def compose(a: Adapters) -> Auth:
         login_ttl=timedelta(seconds=s.login_ttl_seconds),
         enrolment_ttl=timedelta(seconds=s.enrolment_token_seconds),
         levels=s.levels,
+        opened=opened,
     )
     keys = Keys(pool, KeyStore(s, a.keyring), a.signer)
     forgetting = _housekeeping(s, pool)
@@ -281,7 +286,7 @@ def compose(a: Adapters) -> Auth:
     return Auth(
         login=PasswordLogin(pool, accounts, attempts, a.hasher, steps, metrics),
         change_password_at_login=ChangePasswordAtLogin(pool, accounts, passwords, steps),
-        second_step=_second_step(a, attempts, grants),
+        second_step=_second_step(a, attempts, grants, opened),
         renewing=Renewing(
             a.gate, pool, grants, events, metrics, timedelta(seconds=s.renewal_event_seconds)
         ),

@@ -30,6 +30,10 @@ class AuthSettings(Settings, WebAuthnSettings, CardSettings, DeziSettings):
     session_max_seconds: int = Field(default=DAY, ge=60, le=DAY)
     #: How long the second step of a login may follow the password step.
     login_ttl_seconds: int = Field(default=300, ge=30, le=900)
+    #: How many logins opened at their second factor each process keeps as it read them, so
+    #: that their TOTP step is one database round trip (about 2 KB each; 0: none, the step
+    #: reads its login itself, two round trips).
+    opened_logins_kept: int = Field(default=4096, ge=0, le=1_000_000)
     #: Lifetime of the enrolment token a login at `next: enrol` gets, and of that login.
     enrolment_token_seconds: int = Field(default=900, ge=60, le=3600)
     # Argon2id, OWASP minimum: m=19 MiB, t=2, p=1.

@@ -343,37 +343,6 @@ async def drop_failure(conn: asyncpg.Connection, event_id: Any) -> None:
     await conn.execute("DELETE FROM login_failures WHERE event_id = $1", event_id)
 
 
-async def create_login(
-    conn: asyncpg.Connection,
-    login_id: str,
-    practice_id: str,
-    employee_id: str,
-    stage: str,
-    now: datetime,
-    expires_at: datetime,
-    passed: Any = None,
-    second_factor: bool = False,
-    required_level: Level = "low",
-) -> None:
-    """Open a login; ``passed``: the pending failure row (event id) of the right guess that
-    opened it, which goes in the same statement (:func:`drop_failure`); ``second_factor``:
-    the login asked for one (step-up); ``required_level``: the level it must reach."""
-    await conn.execute(
-        "WITH settled AS (DELETE FROM login_failures WHERE event_id = $7) "
-        "INSERT INTO logins (id, practice, employee, stage, created_at, expires_at, done, "
-        "second_factor, required_level) VALUES ($1, $2, $3, $4, $5, $6, $4 = 'done', $8, $9)",
-        login_id,
-        practice_id,
-        employee_id,
-        stage,
-        now,
-        expires_at,
-        passed,
-        second_factor,
-        required_level,
-    )
-
-
 #: The stage of a login whose new password is being stored (claimed by one call).
 CHANGING_PASSWORD = "changing_password"  # noqa: S105 (a stage name)
 
@@ -476,6 +445,9 @@ class SecondStep:
     cutoff: datetime | None = None
     #: The level the login must reach (settled at its password step).
     required_level: Level = "low"
+    #: The SHA-256 of the view's row this was read from (migration 027), for a completion
+    #: guarded by it; None when read locked.
+    seen: bytes | None = None
 
 
 async def second_step(
@@ -497,8 +469,11 @@ async def second_step(
         now,
         serialise,
     )
-    if row is None:
-        return None
+    return None if row is None else second_step_of(row)
+
+
+def second_step_of(row: asyncpg.Record) -> SecondStep:
+    """A ``login_second_steps`` row (with its ``seen`` hash, if read) as a :class:`SecondStep`."""
     factors = row["factors"]
     if isinstance(factors, str):
         factors = json.loads(factors)
@@ -520,6 +495,7 @@ async def second_step(
         reset_at=row["reset_at"],
         cutoff=row["cutoff"],
         required_level=row["required_level"],
+        seen=row.get("seen"),
     )
 
 
@@ -713,6 +689,13 @@ _COMPLETE = ", ".join(  # noqa: S608 - every part is code's
 )
 
 
+def completion(spend: Spend) -> str:
+    """The statement of :func:`complete_login` with ``spend``: ``$1`` to ``$6`` as there,
+    then the spend's own values."""
+    own = (f"${7 + i}" for i in range(len(spend.values)))
+    return _COMPLETE.format(spend=spend.sql.format(*own))
+
+
 #: Without a spend of its own, a factor "spends" the open login.
 _NOTHING_TO_SPEND = Spend("SELECT 1 FROM open_login")
 
@@ -732,11 +715,9 @@ async def complete_login(
     ``events`` in the outbox. Returns (spent, the login was completed); when the login is not
     completed nothing but the spend changed."""
     spend = spend or _NOTHING_TO_SPEND
-    own = [f"${7 + i}" for i in range(len(spend.values))]
     rows = rows_json(events)
-    query = _COMPLETE.format(spend=spend.sql.format(*own))
     row = await conn.fetchrow(
-        query,
+        completion(spend),
         login_id,
         practice_id,
         employee_id,

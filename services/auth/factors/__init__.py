@@ -77,6 +77,8 @@ class Method(Protocol):
     completes_enrolment: ClassVar[bool]
     #: Metric outcome per problem slug.
     outcomes: ClassVar[Mapping[str, str]]
+    #: Whether :meth:`verify_seen` may complete a login (else it is never asked).
+    as_seen: ClassVar[bool]
 
     async def challenge(self, kind: str, login_id: str) -> ChallengeResponse:
         """What the person needs to answer (a code sent, a nonce, options); 400
@@ -90,6 +92,18 @@ class Method(Protocol):
         answer: VerifyRequest,
         now: datetime,
     ) -> Outcome: ...
+
+    async def verify_seen(
+        self,
+        conn: asyncpg.Connection,
+        step: repo.SecondStep,
+        answer: VerifyRequest,
+        now: datetime,
+    ) -> TokenResponse | None:
+        """The login completed in one call from ``step`` as read without its locks, guarded
+        by what was read; None whenever the locked :meth:`verify` must decide (the answer of
+        most factors, always)."""
+        ...
 
     def observed(self, kind: str, outcome: str) -> None:
         """Count ``outcome`` of a verify (the second-factor metric is counted by the step)."""

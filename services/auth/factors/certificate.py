@@ -18,7 +18,12 @@ from services.auth import problems
 from services.auth.adapters import fallbacks
 from services.auth.adapters import repository as repo
 from services.auth.adapters.notices import Notices
-from services.auth.api import ChallengeResponse, FallbackCertificateView, VerifyRequest
+from services.auth.api import (
+    ChallengeResponse,
+    FallbackCertificateView,
+    TokenResponse,
+    VerifyRequest,
+)
 from services.auth.domain import factors, fallback, tokens
 from services.auth.domain.fallback import FallbackCertificate
 from services.auth.factors import FactorModule, Outcome, Passed
@@ -63,6 +68,7 @@ class Certificate:
     stages: ClassVar[tuple[str, ...]] = ("second_factor",)
     outcomes: ClassVar[Mapping[str, str]] = _OUTCOMES
     completes_enrolment: ClassVar[bool] = False
+    as_seen: ClassVar[bool] = False
 
     def observed(self, kind: str, outcome: str) -> None:
         self.metrics.fallback(outcome)
@@ -110,6 +116,11 @@ class Certificate:
                 max_uses, fallback.retry_after(oldest or now, now)
             )
         return used
+
+    async def verify_seen(
+        self, conn: asyncpg.Connection, step: repo.SecondStep, answer: VerifyRequest, now: datetime
+    ) -> TokenResponse | None:
+        return None  # the nonce is spent under the login's lock
 
     async def verify(
         self,

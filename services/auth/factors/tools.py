@@ -14,9 +14,9 @@ import asyncpg
 
 from services.auth import problems
 from services.auth.adapters import repository as repo
-from services.auth.adapters import sessions
+from services.auth.adapters import seen_steps, sessions
 from services.auth.adapters.events import token_event
-from services.auth.api import ChallengeResponse, TokenResponse
+from services.auth.api import ChallengeResponse, TokenResponse, VerifyRequest
 from services.auth.domain import factors, lockout, tokens
 from services.auth.domain.factors import Factor
 from services.auth.factors import OUTCOMES, SECOND_STAGES, WAIT, Passed, Wait
@@ -25,7 +25,7 @@ from services.auth.use_cases.grants import Grants
 from shared import actors, assurance
 from shared.assurance import Level
 from shared.events import Envelope, factor_aad
-from shared.outbox import EventWriter
+from shared.outbox import EventWriter, OutboxRow
 from shared.problems import Problem
 from shared.sealing import Keyring
 from shared.topics import AUTH_EVENTS, Topic
@@ -91,6 +91,41 @@ class StepTools:
         """Complete the login (once): the two-factor token, and the outbox rows that go with
         it (the factor's own events, ``login.succeeded``, ``token.issued``); also (spent,
         done) as :func:`repo.complete_login` answers."""
+        token, rows = self._completion(step, passed, now)
+        practice, employee = step.practice, step.employee
+        spent, done = await repo.complete_login(
+            conn,
+            step.login_id,
+            practice.id,
+            employee.id,
+            employee.username_key,
+            now,
+            rows,
+            passed.spend,
+        )
+        return token, spent, done
+
+    async def complete_seen_totp(
+        self,
+        conn: asyncpg.Connection,
+        step: repo.SecondStep,
+        passed: Passed,
+        used: tuple[str, int],
+        now: datetime,
+    ) -> TokenResponse | None:
+        """Complete a TOTP login read without its locks, in one round trip, spending the
+        ``used`` (authenticator, time step), if the login is still as ``step`` saw it
+        (:func:`seen_steps.complete_totp`); None when it is not, or the step was not spent:
+        nothing changed, and the caller goes the locked way."""
+        token, rows = self._completion(step, passed, now)
+        outcome = await seen_steps.complete_totp(conn, step, SECOND_STAGES, now, rows, *used)
+        return token if outcome == (True, True) else None
+
+    def _completion(
+        self, step: repo.SecondStep, passed: Passed, now: datetime
+    ) -> tuple[TokenResponse, list[OutboxRow]]:
+        """The two-factor token of a login completed by ``passed``, and the outbox rows that
+        go with it; ``assurance-level-too-low`` when the factor does not reach the level."""
         practice, employee = step.practice, step.employee
         means = assurance.means_of_factor(passed.kind, passed.certified)
         level = assurance.level_of(means, self.levels)
@@ -116,17 +151,7 @@ class StepTools:
             succeeded,
             (AUTH_EVENTS, token_event(self.events, "token.issued", session, grant, now)),
         ]
-        spent, done = await repo.complete_login(
-            conn,
-            step.login_id,
-            practice.id,
-            employee.id,
-            employee.username_key,
-            now,
-            [self.events.row(t, e) for t, e in events],
-            passed.spend,
-        )
-        return token, spent, done
+        return token, [self.events.row(t, e) for t, e in events]
 
     def _succeeded(
         self,
@@ -183,9 +208,15 @@ class Usual:
     stages: ClassVar[tuple[str, ...]] = SECOND_STAGES
     outcomes: ClassVar[Mapping[str, str]] = OUTCOMES
     completes_enrolment: ClassVar[bool] = False
+    as_seen: ClassVar[bool] = False
 
     async def challenge(self, kind: str, login_id: str) -> ChallengeResponse:
         raise problems.factor_not_available()
+
+    async def verify_seen(
+        self, conn: asyncpg.Connection, step: repo.SecondStep, answer: VerifyRequest, now: datetime
+    ) -> TokenResponse | None:
+        return None
 
     def observed(self, kind: str, outcome: str) -> None:
         return None

@@ -16,7 +16,7 @@ from services.auth import problems
 from services.auth.adapters import repository as repo
 from services.auth.adapters import totp_steps
 from services.auth.adapters.notices import Notices
-from services.auth.api import VerifyRequest
+from services.auth.api import TokenResponse, VerifyRequest
 from services.auth.domain import factors
 from services.auth.domain.factors import Factor
 from services.auth.factors import FactorModule, Outcome, Passed
@@ -41,6 +41,8 @@ class Totp(Usual):
     kinds: ClassVar[tuple[str, ...]] = ("totp",)
     #: At the enrol step only the authenticator just enrolled completes the login.
     completes_enrolment: ClassVar[bool] = True
+    #: The usual step completes in one guarded call (:meth:`verify_seen`).
+    as_seen: ClassVar[bool] = True
 
     async def verify(
         self,
@@ -63,15 +65,7 @@ class Totp(Usual):
         # The statement that completes the login spends the step only if it comes after the
         # employee's last used one (factors.totp_step_fresh): the history is read only when
         # it refused, to tell a replay from an old step.
-        data = {"employee": employee.id, "factor": factor.id, "step": used_step}
-        used = self.events.outgoing(AUTH_EVENTS, "totp.used", practice.id, employee.id, data, now)
-        passed = Passed(
-            "totp",
-            (factor_kinds.amr_of("totp"),),
-            [used],
-            spend=totp_steps.spend(factor.id, used_step),
-            detail={"factor_id": factor.id},
-        )
+        passed = self._passed(step, factor, used_step, now)
         token, spent, done = await self.tools.complete(conn, step, passed, now)
         if done:
             return token
@@ -80,6 +74,50 @@ class Totp(Usual):
         # Not after the last used step (this zone's or, replicated, the other's).
         _, replayed = await totp_steps.history(conn, practice.id, employee.id, factor.id, used_step)
         return await self._refused(conn, step, factor, used_step, replayed, now)
+
+    async def verify_seen(
+        self,
+        conn: asyncpg.Connection,
+        step: repo.SecondStep,
+        answer: VerifyRequest,
+        now: datetime,
+    ) -> TokenResponse | None:
+        """The usual TOTP step in one round trip: the login as read without its locks (or
+        handed on by its password step) passes the checks, the code matches, and one guarded
+        call completes it if the login is still as seen. None for anything else (a wrong or
+        used code, a lockout, a change in between): the locked :meth:`verify` decides, so
+        only what it would answer is ever answered."""
+        if step.stage != "second_factor":
+            return None
+        try:
+            StepTools.check_step(step, now)
+        except Problem:
+            return None
+        candidates = self.tools.candidates(step, "totp")
+        if not isinstance(candidates, list):
+            return None
+        matched = self._match(step, candidates, answer.code or "", now)
+        if matched is None:
+            return None
+        factor, used_step = matched
+        passed = self._passed(step, factor, used_step, now)
+        return await self.tools.complete_seen_totp(conn, step, passed, (factor.id, used_step), now)
+
+    def _passed(
+        self, step: repo.SecondStep, factor: Factor, used_step: int, now: datetime
+    ) -> Passed:
+        """The code of ``factor`` at ``used_step`` passed: ``totp.used``, and the step spent by
+        the statement that completes the login."""
+        practice, employee = step.practice, step.employee
+        data = {"employee": employee.id, "factor": factor.id, "step": used_step}
+        used = self.events.outgoing(AUTH_EVENTS, "totp.used", practice.id, employee.id, data, now)
+        return Passed(
+            "totp",
+            (factor_kinds.amr_of("totp"),),
+            [used],
+            spend=totp_steps.spend(factor.id, used_step),
+            detail={"factor_id": factor.id},
+        )
 
     def _match(
         self, step: repo.SecondStep, candidates: list[Factor], code: str, now: datetime

@@ -13,12 +13,13 @@ import asyncpg
 
 from services.auth import problems
 from services.auth.adapters import repository as repo
-from services.auth.adapters import sessions
+from services.auth.adapters import seen_steps, sessions
 from services.auth.api import LoginResponse, TokenResponse
 from services.auth.domain import factors, passwords, tokens
 from services.auth.domain.login import next_step, reaching, required_level
 from services.auth.domain.records import Credential, Employee, Practice
 from services.auth.use_cases.grants import Grants
+from services.auth.use_cases.opened_logins import OpenedLogins
 from services.auth.use_cases.tokens import Issuing
 from shared import actors, assurance
 from shared.assurance import Level
@@ -45,6 +46,8 @@ class LoginSteps:
     enrolment_ttl: timedelta
     #: The means → level table (``TWEESTAP_ASSURANCE_LEVELS``).
     levels: Mapping[str, Level]
+    #: Logins opened at their second factor, as read back, for their TOTP step.
+    opened: OpenedLogins
 
     async def advance(
         self,
@@ -88,15 +91,18 @@ class LoginSteps:
         )
         async with self.pool.acquire() as conn:
             if not existing and step != "done":
-                # The usual case (a second factor, a new password, enrolment): one statement
-                # opens the login and settles the guess, without a transaction around it.
-                await repo.create_login(conn, *new)
+                # The usual case (a second factor, a new password, enrolment): one call opens
+                # the login and settles the guess, without a transaction around it, and at the
+                # second factor reads it back for a TOTP step in one round trip.
+                opened = await seen_steps.open_login(conn, *new)
+                if opened is not None and "totp" in offered:
+                    self.opened.keep(opened)
             else:
                 async with conn.transaction():
                     if existing:
                         await self._move(conn, login_id, step, expires_at)
                     else:
-                        await repo.create_login(conn, *new)
+                        await seen_steps.open_login(conn, *new)
                     if step == "done":
                         response.token = await self._done(conn, practice, employee, now)
         if step == "enrol":
