@@ -67,7 +67,9 @@ Outcome = TokenResponse | Problem | Wait
 class Method(Protocol):
     """One second factor. ``verify`` runs in the caller's transaction with the login row
     locked, the username's attempts serialised and the lockout and the account checked; it
-    records its own failed attempts and completes the login (through the step tools) once."""
+    records its own failed attempts and completes the login (through the step tools) once.
+    ``verify_seen``, asked first where ``as_seen``, only ever completes a login (guarded by
+    the row it read), never refuses one."""
 
     #: The factor kinds this method answers for (``sms`` and ``email`` share one module).
     kinds: ClassVar[tuple[str, ...]]

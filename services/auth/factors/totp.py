@@ -101,7 +101,12 @@ class Totp(Usual):
             return None
         factor, used_step = matched
         passed = self._passed(step, factor, used_step, now)
-        return await self.tools.complete_seen_totp(conn, step, passed, (factor.id, used_step), now)
+        try:
+            return await self.tools.complete_seen_totp(
+                conn, step, passed, (factor.id, used_step), now
+            )
+        except Problem:  # the level not reached: refused the locked way, like the rest
+            return None
 
     def _passed(
         self, step: repo.SecondStep, factor: Factor, used_step: int, now: datetime

@@ -2,7 +2,9 @@
 the person chose, each factor's own rules in its module of :mod:`services.auth.factors`; this
 use case does what is the same for all of them: finding the open login (row locked), the
 lockout and account checks under the username's lock, metrics, and waiting at the enrol step
-for the authenticator the enrolment wizard just confirmed."""
+for the authenticator the enrolment wizard just confirmed. A factor that can (TOTP) first
+completes the login as it was seen without the locks, in one guarded call; whatever that
+does not complete goes the locked way, which alone refuses."""
 
 from __future__ import annotations
 
@@ -57,19 +59,13 @@ class SecondStep:
         seen = self.opened.take(login_id)
         token = await self._as_seen(method, seen, login_id, answer) if method.as_seen else None
         if token is not None:
-            metrics.second_factor(kind, "success")
-            method.observed(kind, "success")
-            metrics.tokens("token.issued", started)
-            return token
+            return self._succeeded(method, kind, token, started)
         while True:
             started = time.perf_counter()
             async with self.pool.acquire() as conn, conn.transaction():
                 outcome = await self._attempt(conn, method, login_id, answer)
             if isinstance(outcome, TokenResponse):
-                metrics.second_factor(kind, "success")
-                method.observed(kind, "success")
-                metrics.tokens("token.issued", started)
-                return outcome
+                return self._succeeded(method, kind, outcome, started)
             if isinstance(outcome, Problem):
                 label = method.outcomes.get(outcome.slug, outcome.slug)
                 metrics.second_factor(kind, label)
@@ -80,6 +76,14 @@ class SecondStep:
             if not await self._wait_for_authenticator(login_id, deadline):
                 metrics.second_factor(kind, "not_ready")
                 raise problems.factor_not_ready()
+
+    def _succeeded(
+        self, method: Method, kind: str, token: TokenResponse, started: float
+    ) -> TokenResponse:
+        self.metrics.second_factor(kind, "success")
+        method.observed(kind, "success")
+        self.metrics.tokens("token.issued", started)
+        return token
 
     async def _as_seen(
         self,
