@@ -10,7 +10,8 @@
 -- (tests/integration/test_seen_steps.py fails when the two differ).
 
 -- A login opened (the right guess's pending failure settled in the same call); at the second
--- factor step, the login's ``login_second_steps`` row as it is now.
+-- factor step, and at ``password`` (a password-only login, completed by the next call), the
+-- login's ``login_second_steps`` row as it is now.
 CREATE FUNCTION open_login(
     login text, practice_id text, employee_id text, stage_at text, now_at timestamptz,
     expires timestamptz, passed uuid, asked boolean, needed text
@@ -22,7 +23,7 @@ BEGIN
                         second_factor, required_level)
     VALUES (login, practice_id, employee_id, stage_at, now_at, expires, stage_at = 'done',
             asked, needed);
-    IF stage_at = 'second_factor' THEN
+    IF stage_at IN ('second_factor', 'password') THEN
         RETURN QUERY SELECT * FROM login_second_steps s WHERE s.login_id = login;
     END IF;
 END

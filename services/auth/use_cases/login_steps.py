@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 
@@ -25,6 +26,10 @@ from shared import actors, assurance
 from shared.assurance import Level
 from shared.outbox import EventWriter
 from shared.topics import AUTH_EVENTS
+
+#: The stage of a password-only login between the call that opens it and the statement that
+#: completes it (no second step continues a login at this stage).
+PASSWORD_PASSED = "password"  # noqa: S105 (a stage name)
 
 
 def expiry_warning(practice: Practice, credential: Credential, now: datetime) -> datetime | None:
@@ -85,26 +90,41 @@ class LoginSteps:
         response = LoginResponse(
             login_id=login_id, next=step, factors=offered, expires_at=expires_at
         )
-        new = (
-            *(login_id, practice.id, employee.id, step, now, expires_at, passed),
-            *(second_factor, needed),
-        )
+
+        async def open_at(conn: asyncpg.Connection, stage: str) -> repo.SecondStep | None:
+            return await seen_steps.open_login(
+                conn,
+                login_id,
+                practice.id,
+                employee.id,
+                stage,
+                now,
+                expires_at,
+                passed,
+                second_factor,
+                needed,
+            )
+
         async with self.pool.acquire() as conn:
-            if not existing and step != "done":
+            if existing:
+                async with conn.transaction():
+                    await self._move(conn, login_id, step, expires_at)
+                    if step == "done":
+                        response.token = await self._done(conn, practice, employee, now)
+            elif step == "done":
+                # A password-only login: one call opens it (settling the guess) and reads it
+                # back, one statement completes it; no transaction around them.
+                opened = await open_at(conn, PASSWORD_PASSED)
+                if opened is None:
+                    raise problems.login_gone()  # cannot happen: just opened
+                response.token = await self._complete(conn, practice, employee, opened, now)
+            else:
                 # The usual case (a second factor, a new password, enrolment): one call opens
                 # the login and settles the guess, without a transaction around it, and at the
                 # second factor reads it back for a TOTP step in one round trip.
-                opened = await seen_steps.open_login(conn, *new)
+                opened = await open_at(conn, step)
                 if opened is not None and "totp" in offered:
                     self.opened.keep(opened)
-            else:
-                async with conn.transaction():
-                    if existing:
-                        await self._move(conn, login_id, step, expires_at)
-                    else:
-                        await seen_steps.open_login(conn, *new)
-                    if step == "done":
-                        response.token = await self._done(conn, practice, employee, now)
         if step == "enrol":
             response.enrolment_token = self.grants.enrolment_token(
                 employee, login_id, now, expires_at
@@ -125,7 +145,41 @@ class LoginSteps:
         """A password-only login is complete: its session and token, in the caller's
         transaction."""
         cutoff = await repo.session_cutoff(conn, practice.id, employee.id)
-        session = tokens.Session.new(
+        session = self._password_session(practice, employee, cutoff, now)
+        token = await self.issuing.issue(conn, session, now, "token.issued")
+        await self.succeeded(conn, practice.id, employee, session, "password", now)
+        return token
+
+    async def _complete(
+        self,
+        conn: asyncpg.Connection,
+        practice: Practice,
+        employee: Employee,
+        opened: repo.SecondStep,
+        now: datetime,
+    ) -> TokenResponse:
+        """A password-only login just opened, completed by one statement
+        (:func:`repo.complete_login`): its token, ``token.issued`` and ``login.succeeded``
+        queued, the failures cleared, the last login and the session recorded."""
+        session = self._password_session(practice, employee, opened.cutoff, now)
+        token, issued = self.issuing.issued(session, now, "token.issued")
+        data = self._succeeded_data(employee, session, "password")
+        succeeded = self.events.outgoing(
+            AUTH_EVENTS, "login.succeeded", practice.id, employee.id, data, now
+        )
+        rows = [self.events.row(AUTH_EVENTS, issued), self.events.row(*succeeded)]
+        key = employee.username_key
+        _, done = await repo.complete_login(
+            conn, opened.login_id, practice.id, employee.id, key, now, rows
+        )
+        if not done:
+            raise problems.login_gone()  # cannot happen: just opened, and only here
+        return token
+
+    def _password_session(
+        self, practice: Practice, employee: Employee, cutoff: datetime | None, now: datetime
+    ) -> tokens.Session:
+        return tokens.Session.new(
             practice.id,
             employee.id,
             employee.rights_group,
@@ -134,9 +188,6 @@ class LoginSteps:
             tokens.session_start(now, cutoff),
             assurance.level_of("password", self.levels),
         )
-        token = await self.issuing.issue(conn, session, now, "token.issued")
-        await self.succeeded(conn, practice.id, employee, session, "password", now)
-        return token
 
     async def succeeded(
         self,
@@ -150,8 +201,19 @@ class LoginSteps:
         """A login completed (in the caller's transaction): the failures cleared, the last
         login recorded, ``login.succeeded`` with its means, amr and level (the audit trail)."""
         key = employee.username_key
-        data = {
-            "username": key,
+        data = self._succeeded_data(employee, session, means)
+        zone = self.grants.zone
+        await repo.login_succeeded(conn, practice_id, employee.id, key, now, data, zone)
+        await self.events.emit(
+            conn, AUTH_EVENTS, "login.succeeded", practice_id, employee.id, data, now
+        )
+
+    def _succeeded_data(
+        self, employee: Employee, session: tokens.Session, means: str
+    ) -> dict[str, Any]:
+        """``login.succeeded``'s data: who, by which means, amr and level, the session."""
+        return {
+            "username": employee.username_key,
             "employee": employee.id,
             "means": means,
             "amr": list(session.amr),
@@ -159,8 +221,3 @@ class LoginSteps:
             **sessions.fields(session, self.grants.lifetimes.session_end(session)),
             "actor": actors.actor(employee.id, employee.rights_group),
         }
-        zone = self.grants.zone
-        await repo.login_succeeded(conn, practice_id, employee.id, key, now, data, zone)
-        await self.events.emit(
-            conn, AUTH_EVENTS, "login.succeeded", practice_id, employee.id, data, now
-        )

@@ -19,7 +19,7 @@ from services.auth.domain import tokens
 from services.auth.metrics import AuthMetrics
 from services.auth.use_cases.grants import Grants
 from shared import actors, replicas
-from shared.events import RevocationReason, SessionRevoked, utcnow
+from shared.events import Envelope, RevocationReason, SessionRevoked, utcnow
 from shared.gate import TokenGate
 from shared.liveness import renewable
 from shared.outbox import EventWriter
@@ -37,14 +37,21 @@ class Issuing:
         self, conn: asyncpg.Connection, session: tokens.Session, now: datetime, kind: str
     ) -> TokenResponse:
         """A token for ``session``, its ``kind`` event queued in the caller's transaction."""
+        token, event = self.issued(session, now, kind)
+        await self.events.queue(conn, AUTH_EVENTS, event)
+        return token
+
+    def issued(
+        self, session: tokens.Session, now: datetime, kind: str
+    ) -> tuple[TokenResponse, Envelope]:
+        """A token for ``session`` and its ``kind`` event, for the caller's statement to
+        queue."""
         started = time.perf_counter()
         grant = self.grants.grant(session, now)
         token = self.grants.token(grant, now)
-        await self.events.queue(
-            conn, AUTH_EVENTS, token_event(self.events, kind, session, grant, now)
-        )
+        event = token_event(self.events, kind, session, grant, now)
         self.metrics.tokens(kind, started)
-        return token
+        return token, event
 
     async def continued(
         self, conn: asyncpg.Connection, session: tokens.Session, rights_group: int, now: datetime
