@@ -300,6 +300,32 @@ class TwoStepLogin:
         return failure
 
 
+@dataclass
+class PasswordOnlyLogin:
+    """``--password-only``: the password step of a practice that requires no second factor,
+    until the token, for employees taken in turn."""
+
+    base_url: str
+    practice: str
+    password: str
+    users: list[tuple[str, str]]
+    _next: int = 0
+
+    def part(self, index: int, count: int) -> PasswordOnlyLogin:
+        return PasswordOnlyLogin(
+            self.base_url, self.practice, self.password, self.users[index::count]
+        )
+
+    async def once(self, session: aiohttp.ClientSession) -> str | None:
+        username, _ = self.users[self._next % len(self.users)]
+        self._next += 1
+        body = {"practice": self.practice, "username": username, "password": self.password}
+        _, failure = await request_json(
+            session, "POST", f"{self.base_url}/v1/login", json.dumps(body).encode(), JSON, "token"
+        )
+        return failure
+
+
 def totp_check_us(rounds: int = 2000) -> float:
     """Microseconds one TOTP check (±1 step, as the server does it) takes in this process."""
     secret = otp.new_secret()
@@ -406,7 +432,7 @@ def measure_raw(stack: Stack, seconds: float, threads: int) -> RawArgon2:
     return RawArgon2(count / elapsed, count / max(cpu["bench"], 1e-9), cpu)
 
 
-async def _check_once(scenario: TwoStepLogin) -> str | None:
+async def _check_once(scenario: TwoStepLogin | PasswordOnlyLogin) -> str | None:
     async with aiohttp.ClientSession() as session:
         return await scenario.once(session)
 
@@ -417,19 +443,25 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--users", type=int, default=1000, help="employees (each TOTP step is used once)"
     )
+    parser.add_argument(
+        "--password-only",
+        action="store_true",
+        help="a practice without two factors: the password step until the token",
+    )
     args = parser.parse_args(argv)
     threads = os.cpu_count() or 1
+    kind = PasswordOnlyLogin if args.password_only else TwoStepLogin
     with auth_stack() as stack:
         time.sleep(1.0)
         rss_idle = rss_mb(stack.server.pid)
-        users = asyncio.run(two_factor_practice(stack, args.users))
+        users = asyncio.run(two_factor_practice(stack, args.users, not args.password_only))
         # One login end to end before measuring, with an employee the load does not use.
         check = asyncio.run(
-            _check_once(TwoStepLogin(stack.base_url, stack.practice, stack.password, users[-1:]))
+            _check_once(kind(stack.base_url, stack.practice, stack.password, users[-1:]))
         )
         if check is not None:
-            raise RuntimeError(f"two-step login failed: {check}")
-        scenario = TwoStepLogin(stack.base_url, stack.practice, stack.password, users[:-1])
+            raise RuntimeError(f"login failed: {check}")
+        scenario = kind(stack.base_url, stack.practice, stack.password, users[:-1])
         raw = measure_raw(stack, args.argon2_seconds, threads)
         log(f"login load: {args.seconds:g} s, concurrency {args.concurrency}")
         meter = stack_meter(stack)
@@ -468,7 +500,11 @@ def main(argv: list[str]) -> int:
             "argon2_raw_seconds": args.argon2_seconds,
             "argon2_raw_threads": threads,
             "users": args.users,
-            "login": "password, then TOTP, until the token",
+            "login": (
+                "password until the token"
+                if args.password_only
+                else "password, then TOTP, until the token"
+            ),
         },
         {
             "logins": load.ok,

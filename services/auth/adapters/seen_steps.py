@@ -50,6 +50,33 @@ async def open_login(
     return None if row is None else repo.second_step_of(row)
 
 
+async def open_password_login(
+    conn: asyncpg.Connection,
+    login_id: str,
+    practice_id: str,
+    employee_id: str,
+    now: datetime,
+    expires_at: datetime,
+    passed: Any = None,
+    second_factor: bool = False,
+    required_level: Level = "low",
+) -> datetime | None:
+    """Open a password-only login at ``password`` for :func:`repository.complete_login` to
+    complete, as :func:`open_login` opens one; the employee's session cutoff."""
+    cutoff: datetime | None = await conn.fetchval(
+        "SELECT open_password_login($1, $2, $3, $4, $5, $6, $7, $8)",
+        login_id,
+        practice_id,
+        employee_id,
+        now,
+        expires_at,
+        passed,
+        second_factor,
+        required_level,
+    )
+    return cutoff
+
+
 async def read(
     conn: asyncpg.Connection, login_id: str, stages: tuple[str, ...], now: datetime
 ) -> repo.SecondStep | None:

@@ -10,8 +10,7 @@
 -- (tests/integration/test_seen_steps.py fails when the two differ).
 
 -- A login opened (the right guess's pending failure settled in the same call); at the second
--- factor step, and at ``password`` (a password-only login, completed by the next call), the
--- login's ``login_second_steps`` row as it is now.
+-- factor step, the login's ``login_second_steps`` row as it is now.
 CREATE FUNCTION open_login(
     login text, practice_id text, employee_id text, stage_at text, now_at timestamptz,
     expires timestamptz, passed uuid, asked boolean, needed text
@@ -23,9 +22,25 @@ BEGIN
                         second_factor, required_level)
     VALUES (login, practice_id, employee_id, stage_at, now_at, expires, stage_at = 'done',
             asked, needed);
-    IF stage_at IN ('second_factor', 'password') THEN
+    IF stage_at = 'second_factor' THEN
         RETURN QUERY SELECT * FROM login_second_steps s WHERE s.login_id = login;
     END IF;
+END
+$$;
+
+-- A password-only login opened at ``password`` (the right guess's pending failure settled in
+-- the same call) for the next call to complete; the employee's session cutoff, which the
+-- session's start must follow.
+CREATE FUNCTION open_password_login(
+    login text, practice_id text, employee_id text, now_at timestamptz, expires timestamptz,
+    passed uuid, asked boolean, needed text
+) RETURNS timestamptz
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    PERFORM open_login(login, practice_id, employee_id, 'password', now_at, expires, passed,
+                       asked, needed);
+    RETURN (SELECT c.before FROM session_cutoffs c
+            WHERE c.practice = practice_id AND c.employee = employee_id);
 END
 $$;
 

@@ -27,10 +27,6 @@ from shared.assurance import Level
 from shared.outbox import EventWriter
 from shared.topics import AUTH_EVENTS
 
-#: The stage of a password-only login between the call that opens it and the statement that
-#: completes it (no second step continues a login at this stage).
-PASSWORD_PASSED = "password"  # noqa: S105 (a stage name)
-
 
 def expiry_warning(practice: Practice, credential: Credential, now: datetime) -> datetime | None:
     """When the password expires, if that is within the policy's warning period."""
@@ -91,20 +87,6 @@ class LoginSteps:
             login_id=login_id, next=step, factors=offered, expires_at=expires_at
         )
 
-        async def open_at(conn: asyncpg.Connection, stage: str) -> repo.SecondStep | None:
-            return await seen_steps.open_login(
-                conn,
-                login_id,
-                practice.id,
-                employee.id,
-                stage,
-                now,
-                expires_at,
-                passed,
-                second_factor,
-                needed,
-            )
-
         async with self.pool.acquire() as conn:
             if existing:
                 async with conn.transaction():
@@ -112,17 +94,38 @@ class LoginSteps:
                     if step == "done":
                         response.token = await self._done(conn, practice, employee, now)
             elif step == "done":
-                # A password-only login: one call opens it (settling the guess) and reads it
-                # back, one statement completes it; no transaction around them.
-                opened = await open_at(conn, PASSWORD_PASSED)
-                if opened is None:
-                    raise problems.login_gone()  # cannot happen: just opened
-                response.token = await self._complete(conn, practice, employee, opened, now)
+                # A password-only login: one call opens it (settling the guess) and reads the
+                # session cutoff, one statement completes it; no transaction around them.
+                cutoff = await seen_steps.open_password_login(
+                    conn,
+                    login_id,
+                    practice.id,
+                    employee.id,
+                    now,
+                    expires_at,
+                    passed,
+                    second_factor,
+                    needed,
+                )
+                response.token = await self._complete(
+                    conn, practice, employee, login_id, cutoff, now
+                )
             else:
                 # The usual case (a second factor, a new password, enrolment): one call opens
                 # the login and settles the guess, without a transaction around it, and at the
                 # second factor reads it back for a TOTP step in one round trip.
-                opened = await open_at(conn, step)
+                opened = await seen_steps.open_login(
+                    conn,
+                    login_id,
+                    practice.id,
+                    employee.id,
+                    step,
+                    now,
+                    expires_at,
+                    passed,
+                    second_factor,
+                    needed,
+                )
                 if opened is not None and "totp" in offered:
                     self.opened.keep(opened)
         if step == "enrol":
@@ -155,13 +158,14 @@ class LoginSteps:
         conn: asyncpg.Connection,
         practice: Practice,
         employee: Employee,
-        opened: repo.SecondStep,
+        login_id: str,
+        cutoff: datetime | None,
         now: datetime,
     ) -> TokenResponse:
         """A password-only login just opened, completed by one statement
         (:func:`repo.complete_login`): its token, ``token.issued`` and ``login.succeeded``
         queued, the failures cleared, the last login and the session recorded."""
-        session = self._password_session(practice, employee, opened.cutoff, now)
+        session = self._password_session(practice, employee, cutoff, now)
         token, issued = self.issuing.issued(session, now, "token.issued")
         data = self._succeeded_data(employee, session, "password")
         succeeded = self.events.outgoing(
@@ -170,7 +174,7 @@ class LoginSteps:
         rows = [self.events.row(AUTH_EVENTS, issued), self.events.row(*succeeded)]
         key = employee.username_key
         _, done = await repo.complete_login(
-            conn, opened.login_id, practice.id, employee.id, key, now, rows
+            conn, login_id, practice.id, employee.id, key, now, rows
         )
         if not done:
             raise problems.login_gone()  # cannot happen: just opened, and only here
