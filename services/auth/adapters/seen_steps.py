@@ -5,6 +5,7 @@ What the guard refuses goes the locked way (:func:`repository.second_step`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,60 +20,45 @@ from shared.outbox import OutboxRow, rows_json
 _SEEN = "sha256(convert_to(s::text, 'UTF8')) AS seen"
 
 
+@dataclass(frozen=True)
+class Opening:
+    """A login to open: ``passed``, the pending failure row (event id) of the right guess that
+    opens it, settled in the same call; ``second_factor``: the login asked for one (step-up);
+    ``required_level``: the level it must reach."""
+
+    login_id: str
+    practice_id: str
+    employee_id: str
+    now: datetime
+    expires_at: datetime
+    passed: Any = None
+    second_factor: bool = False
+    required_level: Level = "low"
+
+    def arguments(self, *stage: str) -> tuple[Any, ...]:
+        """The SQL functions' arguments, the stage (if any) after the employee."""
+        who = (self.login_id, self.practice_id, self.employee_id)
+        how = (self.now, self.expires_at, self.passed, self.second_factor, self.required_level)
+        return (*who, *stage, *how)
+
+
 async def open_login(
-    conn: asyncpg.Connection,
-    login_id: str,
-    practice_id: str,
-    employee_id: str,
-    stage: str,
-    now: datetime,
-    expires_at: datetime,
-    passed: Any = None,
-    second_factor: bool = False,
-    required_level: Level = "low",
+    conn: asyncpg.Connection, opening: Opening, stage: str
 ) -> repo.SecondStep | None:
-    """Open a login; ``passed``: the pending failure row (event id) of the right guess that
-    opened it, settled in the same call; ``second_factor``: the login asked for one (step-up);
-    ``required_level``: the level it must reach. At the ``second_factor`` stage, the login's
-    second step as it is now (with its hash); else None."""
+    """Open a login at ``stage``; at ``second_factor``, its second step as it is now (with
+    its hash), else None."""
     row = await conn.fetchrow(
         f"SELECT s.*, {_SEEN} FROM open_login($1, $2, $3, $4, $5, $6, $7, $8, $9) AS s",  # noqa: S608
-        login_id,
-        practice_id,
-        employee_id,
-        stage,
-        now,
-        expires_at,
-        passed,
-        second_factor,
-        required_level,
+        *opening.arguments(stage),
     )
     return None if row is None else repo.second_step_of(row)
 
 
-async def open_password_login(
-    conn: asyncpg.Connection,
-    login_id: str,
-    practice_id: str,
-    employee_id: str,
-    now: datetime,
-    expires_at: datetime,
-    passed: Any = None,
-    second_factor: bool = False,
-    required_level: Level = "low",
-) -> datetime | None:
+async def open_password_login(conn: asyncpg.Connection, opening: Opening) -> datetime | None:
     """Open a password-only login at ``password`` for :func:`repository.complete_login` to
-    complete, as :func:`open_login` opens one; the employee's session cutoff."""
+    complete; the employee's session cutoff."""
     cutoff: datetime | None = await conn.fetchval(
-        "SELECT open_password_login($1, $2, $3, $4, $5, $6, $7, $8)",
-        login_id,
-        practice_id,
-        employee_id,
-        now,
-        expires_at,
-        passed,
-        second_factor,
-        required_level,
+        "SELECT open_password_login($1, $2, $3, $4, $5, $6, $7, $8)", *opening.arguments()
     )
     return cutoff
 

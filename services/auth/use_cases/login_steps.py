@@ -87,6 +87,9 @@ class LoginSteps:
             login_id=login_id, next=step, factors=offered, expires_at=expires_at
         )
 
+        opening = seen_steps.Opening(
+            login_id, practice.id, employee.id, now, expires_at, passed, second_factor, needed
+        )
         async with self.pool.acquire() as conn:
             if existing:
                 async with conn.transaction():
@@ -96,17 +99,7 @@ class LoginSteps:
             elif step == "done":
                 # A password-only login: one call opens it (settling the guess) and reads the
                 # session cutoff, one statement completes it; no transaction around them.
-                cutoff = await seen_steps.open_password_login(
-                    conn,
-                    login_id,
-                    practice.id,
-                    employee.id,
-                    now,
-                    expires_at,
-                    passed,
-                    second_factor,
-                    needed,
-                )
+                cutoff = await seen_steps.open_password_login(conn, opening)
                 response.token = await self._complete(
                     conn, practice, employee, login_id, cutoff, now
                 )
@@ -114,18 +107,7 @@ class LoginSteps:
                 # The usual case (a second factor, a new password, enrolment): one call opens
                 # the login and settles the guess, without a transaction around it, and at the
                 # second factor reads it back for a TOTP step in one round trip.
-                opened = await seen_steps.open_login(
-                    conn,
-                    login_id,
-                    practice.id,
-                    employee.id,
-                    step,
-                    now,
-                    expires_at,
-                    passed,
-                    second_factor,
-                    needed,
-                )
+                opened = await seen_steps.open_login(conn, opening, step)
                 if opened is not None and "totp" in offered:
                     self.opened.keep(opened)
         if step == "enrol":
