@@ -14,15 +14,15 @@ import asyncpg
 
 from services.auth import problems
 from services.auth.adapters import repository as repo
-from services.auth.adapters import seen_steps, sessions
-from services.auth.adapters.events import token_event
+from services.auth.adapters import seen_steps
+from services.auth.adapters.events import succeeded_data, token_event
 from services.auth.api import ChallengeResponse, TokenResponse, VerifyRequest
 from services.auth.domain import factors, lockout, tokens
 from services.auth.domain.factors import Factor
 from services.auth.factors import OUTCOMES, SECOND_STAGES, WAIT, Passed, Wait
 from services.auth.use_cases.attempts import Attempts
 from services.auth.use_cases.grants import Grants
-from shared import actors, assurance
+from shared import assurance
 from shared.assurance import Level
 from shared.events import Envelope, factor_aad
 from shared.outbox import EventWriter, OutboxRow
@@ -167,16 +167,13 @@ class StepTools:
             "login.succeeded",
             step.practice.id,
             employee.id,
-            {
-                "username": employee.username_key,
-                "employee": employee.id,
-                "means": assurance.means_of_factor(passed.kind, passed.certified),
-                "amr": ["pwd", *passed.amr],
-                "level": session.level,
-                **passed.detail,
-                **sessions.fields(session, session_expires_at),
-                "actor": actors.actor(employee.id, employee.rights_group),
-            },
+            succeeded_data(
+                employee,
+                session,
+                session_expires_at,
+                assurance.means_of_factor(passed.kind, passed.certified),
+                passed.detail,
+            ),
             now,
         )
 

@@ -8,13 +8,13 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import asyncpg
 
 from services.auth import problems
 from services.auth.adapters import repository as repo
-from services.auth.adapters import seen_steps, sessions
+from services.auth.adapters import seen_steps
+from services.auth.adapters.events import succeeded_data
 from services.auth.api import LoginResponse, TokenResponse
 from services.auth.domain import factors, passwords, tokens
 from services.auth.domain.login import next_step, reaching, required_level
@@ -22,7 +22,7 @@ from services.auth.domain.records import Credential, Employee, Practice
 from services.auth.use_cases.grants import Grants
 from services.auth.use_cases.opened_logins import OpenedLogins
 from services.auth.use_cases.tokens import Issuing
-from shared import actors, assurance
+from shared import assurance
 from shared.assurance import Level
 from shared.outbox import EventWriter
 from shared.topics import AUTH_EVENTS
@@ -149,7 +149,9 @@ class LoginSteps:
         queued, the failures cleared, the last login and the session recorded."""
         session = self._password_session(practice, employee, cutoff, now)
         token, issued = self.issuing.issued(session, now, "token.issued")
-        data = self._succeeded_data(employee, session, "password")
+        data = succeeded_data(
+            employee, session, self.grants.lifetimes.session_end(session), "password"
+        )
         succeeded = self.events.outgoing(
             AUTH_EVENTS, "login.succeeded", practice.id, employee.id, data, now
         )
@@ -187,23 +189,9 @@ class LoginSteps:
         """A login completed (in the caller's transaction): the failures cleared, the last
         login recorded, ``login.succeeded`` with its means, amr and level (the audit trail)."""
         key = employee.username_key
-        data = self._succeeded_data(employee, session, means)
+        data = succeeded_data(employee, session, self.grants.lifetimes.session_end(session), means)
         zone = self.grants.zone
         await repo.login_succeeded(conn, practice_id, employee.id, key, now, data, zone)
         await self.events.emit(
             conn, AUTH_EVENTS, "login.succeeded", practice_id, employee.id, data, now
         )
-
-    def _succeeded_data(
-        self, employee: Employee, session: tokens.Session, means: str
-    ) -> dict[str, Any]:
-        """``login.succeeded``'s data: who, by which means, amr and level, the session."""
-        return {
-            "username": employee.username_key,
-            "employee": employee.id,
-            "means": means,
-            "amr": list(session.amr),
-            "level": session.level,
-            **sessions.fields(session, self.grants.lifetimes.session_end(session)),
-            "actor": actors.actor(employee.id, employee.rights_group),
-        }
