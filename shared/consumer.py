@@ -177,6 +177,11 @@ class EventConsumer:
         self._ran_at: float | None = None
         #: Whether ``consumed`` names this consumer (written once, after its first commit).
         self._marked = False
+        #: Offsets applied but not committed yet, and when (monotonic) offsets were last
+        #: committed (:meth:`_commit`).
+        self._uncommitted: dict[TopicPartition, int] = {}
+        self._committed_at = float("-inf")
+        self._consumer: AIOKafkaConsumer | None = None
         self._gauge = metrics.catching_up.labels(**metrics.base(), consumer=name)
         self._gauge.set(0)
 
@@ -315,6 +320,8 @@ class EventConsumer:
             heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
         )
         consumer.subscribe(list(self.handlers), listener=_Assignments(self))
+        self._uncommitted = {}
+        self._consumer = consumer
         await consumer.start()
         try:
             while True:
@@ -337,6 +344,8 @@ class EventConsumer:
                 self._backoff = RESTART_BACKOFF_SECONDS
         finally:
             with contextlib.suppress(Exception):
+                await self._commit(consumer, due=True)
+            with contextlib.suppress(Exception):
                 await consumer.stop()
 
     async def _recall_offsets(self, consumer: AIOKafkaConsumer) -> None:
@@ -355,11 +364,11 @@ class EventConsumer:
     async def _apply_batches(
         self, consumer: AIOKafkaConsumer, batches: Mapping[TopicPartition, list[ConsumerRecord]]
     ) -> None:
-        """Apply and commit each partition's records; on a database failure raise
-        ``DatabaseFailed`` with where each partition must resume."""
+        """Apply each partition's records, then commit when due (:meth:`_commit`); on a
+        database failure commit what was applied and raise ``DatabaseFailed`` with where each
+        partition must resume."""
         pending = list(batches.items())
-        # Committed once for the whole batch (one request to the broker, not one per
-        # partition); a replay of what was applied but not committed is a no-op (the inbox).
+        # One commit for all partitions (one request to the broker, not one per partition).
         done: dict[TopicPartition, int] = {}
         for index, (tp, records) in enumerate(pending):
             for record in records:
@@ -368,17 +377,56 @@ class EventConsumer:
                 except INFRASTRUCTURE_ERRORS as exc:
                     if isinstance(exc, KafkaError):
                         raise
-                    if done:
-                        with contextlib.suppress(KafkaError):
-                            await consumer.commit(done)
+                    self._uncommitted.update(done)
+                    with contextlib.suppress(KafkaError):
+                        await self._commit(consumer, due=True)
                     resume = {tp: record.offset}
                     resume.update((later, rs[0].offset) for later, rs in pending[index + 1 :])
                     raise DatabaseFailed(exc, resume) from exc
             if records:
                 done[tp] = records[-1].offset + 1
-        if done:
-            await consumer.commit(done)
-            await self._mark_consumed()
+        self._uncommitted.update(done)
+        await self._commit(consumer)
+
+    async def _commit(self, consumer: AIOKafkaConsumer, due: bool = False) -> None:
+        """Commit the offsets applied since the last commit: at once for a work queue and
+        when ``due``, else at most every ``kafka_commit_interval_ms`` (idle too: the loop
+        comes back at least every half second). A replay of what was applied but not
+        committed is a no-op (the inbox); committing less often only saves a request to the
+        broker per batch, most of them for batches of events this zone skips (its own)."""
+        if not self._uncommitted:
+            return
+        interval = self.settings.kafka_commit_interval_ms / 1000
+        now = time.monotonic()
+        if not due and self.keeps_state and now - self._committed_at < interval:
+            return
+        assigned = consumer.assignment()
+        offsets = {tp: o for tp, o in self._uncommitted.items() if tp in assigned}
+        self._uncommitted = {}
+        if not offsets:  # taken away since (their next owner reads them again: the inbox)
+            return
+        try:
+            await consumer.commit(offsets)
+        except BaseException:
+            self._uncommitted = {**offsets, **self._uncommitted}
+            raise
+        self._committed_at = now
+        await self._mark_consumed()
+
+    async def _commit_revoked(self, revoked: frozenset[TopicPartition]) -> None:
+        """Before a rebalance takes partitions away: commit what was applied of them, so that
+        their next owner (in a group shared across zones, another database) starts after."""
+        consumer = self._consumer
+        offsets = {tp: o for tp, o in self._uncommitted.items() if tp in revoked}
+        if consumer is None or not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except KafkaError as exc:
+            log.warning("consumer %s: offsets not committed at a rebalance: %r", self.name, exc)
+            return
+        for tp in offsets:
+            self._uncommitted.pop(tp, None)
 
     async def _mark_consumed(self) -> None:
         """Once: this database has consumed as this consumer (what ``recall`` reads)."""
@@ -613,7 +661,7 @@ class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]
         self.owner = owner
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        """Nothing to do: offsets are committed after each batch."""
+        await self.owner._commit_revoked(frozenset(revoked))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         self.owner.partitions = frozenset(assigned)

@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     #: How long the broker may hold a fetch for more data: bounds consumer latency (the
     #: embedded broker answers late within this; Apache Kafka answers when data arrives).
     kafka_fetch_max_wait_ms: int = Field(default=100, ge=1, le=5000)
+    #: How often a consumer that keeps this zone's state commits the offsets it has applied
+    #: (a work queue shared across zones commits after every batch). After a crash, what was
+    #: applied since is read again and recognised by the inbox: no effect, no loss. 0: after
+    #: every batch.
+    kafka_commit_interval_ms: int = Field(default=1000, ge=0, le=60_000)
     #: How long a produce or metadata request may take before the relay retries it.
     kafka_request_timeout_seconds: float = Field(default=5.0, gt=0)
     #: The producer's largest request (aiokafka ``max_request_size``); keep it at or below the
