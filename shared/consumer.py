@@ -55,6 +55,10 @@ Handler = Callable[[asyncpg.Connection, Envelope], Awaitable[None]]
 #: doubling up to the second.
 RESTART_BACKOFF_SECONDS = 0.2
 RESTART_BACKOFF_MAX_SECONDS = 10.0
+#: How often a consumer that is caught up reads its lag (every assigned partition's position
+#: against its highwater, into the gauge and readiness): at every batch it cost auth's event
+#: loop about a twentieth of a login's CPU (48 partitions). While behind, at every batch.
+LAG_REPORT_SECONDS = 0.5
 
 
 class DatabaseUnavailable(Exception):
@@ -160,8 +164,9 @@ class EventConsumer:
         self.joined = False
         #: Why the consumer is not consuming right now (database or broker away), for readiness.
         self._trouble: str | None = None
-        #: Messages behind the end of the assigned partitions, as of the last batch.
+        #: Messages behind the end of the assigned partitions, as last read (:meth:`_lag_due`).
         self._lag = 0
+        self._lag_read_at = float("-inf")
         self._backoff = RESTART_BACKOFF_SECONDS
         #: Since when (monotonic) this zone's state may lack events the bus holds: set at the
         #: start on a database that has consumed before, and when the database fails; cleared
@@ -339,7 +344,8 @@ class EventConsumer:
                     self._trouble = f"retrying after {type(failed.cause).__name__}"
                     await self._back_off(failed.cause)
                     continue
-                await self._report_lag(consumer)
+                if self._lag_due(time.monotonic()):
+                    await self._report_lag(consumer)
                 self._trouble = None
                 self._backoff = RESTART_BACKOFF_SECONDS
         finally:
@@ -633,6 +639,13 @@ class EventConsumer:
             if await consumer.position(tp) < end:
                 return False
         return falls == self._falls
+
+    def _lag_due(self, now: float) -> bool:
+        """Whether to read the lag now (:data:`LAG_REPORT_SECONDS`); noted as read if so."""
+        if self._behind_since is None and now - self._lag_read_at < LAG_REPORT_SECONDS:
+            return False
+        self._lag_read_at = now
+        return True
 
     async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
         lag: dict[str, int] = {}

@@ -11,7 +11,7 @@ from typing import Any, cast
 import pytest
 from aiokafka import TopicPartition
 
-from shared.consumer import EventConsumer
+from shared.consumer import LAG_REPORT_SECONDS, EventConsumer
 from shared.http import readiness
 from shared.metrics import Metrics
 from shared.settings import Settings
@@ -155,3 +155,16 @@ async def test_caught_up_only_against_ends_asked_for_after_falling_behind() -> N
     assert not consumer.behind and _gauge(metrics) == 0
     await consumer._report_lag(cast(Any, stale))
     assert stale.asked_ends == 2, "the broker is asked only while behind"
+
+
+def test_a_caught_up_consumer_reads_its_lag_at_most_every_half_second() -> None:
+    """Read at every batch, the lag (each assigned partition's position) was a twentieth of
+    a login's event-loop CPU in auth; caught up, it is read every LAG_REPORT_SECONDS, while
+    catching up at every batch (the end must be seen at once)."""
+    consumer = _consumer(Metrics("t", "a"), 60)
+    assert consumer._lag_due(100.0)
+    assert not consumer._lag_due(100.0 + LAG_REPORT_SECONDS / 2)
+    assert consumer._lag_due(100.0 + LAG_REPORT_SECONDS)
+    consumer._fall_behind()
+    assert consumer._lag_due(100.0 + LAG_REPORT_SECONDS)
+    assert consumer._lag_due(100.0 + LAG_REPORT_SECONDS)
