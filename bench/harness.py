@@ -443,10 +443,18 @@ class CpuMeter:
     """
 
     def __init__(
-        self, groups: dict[str, list[int | None]], trees: frozenset[str] = frozenset()
+        self,
+        groups: dict[str, list[int | None]],
+        trees: frozenset[str] = frozenset(),
+        threads_of: int | None = None,
     ) -> None:
         self._groups = dict(groups)
         self._trees = trees
+        #: A process whose main thread and other threads are also measured apart
+        #: (``threads``: their CPU seconds in the window, :func:`thread_split`).
+        self._threads_of = threads_of
+        self._threads_start: dict[int, float] = {}
+        self.threads: tuple[float, float] | None = None
         self._procs: dict[str, list[Any]] = {}
         self._start: dict[str, float] = {}
         self._machine = 0.0
@@ -462,6 +470,8 @@ class CpuMeter:
         }
         self._start = {name: sum(map(_cpu, ps)) for name, ps in self._procs.items()}
         self._machine = _machine_busy()
+        if self._threads_of is not None:
+            self._threads_start = thread_cpu(self._threads_of)
 
     def stop(self) -> dict[str, float]:
         """CPU seconds per group, plus ``outside``: what other processes on this machine used
@@ -470,9 +480,31 @@ class CpuMeter:
             name: round(sum(map(_cpu, ps)) - self._start[name], 3)
             for name, ps in self._procs.items()
         }
+        if self._threads_of is not None:
+            self.threads = thread_split(self._threads_of, self._threads_start)
         machine = _machine_busy() - self._machine
         self.seconds["outside"] = round(max(0.0, machine - sum(self.seconds.values())), 3)
         return self.seconds
+
+
+def thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) of each thread of process ``pid`` so far; its main
+    thread (the event loop) has the process's id."""
+    try:
+        return {
+            t.id: float(t.user_time) + float(t.system_time) for t in psutil.Process(pid).threads()
+        }
+    except psutil.Error:
+        return {}
+
+
+def thread_split(pid: int, before: dict[int, float]) -> tuple[float, float]:
+    """CPU seconds since ``before`` (:func:`thread_cpu`) of ``pid``'s main thread, and of
+    all its other threads (threads that ended meanwhile are not counted)."""
+    now = thread_cpu(pid)
+    main = now.get(pid, 0.0) - before.get(pid, 0.0)
+    others = sum(cpu - before.get(tid, 0.0) for tid, cpu in now.items() if tid != pid)
+    return round(main, 3), round(others, 3)
 
 
 def _machine_busy() -> float:
@@ -486,7 +518,7 @@ def _machine_busy() -> float:
 def stack_meter(stack: Stack, **more: list[int | None]) -> CpuMeter:
     """A meter over the server (with workers: the supervisor and all of them), PostgreSQL
     (all its processes), the broker, the web front door when the stack has one, and
-    ``more``."""
+    ``more``; a single server process's threads apart too (``threads``)."""
     web: dict[str, list[int | None]] = {"web": [stack.web.process.pid]} if stack.web else {}
     groups: dict[str, list[int | None]] = {
         "server": [stack.server.pid],
@@ -496,7 +528,8 @@ def stack_meter(stack: Stack, **more: list[int | None]) -> CpuMeter:
         **more,
     }
     trees = {"postgres", "server"} if stack.workers > 1 else {"postgres"}
-    return CpuMeter(groups, trees=frozenset(trees))
+    threads_of = stack.server.pid if stack.workers == 1 else None
+    return CpuMeter(groups, trees=frozenset(trees), threads_of=threads_of)
 
 
 # --------------------------------------------------------------------------- load

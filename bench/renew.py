@@ -8,12 +8,18 @@ sees the same token twice and nothing it may remember per token flatters the fig
 
 from __future__ import annotations
 
+import argparse
+import subprocess
+import sys
 import time
+import urllib.request
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 
 from bench.harness import (
+    CpuMeter,
     RequestSpec,
     Scenario,
     add_workers_argument,
@@ -32,6 +38,7 @@ from bench.harness import (
     target,
     throughput,
 )
+from services.dev.infra import free_port
 
 RENEWALS_PER_CORE_S = 1500.0
 IDLE_RSS_MB = 100.0
@@ -55,10 +62,51 @@ class ChainedRenewal:
         return ChainedRenewal(self.url, self.token)
 
 
+def run_floor(args: argparse.Namespace) -> tuple[dict[str, Any], float | None]:
+    """The same load against ``bench/floor_server.py`` (its own process), measured the same."""
+    port = free_port()
+    server = subprocess.Popen(  # noqa: S603 - this interpreter, a module of this package
+        [sys.executable, "-m", "bench.floor_server", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/v1/tokens/renew"
+        deadline = time.monotonic() + 30
+        while not _answers(url):
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the floor server did not start")
+            time.sleep(0.1)
+        log(f"floor load: {args.seconds:g} s, concurrency {args.concurrency}")
+        spec = RequestSpec("POST", url, None, {"Authorization": "Bearer floor"}, "token")
+        meter = CpuMeter({"server": [server.pid]})
+        load = run_load(spec, args.seconds, args.concurrency, args.processes, args.warmup, meter)
+        return throughput("renewals", load, meter, args.seconds)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _answers(url: str) -> bool:
+    headers = {"Authorization": "Bearer x"}
+    request = urllib.request.Request(url, method="POST", headers=headers)  # noqa: S310 - local
+    try:
+        with urllib.request.urlopen(request, timeout=1) as response:  # noqa: S310 - local
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
 def main(argv: list[str]) -> int:
     parser = base_parser("renew", __doc__ or "")
     parser.add_argument(
         "--same-token", action="store_true", help="renew the first token every time"
+    )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="then the same load against a bare aiohttp server that signs the same claims "
+        "(bench/floor_server.py): the platform's share",
     )
     add_workers_argument(parser)
     args = parser.parse_args(argv)
@@ -79,6 +127,12 @@ def main(argv: list[str]) -> int:
         rss_after = process_rss_mb(stack)
         rss_by_process = server_rss(stack)
     results, per_core = throughput("renewals", load, meter, args.seconds)
+    if args.floor:
+        floor, floor_per_core = run_floor(args)
+        results["floor"] = floor
+        results["renewals_vs_floor_per_server_core_s"] = (
+            round(per_core / floor_per_core, 3) if per_core and floor_per_core else None
+        )
     report(
         "renew",
         {
