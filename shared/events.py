@@ -25,6 +25,7 @@ from shared.care_identifiers import DEZI_NUMBER_OR_NONE, URA_OR_NONE
 from shared.factor_kinds import FactorKind as FactorKind  # re-exported: events name it
 from shared.merge import ELEMENT, SETTING, Record, Stamp, collapse, expand
 from shared.text import Text as Text  # re-exported: the one string type of events
+from shared.text import is_storable
 from shared.text import storable as storable
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -45,7 +46,25 @@ class InvalidEvent(Exception):
 
 def storable_tree(value: Any, path: str = "") -> Any:
     """:func:`storable` for every key and string in a JSON value (an event's ``data``); the
-    error names where the bad string is."""
+    error names where the bad string is (the paths are built only then: every event made
+    or read passes here)."""
+    if _all_storable(value):
+        return value
+    return _storable_at(value, path)
+
+
+def _all_storable(value: Any) -> bool:
+    if isinstance(value, str):
+        return is_storable(value)
+    if isinstance(value, dict):
+        return all(is_storable(k) and _all_storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_all_storable(item) for item in value)
+    return True
+
+
+def _storable_at(value: Any, path: str) -> Any:
+    """The walk that names where the bad string is."""
     if isinstance(value, str):
         try:
             return storable(value)
@@ -53,11 +72,11 @@ def storable_tree(value: Any, path: str = "") -> Any:
             raise ValueError(f"{path or 'value'}: {exc}") from None
     if isinstance(value, dict):
         for key, item in value.items():
-            storable_tree(key, f"{path}.(key)" if path else "(key)")
-            storable_tree(item, f"{path}.{key}" if path else str(key))
+            _storable_at(key, f"{path}.(key)" if path else "(key)")
+            _storable_at(item, f"{path}.{key}" if path else str(key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            storable_tree(item, f"{path}.{index}" if path else str(index))
+            _storable_at(item, f"{path}.{index}" if path else str(index))
     return value
 
 

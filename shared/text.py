@@ -12,11 +12,25 @@ def storable(value: str) -> str:
     surrogates (JSON may carry both as ``\\u`` escapes)."""
     if "\x00" in value:
         raise ValueError("must not contain NUL (\\u0000)")
+    if not value.isascii():  # ASCII has no surrogates: most values skip the encoding
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("must not contain lone surrogates") from None
+    return value
+
+
+def is_storable(value: str) -> bool:
+    """:func:`storable` as a test, for a walk that names the culprit only when there is one."""
+    return "\x00" not in value and (value.isascii() or not _has_surrogate(value))
+
+
+def _has_surrogate(value: str) -> bool:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError("must not contain lone surrogates") from None
-    return value
+        return True
+    return False
 
 
 #: The one string type of every event and request field: storable text. Bounds go beside it,

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from shared.events import EmployeeUpserted, Envelope, FactorCredential, PasswordPolicy
+from shared.events import (
+    EmployeeUpserted,
+    Envelope,
+    FactorCredential,
+    PasswordPolicy,
+    storable_tree,
+)
 
 
 def envelope() -> Envelope:
@@ -166,3 +174,24 @@ def test_factor_credentials_name_their_kind() -> None:
     assert FactorCredential.model_validate({**base, "kind": "recovery"}).kind == "recovery"
     with pytest.raises(ValidationError):
         FactorCredential.model_validate({**base, "kind": "password"})
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        ({"a": "x\x00y"}, "a"),
+        ({"a": ["ok", {"b": "\ud800"}]}, "a.1.b"),
+        ({"a": {"k\x00": 1}}, "a.(key)"),
+        ({"é": ["ü", "\x00"]}, "é.1"),
+    ],
+)
+def test_storable_tree_names_where_the_bad_string_is(data: dict[str, Any], where: str) -> None:
+    """The walk builds its paths only once a bad string is found (every event made or read
+    passes here); the error still names the place."""
+    with pytest.raises(ValueError, match=rf"^{re.escape(where)}: must not contain"):
+        storable_tree(data)
+
+
+def test_storable_tree_gives_clean_data_back_as_it_is() -> None:
+    data = {"a": ["ok", {"b": "ünïcode", "n": 3, "f": 1.5, "z": None}], "é": True}
+    assert storable_tree(data) is data
