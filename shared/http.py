@@ -82,6 +82,9 @@ class Runtime:
     supervisor: Supervisor = field(init=False)
     #: What ``/readyz`` said last (``ready``, ``degraded``, ``not ready``), to log changes once.
     readiness: str = "starting"
+    #: Whether the service has started: every cleanup context entered, the service's own too
+    #: (auth's keys, its consumer's recall, its tasks). Until then ``/readyz`` says no.
+    started: bool = False
 
     def __post_init__(self) -> None:
         self.supervisor = Supervisor(
@@ -289,9 +292,11 @@ async def _healthz(request: web.Request) -> web.Response:
 
 
 def _runtime(request: web.Request) -> Runtime:
-    """The service's runtime, seen from the operations app: not ready until it has started."""
+    """The service's runtime, seen from the operations app: not ready until it has started
+    (the runtime exists before the service's own contexts have run: said ready then, auth
+    was ready before its consumer knew it had to catch up, then not)."""
     rt = request.app[SERVICE_APP].get(RUNTIME)
-    if rt is None:
+    if rt is None or not rt.started:
         raise Problem(503, "not-ready", "Not ready", checks={"started": False})
     return rt
 
@@ -433,13 +438,15 @@ def create_service_app(
     # The operations listener first: it answers /healthz (and /readyz 503) during migrations.
     app.cleanup_ctx.append(_ops_listener(settings, create_ops_app(app, metrics)))
     app.cleanup_ctx.append(runtime_ctx)
-    # After every cleanup context, the service's own ones included (aiohttp runs them first).
-    app.on_startup.append(_log_started(settings))
+    # After every cleanup context, the service's own ones included (aiohttp runs them first):
+    # the service is started, /readyz may say so, and the log says it.
+    app.on_startup.append(_started(settings))
     return app
 
 
-def _log_started(settings: Settings) -> Callable[[web.Application], Awaitable[None]]:
+def _started(settings: Settings) -> Callable[[web.Application], Awaitable[None]]:
     async def started(app: web.Application) -> None:
+        app[RUNTIME].started = True
         version = logs.package_version()
         log.info(
             "%s %s started in zone %s",
