@@ -59,6 +59,9 @@ RESTART_BACKOFF_MAX_SECONDS = 10.0
 #: against its highwater, into the gauge and readiness): at every batch it cost auth's event
 #: loop about a twentieth of a login's CPU (48 partitions). While behind, at every batch.
 LAG_REPORT_SECONDS = 0.5
+#: How long a consumer that stops, or loses partitions to a rebalance, tries to commit what it
+#: applied since its last commit (not committed: read again, and recognised by the inbox).
+STOP_COMMIT_SECONDS = 2.0
 
 
 class DatabaseUnavailable(Exception):
@@ -348,9 +351,14 @@ class EventConsumer:
                     await self._report_lag(consumer)
                 self._trouble = None
                 self._backoff = RESTART_BACKOFF_SECONDS
-        finally:
+        except asyncio.CancelledError:
+            # Stopping: what was applied since the last commit, committed if the broker answers
+            # soon. Not after a broker failure, where it would wait for the broker and hold
+            # back the restart: what is read again then, the inbox recognises.
             with contextlib.suppress(Exception):
-                await self._commit(consumer, due=True)
+                await asyncio.wait_for(self._commit(consumer, due=True), STOP_COMMIT_SECONDS)
+            raise
+        finally:
             with contextlib.suppress(Exception):
                 await consumer.stop()
 
@@ -427,8 +435,8 @@ class EventConsumer:
         if consumer is None or not offsets:
             return
         try:
-            await consumer.commit(offsets)
-        except KafkaError as exc:
+            await asyncio.wait_for(consumer.commit(offsets), STOP_COMMIT_SECONDS)
+        except (KafkaError, TimeoutError) as exc:
             log.warning("consumer %s: offsets not committed at a rebalance: %r", self.name, exc)
             return
         for tp in offsets:

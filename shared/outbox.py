@@ -175,12 +175,23 @@ _MOVE_ASIDE = """
     ON CONFLICT (id) DO UPDATE SET reason = EXCLUDED.reason, failed_at = now()"""
 
 
+#: The relay's first wait after a failure, doubling up to the second while it keeps failing.
+RETRY_FIRST_SECONDS = 0.2
+RETRY_MAX_SECONDS = 10.0
+
+
 class OutboxRelay:
     def __init__(self, settings: Settings, pool: asyncpg.Pool, bus: Bus, metrics: Metrics) -> None:
         self.settings = settings
         self.pool = pool
         self.bus = bus
         self.metrics = metrics
+        #: The wait after the next failure; back to the first once a drain has gone through
+        #: (a fault's backoff must not carry over to the next fault).
+        self._backoff = RETRY_FIRST_SECONDS
+        #: Failures so far, and the wait that followed the latest.
+        self.failures = 0
+        self.last_wait: float | None = None
         self._wake = asyncio.Event()
         self._lock_conn: asyncpg.Connection | None = None
         #: Consumers that had dead letters: their gauge goes back to 0 once the rows are gone.
@@ -274,14 +285,19 @@ class OutboxRelay:
         )
 
     async def run(self) -> None:
-        """Run until cancelled: hold the relay lock, listen, drain, back off on failures."""
-        backoff = 0.2
+        """Run until cancelled: hold the relay lock, listen, drain, back off on failures
+        (from :data:`RETRY_FIRST_SECONDS` again once a drain has gone through: ``_serve``
+        never returns, so a backoff reset only when it did grew over the process's life, and
+        after one fault a later short one held the zone's events back for 10 s)."""
         while True:
             try:
                 await self._serve()
             except asyncio.CancelledError:
                 raise
             except (*_TRANSIENT, KafkaError, TimeoutError, RelayLockLost) as exc:
+                backoff = self._backoff
+                self.failures += 1
+                self.last_wait = backoff
                 log.warning(
                     "outbox relay failed, retrying in %.1fs: %r",
                     backoff,
@@ -296,9 +312,7 @@ class OutboxRelay:
                     await self.backlog()  # keep the gauge true while the broker is away
                 await self.bus.reset()
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
-            else:
-                backoff = 0.2
+                self._backoff = min(backoff * 2, RETRY_MAX_SECONDS)
 
     async def _serve(self) -> None:
         conn: asyncpg.Connection = await asyncpg.connect(self.settings.database_url)
@@ -316,6 +330,7 @@ class OutboxRelay:
                 # Cleared before the drain: a row committed while it runs wakes the next one.
                 self._wake.clear()
                 await self.drain()
+                self._backoff = RETRY_FIRST_SECONDS
                 if time.monotonic() - gauged >= self.settings.outbox_gauge_seconds:
                     await self.backlog()
                     gauged = time.monotonic()

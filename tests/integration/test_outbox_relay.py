@@ -19,7 +19,7 @@ from shared.bus import Bus
 from shared.db import create_pool, ensure_database, migrate
 from shared.events import Envelope, utcnow
 from shared.metrics import Metrics
-from shared.outbox import OutboxRelay, publish
+from shared.outbox import RETRY_FIRST_SECONDS, OutboxRelay, publish
 from shared.topics import AUTH_EVENTS
 from tests.support.bus import read_events
 from tests.support.cluster import Cluster, wait_for
@@ -211,3 +211,35 @@ def _empty(pool: asyncpg.Pool) -> Any:
         return count == 0
 
     return check
+
+
+async def test_the_relay_waits_the_first_backoff_again_once_it_has_published(
+    outbox: Outbox,
+) -> None:
+    """Its backoff was reset only when ``_serve`` returned, which it never does: over a
+    process's life every failure waited longer, up to 10 s, and chaos (seed 12) saw a password
+    change held in zone a's outbox 10 s after a short broker fault, the other zone refusing the
+    new password meanwhile until the account locked. Each outage here follows a publication,
+    so each is waited the first backoff."""
+    running = _relay(outbox, "relay").start()
+    try:
+        for n in range(3):
+            await outbox.queue(_event(f"round-{n}"))
+            await wait_for(_empty(outbox.pool), timeout=20)
+            holders = await wait_for(lambda: _granted(outbox.pool), timeout=10)
+            assert await outbox.pool.fetchval("SELECT pg_terminate_backend($1)", holders[0])
+
+            async def failed(n: int = n) -> bool:
+                return running.relay.failures > n
+
+            await wait_for(failed, timeout=10, what=f"outage {n + 1} noticed")
+            assert running.relay.failures == n + 1
+            assert running.relay.last_wait == RETRY_FIRST_SECONDS, (
+                f"outage {n + 1} waited {running.relay.last_wait} s, not the first backoff"
+            )
+    finally:
+        await running.stop()
+
+
+async def _granted(pool: asyncpg.Pool) -> list[int]:
+    return [pid for pid, granted in await _lock_holders(pool) if granted]
