@@ -12,20 +12,19 @@ def storable(value: str) -> str:
     surrogates (JSON may carry both as ``\\u`` escapes)."""
     if "\x00" in value:
         raise ValueError("must not contain NUL (\\u0000)")
-    if not value.isascii():  # ASCII has no surrogates: most values skip the encoding
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError("must not contain lone surrogates") from None
+    if _has_surrogate(value):
+        raise ValueError("must not contain lone surrogates")
     return value
 
 
 def is_storable(value: str) -> bool:
     """:func:`storable` as a test, for a walk that names the culprit only when there is one."""
-    return "\x00" not in value and (value.isascii() or not _has_surrogate(value))
+    return "\x00" not in value and not _has_surrogate(value)
 
 
 def _has_surrogate(value: str) -> bool:
+    if value.isascii():  # ASCII has no surrogates: most values skip the encoding
+        return False
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
