@@ -40,6 +40,7 @@ from bench.harness import (
     stack_meter,
     target,
 )
+from bench.probe import IntrospectionProbe, thread_niceness
 from services.auth.settings import AuthSettings
 from shared import otp
 from shared.db import create_pool
@@ -465,6 +466,14 @@ def main(argv: list[str]) -> int:
         "--users", type=int, default=1000, help="employees (each TOTP step is used once)"
     )
     parser.add_argument(
+        "--probe",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="also introspect a live token RATE times a second during the load, and report "
+        "its latency (its CPU is in the server's)",
+    )
+    parser.add_argument(
         "--password-only",
         action="store_true",
         help="a practice without two factors: the password step until the token",
@@ -484,12 +493,19 @@ def main(argv: list[str]) -> int:
             raise RuntimeError(f"login failed: {check}")
         scenario = kind(stack.base_url, stack.practice, stack.password, users[:-1])
         raw_before = measure_raw(stack, args.argon2_seconds, threads)
+        probe = (
+            IntrospectionProbe(stack, args.probe, args.seconds, args.warmup) if args.probe else None
+        )
         log(f"login load: {args.seconds:g} s, concurrency {args.concurrency}")
         meter = stack_meter(stack)
         hashed_before = HashShare.read(stack.ops_url)
+        if probe is not None:
+            probe.start()
         load = run_load(
             scenario, args.seconds, args.concurrency, args.processes, args.warmup, meter
         )
+        probed = probe.result() if probe is not None else None
+        niceness = thread_niceness(stack.server.pid)
         ensure_alive(stack)
         argon2_ms = HashShare.read(stack.ops_url).per_login_ms(hashed_before)
         # Raw argon2id drifts with the machine over a run (±10 % seen between runs of the same
@@ -564,6 +580,11 @@ def main(argv: list[str]) -> int:
             # Server: the TOTP check inside the verify request (tweestap_totp_verify_seconds).
             "totp_verify_server_mean_ms": totp_server_ms,
             "totp_check_in_process_us": totp_us,
+            # How many of the server's threads run at each niceness (the hashing threads run
+            # TWEESTAP_HASH_NICENESS below the event loop), and, with --probe, introspection's
+            # latency beside the logins.
+            "server_threads_by_niceness": niceness,
+            "introspection_beside_logins": probed,
         },
         {"rss_idle_mb": rss_idle, "rss_after_mb": rss_after},
         {

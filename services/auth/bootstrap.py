@@ -91,6 +91,7 @@ def build_adapters(
         settings.hash_busy_retry_seconds,
         cpu_spent=metrics.hash_cpu.labels(**metrics.base()).inc,
         max_wait_seconds=settings.hash_max_wait_seconds,
+        niceness=settings.hash_niceness,
         ipv6_prefix=settings.rate_limit_ipv6_prefix,
     )
     # Introspection answers the username, an application's grant the person's name and

@@ -46,6 +46,13 @@ class AuthSettings(Settings, WebAuthnSettings, CardSettings, DeziSettings):
     argon2_parallelism: int = Field(default=1, ge=1)
     #: Threads hashing passwords off the event loop (0 = one per core).
     hash_workers: int = Field(default=0, ge=0)
+    #: How much lower than the event loop the hashing threads run (a niceness added to each
+    #: hashing thread; 0: the same). The loop answers every relying service's introspections
+    #: and renewals; beside hashes at the same priority it waits for a core under a login
+    #: storm (docs/performance.md: introspection beside 50 logins a second). Hashing still
+    #: gets every core nothing else wants; on a saturated host logins slow first, and the hash
+    #: queue's bounds above answer 503 ``hasher-busy``.
+    hash_niceness: int = Field(default=10, ge=0, le=19)
     #: Hashes that may wait for a hashing thread; beyond that a login (or password change)
     #: is answered 503 ``hasher-busy`` instead of queueing without end. The queue is served
     #: oldest first; when it is full, a client address holding at least two places more than

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -69,3 +71,30 @@ async def test_matches_any_stops_at_the_first_match(hasher: Hasher) -> None:
     hasher._verify = counting  # type: ignore[method-assign]
     assert await hasher.matches_any(history, "oud-1")
     assert checked == history[:1], f"{len(checked)} verifies for a match at the first"
+
+
+def _thread_niceness() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+@pytest.mark.parametrize("niceness", [0, 7])
+async def test_hashes_run_below_the_event_loop(niceness: int) -> None:
+    """Each hashing thread runs ``niceness`` below the thread that made the hasher (the
+    event loop), and the loop's own priority is left as it was."""
+    loop_niceness = _thread_niceness()
+    h = Hasher(memory_kib=8 * 1024, time_cost=1, parallelism=1, workers=2, niceness=niceness)
+    seen: set[int] = set()
+    original = h._verify
+
+    def noting(hashed: str | None, password: str) -> bool:
+        seen.add(_thread_niceness())
+        return original(hashed, password)
+
+    h._verify = noting  # type: ignore[method-assign]
+    try:
+        hashed = await h.hash("wachtwoord")
+        assert all(await asyncio.gather(*(h.verify(hashed, "wachtwoord") for _ in range(6))))
+    finally:
+        h.close()
+    assert seen == {min(19, loop_niceness + niceness)}
+    assert _thread_niceness() == loop_niceness

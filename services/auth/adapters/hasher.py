@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -60,18 +61,25 @@ class Hasher:
         cpu_spent: Callable[[float], None] | None = None,
         *,
         max_wait_seconds: float = float("inf"),
+        niceness: int = 0,
         ipv6_prefix: int = 64,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``cpu_spent``: told the CPU seconds of each hashing job (its thread's time), so
         the argon2 share of auth's CPU can be told apart from the rest (``tweestap bench``).
         ``max_wait_seconds``: a hash that waited longer for a thread is refused, not run;
+        ``niceness``: added to each hashing thread's (the event loop's stays as it is);
         ``ipv6_prefix``: an IPv6 client's share of the queue is its network's."""
         self._ph = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
         )
         self._workers = workers or os.cpu_count() or 2
-        self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="argon2")
+        self._pool = ThreadPoolExecutor(
+            max_workers=self._workers,
+            thread_name_prefix="argon2",
+            initializer=_lower_priority,
+            initargs=(niceness,),
+        )
         self._busy_retry_seconds = busy_retry_seconds
         self._cpu_spent = cpu_spent
         self._ipv6_prefix = ipv6_prefix
@@ -195,3 +203,11 @@ class Hasher:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _lower_priority(niceness: int) -> None:
+    """Lower the calling thread's scheduling priority by ``niceness`` (Linux: a thread's
+    niceness is its own, set through its thread id; lowering needs no privilege)."""
+    if niceness:
+        me = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, me, os.getpriority(os.PRIO_PROCESS, me) + niceness)
