@@ -39,8 +39,7 @@ from bench.harness import (
     stack_meter,
     target,
 )
-from bench.introspect import CLIENT_ID as RELYING_SERVICE
-from bench.introspect import _register as register_relying_service
+from bench.introspect import relying_service
 from bench.oidc import (
     AUTH,
     FORM_TYPE,
@@ -93,8 +92,7 @@ def tweestap(load: Load) -> dict[str, Any]:
     with auth_stack() as stack:
         time.sleep(1.0)
         token = login_once(stack)["token"]["token"]
-        secret = asyncio.run(register_relying_service(stack.settings))
-        basic = aiohttp.encode_basic_auth(RELYING_SERVICE, secret)
+        basic = relying_service(stack.settings)
         log(f"tweestap introspection: {load.seconds:g} s, concurrency {load.concurrency}")
         introspect = RequestSpec(
             "POST",

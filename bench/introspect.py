@@ -38,20 +38,25 @@ async def _register(settings: AuthSettings) -> str:
         return await clients.add(CLIENT_ID, "Bench relying service")
 
 
+def relying_service(settings: AuthSettings) -> str:
+    """Register the bench's relying service; its ``Authorization`` header (HTTP Basic)."""
+    secret = asyncio.run(_register(settings))
+    return f"Basic {base64.b64encode(f'{CLIENT_ID}:{secret}'.encode()).decode()}"
+
+
 def main(argv: list[str]) -> int:
     args = base_parser("introspect", __doc__ or "").parse_args(argv)
     with auth_stack() as stack:
         time.sleep(1.0)
         rss_idle = rss_mb(stack.server.pid)
         token = login_once(stack)["token"]["token"]
-        secret = asyncio.run(_register(stack.settings))
-        basic = base64.b64encode(f"{CLIENT_ID}:{secret}".encode()).decode()
+        basic = relying_service(stack.settings)
         log(f"introspect load: {args.seconds:g} s, concurrency {args.concurrency}")
         spec = RequestSpec(
             "POST",
             f"{stack.base_url}/v1/tokens/introspect",
             json.dumps({"token": token}).encode(),
-            {"Authorization": f"Basic {basic}", "Content-Type": "application/json"},
+            {"Authorization": basic, "Content-Type": "application/json"},
             expect="active",
         )
         meter = stack_meter(stack)

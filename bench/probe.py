@@ -8,7 +8,6 @@ rate, over the same window as the load."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import threading
 import time
@@ -18,14 +17,7 @@ from typing import Any
 import aiohttp
 
 from bench.harness import START_SLACK_S, Stack, login_once, percentile
-from services.auth.commands import open_clients
-
-CLIENT_ID = "bench-probe"
-
-
-async def _register(stack: Stack) -> str:
-    async with open_clients(stack.settings) as clients:
-        return await clients.add(CLIENT_ID, "Bench introspection probe")
+from bench.introspect import relying_service
 
 
 class IntrospectionProbe:
@@ -34,11 +26,12 @@ class IntrospectionProbe:
 
     def __init__(self, stack: Stack, rate: float, seconds: float, warmup: float) -> None:
         token = login_once(stack)["token"]["token"]
-        secret = asyncio.run(_register(stack))
-        basic = base64.b64encode(f"{CLIENT_ID}:{secret}".encode()).decode()
         self._url = f"{stack.base_url}/v1/tokens/introspect"
         self._body = json.dumps({"token": token}).encode()
-        self._headers = {"Authorization": f"Basic {basic}", "Content-Type": "application/json"}
+        self._headers = {
+            "Authorization": relying_service(stack.settings),
+            "Content-Type": "application/json",
+        }
         self._interval = 1 / rate
         self._seconds = seconds
         self._warmup = warmup
