@@ -1,16 +1,19 @@
 """Auth sheds load fairly (services/auth/domain/admission.py), through its real HTTP app (real
 PostgreSQL and broker): one client address flooding the login endpoint cannot keep another
 address's logins out of the hashing queue; the flood's newest waiting logins give way (503
-``hasher-busy``, not evaluated) and the other address's are served in turn."""
+``hasher-busy``, not evaluated) and the other address's are served in turn. And its hashing
+threads run below the event loop (``TWEESTAP_HASH_NICENESS``)."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import threading
 import time
 import uuid
 
-from tests.support.cluster import ADMIN_PASSWORD, Cluster, login_from, wait_for
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, login, login_from, wait_for
 
 FLOODER, OTHER = "192.0.2.1", "198.51.100.7"
 FLOOD_IN_FLIGHT = 12
@@ -87,3 +90,22 @@ async def test_a_login_that_cannot_wait_behind_a_busy_queue_is_refused_at_once(
         await asyncio.gather(*tasks)
     assert response.status == 503 and body["type"].endswith("/hasher-busy"), body
     assert response.headers["Retry-After"] == "1" and seconds < 0.6, seconds
+
+
+def _niceness(thread_id: int | None) -> int:
+    assert thread_id is not None
+    return os.getpriority(os.PRIO_PROCESS, thread_id)
+
+
+async def test_hashing_threads_run_below_the_event_loop(cluster: Cluster) -> None:
+    """The setting reaches the running service: after logins, every hashing thread of auth's
+    hasher runs ``hash_niceness`` below the event loop that serves the requests."""
+    zone = await cluster.start("a", hash_workers=2, hash_niceness=6)
+    await cluster.bootstrap(zone)
+    answers = await asyncio.gather(
+        *(login(zone, "fysio", "Admin", ADMIN_PASSWORD) for _ in range(4))
+    )
+    assert [status for status, _ in answers] == [200] * 4, answers
+    loop = _niceness(threading.get_native_id())
+    hashing = [_niceness(t.native_id) for t in zone.auth.hasher._pool._threads]
+    assert hashing and set(hashing) == {min(19, loop + 6)}, (loop, hashing)
