@@ -324,6 +324,7 @@ class EventConsumer:
             auto_offset_reset="earliest",
             metadata_max_age_ms=5_000,
             fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
+            fetch_min_bytes=self.settings.kafka_fetch_min_bytes,
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
         )

@@ -9,6 +9,7 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -87,10 +88,11 @@ async def test_a_member_assigned_no_partition_is_caught_up(
 
 
 def _state_consumer(
-    broker: Broker, pool: asyncpg.Pool, prefix: str, seen: list[str]
+    broker: Broker, pool: asyncpg.Pool, prefix: str, seen: list[str], **more: Any
 ) -> EventConsumer:
     """A consumer that keeps a zone's state, committing at most once a minute."""
     settings = Settings(
+        **more,
         service="auth",
         zone="a",
         kafka_bootstrap=broker.bootstrap,
@@ -197,3 +199,24 @@ async def test_what_was_applied_but_not_committed_is_recognised_when_read_again(
     assert seen == [str(e.id) for e in sent], "each applied once, in order"
     count = await pools["a"].fetchval("SELECT count(*) FROM inbox WHERE consumer = 'lazy'")
     assert count == 3
+
+
+async def test_a_consumer_fetches_with_its_minimum_bytes(
+    broker: Broker, pools: dict[str, asyncpg.Pool]
+) -> None:
+    """``kafka_fetch_min_bytes`` reaches the fetches the consumer sends (fewer, larger fetches
+    under load: docs/performance.md), and the consumer still applies what it reads."""
+    prefix = f"minbytes-{secrets.token_hex(4)}."
+    seen: list[str] = []
+    consumer = _state_consumer(
+        broker, pools["a"], prefix, seen, kafka_fetch_min_bytes=65_536, kafka_fetch_max_wait_ms=200
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        await _event(broker, prefix)
+        await wait_for(_applied(seen, 1), timeout=30, what="the event applied")
+        assert consumer._consumer is not None
+        assert consumer._consumer._fetcher._fetch_min_bytes == 65_536
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
