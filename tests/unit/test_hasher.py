@@ -98,3 +98,21 @@ async def test_hashes_run_below_the_event_loop(niceness: int) -> None:
         h.close()
     assert seen == {min(19, loop_niceness + niceness)}
     assert _thread_niceness() == loop_niceness
+
+
+async def test_a_host_that_refuses_the_lower_priority_still_hashes(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A sandbox may refuse setpriority: the hashing threads then run at the loop's priority
+    (and say so) instead of breaking the pool, which would fail every login."""
+
+    def refuse(*_: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "setpriority", refuse)
+    h = Hasher(memory_kib=8 * 1024, time_cost=1, parallelism=1, workers=1, niceness=10)
+    try:
+        assert await h.verify(await h.hash("wachtwoord"), "wachtwoord")
+    finally:
+        h.close()
+    assert "event loop's priority" in caplog.text

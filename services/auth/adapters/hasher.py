@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import os
 import threading
 import time
@@ -24,6 +25,7 @@ from shared.problems import Problem
 from shared.ratelimit import limit_key
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 #: Weight of the newest job in the moving average of a job's time (about the last ten jobs).
 JOB_AVERAGING = 0.1
 #: Of a caller's time budget, what a login needs besides waiting and hashing: its database
@@ -207,7 +209,13 @@ class Hasher:
 
 def _lower_priority(niceness: int) -> None:
     """Lower the calling thread's scheduling priority by ``niceness`` (Linux: a thread's
-    niceness is its own, set through its thread id; lowering needs no privilege)."""
-    if niceness:
-        me = threading.get_native_id()
+    niceness is its own, set through its thread id; lowering needs no privilege). Where the
+    host refuses it (a sandbox's syscall filter), the thread hashes at the loop's priority:
+    a failing initializer would break the pool, and every login with it."""
+    if not niceness:
+        return
+    me = threading.get_native_id()
+    try:
         os.setpriority(os.PRIO_PROCESS, me, os.getpriority(os.PRIO_PROCESS, me) + niceness)
+    except OSError as exc:
+        log.warning("hashing thread at the event loop's priority: %r", exc)
