@@ -498,6 +498,23 @@ def thread_cpu(pid: int) -> dict[int, float]:
         return {}
 
 
+def thread_niceness(pid: int) -> dict[str, int]:
+    """How many threads of process ``pid`` run at each niceness: auth's hashing threads are
+    the ones below its event loop (``TWEESTAP_HASH_NICENESS``)."""
+    found: dict[str, int] = {}
+    try:
+        threads = psutil.Process(pid).threads()
+    except psutil.Error:
+        return found
+    for thread in threads:
+        try:
+            niceness = str(os.getpriority(os.PRIO_PROCESS, thread.id))
+        except OSError:  # the thread ended meanwhile
+            continue
+        found[niceness] = found.get(niceness, 0) + 1
+    return dict(sorted(found.items(), key=lambda item: int(item[0])))
+
+
 def thread_split(pid: int, before: dict[int, float]) -> tuple[float, float]:
     """CPU seconds since ``before`` (:func:`thread_cpu`) of ``pid``'s main thread, and of
     all its other threads (threads that ended meanwhile are not counted)."""

@@ -39,8 +39,9 @@ from bench.harness import (
     run_load,
     stack_meter,
     target,
+    thread_niceness,
 )
-from bench.probe import IntrospectionProbe, thread_niceness
+from bench.probe import IntrospectionProbe
 from services.auth.settings import AuthSettings
 from shared import otp
 from shared.db import create_pool

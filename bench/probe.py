@@ -11,7 +11,6 @@ import asyncio
 import json
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -75,16 +74,3 @@ class IntrospectionProbe:
             "p99_ms": percentile(values, 99),
             "max_ms": percentile(values, 100),
         }
-
-
-def thread_niceness(pid: int) -> dict[str, int]:
-    """How many threads of ``pid`` run at each niceness (Linux: ``/proc/<pid>/task/<tid>/stat``,
-    field 19): auth's hashing threads are the ones below the event loop's."""
-    found: dict[str, int] = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the thread ended meanwhile
-            continue
-        found[fields[16]] = found.get(fields[16], 0) + 1
-    return dict(sorted(found.items(), key=lambda item: int(item[0])))
