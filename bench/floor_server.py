@@ -18,7 +18,9 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 _KEY = Ed25519PrivateKey.generate()
-_SESSION = {
+#: The claims of a session's access token (names and sizes as Tweestap's), shared by the
+#: login floor (bench/login_floor_server.py).
+SESSION_CLAIMS = {
     "iss": "http://127.0.0.1:8000",
     "aud": "tweestap",
     "client_id": "tweestap",
@@ -39,7 +41,7 @@ async def renew(request: web.Request) -> web.Response:
         raise web.HTTPUnauthorized()
     now = int(time.time())
     claims = {
-        **_SESSION,
+        **SESSION_CLAIMS,
         "auth_time": now - 60,
         "sst": now - 60.123456,
         "iat": now,

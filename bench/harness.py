@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -369,6 +369,30 @@ def stop_server(server: subprocess.Popen[bytes]) -> None:
         with contextlib.suppress(subprocess.TimeoutExpired):
             server.wait(10)
     with_timeout_terminate(server)
+
+
+@contextlib.contextmanager
+def floor_server(
+    module: str, port: int, answers: Callable[[], bool], env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``python -m MODULE PORT`` (a bare floor server: bench/floor_server.py), its output
+    discarded, once ``answers`` says it serves; terminated at the end."""
+    server = subprocess.Popen(  # noqa: S603 - this interpreter, a module of this package
+        [sys.executable, "-m", module, str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not answers():
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError(f"{module} did not start")
+            time.sleep(0.1)
+        yield server
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def ensure_alive(stack: Stack) -> None:

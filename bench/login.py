@@ -41,6 +41,7 @@ from bench.harness import (
     target,
     thread_niceness,
 )
+from bench.login_floor import run_floor
 from bench.probe import IntrospectionProbe
 from services.auth.settings import AuthSettings
 from shared import otp
@@ -479,7 +480,16 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="a practice without two factors: the password step until the token",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="then the same load against a bare aiohttp server that does only what a password "
+        "login cannot do without (bench/login_floor_server.py): the platform's share; needs "
+        "--password-only",
+    )
     args = parser.parse_args(argv)
+    if args.floor and not args.password_only:
+        parser.error("--floor measures the password step: give --password-only too")
     threads = os.cpu_count() or 1
     kind = PasswordOnlyLogin if args.password_only else TwoStepLogin
     with auth_stack() as stack:
@@ -515,6 +525,16 @@ def main(argv: list[str]) -> int:
         raw = RawArgon2.mean(raw_before, raw_after)
         rss_after = rss_mb(stack.server.pid)
         totp_server_ms = server_histogram_mean_ms(stack.ops_url, "tweestap_totp_verify_seconds")
+        floor = (
+            run_floor(
+                stack,
+                [name for name, _ in users[:-1]],
+                lambda url: PasswordOnlyLogin(url, stack.practice, stack.password, users[:-1]),
+                args,
+            )
+            if args.floor
+            else None
+        )
     totp_us = totp_check_us()
     rate = load.ok / args.seconds
     ratio = round(rate / raw.per_s, 3) if raw.per_s else None
@@ -524,6 +544,14 @@ def main(argv: list[str]) -> int:
     # argon2id's share of the server's own CPU per login: the per-CPU-second ratio with
     # argon2 costed as the server paid it in the same run (under load it costs more than in
     # the quiet raw run, which moves the ratio above with the neighbours' load).
+    if floor is not None:
+        floor_per_cpu = floor["logins_per_server_cpu_s"]
+        floor["logins_vs_raw_argon2_per_cpu_s"] = (
+            round(floor_per_cpu / raw.per_cpu_s, 3) if floor_per_cpu and raw.per_cpu_s else None
+        )
+        floor["tweestap_vs_floor_per_server_cpu_s"] = (
+            round(per_server_cpu / floor_per_cpu, 3) if floor_per_cpu else None
+        )
     argon2_share = (
         round(argon2_ms * per_server_cpu / 1000, 3) if argon2_ms and per_server_cpu else None
     )
@@ -586,6 +614,10 @@ def main(argv: list[str]) -> int:
             # latency beside the logins.
             "server_threads_by_niceness": niceness,
             "introspection_beside_logins": probed,
+            # With --floor: the same load against a bare login server (HTTP, one read of the
+            # hash, argon2id below the loop, one session row, the signature), against the same
+            # raw argon2id: what the platform leaves of the goal.
+            "floor": floor,
         },
         {"rss_idle_mb": rss_idle, "rss_after_mb": rss_after},
         {

@@ -9,8 +9,6 @@ sees the same token twice and nothing it may remember per token flatters the fig
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ from bench.harness import (
     auth_stack,
     base_parser,
     ensure_alive,
+    floor_server,
     load_parameters,
     log,
     login_once,
@@ -65,26 +64,13 @@ class ChainedRenewal:
 def run_floor(args: argparse.Namespace) -> tuple[dict[str, Any], float | None]:
     """The same load against ``bench/floor_server.py`` (its own process), measured the same."""
     port = free_port()
-    server = subprocess.Popen(  # noqa: S603 - this interpreter, a module of this package
-        [sys.executable, "-m", "bench.floor_server", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}/v1/tokens/renew"
-        deadline = time.monotonic() + 30
-        while not _answers(url):
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("the floor server did not start")
-            time.sleep(0.1)
+    url = f"http://127.0.0.1:{port}/v1/tokens/renew"
+    with floor_server("bench.floor_server", port, lambda: _answers(url)) as server:
         log(f"floor load: {args.seconds:g} s, concurrency {args.concurrency}")
         spec = RequestSpec("POST", url, None, {"Authorization": "Bearer floor"}, "token")
         meter = CpuMeter({"server": [server.pid]})
         load = run_load(spec, args.seconds, args.concurrency, args.processes, args.warmup, meter)
         return throughput("renewals", load, meter, args.seconds)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def _answers(url: str) -> bool:
