@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import asyncpg
 import psutil
+from argon2 import PasswordHasher, Type
 
 from services.auth.commands import bootstrap_practice
 from services.auth.settings import AuthSettings
@@ -369,6 +370,16 @@ def stop_server(server: subprocess.Popen[bytes]) -> None:
         with contextlib.suppress(subprocess.TimeoutExpired):
             server.wait(10)
     with_timeout_terminate(server)
+
+
+def argon2id(settings: AuthSettings) -> PasswordHasher:
+    """argon2id with auth's parameters (what its hashing threads run)."""
+    return PasswordHasher(
+        time_cost=settings.argon2_time_cost,
+        memory_cost=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+        type=Type.ID,
+    )
 
 
 @contextlib.contextmanager

@@ -22,12 +22,12 @@ from datetime import datetime, timedelta
 
 import aiohttp
 import asyncpg
-from argon2 import PasswordHasher, Type
 from pydantic import BaseModel
 
 from bench.harness import (
     READY_TIMEOUT_S,
     Stack,
+    argon2id,
     auth_stack,
     base_parser,
     ensure_alive,
@@ -133,12 +133,7 @@ async def _publish_all(
     keyring = Keyring.parse(settings.sealing_keys.get_secret_value())
     now = utcnow()
     # Every employee has the same password (the argon2 work per login is the same).
-    hashed = PasswordHasher(
-        time_cost=settings.argon2_time_cost,
-        memory_cost=settings.argon2_memory_kib,
-        parallelism=settings.argon2_parallelism,
-        type=Type.ID,
-    ).hash(stack.password)
+    hashed = argon2id(settings).hash(stack.password)
 
     def event(type_: str, subject: str, data: BaseModel) -> Envelope:
         return Envelope(
@@ -400,12 +395,7 @@ def per_login_ms(threads: tuple[float, float] | None, which: int, logins: int) -
 def raw_verify(settings: AuthSettings, seconds: float, threads: int) -> tuple[int, float]:
     """argon2id verifications done with ``threads`` threads (argon2-cffi releases the GIL),
     the way the server's hasher runs them, and the seconds they took."""
-    ph = PasswordHasher(
-        time_cost=settings.argon2_time_cost,
-        memory_cost=settings.argon2_memory_kib,
-        parallelism=settings.argon2_parallelism,
-        type=Type.ID,
-    )
+    ph = argon2id(settings)
     hashed = ph.hash("correct horse battery staple")
     deadline = time.monotonic() + seconds
 

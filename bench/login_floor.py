@@ -14,12 +14,12 @@ from subprocess import Popen
 from typing import Any
 
 import asyncpg
-from argon2 import PasswordHasher, Type
 
 from bench.harness import (
     CpuMeter,
     Scenario,
     Stack,
+    argon2id,
     floor_server,
     latency_summary,
     log,
@@ -93,12 +93,7 @@ def run_floor(
     """The load of ``scenario_at(base URL)`` against the floor server: logins, per server
     CPU-second, and its event loop's and hashing threads' CPU per login."""
     settings = stack.settings
-    hashed = PasswordHasher(
-        time_cost=settings.argon2_time_cost,
-        memory_cost=settings.argon2_memory_kib,
-        parallelism=settings.argon2_parallelism,
-        type=Type.ID,
-    ).hash(stack.password)
+    hashed = argon2id(settings).hash(stack.password)
     asyncio.run(prepare(settings.database_url, stack.practice, usernames, hashed))
     port = free_port()
     with serving(port, environment(settings)) as server:

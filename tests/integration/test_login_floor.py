@@ -9,8 +9,8 @@ import secrets
 import aiohttp
 import asyncpg
 import jwt
-from argon2 import PasswordHasher, Type
 
+from bench.harness import argon2id
 from bench.login_floor import environment, prepare, serving
 from services.auth.settings import AuthSettings
 from services.dev.infra import Postgres, free_port
@@ -31,9 +31,7 @@ async def test_the_floor_checks_the_password_and_records_each_session(postgres: 
         argon2_time_cost=1,
         hash_workers=1,
     )
-    hashed = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1, type=Type.ID).hash(
-        PASSWORD
-    )
+    hashed = argon2id(settings).hash(PASSWORD)
     await prepare(settings.database_url, "practice-1", ["alice", "bob"], hashed)
     port = free_port()
     url = f"http://127.0.0.1:{port}/v1/login"
