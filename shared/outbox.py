@@ -325,11 +325,18 @@ class OutboxRelay:
             active.set(1)
             conn.add_termination_listener(self._notified)
             await conn.add_listener("outbox", self._notified)
-            gauged = float("-inf")
+            gauged = drained = float("-inf")
             while True:
+                # Paced (``outbox_pace_seconds``) after a drain that published: rows committed
+                # meanwhile join this drain. A sweep that found nothing does not count.
+                pause = drained + self.settings.outbox_pace_seconds - time.monotonic()
+                if pause > 0:
+                    await asyncio.sleep(pause)
+                started = time.monotonic()
                 # Cleared before the drain: a row committed while it runs wakes the next one.
                 self._wake.clear()
-                await self.drain()
+                if await self.drain():
+                    drained = started
                 self._backoff = RETRY_FIRST_SECONDS
                 if time.monotonic() - gauged >= self.settings.outbox_gauge_seconds:
                     await self.backlog()

@@ -167,6 +167,11 @@ class Settings(BaseSettings):
     #: ``tweestap_outbox_backlog``, ``_outbox_dead_rows``, ``_dead_letter_rows``) at most
     #: this often, not after every wake-up.
     outbox_gauge_seconds: float = Field(default=1.0, gt=0)
+    #: The outbox relay starts a drain at most this often (0: at once on every notification).
+    #: Raised, under load one drain publishes several transactions' events together (fewer
+    #: round trips and produce requests per event), and every event may wait up to this long
+    #: more before the other zone can see it; an idle relay still drains at once.
+    outbox_pace_seconds: float = Field(default=0.0, ge=0, le=1)
     #: Tries of an event whose handler fails for a reason not known to be the event's (nor the
     #: database's or broker's) before it is dead-lettered; the wait between tries starts at
     #: ``consumer_backoff_seconds`` and doubles.

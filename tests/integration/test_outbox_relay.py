@@ -25,6 +25,8 @@ from tests.support.bus import read_events
 from tests.support.cluster import Cluster, wait_for
 
 _RELAY_LOCK = 7_510_420
+#: The paced relay's pace: long against its sweeps and a drain, so the test tells them apart.
+PACE_S = 2.0
 
 
 def _event(subject: str, **data: Any) -> Envelope:
@@ -69,10 +71,14 @@ class RecordingBus(Bus):
     def __init__(self, settings: Any) -> None:
         super().__init__(settings)
         self.sent: list[tuple[float, bytes]] = []
+        #: When each batch went out, and how many records it had.
+        self.batches: list[tuple[float, int]] = []
 
     async def send_batch(self, messages: list[tuple[str, str, bytes]]) -> Any:
         result = await super().send_batch(messages)
-        self.sent += [(time.monotonic(), value) for _, _, value in messages]
+        now = time.monotonic()
+        self.sent += [(now, value) for _, _, value in messages]
+        self.batches.append((now, len(messages)))
         return result
 
 
@@ -149,6 +155,38 @@ async def test_a_broker_outage_is_retried_and_loses_nothing(outbox: Outbox) -> N
         await asyncio.sleep(2.0)
         assert await outbox.pool.fetchval("SELECT count(*) FROM outbox") == 1
         assert await outbox.pool.fetchval("SELECT count(*) FROM outbox_dead") == 0
+    finally:
+        await running.stop()
+
+
+async def test_a_paced_relay_publishes_what_came_meanwhile_in_one_drain(outbox: Outbox) -> None:
+    """``outbox_pace_seconds``: after a drain that published, the next waits out the pace and
+    takes everything committed meanwhile; a relay that published nothing for longer than the
+    pace drains at once (its empty sweeps do not count)."""
+    paced = outbox.settings.model_copy(
+        update={"outbox_pace_seconds": PACE_S, "outbox_batch": 500, "outbox_sweep_seconds": 0.1}
+    )
+    bus = RecordingBus(paced)
+    metrics = Metrics("paced", "a")
+    running = Running(OutboxRelay(paced, outbox.pool, bus, metrics), bus, metrics).start()
+    try:
+        await outbox.queue(_event("first"))
+        await wait_for(lambda: _count(bus.batches), timeout=10)
+        first_at = bus.batches[0][0]
+        # Two transactions right after that drain, each notifying the relay.
+        await outbox.queue(_event("second"))
+        await outbox.queue(_event("third"))
+        await wait_for(_empty(outbox.pool), timeout=10)
+        assert [n for _, n in bus.batches] == [1, 2], "second and third not in one drain"
+        assert bus.batches[1][0] - first_at >= PACE_S - 0.1
+        # Longer than the pace with nothing to publish (an empty sweep every 0.1 s meanwhile),
+        # twice: were the sweeps counted, each would wait a random part of the pace.
+        for n in range(2):
+            await asyncio.sleep(PACE_S + 0.5)
+            queued = time.monotonic()
+            await outbox.queue(_event(f"after-idle-{n}"))
+            await wait_for(_empty(outbox.pool), timeout=10)
+            assert bus.batches[-1][0] - queued < 0.5
     finally:
         await running.stop()
 
