@@ -533,6 +533,12 @@ def thread_cpu(pid: int) -> dict[int, float]:
         return {}
 
 
+def per_login_ms(threads: tuple[float, float] | None, which: int, logins: int) -> float | None:
+    """A thread group's CPU milliseconds per login (:attr:`CpuMeter.threads`: 0 the event
+    loop, 1 the other threads)."""
+    return round(1000 * threads[which] / logins, 2) if threads and logins else None
+
+
 def thread_niceness(pid: int) -> dict[str, int]:
     """How many threads of process ``pid`` run at each niceness: auth's hashing threads are
     the ones below its event loop (``TWEESTAP_HASH_NICENESS``)."""

@@ -33,6 +33,7 @@ from bench.harness import (
     ensure_alive,
     latency_summary,
     log,
+    per_login_ms,
     report,
     request_json,
     rss_mb,
@@ -385,11 +386,6 @@ def server_histogram_mean_ms(ops_url: str, name: str) -> float | None:
             else:
                 count += float(match.group(2))
     return round(total / count * 1000, 4) if count else None
-
-
-def per_login_ms(threads: tuple[float, float] | None, which: int, logins: int) -> float | None:
-    """A thread group's CPU milliseconds per login (:attr:`CpuMeter.threads`)."""
-    return round(1000 * threads[which] / logins, 2) if threads and logins else None
 
 
 def raw_verify(settings: AuthSettings, seconds: float, threads: int) -> tuple[int, float]:

@@ -23,6 +23,7 @@ from bench.harness import (
     floor_server,
     latency_summary,
     log,
+    per_login_ms,
     run_load,
 )
 from services.auth.settings import AuthSettings
@@ -108,7 +109,6 @@ def run_floor(
             scenario, args.seconds, args.concurrency, args.processes, args.warmup, meter
         )
     server_cpu = meter.seconds.get("server", 0.0)
-    loop_s, others_s = meter.threads or (0.0, 0.0)
     return {
         "logins": load.ok,
         "logins_per_s": round(load.ok / args.seconds, 2),
@@ -116,11 +116,7 @@ def run_floor(
         "errors": load.errors,
         "error_samples": load.error_samples,
         "logins_per_server_cpu_s": round(load.ok / server_cpu, 2) if server_cpu else None,
-        "server_event_loop_cpu_ms_per_login": (
-            round(1000 * loop_s / load.ok, 2) if load.ok else None
-        ),
-        "server_other_threads_cpu_ms_per_login": (
-            round(1000 * others_s / load.ok, 2) if load.ok else None
-        ),
+        "server_event_loop_cpu_ms_per_login": per_login_ms(meter.threads, 0, load.ok),
+        "server_other_threads_cpu_ms_per_login": per_login_ms(meter.threads, 1, load.ok),
         "cpu_s_during_load": meter.seconds,
     }
