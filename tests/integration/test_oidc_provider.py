@@ -200,6 +200,32 @@ async def test_a_second_redemption_fails_and_ends_what_the_first_gave(
     await wait_for(refused_in_b, what="the revocation in zone b")
 
 
+async def test_concurrent_redemptions_of_one_code_give_tokens_once(
+    zones: tuple[Zone, Zone],
+) -> None:
+    """Six copies of one code at once in one zone: one redemption spends it, every other is
+    a second redemption (RFC 6749 §4.1.2), refused and ending what the first gave. A copy
+    that waited for the first's spending must see it, though its statement began before the
+    first committed (PostgreSQL's snapshot hides that row from it)."""
+    a, _ = zones
+    secret = await register(a, "app")
+    assert secret
+    verifier, challenge = pkce()
+    code = (await code_for(a, await sso_token(a), "app", challenge))["code"]
+    answers = await asyncio.gather(*(exchange(a, code, verifier, secret) for _ in range(6)))
+    statuses = sorted(status for status, _, _ in answers)
+    granted = [body for status, body, _ in answers if status == 200]
+    assert statuses.count(200) <= 1, statuses
+    assert all(body["error"] == "invalid_grant" for status, body, _ in answers if status != 200)
+    grants = await a.auth.pool.fetchval(
+        "SELECT count(*) FROM oidc_grants WHERE client_id = 'app'"
+    )
+    assert grants == 1, "one spending, one grant"
+    for body in granted:  # ended by the second redemption
+        bearer = {"Authorization": f"Bearer {body['access_token']}"}
+        assert (await a.client.get("/v1/oidc/userinfo", headers=bearer)).status == 401
+
+
 async def test_a_code_from_zone_a_is_redeemed_in_zone_b_once(zones: tuple[Zone, Zone]) -> None:
     a, b = zones
     secret = await register(a, "app")

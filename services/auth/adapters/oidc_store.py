@@ -56,26 +56,25 @@ async def spend_code(
     expires_at: datetime,
     zone: str,
 ) -> str | None:
-    """Spend a code for ``grant_sid``; None if that is its first spending here, else the grant
-    an earlier spending began (a second redemption)."""
-    earlier: str | None = await conn.fetchval(
-        """WITH spent AS (
-               INSERT INTO oidc_spent_codes
-                   (code_id, grant_sid, practice, employee, spent_at, expires_at, zone)
-               VALUES ($1, $2, $3, $4, $5, $6, $7)
-               ON CONFLICT (code_id) DO NOTHING
-               RETURNING grant_sid)
-           SELECT CASE WHEN EXISTS (SELECT 1 FROM spent) THEN NULL
-                       ELSE (SELECT grant_sid FROM oidc_spent_codes WHERE code_id = $1) END""",
-        code_id,
-        grant_sid,
-        practice,
-        employee,
-        now,
-        expires_at,
-        zone,
+    """Spend a code for ``grant_sid``; None if that is its first spending here (or the same
+    grant's again: a replayed event), else the grant an earlier spending began (a second
+    redemption)."""
+    stored: str = await conn.fetchval(
+        SPEND_CODE, code_id, grant_sid, practice, employee, now, expires_at, zone
     )
-    return earlier
+    return None if stored == grant_sid else stored
+
+
+#: Spends ``$1`` for the grant ``$2``; returns the grant the code's spending began. The
+#: conflict takes the row's lock and returns it (``DO UPDATE``): with ``DO NOTHING`` a
+#: spending that waited for a concurrent one to commit found no row (its snapshot predates
+#: that commit) and took itself for the first, so six copies of one code redeemed at once all
+#: got tokens.
+SPEND_CODE = """INSERT INTO oidc_spent_codes
+                    (code_id, grant_sid, practice, employee, spent_at, expires_at, zone)
+                VALUES ($1, $2, $3, $4, $5, $6, $7)
+                ON CONFLICT (code_id) DO UPDATE SET code_id = EXCLUDED.code_id
+                RETURNING grant_sid"""
 
 
 async def insert_grant(
