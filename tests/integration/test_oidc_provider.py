@@ -217,9 +217,7 @@ async def test_concurrent_redemptions_of_one_code_give_tokens_once(
     granted = [body for status, body, _ in answers if status == 200]
     assert statuses.count(200) <= 1, statuses
     assert all(body["error"] == "invalid_grant" for status, body, _ in answers if status != 200)
-    grants = await a.auth.pool.fetchval(
-        "SELECT count(*) FROM oidc_grants WHERE client_id = 'app'"
-    )
+    grants = await a.auth.pool.fetchval("SELECT count(*) FROM oidc_grants WHERE client_id = 'app'")
     assert grants == 1, "one spending, one grant"
     for body in granted:  # ended by the second redemption
         bearer = {"Authorization": f"Bearer {body['access_token']}"}
