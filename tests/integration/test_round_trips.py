@@ -1,9 +1,11 @@
-"""Database round trips of a login, counted on the real pool (every statement a connection of
-auth's pool sends on behalf of a request): a guard that the hot path does not grow a round trip
-unnoticed. The counts are what the code does (deterministic), not timings."""
+"""Database round trips of a login and of a code exchange, counted on the real pool (every
+statement a connection of auth's pool sends on behalf of a request): a guard that the hot path
+does not grow a round trip unnoticed. The counts are what the code does (deterministic), not
+timings."""
 
 from __future__ import annotations
 
+from tests.integration.test_oidc_provider import code_for, exchange, pkce, register, sso_token
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, login
 from tests.support.factors import oathtool, second_step, two_factor_setup, verify
 from tests.support.statements import counted
@@ -49,3 +51,21 @@ async def test_round_trips_of_a_totp_login(cluster: Cluster) -> None:
     # COMMIT), 6 before the username's lock and the failures read under it became one call.
     assert "AS seen FROM" in password_step[-1], password_step  # open_login, read back
     assert totp_step == [totp_step[0]] and "complete_totp_seen" in totp_step[0], totp_step
+
+
+async def test_round_trips_of_a_code_exchange(cluster: Cluster) -> None:
+    zone = await cluster.start("a", database_pool_min=10)
+    await cluster.bootstrap(zone)
+    secret = await register(zone, "app")
+    assert secret
+    sso = await sso_token(zone)
+    for _ in range(2):  # the first warms the client's and the session's state
+        verifier, challenge = pkce()
+        code = (await code_for(zone, sso, "app", challenge))["code"]
+        async with counted(zone) as statements:
+            status, body, _ = await exchange(zone, code, verifier, secret)
+        assert status == 200, body
+    print(f"code exchange: {len(statements)} round trips {statements}")
+    # The code spent, the grant stored and its two events queued in one statement. 6 before
+    # (BEGIN, the spending, the grant, oidc.granted, token.issued, COMMIT).
+    assert len(statements) == 1 and "oidc_spent_codes" in statements[0], statements

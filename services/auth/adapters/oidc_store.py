@@ -11,6 +11,7 @@ import asyncpg
 from pydantic import BaseModel, Field
 
 from shared.events import ID_PATTERN, Text
+from shared.outbox import FROM_JSON, OutboxRow, queued_cte, rows_json
 
 GRANTED = "oidc.granted"
 REFRESHED = "oidc.refreshed"
@@ -75,6 +76,63 @@ SPEND_CODE = """INSERT INTO oidc_spent_codes
                 VALUES ($1, $2, $3, $4, $5, $6, $7)
                 ON CONFLICT (code_id) DO UPDATE SET code_id = EXCLUDED.code_id
                 RETURNING grant_sid"""
+
+
+#: :data:`SPEND_CODE`, and only for the code's first spending: the grant (``$8`` on) and the
+#: outbox rows (``$16``), in one statement.
+_REDEEM = (
+    "WITH spent AS ("  # noqa: S608 - constants
+    + SPEND_CODE
+    + """), granted AS (
+           INSERT INTO oidc_grants (sid, sso_sid, client_id, practice, employee, scope,
+                                    auth_time, session_expires_at, generation, token_id,
+                                    updated_at)
+           SELECT $2, $8, $9, $3, $4, $10, $11, $12, $13, $14, $15
+           FROM spent WHERE grant_sid = $2
+           ON CONFLICT (sid) DO NOTHING
+           RETURNING 1), """
+    + queued_cte(
+        FROM_JSON.format(param="$16", when="EXISTS (SELECT 1 FROM spent WHERE grant_sid = $2)")
+    )
+    # Read, so that the NOTIFY in its RETURNING is certainly evaluated.
+    + " SELECT (SELECT grant_sid FROM spent), (SELECT count(*) FROM queued)"
+)
+
+
+async def redeem_code(
+    conn: asyncpg.Connection,
+    code_id: str,
+    code_expires_at: datetime,
+    practice: str,
+    employee: str,
+    grant: GrantRow,
+    now: datetime,
+    zone: str,
+    events: list[OutboxRow],
+) -> str | None:
+    """:func:`spend_code` for ``grant``, and on the code's first spending ``grant`` stored and
+    ``events`` queued, in one round trip (a code exchange's only write); None then, else the
+    grant an earlier spending began, and nothing but the spending's lock was taken."""
+    stored: str = await conn.fetchval(
+        _REDEEM,  # the grant the code's spending began
+        code_id,
+        grant.sid,
+        practice,
+        employee,
+        now,
+        code_expires_at,
+        zone,
+        grant.sso_sid,
+        grant.client_id,
+        grant.scope,
+        grant.auth_time,
+        grant.session_expires_at,
+        grant.generation,
+        grant.token_id,
+        now,
+        rows_json(events),
+    )
+    return None if stored == grant.sid else stored
 
 
 async def insert_grant(

@@ -31,7 +31,7 @@ from services.auth.use_cases.tokens import Issuing, Revoking
 from shared import oidc
 from shared.events import utcnow
 from shared.gate import TokenGate
-from shared.outbox import EventWriter
+from shared.outbox import EventWriter, OutboxRow
 from shared.problems import Problem
 from shared.sealing import Keyring
 from shared.topics import AUTH_EVENTS
@@ -102,26 +102,28 @@ class TokenEndpoint:
             session.sid, code.sso, client.client_id, code.scope, self._end(session)
         )
         row = self._row(refresh)
-        async with self.pool.acquire() as conn, conn.transaction():
-            earlier = await store.spend_code(
+        granted = store.Granted(code_id=code.id, code_expires_at=code.expires_at, grant=row)
+        access, issued = self.issuing.issued(session, now, "token.issued")
+        events = [
+            self._event(store.GRANTED, session, granted.model_dump(mode="json"), now),
+            self.events.row(AUTH_EVENTS, issued),
+        ]
+        async with self.pool.acquire() as conn:
+            earlier = await store.redeem_code(
                 conn,
                 code.id,
-                session.sid,
+                code.expires_at,
                 session.practice,
                 session.employee,
+                row,
                 now,
-                code.expires_at,
                 self.zone,
+                events,
             )
-            if earlier is not None:
-                # A second redemption: what the first began ends (RFC 6749 §4.1.2).
-                await self.revoking.end(conn, replace(session, sid=earlier), "token_reused", now)
-            else:
-                await store.insert_grant(conn, session.practice, session.employee, row, now)
-                granted = store.Granted(code_id=code.id, code_expires_at=code.expires_at, grant=row)
-                await self._emit(conn, store.GRANTED, session, granted.model_dump(mode="json"), now)
-                access = await self.issuing.issue(conn, session, now, "token.issued")
         if earlier is not None:
+            # A second redemption: what the first began ends (RFC 6749 §4.1.2).
+            async with self.pool.acquire() as conn, conn.transaction():
+                await self.revoking.end(conn, replace(session, sid=earlier), "token_reused", now)
             raise invalid_grant("the code was used before")
         return self._answer(client, live, access.token, access.expires_at, refresh, now, code.nonce)
 
@@ -191,6 +193,13 @@ class TokenEndpoint:
             generation=token.generation,
             token_id=token.token_id,
         )
+
+    def _event(
+        self, kind: str, session: tokens.Session, data: dict[str, Any], now: datetime
+    ) -> OutboxRow:
+        """The outbox row of a ``kind`` event about ``session``, for a statement to queue."""
+        event = self.events.event(kind, session.practice, session.employee, data, now)
+        return self.events.row(AUTH_EVENTS, event)
 
     async def _emit(
         self,
