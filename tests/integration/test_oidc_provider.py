@@ -224,6 +224,30 @@ async def test_concurrent_redemptions_of_one_code_give_tokens_once(
         assert (await a.client.get("/v1/oidc/userinfo", headers=bearer)).status == 401
 
 
+async def test_concurrent_refreshes_of_one_token_rotate_it_once(
+    zones: tuple[Zone, Zone],
+) -> None:
+    """Six copies of one refresh token at once: one rotates the family, every other is a
+    reuse, refused, and ends the family (the rotated token with it)."""
+    a, _ = zones
+    secret = await register(a, "app")
+    assert secret
+    verifier, challenge = pkce()
+    code = (await code_for(a, await sso_token(a), "app", challenge))["code"]
+    status, first, _ = await exchange(a, code, verifier, secret)
+    assert status == 200, first
+    form = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+    answers = await asyncio.gather(*(token(a, form, basic("app", secret)) for _ in range(6)))
+    statuses = sorted(status for status, _, _ in answers)
+    assert statuses.count(200) <= 1, statuses
+    assert all(body["error"] == "invalid_grant" for status, body, _ in answers if status != 200)
+    for status, body, _ in answers:
+        if status == 200:  # rotated once, then ended by the reuse
+            again = {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]}
+            status, ended, _ = await token(a, again, basic("app", secret))
+            assert (status, ended["error"]) == (400, "invalid_grant")
+
+
 async def test_a_code_from_zone_a_is_redeemed_in_zone_b_once(zones: tuple[Zone, Zone]) -> None:
     a, b = zones
     secret = await register(a, "app")

@@ -5,7 +5,15 @@ timings."""
 
 from __future__ import annotations
 
-from tests.integration.test_oidc_provider import code_for, exchange, pkce, register, sso_token
+from tests.integration.test_oidc_provider import (
+    basic,
+    code_for,
+    exchange,
+    pkce,
+    register,
+    sso_token,
+    token,
+)
 from tests.support.cluster import ADMIN_PASSWORD, Cluster, login
 from tests.support.factors import oathtool, second_step, two_factor_setup, verify
 from tests.support.statements import counted
@@ -53,7 +61,7 @@ async def test_round_trips_of_a_totp_login(cluster: Cluster) -> None:
     assert totp_step == [totp_step[0]] and "complete_totp_seen" in totp_step[0], totp_step
 
 
-async def test_round_trips_of_a_code_exchange(cluster: Cluster) -> None:
+async def test_round_trips_of_a_code_exchange_and_a_refresh(cluster: Cluster) -> None:
     zone = await cluster.start("a", database_pool_min=10)
     await cluster.bootstrap(zone)
     secret = await register(zone, "app")
@@ -69,3 +77,12 @@ async def test_round_trips_of_a_code_exchange(cluster: Cluster) -> None:
     # The code spent, the grant stored and its two events queued in one statement. 6 before
     # (BEGIN, the spending, the grant, oidc.granted, token.issued, COMMIT).
     assert len(statements) == 1 and "oidc_spent_codes" in statements[0], statements
+    refresh = {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]}
+    async with counted(zone) as statements:
+        status, body, _ = await token(zone, refresh, basic("app", secret))
+    assert status == 200, body
+    print(f"refresh: {len(statements)} round trips {statements}")
+    # The family rotated from the presented token and its two events queued in one statement
+    # (oidc_store.rotate). 6 before (BEGIN, the family's row locked, the rotation,
+    # oidc.refreshed, token.renewed, COMMIT), the way a reuse still goes.
+    assert len(statements) == 1 and "UPDATE oidc_grants" in statements[0], statements

@@ -183,6 +183,40 @@ async def advance(
     )
 
 
+#: The family at the presented generation and token id (``$5``, ``$6``) moves to the next
+#: (``$2``, ``$3``) and the events (``$7``) are queued, in one statement; nothing when it is not
+#: at the presented one. A concurrent rotation of the same token holds the row until it
+#: commits; this statement then finds the row moved on and changes nothing.
+_ROTATE = (
+    """WITH rotated AS (
+           UPDATE oidc_grants SET generation = $2, token_id = $3, updated_at = $4
+           WHERE sid = $1 AND generation = $5 AND token_id = $6
+           RETURNING 1), """  # noqa: S608 - constants
+    + queued_cte(FROM_JSON.format(param="$7", when="EXISTS (SELECT 1 FROM rotated)"))
+    # Read, so that the NOTIFY in its RETURNING is certainly evaluated.
+    + " SELECT EXISTS (SELECT 1 FROM rotated), (SELECT count(*) FROM queued)"
+)
+
+
+async def rotate(
+    conn: asyncpg.Connection,
+    sid: str,
+    presented: tuple[int, str],
+    following: tuple[int, str],
+    now: datetime,
+    events: list[OutboxRow],
+) -> bool:
+    """Rotate the family ``sid`` from its ``presented`` (generation, token id) to
+    ``following`` and queue ``events``, in one round trip, if ``presented`` is its current
+    token here; False (and nothing written) otherwise: the caller then decides under the
+    row's lock (:func:`current`) whether it is a reuse, news from the other zone not arrived
+    yet, or a family this zone does not know."""
+    rotated: bool = await conn.fetchval(
+        _ROTATE, sid, *following, now, *presented, rows_json(events)
+    )
+    return rotated
+
+
 async def spent_grant(conn: asyncpg.Connection, code_id: str) -> str | None:
     found: str | None = await conn.fetchval(
         "SELECT grant_sid FROM oidc_spent_codes WHERE code_id = $1", code_id

@@ -143,6 +143,9 @@ class TokenEndpoint:
             sid=presented.grant_sid,
         )
         following = presented.next()
+        rotated = await self._rotated(client, session, presented, following, now)
+        if rotated is not None:
+            return rotated
         async with self.pool.acquire() as conn, conn.transaction():
             stored = await store.current(conn, session.sid)
             if stored is None:
@@ -167,6 +170,42 @@ class TokenEndpoint:
                 access = await self.issuing.issue(conn, live.session, now, "token.renewed")
         if reused:
             raise invalid_grant("the refresh token was used before; the grant has ended")
+        return self._answer(client, live, access.token, access.expires_at, following, now)
+
+    async def _rotated(
+        self,
+        client: ClientState,
+        session: tokens.Session,
+        presented: sealed.RefreshToken,
+        following: sealed.RefreshToken,
+        now: datetime,
+    ) -> dict[str, Any] | None:
+        """The answer to a refresh whose token is its family's current one here, rotated in
+        one round trip (:func:`store.rotate`); None when the locked way must decide (a reuse,
+        the other zone's rotation or grant not arrived yet, a session not live)."""
+        started = time.perf_counter()
+        try:
+            live = await self._live(session, now)
+        except OAuthError:
+            return None  # the locked way answers, a reuse first
+        access, issued = self.issuing.issued(live.session, now, "token.renewed", counted=False)
+        row = self._row(following).model_dump(mode="json")
+        events = [
+            self._event(store.REFRESHED, session, {"grant": row}, now),
+            self.events.row(AUTH_EVENTS, issued),
+        ]
+        async with self.pool.acquire() as conn:
+            done = await store.rotate(
+                conn,
+                session.sid,
+                (presented.generation, presented.token_id),
+                (following.generation, following.token_id),
+                now,
+                events,
+            )
+        if not done:
+            return None
+        self.metrics.tokens("token.renewed", started)
         return self._answer(client, live, access.token, access.expires_at, following, now)
 
     async def _live(self, session: tokens.Session, now: datetime) -> Live:

@@ -42,15 +42,17 @@ class Issuing:
         return token
 
     def issued(
-        self, session: tokens.Session, now: datetime, kind: str
+        self, session: tokens.Session, now: datetime, kind: str, counted: bool = True
     ) -> tuple[TokenResponse, Envelope]:
         """A token for ``session`` and its ``kind`` event, for the caller's statement to
-        queue."""
+        queue (``counted``: in the issued tokens' metrics now, else by the caller once its
+        statement gave it out)."""
         started = time.perf_counter()
         grant = self.grants.grant(session, now)
         token = self.grants.token(grant, now)
         event = token_event(self.events, kind, session, grant, now)
-        self.metrics.tokens(kind, started)
+        if counted:
+            self.metrics.tokens(kind, started)
         return token, event
 
     async def continued(
