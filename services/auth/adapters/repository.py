@@ -125,11 +125,8 @@ async def session_cutoff(
     return before
 
 
-async def login_view(
-    conn: asyncpg.Connection, practice_id: str, username: str, now: datetime
-) -> LoginView:
-    row = await conn.fetchrow(
-        """SELECT p.id, p.name, p.two_factor_required, p.policy, p.assurance,
+#: Everything the password step reads about the practice, the employee and the credential.
+_LOGIN_VIEW = """SELECT p.id, p.name, p.two_factor_required, p.policy, p.assurance,
                   e.id AS employee_id, e.username, e.name AS employee_name, e.rights_group,
                   e.in_service, c.sealed, c.changed_at, c.must_change, c.strength, c.version,
                   l.at AS last_login,
@@ -141,11 +138,29 @@ async def login_view(
            LEFT JOIN practices p ON p.id = $1
            LEFT JOIN employees e ON e.practice = p.id AND e.username_key = $2
            LEFT JOIN credentials c ON c.practice = e.practice AND c.employee = e.id
-           LEFT JOIN last_logins l ON l.practice = e.practice AND l.employee = e.id""",
-        practice_id,
-        username,
-        now,
-    )
+           LEFT JOIN last_logins l ON l.practice = e.practice AND l.employee = e.id"""
+#: The view, and the guess reserved against the credential it found (``reserve_attempt``).
+_LOGIN_VIEW_RESERVED = (
+    "SELECT v.*, r.failures, r.settled, r.reset_at FROM ("  # noqa: S608 - constants
+    + _LOGIN_VIEW
+    + ") AS v, reserve_attempt($1, $2, $3, $4, $5, v.changed_at) AS r"
+)
+#: What :func:`reserve_failure` returns: the failures, the settled ones, the latest reset.
+Reserved = tuple[list[datetime], list[datetime], datetime | None]
+
+
+async def login_view(
+    conn: asyncpg.Connection,
+    practice_id: str,
+    username: str,
+    now: datetime,
+    zone: str,
+    event_id: Any,
+) -> tuple[LoginView, Reserved]:
+    """The password step's view and, in the same round trip, the guess reserved as
+    :func:`reserve_failure` does, against the credential the view found (none for an unknown
+    username). Two round trips before."""
+    row = await conn.fetchrow(_LOGIN_VIEW_RESERVED, practice_id, username, now, zone, event_id)
     practice = _practice(row) if row["id"] is not None else None
     employee = None
     if practice is not None and row["employee_id"] is not None:
@@ -164,7 +179,7 @@ async def login_view(
             "employee": employee.id,
             **{k: row[k] for k in ("sealed", "changed_at", "must_change", "strength", "version")},
         }
-    return LoginView(
+    view = LoginView(
         practice=practice,
         employee=employee,
         credential=credential,
@@ -172,6 +187,7 @@ async def login_view(
         factor_kinds=list(row["factor_kinds"]) if employee is not None else [],
         fallback=bool(row["fallback"]) and employee is not None,
     )
+    return view, (list(row["failures"]), list(row["settled"]), row["reset_at"])
 
 
 async def renew_session(
@@ -287,7 +303,7 @@ async def reserve_failure(
     zone: str,
     event_id: Any,
     against: datetime | None,
-) -> tuple[list[datetime], list[datetime], datetime | None]:
+) -> Reserved:
     """One round trip (``reserve_attempt``, migration 026): the username's attempts serialised
     (:func:`lock_attempts`, until the caller's transaction ends), then, read under that lock,
     the username's failures, those of them settled (not pending), and its latest reset

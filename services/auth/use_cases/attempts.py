@@ -73,20 +73,29 @@ class Attempts:
         told of a new password checked it against the old one; migration 024)."""
         attempt = Attempt(uuid.uuid4(), practice_id, key, policy, now, against)
         async with self.pool.acquire() as conn:
-            failures, settled, reset_at = await repo.reserve_failure(
+            reserved = await repo.reserve_failure(
                 conn, practice_id, key, now, self.zone, attempt.id, against
             )
-            state = lockout.lock_state(failures, reset_at, policy, now)
-            if state.locked(now):
-                await repo.drop_failure(conn, attempt.id)
-                verdicts = lockout.lock_state(settled, reset_at, policy, now)
-                if verdicts.locked(now):
-                    raise problems.locked(verdicts, now)
-                # Only guesses still being checked fill the lockout: they may all be right.
-                raise not_evaluated(
-                    "Other attempts for this username are still being checked; try again."
-                )
+            await self.admit(conn, attempt, reserved)
         return attempt
+
+    async def admit(
+        self, conn: asyncpg.Connection, attempt: Attempt, reserved: repo.Reserved
+    ) -> None:
+        """Judge a guess ``reserved`` (:func:`repo.reserve_failure`, or with the login's view)
+        by its policy: the pending row dropped again and 429 or 503 when the username is
+        locked, as :meth:`reserve` says."""
+        failures, settled, reset_at = reserved
+        state = lockout.lock_state(failures, reset_at, attempt.policy, attempt.at)
+        if state.locked(attempt.at):
+            await repo.drop_failure(conn, attempt.id)
+            verdicts = lockout.lock_state(settled, reset_at, attempt.policy, attempt.at)
+            if verdicts.locked(attempt.at):
+                raise problems.locked(verdicts, attempt.at)
+            # Only guesses still being checked fill the lockout: they may all be right.
+            raise not_evaluated(
+                "Other attempts for this username are still being checked; try again."
+            )
 
     async def verify(self, attempt: Attempt, verdict: Awaitable[bool]) -> bool:
         """The hasher's ``verdict`` on a reserved guess (the caller settles it); one the hasher

@@ -20,7 +20,7 @@ from services.auth.api import LoginResponse
 from services.auth.domain import passwords
 from services.auth.domain.records import Employee, Practice
 from services.auth.metrics import AuthMetrics
-from services.auth.use_cases.attempts import Attempts
+from services.auth.use_cases.attempts import Attempt, Attempts
 from services.auth.use_cases.login_steps import LoginSteps
 from services.auth.use_cases.passwords import StorePassword
 from shared import logs
@@ -61,17 +61,22 @@ class PasswordLogin:
         now = utcnow()
         key = normalise_username(username)
         logs.bind(practice=practice_id)  # this request's log lines name the practice
+        attempt_id = uuid.uuid4()
         try:
             async with self.pool.acquire() as conn:
-                view = await repo.login_view(conn, practice_id, key, now)
+                # The view and the guess reserved against the credential it found: one trip.
+                view, reserved = await repo.login_view(
+                    conn, practice_id, key, now, self.attempts.zone, attempt_id
+                )
+                practice, employee = view.practice, view.employee
+                policy = practice.policy if practice else PasswordPolicy()
+                against = view.credential["changed_at"] if view.credential else None
+                attempt = Attempt(attempt_id, practice_id, key, policy, now, against)
+                await self.attempts.admit(conn, attempt, reserved)
         except INFRASTRUCTURE_ERRORS as exc:
-            # Nothing is written before the guess is reserved: another zone may take it.
+            # No guess was evaluated: another zone may take it (a reservation committed just
+            # before the connection failed counts as a failure, as a crash mid-verify does).
             raise not_evaluated("This zone cannot reach its database; use the other.") from exc
-        practice, employee = view.practice, view.employee
-        policy = practice.policy if practice else PasswordPolicy()
-        try:
-            against = view.credential["changed_at"] if view.credential else None
-            attempt = await self.attempts.reserve(practice_id, key, policy, now, against)
         except Problem:
             self.metrics.login("locked", started)
             raise
