@@ -64,6 +64,16 @@ async def code_for(
     return {"status": response.status, **(await response.json())}
 
 
+async def app_with_code(zone: Zone) -> tuple[str, str, str]:
+    """The application "app" registered, and a code for it from a new SSO session: its
+    secret, the code and the code's PKCE verifier."""
+    secret = await register(zone, "app")
+    assert secret
+    verifier, challenge = pkce()
+    code = (await code_for(zone, await sso_token(zone), "app", challenge))["code"]
+    return secret, code, verifier
+
+
 async def token(
     zone: Zone, form: dict[str, str], headers: dict[str, str] | None = None
 ) -> tuple[int, dict[str, Any], Any]:
@@ -179,10 +189,7 @@ async def test_a_second_redemption_fails_and_ends_what_the_first_gave(
     zones: tuple[Zone, Zone],
 ) -> None:
     a, b = zones
-    secret = await register(a, "app")
-    assert secret
-    verifier, challenge = pkce()
-    code = (await code_for(a, await sso_token(a), "app", challenge))["code"]
+    secret, code, verifier = await app_with_code(a)
     status, first, _ = await exchange(a, code, verifier, secret)
     assert status == 200
     status, again, _ = await exchange(a, code, verifier, secret)
@@ -208,10 +215,7 @@ async def test_concurrent_redemptions_of_one_code_give_tokens_once(
     that waited for the first's spending must see it, though its statement began before the
     first committed (PostgreSQL's snapshot hides that row from it)."""
     a, _ = zones
-    secret = await register(a, "app")
-    assert secret
-    verifier, challenge = pkce()
-    code = (await code_for(a, await sso_token(a), "app", challenge))["code"]
+    secret, code, verifier = await app_with_code(a)
     answers = await asyncio.gather(*(exchange(a, code, verifier, secret) for _ in range(6)))
     statuses = sorted(status for status, _, _ in answers)
     granted = [body for status, body, _ in answers if status == 200]
@@ -230,10 +234,7 @@ async def test_concurrent_refreshes_of_one_token_rotate_it_once(
     """Six copies of one refresh token at once: one rotates the family, every other is a
     reuse, refused, and ends the family (the rotated token with it)."""
     a, _ = zones
-    secret = await register(a, "app")
-    assert secret
-    verifier, challenge = pkce()
-    code = (await code_for(a, await sso_token(a), "app", challenge))["code"]
+    secret, code, verifier = await app_with_code(a)
     status, first, _ = await exchange(a, code, verifier, secret)
     assert status == 200, first
     form = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
@@ -312,10 +313,7 @@ async def test_refresh_rotates_and_a_reused_token_ends_the_family(
     zones: tuple[Zone, Zone],
 ) -> None:
     a, b = zones
-    secret = await register(a, "app")
-    assert secret
-    verifier, challenge = pkce()
-    code = (await code_for(a, await sso_token(a), "app", challenge))["code"]
+    secret, code, verifier = await app_with_code(a)
     _, first, _ = await exchange(a, code, verifier, secret)
     form = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
     status, second, _ = await token(a, form, basic("app", secret))

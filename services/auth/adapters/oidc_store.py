@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 from pydantic import BaseModel, Field
@@ -61,38 +62,64 @@ async def spend_code(
     grant's again: a replayed event), else the grant an earlier spending began (a second
     redemption)."""
     stored: str = await conn.fetchval(
-        SPEND_CODE, code_id, grant_sid, practice, employee, now, expires_at, zone
+        _SPEND_CODE.format(*(f"${i}" for i in range(1, 8))),
+        code_id,
+        grant_sid,
+        practice,
+        employee,
+        now,
+        expires_at,
+        zone,
     )
     return None if stored == grant_sid else stored
 
 
-#: Spends ``$1`` for the grant ``$2``; returns the grant the code's spending began. The
-#: conflict takes the row's lock and returns it (``DO UPDATE``): with ``DO NOTHING`` a
+#: Spends a code (``{0}``) for a grant (``{1}``); returns the grant the code's spending began.
+#: The conflict takes the row's lock and returns it (``DO UPDATE``): with ``DO NOTHING`` a
 #: spending that waited for a concurrent one to commit found no row (its snapshot predates
 #: that commit) and took itself for the first, so six copies of one code redeemed at once all
 #: got tokens.
-SPEND_CODE = """INSERT INTO oidc_spent_codes
-                    (code_id, grant_sid, practice, employee, spent_at, expires_at, zone)
-                VALUES ($1, $2, $3, $4, $5, $6, $7)
-                ON CONFLICT (code_id) DO UPDATE SET code_id = EXCLUDED.code_id
-                RETURNING grant_sid"""
+_SPEND_CODE = """INSERT INTO oidc_spent_codes
+                     (code_id, grant_sid, practice, employee, spent_at, expires_at, zone)
+                 VALUES ({0}, {1}, {2}, {3}, {4}, {5}, {6})
+                 ON CONFLICT (code_id) DO UPDATE SET code_id = EXCLUDED.code_id
+                 RETURNING grant_sid"""
+#: Stores a grant (``$1`` to ``$11``: :func:`_grant_values`) from ``{rows}`` unless known.
+_INSERT_GRANT = """INSERT INTO oidc_grants (sid, sso_sid, client_id, practice, employee, scope,
+                                           auth_time, session_expires_at, generation, token_id,
+                                           updated_at)
+                   {rows}
+                   ON CONFLICT (sid) DO NOTHING
+                   RETURNING true"""
+_GRANT_VALUES = ", ".join(f"${i}" for i in range(1, 12))
 
 
-#: :data:`SPEND_CODE`, and only for the code's first spending: the grant (``$8`` on) and the
-#: outbox rows (``$16``), in one statement.
+def _grant_values(practice: str, employee: str, grant: GrantRow, now: datetime) -> tuple[Any, ...]:
+    return (
+        grant.sid,
+        grant.sso_sid,
+        grant.client_id,
+        practice,
+        employee,
+        grant.scope,
+        grant.auth_time,
+        grant.session_expires_at,
+        grant.generation,
+        grant.token_id,
+        now,
+    )
+
+
+#: The code (``$12``, until ``$13``, in zone ``$14``) spent for the grant (``$1`` to ``$11``),
+#: and only on its first spending the grant stored and the outbox rows (``$15``) queued.
 _REDEEM = (
     "WITH spent AS ("  # noqa: S608 - constants
-    + SPEND_CODE
-    + """), granted AS (
-           INSERT INTO oidc_grants (sid, sso_sid, client_id, practice, employee, scope,
-                                    auth_time, session_expires_at, generation, token_id,
-                                    updated_at)
-           SELECT $2, $8, $9, $3, $4, $10, $11, $12, $13, $14, $15
-           FROM spent WHERE grant_sid = $2
-           ON CONFLICT (sid) DO NOTHING
-           RETURNING 1), """
+    + _SPEND_CODE.format("$12", "$1", "$4", "$5", "$11", "$13", "$14")
+    + "), granted AS ("
+    + _INSERT_GRANT.format(rows=f"SELECT {_GRANT_VALUES} FROM spent WHERE grant_sid = $1")  # noqa: S608
+    + "), "
     + queued_cte(
-        FROM_JSON.format(param="$16", when="EXISTS (SELECT 1 FROM spent WHERE grant_sid = $2)")
+        FROM_JSON.format(param="$15", when="EXISTS (SELECT 1 FROM spent WHERE grant_sid = $1)")
     )
     # Read, so that the NOTIFY in its RETURNING is certainly evaluated.
     + " SELECT (SELECT grant_sid FROM spent), (SELECT count(*) FROM queued)"
@@ -115,21 +142,10 @@ async def redeem_code(
     grant an earlier spending began, and nothing but the spending's lock was taken."""
     stored: str = await conn.fetchval(
         _REDEEM,  # the grant the code's spending began
+        *_grant_values(practice, employee, grant, now),
         code_id,
-        grant.sid,
-        practice,
-        employee,
-        now,
         code_expires_at,
         zone,
-        grant.sso_sid,
-        grant.client_id,
-        grant.scope,
-        grant.auth_time,
-        grant.session_expires_at,
-        grant.generation,
-        grant.token_id,
-        now,
         rows_json(events),
     )
     return None if stored == grant.sid else stored
@@ -140,23 +156,8 @@ async def insert_grant(
 ) -> bool:
     """Store ``grant`` if this zone does not know it yet; True if it was new."""
     inserted: bool | None = await conn.fetchval(
-        """INSERT INTO oidc_grants (sid, sso_sid, client_id, practice, employee, scope,
-                                    auth_time, session_expires_at, generation, token_id,
-                                    updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-           ON CONFLICT (sid) DO NOTHING
-           RETURNING true""",
-        grant.sid,
-        grant.sso_sid,
-        grant.client_id,
-        practice,
-        employee,
-        grant.scope,
-        grant.auth_time,
-        grant.session_expires_at,
-        grant.generation,
-        grant.token_id,
-        now,
+        _INSERT_GRANT.format(rows=f"VALUES ({_GRANT_VALUES})"),
+        *_grant_values(practice, employee, grant, now),
     )
     return bool(inserted)
 
