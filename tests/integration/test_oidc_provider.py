@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import secrets
 import time
@@ -19,7 +20,7 @@ from joserfc import jwt as jose_jwt
 from joserfc.jwk import KeySet
 
 from services.auth.domain.clients import Registration
-from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, metric, wait_for
 
 REDIRECT = "https://app.example/callback"
 
@@ -216,8 +217,11 @@ async def test_concurrent_redemptions_of_one_code_give_tokens_once(
     first committed (PostgreSQL's snapshot hides that row from it)."""
     a, _ = zones
     secret, code, verifier = await app_with_code(a)
+    issued = functools.partial(metric, a, "tweestap_tokens_total", kind="token.issued")
+    before = await issued()
     answers = await asyncio.gather(*(exchange(a, code, verifier, secret) for _ in range(6)))
     statuses = sorted(status for status, _, _ in answers)
+    assert await issued() - before == statuses.count(200), "only tokens given out count"
     granted = [body for status, body, _ in answers if status == 200]
     assert statuses.count(200) <= 1, statuses
     assert all(body["error"] == "invalid_grant" for status, body, _ in answers if status != 200)
@@ -238,8 +242,11 @@ async def test_concurrent_refreshes_of_one_token_rotate_it_once(
     status, first, _ = await exchange(a, code, verifier, secret)
     assert status == 200, first
     form = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+    renewed = functools.partial(metric, a, "tweestap_tokens_total", kind="token.renewed")
+    before = await renewed()
     answers = await asyncio.gather(*(token(a, form, basic("app", secret)) for _ in range(6)))
     statuses = sorted(status for status, _, _ in answers)
+    assert await renewed() - before == statuses.count(200), "only tokens given out count"
     assert statuses.count(200) <= 1, statuses
     assert all(body["error"] == "invalid_grant" for status, body, _ in answers if status != 200)
     for status, body, _ in answers:

@@ -103,7 +103,8 @@ class TokenEndpoint:
         )
         row = self._row(refresh)
         granted = store.Granted(code_id=code.id, code_expires_at=code.expires_at, grant=row)
-        access, issued = self.issuing.issued(session, now, "token.issued")
+        started = time.perf_counter()
+        access, issued = self.issuing.issued(session, now, "token.issued", counted=False)
         events = [
             self._event(store.GRANTED, session, granted.model_dump(mode="json"), now),
             self.events.row(AUTH_EVENTS, issued),
@@ -125,6 +126,7 @@ class TokenEndpoint:
             async with self.pool.acquire() as conn, conn.transaction():
                 await self.revoking.end(conn, replace(session, sid=earlier), "token_reused", now)
             raise invalid_grant("the code was used before")
+        self.metrics.tokens("token.issued", started)  # given out
         return self._answer(client, live, access.token, access.expires_at, refresh, now, code.nonce)
 
     async def _refresh(self, client: ClientState, values: Mapping[str, str]) -> dict[str, Any]:
