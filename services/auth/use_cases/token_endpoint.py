@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 
 from services.auth.adapters import oidc_store as store
+from services.auth.api import TokenResponse
 from services.auth.domain import oidc as sealed
 from services.auth.domain import tokens
 from services.auth.domain.clients import ClientState
@@ -104,11 +105,9 @@ class TokenEndpoint:
         row = self._row(refresh)
         granted = store.Granted(code_id=code.id, code_expires_at=code.expires_at, grant=row)
         started = time.perf_counter()
-        access, issued = self.issuing.issued(session, now, "token.issued", counted=False)
-        events = [
-            self._event(store.GRANTED, session, granted.model_dump(mode="json"), now),
-            self.events.row(AUTH_EVENTS, issued),
-        ]
+        access, events = self._token_and_events(
+            session, "token.issued", store.GRANTED, granted.model_dump(mode="json"), now
+        )
         async with self.pool.acquire() as conn:
             earlier = await store.redeem_code(
                 conn,
@@ -190,12 +189,10 @@ class TokenEndpoint:
             live = await self._live(session, now)
         except OAuthError:
             return None  # the locked way answers, a reuse first
-        access, issued = self.issuing.issued(live.session, now, "token.renewed", counted=False)
         row = self._row(following).model_dump(mode="json")
-        events = [
-            self._event(store.REFRESHED, session, {"grant": row}, now),
-            self.events.row(AUTH_EVENTS, issued),
-        ]
+        access, events = self._token_and_events(
+            live.session, "token.renewed", store.REFRESHED, {"grant": row}, now
+        )
         async with self.pool.acquire() as conn:
             done = await store.rotate(
                 conn,
@@ -235,12 +232,20 @@ class TokenEndpoint:
             token_id=token.token_id,
         )
 
-    def _event(
-        self, kind: str, session: tokens.Session, data: dict[str, Any], now: datetime
-    ) -> OutboxRow:
-        """The outbox row of a ``kind`` event about ``session``, for a statement to queue."""
-        event = self.events.event(kind, session.practice, session.employee, data, now)
-        return self.events.row(AUTH_EVENTS, event)
+    def _token_and_events(
+        self,
+        session: tokens.Session,
+        kind: str,
+        grant_event: str,
+        data: dict[str, Any],
+        now: datetime,
+    ) -> tuple[TokenResponse, list[OutboxRow]]:
+        """An access token of ``kind`` for ``session`` (counted by the caller once given out)
+        and the outbox rows of the grant's ``grant_event`` and the token's, for one statement
+        to queue."""
+        access, issued = self.issuing.issued(session, now, kind, counted=False)
+        event = self.events.event(grant_event, session.practice, session.employee, data, now)
+        return access, [self.events.row(AUTH_EVENTS, event), self.events.row(AUTH_EVENTS, issued)]
 
     async def _emit(
         self,
