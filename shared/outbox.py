@@ -26,6 +26,7 @@ from shared.bus import Bus
 from shared.db import init_connection
 from shared.events import Envelope
 from shared.metrics import Metrics
+from shared.periodic import woken
 from shared.settings import Settings
 from shared.topics import Topic
 
@@ -341,8 +342,7 @@ class OutboxRelay:
                 if time.monotonic() - gauged >= self.settings.outbox_gauge_seconds:
                     await self.backlog()
                     gauged = time.monotonic()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.settings.outbox_sweep_seconds)
+                await woken(self._wake, self.settings.outbox_sweep_seconds)
         finally:
             self._lock_conn = None
             active.set(0)

@@ -1,4 +1,5 @@
-"""A service's periodic work (housekeeping, key reloads, expiry notices): one loop for all."""
+"""A service's periodic work (housekeeping, key reloads, expiry notices): one loop for all;
+and the wait of a loop that is woken early (the outbox relay, the notifier's deliveries)."""
 
 from __future__ import annotations
 
@@ -25,3 +26,17 @@ async def every(
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("%s failed, will retry: %r", name, exc, extra={"task": name})
         await asyncio.sleep(seconds)
+
+
+async def woken(wake: asyncio.Event, seconds: float) -> bool:
+    """Wait until ``wake`` is set or ``seconds`` have passed; True if it was set.
+
+    A cancellation always goes through. ``asyncio.wait_for`` (Python 3.11) returned the
+    event's result instead when the cancellation and the wake-up came in the same step of
+    the loop, and a worker loop around it went on after its shutdown."""
+    try:
+        async with asyncio.timeout(seconds):
+            await wake.wait()
+    except TimeoutError:
+        return False
+    return True

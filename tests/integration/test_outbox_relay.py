@@ -284,3 +284,25 @@ async def test_the_relay_waits_the_first_backoff_again_once_it_has_published(
 
 async def _granted(pool: asyncpg.Pool) -> list[int]:
     return [pid for pid, granted in await _lock_holders(pool) if granted]
+
+
+async def test_a_relay_cancelled_as_it_is_woken_stops(outbox: Outbox) -> None:
+    """A shutdown that comes with a notification (a commit somewhere) stops the relay. With
+    ``asyncio.wait_for`` around the wake-up, Python 3.11 returned the wake-up and dropped the
+    cancellation: the relay went on, the shutdown waited its 10 s for it and then closed the
+    pool under it (``pool is closed``, retried for ever)."""
+    running = _relay(outbox, "cancelled-awake").start()
+    try:
+        await wait_for(lambda: _true(running.relay._lock_conn is not None), what="the lock")
+        await asyncio.sleep(0.2)  # drained (nothing queued): waiting for a wake-up
+        running.relay._notified()
+        running.task.cancel()
+        done, _ = await asyncio.wait({running.task}, timeout=2.0)
+        assert running.task in done, "the relay went on after its cancellation"
+        assert running.task.cancelled()
+    finally:
+        await running.stop()
+
+
+async def _true(value: bool) -> bool:
+    return value

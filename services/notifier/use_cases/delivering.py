@@ -27,6 +27,7 @@ from services.notifier.metrics import NotifierMetrics
 from services.notifier.use_cases.outcomes import Outcomes
 from services.notifier.use_cases.sending import Sending
 from shared.events import utcnow
+from shared.periodic import woken
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +67,7 @@ class Delivering:
                 claimed = await self._claim(free) if free > 0 else 0
                 if free > 0 and claimed == free:
                     continue  # there may be more due right now
-                try:
-                    await asyncio.wait_for(self.wake.wait(), self.sweep_seconds)
-                except TimeoutError:
+                if not await woken(self.wake, self.sweep_seconds):
                     await self._report_queue()
         finally:
             await self._finish_inflight()
