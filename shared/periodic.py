@@ -31,9 +31,14 @@ async def every(
 async def woken(wake: asyncio.Event, seconds: float) -> bool:
     """Wait until ``wake`` is set or ``seconds`` have passed; True if it was set.
 
-    A cancellation always goes through. ``asyncio.wait_for`` (Python 3.11) returned the
-    event's result instead when the cancellation and the wake-up came in the same step of
-    the loop, and a worker loop around it went on after its shutdown."""
+    A cancellation always goes through. ``asyncio.wait_for`` (Python 3.11) returns the
+    awaited result instead when the cancellation and the result come in the same step of the
+    loop, and a worker loop around it went on after its shutdown. That happens inside the
+    libraries too (aiokafka's requests), so a cancellation asked for and lost on the way is
+    honoured here, at the loop's wait."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
     try:
         async with asyncio.timeout(seconds):
             await wake.wait()
