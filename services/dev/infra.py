@@ -109,6 +109,10 @@ def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
             time.sleep(0.05)
 
 
+#: How long a stopped broker may take to exit before it is killed.
+BROKER_STOP_SECONDS = 0.5
+
+
 class Broker:
     """A Tansu broker keeping topics in memory: a restart starts with no topics."""
 
@@ -142,9 +146,11 @@ class Broker:
         wait_for_port("127.0.0.1", self.port)
 
     def stop(self) -> None:
+        """SIGTERM, then SIGKILL after :data:`BROKER_STOP_SECONDS`: it keeps nothing on disk,
+        and on SIGTERM it waits (5 s or more) for its clients to leave, which buys nothing."""
         if self.process is None:
             return
-        with_timeout_terminate(self.process)
+        with_timeout_terminate(self.process, BROKER_STOP_SECONDS)
         self.process = None
 
     def pause(self) -> None:
