@@ -43,13 +43,16 @@ tests/peers/node_modules/.package-lock.json: tests/peers/package-lock.json
 dezi: peers
 	node tests/peers/dezi-provider.mjs
 
-# The whole suite: lint, then the in-process tests, then the fault tests (OS processes).
-test: system-packages peers lint test-fast test-faults test-browser
+# The whole suite: lint, the in-process tests, then the fault tests (OS processes) and the
+# browser tests side by side: both mostly wait, and each starts processes of its own. Each
+# one's output is printed whole when it ends (--output-sync).
+test: system-packages peers lint test-fast
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-faults test-browser
 
-# Three processes on two cores: the tests mostly wait (brokers, timers), each process has its
-# own PostgreSQL and broker.
+# Four processes on two cores: the tests mostly wait (brokers, timers), each process has its
+# own PostgreSQL and broker (with three, the cores were idle a third of the time).
 test-fast: $(STAMP) peers
-	$(BIN)/pytest --ignore=tests/faults --ignore=tests/browser -n 3
+	$(BIN)/pytest --ignore=tests/faults --ignore=tests/browser -n 4
 
 # Services as real OS processes in both zones: killed, held down, cut off from the broker.
 test-faults: $(STAMP)
