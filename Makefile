@@ -45,7 +45,8 @@ dezi: peers
 
 # The whole suite: lint, the in-process tests, then the fault tests (OS processes) and the
 # browser tests side by side: both mostly wait, and each starts processes of its own. Each
-# one's output is printed whole when it ends (--output-sync).
+# one's output is printed whole when it ends (--output-sync). Each has a temporary folder of
+# its own: two pytest runs in the default one clean each other's away.
 test: system-packages peers lint test-fast
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-faults test-browser
 
@@ -56,10 +57,10 @@ test-fast: $(STAMP) peers
 
 # Services as real OS processes in both zones: killed, held down, cut off from the broker.
 test-faults: $(STAMP)
-	$(BIN)/pytest tests/faults
+	mkdir -p var/test && $(BIN)/pytest tests/faults --basetemp=var/test/faults
 
 test-browser: $(STAMP) peers
-	$(BIN)/pytest tests/browser
+	mkdir -p var/test && $(BIN)/pytest tests/browser --basetemp=var/test/browser
 
 # Reference made from code: docs/settings.md from the settings classes (tests/docs checks it).
 docs: $(STAMP)
