@@ -46,7 +46,7 @@ dezi: peers
 # The whole suite: lint, the in-process tests, then the fault tests (OS processes) and the
 # browser tests side by side: both mostly wait, and each starts processes of its own. Each
 # one's output is printed whole when it ends (--output-sync). Each has a temporary folder of
-# its own: two pytest runs in the default one clean each other's away.
+# its own, outside the checkout: two pytest runs in the default one clean each other's away.
 test: system-packages peers lint test-fast
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-faults test-browser
 
@@ -57,10 +57,12 @@ test-fast: $(STAMP) peers
 
 # Services as real OS processes in both zones: killed, held down, cut off from the broker.
 test-faults: $(STAMP)
-	mkdir -p var/test && $(BIN)/pytest tests/faults --basetemp=var/test/faults
+	tmp=$$(mktemp -d) && $(BIN)/pytest tests/faults --basetemp=$$tmp/faults; \
+	code=$$?; rm -rf $$tmp; exit $$code
 
 test-browser: $(STAMP) peers
-	mkdir -p var/test && $(BIN)/pytest tests/browser --basetemp=var/test/browser
+	tmp=$$(mktemp -d) && $(BIN)/pytest tests/browser --basetemp=$$tmp/browser; \
+	code=$$?; rm -rf $$tmp; exit $$code
 
 # Reference made from code: docs/settings.md from the settings classes (tests/docs checks it).
 docs: $(STAMP)
