@@ -55,14 +55,17 @@ test: system-packages peers lint test-fast
 test-fast: $(STAMP) peers
 	$(BIN)/pytest --ignore=tests/faults --ignore=tests/browser -n 4
 
-# Services as real OS processes in both zones: killed, held down, cut off from the broker.
-test-faults: $(STAMP)
-	tmp=$$(mktemp -d) && $(BIN)/pytest tests/faults --basetemp=$$tmp/faults; \
+# $(call pytest_own_tmp,ARGS): pytest ARGS in a temporary folder of its own outside the
+# checkout, removed afterwards (for the runs that go side by side in `make test`).
+pytest_own_tmp = tmp=$$(mktemp -d) && $(BIN)/pytest $(1) --basetemp=$$tmp/pytest; \
 	code=$$?; rm -rf $$tmp; exit $$code
 
+# Services as real OS processes in both zones: killed, held down, cut off from the broker.
+test-faults: $(STAMP)
+	$(call pytest_own_tmp,tests/faults)
+
 test-browser: $(STAMP) peers
-	tmp=$$(mktemp -d) && $(BIN)/pytest tests/browser --basetemp=$$tmp/browser; \
-	code=$$?; rm -rf $$tmp; exit $$code
+	$(call pytest_own_tmp,tests/browser)
 
 # Reference made from code: docs/settings.md from the settings classes (tests/docs checks it).
 docs: $(STAMP)

@@ -19,7 +19,7 @@ import asyncpg
 from services.auth.bootstrap import build_clients
 from services.auth.use_cases.clients import Clients
 from shared.liveness import Liveness
-from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, metric, wait_for
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, known, login, metric, wait_for
 from tests.support.statements import counted
 
 #: Long enough that only the liveness state can refuse a changed client within a test.
@@ -42,12 +42,8 @@ async def _token(cluster: Cluster, zone: Zone) -> str:
 async def _current(zone: Zone) -> Liveness:
     liveness = zone.auth.gate.liveness
     assert liveness is not None, "auth keeps the liveness state by default"
-    await wait_for(lambda: _true(liveness.current()), what="the liveness state current")
+    await wait_for(lambda: known(liveness.current()), what="the liveness state current")
     return liveness
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 def _other_process(zone: Zone) -> Clients:
@@ -76,7 +72,7 @@ async def _heard_of_client(liveness: Liveness) -> None:
     the client, it makes the next read go to the database again (CI runs counted one answer
     from memory of three, and a database read where none was expected)."""
     await wait_for(
-        lambda: _true(liveness.state.client_count(CLIENT)[1] > 0), what="the client's notice"
+        lambda: known(liveness.state.client_count(CLIENT)[1] > 0), what="the client's notice"
     )
 
 
@@ -216,7 +212,7 @@ async def listener_down(zone: Zone, liveness: Liveness) -> AsyncIterator[None]:
         assert killed is not None
         async with zone.auth.pool.acquire() as conn:
             assert await conn.fetchval("SELECT pg_terminate_backend($1)", killed)
-        await wait_for(lambda: _true(not liveness.current()), timeout=2.0, what="not current")
+        await wait_for(lambda: known(not liveness.current()), timeout=2.0, what="not current")
         yield
     finally:
         back.set()

@@ -14,7 +14,7 @@ import asyncpg
 from shared import replicas
 from shared.events import utcnow
 from shared.liveness import Liveness
-from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, login, wait_for
+from tests.support.cluster import ADMIN_PASSWORD, Cluster, Zone, known, login, wait_for
 from tests.support.tokens import bearer, introspect, renew
 
 
@@ -106,7 +106,7 @@ async def test_a_change_by_any_writer_reaches_every_process_of_the_database(
     other = Liveness(lambda: asyncpg.connect(zone.settings.database_url), (), 0.5)
     task = asyncio.create_task(other.run())
     try:
-        await wait_for(lambda: _true(other.current()), what="a second state current")
+        await wait_for(lambda: known(other.current()), what="a second state current")
         now = utcnow()
         async with zone.auth.pool.acquire() as conn:
             await replicas.add_revocation(
@@ -129,10 +129,6 @@ async def test_a_change_by_any_writer_reaches_every_process_of_the_database(
             assert state.state.practices["fysio"] is True
     finally:
         task.cancel()
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 async def test_a_revocation_in_the_other_zone_is_refused_within_a_second(

@@ -22,7 +22,7 @@ from shared.metrics import Metrics
 from shared.outbox import RETRY_FIRST_SECONDS, OutboxRelay, publish
 from shared.topics import AUTH_EVENTS
 from tests.support.bus import read_events
-from tests.support.cluster import Cluster, wait_for
+from tests.support.cluster import Cluster, known, wait_for
 
 _RELAY_LOCK = 7_510_420
 #: The paced relay's pace: long against its sweeps and a drain, so the test tells them apart.
@@ -295,7 +295,7 @@ async def test_a_relay_cancelled_as_it_is_woken_stops(outbox: Outbox) -> None:
     pool under it (``pool is closed``, retried for ever)."""
     running = _relay(outbox, "cancelled-awake").start()
     try:
-        await wait_for(lambda: _true(running.relay._lock_conn is not None), what="the lock")
+        await wait_for(lambda: known(running.relay._lock_conn is not None), what="the lock")
         await asyncio.sleep(0.2)  # drained (nothing queued): waiting for a wake-up
         running.relay._notified()
         running.task.cancel()
@@ -304,7 +304,3 @@ async def test_a_relay_cancelled_as_it_is_woken_stops(outbox: Outbox) -> None:
         assert running.task.cancelled()
     finally:
         await running.stop()
-
-
-async def _true(value: bool) -> bool:
-    return value

@@ -57,6 +57,12 @@ async def wait_for(
         await asyncio.sleep(interval)
 
 
+async def known(value: T) -> T:
+    """``value`` as an awaitable, for :func:`wait_for` with a condition already at hand:
+    ``wait_for(lambda: known(state.current()))``."""
+    return value
+
+
 async def wait_ready(zone: Zone, timeout: float = 60.0) -> None:
     """Until ``zone`` answers 200 on ``/readyz`` (e.g. a restarted zone has caught up with the
     bus); on timeout, fail with what it says."""
